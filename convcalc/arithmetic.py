@@ -1,0 +1,188 @@
+"""Exact CNN arithmetic: plain ints, one spatial axis at a time, no I/O, no framework.
+
+Nothing here raises for a bad architecture. A function reports what happens (a size, a remainder,
+whether anything is left) and the rules decide what is wrong.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import NamedTuple
+
+
+class AxisResult(NamedTuple):
+    """What a sliding window (conv or pool) does along one spatial axis.
+
+    ``size`` is the output size TensorFlow would produce (the floor, never below 0);
+    ``numerator`` is W − F + P_before + P_after; ``remainder`` is ``numerator mod S`` when the
+    numerator is ≥ 0 — the input rows/columns at the bottom/right that no window reaches.
+    """
+
+    size: int
+    numerator: int
+    remainder: int
+
+    @property
+    def fits(self) -> bool:
+        """True when (W − F + 2P)/S + 1 is a positive integer."""
+        return self.numerator >= 0 and self.remainder == 0
+
+    @property
+    def has_output(self) -> bool:
+        """False when the window is larger than the padded input (F > W + 2P)."""
+        return self.numerator >= 0
+
+
+def conv_output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after: int) -> AxisResult:
+    """Output size of a conv or pool window along one axis.
+
+    out = (W − F + P_before + P_after) / S + 1, with symmetric padding P the familiar
+    (W − F + 2P)/S + 1. When S does not divide the numerator the layer does not fit; the size
+    reported is the floor, which is what TensorFlow silently computes.
+
+    >>> conv_output_size(227, 11, 4, 0, 0)
+    AxisResult(size=55, numerator=216, remainder=0)
+    >>> conv_output_size(10, 3, 2, 0, 0)  # the CS231n example: 4.5 is not an integer
+    AxisResult(size=4, numerator=7, remainder=1)
+    >>> conv_output_size(2, 5, 1, 0, 0).has_output
+    False
+    """
+    numerator = size - kernel + pad_before + pad_after
+    if numerator < 0:
+        return AxisResult(size=0, numerator=numerator, remainder=0)
+    quotient, remainder = divmod(numerator, stride)
+    return AxisResult(size=quotient + 1, numerator=numerator, remainder=remainder)
+
+
+def ceil_div(a: int, b: int) -> int:
+    """ceil(a / b) for ints, without floats.
+
+    >>> ceil_div(7, 2), ceil_div(8, 2), ceil_div(0, 3)
+    (4, 4, 0)
+    """
+    return -(-a // b)
+
+
+def same_output_size(size: int, stride: int) -> int:
+    """Output size under TensorFlow's ``padding="same"``: ceil(W / S), whatever the kernel.
+
+    >>> same_output_size(224, 1), same_output_size(7, 2), same_output_size(227, 4)
+    (224, 4, 57)
+    """
+    return ceil_div(size, stride)
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """The (before, after) padding TensorFlow's ``"same"`` implies along one axis.
+
+    total = max((ceil(W/S) − 1)·S + F − W, 0); before = total // 2; the extra pixel goes after
+    (bottom/right).
+
+    >>> same_padding(28, 5, 1)
+    (2, 2)
+    >>> same_padding(10, 4, 2)
+    (1, 2)
+    >>> same_padding(10, 1, 3)
+    (0, 0)
+    """
+    total = max((same_output_size(size, stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def transpose_output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after: int) -> int:
+    """Output size of a transposed conv along one axis: (W − 1)·S + F − P_before − P_after.
+
+    >>> transpose_output_size(4, 3, 2, 1, 1)
+    7
+    >>> transpose_output_size(4, 2, 2, 0, 0)
+    8
+    """
+    return max((size - 1) * stride + kernel - pad_before - pad_after, 0)
+
+
+def conv_weights(kernel_h: int, kernel_w: int, in_depth: int, filters: int) -> int:
+    """Weights of a conv layer with parameter sharing: F_h·F_w·D·K.
+
+    >>> conv_weights(11, 11, 3, 96)
+    34848
+    """
+    return kernel_h * kernel_w * in_depth * filters
+
+
+def conv_params(kernel_h: int, kernel_w: int, in_depth: int, filters: int, bias: bool = True) -> int:
+    """Parameters of a conv layer: (F·F·D)·K weights + K biases.
+
+    >>> conv_params(11, 11, 3, 96)  # AlexNet conv1
+    34944
+    >>> conv_params(3, 3, 64, 64, bias=False)
+    36864
+    """
+    return conv_weights(kernel_h, kernel_w, in_depth, filters) + (filters if bias else 0)
+
+
+def unshared_conv_params(
+    out_h: int, out_w: int, kernel_h: int, kernel_w: int, in_depth: int, filters: int, bias: bool = True
+) -> int:
+    """What a conv would cost without parameter sharing (a locally connected layer).
+
+    H_out·W_out·K·(F·F·D + 1): every output neuron has its own weights and bias.
+
+    >>> unshared_conv_params(55, 55, 11, 11, 3, 96)  # AlexNet conv1 without sharing
+    105705600
+    """
+    return out_h * out_w * filters * (kernel_h * kernel_w * in_depth + (1 if bias else 0))
+
+
+def fc_params(in_values: int, units: int, bias: bool = True) -> int:
+    """Parameters of a fully connected layer: (H·W·D)·units + units.
+
+    >>> fc_params(7 * 7 * 512, 4096)  # VGG16 fc6
+    102764544
+    >>> fc_params(784, 10)  # softmax regression on MNIST
+    7850
+    """
+    return in_values * units + (units if bias else 0)
+
+
+def neurons(height: int, width: int, depth: int) -> int:
+    """Number of values in an H×W×D volume.
+
+    >>> neurons(55, 55, 96)
+    290400
+    """
+    return height * width * depth
+
+
+class ReceptiveField(NamedTuple):
+    """Receptive field along one axis, in input pixels.
+
+    ``size`` is r, ``jump`` is j (the distance in input pixels between adjacent outputs),
+    ``start`` the centre of the first output's field (may be negative, or a half pixel).
+    """
+
+    size: int
+    jump: int
+    start: Fraction
+
+
+INPUT_RECEPTIVE_FIELD = ReceptiveField(size=1, jump=1, start=Fraction(1, 2))
+"""The input itself: each pixel sees one pixel, centred at 0.5 (pixel centres at k + 0.5)."""
+
+
+def receptive_field(previous: ReceptiveField, kernel: int, stride: int, pad_before: int) -> ReceptiveField:
+    """Receptive field after a window of size F, stride S, padding P_before.
+
+    r_out = r_in + (F − 1)·j_in; j_out = j_in·S; start_out = start_in + ((F − 1)/2 − P)·j_in.
+
+    >>> rf = receptive_field(INPUT_RECEPTIVE_FIELD, 3, 1, 1)
+    >>> rf.size, rf.jump, rf.start
+    (3, 1, Fraction(1, 2))
+    >>> rf = receptive_field(rf, 2, 2, 0)
+    >>> rf.size, rf.jump, rf.start
+    (4, 2, Fraction(1, 1))
+    """
+    return ReceptiveField(
+        size=previous.size + (kernel - 1) * previous.jump,
+        jump=previous.jump * stride,
+        start=previous.start + (Fraction(kernel - 1, 2) - pad_before) * previous.jump,
+    )

@@ -1,0 +1,88 @@
+"""The JSON report: the machine contract of the core issue (keep its keys; add others freely)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from convcalc.analysis import LayerFacts
+from convcalc.findings import Finding
+from convcalc.loading import format_path
+from convcalc.report.common import CheckedSpec
+
+
+def _fraction(value: Any) -> float | int:
+    return int(value) if value.denominator == 1 else float(value)
+
+
+def layer_record(layer: LayerFacts) -> dict[str, Any]:
+    """Every fact of one layer as plain JSON values."""
+    record: dict[str, Any] = {
+        "index": layer.index,
+        "name": layer.name,
+        "type": layer.type,
+        "input_shape": list(layer.input_shape),
+        "output_shape": list(layer.output_shape),
+        "params": layer.params,
+        "weights": layer.weights,
+        "biases": layer.biases,
+        "neurons": layer.neurons,
+        "receptive_field": [layer.rf_rows.size, layer.rf_cols.size],
+        "receptive_field_jump": [layer.rf_rows.jump, layer.rf_cols.jump],
+        "receptive_field_start": [_fraction(layer.rf_rows.start), _fraction(layer.rf_cols.start)],
+    }
+    window = layer.window
+    if window is not None:
+        record["kernel"] = list(window.kernel)
+        record["stride"] = list(window.stride)
+        record["padding"] = list(window.padding)
+        record["padding_mode"] = "same" if window.same else "explicit"
+        record["fits"] = window.fits or window.same
+    if layer.unshared_params is not None:
+        record["unshared_params"] = layer.unshared_params
+    if layer.local_connectivity is not None:
+        record["local_connectivity"] = list(layer.local_connectivity)
+    return record
+
+
+def finding_record(checked: CheckedSpec, finding: Finding) -> dict[str, Any]:
+    position = checked.position(finding)
+    return {
+        "code": finding.code,
+        "severity": finding.severity.value,
+        "layer": finding.layer,
+        "layer_name": None if finding.layer is None else checked.facts.layers[finding.layer].name,
+        "path": format_path(("layers", finding.layer)) if finding.layer is not None else None,
+        "rule": finding.rule,
+        "message": finding.message,
+        "line": position[0] if position else None,
+        "column": position[1] if position else None,
+        "fixes": [{"title": fix.title, "path": fix.path, "set": fix.set} for fix in finding.fixes],
+    }
+
+
+def spec_record(checked: CheckedSpec) -> dict[str, Any]:
+    facts = checked.facts
+    return {
+        "file": checked.file,
+        "name": facts.name,
+        "input_shape": list(facts.input_shape),
+        "output_shape": list(facts.output_shape),
+        "classes": facts.network.classes,
+        "layers": [layer_record(layer) for layer in facts.layers],
+        "total_params": facts.total_params,
+        "total_weights": facts.total_weights,
+        "total_biases": facts.total_biases,
+        "param_bytes": facts.param_bytes,
+        "activation_values": facts.activation_values,
+        "activation_bytes": facts.activation_bytes,
+        "dtype": "float32",
+        "findings": [finding_record(checked, f) for f in checked.findings],
+    }
+
+
+def render(results: list[CheckedSpec]) -> str:
+    """One object for one spec; an array of objects (each with its ``file``) for several."""
+    records = [spec_record(checked) for checked in results]
+    payload: Any = records[0] if len(records) == 1 else records
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,85 @@
+"""The rule machinery: what a rule is, the registry, and running the selected rules over facts.
+
+A rule is one decorated function in a category module. The decorator records its code, name,
+severity, summary, a bad and a good example spec; the function's docstring is its rationale.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from convcalc.analysis import NetworkFacts
+from convcalc.findings import Finding, Fix, Severity
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a rule's check yields: the layer (or None), the specific message, and fixes."""
+
+    layer: int | None
+    message: str
+    fixes: tuple[Fix, ...] = ()
+
+
+Check = Callable[[NetworkFacts], Iterable[Hit]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One lint rule: identity, documentation, examples and the check itself."""
+
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+    rationale: str
+    bad: dict[str, Any]
+    good: dict[str, Any]
+    check: Check
+    default_enabled: bool = True
+
+    def run(self, net: NetworkFacts) -> Iterator[Finding]:
+        for hit in self.check(net):
+            yield Finding(self.code, self.severity, hit.layer, hit.message, self.name, hit.fixes)
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def rule(
+    code: str,
+    name: str,
+    severity: Severity,
+    *,
+    summary: str,
+    bad: dict[str, Any],
+    good: dict[str, Any],
+    default_enabled: bool = True,
+) -> Callable[[Check], Check]:
+    """Register the decorated check as a rule; its docstring becomes the rationale."""
+
+    def register(check: Check) -> Check:
+        if code in REGISTRY:
+            raise ValueError(f"duplicate rule code {code}")
+        REGISTRY[code] = Rule(
+            code=code,
+            name=name,
+            severity=severity,
+            summary=summary,
+            rationale=inspect.cleandoc(check.__doc__ or ""),
+            bad=bad,
+            good=good,
+            check=check,
+            default_enabled=default_enabled,
+        )
+        return check
+
+    return register
+
+
+def run_rules(net: NetworkFacts, rules: Iterable[Rule]) -> list[Finding]:
+    """Every finding of the given rules, unsorted."""
+    return [finding for r in rules for finding in r.run(net)]

@@ -1,0 +1,180 @@
+"""Shape constraints (errors): the layer does not fit, has no output, or the network ends wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+
+from convcalc.analysis import LayerFacts, NetworkFacts
+from convcalc.arithmetic import AxisResult
+from convcalc.findings import Severity
+from convcalc.rules.base import Hit, rule
+
+
+def format_fraction(value: Fraction) -> str:
+    """An exact decimal when it has one in ≤ 4 places, else ``≈`` two places.
+
+    >>> format_fraction(Fraction(9, 2)), format_fraction(Fraction(10, 3))
+    ('4.5', '≈ 3.33')
+    """
+    scaled = value * 10_000
+    if scaled.denominator == 1:
+        text = f"{value.numerator / value.denominator:.4f}".rstrip("0").rstrip(".")
+        return text
+    return f"≈ {float(value):.2f}"
+
+
+def _axes(layer: LayerFacts) -> list[tuple[str, str, int, int, int, int, AxisResult]]:
+    """(axis name, unit, W, F, 2P, S, result) for rows and columns."""
+    window = layer.window
+    assert window is not None
+    pad = window.padding
+    return [
+        (
+            "height",
+            "row",
+            layer.input_shape.height,
+            window.kernel[0],
+            pad.top + pad.bottom,
+            window.stride[0],
+            window.rows,
+        ),
+        (
+            "width",
+            "column",
+            layer.input_shape.width,
+            window.kernel[1],
+            pad.left + pad.right,
+            window.stride[1],
+            window.cols,
+        ),
+    ]
+
+
+def _merge_axes(parts: list[tuple[str, str]]) -> str:
+    # Square layers give the same sentence twice; say it once for both axes.
+    if len(parts) == 2 and parts[0][1] == parts[1][1]:
+        return f"height and width: {parts[0][1]}"
+    return "; ".join(f"{axis}: {text}" for axis, text in parts)
+
+
+def does_not_fit_message(layer: LayerFacts) -> str | None:
+    """The CC101 sentence for a layer, or None when it fits."""
+    parts = []
+    units = []
+    for axis, unit, size, kernel, pad2, stride, result in _axes(layer):
+        if not result.has_output or result.remainder == 0:
+            continue
+        exact = Fraction(result.numerator, stride) + 1
+        units.append(unit)
+        parts.append(
+            (
+                axis,
+                f"(W − F + 2P)/S + 1 = ({size} − {kernel} + {pad2})/{stride} + 1 = {format_fraction(exact)}"
+                f" is not an integer; TensorFlow would silently floor it to {result.size} and never read the last"
+                f" {result.remainder} {{unit}}{'s' if result.remainder != 1 else ''} of the"
+                f" {'padded ' if pad2 else ''}input",
+            )
+        )
+    if not parts:
+        return None
+    if len(parts) == 2 and parts[0][1] == parts[1][1]:
+        return _merge_axes([(axis, text.replace("{unit}", "row/column")) for axis, text in parts])
+    return _merge_axes([(axis, text.replace("{unit}", unit)) for (axis, text), unit in zip(parts, units, strict=False)])
+
+
+@rule(
+    "CC101",
+    "stride-does-not-fit",
+    Severity.ERROR,
+    summary="(W − F + 2P) is not divisible by S: the output size is not an integer.",
+    bad={"input": [10, 10, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3, "stride": 2}]},
+    good={"input": [11, 11, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3, "stride": 2}]},
+)
+def stride_does_not_fit(net: NetworkFacts) -> Iterator[Hit]:
+    """
+    ## What it does
+    Checks that every conv and pool window tiles its (padded) input exactly:
+    (W − F + 2P)/S + 1 must be an integer on both axes.
+
+    ## Why is this bad
+    When S does not divide W − F + 2P, the last rows or columns of the input are never covered by any
+    window. The layer "cannot work" in the CS231n sense; TensorFlow does not complain and silently floors
+    the size, so the mismatch shows up later as a surprising shape (or never). `padding: "same"` is exempt:
+    there TensorFlow defines the output as ceil(W/S).
+
+    ## Use instead
+    Change S, F or P (or the input size) so that the division is exact; the finding lists re-computed
+    alternatives, magic numbers first.
+    """
+    for layer in net.layers:
+        window = layer.window
+        if window is None or window.same or layer.input_shape.empty or not window.has_output:
+            continue
+        message = does_not_fit_message(layer)
+        if message is not None:
+            yield Hit(layer.index, message)
+
+
+@rule(
+    "CC102",
+    "window-larger-than-input",
+    Severity.ERROR,
+    summary="F > W + 2P: the window does not fit in the padded input, so there is no output.",
+    bad={"input": [2, 2, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3}]},
+    good={"input": [2, 2, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1}]},
+)
+def window_larger_than_input(net: NetworkFacts) -> Iterator[Hit]:
+    """
+    ## What it does
+    Checks that every conv and pool window fits inside its padded input (F ≤ W + 2P).
+
+    ## Why is this bad
+    A window larger than the padded input produces no output at all; TensorFlow fails at run time with
+    "Negative dimension size". Everything after this layer has no shape (convcalc reports it once).
+
+    ## Use instead
+    Pad the input, use a smaller kernel, or remove a downsampling layer earlier in the network.
+    """
+    for layer in net.layers:
+        window = layer.window
+        if window is None or layer.input_shape.empty or window.has_output:
+            continue
+        parts = [
+            (axis, f"F = {kernel} > W + 2P = {size} + {pad2} = {size + pad2}: no output")
+            for axis, _, size, kernel, pad2, _, result in _axes(layer)
+            if not result.has_output
+        ]
+        yield Hit(layer.index, _merge_axes(parts))
+
+
+@rule(
+    "CC103",
+    "output-not-classes",
+    Severity.ERROR,
+    summary="`classes` is set but the last volume is not 1×1×classes.",
+    bad={"input": [4, 4, 1], "classes": 10, "layers": [{"type": "conv", "filters": 10, "kernel": 3}]},
+    good={"input": [4, 4, 1], "classes": 10, "layers": [{"type": "conv", "filters": 10, "kernel": 4}]},
+)
+def output_not_classes(net: NetworkFacts) -> Iterator[Hit]:
+    """
+    ## What it does
+    When the spec declares `classes: n`, checks that the network ends in a 1×1×n volume — one score per class.
+
+    ## Why is this bad
+    A classifier's last layer must produce exactly one value per class; anything else fails at the loss
+    ("logits and labels must have the same first dimension") or silently trains the wrong thing.
+
+    ## Use instead
+    End in `{"type": "fc", "units": n}`, or in a conv whose kernel covers the whole remaining volume with
+    K = n filters (the FC ⇔ CONV equivalence).
+    """
+    classes = net.network.classes
+    if classes is None or not net.layers:
+        return
+    last = net.layers[-1]
+    if last.input_shape.empty:
+        return
+    out = last.output_shape
+    if (out.height, out.width, out.depth) != (1, 1, classes):
+        yield Hit(last.index, f"the network ends in {out}, not 1×1×{classes} (classes = {classes})")

@@ -1,0 +1,213 @@
+"""The typed network spec: pydantic v2 models validated at the boundary.
+
+The JSON contract (keys, defaults, the ``type`` discriminator) is fixed by the core issue; extend it,
+never break it. Everything below this module works with plain, already-valid values.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
+
+MAX_SIZE = 2**31 - 1
+"""Largest size, count or stride: TensorFlow's int32 shape limit."""
+
+Pair = tuple[int, int]
+
+
+def _strict_int(value: Any, minimum: int) -> int:
+    # bool is an int subclass in Python; a count of `true` is a mistake, not a 1.
+    if type(value) is not int:
+        raise PydanticCustomError("int_type", "must be an integer (got {got})", {"got": _show(value)})
+    if value < minimum:
+        raise PydanticCustomError("too_small", "must be ≥ {minimum} (got {got})", {"minimum": minimum, "got": value})
+    if value > MAX_SIZE:
+        raise PydanticCustomError(
+            "too_large",
+            "must be ≤ 2^31 − 1 = {maximum}, TensorFlow's int32 limit (got {got})",
+            {"maximum": MAX_SIZE, "got": value},
+        )
+    return value
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else None
+    if text is None:
+        text = "null" if value is None else type(value).__name__ if isinstance(value, (dict, list)) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _pair(value: Any, minimum: int) -> Pair:
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise PydanticCustomError(
+                "pair_length", "must be an integer or a pair [h, w] (got a list of {n})", {"n": len(value)}
+            )
+        return (_strict_int(value[0], minimum), _strict_int(value[1], minimum))
+    if type(value) is not int:
+        raise PydanticCustomError("pair_type", "must be an integer or a pair [h, w] (got {got})", {"got": _show(value)})
+    size = _strict_int(value, minimum)
+    return (size, size)
+
+
+def _positive_int(value: Any) -> int:
+    return _strict_int(value, 1)
+
+
+def _positive_pair(value: Any) -> Pair:
+    return _pair(value, 1)
+
+
+def _padding(value: Any) -> Pair | Literal["same", "valid"]:
+    if isinstance(value, str):
+        if value == "valid":
+            return (0, 0)
+        if value == "same":
+            return "same"
+        raise PydanticCustomError(
+            "padding", 'must be "same", "valid", an integer ≥ 0 or a pair [h, w] (got {got})', {"got": _show(value)}
+        )
+    return _pair(value, 0)
+
+
+_INT_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_SIZE}
+_PAIR_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        _INT_SCHEMA,
+        {"type": "array", "items": _INT_SCHEMA, "minItems": 2, "maxItems": 2, "description": "[height, width]"},
+    ]
+}
+_PADDING_INT_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": MAX_SIZE}
+_PADDING_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        _PADDING_INT_SCHEMA,
+        {"type": "array", "items": _PADDING_INT_SCHEMA, "minItems": 2, "maxItems": 2},
+        {"enum": ["valid", "same"]},
+    ]
+}
+
+PositiveInt = Annotated[int, PlainValidator(_positive_int), WithJsonSchema(_INT_SCHEMA)]
+"""A strict int in [1, 2^31 − 1]."""
+PositivePair = Annotated[Pair, PlainValidator(_positive_pair), WithJsonSchema(_PAIR_SCHEMA)]
+"""An int or [h, w], normalised to (h, w)."""
+Padding = Annotated[Pair | Literal["same"], PlainValidator(_padding), WithJsonSchema(_PADDING_SCHEMA)]
+"""P as (h, w), or ``"same"`` (TensorFlow's rule); ``"valid"`` normalises to (0, 0)."""
+
+
+def _strict_bool(value: Any) -> bool:
+    if type(value) is not bool:
+        raise PydanticCustomError("bool_type", "must be true or false (got {got})", {"got": _show(value)})
+    return value
+
+
+StrictBool = Annotated[bool, PlainValidator(_strict_bool), WithJsonSchema({"type": "boolean"})]
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "must be a string (got {got})", {"got": _show(value)})
+    if not value or len(value) > 200:
+        raise PydanticCustomError("name_length", "must be 1 to 200 characters long", {})
+    return value
+
+
+Name = Annotated[str, PlainValidator(_name), WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200})]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Layer(_Model):
+    name: Name | None = Field(default=None, description="Optional layer name, shown in tables and findings.")
+
+
+class Conv(_Layer):
+    """A convolution: K filters of F×F×D, stride S, zero-padding P."""
+
+    type: Literal["conv"]
+    filters: PositiveInt = Field(description="K, the number of filters (output depth).")
+    kernel: PositivePair = Field(description="F, the spatial extent: int or [h, w].")
+    stride: PositivePair = Field(default=(1, 1), description="S: int or [h, w].")
+    padding: Padding = Field(default=(0, 0), description='P: int, [h, w], "valid" (= 0) or "same".')
+    bias: StrictBool = Field(default=True, description="Whether each filter has a bias.")
+
+
+class Pool(_Layer):
+    """Spatial pooling over F×F windows with stride S; depth is preserved; no parameters."""
+
+    type: Literal["pool"]
+    mode: Literal["max", "avg", "l2"] = "max"
+    kernel: PositivePair = Field(description="F: int or [h, w].")
+    stride: PositivePair | None = Field(default=None, description="S (defaults to the kernel).")
+    padding: Padding = Field(default=(0, 0), description='P: int, [h, w], "valid" or "same".')
+
+
+class FC(_Layer):
+    """A fully connected layer over all values of its input volume; outputs 1×1×units."""
+
+    type: Literal["fc"]
+    units: PositiveInt
+    bias: StrictBool = True
+
+
+class ReLU(_Layer):
+    """Elementwise max(0, x)."""
+
+    type: Literal["relu"]
+
+
+class Flatten(_Layer):
+    """Reshapes H×W×D into 1×1×(H·W·D)."""
+
+    type: Literal["flatten"]
+
+
+Layer = Annotated[Conv | Pool | FC | ReLU | Flatten, Field(discriminator="type")]
+LAYER_MODELS: dict[str, type[_Layer]] = {"conv": Conv, "pool": Pool, "fc": FC, "relu": ReLU, "flatten": Flatten}
+
+
+class InputShape(_Model):
+    """The input volume H×W×D; the spec may also write it as [H, W, D]."""
+
+    height: PositiveInt
+    width: PositiveInt
+    channels: PositiveInt
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            if len(value) != 3:
+                raise PydanticCustomError(
+                    "input_shape",
+                    "must be [H, W, D] or an object with height, width, channels (got a list of {n})",
+                    {"n": len(value)},
+                )
+            return {"height": value[0], "width": value[1], "channels": value[2]}
+        return value
+
+
+class Network(_Model):
+    """A whole network: the input volume, the layers in order, and optionally the class count."""
+
+    name: Name | None = None
+    input: InputShape
+    classes: PositiveInt | None = Field(default=None, description="The network must end in a 1×1×classes volume.")
+    layers: list[Layer] = Field(min_length=1, max_length=1_000_000)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a spec file, for editors."""
+    schema = Network.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "convcalc network spec"
+    schema["properties"]["input"] = {
+        "anyOf": [
+            {"$ref": "#/$defs/InputShape"},
+            {"type": "array", "items": _INT_SCHEMA, "minItems": 3, "maxItems": 3, "description": "[H, W, D]"},
+        ]
+    }
+    return schema
