@@ -137,7 +137,8 @@ class NetworkFacts:
         return self.layers[-1].output_shape if self.layers else self.input_shape
 
 
-def _window(kernel: tuple[int, int], stride: tuple[int, int], padding: object, shape: Shape) -> Window:
+def resolve_window(kernel: tuple[int, int], stride: tuple[int, int], padding: object, shape: Shape) -> Window:
+    """Resolve a conv or pool window on an input volume: padding in pixels and the size per axis."""
     if padding == "same":
         top, bottom = ar.same_padding(shape.height, kernel[0], stride[0])
         left, right = ar.same_padding(shape.width, kernel[1], stride[1])
@@ -173,7 +174,7 @@ def analyze(network: Network) -> NetworkFacts:
         unshared: int | None = None
         connectivity: Shape | None = None
         if isinstance(layer, Conv):
-            window = _window(layer.kernel, layer.stride, layer.padding, shape)
+            window = resolve_window(layer.kernel, layer.stride, layer.padding, shape)
             out = Shape(window.rows.size, window.cols.size, layer.filters)
             weights = ar.conv_weights(layer.kernel[0], layer.kernel[1], shape.depth, layer.filters)
             biases = layer.filters if layer.bias else 0
@@ -183,7 +184,7 @@ def analyze(network: Network) -> NetworkFacts:
             connectivity = Shape(layer.kernel[0], layer.kernel[1], shape.depth)
         elif isinstance(layer, Pool):
             stride = layer.stride if layer.stride is not None else layer.kernel
-            window = _window(layer.kernel, stride, layer.padding, shape)
+            window = resolve_window(layer.kernel, stride, layer.padding, shape)
             out = Shape(window.rows.size, window.cols.size, shape.depth)
         elif isinstance(layer, FC):
             out = Shape(1, 1, layer.units)

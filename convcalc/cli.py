@@ -113,6 +113,15 @@ def schema() -> None:
     sys.stdout.write(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
 
 
+def _register_optional_commands() -> None:
+    from convcalc.export.commands import register
+
+    register(app)
+
+
+_register_optional_commands()
+
+
 def main() -> None:
     """Entry point of the ``convcalc`` console script."""
     app()

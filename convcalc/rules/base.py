@@ -24,7 +24,15 @@ class Hit:
     fixes: tuple[Fix, ...] = ()
 
 
-Check = Callable[[NetworkFacts], Iterable[Hit]]
+@dataclass(frozen=True)
+class Settings:
+    """Knobs some rules read (from the command line or a config file)."""
+
+    activation_budget_bytes: int = 512 * 1024 * 1024
+    """CC403 fires above this activation memory per example (float32)."""
+
+
+Check = Callable[[NetworkFacts, Settings], Iterable[Hit]]
 
 
 @dataclass(frozen=True)
@@ -41,8 +49,8 @@ class Rule:
     check: Check
     default_enabled: bool = True
 
-    def run(self, net: NetworkFacts) -> Iterator[Finding]:
-        for hit in self.check(net):
+    def run(self, net: NetworkFacts, settings: Settings | None = None) -> Iterator[Finding]:
+        for hit in self.check(net, settings or Settings()):
             yield Finding(self.code, self.severity, hit.layer, hit.message, self.name, hit.fixes)
 
 
@@ -80,6 +88,7 @@ def rule(
     return register
 
 
-def run_rules(net: NetworkFacts, rules: Iterable[Rule]) -> list[Finding]:
+def run_rules(net: NetworkFacts, rules: Iterable[Rule], settings: Settings | None = None) -> list[Finding]:
     """Every finding of the given rules, unsorted."""
-    return [finding for r in rules for finding in r.run(net)]
+    settings = settings or Settings()
+    return [finding for r in rules for finding in r.run(net, settings)]

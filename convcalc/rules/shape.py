@@ -8,7 +8,7 @@ from fractions import Fraction
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.arithmetic import AxisResult
 from convcalc.findings import Severity
-from convcalc.rules.base import Hit, rule
+from convcalc.rules.base import Hit, Settings, rule
 
 
 def format_fraction(value: Fraction) -> str:
@@ -91,7 +91,7 @@ def does_not_fit_message(layer: LayerFacts) -> str | None:
     bad={"input": [10, 10, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3, "stride": 2}]},
     good={"input": [11, 11, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3, "stride": 2}]},
 )
-def stride_does_not_fit(net: NetworkFacts) -> Iterator[Hit]:
+def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
     Checks that every conv and pool window tiles its (padded) input exactly:
@@ -124,7 +124,7 @@ def stride_does_not_fit(net: NetworkFacts) -> Iterator[Hit]:
     bad={"input": [2, 2, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3}]},
     good={"input": [2, 2, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1}]},
 )
-def window_larger_than_input(net: NetworkFacts) -> Iterator[Hit]:
+def window_larger_than_input(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
     Checks that every conv and pool window fits inside its padded input (F ≤ W + 2P).
@@ -156,7 +156,7 @@ def window_larger_than_input(net: NetworkFacts) -> Iterator[Hit]:
     bad={"input": [4, 4, 1], "classes": 10, "layers": [{"type": "conv", "filters": 10, "kernel": 3}]},
     good={"input": [4, 4, 1], "classes": 10, "layers": [{"type": "conv", "filters": 10, "kernel": 4}]},
 )
-def output_not_classes(net: NetworkFacts) -> Iterator[Hit]:
+def output_not_classes(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
     When the spec declares `classes: n`, checks that the network ends in a 1×1×n volume — one score per class.
