@@ -80,8 +80,8 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
 
     >>> same_padding(28, 5, 1)
     (2, 2)
-    >>> same_padding(10, 4, 2)
-    (1, 2)
+    >>> same_padding(10, 3, 2)  # the odd pixel goes to the bottom/right
+    (0, 1)
     >>> same_padding(10, 1, 3)
     (0, 0)
     """

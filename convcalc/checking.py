@@ -5,26 +5,45 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from convcalc.analysis import analyze
+from convcalc.config import LintConfig, matches
 from convcalc.findings import Finding, Severity, sort_findings
-from convcalc.loading import LoadedSpec
+from convcalc.loading import LoadedSpec, Problem, SpecError
 from convcalc.report.common import CheckedSpec
-from convcalc.rules import REGISTRY, Rule, run_rules
+from convcalc.rules import REGISTRY, run_rules
 
 
-def default_rules() -> list[Rule]:
-    return [r for r in REGISTRY.values() if r.default_enabled]
+def _check_spec_codes(loaded: LoadedSpec) -> None:
+    # A typo in a spec's "ignore" would silently silence nothing: refuse it like any invalid field.
+    problems = []
+    targets: list[tuple[tuple[str | int, ...], tuple[str, ...]]] = [(("ignore",), loaded.network.ignore)]
+    targets += [
+        (("layers", i, "ignore"), layer.ignore) for i, layer in enumerate(loaded.network.layers) if layer.ignore
+    ]
+    for path, codes in targets:
+        for code in codes:
+            if not any(known.startswith(code) for known in REGISTRY):
+                where = loaded.source.locate(path) or (None, None)
+                problems.append(Problem(path, f"unknown rule code {code!r} (see `convcalc rules`)", *where))
+    if problems:
+        raise SpecError(loaded.file, problems)
 
 
-def check_loaded(loaded: LoadedSpec, rules: Iterable[Rule] | None = None) -> CheckedSpec:
-    """Analyse a loaded spec once and run the rules over its facts."""
+def check_loaded(loaded: LoadedSpec, config: LintConfig | None = None) -> CheckedSpec:
+    """Analyse a loaded spec once, run the enabled rules over its facts, apply the spec's own ignores."""
+    config = config or LintConfig()
+    _check_spec_codes(loaded)
     facts = analyze(loaded.network)
-    findings = run_rules(facts, default_rules() if rules is None else rules)
-    return CheckedSpec(file=loaded.file, facts=facts, findings=sort_findings(findings), source=loaded.source)
+    findings = run_rules(facts, config.rules(), config.settings)
+    network = loaded.network
+    kept = [
+        f
+        for f in findings
+        if not matches(f.code, network.ignore)
+        and not (f.layer is not None and matches(f.code, network.layers[f.layer].ignore))
+    ]
+    return CheckedSpec(file=loaded.file, facts=facts, findings=sort_findings(kept), source=loaded.source)
 
 
-def worst_severity(findings: Iterable[Finding]) -> Severity | None:
-    worst: Severity | None = None
-    for finding in findings:
-        if worst is None or finding.severity.rank > worst.rank:
-            worst = finding.severity
-    return worst
+def fails(findings: Iterable[Finding], threshold: Severity) -> bool:
+    """True when any finding is at or above the threshold severity."""
+    return any(f.severity.rank >= threshold.rank for f in findings)

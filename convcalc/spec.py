@@ -6,6 +6,7 @@ never break it. Everything below this module works with plain, already-valid val
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
@@ -116,12 +117,36 @@ def _name(value: Any) -> str:
 Name = Annotated[str, PlainValidator(_name), WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200})]
 
 
+def _codes(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise PydanticCustomError(
+            "codes_type", 'must be a list of rule codes like ["CC201"] (got {got})', {"got": _show(value)}
+        )
+    for item in value:
+        if not isinstance(item, str) or not CODE_PATTERN.fullmatch(item):
+            raise PydanticCustomError(
+                "code", 'must hold rule codes or prefixes like "CC201" or "CC2" (got {got})', {"got": _show(item)}
+            )
+    return tuple(value)
+
+
+CODE_PATTERN = re.compile(r"CC\d{0,3}")
+"""A rule code (CC201) or a code prefix (CC2, CC)."""
+
+Codes = Annotated[
+    tuple[str, ...],
+    PlainValidator(_codes),
+    WithJsonSchema({"type": "array", "items": {"type": "string", "pattern": "^CC[0-9]{0,3}$"}}),
+]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _Layer(_Model):
     name: Name | None = Field(default=None, description="Optional layer name, shown in tables and findings.")
+    ignore: Codes = Field(default=(), description="Rule codes or prefixes silenced for this layer (like # noqa).")
 
 
 class Conv(_Layer):
@@ -197,6 +222,7 @@ class Network(_Model):
     input: InputShape
     classes: PositiveInt | None = Field(default=None, description="The network must end in a 1×1×classes volume.")
     layers: list[Layer] = Field(min_length=1, max_length=1_000_000)
+    ignore: Codes = Field(default=(), description="Rule codes or prefixes silenced for the whole spec.")
 
 
 def json_schema() -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Literal, TextIO
 
 from rich.console import Console
@@ -25,6 +26,8 @@ COLUMNS: tuple[tuple[str, Literal["left", "right"]], ...] = (
     ("params", "right"),
     ("share", "right"),
     ("RF", "right"),
+    ("jump", "right"),
+    ("start", "right"),
 )
 
 
@@ -44,7 +47,17 @@ def _cells(layer: LayerFacts, total: int, index: str, name: str, share_of: int) 
         Text(f"{layer.params:,}"),
         Text(percent(share_of, total)),
         Text(str(rf)),
+        Text(_axes_text(layer.rf_rows.jump, layer.rf_cols.jump)),
+        Text(_axes_text(_number(layer.rf_rows.start), _number(layer.rf_cols.start))),
     ]
+
+
+def _number(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
+
+
+def _axes_text(rows: object, cols: object) -> str:
+    return str(rows) if rows == cols else f"{rows}×{cols}"
 
 
 def _add_run(table: Table, checked: CheckedSpec, run: Run, total: int) -> None:

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
+from typing import Any
 
-from convcalc.analysis import LayerFacts, NetworkFacts
+from convcalc.analysis import LayerFacts, NetworkFacts, Window
 from convcalc.arithmetic import AxisResult
-from convcalc.findings import Severity
+from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
+from convcalc.rules.support import pair_value, rewindow, window_output, with_input
 
 
 def format_fraction(value: Fraction) -> str:
-    """An exact decimal when it has one in ≤ 4 places, else ``≈`` two places.
+    """``= `` an exact decimal when it has one in ≤ 4 places, else ``≈ `` two places.
 
     >>> format_fraction(Fraction(9, 2)), format_fraction(Fraction(10, 3))
-    ('4.5', '≈ 3.33')
+    ('= 4.5', '≈ 3.33')
     """
-    scaled = value * 10_000
-    if scaled.denominator == 1:
-        text = f"{value.numerator / value.denominator:.4f}".rstrip("0").rstrip(".")
-        return text
+    if (value * 10_000).denominator == 1:
+        return "= " + f"{value.numerator / value.denominator:.4f}".rstrip("0").rstrip(".")
     return f"≈ {float(value):.2f}"
 
 
@@ -70,7 +70,7 @@ def does_not_fit_message(layer: LayerFacts) -> str | None:
         parts.append(
             (
                 axis,
-                f"(W − F + 2P)/S + 1 = ({size} − {kernel} + {pad2})/{stride} + 1 = {format_fraction(exact)}"
+                f"(W − F + 2P)/S + 1 = ({size} − {kernel} + {pad2})/{stride} + 1 {format_fraction(exact)}"
                 f" is not an integer; TensorFlow would silently floor it to {result.size} and never read the last"
                 f" {result.remainder} {{unit}}{'s' if result.remainder != 1 else ''} of the"
                 f" {'padded ' if pad2 else ''}input",
@@ -107,13 +107,140 @@ def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     Change S, F or P (or the input size) so that the division is exact; the finding lists re-computed
     alternatives, magic numbers first.
     """
+    input_fixes_left = 1  # re-analysing the whole network is O(n): only for the first misfit
     for layer in net.layers:
         window = layer.window
         if window is None or window.same or layer.input_shape.empty or not window.has_output:
             continue
         message = does_not_fit_message(layer)
         if message is not None:
-            yield Hit(layer.index, message)
+            fixes = fit_fixes(layer)
+            if input_fixes_left:
+                input_fixes_left -= 1
+                fixes += input_size_fixes(net, layer)
+            yield Hit(layer.index, message, fixes)
+
+
+MAX_FIXES_PER_KIND = 2
+
+
+def _fits(window: Window) -> bool:
+    return window.fits and not window.same
+
+
+def fit_fixes(layer: LayerFacts) -> tuple[Fix, ...]:
+    """Changes to this layer alone that make it fit, each re-computed: magic numbers, S, F, P, then "same"."""
+    window = layer.window
+    assert window is not None
+    depth = layer.output_shape.depth
+    path = layer.path
+    fixes: list[Fix] = []
+
+    def offer(title: str, changes: dict[str, Any], new: Window) -> None:
+        out = window_output(new, depth)
+        fix = Fix(f"{title} → {out}", path, changes)
+        if not out.empty and fix not in fixes:
+            fixes.append(fix)
+
+    # The course's magic numbers first: conv F=3, S=1, P=1; pool F=2, S=2 or F=3, S=2.
+    magic = [((3, 3), (1, 1), (1, 1))] if layer.type == "conv" else [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (0, 0))]
+    for kernel, stride, padding in magic:
+        new = rewindow(layer, kernel=kernel, stride=stride, padding=padding)
+        if _fits(new) and (kernel, stride, padding) != (
+            window.kernel,
+            window.stride,
+            (window.padding.top, window.padding.left),
+        ):
+            offer(
+                f"F={kernel[0]}, S={stride[0]}, P={padding[0]}",
+                {"kernel": kernel[0], "stride": stride[0], "padding": padding[0]},
+                new,
+            )
+            break
+
+    def search(field: str, candidates: list[tuple[int, int]], label: str) -> None:
+        found = 0
+        for value in candidates:
+            if found == MAX_FIXES_PER_KIND:
+                break
+            new = rewindow(layer, **{field: value})
+            if _fits(new):
+                shown = pair_value(*value)
+                text = "×".join(map(str, shown)) if isinstance(shown, list) else str(shown)
+                offer(f"{label}={text}", {field: shown}, new)
+                found += 1
+
+    def per_axis(current: tuple[int, int], values: list[int], ok: Callable[[int, int], bool]) -> list[tuple[int, int]]:
+        # Keep an axis that already fits and search the other; when both misfit, prefer square values.
+        if window.rows.fits:
+            return [(current[0], v) for v in values if ok(1, v)]
+        if window.cols.fits:
+            return [(v, current[1]) for v in values if ok(0, v)]
+        square = [(v, v) for v in values if ok(0, v) and ok(1, v)]
+        rows = [v for v in values if ok(0, v)][:MAX_FIXES_PER_KIND]
+        cols = [v for v in values if ok(1, v)][:MAX_FIXES_PER_KIND]
+        return square or [(r, c) for r in rows for c in cols]
+
+    sizes = (layer.input_shape.height, layer.input_shape.width)
+    pads = (window.padding.top + window.padding.bottom, window.padding.left + window.padding.right)
+
+    def numerator(axis: int, kernel: int, pad2: int) -> int:
+        return sizes[axis] - kernel + pad2
+
+    strides = sorted(range(1, max(window.stride) + 3), key=lambda s: (s != 1, abs(s - max(window.stride))))
+    search(
+        "stride",
+        per_axis(window.stride, strides, lambda a, s: numerator(a, window.kernel[a], pads[a]) % s == 0),
+        "S",
+    )
+    kernels = sorted(
+        (f for f in range(1, max(window.kernel) + 4) if f != max(window.kernel)),
+        key=lambda f: (abs(f - max(window.kernel)), f % 2 == 0, f),
+    )
+    search(
+        "kernel",
+        per_axis(
+            window.kernel,
+            kernels,
+            lambda a, f: numerator(a, f, pads[a]) >= 0 and numerator(a, f, pads[a]) % window.stride[a] == 0,
+        ),
+        "F",
+    )
+    paddings = sorted(range(0, max(window.kernel)), key=lambda p: abs(p - window.padding.top))
+    search(
+        "padding",
+        per_axis(
+            (window.padding.top, window.padding.left),
+            paddings,
+            lambda a, p: numerator(a, window.kernel[a], 2 * p) % window.stride[a] == 0,
+        ),
+        "P",
+    )
+    offer('padding "same"', {"padding": "same"}, rewindow(layer, padding="same"))
+    return tuple(fixes)
+
+
+INPUT_SEARCH = 64
+"""How far (in pixels) input-size fixes look around the current size."""
+
+
+def input_size_fixes(net: NetworkFacts, layer: LayerFacts) -> tuple[Fix, ...]:
+    """The nearest input sizes, below and above, for which this layer fits (re-analysed, not guessed)."""
+    fixes = []
+    height, width = net.input_shape.height, net.input_shape.width
+    for direction in (1, -1):
+        for step in range(1, INPUT_SEARCH + 1):
+            h, w = height + direction * step, width + direction * step
+            if h < 1 or w < 1:
+                break
+            # Keep an axis whose layer already fits.
+            h = height if layer.window is not None and layer.window.rows.fits else h
+            w = width if layer.window is not None and layer.window.cols.fits else w
+            candidate = with_input(net, h, w).layers[layer.index]
+            if candidate.window is not None and candidate.window.fits and not candidate.input_shape.empty:
+                fixes.append(Fix(f"input {h}×{w} → {candidate.output_shape}", "input", {"height": h, "width": w}))
+                break
+    return tuple(fixes)
 
 
 @rule(

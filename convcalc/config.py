@@ -1,0 +1,159 @@
+"""Lint configuration: `[tool.convcalc]` in a pyproject.toml, or a convcalc.toml, found upward from a spec.
+
+Precedence, highest first: command-line options; the nearest config file (a convcalc.toml wins over a
+pyproject.toml in the same directory); the defaults. ``--select`` replaces the file's ``select``;
+``--ignore`` adds to the file's ``ignore``. A spec's own ``"ignore"`` lists then silence findings on top.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from convcalc.findings import Severity
+from convcalc.rules import REGISTRY, Rule, Settings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+KNOWN_KEYS = ("select", "ignore", "fail-on", "activation-budget-mib")
+
+
+class ConfigError(Exception):
+    """A usage error in options or a config file (exit 2); the message names the culprit."""
+
+
+@dataclass(frozen=True)
+class LintConfig:
+    """Which rules run, what fails the run, and the rules' settings."""
+
+    select: tuple[str, ...] | None = None
+    """Codes or prefixes to enable; None means every rule that is on by default."""
+    ignore: tuple[str, ...] = ()
+    fail_on: Severity = Severity.ERROR
+    settings: Settings = field(default_factory=Settings)
+    source: str | None = None
+    """The config file these settings came from, if any."""
+
+    def rules(self) -> list[Rule]:
+        """The enabled rules, in code order."""
+        chosen = []
+        for code, rule in sorted(REGISTRY.items()):
+            selected = rule.default_enabled if self.select is None else matches(code, self.select)
+            if selected and not matches(code, self.ignore):
+                chosen.append(rule)
+        return chosen
+
+
+def matches(code: str, patterns: Iterable[str]) -> bool:
+    """True when ``code`` equals or starts with one of the patterns (``CC2`` matches CC201…CC299)."""
+    return any(code.startswith(pattern) for pattern in patterns)
+
+
+def check_codes(patterns: Iterable[str], where: str) -> tuple[str, ...]:
+    """The patterns, each checked to name at least one rule; a ConfigError names the first that does not."""
+    result = []
+    for pattern in patterns:
+        pattern = pattern.strip().upper()
+        if not pattern:
+            continue
+        if not any(code.startswith(pattern) for code in REGISTRY):
+            raise ConfigError(f"{where}: unknown rule code {pattern!r} (see `convcalc rules`)")
+        result.append(pattern)
+    return tuple(result)
+
+
+def split_codes(values: Iterable[str]) -> list[str]:
+    """``["CC2,CC301", "CC4"]`` → ``["CC2", "CC301", "CC4"]`` (options may repeat or use commas)."""
+    return [part for value in values for part in value.split(",")]
+
+
+def find_config_file(start: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The nearest convcalc.toml, or pyproject.toml with a [tool.convcalc] table, at or above ``start``."""
+    directory = start.resolve()
+    for candidate_dir in (directory, *directory.parents):
+        own = candidate_dir / "convcalc.toml"
+        if own.is_file():
+            return own, _read_toml(own)
+        pyproject = candidate_dir / "pyproject.toml"
+        if pyproject.is_file():
+            table = _read_toml(pyproject).get("tool", {}).get("convcalc")
+            if isinstance(table, dict):
+                return pyproject, table
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data: dict[str, Any] = tomllib.load(handle)
+            return data
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+
+
+def config_from_table(table: dict[str, Any], where: str) -> LintConfig:
+    """Validate a config table (the keys of KNOWN_KEYS) into a LintConfig."""
+    for key in table:
+        if key not in KNOWN_KEYS:
+            raise ConfigError(f"{where}: unknown config key {key!r}; allowed: {', '.join(KNOWN_KEYS)}")
+    config = LintConfig(source=where)
+    for key in ("select", "ignore"):
+        if key in table:
+            value = table[key]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f'{where}: {key} must be a list of rule codes like ["CC201", "CC3"]')
+            codes = check_codes(value, f"{where}: {key}")
+            config = replace(config, select=codes) if key == "select" else replace(config, ignore=codes)
+    if "fail-on" in table:
+        config = replace(config, fail_on=parse_severity(table["fail-on"], f"{where}: fail-on"))
+    if "activation-budget-mib" in table:
+        budget = table["activation-budget-mib"]
+        if type(budget) is not int or budget < 1:
+            raise ConfigError(f"{where}: activation-budget-mib must be a positive integer (MiB)")
+        config = replace(config, settings=replace(config.settings, activation_budget_bytes=budget * 1024 * 1024))
+    return config
+
+
+def parse_severity(value: Any, where: str) -> Severity:
+    try:
+        return Severity(str(value).lower())
+    except ValueError:
+        raise ConfigError(f"{where}: must be one of error, warning, info (got {value!r})") from None
+
+
+def resolve_config(
+    spec_file: str,
+    *,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+    fail_on: str | None = None,
+    activation_budget_mib: int | None = None,
+    config_file: str | None = None,
+) -> LintConfig:
+    """The effective config for one spec: its config file (or ``config_file``), then the options on top."""
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"{config_file}: no such config file")
+        data = _read_toml(path)
+        table = data.get("tool", {}).get("convcalc", {}) if path.name == "pyproject.toml" else data
+        config = config_from_table(table, str(path))
+    else:
+        found = find_config_file(Path(spec_file).parent)
+        config = config_from_table(found[1], str(found[0])) if found else LintConfig()
+    if select is not None:
+        config = replace(config, select=check_codes(split_codes(select), "--select"))
+    if ignore:
+        config = replace(config, ignore=config.ignore + check_codes(split_codes(ignore), "--ignore"))
+    if fail_on is not None:
+        config = replace(config, fail_on=parse_severity(fail_on, "--fail-on"))
+    if activation_budget_mib is not None:
+        settings = replace(config.settings, activation_budget_bytes=activation_budget_mib * 1024 * 1024)
+        config = replace(config, settings=settings)
+    return config

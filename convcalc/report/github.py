@@ -1,0 +1,42 @@
+"""GitHub Actions workflow annotations: ``::error file=…,line=…,col=…,title=…::message``."""
+
+from __future__ import annotations
+
+from convcalc.findings import Severity
+from convcalc.report.common import CheckedSpec
+
+COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def escape_data(text: str) -> str:
+    """Escape a message so that spec text cannot end the annotation or start another workflow command.
+
+    >>> escape_data("50%\\n::set-env name=X::1")
+    '50%25%0A::set-env name=X::1'
+    """
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a property value (file, title): also ``:`` and ``,``, which separate properties.
+
+    >>> escape_property("a,b:c")
+    'a%2Cb%3Ac'
+    """
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render(results: list[CheckedSpec]) -> str:
+    lines = []
+    for checked in results:
+        for finding in checked.findings:
+            line, column = checked.position(finding) or (1, 1)
+            properties = (
+                f"file={escape_property(checked.file)},line={line},col={column},"
+                f"title={escape_property(f'{finding.code} {finding.rule}')}"
+            )
+            message = f"{checked.layer_label(finding)}: {finding.message}"
+            if finding.fixes:
+                message += "\nfixes: " + "; ".join(fix.title for fix in finding.fixes)
+            lines.append(f"::{COMMANDS[finding.severity]} {properties}::{escape_data(message)}")
+    return "\n".join(lines) + ("\n" if lines else "")

@@ -1,0 +1,88 @@
+"""SARIF 2.1.0 for GitHub code scanning: rules (from the registry, with help text) and located results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from convcalc import __version__
+from convcalc.findings import Severity
+from convcalc.report.common import CheckedSpec
+from convcalc.rules import REGISTRY, Rule
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+INFORMATION_URI = "https://pypi.org/project/convcalc/"
+
+
+def rule_descriptor(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": rule.summary},
+        "help": {"text": rule.rationale, "markdown": rule.rationale},
+        "defaultConfiguration": {"level": LEVELS[rule.severity], "enabled": rule.default_enabled},
+        "properties": {"tags": ["cnn", "architecture"], "problem.severity": rule.severity.value},
+    }
+
+
+def artifact_uri(file: str) -> str:
+    """The file as a relative, forward-slash URI when it is under the working directory."""
+    path = Path(file)
+    try:
+        path = path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path.resolve().as_uri()
+    return path.as_posix()
+
+
+def render(results: list[CheckedSpec]) -> str:
+    codes = sorted(REGISTRY)
+    index = {code: i for i, code in enumerate(codes)}
+    sarif_results = []
+    for checked in results:
+        uri = artifact_uri(checked.file)
+        for finding in checked.findings:
+            line, column = checked.position(finding) or (1, 1)
+            label = checked.layer_label(finding)
+            sarif_results.append(
+                {
+                    "ruleId": finding.code,
+                    "ruleIndex": index[finding.code],
+                    "level": LEVELS[finding.severity],
+                    "message": {"text": f"{label}: {finding.message}"},
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": uri},
+                                "region": {"startLine": line, "startColumn": column},
+                            }
+                        }
+                    ],
+                    "properties": {
+                        "layer": finding.layer,
+                        "fixes": [{"title": f.title, "path": f.path, "set": f.set} for f in finding.fixes],
+                    },
+                }
+            )
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "convcalc",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": [rule_descriptor(REGISTRY[code]) for code in codes],
+                    }
+                },
+                "results": sarif_results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
