@@ -1,0 +1,210 @@
+"""The lint side of `convcalc check`: selection, configuration, exit codes and the CI formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from convcalc.cli import app
+from convcalc.config import ConfigError, resolve_config
+from convcalc.report.github import escape_data, escape_property
+
+ROOT = Path(__file__).resolve().parent.parent
+MISMATCH = str(ROOT / "examples" / "stride_mismatch.json")
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def write_spec(directory: Path, spec: dict, name: str = "net.json") -> str:
+    path = directory / name
+    path.write_text(json.dumps(spec, indent=2))
+    return str(path)
+
+
+MISFIT = {"input": [10, 10, 3], "layers": [{"type": "conv", "filters": 4, "kernel": 3, "stride": 2, "padding": 1}]}
+
+
+def codes(result) -> list[str]:
+    return [f["code"] for f in json.loads(result.stdout)["findings"]]
+
+
+def test_error_exits_1_and_exit_zero_exits_0():
+    assert run("check", MISMATCH).exit_code == 1
+    assert run("check", MISMATCH, "--exit-zero").exit_code == 0
+
+
+def test_exit_zero_never_hides_invalid_input(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    assert run("check", str(bad), "--exit-zero").exit_code == 2
+
+
+def test_ignore_and_select(tmp_path):
+    spec = write_spec(tmp_path, MISFIT)
+    assert "CC101" in codes(run("check", spec, "-f", "json"))
+    assert "CC101" not in codes(run("check", spec, "-f", "json", "--ignore", "CC101"))
+    assert "CC101" not in codes(run("check", spec, "-f", "json", "--ignore", "CC1"))
+    selected = codes(run("check", spec, "-f", "json", "--select", "CC101"))
+    assert set(selected) == {"CC101"}
+
+
+@pytest.mark.parametrize("option", ["--select", "--ignore"])
+def test_unknown_code_is_a_usage_error_that_names_it(tmp_path, option):
+    result = run("check", write_spec(tmp_path, MISFIT), option, "CC999")
+    assert result.exit_code == 2
+    assert "CC999" in result.output
+
+
+def test_fail_on_warning_fails_on_warnings_only_when_asked(tmp_path):
+    # A conv whose kernel is larger than 3 is at least a warning somewhere in the catalogue; fall back to
+    # a spec-level check: with no error, exit 0 by default and 1 with --fail-on info when findings exist.
+    clean = write_spec(tmp_path, {"input": [8, 8, 1], "layers": [{"type": "fc", "units": 4}]})
+    result = run("check", clean, "-f", "json")
+    found = json.loads(result.stdout)["findings"]
+    assert result.exit_code == 0
+    if found:  # every finding here is below error
+        assert run("check", clean, "--fail-on", "info").exit_code == 1
+    assert run("check", clean, "--fail-on", "bogus").exit_code == 2
+
+
+def test_spec_ignore_silences_layer_and_network(tmp_path):
+    layer_ignored = dict(MISFIT, layers=[dict(MISFIT["layers"][0], ignore=["CC101"])])
+    assert "CC101" not in codes(run("check", write_spec(tmp_path, layer_ignored), "-f", "json"))
+    top_ignored = dict(MISFIT, ignore=["CC1"])
+    assert "CC101" not in codes(run("check", write_spec(tmp_path, top_ignored), "-f", "json"))
+
+
+def test_unknown_code_in_spec_ignore_is_invalid_input(tmp_path):
+    spec = dict(MISFIT, layers=[dict(MISFIT["layers"][0], ignore=["CC998"])])
+    result = run("check", write_spec(tmp_path, spec))
+    assert result.exit_code == 2
+    assert "layers[0].ignore" in result.output and "CC998" in result.output
+
+
+def test_config_precedence(tmp_path):
+    project = tmp_path / "project"
+    nested = project / "models" / "deep"
+    nested.mkdir(parents=True)
+    spec = write_spec(nested, MISFIT)
+    (project / "pyproject.toml").write_text('[tool.convcalc]\nignore = ["CC101"]\nfail-on = "warning"\n')
+    config = resolve_config(spec)
+    assert config.ignore == ("CC101",) and config.fail_on.value == "warning"
+    assert config.source and config.source.endswith("pyproject.toml")
+    # convcalc.toml nearer the spec wins over the pyproject.toml further up.
+    (project / "models" / "convcalc.toml").write_text('select = ["CC1"]\n')
+    config = resolve_config(spec)
+    assert config.select == ("CC1",) and config.ignore == ()
+    # Options beat files: --select replaces, --ignore adds, --fail-on overrides.
+    config = resolve_config(spec, select=["CC101,CC102"], ignore=["CC102"], fail_on="info")
+    assert config.select == ("CC101", "CC102") and config.ignore == ("CC102",) and config.fail_on.value == "info"
+    assert [r.code for r in config.rules()] == ["CC101"]
+
+
+def test_config_applies_through_the_cli(tmp_path):
+    spec = write_spec(tmp_path, MISFIT)
+    (tmp_path / "convcalc.toml").write_text('ignore = ["CC101"]\n')
+    result = run("check", spec, "-f", "json")
+    assert "CC101" not in codes(result)
+    assert result.exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ('selekt = ["CC1"]\n', "selekt"),
+        ('select = ["CC777"]\n', "CC777"),
+        ('fail-on = "fatal"\n', "fail-on"),
+        ("select = [\n", "cannot read"),
+    ],
+)
+def test_bad_config_is_a_usage_error_that_names_the_key(tmp_path, content, needle):
+    spec = write_spec(tmp_path, MISFIT)
+    (tmp_path / "convcalc.toml").write_text(content)
+    with pytest.raises(ConfigError, match=needle):
+        resolve_config(spec)
+    result = run("check", spec)
+    assert result.exit_code == 2
+    assert needle in result.output
+
+
+def test_findings_point_at_line_and_column_of_the_layer(tmp_path):
+    text = '{\n  "input": [10, 10, 3],\n  "layers": [\n    {"type": "relu"},\n      {"type": "conv", "filters": 2, "kernel": 3, "stride": 2}\n  ]\n}\n'
+    spec = tmp_path / "pos.json"
+    spec.write_text(text)
+    finding = next(f for f in json.loads(run("check", str(spec), "-f", "json").stdout)["findings"] if f["code"] == "CC101")
+    assert (finding["line"], finding["column"]) == (5, 7)
+    assert f"{spec}:5:7 CC101" in run("check", str(spec)).stdout
+
+
+def test_sarif_has_what_github_code_scanning_requires(tmp_path):
+    spec = write_spec(tmp_path, MISFIT)
+    log = json.loads(run("check", spec, "-f", "sarif").stdout)
+    assert log["version"] == "2.1.0" and "$schema" in log
+    driver = log["runs"][0]["tool"]["driver"]
+    assert driver["name"] == "convcalc" and driver["rules"]
+    rule_ids = [r["id"] for r in driver["rules"]]
+    for rule in driver["rules"]:
+        assert rule["shortDescription"]["text"] and rule["help"]["text"]
+        assert rule["defaultConfiguration"]["level"] in {"error", "warning", "note"}
+    results = log["runs"][0]["results"]
+    assert results
+    for result in results:
+        assert result["ruleId"] in rule_ids and rule_ids[result["ruleIndex"]] == result["ruleId"]
+        assert result["message"]["text"]
+        location = result["locations"][0]["physicalLocation"]
+        assert location["artifactLocation"]["uri"]
+        assert location["region"]["startLine"] >= 1 and location["region"]["startColumn"] >= 1
+
+
+def test_github_annotations_cannot_be_injected(tmp_path):
+    hostile = "x%\r\n::set-output name=pwned::1,y:z"
+    spec = dict(MISFIT, layers=[dict(MISFIT["layers"][0], name=hostile)])
+    path = write_spec(tmp_path, spec, name="a,b:c.json")
+    out = run("check", path, "-f", "github").stdout
+    lines = out.splitlines()
+    assert len(lines) == len([line for line in lines if line.startswith("::")])
+    assert all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines)
+    assert "%0D%0A::set-output" in out and "\n::set-output" not in out
+    assert "a%2Cb%3Ac.json" in out
+    assert escape_data("100%") == "100%25" and escape_property("a:b,c") == "a%3Ab%2Cc"
+
+
+def test_rules_command_lists_and_explains():
+    listing = run("rules")
+    assert listing.exit_code == 0 and "CC101" in listing.stdout
+    explained = run("rules", "CC101")
+    assert explained.exit_code == 0 and "stride-does-not-fit" in explained.stdout and "```json" in explained.stdout
+    assert run("rules", "CC000").exit_code == 2
+    records = json.loads(run("rules", "-f", "json").stdout)
+    assert all({"code", "name", "severity", "summary", "rationale", "bad", "good"} <= set(r) for r in records)
+
+
+def test_docs_rules_md_is_generated_from_the_registry():
+    generated = run("rules", "--format", "markdown").stdout
+    assert (ROOT / "docs" / "rules.md").read_text(encoding="utf-8") == generated, (
+        "docs/rules.md is stale: regenerate with `convcalc rules --format markdown > docs/rules.md`"
+    )
+
+
+def test_calc_prints_volume_formula_and_params():
+    result = run("calc", "--input", "227x227x3", "--kernel", "11", "--stride", "4", "--padding", "0", "--filters", "96")
+    assert result.exit_code == 0
+    assert "227×227×3 → 55×55×96" in result.stdout
+    assert "(227 − 11 + 0)/4 + 1 = 55" in result.stdout
+    assert "34,944" in result.stdout
+    data = json.loads(run("calc", "-i", "10x10x3", "-F", "3", "-S", "2", "-K", "8", "-f", "json").stdout)
+    assert data["output_shape"] == [4, 4, 8] and data["fits"] is False
+    assert "CC101" in [f["code"] for f in data["findings"]]
+
+
+def test_calc_usage_errors():
+    assert run("calc", "-i", "10x10x3", "-F", "3").exit_code == 2  # neither conv nor pool
+    assert run("calc", "-i", "10xx", "-F", "3", "-K", "2").exit_code == 2
+    result = run("calc", "-i", "10x10x3", "-F", "0", "-K", "2")
+    assert result.exit_code == 2 and "kernel" in result.output
