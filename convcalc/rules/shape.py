@@ -10,7 +10,7 @@ from convcalc.analysis import LayerFacts, NetworkFacts, Window
 from convcalc.arithmetic import AxisResult
 from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
-from convcalc.rules.support import pair_value, rewindow, window_output, with_input
+from convcalc.rules.support import pair_value, rewindow, window_changes, window_output, with_input
 
 
 def format_fraction(value: Fraction) -> str:
@@ -138,7 +138,7 @@ def fit_fixes(layer: LayerFacts) -> tuple[Fix, ...]:
 
     def offer(title: str, changes: dict[str, Any], new: Window) -> None:
         out = window_output(new, depth)
-        fix = Fix(f"{title} → {out}", path, changes)
+        fix = Fix(f"{title} → {out}", path, window_changes(layer, changes))
         if not out.empty and fix not in fixes:
             fixes.append(fix)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from convcalc.analysis import LayerFacts, NetworkFacts, Shape, Window, analyze, resolve_window
-from convcalc.spec import InputShape
+from convcalc.spec import InputShape, Pool
 
 
 def pair_value(height: int, width: int) -> int | list[int]:
@@ -36,6 +36,16 @@ def rewindow(
         spec_padding(window) if padding is None else padding,
         layer.input_shape,
     )
+
+
+def window_changes(layer: LayerFacts, changes: dict[str, Any]) -> dict[str, Any]:
+    """The ``set`` of a fix that changes a window: a pool whose stride defaults to its kernel keeps its
+    current stride explicitly when only the kernel changes (else the stride would silently follow)."""
+    spec = layer.spec
+    if "kernel" in changes and "stride" not in changes and isinstance(spec, Pool) and spec.stride is None:
+        assert layer.window is not None
+        return {**changes, "stride": pair_value(*layer.window.stride)}
+    return changes
 
 
 def window_output(window: Window, depth: int) -> Shape:

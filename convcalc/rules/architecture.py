@@ -1,0 +1,498 @@
+"""Architecture patterns: how far a network strays from INPUT → [[CONV → RELU]×N → POOL?]×M → [FC → RELU]×K → FC.
+
+The layer pattern is CS231n's; the rules read the per-layer facts in one pass each. Fixes are re-computed:
+a changed window with ``rewindow``, a changed input size with ``with_input`` (a few times per network).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from math import prod
+from typing import Any
+
+from convcalc.analysis import LayerFacts, NetworkFacts, Window
+from convcalc.arithmetic import same_output_size
+from convcalc.findings import Fix, Severity
+from convcalc.rules.base import Hit, Settings, rule
+from convcalc.rules.support import pair_value, rewindow, window_output, with_input
+
+PARAMETERISED = ("conv", "fc")
+
+
+def _is_nonlinear(layer_type: str, mode: str | None) -> bool:
+    """ReLU, max pool and L2 pool are nonlinear; avg pool and flatten are linear maps."""
+    return layer_type == "relu" or (layer_type == "pool" and mode in ("max", "l2"))
+
+
+def _mode(layer: LayerFacts) -> str | None:
+    mode = getattr(layer.spec, "mode", None)
+    return mode if isinstance(mode, str) else None
+
+
+def _text(value: int | list[int] | str) -> str:
+    return "×".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+# --- CC301 -----------------------------------------------------------------------------------------
+
+
+def _strides(net: NetworkFacts) -> tuple[list[int], list[int]]:
+    """The strides > 1 per axis of the conv/pool layers, until the volume has collapsed to 1 on that axis."""
+    rows: list[int] = []
+    cols: list[int] = []
+    for layer in net.layers:
+        window = layer.window
+        if window is None or layer.input_shape.empty:
+            continue
+        if layer.input_shape.height > 1 and window.stride[0] > 1:
+            rows.append(window.stride[0])
+        if layer.input_shape.width > 1 and window.stride[1] > 1:
+            cols.append(window.stride[1])
+    return rows, cols
+
+
+def _indivisible(net: NetworkFacts) -> bool:
+    rows, cols = _strides(net)
+    return net.input_shape.height % prod(rows) != 0 or net.input_shape.width % prod(cols) != 0
+
+
+def factorise(number: int) -> str:
+    """``2^2·5^2`` for 100, the number itself for a prime (or 1).
+
+    >>> factorise(227), factorise(32), factorise(100), factorise(1)
+    ('227', '2^5', '2^2·5^2', '1')
+    """
+    parts: list[str] = []
+    rest, factor = number, 2
+    while factor * factor <= rest:
+        power = 0
+        while rest % factor == 0:
+            rest //= factor
+            power += 1
+        if power:
+            parts.append(f"{factor}^{power}" if power > 1 else str(factor))
+        factor += 1 if factor == 2 else 2
+    if rest > 1 or not parts:
+        parts.append(str(rest))
+    return "·".join(parts)
+
+
+def _input_fix(net: NetworkFacts, direction: int) -> Fix | None:
+    """The nearest input below (−1) or above (+1) whose strides divide it, checked by re-analysis."""
+    height, width = net.input_shape.height, net.input_shape.width
+    current = net
+    for _ in range(3):  # a larger input can bring more strided layers into play: re-check, re-try
+        rows, cols = _strides(current)
+        ph, pw = prod(rows), prod(cols)
+        height = (height // ph + (direction > 0 and height % ph != 0)) * ph
+        width = (width // pw + (direction > 0 and width % pw != 0)) * pw
+        if height < 1 or width < 1:
+            return None
+        current = with_input(net, height, width)
+        if not _indivisible(current):
+            if current.output_shape.empty and not net.output_shape.empty:
+                return None  # the network would break: a layer without output
+            title = f"input {current.input_shape}"
+            # Say so where the new size makes a window stop fitting (a CC101 error to fix next).
+            broken = next((layer for layer in current.layers if _newly_unfit(net, layer)), None)
+            if broken is not None:
+                title += f" ({broken.name} then does not fit)"
+            return Fix(title, "input", {"height": height, "width": width})
+    return None
+
+
+def _newly_unfit(before: NetworkFacts, layer: LayerFacts) -> bool:
+    window, old = layer.window, before.layers[layer.index].window
+    return (
+        window is not None
+        and old is not None
+        and old.fits
+        and not window.same
+        and window.has_output
+        and not window.fits
+    )
+
+
+@rule(
+    "CC301",
+    "input-not-divisible-by-strides",
+    Severity.WARNING,
+    summary="The input size is not divisible by the product of the strides, so downsampling cannot be exact.",
+    bad={
+        "input": [227, 227, 3],
+        "layers": [
+            {"type": "conv", "filters": 16, "kernel": 11, "stride": 4},
+            {"type": "relu"},
+            {"type": "pool", "kernel": 3, "stride": 2},
+        ],
+    },
+    good={
+        "input": [224, 224, 3],
+        "layers": [
+            {"type": "conv", "filters": 16, "kernel": 3, "stride": 2, "padding": 1},
+            {"type": "relu"},
+            {"type": "pool", "kernel": 2, "stride": 2},
+        ],
+    },
+)
+def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Multiplies the strides of the conv and pool layers along each axis (until the volume is 1 pixel wide)
+    and checks that the product divides the input height and width.
+
+    ## Why is this bad
+    CS231n: "the input layer should be divisible by 2 many times" — 32, 64, 96, 224, 384, 512. Every
+    stride S divides the size by S; when the size is not a multiple, some layer floors (losing border
+    pixels) or pads unevenly, and the arithmetic of the whole network stops being clean.
+
+    ## Use instead
+    The nearest input size that is a multiple of the product; the fixes offer the nearest below and above,
+    each re-analysed.
+    """
+    rows, cols = _strides(net)
+    height, width = net.input_shape.height, net.input_shape.width
+    ph, pw = prod(rows), prod(cols)
+    if height % ph == 0 and width % pw == 0:
+        return
+
+    def sentence(size: int, product: int, strides: list[int]) -> str:
+        below, above = size // product * product, (size // product + 1) * product
+        nearest = f"{below} and {above}" if below else str(above)
+        factors = factorise(product)
+        shown = str(product) if factors == str(product) else f"{product} = {factors}"
+        return (
+            f"{size} = {factorise(size)} is not divisible by {shown}"
+            f" (strides {'·'.join(map(str, strides))}); the nearest multiples are {nearest}"
+        )
+
+    if (height, rows) == (width, cols):
+        text = sentence(height, ph, rows)
+    else:
+        parts = [
+            f"{axis} {sentence(size, product, strides)}"
+            for axis, size, product, strides in (("height", height, ph, rows), ("width", width, pw, cols))
+            if size % product
+        ]
+        text = "; ".join(parts)
+    message = (
+        f"input {height}×{width}: {text}. The downsampling cannot be exact: some layer floors away border pixels"
+        " or pads unevenly"
+    )
+    fixes = [fix for fix in (_input_fix(net, -1), _input_fix(net, +1)) if fix is not None]
+    fixes.sort(key=lambda fix: abs(fix.set["height"] - height) + abs(fix.set["width"] - width))  # nearest first
+    yield Hit(None, message, tuple(fixes))
+
+
+# --- CC302 -----------------------------------------------------------------------------------------
+
+
+def _unpadded_shrinks(layer: LayerFacts, window: Window) -> bool:
+    """Explicit zero padding, and smaller than "same" would make it."""
+    shape = layer.input_shape
+    return (
+        not window.same
+        and window.padding == (0, 0, 0, 0)
+        and (
+            window.rows.size < same_output_size(shape.height, window.stride[0])
+            or window.cols.size < same_output_size(shape.width, window.stride[1])
+        )
+    )
+
+
+@rule(
+    "CC302",
+    "first-conv-unpadded",
+    Severity.WARNING,
+    summary="The first conv has no padding, so the image shrinks and its border is under-used.",
+    bad={"input": [32, 32, 1], "layers": [{"type": "conv", "filters": 6, "kernel": 5}]},
+    good={"input": [32, 32, 1], "layers": [{"type": "conv", "filters": 6, "kernel": 5, "padding": 2}]},
+)
+def first_conv_unpadded(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Flags the network's first conv when its padding is 0 ("valid") and its output is smaller than
+    `padding: "same"` would make it.
+
+    ## Why is this bad
+    CS231n: use padding in the first CONV to preserve the whole image. Without it the border pixels are seen
+    by fewer windows than the centre, and the volume shrinks before any feature has been computed; the loss
+    compounds through every later layer.
+
+    ## Use instead
+    P = (F − 1)/2 (S=1, odd F), or `padding: "same"`.
+    """
+    layer = next((layer for layer in net.layers if layer.type == "conv"), None)
+    if layer is None or layer.window is None or layer.input_shape.empty or not layer.window.has_output:
+        return  # no output at all is CC102's
+    window = layer.window
+    if not _unpadded_shrinks(layer, window):
+        return
+    shape = layer.input_shape
+    same = (same_output_size(shape.height, window.stride[0]), same_output_size(shape.width, window.stride[1]))
+    message = (
+        f"the first conv has no padding: its {shape.height}×{shape.width} input shrinks to"
+        f' {window.rows.size}×{window.cols.size} ("same" keeps {same[0]}×{same[1]}) and its border is seen by'
+        " fewer windows; use padding in the first CONV to preserve the whole image"
+    )
+    candidates: list[Any] = []
+    kh, kw = window.kernel
+    if kh % 2 and kw % 2:
+        candidates.append(((kh - 1) // 2, (kw - 1) // 2))
+    candidates.append("same")
+    for padding in candidates:
+        new = rewindow(layer, padding=padding)
+        if not new.has_output or _unpadded_shrinks(layer, new) or not (new.fits or new.same):
+            continue
+        value = padding if isinstance(padding, str) else pair_value(*padding)
+        title = 'padding "same"' if value == "same" else f"P={_text(value)}"
+        title += f" → {window_output(new, layer.output_shape.depth)}"
+        yield Hit(layer.index, message, (Fix(title, layer.path, {"padding": value}),))
+        return
+    yield Hit(layer.index, message)
+
+
+# --- CC303 – CC306 ---------------------------------------------------------------------------------
+
+
+@rule(
+    "CC303",
+    "missing-nonlinearity",
+    Severity.WARNING,
+    summary="Two layers with weights and no nonlinearity between them collapse into one linear map.",
+    bad={
+        "input": [8, 8, 1],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+        ],
+    },
+    good={
+        "input": [8, 8, 1],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+        ],
+    },
+)
+def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Flags a conv or fc layer that follows another conv or fc layer with no ReLU, max pool or L2 pool in
+    between (an avg pool and a flatten are linear).
+
+    ## Why is this bad
+    A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,
+    with more parameters and more computation. CS231n's pattern puts a RELU after every CONV and FC but the
+    last.
+
+    ## Use instead
+    A `{"type": "relu"}` between them. Where an avg pool sits between them, a max pool is also a
+    nonlinearity (the fix).
+    """
+    previous: LayerFacts | None = None
+    nonlinear = False
+    linear: list[LayerFacts] = []
+    for layer in net.layers:
+        if layer.type in PARAMETERISED:
+            if previous is not None and not nonlinear:
+                between = ", ".join(f"{other.name} ({_mode(other) or other.type})" for other in linear)
+                message = (
+                    f"{previous.label} ({previous.input_shape} → {previous.output_shape}) feeds this {layer.type}"
+                    f" ({layer.input_shape} → {layer.output_shape}) through {between or 'nothing'}, no nonlinearity:"
+                    f" the two compose into one linear map, so {previous.name}'s {previous.params:,} params add no"
+                    " expressive power"
+                )
+                # An avg pool between them becomes the nonlinearity when it takes the max instead.
+                fixes = tuple(
+                    Fix(f"max pool in {other.name}", other.path, {"mode": "max"})
+                    for other in linear
+                    if other.type == "pool"
+                )
+                yield Hit(layer.index, message, fixes)
+            previous, nonlinear, linear = layer, False, []
+        elif _is_nonlinear(layer.type, _mode(layer)):
+            nonlinear = True
+        else:
+            linear.append(layer)
+
+
+@rule(
+    "CC304",
+    "conv-after-fc",
+    Severity.WARNING,
+    summary="A conv after an fc layer: there is no spatial structure left to convolve.",
+    bad={
+        "input": [8, 8, 1],
+        "layers": [{"type": "fc", "units": 16}, {"type": "relu"}, {"type": "conv", "filters": 4, "kernel": 1}],
+    },
+    good={
+        "input": [8, 8, 1],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "fc", "units": 16},
+        ],
+    },
+)
+def conv_after_fc(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Flags conv layers that come after an fc layer.
+
+    ## Why is this bad
+    An fc layer outputs a 1×1×n vector: the spatial layout is gone. A conv on it is an fc layer in disguise
+    (FC ⇔ CONV), and the CS231n pattern puts every CONV before the FC layers.
+
+    ## Use instead
+    Move the conv before the fc layers, or write it as `{"type": "fc"}`.
+    """
+    fc: LayerFacts | None = None
+    for layer in net.layers:
+        if layer.type == "fc":
+            fc = fc or layer
+        elif layer.type == "conv" and fc is not None:
+            yield Hit(
+                layer.index,
+                f"this conv runs on {layer.input_shape}, after {fc.label} flattened the volume to {fc.output_shape}:"
+                " no spatial structure is left, so it is an fc layer in disguise",
+            )
+
+
+@rule(
+    "CC305",
+    "relu-after-logits",
+    Severity.WARNING,
+    summary="A ReLU after the last layer with weights clips the class scores (logits).",
+    bad={
+        "input": [8, 8, 1],
+        "layers": [{"type": "fc", "units": 16}, {"type": "relu"}, {"type": "fc", "units": 10}, {"type": "relu"}],
+    },
+    good={"input": [8, 8, 1], "layers": [{"type": "fc", "units": 16}, {"type": "relu"}, {"type": "fc", "units": 10}]},
+)
+def relu_after_logits(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Flags a ReLU that comes after the network's last conv or fc layer.
+
+    ## Why is this bad
+    The last layer with weights produces the class scores (logits) that softmax or a cross-entropy loss
+    expects; they must be free to be negative. A ReLU clips them to ≥ 0, so every negative score becomes a
+    tie at 0 and its gradient dies. CS231n's pattern ends in FC, not FC → RELU.
+
+    ## Use instead
+    End in the fc (or conv) layer itself.
+    """
+    last = next((layer for layer in reversed(net.layers) if layer.type in PARAMETERISED), None)
+    if last is None:
+        return
+    relu = next((layer for layer in net.layers[last.index + 1 :] if layer.type == "relu"), None)
+    if relu is not None:
+        yield Hit(
+            relu.index,
+            f"a ReLU after {last.label}, the last layer with weights: it clips its {last.output_shape} scores"
+            " (logits) to ≥ 0, where softmax and the loss expect any real value",
+        )
+
+
+@rule(
+    "CC306",
+    "redundant-layer-order",
+    Severity.INFO,
+    summary="A pool on the raw input, a pool right after a pool, or a ReLU right after a ReLU.",
+    bad={
+        "input": [8, 8, 1],
+        "layers": [{"type": "conv", "filters": 4, "kernel": 3}, {"type": "relu"}, {"type": "relu"}],
+    },
+    good={"input": [8, 8, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3}, {"type": "relu"}]},
+)
+def redundant_layer_order(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Flags three orderings outside INPUT → [[CONV → RELU]×N → POOL?]×M → [FC → RELU]×K → FC: a pool as the
+    first layer, a pool directly after a pool, and a ReLU directly after a ReLU.
+
+    ## Why is this bad
+    A pool on the input throws resolution away before any feature is computed. Two pools in a row are one
+    larger, more destructive pool. ReLU is idempotent, max(0, max(0, x)) = max(0, x): the second one does
+    nothing.
+
+    ## Use instead
+    Convs before the first pool, convs between pools, one ReLU after each layer with weights.
+    """
+    previous: LayerFacts | None = None
+    for layer in net.layers:
+        if layer.type == "pool" and previous is None:
+            yield Hit(
+                layer.index,
+                f"a pool directly on the {layer.input_shape} input: it reduces the image to {layer.output_shape}"
+                " before any conv has computed a feature",
+            )
+        elif layer.type == "pool" and previous is not None and previous.type == "pool":
+            yield Hit(
+                layer.index,
+                f"a pool right after {previous.label}: {previous.input_shape} → {previous.output_shape} →"
+                f" {layer.output_shape} in two steps is one larger pool with no conv between them",
+            )
+        elif layer.type == "relu" and previous is not None and previous.type == "relu":
+            yield Hit(
+                layer.index, f"a ReLU right after {previous.label}: max(0, max(0, x)) = max(0, x), it does nothing"
+            )
+        previous = layer
+
+
+# --- CC307 -----------------------------------------------------------------------------------------
+
+
+def _whole_volume_fix(layer: LayerFacts) -> Fix | None:
+    """Make the last conv or pool cover its whole input (FC ⇔ CONV, or a global pool), checked by re-computing."""
+    if layer.window is None:
+        return None
+    shape = layer.input_shape
+    kernel = (shape.height, shape.width)
+    new = rewindow(layer, kernel=kernel, stride=(1, 1), padding=(0, 0))
+    out = window_output(new, layer.output_shape.depth)
+    if (out.height, out.width) != (1, 1):
+        return None
+    what = "conv over the whole volume" if layer.type == "conv" else "global pool"
+    return Fix(
+        f"F={_text(pair_value(*kernel))} → {out} ({what})",
+        layer.path,
+        {"kernel": pair_value(*kernel), "stride": 1, "padding": 0},
+    )
+
+
+@rule(
+    "CC307",
+    "output-not-vector",
+    Severity.WARNING,
+    summary="The network does not end in a 1×1×n volume of class scores.",
+    bad={"input": [8, 8, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1}]},
+    good={"input": [8, 8, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 8}]},
+)
+def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    When the spec does not declare `classes`, checks that the last volume is 1×1×n (CC103 checks the
+    count when `classes` is set).
+
+    ## Why is this bad
+    A classifier ends in one score per class, a 1×1×n volume. A network that ends in an H×W×D volume is
+    either unfinished or a dense-prediction network, which a classification layer pattern does not cover.
+
+    ## Use instead
+    End in `{"type": "fc", "units": n}`, or in a conv whose kernel covers the whole remaining volume.
+    """
+    if net.network.classes is not None or not net.layers:
+        return
+    last = net.layers[-1]
+    out = last.output_shape
+    if last.input_shape.empty or out.empty or (out.height, out.width) == (1, 1):
+        return
+    fix = _whole_volume_fix(last)
+    yield Hit(
+        last.index,
+        f"the network ends in {out}, not a 1×1×n vector of class scores",
+        () if fix is None else (fix,),
+    )

@@ -1,0 +1,229 @@
+"""Fixes are checked, not guessed: applied to the spec, every fix validates and removes its own finding.
+
+Plus the findings the seed networks must give, and messages with their numbers worked out by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from convcalc.analysis import NetworkFacts, analyze
+from convcalc.findings import Finding
+from convcalc.fixes import apply_fix
+from convcalc.rules import REGISTRY, Rule, Settings
+from convcalc.spec import Network
+from tests.conftest import EXAMPLES
+
+SETTINGS = Settings(activation_budget_bytes=64 * 1024)
+"""A small budget, so that CC403 runs on the small random networks too."""
+
+# --- a small-network strategy: sizes where the rules fire often -----------------------------------
+
+
+def _pairs(values: st.SearchStrategy[int]) -> st.SearchStrategy[Any]:
+    return st.one_of(values, values, st.lists(values, min_size=2, max_size=2))
+
+
+_paddings = st.one_of(st.integers(0, 4), st.lists(st.integers(0, 4), min_size=2, max_size=2), st.just("same"))
+
+
+@st.composite
+def _layer(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["conv", "conv", "conv", "pool", "pool", "relu", "relu", "fc", "flatten"]))
+    layer: dict[str, Any] = {"type": kind}
+    if kind == "conv":
+        layer["filters"] = draw(st.integers(1, 8))
+        layer["kernel"] = draw(_pairs(st.integers(1, 7)))
+        layer.update(
+            draw(st.fixed_dictionaries({}, optional={"stride": _pairs(st.integers(1, 4)), "padding": _paddings}))
+        )
+    elif kind == "pool":
+        layer["kernel"] = draw(_pairs(st.integers(1, 5)))
+        optional = {
+            "stride": _pairs(st.integers(1, 4)),
+            "padding": _paddings,
+            "mode": st.sampled_from(["max", "avg", "l2"]),
+        }
+        layer.update(draw(st.fixed_dictionaries({}, optional=optional)))
+    elif kind == "fc":
+        layer["units"] = draw(st.integers(1, 16))
+    return layer
+
+
+@st.composite
+def small_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid spec of 1–8 small layers on an input of at most 40×40×4 (it may well not fit)."""
+    spec: dict[str, Any] = {
+        "input": [draw(st.integers(1, 40)), draw(st.integers(1, 40)), draw(st.integers(1, 4))],
+        "layers": draw(st.lists(_layer(), min_size=1, max_size=8)),
+    }
+    if draw(st.booleans()):
+        spec["classes"] = draw(st.integers(1, 10))
+    return spec
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+def facts_of(spec: dict[str, Any]) -> NetworkFacts:
+    return analyze(Network.model_validate(spec))
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def all_findings(spec: dict[str, Any], rules: list[Rule] | None = None) -> list[Finding]:
+    net = facts_of(spec)
+    return [f for r in (rules if rules is not None else list(REGISTRY.values())) for f in r.run(net, SETTINGS)]
+
+
+def default_findings(name: str) -> list[Finding]:
+    return all_findings(load(name), [r for r in REGISTRY.values() if r.default_enabled])
+
+
+def assert_fixes_clear(spec: dict[str, Any]) -> int:
+    """Apply every fix of every finding; each must validate and remove its (code, layer). Returns the count."""
+    net = facts_of(spec)
+    checked = 0
+    for r in REGISTRY.values():
+        for finding in r.run(net, SETTINGS):
+            for fix in finding.fixes:
+                fixed = apply_fix(spec, fix)
+                after = facts_of(fixed)  # must still validate
+                left = {(f.code, f.layer) for f in r.run(after, SETTINGS)}
+                assert (finding.code, finding.layer) not in left, (
+                    f"{finding.code} at {finding.layer} survives its fix {fix.title!r} ({fix.path} {fix.set}):"
+                    f" {json.dumps(fixed)}"
+                )
+                checked += 1
+    return checked
+
+
+# --- (1) every fix clears its finding ------------------------------------------------------------------
+
+
+@given(small_specs())
+def test_every_fix_of_every_rule_clears_its_finding(spec: dict[str, Any]) -> None:
+    assert_fixes_clear(spec)
+
+
+@pytest.mark.parametrize("code", sorted(REGISTRY))
+def test_fixes_of_the_bad_example_clear_it(code: str) -> None:
+    assert_fixes_clear(REGISTRY[code].bad)
+
+
+@pytest.mark.parametrize("name", ["alexnet", "alexnet_conv1", "lenet5", "mnist_cnn", "stride_mismatch", "vgg16"])
+def test_fixes_of_the_seed_networks_clear_them(name: str) -> None:
+    assert_fixes_clear(load(name))
+
+
+def test_the_fix_tests_apply_fixes_at_all() -> None:
+    assert sum(assert_fixes_clear(REGISTRY[code].bad) for code in REGISTRY) >= 10
+
+
+# --- (2) the seed networks --------------------------------------------------------------------------
+
+
+def codes(name: str) -> set[str]:
+    return {f.code for f in default_findings(name)}
+
+
+def test_vgg16_is_fc_heavy_and_uses_only_magic_numbers() -> None:
+    found = codes("vgg16")
+    assert "CC401" in found
+    assert not {c for c in found if c.startswith("CC2")}
+
+
+def test_alexnet_has_large_kernels_and_an_input_the_strides_do_not_divide() -> None:
+    found = default_findings("alexnet")
+    assert {(f.code, f.layer) for f in found} >= {("CC201", 0), ("CC201", 3), ("CC301", None)}
+
+
+def test_lenet5_does_not_pad_its_first_conv() -> None:
+    assert ("CC302", 0) in {(f.code, f.layer) for f in default_findings("lenet5")}
+
+
+def test_mnist_cnn_5x5_kernels() -> None:
+    assert [f.layer for f in default_findings("mnist_cnn") if f.code == "CC201"] == [0, 3]
+
+
+# --- (3) messages with the numbers -------------------------------------------------------------------
+
+
+def only(spec: dict[str, Any], code: str) -> list[Finding]:
+    return all_findings(spec, [REGISTRY[code]])
+
+
+def test_cc201_prices_the_stack_honestly_when_it_is_not_cheaper() -> None:
+    (conv2,) = [f for f in only(load("mnist_cnn"), "CC201") if f.layer == 3]
+    assert "a stack of 2 3×3 convs sees the same field" in conv2.message
+    assert "9·32·64 + 9·64·64 = 18,432 + 36,864 = 55,296 weights vs 5·5·32·64 = 51,200" in conv2.message
+    assert "4,096 more (+8 %); the stack is not cheaper here" in conv2.message
+    assert [fix.title for fix in conv2.fixes] == ['F=3, padding "same" → 14×14×64 (stack 2 of them)']
+
+
+def test_cc201_reports_the_saving_and_keeps_the_size() -> None:
+    spec = {"input": [28, 28, 64], "layers": [{"type": "conv", "filters": 32, "kernel": 7, "padding": 3}]}
+    (finding,) = only(spec, "CC201")
+    # n = 3: 9·64·32 + 2·9·32·32 = 18,432 + 18,432 = 36,864 vs 7·7·64·32 = 100,352.
+    assert "9·64·32 + 2·9·32·32 = 18,432 + 18,432 = 36,864 weights vs 7·7·64·32 = 100,352" in finding.message
+    assert "saving 63,488 (63 %)" in finding.message
+    assert [(f.title, f.set) for f in finding.fixes] == [
+        ("F=3, P=1 → 28×28×32 (stack 3 of them)", {"kernel": 3, "padding": 1})
+    ]
+
+
+def test_cc301_alexnet_factorises_and_offers_the_nearest_inputs() -> None:
+    (finding,) = only(load("alexnet"), "CC301")
+    assert finding.layer is None
+    assert "227 = 227 is not divisible by 32 = 2^5 (strides 4·2·2·2)" in finding.message
+    assert "224 and 256" in finding.message
+    # Nearest first; both are re-analysed, and both honestly say that conv1 (F=11, S=4, P=0) then needs
+    # other padding: (224 − 11)/4 is not an integer.
+    assert [(f.title, f.path, f.set) for f in finding.fixes] == [
+        ("input 224×224×3 (conv1 then does not fit)", "input", {"height": 224, "width": 224}),
+        ("input 256×256×3 (conv1 then does not fit)", "input", {"height": 256, "width": 256}),
+    ]
+
+
+def test_cc302_lenet5_first_conv() -> None:
+    (finding,) = only(load("lenet5"), "CC302")
+    assert "its 32×32 input shrinks to 28×28" in finding.message
+    assert [(f.title, f.set) for f in finding.fixes] == [("P=2 → 32×32×6", {"padding": 2})]
+
+
+def test_cc401_vgg16_share_conversion_and_global_average_pooling() -> None:
+    (finding,) = only(load("vgg16"), "CC401")
+    assert finding.layer == 31  # fc6
+    assert "123,642,856 of 138,357,544 parameters (89.4 %)" in finding.message
+    assert "a conv with F = 7, K = 4096 giving 1×1×4096 (the same 102,764,544 params)" in finding.message
+    assert "(7·7 − 1)·512·4096 = 100,663,296 params (37,694,248 in total)" in finding.message
+
+
+def test_cc205_counts_the_skipped_pixels() -> None:
+    (finding,) = only(REGISTRY["CC205"].bad, "CC205")
+    # (32 − 2)/3 + 1 = 11 windows of 2 read 22 of the 32 rows; 10 are never read.
+    assert "S = 3 > F = 2: only 11·2 = 22 of the 32 input rows are read, 10 never reach the output" in finding.message
+    # F=3 and F=4 with S=3 would not fit 32 (CC101); F=5 is the first kernel ≥ S that does.
+    assert [f.title for f in finding.fixes] == ["S=2 → 16×16×8", "F=5 → 10×10×8"]
+
+
+def test_cc206_counts_the_outputs_that_see_only_padding() -> None:
+    (finding,) = only(REGISTRY["CC206"].bad, "CC206")
+    # 8 + 2·3 − 3 + 1 = 12 outputs; the window at 0 and the one at 9 lie wholly in the padding.
+    assert "P = 3 ≥ F = 3: 2 of the 12 output rows (1 at each border) see only zero padding" in finding.message
+    assert [f.title for f in finding.fixes] == ["P=1 → 8×8×4"]
+
+
+def test_cc404_prices_the_all_convolutional_replacement() -> None:
+    (finding,) = only(REGISTRY["CC404"].bad, "CC404")
+    assert "a conv with F = 2, S = 2, K = 8 on the same 28×28×8" in finding.message
+    assert "2·2·8·8 + 8 = 264 more params" in finding.message
+    assert not REGISTRY["CC404"].default_enabled
