@@ -141,18 +141,23 @@ def check(
         threshold = config.fail_on if config.fail_on.rank < threshold.rank else threshold
         results.append(checked)
     if results:
-        _write(_render(results, output_format, fold=not show_all, width=width, to_file=output is not None), output)
+        text = _render(
+            results, output_format, fold=not show_all, width=width, to_file=output is not None, many=len(specs) > 1
+        )
+        _write(text, output)
     if failed:
         raise typer.Exit(EXIT_USAGE)
     findings = [f for checked in results for f in checked.findings]
     raise typer.Exit(EXIT_FINDINGS if fails(findings, threshold) and not exit_zero else EXIT_OK)
 
 
-def _render(results: list[Any], output_format: OutputFormat, *, fold: bool, width: int | None, to_file: bool) -> str:
+def _render(
+    results: list[Any], output_format: OutputFormat, *, fold: bool, width: int | None, to_file: bool, many: bool
+) -> str:
     if output_format is OutputFormat.json:
         from convcalc.report import json_report
 
-        return json_report.render(results)
+        return json_report.render(results, as_list=many)
     if output_format is OutputFormat.markdown:
         from convcalc.report import markdown
 

@@ -45,7 +45,9 @@ class SpecError(Exception):
     """A spec file that cannot be read or validated; ``problems`` holds every reason found."""
 
     def __init__(self, file: str, problems: list[Problem]) -> None:
-        super().__init__(f"{file}: " + "; ".join(p.message for p in problems))
+        super().__init__(
+            f"{file}: " + "; ".join(f"{format_path(p.path)}: {p.message}" if p.path else p.message for p in problems)
+        )
         self.file = file
         self.problems = problems
 
@@ -309,12 +311,18 @@ def read_text(file: str) -> str:
     try:
         if path.is_dir():
             raise SpecError(file, [Problem((), "is a directory, not a spec file")])
+        if path.exists() and not path.is_file():
+            # A pipe or device has no size to check and may never end.
+            raise SpecError(file, [Problem((), "is not a regular file")])
         size = path.stat().st_size
         if size > MAX_SPEC_BYTES:
             raise SpecError(file, [Problem((), f"file is {size:,} bytes; the limit is {MAX_SPEC_BYTES:,}")])
-        raw = path.read_bytes()[: MAX_SPEC_BYTES + 1]
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)  # the file may grow between stat and read
     except FileNotFoundError:
         raise SpecError(file, [Problem((), "no such file")]) from None
+    except ValueError as exc:  # e.g. a NUL byte in the name
+        raise SpecError(file, [Problem((), f"cannot open: {exc}")]) from None
     except OSError as exc:
         raise SpecError(file, [Problem((), f"cannot read: {exc.strerror or exc}")]) from None
     if len(raw) > MAX_SPEC_BYTES:

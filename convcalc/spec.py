@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 MAX_SIZE = 2**31 - 1
@@ -91,9 +91,18 @@ _PADDING_SCHEMA: dict[str, Any] = {
 
 PositiveInt = Annotated[int, PlainValidator(_positive_int), WithJsonSchema(_INT_SCHEMA)]
 """A strict int in [1, 2^31 − 1]."""
-PositivePair = Annotated[Pair, PlainValidator(_positive_pair), WithJsonSchema(_PAIR_SCHEMA)]
+
+
+def _as_json(value: Any) -> Any:
+    # Pairs and code lists are tuples inside, arrays in JSON; a plain serializer keeps dumps warning-free.
+    return list(value) if isinstance(value, tuple) else value
+
+
+_JSON_ARRAY = PlainSerializer(_as_json, return_type=Any)
+
+PositivePair = Annotated[Pair, PlainValidator(_positive_pair), _JSON_ARRAY, WithJsonSchema(_PAIR_SCHEMA)]
 """An int or [h, w], normalised to (h, w)."""
-Padding = Annotated[Pair | Literal["same"], PlainValidator(_padding), WithJsonSchema(_PADDING_SCHEMA)]
+Padding = Annotated[Pair | Literal["same"], PlainValidator(_padding), _JSON_ARRAY, WithJsonSchema(_PADDING_SCHEMA)]
 """P as (h, w), or ``"same"`` (TensorFlow's rule); ``"valid"`` normalises to (0, 0)."""
 
 
@@ -111,6 +120,11 @@ def _name(value: Any) -> str:
         raise PydanticCustomError("string_type", "must be a string (got {got})", {"got": _show(value)})
     if not value or len(value) > 200:
         raise PydanticCustomError("name_length", "must be 1 to 200 characters long", {})
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON escapes like "\ud800" decode to lone surrogates that no output can encode.
+        raise PydanticCustomError("name_text", "must be valid Unicode text (got a lone surrogate)", {}) from None
     return value
 
 
@@ -136,6 +150,7 @@ CODE_PATTERN = re.compile(r"CC\d{0,3}")
 Codes = Annotated[
     tuple[str, ...],
     PlainValidator(_codes),
+    _JSON_ARRAY,
     WithJsonSchema({"type": "array", "items": {"type": "string", "pattern": "^CC[0-9]{0,3}$"}}),
 ]
 

@@ -61,16 +61,23 @@ def test_unknown_code_is_a_usage_error_that_names_it(tmp_path, option):
     assert "CC999" in result.output
 
 
-def test_fail_on_warning_fails_on_warnings_only_when_asked(tmp_path):
-    # A conv whose kernel is larger than 3 is at least a warning somewhere in the catalogue; fall back to
-    # a spec-level check: with no error, exit 0 by default and 1 with --fail-on info when findings exist.
-    clean = write_spec(tmp_path, {"input": [8, 8, 1], "layers": [{"type": "fc", "units": 4}]})
-    result = run("check", clean, "-f", "json")
-    found = json.loads(result.stdout)["findings"]
-    assert result.exit_code == 0
-    if found:  # every finding here is below error
-        assert run("check", clean, "--fail-on", "info").exit_code == 1
-    assert run("check", clean, "--fail-on", "bogus").exit_code == 2
+def test_fail_on_sets_the_lowest_failing_severity(tmp_path):
+    # A 5×5 conv with "same" padding and a fc head: CC201 (warning) and nothing worse.
+    spec = {
+        "input": [8, 8, 1],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 5, "padding": "same"},
+            {"type": "relu"},
+            {"type": "fc", "units": 4},
+        ],
+    }
+    path = write_spec(tmp_path, spec)
+    severities = {f["severity"] for f in json.loads(run("check", path, "-f", "json").stdout)["findings"]}
+    assert "warning" in severities and "error" not in severities
+    assert run("check", path).exit_code == 0
+    assert run("check", path, "--fail-on", "warning").exit_code == 1
+    assert run("check", path, "--fail-on", "warning", "--ignore", "CC2").exit_code == 0
+    assert run("check", path, "--fail-on", "bogus").exit_code == 2
 
 
 def test_spec_ignore_silences_layer_and_network(tmp_path):
@@ -134,10 +141,14 @@ def test_bad_config_is_a_usage_error_that_names_the_key(tmp_path, content, needl
 
 
 def test_findings_point_at_line_and_column_of_the_layer(tmp_path):
-    text = '{\n  "input": [10, 10, 3],\n  "layers": [\n    {"type": "relu"},\n      {"type": "conv", "filters": 2, "kernel": 3, "stride": 2}\n  ]\n}\n'
+    text = (
+        '{\n  "input": [10, 10, 3],\n  "layers": [\n    {"type": "relu"},\n'
+        '      {"type": "conv", "filters": 2, "kernel": 3, "stride": 2}\n  ]\n}\n'
+    )
     spec = tmp_path / "pos.json"
     spec.write_text(text)
-    finding = next(f for f in json.loads(run("check", str(spec), "-f", "json").stdout)["findings"] if f["code"] == "CC101")
+    findings = json.loads(run("check", str(spec), "-f", "json").stdout)["findings"]
+    finding = next(f for f in findings if f["code"] == "CC101")
     assert (finding["line"], finding["column"]) == (5, 7)
     assert f"{spec}:5:7 CC101" in run("check", str(spec)).stdout
 

@@ -63,7 +63,7 @@ def test_fixed_values_constrain_the_search():
 def test_fitting_input_sizes_fit_and_are_nearest_first():
     net = analyze(load_spec(str(ROOT / "examples" / "stride_mismatch.json")).network)
     heights, widths = fitting_input_sizes(net)
-    assert heights == [9, 11, 7]
+    assert heights == [9, 11, 7] and widths == heights
     for h in heights:
         shape = net.network.input.model_copy(update={"height": h, "width": h})
         assert network_fits(analyze(net.network.model_copy(update={"input": shape}))) == (True, True)

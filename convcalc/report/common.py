@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
 
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.findings import Finding
@@ -103,6 +106,27 @@ def fold_runs(layers: tuple[LayerFacts, ...], min_count: int = 2) -> list[Run]:
     return runs
 
 
+def _number(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
+
+
+def _axes_text(rows: object, cols: object) -> str:
+    return str(rows) if rows == cols else f"{rows}×{cols}"
+
+
+def _span(values: list[str]) -> str:
+    # A folded row stands for several layers: show first…last when the figure changes along the run.
+    return values[0] if values[0] == values[-1] else f"{values[0]}…{values[-1]}"
+
+
+def receptive_field_text(layers: Sequence[LayerFacts]) -> tuple[str, str, str]:
+    """(size, jump, start) of the receptive field, as ranges when ``layers`` (one folded row) differ."""
+    sizes = [_axes_text(x.rf_rows.size, x.rf_cols.size) for x in layers]
+    jumps = [_axes_text(x.rf_rows.jump, x.rf_cols.jump) for x in layers]
+    starts = [_axes_text(_number(x.rf_rows.start), _number(x.rf_cols.start)) for x in layers]
+    return _span(sizes), _span(jumps), _span(starts)
+
+
 def percent(part: int, whole: int) -> str:
     """A share as a percentage with one decimal; ``<0.1%`` for small non-zero shares."""
     if whole == 0 or part == 0:
@@ -130,3 +154,62 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+COLUMNS: tuple[tuple[str, Literal["left", "right"]], ...] = (
+    ("#", "right"),
+    ("layer", "left"),
+    ("type", "left"),
+    ("F S P K", "left"),
+    ("input → output", "left"),
+    ("neurons", "right"),
+    ("weights", "right"),
+    ("biases", "right"),
+    ("params", "right"),
+    ("share", "right"),
+    ("RF", "right"),
+    ("jump", "right"),
+    ("start", "right"),
+)
+
+
+def _cells(occurrences: list[LayerFacts], total: int, index: str, name: str) -> list[str]:
+    layer = occurrences[0]
+    rf, jump, start = receptive_field_text(occurrences)
+    return [
+        index,
+        printable(name),
+        layer.type,
+        hyperparameters(layer),
+        f"{layer.input_shape} → {layer.output_shape}",
+        f"{layer.neurons:,}",
+        f"{layer.weights:,}",
+        f"{layer.biases:,}",
+        f"{layer.params:,}",
+        percent(layer.params * len(occurrences), total),
+        rf,
+        jump,
+        start,
+    ]
+
+
+def layer_rows(checked: CheckedSpec, fold: bool) -> list[list[str] | tuple[str, str]]:
+    """Every row as plain strings; a folded run adds a (range, caption) heading row."""
+    facts = checked.facts
+    layers = facts.layers
+    total = facts.total_params
+    rows: list[list[str] | tuple[str, str]] = []
+    runs = fold_runs(layers) if fold else [Run(i, 1, 1) for i in range(len(layers))]
+    for run in runs:
+        if run.count == 1:
+            layer = layers[run.start]
+            rows.append(_cells([layer], total, str(layer.index), layer.name))
+            continue
+        last = run.start + run.length * run.count - 1
+        block = "layer" if run.length == 1 else f"block of {run.length} layers"
+        rows.append((f"{run.start}–{last}", f"{block} repeated {run.count}×"))
+        for offset in range(run.length):
+            occurrences = [layers[run.start + offset + k * run.length] for k in range(run.count)]
+            first, final = occurrences[0], occurrences[-1]
+            rows.append(_cells(occurrences, total, f"{first.index}…{final.index}", f"{first.name} ×{run.count}"))
+    return rows

@@ -99,9 +99,13 @@ def _spec_text(record: dict[str, Any], indent: str) -> str:
     return f"{indent}{{\n" + ",\n".join(lines) + f"\n{indent}}}"
 
 
-def render(results: list[CheckedSpec]) -> str:
-    """One object for one spec; an array of objects (each with its ``file``) for several."""
+def render(results: list[CheckedSpec], *, as_list: bool | None = None) -> str:
+    """One object for one spec; an array of objects (each with its ``file``) for several.
+
+    ``as_list`` follows the number of files asked for, not of files that loaded, so the shape never
+    depends on which inputs were valid.
+    """
     records = [spec_record(checked) for checked in results]
-    if len(records) == 1:
+    if not (len(records) > 1 if as_list is None else as_list) and len(records) == 1:
         return _spec_text(records[0], "") + "\n"
     return "[\n" + ",\n".join(_spec_text(record, "  ") for record in records) + "\n]\n"

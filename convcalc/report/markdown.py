@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from convcalc.report.common import CheckedSpec, fold_runs, human_bytes, hyperparameters, percent, printable
+from convcalc.report.common import COLUMNS, CheckedSpec, human_bytes, layer_rows, printable
 
 
 def _cell(text: str) -> str:
@@ -16,25 +16,13 @@ def render(results: list[CheckedSpec], *, fold: bool = True) -> str:
         facts = checked.facts
         lines.append(f"## {_cell(facts.name or checked.file)}")
         lines.append("")
-        lines.append("| # | layer | type | F S P K | input → output | neurons | params | share | RF |")
-        lines.append("|--:|---|---|---|---|--:|--:|--:|--:|")
-        lines.append(f"|  | input | input |  | {facts.input_shape} | {facts.input_shape.values:,} |  |  |  |")
-        runs = fold_runs(facts.layers) if fold else None
-        groups = [(r.start, r.length, r.count) for r in runs] if runs else [(i, 1, 1) for i in range(len(facts.layers))]
-        for start, length, count in groups:
-            for offset in range(length):
-                layer = facts.layers[start + offset]
-                index = str(layer.index)
-                name = _cell(layer.name)
-                if count > 1:
-                    index = f"{layer.index}…{layer.index + length * (count - 1)}"
-                    name += f" ×{count}"
-                rf = f"{layer.rf_rows.size}×{layer.rf_cols.size}"
-                lines.append(
-                    f"| {index} | {name} | {layer.type} | {hyperparameters(layer)} |"
-                    f" {layer.input_shape} → {layer.output_shape} | {layer.neurons:,} | {layer.params:,} |"
-                    f" {percent(layer.params * count, facts.total_params)} | {rf} |"
-                )
+        lines.append("| " + " | ".join(header for header, _ in COLUMNS) + " |")
+        lines.append("|" + "|".join("--:" if justify == "right" else "---" for _, justify in COLUMNS) + "|")
+        input_row = ["", "input", "input", "", f"{facts.input_shape}", f"{facts.input_shape.values:,}"]
+        lines.append("| " + " | ".join(input_row + [""] * (len(COLUMNS) - len(input_row))) + " |")
+        for row in layer_rows(checked, fold):
+            cells = [f"*{row[0]}*", f"*{row[1]}*"] + [""] * (len(COLUMNS) - 2) if isinstance(row, tuple) else row
+            lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
         lines.append("")
         lines.append(
             f"**Total params:** {facts.total_params:,} · **parameter memory:** {human_bytes(facts.param_bytes)}"

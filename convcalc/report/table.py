@@ -2,109 +2,52 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-from typing import Literal, TextIO
+from typing import TextIO
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from convcalc.analysis import LayerFacts
 from convcalc.findings import Severity
-from convcalc.report.common import CheckedSpec, Run, fold_runs, human_bytes, hyperparameters, percent, printable
+from convcalc.report.common import COLUMNS, CheckedSpec, human_bytes, layer_rows, printable
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
-COLUMNS: tuple[tuple[str, Literal["left", "right"]], ...] = (
-    ("#", "right"),
-    ("layer", "left"),
-    ("type", "left"),
-    ("F S P K", "left"),
-    ("input → output", "left"),
-    ("neurons", "right"),
-    ("weights", "right"),
-    ("biases", "right"),
-    ("params", "right"),
-    ("share", "right"),
-    ("RF", "right"),
-    ("jump", "right"),
-    ("start", "right"),
-)
+OPTIONAL_COLUMNS = ("start", "jump", "biases", "weights", "type", "neurons", "share")
+"""Dropped in this order when the terminal is too narrow: never truncate a name or a figure."""
 
 
-def _cells(layer: LayerFacts, total: int, index: str, name: str, share_of: int) -> list[Text]:
-    rf = (
-        layer.rf_rows.size if layer.rf_rows.size == layer.rf_cols.size else f"{layer.rf_rows.size}×{layer.rf_cols.size}"
-    )
-    return [
-        Text(index),
-        Text(printable(name)),
-        Text(layer.type),
-        Text(hyperparameters(layer)),
-        Text(f"{layer.input_shape} → {layer.output_shape}"),
-        Text(f"{layer.neurons:,}"),
-        Text(f"{layer.weights:,}"),
-        Text(f"{layer.biases:,}"),
-        Text(f"{layer.params:,}"),
-        Text(percent(share_of, total)),
-        Text(str(rf)),
-        Text(_axes_text(layer.rf_rows.jump, layer.rf_cols.jump)),
-        Text(_axes_text(_number(layer.rf_rows.start), _number(layer.rf_cols.start))),
-    ]
-
-
-def _number(value: Fraction) -> str:
-    return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
-
-
-def _axes_text(rows: object, cols: object) -> str:
-    return str(rows) if rows == cols else f"{rows}×{cols}"
-
-
-def _add_run(table: Table, checked: CheckedSpec, run: Run, total: int) -> None:
-    layers = checked.facts.layers
-    if run.count == 1:
-        layer = layers[run.start]
-        table.add_row(*_cells(layer, total, str(layer.index), layer.name, layer.params))
-        return
-    last = run.start + run.length * run.count - 1
-    block = "layer" if run.length == 1 else f"block of {run.length} layers"
-    table.add_row(
-        Text(f"{run.start}–{last}", style="dim"),
-        Text(f"{block} repeated {run.count}×", style="dim italic"),
-        end_section=False,
-    )
-    for offset in range(run.length):
-        layer = layers[run.start + offset]
-        final = layers[run.start + offset + run.length * (run.count - 1)]
-        table.add_row(
-            *_cells(
-                layer,
-                total,
-                f"{layer.index}…{final.index}",
-                f"{layer.name} ×{run.count}",
-                layer.params * run.count,
-            )
-        )
-
-
-def build_table(checked: CheckedSpec, fold: bool = True) -> Table:
+def build_table(checked: CheckedSpec, fold: bool = True, drop: tuple[str, ...] = ()) -> Table:
     facts = checked.facts
     title = f"{printable(facts.name)} — {printable(checked.file)}" if facts.name else printable(checked.file)
-    table = Table(title=Text(title, style="bold"), show_footer=False, header_style="bold")
-    for header, justify in COLUMNS:
-        table.add_column(header, justify=justify, no_wrap=header in ("#", "params", "input → output"))
-    table.add_row(
-        Text(""),
-        Text("input"),
-        Text("input"),
-        Text(""),
-        Text(f"{facts.input_shape}"),
-        Text(f"{facts.input_shape.values:,}"),
-    )
-    total = facts.total_params
-    runs = fold_runs(facts.layers) if fold else [Run(i, 1, 1) for i in range(len(facts.layers))]
-    for run in runs:
-        _add_run(table, checked, run, total)
+    table = Table(title=Text(title, style="bold"), header_style="bold")
+    keep = [i for i, (header, _) in enumerate(COLUMNS) if header not in drop]
+    for i in keep:
+        header, justify = COLUMNS[i]
+        table.add_column(header, justify=justify, overflow="fold")
+    input_row = ["", "input", "input", "", f"{facts.input_shape}", f"{facts.input_shape.values:,}"]
+    input_row += [""] * (len(COLUMNS) - len(input_row))
+    table.add_row(*(Text(input_row[i]) for i in keep))
+    for row in layer_rows(checked, fold):
+        if isinstance(row, tuple):
+            cells = [Text(row[0], style="dim"), Text(row[1], style="dim italic")]
+            cells += [Text("")] * (len(keep) - 2)
+            table.add_row(*cells)
+        else:
+            table.add_row(*(Text(row[i]) for i in keep))
+    return table
+
+
+def fitted_table(checked: CheckedSpec, console: Console, fold: bool) -> Table:
+    """The table with as many columns as fit the console, dropping OPTIONAL_COLUMNS in order."""
+    dropped: tuple[str, ...] = ()
+    table = build_table(checked, fold)
+    unbounded = console.options.update(max_width=1_000_000)  # measure the natural width, not the clamped one
+    for column in OPTIONAL_COLUMNS:
+        if Measurement.get(console, unbounded, table).maximum <= console.width:
+            break
+        dropped += (column,)
+        table = build_table(checked, fold, dropped)
     return table
 
 
@@ -150,9 +93,9 @@ def render(results: list[CheckedSpec], out: TextIO, *, fold: bool = True, width:
     """Print every spec's table, totals and findings, then a one-line summary."""
     console = Console(file=out, width=width, highlight=False, emoji=False, markup=False, soft_wrap=False)
     if width is None and not console.is_terminal:
-        console.width = 160  # a pipe or CI log: do not squeeze 11 columns into 80
+        console.width = 200  # a pipe or CI log: room for every column rather than 80
     for checked in results:
-        console.print(build_table(checked, fold=fold))
+        console.print(fitted_table(checked, console, fold))
         console.print(_totals(checked))
         if checked.findings:
             console.print()

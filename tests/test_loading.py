@@ -1,0 +1,453 @@
+"""convcalc.loading: every bad file becomes a SpecError naming where and what; positions point at the text."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convcalc import loading
+from convcalc.loading import LoadedSpec, SpecError, format_path, load_spec
+from tests.conftest import EXAMPLES
+from tests.strategies import formatted_json, json_values, spec_dicts, spec_like_values
+
+WriteSpec = Callable[..., Path]
+
+GOOD_LAYERS = [
+    {"type": "conv", "filters": 8, "kernel": 3, "padding": 1},
+    {"type": "relu"},
+    {"type": "pool", "kernel": 2},
+    {"type": "conv", "filters": 8, "kernel": 3, "stride": 1},
+]
+
+
+def spec(*layers: dict[str, Any], **top: Any) -> dict[str, Any]:
+    return {"input": [16, 16, 3], "layers": list(layers) or GOOD_LAYERS, **top}
+
+
+def with_layer(index: int, **changes: Any) -> dict[str, Any]:
+    layers = [dict(layer) for layer in GOOD_LAYERS]
+    layers[index].update(changes)
+    return spec(*layers)
+
+
+def problems_of(path: Path | str) -> list[loading.Problem]:
+    with pytest.raises(SpecError) as caught:
+        load_spec(str(path))
+    assert caught.value.file == str(path)
+    assert caught.value.problems, "a SpecError must carry at least one problem"
+    return caught.value.problems
+
+
+def only_problem(path: Path | str) -> tuple[str, str]:
+    problems = problems_of(path)
+    assert len(problems) == 1, problems
+    return format_path(problems[0].path), problems[0].message
+
+
+def offset_of(text: str, line: int, column: int) -> int:
+    """The string offset of a 1-based line and column (lines end at ``\\n``)."""
+    lines = text.split("\n")
+    assert 1 <= line <= len(lines)
+    assert 1 <= column <= len(lines[line - 1]) + 1
+    return sum(len(previous) + 1 for previous in lines[: line - 1]) + column - 1
+
+
+# --- files that cannot be read ----------------------------------------------------------------------
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    assert only_problem(tmp_path / "nope.json") == ("(top level)", "no such file")
+
+
+def test_a_directory(tmp_path: Path) -> None:
+    _, message = only_problem(tmp_path)
+    assert "directory" in message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"\x00\x01\x02\x03", id="NUL bytes"),
+        pytest.param(b"\x7fELF\x02\x01\x01\x00\x00\x00", id="an ELF header"),
+        pytest.param(b'{"input": [1, 1, 1], "layers": [{"type": "relu"}]}\x00', id="NUL after valid JSON"),
+    ],
+)
+def test_binary_junk(write_spec: WriteSpec, content: bytes) -> None:
+    _, message = only_problem(write_spec(content))
+    assert "binary" in message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b'{"name": "caf\xe9", "input": [1, 1, 1], "layers": [{"type": "relu"}]}', id="latin-1"),
+        pytest.param(b"\xff\xfe{\x00}\x00".replace(b"\x00", b""), id="UTF-16 BOM"),
+        pytest.param(b'{"name": "\xc3"}', id="truncated sequence"),
+    ],
+)
+def test_non_utf8_text(write_spec: WriteSpec, content: bytes) -> None:
+    _, message = only_problem(write_spec(content))
+    assert "UTF-8" in message
+
+
+def test_a_utf8_bom_is_accepted(write_spec: WriteSpec) -> None:
+    path = write_spec(b"\xef\xbb\xbf" + json.dumps(spec()).encode())
+    assert len(load_spec(str(path)).network.layers) == len(GOOD_LAYERS)
+
+
+def test_a_file_over_the_cap(write_spec: WriteSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_spec(spec())
+    monkeypatch.setattr(loading, "MAX_SPEC_BYTES", 50)
+    _, message = only_problem(path)
+    assert "limit" in message
+    assert "50" in message
+
+
+def test_the_cap_holds_for_a_stream_that_never_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A pipe (or /dev/zero, /dev/stdin …) has no size to stat: the reader must stop at the cap by itself (or
+    # refuse what is not a regular file) instead of reading to the end first.
+    monkeypatch.setattr(loading, "MAX_SPEC_BYTES", 1000)
+    fifo = tmp_path / "stream.json"
+    os.mkfifo(fifo)
+    reader_done = threading.Event()
+    closed_by_timeout = []
+
+    def writer() -> None:
+        try:
+            with open(fifo, "wb") as stream:
+                stream.write(b" " * 5000)
+                stream.flush()
+                # Keep the pipe open (no EOF) until the loader has given up, or for at most 2 s.
+                if not reader_done.wait(timeout=2):
+                    closed_by_timeout.append(True)
+        except OSError:
+            pass  # the loader never read: the pipe broke
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(SpecError) as caught:
+            load_spec(str(fifo))
+    finally:
+        reader_done.set()
+        # Unblock a writer still waiting in open() for a reader that never came.
+        unblock = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        thread.join(timeout=5)
+        os.close(unblock)
+    assert not closed_by_timeout, "load_spec waited for the end of an endless stream"
+    assert caught.value.problems
+
+
+# --- text that is not JSON --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        pytest.param('{\n  "input": [1, 1, 1]\n  "layers": []\n}', 3, 3, id="missing comma"),
+        pytest.param(
+            '{\n  "input": [1, 1, 1],\n  "layers": [\n    {"type": "relu",}\n  ]\n}', 4, 21, id="trailing comma"
+        ),
+        pytest.param("", 1, 1, id="empty file"),
+        pytest.param("\n\n   ", 3, 4, id="only whitespace"),
+        pytest.param('{"input": [1, 1, 1], "layers": [{"type": "relu"}]} {}', 1, 52, id="extra data"),
+        pytest.param("{'input': [1, 1, 1]}", 1, 2, id="single quotes"),
+        pytest.param('{"input": [1, 1, 1], // comment\n"layers": []}', 1, 22, id="a comment"),
+    ],
+)
+def test_malformed_json_reports_line_and_column(write_spec: WriteSpec, text: str, line: int, column: int) -> None:
+    problems = problems_of(write_spec(text))
+    assert len(problems) == 1
+    assert "malformed JSON" in problems[0].message
+    assert (problems[0].line, problems[0].column) == (line, column)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [([], "an array"), ("spec", "a string"), (3, "a number"), (None, "null"), (True, "a boolean")],
+)
+def test_the_top_level_must_be_an_object(write_spec: WriteSpec, value: Any, kind: str) -> None:
+    where, message = only_problem(write_spec(json.dumps(value)))
+    assert where == "(top level)"
+    assert "object" in message
+    assert kind in message
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_numbers(write_spec: WriteSpec, token: str) -> None:
+    text = '{"input": [1, 1, 1],\n "layers": [{"type": "fc", "units": ' + token + "}]}"
+    problems = problems_of(write_spec(text))
+    assert [format_path(p.path) for p in problems] == ["layers[0].units"]
+    assert token in problems[0].message
+    assert problems[0].line == 2 and problems[0].column is not None
+    assert offset_of(text, 2, problems[0].column) == text.index(token)
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "1" + "0" * 5000])
+def test_numbers_too_large_for_python(write_spec: WriteSpec, number: str) -> None:
+    problems = problems_of(write_spec('{"input": [1, 1, 1], "layers": [{"type": "fc", "units": ' + number + "}]}"))
+    assert len(problems) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        pytest.param('{"input": [1, 1, 1], "input": [2, 2, 2], "layers": [{"type": "relu"}]}', "input", id="top"),
+        pytest.param(
+            '{"input": [1, 1, 1], "layers": [{"type": "relu"},\n'
+            ' {"type": "conv", "filters": 1, "kernel": 1, "kernel": 3}]}',
+            "layers[1].kernel",
+            id="in a layer",
+        ),
+        pytest.param(
+            '{"input": {"height": 1, "width": 1, "channels": 1, "width": 2}, "layers": [{"type": "relu"}]}',
+            "input.width",
+            id="in input",
+        ),
+    ],
+)
+def test_duplicate_keys_are_reported_with_their_path(write_spec: WriteSpec, text: str, path: str) -> None:
+    problems = problems_of(write_spec(text))
+    assert [format_path(p.path) for p in problems] == [path]
+    assert "duplicate" in problems[0].message
+    # The position is the second occurrence of the key.
+    key = path.rsplit(".", 1)[-1]
+    assert problems[0].line is not None and problems[0].column is not None
+    at = offset_of(text, problems[0].line, problems[0].column)
+    assert text.startswith(f'"{key}"', at)
+    assert text.find(f'"{key}"') < at
+
+
+@pytest.mark.parametrize("depth", [33, 1000, 100_000])
+@pytest.mark.parametrize("bracket", ["[", '{"a":'])
+def test_absurd_nesting_is_refused_without_recursion(write_spec: WriteSpec, depth: int, bracket: str) -> None:
+    closing = "]" if bracket == "[" else "}"
+    for text in (bracket * depth + closing * depth, bracket * depth):
+        _, message = only_problem(write_spec(text))
+        assert "nesting" in message
+
+
+def test_nesting_inside_a_valid_spec_is_refused(write_spec: WriteSpec) -> None:
+    text = json.dumps(spec(name="x")).replace('"x"', "[" * 40 + "]" * 40)
+    _, message = only_problem(write_spec(text))
+    assert "nesting" in message
+
+
+# --- JSON that is not a spec ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "path", "words"),
+    [
+        pytest.param({"layers": GOOD_LAYERS}, "input", ["required"], id="missing input"),
+        pytest.param(spec(classes="10"), "classes", ["integer", "'10'"], id="classes a string"),
+        pytest.param({"input": [1, 1, 1], "layers": {}}, "layers", ["list"], id="layers an object"),
+        pytest.param({"input": [1, 1, 1], "layers": []}, "layers", ["at least one"], id="no layers"),
+        pytest.param({"input": [1, 1], "layers": GOOD_LAYERS}, "input", ["[H, W, D]"], id="input of 2"),
+        pytest.param({"input": "28x28", "layers": GOOD_LAYERS}, "input", ["object"], id="input a string"),
+        pytest.param(
+            {"input": {"height": 1, "width": 1}, "layers": GOOD_LAYERS},
+            "input.channels",
+            ["required"],
+            id="no channels",
+        ),
+        pytest.param(with_layer(0, filters=True), "layers[0].filters", ["integer", "true"], id="filters true"),
+        pytest.param(with_layer(0, filters=10.5), "layers[0].filters", ["integer", "10.5"], id="filters 10.5"),
+        pytest.param(with_layer(0, filters="3"), "layers[0].filters", ["integer", "'3'"], id="filters '3'"),
+        pytest.param(with_layer(0, kernel=[3, 3, 3]), "layers[0].kernel", ["pair", "3"], id="kernel of 3"),
+        pytest.param(with_layer(0, padding="full"), "layers[0].padding", ["same", "valid", "'full'"], id="padding"),
+        pytest.param(with_layer(0, bias="yes"), "layers[0].bias", ["true or false"], id="bias"),
+        pytest.param(with_layer(2, mode="min"), "layers[2].mode", ["max", "'min'"], id="pool mode"),
+        pytest.param(spec({"type": "conv", "kernel": 3}), "layers[0].filters", ["required"], id="missing filters"),
+        pytest.param(spec({"type": "pool"}), "layers[0].kernel", ["required"], id="missing kernel"),
+        pytest.param(
+            spec({"filters": 3, "kernel": 3}), "layers[0].type", ["type", "conv, pool, fc"], id="missing type"
+        ),
+        pytest.param(
+            spec({"type": "dense", "units": 3}), "layers[0].type", ["'dense'", "conv, pool, fc"], id="unknown type"
+        ),
+        pytest.param(spec({"type": 3}), "layers[0].type", ["conv, pool, fc"], id="type a number"),
+        pytest.param(spec("conv"), "layers[0]", ["object"], id="layer a string"),
+        pytest.param(with_layer(1, units=3), "layers[1].units", ["unknown field", "allowed"], id="unknown field"),
+        pytest.param(spec(inputs=[1, 1, 1]), "inputs", ["unknown field", "'input'"], id="misspelt top key"),
+        pytest.param(with_layer(3, strides=2), "layers[3].strides", ["did you mean 'stride'"], id="strides"),
+        pytest.param(with_layer(0, filter=8), "layers[0].filter", ["did you mean 'filters'"], id="filter"),
+        pytest.param(with_layer(3, stride=0), "layers[3].stride", ["≥ 1", "got 0"], id="zero stride"),
+        pytest.param(with_layer(3, stride=-1), "layers[3].stride", ["≥ 1", "got -1"], id="negative stride"),
+        pytest.param(with_layer(3, stride=2**31), "layers[3].stride", ["2^31", "2147483648"], id="huge stride"),
+        pytest.param(with_layer(0, padding=-2), "layers[0].padding", ["≥ 0", "got -2"], id="negative padding"),
+        pytest.param(spec(*GOOD_LAYERS, classes=0), "classes", ["≥ 1"], id="zero classes"),
+        pytest.param({"input": [0, 1, 1], "layers": GOOD_LAYERS}, "input.height", ["≥ 1"], id="zero height"),
+        pytest.param(with_layer(1, name=""), "layers[1].name", ["1 to 200"], id="empty name"),
+    ],
+)
+def test_each_mistake_names_its_path(write_spec: WriteSpec, data: Any, path: str, words: list[str]) -> None:
+    where, message = only_problem(write_spec(data))
+    assert where == path
+    for word in words:
+        assert word in message
+
+
+def test_paths_have_no_union_tags(write_spec: WriteSpec) -> None:
+    # pydantic says layers.3.conv.stride; the user wrote layers[3].stride.
+    problems = problems_of(write_spec(with_layer(3, stride=0)))
+    assert problems[0].path == ("layers", 3, "stride")
+    for kind, layer in [
+        ("conv", {"type": "conv", "filters": 1, "kernel": 1, "conv": 1}),
+        ("pool", {"type": "pool", "kernel": 1, "pool": 1}),
+        ("fc", {"type": "fc", "units": 1, "fc": 1}),
+        ("relu", {"type": "relu", "relu": 1}),
+    ]:
+        # A field that happens to be called like a tag is still reported, once.
+        problems = problems_of(write_spec(spec(layer)))
+        assert [p.path for p in problems] == [("layers", 0, kind)]
+
+
+def test_every_problem_is_reported_not_just_the_first(write_spec: WriteSpec) -> None:
+    data = spec(
+        {"type": "conv", "filters": 0, "kernel": 3},
+        {"type": "relu", "units": 3},
+        {"type": "pool", "kernel": 2, "stride": -1},
+        classes="ten",
+    )
+    problems = problems_of(write_spec(data))
+    assert sorted(format_path(p.path) for p in problems) == sorted(
+        ["classes", "layers[0].filters", "layers[1].units", "layers[2].stride"]
+    )
+
+
+def test_the_exception_text_says_where(write_spec: WriteSpec) -> None:
+    # A library caller who prints the exception must learn the field, not only "must be ≥ 1 (got 0)".
+    path = write_spec(with_layer(3, stride=0))
+    with pytest.raises(SpecError) as caught:
+        load_spec(str(path))
+    assert str(path) in str(caught.value)
+    assert "layers[3].stride" in str(caught.value)
+
+
+# --- positions --------------------------------------------------------------------------------------
+
+
+def test_positions_in_a_hand_formatted_spec(write_spec: WriteSpec) -> None:
+    text = (
+        '{\n  "input": [8, 8, 1],\n  "layers": [\n    {"type": "relu"},\n'
+        '\t{ "type": "conv",\n      "filters": 2, "kernel": 3, "stride": 0 }\n  ]\n}\n'
+    )
+    problems = problems_of(write_spec(text))
+    assert [(format_path(p.path), p.line, p.column) for p in problems] == [("layers[1].stride", 6, 34)]
+
+
+def test_a_missing_field_points_at_its_layer(write_spec: WriteSpec) -> None:
+    text = '{"input": [8, 8, 1],\n "layers": [\n  {"type": "relu"},\n   {"type": "conv", "kernel": 3}]}'
+    problems = problems_of(write_spec(text))
+    assert [(format_path(p.path), p.line, p.column) for p in problems] == [("layers[1].filters", 4, 4)]
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.name)
+def test_layer_positions_in_the_examples(path: Path) -> None:
+    loaded = load_spec(str(path))
+    text = path.read_text(encoding="utf-8")
+    for index in range(len(loaded.network.layers)):
+        line, column = loaded.source.positions[("layers", index)]
+        at = offset_of(text, line, column)
+        assert text[at] == "{"
+        assert json.loads(text[at : text.index("}", at) + 1]) == json.loads(text)["layers"][index]
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield tmp_path_factory.mktemp("fuzz") / "spec.json"
+
+
+def load_text(file: Path, content: str | bytes) -> LoadedSpec:
+    if isinstance(content, str):
+        content = content.encode("utf-8", "surrogatepass")
+    file.write_bytes(content)
+    return load_spec(str(file))
+
+
+@given(data=st.data(), value=spec_dicts(max_layers=6))
+def test_layer_positions_point_at_each_layers_brace(scratch: Path, data: st.DataObject, value: dict[str, Any]) -> None:
+    text, offsets = data.draw(formatted_json(value))
+    loaded = load_text(scratch, text)
+    assert sorted(offsets) == list(range(len(value["layers"])))
+    for index, offset in offsets.items():
+        line, column = loaded.source.positions[("layers", index)]
+        assert offset_of(text, line, column) == offset
+        assert text[offset] == "{"
+
+
+@given(data=st.data(), value=spec_dicts(max_layers=6), bogus=st.sampled_from(["bogus", "strides", "filter", "unit"]))
+def test_error_positions_point_at_the_offending_key(
+    scratch: Path, data: st.DataObject, value: dict[str, Any], bogus: str
+) -> None:
+    index = data.draw(st.integers(0, len(value["layers"]) - 1))
+    value["layers"][index] = {**value["layers"][index], bogus: 1}
+    text, _ = data.draw(formatted_json(value))
+    with pytest.raises(SpecError) as caught:
+        load_text(scratch, text)
+    [problem] = caught.value.problems
+    assert problem.path == ("layers", index, bogus)
+    assert problem.line is not None and problem.column is not None
+    assert text.startswith(f'"{bogus}"', offset_of(text, problem.line, problem.column))
+
+
+# --- fuzz: nothing but SpecError ----------------------------------------------------------------------
+
+
+def load_never_crashes(file: Path, content: str | bytes) -> None:
+    try:
+        load_text(file, content)
+    except SpecError as error:
+        assert error.problems
+        for problem in error.problems:
+            assert isinstance(problem.message, str) and problem.message
+            assert (problem.line is None) == (problem.column is None)
+            if problem.line is not None:
+                assert problem.line >= 1 and problem.column is not None and problem.column >= 1
+
+
+@given(st.text())
+@settings(max_examples=200)
+def test_arbitrary_text_gives_a_spec_or_a_spec_error(scratch: Path, text: str) -> None:
+    load_never_crashes(scratch, text)
+
+
+@given(st.binary())
+@settings(max_examples=100)
+def test_arbitrary_bytes_give_a_spec_or_a_spec_error(scratch: Path, content: bytes) -> None:
+    load_never_crashes(scratch, content)
+
+
+@given(json_values)
+@settings(max_examples=200)
+def test_arbitrary_json_gives_a_spec_or_a_spec_error(scratch: Path, value: Any) -> None:
+    load_never_crashes(scratch, json.dumps(value))
+
+
+@given(spec_like_values())
+@settings(max_examples=200)
+def test_spec_shaped_json_gives_a_spec_or_a_spec_error(scratch: Path, value: Any) -> None:
+    load_never_crashes(scratch, json.dumps(value))
+
+
+@given(st.text(alphabet='{}[]:,"\\ntrufalse0123456789.eE+-NaInfy \n', max_size=80))
+@settings(max_examples=200)
+def test_json_shaped_noise_gives_a_spec_or_a_spec_error(scratch: Path, text: str) -> None:
+    load_never_crashes(scratch, text)
+
+
+@given(spec_dicts(max_layers=4), st.integers(0, 10_000), st.text(max_size=3))
+@settings(max_examples=200)
+def test_damaged_specs_give_a_spec_or_a_spec_error(scratch: Path, value: dict[str, Any], cut: int, junk: str) -> None:
+    text = json.dumps(value)
+    cut %= len(text)
+    load_never_crashes(scratch, text[:cut] + junk + text[cut + 1 :])
