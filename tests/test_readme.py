@@ -1,0 +1,62 @@
+"""The README's examples are run, so they cannot rot."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from convcalc.cli import app
+from convcalc.config import config_from_table
+from convcalc.loading import validate
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"```(\w*)\n(.*?)```", README, flags=re.S)
+
+
+def blocks(language: str) -> list[str]:
+    return [body for lang, body in BLOCKS if lang == language]
+
+
+def test_quickstart_commands_name_the_real_entry_points():
+    plain = "\n".join(body for lang, body in BLOCKS if lang == "")
+    assert "pip install -e . && convcalc check examples/vgg16.json" in plain
+    assert "python -m pytest" in plain
+    assert (ROOT / "examples" / "vgg16.json").exists()
+
+
+def test_the_spec_example_validates():
+    specs = [json.loads(body) for body in blocks("json") if '"layers"' in body and '"type"' in body]
+    specs = [s for s in specs if "input" in s and isinstance(s.get("layers"), list) and "findings" not in s]
+    assert specs
+    for spec in specs:
+        validate("README.md", spec)
+
+
+def test_the_config_example_is_a_valid_config():
+    (toml,) = blocks("toml")
+    table = tomllib.loads(toml)["tool"]["convcalc"]
+    config = config_from_table(table, "README.md")
+    assert config.fail_on.value == "warning" and config.ignore == ("CC201",)
+
+
+def test_shown_command_output_is_what_the_command_prints():
+    runner = CliRunner()
+    shown = [body for lang, body in BLOCKS if lang == "" and body.startswith("$ convcalc ")]
+    assert shown
+    for body in shown:
+        command, *expected = body.rstrip("\n").split("\n")
+        result = runner.invoke(app, command.removeprefix("$ convcalc ").split())
+        printed = " ".join(result.stdout.split())  # the terminal and the README wrap lines differently
+        for line in expected:
+            shown_part = line.split("...")[0]  # an abbreviated line: what is shown must be printed
+            assert " ".join(shown_part.split()) in printed, line
