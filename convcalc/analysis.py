@@ -9,7 +9,22 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from convcalc import arithmetic as ar
-from convcalc.spec import FC, Conv, Flatten, Network, Pool, ReLU
+from convcalc.graph import producers
+from convcalc.spec import (
+    FC,
+    AnyLayer,
+    BatchNorm,
+    Concat,
+    Conv,
+    ConvTranspose,
+    Depthwise,
+    Flatten,
+    GlobalPool,
+    Network,
+    Pool,
+    Separable,
+    ZeroPadding,
+)
 
 BYTES_PER_FLOAT32 = 4
 
@@ -54,6 +69,15 @@ class Window:
     """True when the spec said ``"same"`` (TensorFlow chooses the padding)."""
     rows: ar.AxisResult
     cols: ar.AxisResult
+    dilation: tuple[int, int] = (1, 1)
+
+    @property
+    def effective_kernel(self) -> tuple[int, int]:
+        """d·(F − 1) + 1 per axis: the extent the (dilated) kernel covers."""
+        return (
+            ar.effective_kernel(self.kernel[0], self.dilation[0]),
+            ar.effective_kernel(self.kernel[1], self.dilation[1]),
+        )
 
     @property
     def fits(self) -> bool:
@@ -73,10 +97,13 @@ class LayerFacts:
     name: str
     """The spec's name, or a generated one (``conv1``, ``pool2``…)."""
     type: str
-    spec: Conv | Pool | FC | ReLU | Flatten
+    """The layer kind (``dense`` reads as ``fc``)."""
+    spec: AnyLayer
     input_shape: Shape
+    """The (first) input volume."""
     output_shape: Shape
     window: Window | None
+    """Conv, depthwise, separable and pool layers: the sliding window, resolved."""
     weights: int
     biases: int
     unshared_params: int | None
@@ -85,9 +112,21 @@ class LayerFacts:
     """Conv and fc: the F×F×D input values one output neuron sees."""
     rf_rows: ar.ReceptiveField
     rf_cols: ar.ReceptiveField
+    inputs: tuple[int, ...] = ()
+    """Indices of the layers read (``-1``: the network input)."""
+    input_shapes: tuple[Shape, ...] = ()
+    """Every input volume (merges read several)."""
+    non_trainable: int = 0
+    """Parameters that are not trained (batchnorm's moving mean and variance)."""
+    macs: int = 0
+    """Multiply-accumulates for one example (FLOPs = 2·MACs)."""
 
     @property
     def params(self) -> int:
+        return self.weights + self.biases + self.non_trainable
+
+    @property
+    def trainable_params(self) -> int:
         return self.weights + self.biases
 
     @property
@@ -104,6 +143,12 @@ class LayerFacts:
         return f"layers[{self.index}] {self.name}"
 
 
+MACS_CONVENTION = (
+    "1 MAC = one multiply-accumulate, FLOPs = 2·MACs; counted for conv, depthwise, separable, conv_transpose"
+    " and fc layers (weights only); biases, pooling, normalisation, activations and merges count 0"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class NetworkFacts:
     """The analysed network: per-layer facts plus totals."""
@@ -115,6 +160,8 @@ class NetworkFacts:
     total_biases: int
     activation_values: int
     """Values of every volume for one example, the input included (the CS231n convention)."""
+    total_non_trainable: int = 0
+    total_macs: int = 0
 
     @property
     def name(self) -> str | None:
@@ -122,6 +169,10 @@ class NetworkFacts:
 
     @property
     def total_params(self) -> int:
+        return self.total_weights + self.total_biases + self.total_non_trainable
+
+    @property
+    def total_trainable_params(self) -> int:
         return self.total_weights + self.total_biases
 
     @property
@@ -137,96 +188,220 @@ class NetworkFacts:
         return self.layers[-1].output_shape if self.layers else self.input_shape
 
 
-def resolve_window(kernel: tuple[int, int], stride: tuple[int, int], padding: object, shape: Shape) -> Window:
+def resolve_window(
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: object,
+    shape: Shape,
+    dilation: tuple[int, int] = (1, 1),
+) -> Window:
     """Resolve a conv or pool window on an input volume: padding in pixels and the size per axis."""
+    eff_h = ar.effective_kernel(kernel[0], dilation[0])
+    eff_w = ar.effective_kernel(kernel[1], dilation[1])
     if padding == "same":
-        top, bottom = ar.same_padding(shape.height, kernel[0], stride[0])
-        left, right = ar.same_padding(shape.width, kernel[1], stride[1])
+        top, bottom = ar.same_padding(shape.height, eff_h, stride[0])
+        left, right = ar.same_padding(shape.width, eff_w, stride[1])
         same = True
     else:
         assert isinstance(padding, tuple)
         top = bottom = padding[0]
         left = right = padding[1]
         same = False
-    rows = ar.conv_output_size(shape.height, kernel[0], stride[0], top, bottom)
-    cols = ar.conv_output_size(shape.width, kernel[1], stride[1], left, right)
+    rows = ar.conv_output_size(shape.height, eff_h, stride[0], top, bottom)
+    cols = ar.conv_output_size(shape.width, eff_w, stride[1], left, right)
     if same:
         # TensorFlow's rule is ceil(W/S) by definition, even where its implied padding leaves a remainder.
         rows = rows._replace(size=ar.same_output_size(shape.height, stride[0]))
         cols = cols._replace(size=ar.same_output_size(shape.width, stride[1]))
-    return Window(kernel, stride, Padding(top, bottom, left, right), same, rows, cols)
+    return Window(kernel, stride, Padding(top, bottom, left, right), same, rows, cols, dilation)
+
+
+def transpose_output(layer: ConvTranspose, shape: Shape) -> Shape:
+    """The output volume of a transposed conv (Keras' semantics for ``"same"``)."""
+    sizes = []
+    for axis, size in enumerate((shape.height, shape.width)):
+        kernel = ar.effective_kernel(layer.kernel[axis], layer.dilation[axis])
+        output_padding = None if layer.output_padding is None else layer.output_padding[axis]
+        if layer.padding == "same":
+            sizes.append(ar.same_transpose_output_size(size, kernel, layer.stride[axis], output_padding))
+        else:
+            assert isinstance(layer.padding, tuple)
+            pad = layer.padding[axis]
+            sizes.append(ar.transpose_output_size(size, kernel, layer.stride[axis], pad, output_padding or 0))
+    return Shape(sizes[0], sizes[1], layer.filters)
+
+
+def _whole_input_field(rf: ar.ReceptiveField, size: int) -> ar.ReceptiveField:
+    # fc, flatten and global pooling see the whole H×W: a window as large as the input.
+    return ar.receptive_field(rf, max(size, 1), 1, 0)
+
+
+@dataclass
+class _Layer:
+    """What one layer kind computes from its input: filled in by ``_compute``."""
+
+    out: Shape
+    window: Window | None = None
+    weights: int = 0
+    biases: int = 0
+    non_trainable: int = 0
+    macs: int = 0
+    unshared: int | None = None
+    connectivity: Shape | None = None
+
+
+def _compute(layer: AnyLayer, shape: Shape, inputs: list[Shape]) -> _Layer:
+    """Shapes, counts and MACs of one layer on its input volume(s)."""
+    d = shape.depth
+    if isinstance(layer, Conv):
+        window = resolve_window(layer.kernel, layer.stride, layer.padding, shape, layer.dilation)
+        out = Shape(window.rows.size, window.cols.size, layer.filters)
+        per_group = d // layer.groups  # a non-dividing group count is CC104's; count what TF cannot build
+        fh, fw = layer.kernel
+        return _Layer(
+            out,
+            window,
+            weights=fh * fw * per_group * layer.filters,
+            biases=layer.filters if layer.bias else 0,
+            macs=out.height * out.width * layer.filters * fh * fw * per_group,
+            unshared=ar.unshared_conv_params(out.height, out.width, fh, fw, per_group, layer.filters, layer.bias),
+            connectivity=Shape(fh, fw, per_group),
+        )
+    if isinstance(layer, Depthwise | Separable):
+        window = resolve_window(layer.kernel, layer.stride, layer.padding, shape, layer.dilation)
+        fh, fw = layer.kernel
+        mid = d * layer.multiplier
+        spatial = window.rows.size * window.cols.size
+        if isinstance(layer, Depthwise):
+            out = Shape(window.rows.size, window.cols.size, mid)
+            return _Layer(out, window, fh * fw * mid, mid if layer.bias else 0, macs=spatial * mid * fh * fw)
+        out = Shape(window.rows.size, window.cols.size, layer.filters)
+        return _Layer(
+            out,
+            window,
+            weights=fh * fw * mid + mid * layer.filters,
+            biases=layer.filters if layer.bias else 0,
+            macs=spatial * (mid * fh * fw + mid * layer.filters),
+        )
+    if isinstance(layer, ConvTranspose):
+        fh, fw = layer.kernel
+        return _Layer(
+            transpose_output(layer, shape),
+            weights=fh * fw * d * layer.filters,
+            biases=layer.filters if layer.bias else 0,
+            macs=shape.height * shape.width * fh * fw * d * layer.filters,
+        )
+    if isinstance(layer, Pool):
+        stride = layer.stride if layer.stride is not None else layer.kernel
+        window = resolve_window(layer.kernel, stride, layer.padding, shape)
+        return _Layer(Shape(window.rows.size, window.cols.size, d), window)
+    if isinstance(layer, GlobalPool):
+        return _Layer(Shape(1, 1, d))
+    if isinstance(layer, FC):
+        return _Layer(
+            Shape(1, 1, layer.units),
+            weights=shape.values * layer.units,
+            biases=layer.units if layer.bias else 0,
+            macs=shape.values * layer.units,
+            connectivity=shape,
+        )
+    if isinstance(layer, BatchNorm):
+        return _Layer(shape, weights=d if layer.scale else 0, biases=d if layer.center else 0, non_trainable=2 * d)
+    if isinstance(layer, ZeroPadding):
+        top, bottom, left, right = layer.padding
+        return _Layer(Shape(shape.height + top + bottom, shape.width + left + right, d))
+    if isinstance(layer, Flatten):
+        return _Layer(Shape(1, 1, shape.values))
+    if isinstance(layer, Concat):
+        return _Layer(Shape(shape.height, shape.width, sum(s.depth for s in inputs)))
+    # relu, activation, dropout, add: the shape passes through (add's mismatches are CC105's).
+    return _Layer(shape)
+
+
+def _receptive_fields(
+    layer: AnyLayer, computed: _Layer, shape: Shape, fields: list[tuple[ar.ReceptiveField, ar.ReceptiveField]]
+) -> tuple[ar.ReceptiveField, ar.ReceptiveField]:
+    # Through a merge the largest field wins (the path that sees the most).
+    rf_rows = max((f[0] for f in fields), key=lambda f: f.size)
+    rf_cols = max((f[1] for f in fields), key=lambda f: f.size)
+    window = computed.window
+    if window is not None:
+        eff = window.effective_kernel
+        return (
+            ar.receptive_field(rf_rows, eff[0], window.stride[0], window.padding.top),
+            ar.receptive_field(rf_cols, eff[1], window.stride[1], window.padding.left),
+        )
+    if isinstance(layer, ConvTranspose):
+        pads = (0, 0) if layer.padding == "same" else layer.padding
+        return (
+            ar.transposed_receptive_field(
+                rf_rows, ar.effective_kernel(layer.kernel[0], layer.dilation[0]), layer.stride[0], pads[0]
+            ),
+            ar.transposed_receptive_field(
+                rf_cols, ar.effective_kernel(layer.kernel[1], layer.dilation[1]), layer.stride[1], pads[1]
+            ),
+        )
+    if isinstance(layer, FC | Flatten | GlobalPool):
+        return _whole_input_field(rf_rows, shape.height), _whole_input_field(rf_cols, shape.width)
+    if isinstance(layer, ZeroPadding):
+        top, _, left, _ = layer.padding
+        return (
+            rf_rows._replace(start=rf_rows.start - top * rf_rows.jump),
+            rf_cols._replace(start=rf_cols.start - left * rf_cols.jump),
+        )
+    return rf_rows, rf_cols
 
 
 def analyze(network: Network) -> NetworkFacts:
-    """Walk the layers once, computing shapes, counts and receptive fields."""
-    shape = Shape(network.input.height, network.input.width, network.input.channels)
-    input_shape = shape
-    rf_rows = rf_cols = ar.INPUT_RECEPTIVE_FIELD
+    """Walk the layers once, in order, computing shapes, counts, MACs and receptive fields."""
+    input_shape = Shape(network.input.height, network.input.width, network.input.channels)
+    input_fields = (ar.INPUT_RECEPTIVE_FIELD, ar.INPUT_RECEPTIVE_FIELD)
     counters: dict[str, int] = {}
     facts: list[LayerFacts] = []
-    total_weights = total_biases = 0
-    activation_values = shape.values
-    for index, layer in enumerate(network.layers):
-        counters[layer.type] = counters.get(layer.type, 0) + 1
-        name = layer.name if layer.name is not None else f"{layer.type}{counters[layer.type]}"
-        window: Window | None = None
-        weights = biases = 0
-        unshared: int | None = None
-        connectivity: Shape | None = None
-        if isinstance(layer, Conv):
-            window = resolve_window(layer.kernel, layer.stride, layer.padding, shape)
-            out = Shape(window.rows.size, window.cols.size, layer.filters)
-            weights = ar.conv_weights(layer.kernel[0], layer.kernel[1], shape.depth, layer.filters)
-            biases = layer.filters if layer.bias else 0
-            unshared = ar.unshared_conv_params(
-                out.height, out.width, layer.kernel[0], layer.kernel[1], shape.depth, layer.filters, layer.bias
-            )
-            connectivity = Shape(layer.kernel[0], layer.kernel[1], shape.depth)
-        elif isinstance(layer, Pool):
-            stride = layer.stride if layer.stride is not None else layer.kernel
-            window = resolve_window(layer.kernel, stride, layer.padding, shape)
-            out = Shape(window.rows.size, window.cols.size, shape.depth)
-        elif isinstance(layer, FC):
-            out = Shape(1, 1, layer.units)
-            weights = shape.values * layer.units
-            biases = layer.units if layer.bias else 0
-            connectivity = shape
-            # An fc layer is a conv whose kernel is the whole input volume (the FC ⇔ CONV equivalence).
-            rf_rows = ar.receptive_field(rf_rows, max(shape.height, 1), 1, 0)
-            rf_cols = ar.receptive_field(rf_cols, max(shape.width, 1), 1, 0)
-        elif isinstance(layer, Flatten):
-            out = Shape(1, 1, shape.values)
-        else:  # ReLU: elementwise
-            out = shape
-        if window is not None:
-            rf_rows = ar.receptive_field(rf_rows, window.kernel[0], window.stride[0], window.padding.top)
-            rf_cols = ar.receptive_field(rf_cols, window.kernel[1], window.stride[1], window.padding.left)
+    totals = {"weights": 0, "biases": 0, "non_trainable": 0, "macs": 0}
+    activation_values = input_shape.values
+    for index, (layer, sources) in enumerate(zip(network.layers, producers(network), strict=True)):
+        kind = "fc" if layer.type == "dense" else layer.type
+        counters[kind] = counters.get(kind, 0) + 1
+        name = layer.name if layer.name is not None else f"{kind}{counters[kind]}"
+        shapes = [input_shape if s < 0 else facts[s].output_shape for s in sources]
+        fields = [input_fields if s < 0 else (facts[s].rf_rows, facts[s].rf_cols) for s in sources]
+        shape = shapes[0]
+        computed = _compute(layer, shape, shapes)
+        rf_rows, rf_cols = _receptive_fields(layer, computed, shape, fields)
         facts.append(
             LayerFacts(
                 index=index,
                 name=name,
-                type=layer.type,
+                type=kind,
                 spec=layer,
                 input_shape=shape,
-                output_shape=out,
-                window=window,
-                weights=weights,
-                biases=biases,
-                unshared_params=unshared,
-                local_connectivity=connectivity,
+                output_shape=computed.out,
+                window=computed.window,
+                weights=computed.weights,
+                biases=computed.biases,
+                unshared_params=computed.unshared,
+                local_connectivity=computed.connectivity,
                 rf_rows=rf_rows,
                 rf_cols=rf_cols,
+                inputs=sources,
+                input_shapes=tuple(shapes),
+                non_trainable=computed.non_trainable,
+                macs=computed.macs,
             )
         )
-        total_weights += weights
-        total_biases += biases
-        activation_values += out.values
-        shape = out
+        totals["weights"] += computed.weights
+        totals["biases"] += computed.biases
+        totals["non_trainable"] += computed.non_trainable
+        totals["macs"] += computed.macs
+        activation_values += computed.out.values
     return NetworkFacts(
         network=network,
         input_shape=input_shape,
         layers=tuple(facts),
-        total_weights=total_weights,
-        total_biases=total_biases,
+        total_weights=totals["weights"],
+        total_biases=totals["biases"],
         activation_values=activation_values,
+        total_non_trainable=totals["non_trainable"],
+        total_macs=totals["macs"],
     )

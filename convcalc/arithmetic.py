@@ -89,15 +89,28 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def transpose_output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after: int) -> int:
-    """Output size of a transposed conv along one axis: (W − 1)·S + F − P_before − P_after.
+def transpose_output_size(size: int, kernel: int, stride: int, padding: int, output_padding: int) -> int:
+    """Output size of a transposed conv along one axis: (W − 1)·S + F − 2P + output_padding.
+
+    F is the effective (dilated) kernel. Never below 0 (a padding that eats the whole output).
 
     >>> transpose_output_size(4, 3, 2, 1, 1)
-    7
+    8
     >>> transpose_output_size(4, 2, 2, 0, 0)
     8
     """
-    return max((size - 1) * stride + kernel - pad_before - pad_after, 0)
+    return max((size - 1) * stride + kernel - 2 * padding + output_padding, 0)
+
+
+def same_transpose_output_size(size: int, kernel: int, stride: int, output_padding: int | None) -> int:
+    """Keras' ``padding="same"`` transposed conv: W·S, or (W − 1)·S + F mod 2 + output_padding when given.
+
+    >>> same_transpose_output_size(7, 3, 2, None), same_transpose_output_size(7, 3, 2, 1)
+    (14, 14)
+    """
+    if output_padding is None:
+        return size * stride
+    return (size - 1) * stride + kernel % 2 + output_padding
 
 
 def conv_weights(kernel_h: int, kernel_w: int, in_depth: int, filters: int) -> int:
@@ -157,32 +170,59 @@ class ReceptiveField(NamedTuple):
     """Receptive field along one axis, in input pixels.
 
     ``size`` is r, ``jump`` is j (the distance in input pixels between adjacent outputs),
-    ``start`` the centre of the first output's field (may be negative, or a half pixel).
+    ``start`` the centre of the first output's field (may be negative, or a half pixel). All three are
+    exact fractions: a transposed conv makes the jump fractional (j/S).
     """
 
-    size: int
-    jump: int
+    size: Fraction
+    jump: Fraction
     start: Fraction
 
 
-INPUT_RECEPTIVE_FIELD = ReceptiveField(size=1, jump=1, start=Fraction(1, 2))
+INPUT_RECEPTIVE_FIELD = ReceptiveField(size=Fraction(1), jump=Fraction(1), start=Fraction(1, 2))
 """The input itself: each pixel sees one pixel, centred at 0.5 (pixel centres at k + 0.5)."""
 
 
+def effective_kernel(kernel: int, dilation: int) -> int:
+    """The extent of a dilated kernel: d·(F − 1) + 1.
+
+    >>> effective_kernel(3, 2), effective_kernel(3, 1)
+    (5, 3)
+    """
+    return dilation * (kernel - 1) + 1
+
+
 def receptive_field(previous: ReceptiveField, kernel: int, stride: int, pad_before: int) -> ReceptiveField:
-    """Receptive field after a window of size F, stride S, padding P_before.
+    """Receptive field after a window of (effective) size F, stride S, padding P_before.
 
     r_out = r_in + (F − 1)·j_in; j_out = j_in·S; start_out = start_in + ((F − 1)/2 − P)·j_in.
 
     >>> rf = receptive_field(INPUT_RECEPTIVE_FIELD, 3, 1, 1)
-    >>> rf.size, rf.jump, rf.start
+    >>> int(rf.size), int(rf.jump), rf.start
     (3, 1, Fraction(1, 2))
     >>> rf = receptive_field(rf, 2, 2, 0)
-    >>> rf.size, rf.jump, rf.start
+    >>> int(rf.size), int(rf.jump), rf.start
     (4, 2, Fraction(1, 1))
     """
     return ReceptiveField(
         size=previous.size + (kernel - 1) * previous.jump,
         jump=previous.jump * stride,
         start=previous.start + (Fraction(kernel - 1, 2) - pad_before) * previous.jump,
+    )
+
+
+def transposed_receptive_field(previous: ReceptiveField, kernel: int, stride: int, pad_before: int) -> ReceptiveField:
+    """Receptive field after a transposed conv (upsampling by S).
+
+    An output reads at most ceil(F/S) inputs: r_out = r_in + (ceil(F/S) − 1)·j_in; j_out = j_in/S;
+    start_out = start_in − ((F − 1)/2 − P)·j_in/S.
+
+    >>> rf = transposed_receptive_field(INPUT_RECEPTIVE_FIELD, 2, 2, 0)
+    >>> int(rf.size), rf.jump, rf.start
+    (1, Fraction(1, 2), Fraction(1, 4))
+    """
+    return ReceptiveField(
+        size=previous.size + (ceil_div(kernel, stride) - 1) * previous.jump,
+        jump=previous.jump / stride,
+        start=previous.start - (Fraction(kernel - 1, 2) - pad_before) * previous.jump / stride,
     )

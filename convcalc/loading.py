@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from convcalc.graph import graph_problems
 from convcalc.spec import LAYER_MODELS, InputShape, Network
 
 MAX_SPEC_BYTES = 64 * 1024 * 1024
@@ -283,7 +284,7 @@ def validate(file: str, data: Any, source: SourceMap | None = None) -> Network:
     if not isinstance(data, dict):
         raise SpecError(file, [Problem((), f"the top level must be a JSON object, not {_json_kind(data)}")])
     try:
-        return Network.model_validate(data)
+        network = Network.model_validate(data)
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False):
@@ -291,6 +292,16 @@ def validate(file: str, data: Any, source: SourceMap | None = None) -> Network:
             where = source.locate(path) if source else None
             problems.append(Problem(path, message, *(where or (None, None))))
         raise SpecError(file, problems) from None
+    graph = graph_problems(network)
+    if graph:
+        raise SpecError(
+            file,
+            [
+                Problem(path, message, *((source.locate(path) if source else None) or (None, None)))
+                for path, message in graph
+            ],
+        )
+    return network
 
 
 def _json_kind(value: Any) -> str:

@@ -159,13 +159,75 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _inputs(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise PydanticCustomError(
+            "inputs_type", 'must be a non-empty list of layer names or "input" (got {got})', {"got": _show(value)}
+        )
+    return tuple(_name(item) for item in value)
+
+
+Inputs = Annotated[
+    tuple[str, ...],
+    PlainValidator(_inputs),
+    _JSON_ARRAY,
+    WithJsonSchema({"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}),
+]
+
+INPUT_NAME = "input"
+"""What ``inputs`` calls the network's input volume (so no layer may be named that)."""
+
+
 class _Layer(_Model):
     name: Name | None = Field(default=None, description="Optional layer name, shown in tables and findings.")
     ignore: Codes = Field(default=(), description="Rule codes or prefixes silenced for this layer (like # noqa).")
+    inputs: Inputs | None = Field(
+        default=None,
+        description='Names of the layers (or "input") this one reads; by default the previous layer.',
+    )
+
+
+def _zero_padding(value: Any) -> tuple[int, int, int, int]:
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, list) for v in value):
+        (top, bottom), (left, right) = (_pair(v, 0) for v in value)
+        return (top, bottom, left, right)
+    height, width = _pair(value, 0)
+    return (height, height, width, width)
+
+
+def _rate(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise PydanticCustomError("rate", "must be a number with 0 ≤ rate < 1 (got {got})", {"got": _show(value)})
+    return float(value)
+
+
+def _output_padding(value: Any) -> Pair:
+    return _pair(value, 0)
+
+
+_NON_NEGATIVE_PAIR_SCHEMA: dict[str, Any] = {
+    "anyOf": [_PADDING_INT_SCHEMA, {"type": "array", "items": _PADDING_INT_SCHEMA, "minItems": 2, "maxItems": 2}]
+}
+ZeroPaddingSpec = Annotated[
+    tuple[int, int, int, int],
+    PlainValidator(_zero_padding),
+    _JSON_ARRAY,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                *_NON_NEGATIVE_PAIR_SCHEMA["anyOf"],
+                {"type": "array", "items": _NON_NEGATIVE_PAIR_SCHEMA["anyOf"][1], "minItems": 2, "maxItems": 2},
+            ],
+            "description": "P, [h, w], or [[top, bottom], [left, right]]",
+        }
+    ),
+]
+OutputPadding = Annotated[Pair, PlainValidator(_output_padding), _JSON_ARRAY, WithJsonSchema(_NON_NEGATIVE_PAIR_SCHEMA)]
+Rate = Annotated[float, PlainValidator(_rate), WithJsonSchema({"type": "number", "minimum": 0, "exclusiveMaximum": 1})]
 
 
 class Conv(_Layer):
-    """A convolution: K filters of F×F×D, stride S, zero-padding P."""
+    """A convolution: K filters of F×F×(D/groups), stride S, zero-padding P, dilation d."""
 
     type: Literal["conv"]
     filters: PositiveInt = Field(description="K, the number of filters (output depth).")
@@ -173,6 +235,48 @@ class Conv(_Layer):
     stride: PositivePair = Field(default=(1, 1), description="S: int or [h, w].")
     padding: Padding = Field(default=(0, 0), description='P: int, [h, w], "valid" (= 0) or "same".')
     bias: StrictBool = Field(default=True, description="Whether each filter has a bias.")
+    dilation: PositivePair = Field(default=(1, 1), description="d: the effective kernel is d·(F − 1) + 1.")
+    groups: PositiveInt = Field(default=1, description="Grouped convolution: D and K must both divide by it.")
+
+
+class Depthwise(_Layer):
+    """A depthwise convolution: one F×F filter per input channel (times a depth multiplier)."""
+
+    type: Literal["depthwise"]
+    kernel: PositivePair
+    stride: PositivePair = (1, 1)
+    padding: Padding = (0, 0)
+    dilation: PositivePair = (1, 1)
+    multiplier: PositiveInt = Field(default=1, description="Depth multiplier m: the output depth is D·m.")
+    bias: StrictBool = True
+
+
+class Separable(_Layer):
+    """A depthwise-separable convolution: depthwise F×F (multiplier m), then a 1×1 conv to K filters."""
+
+    type: Literal["separable"]
+    filters: PositiveInt
+    kernel: PositivePair
+    stride: PositivePair = (1, 1)
+    padding: Padding = (0, 0)
+    dilation: PositivePair = (1, 1)
+    multiplier: PositiveInt = 1
+    bias: StrictBool = True
+
+
+class ConvTranspose(_Layer):
+    """A transposed convolution: out = (W − 1)·S + F − 2P + output_padding; "same" gives W·S."""
+
+    type: Literal["conv_transpose"]
+    filters: PositiveInt
+    kernel: PositivePair
+    stride: PositivePair = (1, 1)
+    padding: Padding = (0, 0)
+    output_padding: OutputPadding | None = Field(
+        default=None, description="Extra rows/columns at the bottom/right (< S)."
+    )
+    dilation: PositivePair = (1, 1)
+    bias: StrictBool = True
 
 
 class Pool(_Layer):
@@ -185,16 +289,55 @@ class Pool(_Layer):
     padding: Padding = Field(default=(0, 0), description='P: int, [h, w], "valid" or "same".')
 
 
-class FC(_Layer):
-    """A fully connected layer over all values of its input volume; outputs 1×1×units."""
+class GlobalPool(_Layer):
+    """Pools each channel over the whole H×W: outputs 1×1×D."""
 
-    type: Literal["fc"]
+    type: Literal["global_pool"]
+    mode: Literal["avg", "max"] = "avg"
+
+
+class FC(_Layer):
+    """A fully connected layer over all values of its input volume; outputs 1×1×units (``dense`` is an alias)."""
+
+    type: Literal["fc", "dense"]
     units: PositiveInt
     bias: StrictBool = True
 
 
+class BatchNorm(_Layer):
+    """Batch normalisation: γ and β trainable (D each), moving mean and variance not (D each)."""
+
+    type: Literal["batchnorm"]
+    center: StrictBool = Field(default=True, description="Learn β (a per-channel offset).")
+    scale: StrictBool = Field(default=True, description="Learn γ (a per-channel scale).")
+
+
+class Dropout(_Layer):
+    """Zeroes a fraction ``rate`` of values while training; no parameters, no shape change."""
+
+    type: Literal["dropout"]
+    rate: Rate = 0.5
+
+
+class ZeroPadding(_Layer):
+    """Pads the volume with zeros: H + top + bottom, W + left + right."""
+
+    type: Literal["zero_padding"]
+    padding: ZeroPaddingSpec
+
+
+ACTIVATION_KINDS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish")
+
+
+class Activation(_Layer):
+    """An elementwise nonlinearity (softmax normalises over the depth)."""
+
+    type: Literal["activation"]
+    kind: Literal["relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish"]
+
+
 class ReLU(_Layer):
-    """Elementwise max(0, x)."""
+    """Elementwise max(0, x) (the short form of an ``activation`` of kind relu)."""
 
     type: Literal["relu"]
 
@@ -205,8 +348,55 @@ class Flatten(_Layer):
     type: Literal["flatten"]
 
 
-Layer = Annotated[Conv | Pool | FC | ReLU | Flatten, Field(discriminator="type")]
-LAYER_MODELS: dict[str, type[_Layer]] = {"conv": Conv, "pool": Pool, "fc": FC, "relu": ReLU, "flatten": Flatten}
+class Add(_Layer):
+    """Adds two or more volumes of the same shape (a residual connection)."""
+
+    type: Literal["add"]
+
+
+class Concat(_Layer):
+    """Concatenates volumes of the same H×W along the depth."""
+
+    type: Literal["concat"]
+
+
+AnyLayer = (
+    Conv
+    | Depthwise
+    | Separable
+    | ConvTranspose
+    | Pool
+    | GlobalPool
+    | FC
+    | BatchNorm
+    | Dropout
+    | ZeroPadding
+    | Activation
+    | ReLU
+    | Flatten
+    | Add
+    | Concat
+)
+Layer = Annotated[AnyLayer, Field(discriminator="type")]
+LAYER_MODELS: dict[str, type[_Layer]] = {
+    "conv": Conv,
+    "depthwise": Depthwise,
+    "separable": Separable,
+    "conv_transpose": ConvTranspose,
+    "pool": Pool,
+    "global_pool": GlobalPool,
+    "fc": FC,
+    "dense": FC,
+    "batchnorm": BatchNorm,
+    "dropout": Dropout,
+    "zero_padding": ZeroPadding,
+    "activation": Activation,
+    "relu": ReLU,
+    "flatten": Flatten,
+    "add": Add,
+    "concat": Concat,
+}
+MERGE_TYPES = ("add", "concat")
 
 
 class InputShape(_Model):

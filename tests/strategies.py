@@ -104,6 +104,13 @@ def spec_dicts(draw: st.DrawFn, max_layers: int = 8) -> dict[str, Any]:
         "layers": draw(st.lists(layer_dicts(), min_size=1, max_size=max_layers)),
     }
     spec.update(draw(_optional(name=names, classes=small)))
+    # Layer names must be unique and not "input" (graph specs refer to layers by name).
+    seen: set[str] = {"input"}
+    for layer in spec["layers"]:
+        if layer.get("name") in seen:
+            del layer["name"]
+        elif "name" in layer:
+            seen.add(layer["name"])
     return spec
 
 

@@ -27,8 +27,8 @@ def layer_record(layer: LayerFacts) -> dict[str, Any]:
         "weights": layer.weights,
         "biases": layer.biases,
         "neurons": layer.neurons,
-        "receptive_field": [layer.rf_rows.size, layer.rf_cols.size],
-        "receptive_field_jump": [layer.rf_rows.jump, layer.rf_cols.jump],
+        "receptive_field": [_fraction(layer.rf_rows.size), _fraction(layer.rf_cols.size)],
+        "receptive_field_jump": [_fraction(layer.rf_rows.jump), _fraction(layer.rf_cols.jump)],
         "receptive_field_start": [_fraction(layer.rf_rows.start), _fraction(layer.rf_cols.start)],
     }
     window = layer.window

@@ -1,0 +1,83 @@
+"""Which layer reads which: resolving ``inputs`` names, and the problems a graph can have as data.
+
+A sequential spec stays what it was (each layer reads the previous one). A layer may instead name the
+layers it reads in ``inputs``; ``"input"`` is the network's input volume. Layers may read only earlier
+layers, which also rules out cycles.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from convcalc.spec import INPUT_NAME, MERGE_TYPES, Network
+
+NETWORK_INPUT = -1
+"""The producer index of the network's input volume."""
+
+GraphProblem = tuple[tuple[str | int, ...], str]
+
+
+def producers(network: Network) -> list[tuple[int, ...]]:
+    """For every layer, the indices of the layers it reads (``NETWORK_INPUT`` for the input).
+
+    Robust on unvalidated graphs: an unknown or later name falls back to the previous layer, so the
+    analysis never raises (``graph_problems`` reports those names).
+    """
+    index_of: dict[str, int] = {}
+    result: list[tuple[int, ...]] = []
+    for i, layer in enumerate(network.layers):
+        if layer.inputs is None:
+            result.append((i - 1,))
+        else:
+            result.append(
+                tuple(NETWORK_INPUT if name == INPUT_NAME else index_of.get(name, i - 1) for name in layer.inputs)
+            )
+        if layer.name is not None:
+            index_of.setdefault(layer.name, i)
+    return result
+
+
+def graph_problems(network: Network) -> list[GraphProblem]:
+    """Duplicate or reserved names, unknown or forward references, and merges without enough inputs."""
+    problems: list[GraphProblem] = []
+    first_index: dict[str, int] = {}
+    all_names = {layer.name: i for i, layer in reversed(list(enumerate(network.layers))) if layer.name}
+    for i, layer in enumerate(network.layers):
+        if layer.inputs is not None:
+            for j, name in enumerate(layer.inputs):
+                path: tuple[str | int, ...] = ("layers", i, "inputs", j)
+                if name == INPUT_NAME or name in first_index:
+                    continue
+                if name in all_names:
+                    problems.append(
+                        (
+                            path,
+                            f"names layers[{all_names[name]}] {name!r}, which comes later: a layer may only read"
+                            " earlier layers (list layers in order; cycles are not allowed)",
+                        )
+                    )
+                else:
+                    close = difflib.get_close_matches(name, [*first_index, INPUT_NAME], n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    known = ", ".join(repr(n) for n in [INPUT_NAME, *first_index][:12])
+                    problems.append((path, f"unknown layer {name!r}{hint}; earlier names: {known}"))
+        count = len(layer.inputs) if layer.inputs is not None else 1
+        if layer.type in MERGE_TYPES and count < 2:
+            problems.append(
+                (("layers", i, "inputs"), f"{layer.type} needs 'inputs' naming at least two layers (got {count})")
+            )
+        elif layer.type not in MERGE_TYPES and count != 1:
+            problems.append((("layers", i, "inputs"), f"a {layer.type} layer reads exactly one input (got {count})"))
+        if layer.name is not None:
+            if layer.name == INPUT_NAME:
+                problems.append((("layers", i, "name"), f"{INPUT_NAME!r} is reserved for the network's input volume"))
+            elif layer.name in first_index:
+                problems.append(
+                    (
+                        ("layers", i, "name"),
+                        f"duplicate layer name {layer.name!r} (first used by layers[{first_index[layer.name]}])",
+                    )
+                )
+            else:
+                first_index[layer.name] = i
+    return problems
