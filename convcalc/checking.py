@@ -8,6 +8,7 @@ from convcalc.analysis import analyze
 from convcalc.config import LintConfig, matches
 from convcalc.findings import Finding, Severity, sort_findings
 from convcalc.loading import LoadedSpec, Problem, SpecError
+from convcalc.memory import training_memory
 from convcalc.report.common import CheckedSpec
 from convcalc.rules import REGISTRY, run_rules
 
@@ -41,7 +42,8 @@ def check_loaded(loaded: LoadedSpec, config: LintConfig | None = None) -> Checke
         if not matches(f.code, network.ignore)
         and not (f.layer is not None and matches(f.code, network.layers[f.layer].ignore))
     ]
-    return CheckedSpec(file=loaded.file, facts=facts, findings=sort_findings(kept), source=loaded.source)
+    memory = training_memory(facts, config.settings.batch, config.settings.dtype)
+    return CheckedSpec(file=loaded.file, facts=facts, findings=sort_findings(kept), source=loaded.source, memory=memory)
 
 
 def fails(findings: Iterable[Finding], threshold: Severity) -> bool:

@@ -100,6 +100,19 @@ def check(
     config_file: Annotated[
         str | None, typer.Option("--config", help="A convcalc.toml or pyproject.toml to use instead of searching.")
     ] = None,
+    max_params: Annotated[
+        str | None, typer.Option("--max-params", help="CC405 gate: total parameters, e.g. 25M.")
+    ] = None,
+    max_macs: Annotated[str | None, typer.Option("--max-macs", help="CC405 gate: MACs per example, e.g. 4G.")] = None,
+    max_memory: Annotated[
+        str | None, typer.Option("--max-memory", help="CC405 gate: training memory at --batch, e.g. 8GiB.")
+    ] = None,
+    batch: Annotated[
+        int | None, typer.Option("--batch", min=1, help="Batch size for the training-memory estimate (default 1).")
+    ] = None,
+    dtype: Annotated[
+        str | None, typer.Option("--dtype", help="float32 (default), float16 or bfloat16 for the memory estimate.")
+    ] = None,
     activation_budget_mib: Annotated[
         int | None, typer.Option("--activation-budget-mib", min=1, help="CC403 budget: activation memory per example.")
     ] = None,
@@ -130,6 +143,11 @@ def check(
                 fail_on=fail_on,
                 activation_budget_mib=activation_budget_mib,
                 config_file=config_file,
+                max_params=max_params,
+                max_macs=max_macs,
+                max_memory=max_memory,
+                batch=batch,
+                dtype=dtype,
             )
             checked = check_loaded(load_spec(file), config)
         except ConfigError as error:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from convcalc.findings import Severity
+from convcalc.memory import DTYPE_BYTES, parse_quantity
 from convcalc.rules import REGISTRY, Rule, Settings
 
 if sys.version_info >= (3, 11):
@@ -21,7 +22,17 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
-KNOWN_KEYS = ("select", "ignore", "fail-on", "activation-budget-mib")
+KNOWN_KEYS = (
+    "select",
+    "ignore",
+    "fail-on",
+    "activation-budget-mib",
+    "max-params",
+    "max-macs",
+    "max-memory",
+    "batch",
+    "dtype",
+)
 
 
 class ConfigError(Exception):
@@ -112,12 +123,49 @@ def config_from_table(table: dict[str, Any], where: str) -> LintConfig:
             config = replace(config, select=codes) if key == "select" else replace(config, ignore=codes)
     if "fail-on" in table:
         config = replace(config, fail_on=parse_severity(table["fail-on"], f"{where}: fail-on"))
+    settings = config.settings
+    if "max-params" in table:
+        settings = replace(settings, max_params=parse_gate(table["max-params"], f"{where}: max-params", False))
+    if "max-macs" in table:
+        settings = replace(settings, max_macs=parse_gate(table["max-macs"], f"{where}: max-macs", False))
+    if "max-memory" in table:
+        settings = replace(settings, max_memory_bytes=parse_gate(table["max-memory"], f"{where}: max-memory", True))
+    if "batch" in table:
+        settings = replace(settings, batch=parse_batch(table["batch"], f"{where}: batch"))
+    if "dtype" in table:
+        settings = replace(settings, dtype=parse_dtype(table["dtype"], f"{where}: dtype"))
+    config = replace(config, settings=settings)
     if "activation-budget-mib" in table:
         budget = table["activation-budget-mib"]
         if type(budget) is not int or budget < 1:
             raise ConfigError(f"{where}: activation-budget-mib must be a positive integer (MiB)")
         config = replace(config, settings=replace(config.settings, activation_budget_bytes=budget * 1024 * 1024))
     return config
+
+
+def parse_gate(value: Any, where: str, byte_units: bool) -> int:
+    """A gate from a config value or option: an int, or text like "140M" / "2GiB"."""
+    if type(value) is int and value > 0:
+        return value
+    try:
+        parsed = parse_quantity(str(value), byte_units=byte_units)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if parsed <= 0:
+        raise ConfigError(f"{where}: must be positive (got {value!r})")
+    return parsed
+
+
+def parse_batch(value: Any, where: str) -> int:
+    if type(value) is not int or value < 1:
+        raise ConfigError(f"{where}: must be a positive integer (got {value!r})")
+    return value
+
+
+def parse_dtype(value: Any, where: str) -> str:
+    if value not in DTYPE_BYTES:
+        raise ConfigError(f"{where}: must be one of {', '.join(DTYPE_BYTES)} (got {value!r})")
+    return str(value)
 
 
 def parse_severity(value: Any, where: str) -> Severity:
@@ -135,6 +183,11 @@ def resolve_config(
     fail_on: str | None = None,
     activation_budget_mib: int | None = None,
     config_file: str | None = None,
+    max_params: str | None = None,
+    max_macs: str | None = None,
+    max_memory: str | None = None,
+    batch: int | None = None,
+    dtype: str | None = None,
 ) -> LintConfig:
     """The effective config for one spec: its config file (or ``config_file``), then the options on top."""
     if config_file is not None:
@@ -153,7 +206,17 @@ def resolve_config(
         config = replace(config, ignore=config.ignore + check_codes(split_codes(ignore), "--ignore"))
     if fail_on is not None:
         config = replace(config, fail_on=parse_severity(fail_on, "--fail-on"))
+    settings = config.settings
     if activation_budget_mib is not None:
-        settings = replace(config.settings, activation_budget_bytes=activation_budget_mib * 1024 * 1024)
-        config = replace(config, settings=settings)
-    return config
+        settings = replace(settings, activation_budget_bytes=activation_budget_mib * 1024 * 1024)
+    if max_params is not None:
+        settings = replace(settings, max_params=parse_gate(max_params, "--max-params", False))
+    if max_macs is not None:
+        settings = replace(settings, max_macs=parse_gate(max_macs, "--max-macs", False))
+    if max_memory is not None:
+        settings = replace(settings, max_memory_bytes=parse_gate(max_memory, "--max-memory", True))
+    if batch is not None:
+        settings = replace(settings, batch=parse_batch(batch, "--batch"))
+    if dtype is not None:
+        settings = replace(settings, dtype=parse_dtype(dtype, "--dtype"))
+    return replace(config, settings=settings)

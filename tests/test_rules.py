@@ -34,7 +34,7 @@ def test_the_shape_rules_are_registered() -> None:
 
 @pytest.mark.parametrize("rule", RULES, ids=rule_id)
 def test_the_bad_example_yields_exactly_this_rule(rule: Rule) -> None:
-    findings = list(rule.run(facts(rule.bad)))
+    findings = list(rule.run(facts(rule.bad), rule.example_settings))
     assert findings, f"{rule.code}'s bad example yields nothing"
     assert {f.code for f in findings} == {rule.code}
     for finding in findings:
@@ -45,7 +45,7 @@ def test_the_bad_example_yields_exactly_this_rule(rule: Rule) -> None:
 
 @pytest.mark.parametrize("rule", RULES, ids=rule_id)
 def test_the_good_example_yields_nothing(rule: Rule) -> None:
-    assert list(rule.run(facts(rule.good))) == []
+    assert list(rule.run(facts(rule.good), rule.example_settings)) == []
 
 
 @pytest.mark.parametrize("rule", RULES, ids=rule_id)

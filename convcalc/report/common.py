@@ -10,7 +10,20 @@ from typing import Literal
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.findings import Finding
 from convcalc.loading import SourceMap
-from convcalc.spec import FC, Conv, Pool
+from convcalc.memory import TrainingMemory, human_bytes
+from convcalc.spec import (
+    FC,
+    Activation,
+    BatchNorm,
+    Conv,
+    ConvTranspose,
+    Depthwise,
+    Dropout,
+    GlobalPool,
+    Pool,
+    Separable,
+    ZeroPadding,
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +34,8 @@ class CheckedSpec:
     facts: NetworkFacts
     findings: list[Finding]
     source: SourceMap
+    memory: TrainingMemory | None = None
+    """The training-memory estimate at the configured batch size and dtype."""
 
     def position(self, finding: Finding) -> tuple[int, int] | None:
         """Line and column (1-based) of the finding's layer object in the file, if known."""
@@ -37,10 +52,18 @@ def _pair(values: tuple[int, int]) -> str:
     return str(values[0]) if values[0] == values[1] else f"{values[0]}×{values[1]}"
 
 
+def _padding_text(padding: object) -> str:
+    if padding == "same":
+        return "same"
+    assert isinstance(padding, tuple)
+    return _pair(padding)
+
+
 def hyperparameters(layer: LayerFacts) -> str:
     """The layer's settings in the notation CNN courses use: ``F=3 S=1 P=1 K=64``."""
     window = layer.window
     spec = layer.spec
+    extras = []
     if window is not None:
         pad = window.padding
         if window.same:
@@ -50,19 +73,49 @@ def hyperparameters(layer: LayerFacts) -> str:
         else:
             padding = f"{pad.top},{pad.bottom},{pad.left},{pad.right}"
         text = f"F={_pair(window.kernel)} S={_pair(window.stride)} P={padding}"
-        if isinstance(spec, Conv):
-            return text + f" K={spec.filters}" + ("" if spec.bias else " no-bias")
-        if isinstance(spec, Pool):
-            return f"{spec.mode} {text}"
-        return text
-    if isinstance(spec, FC):
-        return f"units={spec.units}" + ("" if spec.bias else " no-bias")
-    return ""
+        if window.dilation != (1, 1):
+            extras.append(f"d={_pair(window.dilation)}")
+    if isinstance(spec, Conv):
+        extras += [f"K={spec.filters}"] + ([f"groups={spec.groups}"] if spec.groups > 1 else [])
+    elif isinstance(spec, Depthwise):
+        extras.append(f"m={spec.multiplier}")
+    elif isinstance(spec, Separable):
+        extras += [f"m={spec.multiplier}", f"K={spec.filters}"]
+    elif isinstance(spec, ConvTranspose):
+        text = f"F={_pair(spec.kernel)} S={_pair(spec.stride)} P={_padding_text(spec.padding)}"
+        if spec.output_padding is not None:
+            extras.append(f"out_pad={_pair(spec.output_padding)}")
+        if spec.dilation != (1, 1):
+            extras.append(f"d={_pair(spec.dilation)}")
+        extras.append(f"K={spec.filters}")
+    elif isinstance(spec, Pool):
+        text = f"{spec.mode} {text}"
+    elif isinstance(spec, GlobalPool):
+        return f"{spec.mode} over H×W"
+    elif isinstance(spec, FC):
+        text = f"units={spec.units}"
+    elif isinstance(spec, BatchNorm):
+        text = "γ β" if spec.scale and spec.center else "γ" if spec.scale else "β" if spec.center else "—"
+        return text + " (+ mean, var)"
+    elif isinstance(spec, Dropout):
+        return f"rate={spec.rate:g}"
+    elif isinstance(spec, ZeroPadding):
+        top, bottom, left, right = spec.padding
+        return f"P={_pair((top, left))}" if (top, left) == (bottom, right) else f"P={top},{bottom},{left},{right}"
+    elif isinstance(spec, Activation):
+        return spec.kind
+    else:
+        return ""
+    if getattr(spec, "bias", True) is False:
+        extras.append("no-bias")
+    return " ".join([text, *extras])
 
 
 def row_signature(layer: LayerFacts) -> tuple[object, ...]:
     """Two layers with the same signature print as the same row (apart from index and name)."""
-    return (layer.type, hyperparameters(layer), layer.input_shape, layer.output_shape, layer.params)
+    # Inputs as offsets, so that repeated residual blocks fold like repeated plain layers.
+    sources = tuple(layer.index - s for s in layer.inputs) if layer.spec.inputs is not None else ()
+    return (layer.type, hyperparameters(layer), layer.input_shape, layer.output_shape, layer.params, sources)
 
 
 @dataclass(frozen=True)
@@ -135,16 +188,6 @@ def percent(part: int, whole: int) -> str:
     return "<0.1%" if share < 0.1 else f"{share:.1f}%"
 
 
-def human_bytes(count: int) -> str:
-    """Bytes with binary units: ``553.4 MiB``."""
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{count:,} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
 def printable(text: str) -> str:
     """Spec text made safe for a terminal: control characters (ESC, CR, BEL, bidi overrides…) shown escaped.
 
@@ -160,6 +203,7 @@ COLUMNS: tuple[tuple[str, Literal["left", "right"]], ...] = (
     ("#", "right"),
     ("layer", "left"),
     ("type", "left"),
+    ("from", "left"),
     ("F S P K", "left"),
     ("input → output", "left"),
     ("neurons", "right"),
@@ -167,19 +211,35 @@ COLUMNS: tuple[tuple[str, Literal["left", "right"]], ...] = (
     ("biases", "right"),
     ("params", "right"),
     ("share", "right"),
+    ("MACs", "right"),
     ("RF", "right"),
     ("jump", "right"),
     ("start", "right"),
 )
 
 
-def _cells(occurrences: list[LayerFacts], total: int, index: str, name: str) -> list[str]:
+def is_graph(facts: NetworkFacts) -> bool:
+    """True when some layer names its inputs (the table then shows where each layer reads from)."""
+    return any(layer.spec.inputs is not None for layer in facts.layers)
+
+
+def source_names(facts: NetworkFacts, layer: LayerFacts) -> str:
+    """``conv2_1, shortcut`` for a layer with explicit inputs; empty for a plain sequential one."""
+    if layer.spec.inputs is None:
+        return ""
+    return ", ".join("input" if s < 0 else facts.layers[s].name for s in layer.inputs)
+
+
+def _cells(facts: NetworkFacts, occurrences: list[LayerFacts], index: str, name: str) -> list[str]:
     layer = occurrences[0]
+    total = facts.total_params
     rf, jump, start = receptive_field_text(occurrences)
+    sources = source_names(facts, layer)
     return [
         index,
         printable(name),
         layer.type,
+        printable(sources) + (" …" if sources and len(occurrences) > 1 else ""),
         hyperparameters(layer),
         f"{layer.input_shape} → {layer.output_shape}",
         f"{layer.neurons:,}",
@@ -187,6 +247,7 @@ def _cells(occurrences: list[LayerFacts], total: int, index: str, name: str) -> 
         f"{layer.biases:,}",
         f"{layer.params:,}",
         percent(layer.params * len(occurrences), total),
+        f"{layer.macs:,}",
         rf,
         jump,
         start,
@@ -197,13 +258,12 @@ def layer_rows(checked: CheckedSpec, fold: bool) -> list[list[str] | tuple[str, 
     """Every row as plain strings; a folded run adds a (range, caption) heading row."""
     facts = checked.facts
     layers = facts.layers
-    total = facts.total_params
     rows: list[list[str] | tuple[str, str]] = []
     runs = fold_runs(layers) if fold else [Run(i, 1, 1) for i in range(len(layers))]
     for run in runs:
         if run.count == 1:
             layer = layers[run.start]
-            rows.append(_cells([layer], total, str(layer.index), layer.name))
+            rows.append(_cells(facts, [layer], str(layer.index), layer.name))
             continue
         last = run.start + run.length * run.count - 1
         block = "layer" if run.length == 1 else f"block of {run.length} layers"
@@ -211,5 +271,48 @@ def layer_rows(checked: CheckedSpec, fold: bool) -> list[list[str] | tuple[str, 
         for offset in range(run.length):
             occurrences = [layers[run.start + offset + k * run.length] for k in range(run.count)]
             first, final = occurrences[0], occurrences[-1]
-            rows.append(_cells(occurrences, total, f"{first.index}…{final.index}", f"{first.name} ×{run.count}"))
+            rows.append(_cells(facts, occurrences, f"{first.index}…{final.index}", f"{first.name} ×{run.count}"))
     return rows
+
+
+def input_row(facts: NetworkFacts) -> list[str]:
+    """The table's first row: the input volume, aligned with COLUMNS."""
+    cells = {"layer": "input", "type": "input", "input → output": str(facts.input_shape)}
+    cells["neurons"] = f"{facts.input_shape.values:,}"
+    return [cells.get(header, "") for header, _ in COLUMNS]
+
+
+def visible_columns(facts: NetworkFacts, drop: tuple[str, ...] = ()) -> list[int]:
+    """Indices into COLUMNS to show: "from" only for graphs, minus the dropped ones."""
+    hidden = set(drop) | (set() if is_graph(facts) else {"from"})
+    return [i for i, (header, _) in enumerate(COLUMNS) if header not in hidden]
+
+
+PARAMS_CONVENTION = "Keras' count: batchnorm has 4·D params (γ, β trainable; moving mean and variance not)"
+
+
+def totals_lines(checked: CheckedSpec) -> list[str]:
+    """The footer: totals, conventions, memory; the same sentences in every human format."""
+    facts = checked.facts
+    lines = [
+        f"total params: {facts.total_params:,} ({facts.total_weights:,} weights + {facts.total_biases:,} biases"
+        + (f" + {facts.total_non_trainable:,} non-trainable" if facts.total_non_trainable else "")
+        + f"; trainable {facts.total_trainable_params:,})"
+        f" · parameter memory: {human_bytes(facts.param_bytes)} (float32)"
+        f" · output: {facts.output_shape}",
+        f"MACs per example: {facts.total_macs:,} ({facts.total_macs / 1e9:.3g} G; FLOPs = 2·MACs ="
+        f" {2 * facts.total_macs:,})"
+        f" · activation memory: {human_bytes(facts.activation_bytes)} per example"
+        f" ({facts.activation_values:,} values incl. input, float32)",
+    ]
+    memory = checked.memory
+    if memory is not None:
+        lines.append(
+            f"training memory at batch {memory.batch}, {memory.dtype}: {human_bytes(memory.total)} ="
+            f" weights {human_bytes(memory.weights)} + gradients {human_bytes(memory.gradients)}"
+            f" + Adam state {human_bytes(memory.optimizer)} + saved activations {human_bytes(memory.activations)}"
+            " (a lower bound)"
+        )
+    if facts.total_non_trainable:
+        lines.append(f"params: {PARAMS_CONVENTION}")
+    return lines

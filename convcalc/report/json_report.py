@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from convcalc.analysis import LayerFacts
+from convcalc.analysis import MACS_CONVENTION, LayerFacts
 from convcalc.findings import Finding
 from convcalc.loading import format_path
-from convcalc.report.common import CheckedSpec
+from convcalc.memory import TrainingMemory
+from convcalc.report.common import PARAMS_CONVENTION, CheckedSpec
 
 
 def _fraction(value: Any) -> float | int:
     return int(value) if value.denominator == 1 else float(value)
 
 
-def layer_record(layer: LayerFacts) -> dict[str, Any]:
-    """Every fact of one layer as plain JSON values."""
+def layer_record(layer: LayerFacts, names: list[str]) -> dict[str, Any]:
+    """Every fact of one layer as plain JSON values (``names``: every layer's name, for ``inputs``)."""
     record: dict[str, Any] = {
         "index": layer.index,
         "name": layer.name,
@@ -27,6 +28,11 @@ def layer_record(layer: LayerFacts) -> dict[str, Any]:
         "weights": layer.weights,
         "biases": layer.biases,
         "neurons": layer.neurons,
+        "trainable_params": layer.trainable_params,
+        "non_trainable_params": layer.non_trainable,
+        "macs": layer.macs,
+        "flops": 2 * layer.macs,
+        "inputs": ["input" if s < 0 else names[s] for s in layer.inputs],
         "receptive_field": [_fraction(layer.rf_rows.size), _fraction(layer.rf_cols.size)],
         "receptive_field_jump": [_fraction(layer.rf_rows.jump), _fraction(layer.rf_cols.jump)],
         "receptive_field_start": [_fraction(layer.rf_rows.start), _fraction(layer.rf_cols.start)],
@@ -61,22 +67,42 @@ def finding_record(checked: CheckedSpec, finding: Finding) -> dict[str, Any]:
     }
 
 
+def _memory_record(memory: TrainingMemory) -> dict[str, Any]:
+    return {
+        "batch": memory.batch,
+        "dtype": memory.dtype,
+        "weights_bytes": memory.weights,
+        "gradients_bytes": memory.gradients,
+        "optimizer_bytes": memory.optimizer,
+        "activations_bytes": memory.activations,
+        "total_bytes": memory.total,
+    }
+
+
 def spec_record(checked: CheckedSpec) -> dict[str, Any]:
     facts = checked.facts
+    names = [layer.name for layer in facts.layers]
     return {
         "file": checked.file,
         "name": facts.name,
         "input_shape": list(facts.input_shape),
         "output_shape": list(facts.output_shape),
         "classes": facts.network.classes,
-        "layers": [layer_record(layer) for layer in facts.layers],
+        "layers": [layer_record(layer, names) for layer in facts.layers],
         "total_params": facts.total_params,
+        "total_trainable_params": facts.total_trainable_params,
+        "total_non_trainable_params": facts.total_non_trainable,
+        "total_macs": facts.total_macs,
+        "total_flops": 2 * facts.total_macs,
+        "macs_convention": MACS_CONVENTION,
+        "params_convention": PARAMS_CONVENTION,
         "total_weights": facts.total_weights,
         "total_biases": facts.total_biases,
         "param_bytes": facts.param_bytes,
         "activation_values": facts.activation_values,
         "activation_bytes": facts.activation_bytes,
         "dtype": "float32",
+        "training_memory": None if checked.memory is None else _memory_record(checked.memory),
         "findings": [finding_record(checked, f) for f in checked.findings],
     }
 

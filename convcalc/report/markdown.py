@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from convcalc.report.common import COLUMNS, CheckedSpec, human_bytes, layer_rows, printable
+from convcalc.report.common import COLUMNS, CheckedSpec, input_row, layer_rows, printable, totals_lines, visible_columns
 
 
 def _cell(text: str) -> str:
@@ -16,18 +16,15 @@ def render(results: list[CheckedSpec], *, fold: bool = True) -> str:
         facts = checked.facts
         lines.append(f"## {_cell(facts.name or checked.file)}")
         lines.append("")
-        lines.append("| " + " | ".join(header for header, _ in COLUMNS) + " |")
-        lines.append("|" + "|".join("--:" if justify == "right" else "---" for _, justify in COLUMNS) + "|")
-        input_row = ["", "input", "input", "", f"{facts.input_shape}", f"{facts.input_shape.values:,}"]
-        lines.append("| " + " | ".join(input_row + [""] * (len(COLUMNS) - len(input_row))) + " |")
+        keep = visible_columns(facts)
+        lines.append("| " + " | ".join(COLUMNS[i][0] for i in keep) + " |")
+        lines.append("|" + "|".join("--:" if COLUMNS[i][1] == "right" else "---" for i in keep) + "|")
+        rows: list[list[str]] = [input_row(facts)]
         for row in layer_rows(checked, fold):
-            cells = [f"*{row[0]}*", f"*{row[1]}*"] + [""] * (len(COLUMNS) - 2) if isinstance(row, tuple) else row
-            lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+            rows.append([f"*{row[0]}*", f"*{row[1]}*"] + [""] * (len(COLUMNS) - 2) if isinstance(row, tuple) else row)
+        lines.extend("| " + " | ".join(_cell(cells[i]) for i in keep) + " |" for cells in rows)
         lines.append("")
-        lines.append(
-            f"**Total params:** {facts.total_params:,} · **parameter memory:** {human_bytes(facts.param_bytes)}"
-            f" (float32) · **activation memory:** {human_bytes(facts.activation_bytes)} per example"
-        )
+        lines.extend(f"{_cell(line)}  " for line in totals_lines(checked))
         lines.append("")
         if checked.findings:
             lines.append("### Findings")

@@ -10,10 +10,10 @@ from rich.table import Table
 from rich.text import Text
 
 from convcalc.findings import Severity
-from convcalc.report.common import COLUMNS, CheckedSpec, human_bytes, layer_rows, printable
+from convcalc.report.common import COLUMNS, CheckedSpec, input_row, layer_rows, printable, totals_lines, visible_columns
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
-OPTIONAL_COLUMNS = ("start", "jump", "biases", "weights", "type", "neurons", "share")
+OPTIONAL_COLUMNS = ("start", "jump", "biases", "weights", "type", "neurons", "share", "MACs")
 """Dropped in this order when the terminal is too narrow: never truncate a name or a figure."""
 
 
@@ -21,13 +21,12 @@ def build_table(checked: CheckedSpec, fold: bool = True, drop: tuple[str, ...] =
     facts = checked.facts
     title = f"{printable(facts.name)} — {printable(checked.file)}" if facts.name else printable(checked.file)
     table = Table(title=Text(title, style="bold"), header_style="bold")
-    keep = [i for i, (header, _) in enumerate(COLUMNS) if header not in drop]
+    keep = visible_columns(facts, drop)
     for i in keep:
         header, justify = COLUMNS[i]
         table.add_column(header, justify=justify, overflow="fold")
-    input_row = ["", "input", "input", "", f"{facts.input_shape}", f"{facts.input_shape.values:,}"]
-    input_row += [""] * (len(COLUMNS) - len(input_row))
-    table.add_row(*(Text(input_row[i]) for i in keep))
+    first = input_row(facts)
+    table.add_row(*(Text(first[i]) for i in keep))
     for row in layer_rows(checked, fold):
         if isinstance(row, tuple):
             cells = [Text(row[0], style="dim"), Text(row[1], style="dim italic")]
@@ -52,14 +51,7 @@ def fitted_table(checked: CheckedSpec, console: Console, fold: bool) -> Table:
 
 
 def _totals(checked: CheckedSpec) -> Text:
-    facts = checked.facts
-    return Text(
-        f"total params: {facts.total_params:,} ({facts.total_weights:,} weights + {facts.total_biases:,} biases)"
-        f" · parameter memory: {human_bytes(facts.param_bytes)} (float32)"
-        f" · activation memory: {human_bytes(facts.activation_bytes)} per example"
-        f" ({facts.activation_values:,} values incl. input, float32)"
-        f" · output: {facts.output_shape}"
-    )
+    return Text("\n".join(totals_lines(checked)))
 
 
 def findings_text(checked: CheckedSpec) -> Text:

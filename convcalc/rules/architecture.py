@@ -11,7 +11,7 @@ from math import prod
 from typing import Any
 
 from convcalc.analysis import LayerFacts, NetworkFacts, Window
-from convcalc.arithmetic import same_output_size
+from convcalc.arithmetic import INPUT_RECEPTIVE_FIELD, same_output_size
 from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.support import pair_value, rewindow, window_output, with_input
@@ -496,3 +496,113 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         f"the network ends in {out}, not a 1×1×n vector of class scores",
         () if fix is None else (fix,),
     )
+
+
+@rule(
+    "CC308",
+    "unused-layer",
+    Severity.WARNING,
+    summary="A layer's output is never read: no later layer names it and it is not the last layer.",
+    bad={
+        "input": [8, 8, 3],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 1, "name": "a"},
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 1, "name": "b", "inputs": ["input"]},
+            {"type": "relu", "inputs": ["b"]},
+        ],
+    },
+    good={
+        "input": [8, 8, 3],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 1, "name": "a"},
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 1, "name": "b", "inputs": ["input"]},
+            {"type": "add", "inputs": ["a", "b"]},
+        ],
+    },
+)
+def unused_layer(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Finds layers whose output no later layer reads (through `inputs`, or by coming right before a layer
+    without `inputs`) and that are not the network's last layer.
+
+    ## Why is this bad
+    A dangling branch costs parameters and compute at build time but never reaches the output: usually a
+    merge forgot one of its inputs, or a name in `inputs` points at the wrong layer.
+
+    ## Use instead
+    Merge the branch (`add` or `concat` naming it), or delete it.
+    """
+    read = {source for layer in net.layers for source in layer.inputs}
+    for layer in net.layers[:-1]:
+        if layer.index not in read:
+            yield Hit(
+                layer.index,
+                f"the output {layer.output_shape} of {layer.label} is never read: no later layer takes it"
+                " and it is not the last layer",
+            )
+
+
+@rule(
+    "CC309",
+    "misaligned-merge",
+    Severity.WARNING,
+    summary="The branches merged here see receptive fields with different centres or jumps.",
+    bad={
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 2, "padding": "same", "name": "shifted"},
+            {"type": "add", "inputs": ["shifted", "input"]},
+        ],
+    },
+    good={
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": "same", "name": "centred"},
+            {"type": "add", "inputs": ["centred", "input"]},
+        ],
+    },
+)
+def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    At an `add` or `concat`, compares the receptive fields of the inputs: the centre of the first
+    output's field (start) and the distance between neighbouring outputs (jump), per axis.
+
+    ## Why is this bad
+    Merging values whose fields are centred on different input pixels mixes features of neighbouring
+    locations: the shortcut of a stride-2 block with an even kernel or asymmetric padding is shifted by
+    half a pixel or more against the main branch. Networks train anyway, but the misalignment is a
+    common, silent bug in hand-built graphs.
+
+    ## Use instead
+    Odd kernels with (F − 1)/2 padding on both branches, and the same total stride on each.
+    """
+    for layer in net.layers:
+        if layer.type not in ("add", "concat") or len(layer.inputs) < 2:
+            continue
+        fields = _merge_fields(net, layer)
+        first_label, (rows0, cols0) = fields[0]
+        for label, (rows, cols) in fields[1:]:
+            if (rows.start, rows.jump, cols.start, cols.jump) != (rows0.start, rows0.jump, cols0.start, cols0.jump):
+                yield Hit(
+                    layer.index,
+                    f"{first_label} and {label} are centred differently: start {_fraction(rows0.start)}×"
+                    f"{_fraction(cols0.start)} vs {_fraction(rows.start)}×{_fraction(cols.start)} input pixels,"
+                    f" jump {_fraction(rows0.jump)}×{_fraction(cols0.jump)} vs {_fraction(rows.jump)}×"
+                    f"{_fraction(cols.jump)}: the merge mixes features of different locations",
+                )
+                break
+
+
+def _merge_fields(net: NetworkFacts, layer: LayerFacts) -> list[tuple[str, tuple[Any, Any]]]:
+    return [
+        ("the input", (INPUT_RECEPTIVE_FIELD, INPUT_RECEPTIVE_FIELD))
+        if source < 0
+        else (net.layers[source].label, (net.layers[source].rf_rows, net.layers[source].rf_cols))
+        for source in layer.inputs
+    ]
+
+
+def _fraction(value: Any) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"

@@ -30,6 +30,14 @@ class Settings:
 
     activation_budget_bytes: int = 512 * 1024 * 1024
     """CC403 fires above this activation memory per example (float32)."""
+    max_params: int | None = None
+    """CC405: a CI gate on the total parameter count."""
+    max_macs: int | None = None
+    """CC405: a CI gate on the multiply-accumulates of one example."""
+    max_memory_bytes: int | None = None
+    """CC405: a CI gate on the training-memory estimate at ``batch`` and ``dtype``."""
+    batch: int = 1
+    dtype: str = "float32"
 
 
 Check = Callable[[NetworkFacts, Settings], Iterable[Hit]]
@@ -48,6 +56,8 @@ class Rule:
     good: dict[str, Any]
     check: Check
     default_enabled: bool = True
+    example_settings: Settings | None = None
+    """Settings under which the bad example triggers (for rules that read a budget)."""
 
     def run(self, net: NetworkFacts, settings: Settings | None = None) -> Iterator[Finding]:
         for hit in self.check(net, settings or Settings()):
@@ -66,6 +76,7 @@ def rule(
     bad: dict[str, Any],
     good: dict[str, Any],
     default_enabled: bool = True,
+    example_settings: Settings | None = None,
 ) -> Callable[[Check], Check]:
     """Register the decorated check as a rule; its docstring becomes the rationale."""
 
@@ -82,6 +93,7 @@ def rule(
             good=good,
             check=check,
             default_enabled=default_enabled,
+            example_settings=example_settings,
         )
         return check
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from typing import Any
 
-from convcalc.analysis import LayerFacts, NetworkFacts, Window
+from convcalc.analysis import LayerFacts, NetworkFacts, Shape, Window, analyze
 from convcalc.arithmetic import AxisResult
 from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.support import pair_value, rewindow, window_changes, window_output, with_input
+from convcalc.spec import Conv, ConvTranspose, Pool
 
 
 def format_fraction(value: Fraction) -> str:
@@ -305,3 +307,219 @@ def output_not_classes(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     out = last.output_shape
     if (out.height, out.width, out.depth) != (1, 1, classes):
         yield Hit(last.index, f"the network ends in {out}, not 1×1×{classes} (classes = {classes})")
+
+
+@rule(
+    "CC104",
+    "groups-do-not-divide",
+    Severity.ERROR,
+    summary="A grouped conv's groups must divide both its input depth D and its filters K.",
+    bad={"input": [8, 8, 6], "layers": [{"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "groups": 4}]},
+    good={"input": [8, 8, 6], "layers": [{"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "groups": 2}]},
+)
+def groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Checks that a conv with `groups: g` splits its input channels and its filters into g equal groups:
+    g must divide D and K.
+
+    ## Why is this bad
+    Each group convolves D/g input channels into K/g filters; TensorFlow refuses a layer where either
+    division leaves a remainder ("The number of input channels is not divisible by the number of groups").
+
+    ## Use instead
+    A group count that divides both (AlexNet's two towers: groups = 2 with D = 96 and K = 256).
+    """
+    for layer in net.layers:
+        spec = layer.spec
+        if not isinstance(spec, Conv) or spec.groups == 1 or layer.input_shape.empty:
+            continue
+        depth, filters, groups = layer.input_shape.depth, spec.filters, spec.groups
+        if depth % groups == 0 and filters % groups == 0:
+            continue
+        both = math.gcd(depth, filters)
+        divisors = sorted((g for g in range(1, both + 1) if both % g == 0), key=lambda g: (abs(g - groups), g))
+        fixes = tuple(
+            Fix(f"groups={g} → {depth // g} channels and {filters // g} filters per group", layer.path, {"groups": g})
+            for g in divisors[:2]
+        )
+        yield Hit(
+            layer.index,
+            f"groups = {groups} must divide the input depth D = {depth} (remainder {depth % groups}) and the"
+            f" filters K = {filters} (remainder {filters % groups}); TensorFlow refuses this layer",
+            fixes,
+        )
+
+
+def _merge_inputs(net: NetworkFacts, layer: LayerFacts) -> list[tuple[str, Shape]]:
+    return [
+        ("the input", net.input_shape) if source < 0 else (net.layers[source].label, net.layers[source].output_shape)
+        for source in layer.inputs
+    ]
+
+
+def _merge_fixes(net: NetworkFacts, layer: LayerFacts, same: Callable[[list[Shape]], bool]) -> tuple[Fix, ...]:
+    """Changes to one branch's last conv/pool (stride or filters) that make the merge's inputs agree,
+    each re-checked by analysing the changed network (O(n) per candidate, a few candidates)."""
+    shapes = [net.input_shape if s < 0 else net.layers[s].output_shape for s in layer.inputs]
+    target = min(shapes, key=lambda s: (s.height * s.width, s.depth))
+    fixes = []
+    for source, shape in zip(layer.inputs, shapes, strict=True):
+        if source < 0 or shape == target:
+            continue
+        producer = net.layers[source]
+        candidates: list[dict[str, Any]] = []
+        spatial_differs = (shape.height, shape.width) != (target.height, target.width) and not target.empty
+        if isinstance(producer.spec, Conv | Pool) and producer.window is not None and spatial_differs:
+            ratio_h, ratio_w = -(-shape.height // target.height), -(-shape.width // target.width)
+            stride = (producer.window.stride[0] * ratio_h, producer.window.stride[1] * ratio_w)
+            candidates.append({"stride": pair_value(*stride)})
+        if isinstance(producer.spec, Conv) and shape.depth != target.depth:
+            candidates.append({"filters": target.depth})
+        for changes in candidates:
+            data = net.network.model_dump(mode="json", exclude_defaults=True)
+            data["layers"][source].update(changes)
+            changed = analyze(type(net.network).model_validate(data))
+            if same([changed.input_shape if s < 0 else changed.layers[s].output_shape for s in layer.inputs]):
+                text = ", ".join(f"{key}={value}" for key, value in changes.items())
+                fixes.append(Fix(f"{producer.name}: {text}", producer.path, changes))
+    return tuple(fixes)
+
+
+@rule(
+    "CC105",
+    "add-shapes-differ",
+    Severity.ERROR,
+    summary="An add merges volumes whose shapes differ.",
+    bad={
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 3, "stride": 2, "padding": 1, "name": "main"},
+            {"type": "add", "inputs": ["main", "input"]},
+        ],
+    },
+    good={
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 1, "name": "main"},
+            {"type": "add", "inputs": ["main", "input"]},
+        ],
+    },
+)
+def add_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Checks that every input of an `add` has the same H×W×D.
+
+    ## Why is this bad
+    A residual connection adds values position by position and channel by channel; TensorFlow fails at
+    build time ("Inputs have incompatible shapes"). Usually one branch downsamples (stride 2) or widens
+    (more filters) and the shortcut does not.
+
+    ## Use instead
+    Give the shortcut the same stride and depth, typically a 1×1 conv with stride 2 and K filters (the
+    ResNet "projection shortcut"), or drop the stride on the main branch.
+    """
+    for layer in net.layers:
+        if layer.type != "add" or any(s.empty for s in layer.input_shapes):
+            continue
+        if len(set(layer.input_shapes)) <= 1:
+            continue
+        shown = "; ".join(f"{label}: {shape}" for label, shape in _merge_inputs(net, layer))
+        yield Hit(
+            layer.index,
+            f"add needs equal shapes but gets {shown}; change the stride or filters of the branch that differs"
+            " (or project the shortcut with a 1×1 conv)",
+            _merge_fixes(net, layer, lambda shapes: len(set(shapes)) == 1),
+        )
+
+
+@rule(
+    "CC106",
+    "concat-sizes-differ",
+    Severity.ERROR,
+    summary="A concat joins volumes whose H×W differ.",
+    bad={
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "pool", "kernel": 2, "name": "down"},
+            {"type": "concat", "inputs": ["down", "input"]},
+        ],
+    },
+    good={
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "pool", "kernel": 3, "stride": 1, "padding": "same", "name": "branch"},
+            {"type": "concat", "inputs": ["branch", "input"]},
+        ],
+    },
+)
+def concat_sizes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Checks that every input of a `concat` has the same H×W (depths may differ: they add up).
+
+    ## Why is this bad
+    Concatenation stacks volumes along the depth, position by position; TensorFlow fails at build time
+    ("A Concatenate layer requires inputs with matching shapes except for the concatenation axis").
+
+    ## Use instead
+    Give every branch the same total stride and "same" padding (the Inception block), or crop/upsample
+    the larger one (the U-Net skip connection).
+    """
+    for layer in net.layers:
+        if layer.type != "concat" or any(s.empty for s in layer.input_shapes):
+            continue
+        if len({(s.height, s.width) for s in layer.input_shapes}) <= 1:
+            continue
+        shown = "; ".join(f"{label}: {shape}" for label, shape in _merge_inputs(net, layer))
+        yield Hit(
+            layer.index,
+            f"concat needs the same H×W on every input but gets {shown}",
+            _merge_fixes(net, layer, lambda shapes: len({(s.height, s.width) for s in shapes}) == 1),
+        )
+
+
+@rule(
+    "CC107",
+    "transpose-output-padding",
+    Severity.ERROR,
+    summary="A transposed conv's output_padding must be smaller than its stride, and its output non-empty.",
+    bad={
+        "input": [4, 4, 8],
+        "layers": [{"type": "conv_transpose", "filters": 4, "kernel": 3, "stride": 2, "output_padding": 2}],
+    },
+    good={
+        "input": [4, 4, 8],
+        "layers": [{"type": "conv_transpose", "filters": 4, "kernel": 3, "stride": 2, "output_padding": 1}],
+    },
+)
+def transpose_output_padding(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Checks a `conv_transpose`: output_padding < S on each axis, and (W − 1)·S + F − 2P + output_padding ≥ 1.
+
+    ## Why is this bad
+    output_padding picks one of the S input sizes that a stride-S conv maps to the same output; a value
+    ≥ S names none of them and TensorFlow refuses it ("Stride ... must be greater than output padding").
+    Padding larger than the upsampled volume leaves no output.
+
+    ## Use instead
+    output_padding in 0…S − 1 (usually 0 or 1 for S = 2), or `"same"` padding, which gives W·S.
+    """
+    for layer in net.layers:
+        spec = layer.spec
+        if not isinstance(spec, ConvTranspose) or layer.input_shape.empty:
+            continue
+        if spec.output_padding is not None and any(
+            o >= s for o, s in zip(spec.output_padding, spec.stride, strict=True)
+        ):
+            limit = pair_value(*(max(s - 1, 0) for s in spec.stride))
+            yield Hit(
+                layer.index,
+                f"output_padding {pair_value(*spec.output_padding)} must be smaller than the stride"
+                f" {pair_value(*spec.stride)}",
+                (Fix(f"output_padding={limit}", layer.path, {"output_padding": limit}),),
+            )
+        elif layer.output_shape.empty:
+            yield Hit(layer.index, f"the padding leaves no output ({layer.input_shape} → {layer.output_shape})")

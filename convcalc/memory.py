@@ -1,0 +1,99 @@
+"""Memory estimates from the analysis facts: parameters, activations, and training at a batch size."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from convcalc.analysis import NetworkFacts
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+ADAM_STATES = 2
+"""Adam keeps two moments (m and v) per trainable parameter."""
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """What one training step holds, in bytes, for ``batch`` examples of ``dtype`` values.
+
+    weights = params·b; gradients = trainable·b; optimizer = 2·trainable·b (Adam's m and v);
+    activations = batch·(every volume's values, the input included)·b, all saved for the backward pass.
+    A lower bound: frameworks add workspace, and fuse or recompute some activations.
+    """
+
+    batch: int
+    dtype: str
+    weights: int
+    gradients: int
+    optimizer: int
+    activations: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.gradients + self.optimizer + self.activations
+
+
+def training_memory(facts: NetworkFacts, batch: int = 1, dtype: str = "float32") -> TrainingMemory:
+    """The estimate for one network.
+
+    >>> from convcalc.analysis import analyze
+    >>> from convcalc.spec import Network
+    >>> net = analyze(Network.model_validate({"input": [2, 2, 1], "layers": [{"type": "fc", "units": 3}]}))
+    >>> m = training_memory(net, batch=2)
+    >>> (m.weights, m.gradients, m.optimizer, m.activations)
+    (60, 60, 120, 56)
+    """
+    size = DTYPE_BYTES[dtype]
+    trainable = facts.total_trainable_params
+    return TrainingMemory(
+        batch=batch,
+        dtype=dtype,
+        weights=facts.total_params * size,
+        gradients=trainable * size,
+        optimizer=ADAM_STATES * trainable * size,
+        activations=batch * facts.activation_values * size,
+    )
+
+
+def human_bytes(count: int) -> str:
+    """Bytes with binary units and one decimal.
+
+    >>> human_bytes(896), human_bytes(553_433_216)
+    ('896 B', '527.8 MiB')
+    """
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{count:,} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+_QUANTITY = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?(?:[eE][0-9]+)?)\s*([A-Za-z]*)\s*")
+_DECIMAL = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+_BYTES = {
+    "": 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
+
+
+def parse_quantity(text: str, *, byte_units: bool = False) -> int:
+    """``"140M"`` → 140,000,000; with ``byte_units``, ``"2GiB"`` → 2,147,483,648. ValueError if unreadable.
+
+    >>> parse_quantity("15.5G"), parse_quantity("2GiB", byte_units=True), parse_quantity("1000")
+    (15500000000, 2147483648, 1000)
+    """
+    match = _QUANTITY.fullmatch(text)
+    units = _BYTES if byte_units else _DECIMAL
+    if not match or match.group(2).upper() not in units:
+        allowed = "B, KB, MB, GB, KiB, MiB, GiB" if byte_units else "K, M, G, T"
+        raise ValueError(f"expected a number with an optional unit ({allowed}), got {text!r}")
+    return int(float(match.group(1)) * units[match.group(2).upper()])
