@@ -46,6 +46,15 @@ GOLDEN = {
     "vgg16": (138_357_544, (1, 1, 1000)),
     # 3·3·1·16 + 16 = 160; 3·3·16·32 + 32 = 4,640; 4·4·32·64 + 64 = 32,832; 64·10 + 10 = 650
     "digits_cnn": (38_282, (1, 1, 10)),
+    # keras.applications count_params(); torchvision for resnet18 (+ 9,600 batchnorm moving statistics)
+    "resnet18": (11_699_112, (1, 1, 1000)),
+    "resnet50": (25_636_712, (1, 1, 1000)),
+    "mobilenet_v1": (4_253_864, (1, 1, 1000)),
+    "alexnet_two_tower": (60_965_224, (1, 1, 1000)),
+    # GoogLeNet 3a: 12,352 + 18,528 + 110,720 + 3,088 + 12,832 + 6,176
+    "inception_block": (163_696, (28, 28, 256)),
+    # worked by hand: the double 3×3 convs, two 2×2 transposed convs (2·2·64·32 + 32, 2·2·32·16 + 16), a 1×1 head
+    "unet_small": (116_770, (64, 64, 2)),
 }
 
 
@@ -54,7 +63,7 @@ def test_golden_totals(example: str, total: int, output: tuple[int, int, int]) -
     net = facts_of(example)
     assert net.total_params == total
     assert net.total_params == sum(layer.params for layer in net.layers)
-    assert net.total_weights + net.total_biases == total
+    assert net.total_weights + net.total_biases + net.total_non_trainable == total
     assert net.output_shape == output
 
 

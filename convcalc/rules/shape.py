@@ -359,30 +359,35 @@ def _merge_inputs(net: NetworkFacts, layer: LayerFacts) -> list[tuple[str, Shape
 
 
 def _merge_fixes(net: NetworkFacts, layer: LayerFacts, same: Callable[[list[Shape]], bool]) -> tuple[Fix, ...]:
-    """Changes to one branch's last conv/pool (stride or filters) that make the merge's inputs agree,
+    """Changes to one branch's last conv/pool (its stride or filters) that make the merge's inputs agree,
     each re-checked by analysing the changed network (O(n) per candidate, a few candidates)."""
     shapes = [net.input_shape if s < 0 else net.layers[s].output_shape for s in layer.inputs]
-    target = min(shapes, key=lambda s: (s.height * s.width, s.depth))
-    fixes = []
+    fixes: list[Fix] = []
     for source, shape in zip(layer.inputs, shapes, strict=True):
-        if source < 0 or shape == target:
+        producer = None if source < 0 else net.layers[source]
+        if producer is None or not isinstance(producer.spec, Conv | Pool) or producer.window is None:
             continue
-        producer = net.layers[source]
-        candidates: list[dict[str, Any]] = []
-        spatial_differs = (shape.height, shape.width) != (target.height, target.width) and not target.empty
-        if isinstance(producer.spec, Conv | Pool) and producer.window is not None and spatial_differs:
-            ratio_h, ratio_w = -(-shape.height // target.height), -(-shape.width // target.width)
-            stride = (producer.window.stride[0] * ratio_h, producer.window.stride[1] * ratio_w)
-            candidates.append({"stride": pair_value(*stride)})
-        if isinstance(producer.spec, Conv) and shape.depth != target.depth:
-            candidates.append({"filters": target.depth})
-        for changes in candidates:
+        for target in dict.fromkeys(s for s in shapes if s != shape):
+            changes: dict[str, Any] = {}
+            # out ≈ in / S, so matching a target size scales the stride by shape/target (when that is whole).
+            strides = []
+            for old, size, wanted in zip(producer.window.stride, shape[:2], target[:2], strict=True):
+                scaled = old * size
+                strides.append(scaled // wanted if wanted and scaled % wanted == 0 else 0)
+            if (shape.height, shape.width) != (target.height, target.width) and all(strides):
+                changes["stride"] = pair_value(strides[0], strides[1])
+            if isinstance(producer.spec, Conv) and shape.depth != target.depth:
+                changes["filters"] = target.depth
+            if not changes:
+                continue
             data = net.network.model_dump(mode="json", exclude_defaults=True)
             data["layers"][source].update(changes)
             changed = analyze(type(net.network).model_validate(data))
             if same([changed.input_shape if s < 0 else changed.layers[s].output_shape for s in layer.inputs]):
                 text = ", ".join(f"{key}={value}" for key, value in changes.items())
-                fixes.append(Fix(f"{producer.name}: {text}", producer.path, changes))
+                fix = Fix(f"{producer.name}: {text}", producer.path, changes)
+                if fix not in fixes:
+                    fixes.append(fix)
     return tuple(fixes)
 
 
