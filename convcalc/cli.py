@@ -29,6 +29,7 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
     sarif = "sarif"
     github = "github"
+    html = "html"
 
 
 def _version(value: bool) -> None:
@@ -188,6 +189,10 @@ def _render(
         from convcalc.report import github
 
         return github.render(results)
+    if output_format is OutputFormat.html:
+        from convcalc.report import html
+
+        return html.render(results)
     import io
 
     from convcalc.report import table
@@ -338,6 +343,36 @@ def solve(
             magic = "  (magic numbers)" if (f, s, p) in solver.MAGIC else ""
             sys.stdout.write(f"  F={f} S={s} P={p}   ({in_size} − {f} + {2 * p})/{s} + 1 = {out_size}{magic}\n")
     raise typer.Exit(EXIT_OK if found else EXIT_FINDINGS)
+
+
+@app.command()
+def draw(
+    spec: Annotated[str, typer.Argument(help="A spec file (JSON).", show_default=False)],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the SVG here (default: standard output).")
+    ] = None,
+) -> None:
+    """Draw the network as a row of H×W×D volumes (SVG), the way CNN courses do.
+
+    Layers with error findings are outlined in red, warnings in amber. Exit 0 when drawn, 2 when the spec
+    cannot be read or the output is not an .svg file.
+    """
+    from convcalc.checking import check_loaded
+    from convcalc.config import ConfigError, resolve_config
+    from convcalc.loading import load_spec
+
+    if output is not None and not output.lower().endswith(".svg"):
+        _usage_error(f"--output: convcalc draws SVG only; name the file *.svg (got {output!r})")
+    try:
+        checked = check_loaded(load_spec(spec), resolve_config(spec))
+    except ConfigError as error:
+        _usage_error(str(error))
+    except SpecError as error:
+        print_spec_error(error)
+        raise typer.Exit(EXIT_USAGE) from None
+    from convcalc.draw import draw_svg
+
+    _write(draw_svg(checked), output)
 
 
 @app.command()
