@@ -208,10 +208,17 @@ def _output_padding(value: Any) -> Pair:
 _NON_NEGATIVE_PAIR_SCHEMA: dict[str, Any] = {
     "anyOf": [_PADDING_INT_SCHEMA, {"type": "array", "items": _PADDING_INT_SCHEMA, "minItems": 2, "maxItems": 2}]
 }
+
+
+def _zero_padding_json(value: tuple[int, int, int, int]) -> list[list[int]]:
+    # Dumped in a form the validator reads back: [[top, bottom], [left, right]].
+    return [[value[0], value[1]], [value[2], value[3]]]
+
+
 ZeroPaddingSpec = Annotated[
     tuple[int, int, int, int],
     PlainValidator(_zero_padding),
-    _JSON_ARRAY,
+    PlainSerializer(_zero_padding_json, return_type=Any),
     WithJsonSchema(
         {
             "anyOf": [

@@ -119,7 +119,12 @@ def test_fixes_of_the_bad_example_clear_it(code: str) -> None:
     assert_fixes_clear(REGISTRY[code].bad)
 
 
-@pytest.mark.parametrize("name", ["alexnet", "alexnet_conv1", "lenet5", "mnist_cnn", "stride_mismatch", "vgg16"])
+MODERN = ["alexnet_two_tower", "inception_block", "mobilenet_v1", "resnet18", "resnet50", "unet_small"]
+
+
+@pytest.mark.parametrize(
+    "name", ["alexnet", "alexnet_conv1", "lenet5", "mnist_cnn", "stride_mismatch", "vgg16", *MODERN]
+)
 def test_fixes_of_the_seed_networks_clear_them(name: str) -> None:
     assert_fixes_clear(load(name))
 
@@ -152,6 +157,37 @@ def test_lenet5_does_not_pad_its_first_conv() -> None:
 
 def test_mnist_cnn_5x5_kernels() -> None:
     assert [f.layer for f in default_findings("mnist_cnn") if f.code == "CC201"] == [0, 3]
+
+
+def by_code(name: str) -> dict[str, list[int | None]]:
+    """The default rules' findings under the default settings, less the spec's own ``ignore``, per code."""
+    net = facts_of(load(name))
+    found: dict[str, list[int | None]] = {}
+    for r in REGISTRY.values():
+        if r.default_enabled and not r.code.startswith(net.network.ignore):
+            for finding in r.run(net, Settings()):
+                found.setdefault(finding.code, []).append(finding.layer)
+    return found
+
+
+def test_resnets_give_only_true_findings() -> None:
+    # The stems really do not fit: (224 − 7 + 6)/2 + 1 = 112.5, floored by PyTorch and Keras (CC101); a 7×7
+    # stem (CC201, ResNet-C) and 1×1 stride-2 projections that read 1 pixel of 4 (CC205, ResNet-D) are real.
+    # Graph-aware: conv → bn → activation → conv is not CC303, parallel strides are not multiplied (CC301),
+    # and ZeroPadding2D + a "valid" conv is a padded stem (CC302).
+    resnet18 = by_code("resnet18")
+    assert set(resnet18) == {"CC101", "CC201", "CC205"}
+    assert resnet18["CC101"][:2] == [0, 3] and resnet18["CC201"] == [0]
+    resnet50 = by_code("resnet50")
+    assert set(resnet50) == {"CC101", "CC201", "CC205"}
+    assert resnet50["CC201"] == [1]
+
+
+def test_mobilenet_inception_unet_and_the_two_towers() -> None:
+    assert by_code("mobilenet_v1") == {}  # zero-padded stride-2 convs, depthwise 3×3, relu6 activations
+    assert by_code("inception_block") == {"CC201": [8], "CC402": [13]}  # no CC305 in the branches, no CC203
+    assert by_code("unet_small") == {"CC402": [26]}  # 44×44 of 64×64: true; the 2·2 strides divide 64
+    assert set(by_code("alexnet_two_tower")) == {"CC201", "CC301", "CC302", "CC401", "CC402"}
 
 
 # --- (3) messages with the numbers -------------------------------------------------------------------

@@ -267,6 +267,7 @@ def schema_accepts(instance: Any, schema: dict[str, Any], root: dict[str, Any]) 
     annotations = {"title", "description", "default", "discriminator", "$schema", "$defs", "examples"}
     known = annotations | {
         "$ref", "anyOf", "oneOf", "type", "const", "enum", "minimum", "maximum", "minLength", "maxLength",
+        "exclusiveMaximum",
         "items", "minItems", "maxItems", "properties", "required", "additionalProperties", "pattern",
     }  # fmt: skip
     unknown = set(schema) - known
@@ -281,6 +282,7 @@ def schema_accepts(instance: Any, schema: dict[str, Any], root: dict[str, Any]) 
         return False
     kinds = {
         "integer": lambda v: type(v) is int,
+        "number": lambda v: type(v) in (int, float),
         "string": lambda v: isinstance(v, str),
         "boolean": lambda v: isinstance(v, bool),
         "null": lambda v: v is None,
@@ -293,7 +295,11 @@ def schema_accepts(instance: Any, schema: dict[str, Any], root: dict[str, Any]) 
         return False
     if "enum" in schema and instance not in schema["enum"]:
         return False
-    if type(instance) is int and not schema.get("minimum", instance) <= instance <= schema.get("maximum", instance):
+    if type(instance) in (int, float) and not schema.get("minimum", instance) <= instance <= schema.get(
+        "maximum", instance
+    ):
+        return False
+    if type(instance) in (int, float) and "exclusiveMaximum" in schema and not instance < schema["exclusiveMaximum"]:
         return False
     if isinstance(instance, str):
         if not schema.get("minLength", 0) <= len(instance) <= schema.get("maxLength", 10**9):

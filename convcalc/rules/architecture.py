@@ -1,32 +1,39 @@
 """Architecture patterns: how far a network strays from INPUT → [[CONV → RELU]×N → POOL?]×M → [FC → RELU]×K → FC.
 
-The layer pattern is CS231n's; the rules read the per-layer facts in one pass each. Fixes are re-computed:
-a changed window with ``rewindow``, a changed input size with ``with_input`` (a few times per network).
+The layer pattern is CS231n's; graphs (residual blocks, branches, merges) are read through each layer's
+producers, never the list order. The rules read the per-layer facts in one pass each. Fixes are
+re-computed: a changed window with ``rewindow``, a changed input size with ``with_input`` (a few times per
+network).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
-from math import prod
-from typing import Any
+from fractions import Fraction
+from math import lcm, prod
+from typing import Any, NamedTuple
 
 from convcalc.analysis import LayerFacts, NetworkFacts, Window
 from convcalc.arithmetic import INPUT_RECEPTIVE_FIELD, same_output_size
 from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
-from convcalc.rules.support import pair_value, rewindow, window_output, with_input
-
-PARAMETERISED = ("conv", "fc")
-
-
-def _is_nonlinear(layer_type: str, mode: str | None) -> bool:
-    """ReLU, max pool and L2 pool are nonlinear; avg pool and flatten are linear maps."""
-    return layer_type == "relu" or (layer_type == "pool" and mode in ("max", "l2"))
-
-
-def _mode(layer: LayerFacts) -> str | None:
-    mode = getattr(layer.spec, "mode", None)
-    return mode if isinstance(mode, str) else None
+from convcalc.rules.support import (
+    CONV_TYPES,
+    PARAMETERISED,
+    is_nonlinear,
+    is_relu,
+    kind_of,
+    mode_of,
+    only_producer,
+    output_head,
+    pair_value,
+    rewindow,
+    shrinks_unpadded,
+    unpadded_first_convs,
+    window_output,
+    with_input,
+)
 
 
 def _text(value: int | list[int] | str) -> str:
@@ -36,24 +43,56 @@ def _text(value: int | list[int] | str) -> str:
 # --- CC301 -----------------------------------------------------------------------------------------
 
 
-def _strides(net: NetworkFacts) -> tuple[list[int], list[int]]:
-    """The strides > 1 per axis of the conv/pool layers, until the volume has collapsed to 1 on that axis."""
-    rows: list[int] = []
-    cols: list[int] = []
+class _Descent(NamedTuple):
+    """How far one axis has been downsampled on the way to a layer's output."""
+
+    factor: Fraction
+    """The product of the strides so far; a strided transposed conv divides it."""
+    strides: tuple[int, ...]
+    """The downsampling strides on that path, in order."""
+
+
+_TOP = _Descent(Fraction(1), ())
+
+
+def _descend(net: NetworkFacts, axis: int) -> tuple[int, tuple[int, ...] | None]:
+    """The number the input size must divide along one axis (0: rows, 1: columns), and the strides that
+    make it up (None where upsampling in between means no one path's strides multiply to it).
+
+    Each layer's downsampling factor follows its producers (the deepest one at a merge); a conv, depthwise,
+    separable or pool window with S > 1 multiplies it while the volume is more than 1 pixel wide on that
+    axis, a strided conv_transpose divides it. Every intermediate size must be exact, so the input must be
+    divisible by the numerator of every factor reached: their least common multiple.
+    """
+    descents: list[_Descent] = []
+    required = 1
     for layer in net.layers:
+        before = max(
+            (_TOP if source < 0 else descents[source] for source in layer.inputs),
+            key=lambda d: d.factor,
+            default=_TOP,
+        )
+        size = layer.input_shape[axis]
         window = layer.window
-        if window is None or layer.input_shape.empty:
-            continue
-        if layer.input_shape.height > 1 and window.stride[0] > 1:
-            rows.append(window.stride[0])
-        if layer.input_shape.width > 1 and window.stride[1] > 1:
-            cols.append(window.stride[1])
-    return rows, cols
+        stride = getattr(layer.spec, "stride", (1, 1))
+        if window is not None and size > 1 and window.stride[axis] > 1 and not layer.input_shape.empty:
+            before = _Descent(before.factor * window.stride[axis], (*before.strides, window.stride[axis]))
+        elif layer.type == "conv_transpose" and isinstance(stride, tuple) and stride[axis] > 1:
+            before = _Descent(before.factor / stride[axis], before.strides)
+        descents.append(before)
+        required = lcm(required, before.factor.numerator)
+    deepest = max(descents, key=lambda d: d.factor.numerator, default=_TOP)
+    strides = deepest.strides if prod(deepest.strides) == required else None
+    return required, strides
+
+
+def _divisors(net: NetworkFacts) -> tuple[int, int]:
+    return _descend(net, 0)[0], _descend(net, 1)[0]
 
 
 def _indivisible(net: NetworkFacts) -> bool:
-    rows, cols = _strides(net)
-    return net.input_shape.height % prod(rows) != 0 or net.input_shape.width % prod(cols) != 0
+    rows, cols = _divisors(net)
+    return net.input_shape.height % rows != 0 or net.input_shape.width % cols != 0
 
 
 def factorise(number: int) -> str:
@@ -82,8 +121,7 @@ def _input_fix(net: NetworkFacts, direction: int) -> Fix | None:
     height, width = net.input_shape.height, net.input_shape.width
     current = net
     for _ in range(3):  # a larger input can bring more strided layers into play: re-check, re-try
-        rows, cols = _strides(current)
-        ph, pw = prod(rows), prod(cols)
+        ph, pw = _divisors(current)
         height = (height // ph + (direction > 0 and height % ph != 0)) * ph
         width = (width // pw + (direction > 0 and width % pw != 0)) * pw
         if height < 1 or width < 1:
@@ -138,8 +176,11 @@ def _newly_unfit(before: NetworkFacts, layer: LayerFacts) -> bool:
 def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
-    Multiplies the strides of the conv and pool layers along each axis (until the volume is 1 pixel wide)
-    and checks that the product divides the input height and width.
+    Multiplies the strides of the conv, depthwise, separable and pool layers along each axis, following
+    each layer's inputs (a residual block's shortcut and main branch count once, not twice), until the
+    volume is 1 pixel wide, and checks that the product divides the input height and width. A strided
+    `conv_transpose` upsamples: it divides the product, so an encoder–decoder (U-Net) needs its input
+    divisible by its deepest downsampling only.
 
     ## Why is this bad
     CS231n: "the input layer should be divisible by 2 many times" — 32, 64, 96, 224, 384, 512. Every
@@ -150,23 +191,24 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
     The nearest input size that is a multiple of the product; the fixes offer the nearest below and above,
     each re-analysed.
     """
-    rows, cols = _strides(net)
+    (ph, rows), (pw, cols) = _descend(net, 0), _descend(net, 1)
     height, width = net.input_shape.height, net.input_shape.width
-    ph, pw = prod(rows), prod(cols)
     if height % ph == 0 and width % pw == 0:
         return
 
-    def sentence(size: int, product: int, strides: list[int]) -> str:
+    def sentence(size: int, product: int, strides: tuple[int, ...] | None) -> str:
         below, above = size // product * product, (size // product + 1) * product
         nearest = f"{below} and {above}" if below else str(above)
         factors = factorise(product)
         shown = str(product) if factors == str(product) else f"{product} = {factors}"
-        return (
-            f"{size} = {factorise(size)} is not divisible by {shown}"
-            f" (strides {'·'.join(map(str, strides))}); the nearest multiples are {nearest}"
+        how = (
+            f"strides {'·'.join(map(str, strides))}"
+            if strides is not None
+            else "the deepest downsampling, upsampling counted"
         )
+        return f"{size} = {factorise(size)} is not divisible by {shown} ({how}); the nearest multiples are {nearest}"
 
-    if (height, rows) == (width, cols):
+    if (height, ph, rows) == (width, pw, cols):
         text = sentence(height, ph, rows)
     else:
         parts = [
@@ -187,19 +229,6 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
 # --- CC302 -----------------------------------------------------------------------------------------
 
 
-def _unpadded_shrinks(layer: LayerFacts, window: Window) -> bool:
-    """Explicit zero padding, and smaller than "same" would make it."""
-    shape = layer.input_shape
-    return (
-        not window.same
-        and window.padding == (0, 0, 0, 0)
-        and (
-            window.rows.size < same_output_size(shape.height, window.stride[0])
-            or window.cols.size < same_output_size(shape.width, window.stride[1])
-        )
-    )
-
-
 @rule(
     "CC302",
     "first-conv-unpadded",
@@ -212,7 +241,10 @@ def first_conv_unpadded(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
     Flags the network's first conv when its padding is 0 ("valid") and its output is smaller than
-    `padding: "same"` would make it.
+    `padding: "same"` would make it. In a graph every conv that reads the input through layers without
+    weights is a first conv (each branch of an Inception block that starts at the input). A `zero_padding`
+    layer right before it (Keras' ZeroPadding2D then a "valid" conv, as in keras.applications' ResNet and
+    MobileNet stems) counts as its padding.
 
     ## Why is this bad
     CS231n: use padding in the first CONV to preserve the whole image. Without it the border pixels are seen
@@ -222,12 +254,12 @@ def first_conv_unpadded(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     ## Use instead
     P = (F − 1)/2 (S=1, odd F), or `padding: "same"`.
     """
-    layer = next((layer for layer in net.layers if layer.type == "conv"), None)
-    if layer is None or layer.window is None or layer.input_shape.empty or not layer.window.has_output:
-        return  # no output at all is CC102's
-    window = layer.window
-    if not _unpadded_shrinks(layer, window):
-        return
+    for layer in unpadded_first_convs(net):
+        assert layer.window is not None
+        yield _unpadded_hit(layer, layer.window)
+
+
+def _unpadded_hit(layer: LayerFacts, window: Window) -> Hit:
     shape = layer.input_shape
     same = (same_output_size(shape.height, window.stride[0]), same_output_size(shape.width, window.stride[1]))
     message = (
@@ -236,23 +268,95 @@ def first_conv_unpadded(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         " fewer windows; use padding in the first CONV to preserve the whole image"
     )
     candidates: list[Any] = []
-    kh, kw = window.kernel
+    kh, kw = window.effective_kernel
     if kh % 2 and kw % 2:
         candidates.append(((kh - 1) // 2, (kw - 1) // 2))
     candidates.append("same")
     for padding in candidates:
         new = rewindow(layer, padding=padding)
-        if not new.has_output or _unpadded_shrinks(layer, new) or not (new.fits or new.same):
+        if not new.has_output or shrinks_unpadded(layer, new) or not (new.fits or new.same):
             continue
         value = padding if isinstance(padding, str) else pair_value(*padding)
         title = 'padding "same"' if value == "same" else f"P={_text(value)}"
         title += f" → {window_output(new, layer.output_shape.depth)}"
-        yield Hit(layer.index, message, (Fix(title, layer.path, {"padding": value}),))
-        return
-    yield Hit(layer.index, message)
+        return Hit(layer.index, message, (Fix(title, layer.path, {"padding": value}),))
+    return Hit(layer.index, message)
 
 
 # --- CC303 – CC306 ---------------------------------------------------------------------------------
+
+
+SOURCES_KEPT = 16
+"""CC303 remembers at most this many layers with weights per layer (the nearest), so that a chain of
+concats (DenseNet) stays linear in the number of layers."""
+
+
+def _linear_sources(net: NetworkFacts) -> list[frozenset[int]]:
+    """Per layer, the layers with weights whose output reaches this layer's output through linear layers
+    only (the layer itself, for a layer with weights; nothing after a nonlinearity): the nearest
+    ``SOURCES_KEPT`` of them.
+
+    One pass in order; a single-input linear layer shares its producer's set, so only merges build new ones.
+    Keeping the highest indices keeps every kept layer in some producer's set, so paths can be traced back.
+    """
+    empty: frozenset[int] = frozenset()
+    sources: list[frozenset[int]] = []
+    for layer in net.layers:
+        if layer.type in PARAMETERISED:
+            sources.append(frozenset((layer.index,)))
+        elif is_nonlinear(layer):
+            sources.append(empty)
+        else:
+            reached = [sources[source] for source in layer.inputs if source >= 0 and sources[source]]
+            union = reached[0] if len(reached) == 1 else empty.union(*reached)
+            sources.append(union if len(union) <= SOURCES_KEPT else frozenset(heapq.nlargest(SOURCES_KEPT, union)))
+    return sources
+
+
+def _reaches(sources: list[frozenset[int]], source: int, target: int) -> bool:
+    return source == target or target in sources[source]
+
+
+def _linear_path(net: NetworkFacts, sources: list[frozenset[int]], layer: LayerFacts, target: int) -> list[LayerFacts]:
+    """The linear layers on one path from ``target`` (which has weights) to ``layer``, in order."""
+    path: list[LayerFacts] = []
+    current = next(source for source in layer.inputs if source >= 0 and _reaches(sources, source, target))
+    while current != target:
+        between = net.layers[current]
+        path.append(between)
+        current = next(source for source in between.inputs if source >= 0 and _reaches(sources, source, target))
+    return path[::-1]
+
+
+def _upsamples(layer: LayerFacts) -> bool:
+    stride = getattr(layer.spec, "stride", (1, 1))
+    return layer.type == "conv_transpose" and isinstance(stride, tuple) and max(stride) > 1
+
+
+def _intended(earlier: LayerFacts, later: LayerFacts) -> bool:
+    """Linear pairs that are designs, not slips: a depthwise conv then a 1×1 conv (a separable conv written
+    out; Xception found no nonlinearity between them works best), and learned upsampling (a strided
+    transposed conv, bilinear interpolation when initialised as in FCN) before or after a conv."""
+    pointwise = later.type == "conv" and later.window is not None and later.window.kernel == (1, 1)
+    return (earlier.type == "depthwise" and pointwise) or _upsamples(earlier) or _upsamples(later)
+
+
+def _reached_avoiding(net: NetworkFacts, sources: list[frozenset[int]], layer: LayerFacts, blocked: int) -> bool:
+    """Whether a layer with weights still reaches ``layer`` linearly when ``blocked`` becomes nonlinear."""
+    stack = [source for source in layer.inputs if source >= 0]
+    seen: set[int] = set()
+    while stack:
+        index = stack.pop()
+        if index in seen or index == blocked or not sources[index]:
+            continue
+        seen.add(index)
+        other = net.layers[index]
+        if other.type in PARAMETERISED:
+            if not _intended(other, layer):
+                return True
+            continue
+        stack.extend(source for source in other.inputs if source >= 0)
+    return False
 
 
 @rule(
@@ -279,43 +383,54 @@ def first_conv_unpadded(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
 def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
-    Flags a conv or fc layer that follows another conv or fc layer with no ReLU, max pool or L2 pool in
-    between (an avg pool and a flatten are linear).
+    For each layer with weights (conv, depthwise, separable, conv_transpose, fc), follows its inputs back
+    through linear layers — batchnorm, dropout, zero padding, flatten, avg pooling, and `add`/`concat`,
+    which follow every input — and flags it when another layer with weights is reached before a
+    nonlinearity: a ReLU, any `activation` (relu6, gelu, softmax…), a max or L2 pool, global max pooling.
+    Two designs are exempt: a depthwise conv feeding a 1×1 conv (a separable conv written out) and a
+    strided `conv_transpose` (learned upsampling) on either side.
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,
     with more parameters and more computation. CS231n's pattern puts a RELU after every CONV and FC but the
-    last.
+    last. (MobileNetV2's linear bottlenecks are linear on purpose: silence it there with `ignore`.)
 
     ## Use instead
-    A `{"type": "relu"}` between them. Where an avg pool sits between them, a max pool is also a
-    nonlinearity (the fix).
+    A `{"type": "relu"}` (or another activation) between them. Where an avg pool sits between them, a max
+    pool is also a nonlinearity (the fix, offered where every linear path runs through that pool).
     """
-    previous: LayerFacts | None = None
-    nonlinear = False
-    linear: list[LayerFacts] = []
+    sources = _linear_sources(net)
     for layer in net.layers:
-        if layer.type in PARAMETERISED:
-            if previous is not None and not nonlinear:
-                between = ", ".join(f"{other.name} ({_mode(other) or other.type})" for other in linear)
-                message = (
-                    f"{previous.label} ({previous.input_shape} → {previous.output_shape}) feeds this {layer.type}"
-                    f" ({layer.input_shape} → {layer.output_shape}) through {between or 'nothing'}, no nonlinearity:"
-                    f" the two compose into one linear map, so {previous.name}'s {previous.params:,} params add no"
-                    " expressive power"
-                )
-                # An avg pool between them becomes the nonlinearity when it takes the max instead.
-                fixes = tuple(
-                    Fix(f"max pool in {other.name}", other.path, {"mode": "max"})
-                    for other in linear
-                    if other.type == "pool"
-                )
-                yield Hit(layer.index, message, fixes)
-            previous, nonlinear, linear = layer, False, []
-        elif _is_nonlinear(layer.type, _mode(layer)):
-            nonlinear = True
-        else:
-            linear.append(layer)
+        if layer.type not in PARAMETERISED:
+            continue
+        reached = {target for source in layer.inputs if source >= 0 for target in sources[source]}
+        earlier = sorted(
+            (net.layers[target] for target in reached if not _intended(net.layers[target], layer)),
+            key=lambda other: -other.index,
+        )
+        if not earlier:
+            continue
+        nearest = earlier[0]
+        linear = _linear_path(net, sources, layer, nearest.index)
+        between = ", ".join(f"{other.name} ({mode_of(other) or other.type})" for other in linear)
+        message = (
+            f"{nearest.label} ({nearest.input_shape} → {nearest.output_shape}) feeds this {layer.type}"
+            f" ({layer.input_shape} → {layer.output_shape}) through {between or 'nothing'}, no nonlinearity:"
+            f" the two compose into one linear map, so {nearest.name}'s {nearest.params:,} params add no"
+            " expressive power"
+        )
+        if len(earlier) > 1:
+            others = ", ".join(other.label for other in earlier[1:4])
+            capped = len(reached) >= SOURCES_KEPT
+            more = " and more" if capped else f" and {len(earlier) - 4} more" if len(earlier) > 4 else ""
+            message += f" (nor do {others}{more}, reached through the merge)"
+        # An avg pool between them becomes the nonlinearity when it takes the max instead.
+        fixes = tuple(
+            Fix(f"max pool in {other.name}", other.path, {"mode": "max"})
+            for other in linear
+            if other.type == "pool" and not _reached_avoiding(net, sources, layer, other.index)
+        )
+        yield Hit(layer.index, message, fixes)
 
 
 @rule(
@@ -339,7 +454,9 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
 def conv_after_fc(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
-    Flags conv layers that come after an fc layer.
+    Flags conv layers (depthwise, separable and transposed convs too) with an fc layer upstream — on some
+    path of inputs from the network input to the conv — while the volume is still the fc's 1×1 vector (a
+    transposed conv that grows a spatial map again, as in a decoder, ends the path).
 
     ## Why is this bad
     An fc layer outputs a 1×1×n vector: the spatial layout is gone. A conv on it is an fc layer in disguise
@@ -348,15 +465,22 @@ def conv_after_fc(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     ## Use instead
     Move the conv before the fc layers, or write it as `{"type": "fc"}`.
     """
-    fc: LayerFacts | None = None
+    # Per layer: the earliest fc upstream whose 1×1 output reaches this layer's output still 1×1 (a
+    # transposed conv that grows a spatial map again ends it).
+    first_fc: list[int | None] = []
     for layer in net.layers:
-        if layer.type == "fc":
-            fc = fc or layer
-        elif layer.type == "conv" and fc is not None:
+        fc = min(
+            (index for source in layer.inputs if source >= 0 and (index := first_fc[source]) is not None), default=None
+        )
+        out = layer.output_shape
+        flat = out.height == out.width == 1
+        first_fc.append((layer.index if fc is None and layer.type == "fc" else fc) if flat else None)
+        if layer.type in CONV_TYPES and fc is not None:
+            found = net.layers[fc]
             yield Hit(
                 layer.index,
-                f"this conv runs on {layer.input_shape}, after {fc.label} flattened the volume to {fc.output_shape}:"
-                " no spatial structure is left, so it is an fc layer in disguise",
+                f"this {layer.type} runs on {layer.input_shape}, after {found.label} flattened the volume to"
+                f" {found.output_shape}: no spatial structure is left, so it is an fc layer in disguise",
             )
 
 
@@ -374,7 +498,10 @@ def conv_after_fc(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
 def relu_after_logits(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
-    Flags a ReLU that comes after the network's last conv or fc layer.
+    Finds the network's output path — from the last layer back through single-input layers without
+    weights to the last conv or fc layer, the logits — and flags a ReLU (a `relu`, or an `activation` of
+    kind relu or relu6) on it. ReLUs inside branches that end in a merge are not logits; a final softmax
+    turns logits into probabilities on purpose and is not flagged.
 
     ## Why is this bad
     The last layer with weights produces the class scores (logits) that softmax or a cross-entropy loss
@@ -382,18 +509,25 @@ def relu_after_logits(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     tie at 0 and its gradient dies. CS231n's pattern ends in FC, not FC → RELU.
 
     ## Use instead
-    End in the fc (or conv) layer itself.
+    End in the fc (or conv) layer itself (or in a softmax).
     """
-    last = next((layer for layer in reversed(net.layers) if layer.type in PARAMETERISED), None)
+    last, after = output_head(net)
     if last is None:
         return
-    relu = next((layer for layer in net.layers[last.index + 1 :] if layer.type == "relu"), None)
+    relu = next((layer for layer in after if kind_of(layer) in ("relu", "relu6")), None)
     if relu is not None:
+        name = "ReLU6" if kind_of(relu) == "relu6" else "ReLU"
+        bound = "to [0, 6]" if name == "ReLU6" else "to ≥ 0"
         yield Hit(
             relu.index,
-            f"a ReLU after {last.label}, the last layer with weights: it clips its {last.output_shape} scores"
-            " (logits) to ≥ 0, where softmax and the loss expect any real value",
+            f"a {name} after {last.label}, the last layer with weights: it clips its {last.output_shape} scores"
+            f" (logits) {bound}, where softmax and the loss expect any real value",
         )
+
+
+def _downsamples(layer: LayerFacts) -> bool:
+    out, shape = layer.output_shape, layer.input_shape
+    return out.height * out.width < shape.height * shape.width
 
 
 @rule(
@@ -410,8 +544,11 @@ def relu_after_logits(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
 def redundant_layer_order(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
-    Flags three orderings outside INPUT → [[CONV → RELU]×N → POOL?]×M → [FC → RELU]×K → FC: a pool as the
-    first layer, a pool directly after a pool, and a ReLU directly after a ReLU.
+    Flags three orderings outside INPUT → [[CONV → RELU]×N → POOL?]×M → [FC → RELU]×K → FC, judged by what
+    each layer reads (its inputs), not by the list order: a downsampling pool that reads the network input,
+    a downsampling pool that reads another downsampling pool, and a ReLU (a `relu` or an `activation` of
+    kind relu) that reads a ReLU. Stride-1 pools that keep the size (an Inception block's pool branch) are
+    not downsampling.
 
     ## Why is this bad
     A pool on the input throws resolution away before any feature is computed. Two pools in a row are one
@@ -421,25 +558,32 @@ def redundant_layer_order(net: NetworkFacts, settings: Settings) -> Iterator[Hit
     ## Use instead
     Convs before the first pool, convs between pools, one ReLU after each layer with weights.
     """
-    previous: LayerFacts | None = None
     for layer in net.layers:
-        if layer.type == "pool" and previous is None:
+        if len(layer.inputs) != 1:
+            continue
+        previous = only_producer(net, layer)
+        if layer.type == "pool" and _downsamples(layer) and layer.inputs[0] < 0:
             yield Hit(
                 layer.index,
                 f"a pool directly on the {layer.input_shape} input: it reduces the image to {layer.output_shape}"
                 " before any conv has computed a feature",
             )
-        elif layer.type == "pool" and previous is not None and previous.type == "pool":
+        elif (
+            layer.type == "pool"
+            and previous is not None
+            and previous.type == "pool"
+            and _downsamples(layer)
+            and _downsamples(previous)
+        ):
             yield Hit(
                 layer.index,
                 f"a pool right after {previous.label}: {previous.input_shape} → {previous.output_shape} →"
                 f" {layer.output_shape} in two steps is one larger pool with no conv between them",
             )
-        elif layer.type == "relu" and previous is not None and previous.type == "relu":
+        elif is_relu(layer) and previous is not None and is_relu(previous):
             yield Hit(
                 layer.index, f"a ReLU right after {previous.label}: max(0, max(0, x)) = max(0, x), it does nothing"
             )
-        previous = layer
 
 
 # --- CC307 -----------------------------------------------------------------------------------------

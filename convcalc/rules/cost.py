@@ -11,15 +11,17 @@ from convcalc.analysis import BYTES_PER_FLOAT32, LayerFacts, NetworkFacts, Shape
 from convcalc.findings import Severity
 from convcalc.memory import human_bytes, training_memory
 from convcalc.rules.base import Hit, Settings, rule
+from convcalc.rules.support import CONV_TYPES, SHAPE_KEEPING, only_producer
 
 
 def _fc_volume(net: NetworkFacts, fc: LayerFacts) -> Shape:
-    """The volume an fc layer really reads: through a flatten (and ReLUs) back to the H×W×D it came from."""
-    for layer in reversed(net.layers[: fc.index]):
-        if layer.type == "flatten":
-            return layer.input_shape
-        if layer.type != "relu":
-            break
+    """The volume an fc layer really reads: back through a flatten (and ReLUs, activations, dropout,
+    batchnorm) to the H×W×D it came from."""
+    layer = only_producer(net, fc)
+    while layer is not None and layer.type in SHAPE_KEEPING:
+        layer = only_producer(net, layer)
+    if layer is not None and layer.type == "flatten":
+        return layer.input_shape
     return fc.input_shape
 
 
@@ -50,7 +52,9 @@ def fc_dominates_params(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
     Reports conv networks whose fc layers hold more than half of the parameters, at the first fc layer that
-    reads a spatial volume: its FC ⇔ CONV form and what global average pooling before it would save.
+    reads a spatial volume (directly or through a flatten): its FC ⇔ CONV form and what global average
+    pooling before it would save. Where every fc layer already reads a 1×1 volume (after global pooling),
+    there is nothing to pool: the message says so.
 
     ## Why is this bad
     CS231n on VGG16: most of its 138M parameters (about 89 %) sit in the fc layers, most of those in the
@@ -64,7 +68,7 @@ def fc_dominates_params(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     fcs = [layer for layer in net.layers if layer.type == "fc"]
     fc_params = sum(layer.params for layer in fcs)
     total = net.total_params
-    if not fcs or 2 * fc_params <= total or not any(layer.type == "conv" for layer in net.layers):
+    if not fcs or 2 * fc_params <= total or not any(layer.type in CONV_TYPES for layer in net.layers):
         return  # without convs (softmax regression, an MLP) the fc layers are all there is
     volumes = [(layer, _fc_volume(net, layer)) for layer in fcs]
     fc, volume = next(((layer, v) for layer, v in volumes if v.height * v.width > 1), volumes[0])
@@ -79,7 +83,39 @@ def fc_dominates_params(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
             f" ({volume.height}·{volume.width} − 1)·{volume.depth}·{units} = {saving:,} params"
             f" ({total - saving:,} in total)"
         )
+    else:
+        message += (
+            f"; they read 1×1 volumes already (global pooling or a flattened 1×1), so only fewer units"
+            f" would shrink them: {fc.label} maps {fc.input_shape.depth:,} values to {fc.output_shape.depth:,}"
+        )
     yield Hit(fc.index, message)
+
+
+def _last_spatial(net: NetworkFacts) -> tuple[LayerFacts | None, list[str]]:
+    """The output's last spatial layer and, in order, what after it sees the whole image.
+
+    Walks back from the last layer through its inputs: past fc, flatten and global pooling (which see the
+    whole image) and layers that do not change the field (activations, batchnorm, dropout, zero padding,
+    merges of 1×1 volumes), to a conv, depthwise, separable or pool window, a transposed conv, or a merge
+    whose output is still H×W > 1 (the analysis gives a merge the largest field of its inputs).
+    """
+    whole: list[str] = []
+    layer: LayerFacts | None = net.layers[-1] if net.layers else None
+    while layer is not None:
+        out = layer.output_shape
+        if (
+            layer.window is not None
+            or layer.type == "conv_transpose"
+            or (layer.type in ("add", "concat") and out.height * out.width > 1)
+        ):
+            return layer, whole[::-1]
+        if layer.type == "fc" and "the fc layers" not in whole:
+            whole.append("the fc layers")
+        elif layer.type == "global_pool":
+            whole.append("the global pooling")
+        sources = [net.layers[source] for source in layer.inputs if source >= 0]
+        layer = max(sources, key=lambda other: other.rf_rows.size * other.rf_cols.size, default=None)
+    return None, whole
 
 
 @rule(
@@ -101,7 +137,9 @@ def fc_dominates_params(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
 def receptive_field_too_small(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
-    Compares the receptive field of the last conv or pool layer with the input size.
+    Compares the receptive field of the output's last spatial volume with the input size: walking back
+    from the last layer through fc, flatten and global pooling, the last conv or pool window, transposed
+    conv, or merge that still has H×W > 1 (a merge sees the largest field of its branches).
 
     ## Why is this bad
     The receptive field grows by (F − 1)·jump per layer; when the last spatial layer's units still see
@@ -111,18 +149,22 @@ def receptive_field_too_small(net: NetworkFacts, settings: Settings) -> Iterator
     ## Use instead
     More conv layers or pools (each 3×3 conv adds 2 jumps, each pool doubles the jump), or larger strides.
     """
-    last = next((layer for layer in reversed(net.layers) if layer.window is not None), None)
+    last, whole = _last_spatial(net)
     if last is None or last.input_shape.empty:
         return
     height, width = net.input_shape.height, net.input_shape.width
     rows, cols = last.rf_rows.size, last.rf_cols.size
     if rows >= height and cols >= width:
         return
-    after = any(layer.type == "fc" for layer in net.layers[last.index + 1 :])
+    if whole:
+        verb = "sees" if whole == ["the global pooling"] else "see"
+        seen = f"only {' and '.join(whole)} after it {verb} the whole image"
+    else:
+        seen = "no layer sees the whole image"
     yield Hit(
         last.index,
         f"the last {last.type} layer's units see {rows}×{cols} input pixels, less than the {height}×{width} input: "
-        + ("only the fc layers after it see the whole image" if after else "no layer sees the whole image"),
+        + seen,
     )
 
 
@@ -189,8 +231,8 @@ def activation_memory_over_budget(net: NetworkFacts, settings: Settings) -> Iter
 def pool_replaceable_by_stride(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
-    Reports max and avg pools with S=2 that follow a conv (a ReLU between them is fine), with the conv that
-    could replace them and what it costs. Off by default: pooling is not wrong.
+    Reports max and avg pools with S=2 that read a conv (through a ReLU, an activation, batchnorm or
+    dropout), with the conv that could replace them and what it costs. Off by default: pooling is not wrong.
 
     ## Why is this bad
     Springenberg et al., "Striving for Simplicity: The All Convolutional Net": a pool is a fixed conv; a
@@ -201,17 +243,19 @@ def pool_replaceable_by_stride(net: NetworkFacts, settings: Settings) -> Iterato
     `{"type": "conv", "filters": D, "kernel": F, "stride": 2}` in place of the pool, or S=2 in the conv before
     it and no pool.
     """
-    previous: LayerFacts | None = None
     for layer in net.layers:
         window = layer.window
         mode = getattr(layer.spec, "mode", None)
+        previous = only_producer(net, layer)
+        while previous is not None and previous.type in SHAPE_KEEPING:
+            previous = only_producer(net, previous)  # conv → (batchnorm →) ReLU → pool reads the conv
         if (
             layer.type == "pool"
             and window is not None
             and mode in ("max", "avg")
             and window.stride == (2, 2)
             and previous is not None
-            and previous.type == "conv"
+            and previous.type in ("conv", "depthwise", "separable")
             and not layer.input_shape.empty
             and window.has_output
         ):
@@ -225,8 +269,6 @@ def pool_replaceable_by_stride(net: NetworkFacts, settings: Settings) -> Iterato
                 f" S = 2, K = {depth} on the same {layer.input_shape}: the same {layer.output_shape} output, learned,"
                 f" for {kh}·{kw}·{depth}·{depth} + {depth} = {added:,} more params (Springenberg et al.)",
             )
-        if layer.type != "relu":
-            previous = layer
 
 
 @rule(

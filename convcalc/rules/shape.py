@@ -11,7 +11,7 @@ from convcalc.analysis import LayerFacts, NetworkFacts, Shape, Window, analyze
 from convcalc.arithmetic import AxisResult
 from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
-from convcalc.rules.support import pair_value, rewindow, window_changes, window_output, with_input
+from convcalc.rules.support import pair_value, rewindow, size_locked, window_changes, window_output, with_input
 from convcalc.spec import Conv, ConvTranspose, Pool
 
 
@@ -110,13 +110,15 @@ def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     alternatives, magic numbers first.
     """
     input_fixes_left = 1  # re-analysing the whole network is O(n): only for the first misfit
+    locked: set[int] | None = None
     for layer in net.layers:
         window = layer.window
         if window is None or window.same or layer.input_shape.empty or not window.has_output:
             continue
         message = does_not_fit_message(layer)
         if message is not None:
-            fixes = fit_fixes(layer)
+            locked = size_locked(net) if locked is None else locked
+            fixes = fit_fixes(layer, keep_size=layer.index in locked)
             if input_fixes_left:
                 input_fixes_left -= 1
                 fixes += input_size_fixes(net, layer)
@@ -130,8 +132,11 @@ def _fits(window: Window) -> bool:
     return window.fits and not window.same
 
 
-def fit_fixes(layer: LayerFacts) -> tuple[Fix, ...]:
-    """Changes to this layer alone that make it fit, each re-computed: magic numbers, S, F, P, then "same"."""
+def fit_fixes(layer: LayerFacts, keep_size: bool = False) -> tuple[Fix, ...]:
+    """Changes to this layer alone that make it fit, each re-computed: magic numbers, S, F, P, then "same".
+
+    With ``keep_size`` (a merge relies on this layer's H×W) only fixes that keep the output size are offered.
+    """
     window = layer.window
     assert window is not None
     depth = layer.output_shape.depth
@@ -141,7 +146,8 @@ def fit_fixes(layer: LayerFacts) -> tuple[Fix, ...]:
     def offer(title: str, changes: dict[str, Any], new: Window) -> None:
         out = window_output(new, depth)
         fix = Fix(f"{title} → {out}", path, window_changes(layer, changes))
-        if not out.empty and fix not in fixes:
+        resized = (out.height, out.width) != (layer.output_shape.height, layer.output_shape.width)
+        if not out.empty and fix not in fixes and not (keep_size and resized):
             fixes.append(fix)
 
     # The course's magic numbers first: conv F=3, S=1, P=1; pool F=2, S=2 or F=3, S=2.

@@ -1,0 +1,675 @@
+"""The CC2xx–CC4xx rules on graphs and modern layers: residual blocks, branches that merge, activations,
+zero-padded stems, depthwise and dilated convs, learned upsampling.
+
+Each rule is read through the producers of each layer, not the list order; fixes still clear their finding.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from convcalc.analysis import NetworkFacts, analyze
+from convcalc.findings import Finding
+from convcalc.fixes import apply_fix
+from convcalc.loading import validate
+from convcalc.rules import REGISTRY
+from convcalc.rules.support import (
+    PARAMETERISED,
+    first_convs,
+    is_nonlinear,
+    output_head,
+    producers_of,
+    zero_padding_before,
+)
+from convcalc.spec import Network
+
+
+def facts(spec: dict[str, Any]) -> NetworkFacts:
+    # validate() also checks the graph (names, inputs): every spec here is a valid file.
+    return analyze(validate("<test>", spec))
+
+
+def run(spec: dict[str, Any], code: str) -> list[Finding]:
+    return list(REGISTRY[code].run(facts(spec)))
+
+
+def where(spec: dict[str, Any], code: str) -> list[int | None]:
+    return [finding.layer for finding in run(spec, code)]
+
+
+def assert_fix_clears(spec: dict[str, Any], finding: Finding) -> None:
+    assert finding.fixes, f"{finding.code} offers no fix"
+    for fix in finding.fixes:
+        fixed = apply_fix(spec, fix)
+        assert (finding.code, finding.layer) not in {(f.code, f.layer) for f in run(fixed, finding.code)}, fix
+
+
+def conv(name: str, filters: int = 8, kernel: int = 3, **more: Any) -> dict[str, Any]:
+    return {"type": "conv", "name": name, "filters": filters, "kernel": kernel, "padding": 1, **more}
+
+
+def residual_block(*, relu_after_add: bool = True) -> dict[str, Any]:
+    """A ResNet basic block: conv → bn → relu → conv → bn, plus the identity, then add → relu → conv."""
+    layers = [
+        conv("stem"),
+        {"type": "relu", "name": "stem_relu"},
+        conv("conv1"),
+        {"type": "batchnorm", "name": "bn1"},
+        {"type": "activation", "name": "relu1", "kind": "relu"},
+        conv("conv2"),
+        {"type": "batchnorm", "name": "bn2"},
+        {"type": "add", "name": "add", "inputs": ["bn2", "stem_relu"]},
+    ]
+    if relu_after_add:
+        layers.append({"type": "activation", "name": "out", "kind": "relu"})
+    layers.append(conv("next"))
+    return {"input": [16, 16, 8], "layers": layers}
+
+
+def test_the_graph_examples_are_valid_specs() -> None:
+    for spec in (residual_block(), residual_block(relu_after_add=False), INCEPTION, KERAS_STEM, UNET):
+        assert isinstance(validate("<test>", spec), Network)
+
+
+# --- support helpers -------------------------------------------------------------------------------------
+
+
+def test_producers_of_names_the_input_as_none() -> None:
+    net = facts(residual_block())
+    add = net.layers[7]
+    assert [p.name if p is not None else None for p in producers_of(net, add)] == ["bn2", "stem_relu"]
+    assert producers_of(net, net.layers[0]) == [None]
+
+
+def test_is_nonlinear_and_parameterised() -> None:
+    spec = {
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "activation", "kind": "gelu"},
+            {"type": "pool", "kernel": 2, "mode": "avg"},
+            {"type": "pool", "kernel": 1, "mode": "l2"},
+            {"type": "global_pool", "mode": "max"},
+            {"type": "global_pool", "mode": "avg", "inputs": ["input"]},
+            {"type": "batchnorm"},
+            {"type": "dense", "units": 3},
+        ],
+    }
+    net = facts(spec)
+    assert [is_nonlinear(layer) for layer in net.layers] == [True, False, True, True, False, False, False]
+    assert net.layers[-1].type in PARAMETERISED
+
+
+# --- CC303 missing-nonlinearity ------------------------------------------------------------------------
+
+
+def test_cc303_a_residual_block_with_activations_is_clean() -> None:
+    assert where(residual_block(), "CC303") == []
+
+
+def test_cc303_follows_the_add_back_to_the_conv_before_it() -> None:
+    spec = residual_block(relu_after_add=False)
+    (finding,) = run(spec, "CC303")
+    assert finding.layer == 8  # next
+    assert "layers[5] conv2" in finding.message
+    assert "through bn2 (batchnorm), add (add), no nonlinearity" in finding.message
+
+
+def test_cc303_any_activation_kind_is_a_nonlinearity() -> None:
+    for kind in ("relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish"):
+        spec = {
+            "input": [8, 8, 4],
+            "layers": [conv("a"), {"type": "batchnorm"}, {"type": "activation", "kind": kind}, conv("b")],
+        }
+        assert where(spec, "CC303") == [], kind
+
+
+def test_cc303_a_branch_without_an_activation_is_found_through_the_concat() -> None:
+    spec = {
+        "input": [8, 8, 4],
+        "layers": [
+            conv("left"),
+            {"type": "activation", "name": "left_act", "kind": "gelu"},
+            conv("right", inputs=["input"]),
+            {"type": "dropout", "name": "right_drop"},
+            {"type": "concat", "name": "cat", "inputs": ["left_act", "right_drop"]},
+            conv("after"),
+        ],
+    }
+    (finding,) = run(spec, "CC303")
+    assert finding.layer == 5
+    assert finding.message.startswith("layers[2] right")
+    assert "through right_drop (dropout), cat (concat)" in finding.message
+    assert "left" not in finding.message.split("feeds")[0]
+
+
+def test_cc303_names_every_conv_reached_through_a_merge() -> None:
+    spec = {
+        "input": [8, 8, 4],
+        "layers": [
+            conv("a"),
+            conv("b", inputs=["input"]),
+            {"type": "add", "inputs": ["a", "b"]},
+            conv("c"),
+        ],
+    }
+    (finding,) = run(spec, "CC303")
+    assert "layers[1] b" in finding.message and "nor do layers[0] a, reached through the merge" in finding.message
+
+
+def test_cc303_the_avg_pool_fix_only_where_every_path_runs_through_it() -> None:
+    through = {
+        "input": [8, 8, 4],
+        "layers": [conv("a"), {"type": "pool", "name": "avg", "kernel": 2, "mode": "avg"}, conv("b")],
+    }
+    (finding,) = run(through, "CC303")
+    assert [fix.set for fix in finding.fixes] == [{"mode": "max"}]
+    assert_fix_clears(through, finding)
+    bypassed = {
+        "input": [8, 8, 4],
+        "layers": [
+            conv("a"),
+            {"type": "pool", "name": "avg", "kernel": 1, "mode": "avg"},
+            {"type": "add", "inputs": ["avg", "a"]},
+            conv("b"),
+        ],
+    }
+    (finding,) = run(bypassed, "CC303")
+    assert finding.fixes == ()  # the add also reads a directly: a max pool would not help
+
+
+def test_cc303_global_max_pooling_is_nonlinear_global_avg_is_not() -> None:
+    def spec(mode: str) -> dict[str, Any]:
+        return {
+            "input": [8, 8, 4],
+            "layers": [conv("a"), {"type": "global_pool", "mode": mode}, {"type": "fc", "units": 3}],
+        }
+
+    assert where(spec("max"), "CC303") == []
+    assert where(spec("avg"), "CC303") == [2]
+
+
+def test_cc303_intended_linear_pairs() -> None:
+    separable_written_out = {
+        "input": [8, 8, 4],
+        "layers": [{"type": "depthwise", "kernel": 3, "padding": 1}, conv("pointwise", kernel=1, padding=0)],
+    }
+    assert where(separable_written_out, "CC303") == []
+    depthwise_then_3x3 = {
+        "input": [8, 8, 4],
+        "layers": [{"type": "depthwise", "kernel": 3, "padding": 1}, conv("full")],
+    }
+    assert where(depthwise_then_3x3, "CC303") == [1]
+    assert where(UNET, "CC303") == []  # a strided conv_transpose is learned upsampling
+
+
+def test_cc303_stays_linear_on_a_deep_residual_network() -> None:
+    layers: list[dict[str, Any]] = [conv("c0"), {"type": "relu", "name": "r0"}]
+    for i in range(1, 1500):
+        layers += [
+            conv(f"c{i}"),
+            {"type": "batchnorm", "name": f"b{i}"},
+            {"type": "add", "name": f"a{i}", "inputs": [f"b{i}", f"r{i - 1}"]},
+            {"type": "relu", "name": f"r{i}"},
+        ]
+    net = facts({"input": [4, 4, 8], "layers": layers})
+    start = time.perf_counter()
+    assert list(REGISTRY["CC303"].run(net)) == []
+    assert time.perf_counter() - start < 5
+
+
+def test_cc303_stays_linear_on_a_chain_of_concats() -> None:
+    # DenseNet without its BN-ReLU: every conv reads all earlier ones linearly; CC303 keeps the nearest few.
+    layers: list[dict[str, Any]] = [conv("c0", filters=1), {"type": "concat", "name": "k0", "inputs": ["c0", "input"]}]
+    for i in range(1, 2000):
+        layers += [conv(f"c{i}", filters=1), {"type": "concat", "name": f"k{i}", "inputs": [f"k{i - 1}", f"c{i}"]}]
+    net = facts({"input": [2, 2, 1], "layers": layers})
+    start = time.perf_counter()
+    found = list(REGISTRY["CC303"].run(net))
+    assert time.perf_counter() - start < 5
+    assert len(found) == 1999
+    assert found[-1].message.startswith("layers[3996] c1998")
+    assert "nor do layers[3994] c1997, layers[3992] c1996, layers[3990] c1995 and more" in found[-1].message
+
+
+# --- CC302 first-conv-unpadded and CC202 padding-changes-size --------------------------------------------
+
+KERAS_STEM: dict[str, Any] = {
+    "input": [224, 224, 3],
+    "layers": [
+        {"type": "zero_padding", "name": "conv1_pad", "padding": 3},
+        {"type": "conv", "name": "conv1", "filters": 8, "kernel": 7, "stride": 2, "padding": "valid"},
+        {"type": "relu"},
+        {"type": "zero_padding", "name": "pad2", "padding": 1},
+        {"type": "conv", "name": "conv2", "filters": 8, "kernel": 3, "padding": "valid"},
+        {"type": "relu"},
+    ],
+}
+
+
+def test_cc302_a_zero_padded_stem_is_padded() -> None:
+    assert where(KERAS_STEM, "CC302") == []
+    unpadded = {**KERAS_STEM, "layers": KERAS_STEM["layers"][1:]}
+    (finding,) = run(unpadded, "CC302")
+    assert finding.layer == 0
+    assert_fix_clears(unpadded, finding)
+
+
+def test_cc302_zero_padding_of_zero_is_no_padding() -> None:
+    spec = {"input": [32, 32, 1], "layers": [{"type": "zero_padding", "padding": 0}, conv("c", kernel=5, padding=0)]}
+    assert where(spec, "CC302") == [1]
+
+
+def test_cc302_every_branch_that_starts_at_the_input() -> None:
+    spec = {
+        "input": [32, 32, 3],
+        "layers": [
+            conv("a", kernel=5, padding=0),
+            conv("b", kernel=5, padding=0, inputs=["input"]),
+            {"type": "concat", "inputs": ["a", "b"]},
+            conv("c", kernel=5, padding=0),
+        ],
+    }
+    net = facts(spec)
+    assert [layer.name for layer in first_convs(net)] == ["a", "b"]
+    assert where(spec, "CC302") == [0, 1]
+    assert where(spec, "CC202") == [3]  # not a first conv: CC202's
+
+
+def test_cc202_zero_padding_that_keeps_the_size_is_not_flagged() -> None:
+    assert where(KERAS_STEM, "CC202") == []
+    net = facts(KERAS_STEM)
+    origin, pads = zero_padding_before(net, net.layers[4])
+    assert (origin.height, [p.name for p in pads]) == (112, ["pad2"])
+
+
+def test_cc202_zero_padding_that_falls_short_is_flagged_and_fixed() -> None:
+    layers = [dict(layer) for layer in KERAS_STEM["layers"]]
+    layers[4] = {**layers[4], "kernel": 5}  # pad2 adds 1 per side; a 5×5 needs 2
+    spec = {**KERAS_STEM, "layers": layers}
+    (finding,) = run(spec, "CC202")
+    assert finding.layer == 4
+    assert "112×112 → 110×110" in finding.message
+    assert "W + Z − F + 2P + 1 = 112 + 2 − 5 + 0 + 1 = 110 (Z from pad2)" in finding.message
+    assert [fix.set for fix in finding.fixes] == [{"padding": 1}]
+    assert_fix_clears(spec, finding)
+
+
+def test_cc202_depthwise_and_dilated_convs() -> None:
+    depthwise = {"input": [16, 16, 4], "layers": [conv("c"), {"type": "relu"}, {"type": "depthwise", "kernel": 3}]}
+    (finding,) = run(depthwise, "CC202")
+    assert finding.layer == 2
+    assert_fix_clears(depthwise, finding)
+    dilated = {"input": [16, 16, 4], "layers": [conv("c"), {"type": "relu"}, conv("d", dilation=2)]}
+    (finding,) = run(dilated, "CC202")
+    assert "E = d·(F − 1) + 1 = 2·2 + 1, dilated" in finding.message
+    assert [fix.set for fix in finding.fixes] == [{"padding": 2}]
+    assert_fix_clears(dilated, finding)
+
+
+# --- other CC2xx -----------------------------------------------------------------------------------------
+
+
+def test_cc201_judges_the_kernel_not_the_dilated_span_and_skips_depthwise() -> None:
+    dilated3 = {"input": [32, 32, 4], "layers": [conv("d", dilation=4, padding=4)]}
+    assert where(dilated3, "CC201") == []
+    dilated5 = {"input": [32, 32, 4], "layers": [conv("d", kernel=5, dilation=2, padding=4)]}
+    (finding,) = run(dilated5, "CC201")
+    assert "5×5 kernel (dilation 2: it spans 9×9 pixels" in finding.message
+    assert_fix_clears(dilated5, finding)
+    depthwise = {"input": [32, 32, 4], "layers": [{"type": "depthwise", "kernel": 7, "padding": 3}]}
+    assert where(depthwise, "CC201") == []
+
+
+INCEPTION: dict[str, Any] = {
+    "input": [28, 28, 16],
+    "layers": [
+        conv("b1", kernel=1, padding=0, inputs=["input"]),
+        {"type": "relu", "name": "b1_relu"},
+        conv("b2", inputs=["input"]),
+        {"type": "relu", "name": "b2_relu"},
+        {"type": "pool", "name": "b3_pool", "kernel": 3, "stride": 1, "padding": "same", "inputs": ["input"]},
+        conv("b3", kernel=1, padding=0),
+        {"type": "relu", "name": "b3_relu"},
+        {"type": "concat", "name": "out", "inputs": ["b1_relu", "b2_relu", "b3_relu"]},
+    ],
+}
+
+
+def test_cc203_and_cc306_an_inception_pool_branch_is_not_a_downsampling() -> None:
+    assert where(INCEPTION, "CC203") == []
+    assert where(INCEPTION, "CC306") == []
+    lone = {"input": [28, 28, 16], "layers": [conv("c"), {"type": "relu"}, {"type": "pool", "kernel": 3, "stride": 1}]}
+    assert where(lone, "CC203") == [2]
+
+
+def test_cc204_spp_pools_are_branches() -> None:
+    spec = {
+        "input": [16, 16, 8],
+        "layers": [
+            conv("c"),
+            {"type": "relu", "name": "r"},
+            {"type": "pool", "name": "p5", "kernel": 5, "stride": 1, "padding": 2},
+            {"type": "concat", "inputs": ["r", "p5"]},
+        ],
+    }
+    assert where(spec, "CC204") == []
+
+
+def test_cc205_says_when_another_branch_reads_the_skipped_pixels() -> None:
+    spec = {
+        "input": [16, 16, 8],
+        "layers": [
+            conv("main", stride=2, padding=[1, 1]),
+            {"type": "conv", "name": "shortcut", "filters": 8, "kernel": 1, "stride": 2, "inputs": ["input"]},
+            {"type": "add", "inputs": ["main", "shortcut"]},
+        ],
+    }
+    (finding,) = run(spec, "CC205")
+    assert finding.layer == 1
+    assert "lost to this layer only: 1 other layer also reads its 16×16×8 input" in finding.message
+    # S=1 would give 16×16 against the main branch's 8×8: the add relies on the size, so only F=2 is offered.
+    assert [fix.title for fix in finding.fixes] == ["F=2 → 8×8×8"]
+    assert_fix_clears(spec, finding)
+    dilated = {"input": [16, 16, 8], "layers": [conv("d", kernel=2, stride=3, dilation=2, padding=0)]}
+    assert where(dilated, "CC205") == []
+
+
+def test_cc206_and_cc207_read_the_dilated_extent_and_depthwise_kernels() -> None:
+    fine = {"input": [16, 16, 4], "layers": [conv("d", dilation=2, padding=3)]}
+    assert where(fine, "CC206") == []  # P = 3 < E = 5
+    over = {"input": [16, 16, 4], "layers": [conv("d", dilation=2, padding=5)]}
+    (finding,) = run(over, "CC206")
+    assert "P = 5 ≥ E = 5" in finding.message
+    assert_fix_clears(over, finding)
+    even = {"input": [16, 16, 4], "layers": [{"type": "depthwise", "kernel": 4, "padding": "same"}]}
+    (finding,) = run(even, "CC207")
+    assert_fix_clears(even, finding)
+
+
+# --- CC301 -------------------------------------------------------------------------------------------------
+
+UNET: dict[str, Any] = {
+    "input": [64, 64, 1],
+    "layers": [
+        conv("enc1"),
+        {"type": "relu", "name": "enc1_relu"},
+        {"type": "pool", "name": "down1", "kernel": 2},
+        conv("enc2"),
+        {"type": "relu", "name": "enc2_relu"},
+        {"type": "pool", "name": "down2", "kernel": 2},
+        conv("mid"),
+        {"type": "relu"},
+        {"type": "conv_transpose", "name": "up2", "filters": 8, "kernel": 2, "stride": 2},
+        {"type": "concat", "name": "skip2", "inputs": ["up2", "enc2_relu"]},
+        conv("dec2"),
+        {"type": "relu"},
+        {"type": "conv_transpose", "name": "up1", "filters": 8, "kernel": 2, "stride": 2},
+        {"type": "concat", "name": "skip1", "inputs": ["up1", "enc1_relu"]},
+        conv("dec1"),
+        {"type": "relu"},
+        conv("logits", filters=2, kernel=1, padding=0),
+    ],
+}
+
+
+def test_cc301_an_encoder_decoder_needs_its_deepest_downsampling_only() -> None:
+    assert where(UNET, "CC301") == []
+    (finding,) = run({**UNET, "input": [66, 66, 1]}, "CC301")
+    assert "66 = 2·3·11 is not divisible by 4 = 2^2 (strides 2·2)" in finding.message
+    assert_fix_clears({**UNET, "input": [66, 66, 1]}, finding)
+
+
+def test_cc301_a_projection_shortcut_is_counted_once() -> None:
+    spec = {
+        "input": [32, 32, 8],
+        "layers": [
+            conv("main", stride=2),
+            {"type": "conv", "name": "shortcut", "filters": 8, "kernel": 1, "stride": 2, "inputs": ["input"]},
+            {"type": "add", "inputs": ["main", "shortcut"]},
+            {"type": "depthwise", "kernel": 3, "stride": 2, "padding": 1},
+        ],
+    }
+    # main and shortcut run in parallel: 2·2 = 4 divides 36, where a list-order product 2·2·2 = 8 would not.
+    assert where({**spec, "input": [36, 36, 8]}, "CC301") == []
+    (finding,) = run({**spec, "input": [34, 34, 8]}, "CC301")
+    assert "34 = 2·17 is not divisible by 4 = 2^2 (strides 2·2)" in finding.message
+
+
+# --- CC304, CC305, CC306 -----------------------------------------------------------------------------------
+
+
+def test_cc304_follows_inputs_not_the_list_order() -> None:
+    side_head = {
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "fc", "name": "aux", "units": 4},
+            conv("c", inputs=["input"]),
+        ],
+    }
+    assert where(side_head, "CC304") == []
+    after = {
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "fc", "name": "fc", "units": 4},
+            {"type": "relu"},
+            {"type": "separable", "filters": 4, "kernel": 1},
+        ],
+    }
+    (finding,) = run(after, "CC304")
+    assert finding.message.startswith("this separable runs on 1×1×4, after layers[0] fc")
+
+
+def test_cc304_a_decoder_grown_from_a_vector_is_flagged_once() -> None:
+    spec = {
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "fc", "units": 16},
+            {"type": "relu"},
+            {"type": "conv_transpose", "filters": 8, "kernel": 4},
+            {"type": "relu"},
+            {"type": "conv_transpose", "filters": 8, "kernel": 2, "stride": 2},
+        ],
+    }
+    assert where(spec, "CC304") == [2]  # the 4×4 map it grows is spatial again
+
+
+def test_cc305_only_the_output_path_matters() -> None:
+    assert where(INCEPTION, "CC305") == []  # ReLUs in branches before the concat are not after the logits
+    head, after = output_head(facts(INCEPTION))
+    assert head is None and [layer.name for layer in after] == ["out"]
+
+
+def test_cc305_through_dropout_relu6_and_not_softmax() -> None:
+    def spec(*tail: dict[str, Any]) -> dict[str, Any]:
+        return {"input": [8, 8, 4], "layers": [{"type": "global_pool"}, {"type": "dense", "units": 10}, *tail]}
+
+    assert where(spec({"type": "activation", "kind": "softmax"}), "CC305") == []
+    (finding,) = run(spec({"type": "dropout"}, {"type": "activation", "kind": "relu6"}), "CC305")
+    assert finding.layer == 3 and "a ReLU6 after layers[1] fc1" in finding.message and "to [0, 6]" in finding.message
+    assert where(spec({"type": "relu"}, {"type": "activation", "kind": "softmax"}), "CC305") == [2]
+
+
+def test_cc306_reads_producers() -> None:
+    spec = {
+        "input": [16, 16, 4],
+        "layers": [
+            conv("a"),
+            {"type": "relu", "name": "a_relu"},
+            {"type": "pool", "name": "p1", "kernel": 2},
+            conv("side", inputs=["a_relu"]),
+            {"type": "pool", "name": "p2", "kernel": 2, "inputs": ["p1"]},
+            {"type": "pool", "name": "raw", "kernel": 2, "inputs": ["input"]},
+            {"type": "activation", "name": "r1", "kind": "relu", "inputs": ["side"]},
+            {"type": "relu", "name": "r2"},
+            {"type": "activation", "kind": "gelu", "inputs": ["r1"]},
+        ],
+    }
+    found = {finding.layer: finding.message for finding in run(spec, "CC306")}
+    assert sorted(found) == [4, 5, 7]
+    assert found[4].startswith("a pool right after layers[2] p1")
+    assert found[5].startswith("a pool directly on the 16×16×4 input")
+    assert found[7].startswith("a ReLU right after layers[6] r1")
+
+
+# --- CC307, CC401, CC402, CC404 ------------------------------------------------------------------------------
+
+
+def test_cc307_a_block_ending_in_a_concat() -> None:
+    (finding,) = run(INCEPTION, "CC307")
+    assert finding.layer == 7 and finding.fixes == ()
+
+
+def test_cc401_no_pooling_advice_when_the_fc_reads_a_pooled_vector() -> None:
+    pooled = {
+        "input": [8, 8, 4],
+        "layers": [conv("c"), {"type": "relu"}, {"type": "global_pool"}, {"type": "fc", "units": 512}],
+    }
+    (finding,) = run(pooled, "CC401")
+    assert "global average pooling" not in finding.message
+    assert "they read 1×1 volumes already" in finding.message
+    flattened = {
+        "input": [8, 8, 4],
+        "layers": [conv("c"), {"type": "relu"}, {"type": "flatten"}, {"type": "dropout"}, {"type": "fc", "units": 64}],
+    }
+    (finding,) = run(flattened, "CC401")
+    assert "This fc over 8×8×8 is a conv with F = 8" in finding.message
+
+
+def test_cc402_the_output_volume_of_a_residual_network() -> None:
+    spec = residual_block()
+    spec["layers"] += [{"type": "relu"}, {"type": "global_pool"}, {"type": "fc", "units": 10}]
+    (finding,) = run(spec, "CC402")
+    assert finding.layer == 9  # next: the last window on the output path
+    assert "only the global pooling and the fc layers after it see the whole image" in finding.message
+    ends_in_add = residual_block(relu_after_add=False)
+    ends_in_add["layers"] = ends_in_add["layers"][:-1]
+    (finding,) = run(ends_in_add, "CC402")
+    assert finding.layer == 7 and "the last add layer's units see 7×7" in finding.message
+
+
+def test_cc402_a_concat_takes_its_largest_branch() -> None:
+    (finding,) = run(INCEPTION, "CC402")
+    assert finding.layer == 7 and "see 3×3 input pixels" in finding.message
+
+
+def test_cc404_reads_through_batchnorm_and_activations() -> None:
+    spec = {
+        "input": [16, 16, 4],
+        "layers": [
+            conv("c"),
+            {"type": "batchnorm"},
+            {"type": "activation", "kind": "swish"},
+            {"type": "pool", "kernel": 2},
+            {"type": "pool", "kernel": 2, "stride": 2, "inputs": ["input"]},
+        ],
+    }
+    assert where(spec, "CC404") == [3]
+
+
+def _two_branches(*, left_first: bool) -> dict[str, Any]:
+    left = [
+        conv("l1", inputs=["input"]),
+        {"type": "pool", "name": "lp1", "kernel": 2, "mode": "avg", "inputs": ["l1"]},
+        {"type": "pool", "name": "lp2", "kernel": 2, "mode": "avg", "inputs": ["lp1"]},
+    ]
+    right = [
+        conv("r1", inputs=["input"]),
+        {"type": "relu", "name": "rr", "inputs": ["r1"]},
+        {"type": "pool", "name": "rp", "kernel": 4, "inputs": ["rr"]},
+    ]
+    tail = [
+        {"type": "concat", "name": "cat", "inputs": ["lp2", "rp"]},
+        conv("c"),
+        {"type": "relu"},
+        {"type": "global_pool"},
+        {"type": "fc", "name": "logits", "units": 10},
+        {"type": "relu", "name": "clip"},
+    ]
+    return {"input": [16, 16, 4], "layers": [*(left + right if left_first else right + left), *tail]}
+
+
+@pytest.mark.parametrize("code", ["CC301", "CC303", "CC305", "CC306", "CC402", "CC404"])
+def test_the_rules_ignore_list_order_where_inputs_say_otherwise(code: str) -> None:
+    # The same graph with its branches listed in the other order gives the same findings.
+    def named(spec: dict[str, Any]) -> list[tuple[str, str]]:
+        net = facts(spec)
+        found = [("network" if f.layer is None else net.layers[f.layer].name, f.message) for f in run(spec, code)]
+        return sorted((name, re.sub(r"layers\[\d+\] ", "", message)) for name, message in found)
+
+    first, second = named(_two_branches(left_first=True)), named(_two_branches(left_first=False))
+    assert first == second
+    expected = {"CC303": ["c"], "CC305": ["clip"], "CC306": ["lp2"], "CC402": ["c"], "CC404": ["lp1"]}
+    assert [name for name, _ in first] == expected.get(code, [])
+
+
+# --- property: on random small graphs, every fix still clears its finding --------------------------------
+
+
+GRAPH_KINDS = [
+    *("conv", "conv", "depthwise", "conv_transpose", "pool", "global_pool", "fc"),
+    *("relu", "activation", "batchnorm", "dropout", "zero_padding", "add", "concat"),
+]
+
+
+@st.composite
+def graph_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """1–8 layers of the modern kinds, each reading the previous layer or earlier ones (merges read two)."""
+    size = draw(st.integers(4, 24))
+    layers: list[dict[str, Any]] = []
+    for i in range(draw(st.integers(1, 8))):
+        kind = draw(st.sampled_from(GRAPH_KINDS))
+        layer: dict[str, Any] = {"type": kind, "name": f"l{i}"}
+        earlier = ["input", *(f"l{j}" for j in range(i))]
+        if kind in ("add", "concat"):
+            layer["inputs"] = draw(st.lists(st.sampled_from(earlier), min_size=2, max_size=2))
+        elif draw(st.booleans()):
+            layer["inputs"] = [draw(st.sampled_from(earlier))]
+        if kind in ("conv", "depthwise", "pool", "conv_transpose"):
+            layer["kernel"] = draw(st.integers(1, 6))
+            layer.update(
+                draw(
+                    st.fixed_dictionaries(
+                        {},
+                        optional={
+                            "stride": st.integers(1, 3),
+                            "padding": st.one_of(st.integers(0, 3), st.just("same")),
+                        },
+                    )
+                )
+            )
+        if kind in ("conv", "depthwise") and draw(st.booleans()):
+            layer["dilation"] = draw(st.integers(1, 3))
+        if kind in ("conv", "conv_transpose"):
+            layer["filters"] = draw(st.integers(1, 4))
+        elif kind == "pool":
+            layer["mode"] = draw(st.sampled_from(["max", "avg", "l2"]))
+        elif kind == "global_pool":
+            layer["mode"] = draw(st.sampled_from(["max", "avg"]))
+        elif kind == "activation":
+            layer["kind"] = draw(st.sampled_from(["relu", "relu6", "gelu", "softmax"]))
+        elif kind == "zero_padding":
+            layer["padding"] = draw(st.integers(0, 2))
+        elif kind == "fc":
+            layer["units"] = draw(st.integers(1, 8))
+        layers.append(layer)
+    return {"input": [size, size, draw(st.integers(1, 4))], "layers": layers}
+
+
+CHANGED = [code for code in sorted(REGISTRY) if code[:3] in ("CC2", "CC3", "CC4")]
+
+
+@given(graph_specs())
+def test_every_fix_clears_its_finding_on_graphs(spec: dict[str, Any]) -> None:
+    net = facts(spec)
+    for code in CHANGED:
+        for finding in REGISTRY[code].run(net):
+            for fix in finding.fixes:
+                fixed = apply_fix(spec, fix)
+                left = {(f.code, f.layer) for f in run(fixed, code)}
+                assert (finding.code, finding.layer) not in left, (fix, fixed)
