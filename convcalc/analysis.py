@@ -227,7 +227,10 @@ def transpose_output(layer: ConvTranspose, shape: Shape) -> Shape:
         else:
             assert isinstance(layer.padding, tuple)
             pad = layer.padding[axis]
-            sizes.append(ar.transpose_output_size(size, kernel, layer.stride[axis], pad, output_padding or 0))
+            if output_padding is None:
+                # Keras' default: a kernel smaller than the stride still fills whole stride-sized cells.
+                output_padding = max(layer.stride[axis] - kernel, 0)
+            sizes.append(ar.transpose_output_size(size, kernel, layer.stride[axis], pad, output_padding))
     return Shape(sizes[0], sizes[1], layer.filters)
 
 

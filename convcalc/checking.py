@@ -7,10 +7,22 @@ from collections.abc import Iterable
 from convcalc.analysis import analyze
 from convcalc.config import LintConfig, matches
 from convcalc.findings import Finding, Severity, sort_findings
-from convcalc.loading import LoadedSpec, Problem, SpecError
+from convcalc.loading import LoadedSpec, Problem, SourceMap, SpecError, load_spec, validate
 from convcalc.memory import training_memory
 from convcalc.report.common import CheckedSpec
 from convcalc.rules import REGISTRY, run_rules
+
+
+def load_any(file: str) -> LoadedSpec:
+    """A convcalc spec, or a Keras model file (.keras or model.to_json()) read as data and converted.
+
+    The model is never loaded or run: only its architecture JSON is read (see convcalc.keras_import).
+    """
+    from convcalc.keras_import import is_keras_file, spec_from_keras_file
+
+    if is_keras_file(file):
+        return LoadedSpec(file=file, network=validate(file, spec_from_keras_file(file)), source=SourceMap())
+    return load_spec(file)
 
 
 def _check_spec_codes(loaded: LoadedSpec) -> None:

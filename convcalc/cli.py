@@ -128,9 +128,8 @@ def check(
     Exit 0 when no finding reaches --fail-on (default: error), 1 when one does, 2 when a spec cannot be
     read or validated or an option is wrong.
     """
-    from convcalc.checking import check_loaded, fails
+    from convcalc.checking import check_loaded, fails, load_any
     from convcalc.config import ConfigError, resolve_config
-    from convcalc.loading import load_spec
 
     results = []
     failed = False
@@ -150,7 +149,7 @@ def check(
                 batch=batch,
                 dtype=dtype,
             )
-            checked = check_loaded(load_spec(file), config)
+            checked = check_loaded(load_any(file), config)
         except ConfigError as error:
             _usage_error(str(error))
         except SpecError as error:
@@ -309,10 +308,10 @@ def solve(
         if in_size is not None or out_size is not None:
             _usage_error("give either a spec or --in/--out, not both")
         from convcalc.analysis import analyze
-        from convcalc.loading import load_spec
+        from convcalc.checking import load_any
 
         try:
-            loaded = load_spec(spec)
+            loaded = load_any(spec)
         except SpecError as error:
             print_spec_error(error)
             raise typer.Exit(EXIT_USAGE) from None
@@ -357,14 +356,13 @@ def draw(
     Layers with error findings are outlined in red, warnings in amber. Exit 0 when drawn, 2 when the spec
     cannot be read or the output is not an .svg file.
     """
-    from convcalc.checking import check_loaded
+    from convcalc.checking import check_loaded, load_any
     from convcalc.config import ConfigError, resolve_config
-    from convcalc.loading import load_spec
 
     if output is not None and not output.lower().endswith(".svg"):
         _usage_error(f"--output: convcalc draws SVG only; name the file *.svg (got {output!r})")
     try:
-        checked = check_loaded(load_spec(spec), resolve_config(spec))
+        checked = check_loaded(load_any(spec), resolve_config(spec))
     except ConfigError as error:
         _usage_error(str(error))
     except SpecError as error:
@@ -373,6 +371,30 @@ def draw(
     from convcalc.draw import draw_svg
 
     _write(draw_svg(checked), output)
+
+
+@app.command("import")
+def import_model(
+    model: Annotated[str, typer.Argument(help="A Keras model: .keras archive or a model.to_json() file.")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the spec here (default: stdout).")] = None,
+) -> None:
+    """Convert a Keras model's architecture into a convcalc spec, reading it as data.
+
+    Nothing from the file is executed and no weights are loaded (model files are programs: TensorFlow's
+    security policy). A layer kind convcalc cannot model is named, with exit 2, never silently skipped.
+    """
+    from convcalc.keras_import import is_keras_file, spec_from_keras_file
+
+    if not is_keras_file(model):
+        _usage_error(f"{model}: not a Keras model file (.keras archive or model.to_json() output)")
+    try:
+        spec = spec_from_keras_file(model)
+    except SpecError as error:
+        print_spec_error(error)
+        raise typer.Exit(EXIT_USAGE) from None
+    from convcalc.report.json_report import spec_json
+
+    _write(spec_json(spec), output)
 
 
 @app.command()

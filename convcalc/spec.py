@@ -272,7 +272,10 @@ class Separable(_Layer):
 
 
 class ConvTranspose(_Layer):
-    """A transposed convolution: out = (W − 1)·S + F − 2P + output_padding; "same" gives W·S."""
+    """A transposed convolution: out = (W − 1)·S + F − 2P + output_padding; "same" gives W·S.
+
+    Without output_padding a kernel smaller than the stride counts as F = S (Keras' rule: max(F, S)).
+    """
 
     type: Literal["conv_transpose"]
     filters: PositiveInt

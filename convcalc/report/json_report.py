@@ -125,6 +125,11 @@ def _spec_text(record: dict[str, Any], indent: str) -> str:
     return f"{indent}{{\n" + ",\n".join(lines) + f"\n{indent}}}"
 
 
+def spec_json(spec: dict[str, Any]) -> str:
+    """A spec as JSON text: one key per line, one layer per line (the layout of examples/)."""
+    return _spec_text(spec, "") + "\n"
+
+
 def render(results: list[CheckedSpec], *, as_list: bool | None = None) -> str:
     """One object for one spec; an array of objects (each with its ``file``) for several.
 

@@ -1,0 +1,996 @@
+"""Keras models as convcalc specs, read as data: the architecture JSON in a ``.keras`` archive or from
+``model.to_json()``, never the model itself.
+
+TensorFlow's security policy treats a model file as a program: loading one may run code (a Lambda layer
+carries marshalled bytecode). So this module only unzips and parses JSON, maps every layer it knows onto
+spec layers, and refuses everything else by name. It imports neither TensorFlow nor Keras.
+
+Naming: each spec layer carries its Keras layer's name. A Keras layer with a fused activation becomes two
+spec layers, the one holding the parameters under the Keras name and the activation as ``<name>/<kind>``
+(Keras names cannot contain "/", so these never collide); a nested model's layers are named
+``<model>/<layer>``. Later layers that read a Keras layer read the last spec layer it became.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from convcalc.analysis import NetworkFacts, Shape, analyze
+from convcalc.loading import MAX_SPEC_BYTES, JsonPath, Problem, SpecError, format_path, read_text, validate
+from convcalc.spec import INPUT_NAME, MERGE_TYPES
+
+MAX_CONFIG_BYTES = MAX_SPEC_BYTES
+"""The largest config.json read from an archive (ResNet50's is 0.2 MiB); checked before decompressing."""
+MAX_MODEL_NESTING = 16
+"""Models nested deeper than this are refused (the walk recurses once per nested model)."""
+MAX_PROBLEMS = 50
+"""Problems reported at most; the rest are counted."""
+CONFIG_MEMBER = "config.json"
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_MODEL_CLASSES = ("Functional", "Sequential", "Model")
+_KERAS_MODULES = ("keras", "tf_keras")
+
+# Keras activation names → spec activation kinds; None means "linear" (nothing to emit).
+_ACTIVATIONS: dict[str, str | None] = {
+    "linear": None,
+    "relu": "relu",
+    "relu6": "relu6",
+    "leaky_relu": "leaky_relu",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "softmax": "softmax",
+    "gelu": "gelu",
+    "swish": "swish",
+    "silu": "swish",  # Keras 3 serialises swish as silu: the same function
+}
+
+
+@dataclass(frozen=True)
+class _Tensor:
+    """A value flowing between layers: the spec layer producing it (or "input") and its Keras rank."""
+
+    name: str
+    rank: int
+    """4 for a batch of H×W×D volumes, 2 for a batch of flat vectors (shown as 1×1×n)."""
+
+
+@dataclass(frozen=True)
+class _KerasLayer:
+    """One layer object of a model config, with where it sits in the file."""
+
+    name: str
+    class_name: str
+    config: dict[str, Any]
+    path: JsonPath
+    raw: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"layer {self.name!r} ({self.class_name})"
+
+    def refuse(self, message: str, key: str | None = None) -> _Refusal:
+        return _Refusal((*self.path, "config", key) if key else self.path, f"{self.label}: {message}")
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """One input of a layer call: the Keras layer read and the shape Keras recorded for it, if any."""
+
+    layer: str
+    node: int
+    tensor: int
+    shape: Any = None
+
+
+@dataclass
+class _Mapped:
+    """What a handler makes of one Keras layer: spec layer bodies (no names yet) and the output rank."""
+
+    layers: list[dict[str, Any]]
+    rank: int
+    needs_unit_area: bool = False
+    """A Dense on a 4-D tensor: exact only on a 1×1×D volume, checked once shapes are known."""
+    output: Shape | None = None
+    """The output the Keras config declares (a Reshape's target), checked once shapes are known."""
+
+
+class _Refusal(Exception):
+    """A reason the import cannot go on, placed in the Keras JSON."""
+
+    def __init__(self, path: JsonPath, message: str) -> None:
+        super().__init__(message)
+        self.problem = Problem(path, message)
+
+
+@dataclass
+class _Check:
+    """A fact to confirm once the spec is analysed: recorded input shapes, or a 1×1 input for a Dense."""
+
+    index: int
+    layer: _KerasLayer
+    shapes: list[Any]
+    unit_area: bool
+    output: Shape | None
+    last: int
+    """The index of the expansion's last spec layer, whose output the Keras layer's is."""
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def is_keras_file(path: str) -> bool:
+    """True for a Keras model file (a ``.keras`` zip archive, a legacy HDF5 file, or ``model.to_json()``
+    output: a JSON object with "class_name" and "config"); False for a convcalc spec or anything unreadable.
+
+    Never raises; reads at most the spec size limit.
+    """
+    file = Path(path)
+    try:
+        if not file.is_file():
+            return False
+        with file.open("rb") as handle:
+            head = handle.read(8)
+            if head.startswith(_ZIP_MAGIC) or head.startswith(_HDF5_MAGIC) or file.suffix.lower() == ".keras":
+                return True
+            raw = head + handle.read(MAX_SPEC_BYTES)
+    except (OSError, ValueError):
+        return False
+    if b'"class_name"' not in raw:  # cheap: a convcalc spec never has this key
+        return False
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and "class_name" in data and isinstance(data.get("config"), dict)
+
+
+def spec_from_keras_file(path: str) -> dict[str, Any]:
+    """The convcalc spec of a Keras model file, as JSON data that validates.
+
+    Reads only the architecture (config.json of a ``.keras`` archive, or a ``model.to_json()`` file),
+    never the weights, and runs nothing from the file. Raises :class:`SpecError` naming every layer or
+    option it cannot import, and for corrupt, oversized or non-Keras files.
+    """
+    return spec_from_keras_config(_read_model_json(path), path)
+
+
+def _file_error(path: str, message: str, line: int | None = None, column: int | None = None) -> SpecError:
+    return SpecError(path, [Problem((), message, line, column)])
+
+
+def _read_model_json(path: str) -> Any:
+    file = Path(path)
+    try:
+        if file.is_dir():
+            raise _file_error(path, "is a directory, not a Keras model file")
+        with file.open("rb") as handle:
+            head = handle.read(8)
+    except FileNotFoundError:
+        raise _file_error(path, "no such file") from None
+    except (OSError, ValueError) as exc:
+        raise _file_error(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    if head.startswith(_HDF5_MAGIC):
+        raise _file_error(
+            path,
+            "is a legacy HDF5 (.h5) Keras file, which convcalc cannot read without HDF5 libraries;"
+            " save the model as .keras (model.save('model.keras')) or write model.to_json() to a file",
+        )
+    if head.startswith(_ZIP_MAGIC) or file.suffix.lower() == ".keras":
+        return _parse(path, _read_archive_config(path), CONFIG_MEMBER)
+    return _parse(path, read_text(path), None)
+
+
+def _read_archive_config(path: str) -> str:
+    """config.json of a .keras archive, refusing missing, oversized or undecodable members."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            try:
+                info = archive.getinfo(CONFIG_MEMBER)
+            except KeyError:
+                names = archive.namelist()
+                shown = ", ".join(repr(n) for n in names[:8]) + (", …" if len(names) > 8 else "")
+                message = f"the archive has no {CONFIG_MEMBER}, so it is not a .keras model"
+                raise _file_error(path, f"{message} (it holds {shown or 'nothing'})") from None
+            # The declared size is checked before anything is inflated, and the read is capped in case it lies.
+            if info.file_size > MAX_CONFIG_BYTES:
+                message = f"{CONFIG_MEMBER} would inflate to {info.file_size:,} bytes"
+                raise _file_error(path, f"{message}; the limit is {MAX_CONFIG_BYTES:,}")
+            with archive.open(info) as member:
+                raw = member.read(MAX_CONFIG_BYTES + 1)
+    except SpecError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as exc:
+        raise _file_error(path, f"is not a readable .keras (zip) archive: {exc}") from None
+    except (NotImplementedError, RuntimeError) as exc:  # unknown compression, encryption
+        raise _file_error(path, f"cannot read {CONFIG_MEMBER} from the archive: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise _file_error(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise _file_error(path, f"{CONFIG_MEMBER} is larger than the limit of {MAX_CONFIG_BYTES:,} bytes")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _file_error(path, f"{CONFIG_MEMBER} is not UTF-8 text (bad byte at offset {exc.start})") from None
+
+
+def _parse(path: str, text: str, member: str | None) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if member is None:
+            raise _file_error(path, f"malformed JSON: {exc.msg}", exc.lineno, exc.colno) from None
+        where = f"{member} line {exc.lineno} column {exc.colno}"
+        raise _file_error(path, f"malformed JSON in {where}: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:
+        raise _file_error(path, f"malformed JSON: {exc}") from None
+
+
+# ---------------------------------------------------------------- config → spec
+
+
+def spec_from_keras_config(data: Any, file: str = "<keras config>") -> dict[str, Any]:
+    """The convcalc spec of a parsed Keras model config (what ``model.to_json()`` writes).
+
+    The spec is validated, analysed, and checked against every input shape Keras recorded in the config
+    before it is returned; any disagreement is refused rather than reported as a wrong count.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("class_name"), str):
+        raise _file_error(
+            file, f"is not a Keras model config: expected an object with 'class_name' and 'config' (got {_kind(data)})"
+        )
+    importer = _Importer()
+    spec = importer.run(data)
+    if importer.problems:
+        raise SpecError(file, importer.report())
+    assert spec is not None
+    try:
+        network = validate(file, spec)
+    except SpecError as exc:
+        raise SpecError(file, [importer.translate(p) for p in exc.problems]) from None
+    problems = importer.confirm(analyze(network))
+    if problems:
+        raise SpecError(file, problems)
+    return spec
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object without 'class_name'"
+    if isinstance(value, list):
+        return "an array"
+    return "null" if value is None else type(value).__name__
+
+
+@dataclass
+class _Importer:
+    """One walk over a model config, emitting spec layers in order and collecting problems."""
+
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    origins: list[_KerasLayer] = field(default_factory=list)
+    """The Keras layer each spec layer came from (for messages)."""
+    problems: list[Problem] = field(default_factory=list)
+    checks: list[_Check] = field(default_factory=list)
+    input_shape: list[int] | None = None
+    input_layer: _KerasLayer | None = None
+    names: set[str] = field(default_factory=lambda: {INPUT_NAME})
+    unsupported: bool = False
+
+    def run(self, model: dict[str, Any]) -> dict[str, Any] | None:
+        path: JsonPath = ()
+        name = model.get("config", {}).get("name") if isinstance(model.get("config"), dict) else None
+        self._model(model, path, "", None, 0)
+        if self.problems:
+            return None
+        if self.input_shape is None or not self.layers:
+            self.problems.append(Problem(path, "the model has no layers convcalc can count"))
+            return None
+        spec: dict[str, Any] = {}
+        if isinstance(name, str) and name:
+            spec["name"] = name
+        spec["input"] = self.input_shape
+        spec["layers"] = self.layers
+        return spec
+
+    def report(self) -> list[Problem]:
+        problems = self.problems[:MAX_PROBLEMS]
+        if len(self.problems) > MAX_PROBLEMS:
+            problems.append(Problem((), f"… and {len(self.problems) - MAX_PROBLEMS} more problems"))
+        if self.unsupported:
+            problems.append(
+                Problem((), f"convcalc imports these Keras layers: {', '.join(sorted(_HANDLERS))} (and nested models)")
+            )
+        return problems
+
+    # -- models
+
+    def _model(
+        self, model: dict[str, Any], path: JsonPath, prefix: str, feed: _Tensor | None, depth: int
+    ) -> _Tensor | None:
+        """Emit one (possibly nested) model; returns the tensor of its output, or None after a problem."""
+        class_name = model.get("class_name")
+        config = model.get("config")
+        name = config.get("name") if isinstance(config, dict) else None
+        label = f"model {name!r} ({class_name})" if isinstance(name, str) else f"model of class {class_name!r}"
+        if depth > MAX_MODEL_NESTING:
+            self.problems.append(Problem(path, f"{label}: models nested more than {MAX_MODEL_NESTING} deep"))
+            return None
+        if class_name not in _MODEL_CLASSES or not _is_keras_module(model):
+            self.problems.append(
+                Problem(
+                    path,
+                    f"{label} is not a Keras Functional or Sequential model; convcalc imports only those"
+                    " (a subclassed model's architecture is Python code, not data)",
+                )
+            )
+            return None
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            self.problems.append(
+                Problem(
+                    path,
+                    f"{label} has no list of layers in its config: a subclassed model's architecture is Python"
+                    " code, not data, so convcalc cannot import it",
+                )
+            )
+            return None
+        try:
+            if class_name == "Sequential":
+                return self._sequential(config, path, prefix, feed, depth)
+            return self._functional(config, path, prefix, feed, depth)
+        except _Refusal as refusal:
+            self.problems.append(refusal.problem)
+            return None
+
+    def _sequential(
+        self, config: dict[str, Any], path: JsonPath, prefix: str, feed: _Tensor | None, depth: int
+    ) -> _Tensor | None:
+        current = feed
+        for i, raw in enumerate(config["layers"]):
+            layer = _keras_layer(raw, (*path, "config", "layers", i))
+            if layer.class_name == "InputLayer":
+                if i != 0:
+                    raise layer.refuse("an InputLayer may only come first in a Sequential model")
+                if feed is None:
+                    current = self._define_input(layer, _input_batch_shape(layer))
+                continue
+            if current is None:
+                # No InputLayer: the shape is on the model (build_input_shape) or, in Keras 2, the first layer.
+                shape = config.get("build_input_shape") or layer.config.get("batch_input_shape")
+                current = self._define_input(layer, shape or layer.config.get("batch_shape"))
+            recorded = _build_input_shape(raw)
+            current = self._layer(layer, [current], [recorded], prefix, depth)
+        if current is None:
+            raise _Refusal(path, "the Sequential model has no layers")
+        return current
+
+    def _functional(
+        self, config: dict[str, Any], path: JsonPath, prefix: str, feed: _Tensor | None, depth: int
+    ) -> _Tensor | None:
+        model_name = config.get("name")
+        entries: list[tuple[_KerasLayer, list[_Ref]]] = []
+        for i, raw in enumerate(config["layers"]):
+            layer = _keras_layer(raw, (*path, "config", "layers", i))
+            entries.append((layer, _inbound(layer)))
+        inputs = _endpoints(config.get("input_layers"), (*path, "config", "input_layers"), model_name, "input")
+        outputs = _endpoints(config.get("output_layers"), (*path, "config", "output_layers"), model_name, "output")
+        tensors: dict[str, _Tensor] = {}
+        for layer, refs in _topological(entries, path):
+            if layer.class_name == "InputLayer":
+                if layer.name != inputs[0]:
+                    raise layer.refuse(f"a second model input (the model's input is {inputs[0]!r})")
+                tensors[layer.name] = feed if feed is not None else self._define_input(layer, _input_batch_shape(layer))
+                continue
+            if not refs:
+                raise layer.refuse("is not connected to any input")
+            sources = []
+            for ref in refs:
+                source = tensors.get(ref.layer)
+                if source is None:  # the topological order guarantees it exists unless it failed already
+                    raise layer.refuse(f"reads {ref.layer!r}, which could not be imported")
+                sources.append(source)
+            tensors[layer.name] = self._layer(layer, sources, [ref.shape for ref in refs], prefix, depth)
+        output = tensors.get(outputs[0])
+        if output is None:
+            raise _Refusal((*path, "config", "output_layers"), f"the output layer {outputs[0]!r} is not in the model")
+        # Every layer of a Keras graph leads to its output, which therefore comes last; a layer that does not
+        # would add parameters Keras never builds.
+        last = self.layers[-1]["name"] if self.layers else INPUT_NAME
+        if output.name != last and not self.problems:
+            stray = self.origins[-1] if self.origins else None
+            raise _Refusal(
+                stray.path if stray else path,
+                f"{stray.label if stray else 'a layer'}: does not lead to the model's output {outputs[0]!r}",
+            )
+        return output
+
+    def _define_input(self, layer: _KerasLayer, batch_shape: Any) -> _Tensor:
+        if self.input_shape is not None:
+            raise layer.refuse("a second model input: convcalc networks have exactly one input")
+        if not isinstance(batch_shape, list) or not batch_shape:
+            raise layer.refuse(
+                "the model has no fixed input shape; build it with one, e.g. keras.Input(shape=(224, 224, 3))"
+            )
+        dims = batch_shape[1:]
+        if len(dims) not in (1, 3):
+            raise layer.refuse(
+                f"the input has shape {_show_shape(batch_shape)}; convcalc imports images (batch, H, W, D)"
+                " or flat vectors (batch, n)"
+            )
+        if not all(type(d) is int for d in dims):
+            raise layer.refuse(
+                f"the input shape {_show_shape(batch_shape)} is not fixed; convcalc needs every size of"
+                " H×W×D, e.g. keras.Input(shape=(224, 224, 3))"
+            )
+        self.input_shape = [1, 1, dims[0]] if len(dims) == 1 else list(dims)
+        self.input_layer = layer
+        return _Tensor(INPUT_NAME, len(batch_shape))
+
+    # -- layers
+
+    def _layer(
+        self, layer: _KerasLayer, sources: list[_Tensor], recorded: list[Any], prefix: str, depth: int
+    ) -> _Tensor:
+        """Emit the spec layers of one Keras layer; a problem is recorded and the walk goes on."""
+        try:
+            if layer.class_name in _MODEL_CLASSES:
+                if len(sources) != 1:
+                    raise layer.refuse(f"a nested model with {len(sources)} inputs; convcalc networks have one")
+                output = self._model(layer.raw, layer.path, f"{prefix}{layer.name}/", sources[0], depth + 1)
+                return output if output is not None else sources[0]
+            mapped = self._map(layer, sources)
+        except _Refusal as refusal:
+            self.problems.append(refusal.problem)
+            return sources[0]
+        if not mapped.layers:  # a linear activation: later layers read its input directly
+            return sources[0]
+        first = len(self.layers)
+        previous = sources
+        base = self._unique(f"{prefix}{layer.name}")
+        for k, body in enumerate(mapped.layers):
+            name = base if k == 0 else self._unique(f"{base}/{body.get('kind', body['type'])}")
+            spec_layer = {**body, "name": name}
+            reads = [s.name for s in previous]
+            last = self.layers[-1]["name"] if self.layers else INPUT_NAME
+            if body["type"] in MERGE_TYPES or reads != [last]:
+                spec_layer["inputs"] = reads
+            self.layers.append(spec_layer)
+            self.origins.append(layer)
+            previous = [_Tensor(name, mapped.rank)]
+        self.checks.append(_Check(first, layer, recorded, mapped.needs_unit_area, mapped.output, len(self.layers) - 1))
+        return previous[0]
+
+    def _map(self, layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+        handler = _HANDLERS.get(layer.class_name)
+        if handler is None or not _is_keras_module(layer.raw):
+            self.unsupported = True
+            raise layer.refuse(_unsupported_reason(layer))
+        _refuse_changed_weights(layer)
+        merge = layer.class_name in _MERGES
+        if merge and len(sources) < 2:
+            raise layer.refuse(f"a merge needs at least two inputs (got {len(sources)})")
+        if not merge and len(sources) != 1:
+            raise layer.refuse(f"reads {len(sources)} tensors; convcalc layers other than merges read one")
+        data_format = layer.config.get("data_format")
+        if data_format not in (None, "channels_last"):
+            raise layer.refuse(
+                f"data_format {data_format!r}: convcalc volumes are H×W×D (channels_last)", "data_format"
+            )
+        return handler(layer, sources)
+
+    def _unique(self, name: str) -> str:
+        candidate, n = name, 1
+        while candidate in self.names:
+            n += 1
+            candidate = f"{name}_{n}"
+        self.names.add(candidate)
+        return candidate
+
+    # -- after validation
+
+    def translate(self, problem: Problem) -> Problem:
+        """A validation problem of the generated spec, placed on the Keras layer it came from."""
+        path = problem.path
+        origin: _KerasLayer | None = None
+        if len(path) >= 2 and path[0] == "layers" and isinstance(path[1], int) and path[1] < len(self.origins):
+            origin = self.origins[path[1]]
+        elif path[:1] == ("input",):
+            origin = self.input_layer
+        field_name = format_path(path[2:]) if origin is not None and path[:1] == ("layers",) else format_path(path)
+        if origin is None:
+            return Problem((), f"the imported spec is invalid: {field_name}: {problem.message}")
+        return Problem(origin.path, f"{origin.label}: cannot be expressed in a spec: {field_name}: {problem.message}")
+
+    def confirm(self, facts: NetworkFacts) -> list[Problem]:
+        """Compare the analysis with the shapes Keras recorded, and refuse Dense layers applied per position."""
+        problems: list[Problem] = []
+        for check in self.checks:
+            facts_layer = facts.layers[check.index]
+            if check.unit_area and (facts_layer.input_shape.height, facts_layer.input_shape.width) != (1, 1):
+                problems.append(
+                    check.layer.refuse(
+                        f"a Dense on a {facts_layer.input_shape} volume applies to each of the"
+                        f" {facts_layer.input_shape.height}×{facts_layer.input_shape.width} positions, which a"
+                        " convcalc fc layer cannot express; add a Flatten or a global pooling before it"
+                    ).problem
+                )
+            output = facts.layers[check.last].output_shape
+            if check.output is not None and check.output != output:
+                problems.append(
+                    check.layer.refuse(f"declares an output of {check.output} but its input gives {output}").problem
+                )
+            for recorded, computed in zip(check.shapes, facts_layer.input_shapes, strict=False):
+                expected = _volume(recorded)
+                if expected is not None and expected != computed:
+                    problems.append(
+                        check.layer.refuse(
+                            f"Keras records its input as {expected} but the imported spec computes {computed};"
+                            " the config is inconsistent or uses semantics convcalc does not model, so the"
+                            " import is refused rather than wrong"
+                        ).problem
+                    )
+        return problems
+
+
+# ---------------------------------------------------------------- config helpers
+
+
+def _keras_layer(raw: Any, path: JsonPath) -> _KerasLayer:
+    if not isinstance(raw, dict) or not isinstance(raw.get("class_name"), str):
+        raise _Refusal(path, "a layer must be an object with a 'class_name'")
+    config = raw.get("config")
+    if not isinstance(config, dict):
+        raise _Refusal(path, f"layer of class {raw['class_name']!r} has no config object")
+    name = config.get("name", raw.get("name"))
+    if not isinstance(name, str) or not name:
+        raise _Refusal(path, f"layer of class {raw['class_name']!r} has no name")
+    return _KerasLayer(name, raw["class_name"], config, path, raw)
+
+
+def _is_keras_module(raw: dict[str, Any]) -> bool:
+    # A class from another package may reuse a Keras name (a custom "Conv2D"); its weights are its own.
+    module = raw.get("module")
+    registered = raw.get("registered_name")
+    if registered not in (None, raw.get("class_name")):
+        return False
+    return module is None or (isinstance(module, str) and module.split(".")[0] in _KERAS_MODULES)
+
+
+def _inbound(layer: _KerasLayer) -> list[_Ref]:
+    """The inputs of a functional layer's single call (Keras 3 or Keras 2 config format)."""
+    nodes = layer.raw.get("inbound_nodes", [])
+    if not isinstance(nodes, list):
+        raise layer.refuse("'inbound_nodes' must be a list")
+    if len(nodes) > 1:
+        raise layer.refuse(
+            f"is called {len(nodes)} times (a shared layer); convcalc gives each layer one input and its own weights"
+        )
+    if not nodes:
+        return []
+    node = nodes[0]
+    if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}} holding serialised tensors
+        if _keras_tensors(node.get("kwargs")):
+            raise layer.refuse("passes tensors as keyword arguments, which convcalc does not model")
+        refs = []
+        for tensor in _keras_tensors(node.get("args")):
+            config = tensor.get("config")
+            history = config.get("keras_history") if isinstance(config, dict) else None
+            refs.append(_ref(layer, history, config.get("shape") if isinstance(config, dict) else None))
+        return refs
+    if isinstance(node, list):  # Keras 2: [[layer_name, node_index, tensor_index, kwargs], ...]
+        return [_ref(layer, item[:3] if isinstance(item, list) else None, None) for item in node]
+    raise layer.refuse("has an inbound node convcalc cannot read")
+
+
+def _ref(layer: _KerasLayer, history: Any, shape: Any) -> _Ref:
+    if (
+        not isinstance(history, list)
+        or len(history) != 3
+        or not isinstance(history[0], str)
+        or type(history[1]) is not int
+        or type(history[2]) is not int
+    ):
+        raise layer.refuse(f"has an input reference convcalc cannot read: {_short(history)}")
+    name, node, tensor = history
+    if node != 0 or tensor != 0:
+        raise layer.refuse(
+            f"reads output {tensor} of call {node} of {name!r}: shared layers and layers with several outputs"
+            " are not supported"
+        )
+    return _Ref(name, node, tensor, shape)
+
+
+def _keras_tensors(value: Any) -> list[dict[str, Any]]:
+    """Serialised Keras tensors in a node's args, in order (iterative: configs can nest deeply)."""
+    found: list[dict[str, Any]] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("class_name") == "__keras_tensor__":
+                found.append(item)
+            else:
+                stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return found
+
+
+def _endpoints(value: Any, path: JsonPath, model: Any, what: str) -> list[str]:
+    """The layer names of a functional model's inputs or outputs: exactly one is allowed."""
+    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
+        value = [value]  # Keras 3 writes a single endpoint as [name, 0, 0]
+    items = value if isinstance(value, list) else []
+    names = [item[0] for item in items if isinstance(item, list) and item and isinstance(item[0], str)]
+    if not names or len(names) != len(items):
+        raise _Refusal(path, f"model {model!r}: cannot read its {what}s ({_short(value)})")
+    if len(names) != 1:
+        raise _Refusal(
+            path,
+            f"model {model!r} has {len(names)} {what}s ({', '.join(map(repr, names))}); convcalc networks have"
+            f" exactly one {what}",
+        )
+    return names
+
+
+def _topological(entries: list[tuple[_KerasLayer, list[_Ref]]], path: JsonPath) -> list[tuple[_KerasLayer, list[_Ref]]]:
+    """Layers ordered so that each comes after those it reads, keeping the config's order where it can."""
+    index: dict[str, int] = {}
+    for i, (layer, _) in enumerate(entries):
+        if layer.name in index:
+            raise layer.refuse("a second layer with this name in one model")
+        index[layer.name] = i
+    waiting = [0] * len(entries)
+    readers: list[list[int]] = [[] for _ in entries]
+    for i, (layer, refs) in enumerate(entries):
+        for ref in refs:
+            if ref.layer not in index:
+                raise layer.refuse(f"reads {ref.layer!r}, which is not a layer of this model")
+            waiting[i] += 1
+            readers[index[ref.layer]].append(i)
+    ready = [i for i, count in enumerate(waiting) if count == 0]
+    heapq.heapify(ready)
+    order: list[tuple[_KerasLayer, list[_Ref]]] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(entries[i])
+        for j in readers[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, j)
+    if len(order) != len(entries):
+        stuck = [entries[i][0].name for i, count in enumerate(waiting) if count][:5]
+        raise _Refusal((*path, "config", "layers"), f"the layers form a cycle (through {', '.join(map(repr, stuck))})")
+    return order
+
+
+def _input_batch_shape(layer: _KerasLayer) -> Any:
+    # Keras 3 writes batch_shape; Keras 2 wrote batch_input_shape.
+    return layer.config.get("batch_shape", layer.config.get("batch_input_shape"))
+
+
+def _build_input_shape(raw: Any) -> Any:
+    build = raw.get("build_config") if isinstance(raw, dict) else None
+    return build.get("input_shape") if isinstance(build, dict) else None
+
+
+def _volume(shape: Any) -> Shape | None:
+    """A recorded Keras shape as convcalc's volume: (None, H, W, D) → H×W×D, (None, n) → 1×1×n."""
+    if not isinstance(shape, list) or len(shape) not in (2, 4) or not all(type(d) is int for d in shape[1:]):
+        return None
+    return Shape(1, 1, shape[1]) if len(shape) == 2 else Shape(shape[1], shape[2], shape[3])
+
+
+def _show_shape(shape: list[Any]) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _unsupported_reason(layer: _KerasLayer) -> str:
+    name = layer.class_name
+    if name in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
+        return (
+            f"{name} layers are Python code stored in the file; convcalc reads models as data and never runs"
+            " them, so it cannot import this layer"
+        )
+    if not _is_keras_module(layer.raw):
+        return (
+            f"a custom layer class (module {layer.raw.get('module')!r}); its shapes and weights are defined by"
+            " code convcalc does not run"
+        )
+    if name.endswith(("1D", "3D")):
+        return f"convcalc models 2-D networks (H×W×D volumes); {name} is not supported"
+    return f"convcalc cannot import {name} layers"
+
+
+def _refuse_changed_weights(layer: _KerasLayer) -> None:
+    """Options that change how many weights a layer holds, which the spec cannot express."""
+    config = layer.config
+    if config.get("lora_rank"):
+        raise layer.refuse("LoRA adds weights convcalc does not count", "lora_rank")
+    if config.get("quantization_config") is not None:
+        raise layer.refuse("a quantized layer stores weights convcalc does not count", "quantization_config")
+    dtype = config.get("dtype")
+    if isinstance(dtype, dict) and "Quantized" in str(dtype.get("class_name")):
+        raise layer.refuse("a quantized layer stores weights convcalc does not count", "dtype")
+
+
+def _pair(layer: _KerasLayer, key: str, default: int | None = None) -> tuple[int, int]:
+    value = layer.config.get(key, default)
+    if type(value) is int:
+        return (value, value)
+    if isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value):
+        return (value[0], value[1])
+    raise layer.refuse(f"{key} must be an integer or a pair of integers (got {_short(value)})", key)
+
+
+def _compact(pair: tuple[int, int]) -> int | list[int]:
+    return pair[0] if pair[0] == pair[1] else list(pair)
+
+
+def _padding(layer: _KerasLayer) -> str:
+    padding = layer.config.get("padding", "valid")
+    if padding not in ("valid", "same"):
+        raise layer.refuse(f"padding {_short(padding)}: convcalc imports 'valid' and 'same'", "padding")
+    return str(padding)
+
+
+def _flag(layer: _KerasLayer, key: str, default: bool = True) -> bool:
+    value = layer.config.get(key, default)
+    if type(value) is not bool:
+        raise layer.refuse(f"{key} must be true or false (got {_short(value)})", key)
+    return value
+
+
+def _needs_volume(layer: _KerasLayer, source: _Tensor) -> None:
+    if source.rank != 4:
+        raise layer.refuse(f"reads a rank-{source.rank} tensor; this layer needs a (batch, H, W, D) volume")
+
+
+def _window(layer: _KerasLayer, source: _Tensor) -> dict[str, Any]:
+    """kernel, stride, padding and dilation of a conv-like layer, as spec fields."""
+    _needs_volume(layer, source)
+    kernel = _pair(layer, "kernel_size")
+    stride = _pair(layer, "strides", 1)
+    dilation = _pair(layer, "dilation_rate", 1)
+    if max(stride) > 1 and max(dilation) > 1:
+        # Keras refuses this combination itself; a config holding it was not written by Keras.
+        raise layer.refuse(f"strides {list(stride)} with dilation_rate {list(dilation)}: Keras cannot build this")
+    fields: dict[str, Any] = {"kernel": _compact(kernel)}
+    if stride != (1, 1):
+        fields["stride"] = _compact(stride)
+    fields["padding"] = _padding(layer)
+    if dilation != (1, 1):
+        fields["dilation"] = _compact(dilation)
+    return fields
+
+
+def _activation_kind(layer: _KerasLayer, value: Any, key: str | None) -> str | None:
+    """The spec kind of a Keras activation name (None for linear), refusing ones convcalc lacks."""
+    name = value
+    if isinstance(value, dict) and value.get("class_name") == "function" and value.get("module") == "keras.activations":
+        name = value.get("config")  # how Keras 3 writes a built-in passed as a function object
+    if isinstance(name, str) and name in _ACTIVATIONS:
+        return _ACTIVATIONS[name]
+    allowed = ", ".join(sorted(_ACTIVATIONS))
+    raise layer.refuse(f"activation {_short(value)} is not one convcalc models (allowed: {allowed})", key)
+
+
+def _activation_layer(kind: str) -> dict[str, Any]:
+    return {"type": "relu"} if kind == "relu" else {"type": "activation", "kind": kind}
+
+
+def _fused_activation(layer: _KerasLayer) -> list[dict[str, Any]]:
+    kind = _activation_kind(layer, layer.config.get("activation", "linear"), "activation")
+    return [] if kind is None else [_activation_layer(kind)]
+
+
+def _with_bias(layer: _KerasLayer, body: dict[str, Any]) -> dict[str, Any]:
+    if not _flag(layer, "use_bias"):
+        body["bias"] = False
+    return body
+
+
+def _last_axis(layer: _KerasLayer, source: _Tensor, key: str) -> None:
+    axis = layer.config.get(key, -1)
+    if isinstance(axis, list) and len(axis) == 1:
+        axis = axis[0]
+    if axis not in (-1, source.rank - 1) or type(axis) is not int:
+        raise layer.refuse(
+            f"{key} {_short(axis)}: convcalc works along the depth (the last axis, -1 or {source.rank - 1})", key
+        )
+
+
+# ---------------------------------------------------------------- layer handlers
+
+
+def _conv(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    body = {"type": "conv", "filters": layer.config.get("filters"), **_window(layer, sources[0])}
+    groups = layer.config.get("groups", 1)
+    if groups != 1:
+        body["groups"] = groups
+    return _Mapped([_with_bias(layer, body), *_fused_activation(layer)], 4)
+
+
+def _depthwise(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    body: dict[str, Any] = {"type": "depthwise", **_window(layer, sources[0])}
+    multiplier = layer.config.get("depth_multiplier", 1)
+    if multiplier != 1:
+        body["multiplier"] = multiplier
+    return _Mapped([_with_bias(layer, body), *_fused_activation(layer)], 4)
+
+
+def _separable(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    body = {"type": "separable", "filters": layer.config.get("filters"), **_window(layer, sources[0])}
+    multiplier = layer.config.get("depth_multiplier", 1)
+    if multiplier != 1:
+        body["multiplier"] = multiplier
+    return _Mapped([_with_bias(layer, body), *_fused_activation(layer)], 4)
+
+
+def _conv_transpose(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    body = {"type": "conv_transpose", "filters": layer.config.get("filters"), **_window(layer, sources[0])}
+    if layer.config.get("output_padding") is not None:
+        body["output_padding"] = _compact(_pair(layer, "output_padding"))
+    elif body["padding"] == "valid":
+        # Keras' default output_padding for "valid" makes the size (W − 1)·S + max(F, S): spell it out so
+        # the spec says exactly what Keras builds when the (dilated) kernel is smaller than the stride.
+        kernel, stride, dilation = (
+            _pair(layer, "kernel_size"),
+            _pair(layer, "strides", 1),
+            _pair(layer, "dilation_rate", 1),
+        )
+        effective = [d * (f - 1) + 1 for f, d in zip(kernel, dilation, strict=True)]
+        extra = (max(s - e, 0) for s, e in zip(stride, effective, strict=True))
+        output_padding = tuple(extra)
+        if any(output_padding):
+            body["output_padding"] = list(output_padding)
+    return _Mapped([_with_bias(layer, body), *_fused_activation(layer)], 4)
+
+
+def _pool(mode: str) -> Callable[[_KerasLayer, list[_Tensor]], _Mapped]:
+    def handler(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+        _needs_volume(layer, sources[0])
+        kernel = _pair(layer, "pool_size", 2)
+        body: dict[str, Any] = {"type": "pool", "mode": mode, "kernel": _compact(kernel)}
+        if layer.config.get("strides") is not None:  # None means "= pool_size", the spec's default too
+            stride = _pair(layer, "strides")
+            if stride != kernel:
+                body["stride"] = _compact(stride)
+        body["padding"] = _padding(layer)
+        return _Mapped([body], 4)
+
+    return handler
+
+
+def _global_pool(mode: str) -> Callable[[_KerasLayer, list[_Tensor]], _Mapped]:
+    def handler(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+        _needs_volume(layer, sources[0])
+        # keepdims gives (batch, 1, 1, D), otherwise (batch, D): both are convcalc's 1×1×D.
+        return _Mapped([{"type": "global_pool", "mode": mode}], 4 if _flag(layer, "keepdims", False) else 2)
+
+    return handler
+
+
+def _dense(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    body = _with_bias(layer, {"type": "fc", "units": layer.config.get("units")})
+    rank = sources[0].rank
+    if rank not in (2, 4):
+        raise layer.refuse(f"reads a rank-{rank} tensor")
+    return _Mapped([body, *_fused_activation(layer)], rank, needs_unit_area=rank == 4)
+
+
+def _batchnorm(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    _last_axis(layer, sources[0], "axis")
+    if layer.config.get("renorm"):
+        raise layer.refuse("batch renormalization keeps extra moving statistics convcalc does not count", "renorm")
+    body: dict[str, Any] = {"type": "batchnorm"}
+    for key in ("center", "scale"):
+        if not _flag(layer, key):
+            body[key] = False
+    return _Mapped([body], sources[0].rank)
+
+
+def _dropout(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    return _Mapped([{"type": "dropout", "rate": layer.config.get("rate", 0.5)}], sources[0].rank)
+
+
+def _zero_padding(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    _needs_volume(layer, sources[0])
+    return _Mapped([{"type": "zero_padding", "padding": layer.config.get("padding", 1)}], 4)
+
+
+def _activation(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    kind = _activation_kind(layer, layer.config.get("activation"), "activation")
+    return _Mapped([] if kind is None else [_activation_layer(kind)], sources[0].rank)
+
+
+def _relu(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    config = layer.config
+    max_value, slope, threshold = config.get("max_value"), config.get("negative_slope", 0), config.get("threshold", 0)
+    if threshold == 0 and slope == 0 and max_value is None:
+        kind = "relu"
+    elif threshold == 0 and slope == 0 and max_value == 6:
+        kind = "relu6"
+    elif threshold == 0 and max_value is None and isinstance(slope, (int, float)) and slope > 0:
+        kind = "leaky_relu"  # max(x, αx) is a leaky ReLU whatever α; the spec's kind does not carry α
+    else:
+        raise layer.refuse(
+            f"ReLU with max_value={max_value}, negative_slope={slope}, threshold={threshold}: convcalc models"
+            " relu, relu6 (max_value 6) and leaky relu (a negative slope) only"
+        )
+    return _Mapped([_activation_layer(kind)], sources[0].rank)
+
+
+def _leaky_relu(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    return _Mapped([_activation_layer("leaky_relu")], sources[0].rank)
+
+
+def _softmax(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    _last_axis(layer, sources[0], "axis")
+    return _Mapped([_activation_layer("softmax")], sources[0].rank)
+
+
+def _flatten(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    return _Mapped([{"type": "flatten"}], 2)
+
+
+def _reshape(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    # Only the reshapes that are a flatten: (n,) or (1, 1, n), n = H·W·D (or -1), which convcalc shows as 1×1×n.
+    target = layer.config.get("target_shape")
+    dims: list[int] = target if isinstance(target, list) and all(type(d) is int for d in target) else []
+    if not (len(dims) == 1 or (len(dims) == 3 and dims[:2] == [1, 1])) or dims[-1] == 0:
+        raise layer.refuse(
+            f"target_shape {_short(target)}: convcalc imports only reshapes that flatten, to (n,) or (1, 1, n)",
+            "target_shape",
+        )
+    declared = None if dims[-1] == -1 else Shape(1, 1, dims[-1])
+    return _Mapped([{"type": "flatten"}], len(dims) + 1, output=declared)
+
+
+def _add(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    return _Mapped([{"type": "add"}], sources[0].rank)
+
+
+def _concat(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
+    _last_axis(layer, sources[0], "axis")
+    return _Mapped([{"type": "concat"}], sources[0].rank)
+
+
+_HANDLERS: dict[str, Callable[[_KerasLayer, list[_Tensor]], _Mapped]] = {
+    "Conv2D": _conv,
+    "DepthwiseConv2D": _depthwise,
+    "SeparableConv2D": _separable,
+    "Conv2DTranspose": _conv_transpose,
+    "MaxPooling2D": _pool("max"),
+    "AveragePooling2D": _pool("avg"),
+    "GlobalAveragePooling2D": _global_pool("avg"),
+    "GlobalMaxPooling2D": _global_pool("max"),
+    "Dense": _dense,
+    "BatchNormalization": _batchnorm,
+    "Dropout": _dropout,
+    "SpatialDropout2D": _dropout,
+    "ZeroPadding2D": _zero_padding,
+    "Activation": _activation,
+    "ReLU": _relu,
+    "LeakyReLU": _leaky_relu,
+    "Softmax": _softmax,
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Add": _add,
+    "Concatenate": _concat,
+}
+_MERGES = ("Add", "Concatenate")
+SUPPORTED_LAYERS = tuple(sorted(_HANDLERS))
+"""The Keras layer classes convcalc imports (besides InputLayer and nested Functional/Sequential models)."""

@@ -1,0 +1,62 @@
+"""`convcalc import` and `convcalc check model.keras` from the command line (TensorFlow builds the models)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from convcalc.cli import app
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="stem")(inputs)
+    branch = keras.layers.Conv2D(8, 1, name="branch")(x)
+    x = keras.layers.Add(name="sum")([x, branch])
+    x = keras.layers.MaxPooling2D(name="pool")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(10, name="logits")(x)
+    model = keras.Model(inputs, outputs)
+    folder = tmp_path_factory.mktemp("models")
+    model.save(folder / "net.keras")
+    (folder / "net.json").write_text(model.to_json())
+    return {"keras": str(folder / "net.keras"), "json": str(folder / "net.json"), "params": model.count_params()}
+
+
+def test_import_writes_a_spec_that_checks_with_the_same_total(model_files: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "spec.json"
+    result = runner.invoke(app, ["import", model_files["keras"], "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    spec = json.loads(out.read_text(encoding="utf-8"))
+    assert any(layer.get("inputs") for layer in spec["layers"])  # the branch survives as a graph
+    report = json.loads(runner.invoke(app, ["check", str(out), "-f", "json"]).stdout)
+    assert report["total_params"] == model_files["params"]
+
+
+@pytest.mark.parametrize("kind", ["keras", "json"])
+def test_check_reads_model_files_directly(model_files: dict[str, Any], kind: str) -> None:
+    result = runner.invoke(app, ["check", model_files[kind], "-f", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["total_params"] == model_files["params"]
+
+
+def test_import_refuses_a_spec_and_junk(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"input": [8, 8, 1], "layers": [{"type": "relu"}]}')
+    result = runner.invoke(app, ["import", str(spec)])
+    assert result.exit_code == 2 and "not a Keras model file" in result.output
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    result = runner.invoke(app, ["import", str(broken)])
+    assert result.exit_code == 2 and "Traceback" not in result.output

@@ -1,0 +1,565 @@
+"""Importing Keras models as specs, with TensorFlow as the oracle: every layer's shape and parameter count,
+and the totals, must be Keras's own. Bad files and layers convcalc cannot express are refused by name, and
+the import never runs anything from the file (nor imports TensorFlow).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from convcalc import keras_import
+from convcalc.analysis import NetworkFacts, Shape, analyze
+from convcalc.keras_import import is_keras_file, spec_from_keras_config, spec_from_keras_file
+from convcalc.loading import SpecError, validate
+from tests.conftest import EXAMPLES, ROOT
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Keras' own saving code trips NumPy 2's copy= deprecation on every weight; it is not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+
+# include_top fixes VGG16 at 224×224; the others accept small inputs, which build and save faster.
+APPLICATIONS: dict[str, dict[str, Any]] = {
+    "VGG16": {},
+    "ResNet50": {"input_shape": (64, 64, 3)},
+    "MobileNetV2": {"input_shape": (96, 96, 3)},
+    "MobileNet": {"input_shape": (32, 32, 3)},  # its top ends in Reshape((1000,)): a flatten
+    "DenseNet121": {"input_shape": (64, 64, 3)},
+    "InceptionV3": {"input_shape": (75, 75, 3)},
+}
+# The published totals (the input size does not change them: the tops pool globally, or are VGG16's).
+PUBLISHED_TOTALS = {
+    "VGG16": 138_357_544,
+    "ResNet50": 25_636_712,
+    "MobileNetV2": 3_538_984,
+    "MobileNet": 4_253_864,
+    "DenseNet121": 8_062_504,
+    "InceptionV3": 23_851_784,
+}
+
+
+@pytest.fixture(scope="module")
+def keras() -> Any:
+    return pytest.importorskip("keras")
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A Keras model saved both ways, and what Keras says about it."""
+
+    archive: Path
+    json_file: Path
+    model: Any
+
+
+def save(model: Any, directory: Path) -> Saved:
+    directory.mkdir(parents=True, exist_ok=True)
+    archive, json_file = directory / "m.keras", directory / "m.json"
+    model.save(archive)
+    json_file.write_text(model.to_json(), encoding="utf-8")
+    return Saved(archive, json_file, model)
+
+
+def volume(shape: tuple[Any, ...]) -> Shape:
+    """Keras' (None, H, W, D) → H×W×D, (None, n) → 1×1×n."""
+    dims = tuple(shape)[1:]
+    return Shape(1, 1, dims[0]) if len(dims) == 1 else Shape(*dims)
+
+
+def trainable_count(model: Any) -> int:
+    return sum(math.prod(weight.shape) for weight in model.trainable_weights)
+
+
+def imported(path: Path) -> tuple[dict[str, Any], NetworkFacts]:
+    spec = spec_from_keras_file(str(path))
+    return spec, analyze(validate(str(path), json.loads(json.dumps(spec))))
+
+
+def assert_layers_match(model: Any, facts: NetworkFacts, prefix: str = "", skipped: tuple[str, ...] = ()) -> None:
+    """Each Keras layer's output shape and parameter count are those of the spec layer carrying its name."""
+    by_name = {layer.name: layer for layer in facts.layers}
+    for layer in model.layers:
+        name = prefix + layer.name
+        if type(layer).__name__ == "InputLayer":
+            if not prefix:
+                assert facts.input_shape == volume(layer.output.shape)
+            continue
+        if hasattr(layer, "layers"):  # a nested model: its layers are inlined under "<model>/"
+            assert_layers_match(layer, facts, f"{name}/", skipped)
+            continue
+        if layer.name in skipped:
+            assert name not in by_name
+            continue
+        ours = by_name[name]
+        assert ours.output_shape == volume(layer.output.shape), (name, ours.output_shape, layer.output.shape)
+        assert ours.params == layer.count_params(), (name, ours.params, layer.count_params())
+
+
+def assert_matches_keras(saved: Saved, skipped: tuple[str, ...] = ()) -> dict[str, Any]:
+    spec, facts = imported(saved.archive)
+    assert spec_from_keras_file(str(saved.json_file)) == spec
+    assert facts.total_params == saved.model.count_params()
+    assert facts.total_trainable_params == trainable_count(saved.model)
+    assert_layers_match(saved.model, facts, skipped=skipped)
+    return spec
+
+
+# ---------------------------------------------------------------- keras.applications
+
+
+@pytest.fixture(scope="module", params=list(APPLICATIONS))
+def application(
+    request: pytest.FixtureRequest, keras: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Saved]:
+    name = request.param
+    model = getattr(keras.applications, name)(weights=None, **APPLICATIONS[name])
+    assert model.count_params() == PUBLISHED_TOTALS[name]
+    saved = save(model, tmp_path_factory.mktemp(name))
+    yield saved
+    saved.archive.unlink()  # VGG16's weights take 527 MiB; pytest keeps old temp directories
+    keras.backend.clear_session()
+
+
+def test_application_matches_keras(application: Saved) -> None:
+    spec = assert_matches_keras(application)
+    assert spec["name"] == application.model.name
+    assert is_keras_file(str(application.archive)) and is_keras_file(str(application.json_file))
+
+
+# ---------------------------------------------------------------- every supported kind, in small models
+
+
+def every_kind(keras: Any) -> Any:
+    """A Sequential model using every layer kind and option the import maps."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input((20, 18, 3)),
+            layers.ZeroPadding2D(((1, 2), (0, 3))),
+            layers.Conv2D(8, (3, 5), strides=(2, 1), padding="same", activation="relu", name="first"),
+            layers.Conv2D(8, 3, dilation_rate=2, groups=4, use_bias=False, activation="swish"),
+            layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", activation="relu6"),
+            layers.SeparableConv2D(12, 3, depth_multiplier=2, activation="gelu"),
+            layers.BatchNormalization(center=False),
+            layers.BatchNormalization(scale=False),
+            layers.ReLU(max_value=6.0),
+            layers.ReLU(negative_slope=0.1),
+            layers.LeakyReLU(0.2),
+            layers.AveragePooling2D(3, strides=2, padding="same"),
+            layers.Conv2DTranspose(6, 2, strides=3),  # kernel < stride: Keras' default output_padding matters
+            layers.Conv2DTranspose(6, 4, strides=2, padding="same", output_padding=1, activation="tanh"),
+            layers.Conv2DTranspose(4, 3, strides=2, padding="same"),
+            layers.SpatialDropout2D(0.2),
+            layers.MaxPooling2D((2, 3), strides=(2, 2)),
+            layers.Activation("linear", name="identity"),
+            layers.Activation("sigmoid"),
+            layers.GlobalMaxPooling2D(keepdims=True),
+            layers.Dense(7, activation="leaky_relu"),  # on a 1×1×D volume: exact
+            layers.Reshape((1, 1, -1)),
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(5, activation="softmax"),
+            layers.Softmax(),
+        ],
+        name="every_kind",
+    )
+
+
+def graphs(keras: Any) -> Any:
+    """A functional model with branches, merges, flat tensors and nested Sequential and Functional models."""
+    layers = keras.layers
+    inner_input = keras.Input((16, 16, 8))
+    residual = layers.Conv2D(8, 3, padding="same", name="conv")(inner_input)
+    residual = layers.BatchNormalization(name="bn")(residual)
+    block = keras.Model(inner_input, layers.Add(name="add")([inner_input, residual]), name="block")
+    stem = keras.Sequential(
+        [keras.Input((32, 32, 3)), layers.Conv2D(8, 3, strides=2, padding="same", name="conv")], name="stem"
+    )
+
+    image = keras.Input((32, 32, 3), name="image")
+    x = stem(image)
+    x = block(x)
+    left = layers.Conv2D(4, 1, name="left")(x)
+    right = layers.MaxPooling2D(3, strides=1, padding="same", name="right_pool")(x)
+    right = layers.Conv2D(6, 1, activation="relu", name="right")(right)
+    x = layers.Concatenate(name="mixed")([left, right, x])
+    x = layers.Activation("relu", name="relu")(x)
+    pooled = layers.GlobalAveragePooling2D(name="gap")(x)
+    flat = layers.Flatten(name="flat")(layers.AveragePooling2D(4, name="pool")(x))
+    x = layers.Concatenate(axis=-1, name="features")([pooled, flat])
+    x = layers.BatchNormalization(name="bn")(x)
+    x = layers.Dense(10, name="logits")(x)
+    return keras.Model(image, x, name="graphs")
+
+
+def vectors(keras: Any) -> Any:
+    """A model on flat vectors: its input becomes 1×1×n."""
+    layers = keras.layers
+    return keras.Sequential([keras.Input((20,)), layers.Dense(16, activation="tanh"), layers.Dense(3)], name="mlp")
+
+
+@pytest.fixture(scope="module")
+def zoo(keras: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Saved]]:
+    directory = tmp_path_factory.mktemp("zoo")
+    yield {build.__name__: save(build(keras), directory / build.__name__) for build in (every_kind, graphs, vectors)}
+    keras.backend.clear_session()
+
+
+def test_every_supported_kind_matches_keras(zoo: dict[str, Saved]) -> None:
+    spec = assert_matches_keras(zoo["every_kind"], skipped=("identity",))
+    names = [layer["name"] for layer in spec["layers"]]
+    # A fused activation follows its layer under "<name>/<kind>"; the linear Activation leaves no layer.
+    assert names[1:3] == ["first", "first/relu"]
+    assert "identity" not in names
+    assert not any("inputs" in layer for layer in spec["layers"])  # a Sequential model reads in order
+
+
+def test_graphs_and_nested_models_match_keras(zoo: dict[str, Saved]) -> None:
+    spec = assert_matches_keras(zoo["graphs"])
+    by_name = {layer["name"]: layer for layer in spec["layers"]}
+    assert "stem/conv" in by_name and "block/conv" in by_name  # the same inner name, kept apart
+    assert by_name["block/add"]["inputs"] == ["stem/conv", "block/bn"]
+    assert by_name["mixed"]["inputs"] == ["left", "right/relu", "block/add"]
+    assert by_name["features"]["inputs"] == ["gap", "flat"]
+
+
+def test_flat_inputs_become_1x1xn(zoo: dict[str, Saved]) -> None:
+    spec = assert_matches_keras(zoo["vectors"])
+    assert spec["input"] == [1, 1, 20]
+
+
+def test_to_json_of_a_sequential_without_input_layer(keras: Any, tmp_path: Path) -> None:
+    model = keras.Sequential([keras.layers.Dense(4)])
+    model.build((None, 6))
+    path = tmp_path / "m.json"
+    path.write_text(model.to_json(), encoding="utf-8")
+    _, facts = imported(path)
+    assert facts.total_params == model.count_params() == 28
+
+
+# ---------------------------------------------------------------- refusals of models convcalc cannot express
+
+
+def refused(path: Path) -> str:
+    with pytest.raises(SpecError) as info:
+        spec_from_keras_file(str(path))
+    assert info.value.problems
+    return str(info.value)
+
+
+def saved_model(keras: Any, tmp_path: Path, build: Callable[[Any], Any]) -> Path:
+    model = build(keras)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    return path
+
+
+def per_position_dense(keras: Any) -> Any:
+    return keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Dense(5)])
+
+
+def channels_first(keras: Any) -> Any:
+    return keras.Sequential([keras.Input((3, 8, 8)), keras.layers.Conv2D(4, 3, data_format="channels_first")])
+
+
+def two_inputs(keras: Any) -> Any:
+    a, b = keras.Input((8, 8, 3)), keras.Input((8, 8, 3))
+    return keras.Model([a, b], keras.layers.Add()([a, b]))
+
+
+def two_outputs(keras: Any) -> Any:
+    a = keras.Input((8, 8, 3))
+    return keras.Model(a, [keras.layers.Conv2D(2, 1)(a), keras.layers.Conv2D(3, 1)(a)])
+
+
+def unknown_size(keras: Any) -> Any:
+    return keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(4, 3)])
+
+
+def shared_layer(keras: Any) -> Any:
+    a = keras.Input((8, 8, 3))
+    conv = keras.layers.Conv2D(3, 1, name="shared")
+    return keras.Model(a, conv(conv(a)))
+
+
+def one_dimensional(keras: Any) -> Any:
+    return keras.Sequential([keras.Input((16, 3)), keras.layers.Conv1D(4, 3)])
+
+
+def elu_conv(keras: Any) -> Any:
+    return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, activation="elu", name="c")])
+
+
+def thresholded_relu(keras: Any) -> Any:
+    return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.ReLU(threshold=0.5)])
+
+
+def prelu(keras: Any) -> Any:
+    return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.PReLU(name="learned_slope")])
+
+
+def reshape(keras: Any) -> Any:
+    return keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Reshape((2, 8, 3))])
+
+
+@pytest.mark.parametrize(
+    ("build", "expected"),
+    [
+        (per_position_dense, "applies to each of the 4×4 positions"),
+        (channels_first, "data_format 'channels_first'"),
+        (two_inputs, "has 2 inputs"),
+        (two_outputs, "has 2 outputs"),
+        (unknown_size, "is not fixed"),
+        (shared_layer, "'shared' (Conv2D): is called 2 times"),
+        (one_dimensional, "convcalc imports images (batch, H, W, D) or flat vectors (batch, n)"),
+        (elu_conv, "layer 'c' (Conv2D): activation \"elu\" is not one convcalc models"),
+        (thresholded_relu, "threshold=0.5"),
+        (prelu, "layer 'learned_slope' (PReLU): convcalc cannot import PReLU layers"),
+        (reshape, "target_shape [2, 8, 3]: convcalc imports only reshapes that flatten"),
+    ],
+)
+def test_models_convcalc_cannot_express_are_refused(
+    keras: Any, tmp_path: Path, build: Callable[[Any], Any], expected: str
+) -> None:
+    assert expected in refused(saved_model(keras, tmp_path, build))
+
+
+def test_unsupported_layers_are_named_with_what_is_supported(keras: Any, tmp_path: Path) -> None:
+    layers = keras.layers
+    model = keras.Sequential(
+        [keras.Input((8, 8, 3)), layers.Rescaling(1 / 255, name="scale"), layers.Conv2D(4, 3), layers.Resizing(4, 4)]
+    )
+    message = refused(saved_model(keras, tmp_path, lambda _: model))
+    assert "layer 'scale' (Rescaling): convcalc cannot import Rescaling layers" in message
+    assert "(Resizing)" in message  # every unsupported layer is named, not just the first
+    assert "convcalc imports these Keras layers: Activation, Add" in message
+
+
+def test_a_lambda_is_refused_without_running_it(keras: Any, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+
+    def touch(x: Any) -> Any:
+        marker.write_text("the file's code ran")
+        return x
+
+    path = saved_model(keras, tmp_path, lambda k: k.Sequential([k.Input((4, 4, 1)), k.layers.Lambda(touch, name="fn")]))
+    marker.unlink()  # Keras itself ran it while building the model
+    assert "layer 'fn' (Lambda): Lambda layers are Python code" in refused(path)
+    assert not marker.exists()
+
+
+def test_the_import_does_not_import_tensorflow(zoo: dict[str, Saved]) -> None:
+    code = (
+        "import sys\n"
+        "from convcalc.keras_import import spec_from_keras_file\n"
+        f"spec_from_keras_file({str(zoo['graphs'].archive)!r})\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------- configs as data (no Keras needed)
+
+CONV: dict[str, Any] = {
+    "class_name": "Conv2D",
+    "config": {"name": "c", "filters": 4, "kernel_size": [3, 3], "activation": "relu"},
+}
+
+
+def tensor(layer: str, shape: list[Any] | None = None) -> dict[str, Any]:
+    config: dict[str, Any] = {"keras_history": [layer, 0, 0]}
+    if shape is not None:
+        config["shape"] = shape
+    return {"class_name": "__keras_tensor__", "config": config}
+
+
+def functional(*layers: dict[str, Any], output: str = "c") -> dict[str, Any]:
+    inputs = {"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [None, 8, 8, 3]}, "inbound_nodes": []}
+    return {
+        "class_name": "Functional",
+        "config": {
+            "name": "f",
+            "layers": [inputs, *layers],
+            "input_layers": ["x", 0, 0],
+            "output_layers": [output, 0, 0],
+        },
+    }
+
+
+def test_a_keras2_config_imports() -> None:
+    # tf.keras 2 wrote inbound nodes as nested lists and the input shape as batch_input_shape.
+    legacy = {
+        "class_name": "Model",
+        "config": {
+            "name": "legacy",
+            "layers": [
+                {"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [None, 8, 8, 3]}},
+                {**CONV, "inbound_nodes": [[["in", 0, 0, {}]]]},
+                {"class_name": "Flatten", "config": {"name": "f"}, "inbound_nodes": [[["c", 0, 0, {}]]]},
+                {"class_name": "Dense", "config": {"name": "d", "units": 2}, "inbound_nodes": [[["f", 0, 0, {}]]]},
+            ],
+            "input_layers": [["in", 0, 0]],
+            "output_layers": [["d", 0, 0]],
+        },
+    }
+    spec = spec_from_keras_config(legacy)
+    assert [layer["name"] for layer in spec["layers"]] == ["c", "c/relu", "f", "d"]
+    assert analyze(validate("<legacy>", spec)).total_params == (27 * 4 + 4) + (6 * 6 * 4 * 2 + 2)
+
+
+def test_layers_out_of_order_are_sorted() -> None:
+    flat = {"class_name": "Flatten", "config": {"name": "flat"}, "inbound_nodes": [{"args": [tensor("c")]}]}
+    conv = {**CONV, "inbound_nodes": [{"args": [tensor("x")], "kwargs": {}}]}
+    spec = spec_from_keras_config(functional(flat, conv, output="flat"))
+    assert [layer["name"] for layer in spec["layers"]] == ["c", "c/relu", "flat"]
+
+
+def test_recorded_shapes_that_disagree_are_refused() -> None:
+    # A config edited by hand: Keras says the Flatten reads 6×6×4, but a 5×5 kernel gives 4×4×4.
+    conv = {**CONV, "config": {**CONV["config"], "kernel_size": [5, 5]}, "inbound_nodes": [{"args": [tensor("x")]}]}
+    flat = {
+        "class_name": "Flatten",
+        "config": {"name": "flat"},
+        "inbound_nodes": [{"args": [tensor("c", [None, 6, 6, 4])]}],
+    }
+    with pytest.raises(SpecError, match=r"Keras records its input as 6×6×4 but the imported spec computes 4×4×4"):
+        spec_from_keras_config(functional(conv, flat, output="flat"))
+
+
+def test_values_the_spec_refuses_are_placed_on_the_keras_layer() -> None:
+    conv = {**CONV, "config": {**CONV["config"], "filters": 0}, "inbound_nodes": [{"args": [tensor("x")]}]}
+    with pytest.raises(SpecError, match=r"layer 'c' \(Conv2D\): cannot be expressed in a spec: filters: must be ≥ 1"):
+        spec_from_keras_config(functional(conv))
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ([1, 2], "expected an object with 'class_name' and 'config' (got an array)"),
+        ({"class_name": "MyModel", "config": {}}, "model of class 'MyModel' is not a Keras Functional or Sequential"),
+        ({"class_name": "Functional", "config": {"name": "sub"}}, "has no list of layers"),
+        (
+            {
+                "class_name": "Sequential",
+                "config": {"layers": [{"class_name": "Dense", "config": {"name": "d", "units": 2}}]},
+            },
+            "no fixed input shape",
+        ),
+        (functional(output="x"), "the model has no layers convcalc can count"),
+        (
+            functional(
+                {**CONV, "inbound_nodes": [{"args": [tensor("x")]}]},
+                {"class_name": "Flatten", "config": {"name": "stray"}, "inbound_nodes": [{"args": [tensor("x")]}]},
+            ),
+            "layer 'stray' (Flatten): does not lead to the model's output 'c'",
+        ),
+        (
+            functional({**CONV, "inbound_nodes": [{"args": [tensor("nowhere")]}]}),
+            "reads 'nowhere', which is not a layer",
+        ),
+        (
+            functional({**CONV, "module": "my_package.layers", "inbound_nodes": [{"args": [tensor("x")]}]}),
+            "a custom layer class (module 'my_package.layers')",
+        ),
+    ],
+)
+def test_configs_that_are_not_importable_models(data: Any, expected: str) -> None:
+    with pytest.raises(SpecError) as info:
+        spec_from_keras_config(data, "m.json")
+    assert expected in str(info.value)
+
+
+# ---------------------------------------------------------------- files
+
+
+def write_archive(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+VALID_CONFIG = json.dumps(functional({**CONV, "inbound_nodes": [{"args": [tensor("x")]}]})).encode()
+
+
+def test_an_archive_written_by_hand_imports(tmp_path: Path) -> None:
+    path = write_archive(tmp_path / "m.keras", {"config.json": VALID_CONFIG, "metadata.json": b"{}"})
+    assert spec_from_keras_file(str(path))["layers"][0] == {
+        "type": "conv",
+        "filters": 4,
+        "kernel": 3,
+        "padding": "valid",
+        "name": "c",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("m.keras", b"PK\x03\x04 this is not really a zip", "is not a readable .keras (zip) archive"),
+        ("m.keras", b"{}", "is not a readable .keras (zip) archive"),
+        ("m.h5", b"\x89HDF\r\n\x1a\n" + bytes(64), "legacy HDF5 (.h5) Keras file"),
+        ("m.json", b'{"class_name": "Functional", "config": ', "malformed JSON"),
+        ("m.json", b"[]", "(got an array)"),
+    ],
+)
+def test_broken_files_are_refused(tmp_path: Path, name: str, content: bytes, expected: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert expected in refused(path)
+
+
+@pytest.mark.parametrize(
+    ("members", "expected"),
+    [
+        ({"metadata.json": b"{}", "model.weights.h5": b""}, "the archive has no config.json"),
+        ({"config.json": b"[1, 2]"}, "(got an array)"),
+        ({"config.json": b"{not json"}, "malformed JSON in config.json line 1 column 2"),
+        ({"config.json": b"\xff\xfe"}, "config.json is not UTF-8 text"),
+    ],
+)
+def test_broken_archives_are_refused(tmp_path: Path, members: dict[str, bytes], expected: str) -> None:
+    assert expected in refused(write_archive(tmp_path / "m.keras", members))
+
+
+def test_a_zip_bomb_is_refused_before_inflating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keras_import, "MAX_CONFIG_BYTES", 1000)
+    path = write_archive(tmp_path / "m.keras", {"config.json": b" " * 5000 + VALID_CONFIG})
+    assert "config.json would inflate to" in refused(path)
+
+
+def test_missing_files_and_directories_are_refused(tmp_path: Path) -> None:
+    assert "no such file" in refused(tmp_path / "absent.keras")
+    assert "is a directory" in refused(tmp_path)
+
+
+def test_is_keras_file_tells_models_from_specs(tmp_path: Path) -> None:
+    archive = write_archive(tmp_path / "model.zip", {"config.json": VALID_CONFIG})
+    to_json = tmp_path / "model.json"
+    to_json.write_bytes(VALID_CONFIG)
+    garbage = tmp_path / "garbage.json"
+    garbage.write_bytes(b'{"class_name": ')
+    assert is_keras_file(str(archive)) and is_keras_file(str(to_json))
+    assert is_keras_file(str(tmp_path / "empty.keras")) is False  # missing
+    assert not any(is_keras_file(str(spec)) for spec in EXAMPLES.glob("*.json"))
+    assert not is_keras_file(str(garbage)) and not is_keras_file(str(tmp_path))
+
+
+# ---------------------------------------------------------------- convcalc's analysis against Keras
+
+
+def test_conv_transpose_kernel_smaller_than_stride(keras: Any) -> None:
+    model = keras.Sequential([keras.Input((5, 5, 2)), keras.layers.Conv2DTranspose(4, 2, strides=3)])
+    spec = {"input": [5, 5, 2], "layers": [{"type": "conv_transpose", "filters": 4, "kernel": 2, "stride": 3}]}
+    assert analyze(validate("<spec>", spec)).output_shape == volume(model.output_shape)  # 14×14×4 vs 15×15×4
