@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from convcalc.analysis import NetworkFacts, Shape
 from convcalc.findings import Finding
-from convcalc.report.common import CheckedSpec, hyperparameters, printable
+from convcalc.report.common import CheckedSpec, count_repeats, hyperparameters, printable
 from convcalc.spec import ConvTranspose, ZeroPadding
 
 FOLDED_INTO_PREVIOUS = frozenset({"relu", "activation", "batchnorm", "dropout"})
@@ -219,12 +219,7 @@ def fold_nodes(facts: NetworkFacts, nodes: list[Node]) -> list[Fold]:
         for length in range(1, MAX_BLOCK + 1):
             if i + 2 * length > n:
                 break
-            count = 1
-            while (
-                i + (count + 1) * length <= n
-                and signatures[i + count * length : i + (count + 1) * length] == signatures[i : i + length]
-            ):
-                count += 1
+            count = count_repeats(signatures, i, length)
             closed = all(i - 1 <= source for node in nodes[i : i + length] for source in node.inputs)
             if closed and count >= 2 and (count - 1) * length >= 3 and count * length > best.count * best.length:
                 best = Fold(i, length, count)

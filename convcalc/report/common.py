@@ -131,6 +131,19 @@ MAX_BLOCK = 8
 """Longest repeated block that folding looks for (a ResNet bottleneck with its relus fits)."""
 
 
+def count_repeats(signatures: Sequence[object], start: int, length: int) -> int:
+    """How many times the block ``signatures[start : start + length]`` repeats back to back from ``start``.
+
+    >>> count_repeats("abababc", 0, 2), count_repeats("abababc", 0, 1), count_repeats("aaab", 1, 1)
+    (3, 1, 2)
+    """
+    block = signatures[start : start + length]
+    count = 1
+    while signatures[start + count * length : start + (count + 1) * length] == block:
+        count += 1
+    return count
+
+
 def fold_runs(layers: tuple[LayerFacts, ...], min_count: int = 2) -> list[Run]:
     """Split the layers into runs, folding consecutive repeats of identical blocks.
 
@@ -145,12 +158,7 @@ def fold_runs(layers: tuple[LayerFacts, ...], min_count: int = 2) -> list[Run]:
         for length in range(1, MAX_BLOCK + 1):
             if i + 2 * length > n:
                 break
-            count = 1
-            while (
-                i + (count + 1) * length <= n
-                and signatures[i + count * length : i + (count + 1) * length] == signatures[i : i + length]
-            ):
-                count += 1
+            count = count_repeats(signatures, i, length)
             # Fold only where it saves rows: the run prints as a header plus one row per block member.
             if count >= min_count and count * length > length + 2 and count * length > best.count * best.length:
                 best = Run(i, length, count)
