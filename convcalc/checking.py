@@ -18,11 +18,22 @@ def load_any(file: str) -> LoadedSpec:
 
     The model is never loaded or run: only its architecture JSON is read (see convcalc.keras_import).
     """
-    from convcalc.keras_import import is_keras_file, spec_from_keras_file
+    if _looks_like_a_model(file):
+        from convcalc.keras_import import is_keras_file, spec_from_keras_file
 
-    if is_keras_file(file):
-        return LoadedSpec(file=file, network=validate(file, spec_from_keras_file(file)), source=SourceMap())
+        if is_keras_file(file):
+            return LoadedSpec(file=file, network=validate(file, spec_from_keras_file(file)), source=SourceMap())
     return load_spec(file)
+
+
+def _looks_like_a_model(file: str) -> bool:
+    # A cheap sniff so that plain specs never pay for importing the Keras importer.
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(4096)
+    except (OSError, ValueError):
+        return False
+    return file.lower().endswith((".keras", ".h5")) or head.startswith((b"PK", b"\x89HDF")) or b'"class_name"' in head
 
 
 def _check_spec_codes(loaded: LoadedSpec) -> None:

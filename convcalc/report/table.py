@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from rich.cells import cell_len
 from rich.console import Console
-from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -17,17 +17,14 @@ OPTIONAL_COLUMNS = ("start", "jump", "biases", "weights", "type", "neurons", "sh
 """Dropped in this order when the terminal is too narrow: never truncate a name or a figure."""
 
 
-def build_table(checked: CheckedSpec, fold: bool = True, drop: tuple[str, ...] = ()) -> Table:
+def build_table(rows: list[list[str] | tuple[str, str]], checked: CheckedSpec, keep: list[int]) -> Table:
     facts = checked.facts
     title = f"{printable(facts.name)} — {printable(checked.file)}" if facts.name else printable(checked.file)
     table = Table(title=Text(title, style="bold"), header_style="bold")
-    keep = visible_columns(facts, drop)
     for i in keep:
         header, justify = COLUMNS[i]
         table.add_column(header, justify=justify, overflow="fold")
-    first = input_row(facts)
-    table.add_row(*(Text(first[i]) for i in keep))
-    for row in layer_rows(checked, fold):
+    for row in rows:
         if isinstance(row, tuple):
             cells = [Text(row[0], style="dim"), Text(row[1], style="dim italic")]
             cells += [Text("")] * (len(keep) - 2)
@@ -37,17 +34,27 @@ def build_table(checked: CheckedSpec, fold: bool = True, drop: tuple[str, ...] =
     return table
 
 
+def natural_width(rows: list[list[str] | tuple[str, str]], keep: list[int]) -> int:
+    """The width the table needs without wrapping: widest cell per column, plus borders and padding."""
+    widths = [cell_len(COLUMNS[i][0]) for i in keep]
+    for row in rows:
+        if isinstance(row, list):
+            for slot, i in enumerate(keep):
+                widths[slot] = max(widths[slot], cell_len(row[i]))
+    return sum(widths) + 3 * len(keep) + 1
+
+
 def fitted_table(checked: CheckedSpec, console: Console, fold: bool) -> Table:
     """The table with as many columns as fit the console, dropping OPTIONAL_COLUMNS in order."""
+    rows: list[list[str] | tuple[str, str]] = [input_row(checked.facts), *layer_rows(checked, fold)]
     dropped: tuple[str, ...] = ()
-    table = build_table(checked, fold)
-    unbounded = console.options.update(max_width=1_000_000)  # measure the natural width, not the clamped one
+    keep = visible_columns(checked.facts)
     for column in OPTIONAL_COLUMNS:
-        if Measurement.get(console, unbounded, table).maximum <= console.width:
+        if natural_width(rows, keep) <= console.width:
             break
         dropped += (column,)
-        table = build_table(checked, fold, dropped)
-    return table
+        keep = visible_columns(checked.facts, dropped)
+    return build_table(rows, checked, keep)
 
 
 def _totals(checked: CheckedSpec) -> Text:
