@@ -93,15 +93,15 @@ def main() -> None:
             all_rows = wall([*command, "check", str(spec_file), "--all"], 1) if n <= 10_000 else float("nan")
             print(
                 f"{n:>6,} layers: --format json {json_times[n]:.3f} s   table (folded) {table_times[n]:.3f} s"
-                f"   table --all {all_rows:.3f} s"
-                + ("   targets: json ≤ 1 s, table ≤ 3 s" if n == 10_000 else "")
+                f"   table --all {all_rows:.3f} s" + ("   targets: json ≤ 1 s, table ≤ 3 s" if n == 10_000 else "")
             )
         for label, times in (("json", json_times), ("table", table_times)):
             per_1k = (times[10_000] - times[1_000]) / 9
             per_1k_hi = (times[20_000] - times[10_000]) / 10
+            ratio = per_1k_hi / per_1k if per_1k else float("nan")
             print(
                 f"linearity ({label}): +{per_1k:.3f} s per 1,000 layers from 1k→10k,"
-                f" +{per_1k_hi:.3f} s per 1,000 from 10k→20k (ratio {per_1k_hi / per_1k if per_1k else float('nan'):.2f})"
+                f" +{per_1k_hi:.3f} s per 1,000 from 10k→20k (ratio {ratio:.2f})"
             )
 
         if args.keras:
@@ -109,7 +109,8 @@ def main() -> None:
             if keras_vgg is None:
                 print("Keras side skipped: TensorFlow or convcalc's export extra is not installed")
             else:
-                print(f"Keras: build VGG16 + model.summary(): {keras_vgg:.3f} s  → convcalc is {keras_vgg / cold:.1f}× faster")
+                speedup = keras_vgg / cold
+                print(f"Keras: build VGG16 + model.summary(): {keras_vgg:.3f} s  → convcalc is {speedup:.1f}× faster")
                 deep = tmp / "deep1000.json"
                 keras_deep = keras_summary_seconds(deep, 1)
                 if keras_deep is not None:

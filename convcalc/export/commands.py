@@ -1,9 +1,239 @@
-"""The ``export`` and ``verify`` commands, registered on the main typer app (being built: the export issue)."""
+"""The ``export`` and ``verify`` commands, registered on the main typer app.
+
+Cheap to import: only typer here; the pipeline and TensorFlow load inside the commands.
+"""
 
 from __future__ import annotations
 
+import sys
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+if TYPE_CHECKING:
+    from convcalc.export.gate import Limits
+    from convcalc.export.plan import ExportPlan
+
+
+class Target(str, Enum):
+    python = "python"
+    keras = "keras"
+    tf_nn = "tf-nn"
+
+
+_SIZE_HELP = "Refuse specs over this {what} (float32), before TensorFlow is touched: bytes, or e.g. 500MB, 4GiB."
+
+
+def _size(text: str) -> int:
+    from convcalc.export.gate import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Go ahead despite error findings: build what TensorFlow builds (sizes that do not fit floored)."
+    ),
+]
+MaxParamBytes = Annotated[
+    str, typer.Option("--max-param-bytes", help=_SIZE_HELP.format(what="parameter memory"), show_default=True)
+]
+MaxActivationBytes = Annotated[
+    str,
+    typer.Option(
+        "--max-activation-bytes", help=_SIZE_HELP.format(what="activation memory per example"), show_default=True
+    ),
+]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    sys.stderr.write(message + "\n")
+    return typer.Exit(code)
+
+
+def _prepare(file: str, *, force: bool, limits: Limits, verb: str) -> ExportPlan | int:
+    """Load, check and gate one spec: its export plan, or the exit code to stop with (messages printed)."""
+    from convcalc.checking import check_loaded
+    from convcalc.cli import print_spec_error
+    from convcalc.config import ConfigError, resolve_config
+    from convcalc.export.gate import decide
+    from convcalc.export.plan import plan_export
+    from convcalc.findings import EXIT_USAGE
+    from convcalc.loading import SpecError, load_spec
+
+    try:
+        # The same findings as `convcalc check` (the project's config file included).
+        checked = check_loaded(load_spec(file), resolve_config(file))
+    except SpecError as error:
+        print_spec_error(error)
+        return EXIT_USAGE
+    except ConfigError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return EXIT_USAGE
+    decision = decide(checked, force=force, limits=limits, verb=verb)
+    if decision.show_findings:
+        import dataclasses
+
+        from rich.console import Console
+
+        from convcalc.findings import Severity
+        from convcalc.report.table import findings_text
+
+        # Only what blocks the export; `convcalc check` shows the warnings and advice.
+        errors = [finding for finding in checked.findings if finding.severity is Severity.ERROR]
+        Console(file=sys.stderr, highlight=False, emoji=False, markup=False, soft_wrap=True).print(
+            findings_text(dataclasses.replace(checked, findings=errors)), end=""
+        )
+    for message in decision.messages:
+        sys.stderr.write(message + "\n")
+    if decision.exit_code is not None:
+        return decision.exit_code
+    return plan_export(checked.facts)
+
+
+def _require_tensorflow() -> None:
+    from convcalc.export.runtime import missing_requirement
+    from convcalc.findings import EXIT_USAGE
+
+    missing = missing_requirement()
+    if missing is not None:
+        raise _fail(f"error: {missing}", EXIT_USAGE)
+
+
+def _write(output: str, content: str) -> None:
+    from convcalc.findings import EXIT_USAGE
+    from convcalc.report.common import printable
+
+    try:
+        with open(output, "w", encoding="utf-8", newline="\n") as file:
+            file.write(content)
+    except OSError as error:
+        raise _fail(f"error: cannot write {printable(output)}: {error.strerror or error}", EXIT_USAGE) from None
+
+
+def export(
+    spec: Annotated[str, typer.Argument(help="Spec file (JSON).", show_default=False)],
+    to: Annotated[
+        Target,
+        typer.Option(
+            "--to",
+            help="python: Keras 3 functional code; keras: a .keras file; tf-nn: low-level tf.nn code in a tf.Module.",
+            case_sensitive=False,
+        ),
+    ] = Target.python,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output", "-o", help="File to write (python and tf-nn go to stdout without it).", show_default=False
+        ),
+    ] = None,
+    force: ForceOption = False,
+    max_param_bytes: MaxParamBytes = "4GiB",
+    max_activation_bytes: MaxActivationBytes = "4GiB",
+) -> None:
+    """Export a spec as a runnable TensorFlow model: Keras code, a .keras file, or tf.nn code.
+
+    A spec with error findings is not exported (exit 1) unless --force. Exit 2 when the spec cannot be read,
+    is over the size limits, the output cannot be written, or TensorFlow is not installed.
+    """
+    from convcalc.export.gate import Limits
+    from convcalc.findings import EXIT_OK, EXIT_USAGE
+    from convcalc.report.common import printable
+
+    limits = Limits(_size(max_param_bytes), _size(max_activation_bytes))
+    if output == "-":
+        output = None
+    if to is Target.keras and (output is None or not output.endswith(".keras")):
+        got = "no -o" if output is None else f"-o {printable(output)}"
+        raise _fail(f"error: --to keras writes a Keras 3 file, whose name must end in .keras (got {got})", EXIT_USAGE)
+    plan = _prepare(spec, force=force, limits=limits, verb="exported")
+    if isinstance(plan, int):
+        raise typer.Exit(plan)
+    _require_tensorflow()
+    if to is Target.keras:
+        assert output is not None
+        what = _save_keras(plan, output)
+    else:
+        from convcalc.export.codegen import keras_source, tfnn_source
+
+        source = keras_source(plan) if to is Target.python else tfnn_source(plan)
+        what = "Keras 3 code" if to is Target.python else "tf.nn code"
+        if output is None:
+            sys.stdout.write(source)
+        else:
+            _write(output, source)
+    where = "stdout" if output is None else printable(output)
+    facts = plan.facts
+    sys.stderr.write(
+        f"wrote {where}: {plan.model_name} as {what}: {_count(len(facts.layers), 'spec layer')} →"
+        f" {_count(len(plan.ops), 'Keras layer')}, {facts.total_params:,} params\n"
+    )
+    raise typer.Exit(EXIT_OK)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _save_keras(plan: ExportPlan, output: str) -> str:
+    """Build the plan and save it as a ``.keras`` file; a sentence about what was written and how to load it."""
+    from convcalc.export.keras_build import build_model
+    from convcalc.findings import EXIT_USAGE
+    from convcalc.report.common import printable
+
+    model = build_model(plan)
+    try:
+        model.save(output)
+    except OSError as error:
+        raise _fail(f"error: cannot write {printable(output)}: {error.strerror or error}", EXIT_USAGE) from None
+    if plan.uses_l2_pooling:
+        sys.stderr.write(
+            "note: the model uses convcalc's L2Pooling2D; to load it, pass"
+            " custom_objects=convcalc.export.runtime.custom_objects() to keras.saving.load_model\n"
+        )
+    return "a Keras 3 file (loads with keras.saving.load_model in safe mode)"
+
+
+def verify(
+    specs: Annotated[list[str], typer.Argument(help="Spec files (JSON).", show_default=False)],
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=1024, help="Examples in the random batch.")] = 2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the weights and the random batch.")] = 0,
+    force: ForceOption = False,
+    max_param_bytes: MaxParamBytes = "4GiB",
+    max_activation_bytes: MaxActivationBytes = "4GiB",
+    width: Annotated[int | None, typer.Option("--width", min=60, help="Table width in characters.")] = None,
+) -> None:
+    """Build each spec in Keras, run a random batch through it, and compare every layer with convcalc.
+
+    Exit 0 when every output volume and parameter count agrees with TensorFlow, 1 on any mismatch (or error
+    findings without --force), 2 when a spec cannot be read, is over the size limits, or TensorFlow is missing.
+    """
+    from convcalc.export.gate import Limits
+    from convcalc.findings import EXIT_FINDINGS, EXIT_OK
+
+    limits = Limits(_size(max_param_bytes), _size(max_activation_bytes))
+    worst = EXIT_OK
+    for file in specs:
+        plan = _prepare(file, force=force, limits=limits, verb="verified")
+        if isinstance(plan, int):
+            worst = max(worst, plan)
+            continue
+        _require_tensorflow()
+        from convcalc.export.verify import render, verify_plan
+
+        result = verify_plan(plan, batch=batch_size, seed=seed)
+        render(file, result, sys.stdout, width=width)
+        if not result.ok:
+            worst = max(worst, EXIT_FINDINGS)
+    raise typer.Exit(worst)
 
 
 def register(app: typer.Typer) -> None:
     """Add the export/verify commands to ``app``."""
+    app.command()(export)
+    app.command()(verify)

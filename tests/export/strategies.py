@@ -1,9 +1,11 @@
 """Hypothesis strategies for the export tests: small specs that TensorFlow can build in a fraction of a second.
 
-Every layer kind appears (conv with and without bias, max/avg/l2 pools, fc, relu, flatten) with every way of
-writing a setting (int or [h, w]; padding as int, pair, "same" or "valid"; pool stride given or defaulted),
-on non-square inputs of at most 24×24×4. Shapes are tracked here with the textbook formula, independently
-of convcalc.analysis, so that every window has an output; with ``fit_exactly`` every stride divides.
+Every layer kind appears (conv with groups, dilation and without bias; depthwise, separable, conv_transpose;
+max/avg/l2 and global pools; fc/dense, batchnorm, dropout, zero_padding, activations, relu, flatten) and
+branches that merge again through add and concat, with every way of writing a setting (int or [h, w];
+padding as int, pair, "same" or "valid"; pool stride given or defaulted), on non-square inputs of at most
+16×16×4. Shapes are tracked here with the textbook formulas, independently of convcalc.analysis, so that
+every layer has an output; with ``fit_exactly`` every stride divides (no CC101).
 """
 
 from __future__ import annotations
@@ -12,18 +14,23 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-MAX_PIXELS = 24
+MAX_PIXELS = 16
 HOSTILE_NAMES = (
-    "conv",  # duplicates: several layers may draw it
+    "conv",
     "'\"); import os  # ",
     "line\nbreak",
     "__import__('os').system('touch PWNED')",
     "ﬁlter",
-    "input",
+    "input!",  # sanitises to the Input layer's name
     "1st",
     "relu1",
+    "CONV",  # collides with "conv" once case is ignored
     "\u202econv",
 )
+"""Spec names that are not identifiers, collide after sanitising, or try to be code (all distinct)."""
+ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish")
+
+Shape = tuple[int, int, int]
 
 
 def _written(height: int, width: int, draw: st.DrawFn) -> Any:
@@ -33,26 +40,36 @@ def _written(height: int, width: int, draw: st.DrawFn) -> Any:
     return [height, width]
 
 
+def _pair(value: Any) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (value[0], value[1])
+
+
 @st.composite
-def _axis_window(draw: st.DrawFn, size: int, pad: int, *, fit_exactly: bool) -> tuple[int, int]:
-    """(F, S) along one axis of an input of ``size`` padded by ``pad``, with F ≤ size + 2P (an output exists)."""
-    kernel = draw(st.integers(1, min(5, size + 2 * pad)))
-    span = size + 2 * pad - kernel
-    strides = [s for s in range(1, 5) if span % s == 0] if fit_exactly else list(range(1, 5))
+def _axis_window(draw: st.DrawFn, size: int, pad: int, dilation: int, *, fit_exactly: bool) -> tuple[int, int]:
+    """(F, S) along one axis of an input of ``size`` padded by ``pad``, with an output: d·(F − 1) + 1 ≤ W + 2P."""
+    kernel = draw(st.integers(1, min(5, (size + 2 * pad - 1) // dilation + 1)))
+    span = size + 2 * pad - (dilation * (kernel - 1) + 1)
+    if dilation > 1:
+        return kernel, 1  # TensorFlow does not combine a stride > 1 with a dilation > 1
+    strides = [s for s in range(1, 4) if span % s == 0] if fit_exactly else list(range(1, 4))
     return kernel, draw(st.sampled_from(strides))
 
 
 @st.composite
-def window_layer(draw: st.DrawFn, shape: tuple[int, int, int], kind: str, fit_exactly: bool) -> dict[str, Any]:
-    """A conv or pool layer that has an output on ``shape``."""
-    height, width, _ = shape
+def window_layer(draw: st.DrawFn, shape: Shape, kind: str, fit_exactly: bool) -> dict[str, Any]:
+    """A conv, depthwise, separable or pool layer that has an output on ``shape``."""
+    height, width, depth = shape
     layer: dict[str, Any] = {"type": kind}
     if kind == "pool":
         layer["mode"] = draw(st.sampled_from(["max", "avg", "l2"]))
+    dilation = (1, 1)
+    if kind != "pool" and draw(st.integers(0, 4)) == 0:
+        dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 3)))
+        layer["dilation"] = _written(*dilation, draw)
     padding_form = draw(st.sampled_from(["int", "pair", "same", "valid"]))
     if padding_form == "same":  # any window works: TensorFlow pads to ceil(W/S)
         kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-        stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        stride = (1, 1) if dilation != (1, 1) else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
         layer["padding"] = "same"
     else:
         if padding_form == "valid":
@@ -64,74 +81,252 @@ def window_layer(draw: st.DrawFn, shape: tuple[int, int, int], kind: str, fit_ex
         else:
             pads = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
             layer["padding"] = list(pads)
-        rows = draw(_axis_window(height, pads[0], fit_exactly=fit_exactly))
-        cols = draw(_axis_window(width, pads[1], fit_exactly=fit_exactly))
+        rows = draw(_axis_window(height, pads[0], dilation[0], fit_exactly=fit_exactly))
+        cols = draw(_axis_window(width, pads[1], dilation[1], fit_exactly=fit_exactly))
         kernel, stride = (rows[0], cols[0]), (rows[1], cols[1])
+        if dilation != (1, 1):
+            stride = (1, 1)  # on both axes: TensorFlow combines no stride > 1 with any dilation > 1
     layer["kernel"] = _written(*kernel, draw)
     # A pool's stride may be left out (it defaults to the kernel) when that is the stride drawn.
     if not (kind == "pool" and stride == kernel and draw(st.booleans())):
         layer["stride"] = _written(*stride, draw)
     if kind == "conv":
+        groups = draw(st.sampled_from([g for g in (1, 1, 2, 3) if depth % g == 0]))
+        layer["filters"] = groups * draw(st.integers(1, 3))
+        if groups > 1:
+            layer["groups"] = groups
+    elif kind == "separable":
         layer["filters"] = draw(st.integers(1, 6))
-        if draw(st.booleans()):
-            layer["bias"] = draw(st.booleans())
+    if kind in ("depthwise", "separable") and draw(st.booleans()):
+        layer["multiplier"] = draw(st.integers(1, 2))
+    if kind != "pool" and draw(st.booleans()):
+        layer["bias"] = draw(st.booleans())
     return layer
 
 
-def _apply(shape: tuple[int, int, int], layer: dict[str, Any]) -> tuple[int, int, int]:
+@st.composite
+def transpose_layer(draw: st.DrawFn, shape: Shape) -> dict[str, Any]:
+    """A conv_transpose with an output on ``shape`` (small inputs only: it multiplies the size)."""
+    layer: dict[str, Any] = {"type": "conv_transpose", "filters": draw(st.integers(1, 4))}
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    dilation = (1, 1)
+    if draw(st.integers(0, 3)) == 0:
+        dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+        layer["dilation"] = _written(*dilation, draw)
+    stride = (1, 1) if dilation != (1, 1) else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    effective = tuple(d * (f - 1) + 1 for f, d in zip(kernel, dilation, strict=True))
+    layer["kernel"] = _written(*kernel, draw)
+    layer["stride"] = _written(*stride, draw)
+    if draw(st.booleans()):
+        layer["padding"] = "same"
+    else:
+        # Padding may not eat the whole output: 2P < (W − 1)·S + F.
+        pads = [
+            draw(st.integers(0, max(0, ((size - 1) * s + f - 1) // 2)))
+            for size, s, f in zip(shape[:2], stride, effective, strict=True)
+        ]
+        layer["padding"] = _written(pads[0], pads[1], draw)
+    if draw(st.booleans()):
+        extra = [draw(st.integers(0, s - 1)) for s in stride]
+        layer["output_padding"] = extra
+        # "same" with output_padding: Keras's size must be one TensorFlow accepts (an odd kernel or padding ≥ 1),
+        # and non-empty.
+        refused = layer["padding"] == "same" and any(f % 2 + p == 0 for f, p in zip(effective, extra, strict=True))
+        if refused or 0 in output_shape(shape, layer):
+            del layer["output_padding"]
+    if draw(st.booleans()):
+        layer["bias"] = draw(st.booleans())
+    return layer
+
+
+def output_shape(shape: Shape, layer: dict[str, Any], inputs: list[Shape] | None = None) -> Shape:
     """The textbook output volume of ``layer`` on ``shape`` (floored, as TensorFlow does)."""
     height, width, depth = shape
-
-    def pair(value: Any) -> tuple[int, int]:
-        return (value, value) if isinstance(value, int) else (value[0], value[1])
-
     kind = layer["type"]
-    if kind in ("conv", "pool"):
-        kernel = pair(layer["kernel"])
-        stride = pair(layer.get("stride", layer["kernel"]))
-        out_depth = layer["filters"] if kind == "conv" else depth
-        if layer["padding"] == "same":
+    if kind in ("conv", "depthwise", "separable", "pool"):
+        dilation = _pair(layer.get("dilation", 1))
+        kernel = tuple(d * (f - 1) + 1 for f, d in zip(_pair(layer["kernel"]), dilation, strict=True))
+        stride = _pair(layer.get("stride", layer["kernel"] if kind == "pool" else 1))
+        if kind in ("conv", "separable"):
+            out_depth = layer["filters"]
+        elif kind == "depthwise":
+            out_depth = depth * layer.get("multiplier", 1)
+        else:
+            out_depth = depth
+        if layer.get("padding") == "same":
             return (-(-height // stride[0]), -(-width // stride[1]), out_depth)
-        pad = pair(0 if layer["padding"] == "valid" else layer["padding"])
+        pad = _pair(0 if layer.get("padding", 0) == "valid" else layer.get("padding", 0))
         return (
             (height + 2 * pad[0] - kernel[0]) // stride[0] + 1,
             (width + 2 * pad[1] - kernel[1]) // stride[1] + 1,
             out_depth,
         )
-    if kind == "fc":
+    if kind == "conv_transpose":
+        dilation = _pair(layer.get("dilation", 1))
+        kernel = tuple(d * (f - 1) + 1 for f, d in zip(_pair(layer["kernel"]), dilation, strict=True))
+        stride = _pair(layer["stride"])
+        extra = layer.get("output_padding")
+        sizes = []
+        for axis, size in enumerate((height, width)):
+            if layer["padding"] == "same":
+                same = size * stride[axis]
+                sizes.append(same if extra is None else (size - 1) * stride[axis] + kernel[axis] % 2 + extra[axis])
+            else:
+                pad = _pair(layer["padding"])[axis]
+                # Without output_padding, Keras's default: max(S − F, 0) (whole stride-sized cells).
+                default = max(stride[axis] - kernel[axis], 0)
+                sizes.append((size - 1) * stride[axis] + kernel[axis] - 2 * pad + (extra[axis] if extra else default))
+        return (sizes[0], sizes[1], layer["filters"])
+    if kind == "zero_padding":
+        padding = layer["padding"]
+        if isinstance(padding, list) and isinstance(padding[0], list):
+            (top, bottom), (left, right) = padding
+        else:
+            (top, left) = _pair(padding)
+            bottom, right = top, left
+        return (height + top + bottom, width + left + right, depth)
+    if kind in ("fc", "dense"):
         return (1, 1, layer["units"])
     if kind == "flatten":
         return (1, 1, height * width * depth)
-    return shape
+    if kind == "global_pool":
+        return (1, 1, depth)
+    if kind == "concat":
+        assert inputs is not None
+        return (height, width, sum(s[2] for s in inputs))
+    return shape  # relu, activation, batchnorm, dropout, add
+
+
+class _Spec:
+    """A spec being drawn: its layers, the current tensor's shape, and unique names for the layers read."""
+
+    def __init__(self, draw: st.DrawFn, shape: Shape) -> None:
+        self.draw = draw
+        self.layers: list[dict[str, Any]] = []
+        self.shape = shape
+        self.names: set[str] = set()
+        self.counter = 0
+
+    def name_last(self) -> str:
+        """The name of the last layer, giving it one (sometimes a hostile one) when it has none."""
+        if not self.layers:
+            return "input"
+        layer = self.layers[-1]
+        if "name" not in layer:
+            candidate = self.draw(st.sampled_from(HOSTILE_NAMES))
+            if candidate in self.names or self.draw(st.booleans()):
+                self.counter += 1
+                candidate = f"n{self.counter}"
+            layer["name"] = candidate
+            self.names.add(candidate)
+        return str(layer["name"])
+
+    def add(self, layer: dict[str, Any], inputs: list[Shape] | None = None) -> None:
+        if "name" not in layer and self.draw(st.integers(0, 4)) == 0:
+            name = self.draw(st.sampled_from(HOSTILE_NAMES))
+            if name not in self.names:
+                layer["name"] = name
+                self.names.add(name)
+        self.layers.append(layer)
+        self.shape = output_shape(self.shape, layer, inputs)
 
 
 @st.composite
-def buildable_specs(draw: st.DrawFn, *, fit_exactly: bool = True, max_layers: int = 6) -> dict[str, Any]:
-    """A spec with an output at every layer; with ``fit_exactly`` no window leaves a remainder (no CC101)."""
+def _plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, Any]:
+    """Any one-input layer with an output on ``shape``."""
+    kinds = ["conv", "conv", "depthwise", "separable", "pool", "pool", "global_pool", "fc", "dense", "relu"]
+    kinds += ["activation", "batchnorm", "dropout", "zero_padding", "flatten"]
+    if max(shape[0], shape[1]) <= 8:
+        kinds += ["conv_transpose", "conv_transpose"]
+    kind = draw(st.sampled_from(kinds))
+    if kind in ("conv", "depthwise", "separable", "pool"):
+        return draw(window_layer(shape, kind, fit_exactly))
+    if kind == "conv_transpose":
+        return draw(transpose_layer(shape))
+    if kind in ("fc", "dense"):
+        layer: dict[str, Any] = {"type": kind, "units": draw(st.integers(1, 12))}
+        if draw(st.booleans()):
+            layer["bias"] = draw(st.booleans())
+        return layer
+    if kind == "global_pool":
+        return {"type": kind, "mode": draw(st.sampled_from(["avg", "max"]))}
+    if kind == "activation":
+        return {"type": kind, "kind": draw(st.sampled_from(ACTIVATIONS))}
+    if kind == "batchnorm":
+        return {"type": kind, "center": draw(st.booleans()), "scale": draw(st.booleans())}
+    if kind == "dropout":
+        return {"type": kind, "rate": draw(st.sampled_from([0.0, 0.25, 0.5]))}
+    if kind == "zero_padding":
+        form = draw(st.sampled_from(["int", "pair", "sides"]))
+        if form == "int":
+            return {"type": kind, "padding": draw(st.integers(0, 2))}
+        if form == "pair":
+            return {"type": kind, "padding": [draw(st.integers(0, 2)), draw(st.integers(0, 2))]}
+        return {"type": kind, "padding": [[draw(st.integers(0, 2)) for _ in range(2)] for _ in range(2)]}
+    return {"type": kind}
+
+
+@st.composite
+def _shape_keeping_layer(draw: st.DrawFn, shape: Shape, keep_depth: bool) -> dict[str, Any]:
+    """A layer whose output has the same H×W as ``shape`` (and the same depth when ``keep_depth``)."""
+    height, width, depth = shape
+    options = ["relu", "activation", "batchnorm", "dropout", "conv"]
+    if (height, width) == (1, 1):
+        options.append("fc")
+    kind = draw(st.sampled_from(options))
+    if kind == "conv":
+        layer = {"type": "conv", "kernel": draw(st.integers(1, 3)), "padding": "same"}
+        layer["filters"] = depth if keep_depth else draw(st.integers(1, 5))
+        return layer
+    if kind == "fc":
+        return {"type": "fc", "units": depth if keep_depth else draw(st.integers(1, 6))}
+    if kind == "activation":
+        return {"type": kind, "kind": draw(st.sampled_from(ACTIVATIONS))}
+    return {"type": kind}
+
+
+@st.composite
+def _branch_block(draw: st.DrawFn, spec: _Spec) -> None:
+    """Two branches from the current tensor that meet again in an add (same shape) or a concat (same H×W)."""
+    merge = draw(st.sampled_from(["add", "concat"]))
+    source_shape = spec.shape
+    source = spec.name_last()
+    ends = []
+    for branch in range(draw(st.integers(2, 3))):
+        length = draw(st.integers(0 if branch else 1, 2))
+        if length == 0:
+            ends.append((source, source_shape))
+            continue
+        spec.shape = source_shape
+        for step in range(length):
+            layer = draw(_shape_keeping_layer(spec.shape, keep_depth=merge == "add"))
+            if step == 0:
+                layer["inputs"] = [source]
+            spec.add(layer)
+        ends.append((spec.name_last(), spec.shape))
+    spec.shape = source_shape
+    spec.add({"type": merge, "inputs": [name for name, _ in ends]}, [shape for _, shape in ends])
+
+
+@st.composite
+def buildable_specs(draw: st.DrawFn, *, fit_exactly: bool = True, max_steps: int = 5) -> dict[str, Any]:
+    """A spec with an output at every layer and no dead ends; with ``fit_exactly`` no window leaves a remainder."""
     shape = (draw(st.integers(1, MAX_PIXELS)), draw(st.integers(1, MAX_PIXELS)), draw(st.integers(1, 4)))
-    spec: dict[str, Any] = {"input": list(shape), "layers": []}
-    for _ in range(draw(st.integers(1, max_layers))):
-        kind = draw(st.sampled_from(["conv", "conv", "pool", "pool", "fc", "relu", "flatten"]))
-        if kind in ("conv", "pool"):
-            layer = draw(window_layer(shape, kind, fit_exactly))
-        elif kind == "fc":
-            layer = {"type": "fc", "units": draw(st.integers(1, 12))}
-            if draw(st.booleans()):
-                layer["bias"] = draw(st.booleans())
+    spec = _Spec(draw, shape)
+    for _ in range(draw(st.integers(1, max_steps))):
+        if draw(st.integers(0, 4)) == 0:
+            draw(_branch_block(spec))
         else:
-            layer = {"type": kind}
-        if draw(st.integers(0, 3)) == 0:
-            layer["name"] = draw(st.sampled_from(HOSTILE_NAMES))
-        spec["layers"].append(layer)
-        shape = _apply(shape, layer)
+            spec.add(draw(_plain_layer(spec.shape, fit_exactly)))
+    result: dict[str, Any] = {"input": list(shape), "layers": spec.layers}
     if draw(st.booleans()):
         # A classifier: end in fc, or in a conv over the whole volume (the FC ⇔ CONV equivalence).
         classes = draw(st.integers(2, 10))
         if draw(st.booleans()):
-            spec["layers"].append({"type": "fc", "units": classes})
+            spec.add({"type": "fc", "units": classes})
         else:
-            spec["layers"].append({"type": "conv", "filters": classes, "kernel": [shape[0], shape[1]]})
-        spec["classes"] = classes
+            spec.add({"type": "conv", "filters": classes, "kernel": [spec.shape[0], spec.shape[1]]})
+        result["classes"] = classes
     if draw(st.booleans()):
-        spec["name"] = draw(st.sampled_from(["random net", "ﬁlter-net", "x'); import os #"]))
-    return spec
+        result["name"] = draw(st.sampled_from(["random net", "ﬁlter-net", "x'); import os #"]))
+    return result

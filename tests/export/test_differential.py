@@ -5,11 +5,12 @@ and the tf.nn export must compute the same function as the Keras export.
 from __future__ import annotations
 
 import types
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from convcalc.analysis import NetworkFacts, analyze
 from convcalc.checking import check_loaded
@@ -18,12 +19,16 @@ from convcalc.export.keras_build import build_model, layer_outputs_model
 from convcalc.export.plan import ExportPlan, as_volume, plan_export
 from convcalc.export.runtime import import_keras
 from convcalc.findings import Severity
-from convcalc.loading import LoadedSpec, SourceMap, validate
+from convcalc.loading import LoadedSpec, SourceMap, load_spec, validate
+from tests.conftest import EXAMPLES
 from tests.export.strategies import buildable_specs
 
 keras = import_keras()
+import tensorflow as tf  # noqa: E402  (after import_keras has quietened its logs)
 
-EXAMPLES = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# "same" with an odd total padding puts the extra pixel at the bottom/right; l2 pooling pads explicitly.
+ASYMMETRIC_SAME = {"input": [7, 6, 1], "layers": [{"type": "pool", "mode": "l2", "kernel": [2, 3], "padding": "same"}]}
 
 
 def analysed(spec: dict[str, Any]) -> NetworkFacts:
@@ -53,13 +58,14 @@ def assert_keras_matches_analysis(facts: NetworkFacts) -> None:
             assert params == layer.params, layer.label
         assert model.count_params() == facts.total_params
         # Every Keras layer is one the plan accounts for: nothing hides parameters outside the comparison.
-        assert [layer.name for layer in model.layers[1:]] == [op.name for op in plan.ops]
+        assert sorted(layer.name for layer in model.layers[1:]) == sorted(op.name for op in plan.ops)
     finally:
         keras.backend.clear_session()
 
 
-@EXAMPLES
+@PROPERTY
 @given(buildable_specs(fit_exactly=True))
+@example(ASYMMETRIC_SAME)
 def test_keras_model_matches_the_static_analysis(spec: dict[str, Any]) -> None:
     facts = analysed(spec)
     findings = check_loaded(LoadedSpec("<generated>", facts.network, SourceMap())).findings
@@ -68,7 +74,7 @@ def test_keras_model_matches_the_static_analysis(spec: dict[str, Any]) -> None:
     assert_keras_matches_analysis(facts)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(buildable_specs(fit_exactly=False))
 def test_floored_sizes_are_what_tensorflow_builds(spec: dict[str, Any]) -> None:
     # What --force exports: strides that leave a remainder; convcalc's floor must be TensorFlow's.
@@ -82,39 +88,57 @@ def load_module(source: str, name: str) -> types.ModuleType:
     return module
 
 
+def randomise(model: Any, seed: int = 4) -> None:
+    """Non-trivial values in the weights Keras starts at 0 or 1 (biases, batchnorm), so no copying mistake can
+    hide; kernels keep their random initial values, which keep activations at a sane scale."""
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        shape = tuple(weight.shape)
+        if weight.name in ("gamma", "moving_variance"):
+            weight.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
+        elif "kernel" not in weight.name:
+            weight.assign((0.1 * rng.standard_normal(shape)).astype("float32"))
+
+
 def copy_keras_weights_into(net: Any, plan: ExportPlan, model: Any) -> int:
-    """Assign every Keras kernel and bias to the tf.nn module's variable of the same name; the number copied."""
+    """Assign every Keras weight to the tf.nn module's variable of the same name (``conv1_kernel`` …)."""
     copied = 0
     for op in plan.ops:
-        layer = model.get_layer(op.name)
-        for part in ("kernel", "bias"):
-            weight = getattr(layer, part, None)
-            if weight is not None:
-                getattr(net, f"{op.name}_{part}").assign(weight.numpy())
-                copied += 1
+        for weight in model.get_layer(op.name).weights:
+            getattr(net, f"{op.name}_{weight.name}").assign(weight.numpy())
+            copied += 1
     return copied
 
 
 def assert_same_function(plan: ExportPlan, model: Any, net: Any) -> None:
+    randomise(model)
     copied = copy_keras_weights_into(net, plan, model)
-    assert copied == len(net.trainable_variables)
+    assert copied == len(net.variables) == len(model.weights)
     batch = random_batch(plan, batch=3, seed=1)
-    expected = np.asarray(model(batch))
+    # Both in graph mode: TensorFlow 2.21's oneDNN conv2d computes wrong values eagerly in a rare corner (a 1×1
+    # input padded to 3×3 under a stride that floors), while the same graph is right.
+    expected = np.asarray(tf.function(model)(batch))
     actual = np.asarray(net(batch))
     assert actual.shape == expected.shape
-    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(expected).max())))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(buildable_specs(fit_exactly=False))
+@example(ASYMMETRIC_SAME)
 def test_tf_nn_export_computes_what_the_keras_export_computes(spec: dict[str, Any]) -> None:
     plan = plan_export(analysed(spec))
     keras.utils.set_random_seed(0)
     model = build_model(plan)
     try:
         net = load_module(tfnn_source(plan), "generated_nn").Network(seed=0)
-        assert sum(int(np.prod(v.shape)) for v in net.trainable_variables) == plan.facts.total_params
+        assert sum(int(np.prod(v.shape)) for v in net.variables) == plan.facts.total_params
         assert_same_function(plan, model, net)
+        # The training step needs a gradient for every variable (TensorFlow's CPU kernels lack some).
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(net(random_batch(plan), training=True)))
+        for gradient in tape.gradient(loss, net.trainable_variables):
+            assert gradient is not None and np.all(np.isfinite(gradient.numpy()))
     finally:
         keras.backend.clear_session()
 
@@ -130,6 +154,7 @@ EVERY_KIND = {
         {"type": "conv", "filters": 3, "kernel": 3, "stride": 2, "padding": "same", "bias": False},
         {"type": "pool", "mode": "avg", "kernel": [2, 1], "padding": 1},
         {"type": "pool", "mode": "l2", "kernel": 2, "padding": 1, "stride": 1},
+        {"type": "conv", "filters": 3, "kernel": 2, "dilation": [2, 1], "padding": 1, "name": "ﬁlter"},
         {"type": "fc", "units": 6, "bias": False},
         {"type": "pool", "mode": "max", "kernel": 1},
         {"type": "conv", "filters": 4, "kernel": 1},
@@ -183,9 +208,25 @@ def test_pool_modes_compute_their_formula(mode: str, expected: list[list[float]]
     keras.backend.clear_session()
 
 
-def test_l2_pooling_has_a_finite_gradient_on_an_all_zero_window() -> None:
-    import tensorflow as tf
+@pytest.mark.parametrize(("size", "kernel", "stride"), [(7, 2, 1), (6, 3, 2), (5, 4, 3), (4, 1, 2)])
+def test_l2_pooling_with_same_padding_pads_as_tensorflow_does(size: int, kernel: int, stride: int) -> None:
+    spec = {
+        "input": [size, size, 2],
+        "layers": [{"type": "pool", "mode": "l2", "kernel": kernel, "stride": stride, "padding": "same"}],
+    }
+    plan = plan_export(analysed(spec))
+    batch = random_batch(plan, batch=2, seed=3)
+    # Independent oracle: TensorFlow's own "SAME" window sum, a depthwise conv with a kernel of ones.
+    ones = tf.ones((kernel, kernel, 2, 1))
+    window_sums = tf.nn.depthwise_conv2d(tf.square(batch), ones, strides=[1, stride, stride, 1], padding="SAME")
+    expected = np.sqrt(window_sums.numpy())
+    np.testing.assert_allclose(np.asarray(build_model(plan)(batch)), expected, rtol=1e-5, atol=1e-6)
+    net = load_module(tfnn_source(plan), "generated_nn").Network()
+    np.testing.assert_allclose(np.asarray(net(batch)), expected, rtol=1e-5, atol=1e-6)
+    keras.backend.clear_session()
 
+
+def test_l2_pooling_has_a_finite_gradient_on_an_all_zero_window() -> None:
     plan = plan_export(analysed({"input": [2, 2, 1], "layers": [{"type": "pool", "mode": "l2", "kernel": 2}]}))
     model = build_model(plan)
     batch = tf.zeros((1, 2, 2, 1))
@@ -195,3 +236,21 @@ def test_l2_pooling_has_a_finite_gradient_on_an_all_zero_window() -> None:
     gradient = tape.gradient(output, batch)
     assert np.all(np.isfinite(gradient.numpy()))
     keras.backend.clear_session()
+
+
+SMALL_ENOUGH = [
+    path for path in sorted(EXAMPLES.glob("*.json")) if analyze(load_spec(str(path)).network).total_params < 30_000_000
+]
+"""Every example under 30 M parameters (the resnets and stride_mismatch as --force builds them); vgg16,
+alexnet and alexnet_two_tower (60–140 M) are left to verify, which builds them too."""
+
+
+@pytest.mark.parametrize("example", SMALL_ENOUGH, ids=lambda p: p.stem)
+def test_every_example_computes_the_same_in_keras_and_in_tf_nn(example: Path) -> None:
+    plan = plan_export(analyze(load_spec(str(example)).network))
+    keras.utils.set_random_seed(0)
+    model = build_model(plan)
+    try:
+        assert_same_function(plan, model, load_module(tfnn_source(plan), "generated_nn").Network())
+    finally:
+        keras.backend.clear_session()

@@ -1,0 +1,137 @@
+"""Whether a checked spec may go to TensorFlow: error findings, ``--force``, and size limits (no TensorFlow here).
+
+Everything is decided from convcalc's own figures before TensorFlow is imported, so an absurd spec is refused
+in milliseconds instead of exhausting memory in Keras.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from convcalc.export.plan import unbuildable, unsupported
+from convcalc.findings import EXIT_FINDINGS, EXIT_USAGE, Severity
+from convcalc.memory import human_bytes
+from convcalc.report.common import CheckedSpec, printable
+
+DEFAULT_MAX_BYTES = "4GiB"
+"""Default limit on parameter memory and on activation memory per example (float32)."""
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*\Z", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """A byte count from ``4GiB``, ``500MB``, ``1.5GiB`` or plain ``1048576``; raises ValueError otherwise.
+
+    >>> parse_size("4GiB"), parse_size("500 MB"), parse_size("1024")
+    (4294967296, 500000000, 1024)
+    """
+    match = _SIZE.match(text)
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS:
+        raise ValueError(f"{text!r} is not a size; write bytes or a number with KB, MB, GB, KiB, MiB, GiB or TiB")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The largest spec that may be handed to TensorFlow."""
+
+    max_param_bytes: int
+    max_activation_bytes: int
+    """Per example, the input included (the figure ``convcalc check`` prints)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Go ahead (``exit_code`` None) or stop with that code; ``messages`` are stderr lines either way."""
+
+    exit_code: int | None
+    messages: list[str] = field(default_factory=list)
+    show_findings: bool = False
+
+
+def decide(checked: CheckedSpec, *, force: bool, limits: Limits, verb: str) -> Decision:
+    """Decide whether ``checked`` may be built; ``verb`` (``exported``, ``verified``) goes into the messages.
+
+    A layer the export cannot map stops it (exit 2); error findings stop it (exit 1) unless ``force``; a layer
+    with no output stops it even then (TensorFlow cannot build it); parameter or activation memory over the
+    limits stops it (exit 2).
+    """
+    file = printable(checked.file)
+    facts = checked.facts
+    reasons = unsupported(facts)
+    if reasons:
+        return Decision(EXIT_USAGE, [f"error: {file}: not {verb}: {printable(reason)}" for reason in reasons[:10]])
+    errors = [finding for finding in checked.findings if finding.severity is Severity.ERROR]
+    if errors and not force:
+        count = f"{len(errors)} error finding{'s' if len(errors) != 1 else ''}"
+        return Decision(
+            EXIT_FINDINGS,
+            [
+                f"error: {file}: not {verb}: {count}; fix the spec, or pass --force to build what TensorFlow"
+                " would build (floored sizes)"
+            ],
+            show_findings=True,
+        )
+    cannot = unbuildable(facts)
+    if cannot:
+        return Decision(
+            EXIT_FINDINGS,
+            [
+                f"error: {file}: not {verb}: {printable(cannot[0])}; TensorFlow cannot build it, even with --force",
+                *(f"  also: {printable(reason)}" for reason in cannot[1:10]),
+            ],
+            show_findings=True,
+        )
+    budgets = (
+        ("parameter memory", "float32", facts.param_bytes, limits.max_param_bytes, "--max-param-bytes"),
+        (
+            "activation memory",
+            "float32, per example",
+            facts.activation_bytes,
+            limits.max_activation_bytes,
+            "--max-activation-bytes",
+        ),
+    )
+    for what, unit, size, limit, option in budgets:
+        if size > limit:
+            return Decision(
+                EXIT_USAGE,
+                [
+                    f"error: {file}: not {verb}: {what} is {human_bytes(size)} ({unit}), over the limit of"
+                    f" {human_bytes(limit)}; raise {option} to go ahead"
+                ],
+            )
+    messages = []
+    if errors:
+        messages.append(
+            f"warning: {file}: --force: building what TensorFlow builds despite {len(errors)} error"
+            f" finding{'s' if len(errors) != 1 else ''}:"
+        )
+        for layer in facts.layers:
+            window = layer.window
+            if window is not None and not window.same and not window.fits:
+                messages.append(
+                    f"  {printable(layer.label)}: floored to {layer.output_shape}"
+                    f" (S does not divide W − F + 2P; TensorFlow drops what no window reaches)"
+                )
+        classes = facts.network.classes
+        if classes is not None and tuple(facts.output_shape) != (1, 1, classes):
+            messages.append(
+                f"  the network ends in {facts.output_shape}, not 1×1×{classes}: the generated training step"
+                " regresses random targets instead of classifying"
+            )
+    return Decision(None, messages, show_findings=bool(errors))

@@ -1,0 +1,117 @@
+"""The one door to TensorFlow and Keras: requirement checks without importing them, then the lazy import.
+
+Nothing in convcalc imports TensorFlow or Keras at module level; export and verify call :func:`import_keras`
+inside their functions, so ``convcalc check`` never pays the seconds it takes.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import importlib.util
+import os
+import re
+from typing import Any
+
+MIN_KERAS = (3, 11)
+"""Keras 3.11 closed the known ways to run code from a ``.keras`` file in safe mode."""
+INSTALL_HINT = "pip install 'convcalc[tensorflow]' (in a checkout: pip install -e '.[tensorflow]')"
+L2_EPSILON = 1e-30
+"""Floor under the sum of squares before the square root, so an all-zero window has a zero gradient, not NaN."""
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    """Leading numeric parts of a version string.
+
+    >>> _version_tuple("3.15.1"), _version_tuple("3.11.0rc1"), _version_tuple("3.10")
+    ((3, 15, 1), (3, 11, 0), (3, 10))
+    """
+    parts = []
+    for part in text.split("."):
+        match = re.match(r"\d+", part)
+        if match is None:
+            break
+        parts.append(int(match.group()))
+    return tuple(parts)
+
+
+def missing_requirement() -> str | None:
+    """One line saying what to install when TensorFlow or a recent enough Keras is missing, else None.
+
+    Looks at the installed packages only; importing TensorFlow takes seconds.
+    """
+    for module in ("tensorflow", "keras"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return f"TensorFlow is not installed; install the extra: {INSTALL_HINT}"
+    try:
+        version = importlib.metadata.version("keras")
+    except importlib.metadata.PackageNotFoundError:
+        return f"Keras is not installed; install the extra: {INSTALL_HINT}"
+    if _version_tuple(version) < MIN_KERAS:
+        wanted = ".".join(map(str, MIN_KERAS))
+        return f"Keras {version} is too old (safe-mode loading needs ≥ {wanted}): pip install -U 'keras>={wanted}'"
+    return None
+
+
+def import_keras() -> Any:
+    """Import Keras on TensorFlow, quietly, and return the ``keras`` module."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no oneDNN/CPU-feature banners in a CLI's output
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    # `python -m convcalc` disables the cyclic collector for a fast `check`; building models makes cycles.
+    import gc
+
+    gc.enable()
+    import keras  # type: ignore[import-untyped]
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            f"Keras runs on {keras.backend.backend()!r}; convcalc builds and checks against TensorFlow"
+            " (unset KERAS_BACKEND or set it to 'tensorflow')"
+        )
+    return keras
+
+
+@functools.cache
+def l2_pooling_class() -> Any:
+    """The ``L2Pooling2D`` layer class, defined and registered with Keras on first use.
+
+    Registered as ``convcalc>L2Pooling2D`` so a ``.keras`` file that uses it loads in safe mode once this
+    function has run (or with ``custom_objects=custom_objects()``). The generated Python defines the same
+    layer under the same registered name.
+    """
+    keras = import_keras()
+    ops = keras.ops
+
+    @keras.saving.register_keras_serializable(package="convcalc")
+    class L2Pooling2D(keras.layers.Layer):  # type: ignore[misc, name-defined]
+        """L2 pooling, which TensorFlow lacks: sqrt(sum of squares) over each window, no padding.
+
+        Padding, when the spec has any, is a ``ZeroPadding2D`` in front of this layer.
+        """
+
+        def __init__(
+            self, pool_size: tuple[int, int] = (2, 2), strides: tuple[int, int] | None = None, **kwargs: Any
+        ) -> None:
+            super().__init__(**kwargs)
+            self.pool_size = tuple(pool_size)
+            self.strides = tuple(strides) if strides is not None else self.pool_size
+
+        def call(self, inputs: Any) -> Any:
+            # Sum over the window = mean × window size; the mean is TensorFlow's own pooling kernel.
+            mean = ops.average_pool(ops.square(inputs), self.pool_size, self.strides, padding="valid")
+            window = self.pool_size[0] * self.pool_size[1]
+            return ops.sqrt(ops.maximum(mean * window, L2_EPSILON))
+
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides}
+
+    return L2Pooling2D
+
+
+def custom_objects() -> dict[str, Any]:
+    """The layers convcalc registers, for ``keras.saving.load_model(..., custom_objects=...)``."""
+    return {"convcalc>L2Pooling2D": l2_pooling_class()}
