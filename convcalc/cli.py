@@ -10,7 +10,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from convcalc import __version__
-from convcalc.findings import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Severity
+from convcalc.findings import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from convcalc.loading import SpecError, format_path
 
 app = typer.Typer(
@@ -133,7 +133,7 @@ def check(
 
     results = []
     failed = False
-    threshold = Severity.ERROR
+    over_threshold = False  # each spec is judged by its own config's fail-on
     for file in specs:
         try:
             config = resolve_config(
@@ -156,7 +156,7 @@ def check(
             print_spec_error(error)
             failed = True
             continue
-        threshold = config.fail_on if config.fail_on.rank < threshold.rank else threshold
+        over_threshold = over_threshold or fails(checked.findings, config.fail_on)
         results.append(checked)
     if results:
         text = _render(
@@ -165,8 +165,7 @@ def check(
         _write(text, output)
     if failed:
         raise typer.Exit(EXIT_USAGE)
-    findings = [f for checked in results for f in checked.findings]
-    raise typer.Exit(EXIT_FINDINGS if fails(findings, threshold) and not exit_zero else EXIT_OK)
+    raise typer.Exit(EXIT_FINDINGS if over_threshold and not exit_zero else EXIT_OK)
 
 
 def _render(

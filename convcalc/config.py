@@ -93,8 +93,8 @@ def find_config_file(start: Path) -> tuple[Path, dict[str, Any]] | None:
             return own, _read_toml(own)
         pyproject = candidate_dir / "pyproject.toml"
         if pyproject.is_file():
-            table = _read_toml(pyproject).get("tool", {}).get("convcalc")
-            if isinstance(table, dict):
+            table = _tool_table(_read_toml(pyproject), pyproject)
+            if table is not None:
                 return pyproject, table
     return None
 
@@ -104,8 +104,17 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             data: dict[str, Any] = tomllib.load(handle)
             return data
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
+
+
+def _tool_table(data: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    """``[tool.convcalc]`` of a pyproject.toml, None when absent; a ConfigError when it is not a table."""
+    tool = data.get("tool", {})
+    table = tool.get("convcalc") if isinstance(tool, dict) else None
+    if table is not None and not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.convcalc] must be a table of settings")
+    return table
 
 
 def config_from_table(table: dict[str, Any], where: str) -> LintConfig:
@@ -163,7 +172,7 @@ def parse_batch(value: Any, where: str) -> int:
 
 
 def parse_dtype(value: Any, where: str) -> str:
-    if value not in DTYPE_BYTES:
+    if not isinstance(value, str) or value not in DTYPE_BYTES:
         raise ConfigError(f"{where}: must be one of {', '.join(DTYPE_BYTES)} (got {value!r})")
     return str(value)
 
@@ -195,7 +204,7 @@ def resolve_config(
         if not path.is_file():
             raise ConfigError(f"{config_file}: no such config file")
         data = _read_toml(path)
-        table = data.get("tool", {}).get("convcalc", {}) if path.name == "pyproject.toml" else data
+        table = (_tool_table(data, path) or {}) if path.name == "pyproject.toml" else data
         config = config_from_table(table, str(path))
     else:
         found = find_config_file(Path(spec_file).parent)

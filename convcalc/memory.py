@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 from convcalc.analysis import NetworkFacts
 
@@ -86,14 +87,15 @@ _BYTES = {
 
 
 def parse_quantity(text: str, *, byte_units: bool = False) -> int:
-    """``"140M"`` → 140,000,000; with ``byte_units``, ``"2GiB"`` → 2,147,483,648. ValueError if unreadable.
+    """``"140M"`` → 140,000,000; with ``byte_units``, ``"2GiB"`` → 2,147,483,648. Exact (no float rounding);
+    a ValueError says what is allowed.
 
-    >>> parse_quantity("15.5G"), parse_quantity("2GiB", byte_units=True), parse_quantity("1000")
-    (15500000000, 2147483648, 1000)
+    >>> parse_quantity("15.5G"), parse_quantity("2GiB", byte_units=True), parse_quantity("9007199254740993")
+    (15500000000, 2147483648, 9007199254740993)
     """
     match = _QUANTITY.fullmatch(text)
     units = _BYTES if byte_units else _DECIMAL
     if not match or match.group(2).upper() not in units:
-        allowed = "B, KB, MB, GB, KiB, MiB, GiB" if byte_units else "K, M, G, T"
-        raise ValueError(f"expected a number with an optional unit ({allowed}), got {text!r}")
-    return int(float(match.group(1)) * units[match.group(2).upper()])
+        what, allowed = ("a size", "B, KB, MB, GB, TB, KiB, MiB, GiB, TiB") if byte_units else ("a count", "K, M, G, T")
+        raise ValueError(f"{text!r} is not {what}: write a number with an optional unit ({allowed})")
+    return int(Fraction(match.group(1)) * units[match.group(2).upper()])

@@ -219,3 +219,51 @@ def test_calc_usage_errors():
     assert run("calc", "-i", "10xx", "-F", "3", "-K", "2").exit_code == 2
     result = run("calc", "-i", "10x10x3", "-F", "0", "-K", "2")
     assert result.exit_code == 2 and "kernel" in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("convcalc.toml", 'dtype = ["float32"]\n'),
+        ("convcalc.toml", 'max-params = "1e400x"\n'),
+        ("convcalc.toml", "batch = 0\n"),
+        ("pyproject.toml", "[tool]\nconvcalc = 3\n"),
+        ("convcalc.toml", b"select = ['\xff']\n"),
+    ],
+)
+def test_odd_config_files_are_usage_errors_not_tracebacks(tmp_path, name, content):
+    spec = write_spec(tmp_path, MISFIT)
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    result = run("check", spec)
+    assert result.exit_code == 2, result.output
+    assert str(path) in result.output or name in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_pyproject_without_a_tool_table_is_no_config(tmp_path):
+    spec = write_spec(tmp_path, MISFIT)
+    (tmp_path / "pyproject.toml").write_text("tool = 1\n")
+    result = run("check", spec)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # CC101, no traceback
+
+
+def test_huge_gates_are_exact_not_overflowing(tmp_path):
+    result = run("check", write_spec(tmp_path, MISFIT), "--max-params", "1e400", "--select", "CC405")
+    assert result.exit_code == 0
+
+
+def test_fail_on_is_judged_per_spec_config(tmp_path):
+    strict, relaxed = tmp_path / "strict", tmp_path / "relaxed"
+    strict.mkdir()
+    relaxed.mkdir()
+    (strict / "convcalc.toml").write_text('fail-on = "info"\n')
+    warning_only = {"input": [8, 8, 1], "layers": [{"type": "conv", "filters": 2, "kernel": 5, "padding": "same"}]}
+    loose = write_spec(relaxed, warning_only)
+    clean = write_spec(strict, {"input": [8, 8, 1], "layers": [{"type": "global_pool"}]})
+    assert run("check", loose).exit_code == 0
+    assert run("check", clean).exit_code == 0
+    assert run("check", clean, loose).exit_code == 0  # the strict config does not judge the other spec

@@ -6,30 +6,15 @@ in milliseconds instead of exhausting memory in Keras.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from convcalc.export.plan import unbuildable, unsupported
 from convcalc.findings import EXIT_FINDINGS, EXIT_USAGE, Severity
-from convcalc.memory import human_bytes
+from convcalc.memory import human_bytes, parse_quantity
 from convcalc.report.common import CheckedSpec, printable
 
 DEFAULT_MAX_BYTES = "4GiB"
 """Default limit on parameter memory and on activation memory per example (float32)."""
-
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "tb": 10**12,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-    "tib": 2**40,
-}
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*\Z", re.IGNORECASE)
 
 
 def parse_size(text: str) -> int:
@@ -38,11 +23,7 @@ def parse_size(text: str) -> int:
     >>> parse_size("4GiB"), parse_size("500 MB"), parse_size("1024")
     (4294967296, 500000000, 1024)
     """
-    match = _SIZE.match(text)
-    unit = match.group(2).lower() if match else None
-    if match is None or unit not in _UNITS:
-        raise ValueError(f"{text!r} is not a size; write bytes or a number with KB, MB, GB, KiB, MiB, GiB or TiB")
-    return int(float(match.group(1)) * _UNITS[unit])
+    return parse_quantity(text, byte_units=True)
 
 
 @dataclass(frozen=True)

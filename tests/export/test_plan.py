@@ -275,7 +275,7 @@ def test_parse_size(text: str, size: int) -> None:
     assert parse_size(text) == size
 
 
-@pytest.mark.parametrize("text", ["", "GiB", "4 GiBs", "-1", "1e9", "four"])
+@pytest.mark.parametrize("text", ["", "GiB", "4 GiBs", "-1", "1e", "four"])
 def test_parse_size_refuses_nonsense(text: str) -> None:
     with pytest.raises(ValueError, match="not a size"):
         parse_size(text)
