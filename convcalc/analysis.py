@@ -335,14 +335,17 @@ def _receptive_fields(
             ar.receptive_field(rf_cols, eff[1], window.stride[1], window.padding.left),
         )
     if isinstance(layer, ConvTranspose):
-        pads = (0, 0) if layer.padding == "same" else layer.padding
+        extent = [ar.effective_kernel(f, d) for f, d in zip(layer.kernel, layer.dilation, strict=True)]
+        if layer.padding == "same":
+            # Keras' "same" transposed conv is the gradient of a "same" conv from its output back to W.
+            out = (computed.out.height, computed.out.width)
+            pads = tuple(ar.same_padding(out[a], extent[a], layer.stride[a])[0] for a in (0, 1))
+        else:
+            assert isinstance(layer.padding, tuple)
+            pads = layer.padding
         return (
-            ar.transposed_receptive_field(
-                rf_rows, ar.effective_kernel(layer.kernel[0], layer.dilation[0]), layer.stride[0], pads[0]
-            ),
-            ar.transposed_receptive_field(
-                rf_cols, ar.effective_kernel(layer.kernel[1], layer.dilation[1]), layer.stride[1], pads[1]
-            ),
+            ar.transposed_receptive_field(rf_rows, extent[0], layer.stride[0], pads[0]),
+            ar.transposed_receptive_field(rf_cols, extent[1], layer.stride[1], pads[1]),
         )
     if isinstance(layer, FC | Flatten | GlobalPool):
         return _whole_input_field(rf_rows, shape.height), _whole_input_field(rf_cols, shape.width)
@@ -355,8 +358,12 @@ def _receptive_fields(
     return rf_rows, rf_cols
 
 
-def analyze(network: Network) -> NetworkFacts:
-    """Walk the layers once, in order, computing shapes, counts, MACs and receptive fields."""
+def analyze(network: Network, receptive_fields: bool = True) -> NetworkFacts:
+    """Walk the layers once, in order, computing shapes, counts, MACs and receptive fields.
+
+    ``receptive_fields=False`` leaves every field at the input's (for callers that only need shapes:
+    the exact fraction arithmetic is most of the cost on deep networks).
+    """
     input_shape = Shape(network.input.height, network.input.width, network.input.channels)
     input_fields = (ar.INPUT_RECEPTIVE_FIELD, ar.INPUT_RECEPTIVE_FIELD)
     counters: dict[str, int] = {}
@@ -371,7 +378,7 @@ def analyze(network: Network) -> NetworkFacts:
         fields = [input_fields if s < 0 else (facts[s].rf_rows, facts[s].rf_cols) for s in sources]
         shape = shapes[0]
         computed = _compute(layer, shape, shapes)
-        rf_rows, rf_cols = _receptive_fields(layer, computed, shape, fields)
+        rf_rows, rf_cols = _receptive_fields(layer, computed, shape, fields) if receptive_fields else input_fields
         facts.append(
             LayerFacts(
                 index=index,

@@ -87,7 +87,7 @@ def fitting_input_sizes(net: NetworkFacts, *, count: int = 3, search: int = 256)
             if h < 1 and w < 1:
                 continue
             shape = InputShape(height=max(h, 1), width=max(w, 1), channels=net.input_shape.depth)
-            rows, cols = network_fits(analyze(net.network.model_copy(update={"input": shape})))
+            rows, cols = network_fits(analyze(net.network.model_copy(update={"input": shape}), receptive_fields=False))
             if rows and h >= 1 and len(heights) < count:
                 heights.append(h)
             if cols and w >= 1 and len(widths) < count:

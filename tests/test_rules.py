@@ -133,3 +133,18 @@ def test_cc103_is_silent_without_classes() -> None:
     bad = dict(REGISTRY["CC103"].bad)
     del bad["classes"]
     assert list(REGISTRY["CC103"].run(facts(bad))) == []
+
+
+def test_dilated_windows_quote_the_dilated_extent() -> None:
+    spec = {"input": [10, 10, 1], "layers": [{"type": "conv", "filters": 2, "kernel": 3, "stride": 2, "dilation": 2}]}
+    [finding] = REGISTRY["CC101"].run(facts(spec))
+    assert "(10 − 5 + 0)/2 + 1 = 3.5" in finding.message and "dilated extent" in finding.message
+    spec = {"input": [3, 3, 1], "layers": [{"type": "conv", "filters": 2, "kernel": 3, "dilation": 3}]}
+    [finding] = REGISTRY["CC102"].run(facts(spec))
+    assert "F = 7 > W + 2P = 3 + 0 = 3" in finding.message
+
+
+def test_depthwise_misfits_are_offered_conv_magic_numbers() -> None:
+    spec = {"input": [10, 10, 4], "layers": [{"type": "depthwise", "kernel": 3, "stride": 2}]}
+    [finding] = REGISTRY["CC101"].run(facts(spec))
+    assert finding.fixes[0].set == {"kernel": 3, "stride": 1, "padding": 1}

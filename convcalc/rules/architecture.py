@@ -34,6 +34,7 @@ from convcalc.rules.support import (
     window_output,
     with_input,
 )
+from convcalc.spec import MAX_SIZE
 
 
 def _text(value: int | list[int] | str) -> str:
@@ -124,9 +125,9 @@ def _input_fix(net: NetworkFacts, direction: int) -> Fix | None:
         ph, pw = _divisors(current)
         height = (height // ph + (direction > 0 and height % ph != 0)) * ph
         width = (width // pw + (direction > 0 and width % pw != 0)) * pw
-        if height < 1 or width < 1:
-            return None
-        current = with_input(net, height, width)
+        if not (1 <= height <= MAX_SIZE and 1 <= width <= MAX_SIZE):
+            return None  # e.g. 250 stride-2 layers: no input TensorFlow could take divides by 2^250
+        current = with_input(net, height, width, receptive_fields=False)
         if not _indivisible(current):
             if current.output_shape.empty and not net.output_shape.empty:
                 return None  # the network would break: a layer without output

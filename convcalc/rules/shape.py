@@ -8,7 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from convcalc.analysis import LayerFacts, NetworkFacts, Shape, Window, analyze
-from convcalc.arithmetic import AxisResult
+from convcalc.arithmetic import AxisResult, effective_kernel
 from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.support import pair_value, rewindow, size_locked, window_changes, window_output, with_input
@@ -27,16 +27,17 @@ def format_fraction(value: Fraction) -> str:
 
 
 def _axes(layer: LayerFacts) -> list[tuple[str, str, int, int, int, int, AxisResult]]:
-    """(axis name, unit, W, F, 2P, S, result) for rows and columns."""
+    """(axis name, unit, W, F, 2P, S, result) for rows and columns; F is the dilated extent d·(F − 1) + 1."""
     window = layer.window
     assert window is not None
     pad = window.padding
+    extent = window.effective_kernel
     return [
         (
             "height",
             "row",
             layer.input_shape.height,
-            window.kernel[0],
+            extent[0],
             pad.top + pad.bottom,
             window.stride[0],
             window.rows,
@@ -45,7 +46,7 @@ def _axes(layer: LayerFacts) -> list[tuple[str, str, int, int, int, int, AxisRes
             "width",
             "column",
             layer.input_shape.width,
-            window.kernel[1],
+            extent[1],
             pad.left + pad.right,
             window.stride[1],
             window.cols,
@@ -80,6 +81,9 @@ def does_not_fit_message(layer: LayerFacts) -> str | None:
         )
     if not parts:
         return None
+    assert layer.window is not None
+    if layer.window.dilation != (1, 1):
+        parts = [(axis, text + " (F here is the dilated extent d·(F − 1) + 1)") for axis, text in parts]
     if len(parts) == 2 and parts[0][1] == parts[1][1]:
         return _merge_axes([(axis, text.replace("{unit}", "row/column")) for axis, text in parts])
     return _merge_axes([(axis, text.replace("{unit}", unit)) for (axis, text), unit in zip(parts, units, strict=False)])
@@ -151,7 +155,11 @@ def fit_fixes(layer: LayerFacts, keep_size: bool = False) -> tuple[Fix, ...]:
             fixes.append(fix)
 
     # The course's magic numbers first: conv F=3, S=1, P=1; pool F=2, S=2 or F=3, S=2.
-    magic = [((3, 3), (1, 1), (1, 1))] if layer.type == "conv" else [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (0, 0))]
+    magic = (
+        [((3, 3), (1, 1), (1, 1))]
+        if layer.type in ("conv", "depthwise", "separable")
+        else [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (0, 0))]
+    )
     for kernel, stride, padding in magic:
         new = rewindow(layer, kernel=kernel, stride=stride, padding=padding)
         if _fits(new) and (kernel, stride, padding) != (
@@ -193,7 +201,7 @@ def fit_fixes(layer: LayerFacts, keep_size: bool = False) -> tuple[Fix, ...]:
     pads = (window.padding.top + window.padding.bottom, window.padding.left + window.padding.right)
 
     def numerator(axis: int, kernel: int, pad2: int) -> int:
-        return sizes[axis] - kernel + pad2
+        return sizes[axis] - effective_kernel(kernel, window.dilation[axis]) + pad2
 
     strides = sorted(range(1, max(window.stride) + 3), key=lambda s: (s != 1, abs(s - max(window.stride))))
     search(
@@ -230,21 +238,27 @@ def fit_fixes(layer: LayerFacts, keep_size: bool = False) -> tuple[Fix, ...]:
 
 INPUT_SEARCH = 64
 """How far (in pixels) input-size fixes look around the current size."""
+ANALYSIS_BUDGET = 100_000
+"""Layer analyses a fix search may spend (a 10,000-layer spec must not take seconds per finding)."""
+MERGE_FIXES = 3
+"""Mismatched merges that get re-analysed fixes; later ones get the message only (each costs O(n))."""
 
 
 def input_size_fixes(net: NetworkFacts, layer: LayerFacts) -> tuple[Fix, ...]:
     """The nearest input sizes, below and above, for which this layer fits (re-analysed, not guessed)."""
     fixes = []
     height, width = net.input_shape.height, net.input_shape.width
+    # Each candidate re-analyses layers[: index + 1]; bound the total work for very deep specs.
+    steps = max(4, min(INPUT_SEARCH, ANALYSIS_BUDGET // (2 * (layer.index + 1))))
     for direction in (1, -1):
-        for step in range(1, INPUT_SEARCH + 1):
+        for step in range(1, steps + 1):
             h, w = height + direction * step, width + direction * step
             if h < 1 or w < 1:
                 break
             # Keep an axis whose layer already fits.
             h = height if layer.window is not None and layer.window.rows.fits else h
             w = width if layer.window is not None and layer.window.cols.fits else w
-            candidate = with_input(net, h, w).layers[layer.index]
+            candidate = with_input(net, h, w, upto=layer.index, receptive_fields=False).layers[layer.index]
             if candidate.window is not None and candidate.window.fits and not candidate.input_shape.empty:
                 fixes.append(Fix(f"input {h}×{w} → {candidate.output_shape}", "input", {"height": h, "width": w}))
                 break
@@ -275,8 +289,9 @@ def window_larger_than_input(net: NetworkFacts, settings: Settings) -> Iterator[
         window = layer.window
         if window is None or layer.input_shape.empty or window.has_output:
             continue
+        dilated = " (F here is the dilated extent d·(F − 1) + 1)" if window.dilation != (1, 1) else ""
         parts = [
-            (axis, f"F = {kernel} > W + 2P = {size} + {pad2} = {size + pad2}: no output")
+            (axis, f"F = {kernel} > W + 2P = {size} + {pad2} = {size + pad2}: no output{dilated}")
             for axis, _, size, kernel, pad2, _, result in _axes(layer)
             if not result.has_output
         ]
@@ -431,17 +446,20 @@ def add_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     Give the shortcut the same stride and depth, typically a 1×1 conv with stride 2 and K filters (the
     ResNet "projection shortcut"), or drop the stride on the main branch.
     """
+    fixed = 0
     for layer in net.layers:
         if layer.type != "add" or any(s.empty for s in layer.input_shapes):
             continue
         if len(set(layer.input_shapes)) <= 1:
             continue
         shown = "; ".join(f"{label}: {shape}" for label, shape in _merge_inputs(net, layer))
+        fixed += 1
+        fixes = _merge_fixes(net, layer, lambda shapes: len(set(shapes)) == 1) if fixed <= MERGE_FIXES else ()
         yield Hit(
             layer.index,
             f"add needs equal shapes but gets {shown}; change the stride or filters of the branch that differs"
             " (or project the shortcut with a 1×1 conv)",
-            _merge_fixes(net, layer, lambda shapes: len(set(shapes)) == 1),
+            fixes,
         )
 
 
@@ -478,17 +496,17 @@ def concat_sizes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     Give every branch the same total stride and "same" padding (the Inception block), or crop/upsample
     the larger one (the U-Net skip connection).
     """
+    fixed = 0
     for layer in net.layers:
         if layer.type != "concat" or any(s.empty for s in layer.input_shapes):
             continue
         if len({(s.height, s.width) for s in layer.input_shapes}) <= 1:
             continue
         shown = "; ".join(f"{label}: {shape}" for label, shape in _merge_inputs(net, layer))
-        yield Hit(
-            layer.index,
-            f"concat needs the same H×W on every input but gets {shown}",
-            _merge_fixes(net, layer, lambda shapes: len({(s.height, s.width) for s in shapes}) == 1),
-        )
+        fixed += 1
+        same_size = lambda shapes: len({(s.height, s.width) for s in shapes}) == 1  # noqa: E731
+        fixes = _merge_fixes(net, layer, same_size) if fixed <= MERGE_FIXES else ()
+        yield Hit(layer.index, f"concat needs the same H×W on every input but gets {shown}", fixes)
 
 
 @rule(

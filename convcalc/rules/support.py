@@ -62,10 +62,17 @@ def window_output(window: Window, depth: int) -> Shape:
     return Shape(window.rows.size, window.cols.size, depth)
 
 
-def with_input(net: NetworkFacts, height: int, width: int) -> NetworkFacts:
-    """The whole network re-analysed on another input size (same depth)."""
+def with_input(
+    net: NetworkFacts, height: int, width: int, upto: int | None = None, receptive_fields: bool = True
+) -> NetworkFacts:
+    """The network re-analysed on another input size (same depth); with ``upto``, only layers[: upto + 1]
+    (a layer reads only earlier layers, so that prefix is a whole network of its own). Without
+    ``receptive_fields`` the (exact, slower) field arithmetic is skipped: for shape-only questions."""
     shape = InputShape(height=height, width=width, channels=net.input_shape.depth)
-    return analyze(net.network.model_copy(update={"input": shape}))
+    update: dict[str, Any] = {"input": shape}
+    if upto is not None:
+        update["layers"] = net.network.layers[: upto + 1]
+    return analyze(net.network.model_copy(update=update), receptive_fields=receptive_fields)
 
 
 # --- the graph -----------------------------------------------------------------------------------------
