@@ -254,45 +254,44 @@ class _Layer:
 
 
 def _compute(layer: AnyLayer, shape: Shape, inputs: list[Shape]) -> _Layer:
-    """Shapes, counts and MACs of one layer on its input volume(s)."""
+    """Shapes, counts and MACs of one layer on its input volume(s), with the formulas of ``arithmetic``."""
     d = shape.depth
     if isinstance(layer, Conv):
         window = resolve_window(layer.kernel, layer.stride, layer.padding, shape, layer.dilation)
         out = Shape(window.rows.size, window.cols.size, layer.filters)
         per_group = d // layer.groups  # a non-dividing group count is CC104's; count what TF cannot build
         fh, fw = layer.kernel
+        weights = ar.conv_weights(fh, fw, per_group, layer.filters)
         return _Layer(
             out,
             window,
-            weights=fh * fw * per_group * layer.filters,
+            weights=weights,
             biases=layer.filters if layer.bias else 0,
-            macs=out.height * out.width * layer.filters * fh * fw * per_group,
+            macs=ar.shared_weight_macs(out.height * out.width, weights),
             unshared=ar.unshared_conv_params(out.height, out.width, fh, fw, per_group, layer.filters, layer.bias),
             connectivity=Shape(fh, fw, per_group),
         )
     if isinstance(layer, Depthwise | Separable):
         window = resolve_window(layer.kernel, layer.stride, layer.padding, shape, layer.dilation)
         fh, fw = layer.kernel
-        mid = d * layer.multiplier
-        spatial = window.rows.size * window.cols.size
+        positions = window.rows.size * window.cols.size
         if isinstance(layer, Depthwise):
+            mid = d * layer.multiplier
+            weights = ar.depthwise_weights(fh, fw, d, layer.multiplier)
             out = Shape(window.rows.size, window.cols.size, mid)
-            return _Layer(out, window, fh * fw * mid, mid if layer.bias else 0, macs=spatial * mid * fh * fw)
-        out = Shape(window.rows.size, window.cols.size, layer.filters)
-        return _Layer(
-            out,
-            window,
-            weights=fh * fw * mid + mid * layer.filters,
-            biases=layer.filters if layer.bias else 0,
-            macs=spatial * (mid * fh * fw + mid * layer.filters),
-        )
+            biases = mid if layer.bias else 0
+        else:
+            weights = ar.separable_weights(fh, fw, d, layer.multiplier, layer.filters)
+            out = Shape(window.rows.size, window.cols.size, layer.filters)
+            biases = layer.filters if layer.bias else 0
+        return _Layer(out, window, weights, biases, macs=ar.shared_weight_macs(positions, weights))
     if isinstance(layer, ConvTranspose):
-        fh, fw = layer.kernel
+        weights = ar.conv_weights(layer.kernel[0], layer.kernel[1], d, layer.filters)
         return _Layer(
             transpose_output(layer, shape),
-            weights=fh * fw * d * layer.filters,
+            weights=weights,
             biases=layer.filters if layer.bias else 0,
-            macs=shape.height * shape.width * fh * fw * d * layer.filters,
+            macs=ar.shared_weight_macs(shape.height * shape.width, weights),
         )
     if isinstance(layer, Pool):
         stride = layer.stride if layer.stride is not None else layer.kernel
@@ -301,11 +300,12 @@ def _compute(layer: AnyLayer, shape: Shape, inputs: list[Shape]) -> _Layer:
     if isinstance(layer, GlobalPool):
         return _Layer(Shape(1, 1, d))
     if isinstance(layer, FC):
+        weights = ar.fc_params(shape.values, layer.units, bias=False)
         return _Layer(
             Shape(1, 1, layer.units),
-            weights=shape.values * layer.units,
+            weights=weights,
             biases=layer.units if layer.bias else 0,
-            macs=shape.values * layer.units,
+            macs=ar.shared_weight_macs(1, weights),
             connectivity=shape,
         )
     if isinstance(layer, BatchNorm):

@@ -133,6 +133,38 @@ def conv_params(kernel_h: int, kernel_w: int, in_depth: int, filters: int, bias:
     return conv_weights(kernel_h, kernel_w, in_depth, filters) + (filters if bias else 0)
 
 
+def depthwise_weights(kernel_h: int, kernel_w: int, in_depth: int, multiplier: int) -> int:
+    """Weights of a depthwise conv: one F×F filter per input channel and multiplier, F·F·D·m.
+
+    >>> depthwise_weights(3, 3, 32, 1)  # MobileNet's conv_dw_1
+    288
+    """
+    return kernel_h * kernel_w * in_depth * multiplier
+
+
+def separable_weights(kernel_h: int, kernel_w: int, in_depth: int, multiplier: int, filters: int) -> int:
+    """Weights of a depthwise-separable conv: F·F·D·m (depthwise) + D·m·K (the 1×1 pointwise conv).
+
+    >>> separable_weights(3, 3, 4, 1, 16)
+    100
+    """
+    return depthwise_weights(kernel_h, kernel_w, in_depth, multiplier) + conv_weights(
+        1, 1, in_depth * multiplier, filters
+    )
+
+
+def shared_weight_macs(positions: int, weights: int) -> int:
+    """Multiply-accumulates of a weight-sharing layer: every weight is used once per position.
+
+    Positions are output positions H_out·W_out for convs (depthwise and separable too) and input positions
+    H_in·W_in for a transposed conv (each input value is scattered through the whole kernel); 1 for fc.
+
+    >>> shared_weight_macs(224 * 224, conv_weights(3, 3, 3, 64))  # VGG16 conv1_1
+    86704128
+    """
+    return positions * weights
+
+
 def unshared_conv_params(
     out_h: int, out_w: int, kernel_h: int, kernel_w: int, in_depth: int, filters: int, bias: bool = True
 ) -> int:

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from convcalc.analysis import analyze
+from convcalc.analysis import NetworkFacts, analyze
 from convcalc.config import LintConfig, matches
 from convcalc.findings import Finding, Severity, sort_findings
 from convcalc.loading import LoadedSpec, Problem, SourceMap, SpecError, load_spec, validate
-from convcalc.memory import training_memory
-from convcalc.report.common import CheckedSpec
+from convcalc.memory import TrainingMemory, training_memory
 from convcalc.rules import REGISTRY, run_rules
+
+
+@dataclass(frozen=True)
+class CheckedSpec:
+    """One spec after analysis and linting: the record every renderer takes."""
+
+    file: str
+    facts: NetworkFacts
+    findings: list[Finding]
+    source: SourceMap
+    memory: TrainingMemory | None = None
+    """The training-memory estimate at the configured batch size and dtype."""
+
+    def position(self, finding: Finding) -> tuple[int, int] | None:
+        """Line and column (1-based) of the finding's layer object in the file, if known."""
+        path: tuple[str | int, ...] = ("layers", finding.layer) if finding.layer is not None else ()
+        return self.source.locate(path)
+
+    def layer_label(self, finding: Finding) -> str:
+        if finding.layer is None:
+            return "network"
+        return self.facts.layers[finding.layer].label
 
 
 def load_any(file: str) -> LoadedSpec:

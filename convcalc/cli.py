@@ -10,8 +10,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from convcalc import __version__
-from convcalc.findings import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
-from convcalc.loading import SpecError, format_path
+from convcalc.findings import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Severity
+from convcalc.loading import SpecError
 
 app = typer.Typer(
     name="convcalc",
@@ -49,16 +49,9 @@ def _root(
 
 def print_spec_error(error: SpecError) -> None:
     """Bullets on stderr: ``file:line:col: layers[3].stride: must be ≥ 1 (got -1)``."""
-    from convcalc.report.common import printable
+    from convcalc.report.common import spec_error_text
 
-    lines = [f"error: {printable(error.file)} is not a valid convcalc spec:"]
-    for problem in error.problems:
-        where = printable(error.file)
-        if problem.line is not None:
-            where += f":{problem.line}:{problem.column}"
-        path = f"{printable(format_path(problem.path))}: " if problem.path else ""
-        lines.append(f"  - {where}: {path}{printable(problem.message)}")
-    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.write(spec_error_text(error))
 
 
 def _usage_error(message: str) -> NoReturn:
@@ -277,11 +270,16 @@ def calc(
     except SpecError as error:
         print_spec_error(error)
         raise typer.Exit(EXIT_USAGE) from None
+    from convcalc.checking import check_loaded, fails
+    from convcalc.config import LintConfig
+    from convcalc.loading import LoadedSpec, SourceMap
     from convcalc.report import calc_report
 
-    text, has_error = calc_report.render(network, output_format.value)
-    sys.stdout.write(text)
-    raise typer.Exit(EXIT_FINDINGS if has_error else EXIT_OK)
+    # One layer has no architecture to judge: only the shape and magic-number rules apply.
+    config = LintConfig(select=("CC1", "CC2"))
+    checked = check_loaded(LoadedSpec("command line", network, SourceMap()), config)
+    sys.stdout.write(calc_report.render(checked, output_format.value))
+    raise typer.Exit(EXIT_FINDINGS if fails(checked.findings, Severity.ERROR) else EXIT_OK)
 
 
 @app.command()

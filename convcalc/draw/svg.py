@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from convcalc.analysis import NetworkFacts, Shape
+from convcalc.checking import CheckedSpec
 from convcalc.findings import Finding
-from convcalc.report.common import CheckedSpec, count_repeats, hyperparameters, printable
+from convcalc.report.common import count_repeats, hyperparameters, printable
 from convcalc.spec import ConvTranspose, ZeroPadding
 
 FOLDED_INTO_PREVIOUS = frozenset({"relu", "activation", "batchnorm", "dropout"})

@@ -59,18 +59,18 @@ def _fail(message: str, code: int) -> typer.Exit:
 def _prepare(file: str, *, force: bool, limits: Limits, verb: str) -> ExportPlan | int:
     """Load, check and gate one spec: its export plan, or the exit code to stop with (messages printed)."""
     from convcalc.checking import check_loaded
-    from convcalc.cli import print_spec_error
     from convcalc.config import ConfigError, resolve_config
     from convcalc.export.gate import decide
     from convcalc.export.plan import plan_export
     from convcalc.findings import EXIT_USAGE
     from convcalc.loading import SpecError, load_spec
+    from convcalc.report.common import spec_error_text
 
     try:
         # The same findings as `convcalc check` (the project's config file included).
         checked = check_loaded(load_spec(file), resolve_config(file))
     except SpecError as error:
-        print_spec_error(error)
+        sys.stderr.write(spec_error_text(error))
         return EXIT_USAGE
     except ConfigError as error:
         sys.stderr.write(f"error: {error}\n")

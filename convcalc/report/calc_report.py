@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import json
 
-from convcalc.analysis import analyze
-from convcalc.config import LintConfig
-from convcalc.findings import Severity
+from convcalc.checking import CheckedSpec
 from convcalc.report.common import hyperparameters
-from convcalc.rules import run_rules
-from convcalc.spec import Network
-
-LAYER_RULE_PREFIXES = ("CC1", "CC2")
-"""A single layer has no architecture to judge: only shape and magic-number rules apply."""
 
 
-def render(network: Network, output_format: str) -> tuple[str, bool]:
-    facts = analyze(network)
-    layer = facts.layers[0]
+def render(checked: CheckedSpec, output_format: str) -> str:
+    """The report of a one-layer spec (its findings already chosen by the caller)."""
+    layer = checked.facts.layers[0]
     window = layer.window
     assert window is not None
-    rules = [r for r in LintConfig().rules() if r.code.startswith(LAYER_RULE_PREFIXES)]
-    findings = [f for f in run_rules(facts, rules) if f.layer == 0]
-    has_error = any(f.severity is Severity.ERROR for f in findings)
+    findings = [f for f in checked.findings if f.layer == 0]
     pad = window.padding
     formulas = []
     for axis, size, kernel, pad2, stride, result in (
@@ -52,7 +43,7 @@ def render(network: Network, output_format: str) -> tuple[str, bool]:
                 for f in findings
             ],
         }
-        return json.dumps(payload, indent=2, ensure_ascii=False) + "\n", has_error
+        return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
     lines = [
         f"{layer.type} {hyperparameters(layer)}: {layer.input_shape} → {layer.output_shape}",
         *(f"  {formula}" for formula in formulas),
@@ -63,4 +54,4 @@ def render(network: Network, output_format: str) -> tuple[str, bool]:
     for f in findings:
         lines.append(f"{f.code} {f.severity.value}: {f.message}")
         lines.extend(f"    fix: {fix.title}" for fix in f.fixes)
-    return "\n".join(lines) + "\n", has_error
+    return "\n".join(lines) + "\n"

@@ -8,9 +8,9 @@ from fractions import Fraction
 from typing import Literal
 
 from convcalc.analysis import LayerFacts, NetworkFacts
-from convcalc.findings import Finding
-from convcalc.loading import SourceMap
-from convcalc.memory import TrainingMemory, human_bytes
+from convcalc.checking import CheckedSpec
+from convcalc.loading import SpecError, format_path
+from convcalc.memory import human_bytes
 from convcalc.spec import (
     FC,
     Activation,
@@ -24,28 +24,6 @@ from convcalc.spec import (
     Separable,
     ZeroPadding,
 )
-
-
-@dataclass(frozen=True)
-class CheckedSpec:
-    """One spec after analysis and linting: the record every renderer takes."""
-
-    file: str
-    facts: NetworkFacts
-    findings: list[Finding]
-    source: SourceMap
-    memory: TrainingMemory | None = None
-    """The training-memory estimate at the configured batch size and dtype."""
-
-    def position(self, finding: Finding) -> tuple[int, int] | None:
-        """Line and column (1-based) of the finding's layer object in the file, if known."""
-        path: tuple[str | int, ...] = ("layers", finding.layer) if finding.layer is not None else ()
-        return self.source.locate(path)
-
-    def layer_label(self, finding: Finding) -> str:
-        if finding.layer is None:
-            return "network"
-        return self.facts.layers[finding.layer].label
 
 
 def _pair(values: tuple[int, int]) -> str:
@@ -324,3 +302,15 @@ def totals_lines(checked: CheckedSpec) -> list[str]:
     if facts.total_non_trainable:
         lines.append(f"params: {PARAMS_CONVENTION}")
     return lines
+
+
+def spec_error_text(error: SpecError) -> str:
+    """Why a spec is invalid, as bullets: ``file:line:col: layers[3].stride: must be ≥ 1 (got -1)``."""
+    lines = [f"error: {printable(error.file)} is not a valid convcalc spec:"]
+    for problem in error.problems:
+        where = printable(error.file)
+        if problem.line is not None:
+            where += f":{problem.line}:{problem.column}"
+        path = f"{printable(format_path(problem.path))}: " if problem.path else ""
+        lines.append(f"  - {where}: {path}{printable(problem.message)}")
+    return "\n".join(lines) + "\n"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from convcalc.checking import CheckedSpec
 from convcalc.findings import Severity
-from convcalc.report.common import CheckedSpec
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 

@@ -10,10 +10,11 @@ import html
 import re
 
 from convcalc.analysis import BYTES_PER_FLOAT32
+from convcalc.checking import CheckedSpec
 from convcalc.draw.svg import draw_svg
 from convcalc.findings import Finding
 from convcalc.memory import human_bytes
-from convcalc.report.common import COLUMNS, CheckedSpec, input_row, layer_rows, printable, totals_lines, visible_columns
+from convcalc.report.common import COLUMNS, input_row, layer_rows, printable, totals_lines, visible_columns
 from convcalc.rules import REGISTRY
 
 CSS = """

@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 from convcalc.analysis import MACS_CONVENTION, LayerFacts
+from convcalc.checking import CheckedSpec
 from convcalc.findings import Finding
 from convcalc.loading import format_path
 from convcalc.memory import TrainingMemory
-from convcalc.report.common import PARAMS_CONVENTION, CheckedSpec
+from convcalc.report.common import PARAMS_CONVENTION
 
 
 def _fraction(value: Any) -> float | int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from convcalc.report.common import COLUMNS, CheckedSpec, input_row, layer_rows, printable, totals_lines, visible_columns
+from convcalc.checking import CheckedSpec
+from convcalc.report.common import COLUMNS, input_row, layer_rows, printable, totals_lines, visible_columns
 
 
 def _cell(text: str) -> str:

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from convcalc import __version__
+from convcalc.checking import CheckedSpec
 from convcalc.findings import Severity
-from convcalc.report.common import CheckedSpec
 from convcalc.rules import REGISTRY, Rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

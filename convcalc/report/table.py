@@ -9,8 +9,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from convcalc.checking import CheckedSpec
 from convcalc.findings import Severity
-from convcalc.report.common import COLUMNS, CheckedSpec, input_row, layer_rows, printable, totals_lines, visible_columns
+from convcalc.report.common import COLUMNS, input_row, layer_rows, printable, totals_lines, visible_columns
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 OPTIONAL_COLUMNS = ("start", "jump", "biases", "weights", "type", "neurons", "share", "MACs")
