@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -39,12 +40,18 @@ def convcalc_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "convcalc"]
 
 
+# A cold *process*, not a cold bytecode cache: an installed package has its .pyc files, so the cache may be
+# written (some sandboxes set PYTHONDONTWRITEBYTECODE, which would recompile convcalc on every run).
+ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
 def wall(command: list[str], runs: int) -> float:
-    """Median wall time of whole-process runs, output discarded."""
+    """Median wall time of whole-process runs after one warm-up run, output discarded."""
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, cwd=ROOT, env=ENV)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, cwd=ROOT)
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, cwd=ROOT, env=ENV)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

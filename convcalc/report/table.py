@@ -18,13 +18,16 @@ OPTIONAL_COLUMNS = ("start", "jump", "biases", "weights", "type", "neurons", "sh
 """Dropped in this order when the terminal is too narrow: never truncate a name or a figure."""
 
 
-def build_table(rows: list[list[str] | tuple[str, str]], checked: CheckedSpec, keep: list[int]) -> Table:
+def build_table(
+    rows: list[list[str] | tuple[str, str]], checked: CheckedSpec, keep: list[int], widths: list[int] | None = None
+) -> Table:
+    """The rich table; with ``widths`` (the table fits as it is) rich need not measure every cell again."""
     facts = checked.facts
     title = f"{printable(facts.name)} — {printable(checked.file)}" if facts.name else printable(checked.file)
     table = Table(title=Text(title, style="bold"), header_style="bold")
-    for i in keep:
+    for slot, i in enumerate(keep):
         header, justify = COLUMNS[i]
-        table.add_column(header, justify=justify, overflow="fold")
+        table.add_column(header, justify=justify, overflow="fold", width=widths[slot] if widths else None)
     for row in rows:
         if isinstance(row, tuple):
             cells = [Text(row[0], style="dim"), Text(row[1], style="dim italic")]
@@ -35,14 +38,14 @@ def build_table(rows: list[list[str] | tuple[str, str]], checked: CheckedSpec, k
     return table
 
 
-def natural_width(rows: list[list[str] | tuple[str, str]], keep: list[int]) -> int:
-    """The width the table needs without wrapping: widest cell per column, plus borders and padding."""
+def column_widths(rows: list[list[str] | tuple[str, str]], keep: list[int]) -> list[int]:
+    """The widest cell of each kept column (a folded run's heading row spans the first two)."""
     widths = [cell_len(COLUMNS[i][0]) for i in keep]
     for row in rows:
-        if isinstance(row, list):
-            for slot, i in enumerate(keep):
-                widths[slot] = max(widths[slot], cell_len(row[i]))
-    return sum(widths) + 3 * len(keep) + 1
+        cells = list(row) + [""] * (len(COLUMNS) - 2) if isinstance(row, tuple) else row
+        for slot, i in enumerate(keep):
+            widths[slot] = max(widths[slot], cell_len(cells[i]))
+    return widths
 
 
 def fitted_table(checked: CheckedSpec, console: Console, fold: bool) -> Table:
@@ -50,12 +53,14 @@ def fitted_table(checked: CheckedSpec, console: Console, fold: bool) -> Table:
     rows: list[list[str] | tuple[str, str]] = [input_row(checked.facts), *layer_rows(checked, fold)]
     dropped: tuple[str, ...] = ()
     keep = visible_columns(checked.facts)
+    widths = column_widths(rows, keep)
     for column in OPTIONAL_COLUMNS:
-        if natural_width(rows, keep) <= console.width:
-            break
+        if sum(widths) + 3 * len(keep) + 1 <= console.width:  # cells, padding and borders
+            return build_table(rows, checked, keep, widths)
         dropped += (column,)
         keep = visible_columns(checked.facts, dropped)
-    return build_table(rows, checked, keep)
+        widths = column_widths(rows, keep)
+    return build_table(rows, checked, keep)  # still too wide: let rich wrap the cells
 
 
 def _totals(checked: CheckedSpec) -> Text:
