@@ -2,6 +2,9 @@
 
 import gc
 import os
+import sys
+
+EXIT_USAGE = 2  # convcalc.findings' value; importing that module here would defeat the check below
 
 
 def main() -> None:
@@ -11,7 +14,17 @@ def main() -> None:
     # pydantic scans every installed package's entry points for plugins when the first model is built
     # (tens of ms beside TensorFlow); the CLI uses none. Set the variable yourself to keep plugins on.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    from convcalc.cli import main as cli_main
+    try:
+        from convcalc.cli import main as cli_main
+    except ModuleNotFoundError as missing:
+        if (missing.name or "convcalc").split(".")[0] == "convcalc":
+            raise  # a broken install of convcalc itself, not a missing dependency
+        # Run from a source tree by an interpreter that lacks the dependencies: say what to install.
+        sys.stderr.write(
+            f"error: convcalc needs the package {missing.name!r}, which this Python lacks;"
+            " install convcalc with its dependencies: pip install -e .\n"
+        )
+        raise SystemExit(EXIT_USAGE) from None
 
     cli_main()
 

@@ -383,3 +383,14 @@ def test_check_does_not_import_tensorflow() -> None:
     assert "CONVCALC=True" in process.stderr
     assert "HEAVY=[]" in process.stderr
     assert "ATTEMPTS=[]" in process.stderr
+
+
+def test_a_missing_dependency_is_one_line_not_a_traceback() -> None:
+    code = (
+        "import sys; sys.modules['typer'] = None; sys.argv = ['convcalc', 'check', 'examples/vgg16.json']\n"
+        "from convcalc.__main__ import main; main()"
+    )
+    process = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert process.returncode == 2
+    assert "Traceback" not in process.stderr
+    assert "'typer'" in process.stderr and "pip install" in process.stderr
