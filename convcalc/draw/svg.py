@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from convcalc.analysis import NetworkFacts, Shape
 from convcalc.checking import CheckedSpec
 from convcalc.findings import Finding
-from convcalc.report.common import count_repeats, hyperparameters, printable
+from convcalc.report.common import greedy_runs, hyperparameters, printable
 from convcalc.spec import ConvTranspose, ZeroPadding
 
 FOLDED_INTO_PREVIOUS = frozenset({"relu", "activation", "batchnorm", "dropout"})
@@ -28,8 +28,6 @@ WINDOWED = frozenset({"conv", "pool", "depthwise", "separable"})
 BARS = frozenset({"fc", "flatten", "global_pool"})
 MERGES = frozenset({"add", "concat"})
 
-MAX_BLOCK = 8
-"""Longest repeated block of boxes that folding looks for."""
 MAX_LINE_WIDTH = 1180.0
 """Wrap the diagram onto another line past this width (where a single edge crosses)."""
 
@@ -213,21 +211,12 @@ def fold_nodes(facts: NetworkFacts, nodes: list[Node]) -> list[Fold]:
     residual block starts, not one box into it.
     """
     signatures = [_signature(facts, node) for node in nodes]
-    folds: list[Fold] = []
-    i, n = 1, len(nodes)
-    while i < n:
-        best = Fold(i, 1, 1)
-        for length in range(1, MAX_BLOCK + 1):
-            if i + 2 * length > n:
-                break
-            count = count_repeats(signatures, i, length)
-            closed = all(i - 1 <= source for node in nodes[i : i + length] for source in node.inputs)
-            if closed and count >= 2 and (count - 1) * length >= 3 and count * length > best.count * best.length:
-                best = Fold(i, length, count)
-        if best.count > 1:
-            folds.append(best)
-        i += best.length * best.count
-    return folds
+
+    def worth(start: int, length: int, count: int) -> bool:
+        closed = all(start - 1 <= source for node in nodes[start : start + length] for source in node.inputs)
+        return closed and (count - 1) * length >= 3
+
+    return [Fold(r.start, r.length, r.count) for r in greedy_runs(signatures, 1, worth) if r.count > 1]
 
 
 # --- geometry -------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
@@ -122,27 +122,33 @@ def count_repeats(signatures: Sequence[object], start: int, length: int) -> int:
     return count
 
 
-def fold_runs(layers: tuple[LayerFacts, ...], min_count: int = 2) -> list[Run]:
-    """Split the layers into runs, folding consecutive repeats of identical blocks.
+def greedy_runs(signatures: Sequence[object], start: int, worth: Callable[[int, int, int], bool]) -> list[Run]:
+    """Split ``signatures[start:]`` into runs, folding consecutive repeats of identical blocks.
 
-    Greedy from the left; at each position the block length covering the most layers wins (the shortest
-    on ties). Each position is compared at most ``MAX_BLOCK`` times per repeat, so the cost is linear.
+    Greedy from the left; at each position the block length covering the most items wins (the shortest
+    on ties), among those ``worth(position, length, count)`` accepts. Each position is compared at most
+    ``MAX_BLOCK`` times per repeat, so the cost is linear. Unfolded items come back as runs of count 1.
     """
-    signatures = [row_signature(layer) for layer in layers]
     runs: list[Run] = []
-    i, n = 0, len(signatures)
+    i, n = start, len(signatures)
     while i < n:
         best = Run(i, 1, 1)
         for length in range(1, MAX_BLOCK + 1):
             if i + 2 * length > n:
                 break
             count = count_repeats(signatures, i, length)
-            # Fold only where it saves rows: the run prints as a header plus one row per block member.
-            if count >= min_count and count * length > length + 2 and count * length > best.count * best.length:
+            if count >= 2 and count * length > best.count * best.length and worth(i, length, count):
                 best = Run(i, length, count)
         runs.append(best)
         i += best.length * best.count
     return runs
+
+
+def fold_runs(layers: tuple[LayerFacts, ...], min_count: int = 2) -> list[Run]:
+    """The table's rows: runs of identical layers or blocks fold where that saves rows (a folded run
+    prints as a heading plus one row per block member)."""
+    signatures = [row_signature(layer) for layer in layers]
+    return greedy_runs(signatures, 0, lambda _, length, count: count >= min_count and count * length > length + 2)
 
 
 def _number(value: Fraction) -> str:
