@@ -31,15 +31,11 @@ from convcalc.rules.support import (
     rewindow,
     shrinks_unpadded,
     unpadded_first_convs,
+    value_text,
     window_output,
     with_input,
 )
 from convcalc.spec import MAX_SIZE
-
-
-def _text(value: int | list[int] | str) -> str:
-    return "×".join(str(v) for v in value) if isinstance(value, list) else str(value)
-
 
 # --- CC301 -----------------------------------------------------------------------------------------
 
@@ -278,7 +274,7 @@ def _unpadded_hit(layer: LayerFacts, window: Window) -> Hit:
         if not new.has_output or shrinks_unpadded(layer, new) or not (new.fits or new.same):
             continue
         value = padding if isinstance(padding, str) else pair_value(*padding)
-        title = 'padding "same"' if value == "same" else f"P={_text(value)}"
+        title = 'padding "same"' if value == "same" else f"P={value_text(value)}"
         title += f" → {window_output(new, layer.output_shape.depth)}"
         return Hit(layer.index, message, (Fix(title, layer.path, {"padding": value}),))
     return Hit(layer.index, message)
@@ -602,7 +598,7 @@ def _whole_volume_fix(layer: LayerFacts) -> Fix | None:
         return None
     what = "conv over the whole volume" if layer.type == "conv" else "global pool"
     return Fix(
-        f"F={_text(pair_value(*kernel))} → {out} ({what})",
+        f"F={value_text(pair_value(*kernel))} → {out} ({what})",
         layer.path,
         {"kernel": pair_value(*kernel), "stride": 1, "padding": 0},
     )

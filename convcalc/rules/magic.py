@@ -20,6 +20,7 @@ from convcalc.rules.support import (
     rewindow,
     size_locked,
     unpadded_first_convs,
+    value_text,
     window_output,
     zero_padding_before,
     zero_padding_sides,
@@ -98,19 +99,12 @@ def _percent(part: int, whole: int) -> str:
     return f"{share:.0f}" if share >= 10 or share == int(share) else f"{share:.1f}"
 
 
-def _text(value: int | list[int] | str) -> str:
-    """A spec value as fix titles write it: ``3``, ``1×3``, ``same``."""
-    if isinstance(value, list):
-        return "×".join(str(v) for v in value)
-    return str(value)
-
-
 def _padding_value(padding: tuple[int, int] | str) -> Any:
     return padding if isinstance(padding, str) else pair_value(*padding)
 
 
 def _padding_title(value: int | list[int] | str) -> str:
-    return 'padding "same"' if value == "same" else f"P={_text(value)}"
+    return 'padding "same"' if value == "same" else f"P={value_text(value)}"
 
 
 def _covers_input(layer: LayerFacts, window: Window) -> bool:
@@ -184,7 +178,7 @@ def _stack_fix(layer: LayerFacts, window: Window, count: int, locked: bool) -> F
     fix = _checked(
         layer,
         _kernel_too_large,
-        f"F={_text(pair_value(*kernel))}, {_padding_title(value)}",
+        f"F={value_text(pair_value(*kernel))}, {_padding_title(value)}",
         changes,
         kernel=kernel,
         padding=padding,
@@ -239,7 +233,7 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         dilated = ""
         if window.dilation != (1, 1):
             eh, ew = window.effective_kernel
-            dilation = _text(pair_value(*window.dilation))
+            dilation = value_text(pair_value(*window.dilation))
             dilated = (
                 f" (dilation {dilation}: it spans {eh}×{ew} pixels; judged by its {kh}×{kw} weights, and the 3×3"
                 " stack keeps the dilation)"
@@ -440,7 +434,7 @@ def unusual_pool(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     for layer, window in _windowed(net, "pool"):
         if not _unusual_pool(window) or _covers_input(layer, window) or branch(layer):
             continue
-        kernel, stride = _text(pair_value(*window.kernel)), _text(pair_value(*window.stride))
+        kernel, stride = value_text(pair_value(*window.kernel)), value_text(pair_value(*window.stride))
         message = (
             f"F = {kernel}, S = {stride} ({layer.input_shape} → {layer.output_shape}) is not one of the two pools"
             " that work well: F=2, S=2 (keeps 1 of 4 values) or the overlapping F=3, S=2"
@@ -481,7 +475,7 @@ def large_pool_window(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         if not _pool_too_large(window) or _covers_input(layer, window) or branch(layer):
             continue
         before, after = layer.input_shape.values, layer.output_shape.values
-        kernel, stride = _text(pair_value(*window.kernel)), _text(pair_value(*window.stride))
+        kernel, stride = value_text(pair_value(*window.kernel)), value_text(pair_value(*window.stride))
         message = f"a {'×'.join(map(str, window.kernel))} pool (S = {stride}) on {layer.input_shape}"
         if after < before:
             message += (
@@ -563,8 +557,12 @@ def stride_skips_pixels(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         keep = layer.index in locked
         stride_value, kernel_value = pair_value(*stride), pair_value(*kernel)
         candidates = [
-            _checked(layer, _skips, f"S={_text(stride_value)}", {"stride": stride_value}, stride=stride, locked=keep),
-            _checked(layer, _skips, f"F={_text(kernel_value)}", {"kernel": kernel_value}, kernel=kernel, locked=keep),
+            _checked(
+                layer, _skips, f"S={value_text(stride_value)}", {"stride": stride_value}, stride=stride, locked=keep
+            ),
+            _checked(
+                layer, _skips, f"F={value_text(kernel_value)}", {"kernel": kernel_value}, kernel=kernel, locked=keep
+            ),
         ]
         message = _per_axis(parts)
         siblings = sum(readers.get(source, 0) for source in layer.inputs) - len(layer.inputs)
@@ -645,7 +643,7 @@ def padding_exceeds_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hi
         fix = _checked(
             layer,
             _pads_a_whole_window,
-            f"P={_text(value)}",
+            f"P={value_text(value)}",
             {"padding": value},
             padding=padding,
             locked=layer.index in locked,
@@ -700,7 +698,7 @@ def even_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
             _checked(
                 layer,
                 _even_kernel,
-                f"F={_text(pair_value(*kernel))}",
+                f"F={value_text(pair_value(*kernel))}",
                 {"kernel": pair_value(*kernel)},
                 kernel=kernel,
                 locked=layer.index in locked,

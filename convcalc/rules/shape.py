@@ -11,7 +11,15 @@ from convcalc.analysis import LayerFacts, NetworkFacts, Shape, Window, analyze
 from convcalc.arithmetic import AxisResult, effective_kernel
 from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
-from convcalc.rules.support import pair_value, rewindow, size_locked, window_changes, window_output, with_input
+from convcalc.rules.support import (
+    pair_value,
+    rewindow,
+    size_locked,
+    value_text,
+    window_changes,
+    window_output,
+    with_input,
+)
 from convcalc.spec import Conv, ConvTranspose, Pool
 
 
@@ -182,8 +190,7 @@ def fit_fixes(layer: LayerFacts, keep_size: bool = False) -> tuple[Fix, ...]:
             new = rewindow(layer, **{field: value})
             if _fits(new):
                 shown = pair_value(*value)
-                text = "×".join(map(str, shown)) if isinstance(shown, list) else str(shown)
-                offer(f"{label}={text}", {field: shown}, new)
+                offer(f"{label}={value_text(shown)}", {field: shown}, new)
                 found += 1
 
     def per_axis(current: tuple[int, int], values: list[int], ok: Callable[[int, int], bool]) -> list[tuple[int, int]]:

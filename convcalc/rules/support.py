@@ -22,6 +22,15 @@ def pair_value(height: int, width: int) -> int | list[int]:
     return height if height == width else [height, width]
 
 
+def value_text(value: int | list[int] | str) -> str:
+    """A spec value as fix titles write it: ``3``, ``1×3``, ``same``.
+
+    >>> value_text(3), value_text([1, 3]), value_text("same")
+    ('3', '1×3', 'same')
+    """
+    return "×".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
 def spec_padding(window: Window) -> Any:
     """The window's padding as the spec would write it (symmetric padding only)."""
     if window.same:
