@@ -1,4 +1,4 @@
-"""Golden files of the rendered reports (fixed width, no colour), reviewed in diffs.
+"""Golden files of the rendered reports (fixed width, no colour) and of the JSON contract, reviewed in diffs.
 
 Regenerate after an intended change with: CONVCALC_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
 """
@@ -13,7 +13,7 @@ import pytest
 
 from convcalc.checking import check_loaded
 from convcalc.loading import load_spec
-from convcalc.report import markdown, table
+from convcalc.report import json_report, markdown, table
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -49,3 +49,9 @@ def test_table_matches_golden(name):
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_markdown_matches_golden(name):
     _compare(markdown.render([_check(name)]), GOLDEN / f"{name.removesuffix('.json')}.md")
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_json_matches_golden(name):
+    # Every fact, finding and fix of every example, byte for byte: refactorings must not change a figure.
+    _compare(json_report.render([_check(name)]), GOLDEN / "json" / name)
