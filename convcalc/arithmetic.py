@@ -156,7 +156,7 @@ def separable_weights(kernel_h: int, kernel_w: int, in_depth: int, multiplier: i
 def shared_weight_macs(positions: int, weights: int) -> int:
     """Multiply-accumulates of a weight-sharing layer: every weight is used once per position.
 
-    Positions are output positions H_out·W_out for convs (depthwise and separable too) and input positions
+    Positions are output positions H_out·W_out for sliding convs (per-channel ones too) and input positions
     H_in·W_in for a transposed conv (each input value is scattered through the whole kernel); 1 for fc.
 
     >>> shared_weight_macs(224 * 224, conv_weights(3, 3, 3, 64))  # VGG16 conv1_1

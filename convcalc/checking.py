@@ -38,10 +38,10 @@ class CheckedSpec:
 def load_any(file: str) -> LoadedSpec:
     """A convcalc spec, or a Keras model file (.keras or model.to_json()) read as data and converted.
 
-    The model is never loaded or run: only its architecture JSON is read (see convcalc.keras_import).
+    The model is never loaded or run: only its architecture JSON is read (see convcalc.importers.keras).
     """
     if _looks_like_a_model(file):
-        from convcalc.keras_import import is_keras_file, spec_from_keras_file
+        from convcalc.importers.keras import is_keras_file, spec_from_keras_file
 
         if is_keras_file(file):
             return LoadedSpec(file=file, network=validate(file, spec_from_keras_file(file)), source=SourceMap())

@@ -380,7 +380,7 @@ def import_model(
     Nothing from the file is executed and no weights are loaded (model files are programs: TensorFlow's
     security policy). A layer kind convcalc cannot model is named, with exit 2, never silently skipped.
     """
-    from convcalc.keras_import import is_keras_file, spec_from_keras_file
+    from convcalc.importers.keras import is_keras_file, spec_from_keras_file
 
     if not is_keras_file(model):
         _usage_error(f"{model}: not a Keras model file (.keras archive or model.to_json() output)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 
-from convcalc.spec import INPUT_NAME, MERGE_TYPES, Network
+from convcalc.spec import INPUT_NAME, Network
 
 NETWORK_INPUT = -1
 """The producer index of the network's input volume."""
@@ -62,11 +62,11 @@ def graph_problems(network: Network) -> list[GraphProblem]:
                     known = ", ".join(repr(n) for n in [INPUT_NAME, *first_index][:12])
                     problems.append((path, f"unknown layer {name!r}{hint}; earlier names: {known}"))
         count = len(layer.inputs) if layer.inputs is not None else 1
-        if layer.type in MERGE_TYPES and count < 2:
+        if layer.traits.merge and count < 2:
             problems.append(
                 (("layers", i, "inputs"), f"{layer.type} needs 'inputs' naming at least two layers (got {count})")
             )
-        elif layer.type not in MERGE_TYPES and count != 1:
+        elif not layer.traits.merge and count != 1:
             problems.append((("layers", i, "inputs"), f"a {layer.type} layer reads exactly one input (got {count})"))
         if layer.name is not None:
             if layer.name == INPUT_NAME:

@@ -18,7 +18,6 @@ import pytest
 
 from convcalc.checking import check_loaded
 from convcalc.draw import build_nodes, draw_svg
-from convcalc.draw.svg import FOLDED_INTO_PREVIOUS
 from convcalc.loading import load_spec
 from convcalc.report.common import CheckedSpec
 from tests import browser
@@ -80,7 +79,7 @@ def test_every_example_draws_well_formed_deterministic_svg(name):
 def test_sequential_network_has_one_box_per_volume_changing_layer():
     spec = checked("mnist_cnn")
     svg = draw_svg(spec)
-    expected = 1 + sum(layer.type not in FOLDED_INTO_PREVIOUS for layer in spec.facts.layers)
+    expected = 1 + sum(layer.spec.drawing != "inside" for layer in spec.facts.layers)
     assert len(volumes(svg)) == expected == 7
     labels = texts(svg)
     for shape in ("28×28×1", "28×28×32", "14×14×32", "14×14×64", "7×7×64", "1×1×1024", "1×1×10"):

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from convcalc import keras_import
 from convcalc.analysis import NetworkFacts, Shape, analyze
-from convcalc.keras_import import is_keras_file, spec_from_keras_config, spec_from_keras_file
+from convcalc.importers import keras as keras_import
+from convcalc.importers.keras import is_keras_file, spec_from_keras_config, spec_from_keras_file
 from convcalc.loading import SpecError, validate
 from tests.conftest import EXAMPLES, ROOT
 
@@ -361,7 +361,7 @@ def test_a_lambda_is_refused_without_running_it(keras: Any, tmp_path: Path) -> N
 def test_the_import_does_not_import_tensorflow(zoo: dict[str, Saved]) -> None:
     code = (
         "import sys\n"
-        "from convcalc.keras_import import spec_from_keras_file\n"
+        "from convcalc.importers.keras import spec_from_keras_file\n"
         f"spec_from_keras_file({str(zoo['graphs'].archive)!r})\n"
         "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
     )

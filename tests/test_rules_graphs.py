@@ -19,13 +19,12 @@ from convcalc.findings import Finding
 from convcalc.fixes import apply_fix
 from convcalc.loading import validate
 from convcalc.rules import REGISTRY
-from convcalc.rules.support import (
-    PARAMETERISED,
+from convcalc.rules.graph import (
     first_convs,
     is_nonlinear,
     output_head,
+    padding_before,
     producers_of,
-    zero_padding_before,
 )
 from convcalc.spec import Network
 
@@ -102,7 +101,7 @@ def test_is_nonlinear_and_parameterised() -> None:
     }
     net = facts(spec)
     assert [is_nonlinear(layer) for layer in net.layers] == [True, False, True, True, False, False, False]
-    assert net.layers[-1].type in PARAMETERISED
+    assert net.layers[-1].traits.weighted
 
 
 # --- CC303 missing-nonlinearity ------------------------------------------------------------------------
@@ -284,7 +283,7 @@ def test_cc302_every_branch_that_starts_at_the_input() -> None:
 def test_cc202_zero_padding_that_keeps_the_size_is_not_flagged() -> None:
     assert where(KERAS_STEM, "CC202") == []
     net = facts(KERAS_STEM)
-    origin, pads = zero_padding_before(net, net.layers[4])
+    origin, pads = padding_before(net, net.layers[4])
     assert (origin.height, [p.name for p in pads]) == (112, ["pad2"])
 
 

@@ -13,7 +13,8 @@ from hypothesis import given
 from pydantic import ValidationError
 
 from convcalc.analysis import analyze
-from convcalc.spec import FC, LAYER_MODELS, MAX_SIZE, Conv, Flatten, Network, Pool, ReLU, json_schema
+from convcalc.layers import FC, Conv, Flatten, Pool, ReLU
+from convcalc.spec import LAYER_MODELS, MAX_SIZE, Network, json_schema
 from tests.conftest import EXAMPLES
 from tests.strategies import spec_dicts
 

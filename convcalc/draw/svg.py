@@ -1,6 +1,7 @@
 """The network as 3D volumes in SVG, left to right, the way CNN courses draw it.
 
-One box per volume-changing layer: batchnorm, activations and dropout fold into the box of the layer they
+One box per volume-changing layer: layers that keep the volume (normalisation, activations, dropout) fold
+into the box of the layer they
 follow, zero padding into the window that reads it, and repeated blocks (ResNet's identity blocks) into one
 copy marked ×n. Box sides are log-scaled (H vertical, W oblique, D horizontal) and clamped, so AlexNet's
 227×227×3 and VGG's 4096-wide fc both fit on a page. Graphs are laid out in columns (longest path from the
@@ -20,13 +21,6 @@ from convcalc.analysis import NetworkFacts, Shape
 from convcalc.checking import CheckedSpec
 from convcalc.findings import Finding
 from convcalc.report.common import greedy_runs, hyperparameters, printable
-from convcalc.spec import ConvTranspose, ZeroPadding
-
-FOLDED_INTO_PREVIOUS = frozenset({"relu", "activation", "batchnorm", "dropout"})
-"""Layers that keep the volume: drawn inside the box of the layer they read."""
-WINDOWED = frozenset({"conv", "pool", "depthwise", "separable"})
-BARS = frozenset({"fc", "flatten", "global_pool"})
-MERGES = frozenset({"add", "concat"})
 
 MAX_LINE_WIDTH = 1180.0
 """Wrap the diagram onto another line past this width (where a single edge crosses)."""
@@ -87,51 +81,28 @@ class Node:
     name: str = ""
 
 
-def _part(facts: NetworkFacts, index: int) -> str:
-    layer = facts.layers[index]
-    spec = layer.spec
-    if layer.type == "batchnorm":
-        return "bn"
-    if layer.type == "activation":
-        return str(getattr(spec, "kind", "activation"))
-    if layer.type == "zero_padding":
-        return "pad"
-    if layer.type == "pool":
-        return f"{getattr(spec, 'mode', 'max')}pool"
-    if layer.type == "global_pool":
-        return f"global {getattr(spec, 'mode', 'avg')}pool"
-    return layer.type
-
-
 def _pair(values: Sequence[int]) -> str:
     return str(values[0]) if values[0] == values[1] else f"{values[0]}×{values[1]}"
 
 
 def _window_text(facts: NetworkFacts, layers: list[int], head: int) -> str:
     layer = facts.layers[head]
-    spec = layer.spec
-    dilation: tuple[int, int] = (1, 1)
-    if layer.window is not None:
-        kernel, stride, dilation = layer.window.kernel, layer.window.stride, layer.window.dilation
-        pads = list(layer.window.padding)
-    elif isinstance(spec, ConvTranspose):
-        kernel, stride, dilation = spec.kernel, spec.stride, spec.dilation
-        padding = spec.padding
-        pads = [0, 0, 0, 0] if padding == "same" else [padding[0], padding[0], padding[1], padding[1]]
-    else:
+    window = layer.spec.diagram_window(layer.window)
+    if window is None:
         return ""
+    pads = list(window.padding)
     for index in layers:
-        extra = facts.layers[index].spec
-        if isinstance(extra, ZeroPadding):
-            pads = [a + b for a, b in zip(pads, extra.padding, strict=True)]
-    parts = [f"F={_pair(kernel)}", f"S={_pair(stride)}"]
+        extra = facts.layers[index].spec.added_padding()
+        if extra is not None:
+            pads = [a + b for a, b in zip(pads, extra, strict=True)]
+    parts = [f"F={_pair(window.kernel)}", f"S={_pair(window.stride)}"]
     top, bottom, left, right = pads
     if any(pads):
         parts.append(
             f"P={_pair((top, left))}" if (top, left) == (bottom, right) else f"P={top},{bottom},{left},{right}"
         )
-    if dilation != (1, 1):
-        parts.append(f"d={_pair(dilation)}")
+    if window.dilation != (1, 1):
+        parts.append(f"d={_pair(window.dilation)}")
     return " ".join(parts)
 
 
@@ -148,12 +119,12 @@ def build_nodes(facts: NetworkFacts) -> tuple[list[Node], list[int]]:
     for layer in layers:
         i = layer.index
         readers = consumers.get(i, [])
-        if layer.type == "zero_padding" and len(readers) == 1:
+        if layer.spec.drawing == "prefix" and len(readers) == 1:
             reader = layers[readers[0]]
-            if reader.type in WINDOWED and reader.inputs == (i,):
+            if reader.window is not None and reader.inputs == (i,):
                 prefixes[reader.index] = [*prefixes.pop(i, []), i]
                 continue
-        if layer.type in FOLDED_INTO_PREVIOUS and len(layer.inputs) == 1 and i not in prefixes:
+        if layer.spec.drawing == "inside" and len(layer.inputs) == 1 and i not in prefixes:
             source = layer.inputs[0]
             owner = node_of.get(source, 0)
             if owner != 0 and nodes[owner].layers[-1] == source:
@@ -162,7 +133,8 @@ def build_nodes(facts: NetworkFacts) -> tuple[list[Node], list[int]]:
                 continue
         prefix = prefixes.pop(i, [])
         first = layers[prefix[0]] if prefix else layer
-        kind = "bar" if layer.type in BARS else "merge" if layer.type in MERGES else "volume"
+        drawing = layer.spec.drawing
+        kind = drawing if drawing in ("bar", "merge") else "volume"
         node = Node(
             len(nodes),
             kind,
@@ -178,7 +150,7 @@ def build_nodes(facts: NetworkFacts) -> tuple[list[Node], list[int]]:
             node_of[index] = node.id
     for node in nodes[1:]:
         node.shape = layers[node.layers[-1]].output_shape
-        node.caption = "+".join(_part(facts, index) for index in node.layers)
+        node.caption = "+".join(layers[index].spec.caption() for index in node.layers)
         node.window = _window_text(facts, node.layers, node.head)
     return nodes, [node_of[layer.index] for layer in layers]
 
@@ -577,7 +549,8 @@ def _window_svg(layout: _Layout, nodes: list[Node], facts: NetworkFacts, source:
         fw = _clamp(box.ox * eff[1] / max(shape.width, 1), 3, box.ox * 0.6)
         if y + fh > top + box.h - 2:
             y = top + 3
-        d = box.d if layer.type in {"conv", "separable"} else min(box.d, 4.0)
+        # A filter that mixes channels spans the whole depth; a per-channel filter or a pool window one channel.
+        d = box.d if layer.traits.mixes_channels else min(box.d, 4.0)
         wx = x0 + box.d - d
         parts.append('<g class="win">')
         parts.extend(_cuboid(wx, y + fh / 2, d, fh, fw, fw * 0.45 / 0.62))
@@ -603,7 +576,7 @@ def _node_svg(layout: _Layout, node: Node, facts: NetworkFacts, severity: str, t
     box = layout.boxes[node.id]
     x0, ymid = layout.x0(node.id), layout.y(node.id)
     kind = node.kind
-    if kind == "volume" and facts.layers[node.head].type in {"pool", "global_pool"}:
+    if kind == "volume" and facts.layers[node.head].traits.pooling:
         kind = "pool"
     parts = [
         f'<g class="node k-{kind}" data-volume="{_esc(node.name)}" data-kind="{node.kind}">',

@@ -11,32 +11,36 @@ from __future__ import annotations
 from collections import defaultdict
 
 from convcalc import __version__
-from convcalc.export.plan import (
-    BATCHNORM_EPSILON,
-    BATCHNORM_MOMENTUM,
-    ExportPlan,
-    LayerPlan,
-    Op,
-    list_notation,
-    nhwc,
-    structure_notation,
-    tensor_notation,
-)
-from convcalc.export.pysource import checked, comment, identifier, literal
-from convcalc.export.runtime import L2_EPSILON
-
-_HELPER_PURPOSE = {
-    "ZeroPadding2D": "zero padding",
-    "Cropping2D": "crop the transposed conv's padding",
-    "Reshape": "a flat tensor back to a 1×1 volume",
-    "Flatten": "flatten",
-}
+from convcalc.export.plan import ExportPlan, LayerPlan, structure_notation, tensor_notation
+from convcalc.layers import REGISTRY
+from convcalc.layers.keras import Op
+from convcalc.layers.tfnn import KerasOp, padding_list
+from convcalc.pysource import checked, comment, identifier, literal
 
 _NOTATION = (
     "Comments give each layer's output as TensorFlow shapes it, [batch, H, W, D] ([batch, n] once flat; convcalc\n"
     "calls that 1×1×n), its filter W [F, F, D, K] (fc: [H·W·D, units]), its ksize and strides [1, S, S, 1], and\n"
     "the parameters convcalc computed."
 )
+
+
+def _translation(op: Op) -> KerasOp:
+    """How the layer kind that emits this Keras class writes it (registered with the kind)."""
+    found = REGISTRY.keras_ops.get(op.layer)
+    if found is None:
+        raise AssertionError(f"no layer kind declares the Keras class {op.layer}")
+    return found
+
+
+def _supports(plan: ExportPlan, part: str) -> list[str]:
+    """A part of the support code (``keras_source``, ``tfnn_constants``, ``tfnn_support``) of every Keras class
+    the plan uses, once each, in the order the classes first appear."""
+    classes = dict.fromkeys(op.layer for op in plan.ops)
+    return [text for text in (getattr(_translation(_first(plan, c)), part) for c in classes) if text]
+
+
+def _first(plan: ExportPlan, layer: str) -> Op:
+    return next(op for op in plan.ops if op.layer == layer)
 
 
 def _op_comment(layer: LayerPlan, op: Op) -> str:
@@ -50,7 +54,7 @@ def _op_comment(layer: LayerPlan, op: Op) -> str:
             text += f"  {structure}"
         text = f"layers[{facts.index}] {text}  {facts.params:,} params"
     else:
-        purpose = "logits as [batch, classes]" if op is layer.output_op else _HELPER_PURPOSE[op.layer]
+        purpose = "logits as [batch, classes]" if op is layer.output_op else _translation(op).purpose
         text += f"  ({purpose})"
     return comment(text)
 
@@ -162,29 +166,6 @@ def _targets(plan: ExportPlan) -> str:
 
 # --- Keras -----------------------------------------------------------------------------------------
 
-_L2_KERAS = f'''
-L2_EPSILON = {L2_EPSILON!r}  # floor under the sum of squares: an all-zero window gets gradient 0, not NaN
-
-
-@keras.saving.register_keras_serializable(package="convcalc")
-class L2Pooling2D(layers.Layer):
-    """L2 pooling, which TensorFlow lacks: sqrt(sum of squares) over each window, no padding."""
-
-    def __init__(self, pool_size=(2, 2), strides=None, **kwargs):
-        super().__init__(**kwargs)
-        self.pool_size = tuple(pool_size)
-        self.strides = tuple(strides) if strides is not None else self.pool_size
-
-    def call(self, inputs):
-        # Sum over the window = mean × window size; the mean is TensorFlow's own pooling kernel.
-        mean = keras.ops.average_pool(keras.ops.square(inputs), self.pool_size, self.strides, padding="valid")
-        window = self.pool_size[0] * self.pool_size[1]
-        return keras.ops.sqrt(keras.ops.maximum(mean * window, L2_EPSILON))
-
-    def get_config(self):
-        return {{**super().get_config(), "pool_size": self.pool_size, "strides": self.strides}}
-'''
-
 
 def _keras_main(plan: ExportPlan) -> str:
     if plan.facts.total_trainable_params == 0:
@@ -235,7 +216,8 @@ if __name__ == "__main__":
 def _keras_call(op: Op) -> str:
     args = ", ".join(f"{identifier(key)}={literal(value)}" for key, value in op.args)
     args = f"{args}, name={literal(op.name)}" if args else f"name={literal(op.name)}"
-    cls = "L2Pooling2D" if op.layer == "L2Pooling2D" else f"layers.{identifier(op.layer)}"
+    # A class Keras lacks is defined in the generated file itself (see KerasOp.keras_source).
+    cls = identifier(op.layer) if _translation(op).keras_source else f"layers.{identifier(op.layer)}"
     return f"{cls}({args})"
 
 
@@ -251,8 +233,7 @@ def keras_source(plan: ExportPlan) -> str:
         "",
         *_constants(plan),
     ]
-    if plan.uses_l2_pooling:
-        lines.append(_L2_KERAS.rstrip("\n"))
+    lines += [source.rstrip("\n") for source in _supports(plan, "keras_source")]
     variables = _variables(plan)
     lines += [
         "",
@@ -280,23 +261,6 @@ def glorot_uniform(shape: list[int], fan_in: int, fan_out: int, generator: tf.ra
     """Keras's default initialiser: uniform in ±sqrt(6 / (fan_in + fan_out))."""
     limit = (6.0 / (fan_in + fan_out)) ** 0.5
     return generator.uniform(shape, -limit, limit)
-'''
-
-_TFNN_BATCHNORM = f'''
-
-BATCHNORM_EPSILON = {BATCHNORM_EPSILON!r}
-BATCHNORM_MOMENTUM = {BATCHNORM_MOMENTUM!r}  # Keras's defaults
-
-
-def batch_norm(x, moving_mean, moving_variance, beta, gamma, training: bool) -> tf.Tensor:
-    """Keras's BatchNormalization: batch statistics while training (moving ones updated), else the moving ones."""
-    if training:
-        mean, variance = tf.nn.moments(x, axes=list(range(len(x.shape) - 1)))
-        moving_mean.assign(moving_mean * BATCHNORM_MOMENTUM + mean * (1 - BATCHNORM_MOMENTUM))
-        moving_variance.assign(moving_variance * BATCHNORM_MOMENTUM + variance * (1 - BATCHNORM_MOMENTUM))
-    else:
-        mean, variance = moving_mean, moving_variance
-    return tf.nn.batch_normalization(x, mean, variance, beta, gamma, BATCHNORM_EPSILON)
 '''
 
 
@@ -359,183 +323,13 @@ if __name__ == "__main__":
     )
 
 
-def _padding_list(padding: tuple[tuple[int, int], tuple[int, int]]) -> str:
-    (top, bottom), (left, right) = padding
-    return f"[[0, 0], [{top}, {bottom}], [{left}, {right}], [0, 0]]"
-
-
-def _variable(owner: str, part: str, initial: str, note: str = "", trainable: bool = True) -> str:
-    flag = "" if trainable else ", trainable=False"
-    line = f"        self.{owner}_{part} = tf.Variable({initial}, name={literal(owner + '_' + part)}{flag})"
-    return f"{line}  {comment(note)}" if note else line
-
-
-def _glorot(shape: tuple[int, ...], fan_in: int, fan_out: int) -> str:
-    return f"glorot_uniform({literal(list(shape))}, {fan_in}, {fan_out}, generator)"
-
-
 def _tfnn_variables(plan: ExportPlan) -> list[str]:
     """The tf.Variables of every layer with weights, named like the Keras weights (``conv1_kernel`` …)."""
-    lines: list[str] = []
-    for layer in plan.layers:
-        op = layer.main
-        name = identifier(op.name)
-        depth = layer.facts.input_shape.depth
-        units = 0
-        if op.layer in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose"):
-            kernel_h, kernel_w = op.pair("kernel_size")
-            area = kernel_h * kernel_w
-            if op.layer == "Conv2D":
-                groups, units = op.kwargs.get("groups", 1), op.integer("filters")
-                assert isinstance(groups, int)
-                shape: tuple[int, ...] = (kernel_h, kernel_w, depth // groups, units)
-                initial = _glorot(shape, area * depth // groups, area * units)
-                lines.append(_variable(name, "kernel", initial, "[F, F, D/groups, K]"))
-            elif op.layer == "DepthwiseConv2D":
-                multiplier = op.kwargs.get("depth_multiplier", 1)
-                assert isinstance(multiplier, int)
-                units = depth * multiplier
-                shape = (kernel_h, kernel_w, depth, multiplier)
-                lines.append(_variable(name, "kernel", _glorot(shape, area * depth, area * multiplier), "[F, F, D, m]"))
-            elif op.layer == "SeparableConv2D":
-                multiplier = op.kwargs.get("depth_multiplier", 1)
-                assert isinstance(multiplier, int)
-                units = op.integer("filters")
-                shape = (kernel_h, kernel_w, depth, multiplier)
-                initial = _glorot(shape, area * depth, area * multiplier)
-                lines.append(_variable(name, "depthwise_kernel", initial, "[F, F, D, m]"))
-                shape = (1, 1, depth * multiplier, units)
-                lines.append(
-                    _variable(name, "pointwise_kernel", _glorot(shape, depth * multiplier, units), "[1, 1, D·m, K]")
-                )
-            else:
-                units = op.integer("filters")
-                shape = (kernel_h, kernel_w, units, depth)
-                lines.append(_variable(name, "kernel", _glorot(shape, area * units, area * depth), "[F, F, K, D]"))
-        elif op.layer == "Dense":
-            units = op.integer("units")
-            shape = (layer.facts.input_shape.values, units)
-            lines.append(_variable(name, "kernel", _glorot(shape, shape[0], units), "[H·W·D, units]"))
-        elif op.layer == "BatchNormalization":
-            if op.flag("scale", True):
-                lines.append(_variable(name, "gamma", f"tf.ones([{depth}])"))
-            if op.flag("center", True):
-                lines.append(_variable(name, "beta", f"tf.zeros([{depth}])"))
-            lines.append(_variable(name, "moving_mean", f"tf.zeros([{depth}])", trainable=False))
-            lines.append(_variable(name, "moving_variance", f"tf.ones([{depth}])", trainable=False))
-        if units and op.flag("use_bias", True):
-            lines.append(_variable(name, "bias", f"tf.zeros([{units}])"))
-    return lines
-
-
-_BIASED = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose", "Dense")
-
-
-def _takes_explicit_padding(op: Op) -> bool:
-    """A plain conv hands explicit padding to tf.nn.conv2d; every other op gets a tf.pad in front."""
-    return op.layer == "Conv2D" and "dilation_rate" not in op.kwargs and "groups" not in op.kwargs
-
-
-_ACTIVATIONS = {
-    "relu6": "tf.nn.relu6({x})",
-    "leaky_relu": "tf.nn.leaky_relu({x}, alpha=0.2)",  # Keras's activation default
-    "sigmoid": "tf.sigmoid({x})",
-    "tanh": "tf.tanh({x})",
-    "softmax": "tf.nn.softmax({x}, axis=-1)",
-    "gelu": "tf.nn.gelu({x}, approximate=False)",
-    "swish": "tf.nn.silu({x})",
-}
-
-
-def _conv_call(op: Op, x: str, padding: str) -> str:
-    """The tf.nn call of a Conv2D: conv2d, or convolution (dilated), per group when grouped."""
-    name = identifier(op.name)
-    strides = list_notation(nhwc(op.pair("strides")))
-    dilation = op.pair("dilation_rate", (1, 1))
-    groups = op.kwargs.get("groups", 1)
-
-    def one(part: str, kernel: str) -> str:
-        if dilation != (1, 1):
-            # TensorFlow's CPU conv2d has no gradient for dilations > 1; tf.nn.convolution (what Keras calls) has.
-            dilations = list_notation(dilation)
-            return f"tf.nn.convolution({part}, {kernel}, strides=1, padding={padding}, dilations={dilations})"
-        return f"tf.nn.conv2d({part}, {kernel}, strides={strides}, padding={padding})"
-
-    if groups == 1:
-        return one(x, f"self.{name}_kernel")
-    # Grouped: each of the g groups of D/g channels meets its own K/g filters (CPU conv2d has no grouped gradient).
-    parts = f"zip(tf.split({x}, {groups}, axis=3), tf.split(self.{name}_kernel, {groups}, axis=3))"
-    return f"tf.concat([{one('part', 'kernel')} for part, kernel in {parts}], axis=3)"
-
-
-def _tfnn_expression(op: Op, read: list[str], conv_padding: str | None) -> str:
-    """The tf.nn expression for one op reading the variables ``read``."""
-    x = read[0]
-    name = identifier(op.name)
-    if op.layer == "ZeroPadding2D":
-        return f"tf.pad({x}, {_padding_list(op.amounts('padding'))})"
-    padding = conv_padding or literal(op.text("padding", "valid").upper())
-    if op.layer == "Conv2D":
-        return _conv_call(op, x, padding)
-    if op.layer == "DepthwiseConv2D":
-        strides = list_notation(nhwc(op.pair("strides")))
-        dilations = list_notation(op.pair("dilation_rate", (1, 1)))
-        return (
-            f"tf.nn.depthwise_conv2d({x}, self.{name}_kernel, strides={strides}, padding={padding},"
-            f" dilations={dilations})"
-        )
-    if op.layer == "SeparableConv2D":
-        strides = list_notation(nhwc(op.pair("strides")))
-        dilations = list_notation(op.pair("dilation_rate", (1, 1)))
-        return (
-            f"tf.nn.separable_conv2d({x}, self.{name}_depthwise_kernel, self.{name}_pointwise_kernel,"
-            f" strides={strides}, padding={padding}, dilations={dilations})"
-        )
-    if op.layer == "Conv2DTranspose":
-        output_shape = f"[tf.shape({x})[0], {', '.join(str(size) for size in op.output)}]"
-        strides = list_notation(nhwc(op.pair("strides")))
-        dilations = list_notation(nhwc(op.pair("dilation_rate", (1, 1))))
-        return (
-            f"tf.nn.conv2d_transpose({x}, self.{name}_kernel, output_shape={output_shape}, strides={strides},"
-            f" padding={padding}, dilations={dilations})"
-        )
-    if op.layer == "Dense":
-        return f"tf.matmul({x}, self.{name}_kernel)"
-    if op.layer in ("MaxPooling2D", "AveragePooling2D"):
-        function = "max_pool2d" if op.layer == "MaxPooling2D" else "avg_pool2d"
-        ksize, strides = list_notation(nhwc(op.pair("pool_size"))), list_notation(nhwc(op.pair("strides")))
-        return f"tf.nn.{function}({x}, ksize={ksize}, strides={strides}, padding={padding})"
-    if op.layer == "L2Pooling2D":
-        ksize, strides = list_notation(nhwc(op.pair("pool_size"))), list_notation(nhwc(op.pair("strides")))
-        kernel_h, kernel_w = op.pair("pool_size")
-        # The sum of squares over each window is the mean of squares times the window size.
-        mean = f"tf.nn.avg_pool2d(tf.square({x}), ksize={ksize}, strides={strides}, padding='VALID')"
-        return f"tf.sqrt(tf.maximum({mean} * {float(kernel_h * kernel_w)!r}, L2_EPSILON))"
-    if op.layer == "GlobalAveragePooling2D":
-        return f"tf.reduce_mean({x}, axis=[1, 2])"
-    if op.layer == "GlobalMaxPooling2D":
-        return f"tf.reduce_max({x}, axis=[1, 2])"
-    if op.layer == "BatchNormalization":
-        beta = f"self.{name}_beta" if op.flag("center", True) else "None"
-        gamma = f"self.{name}_gamma" if op.flag("scale", True) else "None"
-        return f"batch_norm({x}, self.{name}_moving_mean, self.{name}_moving_variance, {beta}, {gamma}, training)"
-    if op.layer == "Dropout":
-        return f"tf.nn.dropout({x}, rate={literal(op.number('rate'))}) if training else {x}"
-    if op.layer == "Cropping2D":
-        (top, _), (left, _) = op.amounts("cropping")
-        height, width, _ = op.output
-        return f"{x}[:, {top}:{top + height}, {left}:{left + width}, :]"
-    if op.layer == "ReLU":
-        return f"tf.nn.relu({x})"
-    if op.layer == "Activation":
-        return _ACTIVATIONS[op.text("activation", "")].format(x=x)
-    if op.layer in ("Flatten", "Reshape"):
-        return f"tf.reshape({x}, {literal([-1, *op.output])})"
-    if op.layer == "Add":
-        return f"tf.add_n([{', '.join(read)}])"
-    if op.layer == "Concatenate":
-        return f"tf.concat([{', '.join(read)}], axis=-1)"
-    raise AssertionError(f"no tf.nn translation for {op.layer}")
+    return [
+        line
+        for layer in plan.layers
+        for line in _translation(layer.main).variables(layer.main, layer.facts.input_shape)
+    ]
 
 
 def tfnn_source(plan: ExportPlan) -> str:
@@ -551,11 +345,9 @@ def tfnn_source(plan: ExportPlan) -> str:
     ]
     if plan.facts.total_trainable_params:
         lines.append("LEARNING_RATE = 0.01")
-    if plan.uses_l2_pooling:
-        lines.append(f"L2_EPSILON = {L2_EPSILON!r}  {comment('floor under the sum of squares: gradient 0, not NaN')}")
+    lines += _supports(plan, "tfnn_constants")
     lines.append(_TFNN_INIT)
-    if any(op.layer == "BatchNormalization" for op in plan.ops):
-        lines.append(_TFNN_BATCHNORM)
+    lines += _supports(plan, "tfnn_support")
     batch_shape = literal([None, *plan.input_shape])
     lines += [
         "",
@@ -577,17 +369,23 @@ def tfnn_source(plan: ExportPlan) -> str:
         ops = layer.ops
         for position, op in enumerate(ops):
             following = ops[position + 1] if position + 1 < len(ops) else None
-            if op.layer == "ZeroPadding2D" and following is not None and _takes_explicit_padding(following):
+            if (
+                op.layer == "ZeroPadding2D"
+                and following is not None
+                and _translation(following).takes_explicit_padding(following)
+            ):
                 continue  # the conv below takes the padding itself
             previous = ops[position - 1] if position else None
             read = [variables[name] for name in op.inputs]
-            conv_padding = None
-            if previous is not None and previous.layer == "ZeroPadding2D" and _takes_explicit_padding(op):
-                conv_padding = _padding_list(previous.amounts("padding"))
+            translation = _translation(op)
+            written = op.kwargs.get("padding", "valid")  # ZeroPadding2D's padding is amounts, not a mode
+            padding = literal(written.upper()) if isinstance(written, str) else ""
+            if previous is not None and previous.layer == "ZeroPadding2D" and translation.takes_explicit_padding(op):
+                padding = padding_list(previous.amounts("padding"))
                 read = [variables[name] for name in previous.inputs]
             target = variables[op.name]
-            lines.append(f"        {target} = {_tfnn_expression(op, read, conv_padding)}  {_op_comment(layer, op)}")
-            if op.layer in _BIASED and op.flag("use_bias", True):
+            lines.append(f"        {target} = {translation.expression(op, read, padding)}  {_op_comment(layer, op)}")
+            if translation.biased and op.flag("use_bias", True):
                 lines.append(f"        {target} = tf.nn.bias_add({target}, self.{identifier(op.name)}_bias)")
     lines.append(f"        return {variables[plan.layers[-1].output_op.name]}")
     source = "\n".join(lines) + _tfnn_main(plan)

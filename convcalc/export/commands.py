@@ -191,9 +191,9 @@ def _save_keras(plan: ExportPlan, output: str) -> str:
         model.save(output)
     except OSError as error:
         raise _fail(f"error: cannot write {printable(output)}: {error.strerror or error}", EXIT_USAGE) from None
-    if plan.uses_l2_pooling:
+    if plan.custom_layers:
         sys.stderr.write(
-            "note: the model uses convcalc's L2Pooling2D; to load it, pass"
+            f"note: the model uses convcalc's {', '.join(plan.custom_layers)}; to load it, pass"
             " custom_objects=convcalc.export.runtime.custom_objects() to keras.saving.load_model\n"
         )
     return "a Keras 3 file (loads with keras.saving.load_model in safe mode)"

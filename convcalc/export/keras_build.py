@@ -9,15 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from convcalc.analysis import analyze
-from convcalc.export.plan import ExportPlan, Op, plan_export
-from convcalc.export.runtime import import_keras, l2_pooling_class
+from convcalc.export.plan import ExportPlan, plan_export
+from convcalc.export.runtime import custom_layer_class, import_keras
+from convcalc.layers import REGISTRY
+from convcalc.layers.keras import Op
 from convcalc.spec import Network
 
 
 def make_layer(op: Op) -> Any:
     """The Keras layer object for one planned op."""
     keras = import_keras()
-    cls = l2_pooling_class() if op.layer == "L2Pooling2D" else getattr(keras.layers, op.layer)
+    custom = REGISTRY.keras_ops[op.layer].keras_source
+    cls = custom_layer_class(op.layer) if custom else getattr(keras.layers, op.layer)
     return cls(**op.kwargs, name=op.name)
 
 

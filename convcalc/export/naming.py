@@ -10,12 +10,12 @@ import keyword
 import re
 import unicodedata
 
+from convcalc.pysource import IDENTIFIER
+
 MAX_NAME_LENGTH = 48
 """Keras accepts longer names; short ones keep ``model.summary()`` and the generated code readable."""
 
 _NOT_WORD = re.compile(r"[^A-Za-z0-9_]+")
-IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-"""What a sanitised name looks like: an ASCII Python identifier that starts with a letter."""
 
 
 def sanitize(text: str, fallback: str) -> str:

@@ -16,8 +16,6 @@ from typing import Any
 MIN_KERAS = (3, 11)
 """Keras 3.11 closed the known ways to run code from a ``.keras`` file in safe mode."""
 INSTALL_HINT = "pip install 'convcalc[tensorflow]' (in a checkout: pip install -e '.[tensorflow]')"
-L2_EPSILON = 1e-30
-"""Floor under the sum of squares before the square root, so an all-zero window has a zero gradient, not NaN."""
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -76,42 +74,24 @@ def import_keras() -> Any:
 
 
 @functools.cache
-def l2_pooling_class() -> Any:
-    """The ``L2Pooling2D`` layer class, defined and registered with Keras on first use.
+def custom_layer_class(name: str) -> Any:
+    """A layer class Keras lacks (``L2Pooling2D``), defined and registered with Keras on first use.
 
-    Registered as ``convcalc>L2Pooling2D`` so a ``.keras`` file that uses it loads in safe mode once this
-    function has run (or with ``custom_objects=custom_objects()``). The generated Python defines the same
-    layer under the same registered name.
+    Its source is the one the layer kind declares (``KerasOp.keras_source``), the same text the generated code
+    carries, so the in-memory model, the ``.keras`` file and ``model.py`` use one definition. It is registered as
+    ``convcalc>{name}``: a ``.keras`` file that uses it loads in safe mode once this function has run (or with
+    ``custom_objects=custom_objects()``). The source is convcalc's own constant, never text from a spec or model.
     """
+    from convcalc.layers import REGISTRY
+
     keras = import_keras()
-    ops = keras.ops
-
-    @keras.saving.register_keras_serializable(package="convcalc")
-    class L2Pooling2D(keras.layers.Layer):  # type: ignore[misc, name-defined]
-        """L2 pooling, which TensorFlow lacks: sqrt(sum of squares) over each window, no padding.
-
-        Padding, when the spec has any, is a ``ZeroPadding2D`` in front of this layer.
-        """
-
-        def __init__(
-            self, pool_size: tuple[int, int] = (2, 2), strides: tuple[int, int] | None = None, **kwargs: Any
-        ) -> None:
-            super().__init__(**kwargs)
-            self.pool_size = tuple(pool_size)
-            self.strides = tuple(strides) if strides is not None else self.pool_size
-
-        def call(self, inputs: Any) -> Any:
-            # Sum over the window = mean × window size; the mean is TensorFlow's own pooling kernel.
-            mean = ops.average_pool(ops.square(inputs), self.pool_size, self.strides, padding="valid")
-            window = self.pool_size[0] * self.pool_size[1]
-            return ops.sqrt(ops.maximum(mean * window, L2_EPSILON))
-
-        def get_config(self) -> dict[str, Any]:
-            return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides}
-
-    return L2Pooling2D
+    namespace: dict[str, Any] = {"keras": keras, "layers": keras.layers}
+    exec(compile(REGISTRY.keras_ops[name].keras_source, f"<convcalc {name}>", "exec"), namespace)
+    return namespace[name]
 
 
 def custom_objects() -> dict[str, Any]:
     """The layers convcalc registers, for ``keras.saving.load_model(..., custom_objects=...)``."""
-    return {"convcalc>L2Pooling2D": l2_pooling_class()}
+    from convcalc.layers import REGISTRY
+
+    return {f"convcalc>{name}": custom_layer_class(name) for name, op in REGISTRY.keras_ops.items() if op.keras_source}

@@ -12,8 +12,9 @@ from typing import Any, TextIO
 
 from convcalc.analysis import Shape
 from convcalc.export.keras_build import build_model, layer_outputs_model
-from convcalc.export.plan import ExportPlan, LayerPlan, as_volume, kernel_shapes, list_notation, tensor_notation
+from convcalc.export.plan import ExportPlan, LayerPlan, as_volume, kernel_shapes, tensor_notation
 from convcalc.export.runtime import import_keras
+from convcalc.layers.tfnn import list_notation
 from convcalc.report.common import printable
 
 OK, MISMATCH = "✓", "✗"

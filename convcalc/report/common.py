@@ -9,84 +9,14 @@ from typing import Literal
 
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.checking import CheckedSpec
+from convcalc.layers.norm import PARAMS_CONVENTION
 from convcalc.loading import SpecError, format_path
 from convcalc.memory import human_bytes
-from convcalc.spec import (
-    FC,
-    Activation,
-    BatchNorm,
-    Conv,
-    ConvTranspose,
-    Depthwise,
-    Dropout,
-    GlobalPool,
-    Pool,
-    Separable,
-    ZeroPadding,
-)
-
-
-def _pair(values: tuple[int, int]) -> str:
-    return str(values[0]) if values[0] == values[1] else f"{values[0]}×{values[1]}"
-
-
-def _padding_text(padding: object) -> str:
-    if padding == "same":
-        return "same"
-    assert isinstance(padding, tuple)
-    return _pair(padding)
 
 
 def hyperparameters(layer: LayerFacts) -> str:
     """The layer's settings in the notation CNN courses use: ``F=3 S=1 P=1 K=64``."""
-    window = layer.window
-    spec = layer.spec
-    extras = []
-    if window is not None:
-        pad = window.padding
-        if window.same:
-            padding = "same"
-        elif pad.top == pad.bottom and pad.left == pad.right:
-            padding = _pair((pad.top, pad.left))
-        else:
-            padding = f"{pad.top},{pad.bottom},{pad.left},{pad.right}"
-        text = f"F={_pair(window.kernel)} S={_pair(window.stride)} P={padding}"
-        if window.dilation != (1, 1):
-            extras.append(f"d={_pair(window.dilation)}")
-    if isinstance(spec, Conv):
-        extras += [f"K={spec.filters}"] + ([f"groups={spec.groups}"] if spec.groups > 1 else [])
-    elif isinstance(spec, Depthwise):
-        extras.append(f"m={spec.multiplier}")
-    elif isinstance(spec, Separable):
-        extras += [f"m={spec.multiplier}", f"K={spec.filters}"]
-    elif isinstance(spec, ConvTranspose):
-        text = f"F={_pair(spec.kernel)} S={_pair(spec.stride)} P={_padding_text(spec.padding)}"
-        if spec.output_padding is not None:
-            extras.append(f"out_pad={_pair(spec.output_padding)}")
-        if spec.dilation != (1, 1):
-            extras.append(f"d={_pair(spec.dilation)}")
-        extras.append(f"K={spec.filters}")
-    elif isinstance(spec, Pool):
-        text = f"{spec.mode} {text}"
-    elif isinstance(spec, GlobalPool):
-        return f"{spec.mode} over H×W"
-    elif isinstance(spec, FC):
-        text = f"units={spec.units}"
-    elif isinstance(spec, BatchNorm):
-        text = "γ β" if spec.scale and spec.center else "γ" if spec.scale else "β" if spec.center else "—"
-        return text + " (+ mean, var)"
-    elif isinstance(spec, Dropout):
-        return f"rate={spec.rate:g}"
-    elif isinstance(spec, ZeroPadding):
-        top, bottom, left, right = spec.padding
-        return f"P={_pair((top, left))}" if (top, left) == (bottom, right) else f"P={top},{bottom},{left},{right}"
-    elif isinstance(spec, Activation):
-        return spec.kind
-    else:
-        return ""
-    if getattr(spec, "bias", True) is False:
-        extras.append("no-bias")
-    return " ".join([text, *extras])
+    return layer.spec.notation(layer.window)
 
 
 def row_signature(layer: LayerFacts) -> tuple[object, ...]:
@@ -278,9 +208,6 @@ def visible_columns(facts: NetworkFacts, drop: tuple[str, ...] = ()) -> list[int
     """Indices into COLUMNS to show: "from" only for graphs, minus the dropped ones."""
     hidden = set(drop) | (set() if is_graph(facts) else {"from"})
     return [i for i, (header, _) in enumerate(COLUMNS) if header not in hidden]
-
-
-PARAMS_CONVENTION = "Keras' count: batchnorm has 4·D params (γ, β trainable; moving mean and variance not)"
 
 
 def totals_lines(checked: CheckedSpec) -> list[str]:

@@ -8,9 +8,9 @@ from typing import Any
 from convcalc.analysis import MACS_CONVENTION, LayerFacts
 from convcalc.checking import CheckedSpec
 from convcalc.findings import Finding
+from convcalc.layers.norm import PARAMS_CONVENTION
 from convcalc.loading import format_path
 from convcalc.memory import TrainingMemory
-from convcalc.report.common import PARAMS_CONVENTION
 
 
 def _fraction(value: Any) -> float | int:

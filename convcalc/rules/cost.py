@@ -9,16 +9,16 @@ from collections.abc import Iterator
 
 from convcalc.analysis import BYTES_PER_FLOAT32, LayerFacts, NetworkFacts, Shape
 from convcalc.findings import Severity
-from convcalc.memory import human_bytes, training_memory
+from convcalc.memory import human_bytes
 from convcalc.rules.base import Hit, Settings, rule
-from convcalc.rules.support import CONV_TYPES, SHAPE_KEEPING, only_producer
+from convcalc.rules.graph import only_producer, sliding_conv
 
 
 def _fc_volume(net: NetworkFacts, fc: LayerFacts) -> Shape:
     """The volume an fc layer really reads: back through a flatten (and ReLUs, activations, dropout,
-    batchnorm) to the H×W×D it came from."""
+    normalisation) to the H×W×D it came from."""
     layer = only_producer(net, fc)
-    while layer is not None and layer.type in SHAPE_KEEPING:
+    while layer is not None and layer.traits.keeps_shape:
         layer = only_producer(net, layer)
     if layer is not None and layer.type == "flatten":
         return layer.input_shape
@@ -68,7 +68,7 @@ def fc_dominates_params(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     fcs = [layer for layer in net.layers if layer.type == "fc"]
     fc_params = sum(layer.params for layer in fcs)
     total = net.total_params
-    if not fcs or 2 * fc_params <= total or not any(layer.type in CONV_TYPES for layer in net.layers):
+    if not fcs or 2 * fc_params <= total or not any(layer.traits.convolution for layer in net.layers):
         return  # without convs (softmax regression, an MLP) the fc layers are all there is
     volumes = [(layer, _fc_volume(net, layer)) for layer in fcs]
     fc, volume = next(((layer, v) for layer, v in volumes if v.height * v.width > 1), volumes[0])
@@ -95,23 +95,19 @@ def _last_spatial(net: NetworkFacts) -> tuple[LayerFacts | None, list[str]]:
     """The output's last spatial layer and, in order, what after it sees the whole image.
 
     Walks back from the last layer through its inputs: past fc, flatten and global pooling (which see the
-    whole image) and layers that do not change the field (activations, batchnorm, dropout, zero padding,
-    merges of 1×1 volumes), to a conv, depthwise, separable or pool window, a transposed conv, or a merge
+    whole image) and layers that do not change the field (activations, normalisation, dropout, zero padding,
+    merges of 1×1 volumes), to a conv or pool window, a transposed conv, or a merge
     whose output is still H×W > 1 (the analysis gives a merge the largest field of its inputs).
     """
     whole: list[str] = []
     layer: LayerFacts | None = net.layers[-1] if net.layers else None
     while layer is not None:
         out = layer.output_shape
-        if (
-            layer.window is not None
-            or layer.type == "conv_transpose"
-            or (layer.type in ("add", "concat") and out.height * out.width > 1)
-        ):
+        if layer.window is not None or layer.traits.convolution or (layer.traits.merge and out.height * out.width > 1):
             return layer, whole[::-1]
         if layer.type == "fc" and "the fc layers" not in whole:
             whole.append("the fc layers")
-        elif layer.type == "global_pool":
+        elif layer.traits.pooling and layer.traits.whole_input:
             whole.append("the global pooling")
         sources = [net.layers[source] for source in layer.inputs if source >= 0]
         layer = max(sources, key=lambda other: other.rf_rows.size * other.rf_cols.size, default=None)
@@ -231,7 +227,7 @@ def activation_memory_over_budget(net: NetworkFacts, settings: Settings) -> Iter
 def pool_replaceable_by_stride(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
-    Reports max and avg pools with S=2 that read a conv (through a ReLU, an activation, batchnorm or
+    Reports max and avg pools with S=2 that read a conv (through a ReLU, an activation, normalisation or
     dropout), with the conv that could replace them and what it costs. Off by default: pooling is not wrong.
 
     ## Why is this bad
@@ -247,15 +243,15 @@ def pool_replaceable_by_stride(net: NetworkFacts, settings: Settings) -> Iterato
         window = layer.window
         mode = getattr(layer.spec, "mode", None)
         previous = only_producer(net, layer)
-        while previous is not None and previous.type in SHAPE_KEEPING:
-            previous = only_producer(net, previous)  # conv → (batchnorm →) ReLU → pool reads the conv
+        while previous is not None and previous.traits.keeps_shape:
+            previous = only_producer(net, previous)  # conv → (norm →) ReLU → pool reads the conv
         if (
             layer.type == "pool"
             and window is not None
             and mode in ("max", "avg")
             and window.stride == (2, 2)
             and previous is not None
-            and previous.type in ("conv", "depthwise", "separable")
+            and sliding_conv(previous)
             and not layer.input_shape.empty
             and window.has_output
         ):
@@ -269,46 +265,3 @@ def pool_replaceable_by_stride(net: NetworkFacts, settings: Settings) -> Iterato
                 f" S = 2, K = {depth} on the same {layer.input_shape}: the same {layer.output_shape} output, learned,"
                 f" for {kh}·{kw}·{depth}·{depth} + {depth} = {added:,} more params (Springenberg et al.)",
             )
-
-
-@rule(
-    "CC405",
-    "over-budget",
-    Severity.ERROR,
-    summary="The network exceeds a CI gate: --max-params, --max-macs or --max-memory.",
-    bad={"input": [32, 32, 3], "layers": [{"type": "fc", "units": 1000}]},
-    good={"input": [32, 32, 3], "layers": [{"type": "global_pool"}, {"type": "fc", "units": 1000}]},
-    example_settings=Settings(max_params=1_000_000, max_macs=10**9, max_memory_bytes=64 * 2**20),
-)
-def over_budget(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
-    """
-    ## What it does
-    Compares the total parameters, the MACs of one example and the training-memory estimate (weights,
-    gradients, Adam's two moments and the saved activations, at `--batch` and `--dtype`) with the gates
-    set by `--max-params`, `--max-macs` and `--max-memory` (or `max-params`, `max-macs`, `max-memory` in
-    the config). No gate, no finding.
-
-    ## Why is this bad
-    A model that outgrows its deployment target (a phone, a GPU's memory, a latency budget) is cheaper
-    to catch in review than after training; these gates turn the static figures into a CI check.
-
-    ## Use instead
-    Fewer or narrower fc layers (global average pooling), depthwise-separable convs, an earlier
-    downsampling, a smaller batch — or raise the gate on purpose.
-    """
-    over = []
-    if settings.max_params is not None and net.total_params > settings.max_params:
-        over.append(f"{net.total_params:,} parameters > {settings.max_params:,}")
-    if settings.max_macs is not None and net.total_macs > settings.max_macs:
-        over.append(f"{net.total_macs:,} MACs per example > {settings.max_macs:,}")
-    if settings.max_memory_bytes is not None:
-        memory = training_memory(net, settings.batch, settings.dtype)
-        if memory.total > settings.max_memory_bytes:
-            over.append(
-                f"training memory {human_bytes(memory.total)} at batch {memory.batch}, {memory.dtype}"
-                f" (weights {human_bytes(memory.weights)} + gradients {human_bytes(memory.gradients)}"
-                f" + Adam {human_bytes(memory.optimizer)} + activations {human_bytes(memory.activations)})"
-                f" > {human_bytes(settings.max_memory_bytes)}"
-            )
-    if over:
-        yield Hit(None, "over budget: " + "; ".join(over))

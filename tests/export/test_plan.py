@@ -18,9 +18,9 @@ from convcalc.export.codegen import keras_source, tfnn_source
 from convcalc.export.gate import Limits, decide, parse_size
 from convcalc.export.naming import IDENTIFIER, NameAllocator, sanitize
 from convcalc.export.plan import ExportPlan, UnbuildableError, plan_export, unsupported
-from convcalc.export.pysource import comment, identifier, literal
 from convcalc.findings import EXIT_FINDINGS, EXIT_USAGE
 from convcalc.loading import LoadedSpec, SourceMap, load_spec, validate
+from convcalc.pysource import comment, identifier, literal
 from tests.conftest import EXAMPLES, ROOT
 from tests.export.strategies import HOSTILE_NAMES
 

@@ -17,14 +17,15 @@ import heapq
 import json
 import zipfile
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from convcalc.analysis import NetworkFacts, Shape, analyze
+from convcalc.layers import REGISTRY
+from convcalc.layers.keras import KerasLayer, Mapped, Refusal, Tensor, short_json
 from convcalc.loading import MAX_SPEC_BYTES, JsonPath, Problem, SpecError, format_path, read_text, validate
-from convcalc.spec import INPUT_NAME, MERGE_TYPES
+from convcalc.spec import INPUT_NAME
 
 MAX_CONFIG_BYTES = MAX_SPEC_BYTES
 """The largest config.json read from an archive (ResNet50's is 0.2 MiB); checked before decompressing."""
@@ -39,47 +40,6 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _MODEL_CLASSES = ("Functional", "Sequential", "Model")
 _KERAS_MODULES = ("keras", "tf_keras")
 
-# Keras activation names → spec activation kinds; None means "linear" (nothing to emit).
-_ACTIVATIONS: dict[str, str | None] = {
-    "linear": None,
-    "relu": "relu",
-    "relu6": "relu6",
-    "leaky_relu": "leaky_relu",
-    "sigmoid": "sigmoid",
-    "tanh": "tanh",
-    "softmax": "softmax",
-    "gelu": "gelu",
-    "swish": "swish",
-    "silu": "swish",  # Keras 3 serialises swish as silu: the same function
-}
-
-
-@dataclass(frozen=True)
-class _Tensor:
-    """A value flowing between layers: the spec layer producing it (or "input") and its Keras rank."""
-
-    name: str
-    rank: int
-    """4 for a batch of H×W×D volumes, 2 for a batch of flat vectors (shown as 1×1×n)."""
-
-
-@dataclass(frozen=True)
-class _KerasLayer:
-    """One layer object of a model config, with where it sits in the file."""
-
-    name: str
-    class_name: str
-    config: dict[str, Any]
-    path: JsonPath
-    raw: dict[str, Any]
-
-    @property
-    def label(self) -> str:
-        return f"layer {self.name!r} ({self.class_name})"
-
-    def refuse(self, message: str, key: str | None = None) -> _Refusal:
-        return _Refusal((*self.path, "config", key) if key else self.path, f"{self.label}: {message}")
-
 
 @dataclass(frozen=True)
 class _Ref:
@@ -92,31 +52,11 @@ class _Ref:
 
 
 @dataclass
-class _Mapped:
-    """What a handler makes of one Keras layer: spec layer bodies (no names yet) and the output rank."""
-
-    layers: list[dict[str, Any]]
-    rank: int
-    needs_unit_area: bool = False
-    """A Dense on a 4-D tensor: exact only on a 1×1×D volume, checked once shapes are known."""
-    output: Shape | None = None
-    """The output the Keras config declares (a Reshape's target), checked once shapes are known."""
-
-
-class _Refusal(Exception):
-    """A reason the import cannot go on, placed in the Keras JSON."""
-
-    def __init__(self, path: JsonPath, message: str) -> None:
-        super().__init__(message)
-        self.problem = Problem(path, message)
-
-
-@dataclass
 class _Check:
     """A fact to confirm once the spec is analysed: recorded input shapes, or a 1×1 input for a Dense."""
 
     index: int
-    layer: _KerasLayer
+    layer: KerasLayer
     shapes: list[Any]
     unit_area: bool
     output: Shape | None
@@ -275,12 +215,12 @@ class _Importer:
     """One walk over a model config, emitting spec layers in order and collecting problems."""
 
     layers: list[dict[str, Any]] = field(default_factory=list)
-    origins: list[_KerasLayer] = field(default_factory=list)
+    origins: list[KerasLayer] = field(default_factory=list)
     """The Keras layer each spec layer came from (for messages)."""
     problems: list[Problem] = field(default_factory=list)
     checks: list[_Check] = field(default_factory=list)
     input_shape: list[int] | None = None
-    input_layer: _KerasLayer | None = None
+    input_layer: KerasLayer | None = None
     names: set[str] = field(default_factory=lambda: {INPUT_NAME})
     unsupported: bool = False
 
@@ -306,15 +246,19 @@ class _Importer:
             problems.append(Problem((), f"… and {len(self.problems) - MAX_PROBLEMS} more problems"))
         if self.unsupported:
             problems.append(
-                Problem((), f"convcalc imports these Keras layers: {', '.join(sorted(_HANDLERS))} (and nested models)")
+                Problem(
+                    (),
+                    f"convcalc imports these Keras layers: {', '.join(sorted(REGISTRY.keras_readers))}"
+                    " (and nested models)",
+                )
             )
         return problems
 
     # -- models
 
     def _model(
-        self, model: dict[str, Any], path: JsonPath, prefix: str, feed: _Tensor | None, depth: int
-    ) -> _Tensor | None:
+        self, model: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int
+    ) -> Tensor | None:
         """Emit one (possibly nested) model; returns the tensor of its output, or None after a problem."""
         class_name = model.get("class_name")
         config = model.get("config")
@@ -345,13 +289,13 @@ class _Importer:
             if class_name == "Sequential":
                 return self._sequential(config, path, prefix, feed, depth)
             return self._functional(config, path, prefix, feed, depth)
-        except _Refusal as refusal:
-            self.problems.append(refusal.problem)
+        except Refusal as refusal:
+            self.problems.append(_problem(refusal))
             return None
 
     def _sequential(
-        self, config: dict[str, Any], path: JsonPath, prefix: str, feed: _Tensor | None, depth: int
-    ) -> _Tensor | None:
+        self, config: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int
+    ) -> Tensor | None:
         current = feed
         for i, raw in enumerate(config["layers"]):
             layer = _keras_layer(raw, (*path, "config", "layers", i))
@@ -368,20 +312,20 @@ class _Importer:
             recorded = _build_input_shape(raw)
             current = self._layer(layer, [current], [recorded], prefix, depth)
         if current is None:
-            raise _Refusal(path, "the Sequential model has no layers")
+            raise Refusal(path, "the Sequential model has no layers")
         return current
 
     def _functional(
-        self, config: dict[str, Any], path: JsonPath, prefix: str, feed: _Tensor | None, depth: int
-    ) -> _Tensor | None:
+        self, config: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int
+    ) -> Tensor | None:
         model_name = config.get("name")
-        entries: list[tuple[_KerasLayer, list[_Ref]]] = []
+        entries: list[tuple[KerasLayer, list[_Ref]]] = []
         for i, raw in enumerate(config["layers"]):
             layer = _keras_layer(raw, (*path, "config", "layers", i))
             entries.append((layer, _inbound(layer)))
         inputs = _endpoints(config.get("input_layers"), (*path, "config", "input_layers"), model_name, "input")
         outputs = _endpoints(config.get("output_layers"), (*path, "config", "output_layers"), model_name, "output")
-        tensors: dict[str, _Tensor] = {}
+        tensors: dict[str, Tensor] = {}
         for layer, refs in _topological(entries, path):
             if layer.class_name == "InputLayer":
                 if layer.name != inputs[0]:
@@ -399,19 +343,19 @@ class _Importer:
             tensors[layer.name] = self._layer(layer, sources, [ref.shape for ref in refs], prefix, depth)
         output = tensors.get(outputs[0])
         if output is None:
-            raise _Refusal((*path, "config", "output_layers"), f"the output layer {outputs[0]!r} is not in the model")
+            raise Refusal((*path, "config", "output_layers"), f"the output layer {outputs[0]!r} is not in the model")
         # Every layer of a Keras graph leads to its output, which therefore comes last; a layer that does not
         # would add parameters Keras never builds.
         last = self.layers[-1]["name"] if self.layers else INPUT_NAME
         if output.name != last and not self.problems:
             stray = self.origins[-1] if self.origins else None
-            raise _Refusal(
+            raise Refusal(
                 stray.path if stray else path,
                 f"{stray.label if stray else 'a layer'}: does not lead to the model's output {outputs[0]!r}",
             )
         return output
 
-    def _define_input(self, layer: _KerasLayer, batch_shape: Any) -> _Tensor:
+    def _define_input(self, layer: KerasLayer, batch_shape: Any) -> Tensor:
         if self.input_shape is not None:
             raise layer.refuse("a second model input: convcalc networks have exactly one input")
         if not isinstance(batch_shape, list) or not batch_shape:
@@ -431,13 +375,11 @@ class _Importer:
             )
         self.input_shape = [1, 1, dims[0]] if len(dims) == 1 else list(dims)
         self.input_layer = layer
-        return _Tensor(INPUT_NAME, len(batch_shape))
+        return Tensor(INPUT_NAME, len(batch_shape))
 
     # -- layers
 
-    def _layer(
-        self, layer: _KerasLayer, sources: list[_Tensor], recorded: list[Any], prefix: str, depth: int
-    ) -> _Tensor:
+    def _layer(self, layer: KerasLayer, sources: list[Tensor], recorded: list[Any], prefix: str, depth: int) -> Tensor:
         """Emit the spec layers of one Keras layer; a problem is recorded and the walk goes on."""
         try:
             if layer.class_name in _MODEL_CLASSES:
@@ -446,8 +388,8 @@ class _Importer:
                 output = self._model(layer.raw, layer.path, f"{prefix}{layer.name}/", sources[0], depth + 1)
                 return output if output is not None else sources[0]
             mapped = self._map(layer, sources)
-        except _Refusal as refusal:
-            self.problems.append(refusal.problem)
+        except Refusal as refusal:
+            self.problems.append(_problem(refusal))
             return sources[0]
         if not mapped.layers:  # a linear activation: later layers read its input directly
             return sources[0]
@@ -459,21 +401,21 @@ class _Importer:
             spec_layer = {**body, "name": name}
             reads = [s.name for s in previous]
             last = self.layers[-1]["name"] if self.layers else INPUT_NAME
-            if body["type"] in MERGE_TYPES or reads != [last]:
+            if REGISTRY.kind(body["type"]).traits.merge or reads != [last]:
                 spec_layer["inputs"] = reads
             self.layers.append(spec_layer)
             self.origins.append(layer)
-            previous = [_Tensor(name, mapped.rank)]
+            previous = [Tensor(name, mapped.rank)]
         self.checks.append(_Check(first, layer, recorded, mapped.needs_unit_area, mapped.output, len(self.layers) - 1))
         return previous[0]
 
-    def _map(self, layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-        handler = _HANDLERS.get(layer.class_name)
+    def _map(self, layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+        handler = REGISTRY.keras_readers.get(layer.class_name)
         if handler is None or not _is_keras_module(layer.raw):
             self.unsupported = True
             raise layer.refuse(_unsupported_reason(layer))
         _refuse_changed_weights(layer)
-        merge = layer.class_name in _MERGES
+        merge = any(layer.class_name in kind.keras_readers for kind in REGISTRY.kinds if kind.traits.merge)
         if merge and len(sources) < 2:
             raise layer.refuse(f"a merge needs at least two inputs (got {len(sources)})")
         if not merge and len(sources) != 1:
@@ -498,7 +440,7 @@ class _Importer:
     def translate(self, problem: Problem) -> Problem:
         """A validation problem of the generated spec, placed on the Keras layer it came from."""
         path = problem.path
-        origin: _KerasLayer | None = None
+        origin: KerasLayer | None = None
         if len(path) >= 2 and path[0] == "layers" and isinstance(path[1], int) and path[1] < len(self.origins):
             origin = self.origins[path[1]]
         elif path[:1] == ("input",):
@@ -515,26 +457,30 @@ class _Importer:
             facts_layer = facts.layers[check.index]
             if check.unit_area and (facts_layer.input_shape.height, facts_layer.input_shape.width) != (1, 1):
                 problems.append(
-                    check.layer.refuse(
-                        f"a Dense on a {facts_layer.input_shape} volume applies to each of the"
-                        f" {facts_layer.input_shape.height}×{facts_layer.input_shape.width} positions, which a"
-                        " convcalc fc layer cannot express; add a Flatten or a global pooling before it"
-                    ).problem
+                    _problem(
+                        check.layer.refuse(
+                            f"a Dense on a {facts_layer.input_shape} volume applies to each of the"
+                            f" {facts_layer.input_shape.height}×{facts_layer.input_shape.width} positions, which a"
+                            " convcalc fc layer cannot express; add a Flatten or a global pooling before it"
+                        )
+                    )
                 )
             output = facts.layers[check.last].output_shape
             if check.output is not None and check.output != output:
                 problems.append(
-                    check.layer.refuse(f"declares an output of {check.output} but its input gives {output}").problem
+                    _problem(check.layer.refuse(f"declares an output of {check.output} but its input gives {output}"))
                 )
             for recorded, computed in zip(check.shapes, facts_layer.input_shapes, strict=False):
                 expected = _volume(recorded)
                 if expected is not None and expected != computed:
                     problems.append(
-                        check.layer.refuse(
-                            f"Keras records its input as {expected} but the imported spec computes {computed};"
-                            " the config is inconsistent or uses semantics convcalc does not model, so the"
-                            " import is refused rather than wrong"
-                        ).problem
+                        _problem(
+                            check.layer.refuse(
+                                f"Keras records its input as {expected} but the imported spec computes {computed};"
+                                " the config is inconsistent or uses semantics convcalc does not model, so the"
+                                " import is refused rather than wrong"
+                            )
+                        )
                     )
         return problems
 
@@ -542,16 +488,20 @@ class _Importer:
 # ---------------------------------------------------------------- config helpers
 
 
-def _keras_layer(raw: Any, path: JsonPath) -> _KerasLayer:
+def _problem(refusal: Refusal) -> Problem:
+    return Problem(refusal.path, refusal.message)
+
+
+def _keras_layer(raw: Any, path: JsonPath) -> KerasLayer:
     if not isinstance(raw, dict) or not isinstance(raw.get("class_name"), str):
-        raise _Refusal(path, "a layer must be an object with a 'class_name'")
+        raise Refusal(path, "a layer must be an object with a 'class_name'")
     config = raw.get("config")
     if not isinstance(config, dict):
-        raise _Refusal(path, f"layer of class {raw['class_name']!r} has no config object")
+        raise Refusal(path, f"layer of class {raw['class_name']!r} has no config object")
     name = config.get("name", raw.get("name"))
     if not isinstance(name, str) or not name:
-        raise _Refusal(path, f"layer of class {raw['class_name']!r} has no name")
-    return _KerasLayer(name, raw["class_name"], config, path, raw)
+        raise Refusal(path, f"layer of class {raw['class_name']!r} has no name")
+    return KerasLayer(name, raw["class_name"], config, path, raw)
 
 
 def _is_keras_module(raw: dict[str, Any]) -> bool:
@@ -563,7 +513,7 @@ def _is_keras_module(raw: dict[str, Any]) -> bool:
     return module is None or (isinstance(module, str) and module.split(".")[0] in _KERAS_MODULES)
 
 
-def _inbound(layer: _KerasLayer) -> list[_Ref]:
+def _inbound(layer: KerasLayer) -> list[_Ref]:
     """The inputs of a functional layer's single call (Keras 3 or Keras 2 config format)."""
     nodes = layer.raw.get("inbound_nodes", [])
     if not isinstance(nodes, list):
@@ -589,7 +539,7 @@ def _inbound(layer: _KerasLayer) -> list[_Ref]:
     raise layer.refuse("has an inbound node convcalc cannot read")
 
 
-def _ref(layer: _KerasLayer, history: Any, shape: Any) -> _Ref:
+def _ref(layer: KerasLayer, history: Any, shape: Any) -> _Ref:
     if (
         not isinstance(history, list)
         or len(history) != 3
@@ -597,7 +547,7 @@ def _ref(layer: _KerasLayer, history: Any, shape: Any) -> _Ref:
         or type(history[1]) is not int
         or type(history[2]) is not int
     ):
-        raise layer.refuse(f"has an input reference convcalc cannot read: {_short(history)}")
+        raise layer.refuse(f"has an input reference convcalc cannot read: {short_json(history)}")
     name, node, tensor = history
     if node != 0 or tensor != 0:
         raise layer.refuse(
@@ -630,9 +580,9 @@ def _endpoints(value: Any, path: JsonPath, model: Any, what: str) -> list[str]:
     items = value if isinstance(value, list) else []
     names = [item[0] for item in items if isinstance(item, list) and item and isinstance(item[0], str)]
     if not names or len(names) != len(items):
-        raise _Refusal(path, f"model {model!r}: cannot read its {what}s ({_short(value)})")
+        raise Refusal(path, f"model {model!r}: cannot read its {what}s ({short_json(value)})")
     if len(names) != 1:
-        raise _Refusal(
+        raise Refusal(
             path,
             f"model {model!r} has {len(names)} {what}s ({', '.join(map(repr, names))}); convcalc networks have"
             f" exactly one {what}",
@@ -640,7 +590,7 @@ def _endpoints(value: Any, path: JsonPath, model: Any, what: str) -> list[str]:
     return names
 
 
-def _topological(entries: list[tuple[_KerasLayer, list[_Ref]]], path: JsonPath) -> list[tuple[_KerasLayer, list[_Ref]]]:
+def _topological(entries: list[tuple[KerasLayer, list[_Ref]]], path: JsonPath) -> list[tuple[KerasLayer, list[_Ref]]]:
     """Layers ordered so that each comes after those it reads, keeping the config's order where it can."""
     index: dict[str, int] = {}
     for i, (layer, _) in enumerate(entries):
@@ -657,7 +607,7 @@ def _topological(entries: list[tuple[_KerasLayer, list[_Ref]]], path: JsonPath) 
             readers[index[ref.layer]].append(i)
     ready = [i for i, count in enumerate(waiting) if count == 0]
     heapq.heapify(ready)
-    order: list[tuple[_KerasLayer, list[_Ref]]] = []
+    order: list[tuple[KerasLayer, list[_Ref]]] = []
     while ready:
         i = heapq.heappop(ready)
         order.append(entries[i])
@@ -667,11 +617,11 @@ def _topological(entries: list[tuple[_KerasLayer, list[_Ref]]], path: JsonPath) 
                 heapq.heappush(ready, j)
     if len(order) != len(entries):
         stuck = [entries[i][0].name for i, count in enumerate(waiting) if count][:5]
-        raise _Refusal((*path, "config", "layers"), f"the layers form a cycle (through {', '.join(map(repr, stuck))})")
+        raise Refusal((*path, "config", "layers"), f"the layers form a cycle (through {', '.join(map(repr, stuck))})")
     return order
 
 
-def _input_batch_shape(layer: _KerasLayer) -> Any:
+def _input_batch_shape(layer: KerasLayer) -> Any:
     # Keras 3 writes batch_shape; Keras 2 wrote batch_input_shape.
     return layer.config.get("batch_shape", layer.config.get("batch_input_shape"))
 
@@ -692,12 +642,7 @@ def _show_shape(shape: list[Any]) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def _short(value: Any) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _unsupported_reason(layer: _KerasLayer) -> str:
+def _unsupported_reason(layer: KerasLayer) -> str:
     name = layer.class_name
     if name in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
         return (
@@ -714,7 +659,7 @@ def _unsupported_reason(layer: _KerasLayer) -> str:
     return f"convcalc cannot import {name} layers"
 
 
-def _refuse_changed_weights(layer: _KerasLayer) -> None:
+def _refuse_changed_weights(layer: KerasLayer) -> None:
     """Options that change how many weights a layer holds, which the spec cannot express."""
     config = layer.config
     if config.get("lora_rank"):
@@ -724,273 +669,3 @@ def _refuse_changed_weights(layer: _KerasLayer) -> None:
     dtype = config.get("dtype")
     if isinstance(dtype, dict) and "Quantized" in str(dtype.get("class_name")):
         raise layer.refuse("a quantized layer stores weights convcalc does not count", "dtype")
-
-
-def _pair(layer: _KerasLayer, key: str, default: int | None = None) -> tuple[int, int]:
-    value = layer.config.get(key, default)
-    if type(value) is int:
-        return (value, value)
-    if isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value):
-        return (value[0], value[1])
-    raise layer.refuse(f"{key} must be an integer or a pair of integers (got {_short(value)})", key)
-
-
-def _compact(pair: tuple[int, int]) -> int | list[int]:
-    return pair[0] if pair[0] == pair[1] else list(pair)
-
-
-def _padding(layer: _KerasLayer) -> str:
-    padding = layer.config.get("padding", "valid")
-    if padding not in ("valid", "same"):
-        raise layer.refuse(f"padding {_short(padding)}: convcalc imports 'valid' and 'same'", "padding")
-    return str(padding)
-
-
-def _flag(layer: _KerasLayer, key: str, default: bool = True) -> bool:
-    value = layer.config.get(key, default)
-    if type(value) is not bool:
-        raise layer.refuse(f"{key} must be true or false (got {_short(value)})", key)
-    return value
-
-
-def _needs_volume(layer: _KerasLayer, source: _Tensor) -> None:
-    if source.rank != 4:
-        raise layer.refuse(f"reads a rank-{source.rank} tensor; this layer needs a (batch, H, W, D) volume")
-
-
-def _window(layer: _KerasLayer, source: _Tensor) -> dict[str, Any]:
-    """kernel, stride, padding and dilation of a conv-like layer, as spec fields."""
-    _needs_volume(layer, source)
-    kernel = _pair(layer, "kernel_size")
-    stride = _pair(layer, "strides", 1)
-    dilation = _pair(layer, "dilation_rate", 1)
-    if max(stride) > 1 and max(dilation) > 1:
-        # Keras refuses this combination itself; a config holding it was not written by Keras.
-        raise layer.refuse(f"strides {list(stride)} with dilation_rate {list(dilation)}: Keras cannot build this")
-    fields: dict[str, Any] = {"kernel": _compact(kernel)}
-    if stride != (1, 1):
-        fields["stride"] = _compact(stride)
-    fields["padding"] = _padding(layer)
-    if dilation != (1, 1):
-        fields["dilation"] = _compact(dilation)
-    return fields
-
-
-def _activation_kind(layer: _KerasLayer, value: Any, key: str | None) -> str | None:
-    """The spec kind of a Keras activation name (None for linear), refusing ones convcalc lacks."""
-    name = value
-    if isinstance(value, dict) and value.get("class_name") == "function" and value.get("module") == "keras.activations":
-        name = value.get("config")  # how Keras 3 writes a built-in passed as a function object
-    if isinstance(name, str) and name in _ACTIVATIONS:
-        return _ACTIVATIONS[name]
-    allowed = ", ".join(sorted(_ACTIVATIONS))
-    raise layer.refuse(f"activation {_short(value)} is not one convcalc models (allowed: {allowed})", key)
-
-
-def _activation_layer(kind: str) -> dict[str, Any]:
-    return {"type": "relu"} if kind == "relu" else {"type": "activation", "kind": kind}
-
-
-def _fused_activation(layer: _KerasLayer) -> list[dict[str, Any]]:
-    kind = _activation_kind(layer, layer.config.get("activation", "linear"), "activation")
-    return [] if kind is None else [_activation_layer(kind)]
-
-
-def _with_bias(layer: _KerasLayer, body: dict[str, Any]) -> dict[str, Any]:
-    if not _flag(layer, "use_bias"):
-        body["bias"] = False
-    return body
-
-
-def _last_axis(layer: _KerasLayer, source: _Tensor, key: str) -> None:
-    axis = layer.config.get(key, -1)
-    if isinstance(axis, list) and len(axis) == 1:
-        axis = axis[0]
-    if axis not in (-1, source.rank - 1) or type(axis) is not int:
-        raise layer.refuse(
-            f"{key} {_short(axis)}: convcalc works along the depth (the last axis, -1 or {source.rank - 1})", key
-        )
-
-
-# ---------------------------------------------------------------- layer handlers
-
-
-def _conv(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    body = {"type": "conv", "filters": layer.config.get("filters"), **_window(layer, sources[0])}
-    groups = layer.config.get("groups", 1)
-    if groups != 1:
-        body["groups"] = groups
-    return _Mapped([_with_bias(layer, body), *_fused_activation(layer)], 4)
-
-
-def _depthwise(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    body: dict[str, Any] = {"type": "depthwise", **_window(layer, sources[0])}
-    multiplier = layer.config.get("depth_multiplier", 1)
-    if multiplier != 1:
-        body["multiplier"] = multiplier
-    return _Mapped([_with_bias(layer, body), *_fused_activation(layer)], 4)
-
-
-def _separable(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    body = {"type": "separable", "filters": layer.config.get("filters"), **_window(layer, sources[0])}
-    multiplier = layer.config.get("depth_multiplier", 1)
-    if multiplier != 1:
-        body["multiplier"] = multiplier
-    return _Mapped([_with_bias(layer, body), *_fused_activation(layer)], 4)
-
-
-def _conv_transpose(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    body = {"type": "conv_transpose", "filters": layer.config.get("filters"), **_window(layer, sources[0])}
-    if layer.config.get("output_padding") is not None:
-        body["output_padding"] = _compact(_pair(layer, "output_padding"))
-    elif body["padding"] == "valid":
-        # Keras' default output_padding for "valid" makes the size (W − 1)·S + max(F, S): spell it out so
-        # the spec says exactly what Keras builds when the (dilated) kernel is smaller than the stride.
-        kernel, stride, dilation = (
-            _pair(layer, "kernel_size"),
-            _pair(layer, "strides", 1),
-            _pair(layer, "dilation_rate", 1),
-        )
-        effective = [d * (f - 1) + 1 for f, d in zip(kernel, dilation, strict=True)]
-        extra = (max(s - e, 0) for s, e in zip(stride, effective, strict=True))
-        output_padding = tuple(extra)
-        if any(output_padding):
-            body["output_padding"] = list(output_padding)
-    return _Mapped([_with_bias(layer, body), *_fused_activation(layer)], 4)
-
-
-def _pool(mode: str) -> Callable[[_KerasLayer, list[_Tensor]], _Mapped]:
-    def handler(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-        _needs_volume(layer, sources[0])
-        kernel = _pair(layer, "pool_size", 2)
-        body: dict[str, Any] = {"type": "pool", "mode": mode, "kernel": _compact(kernel)}
-        if layer.config.get("strides") is not None:  # None means "= pool_size", the spec's default too
-            stride = _pair(layer, "strides")
-            if stride != kernel:
-                body["stride"] = _compact(stride)
-        body["padding"] = _padding(layer)
-        return _Mapped([body], 4)
-
-    return handler
-
-
-def _global_pool(mode: str) -> Callable[[_KerasLayer, list[_Tensor]], _Mapped]:
-    def handler(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-        _needs_volume(layer, sources[0])
-        # keepdims gives (batch, 1, 1, D), otherwise (batch, D): both are convcalc's 1×1×D.
-        return _Mapped([{"type": "global_pool", "mode": mode}], 4 if _flag(layer, "keepdims", False) else 2)
-
-    return handler
-
-
-def _dense(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    body = _with_bias(layer, {"type": "fc", "units": layer.config.get("units")})
-    rank = sources[0].rank
-    if rank not in (2, 4):
-        raise layer.refuse(f"reads a rank-{rank} tensor")
-    return _Mapped([body, *_fused_activation(layer)], rank, needs_unit_area=rank == 4)
-
-
-def _batchnorm(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    _last_axis(layer, sources[0], "axis")
-    if layer.config.get("renorm"):
-        raise layer.refuse("batch renormalization keeps extra moving statistics convcalc does not count", "renorm")
-    body: dict[str, Any] = {"type": "batchnorm"}
-    for key in ("center", "scale"):
-        if not _flag(layer, key):
-            body[key] = False
-    return _Mapped([body], sources[0].rank)
-
-
-def _dropout(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    return _Mapped([{"type": "dropout", "rate": layer.config.get("rate", 0.5)}], sources[0].rank)
-
-
-def _zero_padding(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    _needs_volume(layer, sources[0])
-    return _Mapped([{"type": "zero_padding", "padding": layer.config.get("padding", 1)}], 4)
-
-
-def _activation(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    kind = _activation_kind(layer, layer.config.get("activation"), "activation")
-    return _Mapped([] if kind is None else [_activation_layer(kind)], sources[0].rank)
-
-
-def _relu(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    config = layer.config
-    max_value, slope, threshold = config.get("max_value"), config.get("negative_slope", 0), config.get("threshold", 0)
-    if threshold == 0 and slope == 0 and max_value is None:
-        kind = "relu"
-    elif threshold == 0 and slope == 0 and max_value == 6:
-        kind = "relu6"
-    elif threshold == 0 and max_value is None and isinstance(slope, (int, float)) and slope > 0:
-        kind = "leaky_relu"  # max(x, αx) is a leaky ReLU whatever α; the spec's kind does not carry α
-    else:
-        raise layer.refuse(
-            f"ReLU with max_value={max_value}, negative_slope={slope}, threshold={threshold}: convcalc models"
-            " relu, relu6 (max_value 6) and leaky relu (a negative slope) only"
-        )
-    return _Mapped([_activation_layer(kind)], sources[0].rank)
-
-
-def _leaky_relu(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    return _Mapped([_activation_layer("leaky_relu")], sources[0].rank)
-
-
-def _softmax(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    _last_axis(layer, sources[0], "axis")
-    return _Mapped([_activation_layer("softmax")], sources[0].rank)
-
-
-def _flatten(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    return _Mapped([{"type": "flatten"}], 2)
-
-
-def _reshape(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    # Only the reshapes that are a flatten: (n,) or (1, 1, n), n = H·W·D (or -1), which convcalc shows as 1×1×n.
-    target = layer.config.get("target_shape")
-    dims: list[int] = target if isinstance(target, list) and all(type(d) is int for d in target) else []
-    if not (len(dims) == 1 or (len(dims) == 3 and dims[:2] == [1, 1])) or dims[-1] == 0:
-        raise layer.refuse(
-            f"target_shape {_short(target)}: convcalc imports only reshapes that flatten, to (n,) or (1, 1, n)",
-            "target_shape",
-        )
-    declared = None if dims[-1] == -1 else Shape(1, 1, dims[-1])
-    return _Mapped([{"type": "flatten"}], len(dims) + 1, output=declared)
-
-
-def _add(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    return _Mapped([{"type": "add"}], sources[0].rank)
-
-
-def _concat(layer: _KerasLayer, sources: list[_Tensor]) -> _Mapped:
-    _last_axis(layer, sources[0], "axis")
-    return _Mapped([{"type": "concat"}], sources[0].rank)
-
-
-_HANDLERS: dict[str, Callable[[_KerasLayer, list[_Tensor]], _Mapped]] = {
-    "Conv2D": _conv,
-    "DepthwiseConv2D": _depthwise,
-    "SeparableConv2D": _separable,
-    "Conv2DTranspose": _conv_transpose,
-    "MaxPooling2D": _pool("max"),
-    "AveragePooling2D": _pool("avg"),
-    "GlobalAveragePooling2D": _global_pool("avg"),
-    "GlobalMaxPooling2D": _global_pool("max"),
-    "Dense": _dense,
-    "BatchNormalization": _batchnorm,
-    "Dropout": _dropout,
-    "SpatialDropout2D": _dropout,
-    "ZeroPadding2D": _zero_padding,
-    "Activation": _activation,
-    "ReLU": _relu,
-    "LeakyReLU": _leaky_relu,
-    "Softmax": _softmax,
-    "Flatten": _flatten,
-    "Reshape": _reshape,
-    "Add": _add,
-    "Concatenate": _concat,
-}
-_MERGES = ("Add", "Concatenate")
-SUPPORTED_LAYERS = tuple(sorted(_HANDLERS))
-"""The Keras layer classes convcalc imports (besides InputLayer and nested Functional/Sequential models)."""

@@ -8,8 +8,10 @@ Generated code never contains spec text as code. Every value that reaches a gene
 from __future__ import annotations
 
 import keyword
+import re
 
-from convcalc.export.naming import IDENTIFIER
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+"""What a generated name looks like: an ASCII Python identifier that starts with a letter."""
 
 _SAFE_SCALARS = (bool, int, float, str, type(None))
 

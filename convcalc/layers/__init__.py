@@ -1,0 +1,130 @@
+"""The registry of layer kinds: one module per family, each kind one class that declares everything about it.
+
+Adding a kind means its module (or a class in a family's module), a line in :data:`KINDS`, its tests and a
+README row. The registry is checked when it is built: a kind that leaves a capability undeclared, or a
+``type`` or Keras class name that two kinds claim, stops the import with the culprit named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
+
+from convcalc.layers.base import (
+    REQUIRED_CAPABILITIES,
+    REQUIRED_DECLARATIONS,
+    Computed,
+    DiagramWindow,
+    FieldPair,
+    LayerSpec,
+    Traits,
+    missing_capabilities,
+)
+from convcalc.layers.conv import Conv, Depthwise, Separable
+from convcalc.layers.dense import FC, Flatten
+from convcalc.layers.elementwise import Activation, Dropout, ReLU
+from convcalc.layers.keras import Reader
+from convcalc.layers.merge import Add, Concat
+from convcalc.layers.norm import BatchNorm
+from convcalc.layers.padding import ZeroPadding
+from convcalc.layers.pool import GlobalPool, Pool
+from convcalc.layers.tfnn import KerasOp
+from convcalc.layers.transpose import ConvTranspose
+from convcalc.layers.volume import Padding, Shape, Window, WindowAxis, resolve_window
+
+_V = TypeVar("_V")
+
+
+class IncompleteKindError(TypeError):
+    """A layer kind that cannot be registered: what it lacks, or what it claims that another kind has."""
+
+
+class Registry:
+    """The kinds, in the order the spec's union (and its JSON Schema) lists them, with their lookup tables."""
+
+    def __init__(self, kinds: Iterable[type[LayerSpec]]) -> None:
+        self.kinds: tuple[type[LayerSpec], ...] = tuple(kinds)
+        self.by_type: dict[str, type[LayerSpec]] = {}
+        self.keras_readers: dict[str, Reader] = {}
+        self.keras_ops: dict[str, KerasOp] = {}
+        for kind in self.kinds:
+            missing = missing_capabilities(kind)
+            if missing:
+                raise IncompleteKindError(f"layer kind {kind.__name__} does not declare: {', '.join(missing)}")
+            for name in kind.type_names():
+                self._claim(self.by_type, name, kind, "type")
+            for class_name, reader in kind.keras_readers.items():
+                self._claim(self.keras_readers, class_name, reader, "Keras reader", kind)
+            for class_name, op in kind.keras_ops.items():
+                self._claim(self.keras_ops, class_name, op, "Keras op", kind)
+
+    @staticmethod
+    def _claim(table: dict[str, _V], key: str, value: _V, what: str, kind: object = None) -> None:
+        if key in table:
+            raise IncompleteKindError(f"{what} {key!r} is claimed twice (again by {kind or value})")
+        table[key] = value
+
+    def kind(self, type_name: str) -> type[LayerSpec]:
+        """The kind a ``type`` value selects (``dense`` → FC); KeyError for an unknown one."""
+        return self.by_type[type_name]
+
+
+REGISTRY = Registry(
+    [
+        Conv,
+        Depthwise,
+        Separable,
+        ConvTranspose,
+        Pool,
+        GlobalPool,
+        FC,
+        BatchNorm,
+        Dropout,
+        ZeroPadding,
+        Activation,
+        ReLU,
+        Flatten,
+        Add,
+        Concat,
+    ]
+)
+"""Every layer kind convcalc models."""
+KINDS: tuple[type[LayerSpec], ...] = REGISTRY.kinds
+LAYER_MODELS: Mapping[str, type[LayerSpec]] = REGISTRY.by_type
+"""``type`` value → the kind's model (``fc`` and ``dense`` → FC)."""
+
+__all__ = [
+    "FC",
+    "KINDS",
+    "LAYER_MODELS",
+    "REGISTRY",
+    "REQUIRED_CAPABILITIES",
+    "REQUIRED_DECLARATIONS",
+    "Activation",
+    "Add",
+    "BatchNorm",
+    "Computed",
+    "Concat",
+    "Conv",
+    "ConvTranspose",
+    "Depthwise",
+    "DiagramWindow",
+    "Dropout",
+    "FieldPair",
+    "Flatten",
+    "GlobalPool",
+    "IncompleteKindError",
+    "LayerSpec",
+    "Padding",
+    "Pool",
+    "ReLU",
+    "Registry",
+    "Separable",
+    "Shape",
+    "Traits",
+    "Window",
+    "WindowAxis",
+    "ZeroPadding",
+    "missing_capabilities",
+    "resolve_window",
+]

@@ -1,0 +1,229 @@
+"""What a layer kind is: its spec model and, on the same class, everything convcalc knows about it.
+
+A kind is one pydantic model (the JSON object in a spec) that also answers every question the rest of
+convcalc asks about it — shape and counts, receptive field, traits, course notation, how the diagram draws
+it, its Keras layers both ways and its tf.nn code — the way a Keras layer class owns its
+``compute_output_shape`` and ``get_config``. The registry (:mod:`convcalc.layers`) lists the kinds and
+refuses, at import, a kind that leaves a capability undeclared: there is no default that would silently
+treat an unknown kind as an identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, ClassVar, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from convcalc import arithmetic as ar
+from convcalc.layers.fields import Codes, Inputs, Name
+from convcalc.layers.volume import Padding, Shape, Window
+
+if TYPE_CHECKING:
+    from convcalc.layers.keras import KerasOps, Op, Reader
+    from convcalc.layers.tfnn import KerasOp
+
+FieldPair = tuple[ar.ReceptiveField, ar.ReceptiveField]
+"""The receptive field along rows and along columns."""
+
+Drawing = Literal["volume", "bar", "merge", "inside", "prefix"]
+"""How the diagram draws a kind: its own box, a flat bar (fc, flatten, global pooling), a merge circle, inside
+the box of the layer it reads (layers that keep the volume), or folded into the window that reads it (zero
+padding, which Keras writes before a "valid" conv)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Traits:
+    """Yes/no facts about a kind that rules, renderers and the exporter ask; every kind states all of them."""
+
+    weighted: bool
+    """A linear map with learned weights (conv, fc …): what CC303 pairs up and where the logits come from."""
+    convolution: bool
+    """Any convolution: a sliding filter bank, or its transpose."""
+    mixes_channels: bool
+    """Each output reads every input channel (per group): false for a depthwise conv, pooling, activations."""
+    keeps_shape: bool
+    """Reads one volume and outputs one of the same H×W×D (the values may change)."""
+    merge: bool
+    """Reads two or more volumes."""
+    whole_input: bool
+    """Sees the whole H×W of its input at once and outputs a 1×1×n vector (fc, flatten, global pooling)."""
+    pooling: bool
+    """A pooling layer (no parameters; summarises windows or the whole input)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Computed:
+    """What a layer computes on its input volume(s): the output, the resolved window, counts and MACs."""
+
+    out: Shape
+    window: Window | None = None
+    weights: int = 0
+    biases: int = 0
+    non_trainable: int = 0
+    macs: int = 0
+    unshared: int | None = None
+    """Conv only: the cost without parameter sharing (a locally connected layer)."""
+    connectivity: Shape | None = None
+    """Conv and fc: the F×F×D input values one output neuron sees."""
+
+
+@dataclass(frozen=True)
+class DiagramWindow:
+    """The window a diagram labels on a box: F, S, P per side and the dilation."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: Padding
+    dilation: tuple[int, int] = (1, 1)
+
+
+def widest(fields: Sequence[FieldPair]) -> FieldPair:
+    """Through a merge the largest field wins (the path that sees the most); one input: its field."""
+    if len(fields) == 1:
+        return fields[0]
+    return (max((f[0] for f in fields), key=lambda f: f.size), max((f[1] for f in fields), key=lambda f: f.size))
+
+
+def pair_text(values: tuple[int, int] | Sequence[int]) -> str:
+    """``3`` for (3, 3), ``1×3`` otherwise: the course notation of a per-axis value.
+
+    >>> pair_text((3, 3)), pair_text((1, 7))
+    ('3', '1×7')
+    """
+    return str(values[0]) if values[0] == values[1] else f"{values[0]}×{values[1]}"
+
+
+UNIT_STEP = (Fraction(1), Fraction(1))
+"""The output grid of a layer that does not resample: one output per input position."""
+
+
+class LayerSpec(BaseModel):
+    """The fields every layer object has, and the capabilities every kind must declare.
+
+    The methods below raise when a kind has not declared them; the registry refuses such a kind at import
+    (see :func:`convcalc.layers.missing_capabilities`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    if TYPE_CHECKING:
+        type: str
+        """Every kind's discriminator field: a Literal of its type names."""
+
+    name: Name | None = Field(default=None, description="Optional layer name, shown in tables and findings.")
+    ignore: Codes = Field(default=(), description="Rule codes or prefixes silenced for this layer (like # noqa).")
+    inputs: Inputs | None = Field(
+        default=None,
+        description='Names of the layers (or "input") this one reads; by default the previous layer.',
+    )
+
+    # --- declarations every kind makes (class attributes) ------------------------------------------------
+
+    kind_name: ClassVar[str]
+    """The kind's name as tables and findings show it (``dense`` is written as ``fc``)."""
+    traits: ClassVar[Traits]
+    drawing: ClassVar[Drawing]
+    example: ClassVar[Mapping[str, object]]
+    """A small valid layer object of this kind (read on an 8×8×4 input): documentation, and what the registry's
+    tests build to prove every capability."""
+    keras_readers: ClassVar[Mapping[str, Reader]]
+    """Keras layer class → how its config becomes spec layers (the Keras import)."""
+    keras_ops: ClassVar[Mapping[str, KerasOp]]
+    """The Keras layer classes this kind's export emits that it owns, with their tf.nn translation."""
+
+    @classmethod
+    def type_names(cls) -> tuple[str, ...]:
+        """The ``type`` values that select this kind (``fc`` and its alias ``dense``)."""
+        names: tuple[str, ...] = get_args(cls.model_fields["type"].annotation)
+        return names
+
+    # --- capabilities --------------------------------------------------------------------------------------
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        """Output volume, window, parameter counts and MACs on the input ``shape`` (all ``inputs`` for merges)."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare compute")
+
+    def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
+        """The receptive field of the output, from the fields of the inputs."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare receptive_field")
+
+    def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:
+        """Input pixels between neighbouring outputs, per axis, in units of the input's: S for a strided
+        window, 1/S for a transposed conv, 1 where the grid stays."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare grid_step")
+
+    def is_nonlinear(self) -> bool:
+        """Whether the layer bends its input (ReLU, max pooling …); linear layers compose into one map."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare is_nonlinear")
+
+    def notation(self, window: Window | None) -> str:
+        """The settings in the notation CNN courses use: ``F=3 S=1 P=1 K=64``."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare notation")
+
+    def caption(self) -> str:
+        """The short name the diagram writes in a box's caption (``conv``, ``bn``, ``maxpool``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare caption")
+
+    def diagram_window(self, window: Window | None) -> DiagramWindow | None:
+        """The window the diagram labels on this layer's box, if it has one."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare diagram_window")
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        """Append this layer's Keras layers to ``ops``; returns the one that does the work (holds the weights)."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare to_keras")
+
+    def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
+        """The weight tensors in TensorFlow's layout, as Keras names them (kernel, depthwise, pointwise)."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare weight_shapes")
+
+    # --- hooks with a stated meaning when a kind says nothing ---------------------------------------------
+
+    def added_padding(self) -> Padding | None:
+        """Zeros this layer adds around the volume on its own (a zero-padding layer); None for others."""
+        return None
+
+    def activation_function(self) -> str | None:
+        """The elementwise function this layer applies (``relu``, ``softmax`` …), None for other layers."""
+        return None
+
+    def export_problem(self, shape: Shape, output: Shape) -> str | None:
+        """Why TensorFlow cannot build this layer although the spec is sound, as the text that follows the
+        layer's label (`` has …`` or ``: with …``); None when it can."""
+        return None
+
+
+REQUIRED_CAPABILITIES = (
+    "compute",
+    "receptive_field",
+    "grid_step",
+    "is_nonlinear",
+    "notation",
+    "caption",
+    "diagram_window",
+    "to_keras",
+    "weight_shapes",
+)
+"""Methods a kind must define itself (or take from a family base of its module); LayerSpec's raise."""
+REQUIRED_DECLARATIONS = ("kind_name", "traits", "drawing", "example", "keras_readers", "keras_ops")
+"""Class attributes a kind must set."""
+
+
+def missing_capabilities(cls: type[LayerSpec]) -> list[str]:
+    """What a kind leaves undeclared (empty for a complete kind)."""
+    missing = [name for name in REQUIRED_DECLARATIONS if not hasattr(cls, name)]
+    missing += [name for name in REQUIRED_CAPABILITIES if getattr(cls, name) is getattr(LayerSpec, name)]
+    if "type" not in cls.model_fields or not get_args(cls.model_fields["type"].annotation):
+        missing.append("type (a Literal of the type names)")
+    return missing
+
+
+def whole_input_field(fields: Sequence[FieldPair], shape: Shape) -> FieldPair:
+    """fc, flatten and global pooling see the whole H×W: a window as large as the input."""
+    rows, cols = widest(fields)
+    return (
+        ar.receptive_field(rows, max(shape.height, 1), 1, 0),
+        ar.receptive_field(cols, max(shape.width, 1), 1, 0),
+    )

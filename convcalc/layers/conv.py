@@ -1,0 +1,344 @@
+"""Convolutions with a sliding window: ``conv`` (grouped, dilated), ``depthwise`` and ``separable``.
+
+Shapes: (W − F_eff + 2P)/S + 1 per axis with F_eff = d·(F − 1) + 1 (see ``arithmetic.conv_output_size``).
+Weights: conv (F·F·D/groups)·K; depthwise F·F·D·m; separable F·F·D·m + D·m·K. MACs: every weight once per
+output position. Keras: ``Conv2D``, ``DepthwiseConv2D``, ``SeparableConv2D``; tf.nn: ``conv2d`` (or
+``convolution`` when dilated, per group when grouped), ``depthwise_conv2d``, ``separable_conv2d``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import Field
+
+from convcalc import arithmetic as ar
+from convcalc.layers.base import Computed, Traits
+from convcalc.layers.elementwise import fused_activation
+from convcalc.layers.fields import Padding, PositiveInt, PositivePair, StrictBool
+from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, volume_of
+from convcalc.layers.tfnn import (
+    KerasOp,
+    bias_variable,
+    glorot,
+    list_notation,
+    nhwc,
+    variable,
+    weight,
+)
+from convcalc.layers.volume import Shape, Window, resolve_window
+from convcalc.layers.windowed import (
+    WindowedLayer,
+    dilated_and_strided,
+    keras_padding,
+    keras_window_fields,
+    window_notation,
+)
+from convcalc.pysource import identifier
+
+CONV_TRAITS = Traits(
+    weighted=True,
+    convolution=True,
+    mixes_channels=True,
+    keeps_shape=False,
+    merge=False,
+    whole_input=False,
+    pooling=False,
+)
+
+
+class _SlidingConv(WindowedLayer):
+    """The family base of the three: one window of learned filters; never a nonlinearity."""
+
+    drawing = "volume"
+
+    def is_nonlinear(self) -> bool:
+        return False
+
+    def caption(self) -> str:
+        return self.kind_name
+
+
+def _notation(window: Window | None, bias: bool, *extras: str) -> str:
+    return " ".join([*window_notation(window), *extras, *([] if bias else ["no-bias"])])
+
+
+# --- conv --------------------------------------------------------------------------------------------------
+
+
+def _conv2d(op: Op, read: list[str], padding: str) -> str:
+    """tf.nn.conv2d, or tf.nn.convolution when dilated, per group when grouped."""
+    x = read[0]
+    strides = list_notation(nhwc(op.pair("strides")))
+    dilation = op.pair("dilation_rate", (1, 1))
+    groups = op.integer("groups", 1)
+
+    def one(part: str, kernel: str) -> str:
+        if dilation != (1, 1):
+            # TensorFlow's CPU conv2d has no gradient for dilations > 1; tf.nn.convolution (what Keras calls) has.
+            dilations = list_notation(dilation)
+            return f"tf.nn.convolution({part}, {kernel}, strides=1, padding={padding}, dilations={dilations})"
+        return f"tf.nn.conv2d({part}, {kernel}, strides={strides}, padding={padding})"
+
+    if groups == 1:
+        return one(x, weight(op))
+    # Grouped: each of the g groups of D/g channels meets its own K/g filters (CPU conv2d has no grouped gradient).
+    parts = f"zip(tf.split({x}, {groups}, axis=3), tf.split({weight(op)}, {groups}, axis=3))"
+    return f"tf.concat([{one('part', 'kernel')} for part, kernel in {parts}], axis=3)"
+
+
+def _conv2d_variables(op: Op, shape: Shape) -> list[str]:
+    kernel_h, kernel_w = op.pair("kernel_size")
+    area, depth = kernel_h * kernel_w, shape.depth
+    groups, units = op.integer("groups", 1), op.integer("filters")
+    kernel = (kernel_h, kernel_w, depth // groups, units)
+    initial = glorot(kernel, area * depth // groups, area * units)
+    return [variable(identifier(op.name), "kernel", initial, "[F, F, D/groups, K]"), *bias_variable(op, units)]
+
+
+def _read_conv(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    body = {"type": "conv", "filters": layer.config.get("filters"), **keras_window_fields(layer, sources[0])}
+    groups = layer.config.get("groups", 1)
+    if groups != 1:
+        body["groups"] = groups
+    return Mapped([layer.with_bias(body), *fused_activation(layer)], 4)
+
+
+class Conv(_SlidingConv):
+    """A convolution: K filters of F×F×(D/groups), stride S, zero-padding P, dilation d."""
+
+    type: Literal["conv"]
+    filters: PositiveInt = Field(description="K, the number of filters (output depth).")
+    kernel: PositivePair = Field(description="F, the spatial extent: int or [h, w].")
+    stride: PositivePair = Field(default=(1, 1), description="S: int or [h, w].")
+    padding: Padding = Field(default=(0, 0), description='P: int, [h, w], "valid" (= 0) or "same".')
+    bias: StrictBool = Field(default=True, description="Whether each filter has a bias.")
+    dilation: PositivePair = Field(default=(1, 1), description="d: the effective kernel is d·(F − 1) + 1.")
+    groups: PositiveInt = Field(default=1, description="Grouped convolution: D and K must both divide by it.")
+
+    kind_name = "conv"
+    example = {"type": "conv", "filters": 8, "kernel": 3, "padding": 1}
+    traits = CONV_TRAITS
+    keras_readers = {"Conv2D": _read_conv}
+    keras_ops = {
+        "Conv2D": KerasOp(
+            _conv2d,
+            _conv2d_variables,
+            biased=True,
+            # A plain conv hands explicit padding to tf.nn.conv2d; grouped and dilated ones get a tf.pad first.
+            takes_explicit_padding=lambda op: "dilation_rate" not in op.kwargs and "groups" not in op.kwargs,
+        )
+    }
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        window = resolve_window(self.kernel, self.stride, self.padding, shape, self.dilation)
+        out = window.output(self.filters)
+        per_group = shape.depth // self.groups  # a non-dividing group count is CC104's; count what TF cannot build
+        fh, fw = self.kernel
+        weights = ar.conv_weights(fh, fw, per_group, self.filters)
+        return Computed(
+            out,
+            window,
+            weights=weights,
+            biases=self.filters if self.bias else 0,
+            macs=ar.shared_weight_macs(out.height * out.width, weights),
+            unshared=ar.unshared_conv_params(out.height, out.width, fh, fw, per_group, self.filters, self.bias),
+            connectivity=Shape(fh, fw, per_group),
+        )
+
+    def notation(self, window: Window | None) -> str:
+        groups = [f"groups={self.groups}"] if self.groups > 1 else []
+        return _notation(window, self.bias, f"K={self.filters}", *groups)
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        assert window is not None
+        padding = keras_padding(ops, window)
+        args: dict[str, object] = {"filters": self.filters, "kernel_size": self.kernel, "strides": self.stride}
+        args["padding"] = padding
+        if self.groups != 1:
+            args["groups"] = self.groups
+        if self.dilation != (1, 1):
+            args["dilation_rate"] = self.dilation
+        return ops.add("Conv2D", ops.base, volume_of(output), **args, **bias_args(self.bias))  # type: ignore[arg-type]
+
+    def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
+        return ((*self.kernel, shape.depth // self.groups, self.filters),)
+
+    def export_problem(self, shape: Shape, output: Shape) -> str | None:
+        return dilated_and_strided(self.stride, self.dilation)
+
+
+# --- depthwise ---------------------------------------------------------------------------------------------
+
+
+def _depthwise_conv2d(op: Op, read: list[str], padding: str) -> str:
+    strides = list_notation(nhwc(op.pair("strides")))
+    dilations = list_notation(op.pair("dilation_rate", (1, 1)))
+    return (
+        f"tf.nn.depthwise_conv2d({read[0]}, {weight(op)}, strides={strides}, padding={padding}, dilations={dilations})"
+    )
+
+
+def _depthwise_variables(op: Op, shape: Shape) -> list[str]:
+    kernel_h, kernel_w = op.pair("kernel_size")
+    area, depth = kernel_h * kernel_w, shape.depth
+    multiplier = op.integer("depth_multiplier", 1)
+    kernel = (kernel_h, kernel_w, depth, multiplier)
+    return [
+        variable(identifier(op.name), "kernel", glorot(kernel, area * depth, area * multiplier), "[F, F, D, m]"),
+        *bias_variable(op, depth * multiplier),
+    ]
+
+
+def _read_depthwise(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    body: dict[str, object] = {"type": "depthwise", **keras_window_fields(layer, sources[0])}
+    multiplier = layer.config.get("depth_multiplier", 1)
+    if multiplier != 1:
+        body["multiplier"] = multiplier
+    return Mapped([layer.with_bias(body), *fused_activation(layer)], 4)
+
+
+class Depthwise(_SlidingConv):
+    """A depthwise convolution: one F×F filter per input channel (times a depth multiplier)."""
+
+    type: Literal["depthwise"]
+    kernel: PositivePair
+    stride: PositivePair = (1, 1)
+    padding: Padding = (0, 0)
+    dilation: PositivePair = (1, 1)
+    multiplier: PositiveInt = Field(default=1, description="Depth multiplier m: the output depth is D·m.")
+    bias: StrictBool = True
+
+    kind_name = "depthwise"
+    example = {"type": "depthwise", "kernel": 3, "padding": 1}
+    traits = Traits(
+        weighted=True,
+        convolution=True,
+        mixes_channels=False,
+        keeps_shape=False,
+        merge=False,
+        whole_input=False,
+        pooling=False,
+    )
+    keras_readers = {"DepthwiseConv2D": _read_depthwise}
+    keras_ops = {"DepthwiseConv2D": KerasOp(_depthwise_conv2d, _depthwise_variables, biased=True)}
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        window = resolve_window(self.kernel, self.stride, self.padding, shape, self.dilation)
+        mid = shape.depth * self.multiplier
+        weights = ar.depthwise_weights(self.kernel[0], self.kernel[1], shape.depth, self.multiplier)
+        positions = window.rows.size * window.cols.size
+        return Computed(
+            window.output(mid),
+            window,
+            weights,
+            mid if self.bias else 0,
+            macs=ar.shared_weight_macs(positions, weights),
+        )
+
+    def notation(self, window: Window | None) -> str:
+        return _notation(window, self.bias, f"m={self.multiplier}")
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        assert window is not None
+        padding = keras_padding(ops, window)
+        args: dict[str, object] = {"kernel_size": self.kernel, "strides": self.stride, "padding": padding}
+        if self.dilation != (1, 1):
+            args["dilation_rate"] = self.dilation
+        if self.multiplier != 1:
+            args["depth_multiplier"] = self.multiplier
+        return ops.add("DepthwiseConv2D", ops.base, volume_of(output), **args, **bias_args(self.bias))  # type: ignore[arg-type]
+
+    def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
+        return ((*self.kernel, shape.depth, self.multiplier),)
+
+    def export_problem(self, shape: Shape, output: Shape) -> str | None:
+        return dilated_and_strided(self.stride, self.dilation)
+
+
+# --- separable ---------------------------------------------------------------------------------------------
+
+
+def _separable_conv2d(op: Op, read: list[str], padding: str) -> str:
+    name = identifier(op.name)
+    strides = list_notation(nhwc(op.pair("strides")))
+    dilations = list_notation(op.pair("dilation_rate", (1, 1)))
+    return (
+        f"tf.nn.separable_conv2d({read[0]}, self.{name}_depthwise_kernel, self.{name}_pointwise_kernel,"
+        f" strides={strides}, padding={padding}, dilations={dilations})"
+    )
+
+
+def _separable_variables(op: Op, shape: Shape) -> list[str]:
+    name = identifier(op.name)
+    kernel_h, kernel_w = op.pair("kernel_size")
+    area, depth = kernel_h * kernel_w, shape.depth
+    multiplier, units = op.integer("depth_multiplier", 1), op.integer("filters")
+    depthwise = (kernel_h, kernel_w, depth, multiplier)
+    pointwise = (1, 1, depth * multiplier, units)
+    return [
+        variable(name, "depthwise_kernel", glorot(depthwise, area * depth, area * multiplier), "[F, F, D, m]"),
+        variable(name, "pointwise_kernel", glorot(pointwise, depth * multiplier, units), "[1, 1, D·m, K]"),
+        *bias_variable(op, units),
+    ]
+
+
+def _read_separable(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    body = {"type": "separable", "filters": layer.config.get("filters"), **keras_window_fields(layer, sources[0])}
+    multiplier = layer.config.get("depth_multiplier", 1)
+    if multiplier != 1:
+        body["multiplier"] = multiplier
+    return Mapped([layer.with_bias(body), *fused_activation(layer)], 4)
+
+
+class Separable(_SlidingConv):
+    """A depthwise-separable convolution: depthwise F×F (multiplier m), then a 1×1 conv to K filters."""
+
+    type: Literal["separable"]
+    filters: PositiveInt
+    kernel: PositivePair
+    stride: PositivePair = (1, 1)
+    padding: Padding = (0, 0)
+    dilation: PositivePair = (1, 1)
+    multiplier: PositiveInt = 1
+    bias: StrictBool = True
+
+    kind_name = "separable"
+    example = {"type": "separable", "filters": 8, "kernel": 3, "padding": 1}
+    traits = CONV_TRAITS
+    keras_readers = {"SeparableConv2D": _read_separable}
+    keras_ops = {"SeparableConv2D": KerasOp(_separable_conv2d, _separable_variables, biased=True)}
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        window = resolve_window(self.kernel, self.stride, self.padding, shape, self.dilation)
+        weights = ar.separable_weights(self.kernel[0], self.kernel[1], shape.depth, self.multiplier, self.filters)
+        positions = window.rows.size * window.cols.size
+        return Computed(
+            window.output(self.filters),
+            window,
+            weights,
+            self.filters if self.bias else 0,
+            macs=ar.shared_weight_macs(positions, weights),
+        )
+
+    def notation(self, window: Window | None) -> str:
+        return _notation(window, self.bias, f"m={self.multiplier}", f"K={self.filters}")
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        assert window is not None
+        padding = keras_padding(ops, window)
+        args: dict[str, object] = {"filters": self.filters, "kernel_size": self.kernel, "strides": self.stride}
+        args["padding"] = padding
+        if self.dilation != (1, 1):
+            args["dilation_rate"] = self.dilation
+        if self.multiplier != 1:
+            args["depth_multiplier"] = self.multiplier
+        return ops.add("SeparableConv2D", ops.base, volume_of(output), **args, **bias_args(self.bias))  # type: ignore[arg-type]
+
+    def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
+        depth = shape.depth
+        return ((*self.kernel, depth, self.multiplier), (1, 1, depth * self.multiplier, self.filters))
+
+    def export_problem(self, shape: Shape, output: Shape) -> str | None:
+        return dilated_and_strided(self.stride, self.dilation)

@@ -1,0 +1,234 @@
+"""Layers that act on each value on its own: ``relu``, ``activation`` and ``dropout``.
+
+The volume passes through unchanged (no parameters, no MACs, the receptive field unchanged). Keras:
+``ReLU``, ``Activation`` (and ``LeakyReLU``, ``Softmax``, fused ``activation=`` arguments), ``Dropout``
+(``SpatialDropout2D`` too); tf.nn: ``tf.nn.relu`` and friends, ``tf.nn.dropout``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Annotated, Any, Literal
+
+from pydantic import PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, Traits, widest
+from convcalc.layers.fields import show_value
+from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
+from convcalc.layers.tfnn import KerasOp
+from convcalc.layers.volume import Shape, Window
+from convcalc.pysource import literal
+
+ELEMENTWISE_TRAITS = Traits(
+    weighted=False,
+    convolution=False,
+    mixes_channels=False,
+    keeps_shape=True,
+    merge=False,
+    whole_input=False,
+    pooling=False,
+)
+
+
+class _Elementwise(LayerSpec):
+    """The family base: the shape, the counts and the receptive field pass through; drawn inside the box of
+    the layer it follows."""
+
+    traits = ELEMENTWISE_TRAITS
+    drawing = "inside"
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        return Computed(shape)
+
+    def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
+        return widest(fields)
+
+    def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:
+        return UNIT_STEP
+
+    def diagram_window(self, window: Window | None) -> DiagramWindow | None:
+        return None
+
+    def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
+        return ()
+
+
+# --- activation functions ----------------------------------------------------------------------------------
+
+ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish")
+"""The elementwise functions an ``activation`` layer names (softmax normalises over the depth)."""
+
+KERAS_ACTIVATIONS: dict[str, str | None] = {
+    "linear": None,
+    **{kind: kind for kind in ACTIVATIONS},
+    "silu": "swish",  # Keras 3 serialises swish as silu: the same function
+}
+"""Keras activation names → spec activation kinds; None means "linear" (nothing to emit)."""
+
+_TFNN_ACTIVATIONS = {
+    "relu6": "tf.nn.relu6({x})",
+    "leaky_relu": "tf.nn.leaky_relu({x}, alpha=0.2)",  # Keras's activation default
+    "sigmoid": "tf.sigmoid({x})",
+    "tanh": "tf.tanh({x})",
+    "softmax": "tf.nn.softmax({x}, axis=-1)",
+    "gelu": "tf.nn.gelu({x}, approximate=False)",
+    "swish": "tf.nn.silu({x})",
+}
+
+
+def activation_kind(layer: KerasLayer, value: Any, key: str | None) -> str | None:
+    """The spec kind of a Keras activation name (None for linear), refusing ones convcalc lacks."""
+    name = value
+    if isinstance(value, dict) and value.get("class_name") == "function" and value.get("module") == "keras.activations":
+        name = value.get("config")  # how Keras 3 writes a built-in passed as a function object
+    if isinstance(name, str) and name in KERAS_ACTIVATIONS:
+        return KERAS_ACTIVATIONS[name]
+    allowed = ", ".join(sorted(KERAS_ACTIVATIONS))
+    raise layer.refuse(f"activation {short_json(value)} is not one convcalc models (allowed: {allowed})", key)
+
+
+def activation_layer(kind: str) -> dict[str, Any]:
+    """The spec layer of an activation function: ``relu`` as its short form."""
+    return {"type": "relu"} if kind == "relu" else {"type": "activation", "kind": kind}
+
+
+def fused_activation(layer: KerasLayer) -> list[dict[str, Any]]:
+    """A Keras layer's ``activation=`` argument as a spec layer of its own (none for linear)."""
+    kind = activation_kind(layer, layer.config.get("activation", "linear"), "activation")
+    return [] if kind is None else [activation_layer(kind)]
+
+
+def _read_activation(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    kind = activation_kind(layer, layer.config.get("activation"), "activation")
+    return Mapped([] if kind is None else [activation_layer(kind)], sources[0].rank)
+
+
+def _read_leaky_relu(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    return Mapped([activation_layer("leaky_relu")], sources[0].rank)
+
+
+def _read_softmax(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    layer.last_axis(sources[0], "axis")
+    return Mapped([activation_layer("softmax")], sources[0].rank)
+
+
+def _read_relu(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    config = layer.config
+    max_value, slope, threshold = config.get("max_value"), config.get("negative_slope", 0), config.get("threshold", 0)
+    if threshold == 0 and slope == 0 and max_value is None:
+        kind = "relu"
+    elif threshold == 0 and slope == 0 and max_value == 6:
+        kind = "relu6"
+    elif threshold == 0 and max_value is None and isinstance(slope, (int, float)) and slope > 0:
+        kind = "leaky_relu"  # max(x, αx) is a leaky ReLU whatever α; the spec's kind does not carry α
+    else:
+        raise layer.refuse(
+            f"ReLU with max_value={max_value}, negative_slope={slope}, threshold={threshold}: convcalc models"
+            " relu, relu6 (max_value 6) and leaky relu (a negative slope) only"
+        )
+    return Mapped([activation_layer(kind)], sources[0].rank)
+
+
+class Activation(_Elementwise):
+    """An elementwise nonlinearity (softmax normalises over the depth)."""
+
+    type: Literal["activation"]
+    kind: Literal["relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish"]
+
+    kind_name = "activation"
+    example = {"type": "activation", "kind": "sigmoid"}
+    keras_readers = {"Activation": _read_activation, "LeakyReLU": _read_leaky_relu, "Softmax": _read_softmax}
+    keras_ops = {
+        "Activation": KerasOp(lambda op, read, _: _TFNN_ACTIVATIONS[op.text("activation", "")].format(x=read[0]))
+    }
+
+    def is_nonlinear(self) -> bool:
+        return True
+
+    def activation_function(self) -> str:
+        return self.kind
+
+    def notation(self, window: Window | None) -> str:
+        return self.kind
+
+    def caption(self) -> str:
+        return self.kind
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        if self.kind == "relu":
+            return ops.add("ReLU", ops.base, ops.shape)
+        return ops.add("Activation", ops.base, ops.shape, activation=self.kind)
+
+
+class ReLU(_Elementwise):
+    """Elementwise max(0, x) (the short form of an ``activation`` of kind relu)."""
+
+    type: Literal["relu"]
+
+    kind_name = "relu"
+    example = {"type": "relu"}
+    keras_readers = {"ReLU": _read_relu}
+    keras_ops = {"ReLU": KerasOp(lambda op, read, _: f"tf.nn.relu({read[0]})")}
+
+    def is_nonlinear(self) -> bool:
+        return True
+
+    def activation_function(self) -> str:
+        return "relu"
+
+    def notation(self, window: Window | None) -> str:
+        return ""
+
+    def caption(self) -> str:
+        return "relu"
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        return ops.add("ReLU", ops.base, ops.shape)
+
+
+# --- dropout -----------------------------------------------------------------------------------------------
+
+
+def _rate(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise PydanticCustomError("rate", "must be a number with 0 ≤ rate < 1 (got {got})", {"got": show_value(value)})
+    return float(value)
+
+
+Rate = Annotated[float, PlainValidator(_rate), WithJsonSchema({"type": "number", "minimum": 0, "exclusiveMaximum": 1})]
+
+
+def _read_dropout(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    return Mapped([{"type": "dropout", "rate": layer.config.get("rate", 0.5)}], sources[0].rank)
+
+
+class Dropout(_Elementwise):
+    """Zeroes a fraction ``rate`` of values while training; no parameters, no shape change."""
+
+    type: Literal["dropout"]
+    rate: Rate = 0.5
+
+    kind_name = "dropout"
+    example = {"type": "dropout", "rate": 0.25}
+    keras_readers = {"Dropout": _read_dropout, "SpatialDropout2D": _read_dropout}
+    keras_ops = {
+        "Dropout": KerasOp(
+            lambda op, read, _: (
+                f"tf.nn.dropout({read[0]}, rate={literal(op.number('rate'))}) if training else {read[0]}"
+            )
+        )
+    }
+
+    def is_nonlinear(self) -> bool:
+        return False
+
+    def notation(self, window: Window | None) -> str:
+        return f"rate={self.rate:g}"
+
+    def caption(self) -> str:
+        return "dropout"
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        return ops.add("Dropout", ops.base, ops.shape, rate=self.rate)

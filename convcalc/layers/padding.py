@@ -1,0 +1,118 @@
+"""Explicit padding: ``zero_padding`` (Keras' ZeroPadding2D).
+
+H×W×D → (H + top + bottom)×(W + left + right)×D; no parameters. The receptive field keeps its size and
+jump; its first centre moves up/left by the padding. Keras writes a padded conv as ZeroPadding2D then a
+"valid" conv: the diagram folds the two into one box and the rules count the padding as the conv's.
+Keras: ``ZeroPadding2D``; tf.nn: ``tf.pad``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Annotated, Any, Literal
+
+from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
+
+from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, Traits, pair_text, widest
+from convcalc.layers.fields import NON_NEGATIVE_PAIR_SCHEMA, strict_pair
+from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, volume_of
+from convcalc.layers.tfnn import KerasOp, padding_list
+from convcalc.layers.volume import Padding, Shape, Window
+
+
+def _sides(value: Any) -> tuple[int, int, int, int]:
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, list) for v in value):
+        (top, bottom), (left, right) = (strict_pair(v, 0) for v in value)
+        return (top, bottom, left, right)
+    height, width = strict_pair(value, 0)
+    return (height, height, width, width)
+
+
+def _sides_json(value: tuple[int, int, int, int]) -> list[list[int]]:
+    # Dumped in a form the validator reads back: [[top, bottom], [left, right]].
+    return [[value[0], value[1]], [value[2], value[3]]]
+
+
+Sides = Annotated[
+    tuple[int, int, int, int],
+    PlainValidator(_sides),
+    PlainSerializer(_sides_json, return_type=Any),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                *NON_NEGATIVE_PAIR_SCHEMA["anyOf"],
+                {"type": "array", "items": NON_NEGATIVE_PAIR_SCHEMA["anyOf"][1], "minItems": 2, "maxItems": 2},
+            ],
+            "description": "P, [h, w], or [[top, bottom], [left, right]]",
+        }
+    ),
+]
+"""Padding per side: P, [h, w] or [[top, bottom], [left, right]], held as (top, bottom, left, right)."""
+
+
+def _read_zero_padding(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    layer.needs_volume(sources[0])
+    return Mapped([{"type": "zero_padding", "padding": layer.config.get("padding", 1)}], 4)
+
+
+class ZeroPadding(LayerSpec):
+    """Pads the volume with zeros: H + top + bottom, W + left + right."""
+
+    type: Literal["zero_padding"]
+    padding: Sides
+
+    kind_name = "zero_padding"
+    example = {"type": "zero_padding", "padding": 1}
+    traits = Traits(
+        weighted=False,
+        convolution=False,
+        mixes_channels=False,
+        keeps_shape=False,
+        merge=False,
+        whole_input=False,
+        pooling=False,
+    )
+    drawing = "prefix"
+    keras_readers = {"ZeroPadding2D": _read_zero_padding}
+    keras_ops = {
+        "ZeroPadding2D": KerasOp(
+            lambda op, read, _: f"tf.pad({read[0]}, {padding_list(op.amounts('padding'))})", purpose="zero padding"
+        )
+    }
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        top, bottom, left, right = self.padding
+        return Computed(Shape(shape.height + top + bottom, shape.width + left + right, shape.depth))
+
+    def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
+        rows, cols = widest(fields)
+        top, _, left, _ = self.padding
+        return rows._replace(start=rows.start - top * rows.jump), cols._replace(start=cols.start - left * cols.jump)
+
+    def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:
+        return UNIT_STEP
+
+    def is_nonlinear(self) -> bool:
+        return False
+
+    def added_padding(self) -> Padding:
+        return Padding(*self.padding)
+
+    def notation(self, window: Window | None) -> str:
+        top, bottom, left, right = self.padding
+        return f"P={pair_text((top, left))}" if (top, left) == (bottom, right) else f"P={top},{bottom},{left},{right}"
+
+    def caption(self) -> str:
+        return "pad"
+
+    def diagram_window(self, window: Window | None) -> DiagramWindow | None:
+        return None
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        ops.volume()
+        top, bottom, left, right = self.padding
+        return ops.add("ZeroPadding2D", ops.base, volume_of(output), padding=((top, bottom), (left, right)))
+
+    def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
+        return ()

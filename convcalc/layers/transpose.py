@@ -1,0 +1,235 @@
+"""The transposed convolution: ``conv_transpose`` (learned upsampling).
+
+Shape per axis: (W − 1)·S + F − 2P + output_padding (``arithmetic.transpose_output_size``), F the dilated
+extent; ``"same"`` gives W·S (Keras' rule); without output_padding a kernel smaller than the stride counts as
+max(F, S), as Keras builds it. Weights F·F·D·K + K; MACs: every weight once per *input* position. Keras:
+``Conv2DTranspose`` with an explicit ``output_padding`` and, for a padding P, ``Cropping2D(P)``; tf.nn:
+``tf.nn.conv2d_transpose``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Annotated, Literal
+
+from pydantic import Field, PlainValidator, WithJsonSchema
+
+from convcalc import arithmetic as ar
+from convcalc.layers.base import Computed, DiagramWindow, FieldPair, LayerSpec, pair_text, widest
+from convcalc.layers.conv import CONV_TRAITS
+from convcalc.layers.elementwise import fused_activation
+from convcalc.layers.fields import (
+    JSON_ARRAY,
+    NON_NEGATIVE_PAIR_SCHEMA,
+    Padding,
+    Pair,
+    PositiveInt,
+    PositivePair,
+    StrictBool,
+    strict_pair,
+)
+from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, compact, volume_of
+from convcalc.layers.tfnn import KerasOp, bias_variable, glorot, list_notation, nhwc, variable, weight
+from convcalc.layers.volume import Padding as Sides
+from convcalc.layers.volume import Shape, Window
+from convcalc.layers.windowed import dilated_and_strided, keras_window_fields
+from convcalc.pysource import identifier
+
+
+def _output_padding(value: object) -> Pair:
+    return strict_pair(value, 0)
+
+
+OutputPadding = Annotated[Pair, PlainValidator(_output_padding), JSON_ARRAY, WithJsonSchema(NON_NEGATIVE_PAIR_SCHEMA)]
+
+
+def _tf_conv2d_transpose(op: Op, read: list[str], padding: str) -> str:
+    x = read[0]
+    output_shape = f"[tf.shape({x})[0], {', '.join(str(size) for size in op.output)}]"
+    strides = list_notation(nhwc(op.pair("strides")))
+    dilations = list_notation(nhwc(op.pair("dilation_rate", (1, 1))))
+    return (
+        f"tf.nn.conv2d_transpose({x}, {weight(op)}, output_shape={output_shape}, strides={strides},"
+        f" padding={padding}, dilations={dilations})"
+    )
+
+
+def _transpose_variables(op: Op, shape: Shape) -> list[str]:
+    kernel_h, kernel_w = op.pair("kernel_size")
+    area, depth, units = kernel_h * kernel_w, shape.depth, op.integer("filters")
+    kernel = (kernel_h, kernel_w, units, depth)
+    return [
+        variable(identifier(op.name), "kernel", glorot(kernel, area * units, area * depth), "[F, F, K, D]"),
+        *bias_variable(op, units),
+    ]
+
+
+def _tf_crop(op: Op, read: list[str], padding: str) -> str:
+    (top, _), (left, _) = op.amounts("cropping")
+    height, width, _ = op.output
+    return f"{read[0]}[:, {top}:{top + height}, {left}:{left + width}, :]"
+
+
+def _read_conv_transpose(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    body = {"type": "conv_transpose", "filters": layer.config.get("filters"), **keras_window_fields(layer, sources[0])}
+    if layer.config.get("output_padding") is not None:
+        body["output_padding"] = compact(layer.pair("output_padding"))
+    elif body["padding"] == "valid":
+        # Keras' default output_padding for "valid" makes the size (W − 1)·S + max(F, S): spell it out so
+        # the spec says exactly what Keras builds when the (dilated) kernel is smaller than the stride.
+        kernel, stride, dilation = layer.pair("kernel_size"), layer.pair("strides", 1), layer.pair("dilation_rate", 1)
+        effective = [d * (f - 1) + 1 for f, d in zip(kernel, dilation, strict=True)]
+        output_padding = tuple(max(s - e, 0) for s, e in zip(stride, effective, strict=True))
+        if any(output_padding):
+            body["output_padding"] = list(output_padding)
+    return Mapped([layer.with_bias(body), *fused_activation(layer)], 4)
+
+
+class ConvTranspose(LayerSpec):
+    """A transposed convolution: out = (W − 1)·S + F − 2P + output_padding; "same" gives W·S.
+
+    Without output_padding a kernel smaller than the stride counts as F = S (Keras' rule: max(F, S)).
+    """
+
+    type: Literal["conv_transpose"]
+    filters: PositiveInt
+    kernel: PositivePair
+    stride: PositivePair = (1, 1)
+    padding: Padding = (0, 0)
+    output_padding: OutputPadding | None = Field(
+        default=None, description="Extra rows/columns at the bottom/right (< S)."
+    )
+    dilation: PositivePair = (1, 1)
+    bias: StrictBool = True
+
+    kind_name = "conv_transpose"
+    example = {"type": "conv_transpose", "filters": 8, "kernel": 2, "stride": 2}
+    traits = CONV_TRAITS
+    drawing = "volume"
+    keras_readers = {"Conv2DTranspose": _read_conv_transpose}
+    keras_ops = {
+        "Conv2DTranspose": KerasOp(_tf_conv2d_transpose, _transpose_variables, biased=True),
+        "Cropping2D": KerasOp(_tf_crop, purpose="crop the transposed conv's padding"),
+    }
+
+    def _extent(self) -> tuple[int, int]:
+        return (
+            ar.effective_kernel(self.kernel[0], self.dilation[0]),
+            ar.effective_kernel(self.kernel[1], self.dilation[1]),
+        )
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        sizes = []
+        for axis, size in enumerate((shape.height, shape.width)):
+            kernel = self._extent()[axis]
+            output_padding = None if self.output_padding is None else self.output_padding[axis]
+            if self.padding == "same":
+                sizes.append(ar.same_transpose_output_size(size, kernel, self.stride[axis], output_padding))
+            else:
+                assert isinstance(self.padding, tuple)
+                if output_padding is None:
+                    # Keras' default: a kernel smaller than the stride still fills whole stride-sized cells.
+                    output_padding = max(self.stride[axis] - kernel, 0)
+                sizes.append(
+                    ar.transpose_output_size(size, kernel, self.stride[axis], self.padding[axis], output_padding)
+                )
+        weights = ar.conv_weights(self.kernel[0], self.kernel[1], shape.depth, self.filters)
+        return Computed(
+            Shape(sizes[0], sizes[1], self.filters),
+            weights=weights,
+            biases=self.filters if self.bias else 0,
+            macs=ar.shared_weight_macs(shape.height * shape.width, weights),
+        )
+
+    def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
+        rows, cols = widest(fields)
+        extent = self._extent()
+        if self.padding == "same":
+            # Keras' "same" transposed conv is the gradient of a "same" conv from its output back to W.
+            out = (computed.out.height, computed.out.width)
+            pads = tuple(ar.same_padding(out[a], extent[a], self.stride[a])[0] for a in (0, 1))
+        else:
+            assert isinstance(self.padding, tuple)
+            pads = self.padding
+        return (
+            ar.transposed_receptive_field(rows, extent[0], self.stride[0], pads[0]),
+            ar.transposed_receptive_field(cols, extent[1], self.stride[1], pads[1]),
+        )
+
+    def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:
+        return (Fraction(1, self.stride[0]), Fraction(1, self.stride[1]))
+
+    def is_nonlinear(self) -> bool:
+        return False
+
+    def notation(self, window: Window | None) -> str:
+        padding = "same" if self.padding == "same" else pair_text(self.padding)
+        words = [f"F={pair_text(self.kernel)} S={pair_text(self.stride)} P={padding}"]
+        if self.output_padding is not None:
+            words.append(f"out_pad={pair_text(self.output_padding)}")
+        if self.dilation != (1, 1):
+            words.append(f"d={pair_text(self.dilation)}")
+        words.append(f"K={self.filters}")
+        if not self.bias:
+            words.append("no-bias")
+        return " ".join(words)
+
+    def caption(self) -> str:
+        return "conv_transpose"
+
+    def diagram_window(self, window: Window | None) -> DiagramWindow | None:
+        if self.padding == "same":
+            sides = Sides(0, 0, 0, 0)
+        else:
+            sides = Sides(self.padding[0], self.padding[0], self.padding[1], self.padding[1])
+        return DiagramWindow(self.kernel, self.stride, sides, self.dilation)
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        height, width, _ = ops.volume()
+        volume = volume_of(output)
+        args: dict[str, ArgValue] = {"filters": self.filters, "kernel_size": self.kernel, "strides": self.stride}
+        crop = (0, 0)
+        if self.padding == "same":
+            args["padding"] = "same"
+            if self.output_padding is not None:
+                args["output_padding"] = self.output_padding
+            uncropped = volume
+        else:
+            crop = self.padding
+            args["padding"] = "valid"
+            uncropped = (volume[0] + 2 * crop[0], volume[1] + 2 * crop[1], volume[2])
+            # Keras's valid transposed conv gives (W − 1)·S + F + output_padding: the output_padding that makes
+            # it convcalc's size, given explicitly (the spec's, or the default convcalc applied).
+            args["output_padding"] = tuple(
+                size - ((before - 1) * stride + ar.effective_kernel(kernel, dilation))
+                for size, before, stride, kernel, dilation in zip(
+                    uncropped[:2], (height, width), self.stride, self.kernel, self.dilation, strict=True
+                )
+            )
+        if self.dilation != (1, 1):
+            args["dilation_rate"] = self.dilation
+        args.update(bias_args(self.bias))
+        main = ops.append("Conv2DTranspose", ops.base, uncropped, (ops.current,), args)
+        if any(crop):
+            ops.add("Cropping2D", ops.helper("crop"), volume, cropping=((crop[0], crop[0]), (crop[1], crop[1])))
+        return main
+
+    def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
+        return ((*self.kernel, self.filters, shape.depth),)
+
+    def export_problem(self, shape: Shape, output: Shape) -> str | None:
+        problem = dilated_and_strided(self.stride, self.dilation)
+        if problem is not None:
+            return problem
+        # Keras's "same" rule with output_padding, (W − 1)·S + F mod 2 + output_padding, gives (W − 1)·S for an
+        # even (effective) kernel and output_padding 0; TensorFlow then finds ceil(out/S) = W − 1 ≠ W and refuses.
+        pads = self.output_padding
+        refused = pads is not None and any(f % 2 + p == 0 for f, p in zip(self._extent(), pads, strict=True))
+        if self.padding == "same" and refused:
+            return (
+                f': with padding "same", output_padding 0 and an even kernel, Keras asks for {output}, which'
+                f' TensorFlow\'s conv2d_transpose refuses ("same" must map it back to'
+                f" {shape.height}×{shape.width}); give output_padding ≥ 1 or leave it out"
+            )
+        return None

@@ -1,0 +1,164 @@
+"""Volumes and sliding windows: the geometry every layer kind, rule and renderer speaks.
+
+``Shape`` is an H×W×D volume; ``Window`` a conv or pool window resolved on its input (padding in pixels,
+the output size per axis); ``WindowAxis`` one spatial axis of it with the numbers messages quote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from convcalc import arithmetic as ar
+
+
+class Shape(NamedTuple):
+    """An H×W×D volume."""
+
+    height: int
+    width: int
+    depth: int
+
+    @property
+    def values(self) -> int:
+        """H·W·D, the number of neurons in the volume."""
+        return ar.neurons(self.height, self.width, self.depth)
+
+    @property
+    def empty(self) -> bool:
+        return self.height <= 0 or self.width <= 0 or self.depth <= 0
+
+    def __str__(self) -> str:
+        return f"{self.height}×{self.width}×{self.depth}"
+
+
+class Padding(NamedTuple):
+    """Resolved zero-padding in pixels on each side."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+
+class WindowAxis(NamedTuple):
+    """One spatial axis of a window on its input: W, F, S, the padding on both sides and the result.
+
+    The one per-axis view that rule messages, fixes and the calculator quote.
+    """
+
+    name: str
+    """``height`` or ``width``."""
+    unit: str
+    """``row`` or ``column``."""
+    size: int
+    """W, the input size along this axis."""
+    kernel: int
+    """F as written (undilated)."""
+    stride: int
+    pad: int
+    """Padding before (top or left)."""
+    pad_after: int
+    """Padding after (bottom or right)."""
+    result: ar.AxisResult
+    dilation: int = 1
+
+    @property
+    def padded(self) -> int:
+        """W + P_before + P_after."""
+        return self.size + self.pad + self.pad_after
+
+    @property
+    def pads(self) -> int:
+        """P_before + P_after: the "2P" of the formula."""
+        return self.pad + self.pad_after
+
+    @property
+    def span(self) -> int:
+        """E = d·(F − 1) + 1, the extent of the (dilated) kernel; F when d = 1."""
+        return ar.effective_kernel(self.kernel, self.dilation)
+
+    @property
+    def letter(self) -> str:
+        """How messages call the extent: F, or E for a dilated kernel."""
+        return "F" if self.dilation == 1 else "E"
+
+    @property
+    def extent_note(self) -> str:
+        return "" if self.dilation == 1 else f" (E = d·(F − 1) + 1 = {self.dilation}·{self.kernel - 1} + 1, dilated)"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A sliding window (conv or pool) with every value resolved, and what it does per axis."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: Padding
+    same: bool
+    """True when the spec said ``"same"`` (TensorFlow chooses the padding)."""
+    rows: ar.AxisResult
+    cols: ar.AxisResult
+    dilation: tuple[int, int] = (1, 1)
+
+    @property
+    def effective_kernel(self) -> tuple[int, int]:
+        """d·(F − 1) + 1 per axis: the extent the (dilated) kernel covers."""
+        return (
+            ar.effective_kernel(self.kernel[0], self.dilation[0]),
+            ar.effective_kernel(self.kernel[1], self.dilation[1]),
+        )
+
+    @property
+    def fits(self) -> bool:
+        return self.rows.fits and self.cols.fits
+
+    @property
+    def has_output(self) -> bool:
+        return self.rows.has_output and self.cols.has_output
+
+    def output(self, depth: int) -> Shape:
+        """The output volume with ``depth`` channels."""
+        return Shape(self.rows.size, self.cols.size, depth)
+
+    def axes(self, shape: Shape) -> tuple[WindowAxis, WindowAxis]:
+        """The height and width axes of this window on its input volume ``shape``."""
+        pad = self.padding
+        return (
+            WindowAxis(
+                "height", "row", shape.height, self.kernel[0], self.stride[0], pad.top, pad.bottom, self.rows,
+                self.dilation[0],
+            ),
+            WindowAxis(
+                "width", "column", shape.width, self.kernel[1], self.stride[1], pad.left, pad.right, self.cols,
+                self.dilation[1],
+            ),
+        )  # fmt: skip
+
+
+def resolve_window(
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: object,
+    shape: Shape,
+    dilation: tuple[int, int] = (1, 1),
+) -> Window:
+    """Resolve a conv or pool window on an input volume: padding in pixels and the size per axis."""
+    eff_h = ar.effective_kernel(kernel[0], dilation[0])
+    eff_w = ar.effective_kernel(kernel[1], dilation[1])
+    if padding == "same":
+        top, bottom = ar.same_padding(shape.height, eff_h, stride[0])
+        left, right = ar.same_padding(shape.width, eff_w, stride[1])
+        same = True
+    else:
+        assert isinstance(padding, tuple)
+        top = bottom = padding[0]
+        left = right = padding[1]
+        same = False
+    rows = ar.conv_output_size(shape.height, eff_h, stride[0], top, bottom)
+    cols = ar.conv_output_size(shape.width, eff_w, stride[1], left, right)
+    if same:
+        # TensorFlow's rule is ceil(W/S) by definition, even where its implied padding leaves a remainder.
+        rows = rows._replace(size=ar.same_output_size(shape.height, stride[0]))
+        cols = cols._replace(size=ar.same_output_size(shape.width, stride[1]))
+    return Window(kernel, stride, Padding(top, bottom, left, right), same, rows, cols, dilation)

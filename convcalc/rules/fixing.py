@@ -1,0 +1,293 @@
+"""The fix search: re-computed candidates (a changed window, input size or branch), kept only when checked.
+
+Every fix a rule offers is computed here, never guessed: a window is re-resolved with ``rewindow``, a
+network re-analysed with ``with_input`` or a changed spec, and a candidate survives only if the change
+removes the problem without creating another one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from itertools import chain
+from typing import Any
+
+from convcalc.analysis import LayerFacts, NetworkFacts, Shape, Window, analyze, resolve_window
+from convcalc.arithmetic import effective_kernel
+from convcalc.findings import Fix
+from convcalc.layers import Conv, Pool
+from convcalc.spec import InputShape
+
+
+def pair_value(height: int, width: int) -> int | list[int]:
+    """How a spec writes a per-axis value: an int when square, ``[h, w]`` otherwise."""
+    return height if height == width else [height, width]
+
+
+def value_text(value: int | list[int] | str) -> str:
+    """A spec value as fix titles write it: ``3``, ``1×3``, ``same``.
+
+    >>> value_text(3), value_text([1, 3]), value_text("same")
+    ('3', '1×3', 'same')
+    """
+    return "×".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+def spec_padding(window: Window) -> Any:
+    """The window's padding as the spec would write it (symmetric padding only)."""
+    if window.same:
+        return "same"
+    return (window.padding.top, window.padding.left)
+
+
+def rewindow(
+    layer: LayerFacts,
+    *,
+    kernel: tuple[int, int] | None = None,
+    stride: tuple[int, int] | None = None,
+    padding: Any = None,
+) -> Window:
+    """The layer's window re-computed on the same input with some settings changed (the dilation kept)."""
+    window = layer.window
+    assert window is not None, "rewindow needs a conv or pool layer"
+    return resolve_window(
+        kernel or window.kernel,
+        stride or window.stride,
+        spec_padding(window) if padding is None else padding,
+        layer.input_shape,
+        window.dilation,
+    )
+
+
+def window_changes(layer: LayerFacts, changes: dict[str, Any]) -> dict[str, Any]:
+    """The ``set`` of a fix that changes a window: a pool whose stride defaults to its kernel keeps its
+    current stride explicitly when only the kernel changes (else the stride would silently follow)."""
+    spec = layer.spec
+    if "kernel" in changes and "stride" not in changes and isinstance(spec, Pool) and spec.stride is None:
+        assert layer.window is not None
+        return {**changes, "stride": pair_value(*layer.window.stride)}
+    return changes
+
+
+def with_input(
+    net: NetworkFacts, height: int, width: int, upto: int | None = None, receptive_fields: bool = True
+) -> NetworkFacts:
+    """The network re-analysed on another input size (same depth); with ``upto``, only layers[: upto + 1]
+    (a layer reads only earlier layers, so that prefix is a whole network of its own). Without
+    ``receptive_fields`` the (exact, slower) field arithmetic is skipped: for shape-only questions."""
+    shape = InputShape(height=height, width=width, channels=net.input_shape.depth)
+    update: dict[str, Any] = {"input": shape}
+    if upto is not None:
+        update["layers"] = net.network.layers[: upto + 1]
+    return analyze(net.network.model_copy(update=update), receptive_fields=receptive_fields)
+
+
+def checked_fix(
+    layer: LayerFacts,
+    problem: Callable[[Window], bool],
+    title: str,
+    changes: dict[str, Any],
+    *,
+    kernel: tuple[int, int] | None = None,
+    stride: tuple[int, int] | None = None,
+    padding: Any = None,
+    locked: bool = False,
+) -> Fix | None:
+    """The fix, if the re-computed window has an output and no longer has the problem; its title gets the shape.
+
+    A fix never trades this warning for an error: where the window fitted (CC101), it must still fit, and
+    where a merge relies on the output size (``locked``, see ``size_locked``), the size must stay.
+    """
+    new = rewindow(layer, kernel=kernel, stride=stride, padding=padding)
+    old = layer.window
+    if not new.has_output or problem(new) or (old is not None and old.fits and not new.same and not new.fits):
+        return None
+    if locked and (new.rows.size, new.cols.size) != (layer.output_shape.height, layer.output_shape.width):
+        return None
+    return Fix(f"{title} → {new.output(layer.output_shape.depth)}", layer.path, changes)
+
+
+def fits_first(fixes: list[tuple[bool, Fix]]) -> tuple[Fix, ...]:
+    return tuple(fix for _, fix in sorted(fixes, key=lambda item: not item[0]))
+
+
+def padding_value(padding: tuple[int, int] | str) -> Any:
+    return padding if isinstance(padding, str) else pair_value(*padding)
+
+
+def padding_title(value: int | list[int] | str) -> str:
+    return 'padding "same"' if value == "same" else f"P={value_text(value)}"
+
+
+MAX_FIXES_PER_KIND = 2
+"""A fit search offers at most this many values of each setting (S, F, P)."""
+
+Candidate = tuple[str, dict[str, Any], Window]
+"""A change to try: its title, the spec fields it sets, and the window it gives."""
+
+
+def fits_exactly(window: Window) -> bool:
+    return window.fits and not window.same
+
+
+def fit_fixes(layer: LayerFacts, keep_size: bool = False) -> tuple[Fix, ...]:
+    """Changes to this layer alone that make it fit, each re-computed: magic numbers, S, F, P, then "same".
+
+    The candidates come from one generator per setting; one filter keeps those with an output (and, with
+    ``keep_size``, because a merge relies on this layer's H×W, those that keep the output size).
+    """
+    depth = layer.output_shape.depth
+    size = (layer.output_shape.height, layer.output_shape.width)
+    fixes: list[Fix] = []
+    for title, changes, new in chain(
+        _magic_fit(layer), _setting_fits(layer, "stride"), _setting_fits(layer, "kernel"),
+        _setting_fits(layer, "padding"), [('padding "same"', {"padding": "same"}, rewindow(layer, padding="same"))],
+    ):  # fmt: skip
+        out = new.output(depth)
+        fix = Fix(f"{title} → {out}", layer.path, window_changes(layer, changes))
+        if not out.empty and fix not in fixes and not (keep_size and (out.height, out.width) != size):
+            fixes.append(fix)
+    return tuple(fixes)
+
+
+def _magic_fit(layer: LayerFacts) -> Iterator[Candidate]:
+    """The course's magic numbers first: conv F=3, S=1, P=1; pool F=2, S=2 or F=3, S=2 (the first that fits)."""
+    window = layer.window
+    assert window is not None
+    magic = (
+        [((3, 3), (1, 1), (1, 1))] if layer.traits.convolution else [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (0, 0))]
+    )
+    current = (window.kernel, window.stride, (window.padding.top, window.padding.left))
+    for kernel, stride, padding in magic:
+        new = rewindow(layer, kernel=kernel, stride=stride, padding=padding)
+        if fits_exactly(new) and (kernel, stride, padding) != current:
+            changes = {"kernel": kernel[0], "stride": stride[0], "padding": padding[0]}
+            yield f"F={kernel[0]}, S={stride[0]}, P={padding[0]}", changes, new
+            return
+
+
+_LABELS = {"stride": "S", "kernel": "F", "padding": "P"}
+
+
+def _setting_fits(layer: LayerFacts, field: str) -> Iterator[Candidate]:
+    """Up to MAX_FIXES_PER_KIND values of one setting (S, F or P) that make the window fit, nearest first."""
+    window = layer.window
+    assert window is not None
+    found = 0
+    for value in _axis_pairs(window, *_setting_values(layer, field)):
+        new = rewindow(layer, **{field: value})
+        if fits_exactly(new):
+            shown = pair_value(*value)
+            yield f"{_LABELS[field]}={value_text(shown)}", {field: shown}, new
+            found += 1
+            if found == MAX_FIXES_PER_KIND:
+                return
+
+
+def _setting_values(layer: LayerFacts, field: str) -> tuple[tuple[int, int], list[int], Callable[[int, int], bool]]:
+    """The current (h, w) value of a setting, the values to try in order, and whether a value fits an axis."""
+    window = layer.window
+    assert window is not None
+    sizes = (layer.input_shape.height, layer.input_shape.width)
+    pads = (window.padding.top + window.padding.bottom, window.padding.left + window.padding.right)
+
+    def numerator(axis: int, kernel: int, pad2: int) -> int:
+        return sizes[axis] - effective_kernel(kernel, window.dilation[axis]) + pad2
+
+    if field == "stride":
+        stride = max(window.stride)
+        values = sorted(range(1, stride + 3), key=lambda s: (s != 1, abs(s - stride)))
+        return window.stride, values, lambda a, s: numerator(a, window.kernel[a], pads[a]) % s == 0
+    if field == "kernel":
+        kernel = max(window.kernel)
+        values = sorted(
+            (f for f in range(1, kernel + 4) if f != kernel), key=lambda f: (abs(f - kernel), f % 2 == 0, f)
+        )
+
+        def kernel_fits(a: int, f: int) -> bool:
+            return numerator(a, f, pads[a]) >= 0 and numerator(a, f, pads[a]) % window.stride[a] == 0
+
+        return window.kernel, values, kernel_fits
+    values = sorted(range(0, max(window.kernel)), key=lambda p: abs(p - window.padding.top))
+    padding = (window.padding.top, window.padding.left)
+    return padding, values, lambda a, p: numerator(a, window.kernel[a], 2 * p) % window.stride[a] == 0
+
+
+def _axis_pairs(
+    window: Window, current: tuple[int, int], values: list[int], ok: Callable[[int, int], bool]
+) -> list[tuple[int, int]]:
+    """(h, w) values to try: keep an axis that already fits and search the other; when both misfit, square
+    values first, else the first few of each axis combined."""
+    if window.rows.fits:
+        return [(current[0], v) for v in values if ok(1, v)]
+    if window.cols.fits:
+        return [(v, current[1]) for v in values if ok(0, v)]
+    square = [(v, v) for v in values if ok(0, v) and ok(1, v)]
+    rows = [v for v in values if ok(0, v)][:MAX_FIXES_PER_KIND]
+    cols = [v for v in values if ok(1, v)][:MAX_FIXES_PER_KIND]
+    return square or [(r, c) for r in rows for c in cols]
+
+
+INPUT_SEARCH = 64
+"""How far (in pixels) input-size fixes look around the current size."""
+
+
+ANALYSIS_BUDGET = 100_000
+"""Layer analyses a fix search may spend (a 10,000-layer spec must not take seconds per finding)."""
+
+
+MERGE_FIXES = 3
+"""Mismatched merges that get re-analysed fixes; later ones get the message only (each costs O(n))."""
+
+
+def input_size_fixes(net: NetworkFacts, layer: LayerFacts) -> tuple[Fix, ...]:
+    """The nearest input sizes, below and above, for which this layer fits (re-analysed, not guessed)."""
+    fixes = []
+    height, width = net.input_shape.height, net.input_shape.width
+    # Each candidate re-analyses layers[: index + 1]; bound the total work for very deep specs.
+    steps = max(4, min(INPUT_SEARCH, ANALYSIS_BUDGET // (2 * (layer.index + 1))))
+    for direction in (1, -1):
+        for step in range(1, steps + 1):
+            h, w = height + direction * step, width + direction * step
+            if h < 1 or w < 1:
+                break
+            # Keep an axis whose layer already fits.
+            h = height if layer.window is not None and layer.window.rows.fits else h
+            w = width if layer.window is not None and layer.window.cols.fits else w
+            candidate = with_input(net, h, w, upto=layer.index, receptive_fields=False).layers[layer.index]
+            if candidate.window is not None and candidate.window.fits and not candidate.input_shape.empty:
+                fixes.append(Fix(f"input {h}×{w} → {candidate.output_shape}", "input", {"height": h, "width": w}))
+                break
+    return tuple(fixes)
+
+
+def merge_fixes(net: NetworkFacts, layer: LayerFacts, same: Callable[[list[Shape]], bool]) -> tuple[Fix, ...]:
+    """Changes to one branch's last conv/pool (its stride or filters) that make the merge's inputs agree,
+    each re-checked by analysing the changed network (O(n) per candidate, a few candidates)."""
+    shapes = [net.input_shape if s < 0 else net.layers[s].output_shape for s in layer.inputs]
+    fixes: list[Fix] = []
+    for source, shape in zip(layer.inputs, shapes, strict=True):
+        producer = None if source < 0 else net.layers[source]
+        if producer is None or not isinstance(producer.spec, Conv | Pool) or producer.window is None:
+            continue
+        for target in dict.fromkeys(s for s in shapes if s != shape):
+            changes: dict[str, Any] = {}
+            # out ≈ in / S, so matching a target size scales the stride by shape/target (when that is whole).
+            strides = []
+            for old, size, wanted in zip(producer.window.stride, shape[:2], target[:2], strict=True):
+                scaled = old * size
+                strides.append(scaled // wanted if wanted and scaled % wanted == 0 else 0)
+            if (shape.height, shape.width) != (target.height, target.width) and all(strides):
+                changes["stride"] = pair_value(strides[0], strides[1])
+            if isinstance(producer.spec, Conv) and shape.depth != target.depth:
+                changes["filters"] = target.depth
+            if not changes:
+                continue
+            data = net.network.model_dump(mode="json", exclude_defaults=True)
+            data["layers"][source].update(changes)
+            changed = analyze(type(net.network).model_validate(data))
+            if same([changed.input_shape if s < 0 else changed.layers[s].output_shape for s in layer.inputs]):
+                text = ", ".join(f"{key}={value}" for key, value in changes.items())
+                fix = Fix(f"{producer.name}: {text}", producer.path, changes)
+                if fix not in fixes:
+                    fixes.append(fix)
+    return tuple(fixes)

@@ -1,0 +1,192 @@
+"""Walks over the analysed graph that rules share: who reads whom, the output head, the first convs,
+the padding in front of a window, and which layers a merge locks to their size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from convcalc.analysis import LayerFacts, NetworkFacts, Shape, Window
+from convcalc.arithmetic import same_output_size
+
+
+def sliding_conv(layer: LayerFacts) -> bool:
+    """A convolution with a sliding window (not a transposed one)."""
+    return layer.traits.convolution and layer.window is not None
+
+
+def producers_of(net: NetworkFacts, layer: LayerFacts) -> list[LayerFacts | None]:
+    """The layers ``layer`` reads, in order; None stands for the network's input volume."""
+    return [None if source < 0 else net.layers[source] for source in layer.inputs]
+
+
+def only_producer(net: NetworkFacts, layer: LayerFacts) -> LayerFacts | None:
+    """The one layer a single-input layer reads; None for the network input or a merge."""
+    if len(layer.inputs) != 1 or layer.inputs[0] < 0:
+        return None
+    return net.layers[layer.inputs[0]]
+
+
+def reader_counts(net: NetworkFacts) -> dict[int, int]:
+    """How many layers read each layer's output (key −1: the network input); unread layers are absent."""
+    counts: dict[int, int] = {}
+    for layer in net.layers:
+        for source in layer.inputs:
+            counts[source] = counts.get(source, 0) + 1
+    return counts
+
+
+def size_locked(net: NetworkFacts) -> set[int]:
+    """Layers whose output H×W a merge relies on: they reach an ``add`` or ``concat`` (directly or through
+    layers that keep the shape) whose inputs all have the same H×W now. A fix must not change their size,
+    or it would trade a warning for a merge that no longer fits (CC105, CC106)."""
+    readers: list[list[LayerFacts]] = [[] for _ in net.layers]
+    for layer in net.layers:
+        for source in layer.inputs:
+            if source >= 0:
+                readers[source].append(layer)
+    locked: set[int] = set()
+    for layer in reversed(net.layers):
+        for reader in readers[layer.index]:
+            merge_fits = len({(shape.height, shape.width) for shape in reader.input_shapes}) == 1
+            if (reader.traits.merge and merge_fits) or (reader.traits.keeps_shape and reader.index in locked):
+                locked.add(layer.index)
+                break
+    return locked
+
+
+def mode_of(layer: LayerFacts) -> str | None:
+    """A pool's or global pool's mode (max, avg, l2), else None."""
+    mode = getattr(layer.spec, "mode", None)
+    return mode if isinstance(mode, str) else None
+
+
+def kind_of(layer: LayerFacts) -> str | None:
+    """The elementwise function an activation layer applies (relu, softmax…), else None."""
+    return layer.spec.activation_function()
+
+
+def is_nonlinear(layer: LayerFacts) -> bool:
+    """ReLU, any ``activation``, max and L2 pools, global max pooling (as each kind declares).
+
+    Avg pooling, normalisation (an affine map once trained), dropout, zero padding, flatten and the merges
+    are linear; so is every layer with weights.
+    """
+    return layer.spec.is_nonlinear()
+
+
+def is_relu(layer: LayerFacts) -> bool:
+    """A ``relu`` layer or an ``activation`` of kind relu."""
+    return kind_of(layer) == "relu"
+
+
+def output_head(net: NetworkFacts) -> tuple[LayerFacts | None, list[LayerFacts]]:
+    """The output path: the last layer with weights (the logits) and the layers after it, in order.
+
+    Walks back from the last layer through single-input layers without weights; a merge or the
+    network input on the way means there is no single logits layer (None, and the layers walked).
+    """
+    after: list[LayerFacts] = []
+    layer: LayerFacts | None = net.layers[-1] if net.layers else None
+    while layer is not None and not layer.traits.weighted:
+        after.append(layer)
+        layer = only_producer(net, layer)
+    return layer, after[::-1]
+
+
+def first_convs(net: NetworkFacts) -> list[LayerFacts]:
+    """The sliding convs (of every kind) that read the network input through layers without weights:
+    the first conv of a plain network, one per branch where several branches start at the input."""
+    weighted_above: list[bool] = []
+    first: list[LayerFacts] = []
+    for layer in net.layers:
+        above = any(
+            weighted_above[source] or net.layers[source].traits.weighted for source in layer.inputs if source >= 0
+        )
+        weighted_above.append(above)
+        if not above and sliding_conv(layer):
+            first.append(layer)
+    return first
+
+
+def padding_before(net: NetworkFacts, layer: LayerFacts) -> tuple[Shape, list[LayerFacts]]:
+    """The explicit padding layers right before ``layer`` (through layers that keep the shape), nearest last,
+    and the volume before them (``layer``'s input when there are none).
+
+    Keras writes a padded conv as ZeroPadding2D then a "valid" conv: together they are one padded conv.
+    """
+    pads: list[LayerFacts] = []
+    origin = layer.input_shape
+    current = only_producer(net, layer)
+    while current is not None and (current.spec.added_padding() is not None or current.traits.keeps_shape):
+        if current.spec.added_padding() is not None:
+            pads.append(current)
+            origin = current.input_shape
+        current = only_producer(net, current)
+    return origin, pads[::-1]
+
+
+def padding_sides(pads: list[LayerFacts]) -> tuple[int, int, int, int]:
+    """The (top, bottom, left, right) pixels that these padding layers add together."""
+    total = [0, 0, 0, 0]
+    for pad in pads:
+        for i, side in enumerate(pad.spec.added_padding() or ()):
+            total[i] += side
+    return (total[0], total[1], total[2], total[3])
+
+
+def shrinks_unpadded(layer: LayerFacts, window: Window) -> bool:
+    """No padding (0, not ``"same"``), and an output smaller than ``"same"`` would make it."""
+    shape = layer.input_shape
+    return (
+        not window.same
+        and window.padding == (0, 0, 0, 0)
+        and (
+            window.rows.size < same_output_size(shape.height, window.stride[0])
+            or window.cols.size < same_output_size(shape.width, window.stride[1])
+        )
+    )
+
+
+def unpadded_first_convs(net: NetworkFacts) -> list[LayerFacts]:
+    """The first convs (one per branch that starts at the input) with no padding at all, neither their own
+    nor a padding layer right before them, whose output is smaller than ``"same"`` would make it."""
+    found = []
+    for layer in first_convs(net):
+        if layer.window is None or layer.input_shape.empty or not layer.window.has_output:
+            continue  # no output at all is CC102's
+        if any(padding_sides(padding_before(net, layer)[1])):
+            continue  # Keras' ZeroPadding2D + "valid" conv: padded explicitly
+        if shrinks_unpadded(layer, layer.window):
+            found.append(layer)
+    return found
+
+
+def windowed(net: NetworkFacts, which: Callable[[LayerFacts], bool]) -> Iterator[tuple[LayerFacts, Window]]:
+    """Window layers that ``which`` picks and that have an input and an output (the shape rules report the
+    others)."""
+    for layer in net.layers:
+        window = layer.window
+        if window is not None and which(layer) and not layer.input_shape.empty and window.has_output:
+            yield layer, window
+
+
+def any_window(layer: LayerFacts) -> bool:
+    return True
+
+
+def is_conv(layer: LayerFacts) -> bool:
+    return layer.type == "conv"
+
+
+def is_pool(layer: LayerFacts) -> bool:
+    return layer.type == "pool"
+
+
+def covers_input(layer: LayerFacts, window: Window) -> bool:
+    """A window over the whole input (global pooling, or a conv as an fc layer: 1×1 output).
+
+    Such a layer is the FC ⇔ CONV form or global pooling, not a magic-number question.
+    """
+    shape, out = layer.input_shape, layer.output_shape
+    return window.kernel[0] >= shape.height and window.kernel[1] >= shape.width and out.height == out.width == 1

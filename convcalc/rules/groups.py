@@ -1,0 +1,53 @@
+"""CC104: a grouped conv whose groups do not divide its channels and filters."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from convcalc.analysis import NetworkFacts
+from convcalc.findings import Fix, Severity
+from convcalc.layers import Conv
+from convcalc.rules.base import Hit, Settings, rule
+
+
+@rule(
+    "CC104",
+    "groups-do-not-divide",
+    Severity.ERROR,
+    summary="A grouped conv's groups must divide both its input depth D and its filters K.",
+    bad={"input": [8, 8, 6], "layers": [{"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "groups": 4}]},
+    good={"input": [8, 8, 6], "layers": [{"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "groups": 2}]},
+)
+def groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Checks that a conv with `groups: g` splits its input channels and its filters into g equal groups:
+    g must divide D and K.
+
+    ## Why is this bad
+    Each group convolves D/g input channels into K/g filters; TensorFlow refuses a layer where either
+    division leaves a remainder ("The number of input channels is not divisible by the number of groups").
+
+    ## Use instead
+    A group count that divides both (AlexNet's two towers: groups = 2 with D = 96 and K = 256).
+    """
+    for layer in net.layers:
+        spec = layer.spec
+        if not isinstance(spec, Conv) or spec.groups == 1 or layer.input_shape.empty:
+            continue
+        depth, filters, groups = layer.input_shape.depth, spec.filters, spec.groups
+        if depth % groups == 0 and filters % groups == 0:
+            continue
+        both = math.gcd(depth, filters)
+        divisors = sorted((g for g in range(1, both + 1) if both % g == 0), key=lambda g: (abs(g - groups), g))
+        fixes = tuple(
+            Fix(f"groups={g} → {depth // g} channels and {filters // g} filters per group", layer.path, {"groups": g})
+            for g in divisors[:2]
+        )
+        yield Hit(
+            layer.index,
+            f"groups = {groups} must divide the input depth D = {depth} (remainder {depth % groups}) and the"
+            f" filters K = {filters} (remainder {filters % groups}); TensorFlow refuses this layer",
+            fixes,
+        )

@@ -1,0 +1,158 @@
+"""CC303: two layers with weights and no nonlinearity between them collapse into one linear map."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+
+from convcalc.analysis import LayerFacts, NetworkFacts
+from convcalc.findings import Fix, Severity
+from convcalc.rules.base import Hit, Settings, rule
+from convcalc.rules.graph import is_nonlinear, mode_of
+
+SOURCES_KEPT = 16
+"""CC303 remembers at most this many layers with weights per layer (the nearest), so that a chain of
+concats (DenseNet) stays linear in the number of layers."""
+
+
+def _linear_sources(net: NetworkFacts) -> list[frozenset[int]]:
+    """Per layer, the layers with weights whose output reaches this layer's output through linear layers
+    only (the layer itself, for a layer with weights; nothing after a nonlinearity): the nearest
+    ``SOURCES_KEPT`` of them.
+
+    One pass in order; a single-input linear layer shares its producer's set, so only merges build new ones.
+    Keeping the highest indices keeps every kept layer in some producer's set, so paths can be traced back.
+    """
+    empty: frozenset[int] = frozenset()
+    sources: list[frozenset[int]] = []
+    for layer in net.layers:
+        if layer.traits.weighted:
+            sources.append(frozenset((layer.index,)))
+        elif is_nonlinear(layer):
+            sources.append(empty)
+        else:
+            reached = [sources[source] for source in layer.inputs if source >= 0 and sources[source]]
+            union = reached[0] if len(reached) == 1 else empty.union(*reached)
+            sources.append(union if len(union) <= SOURCES_KEPT else frozenset(heapq.nlargest(SOURCES_KEPT, union)))
+    return sources
+
+
+def _reaches(sources: list[frozenset[int]], source: int, target: int) -> bool:
+    return source == target or target in sources[source]
+
+
+def _linear_path(net: NetworkFacts, sources: list[frozenset[int]], layer: LayerFacts, target: int) -> list[LayerFacts]:
+    """The linear layers on one path from ``target`` (which has weights) to ``layer``, in order."""
+    path: list[LayerFacts] = []
+    current = next(source for source in layer.inputs if source >= 0 and _reaches(sources, source, target))
+    while current != target:
+        between = net.layers[current]
+        path.append(between)
+        current = next(source for source in between.inputs if source >= 0 and _reaches(sources, source, target))
+    return path[::-1]
+
+
+def _upsamples(layer: LayerFacts) -> bool:
+    """A learned upsampling: a layer with weights whose output grid is finer than its input's."""
+    return layer.traits.weighted and min(layer.spec.grid_step(layer.window)) < 1
+
+
+def _intended(earlier: LayerFacts, later: LayerFacts) -> bool:
+    """Linear pairs that are designs, not slips: a per-channel conv then a 1×1 conv (a separable conv written
+    out; Xception found no nonlinearity between them works best), and learned upsampling (a strided
+    transposed conv, bilinear interpolation when initialised as in FCN) before or after a conv."""
+    pointwise = later.type == "conv" and later.window is not None and later.window.kernel == (1, 1)
+    channelwise = earlier.traits.convolution and not earlier.traits.mixes_channels
+    return (channelwise and pointwise) or _upsamples(earlier) or _upsamples(later)
+
+
+def _reached_avoiding(net: NetworkFacts, sources: list[frozenset[int]], layer: LayerFacts, blocked: int) -> bool:
+    """Whether a layer with weights still reaches ``layer`` linearly when ``blocked`` becomes nonlinear."""
+    stack = [source for source in layer.inputs if source >= 0]
+    seen: set[int] = set()
+    while stack:
+        index = stack.pop()
+        if index in seen or index == blocked or not sources[index]:
+            continue
+        seen.add(index)
+        other = net.layers[index]
+        if other.traits.weighted:
+            if not _intended(other, layer):
+                return True
+            continue
+        stack.extend(source for source in other.inputs if source >= 0)
+    return False
+
+
+@rule(
+    "CC303",
+    "missing-nonlinearity",
+    Severity.WARNING,
+    summary="Two layers with weights and no nonlinearity between them collapse into one linear map.",
+    bad={
+        "input": [8, 8, 1],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+        ],
+    },
+    good={
+        "input": [8, 8, 1],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+        ],
+    },
+)
+def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    For each layer with weights (every conv and fc layer), follows its inputs back
+    through linear layers — normalisation, dropout, zero padding, flatten, avg pooling, and `add`/`concat`,
+    which follow every input — and flags it when another layer with weights is reached before a
+    nonlinearity: a ReLU, any `activation` (relu6, gelu, softmax…), a max or L2 pool, global max pooling.
+    Two designs are exempt: a per-channel conv feeding a 1×1 conv (a separable conv written out) and a
+    strided transposed conv (learned upsampling) on either side.
+
+    ## Why is this bad
+    A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,
+    with more parameters and more computation. CS231n's pattern puts a RELU after every CONV and FC but the
+    last. (MobileNetV2's linear bottlenecks are linear on purpose: silence it there with `ignore`.)
+
+    ## Use instead
+    A `{"type": "relu"}` (or another activation) between them. Where an avg pool sits between them, a max
+    pool is also a nonlinearity (the fix, offered where every linear path runs through that pool).
+    """
+    sources = _linear_sources(net)
+    for layer in net.layers:
+        if not layer.traits.weighted:
+            continue
+        reached = {target for source in layer.inputs if source >= 0 for target in sources[source]}
+        earlier = sorted(
+            (net.layers[target] for target in reached if not _intended(net.layers[target], layer)),
+            key=lambda other: -other.index,
+        )
+        if not earlier:
+            continue
+        nearest = earlier[0]
+        linear = _linear_path(net, sources, layer, nearest.index)
+        between = ", ".join(f"{other.name} ({mode_of(other) or other.type})" for other in linear)
+        message = (
+            f"{nearest.label} ({nearest.input_shape} → {nearest.output_shape}) feeds this {layer.type}"
+            f" ({layer.input_shape} → {layer.output_shape}) through {between or 'nothing'}, no nonlinearity:"
+            f" the two compose into one linear map, so {nearest.name}'s {nearest.params:,} params add no"
+            " expressive power"
+        )
+        if len(earlier) > 1:
+            others = ", ".join(other.label for other in earlier[1:4])
+            capped = len(reached) >= SOURCES_KEPT
+            more = " and more" if capped else f" and {len(earlier) - 4} more" if len(earlier) > 4 else ""
+            message += f" (nor do {others}{more}, reached through the merge)"
+        # An avg pool between them becomes the nonlinearity when it takes the max instead.
+        fixes = tuple(
+            Fix(f"max pool in {other.name}", other.path, {"mode": "max"})
+            for other in linear
+            if other.type == "pool" and not _reached_avoiding(net, sources, layer, other.index)
+        )
+        yield Hit(layer.index, message, fixes)

@@ -1,0 +1,137 @@
+"""How a network ends: CC103 (not 1×1×classes), CC305 (a ReLU on the logits), CC307 (not a vector)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from convcalc.analysis import LayerFacts, NetworkFacts
+from convcalc.findings import Fix, Severity
+from convcalc.rules.base import Hit, Settings, rule
+from convcalc.rules.fixing import pair_value, rewindow, value_text
+from convcalc.rules.graph import kind_of, output_head
+
+
+@rule(
+    "CC103",
+    "output-not-classes",
+    Severity.ERROR,
+    summary="`classes` is set but the last volume is not 1×1×classes.",
+    bad={"input": [4, 4, 1], "classes": 10, "layers": [{"type": "conv", "filters": 10, "kernel": 3}]},
+    good={"input": [4, 4, 1], "classes": 10, "layers": [{"type": "conv", "filters": 10, "kernel": 4}]},
+)
+def output_not_classes(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    When the spec declares `classes: n`, checks that the network ends in a 1×1×n volume — one score per class.
+
+    ## Why is this bad
+    A classifier's last layer must produce exactly one value per class; anything else fails at the loss
+    ("logits and labels must have the same first dimension") or silently trains the wrong thing.
+
+    ## Use instead
+    End in `{"type": "fc", "units": n}`, or in a conv whose kernel covers the whole remaining volume with
+    K = n filters (the FC ⇔ CONV equivalence).
+    """
+    classes = net.network.classes
+    if classes is None or not net.layers:
+        return
+    last = net.layers[-1]
+    if last.input_shape.empty:
+        return
+    out = last.output_shape
+    if (out.height, out.width, out.depth) != (1, 1, classes):
+        yield Hit(last.index, f"the network ends in {out}, not 1×1×{classes} (classes = {classes})")
+
+
+@rule(
+    "CC305",
+    "relu-after-logits",
+    Severity.WARNING,
+    summary="A ReLU after the last layer with weights clips the class scores (logits).",
+    bad={
+        "input": [8, 8, 1],
+        "layers": [{"type": "fc", "units": 16}, {"type": "relu"}, {"type": "fc", "units": 10}, {"type": "relu"}],
+    },
+    good={"input": [8, 8, 1], "layers": [{"type": "fc", "units": 16}, {"type": "relu"}, {"type": "fc", "units": 10}]},
+)
+def relu_after_logits(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Finds the network's output path — from the last layer back through single-input layers without
+    weights to the last conv or fc layer, the logits — and flags a ReLU (a `relu`, or an `activation` of
+    kind relu or relu6) on it. ReLUs inside branches that end in a merge are not logits; a final softmax
+    turns logits into probabilities on purpose and is not flagged.
+
+    ## Why is this bad
+    The last layer with weights produces the class scores (logits) that softmax or a cross-entropy loss
+    expects; they must be free to be negative. A ReLU clips them to ≥ 0, so every negative score becomes a
+    tie at 0 and its gradient dies. CS231n's pattern ends in FC, not FC → RELU.
+
+    ## Use instead
+    End in the fc (or conv) layer itself (or in a softmax).
+    """
+    last, after = output_head(net)
+    if last is None:
+        return
+    relu = next((layer for layer in after if kind_of(layer) in ("relu", "relu6")), None)
+    if relu is not None:
+        name = "ReLU6" if kind_of(relu) == "relu6" else "ReLU"
+        bound = "to [0, 6]" if name == "ReLU6" else "to ≥ 0"
+        yield Hit(
+            relu.index,
+            f"a {name} after {last.label}, the last layer with weights: it clips its {last.output_shape} scores"
+            f" (logits) {bound}, where softmax and the loss expect any real value",
+        )
+
+
+def _whole_volume_fix(layer: LayerFacts) -> Fix | None:
+    """Make the last conv or pool cover its whole input (FC ⇔ CONV, or a global pool), checked by re-computing."""
+    if layer.window is None:
+        return None
+    shape = layer.input_shape
+    kernel = (shape.height, shape.width)
+    new = rewindow(layer, kernel=kernel, stride=(1, 1), padding=(0, 0))
+    out = new.output(layer.output_shape.depth)
+    if (out.height, out.width) != (1, 1):
+        return None
+    what = "conv over the whole volume" if layer.type == "conv" else "global pool"
+    return Fix(
+        f"F={value_text(pair_value(*kernel))} → {out} ({what})",
+        layer.path,
+        {"kernel": pair_value(*kernel), "stride": 1, "padding": 0},
+    )
+
+
+@rule(
+    "CC307",
+    "output-not-vector",
+    Severity.WARNING,
+    summary="The network does not end in a 1×1×n volume of class scores.",
+    bad={"input": [8, 8, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1}]},
+    good={"input": [8, 8, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 8}]},
+)
+def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    When the spec does not declare `classes`, checks that the last volume is 1×1×n (CC103 checks the
+    count when `classes` is set).
+
+    ## Why is this bad
+    A classifier ends in one score per class, a 1×1×n volume. A network that ends in an H×W×D volume is
+    either unfinished or a dense-prediction network, which a classification layer pattern does not cover.
+
+    ## Use instead
+    End in `{"type": "fc", "units": n}`, or in a conv whose kernel covers the whole remaining volume.
+    """
+    if net.network.classes is not None or not net.layers:
+        return
+    last = net.layers[-1]
+    out = last.output_shape
+    if last.input_shape.empty or out.empty or (out.height, out.width) == (1, 1):
+        return
+    fix = _whole_volume_fix(last)
+    yield Hit(
+        last.index,
+        f"the network ends in {out}, not a 1×1×n vector of class scores",
+        () if fix is None else (fix,),
+    )

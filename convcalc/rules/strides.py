@@ -1,0 +1,196 @@
+"""CC301: the input size is not divisible by the product of the strides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from math import lcm, prod
+from typing import NamedTuple
+
+from convcalc.analysis import LayerFacts, NetworkFacts
+from convcalc.findings import Fix, Severity
+from convcalc.rules.base import Hit, Settings, rule
+from convcalc.rules.fixing import with_input
+from convcalc.spec import MAX_SIZE
+
+
+class _Descent(NamedTuple):
+    """How far one axis has been downsampled on the way to a layer's output."""
+
+    factor: Fraction
+    """The product of the strides so far; a strided transposed conv divides it."""
+    strides: tuple[int, ...]
+    """The downsampling strides on that path, in order."""
+
+
+_TOP = _Descent(Fraction(1), ())
+
+
+def _descend(net: NetworkFacts, axis: int) -> tuple[int, tuple[int, ...] | None]:
+    """The number the input size must divide along one axis (0: rows, 1: columns), and the strides that
+    make it up (None where upsampling in between means no one path's strides multiply to it).
+
+    Each layer's downsampling factor follows its producers (the deepest one at a merge); a conv or pool
+    window with S > 1 multiplies it while the volume is more than 1 pixel wide on that axis, a layer that
+    upsamples (a strided transposed conv) divides it. Every intermediate size must be exact, so the input must be
+    divisible by the numerator of every factor reached: their least common multiple.
+    """
+    descents: list[_Descent] = []
+    required = 1
+    for layer in net.layers:
+        before = max(
+            (_TOP if source < 0 else descents[source] for source in layer.inputs),
+            key=lambda d: d.factor,
+            default=_TOP,
+        )
+        size = layer.input_shape[axis]
+        step = layer.spec.grid_step(layer.window)[axis]
+        if step > 1 and size > 1 and not layer.input_shape.empty:
+            before = _Descent(before.factor * step, (*before.strides, int(step)))
+        elif step < 1:
+            before = _Descent(before.factor * step, before.strides)
+        descents.append(before)
+        required = lcm(required, before.factor.numerator)
+    deepest = max(descents, key=lambda d: d.factor.numerator, default=_TOP)
+    strides = deepest.strides if prod(deepest.strides) == required else None
+    return required, strides
+
+
+def _divisors(net: NetworkFacts) -> tuple[int, int]:
+    return _descend(net, 0)[0], _descend(net, 1)[0]
+
+
+def _indivisible(net: NetworkFacts) -> bool:
+    rows, cols = _divisors(net)
+    return net.input_shape.height % rows != 0 or net.input_shape.width % cols != 0
+
+
+def factorise(number: int) -> str:
+    """``2^2·5^2`` for 100, the number itself for a prime (or 1).
+
+    >>> factorise(227), factorise(32), factorise(100), factorise(1)
+    ('227', '2^5', '2^2·5^2', '1')
+    """
+    parts: list[str] = []
+    rest, factor = number, 2
+    while factor * factor <= rest:
+        power = 0
+        while rest % factor == 0:
+            rest //= factor
+            power += 1
+        if power:
+            parts.append(f"{factor}^{power}" if power > 1 else str(factor))
+        factor += 1 if factor == 2 else 2
+    if rest > 1 or not parts:
+        parts.append(str(rest))
+    return "·".join(parts)
+
+
+def _input_fix(net: NetworkFacts, direction: int) -> Fix | None:
+    """The nearest input below (−1) or above (+1) whose strides divide it, checked by re-analysis."""
+    height, width = net.input_shape.height, net.input_shape.width
+    current = net
+    for _ in range(3):  # a larger input can bring more strided layers into play: re-check, re-try
+        ph, pw = _divisors(current)
+        height = (height // ph + (direction > 0 and height % ph != 0)) * ph
+        width = (width // pw + (direction > 0 and width % pw != 0)) * pw
+        if not (1 <= height <= MAX_SIZE and 1 <= width <= MAX_SIZE):
+            return None  # e.g. 250 stride-2 layers: no input TensorFlow could take divides by 2^250
+        current = with_input(net, height, width, receptive_fields=False)
+        if not _indivisible(current):
+            if current.output_shape.empty and not net.output_shape.empty:
+                return None  # the network would break: a layer without output
+            title = f"input {current.input_shape}"
+            # Say so where the new size makes a window stop fitting (a CC101 error to fix next).
+            broken = next((layer for layer in current.layers if _newly_unfit(net, layer)), None)
+            if broken is not None:
+                title += f" ({broken.name} then does not fit)"
+            return Fix(title, "input", {"height": height, "width": width})
+    return None
+
+
+def _newly_unfit(before: NetworkFacts, layer: LayerFacts) -> bool:
+    window, old = layer.window, before.layers[layer.index].window
+    return (
+        window is not None
+        and old is not None
+        and old.fits
+        and not window.same
+        and window.has_output
+        and not window.fits
+    )
+
+
+@rule(
+    "CC301",
+    "input-not-divisible-by-strides",
+    Severity.WARNING,
+    summary="The input size is not divisible by the product of the strides, so downsampling cannot be exact.",
+    bad={
+        "input": [227, 227, 3],
+        "layers": [
+            {"type": "conv", "filters": 16, "kernel": 11, "stride": 4},
+            {"type": "relu"},
+            {"type": "pool", "kernel": 3, "stride": 2},
+        ],
+    },
+    good={
+        "input": [224, 224, 3],
+        "layers": [
+            {"type": "conv", "filters": 16, "kernel": 3, "stride": 2, "padding": 1},
+            {"type": "relu"},
+            {"type": "pool", "kernel": 2, "stride": 2},
+        ],
+    },
+)
+def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Multiplies the strides of the conv and pool windows along each axis, following
+    each layer's inputs (a residual block's shortcut and main branch count once, not twice), until the
+    volume is 1 pixel wide, and checks that the product divides the input height and width. A strided
+    transposed conv upsamples: it divides the product, so an encoder–decoder (U-Net) needs its input
+    divisible by its deepest downsampling only.
+
+    ## Why is this bad
+    CS231n: "the input layer should be divisible by 2 many times" — 32, 64, 96, 224, 384, 512. Every
+    stride S divides the size by S; when the size is not a multiple, some layer floors (losing border
+    pixels) or pads unevenly, and the arithmetic of the whole network stops being clean.
+
+    ## Use instead
+    The nearest input size that is a multiple of the product; the fixes offer the nearest below and above,
+    each re-analysed.
+    """
+    (ph, rows), (pw, cols) = _descend(net, 0), _descend(net, 1)
+    height, width = net.input_shape.height, net.input_shape.width
+    if height % ph == 0 and width % pw == 0:
+        return
+
+    def sentence(size: int, product: int, strides: tuple[int, ...] | None) -> str:
+        below, above = size // product * product, (size // product + 1) * product
+        nearest = f"{below} and {above}" if below else str(above)
+        factors = factorise(product)
+        shown = str(product) if factors == str(product) else f"{product} = {factors}"
+        how = (
+            f"strides {'·'.join(map(str, strides))}"
+            if strides is not None
+            else "the deepest downsampling, upsampling counted"
+        )
+        return f"{size} = {factorise(size)} is not divisible by {shown} ({how}); the nearest multiples are {nearest}"
+
+    if (height, ph, rows) == (width, pw, cols):
+        text = sentence(height, ph, rows)
+    else:
+        parts = [
+            f"{axis} {sentence(size, product, strides)}"
+            for axis, size, product, strides in (("height", height, ph, rows), ("width", width, pw, cols))
+            if size % product
+        ]
+        text = "; ".join(parts)
+    message = (
+        f"input {height}×{width}: {text}. The downsampling cannot be exact: some layer floors away border pixels"
+        " or pads unevenly"
+    )
+    fixes = [fix for fix in (_input_fix(net, -1), _input_fix(net, +1)) if fix is not None]
+    fixes.sort(key=lambda fix: abs(fix.set["height"] - height) + abs(fix.set["width"] - width))  # nearest first
+    yield Hit(None, message, tuple(fixes))

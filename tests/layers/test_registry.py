@@ -1,0 +1,160 @@
+"""convcalc.layers: every registered kind answers every question, and an incomplete kind is refused.
+
+One walk over the registry, so a new kind is tested as soon as it is listed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from convcalc.analysis import LayerFacts, analyze
+from convcalc.export.plan import plan_export
+from convcalc.layers import (
+    KINDS,
+    LAYER_MODELS,
+    REGISTRY,
+    Computed,
+    Conv,
+    IncompleteKindError,
+    LayerSpec,
+    Registry,
+    Shape,
+    Traits,
+    missing_capabilities,
+)
+from convcalc.spec import Network
+
+KIND_IDS = [kind.kind_name for kind in KINDS]
+PACKAGE = Path(__file__).resolve().parents[2] / "convcalc"
+
+
+def example_layer(kind: type[LayerSpec]) -> LayerFacts:
+    """The kind's own example, analysed on an 8×8×4 input."""
+    net = analyze(Network.model_validate({"input": [8, 8, 4], "layers": [dict(kind.example)]}))
+    return net.layers[0]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+def test_every_kind_declares_every_capability(kind: type[LayerSpec]) -> None:
+    assert missing_capabilities(kind) == []
+    assert isinstance(kind.traits, Traits)
+    assert kind.drawing in ("volume", "bar", "merge", "inside", "prefix")
+    for name in kind.type_names():
+        assert LAYER_MODELS[name] is kind
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+def test_the_spec_the_analysis_and_the_notation_know_every_kind(kind: type[LayerSpec]) -> None:
+    layer = example_layer(kind)
+    assert type(layer.spec) is kind
+    assert layer.type == kind.kind_name
+    assert not layer.output_shape.empty
+    assert isinstance(layer.spec.notation(layer.window), str)
+    assert layer.spec.caption()
+    assert all(step > 0 for step in layer.spec.grid_step(layer.window))
+    assert isinstance(layer.spec.is_nonlinear(), bool)
+    # The kernels TensorFlow holds add up to the weights convcalc counts (a batchnorm's γ is no kernel).
+    kernels = layer.spec.weight_shapes(layer.input_shape)
+    assert sum(math.prod(shape) for shape in kernels) == (layer.weights if kind.traits.weighted else 0)
+    if kind.traits.keeps_shape:
+        assert layer.output_shape == layer.input_shape
+    if kind.traits.whole_input:
+        assert (layer.output_shape.height, layer.output_shape.width) == (1, 1)
+    if not kind.traits.weighted:
+        assert layer.macs == 0
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+def test_every_kind_exports_to_keras_and_imports_back(kind: type[LayerSpec]) -> None:
+    layer = example_layer(kind)
+    plan = plan_export(analyze(Network.model_validate({"input": [8, 8, 4], "layers": [dict(kind.example)]})))
+    for op in plan.ops:
+        assert op.layer in REGISTRY.keras_ops, f"no kind declares the tf.nn code of {op.layer}"
+    main = plan.layers[0].main.layer
+    assert main in REGISTRY.keras_readers, f"the Keras import cannot read back {main}, which {kind.__name__} exports"
+    assert kind.keras_readers or any(kind.kind_name in str(reader) for reader in REGISTRY.keras_readers.values())
+    assert layer.spec.export_problem(layer.input_shape, layer.output_shape) is None
+
+
+def test_every_keras_op_a_kind_declares_is_named_once() -> None:
+    owners: dict[str, str] = {}
+    for kind in KINDS:
+        for name in (*kind.keras_ops, *kind.keras_readers):
+            owners.setdefault(name, kind.__name__)
+    assert set(REGISTRY.keras_ops) | set(REGISTRY.keras_readers) == set(owners)
+
+
+class _HalfKind(LayerSpec):
+    """A kind with a model and traits but no shape arithmetic: it must not count as an identity."""
+
+    type: Literal["half"]
+
+    kind_name = "half"
+    traits = Traits(
+        weighted=False,
+        convolution=False,
+        mixes_channels=False,
+        keeps_shape=False,
+        merge=False,
+        whole_input=False,
+        pooling=False,
+    )
+    drawing = "volume"
+    example = {"type": "half"}  # noqa: RUF012
+    keras_readers = {}  # noqa: RUF012
+    keras_ops = {}  # noqa: RUF012
+
+    def notation(self, window: Any) -> str:
+        return ""
+
+
+def test_an_incomplete_kind_is_refused_by_name() -> None:
+    missing = missing_capabilities(_HalfKind)
+    assert "compute" in missing and "receptive_field" in missing and "to_keras" in missing
+    assert "notation" not in missing
+    with pytest.raises(IncompleteKindError, match=r"_HalfKind does not declare: compute, receptive_field"):
+        Registry([*KINDS, _HalfKind])
+    # And calling a capability it lacks raises rather than passing the volume through.
+    with pytest.raises(NotImplementedError, match="compute"):
+        _HalfKind(type="half").compute(Shape(8, 8, 4), [Shape(8, 8, 4)])
+
+
+def test_a_type_or_keras_class_claimed_twice_is_refused() -> None:
+    with pytest.raises(IncompleteKindError, match="type 'conv' is claimed twice"):
+        Registry([Conv, Conv])
+
+    class Shadow(Conv):
+        type: Literal["shadow"]  # type: ignore[assignment]
+
+    with pytest.raises(IncompleteKindError, match="'Conv2D' is claimed twice"):
+        Registry([Conv, Shadow])
+
+
+def test_computed_defaults_are_only_zero_counts() -> None:
+    # The only defaults a kind inherits are "no parameters, no MACs": the shape is always its own answer.
+    assert Computed(Shape(1, 1, 1)).weights == 0
+    with pytest.raises(TypeError):
+        Computed()  # type: ignore[call-arg]
+
+
+KIND_WORDS = {
+    "depthwise": "Depthwise",
+    "separable": "Separable",
+    "conv_transpose": "ConvTranspose",
+    "global_pool": "GlobalPool",
+    "zero_padding": "ZeroPadding",
+    "batchnorm": "BatchNorm",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_WORDS))
+def test_a_kind_is_named_in_few_source_files(kind: str) -> None:
+    # One home per kind: its module, the registry, arithmetic for its formula, and at most one more.
+    pattern = re.compile(rf"\b({kind}|{KIND_WORDS[kind]})\b")
+    naming = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if pattern.search(p.read_text()))
+    assert len(naming) <= 4, naming
