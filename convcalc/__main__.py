@@ -8,8 +8,8 @@ EXIT_USAGE = 2  # convcalc.findings' value; importing that module here would def
 
 
 def main() -> None:
-    # A short-lived CLI process allocates a lot while importing pydantic and rich and frees little:
-    # the cyclic collector only costs start-up time here (about 10 % of a cold `convcalc check`).
+    # Importing pydantic, rich and typer allocates a lot and frees little: the cyclic collector would only
+    # cost start-up time there. It is back on before the command runs, so no other module has to know.
     gc.disable()
     # pydantic scans every installed package's entry points for plugins when the first model is built
     # (tens of ms beside TensorFlow); the CLI uses none. Set the variable yourself to keep plugins on.
@@ -26,6 +26,8 @@ def main() -> None:
         )
         raise SystemExit(EXIT_USAGE) from None
 
+    # Running a command allocates little but may build Keras models (cycles): collect as usual from here on.
+    gc.enable()
     cli_main()
 
 

@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from convcalc.analysis import NetworkFacts, analyze
-from convcalc.config import LintConfig, matches
+from convcalc.analysis import analyze
+from convcalc.checked import CheckedSpec
+from convcalc.config import LintConfig, matches, resolve_config
 from convcalc.findings import Finding, Severity, sort_findings
 from convcalc.loading import LoadedSpec, Problem, SourceMap, SpecError, load_spec, validate
-from convcalc.memory import TrainingMemory, training_memory
+from convcalc.memory import training_memory
 from convcalc.rules import REGISTRY, run_rules
-
-
-@dataclass(frozen=True)
-class CheckedSpec:
-    """One spec after analysis and linting: the record every renderer takes."""
-
-    file: str
-    facts: NetworkFacts
-    findings: list[Finding]
-    source: SourceMap
-    memory: TrainingMemory | None = None
-    """The training-memory estimate at the configured batch size and dtype."""
-
-    def position(self, finding: Finding) -> tuple[int, int] | None:
-        """Line and column (1-based) of the finding's layer object in the file, if known."""
-        path: tuple[str | int, ...] = ("layers", finding.layer) if finding.layer is not None else ()
-        return self.source.locate(path)
-
-    def layer_label(self, finding: Finding) -> str:
-        if finding.layer is None:
-            return "network"
-        return self.facts.layers[finding.layer].label
 
 
 def load_any(file: str) -> LoadedSpec:
@@ -89,6 +69,26 @@ def check_loaded(loaded: LoadedSpec, config: LintConfig | None = None) -> Checke
     ]
     memory = training_memory(facts, config.settings.batch, config.settings.dtype)
     return CheckedSpec(file=loaded.file, facts=facts, findings=sort_findings(kept), source=loaded.source, memory=memory)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A spec checked under its config: what every command starts from."""
+
+    spec: CheckedSpec
+    config: LintConfig
+
+    @property
+    def fails(self) -> bool:
+        """Whether a finding reaches this spec's ``fail-on`` threshold."""
+        return fails(self.spec.findings, self.config.fail_on)
+
+
+def check_file(file: str, options: Mapping[str, Any] | None = None, config_file: str | None = None) -> Checked:
+    """The one pipeline of every command: the config (the file's, then ``options`` on top), the spec or
+    model file read as data, the analysis and the enabled rules. Raises ConfigError or SpecError."""
+    config = resolve_config(file, config_file=config_file, **(options or {}))
+    return Checked(check_loaded(load_any(file), config), config)
 
 
 def fails(findings: Iterable[Finding], threshold: Severity) -> bool:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from enum import Enum
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from convcalc import __version__
+from convcalc.cli_options import checked_or_exit, lint_options, print_spec_error, usage_error, write_output
 from convcalc.findings import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Severity
 from convcalc.loading import SpecError
+
+if TYPE_CHECKING:
+    pass
 
 app = typer.Typer(
     name="convcalc",
@@ -47,153 +53,60 @@ def _root(
     """CNN shape and parameter calculator with static analysis."""
 
 
-def print_spec_error(error: SpecError) -> None:
-    """Bullets on stderr: ``file:line:col: layers[3].stride: must be ≥ 1 (got -1)``."""
-    from convcalc.report.common import spec_error_text
-
-    sys.stderr.write(spec_error_text(error))
-
-
-def _usage_error(message: str) -> NoReturn:
-    from convcalc.report.common import printable
-
-    sys.stderr.write(f"error: {printable(message)}\n")
-    raise typer.Exit(EXIT_USAGE)
-
-
-def _write(text: str, output: str | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        _usage_error(f"cannot write {output}: {exc.strerror or exc}")
-
-
 @app.command()
+@lint_options
 def check(
-    specs: Annotated[list[str], typer.Argument(help="Spec files (JSON).", show_default=False)],
+    specs: Annotated[list[str], typer.Argument(metavar="FILE...", help="Spec files (JSON) or Keras model files.")],
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)
     ] = OutputFormat.table,
-    select: Annotated[
-        list[str] | None,
-        typer.Option("--select", help="Only these rule codes or prefixes (CC2, CC301); repeat or comma-separate."),
-    ] = None,
-    ignore: Annotated[
-        list[str] | None, typer.Option("--ignore", help="Skip these rule codes or prefixes; repeat or comma-separate.")
-    ] = None,
-    fail_on: Annotated[
-        str | None, typer.Option("--fail-on", help="Exit 1 on findings at or above: error (default), warning, info.")
-    ] = None,
     exit_zero: Annotated[
         bool, typer.Option("--exit-zero", help="Exit 0 even with findings (invalid input still exits 2).")
     ] = False,
-    config_file: Annotated[
-        str | None, typer.Option("--config", help="A convcalc.toml or pyproject.toml to use instead of searching.")
-    ] = None,
-    max_params: Annotated[
-        str | None, typer.Option("--max-params", help="CC405 gate: total parameters, e.g. 25M.")
-    ] = None,
-    max_macs: Annotated[str | None, typer.Option("--max-macs", help="CC405 gate: MACs per example, e.g. 4G.")] = None,
-    max_memory: Annotated[
-        str | None, typer.Option("--max-memory", help="CC405 gate: training memory at --batch, e.g. 8GiB.")
-    ] = None,
-    batch: Annotated[
-        int | None, typer.Option("--batch", min=1, help="Batch size for the training-memory estimate (default 1).")
-    ] = None,
-    dtype: Annotated[
-        str | None, typer.Option("--dtype", help="float32 (default), float16 or bfloat16 for the memory estimate.")
-    ] = None,
-    activation_budget_mib: Annotated[
-        int | None, typer.Option("--activation-budget-mib", min=1, help="CC403 budget: activation memory per example.")
-    ] = None,
     show_all: Annotated[
         bool, typer.Option("--all", help="Print every layer; by default runs of repeated layers fold into one row.")
     ] = False,
-    width: Annotated[int | None, typer.Option("--width", min=40, help="Table width in characters.")] = None,
-    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+    width: Annotated[
+        int | None, typer.Option("--width", min=40, metavar="N", help="Table width in characters.")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the report to this file.")
+    ] = None,
+    config_file: str | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> None:
     """Compute every volume and parameter count of each spec and lint the architecture.
 
     Exit 0 when no finding reaches --fail-on (default: error), 1 when one does, 2 when a spec cannot be
     read or validated or an option is wrong.
     """
-    from convcalc.checking import check_loaded, fails, load_any
-    from convcalc.config import ConfigError, resolve_config
+    from convcalc.report import renderer
+    from convcalc.report.common import RenderOptions
 
     results = []
     failed = False
     over_threshold = False  # each spec is judged by its own config's fail-on
     for file in specs:
-        try:
-            config = resolve_config(
-                file,
-                select=select,
-                ignore=ignore,
-                fail_on=fail_on,
-                activation_budget_mib=activation_budget_mib,
-                config_file=config_file,
-                max_params=max_params,
-                max_macs=max_macs,
-                max_memory=max_memory,
-                batch=batch,
-                dtype=dtype,
-            )
-            checked = check_loaded(load_any(file), config)
-        except ConfigError as error:
-            _usage_error(str(error))
-        except SpecError as error:
-            print_spec_error(error)
+        checked = checked_or_exit(file, settings or {}, config_file)
+        if checked is None:
             failed = True
             continue
-        over_threshold = over_threshold or fails(checked.findings, config.fail_on)
-        results.append(checked)
+        over_threshold = over_threshold or checked.fails
+        results.append(checked.spec)
     if results:
-        text = _render(
-            results, output_format, fold=not show_all, width=width, to_file=output is not None, many=len(specs) > 1
+        terminal = output is None and sys.stdout.isatty()
+        if width is None:
+            width = shutil.get_terminal_size().columns if terminal else 160 if output is not None else None
+        options = RenderOptions(
+            fold=not show_all,
+            width=width,
+            color=terminal and "NO_COLOR" not in os.environ,
+            as_list=len(specs) > 1,
         )
-        _write(text, output)
+        write_output(renderer(output_format.value)(results, options), output)
     if failed:
         raise typer.Exit(EXIT_USAGE)
     raise typer.Exit(EXIT_FINDINGS if over_threshold and not exit_zero else EXIT_OK)
-
-
-def _render(
-    results: list[Any], output_format: OutputFormat, *, fold: bool, width: int | None, to_file: bool, many: bool
-) -> str:
-    if output_format is OutputFormat.json:
-        from convcalc.report import json_report
-
-        return json_report.render(results, as_list=many)
-    if output_format is OutputFormat.markdown:
-        from convcalc.report import markdown
-
-        return markdown.render(results, fold=fold)
-    if output_format is OutputFormat.sarif:
-        from convcalc.report import sarif
-
-        return sarif.render(results)
-    if output_format is OutputFormat.github:
-        from convcalc.report import github
-
-        return github.render(results)
-    if output_format is OutputFormat.html:
-        from convcalc.report import html
-
-        return html.render(results)
-    import io
-
-    from convcalc.report import table
-
-    if not to_file:
-        table.render(results, sys.stdout, fold=fold, width=width)
-        return ""
-    buffer = io.StringIO()
-    table.render(results, buffer, fold=fold, width=width or 160)
-    return buffer.getvalue()
 
 
 @app.command()
@@ -213,7 +126,7 @@ def rules(
 
     rule = REGISTRY.get(code.strip().upper())
     if rule is None:
-        _usage_error(f"unknown rule code {code!r}; known: {', '.join(sorted(REGISTRY))}")
+        usage_error(f"unknown rule code {code!r}; known: {', '.join(sorted(REGISTRY))}")
     sys.stdout.write(rule_docs.render_rule(rule, output_format.value))
 
 
@@ -222,11 +135,11 @@ def _parse_volume(text: str) -> tuple[int, int, int]:
     try:
         values = [int(p) for p in parts]
     except ValueError:
-        _usage_error(f"--input: expected HxWxD like 227x227x3 (got {text!r})")
+        usage_error(f"--input: expected HxWxD like 227x227x3 (got {text!r})")
     if len(values) == 2:
         values.append(1)
     if len(values) != 3:
-        _usage_error(f"--input: expected HxWxD like 227x227x3 (got {text!r})")
+        usage_error(f"--input: expected HxWxD like 227x227x3 (got {text!r})")
     return values[0], values[1], values[2]
 
 
@@ -237,7 +150,7 @@ def _parse_pair(text: str, option: str) -> Any:
     try:
         values = [int(p) for p in parts]
     except ValueError:
-        _usage_error(f"{option}: expected an integer or h,w (got {text!r})")
+        usage_error(f"{option}: expected an integer or h,w (got {text!r})")
     return values[0] if len(values) == 1 else values
 
 
@@ -256,7 +169,7 @@ def calc(
     from convcalc.loading import validate
 
     if (filters is None) == (pool is None):
-        _usage_error("give exactly one of --filters K (a conv layer) or --pool max|avg|l2 (a pool layer)")
+        usage_error("give exactly one of --filters K (a conv layer) or --pool max|avg|l2 (a pool layer)")
     height, width, depth = _parse_volume(input_volume)
     layer: dict[str, Any] = {"kernel": _parse_pair(kernel, "--kernel"), "stride": _parse_pair(stride, "--stride")}
     layer["padding"] = _parse_pair(padding, "--padding")
@@ -303,7 +216,7 @@ def solve(
 
     if spec is not None:
         if in_size is not None or out_size is not None:
-            _usage_error("give either a spec or --in/--out, not both")
+            usage_error("give either a spec or --in/--out, not both")
         from convcalc.analysis import analyze
         from convcalc.checking import load_any
 
@@ -323,7 +236,7 @@ def solve(
             )
         raise typer.Exit(EXIT_OK if heights and widths else EXIT_FINDINGS)
     if in_size is None or out_size is None:
-        _usage_error("give --in and --out (sizes along one axis), or a spec file")
+        usage_error("give --in and --out (sizes along one axis), or a spec file")
     bounds = solver.Bounds(max_kernel=max(max_kernel, kernel or 0), max_stride=max(max_stride, stride or 0))
     found = solver.solve_window(in_size, out_size, kernel=kernel, stride=stride, padding=padding, bounds=bounds)
     if output_format is OutputFormat.json:
@@ -342,32 +255,29 @@ def solve(
 
 
 @app.command()
+@lint_options
 def draw(
-    spec: Annotated[str, typer.Argument(help="A spec file (JSON).", show_default=False)],
+    spec: Annotated[str, typer.Argument(metavar="FILE", help="A spec file (JSON) or Keras model file.")],
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Write the SVG here (default: standard output).")
+        str | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write the SVG here (default: standard output)."),
     ] = None,
+    config_file: str | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> None:
     """Draw the network as a row of H×W×D volumes (SVG), the way CNN courses do.
 
     Layers with error findings are outlined in red, warnings in amber. Exit 0 when drawn, 2 when the spec
     cannot be read or the output is not an .svg file.
     """
-    from convcalc.checking import check_loaded, load_any
-    from convcalc.config import ConfigError, resolve_config
-
     if output is not None and not output.lower().endswith(".svg"):
-        _usage_error(f"--output: convcalc draws SVG only; name the file *.svg (got {output!r})")
-    try:
-        checked = check_loaded(load_any(spec), resolve_config(spec))
-    except ConfigError as error:
-        _usage_error(str(error))
-    except SpecError as error:
-        print_spec_error(error)
-        raise typer.Exit(EXIT_USAGE) from None
+        usage_error(f"--output: convcalc draws SVG only; name the file *.svg (got {output!r})")
+    checked = checked_or_exit(spec, settings or {}, config_file)
+    if checked is None:
+        raise typer.Exit(EXIT_USAGE)
     from convcalc.draw import draw_svg
 
-    _write(draw_svg(checked), output)
+    write_output(draw_svg(checked.spec), output)
 
 
 @app.command("import")
@@ -383,7 +293,7 @@ def import_model(
     from convcalc.importers.keras import is_keras_file, spec_from_keras_file
 
     if not is_keras_file(model):
-        _usage_error(f"{model}: not a Keras model file (.keras archive or model.to_json() output)")
+        usage_error(f"{model}: not a Keras model file (.keras archive or model.to_json() output)")
     try:
         spec = spec_from_keras_file(model)
     except SpecError as error:
@@ -391,7 +301,7 @@ def import_model(
         raise typer.Exit(EXIT_USAGE) from None
     from convcalc.report.json_report import spec_json
 
-    _write(spec_json(spec), output)
+    write_output(spec_json(spec), output)
 
 
 @app.command()

@@ -8,7 +8,7 @@ pyproject.toml in the same directory); the defaults. ``--select`` replaces the f
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,18 +21,6 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
-KNOWN_KEYS = (
-    "select",
-    "ignore",
-    "fail-on",
-    "activation-budget-mib",
-    "max-params",
-    "max-macs",
-    "max-memory",
-    "batch",
-    "dtype",
-)
 
 
 class ConfigError(Exception):
@@ -117,38 +105,125 @@ def _tool_table(data: dict[str, Any], path: Path) -> dict[str, Any] | None:
     return table
 
 
+# --- the settings, declared once -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One knob: its config-file key (``--<key>`` on the command line), how it is read and where it lands.
+
+    This table drives the TOML keys, the CLI options (:func:`convcalc.cli.lint_options`), their validation and
+    the README's table (:func:`settings_markdown`).
+    """
+
+    key: str
+    metavar: str
+    help: str
+    parse: Callable[[Any, str], Any]
+    """The value from a config file or the command line, and where it came from → the validated value."""
+    store: Callable[[LintConfig, Any, bool], LintConfig]
+    """Put the parsed value into a config; the flag says it comes on top of a config file (the CLI's)."""
+    integer: bool = False
+    """The command line takes an integer ≥ 1 (otherwise text)."""
+    repeatable: bool = False
+    """The option may be given several times (and take comma-separated values)."""
+    example: str = ""
+    """How the README writes a value in a config file."""
+
+    @property
+    def name(self) -> str:
+        """The Python name of the option (``fail_on``)."""
+        return self.key.replace("-", "_")
+
+
+def _codes(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f'{where}: must be a list of rule codes like ["CC201", "CC3"]')
+    return check_codes(split_codes(value), where)
+
+
+def _select(config: LintConfig, codes: tuple[str, ...], layered: bool) -> LintConfig:
+    return replace(config, select=codes)  # the command line's --select replaces the file's
+
+
+def _ignore(config: LintConfig, codes: tuple[str, ...], layered: bool) -> LintConfig:
+    return replace(config, ignore=config.ignore + codes if layered else codes)  # --ignore adds to the file's
+
+
+def _budget_mib(value: Any, where: str) -> int:
+    if type(value) is not int or value < 1:
+        raise ConfigError(f"{where}: must be a positive integer (MiB) (got {value!r})")
+    return value
+
+
+def _settings_field(name: str, scale: int = 1) -> Callable[[LintConfig, Any, bool], LintConfig]:
+    def store(config: LintConfig, value: Any, layered: bool) -> LintConfig:
+        return replace(config, settings=replace(config.settings, **{name: value * scale}))
+
+    return store
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "select", "CODES", "Only these rule codes or prefixes (CC2, CC301); also enables off-by-default rules.",
+        _codes, _select, repeatable=True, example='["CC1", "CC2", "CC3"]',
+    ),
+    Setting(
+        "ignore", "CODES", "Skip these rule codes or prefixes (on the command line: added to the file's).",
+        _codes, _ignore, repeatable=True, example='["CC201"]',
+    ),
+    Setting(
+        "fail-on", "SEVERITY", "Exit 1 on findings at or above: error (default), warning, info.",
+        lambda value, where: parse_severity(value, where), lambda c, v, _: replace(c, fail_on=v), example='"warning"',
+    ),
+    Setting(
+        "activation-budget-mib", "MIB", "CC403's budget: activation memory per example (default 512).",
+        _budget_mib, _settings_field("activation_budget_bytes", 1024 * 1024), integer=True, example="256",
+    ),
+    Setting(
+        "max-params", "N", "CI gate (CC405): total parameters, e.g. 25M.",
+        lambda value, where: parse_gate(value, where, False), _settings_field("max_params"), example='"25M"',
+    ),
+    Setting(
+        "max-macs", "N", "CI gate (CC405): MACs per example, e.g. 4G.",
+        lambda value, where: parse_gate(value, where, False), _settings_field("max_macs"), example='"4G"',
+    ),
+    Setting(
+        "max-memory", "SIZE", "CI gate (CC405): training memory at --batch, e.g. 8GiB.",
+        lambda value, where: parse_gate(value, where, True), _settings_field("max_memory_bytes"), example='"8GiB"',
+    ),
+    Setting(
+        "batch", "N", "Batch size of the training-memory estimate (default 1).",
+        lambda value, where: parse_batch(value, where), _settings_field("batch"), integer=True, example="32",
+    ),
+    Setting(
+        "dtype", "DTYPE", "float32 (default), float16 or bfloat16 for the memory estimate.",
+        lambda value, where: parse_dtype(value, where), _settings_field("dtype"), example='"float16"',
+    ),
+)  # fmt: skip
+"""Every setting a config file or the command line can give, in the order they are documented."""
+SETTING_KEYS = tuple(setting.key for setting in SETTINGS)
+
+
 def config_from_table(table: dict[str, Any], where: str) -> LintConfig:
-    """Validate a config table (the keys of KNOWN_KEYS) into a LintConfig."""
+    """Validate a config table (the keys of SETTINGS) into a LintConfig."""
     for key in table:
-        if key not in KNOWN_KEYS:
-            raise ConfigError(f"{where}: unknown config key {key!r}; allowed: {', '.join(KNOWN_KEYS)}")
+        if key not in SETTING_KEYS:
+            raise ConfigError(f"{where}: unknown config key {key!r}; allowed: {', '.join(SETTING_KEYS)}")
     config = LintConfig(source=where)
-    for key in ("select", "ignore"):
-        if key in table:
-            value = table[key]
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f'{where}: {key} must be a list of rule codes like ["CC201", "CC3"]')
-            codes = check_codes(value, f"{where}: {key}")
-            config = replace(config, select=codes) if key == "select" else replace(config, ignore=codes)
-    if "fail-on" in table:
-        config = replace(config, fail_on=parse_severity(table["fail-on"], f"{where}: fail-on"))
-    settings = config.settings
-    if "max-params" in table:
-        settings = replace(settings, max_params=parse_gate(table["max-params"], f"{where}: max-params", False))
-    if "max-macs" in table:
-        settings = replace(settings, max_macs=parse_gate(table["max-macs"], f"{where}: max-macs", False))
-    if "max-memory" in table:
-        settings = replace(settings, max_memory_bytes=parse_gate(table["max-memory"], f"{where}: max-memory", True))
-    if "batch" in table:
-        settings = replace(settings, batch=parse_batch(table["batch"], f"{where}: batch"))
-    if "dtype" in table:
-        settings = replace(settings, dtype=parse_dtype(table["dtype"], f"{where}: dtype"))
-    config = replace(config, settings=settings)
-    if "activation-budget-mib" in table:
-        budget = table["activation-budget-mib"]
-        if type(budget) is not int or budget < 1:
-            raise ConfigError(f"{where}: activation-budget-mib must be a positive integer (MiB)")
-        config = replace(config, settings=replace(config.settings, activation_budget_bytes=budget * 1024 * 1024))
+    for setting in SETTINGS:
+        if setting.key in table:
+            config = setting.store(config, setting.parse(table[setting.key], f"{where}: {setting.key}"), False)
+    return config
+
+
+def with_options(config: LintConfig, options: Mapping[str, Any]) -> LintConfig:
+    """The command line's settings on top of a config (by Python name: ``fail_on``; None means not given)."""
+    for setting in SETTINGS:
+        value = options.get(setting.name)
+        if value is None or (setting.repeatable and not value):
+            continue
+        config = setting.store(config, setting.parse(value, f"--{setting.key}"), True)
     return config
 
 
@@ -184,21 +259,12 @@ def parse_severity(value: Any, where: str) -> Severity:
         raise ConfigError(f"{where}: must be one of error, warning, info (got {value!r})") from None
 
 
-def resolve_config(
-    spec_file: str,
-    *,
-    select: list[str] | None = None,
-    ignore: list[str] | None = None,
-    fail_on: str | None = None,
-    activation_budget_mib: int | None = None,
-    config_file: str | None = None,
-    max_params: str | None = None,
-    max_macs: str | None = None,
-    max_memory: str | None = None,
-    batch: int | None = None,
-    dtype: str | None = None,
-) -> LintConfig:
-    """The effective config for one spec: its config file (or ``config_file``), then the options on top."""
+def resolve_config(spec_file: str, *, config_file: str | None = None, **options: Any) -> LintConfig:
+    """The effective config for one spec: its config file (or ``config_file``), then the options on top
+    (keyword arguments by the settings' Python names: ``select=["CC1"]``, ``fail_on="warning"`` …)."""
+    unknown = set(options) - {setting.name for setting in SETTINGS}
+    if unknown:
+        raise TypeError(f"resolve_config: unknown options {sorted(unknown)}")
     if config_file is not None:
         path = Path(config_file)
         if not path.is_file():
@@ -209,23 +275,12 @@ def resolve_config(
     else:
         found = find_config_file(Path(spec_file).parent)
         config = config_from_table(found[1], str(found[0])) if found else LintConfig()
-    if select is not None:
-        config = replace(config, select=check_codes(split_codes(select), "--select"))
-    if ignore:
-        config = replace(config, ignore=config.ignore + check_codes(split_codes(ignore), "--ignore"))
-    if fail_on is not None:
-        config = replace(config, fail_on=parse_severity(fail_on, "--fail-on"))
-    settings = config.settings
-    if activation_budget_mib is not None:
-        settings = replace(settings, activation_budget_bytes=activation_budget_mib * 1024 * 1024)
-    if max_params is not None:
-        settings = replace(settings, max_params=parse_gate(max_params, "--max-params", False))
-    if max_macs is not None:
-        settings = replace(settings, max_macs=parse_gate(max_macs, "--max-macs", False))
-    if max_memory is not None:
-        settings = replace(settings, max_memory_bytes=parse_gate(max_memory, "--max-memory", True))
-    if batch is not None:
-        settings = replace(settings, batch=parse_batch(batch, "--batch"))
-    if dtype is not None:
-        settings = replace(settings, dtype=parse_dtype(dtype, "--dtype"))
-    return replace(config, settings=settings)
+    return with_options(config, options)
+
+
+def settings_markdown() -> str:
+    """The README's table of settings: option, config-file key with an example value, meaning."""
+    rows = ["| option | `[tool.convcalc]` key | meaning |", "|---|---|---|"]
+    for setting in SETTINGS:
+        rows.append(f"| `--{setting.key} {setting.metavar}` | `{setting.key} = {setting.example}` | {setting.help} |")
+    return "\n".join(rows) + "\n"

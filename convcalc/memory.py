@@ -56,20 +56,6 @@ def training_memory(facts: NetworkFacts, batch: int = 1, dtype: str = "float32")
     )
 
 
-def human_bytes(count: int) -> str:
-    """Bytes with binary units and one decimal.
-
-    >>> human_bytes(896), human_bytes(553_433_216)
-    ('896 B', '527.8 MiB')
-    """
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{count:,} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
-
-
 _QUANTITY = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?(?:[eE][0-9]+)?)\s*([A-Za-z]*)\s*")
 _DECIMAL = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 _BYTES = {

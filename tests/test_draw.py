@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from convcalc.checked import CheckedSpec
 from convcalc.checking import check_loaded
 from convcalc.draw import build_nodes, draw_svg
 from convcalc.loading import load_spec
-from convcalc.report.common import CheckedSpec
 from tests import browser
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,6 @@ Regenerate after an intended change with: CONVCALC_UPDATE_GOLDEN=1 python -m pyt
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from convcalc.checking import check_loaded
 from convcalc.loading import load_spec
 from convcalc.report import json_report, markdown, table
+from convcalc.report.common import RenderOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -39,9 +39,7 @@ def _compare(rendered: str, golden: Path) -> None:
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_table_matches_golden(name):
-    buffer = io.StringIO()
-    table.render([_check(name)], buffer, width=200)
-    rendered = buffer.getvalue()
+    rendered = table.render([_check(name)], RenderOptions(width=200))
     assert "\x1b" not in rendered
     _compare(rendered, GOLDEN / f"{name.removesuffix('.json')}.table.txt")
 

@@ -51,6 +51,17 @@ def test_check_reads_model_files_directly(model_files: dict[str, Any], kind: str
     assert json.loads(result.stdout)["total_params"] == model_files["params"]
 
 
+@pytest.mark.parametrize("command", [["draw"], ["solve"], ["export", "--to", "python"], ["verify"]])
+def test_every_command_reads_model_files_through_the_same_pipeline(
+    model_files: dict[str, Any], command: list[str]
+) -> None:
+    result = runner.invoke(app, [command[0], model_files["keras"], *command[1:]])
+    assert result.exit_code in (0, 1), result.output  # solve exits 1 when no input size nearby fits
+    assert "Traceback" not in result.output and "not a valid convcalc spec" not in result.output
+    if command[0] == "verify":
+        assert f"model.count_params() {model_files['params']:,}" in result.stdout
+
+
 def test_import_refuses_a_spec_and_junk(tmp_path: Path) -> None:
     spec = tmp_path / "spec.json"
     spec.write_text('{"input": [8, 8, 1], "layers": [{"type": "relu"}]}')

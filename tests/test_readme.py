@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from convcalc.cli import app
-from convcalc.config import config_from_table
+from convcalc.config import config_from_table, settings_markdown
 from convcalc.loading import validate
 
 if sys.version_info >= (3, 11):
@@ -60,3 +60,8 @@ def test_shown_command_output_is_what_the_command_prints():
         for line in expected:
             shown_part = line.split("...")[0]  # an abbreviated line: what is shown must be printed
             assert " ".join(shown_part.split()) in printed, line
+
+
+def test_the_settings_table_is_the_one_the_settings_declare():
+    # One declaration (convcalc.config.SETTINGS) drives the keys, the options and this table.
+    assert settings_markdown() in README

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import re
@@ -12,11 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convcalc.checked import CheckedSpec
 from convcalc.checking import check_loaded
+from convcalc.folding import MAX_BLOCK, Run
 from convcalc.loading import LoadedSpec, SourceMap, load_spec
 from convcalc.report import json_report, markdown, table
-from convcalc.report.common import MAX_BLOCK, CheckedSpec, Run, fold_runs, human_bytes, percent, row_signature
+from convcalc.report.common import RenderOptions
+from convcalc.report.rows import fold_runs, row_signature
 from convcalc.spec import Network
+from convcalc.text import human_bytes
+from convcalc.text import share as percent
 from tests.conftest import EXAMPLES
 from tests.strategies import MAX_SIZE, spec_dicts
 
@@ -125,9 +129,7 @@ BIG_TOTAL = 499 * (3 * 3 * 4 * 4 + 4) + (8 * 8 * 4 * 10 + 10)
 
 
 def render_table(checked: CheckedSpec, fold: bool = True) -> str:
-    out = io.StringIO()
-    table.render([checked], out, fold=fold, width=400)
-    return out.getvalue()
+    return table.render([checked], RenderOptions(fold=fold, width=400))
 
 
 def table_rows(text: str) -> tuple[list[str], list[list[str]]]:
@@ -235,7 +237,7 @@ def test_a_folded_row_is_true_for_every_layer_it_stands_for(make: Any, fmt: str)
         unfolded = layer_rows(*table_rows(render_table(checked, fold=False)))
     else:
         folded = layer_rows(*markdown_rows(markdown.render([checked])))
-        unfolded = layer_rows(*markdown_rows(markdown.render([checked], fold=False)))
+        unfolded = layer_rows(*markdown_rows(markdown.render([checked], RenderOptions(fold=False))))
     by_index = {indices[0]: cells for indices, cells in unfolded}
     ignored = {"#", "layer", "share"}
     mismatches = []
@@ -280,7 +282,7 @@ def test_every_valid_spec_renders_in_every_format(spec: dict[str, Any], fold: bo
     text = render_table(checked, fold=fold)
     assert f"total params: {checked.facts.total_params:,}" in text
     assert "\x1b" not in text
-    assert f"{checked.facts.total_params:,}" in markdown.render([checked], fold=fold)
+    assert f"{checked.facts.total_params:,}" in markdown.render([checked], RenderOptions(fold=fold))
     report = json.loads(json_report.render([checked]))
     assert report["total_params"] == checked.facts.total_params
     assert [layer["output_shape"] for layer in report["layers"]] == [

@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from convcalc.analysis import NetworkFacts, Shape
-from convcalc.checking import CheckedSpec
+from convcalc.checked import CheckedSpec
 from convcalc.findings import Finding
-from convcalc.report.common import greedy_runs, hyperparameters, printable
+from convcalc.folding import greedy_runs
+from convcalc.text import pair_text, printable
 
 MAX_LINE_WIDTH = 1180.0
 """Wrap the diagram onto another line past this width (where a single edge crosses)."""
@@ -81,10 +82,6 @@ class Node:
     name: str = ""
 
 
-def _pair(values: Sequence[int]) -> str:
-    return str(values[0]) if values[0] == values[1] else f"{values[0]}×{values[1]}"
-
-
 def _window_text(facts: NetworkFacts, layers: list[int], head: int) -> str:
     layer = facts.layers[head]
     window = layer.spec.diagram_window(layer.window)
@@ -95,14 +92,14 @@ def _window_text(facts: NetworkFacts, layers: list[int], head: int) -> str:
         extra = facts.layers[index].spec.added_padding()
         if extra is not None:
             pads = [a + b for a, b in zip(pads, extra, strict=True)]
-    parts = [f"F={_pair(window.kernel)}", f"S={_pair(window.stride)}"]
+    parts = [f"F={pair_text(window.kernel)}", f"S={pair_text(window.stride)}"]
     top, bottom, left, right = pads
     if any(pads):
         parts.append(
-            f"P={_pair((top, left))}" if (top, left) == (bottom, right) else f"P={top},{bottom},{left},{right}"
+            f"P={pair_text((top, left))}" if (top, left) == (bottom, right) else f"P={top},{bottom},{left},{right}"
         )
     if window.dilation != (1, 1):
-        parts.append(f"d={_pair(window.dilation)}")
+        parts.append(f"d={pair_text(window.dilation)}")
     return " ".join(parts)
 
 
@@ -169,7 +166,7 @@ def _signature(facts: NetworkFacts, node: Node) -> tuple[object, ...]:
     return (
         node.kind,
         node.caption,
-        tuple(hyperparameters(layers[i]) for i in node.layers),
+        tuple(layers[i].spec.notation(layers[i].window) for i in node.layers),
         layers[node.head].input_shapes,
         node.shape,
         tuple(node.id - source for source in node.inputs),
@@ -650,7 +647,7 @@ def _tooltip(facts: NetworkFacts, node: Node) -> str:
     lines = []
     for index in node.layers:
         layer = facts.layers[index]
-        settings = hyperparameters(layer)
+        settings = layer.spec.notation(layer.window)
         lines.append(
             f"layers[{index}] {layer.name}: {layer.type}{' ' + settings if settings else ''}"
             f" {layer.input_shape} → {layer.output_shape}, {layer.params:,} params"

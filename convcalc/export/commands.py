@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from convcalc.cli_options import checked_or_exit, lint_options
 
 if TYPE_CHECKING:
     from convcalc.export.gate import Limits
@@ -56,25 +58,19 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _prepare(file: str, *, force: bool, limits: Limits, verb: str) -> ExportPlan | int:
+def _prepare(
+    file: str, *, force: bool, limits: Limits, verb: str, settings: dict[str, Any], config_file: str | None
+) -> ExportPlan | int:
     """Load, check and gate one spec: its export plan, or the exit code to stop with (messages printed)."""
-    from convcalc.checking import check_loaded
-    from convcalc.config import ConfigError, resolve_config
     from convcalc.export.gate import decide
     from convcalc.export.plan import plan_export
     from convcalc.findings import EXIT_USAGE
-    from convcalc.loading import SpecError, load_spec
-    from convcalc.report.common import spec_error_text
 
-    try:
-        # The same findings as `convcalc check` (the project's config file included).
-        checked = check_loaded(load_spec(file), resolve_config(file))
-    except SpecError as error:
-        sys.stderr.write(spec_error_text(error))
+    # The same pipeline and findings as `convcalc check` (model files and the project's config included).
+    result = checked_or_exit(file, settings, config_file)
+    if result is None:
         return EXIT_USAGE
-    except ConfigError as error:
-        sys.stderr.write(f"error: {error}\n")
-        return EXIT_USAGE
+    checked = result.spec
     decision = decide(checked, force=force, limits=limits, verb=verb)
     if decision.show_findings:
         import dataclasses
@@ -107,7 +103,7 @@ def _require_tensorflow() -> None:
 
 def _write(output: str, content: str) -> None:
     from convcalc.findings import EXIT_USAGE
-    from convcalc.report.common import printable
+    from convcalc.text import printable
 
     try:
         with open(output, "w", encoding="utf-8", newline="\n") as file:
@@ -116,8 +112,9 @@ def _write(output: str, content: str) -> None:
         raise _fail(f"error: cannot write {printable(output)}: {error.strerror or error}", EXIT_USAGE) from None
 
 
+@lint_options
 def export(
-    spec: Annotated[str, typer.Argument(help="Spec file (JSON).", show_default=False)],
+    spec: Annotated[str, typer.Argument(metavar="FILE", help="Spec file (JSON) or Keras model file.")],
     to: Annotated[
         Target,
         typer.Option(
@@ -135,6 +132,8 @@ def export(
     force: ForceOption = False,
     max_param_bytes: MaxParamBytes = "4GiB",
     max_activation_bytes: MaxActivationBytes = "4GiB",
+    config_file: str | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> None:
     """Export a spec as a runnable TensorFlow model: Keras code, a .keras file, or tf.nn code.
 
@@ -143,7 +142,7 @@ def export(
     """
     from convcalc.export.gate import Limits
     from convcalc.findings import EXIT_OK, EXIT_USAGE
-    from convcalc.report.common import printable
+    from convcalc.text import plural, printable
 
     limits = Limits(_size(max_param_bytes), _size(max_activation_bytes))
     if output == "-":
@@ -151,7 +150,7 @@ def export(
     if to is Target.keras and (output is None or not output.endswith(".keras")):
         got = "no -o" if output is None else f"-o {printable(output)}"
         raise _fail(f"error: --to keras writes a Keras 3 file, whose name must end in .keras (got {got})", EXIT_USAGE)
-    plan = _prepare(spec, force=force, limits=limits, verb="exported")
+    plan = _prepare(spec, force=force, limits=limits, verb="exported", settings=settings or {}, config_file=config_file)
     if isinstance(plan, int):
         raise typer.Exit(plan)
     _require_tensorflow()
@@ -170,21 +169,17 @@ def export(
     where = "stdout" if output is None else printable(output)
     facts = plan.facts
     sys.stderr.write(
-        f"wrote {where}: {plan.model_name} as {what}: {_count(len(facts.layers), 'spec layer')} →"
-        f" {_count(len(plan.ops), 'Keras layer')}, {facts.total_params:,} params\n"
+        f"wrote {where}: {plan.model_name} as {what}: {plural(len(facts.layers), 'spec layer')} →"
+        f" {plural(len(plan.ops), 'Keras layer')}, {facts.total_params:,} params\n"
     )
     raise typer.Exit(EXIT_OK)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def _save_keras(plan: ExportPlan, output: str) -> str:
     """Build the plan and save it as a ``.keras`` file; a sentence about what was written and how to load it."""
     from convcalc.export.keras_build import build_model
     from convcalc.findings import EXIT_USAGE
-    from convcalc.report.common import printable
+    from convcalc.text import printable
 
     model = build_model(plan)
     try:
@@ -199,14 +194,19 @@ def _save_keras(plan: ExportPlan, output: str) -> str:
     return "a Keras 3 file (loads with keras.saving.load_model in safe mode)"
 
 
+@lint_options
 def verify(
-    specs: Annotated[list[str], typer.Argument(help="Spec files (JSON).", show_default=False)],
+    specs: Annotated[list[str], typer.Argument(metavar="FILE...", help="Spec files (JSON) or Keras model files.")],
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=1024, help="Examples in the random batch.")] = 2,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the weights and the random batch.")] = 0,
     force: ForceOption = False,
     max_param_bytes: MaxParamBytes = "4GiB",
     max_activation_bytes: MaxActivationBytes = "4GiB",
-    width: Annotated[int | None, typer.Option("--width", min=60, help="Table width in characters.")] = None,
+    width: Annotated[
+        int | None, typer.Option("--width", min=60, metavar="N", help="Table width in characters.")
+    ] = None,
+    config_file: str | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> None:
     """Build each spec in Keras, run a random batch through it, and compare every layer with convcalc.
 
@@ -219,7 +219,9 @@ def verify(
     limits = Limits(_size(max_param_bytes), _size(max_activation_bytes))
     worst = EXIT_OK
     for file in specs:
-        plan = _prepare(file, force=force, limits=limits, verb="verified")
+        plan = _prepare(
+            file, force=force, limits=limits, verb="verified", settings=settings or {}, config_file=config_file
+        )
         if isinstance(plan, int):
             worst = max(worst, plan)
             continue

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from convcalc.checking import CheckedSpec
+from convcalc.checked import CheckedSpec
 from convcalc.export.plan import unbuildable, unsupported
 from convcalc.findings import EXIT_FINDINGS, EXIT_USAGE, Severity
-from convcalc.memory import human_bytes, parse_quantity
-from convcalc.report.common import printable
-
-DEFAULT_MAX_BYTES = "4GiB"
-"""Default limit on parameter memory and on activation memory per example (float32)."""
+from convcalc.memory import parse_quantity
+from convcalc.text import human_bytes, printable
 
 
 def parse_size(text: str) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from convcalc.analysis import LayerFacts, NetworkFacts, Shape
 from convcalc.export.naming import NameAllocator, sanitize
-from convcalc.layers import REGISTRY, Conv, ConvTranspose
+from convcalc.layers import REGISTRY
 from convcalc.layers.keras import KerasOps, Op, Volume
 from convcalc.layers.tfnn import list_notation, nhwc
 
@@ -94,24 +94,19 @@ class UnbuildableError(ValueError):
 def unbuildable(facts: NetworkFacts) -> list[str]:
     """Why TensorFlow cannot build some layer at all, even with sizes floored (one sentence per layer).
 
-    These are error findings in ``check`` too: no output (CC102), groups that do not divide (CC104), merge
-    inputs that do not line up (CC105, CC106), output_padding ≥ stride (CC107).
+    The error findings of the rules marked ``tensorflow_refuses`` (no output, groups that do not divide,
+    merge inputs that do not line up, output_padding ≥ stride …), whatever the config enables.
     """
-    reasons = []
-    for layer in facts.layers:
-        spec = layer.spec
-        if layer.output_shape.empty or any(shape.empty for shape in (layer.input_shape, *layer.input_shapes)):
-            reasons.append(f"{layer.label} has no output ({layer.output_shape})")
-        elif isinstance(spec, Conv) and (layer.input_shape.depth % spec.groups or spec.filters % spec.groups):
-            depth = layer.input_shape.depth
-            reasons.append(f"{layer.label}: groups = {spec.groups} must divide D = {depth} and K = {spec.filters}")
-        elif isinstance(spec, ConvTranspose) and spec.output_padding is not None:
-            if any(pad >= stride for pad, stride in zip(spec.output_padding, spec.stride, strict=True)):
-                reasons.append(f"{layer.label}: output_padding {spec.output_padding} is not below the stride")
-        elif layer.type == "add" and len(set(layer.input_shapes)) > 1:
-            reasons.append(f"{layer.label} adds volumes of different shapes")
-        elif layer.type == "concat" and len({(s.height, s.width) for s in layer.input_shapes}) > 1:
-            reasons.append(f"{layer.label} concatenates volumes of different H×W")
+    from convcalc.rules import REGISTRY
+
+    reasons = [
+        f"{facts.layers[finding.layer].label if finding.layer is not None else 'the network'}: {finding.message}"
+        for rule in sorted(REGISTRY.values(), key=lambda rule: rule.code)
+        if rule.tensorflow_refuses
+        for finding in rule.run(facts)
+    ]
+    if not reasons and any(layer.output_shape.empty for layer in facts.layers):
+        reasons.append(f"{next(layer for layer in facts.layers if layer.output_shape.empty).label} has no output")
     return reasons
 
 

@@ -59,10 +59,6 @@ def import_keras() -> Any:
     """Import Keras on TensorFlow, quietly, and return the ``keras`` module."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no oneDNN/CPU-feature banners in a CLI's output
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    # `python -m convcalc` disables the cyclic collector for a fast `check`; building models makes cycles.
-    import gc
-
-    gc.enable()
     import keras  # type: ignore[import-untyped]
 
     if keras.backend.backend() != "tensorflow":

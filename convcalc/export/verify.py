@@ -15,7 +15,7 @@ from convcalc.export.keras_build import build_model, layer_outputs_model
 from convcalc.export.plan import ExportPlan, LayerPlan, as_volume, kernel_shapes, tensor_notation
 from convcalc.export.runtime import import_keras
 from convcalc.layers.tfnn import list_notation
-from convcalc.report.common import printable
+from convcalc.text import printable
 
 OK, MISMATCH = "✓", "✗"
 

@@ -87,15 +87,6 @@ def widest(fields: Sequence[FieldPair]) -> FieldPair:
     return (max((f[0] for f in fields), key=lambda f: f.size), max((f[1] for f in fields), key=lambda f: f.size))
 
 
-def pair_text(values: tuple[int, int] | Sequence[int]) -> str:
-    """``3`` for (3, 3), ``1×3`` otherwise: the course notation of a per-axis value.
-
-    >>> pair_text((3, 3)), pair_text((1, 7))
-    ('3', '1×7')
-    """
-    return str(values[0]) if values[0] == values[1] else f"{values[0]}×{values[1]}"
-
-
 UNIT_STEP = (Fraction(1), Fraction(1))
 """The output grid of a layer that does not resample: one output per input position."""
 

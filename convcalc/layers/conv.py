@@ -17,7 +17,7 @@ from convcalc import arithmetic as ar
 from convcalc.layers.base import Computed, Traits
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import Padding, PositiveInt, PositivePair, StrictBool
-from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, volume_of
+from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Reader, Tensor, bias_args, volume_of
 from convcalc.layers.tfnn import (
     KerasOp,
     bias_variable,
@@ -60,6 +60,23 @@ class _SlidingConv(WindowedLayer):
         return self.kind_name
 
 
+def _reader(kind: str, filters: bool, optional: str, field: str) -> Reader:
+    """A Keras reader of a conv-like layer: its window, its filters when it has them, one optional setting
+    (``groups``, ``depth_multiplier`` → ``multiplier``) when not 1, the bias and a fused activation."""
+
+    def read(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+        body: dict[str, object] = {"type": kind}
+        if filters:
+            body["filters"] = layer.config.get("filters")
+        body.update(keras_window_fields(layer, sources[0]))
+        value = layer.config.get(optional, 1)
+        if value != 1:
+            body[field] = value
+        return Mapped([layer.with_bias(body), *fused_activation(layer)], 4)
+
+    return read
+
+
 def _notation(window: Window | None, bias: bool, *extras: str) -> str:
     return " ".join([*window_notation(window), *extras, *([] if bias else ["no-bias"])])
 
@@ -97,14 +114,6 @@ def _conv2d_variables(op: Op, shape: Shape) -> list[str]:
     return [variable(identifier(op.name), "kernel", initial, "[F, F, D/groups, K]"), *bias_variable(op, units)]
 
 
-def _read_conv(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
-    body = {"type": "conv", "filters": layer.config.get("filters"), **keras_window_fields(layer, sources[0])}
-    groups = layer.config.get("groups", 1)
-    if groups != 1:
-        body["groups"] = groups
-    return Mapped([layer.with_bias(body), *fused_activation(layer)], 4)
-
-
 class Conv(_SlidingConv):
     """A convolution: K filters of F×F×(D/groups), stride S, zero-padding P, dilation d."""
 
@@ -120,7 +129,7 @@ class Conv(_SlidingConv):
     kind_name = "conv"
     example = {"type": "conv", "filters": 8, "kernel": 3, "padding": 1}
     traits = CONV_TRAITS
-    keras_readers = {"Conv2D": _read_conv}
+    keras_readers = {"Conv2D": _reader("conv", True, "groups", "groups")}
     keras_ops = {
         "Conv2D": KerasOp(
             _conv2d,
@@ -191,14 +200,6 @@ def _depthwise_variables(op: Op, shape: Shape) -> list[str]:
     ]
 
 
-def _read_depthwise(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
-    body: dict[str, object] = {"type": "depthwise", **keras_window_fields(layer, sources[0])}
-    multiplier = layer.config.get("depth_multiplier", 1)
-    if multiplier != 1:
-        body["multiplier"] = multiplier
-    return Mapped([layer.with_bias(body), *fused_activation(layer)], 4)
-
-
 class Depthwise(_SlidingConv):
     """A depthwise convolution: one F×F filter per input channel (times a depth multiplier)."""
 
@@ -221,7 +222,7 @@ class Depthwise(_SlidingConv):
         whole_input=False,
         pooling=False,
     )
-    keras_readers = {"DepthwiseConv2D": _read_depthwise}
+    keras_readers = {"DepthwiseConv2D": _reader("depthwise", False, "depth_multiplier", "multiplier")}
     keras_ops = {"DepthwiseConv2D": KerasOp(_depthwise_conv2d, _depthwise_variables, biased=True)}
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
@@ -284,14 +285,6 @@ def _separable_variables(op: Op, shape: Shape) -> list[str]:
     ]
 
 
-def _read_separable(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
-    body = {"type": "separable", "filters": layer.config.get("filters"), **keras_window_fields(layer, sources[0])}
-    multiplier = layer.config.get("depth_multiplier", 1)
-    if multiplier != 1:
-        body["multiplier"] = multiplier
-    return Mapped([layer.with_bias(body), *fused_activation(layer)], 4)
-
-
 class Separable(_SlidingConv):
     """A depthwise-separable convolution: depthwise F×F (multiplier m), then a 1×1 conv to K filters."""
 
@@ -307,7 +300,7 @@ class Separable(_SlidingConv):
     kind_name = "separable"
     example = {"type": "separable", "filters": 8, "kernel": 3, "padding": 1}
     traits = CONV_TRAITS
-    keras_readers = {"SeparableConv2D": _read_separable}
+    keras_readers = {"SeparableConv2D": _reader("separable", True, "depth_multiplier", "multiplier")}
     keras_ops = {"SeparableConv2D": KerasOp(_separable_conv2d, _separable_variables, biased=True)}
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:

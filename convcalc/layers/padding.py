@@ -14,11 +14,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
-from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, Traits, pair_text, widest
+from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, Traits, widest
 from convcalc.layers.fields import NON_NEGATIVE_PAIR_SCHEMA, strict_pair
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, volume_of
 from convcalc.layers.tfnn import KerasOp, padding_list
 from convcalc.layers.volume import Padding, Shape, Window
+from convcalc.text import pair_text
 
 
 def _sides(value: Any) -> tuple[int, int, int, int]:

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PlainValidator, WithJsonSchema
 
 from convcalc import arithmetic as ar
-from convcalc.layers.base import Computed, DiagramWindow, FieldPair, LayerSpec, pair_text, widest
+from convcalc.layers.base import Computed, DiagramWindow, FieldPair, LayerSpec, widest
 from convcalc.layers.conv import CONV_TRAITS
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import (
@@ -35,6 +35,7 @@ from convcalc.layers.volume import Padding as Sides
 from convcalc.layers.volume import Shape, Window
 from convcalc.layers.windowed import dilated_and_strided, keras_window_fields
 from convcalc.pysource import identifier
+from convcalc.text import pair_text
 
 
 def _output_padding(value: object) -> Pair:

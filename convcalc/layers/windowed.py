@@ -11,9 +11,10 @@ from fractions import Fraction
 from typing import Any
 
 from convcalc import arithmetic as ar
-from convcalc.layers.base import Computed, DiagramWindow, FieldPair, LayerSpec, pair_text, widest
+from convcalc.layers.base import Computed, DiagramWindow, FieldPair, LayerSpec, widest
 from convcalc.layers.keras import KerasLayer, KerasOps, Tensor, compact
 from convcalc.layers.volume import Shape, Window
+from convcalc.text import pair_text
 
 
 class WindowedLayer(LayerSpec):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from convcalc.checking import CheckedSpec
-from convcalc.report.common import hyperparameters
+from convcalc.checked import CheckedSpec
+from convcalc.report.rows import hyperparameters
 
 
 def render(checked: CheckedSpec, output_format: str) -> str:

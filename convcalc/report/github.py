@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from convcalc.checking import CheckedSpec
+from collections.abc import Sequence
+
+from convcalc.checked import CheckedSpec
 from convcalc.findings import Severity
+from convcalc.report.common import DEFAULT_OPTIONS, RenderOptions
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -26,7 +29,7 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render(results: list[CheckedSpec]) -> str:
+def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
     lines = []
     for checked in results:
         for finding in checked.findings:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 
 from convcalc.analysis import BYTES_PER_FLOAT32
-from convcalc.checking import CheckedSpec
+from convcalc.checked import CheckedSpec
 from convcalc.draw.svg import draw_svg
 from convcalc.findings import Finding
-from convcalc.memory import human_bytes
-from convcalc.report.common import COLUMNS, input_row, layer_rows, printable, totals_lines, visible_columns
+from convcalc.report.common import DEFAULT_OPTIONS, RenderOptions, totals_lines
+from convcalc.report.rows import RunHeading, table_rows, visible_columns
 from convcalc.rules import REGISTRY
+from convcalc.text import human_bytes, printable
 
 CSS = """
 :root{color-scheme:light dark;--fg:#1f2328;--muted:#57606a;--bg:#ffffff;--panel:#f6f8fa;--line:#d0d7de;
@@ -83,52 +85,39 @@ def rationale_html(text: str) -> str:
     return "".join(out)
 
 
-def _memory_cell(neurons: str) -> str:
-    try:
-        return human_bytes(int(neurons.replace(",", "")) * BYTES_PER_FLOAT32)
-    except ValueError:
-        return ""
-
-
 def _table(checked: CheckedSpec, anchor: str) -> tuple[list[str], set[int]]:
     """The table's HTML lines and the layers that have a row of their own (an anchor to link to)."""
-    facts = checked.facts
-    keep = visible_columns(facts)
-    memory_at = next(i for i, column in enumerate(keep) if COLUMNS[column][0] == MEMORY_AFTER) + 1
-    headers = [COLUMNS[i][0] for i in keep]
-    aligns = [COLUMNS[i][1] for i in keep]
+    keep = visible_columns(checked.facts)
+    memory_at = next(i for i, column in enumerate(keep) if column.key == MEMORY_AFTER) + 1
+    headers = [column.header for column in keep]
+    aligns = [column.right for column in keep]
     headers.insert(memory_at, MEMORY_HEADER)
-    aligns.insert(memory_at, "right")
-    worst: dict[str, str] = {}
+    aligns.insert(memory_at, True)
+    worst: dict[int, str] = {}
     for finding in checked.findings:
-        if finding.layer is not None and finding.severity.value != "info":
-            key = str(finding.layer)
-            if worst.get(key) != "error":
-                worst[key] = finding.severity.value
+        if finding.layer is not None and finding.severity.value != "info" and worst.get(finding.layer) != "error":
+            worst[finding.layer] = finding.severity.value
     out = [
         '<div class="table-wrap"><table>',
         "<thead><tr>" + "".join(f'<th scope="col">{_esc(h)}</th>' for h in headers) + "</tr></thead>",
         "<tbody>",
     ]
-    rows: list[list[str] | tuple[str, str]] = [input_row(facts), *layer_rows(checked, fold=True)]
     anchored: set[int] = set()
-    neurons_at = next(i for i, (header, _) in enumerate(COLUMNS) if header == MEMORY_AFTER)
-    for row in rows:
-        if isinstance(row, tuple):
-            out.append(f'<tr class="run"><th colspan="{len(headers)}">{_esc(row[0])}: {_esc(row[1])}</th></tr>')
+    for row in table_rows(checked, fold=True):
+        if isinstance(row, RunHeading):
+            out.append(f'<tr class="run"><th colspan="{len(headers)}">{_esc(row.span)}: {_esc(row.caption)}</th></tr>')
             continue
-        cells = [row[i] for i in keep]
-        cells.insert(memory_at, _memory_cell(row[neurons_at]))
-        index = row[0]
+        cells = [row.cell(column.key) for column in keep]
+        cells.insert(memory_at, human_bytes(row.neurons * BYTES_PER_FLOAT32))
         attrs = ""
-        if index.isdigit():
-            attrs = f' id="{anchor}-l{index}"'
-            anchored.add(int(index))
-        if index in worst:
-            attrs += f' class="flag-{worst[index]}"'
+        if row.layer is not None:
+            attrs = f' id="{anchor}-l{row.layer}"'
+            anchored.add(row.layer)
+            if row.layer in worst:
+                attrs += f' class="flag-{worst[row.layer]}"'
         tds = "".join(
-            f'<td class="num">{_esc(cell)}</td>' if align == "right" else f"<td>{_esc(cell)}</td>"
-            for cell, align in zip(cells, aligns, strict=True)
+            f'<td class="num">{_esc(cell)}</td>' if right else f"<td>{_esc(cell)}</td>"
+            for cell, right in zip(cells, aligns, strict=True)
         )
         out.append(f"<tr{attrs}>{tds}</tr>")
     out.append("</tbody></table></div>")
@@ -189,7 +178,7 @@ def _section(checked: CheckedSpec, number: int) -> list[str]:
     return out
 
 
-def render(results: list[CheckedSpec]) -> str:
+def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
     """The whole report as one HTML document (UTF-8 text, ends with a newline)."""
     names = ", ".join(checked.facts.name or checked.file for checked in results)
     body: list[str] = []

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from convcalc.analysis import MACS_CONVENTION, LayerFacts
-from convcalc.checking import CheckedSpec
+from convcalc.checked import CheckedSpec
 from convcalc.findings import Finding
 from convcalc.layers.norm import PARAMS_CONVENTION
 from convcalc.loading import format_path
 from convcalc.memory import TrainingMemory
+from convcalc.report.common import DEFAULT_OPTIONS, RenderOptions
 
 
 def _fraction(value: Any) -> float | int:
@@ -131,13 +133,14 @@ def spec_json(spec: dict[str, Any]) -> str:
     return _spec_text(spec, "") + "\n"
 
 
-def render(results: list[CheckedSpec], *, as_list: bool | None = None) -> str:
+def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
     """One object for one spec; an array of objects (each with its ``file``) for several.
 
     ``as_list`` follows the number of files asked for, not of files that loaded, so the shape never
     depends on which inputs were valid.
     """
     records = [spec_record(checked) for checked in results]
+    as_list = options.as_list
     if not (len(records) > 1 if as_list is None else as_list) and len(records) == 1:
         return _spec_text(records[0], "") + "\n"
     return "[\n" + ",\n".join(_spec_text(record, "  ") for record in records) + "\n]\n"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from convcalc.checking import CheckedSpec
-from convcalc.report.common import COLUMNS, input_row, layer_rows, printable, totals_lines, visible_columns
+from collections.abc import Sequence
+
+from convcalc.checked import CheckedSpec
+from convcalc.report.common import DEFAULT_OPTIONS, RenderOptions, totals_lines
+from convcalc.report.rows import RunHeading, table_rows, visible_columns
+from convcalc.text import printable
 
 
 def _cell(text: str) -> str:
@@ -11,19 +15,22 @@ def _cell(text: str) -> str:
     return printable(text).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
 
 
-def render(results: list[CheckedSpec], *, fold: bool = True) -> str:
+def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """A section per spec: the layer table, the totals, the findings with their fixes."""
     lines: list[str] = []
     for checked in results:
         facts = checked.facts
         lines.append(f"## {_cell(facts.name or checked.file)}")
         lines.append("")
         keep = visible_columns(facts)
-        lines.append("| " + " | ".join(COLUMNS[i][0] for i in keep) + " |")
-        lines.append("|" + "|".join("--:" if COLUMNS[i][1] == "right" else "---" for i in keep) + "|")
-        rows: list[list[str]] = [input_row(facts)]
-        for row in layer_rows(checked, fold):
-            rows.append([f"*{row[0]}*", f"*{row[1]}*"] + [""] * (len(COLUMNS) - 2) if isinstance(row, tuple) else row)
-        lines.extend("| " + " | ".join(_cell(cells[i]) for i in keep) + " |" for cells in rows)
+        lines.append("| " + " | ".join(column.header for column in keep) + " |")
+        lines.append("|" + "|".join("--:" if column.right else "---" for column in keep) + "|")
+        for row in table_rows(checked, options.fold):
+            if isinstance(row, RunHeading):
+                cells = [f"*{row.span}*", f"*{row.caption}*"] + [""] * (len(keep) - 2)
+            else:
+                cells = [row.cell(column.key) for column in keep]
+            lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
         lines.append("")
         lines.extend(f"{_cell(line)}  " for line in totals_lines(checked))
         lines.append("")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from convcalc import __version__
-from convcalc.checking import CheckedSpec
+from convcalc.checked import CheckedSpec
 from convcalc.findings import Severity
+from convcalc.report.common import DEFAULT_OPTIONS, RenderOptions
 from convcalc.rules import REGISTRY, Rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -38,7 +40,7 @@ def artifact_uri(file: str) -> str:
     return path.as_posix()
 
 
-def render(results: list[CheckedSpec]) -> str:
+def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
     codes = sorted(REGISTRY)
     index = {code: i for i, code in enumerate(codes)}
     sarif_results = []

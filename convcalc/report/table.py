@@ -2,55 +2,67 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+import io
+from collections.abc import Sequence
 
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from convcalc.checking import CheckedSpec
+from convcalc.checked import CheckedSpec
 from convcalc.findings import Severity
-from convcalc.report.common import COLUMNS, input_row, layer_rows, printable, totals_lines, visible_columns
+from convcalc.report.common import DEFAULT_OPTIONS, RenderOptions, totals_lines
+from convcalc.report.rows import Column, Row, RunHeading, table_rows, visible_columns
+from convcalc.text import printable
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
-OPTIONAL_COLUMNS = ("start", "jump", "biases", "weights", "type", "neurons", "share", "MACs")
-"""Dropped in this order when the terminal is too narrow: never truncate a name or a figure."""
+OPTIONAL_COLUMNS = ("start", "jump", "biases", "weights", "type", "neurons", "share", "macs")
+"""Dropped in this order (by key) when the terminal is too narrow: never truncate a name or a figure."""
+DEFAULT_WIDTH = 200
+"""Width when not writing to a terminal (a pipe, a CI log, a file): room for every column."""
 
 
-def build_table(
-    rows: list[list[str] | tuple[str, str]], checked: CheckedSpec, keep: list[int], widths: list[int] | None = None
-) -> Table:
+def _cells(row: Row, keep: list[Column]) -> list[str]:
+    """The row's text per kept column; a run heading fills the first two (index and layer are never dropped)."""
+    if isinstance(row, RunHeading):
+        return [row.span, row.caption] + [""] * (len(keep) - 2)
+    return [row.cell(column.key) for column in keep]
+
+
+def build_table(rows: list[Row], checked: CheckedSpec, keep: list[Column], widths: list[int] | None = None) -> Table:
     """The rich table; with ``widths`` (the table fits as it is) rich need not measure every cell again."""
     facts = checked.facts
     title = f"{printable(facts.name)} — {printable(checked.file)}" if facts.name else printable(checked.file)
     table = Table(title=Text(title, style="bold"), header_style="bold")
-    for slot, i in enumerate(keep):
-        header, justify = COLUMNS[i]
-        table.add_column(header, justify=justify, overflow="fold", width=widths[slot] if widths else None)
+    for slot, column in enumerate(keep):
+        table.add_column(
+            column.header,
+            justify="right" if column.right else "left",
+            overflow="fold",
+            width=widths[slot] if widths else None,
+        )
     for row in rows:
-        if isinstance(row, tuple):
-            cells = [Text(row[0], style="dim"), Text(row[1], style="dim italic")]
-            cells += [Text("")] * (len(keep) - 2)
-            table.add_row(*cells)
+        cells = _cells(row, keep)
+        if isinstance(row, RunHeading):
+            table.add_row(Text(cells[0], style="dim"), Text(cells[1], style="dim italic"), *map(Text, cells[2:]))
         else:
-            table.add_row(*(Text(row[i]) for i in keep))
+            table.add_row(*map(Text, cells))
     return table
 
 
-def column_widths(rows: list[list[str] | tuple[str, str]], keep: list[int]) -> list[int]:
-    """The widest cell of each kept column (a folded run's heading row spans the first two)."""
-    widths = [cell_len(COLUMNS[i][0]) for i in keep]
+def column_widths(rows: list[Row], keep: list[Column]) -> list[int]:
+    """The widest cell of each kept column."""
+    widths = [cell_len(column.header) for column in keep]
     for row in rows:
-        cells = list(row) + [""] * (len(COLUMNS) - 2) if isinstance(row, tuple) else row
-        for slot, i in enumerate(keep):
-            widths[slot] = max(widths[slot], cell_len(cells[i]))
+        for slot, text in enumerate(_cells(row, keep)):
+            widths[slot] = max(widths[slot], cell_len(text))
     return widths
 
 
 def fitted_table(checked: CheckedSpec, console: Console, fold: bool) -> Table:
     """The table with as many columns as fit the console, dropping OPTIONAL_COLUMNS in order."""
-    rows: list[list[str] | tuple[str, str]] = [input_row(checked.facts), *layer_rows(checked, fold)]
+    rows = table_rows(checked, fold)
     dropped: tuple[str, ...] = ()
     keep = visible_columns(checked.facts)
     widths = column_widths(rows, keep)
@@ -61,10 +73,6 @@ def fitted_table(checked: CheckedSpec, console: Console, fold: bool) -> Table:
         keep = visible_columns(checked.facts, dropped)
         widths = column_widths(rows, keep)
     return build_table(rows, checked, keep)  # still too wide: let rich wrap the cells
-
-
-def _totals(checked: CheckedSpec) -> Text:
-    return Text("\n".join(totals_lines(checked)))
 
 
 def findings_text(checked: CheckedSpec) -> Text:
@@ -84,7 +92,7 @@ def findings_text(checked: CheckedSpec) -> Text:
     return text
 
 
-def summary_line(results: list[CheckedSpec]) -> Text:
+def summary_line(results: Sequence[CheckedSpec]) -> Text:
     counts = {severity: 0 for severity in Severity}
     for checked in results:
         for finding in checked.findings:
@@ -94,16 +102,25 @@ def summary_line(results: list[CheckedSpec]) -> Text:
     return Text(", ".join(parts), style=style)
 
 
-def render(results: list[CheckedSpec], out: TextIO, *, fold: bool = True, width: int | None = None) -> None:
-    """Print every spec's table, totals and findings, then a one-line summary."""
-    console = Console(file=out, width=width, highlight=False, emoji=False, markup=False, soft_wrap=False)
-    if width is None and not console.is_terminal:
-        console.width = 200  # a pipe or CI log: room for every column rather than 80
+def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """Every spec's table, totals and findings, then a one-line summary."""
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=options.width or DEFAULT_WIDTH,
+        force_terminal=options.color,
+        no_color=not options.color,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        soft_wrap=False,
+    )
     for checked in results:
-        console.print(fitted_table(checked, console, fold))
-        console.print(_totals(checked))
+        console.print(fitted_table(checked, console, options.fold))
+        console.print(Text("\n".join(totals_lines(checked))))
         if checked.findings:
             console.print()
             console.print(findings_text(checked), end="")
         console.print()
     console.print(summary_line(results))
+    return buffer.getvalue()

@@ -58,6 +58,8 @@ class Rule:
     default_enabled: bool = True
     example_settings: Settings | None = None
     """Settings under which the bad example triggers (for rules that read a budget)."""
+    tensorflow_refuses: bool = False
+    """Its findings are layers TensorFlow cannot build at all (the exporter refuses them even with --force)."""
 
     def run(self, net: NetworkFacts, settings: Settings | None = None) -> Iterator[Finding]:
         for hit in self.check(net, settings or Settings()):
@@ -77,6 +79,7 @@ def rule(
     good: dict[str, Any],
     default_enabled: bool = True,
     example_settings: Settings | None = None,
+    tensorflow_refuses: bool = False,
 ) -> Callable[[Check], Check]:
     """Register the decorated check as a rule; its docstring becomes the rationale."""
 
@@ -94,6 +97,7 @@ def rule(
             check=check,
             default_enabled=default_enabled,
             example_settings=example_settings,
+            tensorflow_refuses=tensorflow_refuses,
         )
         return check
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 from convcalc.analysis import BYTES_PER_FLOAT32, LayerFacts, NetworkFacts, Shape
 from convcalc.findings import Severity
-from convcalc.memory import human_bytes
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.graph import only_producer, sliding_conv
+from convcalc.text import human_bytes
 
 
 def _fc_volume(net: NetworkFacts, fc: LayerFacts) -> Shape:

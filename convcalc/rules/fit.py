@@ -11,7 +11,7 @@ from convcalc.layers import WindowAxis
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import fit_fixes, input_size_fixes
 from convcalc.rules.graph import size_locked
-from convcalc.rules.wording import format_fraction, per_axis
+from convcalc.text import exact_decimal, per_axis
 
 
 def does_not_fit_message(layer: LayerFacts) -> str | None:
@@ -29,7 +29,7 @@ def does_not_fit_message(layer: LayerFacts) -> str | None:
         exact = Fraction(result.numerator, axis.stride) + 1
         return (
             f"(W − F + 2P)/S + 1 = ({axis.size} − {axis.span} + {axis.pads})/{axis.stride} + 1"
-            f" {format_fraction(exact)} is not an integer; TensorFlow would silently floor it to {result.size} and"
+            f" {exact_decimal(exact)} is not an integer; TensorFlow would silently floor it to {result.size} and"
             f" never read the last {result.remainder} {unit}{'s' if result.remainder != 1 else ''} of the"
             f" {'padded ' if axis.pads else ''}input{dilated}"
         )
@@ -87,6 +87,7 @@ def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     summary="F > W + 2P: the window does not fit in the padded input, so there is no output.",
     bad={"input": [2, 2, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3}]},
     good={"input": [2, 2, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1}]},
+    tensorflow_refuses=True,
 )
 def window_larger_than_input(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """

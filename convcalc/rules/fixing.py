@@ -16,20 +16,12 @@ from convcalc.arithmetic import effective_kernel
 from convcalc.findings import Fix
 from convcalc.layers import Conv, Pool
 from convcalc.spec import InputShape
+from convcalc.text import value_text
 
 
 def pair_value(height: int, width: int) -> int | list[int]:
     """How a spec writes a per-axis value: an int when square, ``[h, w]`` otherwise."""
     return height if height == width else [height, width]
-
-
-def value_text(value: int | list[int] | str) -> str:
-    """A spec value as fix titles write it: ``3``, ``1×3``, ``same``.
-
-    >>> value_text(3), value_text([1, 3]), value_text("same")
-    ('3', '1×3', 'same')
-    """
-    return "×".join(str(v) for v in value) if isinstance(value, list) else str(value)
 
 
 def spec_padding(window: Window) -> Any:

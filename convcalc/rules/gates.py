@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 from convcalc.analysis import NetworkFacts
 from convcalc.findings import Severity
-from convcalc.memory import human_bytes, training_memory
+from convcalc.memory import training_memory
 from convcalc.rules.base import Hit, Settings, rule
+from convcalc.text import human_bytes
 
 
 @rule(

@@ -18,6 +18,7 @@ from convcalc.rules.base import Hit, Settings, rule
     summary="A grouped conv's groups must divide both its input depth D and its filters K.",
     bad={"input": [8, 8, 6], "layers": [{"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "groups": 4}]},
     good={"input": [8, 8, 6], "layers": [{"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "groups": 2}]},
+    tensorflow_refuses=True,
 )
 def groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """

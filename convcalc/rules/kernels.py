@@ -9,9 +9,9 @@ from convcalc.arithmetic import ceil_div, conv_output_size, effective_kernel
 from convcalc.findings import Fix, Severity
 from convcalc.layers import WindowAxis
 from convcalc.rules.base import Hit, Settings, rule
-from convcalc.rules.fixing import checked_fix, padding_title, padding_value, pair_value, value_text
+from convcalc.rules.fixing import checked_fix, padding_title, padding_value, pair_value
 from convcalc.rules.graph import covers_input, is_conv, size_locked, sliding_conv, windowed
-from convcalc.rules.wording import percent, plural
+from convcalc.text import percent_number, plural, value_text
 
 
 def _kernel_too_large(window: Window) -> bool:
@@ -112,10 +112,11 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
             f" {kh}·{kw}·{depth}·{filters} = {single:,}"
         )
         if stack < single:
-            message += f", saving {single - stack:,} ({percent(single - stack, single)} %)"
+            message += f", saving {single - stack:,} ({percent_number(single - stack, single)} %)"
         elif stack > single:
             message += (
-                f": {stack - single:,} more (+{percent(stack - single, single)} %); the stack is not cheaper here,"
+                f": {stack - single:,} more (+{percent_number(stack - single, single)} %); the stack is not cheaper"
+                " here,"
                 f" as its later convs map {filters} → {filters} channels while this layer reads only {depth}:"
                 " it buys depth, not fewer weights"
             )

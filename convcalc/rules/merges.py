@@ -11,7 +11,7 @@ from convcalc.arithmetic import INPUT_RECEPTIVE_FIELD
 from convcalc.findings import Severity
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import MERGE_FIXES, merge_fixes
-from convcalc.rules.wording import fraction_text
+from convcalc.text import fraction_text
 
 
 def _merge_inputs(net: NetworkFacts, layer: LayerFacts) -> list[tuple[str, Shape]]:
@@ -40,6 +40,7 @@ def _merge_inputs(net: NetworkFacts, layer: LayerFacts) -> list[tuple[str, Shape
             {"type": "add", "inputs": ["main", "input"]},
         ],
     },
+    tensorflow_refuses=True,
 )
 def add_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
@@ -91,6 +92,7 @@ def add_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
             {"type": "concat", "inputs": ["branch", "input"]},
         ],
     },
+    tensorflow_refuses=True,
 )
 def concat_sizes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """

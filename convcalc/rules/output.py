@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
-from convcalc.rules.fixing import pair_value, rewindow, value_text
+from convcalc.rules.fixing import pair_value, rewindow
 from convcalc.rules.graph import kind_of, output_head
+from convcalc.text import value_text
 
 
 @rule(

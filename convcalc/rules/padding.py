@@ -16,7 +16,6 @@ from convcalc.rules.fixing import (
     padding_value,
     pair_value,
     rewindow,
-    value_text,
 )
 from convcalc.rules.graph import (
     any_window,
@@ -29,7 +28,7 @@ from convcalc.rules.graph import (
     unpadded_first_convs,
     windowed,
 )
-from convcalc.rules.wording import per_axis
+from convcalc.text import per_axis, value_text
 
 
 def _shrinks_or_grows(size: tuple[int, int]) -> Callable[[Window], bool]:

@@ -11,9 +11,9 @@ from typing import Any
 from convcalc.analysis import LayerFacts, NetworkFacts, Window
 from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
-from convcalc.rules.fixing import checked_fix, fits_first, pair_value, rewindow, value_text
+from convcalc.rules.fixing import checked_fix, fits_first, pair_value, rewindow
 from convcalc.rules.graph import covers_input, is_pool, reader_counts, size_locked, windowed
-from convcalc.rules.wording import percent
+from convcalc.text import percent_number, value_text
 
 MAGIC_POOLS = ((2, 2), (3, 2))
 """The (F, S) pools that work well in practice (CS231n)."""
@@ -142,8 +142,8 @@ def large_pool_window(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         message = f"a {'×'.join(map(str, window.kernel))} pool (S = {stride}) on {layer.input_shape}"
         if after < before:
             message += (
-                f" keeps {after:,} of {before:,} values ({layer.output_shape}): {percent(before - after, before)} %"
-                " of the volume is discarded in one step"
+                f" keeps {after:,} of {before:,} values ({layer.output_shape}):"
+                f" {percent_number(before - after, before)} % of the volume is discarded in one step"
             )
         else:
             message += f" does not shrink it ({layer.output_shape}) but mixes every value over F = {kernel}"

@@ -9,9 +9,9 @@ from convcalc.arithmetic import conv_output_size
 from convcalc.findings import Severity
 from convcalc.layers import WindowAxis
 from convcalc.rules.base import Hit, Settings, rule
-from convcalc.rules.fixing import checked_fix, pair_value, value_text
+from convcalc.rules.fixing import checked_fix, pair_value
 from convcalc.rules.graph import any_window, reader_counts, size_locked, windowed
-from convcalc.rules.wording import per_axis, plural
+from convcalc.text import per_axis, plural, value_text
 
 
 def _skips(window: Window) -> bool:

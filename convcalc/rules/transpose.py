@@ -24,6 +24,7 @@ from convcalc.rules.fixing import pair_value
         "input": [4, 4, 8],
         "layers": [{"type": "conv_transpose", "filters": 4, "kernel": 3, "stride": 2, "output_padding": 1}],
     },
+    tensorflow_refuses=True,
 )
 def transpose_output_padding(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """

@@ -254,7 +254,7 @@ def test_a_layer_with_no_output_stops_even_with_force() -> None:
     checked = check_loaded(LoadedSpec("<test>", spec, SourceMap()))
     decision = decide(checked, force=True, limits=GENEROUS, verb="exported")
     assert decision.exit_code == EXIT_FINDINGS
-    assert "has no output" in decision.messages[0]
+    assert "F = 5 > W + 2P = 3 + 0 = 3: no output" in decision.messages[0]
 
 
 def test_absurd_sizes_are_refused_with_the_option_to_raise() -> None:
@@ -325,24 +325,24 @@ def test_what_the_export_cannot_map_is_refused_by_name(layers: list[dict[str, An
 @pytest.mark.parametrize(
     ("layers", "reason"),
     [
-        ([{"type": "conv", "filters": 4, "kernel": 1, "groups": 3}], "groups = 3 must divide D = 2 and K = 4"),
+        ([{"type": "conv", "filters": 4, "kernel": 1, "groups": 3}], "groups = 3 must divide the input depth D = 2"),
         (
             [
                 {"type": "conv", "filters": 3, "kernel": 1, "name": "a"},
                 {"type": "add", "inputs": ["a", "input"]},
             ],
-            "adds volumes of different shapes",
+            "add needs equal shapes",
         ),
         (
             [
                 {"type": "pool", "kernel": 2, "name": "a"},
                 {"type": "concat", "inputs": ["a", "input"]},
             ],
-            "concatenates volumes of different H×W",
+            "concat needs the same H×W on every input",
         ),
         (
             [{"type": "conv_transpose", "filters": 2, "kernel": 3, "stride": 2, "output_padding": 2}],
-            "output_padding (2, 2) is not below the stride",
+            "output_padding 2 must be smaller than the stride 2",
         ),
     ],
 )

@@ -1,0 +1,58 @@
+"""Folding repeats: runs of identical items (layers, or the diagram's boxes) found greedily, in linear time.
+
+The table folds repeated layers and blocks into one group, the diagram folds repeated boxes into one copy
+marked ×n; both ask this module where the runs are and decide themselves which runs are worth folding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Run:
+    """``count`` consecutive repeats of the block ``layers[start : start + length]``."""
+
+    start: int
+    length: int
+    count: int
+
+
+MAX_BLOCK = 8
+"""Longest repeated block that folding looks for (a ResNet bottleneck with its relus fits)."""
+
+
+def count_repeats(signatures: Sequence[object], start: int, length: int) -> int:
+    """How many times the block ``signatures[start : start + length]`` repeats back to back from ``start``.
+
+    >>> count_repeats("abababc", 0, 2), count_repeats("abababc", 0, 1), count_repeats("aaab", 1, 1)
+    (3, 1, 2)
+    """
+    block = signatures[start : start + length]
+    count = 1
+    while signatures[start + count * length : start + (count + 1) * length] == block:
+        count += 1
+    return count
+
+
+def greedy_runs(signatures: Sequence[object], start: int, worth: Callable[[int, int, int], bool]) -> list[Run]:
+    """Split ``signatures[start:]`` into runs, folding consecutive repeats of identical blocks.
+
+    Greedy from the left; at each position the block length covering the most items wins (the shortest
+    on ties), among those ``worth(position, length, count)`` accepts. Each position is compared at most
+    ``MAX_BLOCK`` times per repeat, so the cost is linear. Unfolded items come back as runs of count 1.
+    """
+    runs: list[Run] = []
+    i, n = start, len(signatures)
+    while i < n:
+        best = Run(i, 1, 1)
+        for length in range(1, MAX_BLOCK + 1):
+            if i + 2 * length > n:
+                break
+            count = count_repeats(signatures, i, length)
+            if count >= 2 and count * length > best.count * best.length and worth(i, length, count):
+                best = Run(i, length, count)
+        runs.append(best)
+        i += best.length * best.count
+    return runs

@@ -1,0 +1,191 @@
+"""The layer table as data: columns with keys, and rows that carry their cells by key and their figures.
+
+The terminal table, the Markdown table and the HTML table render these rows; none of them re-parses a
+formatted number. Runs of identical layers or blocks fold into a heading row plus one row per block member,
+each with its per-layer figures and the count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from convcalc.analysis import LayerFacts, NetworkFacts
+from convcalc.checked import CheckedSpec
+from convcalc.folding import Run, greedy_runs
+from convcalc.text import printable, share
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its key (how rows hold its cell), its header and which side it aligns to."""
+
+    key: str
+    header: str
+    right: bool = False
+
+
+COLUMNS = (
+    Column("index", "#", right=True),
+    Column("layer", "layer"),
+    Column("type", "type"),
+    Column("from", "from"),
+    Column("settings", "F S P K"),
+    Column("shapes", "input → output"),
+    Column("neurons", "neurons", right=True),
+    Column("weights", "weights", right=True),
+    Column("biases", "biases", right=True),
+    Column("params", "params", right=True),
+    Column("share", "share", right=True),
+    Column("macs", "MACs", right=True),
+    Column("rf", "RF", right=True),
+    Column("jump", "jump", right=True),
+    Column("start", "start", right=True),
+)
+COLUMN = {column.key: column for column in COLUMNS}
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """A row of figures: the input, one layer, or one member of a folded run (``layers``: its occurrences)."""
+
+    cells: Mapping[str, str]
+    """Every column's text, by key (absent: empty)."""
+    neurons: int
+    """Values in the row's output volume (the input's, for the input row)."""
+    layers: tuple[LayerFacts, ...] = ()
+
+    def cell(self, key: str) -> str:
+        return self.cells.get(key, "")
+
+    @property
+    def layer(self) -> int | None:
+        """The layer index when the row stands for exactly one layer (rows a finding can link to)."""
+        return self.layers[0].index if len(self.layers) == 1 else None
+
+
+@dataclass(frozen=True)
+class RunHeading:
+    """The heading of a folded run: ``24–35``, ``block of 3 layers repeated 4×``."""
+
+    span: str
+    caption: str
+
+
+Row = LayerRow | RunHeading
+
+
+def hyperparameters(layer: LayerFacts) -> str:
+    """The layer's settings in the notation CNN courses use: ``F=3 S=1 P=1 K=64``."""
+    return layer.spec.notation(layer.window)
+
+
+def row_signature(layer: LayerFacts) -> tuple[object, ...]:
+    """Two layers with the same signature print as the same row (apart from index and name)."""
+    # Inputs as offsets, so that repeated residual blocks fold like repeated plain layers.
+    sources = tuple(layer.index - s for s in layer.inputs) if layer.spec.inputs is not None else ()
+    return (layer.type, hyperparameters(layer), layer.input_shape, layer.output_shape, layer.params, sources)
+
+
+def fold_runs(layers: tuple[LayerFacts, ...], min_count: int = 2) -> list[Run]:
+    """The table's rows: runs of identical layers or blocks fold where that saves rows (a folded run
+    prints as a heading plus one row per block member)."""
+    signatures = [row_signature(layer) for layer in layers]
+    return greedy_runs(signatures, 0, lambda _, length, count: count >= min_count and count * length > length + 2)
+
+
+def _number(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
+
+
+def _axes_text(rows: object, cols: object) -> str:
+    return str(rows) if rows == cols else f"{rows}×{cols}"
+
+
+def _span(values: list[str]) -> str:
+    # A folded row stands for several layers: show first…last when the figure changes along the run.
+    return values[0] if values[0] == values[-1] else f"{values[0]}…{values[-1]}"
+
+
+def receptive_field_text(layers: Sequence[LayerFacts]) -> tuple[str, str, str]:
+    """(size, jump, start) of the receptive field, as ranges when ``layers`` (one folded row) differ."""
+    sizes = [_axes_text(x.rf_rows.size, x.rf_cols.size) for x in layers]
+    jumps = [_axes_text(x.rf_rows.jump, x.rf_cols.jump) for x in layers]
+    starts = [_axes_text(_number(x.rf_rows.start), _number(x.rf_cols.start)) for x in layers]
+    return _span(sizes), _span(jumps), _span(starts)
+
+
+def is_graph(facts: NetworkFacts) -> bool:
+    """True when some layer names its inputs (the table then shows where each layer reads from)."""
+    return any(layer.spec.inputs is not None for layer in facts.layers)
+
+
+def source_names(facts: NetworkFacts, layer: LayerFacts) -> str:
+    """``conv2_1, shortcut`` for a layer with explicit inputs; empty for a plain sequential one."""
+    if layer.spec.inputs is None:
+        return ""
+    return ", ".join("input" if s < 0 else facts.layers[s].name for s in layer.inputs)
+
+
+def _layer_row(facts: NetworkFacts, occurrences: list[LayerFacts], index: str, name: str) -> LayerRow:
+    layer = occurrences[0]
+    rf, jump, start = receptive_field_text(occurrences)
+    sources = source_names(facts, layer)
+    cells = {
+        "index": index,
+        "layer": printable(name),
+        "type": layer.type,
+        "from": printable(sources) + (" …" if sources and len(occurrences) > 1 else ""),
+        "settings": hyperparameters(layer),
+        "shapes": f"{layer.input_shape} → {layer.output_shape}",
+        "neurons": f"{layer.neurons:,}",
+        "weights": f"{layer.weights:,}",
+        "biases": f"{layer.biases:,}",
+        "params": f"{layer.params:,}",
+        "share": share(layer.params * len(occurrences), facts.total_params),
+        "macs": f"{layer.macs:,}",
+        "rf": rf,
+        "jump": jump,
+        "start": start,
+    }
+    return LayerRow(cells, layer.neurons, tuple(occurrences))
+
+
+def layer_rows(checked: CheckedSpec, fold: bool) -> list[Row]:
+    """Every layer's row in order; a folded run gives a heading and one row per block member."""
+    facts = checked.facts
+    layers = facts.layers
+    rows: list[Row] = []
+    runs = fold_runs(layers) if fold else [Run(i, 1, 1) for i in range(len(layers))]
+    for run in runs:
+        if run.count == 1:
+            layer = layers[run.start]
+            rows.append(_layer_row(facts, [layer], str(layer.index), layer.name))
+            continue
+        last = run.start + run.length * run.count - 1
+        block = "layer" if run.length == 1 else f"block of {run.length} layers"
+        rows.append(RunHeading(f"{run.start}–{last}", f"{block} repeated {run.count}×"))
+        for offset in range(run.length):
+            occurrences = [layers[run.start + offset + k * run.length] for k in range(run.count)]
+            first, final = occurrences[0], occurrences[-1]
+            rows.append(_layer_row(facts, occurrences, f"{first.index}…{final.index}", f"{first.name} ×{run.count}"))
+    return rows
+
+
+def input_row(facts: NetworkFacts) -> LayerRow:
+    """The table's first row: the input volume."""
+    shape = facts.input_shape
+    cells = {"layer": "input", "type": "input", "shapes": str(shape), "neurons": f"{shape.values:,}"}
+    return LayerRow(cells, shape.values)
+
+
+def table_rows(checked: CheckedSpec, fold: bool) -> list[Row]:
+    """The input row, then every layer's."""
+    return [input_row(checked.facts), *layer_rows(checked, fold)]
+
+
+def visible_columns(facts: NetworkFacts, drop: tuple[str, ...] = ()) -> list[Column]:
+    """The columns to show: "from" only for graphs, minus the dropped ones (by key)."""
+    hidden = set(drop) | (set() if is_graph(facts) else {"from"})
+    return [column for column in COLUMNS if column.key not in hidden]

@@ -1,0 +1,117 @@
+"""How every output writes things: spec text made safe, counts, shares, sizes, pairs and exact fractions.
+
+A leaf: it imports nothing from convcalc, so the rules, the reports, the diagram and the exporter can all
+use it without depending on each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+
+def printable(text: str) -> str:
+    """Spec text made safe for a terminal: control characters (ESC, CR, BEL, bidi overrides…) shown escaped.
+
+    >>> printable("conv\\x1b[31m")
+    'conv\\\\x1b[31m'
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def plural(count: int, word: str) -> str:
+    """``1 layer``, ``2 layers``, ``1,024 channels``.
+
+    >>> plural(1, "layer"), plural(1024, "channel")
+    ('1 layer', '1,024 channels')
+    """
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def share(part: int, whole: int) -> str:
+    """A share as a percentage with one decimal; ``<0.1%`` for small non-zero shares.
+
+    >>> share(1, 3), share(1, 10_000), share(0, 5)
+    ('33.3%', '<0.1%', '0%')
+    """
+    if whole == 0 or part == 0:
+        return "0%" if part == 0 else "—"
+    value = 100 * part / whole
+    return "<0.1%" if value < 0.1 else f"{value:.1f}%"
+
+
+def percent_number(part: int, whole: int) -> str:
+    """The number of a percentage in a sentence: whole for exact or large shares, one decimal for small ones.
+
+    >>> percent_number(1, 4), percent_number(1, 30)
+    ('25', '3.3')
+    """
+    value = 100 * part / whole
+    return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+
+
+def human_bytes(count: int) -> str:
+    """Bytes with binary units and one decimal.
+
+    >>> human_bytes(896), human_bytes(553_433_216)
+    ('896 B', '527.8 MiB')
+    """
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{count:,} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def pair_text(values: Sequence[int]) -> str:
+    """``3`` for (3, 3), ``1×7`` otherwise: the course notation of a per-axis value.
+
+    >>> pair_text((3, 3)), pair_text((1, 7))
+    ('3', '1×7')
+    """
+    return str(values[0]) if values[0] == values[1] else f"{values[0]}×{values[1]}"
+
+
+def value_text(value: int | list[int] | str) -> str:
+    """A spec value as fix titles write it: ``3``, ``1×3``, ``same``.
+
+    >>> value_text(3), value_text([1, 3]), value_text("same")
+    ('3', '1×3', 'same')
+    """
+    return "×".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+def fraction_text(value: Fraction) -> str:
+    """An exact value as an int when whole, else its shortest float.
+
+    >>> fraction_text(Fraction(4)), fraction_text(Fraction(1, 2))
+    ('4', '0.5')
+    """
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
+
+
+def exact_decimal(value: Fraction) -> str:
+    """``= `` an exact decimal when it has one in ≤ 4 places, else ``≈ `` two places.
+
+    >>> exact_decimal(Fraction(9, 2)), exact_decimal(Fraction(10, 3))
+    ('= 4.5', '≈ 3.33')
+    """
+    if (value * 10_000).denominator == 1:
+        return "= " + f"{value.numerator / value.denominator:.4f}".rstrip("0").rstrip(".")
+    return f"≈ {float(value):.2f}"
+
+
+def per_axis(parts: list[tuple[str, str]], both: str = "") -> str:
+    """(axis, sentence) pairs as one text: a square layer's identical sentences said once, after ``both``.
+
+    >>> per_axis([("height", "P = 1"), ("width", "P = 1")], "height and width: ")
+    'height and width: P = 1'
+    >>> per_axis([("height", "P = 1"), ("width", "P = 2")])
+    'height: P = 1; width: P = 2'
+    """
+    if len(parts) == 2 and parts[0][1] == parts[1][1]:
+        return both + parts[0][1]
+    return "; ".join(f"{axis}: {text}" for axis, text in parts)
