@@ -14,17 +14,20 @@ def render(checked: CheckedSpec, output_format: str) -> str:
     window = layer.window
     assert window is not None
     findings = [f for f in checked.findings if f.layer == 0]
-    pad = window.padding
     formulas = []
-    for axis, size, kernel, pad2, stride, result in (
-        ("height", layer.input_shape.height, window.kernel[0], pad.top + pad.bottom, window.stride[0], window.rows),
-        ("width", layer.input_shape.width, window.kernel[1], pad.left + pad.right, window.stride[1], window.cols),
-    ):
+    for axis in window.axes(layer.input_shape):
+        result = axis.result
         if window.same:
-            formulas.append(f"{axis}: same → ceil(W/S) = ceil({size}/{stride}) = {result.size} (P = {pad2} in total)")
+            formulas.append(
+                f"{axis.name}: same → ceil(W/S) = ceil({axis.size}/{axis.stride}) = {result.size}"
+                f" (P = {axis.pads} in total)"
+            )
         else:
             value = f"= {result.size}" if result.fits else f"is not an integer: TensorFlow floors it to {result.size}"
-            formulas.append(f"{axis}: (W − F + 2P)/S + 1 = ({size} − {kernel} + {pad2})/{stride} + 1 {value}")
+            formulas.append(
+                f"{axis.name}: (W − F + 2P)/S + 1 = ({axis.size} − {axis.kernel} + {axis.pads})/{axis.stride} + 1"
+                f" {value}"
+            )
     if output_format == "json":
         payload = {
             "input_shape": list(layer.input_shape),
