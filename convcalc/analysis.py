@@ -9,12 +9,14 @@ from dataclasses import dataclass
 
 from convcalc import arithmetic as ar
 from convcalc.graph import producers
-from convcalc.layers import KINDS, Padding, Shape, Traits, Window, resolve_window
+from convcalc.layers import KINDS, Computed, Padding, Shape, Traits, Window, resolve_window
 from convcalc.spec import AnyLayer, Network
 
 __all__ = [
     "BYTES_PER_FLOAT32",
+    "FIGURE_LIMIT",
     "MACS_CONVENTION",
+    "FigureLimitError",
     "LayerFacts",
     "NetworkFacts",
     "Padding",
@@ -139,11 +141,54 @@ class NetworkFacts:
         return self.layers[-1].output_shape if self.layers else self.input_shape
 
 
+FIGURE_LIMIT = 2**63
+"""The largest size, count or receptive field convcalc computes with: past it a figure means nothing a
+framework could build (TensorFlow's int32 shapes, int64 element counts), and it would only cost time."""
+
+
+class FigureLimitError(ValueError):
+    """A layer whose figures pass :data:`FIGURE_LIMIT`: the spec asks for more than any framework holds.
+
+    Not a finding about the architecture but a limit of what convcalc represents, like a size over 2^31 − 1 in
+    the spec itself; the pipeline reports it as invalid input naming the layer (exit 2).
+    """
+
+    def __init__(self, index: int, what: str) -> None:
+        super().__init__(f"layers[{index}]: {what}")
+        self.index = index
+        self.what = what
+
+
+def _over_limit(computed: Computed, fields: tuple[ar.ReceptiveField, ar.ReceptiveField]) -> str | None:
+    """What passes FIGURE_LIMIT in one layer's figures, if anything."""
+    out = computed.out
+    counts = {
+        "the output volume": out.values,
+        "the weights": computed.weights,
+        "the multiply-accumulates": computed.macs,
+        "the unshared parameters": computed.unshared or 0,
+    }
+    for what, value in counts.items():
+        if value > FIGURE_LIMIT:
+            return f"{what} ({out} → {_magnitude(value)}) pass 2^63, convcalc's limit"
+    for rf in fields:
+        for part in (rf.size, rf.jump, rf.start):
+            if abs(part.numerator) > FIGURE_LIMIT or part.denominator > FIGURE_LIMIT:
+                return "the receptive field passes 2^63 pixels (or 1/2^63 of one), convcalc's limit"
+    return None
+
+
+def _magnitude(value: int) -> str:
+    # Never str() a huge int (Python refuses past 4,300 digits): say how many bits it takes.
+    return f"about 2^{value.bit_length() - 1}"
+
+
 def analyze(network: Network, receptive_fields: bool = True) -> NetworkFacts:
     """Walk the layers once, in order, computing shapes, counts, MACs and receptive fields.
 
     ``receptive_fields=False`` leaves every field at the input's (for callers that only need shapes:
-    the exact fraction arithmetic is most of the cost on deep networks).
+    the exact fraction arithmetic is most of the cost on deep networks). Raises FigureLimitError at the first
+    layer whose figures pass FIGURE_LIMIT.
     """
     input_shape = Shape(network.input.height, network.input.width, network.input.channels)
     input_fields = (ar.INPUT_RECEPTIVE_FIELD, ar.INPUT_RECEPTIVE_FIELD)
@@ -160,6 +205,9 @@ def analyze(network: Network, receptive_fields: bool = True) -> NetworkFacts:
         shape = shapes[0]
         computed = layer.compute(shape, shapes)
         rf_rows, rf_cols = layer.receptive_field(computed, shape, fields) if receptive_fields else input_fields
+        beyond = _over_limit(computed, (rf_rows, rf_cols))
+        if beyond is not None:
+            raise FigureLimitError(index, f"{name}: {beyond}")
         facts.append(
             LayerFacts(
                 index=index,

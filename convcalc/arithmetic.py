@@ -6,7 +6,9 @@ whether anything is left) and the rules decide what is wrong.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
+from math import gcd
 from typing import NamedTuple
 
 
@@ -258,3 +260,66 @@ def transposed_receptive_field(previous: ReceptiveField, kernel: int, stride: in
         jump=previous.jump / stride,
         start=previous.start - (Fraction(kernel - 1, 2) - pad_before) * previous.jump / stride,
     )
+
+
+def divisors(number: int) -> list[int]:
+    """Every positive divisor of ``number`` ≥ 1, ascending (trial division up to √number).
+
+    >>> divisors(12), divisors(1), divisors(13)
+    ([1, 2, 3, 4, 6, 12], [1], [1, 13])
+    """
+    small, large = [], []
+    factor = 1
+    while factor * factor <= number:
+        if number % factor == 0:
+            small.append(factor)
+            if factor * factor != number:
+                large.append(number // factor)
+        factor += 1
+    return small + large[::-1]
+
+
+def congruence_solutions(conditions: Sequence[tuple[int, int, int]]) -> tuple[int, int] | None:
+    """The integers x with a·x ≡ c (mod m) for every (a, c, m) of ``conditions``, as (r, M): x ≡ r (mod M).
+
+    None when there is none. Each condition reduces to x ≡ r (mod m/g), g = gcd(a, m), when g divides c;
+    the results combine by the Chinese remainder theorem (moduli need not be coprime).
+
+    >>> congruence_solutions([(1, 1, 4), (1, 3, 6)])  # x ≡ 1 (mod 4) and x ≡ 3 (mod 6)
+    (9, 12)
+    >>> congruence_solutions([(2, 1, 4)]) is None  # 2x is never odd
+    True
+    """
+    residue, modulus = 0, 1
+    for a, c, m in conditions:
+        g = gcd(a, m)
+        if c % g:
+            return None
+        step = m // g
+        r = (c // g) * pow(a // g, -1, step) % step if step > 1 else 0
+        # Combine x ≡ residue (mod modulus) with x ≡ r (mod step).
+        h = gcd(modulus, step)
+        if (r - residue) % h:
+            return None
+        lcm_ = modulus // h * step
+        k = ((r - residue) // h) * pow(modulus // h, -1, step // h) % (step // h) if step // h > 1 else 0
+        residue, modulus = (residue + modulus * k) % lcm_, lcm_
+    return residue, modulus
+
+
+def nearest_solutions(solutions: tuple[int, int] | None, low: int, high: int, target: int, count: int) -> list[int]:
+    """Up to ``count`` values x ≡ r (mod M) in [low, high], nearest to ``target`` first (ties: the smaller).
+
+    >>> nearest_solutions((0, 3), 1, 20, 10, 3)
+    [9, 12, 6]
+    >>> nearest_solutions(None, 1, 20, 10, 3)
+    []
+    """
+    if solutions is None or low > high:
+        return []
+    residue, modulus = solutions
+    centre = min(max(target, low), high)
+    base = centre - (centre - residue) % modulus  # the solution at or just below the centre
+    around = (base + k * modulus for k in range(-count - 1, count + 2))
+    found = [x for x in around if low <= x <= high]
+    return sorted(found, key=lambda x: (abs(x - target), x))[:count]

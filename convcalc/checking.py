@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from convcalc.analysis import analyze
+from convcalc.analysis import FigureLimitError, analyze
 from convcalc.checked import CheckedSpec
 from convcalc.config import LintConfig, matches, resolve_config
 from convcalc.findings import Finding, Severity, sort_findings
@@ -58,7 +58,12 @@ def check_loaded(loaded: LoadedSpec, config: LintConfig | None = None) -> Checke
     """Analyse a loaded spec once, run the enabled rules over its facts, apply the spec's own ignores."""
     config = config or LintConfig()
     _check_spec_codes(loaded)
-    facts = analyze(loaded.network)
+    try:
+        facts = analyze(loaded.network)
+    except FigureLimitError as beyond:
+        path = ("layers", beyond.index)
+        where = loaded.source.locate(path) or (None, None)
+        raise SpecError(loaded.file, [Problem(path, beyond.what, *where)]) from None
     findings = run_rules(facts, config.rules(), config.settings)
     network = loaded.network
     kept = [

@@ -217,19 +217,15 @@ def solve(
     if spec is not None:
         if in_size is not None or out_size is not None:
             usage_error("give either a spec or --in/--out, not both")
-        from convcalc.analysis import analyze
-        from convcalc.checking import load_any
-
-        try:
-            loaded = load_any(spec)
-        except SpecError as error:
-            print_spec_error(error)
-            raise typer.Exit(EXIT_USAGE) from None
-        heights, widths = solver.fitting_input_sizes(analyze(loaded.network), count=count)
+        checked = checked_or_exit(spec, {}, None)
+        if checked is None:
+            raise typer.Exit(EXIT_USAGE)
+        facts = checked.spec.facts
+        heights, widths = solver.fitting_input_sizes(facts, count=count)
         if output_format is OutputFormat.json:
             sys.stdout.write(json.dumps({"heights": heights, "widths": widths}) + "\n")
         else:
-            net = loaded.network.input
+            net = facts.network.input
             sys.stdout.write(
                 f"input {net.height}×{net.width}×{net.channels}: every layer fits with height in"
                 f" {heights or 'none nearby'} and width in {widths or 'none nearby'} (nearest first)\n"

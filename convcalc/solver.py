@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convcalc.analysis import NetworkFacts, analyze
+from convcalc.analysis import FigureLimitError, NetworkFacts, analyze
 from convcalc.arithmetic import conv_output_size
-from convcalc.spec import InputShape
+from convcalc.spec import MAX_SIZE, InputShape
+
+ANALYSIS_BUDGET = 2_000_000
+"""Layer analyses the input-size search may spend (a 10,000-layer spec must answer in seconds)."""
 
 MAGIC = ((3, 1, 1), (2, 2, 0), (3, 2, 0))
 """The course's magic numbers: conv F=3, S=1, P=1; pool F=2, S=2 and F=3, S=2."""
@@ -81,16 +84,24 @@ def fitting_input_sizes(net: NetworkFacts, *, count: int = 3, search: int = 256)
     height, width = net.input_shape.height, net.input_shape.width
     heights: list[int] = []
     widths: list[int] = []
+    # Each candidate re-analyses the network: bound the work on deep specs.
+    search = max(4, min(search, ANALYSIS_BUDGET // (2 * max(len(net.layers), 1))))
     for step in range(search + 1):
         for direction in (0,) if step == 0 else (-1, 1):
             h, w = height + direction * step, width + direction * step
-            if h < 1 and w < 1:
+            if not (1 <= h <= MAX_SIZE or 1 <= w <= MAX_SIZE):
                 continue
-            shape = InputShape(height=max(h, 1), width=max(w, 1), channels=net.input_shape.depth)
-            rows, cols = network_fits(analyze(net.network.model_copy(update={"input": shape}), receptive_fields=False))
-            if rows and h >= 1 and len(heights) < count:
+            shape = InputShape(
+                height=min(max(h, 1), MAX_SIZE), width=min(max(w, 1), MAX_SIZE), channels=net.input_shape.depth
+            )
+            try:
+                changed = analyze(net.network.model_copy(update={"input": shape}), receptive_fields=False)
+            except FigureLimitError:
+                continue  # figures past convcalc's limit: no size to offer
+            rows, cols = network_fits(changed)
+            if rows and 1 <= h <= MAX_SIZE and len(heights) < count:
                 heights.append(h)
-            if cols and w >= 1 and len(widths) < count:
+            if cols and 1 <= w <= MAX_SIZE and len(widths) < count:
                 widths.append(w)
         if len(heights) >= count and len(widths) >= count:
             break

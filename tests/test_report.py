@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convcalc.analysis import FIGURE_LIMIT
 from convcalc.checked import CheckedSpec
 from convcalc.checking import check_loaded
 from convcalc.folding import MAX_BLOCK, Run
-from convcalc.loading import LoadedSpec, SourceMap, load_spec
+from convcalc.loading import LoadedSpec, SourceMap, SpecError, load_spec
 from convcalc.report import json_report, markdown, table
 from convcalc.report.common import RenderOptions
 from convcalc.report.rows import fold_runs, row_signature
@@ -297,6 +298,12 @@ def test_int32_sized_networks_render_exactly(height: int, width: int, depth: int
         "input": [height, width, depth],
         "layers": [{"type": "conv", "filters": units, "kernel": 1}, {"type": "fc", "units": units}],
     }
+    figures = (height * width * units * (depth + 1), height * width * units**2)
+    if max(figures) > FIGURE_LIMIT:
+        # Past convcalc's documented limit: invalid input that names the layer, never a crash or a wrong figure.
+        with pytest.raises(SpecError, match=r"pass 2\^63, convcalc's limit"):
+            checked_spec(spec)
+        return
     checked = checked_spec(spec)
     expected = depth * units + units + height * width * units * units + units
     assert checked.facts.total_params == expected

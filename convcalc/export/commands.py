@@ -197,8 +197,12 @@ def _save_keras(plan: ExportPlan, output: str) -> str:
 @lint_options
 def verify(
     specs: Annotated[list[str], typer.Argument(metavar="FILE...", help="Spec files (JSON) or Keras model files.")],
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=1024, help="Examples in the random batch.")] = 2,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for the weights and the random batch.")] = 0,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=1024, metavar="N", help="Examples in the random batch.")
+    ] = 2,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=2**32 - 1, metavar="N", help="Seed for the weights and the batch.")
+    ] = 0,
     force: ForceOption = False,
     max_param_bytes: MaxParamBytes = "4GiB",
     max_activation_bytes: MaxActivationBytes = "4GiB",
@@ -216,7 +220,8 @@ def verify(
     from convcalc.export.gate import Limits
     from convcalc.findings import EXIT_FINDINGS, EXIT_OK
 
-    limits = Limits(_size(max_param_bytes), _size(max_activation_bytes))
+    # The batch runs at once: gate its activations, not one example's, before TensorFlow is touched.
+    limits = Limits(_size(max_param_bytes), _size(max_activation_bytes), batch=batch_size)
     worst = EXIT_OK
     for file in specs:
         plan = _prepare(

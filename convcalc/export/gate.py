@@ -30,7 +30,9 @@ class Limits:
 
     max_param_bytes: int
     max_activation_bytes: int
-    """Per example, the input included (the figure ``convcalc check`` prints)."""
+    """For the whole batch that will run: per example (the figure ``convcalc check`` prints) × ``batch``."""
+    batch: int = 1
+    """Examples TensorFlow will hold at once (verify's ``--batch-size``; export builds without running)."""
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,10 @@ def decide(checked: CheckedSpec, *, force: bool, limits: Limits, verb: str) -> D
         ("parameter memory", "float32", facts.param_bytes, limits.max_param_bytes, "--max-param-bytes"),
         (
             "activation memory",
-            "float32, per example",
-            facts.activation_bytes,
+            "float32, per example" if limits.batch == 1 else f"float32, {limits.batch} examples",
+            facts.activation_bytes * limits.batch,
             limits.max_activation_bytes,
-            "--max-activation-bytes",
+            "--max-activation-bytes" if limits.batch == 1 else "--max-activation-bytes or lower --batch-size",
         ),
     )
     for what, unit, size, limit, option in budgets:

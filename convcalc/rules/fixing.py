@@ -8,14 +8,18 @@ removes the problem without creating another one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from itertools import chain
+from math import gcd
 from typing import Any
 
-from convcalc.analysis import LayerFacts, NetworkFacts, Shape, Window, analyze, resolve_window
-from convcalc.arithmetic import effective_kernel
+from pydantic import ValidationError
+
+from convcalc.analysis import FigureLimitError, LayerFacts, NetworkFacts, Shape, Window, analyze, resolve_window
+from convcalc.arithmetic import congruence_solutions, divisors, nearest_solutions
 from convcalc.findings import Fix
-from convcalc.layers import Conv, Pool
-from convcalc.spec import InputShape
+from convcalc.layers import Conv, Pool, WindowAxis
+from convcalc.spec import MAX_SIZE, InputShape
 from convcalc.text import value_text
 
 
@@ -62,15 +66,24 @@ def window_changes(layer: LayerFacts, changes: dict[str, Any]) -> dict[str, Any]
 
 def with_input(
     net: NetworkFacts, height: int, width: int, upto: int | None = None, receptive_fields: bool = True
-) -> NetworkFacts:
+) -> NetworkFacts | None:
     """The network re-analysed on another input size (same depth); with ``upto``, only layers[: upto + 1]
     (a layer reads only earlier layers, so that prefix is a whole network of its own). Without
-    ``receptive_fields`` the (exact, slower) field arithmetic is skipped: for shape-only questions."""
+    ``receptive_fields`` the (exact, slower) field arithmetic is skipped: for shape-only questions.
+
+    None when the size is outside what a spec may hold (1 … 2^31 − 1) or the network's figures would pass
+    convcalc's limit: a what-if search stays inside the limits of the spec it explores.
+    """
+    if not (1 <= height <= MAX_SIZE and 1 <= width <= MAX_SIZE):
+        return None
     shape = InputShape(height=height, width=width, channels=net.input_shape.depth)
     update: dict[str, Any] = {"input": shape}
     if upto is not None:
         update["layers"] = net.network.layers[: upto + 1]
-    return analyze(net.network.model_copy(update=update), receptive_fields=receptive_fields)
+    try:
+        return analyze(net.network.model_copy(update=update), receptive_fields=receptive_fields)
+    except FigureLimitError:
+        return None
 
 
 def checked_fix(
@@ -165,7 +178,7 @@ def _setting_fits(layer: LayerFacts, field: str) -> Iterator[Candidate]:
     window = layer.window
     assert window is not None
     found = 0
-    for value in _axis_pairs(window, *_setting_values(layer, field)):
+    for value in _axis_pairs(window, _setting_values(layer, field)):
         new = rewindow(layer, **{field: value})
         if fits_exactly(new):
             shown = pair_value(*value)
@@ -175,47 +188,76 @@ def _setting_fits(layer: LayerFacts, field: str) -> Iterator[Candidate]:
                 return
 
 
-def _setting_values(layer: LayerFacts, field: str) -> tuple[tuple[int, int], list[int], Callable[[int, int], bool]]:
-    """The current (h, w) value of a setting, the values to try in order, and whether a value fits an axis."""
+CANDIDATES = 8
+"""Fitting values a search keeps per axis: more than it offers, so that the joint search has a choice."""
+
+
+@dataclass(frozen=True)
+class _Values:
+    """A setting's current (h, w) value and, nearest first, values that make the height fit, the width fit,
+    and both (for a square value)."""
+
+    current: tuple[int, int]
+    rows: list[int]
+    cols: list[int]
+    both: list[int]
+
+
+def _setting_values(layer: LayerFacts, field: str) -> _Values:
+    """The values of one setting that make each axis fit, found by arithmetic (a division or a congruence),
+    never by trying every value up to S or F: a stride of 10^6 costs what a stride of 2 does."""
     window = layer.window
     assert window is not None
-    sizes = (layer.input_shape.height, layer.input_shape.width)
-    pads = (window.padding.top + window.padding.bottom, window.padding.left + window.padding.right)
-
-    def numerator(axis: int, kernel: int, pad2: int) -> int:
-        return sizes[axis] - effective_kernel(kernel, window.dilation[axis]) + pad2
-
+    axes = window.axes(layer.input_shape)
     if field == "stride":
         stride = max(window.stride)
-        values = sorted(range(1, stride + 3), key=lambda s: (s != 1, abs(s - stride)))
-        return window.stride, values, lambda a, s: numerator(a, window.kernel[a], pads[a]) % s == 0
+
+        def key(s: int) -> tuple[bool, int, int]:
+            return (s != 1, abs(s - stride), s)
+
+        # S must divide n = W − E + 2P (≥ 0 here); every S divides 0.
+        numerators = [axis.size - axis.span + axis.pads for axis in axes]
+
+        def dividing(*ns: int) -> list[int]:
+            common = gcd(*ns)
+            if common == 0:
+                near = sorted({1, *range(max(1, stride - CANDIDATES), stride + 3)}, key=key)
+                return near[:CANDIDATES]
+            return sorted((s for s in divisors(common) if s <= stride + 2), key=key)[:CANDIDATES]
+
+        return _Values(window.stride, dividing(numerators[0]), dividing(numerators[1]), dividing(*numerators))
     if field == "kernel":
         kernel = max(window.kernel)
-        values = sorted(
-            (f for f in range(1, kernel + 4) if f != kernel), key=lambda f: (abs(f - kernel), f % 2 == 0, f)
-        )
 
-        def kernel_fits(a: int, f: int) -> bool:
-            return numerator(a, f, pads[a]) >= 0 and numerator(a, f, pads[a]) % window.stride[a] == 0
+        # n(F') = c − d·F' with c = W − 1 + d + 2P must be ≥ 0 and a multiple of S: d·F' ≡ c (mod S).
+        def fitting(*picked: WindowAxis) -> list[int]:
+            conditions = [(a.dilation, a.size - 1 + a.dilation + a.pads, a.stride) for a in picked]
+            high = min([kernel + 3] + [c // d for d, c, _ in conditions])
+            near = nearest_solutions(congruence_solutions(conditions), 1, high, kernel, CANDIDATES + 4)
+            near = [f for f in near if f != kernel]
+            return sorted(near, key=lambda f: (abs(f - kernel), f % 2 == 0, f))[:CANDIDATES]
 
-        return window.kernel, values, kernel_fits
-    values = sorted(range(0, max(window.kernel)), key=lambda p: abs(p - window.padding.top))
+        return _Values(window.kernel, fitting(axes[0]), fitting(axes[1]), fitting(*axes))
     padding = (window.padding.top, window.padding.left)
-    return padding, values, lambda a, p: numerator(a, window.kernel[a], 2 * p) % window.stride[a] == 0
+
+    # W − E + 2P' must be a multiple of S: 2·P' ≡ E − W (mod S), with 0 ≤ P' < F.
+    def padded(*picked: WindowAxis) -> list[int]:
+        conditions = [(2, a.span - a.size, a.stride) for a in picked]
+        high = max(window.kernel) - 1
+        return nearest_solutions(congruence_solutions(conditions), 0, high, padding[0], CANDIDATES)
+
+    return _Values(padding, padded(axes[0]), padded(axes[1]), padded(*axes))
 
 
-def _axis_pairs(
-    window: Window, current: tuple[int, int], values: list[int], ok: Callable[[int, int], bool]
-) -> list[tuple[int, int]]:
+def _axis_pairs(window: Window, values: _Values) -> list[tuple[int, int]]:
     """(h, w) values to try: keep an axis that already fits and search the other; when both misfit, square
     values first, else the first few of each axis combined."""
     if window.rows.fits:
-        return [(current[0], v) for v in values if ok(1, v)]
+        return [(values.current[0], v) for v in values.cols]
     if window.cols.fits:
-        return [(v, current[1]) for v in values if ok(0, v)]
-    square = [(v, v) for v in values if ok(0, v) and ok(1, v)]
-    rows = [v for v in values if ok(0, v)][:MAX_FIXES_PER_KIND]
-    cols = [v for v in values if ok(1, v)][:MAX_FIXES_PER_KIND]
+        return [(v, values.current[1]) for v in values.rows]
+    square = [(v, v) for v in values.both]
+    rows, cols = values.rows[:MAX_FIXES_PER_KIND], values.cols[:MAX_FIXES_PER_KIND]
     return square or [(r, c) for r in rows for c in cols]
 
 
@@ -240,12 +282,15 @@ def input_size_fixes(net: NetworkFacts, layer: LayerFacts) -> tuple[Fix, ...]:
     for direction in (1, -1):
         for step in range(1, steps + 1):
             h, w = height + direction * step, width + direction * step
-            if h < 1 or w < 1:
+            if not (1 <= h <= MAX_SIZE and 1 <= w <= MAX_SIZE):
                 break
             # Keep an axis whose layer already fits.
             h = height if layer.window is not None and layer.window.rows.fits else h
             w = width if layer.window is not None and layer.window.cols.fits else w
-            candidate = with_input(net, h, w, upto=layer.index, receptive_fields=False).layers[layer.index]
+            changed = with_input(net, h, w, upto=layer.index, receptive_fields=False)
+            if changed is None:
+                break
+            candidate = changed.layers[layer.index]
             if candidate.window is not None and candidate.window.fits and not candidate.input_shape.empty:
                 fixes.append(Fix(f"input {h}×{w} → {candidate.output_shape}", "input", {"height": h, "width": w}))
                 break
@@ -276,7 +321,10 @@ def merge_fixes(net: NetworkFacts, layer: LayerFacts, same: Callable[[list[Shape
                 continue
             data = net.network.model_dump(mode="json", exclude_defaults=True)
             data["layers"][source].update(changes)
-            changed = analyze(type(net.network).model_validate(data))
+            try:
+                changed = analyze(type(net.network).model_validate(data))
+            except (ValidationError, FigureLimitError):
+                continue  # a stride past 2^31 − 1, or figures past the limit: not a fix
             if same([changed.input_shape if s < 0 else changed.layers[s].output_shape for s in layer.inputs]):
                 text = ", ".join(f"{key}={value}" for key, value in changes.items())
                 fix = Fix(f"{producer.name}: {text}", producer.path, changes)

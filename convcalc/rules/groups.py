@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterator
 
 from convcalc.analysis import NetworkFacts
+from convcalc.arithmetic import divisors
 from convcalc.findings import Fix, Severity
 from convcalc.layers import Conv
 from convcalc.rules.base import Hit, Settings, rule
@@ -41,10 +42,10 @@ def groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
         if depth % groups == 0 and filters % groups == 0:
             continue
         both = math.gcd(depth, filters)
-        divisors = sorted((g for g in range(1, both + 1) if both % g == 0), key=lambda g: (abs(g - groups), g))
+        nearest = sorted(divisors(both), key=lambda g: (abs(g - groups), g))
         fixes = tuple(
             Fix(f"groups={g} → {depth // g} channels and {filters // g} filters per group", layer.path, {"groups": g})
-            for g in divisors[:2]
+            for g in nearest[:2]
         )
         yield Hit(
             layer.index,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from convcalc.analysis import LayerFacts, NetworkFacts, Window
-from convcalc.arithmetic import ceil_div, conv_output_size, effective_kernel
+from convcalc.arithmetic import ceil_div, effective_kernel
 from convcalc.findings import Fix, Severity
 from convcalc.layers import WindowAxis
 from convcalc.rules.base import Hit, Settings, rule
@@ -22,10 +22,17 @@ def _keeping_pad(axis: WindowAxis, kernel: int) -> int:
     """Padding P' < E' for a kernel F' (same dilation) that keeps this axis's output size (and fit), else the
     nearest guess."""
     span = effective_kernel(kernel, axis.dilation)
-    for pad in range(min(axis.pad, span - 1), -1, -1):
-        result = conv_output_size(axis.size, span, axis.stride, pad, pad)
-        if result.size == axis.result.size and (result.fits or not axis.result.fits):
-            return pad
+    out, stride, upper = axis.result.size, axis.stride, min(axis.pad, span - 1)
+    # floor((W − E' + 2P)/S) + 1 = out exactly when (out − 1)·S ≤ W − E' + 2P ≤ out·S − 1; a fitting window
+    # needs the lower end exactly.
+    lowest = ceil_div((out - 1) * stride - axis.size + span, 2)
+    highest = ((out * stride - 1 - axis.size + span) // 2) if not axis.result.fits else lowest
+    exact = (out - 1) * stride - axis.size + span
+    if axis.result.fits and exact % 2:
+        highest = -1  # no symmetric padding lands exactly
+    pad = min(upper, highest)
+    if out >= 1 and pad >= max(0, lowest):
+        return pad
     # Not possible (e.g. an unpadded 5×5 with S=1): shrink P by as much as the kernel shrank.
     return max(0, min(axis.pad - (axis.span - span) // 2, span - 1))
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from convcalc.analysis import LayerFacts, NetworkFacts, Window
-from convcalc.arithmetic import ceil_div, conv_output_size, same_output_size
+from convcalc.arithmetic import ceil_div, congruence_solutions, nearest_solutions, same_output_size
 from convcalc.findings import Fix, Severity
 from convcalc.layers import WindowAxis
 from convcalc.rules.base import Hit, Settings, rule
@@ -39,10 +39,9 @@ def _shrinks_or_grows(size: tuple[int, int]) -> Callable[[Window], bool]:
 
 
 def _size_keeping_pad(axis: WindowAxis, target: int) -> int | None:
-    """The symmetric P < E that brings this stride-1 axis out at ``target``, if one does."""
-    return next(
-        (pad for pad in range(axis.span) if conv_output_size(axis.size, axis.span, 1, pad, pad).size == target), None
-    )
+    """The symmetric P < E that brings this stride-1 axis out at ``target``, if one does: W − E + 2P + 1 = target."""
+    twice, odd = divmod(target - 1 - axis.size + axis.span, 2)
+    return twice if not odd and 0 <= twice < axis.span and target >= 1 else None
 
 
 def _size_sentence(axis: WindowAxis, before: int, extra: int, pads: str) -> str:
@@ -130,15 +129,20 @@ def _pads_a_whole_window(window: Window) -> bool:
 
 
 def _smaller_pad(axis: WindowAxis) -> int:
-    """P < E for this axis: (E − 1)/2 first, then larger, preferring one where the window fits."""
+    """P < E for this axis: (E − 1)/2 first, then larger, preferring one where the window fits.
+
+    The smallest such P where (W − E + 2P) ≥ 0 is a multiple of S (a congruence, 2P ≡ E − W mod S), else the
+    smallest with an output at all, else (E − 1)/2.
+    """
     if axis.pad < axis.span:
         return axis.pad
-    options = range((axis.span - 1) // 2, axis.span)
-    results = [(pad, conv_output_size(axis.size, axis.span, axis.stride, pad, pad)) for pad in options]
-    for pad, result in results:
-        if result.fits:
-            return pad
-    return next((pad for pad, result in results if result.has_output), options[0])
+    low, high = (axis.span - 1) // 2, axis.span - 1
+    with_output = max(low, ceil_div(axis.span - axis.size, 2))
+    fitting = congruence_solutions([(2, axis.span - axis.size, axis.stride)])
+    found = nearest_solutions(fitting, with_output, high, with_output, 1)
+    if found:
+        return found[0]
+    return with_output if with_output <= high else low
 
 
 @rule(

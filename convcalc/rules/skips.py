@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from convcalc.analysis import NetworkFacts, Window
-from convcalc.arithmetic import conv_output_size
+from convcalc.arithmetic import divisors
 from convcalc.findings import Severity
 from convcalc.layers import WindowAxis
 from convcalc.rules.base import Hit, Settings, rule
@@ -22,14 +22,19 @@ def _no_skip(axis: WindowAxis, same: bool, *, vary_stride: bool) -> int:
     """S ≤ F by lowering S (from F down) or raising F (from S up), the first value whose window fits."""
     if axis.stride <= axis.kernel:
         return axis.stride if vary_stride else axis.kernel
-    values = range(axis.kernel, 0, -1) if vary_stride else range(axis.stride, 2 * axis.stride)
+    first = axis.kernel if vary_stride else axis.stride
     if same:
-        return values[0]  # "same" re-pads for any F and S
-    for value in values:
-        kernel, stride = (axis.kernel, value) if vary_stride else (value, axis.stride)
-        if conv_output_size(axis.size, kernel, stride, axis.pad, axis.pad_after).fits:
-            return value
-    return values[0]
+        return first  # "same" re-pads for any F and S
+    if vary_stride:
+        # The largest S' ≤ F that divides n = W − F + 2P (every S' divides 0).
+        numerator = axis.padded - axis.kernel
+        if numerator == 0:
+            return axis.kernel
+        dividing = [s for s in divisors(numerator) if s <= axis.kernel] if numerator > 0 else []
+        return dividing[-1] if dividing else first
+    # The F' in [S, 2S) with W − F' + 2P ≥ 0 a multiple of S: one residue class, so at most one.
+    kernel = axis.stride + (axis.padded - axis.stride) % axis.stride
+    return kernel if kernel <= axis.padded else first
 
 
 @rule(

@@ -65,6 +65,10 @@ def _indivisible(net: NetworkFacts) -> bool:
     return net.input_shape.height % rows != 0 or net.input_shape.width % cols != 0
 
 
+FACTOR_SEARCH = 100_000
+"""factorise tries divisors up to this (a product of strides near 2^31 must not take seconds)."""
+
+
 def factorise(number: int) -> str:
     """``2^2·5^2`` for 100, the number itself for a prime (or 1).
 
@@ -73,7 +77,8 @@ def factorise(number: int) -> str:
     """
     parts: list[str] = []
     rest, factor = number, 2
-    while factor * factor <= rest:
+    # Trial division up to a bound: a product of huge strides is printed with its large part unfactored.
+    while factor * factor <= rest and factor <= FACTOR_SEARCH:
         power = 0
         while rest % factor == 0:
             rest //= factor
@@ -96,7 +101,10 @@ def _input_fix(net: NetworkFacts, direction: int) -> Fix | None:
         width = (width // pw + (direction > 0 and width % pw != 0)) * pw
         if not (1 <= height <= MAX_SIZE and 1 <= width <= MAX_SIZE):
             return None  # e.g. 250 stride-2 layers: no input TensorFlow could take divides by 2^250
-        current = with_input(net, height, width, receptive_fields=False)
+        changed = with_input(net, height, width, receptive_fields=False)
+        if changed is None:
+            return None
+        current = changed
         if not _indivisible(current):
             if current.output_shape.empty and not net.output_shape.empty:
                 return None  # the network would break: a layer without output
