@@ -14,6 +14,7 @@ import typer
 from convcalc import __version__
 from convcalc.cli_options import checked_or_exit, lint_options, print_spec_error, usage_error, write_output
 from convcalc.findings import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Severity
+from convcalc.layers.fields import MAX_SIZE
 from convcalc.loading import SpecError
 
 if TYPE_CHECKING:
@@ -200,14 +201,30 @@ def solve(
     spec: Annotated[
         str | None, typer.Argument(help="A spec: list the input sizes near its own for which every layer fits.")
     ] = None,
-    in_size: Annotated[int | None, typer.Option("--in", min=1, help="Input size W along one axis.")] = None,
-    out_size: Annotated[int | None, typer.Option("--out", min=1, help="Wanted output size.")] = None,
-    kernel: Annotated[int | None, typer.Option("--kernel", "-F", min=1, help="Fix F.")] = None,
-    stride: Annotated[int | None, typer.Option("--stride", "-S", min=1, help="Fix S.")] = None,
-    padding: Annotated[int | None, typer.Option("--padding", "-P", min=0, help="Fix P.")] = None,
-    max_kernel: Annotated[int, typer.Option("--max-kernel", min=1, help="Search F up to this.")] = 15,
-    max_stride: Annotated[int, typer.Option("--max-stride", min=1, help="Search S up to this.")] = 8,
-    count: Annotated[int, typer.Option("--count", min=1, help="With a spec: how many sizes per axis.")] = 3,
+    in_size: Annotated[
+        int | None, typer.Option("--in", min=1, max=MAX_SIZE, metavar="N", help="Input size W along one axis.")
+    ] = None,
+    out_size: Annotated[
+        int | None, typer.Option("--out", min=1, max=MAX_SIZE, metavar="N", help="Wanted output size.")
+    ] = None,
+    kernel: Annotated[
+        int | None, typer.Option("--kernel", "-F", min=1, max=MAX_SIZE, metavar="N", help="Fix F.")
+    ] = None,
+    stride: Annotated[
+        int | None, typer.Option("--stride", "-S", min=1, max=MAX_SIZE, metavar="N", help="Fix S.")
+    ] = None,
+    padding: Annotated[
+        int | None, typer.Option("--padding", "-P", min=0, max=MAX_SIZE, metavar="N", help="Fix P.")
+    ] = None,
+    max_kernel: Annotated[
+        int, typer.Option("--max-kernel", min=1, max=4096, metavar="N", help="Search F up to this.")
+    ] = 15,
+    max_stride: Annotated[
+        int, typer.Option("--max-stride", min=1, max=4096, metavar="N", help="Search S up to this.")
+    ] = 8,
+    count: Annotated[
+        int, typer.Option("--count", min=1, max=100, metavar="N", help="With a spec: how many sizes per axis.")
+    ] = 3,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
 ) -> None:
     """The inverse calculator: every (F, S, P) that turns --in into --out exactly, magic numbers first;

@@ -54,12 +54,15 @@ def solve_window(
     strides = [stride] if stride is not None else range(1, bounds.max_stride + 1)
     found = []
     for f in kernels:
-        paddings = [padding] if padding is not None else range(0, f)
         for s in strides:
-            for p in paddings:
-                result = conv_output_size(in_size, f, s, p, p)
-                if result.fits and result.size == out_size:
-                    found.append((f, s, p))
+            # (W − F + 2P)/S + 1 = out fixes P: 2P = (out − 1)·S − W + F, so no P is tried in vain.
+            twice = (out_size - 1) * s - in_size + f
+            if twice % 2 or not 0 <= twice // 2 < f or (padding is not None and twice // 2 != padding):
+                continue
+            p = twice // 2
+            result = conv_output_size(in_size, f, s, p, p)
+            if result.fits and result.size == out_size:
+                found.append((f, s, p))
     return sorted(found, key=lambda w: window_sort_key(*w))
 
 
