@@ -13,9 +13,6 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("convcalc", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("convcalc")
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
-
 
 @pytest.fixture
 def write_spec(tmp_path: Path) -> Callable[[Any, str], Path]:

@@ -14,7 +14,7 @@ from convcalc.checking import check_loaded
 from convcalc.loading import load_spec
 from convcalc.rules import REGISTRY, run_rules
 from convcalc.spec import Network
-from tests.conftest import EXAMPLES
+from tests.helpers import EXAMPLES
 from tests.strategies import spec_dicts
 
 

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from convcalc.cli import app
-from tests.conftest import EXAMPLES, ROOT
+from tests.helpers import EXAMPLES, ROOT
 
 runner = CliRunner()
 # resnet18/resnet50 are faithful to torchvision and Keras, whose stems do not fit exactly: (224 − 7 + 6)/2

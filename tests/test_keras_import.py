@@ -22,7 +22,7 @@ from convcalc import keras_import
 from convcalc.analysis import NetworkFacts, Shape, analyze
 from convcalc.keras_import import is_keras_file, spec_from_keras_config, spec_from_keras_file
 from convcalc.loading import SpecError, validate
-from tests.conftest import EXAMPLES, ROOT
+from tests.helpers import EXAMPLES, ROOT
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Keras' own saving code trips NumPy 2's copy= deprecation on every weight; it is not ours to fix.

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from convcalc import loading
 from convcalc.loading import LoadedSpec, SpecError, format_path, load_spec
-from tests.conftest import EXAMPLES
+from tests.helpers import EXAMPLES
 from tests.strategies import formatted_json, json_values, spec_dicts, spec_like_values
 
 WriteSpec = Callable[..., Path]

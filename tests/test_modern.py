@@ -15,9 +15,8 @@ from convcalc.analysis import analyze
 from convcalc.cli import app
 from convcalc.loading import SpecError, format_path, load_spec, validate
 from convcalc.memory import training_memory
+from tests.helpers import EXAMPLES, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
 runner = CliRunner()
 
 

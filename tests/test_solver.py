@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,8 +12,7 @@ from hypothesis import strategies as st
 from convcalc.analysis import analyze
 from convcalc.loading import load_spec
 from convcalc.solver import MAGIC, Bounds, fitting_input_sizes, network_fits, solve_window
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 
 def brute_force(in_size: int, out_size: int, bounds: Bounds) -> set[tuple[int, int, int]]:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from convcalc.analysis import analyze
 from convcalc.spec import FC, LAYER_MODELS, MAX_SIZE, Conv, Flatten, Network, Pool, ReLU, json_schema
-from tests.conftest import EXAMPLES
+from tests.helpers import EXAMPLES
 from tests.strategies import spec_dicts
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))

@@ -20,7 +20,7 @@ from convcalc.export.keras_build import build_model
 from convcalc.export.plan import ExportPlan, plan_export
 from convcalc.findings import Severity
 from convcalc.loading import load_spec, validate
-from tests.conftest import EXAMPLES
+from tests.helpers import EXAMPLES
 
 keras = runtime.import_keras()
 runner = CliRunner()

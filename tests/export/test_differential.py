@@ -20,8 +20,8 @@ from convcalc.export.plan import ExportPlan, as_volume, plan_export
 from convcalc.export.runtime import import_keras
 from convcalc.findings import Severity
 from convcalc.loading import LoadedSpec, SourceMap, load_spec, validate
-from tests.conftest import EXAMPLES
 from tests.export.strategies import buildable_specs
+from tests.helpers import EXAMPLES
 
 keras = import_keras()
 import tensorflow as tf  # noqa: E402  (after import_keras has quietened its logs)

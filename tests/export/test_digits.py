@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_the_digits_cnn_reaches_95_percent_and_beats_softmax_regression() -> None:

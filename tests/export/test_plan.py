@@ -21,8 +21,8 @@ from convcalc.export.plan import ExportPlan, UnbuildableError, plan_export, unsu
 from convcalc.export.pysource import comment, identifier, literal
 from convcalc.findings import EXIT_FINDINGS, EXIT_USAGE
 from convcalc.loading import LoadedSpec, SourceMap, load_spec, validate
-from tests.conftest import EXAMPLES, ROOT
 from tests.export.strategies import HOSTILE_NAMES
+from tests.helpers import EXAMPLES, ROOT
 
 GENEROUS = Limits(max_param_bytes=2**40, max_activation_bytes=2**40)
 

@@ -22,8 +22,8 @@ import pytest
 from typer.testing import CliRunner
 
 from convcalc.cli import app
-from tests.conftest import EXAMPLES
 from tests.export.strategies import HOSTILE_NAMES
+from tests.helpers import EXAMPLES
 
 RUN_EXAMPLES = [
     "mnist_cnn",

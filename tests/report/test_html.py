@@ -9,7 +9,7 @@ from convcalc.report import html
 from convcalc.report.common import totals_lines
 from convcalc.rules import REGISTRY
 from tests import browser
-from tests.test_draw import CONV_FACE, SCREENSHOTS, UPDATE, checked, checked_dict, volumes
+from tests.draw.test_svg import CONV_FACE, SCREENSHOTS, UPDATE, checked, checked_dict, volumes
 
 
 def test_report_is_self_contained():

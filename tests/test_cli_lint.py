@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from convcalc.cli import app
 from convcalc.config import ConfigError, resolve_config
 from convcalc.report.github import escape_data, escape_property
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 MISMATCH = str(ROOT / "examples" / "stride_mismatch.json")
 runner = CliRunner()
 

@@ -17,7 +17,7 @@ from convcalc.loading import LoadedSpec, SourceMap, load_spec
 from convcalc.report import json_report, markdown, table
 from convcalc.report.common import MAX_BLOCK, CheckedSpec, Run, fold_runs, human_bytes, percent, row_signature
 from convcalc.spec import Network
-from tests.conftest import EXAMPLES
+from tests.helpers import EXAMPLES
 from tests.strategies import MAX_SIZE, spec_dicts
 
 # Layers that keep a 6×6×4 volume 6×6×4, so that any sequence of them is a valid network and repeats are

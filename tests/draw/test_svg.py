@@ -1,7 +1,7 @@
 """The network diagram: structure, escaping and determinism from the SVG text, then in headless Chromium.
 
 Refresh the screenshots in docs/ after an intended change with:
-CONVCALC_UPDATE_SCREENSHOTS=1 python -m pytest tests/test_draw.py tests/test_html.py
+CONVCALC_UPDATE_SCREENSHOTS=1 python -m pytest tests/draw/test_svg.py tests/report/test_html.py
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from convcalc.draw.svg import FOLDED_INTO_PREVIOUS
 from convcalc.loading import load_spec
 from convcalc.report.common import CheckedSpec
 from tests import browser
+from tests.helpers import EXAMPLES, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.json"))
+EXAMPLE_NAMES = sorted(p.stem for p in EXAMPLES.glob("*.json"))
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 UPDATE = os.environ.get("CONVCALC_UPDATE_SCREENSHOTS") == "1"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -62,7 +62,7 @@ def svg_size(svg: str) -> tuple[int, int]:
     return math.ceil(float(root.attrib["width"])), math.ceil(float(root.attrib["height"]))
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
 def test_every_example_draws_well_formed_deterministic_svg(name):
     spec = checked(name)
     first, second = draw_svg(spec), draw_svg(checked(name))

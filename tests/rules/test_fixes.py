@@ -17,7 +17,7 @@ from convcalc.findings import Finding
 from convcalc.fixes import apply_fix
 from convcalc.rules import REGISTRY, Rule, Settings
 from convcalc.spec import Network
-from tests.conftest import EXAMPLES
+from tests.helpers import EXAMPLES
 
 SETTINGS = Settings(activation_budget_bytes=64 * 1024)
 """A small budget, so that CC403 runs on the small random networks too."""

@@ -1,6 +1,6 @@
 """Golden files of the rendered reports (fixed width, no colour), reviewed in diffs.
 
-Regenerate after an intended change with: CONVCALC_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
+Regenerate after an intended change with: CONVCALC_UPDATE_GOLDEN=1 python -m pytest tests/report/test_golden.py
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import pytest
 from convcalc.checking import check_loaded
 from convcalc.loading import load_spec
 from convcalc.report import markdown, table
+from tests.helpers import EXAMPLES, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
-EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.json"))
+EXAMPLE_FILES = sorted(p.name for p in EXAMPLES.glob("*.json"))
 UPDATE = os.environ.get("CONVCALC_UPDATE_GOLDEN") == "1"
 
 
@@ -37,7 +37,7 @@ def _compare(rendered: str, golden: Path) -> None:
     assert rendered == golden.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", EXAMPLE_FILES)
 def test_table_matches_golden(name):
     buffer = io.StringIO()
     table.render([_check(name)], buffer, width=200)
@@ -46,6 +46,6 @@ def test_table_matches_golden(name):
     _compare(rendered, GOLDEN / f"{name.removesuffix('.json')}.table.txt")
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", EXAMPLE_FILES)
 def test_markdown_matches_golden(name):
     _compare(markdown.render([_check(name)]), GOLDEN / f"{name.removesuffix('.json')}.md")
