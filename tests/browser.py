@@ -1,15 +1,14 @@
 """Headless Chromium for the browser tests: screenshots, a DOM probe, and a small PNG decoder.
 
-The tests need Debian's ``chromium`` (CI installs it with apt-get); without it they fail and say so.
+The tests need Debian's ``chromium`` (CI installs it with apt-get); mark them ``@pytest.mark.browser``: without
+Chromium they skip and say so (tests/optional.py), and in CI they fail.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import shutil
 import struct
 import subprocess
 import zlib
@@ -17,27 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests import optional
 
-MISSING = (
-    "headless Chromium is required for convcalc's browser tests and was not found (looked for `chromium` on"
-    " PATH and /usr/bin/chromium): install it with `apt-get install chromium`, or set CONVCALC_CHROMIUM"
-)
 TIMEOUT = 60
-
-
-def chromium() -> str:
-    """The Chromium executable; fails the test (no skip) when it is missing."""
-    candidates = [os.environ.get("CONVCALC_CHROMIUM", ""), shutil.which("chromium") or "", "/usr/bin/chromium"]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail(MISSING, pytrace=False)
 
 
 def _run(args: list[str], user_data: Path) -> subprocess.CompletedProcess[str]:
     command = [
-        chromium(),
+        optional.chromium(),
         "--headless=new",
         "--no-sandbox",
         "--disable-gpu",

@@ -1,17 +1,55 @@
-"""Shared fixtures and the Hypothesis profile: bounded examples, no deadline (CI machines are slow)."""
+"""Shared fixtures, and the optional parts (tests/optional.py) made mandatory in CI."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests import optional
+
 settings.register_profile("convcalc", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("convcalc")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``tensorflow`` or ``browser`` skips (or, in CI, fails) where that part is absent."""
+    if item.get_closest_marker("tensorflow"):
+        optional.keras()
+    if item.get_closest_marker("browser"):
+        optional.chromium()
+
+
+def _required(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Under CONVCALC_REQUIRE_ALL=1, a skip (an absent optional part) is a failure that keeps its reason."""
+    if optional.mandatory() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{optional.REQUIRE_ALL}=1 makes every optional part mandatory: {reason.removeprefix('Skipped: ')}"
+        )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    _required(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, None]:
+    outcome = yield
+    _required(outcome.get_result())
+
+
+@pytest.fixture(scope="session")
+def keras() -> Any:
+    """Keras on TensorFlow, imported once; skips (or, in CI, fails) without the tensorflow extra."""
+    return optional.keras()
 
 
 @pytest.fixture

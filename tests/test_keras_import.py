@@ -48,11 +48,6 @@ PUBLISHED_TOTALS = {
 }
 
 
-@pytest.fixture(scope="module")
-def keras() -> Any:
-    return pytest.importorskip("keras")
-
-
 @dataclass(frozen=True)
 class Saved:
     """A Keras model saved both ways, and what Keras says about it."""

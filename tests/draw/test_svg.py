@@ -165,6 +165,7 @@ def test_drawing_is_fast(name):
 # --- in a real browser ------------------------------------------------------------------------------------
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize(("name", "count"), [("mnist_cnn", 7), ("vgg16", 22), ("resnet50", 41), ("inception_block", 9)])
 def test_svg_in_chromium(name, count, tmp_path):
     svg = draw_svg(checked(name))
@@ -197,6 +198,7 @@ def test_svg_in_chromium(name, count, tmp_path):
         (ROOT / "docs" / "diagrams" / f"{name}.svg").write_text(svg, encoding="utf-8")
 
 
+@pytest.mark.browser
 def test_svg_reads_in_dark_viewers(tmp_path):
     svg = draw_svg(checked("mnist_cnn"))
     page = tmp_path / "dark.svg"
@@ -209,6 +211,7 @@ def test_svg_reads_in_dark_viewers(tmp_path):
         shutil.copyfile(tmp_path / "dark.png", SCREENSHOTS / "mnist_cnn-dark.png")
 
 
+@pytest.mark.browser
 def test_escaped_name_stays_text_in_chromium(tmp_path):
     evil = "<script>alert(1)</script>"
     spec = {

@@ -4,11 +4,11 @@ and the tf.nn export must compute the same function as the Keras export.
 
 from __future__ import annotations
 
+import math
 import types
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
@@ -17,14 +17,15 @@ from convcalc.checking import check_loaded
 from convcalc.export.codegen import keras_source, tfnn_source
 from convcalc.export.keras_build import build_model, layer_outputs_model
 from convcalc.export.plan import ExportPlan, as_volume, plan_export
-from convcalc.export.runtime import import_keras
 from convcalc.findings import Severity
 from convcalc.loading import LoadedSpec, SourceMap, load_spec, validate
+from tests import optional
 from tests.export.strategies import buildable_specs
 from tests.helpers import EXAMPLES
 
-keras = import_keras()
-import tensorflow as tf  # noqa: E402  (after import_keras has quietened its logs)
+keras = optional.keras()  # skips this module (in CI: fails it) without the tensorflow extra
+tf = optional.module("tensorflow", "pip install -e '.[tensorflow]'")
+np = optional.module("numpy", "pip install -e '.[tensorflow]'")
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # "same" with an odd total padding puts the extra pixel at the bottom/right; l2 pooling pads explicitly.
@@ -195,7 +196,7 @@ def test_generated_keras_code_builds_the_in_memory_model() -> None:
     [
         ("max", [[4.0]]),
         ("avg", [[2.5]]),
-        ("l2", [[np.sqrt(1 + 4 + 9 + 16)]]),
+        ("l2", [[math.sqrt(1 + 4 + 9 + 16)]]),
     ],
 )
 def test_pool_modes_compute_their_formula(mode: str, expected: list[list[float]]) -> None:

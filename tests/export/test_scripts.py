@@ -22,8 +22,11 @@ import pytest
 from typer.testing import CliRunner
 
 from convcalc.cli import app
+from tests import optional
 from tests.export.strategies import HOSTILE_NAMES
 from tests.helpers import EXAMPLES
+
+optional.keras()  # skips this module (in CI: fails it) without the tensorflow extra
 
 RUN_EXAMPLES = [
     "mnist_cnn",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import shutil
 
+import pytest
+
 from convcalc.report import html
 from convcalc.report.common import totals_lines
 from convcalc.rules import REGISTRY
@@ -57,6 +59,7 @@ def test_spec_text_is_escaped(tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+@pytest.mark.browser
 def test_report_in_chromium(tmp_path):
     specs = [checked("mnist_cnn"), checked("vgg16"), checked("resnet50")]
     page = html.render(specs)
