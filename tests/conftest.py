@@ -1,9 +1,20 @@
-"""Shared fixtures, and the optional parts (tests/optional.py) made mandatory in CI."""
+"""Shared fixtures, the Hypothesis profiles, and the optional parts (tests/optional.py) made mandatory in CI.
+
+Hypothesis profiles; pick one with HYPOTHESIS_PROFILE=explore (or pytest's ``--hypothesis-profile explore``):
+
+- ``convcalc``, the default and CI's: derandomized, so every run tries the same examples; 100 per property
+  (a test asking for more or fewer with ``tests.helpers.examples`` scales with the profile), no deadline (CI
+  machines are slow), no example database.
+- ``explore``, for hunting bugs: random, ten times the examples, a one-second deadline per example, and
+  failures kept in .hypothesis/ to replay. Pin every bug it finds as an ``@example`` or a plain test.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Generator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +22,25 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests import optional
+from tests.helpers import DEFAULT_EXAMPLES
 
-settings.register_profile("convcalc", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("convcalc")
+settings.register_profile(
+    "convcalc",
+    max_examples=DEFAULT_EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "explore",
+    max_examples=10 * DEFAULT_EXAMPLES,
+    derandomize=False,
+    deadline=timedelta(seconds=1),
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "convcalc"))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 
 from convcalc.analysis import NetworkFacts, analyze
 from convcalc.checking import check_loaded
@@ -21,13 +21,13 @@ from convcalc.findings import Severity
 from convcalc.loading import LoadedSpec, SourceMap, load_spec, validate
 from tests import optional
 from tests.export.strategies import buildable_specs
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, examples
 
 keras = optional.keras()  # skips this module (in CI: fails it) without the tensorflow extra
 tf = optional.module("tensorflow", "pip install -e '.[tensorflow]'")
 np = optional.module("numpy", "pip install -e '.[tensorflow]'")
 
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = examples(40, deadline=None)
 # "same" with an odd total padding puts the extra pixel at the bottom/right; l2 pooling pads explicitly.
 ASYMMETRIC_SAME = {"input": [7, 6, 1], "layers": [{"type": "pool", "mode": "l2", "kernel": [2, 3], "padding": "same"}]}
 
@@ -75,7 +75,7 @@ def test_keras_model_matches_the_static_analysis(spec: dict[str, Any]) -> None:
     assert_keras_matches_analysis(facts)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(25, deadline=None)
 @given(buildable_specs(fit_exactly=False))
 def test_floored_sizes_are_what_tensorflow_builds(spec: dict[str, Any]) -> None:
     # What --force exports: strides that leave a remainder; convcalc's floor must be TensorFlow's.
@@ -124,7 +124,7 @@ def assert_same_function(plan: ExportPlan, model: Any, net: Any) -> None:
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(expected).max())))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(25, deadline=None)
 @given(buildable_specs(fit_exactly=False))
 @example(ASYMMETRIC_SAME)
 def test_tf_nn_export_computes_what_the_keras_export_computes(spec: dict[str, Any]) -> None:

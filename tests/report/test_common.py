@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from convcalc.checking import check_loaded
@@ -17,7 +17,7 @@ from convcalc.loading import LoadedSpec, SourceMap, load_spec
 from convcalc.report import json_report, markdown, table
 from convcalc.report.common import MAX_BLOCK, CheckedSpec, Run, fold_runs, human_bytes, percent, row_signature
 from convcalc.spec import Network
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, examples
 from tests.strategies import MAX_SIZE, spec_dicts
 
 # Layers that keep a 6×6×4 volume 6×6×4, so that any sequence of them is a valid network and repeats are
@@ -68,7 +68,7 @@ def expected_runs(signatures: list[Any], min_count: int = 2) -> list[Run]:
 
 
 @given(sequences)
-@settings(max_examples=200)
+@examples(200)
 def test_runs_partition_the_layers_exactly(letters: str) -> None:
     layers = checked_spec(network_of(letters)).facts.layers
     runs = fold_runs(layers)
@@ -84,7 +84,7 @@ def test_runs_partition_the_layers_exactly(letters: str) -> None:
 
 
 @given(sequences)
-@settings(max_examples=200)
+@examples(200)
 def test_every_folded_run_repeats_identical_rows(letters: str) -> None:
     layers = checked_spec(network_of(letters)).facts.layers
     for run in fold_runs(layers):
@@ -97,7 +97,7 @@ def test_every_folded_run_repeats_identical_rows(letters: str) -> None:
 
 
 @given(sequences)
-@settings(max_examples=200)
+@examples(200)
 def test_folding_follows_its_documented_rule(letters: str) -> None:
     layers = checked_spec(network_of(letters)).facts.layers
     assert fold_runs(layers) == expected_runs([row_signature(layer) for layer in layers])
@@ -274,7 +274,7 @@ def test_percent(part: int, whole: int, text: str) -> None:
 
 
 @given(spec_dicts(max_layers=6), st.booleans())
-@settings(max_examples=100)
+@examples(100)
 def test_every_valid_spec_renders_in_every_format(spec: dict[str, Any], fold: bool) -> None:
     checked = checked_spec(spec)
     text = render_table(checked, fold=fold)
@@ -289,7 +289,7 @@ def test_every_valid_spec_renders_in_every_format(spec: dict[str, Any], fold: bo
 
 
 @given(st.integers(1, MAX_SIZE), st.integers(1, MAX_SIZE), st.integers(1, MAX_SIZE), st.integers(1, MAX_SIZE))
-@settings(max_examples=50)
+@examples(50)
 def test_int32_sized_networks_render_exactly(height: int, width: int, depth: int, units: int) -> None:
     spec = {
         "input": [height, width, depth],
