@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import struct
 import subprocess
@@ -17,8 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from tests import optional
+from tests.helpers import ROOT
 
 TIMEOUT = 60
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+UPDATE_SCREENSHOTS = os.environ.get("CONVCALC_UPDATE_SCREENSHOTS") == "1"
+"""Refresh the screenshots in docs/ (and docs/diagrams/) from the browser tests."""
+CONV_FACE = bytes((0xB6, 0xD7, 0xFF))
+"""The light-mode front face of a conv volume, as a screenshot's RGB."""
 
 
 def _run(args: list[str], user_data: Path) -> subprocess.CompletedProcess[str]:

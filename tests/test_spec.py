@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -393,3 +394,13 @@ def test_schema_refuses_what_the_models_refuse(spec: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         Network.model_validate(spec)
     assert not schema_accepts(spec, schema, schema)
+
+
+def test_generated_examples_are_up_to_date(tmp_path: Path) -> None:
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import generate_modern
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    for name, build in generate_modern.EXAMPLES.items():
+        assert (EXAMPLES / name).read_text(encoding="utf-8") == generate_modern.spec_text(build()), name
