@@ -43,6 +43,13 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "convcalc"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that takes the ``keras`` fixture needs TensorFlow: mark it so ``-m "not tensorflow"`` leaves it out."""
+    for item in items:
+        if "keras" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.tensorflow)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A test marked ``tensorflow`` or ``browser`` skips (or, in CI, fails) where that part is absent."""
     if item.get_closest_marker("tensorflow"):

@@ -286,10 +286,13 @@ def test_schema_prints_valid_json() -> None:
     )
 
 
-def test_python_dash_m_convcalc_works() -> None:
+def test_python_dash_m_convcalc_and_the_console_script_work() -> None:
     version = run_process("--version")
     assert version.returncode == 0
     assert version.stdout.decode().startswith("convcalc ")
+    script = Path(sys.executable).with_name("convcalc")  # installed by pip beside the interpreter
+    console = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert (console.returncode, console.stdout) == (0, version.stdout.decode())
     process = run_process("check", "examples/alexnet_conv1.json", "--format", "json")
     assert process.returncode == 0
     assert json.loads(process.stdout)["layers"][0]["output_shape"] == [55, 55, 96]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from hypothesis import given
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from convcalc.analysis import analyze
+from convcalc.cli import app
 from convcalc.loading import load_spec
 from convcalc.solver import MAGIC, Bounds, fitting_input_sizes, network_fits, solve_window
 from tests.helpers import ROOT, examples
@@ -68,12 +68,8 @@ def test_fitting_input_sizes_fit_and_are_nearest_first():
 
 
 def test_solve_cli_json_contract():
-    out = subprocess.run(
-        [sys.executable, "-m", "convcalc", "solve", "--in", "227", "--out", "55", "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    payload = json.loads(out)
+    result = CliRunner().invoke(app, ["solve", "--in", "227", "--out", "55", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
     assert {"kernel": 11, "stride": 4, "padding": 0} in payload
     assert all(set(item) == {"kernel", "stride", "padding"} for item in payload)

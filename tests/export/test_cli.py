@@ -51,6 +51,7 @@ def verified(keras: Any) -> Any:
     return invoke("verify", *map(str, CLEAN))
 
 
+@pytest.mark.slow
 def test_verify_agrees_with_tensorflow_on_every_clean_example(verified: Any) -> None:
     result = verified
     assert result.exit_code == 0, result.output
@@ -67,6 +68,7 @@ def test_verify_agrees_with_tensorflow_on_every_clean_example(verified: Any) -> 
     assert "[2, 4096] ≡ 1×1×4096" in result.stdout  # fc: Keras's (batch, n) compared as convcalc's 1×1×n
 
 
+@pytest.mark.slow
 def test_verify_shows_padding_as_keras_layers(verified: Any) -> None:
     vgg16 = verified.stdout[verified.stdout.index("vgg16") :]
     assert "ZeroPadding2D → Conv2D" in vgg16

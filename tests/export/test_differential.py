@@ -23,6 +23,7 @@ from tests import optional
 from tests.export.strategies import buildable_specs
 from tests.helpers import EXAMPLES, examples
 
+pytestmark = pytest.mark.tensorflow
 keras = optional.keras()  # skips this module (in CI: fails it) without the tensorflow extra
 tf = optional.module("tensorflow", "pip install -e '.[tensorflow]'")
 np = optional.module("numpy", "pip install -e '.[tensorflow]'")
@@ -64,6 +65,7 @@ def assert_keras_matches_analysis(facts: NetworkFacts) -> None:
         keras.backend.clear_session()
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(buildable_specs(fit_exactly=True))
 @example(ASYMMETRIC_SAME)
@@ -75,6 +77,7 @@ def test_keras_model_matches_the_static_analysis(spec: dict[str, Any]) -> None:
     assert_keras_matches_analysis(facts)
 
 
+@pytest.mark.slow
 @examples(25, deadline=None)
 @given(buildable_specs(fit_exactly=False))
 def test_floored_sizes_are_what_tensorflow_builds(spec: dict[str, Any]) -> None:
@@ -124,6 +127,7 @@ def assert_same_function(plan: ExportPlan, model: Any, net: Any) -> None:
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(expected).max())))
 
 
+@pytest.mark.slow
 @examples(25, deadline=None)
 @given(buildable_specs(fit_exactly=False))
 @example(ASYMMETRIC_SAME)
@@ -246,6 +250,7 @@ SMALL_ENOUGH = [
 alexnet and alexnet_two_tower (60–140 M) are left to verify, which builds them too."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", SMALL_ENOUGH, ids=lambda p: p.stem)
 def test_every_example_computes_the_same_in_keras_and_in_tf_nn(example: Path) -> None:
     plan = plan_export(analyze(load_spec(str(example)).network))
