@@ -1,6 +1,7 @@
 """Headless Chromium for the browser tests: screenshots, a DOM probe, and a small PNG decoder.
 
-The tests need Debian's ``chromium`` (CI installs it with apt-get); without it they fail and say so.
+The tests need Debian's ``chromium`` (CI installs it with apt-get); mark them ``@pytest.mark.browser``: without
+Chromium they skip and say so (tests/optional.py), and in CI they fail.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import html
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 import zlib
@@ -17,27 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests import optional
+from tests.helpers import ROOT
 
-MISSING = (
-    "headless Chromium is required for convcalc's browser tests and was not found (looked for `chromium` on"
-    " PATH and /usr/bin/chromium): install it with `apt-get install chromium`, or set CONVCALC_CHROMIUM"
-)
 TIMEOUT = 60
-
-
-def chromium() -> str:
-    """The Chromium executable; fails the test (no skip) when it is missing."""
-    candidates = [os.environ.get("CONVCALC_CHROMIUM", ""), shutil.which("chromium") or "", "/usr/bin/chromium"]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail(MISSING, pytrace=False)
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+UPDATE_SCREENSHOTS = os.environ.get("CONVCALC_UPDATE_SCREENSHOTS") == "1"
+"""Refresh the screenshots in docs/ (and docs/diagrams/) from the browser tests."""
+CONV_FACE = bytes((0xB6, 0xD7, 0xFF))
+"""The light-mode front face of a conv volume, as a screenshot's RGB."""
 
 
 def _run(args: list[str], user_data: Path) -> subprocess.CompletedProcess[str]:
     command = [
-        chromium(),
+        optional.chromium(),
         "--headless=new",
         "--no-sandbox",
         "--disable-gpu",

@@ -1,20 +1,89 @@
-"""Shared fixtures and the Hypothesis profile: bounded examples, no deadline (CI machines are slow)."""
+"""Shared fixtures, the Hypothesis profiles, and the optional parts (tests/optional.py) made mandatory in CI.
+
+Hypothesis profiles; pick one with HYPOTHESIS_PROFILE=explore (or pytest's ``--hypothesis-profile explore``):
+
+- ``convcalc``, the default and CI's: derandomized, so every run tries the same examples; 100 per property
+  (a test asking for more or fewer with ``tests.helpers.examples`` scales with the profile), no deadline (CI
+  machines are slow), no example database.
+- ``explore``, for hunting bugs: random, ten times the examples, a one-second deadline per example, and
+  failures kept in .hypothesis/ to replay. Pin every bug it finds as an ``@example`` or a plain test.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Generator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("convcalc", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("convcalc")
+from tests import optional
+from tests.helpers import DEFAULT_EXAMPLES
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
+settings.register_profile(
+    "convcalc",
+    max_examples=DEFAULT_EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "explore",
+    max_examples=10 * DEFAULT_EXAMPLES,
+    derandomize=False,
+    deadline=timedelta(seconds=1),
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "convcalc"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that takes the ``keras`` fixture needs TensorFlow: mark it so ``-m "not tensorflow"`` leaves it out."""
+    for item in items:
+        if "keras" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.tensorflow)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``tensorflow`` or ``browser`` skips (or, in CI, fails) where that part is absent."""
+    if item.get_closest_marker("tensorflow"):
+        optional.keras()
+    if item.get_closest_marker("browser"):
+        optional.chromium()
+
+
+def _required(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Under CONVCALC_REQUIRE_ALL=1, a skip (an absent optional part) is a failure that keeps its reason."""
+    if optional.mandatory() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{optional.REQUIRE_ALL}=1 makes every optional part mandatory: {reason.removeprefix('Skipped: ')}"
+        )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    _required(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, None]:
+    outcome = yield
+    _required(outcome.get_result())
+
+
+@pytest.fixture(scope="session")
+def keras() -> Any:
+    """Keras on TensorFlow, imported once; skips (or, in CI, fails) without the tensorflow extra."""
+    return optional.keras()
 
 
 @pytest.fixture

@@ -9,21 +9,12 @@ import pytest
 from hypothesis import given
 
 from convcalc import arithmetic as ar
-from convcalc.analysis import NetworkFacts, Padding, Shape, analyze
+from convcalc.analysis import LayerFacts, NetworkFacts, Padding, Shape
 from convcalc.checking import check_loaded
 from convcalc.loading import load_spec
 from convcalc.rules import REGISTRY, run_rules
-from convcalc.spec import Network
-from tests.conftest import EXAMPLES
+from tests.helpers import EXAMPLES, analyze_example, analyze_spec
 from tests.strategies import spec_dicts
-
-
-def facts_of(example: str) -> NetworkFacts:
-    return analyze(load_spec(str(EXAMPLES / f"{example}.json")).network)
-
-
-def facts(spec: dict[str, Any]) -> NetworkFacts:
-    return analyze(Network.model_validate(spec))
 
 
 def codes(net: NetworkFacts) -> list[tuple[str, int | None]]:
@@ -60,7 +51,7 @@ GOLDEN = {
 
 @pytest.mark.parametrize(("example", "total", "output"), [(name, *figures) for name, figures in GOLDEN.items()])
 def test_golden_totals(example: str, total: int, output: tuple[int, int, int]) -> None:
-    net = facts_of(example)
+    net = analyze_example(example)
     assert net.total_params == total
     assert net.total_params == sum(layer.params for layer in net.layers)
     assert net.total_weights + net.total_biases + net.total_non_trainable == total
@@ -86,11 +77,11 @@ def test_every_example_has_a_golden_figure() -> None:
     ],
 )
 def test_example_findings(example: str, findings: list[tuple[str, int]]) -> None:
-    assert codes(facts_of(example)) == findings
+    assert codes(analyze_example(example)) == findings
 
 
 def test_alexnet_conv1() -> None:
-    [conv1] = facts_of("alexnet_conv1").layers
+    [conv1] = analyze_example("alexnet_conv1").layers
     assert conv1.input_shape == (227, 227, 3)
     assert conv1.output_shape == (55, 55, 96)
     assert (conv1.weights, conv1.biases, conv1.params) == (34_848, 96, 34_944)
@@ -164,7 +155,7 @@ ALEXNET_LAYERS = [
 
 @pytest.mark.parametrize(("example", "expected"), [("vgg16", VGG16_LAYERS), ("alexnet", ALEXNET_LAYERS)])
 def test_per_layer_shapes_and_params(example: str, expected: list[tuple[str, tuple[int, int, int], int]]) -> None:
-    net = facts_of(example)
+    net = analyze_example(example)
     assert [(layer.name, layer.output_shape, layer.params) for layer in net.layers] == expected
     # Each layer's input is the previous layer's output.
     assert [layer.input_shape for layer in net.layers] == [net.input_shape] + [
@@ -183,12 +174,12 @@ def test_per_layer_shapes_and_params(example: str, expected: list[tuple[str, tup
     ],
 )
 def test_receptive_fields_from_the_literature(example: str, layer: str, size: int) -> None:
-    [found] = [item for item in facts_of(example).layers if item.name == layer]
+    [found] = [item for item in analyze_example(example).layers if item.name == layer]
     assert found.rf_rows.size == found.rf_cols.size == size
 
 
 def test_activation_values_count_every_volume_including_the_input() -> None:
-    net = facts_of("vgg16")
+    net = analyze_example("vgg16")
     assert net.activation_values == net.input_shape.values + sum(layer.neurons for layer in net.layers)
     assert net.activation_bytes == 4 * net.activation_values
     assert net.param_bytes == 4 * 138_357_544
@@ -208,24 +199,24 @@ def test_activation_values_count_every_volume_including_the_input() -> None:
     ],
 )
 def test_output_shapes_by_kind(layer: dict[str, Any], input_shape: list[int], expected: tuple[int, int, int]) -> None:
-    [only] = facts({"input": input_shape, "layers": [layer]}).layers
+    [only] = analyze_spec({"input": input_shape, "layers": [layer]}).layers
     assert only.output_shape == expected
 
 
 def test_fc_sees_every_value_of_its_input() -> None:
-    [flat, fc] = facts(
+    [flat, fc] = analyze_spec(
         {"input": [5, 4, 3], "layers": [{"type": "flatten"}, {"type": "fc", "units": 7, "bias": False}]}
     ).layers
     assert flat.params == 0
     assert (fc.weights, fc.biases) == (60 * 7, 0)
     assert fc.local_connectivity == (1, 1, 60)
-    [direct] = facts({"input": [5, 4, 3], "layers": [{"type": "fc", "units": 7}]}).layers
+    [direct] = analyze_spec({"input": [5, 4, 3], "layers": [{"type": "fc", "units": 7}]}).layers
     assert direct.local_connectivity == (5, 4, 3)
     assert direct.params == ar.fc_params(60, 7)
 
 
 def test_conv_local_connectivity_and_unshared_params() -> None:
-    [conv] = facts(
+    [conv] = analyze_spec(
         {"input": [9, 8, 5], "layers": [{"type": "conv", "filters": 4, "kernel": [3, 2], "stride": 2}]}
     ).layers
     assert conv.output_shape == (4, 4, 4)
@@ -235,7 +226,9 @@ def test_conv_local_connectivity_and_unshared_params() -> None:
 
 
 def test_unshared_params_without_bias() -> None:
-    [conv] = facts({"input": [4, 4, 2], "layers": [{"type": "conv", "filters": 3, "kernel": 3, "bias": False}]}).layers
+    [conv] = analyze_spec(
+        {"input": [4, 4, 2], "layers": [{"type": "conv", "filters": 3, "kernel": 3, "bias": False}]}
+    ).layers
     assert conv.biases == 0
     assert conv.unshared_params == 2 * 2 * 3 * (3 * 3 * 2)
 
@@ -257,7 +250,7 @@ def test_same_padding_puts_the_extra_pixel_at_the_bottom_right(
         "input": [size, size, 1],
         "layers": [{"type": "conv", "filters": 1, "kernel": kernel, "stride": stride, "padding": "same"}],
     }
-    [conv] = facts(spec).layers
+    [conv] = analyze_spec(spec).layers
     assert conv.window is not None and conv.window.same
     assert conv.window.padding == padding
     assert conv.output_shape == (-(-size // stride), -(-size // stride), 1)
@@ -265,7 +258,7 @@ def test_same_padding_puts_the_extra_pixel_at_the_bottom_right(
 
 def test_same_padding_per_axis() -> None:
     spec = {"input": [10, 7, 1], "layers": [{"type": "pool", "kernel": [3, 2], "stride": 2, "padding": "same"}]}
-    [pool] = facts(spec).layers
+    [pool] = analyze_spec(spec).layers
     assert pool.window is not None
     assert pool.window.padding == Padding(top=0, bottom=1, left=0, right=1)
     assert pool.output_shape == (5, 4, 1)
@@ -273,7 +266,7 @@ def test_same_padding_per_axis() -> None:
 
 def test_explicit_padding_is_symmetric_per_axis() -> None:
     spec = {"input": [10, 10, 1], "layers": [{"type": "conv", "filters": 1, "kernel": 3, "padding": [1, 2]}]}
-    [conv] = facts(spec).layers
+    [conv] = analyze_spec(spec).layers
     assert conv.window is not None
     assert conv.window.padding == Padding(1, 1, 2, 2)
     assert conv.output_shape == (10, 12, 1)
@@ -290,18 +283,18 @@ def test_generated_names_count_per_kind() -> None:
             {"type": "conv", "filters": 1, "kernel": 1},
         ],
     }
-    assert [layer.name for layer in facts(spec).layers] == ["conv1", "relu1", "mine", "relu2", "conv3"]
+    assert [layer.name for layer in analyze_spec(spec).layers] == ["conv1", "relu1", "mine", "relu2", "conv3"]
 
 
 def test_layer_facts_are_frozen() -> None:
-    [layer] = facts({"input": [2, 2, 1], "layers": [{"type": "relu"}]}).layers
+    [layer] = analyze_spec({"input": [2, 2, 1], "layers": [{"type": "relu"}]}).layers
     with pytest.raises(dataclasses.FrozenInstanceError):
         layer.name = "x"  # type: ignore[misc]
 
 
 @given(spec_dicts())
 def test_analysis_is_consistent_for_any_valid_spec(spec: dict[str, Any]) -> None:
-    net = facts(spec)
+    net = analyze_spec(spec)
     previous = net.input_shape
     for layer in net.layers:
         assert layer.input_shape == previous
@@ -329,7 +322,7 @@ def test_a_layer_after_a_no_output_layer_adds_no_findings() -> None:
             {"type": "fc", "units": 10},
         ],
     }
-    net = facts(spec)
+    net = analyze_spec(spec)
     assert net.layers[0].output_shape == Shape(0, 0, 4)
     assert net.layers[1].input_shape.empty
     assert codes(net) == [("CC102", 0)]
@@ -343,7 +336,7 @@ def test_one_empty_axis_is_enough_to_stop_the_cascade() -> None:
             {"type": "conv", "filters": 4, "kernel": 5, "stride": 2},
         ],
     }
-    net = facts(spec)
+    net = analyze_spec(spec)
     assert net.layers[0].output_shape.height == 0
     assert codes(net) == [("CC102", 0)]
 
@@ -353,3 +346,193 @@ def test_the_pipeline_matches_the_rules_run_alone() -> None:
     checked = check_loaded(loaded)
     assert [(f.code, f.layer) for f in checked.findings if f.code.startswith("CC1")] == [("CC101", 0)]
     assert checked.position(checked.findings[0]) == (3, 5)
+
+
+# --- modern layers: published figures ---------------------------------------------------------------
+
+
+def layer_named(net: NetworkFacts, name: str) -> LayerFacts:
+    return next(x for x in net.layers if x.name == name)
+
+
+@pytest.mark.parametrize(
+    ("example", "total", "trainable"),
+    [
+        ("resnet18.json", 11_699_112, 11_689_512),  # torchvision resnet18: 11,689,512 (PyTorch counts trainable)
+        ("resnet50.json", 25_636_712, 25_583_592),  # keras.applications.ResNet50().count_params()
+        ("mobilenet_v1.json", 4_253_864, 4_231_976),  # keras.applications.MobileNet()
+        ("alexnet_two_tower.json", 60_965_224, 60_965_224),  # Krizhevsky et al. 2012, two GPUs
+        ("inception_block.json", 163_696, 163_696),
+        ("vgg16.json", 138_357_544, 138_357_544),
+    ],
+)
+def test_parameter_totals(example: str, total: int, trainable: int) -> None:
+    net = analyze_example(example.removesuffix(".json"))
+    assert net.total_params == total
+    assert net.total_trainable_params == trainable
+
+
+@pytest.mark.parametrize(
+    ("example", "published_gmacs", "tolerance"),
+    [
+        ("vgg16.json", 15.5, 0.05),  # the usual 15.5 G for VGG16 at 224×224
+        ("alexnet_two_tower.json", 0.72, 0.02),  # ≈ 0.7 G as published for the two-tower AlexNet
+        ("resnet18.json", 1.81, 0.02),  # torchvision: 1.81 GFLOPS, counted as MACs
+        ("mobilenet_v1.json", 0.569, 0.005),  # Howard et al. 2017: 569 M mult-adds
+        ("resnet50.json", 3.87, 0.05),  # v1 with the stride on the first 1×1 conv (Keras)
+    ],
+)
+def test_macs_match_published_anchors(example: str, published_gmacs: float, tolerance: float) -> None:
+    assert abs(analyze_example(example.removesuffix(".json")).total_macs / 1e9 - published_gmacs) <= tolerance
+
+
+def test_macs_are_exact_per_layer_named() -> None:
+    vgg = analyze_example("vgg16")
+    assert layer_named(vgg, "conv1_1").macs == 224 * 224 * 64 * 3 * 3 * 3
+    assert layer_named(vgg, "fc6").macs == 7 * 7 * 512 * 4096
+    assert vgg.total_macs == 15_470_264_320
+    mobile = analyze_example("mobilenet_v1")
+    assert layer_named(mobile, "conv_dw_2").macs == 56 * 56 * 64 * 3 * 3  # depthwise: one 3×3 per channel
+    assert layer_named(mobile, "conv_pw_2").macs == 56 * 56 * 64 * 128
+
+
+def test_batchnorm_counts_four_per_channel_two_trainable() -> None:
+    net = analyze_example("resnet50")
+    bn = layer_named(net, "conv1_bn")
+    assert (bn.params, bn.trainable_params, bn.non_trainable) == (4 * 64, 2 * 64, 2 * 64)
+
+
+# --- receptive fields: google-research/receptive_field's published table -------------------------
+
+
+def effective(net: NetworkFacts, name: str) -> tuple[int, int, float]:
+    rf = layer_named(net, name).rf_rows
+    return int(rf.size), int(rf.jump), float(rf.size / 2 - rf.start)
+
+
+@pytest.mark.parametrize(
+    ("example", "name", "expected"),
+    [
+        ("vgg16.json", "pool5", (212, 32, 90.0)),  # vgg_16
+        ("alexnet.json", "pool5", (195, 32, 64.0)),  # alexnet_v2
+        ("mobilenet_v1.json", "conv_pw_13_relu", (315, 32, 126.0)),  # mobilenet_v1
+    ],
+)
+def test_receptive_fields_match_published_values(example: str, name: str, expected: tuple[int, int, float]) -> None:
+    assert effective(analyze_example(example.removesuffix(".json")), name) == expected
+
+
+def slim_resnet_v1_50() -> dict[str, Any]:
+    """TF-slim's resnet_v1_50 (the layout the published 483 refers to): stride 2 in the last unit of blocks
+    1–3, on the 3×3 conv, with conv2d_same's explicit padding; 1×1 max-pool subsampling shortcuts."""
+    layers: list[dict[str, Any]] = []
+
+    def conv_same(name: str, kernel: int, stride: int, filters: int, inputs: list[str] | None = None) -> None:
+        if stride == 1:
+            layers.append({"type": "conv", "name": name, "filters": filters, "kernel": kernel, "padding": "same"})
+        else:
+            total = kernel - 1
+            layers.append({"type": "zero_padding", "padding": [[total // 2, total - total // 2]] * 2})
+            layers.append({"type": "conv", "name": name, "filters": filters, "kernel": kernel, "stride": stride})
+        if inputs:
+            layers[-2 if stride != 1 else -1]["inputs"] = inputs
+
+    conv_same("conv1", 7, 2, 64)
+    layers.append({"type": "pool", "name": "pool1", "kernel": 3, "stride": 2, "padding": "same"})
+    last, depth_in = "pool1", 64
+    for block, (units, depth, bottleneck) in enumerate([(3, 256, 64), (4, 512, 128), (6, 1024, 256), (3, 2048, 512)]):
+        for unit in range(1, units + 1):
+            stride = 2 if unit == units and block < 3 else 1
+            prefix = f"block{block + 1}/unit{unit}"
+            shortcut = last
+            if depth != depth_in or stride != 1:
+                kind = {"type": "conv", "filters": depth} if depth != depth_in else {"type": "pool"}
+                layers.append({**kind, "name": f"{prefix}/shortcut", "kernel": 1, "stride": stride, "inputs": [last]})
+                shortcut = f"{prefix}/shortcut"
+            layers.append(
+                {"type": "conv", "name": f"{prefix}/conv1", "filters": bottleneck, "kernel": 1, "inputs": [last]}
+            )
+            layers.append({"type": "relu"})
+            conv_same(f"{prefix}/conv2", 3, stride, bottleneck)
+            layers.append({"type": "relu"})
+            layers.append({"type": "conv", "name": f"{prefix}/conv3", "filters": depth, "kernel": 1})
+            layers.append({"type": "add", "inputs": [shortcut, f"{prefix}/conv3"]})
+            layers.append({"type": "relu", "name": prefix})
+            last, depth_in = prefix, depth
+    return {"input": [224, 224, 3], "layers": layers}
+
+
+def test_resnet_v1_50_receptive_field_through_residual_branches() -> None:
+    net = analyze_spec(slim_resnet_v1_50())
+    assert effective(net, "block4/unit3") == (483, 32, 239.0)  # resnet_v1_50 in the published table
+
+
+def test_unet_and_inception_shapes() -> None:
+    unet = analyze_example("unet_small")
+    assert layer_named(unet, "up2").output_shape == (32, 32, 32)
+    assert layer_named(unet, "skip2").output_shape == (32, 32, 64)
+    assert unet.output_shape == (64, 64, 2)
+    block = analyze_example("inception_block")
+    assert block.output_shape == (28, 28, 256)
+
+
+# --- new layer kinds -------------------------------------------------------------------------------
+
+
+def one_layer(spec_layer: dict[str, Any], input_shape: list[int]) -> Any:
+    return analyze_spec({"input": input_shape, "layers": [spec_layer]}).layers[0]
+
+
+@pytest.mark.parametrize(
+    ("spec_layer", "input_shape", "output", "params"),
+    [
+        ({"type": "conv", "filters": 8, "kernel": 3, "dilation": 2}, [16, 16, 4], (12, 12, 8), 3 * 3 * 4 * 8 + 8),
+        ({"type": "conv", "filters": 8, "kernel": 3, "dilation": 2, "padding": "same"}, [15, 15, 4], (15, 15, 8), 296),
+        (
+            {"type": "conv", "filters": 8, "kernel": 3, "groups": 2, "padding": 1},
+            [8, 8, 4],
+            (8, 8, 8),
+            3 * 3 * 2 * 8 + 8,
+        ),
+        ({"type": "depthwise", "kernel": 3, "multiplier": 2, "padding": 1}, [8, 8, 4], (8, 8, 8), 3 * 3 * 4 * 2 + 8),
+        ({"type": "separable", "filters": 16, "kernel": 3, "padding": "same"}, [8, 8, 4], (8, 8, 16), 36 + 64 + 16),
+        ({"type": "conv_transpose", "filters": 4, "kernel": 3, "stride": 2}, [7, 7, 8], (15, 15, 4), 3 * 3 * 8 * 4 + 4),
+        ({"type": "conv_transpose", "filters": 4, "kernel": 3, "stride": 2, "padding": 1}, [7, 7, 8], (13, 13, 4), 292),
+        (
+            {"type": "conv_transpose", "filters": 4, "kernel": 3, "stride": 2, "padding": 1, "output_padding": 1},
+            [7, 7, 8],
+            (14, 14, 4),
+            292,
+        ),
+        (
+            {"type": "conv_transpose", "filters": 4, "kernel": 3, "stride": 2, "padding": "same"},
+            [7, 7, 8],
+            (14, 14, 4),
+            292,
+        ),
+        ({"type": "batchnorm"}, [5, 5, 6], (5, 5, 6), 24),
+        ({"type": "batchnorm", "scale": False}, [5, 5, 6], (5, 5, 6), 18),
+        ({"type": "dropout", "rate": 0.5}, [5, 5, 6], (5, 5, 6), 0),
+        ({"type": "global_pool", "mode": "max"}, [5, 7, 6], (1, 1, 6), 0),
+        ({"type": "zero_padding", "padding": [[1, 2], [3, 4]]}, [5, 5, 6], (8, 12, 6), 0),
+        ({"type": "activation", "kind": "gelu"}, [5, 5, 6], (5, 5, 6), 0),
+        ({"type": "dense", "units": 10}, [2, 2, 3], (1, 1, 10), 130),
+    ],
+)
+def test_new_layer_kinds(
+    spec_layer: dict[str, Any], input_shape: list[int], output: tuple[int, ...], params: int
+) -> None:
+    facts_ = one_layer(spec_layer, input_shape)
+    assert facts_.output_shape == output
+    assert facts_.params == params
+
+
+def test_dense_is_an_alias_of_fc() -> None:
+    assert one_layer({"type": "dense", "units": 3}, [2, 2, 1]).type == "fc"
+
+
+def test_transposed_conv_inverts_a_strided_conv_in_a_graph() -> None:
+    down = {"type": "conv", "filters": 8, "kernel": 3, "stride": 2, "padding": "same", "name": "down"}
+    up = {"type": "conv_transpose", "filters": 3, "kernel": 3, "stride": 2, "padding": "same"}
+    net = analyze_spec({"input": [32, 32, 3], "layers": [down, up, {"type": "relu"}]})
+    assert net.layers[1].output_shape == (32, 32, 3)

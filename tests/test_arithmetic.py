@@ -5,10 +5,11 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from convcalc import arithmetic as ar
+from tests.helpers import examples
 from tests.strategies import counts, kernels, pads, sizes, strides, window_stacks, windows
 
 # --- brute-force oracles: walk the windows instead of using a formula ---------------------------------
@@ -153,7 +154,7 @@ def test_fc_is_a_conv_whose_kernel_is_the_whole_input(size: int, depth: int, uni
 
 
 @given(window_stacks)
-@settings(max_examples=200)
+@examples(200)
 def test_receptive_field_matches_the_pixels_that_influence_output_zero(stack: list[tuple[int, int, int]]) -> None:
     rf = ar.INPUT_RECEPTIVE_FIELD
     for kernel, stride, pad_before in stack:

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from convcalc.cli import app
-from tests.conftest import EXAMPLES, ROOT
+from tests.helpers import EXAMPLES, ROOT
 
 runner = CliRunner()
 # resnet18/resnet50 are faithful to torchvision and Keras, whose stems do not fit exactly: (224 − 7 + 6)/2
@@ -286,14 +286,32 @@ def test_schema_prints_valid_json() -> None:
     )
 
 
-def test_python_dash_m_convcalc_works() -> None:
+def test_python_dash_m_convcalc_and_the_console_script_work() -> None:
     version = run_process("--version")
     assert version.returncode == 0
     assert version.stdout.decode().startswith("convcalc ")
+    script = Path(sys.executable).with_name("convcalc")  # installed by pip beside the interpreter
+    console = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert (console.returncode, console.stdout) == (0, version.stdout.decode())
     process = run_process("check", "examples/alexnet_conv1.json", "--format", "json")
     assert process.returncode == 0
     assert json.loads(process.stdout)["layers"][0]["output_shape"] == [55, 55, 96]
     assert process.stderr == b""
+
+
+def test_json_has_the_metric_keys() -> None:
+    result = invoke("check", str(EXAMPLES / "resnet18.json"), "-f", "json", "--batch", "32")
+    data = json.loads(result.stdout)
+    for record in data["layers"]:
+        assert {"macs", "receptive_field", "trainable_params", "inputs"} <= set(record)
+        assert len(record["receptive_field"]) == 2
+    assert data["total_macs"] == sum(r["macs"] for r in data["layers"])
+    assert data["total_trainable_params"] == 11_689_512
+    assert "FLOPs = 2·MACs" in data["macs_convention"]
+    memory = data["training_memory"]
+    assert memory["batch"] == 32 and memory["total_bytes"] == sum(
+        memory[k] for k in ("weights_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes")
+    )
 
 
 # --- hostile names ----------------------------------------------------------------------------------------
@@ -363,11 +381,11 @@ def test_check_does_not_import_tensorflow() -> None:
         "            attempts.append(name)\n"
         "        return None\n"
         "sys.meta_path.insert(0, Recorder())\n"
-        "sys.argv = ['convcalc', 'check', 'examples/vgg16.json']\n"
+        "sys.argv = ['convcalc', 'check', 'examples/vgg16.json', 'examples/resnet50.json']\n"
         "try:\n"
         "    runpy.run_module('convcalc', run_name='__main__')\n"
         "except SystemExit as exit:\n"
-        "    assert exit.code == 0, exit.code\n"
+        "    assert exit.code == 1, exit.code  # resnet50's stem does not fit (CC101)\n"
         "else:\n"
         "    raise AssertionError('convcalc check did not exit')\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
@@ -379,7 +397,7 @@ def test_check_does_not_import_tensorflow() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, timeout=60, check=False, text=True
     )
     assert process.returncode == 0, process.stderr
-    assert "138,357,544" in process.stdout  # the check really ran
+    assert "138,357,544" in process.stdout and "25,636,712" in process.stdout  # a sequence and a graph, checked
     assert "CONVCALC=True" in process.stderr
     assert "HEAVY=[]" in process.stderr
     assert "ATTEMPTS=[]" in process.stderr

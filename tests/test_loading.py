@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from convcalc import loading
 from convcalc.loading import LoadedSpec, SpecError, format_path, load_spec
-from tests.conftest import EXAMPLES
+from tests.helpers import EXAMPLES, examples
 from tests.strategies import formatted_json, json_values, spec_dicts, spec_like_values
 
 WriteSpec = Callable[..., Path]
@@ -416,37 +416,37 @@ def load_never_crashes(file: Path, content: str | bytes) -> None:
 
 
 @given(st.text())
-@settings(max_examples=200)
+@examples(200)
 def test_arbitrary_text_gives_a_spec_or_a_spec_error(scratch: Path, text: str) -> None:
     load_never_crashes(scratch, text)
 
 
 @given(st.binary())
-@settings(max_examples=100)
+@examples(100)
 def test_arbitrary_bytes_give_a_spec_or_a_spec_error(scratch: Path, content: bytes) -> None:
     load_never_crashes(scratch, content)
 
 
 @given(json_values)
-@settings(max_examples=200)
+@examples(200)
 def test_arbitrary_json_gives_a_spec_or_a_spec_error(scratch: Path, value: Any) -> None:
     load_never_crashes(scratch, json.dumps(value))
 
 
 @given(spec_like_values())
-@settings(max_examples=200)
+@examples(200)
 def test_spec_shaped_json_gives_a_spec_or_a_spec_error(scratch: Path, value: Any) -> None:
     load_never_crashes(scratch, json.dumps(value))
 
 
 @given(st.text(alphabet='{}[]:,"\\ntrufalse0123456789.eE+-NaInfy \n', max_size=80))
-@settings(max_examples=200)
+@examples(200)
 def test_json_shaped_noise_gives_a_spec_or_a_spec_error(scratch: Path, text: str) -> None:
     load_never_crashes(scratch, text)
 
 
 @given(spec_dicts(max_layers=4), st.integers(0, 10_000), st.text(max_size=3))
-@settings(max_examples=200)
+@examples(200)
 def test_damaged_specs_give_a_spec_or_a_spec_error(scratch: Path, value: dict[str, Any], cut: int, junk: str) -> None:
     text = json.dumps(value)
     cut %= len(text)

@@ -5,20 +5,19 @@ from __future__ import annotations
 import json
 import re
 import sys
-from pathlib import Path
 
 from typer.testing import CliRunner
 
 from convcalc.cli import app
 from convcalc.config import config_from_table, settings_markdown
 from convcalc.loading import validate
+from tests.helpers import ROOT
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```(\w*)\n(.*?)```", README, flags=re.S)
 

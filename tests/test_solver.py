@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from convcalc.analysis import analyze
+from convcalc.cli import app
 from convcalc.loading import load_spec
 from convcalc.solver import MAGIC, Bounds, fitting_input_sizes, network_fits, solve_window
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, examples
 
 
 def brute_force(in_size: int, out_size: int, bounds: Bounds) -> set[tuple[int, int, int]]:
@@ -31,7 +29,7 @@ def brute_force(in_size: int, out_size: int, bounds: Bounds) -> set[tuple[int, i
     return found
 
 
-@settings(max_examples=150, deadline=None)
+@examples(150, deadline=None)
 @given(st.integers(1, 80), st.integers(1, 80), st.integers(1, 12), st.integers(1, 6))
 def test_solve_window_is_exactly_the_brute_force_set(in_size, out_size, max_kernel, max_stride):
     bounds = Bounds(max_kernel=max_kernel, max_stride=max_stride)
@@ -42,7 +40,7 @@ def test_solve_window_is_exactly_the_brute_force_set(in_size, out_size, max_kern
         assert (in_size - f + 2 * p) % s == 0 and (in_size - f + 2 * p) // s + 1 == out_size
 
 
-@settings(max_examples=100, deadline=None)
+@examples(100, deadline=None)
 @given(st.integers(1, 64), st.integers(1, 64))
 def test_magic_numbers_come_first(in_size, out_size):
     found = solve_window(in_size, out_size)
@@ -70,12 +68,8 @@ def test_fitting_input_sizes_fit_and_are_nearest_first():
 
 
 def test_solve_cli_json_contract():
-    out = subprocess.run(
-        [sys.executable, "-m", "convcalc", "solve", "--in", "227", "--out", "55", "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    payload = json.loads(out)
+    result = CliRunner().invoke(app, ["solve", "--in", "227", "--out", "55", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
     assert {"kernel": 11, "stride": 4, "padding": 0} in payload
     assert all(set(item) == {"kernel", "stride", "padding"} for item in payload)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from convcalc.analysis import analyze
 from convcalc.layers import FC, Conv, Flatten, Pool, ReLU
 from convcalc.spec import LAYER_MODELS, MAX_SIZE, Network, json_schema
-from tests.conftest import EXAMPLES
+from tests.helpers import EXAMPLES
 from tests.strategies import spec_dicts
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
@@ -394,3 +395,13 @@ def test_schema_refuses_what_the_models_refuse(spec: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         Network.model_validate(spec)
     assert not schema_accepts(spec, schema, schema)
+
+
+def test_generated_examples_are_up_to_date(tmp_path: Path) -> None:
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import generate_modern
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    for name, build in generate_modern.EXAMPLES.items():
+        assert (EXAMPLES / name).read_text(encoding="utf-8") == generate_modern.spec_text(build()), name

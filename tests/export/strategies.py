@@ -5,7 +5,8 @@ max/avg/l2 and global pools; fc/dense, batchnorm, dropout, zero_padding, activat
 branches that merge again through add and concat, with every way of writing a setting (int or [h, w];
 padding as int, pair, "same" or "valid"; pool stride given or defaulted), on non-square inputs of at most
 16×16×4. Shapes are tracked here with the textbook formulas, independently of convcalc.analysis, so that
-every layer has an output; with ``fit_exactly`` every stride divides (no CC101).
+every layer has an output; with ``fit_exactly`` every stride divides (no CC101). Depthwise and separable convs
+get equal strides on both axes: TensorFlow cannot build them otherwise (see ``DEPTHWISE``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ HOSTILE_NAMES = (
     "\u202econv",
 )
 """Spec names that are not identifiers, collide after sanitising, or try to be code (all distinct)."""
+DEPTHWISE = ("depthwise", "separable")
+"""Kinds TensorFlow cannot build with unequal strides (its depthwise kernels take one stride for both axes), so
+they are drawn with equal ones; a later issue makes ``convcalc check`` report such a layer."""
 ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish")
 
 Shape = tuple[int, int, int]
@@ -69,7 +73,12 @@ def window_layer(draw: st.DrawFn, shape: Shape, kind: str, fit_exactly: bool) ->
     padding_form = draw(st.sampled_from(["int", "pair", "same", "valid"]))
     if padding_form == "same":  # any window works: TensorFlow pads to ceil(W/S)
         kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-        stride = (1, 1) if dilation != (1, 1) else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        if dilation != (1, 1):
+            stride = (1, 1)
+        elif kind in DEPTHWISE:
+            stride = (draw(st.integers(1, 3)),) * 2
+        else:
+            stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
         layer["padding"] = "same"
     else:
         if padding_form == "valid":
@@ -86,6 +95,10 @@ def window_layer(draw: st.DrawFn, shape: Shape, kind: str, fit_exactly: bool) ->
         kernel, stride = (rows[0], cols[0]), (rows[1], cols[1])
         if dilation != (1, 1):
             stride = (1, 1)  # on both axes: TensorFlow combines no stride > 1 with any dilation > 1
+        elif kind in DEPTHWISE and stride[0] != stride[1]:
+            spans = [size + 2 * pad - k for size, pad, k in zip((height, width), pads, kernel, strict=True)]
+            common = [s for s in range(1, 4) if not fit_exactly or all(span % s == 0 for span in spans)]
+            stride = (draw(st.sampled_from(common)),) * 2
     layer["kernel"] = _written(*kernel, draw)
     # A pool's stride may be left out (it defaults to the kernel) when that is the stride drawn.
     if not (kind == "pool" and stride == kernel and draw(st.booleans())):

@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -20,9 +19,8 @@ from convcalc.export.keras_build import build_model
 from convcalc.export.plan import ExportPlan, plan_export
 from convcalc.findings import Severity
 from convcalc.loading import load_spec, validate
-from tests.conftest import EXAMPLES
+from tests.helpers import EXAMPLES
 
-keras = runtime.import_keras()
 runner = CliRunner()
 
 ALL = sorted(EXAMPLES.glob("*.json"))
@@ -47,8 +45,15 @@ def test_the_examples_cover_what_they_should() -> None:
 # --- verify --------------------------------------------------------------------------------------------
 
 
-def test_verify_agrees_with_tensorflow_on_every_clean_example() -> None:
-    result = invoke("verify", *map(str, CLEAN))
+@pytest.fixture(scope="module")
+def verified(keras: Any) -> Any:
+    """``convcalc verify`` of every clean example, once: it builds each of them in Keras (vgg16 is 138 M)."""
+    return invoke("verify", *map(str, CLEAN))
+
+
+@pytest.mark.slow
+def test_verify_agrees_with_tensorflow_on_every_clean_example(verified: Any) -> None:
+    result = verified
     assert result.exit_code == 0, result.output
     assert "✗" not in result.stdout
     assert result.stdout.count("layers agree with TensorFlow, and so does the total") == len(
@@ -63,12 +68,14 @@ def test_verify_agrees_with_tensorflow_on_every_clean_example() -> None:
     assert "[2, 4096] ≡ 1×1×4096" in result.stdout  # fc: Keras's (batch, n) compared as convcalc's 1×1×n
 
 
-def test_verify_shows_padding_as_keras_layers() -> None:
-    result = invoke("verify", str(EXAMPLES / "vgg16.json"))
-    assert "ZeroPadding2D → Conv2D" in result.stdout
-    assert "Flatten → Dense" in result.stdout
+@pytest.mark.slow
+def test_verify_shows_padding_as_keras_layers(verified: Any) -> None:
+    vgg16 = verified.stdout[verified.stdout.index("vgg16") :]
+    assert "ZeroPadding2D → Conv2D" in vgg16
+    assert "Flatten → Dense" in vgg16
 
 
+@pytest.mark.tensorflow
 def test_verify_refuses_error_findings_unless_forced() -> None:
     refused = invoke("verify", MISMATCH)
     assert refused.exit_code == 1
@@ -79,6 +86,7 @@ def test_verify_refuses_error_findings_unless_forced() -> None:
     assert "floored to 4×4×8" in forced.stderr
 
 
+@pytest.mark.tensorflow
 def test_verify_reports_a_mismatch_and_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
     # A Keras model that is not what convcalc computed (one filter more) must show ✗, not ✓.
     def wrong_model(plan: ExportPlan) -> Any:
@@ -93,6 +101,7 @@ def test_verify_reports_a_mismatch_and_exits_1(monkeypatch: pytest.MonkeyPatch) 
     assert "mismatches with TensorFlow" in result.stdout
 
 
+@pytest.mark.tensorflow
 def test_verify_batch_size_and_several_files_with_one_bad(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"input": [8, 8, 1], "layers": [{"type": "conv", "filters": 0, "kernel": 3}]}')
@@ -106,6 +115,7 @@ def test_verify_batch_size_and_several_files_with_one_bad(tmp_path: Path) -> Non
 # --- export: the three forms ---------------------------------------------------------------------------
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("example", CLEAN, ids=lambda p: p.stem)
 @pytest.mark.parametrize(("target", "suffix"), [("python", ".py"), ("tf-nn", "_nn.py")])
 def test_every_clean_example_exports_as_code_that_compiles(
@@ -123,6 +133,7 @@ def test_every_clean_example_exports_as_code_that_compiles(
         assert "tf.nn.conv2d(" in source or "tf.matmul(" in source
 
 
+@pytest.mark.tensorflow
 def test_python_export_without_output_goes_to_stdout() -> None:
     result = invoke("export", str(EXAMPLES / "lenet5.json"))
     assert result.exit_code == 0
@@ -130,17 +141,17 @@ def test_python_export_without_output_goes_to_stdout() -> None:
     assert "wrote stdout" in result.stderr
 
 
-def load_keras(path: Path) -> Any:
+def load_keras(keras: Any, path: Path) -> Any:
     return keras.saving.load_model(str(path), safe_mode=True, custom_objects=runtime.custom_objects())
 
 
 @pytest.mark.parametrize("example", SMALL, ids=lambda p: p.stem)
-def test_keras_export_reloads_in_safe_mode(example: Path, tmp_path: Path) -> None:
+def test_keras_export_reloads_in_safe_mode(keras: Any, example: Path, tmp_path: Path) -> None:
     output = tmp_path / "model.keras"
     result = invoke("export", str(example), "--to", "keras", "-o", str(output))
     assert result.exit_code == 0, result.output
     facts = analyze(load_spec(str(example)).network)
-    model = load_keras(output)
+    model = load_keras(keras, output)
     assert model.count_params() == facts.total_params
     assert tuple(model.output.shape[1:]) == plan_export(facts).output_shape
     with zipfile.ZipFile(output) as archive:
@@ -149,7 +160,9 @@ def test_keras_export_reloads_in_safe_mode(example: Path, tmp_path: Path) -> Non
     keras.backend.clear_session()
 
 
-def test_keras_file_holds_identical_parameters_and_l2_pooling_loads_in_safe_mode(tmp_path: Path) -> None:
+def test_keras_file_holds_identical_parameters_and_l2_pooling_loads_in_safe_mode(keras: Any, tmp_path: Path) -> None:
+    import numpy as np  # TensorFlow's dependency
+
     spec = {
         "name": "l2 net",
         "input": [9, 9, 2],
@@ -169,11 +182,11 @@ def test_keras_file_holds_identical_parameters_and_l2_pooling_loads_in_safe_mode
     with zipfile.ZipFile(output) as archive:
         config = archive.read("config.json").decode()
     assert '"convcalc>L2Pooling2D"' in config and "Lambda" not in config
-    model = load_keras(output)
+    model = load_keras(keras, output)
     # Saving and loading keeps every weight exactly.
     original = build_model(plan_export(analyze(validate("<l2>", spec))))
     original.save(tmp_path / "again.keras")
-    reloaded = load_keras(tmp_path / "again.keras")
+    reloaded = load_keras(keras, tmp_path / "again.keras")
     assert [w.shape for w in reloaded.get_weights()] == [w.shape for w in original.get_weights()]
     for saved, kept in zip(original.get_weights(), reloaded.get_weights(), strict=True):
         np.testing.assert_array_equal(saved, kept)
@@ -195,12 +208,12 @@ def test_error_findings_stop_the_export_and_nothing_is_written(tmp_path: Path) -
     assert not output.exists()
 
 
-def test_force_exports_what_tensorflow_builds_with_floored_sizes(tmp_path: Path) -> None:
+def test_force_exports_what_tensorflow_builds_with_floored_sizes(keras: Any, tmp_path: Path) -> None:
     output = tmp_path / "mismatch.keras"
     result = invoke("export", MISMATCH, "--to", "keras", "-o", str(output), "--force")
     assert result.exit_code == 0, result.output
     assert "--force" in result.stderr and "floored to 4×4×8" in result.stderr
-    model = load_keras(output)
+    model = load_keras(keras, output)
     assert tuple(model.output.shape) == (None, 4, 4, 8)
     assert model.count_params() == 3 * 3 * 3 * 8 + 8
     keras.backend.clear_session()
@@ -264,6 +277,7 @@ def test_bad_spec_input_gives_the_friendly_error(tmp_path: Path, content: str, m
         assert "Traceback" not in result.output
 
 
+@pytest.mark.tensorflow
 def test_unwritable_output_exits_2(tmp_path: Path) -> None:
     result = invoke("export", str(EXAMPLES / "lenet5.json"), "-o", str(tmp_path / "missing" / "model.py"))
     assert result.exit_code == 2
@@ -280,6 +294,7 @@ def test_without_tensorflow_export_and_verify_say_what_to_install(monkeypatch: p
         assert result.stdout == ""
 
 
+@pytest.mark.tensorflow
 def test_an_old_keras_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runtime.importlib.metadata, "version", lambda name: "3.10.0")
     result = invoke("export", str(EXAMPLES / "lenet5.json"))

@@ -4,29 +4,31 @@ and the tf.nn export must compute the same function as the Keras export.
 
 from __future__ import annotations
 
+import math
 import types
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 
 from convcalc.analysis import NetworkFacts, analyze
 from convcalc.checking import check_loaded
 from convcalc.export.codegen import keras_source, tfnn_source
 from convcalc.export.keras_build import build_model, layer_outputs_model
 from convcalc.export.plan import ExportPlan, as_volume, plan_export
-from convcalc.export.runtime import import_keras
 from convcalc.findings import Severity
 from convcalc.loading import LoadedSpec, SourceMap, load_spec, validate
-from tests.conftest import EXAMPLES
+from tests import optional
 from tests.export.strategies import buildable_specs
+from tests.helpers import EXAMPLES, examples
 
-keras = import_keras()
-import tensorflow as tf  # noqa: E402  (after import_keras has quietened its logs)
+pytestmark = pytest.mark.tensorflow
+keras = optional.keras()  # skips this module (in CI: fails it) without the tensorflow extra
+tf = optional.module("tensorflow", "pip install -e '.[tensorflow]'")
+np = optional.module("numpy", "pip install -e '.[tensorflow]'")
 
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = examples(40, deadline=None)
 # "same" with an odd total padding puts the extra pixel at the bottom/right; l2 pooling pads explicitly.
 ASYMMETRIC_SAME = {"input": [7, 6, 1], "layers": [{"type": "pool", "mode": "l2", "kernel": [2, 3], "padding": "same"}]}
 
@@ -63,6 +65,7 @@ def assert_keras_matches_analysis(facts: NetworkFacts) -> None:
         keras.backend.clear_session()
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(buildable_specs(fit_exactly=True))
 @example(ASYMMETRIC_SAME)
@@ -74,7 +77,8 @@ def test_keras_model_matches_the_static_analysis(spec: dict[str, Any]) -> None:
     assert_keras_matches_analysis(facts)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@examples(25, deadline=None)
 @given(buildable_specs(fit_exactly=False))
 def test_floored_sizes_are_what_tensorflow_builds(spec: dict[str, Any]) -> None:
     # What --force exports: strides that leave a remainder; convcalc's floor must be TensorFlow's.
@@ -123,7 +127,8 @@ def assert_same_function(plan: ExportPlan, model: Any, net: Any) -> None:
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(expected).max())))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@examples(25, deadline=None)
 @given(buildable_specs(fit_exactly=False))
 @example(ASYMMETRIC_SAME)
 def test_tf_nn_export_computes_what_the_keras_export_computes(spec: dict[str, Any]) -> None:
@@ -195,7 +200,7 @@ def test_generated_keras_code_builds_the_in_memory_model() -> None:
     [
         ("max", [[4.0]]),
         ("avg", [[2.5]]),
-        ("l2", [[np.sqrt(1 + 4 + 9 + 16)]]),
+        ("l2", [[math.sqrt(1 + 4 + 9 + 16)]]),
     ],
 )
 def test_pool_modes_compute_their_formula(mode: str, expected: list[list[float]]) -> None:
@@ -245,6 +250,7 @@ SMALL_ENOUGH = [
 alexnet and alexnet_two_tower (60–140 M) are left to verify, which builds them too."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", SMALL_ENOUGH, ids=lambda p: p.stem)
 def test_every_example_computes_the_same_in_keras_and_in_tf_nn(example: Path) -> None:
     plan = plan_export(analyze(load_spec(str(example)).network))

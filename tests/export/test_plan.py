@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from convcalc.analysis import analyze
 from convcalc.checking import check_loaded
@@ -21,8 +23,8 @@ from convcalc.export.plan import ExportPlan, UnbuildableError, plan_export, unsu
 from convcalc.findings import EXIT_FINDINGS, EXIT_USAGE
 from convcalc.loading import LoadedSpec, SourceMap, load_spec, validate
 from convcalc.pysource import comment, identifier, literal
-from tests.conftest import EXAMPLES, ROOT
-from tests.export.strategies import HOSTILE_NAMES
+from tests.export.strategies import DEPTHWISE, HOSTILE_NAMES, buildable_specs
+from tests.helpers import EXAMPLES, ROOT
 
 GENEROUS = Limits(max_param_bytes=2**40, max_activation_bytes=2**40)
 
@@ -474,3 +476,12 @@ def test_a_same_transposed_conv_that_tensorflow_refuses_is_named() -> None:
     assert "TensorFlow's conv2d_transpose refuses" in " ".join(unsupported(analyze(refused)))
     accepted = validate("<t>", one_layer({**layer, "output_padding": [1, 0]}, shape=[4, 4, 1]))
     assert unsupported(analyze(accepted)) == []
+
+
+@given(st.booleans().flatmap(lambda fit: buildable_specs(fit_exactly=fit)))
+def test_the_buildable_strategy_gives_depthwise_convs_one_stride(spec: dict[str, Any]) -> None:
+    # TensorFlow refuses unequal strides on a depthwise kernel; tests/export/strategies.py must not draw them.
+    for layer in spec["layers"]:
+        if layer["type"] in DEPTHWISE:
+            stride = layer.get("stride", 1)
+            assert isinstance(stride, int) or stride[0] == stride[1], layer

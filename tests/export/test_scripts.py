@@ -1,16 +1,21 @@
-"""The generated files run on their own: each one is a subprocess that builds its network, checks convcalc's
-figures, runs a forward pass and a training step, and exits 0 — and does nothing else.
+"""The generated files run on their own: each builds its network, checks convcalc's figures, runs a forward pass
+and a training step, and exits 0 — and does nothing else.
 
+The hostile spec's two files run as real programs (``python <file>`` in a fresh process, as a user runs them,
+and must do nothing but their job); every other file runs in this process as ``__main__`` (runpy), in an empty
+working directory with its own argv: the same code, without paying TensorFlow's import again for each of them.
 The small examples run in full; the big ones (vgg16, alexnet, alexnet_two_tower, mobilenet_v1: a training step at
 224×224 or 227×227) are exported and compiled (tests/export/test_cli.py), verified in memory, and their tf.nn
-code is checked against Keras in process (tests/export/test_differential.py). The subprocesses run three at a
-time.
+code is checked against Keras in process (tests/export/test_differential.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import runpy
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +27,10 @@ import pytest
 from typer.testing import CliRunner
 
 from convcalc.cli import app
-from tests.conftest import EXAMPLES
 from tests.export.strategies import HOSTILE_NAMES
+from tests.helpers import EXAMPLES
+
+pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
 
 RUN_EXAMPLES = [
     "mnist_cnn",
@@ -61,6 +68,10 @@ NO_CLASSES_SPEC: dict[str, Any] = {
 NO_PARAMS_SPEC: dict[str, Any] = {"input": [4, 4, 1], "layers": [{"type": "relu"}, {"type": "flatten"}]}
 
 
+IN_A_PROCESS = {"hostile-python", "hostile-tf-nn"}
+"""The files run as real programs; the rest run in this process."""
+
+
 @dataclass(frozen=True)
 class Run:
     script: Path
@@ -74,7 +85,7 @@ def _export(spec: Path, target: str, output: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
-def _run(script: Path, workdir: Path) -> Run:
+def _run_process(script: Path, workdir: Path) -> Run:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONIOENCODING": "utf-8"}
     result = subprocess.run(
         [sys.executable, str(script)], cwd=workdir, env=env, capture_output=True, text=True, timeout=600, check=False
@@ -82,9 +93,31 @@ def _run(script: Path, workdir: Path) -> Run:
     return Run(script, workdir, result)
 
 
+def _run_here(script: Path, workdir: Path, keras: Any) -> Run:
+    """Run ``script`` as ``__main__`` in this process, in ``workdir``, with only its own name as argv."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv, cwd = sys.argv, Path.cwd()
+    sys.argv = [str(script)]
+    os.chdir(workdir)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            runpy.run_path(str(script), run_name="__main__")
+        code: Any = 0
+    except SystemExit as exit:
+        code = exit.code
+    finally:
+        sys.argv = argv
+        os.chdir(cwd)
+        keras.backend.clear_session()
+    returncode = code if isinstance(code, int) else 1
+    result = subprocess.CompletedProcess([str(script)], returncode, stdout.getvalue(), stderr.getvalue())
+    return Run(script, workdir, result)
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    """Export every script, then run them all, three at a time; keyed ``<spec>-<target>``."""
+def runs(keras: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    """Export every script, then run them: the real programs in the background, the others here; keyed
+    ``<spec>-<target>``."""
     root = tmp_path_factory.mktemp("generated")
     specs = {name: EXAMPLES / f"{name}.json" for name in RUN_EXAMPLES}
     for name, spec in (("hostile", HOSTILE_SPEC), ("no_classes", NO_CLASSES_SPEC), ("no_params", NO_PARAMS_SPEC)):
@@ -103,9 +136,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     jobs["tampered"] = (tampered, root / "cwd-tampered")
     for _, workdir in jobs.values():
         workdir.mkdir()
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {key: pool.submit(_run, script, workdir) for key, (script, workdir) in jobs.items()}
-        return {key: future.result() for key, future in futures.items()}
+    with ThreadPoolExecutor(max_workers=len(IN_A_PROCESS)) as pool:
+        programs = {key: pool.submit(_run_process, *jobs[key]) for key in IN_A_PROCESS}
+        done = {
+            key: _run_here(script, workdir, keras) for key, (script, workdir) in jobs.items() if key not in programs
+        }
+        return done | {key: future.result() for key, future in programs.items()}
 
 
 KEYS = [f"{name}-{target}" for name in [*RUN_EXAMPLES, "hostile", "no_classes"] for target in TARGETS]

@@ -8,8 +8,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from convcalc.cli import app
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 import shutil
 
+import pytest
+
 from convcalc.report import html
 from convcalc.report.common import totals_lines
 from convcalc.rules import REGISTRY
 from tests import browser
-from tests.test_draw import CONV_FACE, SCREENSHOTS, UPDATE, checked, checked_dict, volumes
+from tests.browser import CONV_FACE, SCREENSHOTS, UPDATE_SCREENSHOTS
+from tests.helpers import check_example, check_spec, volumes
 
 
 def test_report_is_self_contained():
-    page = html.render([checked("vgg16"), checked("resnet50")])
+    page = html.render([check_example("vgg16"), check_example("resnet50")])
     assert page.startswith("<!DOCTYPE html>") and page.endswith("</html>\n")
     urls = re.findall(r"(?:https?:)?//[\w.-]+", page)
     assert set(urls) <= {"http://www.w3.org"}, urls  # only the SVG namespace, never fetched
@@ -24,7 +27,7 @@ def test_report_is_self_contained():
 
 
 def test_report_has_every_figure_findings_fixes_and_rules():
-    spec = checked("mnist_cnn")
+    spec = check_example("mnist_cnn")
     page = html.render([spec])
     for layer in spec.facts.layers:
         assert f'id="spec0-l{layer.index}"' in page
@@ -43,7 +46,7 @@ def test_report_has_every_figure_findings_fixes_and_rules():
 
 
 def test_long_tables_fold_repeats_like_the_terminal_table():
-    page = html.render([checked("mobilenet_v1")])
+    page = html.render([check_example("mobilenet_v1")])
     assert page.count('<tr class="run">') == 1
     assert '<tr class="run"><th colspan="15">41–70: block of 6 layers repeated 5×</th></tr>' in page
     assert '<td class="num">41…65</td>' in page
@@ -52,13 +55,14 @@ def test_long_tables_fold_repeats_like_the_terminal_table():
 def test_spec_text_is_escaped(tmp_path):
     evil = "<script>alert(1)</script>"
     spec = {"name": evil, "input": [8, 8, 1], "layers": [{"type": "fc", "units": 2, "name": "<b onclick=x>"}]}
-    page = html.render([checked_dict(spec, tmp_path)])
+    page = html.render([check_spec(spec, tmp_path)])
     assert "<script" not in page and "<b onclick" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+@pytest.mark.browser
 def test_report_in_chromium(tmp_path):
-    specs = [checked("mnist_cnn"), checked("vgg16"), checked("resnet50")]
+    specs = [check_example("mnist_cnn"), check_example("vgg16"), check_example("resnet50")]
     page = html.render(specs)
     for width in (1280, 820):
         probe = browser.probe(page, tmp_path, width=width)
@@ -77,6 +81,6 @@ def test_report_in_chromium(tmp_path):
     assert stats["background"] == (255, 255, 255)
     assert len(stats["colours"]) > 50 and stats["ink"] > 0.03
     assert CONV_FACE in stats["colours"]
-    if UPDATE:
+    if UPDATE_SCREENSHOTS:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(tmp_path / "report.png", SCREENSHOTS / "report.png")

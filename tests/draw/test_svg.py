@@ -1,55 +1,25 @@
 """The network diagram: structure, escaping and determinism from the SVG text, then in headless Chromium.
 
 Refresh the screenshots in docs/ after an intended change with:
-CONVCALC_UPDATE_SCREENSHOTS=1 python -m pytest tests/test_draw.py tests/test_html.py
+CONVCALC_UPDATE_SCREENSHOTS=1 python -m pytest tests/draw/test_svg.py tests/report/test_html.py
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
 import shutil
 import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
-from convcalc.checked import CheckedSpec
-from convcalc.checking import check_loaded
 from convcalc.draw import build_nodes, draw_svg
-from convcalc.loading import load_spec
 from tests import browser
+from tests.browser import CONV_FACE, SCREENSHOTS, UPDATE_SCREENSHOTS
+from tests.helpers import EXAMPLES, ROOT, SVG, check_example, check_spec, volumes
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.json"))
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-UPDATE = os.environ.get("CONVCALC_UPDATE_SCREENSHOTS") == "1"
-SVG = "{http://www.w3.org/2000/svg}"
-CONV_FACE = bytes((0xB6, 0xD7, 0xFF))
-"""The light-mode front face of a conv volume."""
-
-
-def checked(name: str) -> CheckedSpec:
-    cwd = Path.cwd()
-    os.chdir(ROOT)  # relative file names, as a user would type them
-    try:
-        return check_loaded(load_spec(f"examples/{name}.json"))
-    finally:
-        os.chdir(cwd)
-
-
-def checked_dict(spec: dict, tmp_path: Path) -> CheckedSpec:
-    import json
-
-    path = tmp_path / "spec.json"
-    path.write_text(json.dumps(spec), encoding="utf-8")
-    return check_loaded(load_spec(str(path)))
-
-
-def volumes(svg: str) -> list[ET.Element]:
-    return [g for g in ET.fromstring(svg).iter(f"{SVG}g") if "data-volume" in g.attrib]
+EXAMPLE_NAMES = sorted(p.stem for p in EXAMPLES.glob("*.json"))
 
 
 def texts(svg: str) -> list[str]:
@@ -61,10 +31,10 @@ def svg_size(svg: str) -> tuple[int, int]:
     return math.ceil(float(root.attrib["width"])), math.ceil(float(root.attrib["height"]))
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
 def test_every_example_draws_well_formed_deterministic_svg(name):
-    spec = checked(name)
-    first, second = draw_svg(spec), draw_svg(checked(name))
+    spec = check_example(name)
+    first, second = draw_svg(spec), draw_svg(check_example(name))
     assert first == second
     root = ET.fromstring(first)  # well-formed XML
     assert root.tag == f"{SVG}svg"
@@ -77,7 +47,7 @@ def test_every_example_draws_well_formed_deterministic_svg(name):
 
 
 def test_sequential_network_has_one_box_per_volume_changing_layer():
-    spec = checked("mnist_cnn")
+    spec = check_example("mnist_cnn")
     svg = draw_svg(spec)
     expected = 1 + sum(layer.spec.drawing != "inside" for layer in spec.facts.layers)
     assert len(volumes(svg)) == expected == 7
@@ -91,7 +61,7 @@ def test_sequential_network_has_one_box_per_volume_changing_layer():
 
 
 def test_vgg16_volumes_and_windows():
-    svg = draw_svg(checked("vgg16"))
+    svg = draw_svg(check_example("vgg16"))
     assert len(volumes(svg)) == 1 + 13 + 5 + 3
     labels = texts(svg)
     assert labels.count("F=3 S=1 P=1") == 13
@@ -100,7 +70,7 @@ def test_vgg16_volumes_and_windows():
 
 
 def test_resnet50_folds_batchnorm_padding_and_repeated_blocks():
-    spec = checked("resnet50")
+    spec = check_example("resnet50")
     svg = draw_svg(spec)
     labels = texts(svg)
     assert "pad+conv+bn+relu" in labels and "pad+maxpool" in labels and "add+relu" in labels
@@ -113,18 +83,18 @@ def test_resnet50_folds_batchnorm_padding_and_repeated_blocks():
 
 
 def test_concat_and_add_are_drawn_as_merges():
-    inception = volumes(draw_svg(checked("inception_block")))
+    inception = volumes(draw_svg(check_example("inception_block")))
     assert [g.attrib["data-kind"] for g in inception].count("merge") == 1
     assert len(inception) == 1 + 6 + 1 + 1  # input, six convs, the pool, the concat
-    resnet18 = draw_svg(checked("resnet18"))
+    resnet18 = draw_svg(check_example("resnet18"))
     assert "add+relu" in texts(resnet18)
 
 
 def test_findings_outline_the_layer_with_the_code_beside_it(tmp_path):
-    svg = draw_svg(checked("stride_mismatch"))
+    svg = draw_svg(check_example("stride_mismatch"))
     assert svg.count('class="o-error"') == 1
     assert "CC101" in " ".join(texts(svg))
-    warnings = draw_svg(checked("mnist_cnn"))
+    warnings = draw_svg(check_example("mnist_cnn"))
     assert warnings.count('class="o-warning"') == 2 and 'class="o-error"' not in warnings
     assert texts(warnings).count("CC201") == 2
 
@@ -139,7 +109,7 @@ def test_spec_text_is_escaped_never_markup(tmp_path):
             {"type": "fc", "units": 2, "name": "a\x1b[31m&b"},
         ],
     }
-    svg = draw_svg(checked_dict(spec, tmp_path))
+    svg = draw_svg(check_spec(spec, tmp_path))
     root = ET.fromstring(svg)
     assert not list(root.iter(f"{SVG}script"))
     assert "<script>" not in svg and "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
@@ -152,7 +122,7 @@ def test_spec_text_is_escaped_never_markup(tmp_path):
 
 @pytest.mark.parametrize("name", ["vgg16", "resnet50"])
 def test_drawing_is_fast(name):
-    spec = checked(name)
+    spec = check_example(name)
     best = math.inf
     for _ in range(3):
         start = time.perf_counter()
@@ -164,9 +134,10 @@ def test_drawing_is_fast(name):
 # --- in a real browser ------------------------------------------------------------------------------------
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize(("name", "count"), [("mnist_cnn", 7), ("vgg16", 22), ("resnet50", 41), ("inception_block", 9)])
 def test_svg_in_chromium(name, count, tmp_path):
-    svg = draw_svg(checked(name))
+    svg = draw_svg(check_example(name))
     assert len(volumes(svg)) == count
     width, height = svg_size(svg)
     assert width <= 1280, "the diagram wraps before it gets wider than a page"
@@ -189,25 +160,27 @@ def test_svg_in_chromium(name, count, tmp_path):
     assert CONV_FACE in stats["colours"]
     left, top, right, bottom = stats["box"]
     assert right - left > width * 0.7 and bottom - top > height * 0.7
-    if UPDATE and name in {"mnist_cnn", "vgg16", "resnet50"}:
+    if UPDATE_SCREENSHOTS and name in {"mnist_cnn", "vgg16", "resnet50"}:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(tmp_path / f"{name}.png", SCREENSHOTS / f"{name}.png")
         (ROOT / "docs" / "diagrams").mkdir(exist_ok=True)
         (ROOT / "docs" / "diagrams" / f"{name}.svg").write_text(svg, encoding="utf-8")
 
 
+@pytest.mark.browser
 def test_svg_reads_in_dark_viewers(tmp_path):
-    svg = draw_svg(checked("mnist_cnn"))
+    svg = draw_svg(check_example("mnist_cnn"))
     page = tmp_path / "dark.svg"
     page.write_text(svg, encoding="utf-8")
     width, height = svg_size(svg)
     stats = browser.image_stats(browser.screenshot(page, tmp_path / "dark.png", width, height, dark=True).png)
     assert stats["background"] == (0x0D, 0x11, 0x17)
     assert CONV_FACE not in stats["colours"] and len(stats["colours"]) > 50
-    if UPDATE:
+    if UPDATE_SCREENSHOTS:
         shutil.copyfile(tmp_path / "dark.png", SCREENSHOTS / "mnist_cnn-dark.png")
 
 
+@pytest.mark.browser
 def test_escaped_name_stays_text_in_chromium(tmp_path):
     evil = "<script>alert(1)</script>"
     spec = {
@@ -215,7 +188,7 @@ def test_escaped_name_stays_text_in_chromium(tmp_path):
         "input": [8, 8, 1],
         "layers": [{"type": "fc", "units": 2, "name": "<img src=x onerror=alert(3)>"}],
     }
-    probe = browser.probe(browser.wrap_svg(draw_svg(checked_dict(spec, tmp_path))), tmp_path)
+    probe = browser.probe(browser.wrap_svg(draw_svg(check_spec(spec, tmp_path))), tmp_path)
     assert probe.data["alerts"] == 0 and probe.data["errors"] == [] and probe.console == []
     assert probe.data["scripts"] == 2  # the probe's own two
     assert probe.data["resources"] == []

@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convcalc.analysis import NetworkFacts, analyze
 from convcalc.findings import Finding
 from convcalc.fixes import apply_fix
 from convcalc.loading import validate
@@ -27,15 +26,11 @@ from convcalc.rules.graph import (
     producers_of,
 )
 from convcalc.spec import Network
-
-
-def facts(spec: dict[str, Any]) -> NetworkFacts:
-    # validate() also checks the graph (names, inputs): every spec here is a valid file.
-    return analyze(validate("<test>", spec))
+from tests.helpers import analyze_spec
 
 
 def run(spec: dict[str, Any], code: str) -> list[Finding]:
-    return list(REGISTRY[code].run(facts(spec)))
+    return list(REGISTRY[code].run(analyze_spec(spec)))
 
 
 def where(spec: dict[str, Any], code: str) -> list[int | None]:
@@ -80,7 +75,7 @@ def test_the_graph_examples_are_valid_specs() -> None:
 
 
 def test_producers_of_names_the_input_as_none() -> None:
-    net = facts(residual_block())
+    net = analyze_spec(residual_block())
     add = net.layers[7]
     assert [p.name if p is not None else None for p in producers_of(net, add)] == ["bn2", "stem_relu"]
     assert producers_of(net, net.layers[0]) == [None]
@@ -99,7 +94,7 @@ def test_is_nonlinear_and_parameterised() -> None:
             {"type": "dense", "units": 3},
         ],
     }
-    net = facts(spec)
+    net = analyze_spec(spec)
     assert [is_nonlinear(layer) for layer in net.layers] == [True, False, True, True, False, False, False]
     assert net.layers[-1].traits.weighted
 
@@ -216,7 +211,7 @@ def test_cc303_stays_linear_on_a_deep_residual_network() -> None:
             {"type": "add", "name": f"a{i}", "inputs": [f"b{i}", f"r{i - 1}"]},
             {"type": "relu", "name": f"r{i}"},
         ]
-    net = facts({"input": [4, 4, 8], "layers": layers})
+    net = analyze_spec({"input": [4, 4, 8], "layers": layers})
     start = time.perf_counter()
     assert list(REGISTRY["CC303"].run(net)) == []
     assert time.perf_counter() - start < 5
@@ -227,7 +222,7 @@ def test_cc303_stays_linear_on_a_chain_of_concats() -> None:
     layers: list[dict[str, Any]] = [conv("c0", filters=1), {"type": "concat", "name": "k0", "inputs": ["c0", "input"]}]
     for i in range(1, 2000):
         layers += [conv(f"c{i}", filters=1), {"type": "concat", "name": f"k{i}", "inputs": [f"k{i - 1}", f"c{i}"]}]
-    net = facts({"input": [2, 2, 1], "layers": layers})
+    net = analyze_spec({"input": [2, 2, 1], "layers": layers})
     start = time.perf_counter()
     found = list(REGISTRY["CC303"].run(net))
     assert time.perf_counter() - start < 5
@@ -274,7 +269,7 @@ def test_cc302_every_branch_that_starts_at_the_input() -> None:
             conv("c", kernel=5, padding=0),
         ],
     }
-    net = facts(spec)
+    net = analyze_spec(spec)
     assert [layer.name for layer in first_convs(net)] == ["a", "b"]
     assert where(spec, "CC302") == [0, 1]
     assert where(spec, "CC202") == [3]  # not a first conv: CC202's
@@ -282,7 +277,7 @@ def test_cc302_every_branch_that_starts_at_the_input() -> None:
 
 def test_cc202_zero_padding_that_keeps_the_size_is_not_flagged() -> None:
     assert where(KERAS_STEM, "CC202") == []
-    net = facts(KERAS_STEM)
+    net = analyze_spec(KERAS_STEM)
     origin, pads = padding_before(net, net.layers[4])
     assert (origin.height, [p.name for p in pads]) == (112, ["pad2"])
 
@@ -480,7 +475,7 @@ def test_cc304_a_decoder_grown_from_a_vector_is_flagged_once() -> None:
 
 def test_cc305_only_the_output_path_matters() -> None:
     assert where(INCEPTION, "CC305") == []  # ReLUs in branches before the concat are not after the logits
-    head, after = output_head(facts(INCEPTION))
+    head, after = output_head(analyze_spec(INCEPTION))
     assert head is None and [layer.name for layer in after] == ["out"]
 
 
@@ -597,7 +592,7 @@ def _two_branches(*, left_first: bool) -> dict[str, Any]:
 def test_the_rules_ignore_list_order_where_inputs_say_otherwise(code: str) -> None:
     # The same graph with its branches listed in the other order gives the same findings.
     def named(spec: dict[str, Any]) -> list[tuple[str, str]]:
-        net = facts(spec)
+        net = analyze_spec(spec)
         found = [("network" if f.layer is None else net.layers[f.layer].name, f.message) for f in run(spec, code)]
         return sorted((name, re.sub(r"layers\[\d+\] ", "", message)) for name, message in found)
 
@@ -665,7 +660,7 @@ CHANGED = [code for code in sorted(REGISTRY) if code[:3] in ("CC2", "CC3", "CC4"
 
 @given(graph_specs())
 def test_every_fix_clears_its_finding_on_graphs(spec: dict[str, Any]) -> None:
-    net = facts(spec)
+    net = analyze_spec(spec)
     for code in CHANGED:
         for finding in REGISTRY[code].run(net):
             for fix in finding.fixes:

@@ -17,9 +17,7 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    import keras
-
+def model_files(keras: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     inputs = keras.Input((32, 32, 3))
     x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="stem")(inputs)
     branch = keras.layers.Conv2D(8, 1, name="branch")(x)

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from convcalc.cli import app
 from convcalc.config import ConfigError, resolve_config
 from convcalc.report.github import escape_data, escape_property
+from tests.helpers import EXAMPLES, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 MISMATCH = str(ROOT / "examples" / "stride_mismatch.json")
 runner = CliRunner()
 
@@ -267,3 +267,30 @@ def test_fail_on_is_judged_per_spec_config(tmp_path):
     assert run("check", loose).exit_code == 0
     assert run("check", clean).exit_code == 0
     assert run("check", clean, loose).exit_code == 0  # the strict config does not judge the other spec
+
+
+@pytest.mark.parametrize(
+    ("options", "exit_code"),
+    [
+        (["--max-params", "140M"], 0),
+        (["--max-params", "100M"], 1),
+        (["--max-macs", "16G"], 0),
+        (["--max-macs", "15G"], 1),
+        (["--max-memory", "1GiB"], 1),
+        (["--max-memory", "64GiB", "--batch", "16"], 0),
+        (["--max-params", "lots"], 2),
+        (["--dtype", "float64"], 2),
+    ],
+)
+def test_ci_gates(options: list[str], exit_code: int) -> None:
+    result = run("check", str(EXAMPLES / "vgg16.json"), *options)
+    assert result.exit_code == exit_code, result.output
+    if exit_code == 1:
+        assert "CC405" in result.stdout
+
+
+def test_gates_from_config(tmp_path: Path) -> None:
+    (tmp_path / "convcalc.toml").write_text('max-params = "1M"\nbatch = 4\n')
+    spec = tmp_path / "net.json"
+    spec.write_text((EXAMPLES / "mnist_cnn.json").read_text())
+    assert run("check", str(spec)).exit_code == 1

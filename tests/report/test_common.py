@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from convcalc.analysis import FIGURE_LIMIT
@@ -22,7 +22,7 @@ from convcalc.report.rows import fold_runs, row_signature
 from convcalc.spec import Network
 from convcalc.text import human_bytes
 from convcalc.text import share as percent
-from tests.conftest import EXAMPLES
+from tests.helpers import EXAMPLES, examples
 from tests.strategies import MAX_SIZE, spec_dicts
 
 # Layers that keep a 6×6×4 volume 6×6×4, so that any sequence of them is a valid network and repeats are
@@ -73,7 +73,7 @@ def expected_runs(signatures: list[Any], min_count: int = 2) -> list[Run]:
 
 
 @given(sequences)
-@settings(max_examples=200)
+@examples(200)
 def test_runs_partition_the_layers_exactly(letters: str) -> None:
     layers = checked_spec(network_of(letters)).facts.layers
     runs = fold_runs(layers)
@@ -89,7 +89,7 @@ def test_runs_partition_the_layers_exactly(letters: str) -> None:
 
 
 @given(sequences)
-@settings(max_examples=200)
+@examples(200)
 def test_every_folded_run_repeats_identical_rows(letters: str) -> None:
     layers = checked_spec(network_of(letters)).facts.layers
     for run in fold_runs(layers):
@@ -102,7 +102,7 @@ def test_every_folded_run_repeats_identical_rows(letters: str) -> None:
 
 
 @given(sequences)
-@settings(max_examples=200)
+@examples(200)
 def test_folding_follows_its_documented_rule(letters: str) -> None:
     layers = checked_spec(network_of(letters)).facts.layers
     assert fold_runs(layers) == expected_runs([row_signature(layer) for layer in layers])
@@ -277,7 +277,7 @@ def test_percent(part: int, whole: int, text: str) -> None:
 
 
 @given(spec_dicts(max_layers=6), st.booleans())
-@settings(max_examples=100)
+@examples(100)
 def test_every_valid_spec_renders_in_every_format(spec: dict[str, Any], fold: bool) -> None:
     checked = checked_spec(spec)
     text = render_table(checked, fold=fold)
@@ -292,7 +292,7 @@ def test_every_valid_spec_renders_in_every_format(spec: dict[str, Any], fold: bo
 
 
 @given(st.integers(1, MAX_SIZE), st.integers(1, MAX_SIZE), st.integers(1, MAX_SIZE), st.integers(1, MAX_SIZE))
-@settings(max_examples=50)
+@examples(50)
 def test_int32_sized_networks_render_exactly(height: int, width: int, depth: int, units: int) -> None:
     spec = {
         "input": [height, width, depth],

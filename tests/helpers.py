@@ -1,0 +1,68 @@
+"""What many test modules share: the repository's paths, a spec or an example analysed or checked, and the
+Hypothesis example counts."""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from hypothesis import settings
+
+from convcalc.analysis import NetworkFacts, analyze
+from convcalc.checking import CheckedSpec, check_loaded
+from convcalc.loading import load_spec, validate
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def example_spec(name: str) -> dict[str, Any]:
+    """The spec of ``examples/<name>.json`` as a dict."""
+    data: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def analyze_spec(spec: dict[str, Any]) -> NetworkFacts:
+    """The facts of a spec given as a dict, validated as a file is (fields and graph)."""
+    return analyze(validate("<test>", spec))
+
+
+def analyze_example(name: str) -> NetworkFacts:
+    """The facts of ``examples/<name>.json``, loaded as ``convcalc check`` loads it."""
+    return analyze(load_spec(str(EXAMPLES / f"{name}.json")).network)
+
+
+def check_example(name: str) -> CheckedSpec:
+    """``examples/<name>.json`` checked as ``convcalc check examples/<name>.json`` run in the repository would."""
+    cwd = Path.cwd()
+    os.chdir(ROOT)  # file names in reports are relative, as a user would type them
+    try:
+        return check_loaded(load_spec(f"examples/{name}.json"))
+    finally:
+        os.chdir(cwd)
+
+
+def check_spec(spec: dict[str, Any], directory: Path) -> CheckedSpec:
+    """A spec given as a dict, written to ``directory``/spec.json and checked as that file."""
+    path = directory / "spec.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    return check_loaded(load_spec(str(path)))
+
+
+def volumes(svg: str) -> list[ET.Element]:
+    """The drawn volumes of a diagram: its groups that carry ``data-volume``."""
+    return [g for g in ET.fromstring(svg).iter(f"{SVG}g") if "data-volume" in g.attrib]
+
+
+DEFAULT_EXAMPLES = 100
+"""Examples per property in the default Hypothesis profile (tests/conftest.py)."""
+
+
+def examples(count: int, **more: Any) -> settings:
+    """``@settings`` for a property that wants ``count`` examples in the default profile, scaled with the loaded
+    profile (the ``explore`` profile's ten times as many), plus any other settings in ``more``."""
+    return settings(max_examples=max(1, count * settings.default.max_examples // DEFAULT_EXAMPLES), **more)
