@@ -79,6 +79,29 @@ class WindowAxis(NamedTuple):
         return ar.effective_kernel(self.kernel, self.dilation)
 
     @property
+    def lost(self) -> int:
+        """Real input rows/columns that no window reads and that are not a stride's own gap: the floor of
+        (W − E + P_before + P_after)/S leaves the last r = (…) mod S padded rows unread; those past the padding
+        after are input, unless r is no more than the S − E rows every window skips anyway (S > E).
+
+        >>> axis = WindowAxis("height", "row", 10, 3, 2, 0, 0, ar.conv_output_size(10, 3, 2, 0, 0))
+        >>> axis.lost  # CS231n's W=10, F=3, S=2: the last input row is never read
+        1
+        >>> WindowAxis("height", "row", 224, 7, 2, 3, 3, ar.conv_output_size(224, 7, 2, 3, 3)).lost  # ResNet's stem
+        0
+        """
+        tail = self.result.remainder if self.result.has_output else 0
+        if tail <= self.pad_after or tail <= self.stride - self.span:
+            return 0
+        return tail - self.pad_after
+
+    @property
+    def drops_padding(self) -> bool:
+        """The floor leaves only padding unread: the last r ≤ P_after padded rows (an asymmetric padding)."""
+        tail = self.result.remainder if self.result.has_output else 0
+        return 0 < tail <= self.pad_after
+
+    @property
     def letter(self) -> str:
         """How messages call the extent: F, or E for a dilated kernel."""
         return "F" if self.dilation == 1 else "E"

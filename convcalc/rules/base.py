@@ -13,6 +13,7 @@ from typing import Any
 
 from convcalc.analysis import NetworkFacts
 from convcalc.findings import Finding, Fix, Severity
+from convcalc.rules.graph import reaching_output
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ class Rule:
     """Settings under which the bad example triggers (for rules that read a budget)."""
     tensorflow_refuses: bool = False
     """Its findings are layers TensorFlow cannot build at all (the exporter refuses them even with --force)."""
+    judges_dead_branches: bool = False
+    """It reports on layers whose output never reaches the network's output (the others stay quiet there: a
+    branch nothing reads is CC308's, and its layers' other findings would only be noise)."""
 
     def run(self, net: NetworkFacts, settings: Settings | None = None) -> Iterator[Finding]:
         for hit in self.check(net, settings or Settings()):
@@ -80,6 +84,7 @@ def rule(
     default_enabled: bool = True,
     example_settings: Settings | None = None,
     tensorflow_refuses: bool = False,
+    judges_dead_branches: bool = False,
 ) -> Callable[[Check], Check]:
     """Register the decorated check as a rule; its docstring becomes the rationale."""
 
@@ -98,6 +103,7 @@ def rule(
             default_enabled=default_enabled,
             example_settings=example_settings,
             tensorflow_refuses=tensorflow_refuses,
+            judges_dead_branches=judges_dead_branches,
         )
         return check
 
@@ -107,4 +113,10 @@ def rule(
 def run_rules(net: NetworkFacts, rules: Iterable[Rule], settings: Settings | None = None) -> list[Finding]:
     """Every finding of the given rules, unsorted."""
     settings = settings or Settings()
-    return [finding for r in rules for finding in r.run(net, settings)]
+    live = reaching_output(net)
+    return [
+        finding
+        for r in rules
+        for finding in r.run(net, settings)
+        if finding.layer is None or finding.layer in live or r.judges_dead_branches
+    ]

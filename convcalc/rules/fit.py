@@ -10,16 +10,26 @@ from convcalc.findings import Severity
 from convcalc.layers import WindowAxis
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import fit_fixes, input_size_fixes
-from convcalc.rules.graph import size_locked
-from convcalc.text import exact_decimal, per_axis
+from convcalc.rules.graph import padding_before, padding_sides, size_locked
+from convcalc.text import exact_decimal, fraction_text, per_axis
 
 
-def does_not_fit_message(layer: LayerFacts) -> str | None:
-    """The CC101 sentence for a layer, or None when it fits."""
+def padded_axes(net: NetworkFacts, layer: LayerFacts) -> tuple[WindowAxis, WindowAxis]:
+    """The window's axes with the padding of padding layers right before it counted as its own (Keras writes a
+    padded conv as ZeroPadding2D then a "valid" conv): the rows the floor drops may be that padding."""
     assert layer.window is not None
-    misfits = [
-        axis for axis in layer.window.axes(layer.input_shape) if axis.result.has_output and axis.result.remainder != 0
-    ]
+    rows, cols = layer.window.axes(layer.input_shape)
+    top, bottom, left, right = padding_sides(padding_before(net, layer)[1])
+    return (
+        rows._replace(size=rows.size - top - bottom, pad=rows.pad + top, pad_after=rows.pad_after + bottom),
+        cols._replace(size=cols.size - left - right, pad=cols.pad + left, pad_after=cols.pad_after + right),
+    )
+
+
+def does_not_fit_message(net: NetworkFacts, layer: LayerFacts) -> str | None:
+    """The CC101 sentence for a layer, or None when no input goes unread."""
+    assert layer.window is not None
+    misfits = [axis for axis in padded_axes(net, layer) if axis.lost]
     if not misfits:
         return None
     dilated = " (F here is the dilated extent d·(F − 1) + 1)" if layer.window.dilation != (1, 1) else ""
@@ -27,11 +37,13 @@ def does_not_fit_message(layer: LayerFacts) -> str | None:
     def sentence(axis: WindowAxis, unit: str) -> str:
         result = axis.result
         exact = Fraction(result.numerator, axis.stride) + 1
+        tail = f"{result.remainder} {unit if result.remainder == 1 else unit.replace('/', 's/') + 's'}"
+        where = "padded input" if axis.pads else "input"
+        where += f", {axis.lost} of them input" if axis.pad_after else ""
         return (
             f"(W − F + 2P)/S + 1 = ({axis.size} − {axis.span} + {axis.pads})/{axis.stride} + 1"
             f" {exact_decimal(exact)} is not an integer; TensorFlow would silently floor it to {result.size} and"
-            f" never read the last {result.remainder} {unit}{'s' if result.remainder != 1 else ''} of the"
-            f" {'padded ' if axis.pads else ''}input{dilated}"
+            f" never read the last {tail} of the {where}{dilated}"
         )
 
     # A square misfit reads the same on both axes: one sentence about rows and columns.
@@ -51,14 +63,18 @@ def does_not_fit_message(layer: LayerFacts) -> str | None:
 def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
-    Checks that every conv and pool window tiles its (padded) input exactly:
-    (W − F + 2P)/S + 1 must be an integer on both axes.
+    Checks that every conv and pool window tiles its (padded) input: when (W − F + 2P)/S + 1 is not an
+    integer, the floor leaves the last r = (W − F + 2P) mod S padded rows (or columns) unread, and this rule
+    fires when some of them are input, not padding. A padding layer right before the window counts as its
+    padding. Two cases are not errors: when the r rows are all padding (ResNet's 7×7, S=2, P=3 stem on 224:
+    see CC208), and when r is no more than the S − F rows a stride larger than the kernel skips between every
+    two windows anyway (a 1×1, S=2 shortcut: see CC205).
 
     ## Why is this bad
-    When S does not divide W − F + 2P, the last rows or columns of the input are never covered by any
-    window. The layer "cannot work" in the CS231n sense; TensorFlow does not complain and silently floors
-    the size, so the mismatch shows up later as a surprising shape (or never). `padding: "same"` is exempt:
-    there TensorFlow defines the output as ceil(W/S).
+    Input that no window covers is lost before any later layer can see it. The layer "cannot work" in the
+    CS231n sense; TensorFlow and PyTorch do not complain and silently floor the size, so the mismatch shows
+    up later as a surprising shape (or never). `padding: "same"` is exempt: there TensorFlow defines the
+    output as ceil(W/S).
 
     ## Use instead
     Change S, F or P (or the input size) so that the division is exact; the finding lists re-computed
@@ -70,7 +86,7 @@ def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         window = layer.window
         if window is None or window.same or layer.input_shape.empty or not window.has_output:
             continue
-        message = does_not_fit_message(layer)
+        message = does_not_fit_message(net, layer)
         if message is not None:
             locked = size_locked(net) if locked is None else locked
             fixes = fit_fixes(layer, keep_size=layer.index in locked)
@@ -112,3 +128,57 @@ def window_larger_than_input(net: NetworkFacts, settings: Settings) -> Iterator[
             if not a.result.has_output
         ]
         yield Hit(layer.index, per_axis(parts, "height and width: "))
+
+
+@rule(
+    "CC208",
+    "floor-drops-padding",
+    Severity.INFO,
+    summary="(W − F + 2P)/S + 1 is not an integer, but the floor drops only padding: the padding is uneven.",
+    bad={"input": [224, 224, 3], "layers": [{"type": "conv", "filters": 8, "kernel": 7, "stride": 2, "padding": 3}]},
+    good={"input": [225, 225, 3], "layers": [{"type": "conv", "filters": 8, "kernel": 7, "stride": 2, "padding": 3}]},
+)
+def floor_drops_padding(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Finds conv and pool windows whose (W − F + 2P)/S + 1 is not an integer where the rows (or columns) the
+    floor leaves unread are all padding: ResNet's 7×7, S=2, P=3 stem on 224 gives 112.5, and the row PyTorch
+    and Keras drop is the last of the three zero rows. No input is lost, so it is not CC101's error; it says
+    what the floor does instead: the effective padding is uneven (3 before, 2 after), and the outputs' centres
+    sit r/2 pixels up and to the left of centred.
+
+    ## Why is this bad
+    Mostly it is not: every torchvision ResNet does it. It matters where centres must line up across
+    branches or scales (detection heads, feature pyramids, a merge with a branch padded differently), and it
+    explains why a framework's output is one smaller than (W − F + 2P)/S + 1 read as a fraction suggests.
+
+    ## Use instead
+    Nothing, usually; `padding: "same"` (TensorFlow's rule: ceil(W/S), the extra pixel after) or an input
+    size that divides exactly if the half-pixel shift matters.
+    """
+    for layer in net.layers:
+        window = layer.window
+        if window is None or window.same or layer.input_shape.empty or not window.has_output:
+            continue
+        axes = padded_axes(net, layer)
+        dropping = [axis for axis in axes if axis.drops_padding]
+        if not dropping or any(axis.lost for axis in axes):
+            continue
+        yield Hit(layer.index, _dropped_padding_message(dropping))
+
+
+def _dropped_padding_message(dropping: list[WindowAxis]) -> str:
+    def sentence(axis: WindowAxis, units: str, side: str) -> str:
+        result, tail = axis.result, axis.result.remainder
+        exact = Fraction(result.numerator, axis.stride) + 1
+        return (
+            f"(W − F + 2P)/S + 1 = ({axis.size} − {axis.span} + {axis.pads})/{axis.stride} + 1"
+            f" {exact_decimal(exact)}: the floor ({result.size}) drops the last {tail} of the {axis.pad_after}"
+            f" padding {units}, so the padding is effectively {axis.pad} before and {axis.pad_after - tail} after"
+            f" and the output centres sit {fraction_text(Fraction(tail, 2))} pixel {side} of centred"
+        )
+
+    if len(dropping) == 2 and sentence(dropping[0], "", "") == sentence(dropping[1], "", ""):
+        return "height and width: " + sentence(dropping[0], "rows and columns", "up and to the left")
+    sides = {"height": "up", "width": "to the left"}
+    return per_axis([(axis.name, sentence(axis, f"{axis.unit}s", sides[axis.name])) for axis in dropping])

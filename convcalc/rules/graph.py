@@ -190,3 +190,14 @@ def covers_input(layer: LayerFacts, window: Window) -> bool:
     """
     shape, out = layer.input_shape, layer.output_shape
     return window.kernel[0] >= shape.height and window.kernel[1] >= shape.width and out.height == out.width == 1
+
+
+def reaching_output(net: NetworkFacts) -> set[int]:
+    """The layers whose output reaches the network's output (the last layer), through the layers that read them."""
+    if not net.layers:
+        return set()
+    reached = {net.layers[-1].index}
+    for layer in reversed(net.layers):
+        if layer.index in reached:
+            reached.update(source for source in layer.inputs if source >= 0)
+    return reached

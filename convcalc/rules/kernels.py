@@ -79,7 +79,9 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     layer in conv form, 1×1 output) is exempt. A dilated kernel is judged by its F (its weights), not by
     the d·(F − 1) + 1 pixels it spans: a dilated 3×3 is the cheap way to a large field, and the message
     says so. Convs whose spatial filter works per channel are exempt: it costs F·F per channel, so a
-    large kernel is cheap, and MobileNetV3, EfficientNet and ConvNeXt use 5×5 and 7×7 ones on purpose.
+    large kernel is cheap, and MobileNetV3, EfficientNet and ConvNeXt use 5×5 and 7×7 ones on purpose. So is
+    a factorised 1×n or n×1 kernel (Inception v3's 1×7 then 7×1): it is where the advice to stack small
+    filters leads, n·D·K weights instead of n·n·D·K.
 
     ## Why is this bad
     CS231n's "magic numbers" and VGG (Simonyan & Zisserman): a stack of small filters has the receptive
@@ -92,8 +94,8 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     locked = size_locked(net)
     for layer, window in windowed(net, is_conv):
-        if not _kernel_too_large(window) or covers_input(layer, window):
-            continue
+        if not _kernel_too_large(window) or covers_input(layer, window) or min(window.kernel) == 1:
+            continue  # a 1×n or n×1 kernel is the factorisation itself (Inception v3's 1×7 then 7×1)
         side = max(window.kernel)
         count = ceil_div(side - 1, 2)
         field = 2 * count + 1

@@ -57,13 +57,20 @@ def _upsamples(layer: LayerFacts) -> bool:
     return layer.traits.weighted and min(layer.spec.grid_step(layer.window)) < 1
 
 
+def _pointwise(layer: LayerFacts) -> bool:
+    return layer.type == "conv" and layer.window is not None and layer.window.kernel == (1, 1)
+
+
 def _intended(earlier: LayerFacts, later: LayerFacts) -> bool:
     """Linear pairs that are designs, not slips: a per-channel conv then a 1×1 conv (a separable conv written
-    out; Xception found no nonlinearity between them works best), and learned upsampling (a strided
-    transposed conv, bilinear interpolation when initialised as in FCN) before or after a conv."""
-    pointwise = later.type == "conv" and later.window is not None and later.window.kernel == (1, 1)
+    out; Xception found no nonlinearity between them works best); a linear bottleneck, a 1×1 projection to
+    fewer channels that feeds (through a residual add or not) the next block's 1×1 expansion (MobileNetV2:
+    a ReLU on the narrow volume would destroy information); and learned upsampling (a strided transposed
+    conv, bilinear interpolation when initialised as in FCN) before or after a conv."""
     channelwise = earlier.traits.convolution and not earlier.traits.mixes_channels
-    return (channelwise and pointwise) or _upsamples(earlier) or _upsamples(later)
+    projects = _pointwise(earlier) and earlier.output_shape.depth < earlier.input_shape.depth
+    expands = _pointwise(later) and later.output_shape.depth > later.input_shape.depth
+    return (channelwise and _pointwise(later)) or (projects and expands) or _upsamples(earlier) or _upsamples(later)
 
 
 def _reached_avoiding(net: NetworkFacts, sources: list[frozenset[int]], layer: LayerFacts, blocked: int) -> bool:
@@ -112,13 +119,16 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     through linear layers — normalisation, dropout, zero padding, flatten, avg pooling, and `add`/`concat`,
     which follow every input — and flags it when another layer with weights is reached before a
     nonlinearity: a ReLU, any `activation` (relu6, gelu, softmax…), a max or L2 pool, global max pooling.
-    Two designs are exempt: a per-channel conv feeding a 1×1 conv (a separable conv written out) and a
-    strided transposed conv (learned upsampling) on either side.
+    Three designs are exempt: a per-channel conv feeding a 1×1 conv (a separable conv written out), a linear
+    bottleneck (a 1×1 projection to fewer channels feeding, through a residual add or not, the next block's
+    1×1 expansion: MobileNetV2, MNASNet, EfficientNet), and a strided transposed conv (learned upsampling) on
+    either side.
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,
     with more parameters and more computation. CS231n's pattern puts a RELU after every CONV and FC but the
-    last. (MobileNetV2's linear bottlenecks are linear on purpose: silence it there with `ignore`.)
+    last. (MobileNetV2's linear bottlenecks are linear on purpose, and exempt: Sandler et al. show a ReLU on
+    the narrow volume loses information.)
 
     ## Use instead
     A `{"type": "relu"}` (or another activation) between them. Where an avg pool sits between them, a max

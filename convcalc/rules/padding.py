@@ -87,7 +87,8 @@ def padding_changes_size(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     ## Use instead
     P = (F − 1)/2 for odd F, or `padding: "same"`.
     """
-    first = {layer.index for layer in unpadded_first_convs(net)}  # CC302 reports those
+    # CC302 reports the first convs and the unpadded convs right after them (the stem).
+    first = {stem.index for layer in unpadded_first_convs(net) for stem in unpadded_stem(net, layer)}
     for layer, window in windowed(net, sliding_conv):
         origin, pads = padding_before(net, layer)
         target = (origin.height, origin.width)
@@ -229,15 +230,38 @@ def first_conv_unpadded(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     for layer in unpadded_first_convs(net):
         assert layer.window is not None
-        yield _unpadded_hit(layer, layer.window)
+        yield _unpadded_hit(layer, layer.window, unpadded_stem(net, layer)[1:])
 
 
-def _unpadded_hit(layer: LayerFacts, window: Window) -> Hit:
+def unpadded_stem(net: NetworkFacts, first: LayerFacts) -> list[LayerFacts]:
+    """The first conv and the unpadded convs right after it (through layers that keep the shape), each shrinking
+    the image again: one stem (Inception v3's 299 → 149 → 147), reported once by CC302."""
+    readers: dict[int, list[LayerFacts]] = {}
+    for layer in net.layers:
+        for source in layer.inputs:
+            readers.setdefault(source, []).append(layer)
+    stem = [first]
+    current = first
+    while len(readers.get(current.index, [])) == 1:
+        current = readers[current.index][0]
+        if current.traits.keeps_shape:
+            continue
+        window = current.window
+        if not sliding_conv(current) or window is None or not window.has_output:
+            break
+        if any(padding_sides(padding_before(net, current)[1])) or not shrinks_unpadded(current, window):
+            break
+        stem.append(current)
+    return stem
+
+
+def _unpadded_hit(layer: LayerFacts, window: Window, then: list[LayerFacts]) -> Hit:
     shape = layer.input_shape
     same = (same_output_size(shape.height, window.stride[0]), same_output_size(shape.width, window.stride[1]))
+    more = "".join(f", then {after.output_shape.height}×{after.output_shape.width} ({after.name})" for after in then)
     message = (
         f"the first conv has no padding: its {shape.height}×{shape.width} input shrinks to"
-        f' {window.rows.size}×{window.cols.size} ("same" keeps {same[0]}×{same[1]}) and its border is seen by'
+        f' {window.rows.size}×{window.cols.size} ("same" keeps {same[0]}×{same[1]}){more} and its border is seen by'
         " fewer windows; use padding in the first CONV to preserve the whole image"
     )
     candidates: list[Any] = []

@@ -56,6 +56,21 @@ def _descend(net: NetworkFacts, axis: int) -> tuple[int, tuple[int, ...] | None]
     return required, strides
 
 
+def _uneven_downsampling(net: NetworkFacts) -> bool:
+    """Whether some strided window does not tile its input: a floor (of input or of padding), or "same" padding
+    split unevenly. Where every strided layer tiles exactly, the input size is as good as a multiple."""
+    for layer in net.layers:
+        window = layer.window
+        if window is None or max(window.stride) == 1 or layer.input_shape.empty or not window.has_output:
+            continue
+        pad = window.padding
+        if window.same and (pad.top != pad.bottom or pad.left != pad.right):
+            return True
+        if not window.same and (window.rows.remainder or window.cols.remainder):
+            return True
+    return False
+
+
 def _divisors(net: NetworkFacts) -> tuple[int, int]:
     return _descend(net, 0)[0], _descend(net, 1)[0]
 
@@ -135,11 +150,11 @@ def _newly_unfit(before: NetworkFacts, layer: LayerFacts) -> bool:
     Severity.WARNING,
     summary="The input size is not divisible by the product of the strides, so downsampling cannot be exact.",
     bad={
-        "input": [227, 227, 3],
+        "input": [226, 226, 3],
         "layers": [
-            {"type": "conv", "filters": 16, "kernel": 11, "stride": 4},
+            {"type": "conv", "filters": 16, "kernel": 3, "stride": 2, "padding": "same"},
             {"type": "relu"},
-            {"type": "pool", "kernel": 3, "stride": 2},
+            {"type": "conv", "filters": 16, "kernel": 3, "stride": 2, "padding": "same"},
         ],
     },
     good={
@@ -158,7 +173,9 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
     each layer's inputs (a residual block's shortcut and main branch count once, not twice), until the
     volume is 1 pixel wide, and checks that the product divides the input height and width. A strided
     transposed conv upsamples: it divides the product, so an encoder–decoder (U-Net) needs its input
-    divisible by its deepest downsampling only.
+    divisible by its deepest downsampling only. It fires only where the sizes show the problem: some strided
+    window floors (its (W − F + 2P)/S + 1 is fractional) or "same" pads unevenly; a network whose every
+    strided layer tiles exactly (AlexNet at 227, Inception v3 at 299) is exempt whatever its input size.
 
     ## Why is this bad
     CS231n: "the input layer should be divisible by 2 many times" — 32, 64, 96, 224, 384, 512. Every
@@ -171,7 +188,7 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
     """
     (ph, rows), (pw, cols) = _descend(net, 0), _descend(net, 1)
     height, width = net.input_shape.height, net.input_shape.width
-    if height % ph == 0 and width % pw == 0:
+    if (height % ph == 0 and width % pw == 0) or not _uneven_downsampling(net):
         return
 
     def sentence(size: int, product: int, strides: tuple[int, ...] | None) -> str:

@@ -30,6 +30,7 @@ from convcalc.rules.base import Hit, Settings, rule
             {"type": "add", "inputs": ["a", "b"]},
         ],
     },
+    judges_dead_branches=True,
 )
 def unused_layer(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """

@@ -122,6 +122,7 @@ NO_FIX_ON_BAD_EXAMPLE = {
     "CC403",  # activation-memory-over-budget
     "CC404",  # pool-replaceable-by-stride
     "CC405",  # over-budget
+    "CC208",  # floor-drops-padding: advice, nothing to fix
 }
 
 
@@ -172,9 +173,11 @@ def test_vgg16_is_fc_heavy_and_uses_only_magic_numbers() -> None:
     assert not {c for c in found if c.startswith("CC2")}
 
 
-def test_alexnet_has_large_kernels_and_an_input_the_strides_do_not_divide() -> None:
-    found = default_findings("alexnet")
-    assert {(f.code, f.layer) for f in found} >= {("CC201", 0), ("CC201", 3), ("CC301", None)}
+def test_alexnet_has_large_kernels_and_tiles_227_exactly() -> None:
+    found = {(f.code, f.layer) for f in default_findings("alexnet")}
+    assert found >= {("CC201", 0), ("CC201", 3)}
+    # 227 is not a multiple of 4·2·2·2, yet every strided layer tiles it exactly (55, 27, 13, 6): no CC301.
+    assert ("CC301", None) not in found
 
 
 def test_lenet5_does_not_pad_its_first_conv() -> None:
@@ -197,15 +200,15 @@ def by_code(name: str) -> dict[str, list[int | None]]:
 
 
 def test_resnets_give_only_true_findings() -> None:
-    # The stems really do not fit: (224 − 7 + 6)/2 + 1 = 112.5, floored by PyTorch and Keras (CC101); a 7×7
-    # stem (CC201, ResNet-C) and 1×1 stride-2 projections that read 1 pixel of 4 (CC205, ResNet-D) are real.
+    # The stems floor only padding: (224 − 7 + 6)/2 + 1 = 112.5 drops a zero row (CC208's info, no CC101); a
+    # 7×7 stem (CC201, ResNet-C) and 1×1 stride-2 projections that read 1 pixel of 4 (CC205, ResNet-D) are real.
     # Graph-aware: conv → bn → activation → conv is not CC303, parallel strides are not multiplied (CC301),
     # and ZeroPadding2D + a "valid" conv is a padded stem (CC302).
     resnet18 = by_code("resnet18")
-    assert set(resnet18) == {"CC101", "CC201", "CC205"}
-    assert resnet18["CC101"][:2] == [0, 3] and resnet18["CC201"] == [0]
+    assert set(resnet18) == {"CC208", "CC201", "CC205"}
+    assert resnet18["CC208"][:2] == [0, 3] and resnet18["CC201"] == [0]
     resnet50 = by_code("resnet50")
-    assert set(resnet50) == {"CC101", "CC201", "CC205"}
+    assert set(resnet50) == {"CC208", "CC201", "CC205"}
     assert resnet50["CC201"] == [1]
 
 
@@ -213,7 +216,7 @@ def test_mobilenet_inception_unet_and_the_two_towers() -> None:
     assert by_code("mobilenet_v1") == {}  # zero-padded stride-2 convs, depthwise 3×3, relu6 activations
     assert by_code("inception_block") == {"CC201": [8], "CC402": [13]}  # no CC305 in the branches, no CC203
     assert by_code("unet_small") == {"CC402": [26]}  # 44×44 of 64×64: true; the 2·2 strides divide 64
-    assert set(by_code("alexnet_two_tower")) == {"CC201", "CC301", "CC302", "CC401", "CC402"}
+    assert set(by_code("alexnet_two_tower")) == {"CC201", "CC302", "CC401", "CC402"}
 
 
 # --- (3) messages with the numbers -------------------------------------------------------------------
@@ -242,16 +245,15 @@ def test_cc201_reports_the_saving_and_keeps_the_size() -> None:
     ]
 
 
-def test_cc301_alexnet_factorises_and_offers_the_nearest_inputs() -> None:
-    (finding,) = only(example_spec("alexnet"), "CC301")
+def test_cc301_factorises_and_offers_the_nearest_inputs() -> None:
+    # Two "same" stride-2 convs on 226: ceil(226/2) = 113 pads unevenly, and 226 is not a multiple of 4.
+    (finding,) = only(REGISTRY["CC301"].bad, "CC301")
     assert finding.layer is None
-    assert "227 = 227 is not divisible by 32 = 2^5 (strides 4·2·2·2)" in finding.message
-    assert "224 and 256" in finding.message
-    # Nearest first; both are re-analysed, and both honestly say that conv1 (F=11, S=4, P=0) then needs
-    # other padding: (224 − 11)/4 is not an integer.
+    assert "226 = 2·113 is not divisible by 4 = 2^2 (strides 2·2)" in finding.message
+    assert "224 and 228" in finding.message
     assert [(f.title, f.path, f.set) for f in finding.fixes] == [
-        ("input 224×224×3 (conv1 then does not fit)", "input", {"height": 224, "width": 224}),
-        ("input 256×256×3 (conv1 then does not fit)", "input", {"height": 256, "width": 256}),
+        ("input 224×224×3", "input", {"height": 224, "width": 224}),
+        ("input 228×228×3", "input", {"height": 228, "width": 228}),
     ]
 
 

@@ -38,10 +38,34 @@ def test_cc101_counts_both_padding_sides() -> None:
     layer = {"type": "conv", "filters": 1, "kernel": 3, "stride": 3, "padding": 1}
     spec = {"input": [10, 10, 1], "layers": [layer]}
     assert list(REGISTRY["CC101"].run(analyze_spec(spec))) == []  # (10 − 3 + 2)/3 + 1 = 4
+    # (10 − 3 + 2)/2 + 1 = 5.5: the row the floor drops is the bottom padding row, no input (CC208's info).
     layer["stride"] = 2
+    assert list(REGISTRY["CC101"].run(analyze_spec(spec))) == []
+    [info] = REGISTRY["CC208"].run(analyze_spec(spec))
+    assert "(10 − 3 + 2)/2 + 1 = 5.5: the floor (5) drops the last 1 of the 1 padding rows and columns" in info.message
+    assert "effectively 1 before and 0 after" in info.message
+    # (12 − 3 + 2)/4 + 1 = 3.75: 3 padded rows unread, the padding row and 2 rows of input.
+    spec["input"], layer["stride"] = [12, 12, 1], 4
     [finding] = REGISTRY["CC101"].run(analyze_spec(spec))
-    assert "(10 − 3 + 2)/2 + 1 = 5.5" in finding.message
-    assert "padded" in finding.message
+    assert "(12 − 3 + 2)/4 + 1 = 3.75" in finding.message
+    assert "never read the last 3 rows/columns of the padded input, 2 of them input" in finding.message
+
+
+def test_cc101_leaves_a_strides_own_gap_to_cc205() -> None:
+    # A 1×1, S=2 conv on 56 (ResNet's projection shortcut): (56 − 1)/2 + 1 = 28.5 leaves the last row unread,
+    # but every other row is skipped anyway (S − F = 1): that is CC205's warning, not a misfit.
+    spec = {"input": [56, 56, 8], "layers": [{"type": "conv", "filters": 8, "kernel": 1, "stride": 2}]}
+    assert list(REGISTRY["CC101"].run(analyze_spec(spec))) == []
+    assert [f.code for f in REGISTRY["CC205"].run(analyze_spec(spec))] == ["CC205"]
+
+
+def test_cc101_and_cc208_count_a_padding_layer_before_the_window() -> None:
+    # Keras's ResNet stem: ZeroPadding2D(3) then a "valid" 7×7, S=2 conv is PyTorch's padded stem: no input lost.
+    stem = [{"type": "zero_padding", "padding": 3}, {"type": "conv", "filters": 8, "kernel": 7, "stride": 2}]
+    net = analyze_spec({"input": [224, 224, 3], "layers": stem})
+    assert list(REGISTRY["CC101"].run(net)) == []
+    [info] = REGISTRY["CC208"].run(net)
+    assert info.layer == 1 and "(224 − 7 + 6)/2 + 1 = 112.5" in info.message
 
 
 def test_cc101_on_a_pool_whose_stride_defaults_to_its_kernel() -> None:
@@ -52,11 +76,10 @@ def test_cc101_on_a_pool_whose_stride_defaults_to_its_kernel() -> None:
 
 def test_cc101_exempts_same_padding() -> None:
     # TensorFlow defines "same" as ceil(W/S), even where its implied padding leaves a remainder.
-    # W=10, F=1, S=4: the implied padding is 0 and (10 − 1)/4 + 1 = 3.25, yet the output is ceil(10/4) = 3.
-    layer = {"type": "conv", "filters": 1, "kernel": 1, "stride": 4}
+    # W=10, F=3, S=4: (10 − 3)/4 + 1 = 2.75 leaves 3 input rows unread; with "same" the output is ceil(10/4) = 3.
+    layer = {"type": "conv", "filters": 1, "kernel": 3, "stride": 4}
     assert [f.code for f in REGISTRY["CC101"].run(analyze_spec({"input": [10, 10, 1], "layers": [layer]}))] == ["CC101"]
     net = analyze_spec({"input": [10, 10, 1], "layers": [{**layer, "padding": "same"}]})
-    assert net.layers[0].window is not None and not net.layers[0].window.rows.fits
     assert net.layers[0].output_shape == (3, 3, 1)
     assert list(REGISTRY["CC101"].run(net)) == []
 

@@ -1,0 +1,500 @@
+"""Write torchvision's classification CNNs as convcalc specs (examples/torchvision/*.json).
+
+Each function follows the torchvision model of the same name layer by layer (PyTorch's conv → batchnorm →
+activation order, bias-free convs before a batchnorm, torchvision's paddings), so that its figures can be
+checked against torchvision's published ones: the trainable parameters (``num_params``, what
+``sum(p.numel() for p in model.parameters())`` gives) and the multiply-accumulates (torchvision's GFLOPS,
+which count conv and linear multiply-adds). The JSON files are committed; a test checks that running this
+script reproduces them byte for byte, and the figures against the published ones.
+
+These are the networks a linter has to pass without false alarms: every one of them trains.
+
+Run: python examples/generate_torchvision.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent / "torchvision"
+Layer = dict[str, Any]
+
+
+def spec_text(spec: dict[str, Any]) -> str:
+    """One key per line at the top, one layer per line: easy to read and to diff."""
+    head = {key: value for key, value in spec.items() if key != "layers"}
+    lines = [f"  {json.dumps(key)}: {json.dumps(value)}," for key, value in head.items()]
+    layers = ",\n".join(f"    {json.dumps(layer)}" for layer in spec["layers"])
+    return "{\n" + "\n".join(lines) + '\n  "layers": [\n' + layers + "\n  ]\n}\n"
+
+
+class Net:
+    """A spec under construction: each layer reads the previous one unless told otherwise."""
+
+    def __init__(self, name: str, size: int = 224, classes: int = 1000) -> None:
+        self.name, self.size, self.classes = name, size, classes
+        self.layers: list[Layer] = []
+        self.last = "input"
+
+    def add(self, layer: Layer, reads: list[str] | None = None) -> str:
+        """Append a named layer; it reads ``reads`` (or the previous layer). Returns its name."""
+        sources = reads if reads is not None else [self.last]
+        previous = self.layers[-1]["name"] if self.layers else "input"
+        if sources != [previous] or layer["type"] in ("add", "concat"):
+            layer = {**layer, "inputs": sources}
+        self.layers.append(layer)
+        self.last = layer["name"]
+        return self.last
+
+    def conv(
+        self,
+        name: str,
+        filters: int,
+        kernel: int | list[int],
+        stride: int = 1,
+        padding: int | list[int] | None = None,
+        *,
+        groups: int = 1,
+        bias: bool = False,
+        bn: bool = True,
+        act: str | None = "relu",
+        reads: list[str] | None = None,
+    ) -> str:
+        """torchvision's Conv2dNormActivation: conv (padding (F − 1)/2 unless given), batchnorm, activation."""
+        side = kernel if isinstance(kernel, int) else max(kernel)
+        layer: Layer = {"type": "conv", "name": name, "filters": filters, "kernel": kernel}
+        if stride != 1:
+            layer["stride"] = stride
+        pad = padding if padding is not None else (side - 1) // 2
+        if pad:
+            layer["padding"] = pad
+        if groups != 1:
+            layer["groups"] = groups
+        if not bias:
+            layer["bias"] = False
+        self.add(layer, reads)
+        if bn:
+            self.add({"type": "batchnorm", "name": f"{name}.bn"})
+        if act == "relu":
+            self.add({"type": "relu", "name": f"{name}.relu"})
+        elif act is not None:
+            self.add({"type": "activation", "name": f"{name}.{act}", "kind": act})
+        return self.last
+
+    def depthwise(self, name: str, kernel: int, stride: int = 1, act: str | None = "relu") -> str:
+        """A depthwise conv in PyTorch's form: a conv with groups = channels (bias-free), batchnorm, activation."""
+        layer: Layer = {"type": "depthwise", "name": name, "kernel": kernel}
+        if stride != 1:
+            layer["stride"] = stride
+        layer.update(padding=(kernel - 1) // 2, bias=False)
+        self.add(layer)
+        self.add({"type": "batchnorm", "name": f"{name}.bn"})
+        if act == "relu":
+            self.add({"type": "relu", "name": f"{name}.relu"})
+        elif act is not None:
+            self.add({"type": "activation", "name": f"{name}.{act}", "kind": act})
+        return self.last
+
+    def pool(self, name: str, kernel: int, stride: int, padding: int = 0, mode: str = "max", ceil: bool = False) -> str:
+        """A max or avg pool; ``ceil`` (PyTorch's ceil_mode) as an explicit bottom/right zero row and column,
+        which gives the same size (the inputs are ReLU outputs, so a zero never wins a max)."""
+        if ceil:
+            self.add({"type": "zero_padding", "name": f"{name}.ceil", "padding": [[0, 1], [0, 1]]})
+        layer: Layer = {"type": "pool", "name": name, "mode": mode, "kernel": kernel, "stride": stride}
+        if padding:
+            layer["padding"] = padding
+        return self.add(layer)
+
+    def head(self, dropout: float | None = None, units: int | None = None) -> None:
+        """Global average pooling (adaptive 1×1), an optional dropout, the classifier."""
+        self.add({"type": "global_pool", "name": "avgpool"})
+        if dropout:
+            self.add({"type": "dropout", "name": "dropout", "rate": dropout})
+        self.add({"type": "fc", "name": "fc", "units": units or self.classes})
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "input": [self.size, self.size, 3],
+            "classes": self.classes,
+            "layers": self.layers,
+        }
+
+
+# --- AlexNet ---------------------------------------------------------------------------------------------
+
+
+def alexnet() -> dict[str, Any]:
+    """torchvision's alexnet (the one-tower variant of the paper, 64/192/384/256/256 filters)."""
+    net = Net("alexnet")
+    net.conv("features.0", 64, 11, 4, 2, bias=True, bn=False)
+    net.pool("features.2", 3, 2)
+    net.conv("features.3", 192, 5, 1, 2, bias=True, bn=False)
+    net.pool("features.5", 3, 2)
+    net.conv("features.6", 384, 3, 1, 1, bias=True, bn=False)
+    net.conv("features.8", 256, 3, 1, 1, bias=True, bn=False)
+    net.conv("features.10", 256, 3, 1, 1, bias=True, bn=False)
+    net.pool("features.12", 3, 2)  # 6×6×256; the adaptive 6×6 average pool is the identity here
+    net.add({"type": "flatten", "name": "flatten"})
+    for index, units in ((1, 4096), (4, 4096)):
+        net.add({"type": "dropout", "name": f"classifier.{index - 1}", "rate": 0.5})
+        net.add({"type": "fc", "name": f"classifier.{index}", "units": units})
+        net.add({"type": "relu", "name": f"classifier.{index + 1}"})
+    net.add({"type": "fc", "name": "classifier.6", "units": 1000})
+    return net.spec()
+
+
+# --- ResNet, ResNeXt, Wide ResNet ----------------------------------------------------------------------------
+
+
+def resnet(name: str, bottleneck: bool, blocks: tuple[int, ...], groups: int = 1, width: int = 64) -> dict[str, Any]:
+    """torchvision's ResNet family: the stride on the 3×3 conv (v1.5), a 1×1 projection on the shortcut
+    where the shape changes, ReLU after the add."""
+    net = Net(name)
+    net.conv("conv1", 64, 7, 2, 3)
+    net.pool("maxpool", 3, 2, 1)
+    channels = 64
+    for stage, count in enumerate(blocks, start=1):
+        planes = 64 * 2 ** (stage - 1)
+        for block in range(count):
+            stride = 2 if stage > 1 and block == 0 else 1
+            p = f"layer{stage}.{block}"
+            source = net.last
+            out = planes * 4 if bottleneck else planes
+            if bottleneck:
+                mid = int(planes * (width / 64.0)) * groups
+                net.conv(f"{p}.conv1", mid, 1, reads=[source])
+                net.conv(f"{p}.conv2", mid, 3, stride, 1, groups=groups)
+                main = net.conv(f"{p}.conv3", out, 1, act=None)
+            else:
+                net.conv(f"{p}.conv1", planes, 3, stride, 1, reads=[source])
+                main = net.conv(f"{p}.conv2", planes, 3, 1, 1, act=None)
+            shortcut = source
+            if stride != 1 or channels != out:
+                shortcut = net.conv(f"{p}.downsample", out, 1, stride, 0, act=None, reads=[source])
+            net.add({"type": "add", "name": f"{p}.add"}, [main, shortcut])
+            net.add({"type": "relu", "name": f"{p}.relu"})
+            channels = out
+    net.head()
+    return net.spec()
+
+
+# --- DenseNet --------------------------------------------------------------------------------------------
+
+
+def densenet121() -> dict[str, Any]:
+    """torchvision's densenet121: growth 32, bottleneck 4·32, blocks (6, 12, 24, 16), BN → ReLU → conv layers
+    concatenated onto the block's input, transitions halving the channels and the size."""
+    net = Net("densenet121")
+    net.conv("features.conv0", 64, 7, 2, 3)
+    net.pool("features.pool0", 3, 2, 1)
+    channels = 64
+    for index, count in enumerate((6, 12, 24, 16), start=1):
+        for layer in range(1, count + 1):
+            p = f"features.denseblock{index}.denselayer{layer}"
+            features = net.last
+            net.add({"type": "batchnorm", "name": f"{p}.norm1"})
+            net.add({"type": "relu", "name": f"{p}.relu1"})
+            net.conv(f"{p}.conv1", 4 * 32, 1, bn=False, act=None)
+            net.add({"type": "batchnorm", "name": f"{p}.norm2"})
+            net.add({"type": "relu", "name": f"{p}.relu2"})
+            new = net.conv(f"{p}.conv2", 32, 3, 1, 1, bn=False, act=None)
+            net.add({"type": "concat", "name": f"{p}.concat"}, [features, new])
+            channels += 32
+        if index < 4:
+            p = f"features.transition{index}"
+            net.add({"type": "batchnorm", "name": f"{p}.norm"})
+            net.add({"type": "relu", "name": f"{p}.relu"})
+            channels //= 2
+            net.conv(f"{p}.conv", channels, 1, bn=False, act=None)
+            net.pool(f"{p}.pool", 2, 2, mode="avg")
+    net.add({"type": "batchnorm", "name": "features.norm5"})
+    net.add({"type": "relu", "name": "features.relu5"})
+    net.add({"type": "global_pool", "name": "avgpool"})
+    net.add({"type": "fc", "name": "classifier", "units": 1000})
+    return net.spec()
+
+
+# --- MobileNetV2, MNASNet --------------------------------------------------------------------------------------
+
+
+def inverted_residual(
+    net: Net, p: str, channels: int, out: int, kernel: int, stride: int, expand: int, act: str
+) -> None:
+    """An inverted residual block: 1×1 expansion, depthwise F×F, linear 1×1 projection, add when shapes match."""
+    source = net.last
+    if expand != 1:
+        net.conv(f"{p}.expand", channels * expand, 1, act=act)
+    net.depthwise(f"{p}.dw", kernel, stride, act=act)
+    project = net.conv(f"{p}.project", out, 1, act=None)
+    if stride == 1 and channels == out:
+        net.add({"type": "add", "name": f"{p}.add"}, [source, project])
+
+
+def mobilenet_v2() -> dict[str, Any]:
+    """torchvision's mobilenet_v2 (width 1.0): inverted residuals with ReLU6 and linear bottlenecks."""
+    net = Net("mobilenet_v2")
+    net.conv("features.0", 32, 3, 2, act="relu6")
+    channels, index = 32, 1
+    for expand, out, repeats, stride in (
+        (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1),
+    ):  # fmt: skip
+        for repeat in range(repeats):
+            inverted_residual(net, f"features.{index}", channels, out, 3, stride if repeat == 0 else 1, expand, "relu6")
+            channels, index = out, index + 1
+    net.conv(f"features.{index}", 1280, 1, act="relu6")
+    net.add({"type": "global_pool", "name": "avgpool"})
+    net.add({"type": "dropout", "name": "classifier.0", "rate": 0.2})
+    net.add({"type": "fc", "name": "classifier.1", "units": 1000})
+    return net.spec()
+
+
+def mnasnet1_0() -> dict[str, Any]:
+    """torchvision's mnasnet1_0: MNASNet-B1 with depth multiplier 1.0 (3×3 and 5×5 inverted residuals)."""
+    net = Net("mnasnet1_0")
+    net.conv("layers.0", 32, 3, 2)
+    net.depthwise("layers.3", 3, 1)
+    net.conv("layers.6", 16, 1, act=None)
+    channels, index = 16, 8
+    for out, kernel, stride, expand, repeats in (
+        (24, 3, 2, 3, 3), (40, 5, 2, 3, 3), (80, 5, 2, 6, 3), (96, 3, 1, 6, 2), (192, 5, 2, 6, 4), (320, 3, 1, 6, 1),
+    ):  # fmt: skip
+        for repeat in range(repeats):
+            p = f"layers.{index}.{repeat}"
+            inverted_residual(net, p, channels, out, kernel, stride if repeat == 0 else 1, expand, "relu")
+            channels = out
+        index += 1
+    net.conv("layers.14", 1280, 1)
+    net.add({"type": "global_pool", "name": "avgpool"})
+    net.add({"type": "dropout", "name": "classifier.0", "rate": 0.2})
+    net.add({"type": "fc", "name": "classifier.1", "units": 1000})
+    return net.spec()
+
+
+# --- RegNet --------------------------------------------------------------------------------------------------
+
+
+def regnet_x_400mf() -> dict[str, Any]:
+    """torchvision's regnet_x_400mf: depths (1, 2, 7, 12), widths (32, 64, 160, 400), group width 16,
+    bottleneck multiplier 1, no squeeze-excitation."""
+    net = Net("regnet_x_400mf")
+    net.conv("stem", 32, 3, 2)
+    channels = 32
+    for stage, (depth, width) in enumerate(zip((1, 2, 7, 12), (32, 64, 160, 400), strict=True), start=1):
+        for block in range(depth):
+            p = f"trunk_output.block{stage}.block{stage}-{block}"
+            stride = 2 if block == 0 else 1
+            source = net.last
+            net.conv(f"{p}.f.a", width, 1, reads=[source])
+            net.conv(f"{p}.f.b", width, 3, stride, 1, groups=width // 16)
+            main = net.conv(f"{p}.f.c", width, 1, act=None)
+            shortcut = source
+            if stride != 1 or channels != width:
+                shortcut = net.conv(f"{p}.proj", width, 1, stride, 0, act=None, reads=[source])
+            net.add({"type": "add", "name": f"{p}.add"}, [main, shortcut])
+            net.add({"type": "relu", "name": f"{p}.activation"})
+            channels = width
+    net.head()
+    return net.spec()
+
+
+# --- GoogLeNet, Inception v3 ---------------------------------------------------------------------------------
+
+
+def googlenet() -> dict[str, Any]:
+    """torchvision's googlenet without the auxiliary classifiers (what its published figures count); its
+    "5×5" branch is a 3×3 conv, as in torchvision; ceil_mode pools."""
+    net = Net("googlenet")
+    net.conv("conv1", 64, 7, 2, 3)
+    net.pool("maxpool1", 3, 2, ceil=True)
+    net.conv("conv2", 64, 1)
+    net.conv("conv3", 192, 3, 1, 1)
+    net.pool("maxpool2", 3, 2, ceil=True)
+
+    def inception(p: str, ch1: int, ch3r: int, ch3: int, ch5r: int, ch5: int, pool: int) -> None:
+        source = net.last
+        b1 = net.conv(f"{p}.branch1", ch1, 1, reads=[source])
+        net.conv(f"{p}.branch2.0", ch3r, 1, reads=[source])
+        b2 = net.conv(f"{p}.branch2.1", ch3, 3, 1, 1)
+        net.conv(f"{p}.branch3.0", ch5r, 1, reads=[source])
+        b3 = net.conv(f"{p}.branch3.1", ch5, 3, 1, 1)
+        net.add({"type": "pool", "name": f"{p}.branch4.0", "kernel": 3, "stride": 1, "padding": 1}, [source])
+        b4 = net.conv(f"{p}.branch4.1", pool, 1)
+        net.add({"type": "concat", "name": f"{p}.concat"}, [b1, b2, b3, b4])
+
+    inception("inception3a", 64, 96, 128, 16, 32, 32)
+    inception("inception3b", 128, 128, 192, 32, 96, 64)
+    net.pool("maxpool3", 3, 2, ceil=True)
+    inception("inception4a", 192, 96, 208, 16, 48, 64)
+    inception("inception4b", 160, 112, 224, 24, 64, 64)
+    inception("inception4c", 128, 128, 256, 24, 64, 64)
+    inception("inception4d", 112, 144, 288, 32, 64, 64)
+    inception("inception4e", 256, 160, 320, 32, 128, 128)
+    net.pool("maxpool4", 2, 2, ceil=True)
+    inception("inception5a", 256, 160, 320, 32, 128, 128)
+    inception("inception5b", 384, 192, 384, 48, 128, 128)
+    net.head(dropout=0.2)
+    return net.spec()
+
+
+def inception_v3() -> dict[str, Any]:
+    """torchvision's inception_v3 at 299×299 with its auxiliary classifier (its published figures include it),
+    factorised 1×7 / 7×1 convs, batchnorm eps 0.001."""
+    net = Net("inception_v3", size=299)
+    net.conv("Conv2d_1a_3x3", 32, 3, 2, 0)
+    net.conv("Conv2d_2a_3x3", 32, 3, 1, 0)
+    net.conv("Conv2d_2b_3x3", 64, 3, 1, 1)
+    net.pool("maxpool1", 3, 2)
+    net.conv("Conv2d_3b_1x1", 80, 1)
+    net.conv("Conv2d_4a_3x3", 192, 3, 1, 0)
+    net.pool("maxpool2", 3, 2)
+
+    def block_a(p: str, pool: int) -> None:
+        source = net.last
+        b1 = net.conv(f"{p}.branch1x1", 64, 1, reads=[source])
+        net.conv(f"{p}.branch5x5_1", 48, 1, reads=[source])
+        b5 = net.conv(f"{p}.branch5x5_2", 64, 5, 1, 2)
+        net.conv(f"{p}.branch3x3dbl_1", 64, 1, reads=[source])
+        net.conv(f"{p}.branch3x3dbl_2", 96, 3, 1, 1)
+        b3 = net.conv(f"{p}.branch3x3dbl_3", 96, 3, 1, 1)
+        net.add({"type": "pool", "name": f"{p}.branch_pool.0", "mode": "avg", "kernel": 3, "stride": 1, "padding": 1}, [source])
+        bp = net.conv(f"{p}.branch_pool", pool, 1)
+        net.add({"type": "concat", "name": f"{p}.concat"}, [b1, b5, b3, bp])
+
+    def block_b(p: str) -> None:
+        source = net.last
+        b3 = net.conv(f"{p}.branch3x3", 384, 3, 2, 0, reads=[source])
+        net.conv(f"{p}.branch3x3dbl_1", 64, 1, reads=[source])
+        net.conv(f"{p}.branch3x3dbl_2", 96, 3, 1, 1)
+        bd = net.conv(f"{p}.branch3x3dbl_3", 96, 3, 2, 0)
+        bp = net.add({"type": "pool", "name": f"{p}.branch_pool", "kernel": 3, "stride": 2}, [source])
+        net.add({"type": "concat", "name": f"{p}.concat"}, [b3, bd, bp])
+
+    def block_c(p: str, c7: int) -> None:
+        source = net.last
+        b1 = net.conv(f"{p}.branch1x1", 192, 1, reads=[source])
+        net.conv(f"{p}.branch7x7_1", c7, 1, reads=[source])
+        net.conv(f"{p}.branch7x7_2", c7, [1, 7], 1, [0, 3])
+        b7 = net.conv(f"{p}.branch7x7_3", 192, [7, 1], 1, [3, 0])
+        net.conv(f"{p}.branch7x7dbl_1", c7, 1, reads=[source])
+        net.conv(f"{p}.branch7x7dbl_2", c7, [7, 1], 1, [3, 0])
+        net.conv(f"{p}.branch7x7dbl_3", c7, [1, 7], 1, [0, 3])
+        net.conv(f"{p}.branch7x7dbl_4", c7, [7, 1], 1, [3, 0])
+        bd = net.conv(f"{p}.branch7x7dbl_5", 192, [1, 7], 1, [0, 3])
+        net.add({"type": "pool", "name": f"{p}.branch_pool.0", "mode": "avg", "kernel": 3, "stride": 1, "padding": 1}, [source])
+        bp = net.conv(f"{p}.branch_pool", 192, 1)
+        net.add({"type": "concat", "name": f"{p}.concat"}, [b1, b7, bd, bp])
+
+    def block_d(p: str) -> None:
+        source = net.last
+        net.conv(f"{p}.branch3x3_1", 192, 1, reads=[source])
+        b3 = net.conv(f"{p}.branch3x3_2", 320, 3, 2, 0)
+        net.conv(f"{p}.branch7x7x3_1", 192, 1, reads=[source])
+        net.conv(f"{p}.branch7x7x3_2", 192, [1, 7], 1, [0, 3])
+        net.conv(f"{p}.branch7x7x3_3", 192, [7, 1], 1, [3, 0])
+        b7 = net.conv(f"{p}.branch7x7x3_4", 192, 3, 2, 0)
+        bp = net.add({"type": "pool", "name": f"{p}.branch_pool", "kernel": 3, "stride": 2}, [source])
+        net.add({"type": "concat", "name": f"{p}.concat"}, [b3, b7, bp])
+
+    def block_e(p: str) -> None:
+        source = net.last
+        b1 = net.conv(f"{p}.branch1x1", 320, 1, reads=[source])
+        s3 = net.conv(f"{p}.branch3x3_1", 384, 1, reads=[source])
+        a = net.conv(f"{p}.branch3x3_2a", 384, [1, 3], 1, [0, 1], reads=[s3])
+        b = net.conv(f"{p}.branch3x3_2b", 384, [3, 1], 1, [1, 0], reads=[s3])
+        net.conv(f"{p}.branch3x3dbl_1", 448, 1, reads=[source])
+        d = net.conv(f"{p}.branch3x3dbl_2", 384, 3, 1, 1)
+        da = net.conv(f"{p}.branch3x3dbl_3a", 384, [1, 3], 1, [0, 1], reads=[d])
+        db = net.conv(f"{p}.branch3x3dbl_3b", 384, [3, 1], 1, [1, 0], reads=[d])
+        net.add({"type": "pool", "name": f"{p}.branch_pool.0", "mode": "avg", "kernel": 3, "stride": 1, "padding": 1}, [source])
+        bp = net.conv(f"{p}.branch_pool", 192, 1)
+        net.add({"type": "concat", "name": f"{p}.concat"}, [b1, a, b, da, db, bp])
+
+    block_a("Mixed_5b", 32)
+    block_a("Mixed_5c", 64)
+    block_a("Mixed_5d", 64)
+    block_b("Mixed_6a")
+    for p, c7 in (("Mixed_6b", 128), ("Mixed_6c", 160), ("Mixed_6d", 160), ("Mixed_6e", 192)):
+        block_c(p, c7)
+    mixed_6e = net.last
+    # The auxiliary classifier on Mixed_6e's 17×17×768 (trained with, so counted by torchvision's figures).
+    net.add({"type": "pool", "name": "AuxLogits.pool", "mode": "avg", "kernel": 5, "stride": 3}, [mixed_6e])
+    net.conv("AuxLogits.conv0", 128, 1)
+    net.conv("AuxLogits.conv1", 768, 5, 1, 0)
+    net.add({"type": "global_pool", "name": "AuxLogits.avgpool"})
+    # A training-only head: its output feeds a second loss, not the network's output (so nothing reads it).
+    net.layers.append({**net.layers.pop(), "ignore": ["CC308"]})
+    net.add({"type": "fc", "name": "AuxLogits.fc", "units": 1000, "ignore": ["CC308"]})
+    net.last = mixed_6e
+    block_d("Mixed_7a")
+    block_e("Mixed_7b")
+    block_e("Mixed_7c")
+    net.add({"type": "global_pool", "name": "avgpool"})
+    net.add({"type": "dropout", "name": "dropout", "rate": 0.5})
+    net.add({"type": "fc", "name": "fc", "units": 1000})
+    return net.spec()
+
+
+# --- SqueezeNet ------------------------------------------------------------------------------------------------
+
+
+def squeezenet1_1() -> dict[str, Any]:
+    """torchvision's squeezenet1_1: fire modules (1×1 squeeze, 1×1 and 3×3 expands concatenated), ceil_mode
+    pools, a 1×1 conv classifier followed by ReLU and global average pooling."""
+    net = Net("squeezenet1_1")
+    net.conv("features.0", 64, 3, 2, 0, bias=True, bn=False)
+    net.pool("features.2", 3, 2, ceil=True)
+
+    def fire(p: str, squeeze: int, expand: int) -> None:
+        net.conv(f"{p}.squeeze", squeeze, 1, bias=True, bn=False)
+        s = net.last
+        e1 = net.conv(f"{p}.expand1x1", expand, 1, bias=True, bn=False, reads=[s])
+        e3 = net.conv(f"{p}.expand3x3", expand, 3, 1, 1, bias=True, bn=False, reads=[s])
+        net.add({"type": "concat", "name": f"{p}.concat"}, [e1, e3])
+
+    fire("features.3", 16, 64)
+    fire("features.4", 16, 64)
+    net.pool("features.5", 3, 2, ceil=True)
+    fire("features.6", 32, 128)
+    fire("features.7", 32, 128)
+    net.pool("features.8", 3, 2, ceil=True)
+    fire("features.9", 48, 192)
+    fire("features.10", 48, 192)
+    fire("features.11", 64, 256)
+    fire("features.12", 64, 256)
+    net.add({"type": "dropout", "name": "classifier.0", "rate": 0.5})
+    net.conv("classifier.1", 1000, 1, bias=True, bn=False)
+    net.add({"type": "global_pool", "name": "classifier.3"})
+    return net.spec()
+
+
+EXAMPLES = {
+    "alexnet": alexnet,
+    "resnet18": lambda: resnet("resnet18", False, (2, 2, 2, 2)),
+    "resnet34": lambda: resnet("resnet34", False, (3, 4, 6, 3)),
+    "resnet50": lambda: resnet("resnet50", True, (3, 4, 6, 3)),
+    "resnet101": lambda: resnet("resnet101", True, (3, 4, 23, 3)),
+    "resnet152": lambda: resnet("resnet152", True, (3, 8, 36, 3)),
+    "resnext50_32x4d": lambda: resnet("resnext50_32x4d", True, (3, 4, 6, 3), groups=32, width=4),
+    "wide_resnet50_2": lambda: resnet("wide_resnet50_2", True, (3, 4, 6, 3), width=128),
+    "densenet121": densenet121,
+    "mobilenet_v2": mobilenet_v2,
+    "mnasnet1_0": mnasnet1_0,
+    "regnet_x_400mf": regnet_x_400mf,
+    "googlenet": googlenet,
+    "inception_v3": inception_v3,
+    "squeezenet1_1": squeezenet1_1,
+}
+
+
+def main() -> None:
+    HERE.mkdir(exist_ok=True)
+    for name, build in EXAMPLES.items():
+        (HERE / f"{name}.json").write_text(spec_text(build()), encoding="utf-8")
+        print(f"wrote examples/torchvision/{name}.json")
+
+
+if __name__ == "__main__":
+    main()
