@@ -339,6 +339,11 @@ def googlenet() -> dict[str, Any]:
     return net.spec()
 
 
+def avg_3x3(name: str) -> Layer:
+    """The size-keeping 3×3 average pool of Inception v3's pool branches."""
+    return {"type": "pool", "name": name, "mode": "avg", "kernel": 3, "stride": 1, "padding": 1}
+
+
 def inception_v3() -> dict[str, Any]:
     """torchvision's inception_v3 at 299×299 with its auxiliary classifier (its published figures include it),
     factorised 1×7 / 7×1 convs, batchnorm eps 0.001."""
@@ -359,7 +364,7 @@ def inception_v3() -> dict[str, Any]:
         net.conv(f"{p}.branch3x3dbl_1", 64, 1, reads=[source])
         net.conv(f"{p}.branch3x3dbl_2", 96, 3, 1, 1)
         b3 = net.conv(f"{p}.branch3x3dbl_3", 96, 3, 1, 1)
-        net.add({"type": "pool", "name": f"{p}.branch_pool.0", "mode": "avg", "kernel": 3, "stride": 1, "padding": 1}, [source])
+        net.add(avg_3x3(f"{p}.branch_pool.0"), [source])
         bp = net.conv(f"{p}.branch_pool", pool, 1)
         net.add({"type": "concat", "name": f"{p}.concat"}, [b1, b5, b3, bp])
 
@@ -383,7 +388,7 @@ def inception_v3() -> dict[str, Any]:
         net.conv(f"{p}.branch7x7dbl_3", c7, [1, 7], 1, [0, 3])
         net.conv(f"{p}.branch7x7dbl_4", c7, [7, 1], 1, [3, 0])
         bd = net.conv(f"{p}.branch7x7dbl_5", 192, [1, 7], 1, [0, 3])
-        net.add({"type": "pool", "name": f"{p}.branch_pool.0", "mode": "avg", "kernel": 3, "stride": 1, "padding": 1}, [source])
+        net.add(avg_3x3(f"{p}.branch_pool.0"), [source])
         bp = net.conv(f"{p}.branch_pool", 192, 1)
         net.add({"type": "concat", "name": f"{p}.concat"}, [b1, b7, bd, bp])
 
@@ -408,7 +413,7 @@ def inception_v3() -> dict[str, Any]:
         d = net.conv(f"{p}.branch3x3dbl_2", 384, 3, 1, 1)
         da = net.conv(f"{p}.branch3x3dbl_3a", 384, [1, 3], 1, [0, 1], reads=[d])
         db = net.conv(f"{p}.branch3x3dbl_3b", 384, [3, 1], 1, [1, 0], reads=[d])
-        net.add({"type": "pool", "name": f"{p}.branch_pool.0", "mode": "avg", "kernel": 3, "stride": 1, "padding": 1}, [source])
+        net.add(avg_3x3(f"{p}.branch_pool.0"), [source])
         bp = net.conv(f"{p}.branch_pool", 192, 1)
         net.add({"type": "concat", "name": f"{p}.concat"}, [b1, a, b, da, db, bp])
 
