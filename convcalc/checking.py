@@ -13,6 +13,7 @@ from convcalc.findings import Finding, Severity, sort_findings
 from convcalc.loading import LoadedSpec, Problem, SourceMap, SpecError, load_spec, validate
 from convcalc.memory import training_memory
 from convcalc.rules import REGISTRY, run_rules
+from convcalc.rules.safety import safe_fixes
 
 
 def load_any(file: str) -> LoadedSpec:
@@ -64,7 +65,8 @@ def check_loaded(loaded: LoadedSpec, config: LintConfig | None = None) -> Checke
         path = ("layers", beyond.index)
         where = loaded.source.locate(path) or (None, None)
         raise SpecError(loaded.file, [Problem(path, beyond.what, *where)]) from None
-    findings = run_rules(facts, config.rules(), config.settings)
+    # Every fix is checked on the whole network: none may bring a new error anywhere.
+    findings = safe_fixes(loaded.network, facts, run_rules(facts, config.rules(), config.settings), config.settings)
     network = loaded.network
     kept = [
         f

@@ -27,13 +27,52 @@ class Severity(str, Enum):
 
 
 @dataclass(frozen=True)
+class Edit:
+    """One change to a spec: set ``set``'s keys on the object at ``path``; or, for a layer, insert ``insert`` (a
+    layer object) right before it, so that it reads what the layer read and the layer reads it; or remove it."""
+
+    path: str
+    set: dict[str, Any] = field(default_factory=dict)
+    insert: dict[str, Any] | None = None
+    remove: bool = False
+
+    def record(self) -> dict[str, Any]:
+        """The JSON form: ``path`` and ``set``, plus ``insert`` or ``remove`` where the edit has them."""
+        record: dict[str, Any] = {"path": self.path, "set": self.set}
+        if self.insert is not None:
+            record["insert"] = self.insert
+        if self.remove:
+            record["remove"] = True
+        return record
+
+
+@dataclass(frozen=True)
 class Fix:
-    """A concrete, re-computed change: set ``set``'s keys on the spec object at ``path``."""
+    """A concrete, re-computed change: set ``set``'s keys on the spec object at ``path`` (the contract every
+    fix keeps), and the further edits a fix may need (``insert``, ``remove``, and ``also``: other objects changed
+    together, where one change needs a second to keep the network sound)."""
 
     title: str
     path: str
     """``layers[0]``, ``input`` … the JSON path of the object to change."""
     set: dict[str, Any] = field(default_factory=dict)
+    insert: dict[str, Any] | None = None
+    """A layer to insert right before the layer at ``path`` (it reads what that layer read)."""
+    remove: bool = False
+    """Remove the layer at ``path`` (the layers that read it read its input instead)."""
+    also: tuple[Edit, ...] = ()
+
+    @property
+    def edits(self) -> tuple[Edit, ...]:
+        """Every edit of the fix, the main one first."""
+        return (Edit(self.path, self.set, self.insert, self.remove), *self.also)
+
+    def record(self) -> dict[str, Any]:
+        """The JSON form: ``title``, ``path``, ``set`` always; ``insert``, ``remove``, ``also`` where used."""
+        record: dict[str, Any] = {"title": self.title, **self.edits[0].record()}
+        if self.also:
+            record["also"] = [edit.record() for edit in self.also]
+        return record
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,15 @@ class Bounds:
 
 
 def window_sort_key(kernel: int, stride: int, padding: int) -> tuple[bool, bool, bool, int, int, int]:
-    """Magic numbers first, then odd kernels, then strides no larger than the kernel, then small values.
+    """How sensible a window is, most first: the magic numbers; then windows whose padding stays under half
+    the kernel (2P < F: no output sees mostly zeros) and whose stride does not skip pixels (S ≤ F); then odd
+    kernels (a centre pixel); then small values.
 
-    >>> sorted([(11, 4, 0), (3, 1, 1), (4, 4, 0)], key=lambda w: window_sort_key(*w))
-    [(3, 1, 1), (11, 4, 0), (4, 4, 0)]
+    >>> sorted([(11, 4, 0), (3, 1, 1), (4, 4, 0), (15, 3, 14)], key=lambda w: window_sort_key(*w))
+    [(3, 1, 1), (11, 4, 0), (4, 4, 0), (15, 3, 14)]
     """
-    return ((kernel, stride, padding) not in MAGIC, kernel % 2 == 0, stride > kernel, kernel, stride, padding)
+    sensible = 2 * padding < kernel and stride <= kernel
+    return ((kernel, stride, padding) not in MAGIC, not sensible, kernel % 2 == 0, kernel, stride, padding)
 
 
 def solve_window(

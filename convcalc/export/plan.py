@@ -115,10 +115,7 @@ def unsupported(facts: NetworkFacts) -> list[str]:
     read = {source for layer in facts.layers for source in layer.inputs}
     reasons = []
     for layer in facts.layers:
-        problem = layer.spec.export_problem(layer.input_shape, layer.output_shape)
-        if problem is not None:
-            reasons.append(f"{layer.label}{problem}")
-        elif layer.index not in read and layer.index != len(facts.layers) - 1:
+        if layer.index not in read and layer.index != len(facts.layers) - 1:
             reasons.append(
                 f"{layer.label} is read by no later layer; the exported model has one output, the last layer"
             )

@@ -87,6 +87,14 @@ def widest(fields: Sequence[FieldPair]) -> FieldPair:
     return (max((f[0] for f in fields), key=lambda f: f.size), max((f[1] for f in fields), key=lambda f: f.size))
 
 
+@dataclass(frozen=True)
+class BuildProblem:
+    """What a framework refuses in a layer whose shapes are sound: why, and field changes that avoid it."""
+
+    reason: str
+    changes: tuple[dict[str, object], ...] = ()
+
+
 UNIT_STEP = (Fraction(1), Fraction(1))
 """The output grid of a layer that does not resample: one output per input position."""
 
@@ -180,9 +188,9 @@ class LayerSpec(BaseModel):
         """The elementwise function this layer applies (``relu``, ``softmax`` …), None for other layers."""
         return None
 
-    def export_problem(self, shape: Shape, output: Shape) -> str | None:
-        """Why TensorFlow cannot build this layer although the spec is sound, as the text that follows the
-        layer's label (`` has …`` or ``: with …``); None when it can."""
+    def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
+        """Why TensorFlow cannot build this layer although its shapes are sound (a kernel it lacks), and the
+        changes to this layer's fields that avoid it; None when it can (CC108 reports it)."""
         return None
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from convcalc import arithmetic as ar
-from convcalc.layers.base import Computed, Traits
+from convcalc.layers.base import BuildProblem, Computed, Traits
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import Padding, PositiveInt, PositivePair, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Reader, Tensor, bias_args, volume_of
@@ -174,8 +174,22 @@ class Conv(_SlidingConv):
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ((*self.kernel, shape.depth // self.groups, self.filters),)
 
-    def export_problem(self, shape: Shape, output: Shape) -> str | None:
+    def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
         return dilated_and_strided(self.stride, self.dilation)
+
+
+def _equal_strides(stride: tuple[int, int]) -> BuildProblem | None:
+    """TensorFlow's per-channel kernel (DepthwiseConv2dNative's Eigen one, where oneDNN is not used) takes one
+    stride for both axes."""
+    if stride[0] != stride[1]:
+        low, high = min(stride), max(stride)
+        return BuildProblem(
+            f"strides {stride[0]}×{stride[1]}: TensorFlow's depthwise convolution supports only equal strides on"
+            ' rows and columns ("Current implementation only supports equal length strides"; builds that route'
+            " it through oneDNN run it, others refuse)",
+            ({"stride": high}, {"stride": low}),
+        )
+    return None
 
 
 # --- depthwise ---------------------------------------------------------------------------------------------
@@ -254,8 +268,8 @@ class Depthwise(_SlidingConv):
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ((*self.kernel, shape.depth, self.multiplier),)
 
-    def export_problem(self, shape: Shape, output: Shape) -> str | None:
-        return dilated_and_strided(self.stride, self.dilation)
+    def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
+        return dilated_and_strided(self.stride, self.dilation) or _equal_strides(self.stride)
 
 
 # --- separable ---------------------------------------------------------------------------------------------
@@ -333,5 +347,5 @@ class Separable(_SlidingConv):
         depth = shape.depth
         return ((*self.kernel, depth, self.multiplier), (1, 1, depth * self.multiplier, self.filters))
 
-    def export_problem(self, shape: Shape, output: Shape) -> str | None:
-        return dilated_and_strided(self.stride, self.dilation)
+    def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
+        return dilated_and_strided(self.stride, self.dilation) or _equal_strides(self.stride)

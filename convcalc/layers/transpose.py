@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PlainValidator, WithJsonSchema
 
 from convcalc import arithmetic as ar
-from convcalc.layers.base import Computed, DiagramWindow, FieldPair, LayerSpec, widest
+from convcalc.layers.base import BuildProblem, Computed, DiagramWindow, FieldPair, LayerSpec, widest
 from convcalc.layers.conv import CONV_TRAITS
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import (
@@ -33,7 +33,7 @@ from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Te
 from convcalc.layers.tfnn import KerasOp, bias_variable, glorot, list_notation, nhwc, variable, weight
 from convcalc.layers.volume import Padding as Sides
 from convcalc.layers.volume import Shape, Window
-from convcalc.layers.windowed import dilated_and_strided, keras_window_fields
+from convcalc.layers.windowed import keras_window_fields
 from convcalc.pysource import identifier
 from convcalc.text import pair_text
 
@@ -219,18 +219,23 @@ class ConvTranspose(LayerSpec):
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ((*self.kernel, self.filters, shape.depth),)
 
-    def export_problem(self, shape: Shape, output: Shape) -> str | None:
-        problem = dilated_and_strided(self.stride, self.dilation)
-        if problem is not None:
-            return problem
+    def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
+        if max(self.dilation) > 1:
+            # TensorFlow runs a transposed conv as the gradient of a conv (Conv2DBackpropInput), whose CPU kernel
+            # takes no dilation where oneDNN is not used.
+            return BuildProblem(
+                f"a dilation of {pair_text(self.dilation)}: TensorFlow's transposed convolution (Conv2DBackpropInput)"
+                " refuses a dilation > 1 on CPUs where oneDNN does not run it",
+                ({"dilation": 1},),
+            )
         # Keras's "same" rule with output_padding, (W − 1)·S + F mod 2 + output_padding, gives (W − 1)·S for an
         # even (effective) kernel and output_padding 0; TensorFlow then finds ceil(out/S) = W − 1 ≠ W and refuses.
         pads = self.output_padding
         refused = pads is not None and any(f % 2 + p == 0 for f, p in zip(self._extent(), pads, strict=True))
         if self.padding == "same" and refused:
-            return (
-                f': with padding "same", output_padding 0 and an even kernel, Keras asks for {output}, which'
-                f' TensorFlow\'s conv2d_transpose refuses ("same" must map it back to'
-                f" {shape.height}×{shape.width}); give output_padding ≥ 1 or leave it out"
+            return BuildProblem(
+                f'padding "same" with output_padding 0 and an even kernel: Keras asks for {output}, which'
+                f' TensorFlow\'s conv2d_transpose refuses ("same" must map it back to {shape.height}×{shape.width})',
+                ({"output_padding": None},),
             )
         return None

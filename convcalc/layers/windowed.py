@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 from convcalc import arithmetic as ar
-from convcalc.layers.base import Computed, DiagramWindow, FieldPair, LayerSpec, widest
+from convcalc.layers.base import BuildProblem, Computed, DiagramWindow, FieldPair, LayerSpec, widest
 from convcalc.layers.keras import KerasLayer, KerasOps, Tensor, compact
 from convcalc.layers.volume import Shape, Window
 from convcalc.text import pair_text
@@ -83,8 +83,12 @@ def keras_window_fields(layer: KerasLayer, source: Tensor) -> dict[str, Any]:
     return fields
 
 
-def dilated_and_strided(stride: tuple[int, int], dilation: tuple[int, int]) -> str | None:
+def dilated_and_strided(stride: tuple[int, int], dilation: tuple[int, int]) -> BuildProblem | None:
     """TensorFlow's convolutions cannot combine a stride > 1 with a dilation > 1."""
     if max(dilation) > 1 and max(stride) > 1:
-        return " has a stride > 1 and a dilation > 1, which TensorFlow's convolutions cannot combine"
+        return BuildProblem(
+            f"a stride of {pair_text(stride)} and a dilation of {pair_text(dilation)}: TensorFlow's convolutions"
+            " cannot combine a stride > 1 with a dilation > 1",
+            ({"stride": 1}, {"dilation": 1}),
+        )
     return None

@@ -66,7 +66,7 @@ def finding_record(checked: CheckedSpec, finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "line": position[0] if position else None,
         "column": position[1] if position else None,
-        "fixes": [{"title": fix.title, "path": fix.path, "set": fix.set} for fix in finding.fixes],
+        "fixes": [fix.record() for fix in finding.fixes],
     }
 
 

@@ -65,7 +65,7 @@ def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTI
                     ],
                     "properties": {
                         "layer": finding.layer,
-                        "fixes": [{"title": f.title, "path": f.path, "set": f.set} for f in finding.fixes],
+                        "fixes": [fix.record() for fix in finding.fixes],
                     },
                 }
             )

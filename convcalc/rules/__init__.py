@@ -3,6 +3,7 @@
 :mod:`~convcalc.rules.fixing` and the graph walks in :mod:`~convcalc.rules.graph`."""
 
 from convcalc.rules import (  # noqa: F401  (each module registers its rules)
+    buildable,
     cost,
     fit,
     gates,

@@ -39,6 +39,8 @@ class Settings:
     """CC405: a CI gate on the training-memory estimate at ``batch`` and ``dtype``."""
     batch: int = 1
     dtype: str = "float32"
+    fixes: bool = True
+    """Search for fixes; off when a fix is itself being checked (only the findings matter then)."""
 
 
 Check = Callable[[NetworkFacts, Settings], Iterable[Hit]]

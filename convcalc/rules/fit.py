@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from fractions import Fraction
 
 from convcalc.analysis import LayerFacts, NetworkFacts
-from convcalc.findings import Severity
+from convcalc.arithmetic import ceil_div
+from convcalc.findings import Fix, Severity
 from convcalc.layers import WindowAxis
 from convcalc.rules.base import Hit, Settings, rule
-from convcalc.rules.fixing import fit_fixes, input_size_fixes
+from convcalc.rules.fixing import fit_fixes, input_size_fixes, pair_value, rewindow, window_changes
 from convcalc.rules.graph import padding_before, padding_sides, size_locked
-from convcalc.text import exact_decimal, fraction_text, per_axis
+from convcalc.text import exact_decimal, fraction_text, per_axis, value_text
 
 
 def padded_axes(net: NetworkFacts, layer: LayerFacts) -> tuple[WindowAxis, WindowAxis]:
@@ -87,7 +88,9 @@ def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         if window is None or window.same or layer.input_shape.empty or not window.has_output:
             continue
         message = does_not_fit_message(net, layer)
-        if message is not None:
+        if message is not None and not settings.fixes:
+            yield Hit(layer.index, message)
+        elif message is not None:
             locked = size_locked(net) if locked is None else locked
             fixes = fit_fixes(layer, keep_size=layer.index in locked)
             if input_fixes_left:
@@ -122,12 +125,37 @@ def window_larger_than_input(net: NetworkFacts, settings: Settings) -> Iterator[
         if window is None or layer.input_shape.empty or window.has_output:
             continue
         dilated = " (F here is the dilated extent d·(F − 1) + 1)" if window.dilation != (1, 1) else ""
+        axes = window.axes(layer.input_shape)
         parts = [
             (a.name, f"F = {a.span} > W + 2P = {a.size} + {a.pads} = {a.padded}: no output{dilated}")
-            for a in window.axes(layer.input_shape)
+            for a in axes
             if not a.result.has_output
         ]
-        yield Hit(layer.index, per_axis(parts, "height and width: "))
+        fixes = _output_fixes(layer, axes) if settings.fixes else ()
+        yield Hit(layer.index, per_axis(parts, "height and width: "), fixes)
+
+
+def _output_fixes(layer: LayerFacts, axes: tuple[WindowAxis, WindowAxis]) -> tuple[Fix, ...]:
+    """A window that fits again: the least padding that gives one output, the largest kernel the padded input
+    takes, and "same" (each re-computed; the network-wide check follows)."""
+    assert layer.window is not None
+    depth, fixes = layer.output_shape.depth, []
+    # P ≥ (E − W)/2 gives an output; keep an axis that has one.
+    rows, cols = axes
+    padding = (max(rows.pad, ceil_div(rows.span - rows.size, 2)), max(cols.pad, ceil_div(cols.span - cols.size, 2)))
+    # The largest F whose dilated extent d·(F − 1) + 1 fits in W + 2P.
+    kernel = (
+        rows.kernel if rows.result.has_output else max(1, (rows.padded - 1) // rows.dilation + 1),
+        cols.kernel if cols.result.has_output else max(1, (cols.padded - 1) // cols.dilation + 1),
+    )
+    for title, changes, new in (
+        (f"P={value_text(pair_value(*padding))}", {"padding": pair_value(*padding)}, rewindow(layer, padding=padding)),
+        (f"F={value_text(pair_value(*kernel))}", {"kernel": pair_value(*kernel)}, rewindow(layer, kernel=kernel)),
+        ('padding "same"', {"padding": "same"}, rewindow(layer, padding="same")),
+    ):
+        if new.has_output and not any(axis.lost for axis in new.axes(layer.input_shape)):
+            fixes.append(Fix(f"{title} → {new.output(depth)}", layer.path, window_changes(layer, changes)))
+    return tuple(fixes)
 
 
 @rule(

@@ -64,7 +64,8 @@ def add_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
             continue
         shown = "; ".join(f"{label}: {shape}" for label, shape in _merge_inputs(net, layer))
         fixed += 1
-        fixes = merge_fixes(net, layer, lambda shapes: len(set(shapes)) == 1) if fixed <= MERGE_FIXES else ()
+        wanted = settings.fixes and fixed <= MERGE_FIXES
+        fixes = merge_fixes(net, layer, lambda shapes: len(set(shapes)) == 1) if wanted else ()
         yield Hit(
             layer.index,
             f"add needs equal shapes but gets {shown}; change the stride or filters of the branch that differs"
@@ -116,7 +117,7 @@ def concat_sizes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         shown = "; ".join(f"{label}: {shape}" for label, shape in _merge_inputs(net, layer))
         fixed += 1
         same_size = lambda shapes: len({(s.height, s.width) for s in shapes}) == 1  # noqa: E731
-        fixes = merge_fixes(net, layer, same_size) if fixed <= MERGE_FIXES else ()
+        fixes = merge_fixes(net, layer, same_size) if settings.fixes and fixed <= MERGE_FIXES else ()
         yield Hit(layer.index, f"concat needs the same H×W on every input but gets {shown}", fixes)
 
 

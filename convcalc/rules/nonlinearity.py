@@ -73,6 +73,15 @@ def _intended(earlier: LayerFacts, later: LayerFacts) -> bool:
     return (channelwise and _pointwise(later)) or (projects and expands) or _upsamples(earlier) or _upsamples(later)
 
 
+def _relu_before(net: NetworkFacts, layer: LayerFacts) -> Fix:
+    """Insert a ReLU right before ``layer``, named after it (unique among the spec's names)."""
+    taken = {other.name for other in net.layers}
+    name = f"{layer.name}_relu"
+    while name in taken:
+        name += "_"
+    return Fix(f"insert a ReLU ({name}) before {layer.name}", layer.path, insert={"type": "relu", "name": name})
+
+
 def _reached_avoiding(net: NetworkFacts, sources: list[frozenset[int]], layer: LayerFacts, blocked: int) -> bool:
     """Whether a layer with weights still reaches ``layer`` linearly when ``blocked`` becomes nonlinear."""
     stack = [source for source in layer.inputs if source >= 0]
@@ -159,10 +168,12 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
             capped = len(reached) >= SOURCES_KEPT
             more = " and more" if capped else f" and {len(earlier) - 4} more" if len(earlier) > 4 else ""
             message += f" (nor do {others}{more}, reached through the merge)"
-        # An avg pool between them becomes the nonlinearity when it takes the max instead.
-        fixes = tuple(
+        # A ReLU right before this layer (it reads what the layer read); an avg pool between them becomes the
+        # nonlinearity when it takes the max instead.
+        pools = [
             Fix(f"max pool in {other.name}", other.path, {"mode": "max"})
             for other in linear
             if other.type == "pool" and not _reached_avoiding(net, sources, layer, other.index)
-        )
+        ]
+        fixes = (_relu_before(net, layer), *pools)
         yield Hit(layer.index, message, fixes)

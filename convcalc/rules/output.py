@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from convcalc.analysis import LayerFacts, NetworkFacts
-from convcalc.findings import Fix, Severity
+from convcalc.findings import Edit, Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import pair_value, rewindow
 from convcalc.rules.graph import kind_of, output_head
@@ -41,7 +41,39 @@ def output_not_classes(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         return
     out = last.output_shape
     if (out.height, out.width, out.depth) != (1, 1, classes):
-        yield Hit(last.index, f"the network ends in {out}, not 1×1×{classes} (classes = {classes})")
+        yield Hit(last.index, f"the network ends in {out}, not 1×1×{classes} (classes = {classes})", _classes_fix(net))
+
+
+def _classes_fix(net: NetworkFacts) -> tuple[Fix, ...]:
+    """The logits layer (the last with weights, on the output path) with one unit or filter per class, where
+    the output is already a vector: fc's units, a conv's filters."""
+    logits, after = output_head(net)
+    classes = net.network.classes
+    last = net.layers[-1]
+    out = last.output_shape
+    if classes is None:
+        return ()
+    if (out.height, out.width) != (1, 1):
+        # A last conv over its whole input (FC ⇔ CONV) with one filter per class.
+        whole = _whole_volume_fix(last) if last.type == "conv" else None
+        if whole is None:
+            return ()
+        changes = {**whole.set, "filters": classes}
+        return (
+            Fix(
+                f"{whole.title.split(' → ')[0]}, K={classes} → 1×1×{classes} (conv over the whole volume)",
+                last.path,
+                changes,
+            ),
+        )
+    if logits is None:
+        return ()
+    if any(layer.output_shape.depth != logits.output_shape.depth for layer in after):
+        return ()  # something after the logits changes the depth (a flatten of a volume): no one-field fix
+    field = "units" if logits.type == "fc" else "filters" if hasattr(logits.spec, "filters") else None
+    if field is None:
+        return ()
+    return (Fix(f"{logits.name}: {field}={classes} → 1×1×{classes}", logits.path, {field: classes}),)
 
 
 @rule(
@@ -78,10 +110,20 @@ def relu_after_logits(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     if relu is not None:
         name = "ReLU6" if kind_of(relu) == "relu6" else "ReLU"
         bound = "to [0, 6]" if name == "ReLU6" else "to ≥ 0"
+        # Removing it is safe where no layer names it (the next layer then reads what it read).
+        # Remove every ReLU on the output path, where no layer names them (the next layer reads what they read).
+        relus = [layer for layer in after if kind_of(layer) in ("relu", "relu6")]
+        named = {name for layer in net.layers for name in layer.spec.inputs or ()}
+        fixes: tuple[Fix, ...] = ()
+        if not any(layer.spec.name in named for layer in relus):
+            gone = ", ".join(layer.name for layer in relus)
+            also = tuple(Edit(layer.path, remove=True) for layer in relus[1:])
+            fixes = (Fix(f"remove {gone}: the logits stay free", relu.path, remove=True, also=also),)
         yield Hit(
             relu.index,
             f"a {name} after {last.label}, the last layer with weights: it clips its {last.output_shape} scores"
             f" (logits) {bound}, where softmax and the loss expect any real value",
+            fixes,
         )
 
 

@@ -19,12 +19,13 @@ from convcalc.checking import check_loaded
 from convcalc.export.codegen import keras_source, tfnn_source
 from convcalc.export.gate import Limits, decide, parse_size
 from convcalc.export.naming import IDENTIFIER, NameAllocator, sanitize
-from convcalc.export.plan import ExportPlan, UnbuildableError, plan_export, unsupported
+from convcalc.export.plan import ExportPlan, UnbuildableError, plan_export
 from convcalc.findings import EXIT_FINDINGS, EXIT_USAGE
 from convcalc.loading import LoadedSpec, SourceMap, load_spec, validate
 from convcalc.pysource import comment, identifier, literal
 from tests.export.strategies import DEPTHWISE, HOSTILE_NAMES, buildable_specs
 from tests.helpers import EXAMPLES, ROOT
+from tests.rules.test_buildable import REFUSED as REFUSED_BY_TENSORFLOW
 
 GENEROUS = Limits(max_param_bytes=2**40, max_activation_bytes=2**40)
 
@@ -307,8 +308,6 @@ def test_importing_the_cli_and_export_modules_and_running_check_leave_tensorflow
 @pytest.mark.parametrize(
     ("layers", "reason"),
     [
-        ([{"type": "conv", "filters": 2, "kernel": 3, "stride": 2, "dilation": 2}], "cannot combine"),
-        ([{"type": "depthwise", "kernel": 3, "stride": [1, 2], "dilation": [2, 1]}], "cannot combine"),
         (
             [{"type": "relu", "name": "a"}, {"type": "relu", "name": "b", "inputs": ["input"]}],
             "layers[0] a is read by no later layer",
@@ -328,6 +327,8 @@ def test_what_the_export_cannot_map_is_refused_by_name(layers: list[dict[str, An
     ("layers", "reason"),
     [
         ([{"type": "conv", "filters": 4, "kernel": 1, "groups": 3}], "groups = 3 must divide the input depth D = 2"),
+        # CC108: shapes TensorFlow computes but kernels it lacks.
+        *[([layer], "TensorFlow") for layer in REFUSED_BY_TENSORFLOW],
         (
             [
                 {"type": "conv", "filters": 3, "kernel": 1, "name": "a"},
@@ -467,15 +468,6 @@ def test_merges_read_their_inputs_by_name_and_a_flat_input_meets_volumes_as_1x1(
         ("Concatenate", "concat1", ("sum", "input", "conv")),
     ]
     assert plan.output_shape == (1, 1, 12)
-
-
-def test_a_same_transposed_conv_that_tensorflow_refuses_is_named() -> None:
-    # Keras asks conv2d_transpose for (W − 1)·S rows here; "same" would map them back to W − 1, not W.
-    layer = {"type": "conv_transpose", "filters": 1, "kernel": [2, 3], "stride": 2, "padding": "same"}
-    refused = validate("<t>", one_layer({**layer, "output_padding": [0, 1]}, shape=[4, 4, 1]))
-    assert "TensorFlow's conv2d_transpose refuses" in " ".join(unsupported(analyze(refused)))
-    accepted = validate("<t>", one_layer({**layer, "output_padding": [1, 0]}, shape=[4, 4, 1]))
-    assert unsupported(analyze(accepted)) == []
 
 
 @given(st.booleans().flatmap(lambda fit: buildable_specs(fit_exactly=fit)))

@@ -78,7 +78,7 @@ def test_every_kind_exports_to_keras_and_imports_back(kind: type[LayerSpec]) -> 
     main = plan.layers[0].main.layer
     assert main in REGISTRY.keras_readers, f"the Keras import cannot read back {main}, which {kind.__name__} exports"
     assert kind.keras_readers or any(kind.kind_name in str(reader) for reader in REGISTRY.keras_readers.values())
-    assert layer.spec.export_problem(layer.input_shape, layer.output_shape) is None
+    assert layer.spec.tensorflow_problem(layer.input_shape, layer.output_shape) is None
 
 
 def test_every_keras_op_a_kind_declares_is_named_once() -> None:

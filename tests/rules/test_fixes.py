@@ -12,10 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convcalc.findings import Finding
+from convcalc.checking import check_loaded
+from convcalc.findings import Finding, Fix, Severity
 from convcalc.fixes import apply_fix
-from convcalc.rules import REGISTRY, Rule, Settings
-from tests.helpers import analyze_example, analyze_spec, example_spec
+from convcalc.loading import LoadedSpec, SourceMap, validate
+from convcalc.rules import REGISTRY, Rule, Settings, run_rules
+from tests.export.strategies import buildable_specs
+from tests.helpers import EXAMPLES, analyze_example, analyze_spec, example_spec
 
 SETTINGS = Settings(activation_budget_bytes=64 * 1024)
 """A small budget, so that CC403 runs on the small random networks too."""
@@ -77,6 +80,33 @@ def default_findings(name: str) -> list[Finding]:
     return all_findings(example_spec(name), [r for r in REGISTRY.values() if r.default_enabled])
 
 
+def original_index(layer: int | None, fix: Fix) -> int | None:
+    """Where a layer of the fixed spec was before the fix (a fix may insert or remove layers)."""
+    if layer is None:
+        return None
+    for edit in sorted(fix.edits, key=lambda edit: edit.path):
+        if edit.path.startswith("layers[") and (edit.insert is not None or edit.remove):
+            index = int(edit.path[len("layers[") : -1])
+            if edit.insert is not None and layer >= index:
+                layer -= 1
+            elif edit.remove and layer >= index:
+                layer += 1
+    return layer
+
+
+def moved_index(layer: int | None, fix: Fix) -> int | None:
+    """Where a layer of the spec is after the fix (a removed layer's place goes to the layer before it)."""
+    if layer is None:
+        return None
+    shift = 0
+    for edit in fix.edits:
+        if edit.path.startswith("layers[") and (edit.insert is not None or edit.remove):
+            index = int(edit.path[len("layers[") : -1])
+            if layer >= index:
+                shift += -1 if edit.remove else 1
+    return layer + shift
+
+
 def assert_fixes_clear(
     spec: dict[str, Any], rules: list[Rule] | None = None, settings: Settings | None = SETTINGS
 ) -> int:
@@ -89,7 +119,7 @@ def assert_fixes_clear(
             for fix in finding.fixes:
                 fixed = apply_fix(spec, fix)
                 after = analyze_spec(fixed)  # must still validate
-                left = {(f.code, f.layer) for f in r.run(after, settings)}
+                left = {(f.code, original_index(f.layer, fix)) for f in r.run(after, settings)}
                 assert (finding.code, finding.layer) not in left, (
                     f"{finding.code} at {finding.layer} survives its fix {fix.title!r} ({fix.path} {fix.set}):"
                     f" {json.dumps(fixed)}"
@@ -108,12 +138,8 @@ def test_every_fix_of_every_rule_clears_its_finding(spec: dict[str, Any]) -> Non
 
 NO_FIX_ON_BAD_EXAMPLE = {
     # Rules whose finding on their own bad example comes without a fix to apply.
-    "CC102",  # window-larger-than-input
-    "CC103",  # output-not-classes
     "CC106",  # concat-sizes-differ
-    "CC303",  # missing-nonlinearity
     "CC304",  # conv-after-fc
-    "CC305",  # relu-after-logits
     "CC306",  # redundant-layer-order
     "CC308",  # unused-layer
     "CC309",  # misaligned-merge
@@ -291,3 +317,69 @@ def test_cc404_prices_the_all_convolutional_replacement() -> None:
     assert "a conv with F = 2, S = 2, K = 8 on the same 28×28×8" in finding.message
     assert "2·2·8·8 + 8 = 264 more params" in finding.message
     assert not REGISTRY["CC404"].default_enabled
+
+
+# --- (4) no fix breaks the network -----------------------------------------------------------------------
+
+
+def error_sites(spec: dict[str, Any]) -> set[tuple[str, int | None]]:
+    """Where the error rules fire on a spec (every error rule, whatever the config)."""
+    net = analyze_spec(spec)
+    errors = [r for r in REGISTRY.values() if r.severity is Severity.ERROR]
+    return {(f.code, f.layer) for f in run_rules(net, errors, Settings(fixes=False))}
+
+
+def assert_no_fix_breaks(spec: dict[str, Any]) -> int:
+    """Every fix ``convcalc check`` offers, applied to the whole spec: no error appears that was not there."""
+    checked = check_loaded(LoadedSpec("<test>", validate("<test>", spec), SourceMap()))
+    before = error_sites(spec)
+    applied = 0
+    for finding in checked.findings:
+        for fix in finding.fixes:
+            fixed = apply_fix(spec, fix)
+            after = error_sites(fixed)
+            # The errors that were there, where they are now (an error on a removed layer moves to the one before).
+            moved = {(code, moved_index(layer, fix)) for code, layer in before}
+            assert after <= moved, f"{fix.title!r} ({fix.record()}) brings {after - moved}: {json.dumps(fixed)}"
+            applied += 1
+    return applied
+
+
+@given(small_specs())
+def test_no_offered_fix_brings_a_new_error_on_random_specs(spec: dict[str, Any]) -> None:
+    assert_no_fix_breaks(spec)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in EXAMPLES.glob("*.json")))
+def test_no_offered_fix_brings_a_new_error_on_the_examples(name: str) -> None:
+    assert_no_fix_breaks(example_spec(name))
+
+
+def test_a_fix_that_needs_a_second_change_is_offered_as_a_pair() -> None:
+    # 28×28, F=3, S=2 does not fit. S=1 gives 26×26 → pool 13×13, where the second 2×2 pool misfits; the fix
+    # names the second change it needs (that pool as F=3, S=2).
+    spec = {
+        "input": [28, 28, 1],
+        "layers": [
+            {"type": "conv", "filters": 8, "kernel": 3, "stride": 2},
+            {"type": "relu"},
+            {"type": "pool", "kernel": 2, "stride": 2},
+            {"type": "conv", "filters": 16, "kernel": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "pool", "kernel": 2, "stride": 2},
+            {"type": "fc", "units": 10},
+        ],
+    }
+    checked = check_loaded(LoadedSpec("<test>", validate("<test>", spec), SourceMap()))
+    (misfit,) = [f for f in checked.findings if f.code == "CC101" and f.layer == 0]
+    pairs = [fix for fix in misfit.fixes if fix.also]
+    assert pairs, "the stride fix comes with the pool change it needs"
+    stride_one = next(fix for fix in pairs if fix.set == {"stride": 1})
+    assert stride_one.title == "S=1 → 26×26×8, and pool2: F=3, S=2, P=0 → 6×6×16"
+    assert [edit.path for edit in stride_one.also] == ["layers[5]"]
+    assert_no_fix_breaks(spec)
+
+
+@given(buildable_specs(fit_exactly=False, max_steps=8))
+def test_no_offered_fix_brings_a_new_error_on_random_graphs(spec: dict[str, Any]) -> None:
+    assert_no_fix_breaks(spec)

@@ -162,7 +162,10 @@ def test_cc303_the_avg_pool_fix_only_where_every_path_runs_through_it() -> None:
         "layers": [conv("a"), {"type": "pool", "name": "avg", "kernel": 2, "mode": "avg"}, conv("b")],
     }
     (finding,) = run(through, "CC303")
-    assert [fix.set for fix in finding.fixes] == [{"mode": "max"}]
+    assert [(fix.set, fix.insert) for fix in finding.fixes] == [
+        ({}, {"type": "relu", "name": "b_relu"}),
+        ({"mode": "max"}, None),
+    ]
     assert_fix_clears(through, finding)
     bypassed = {
         "input": [8, 8, 4],
@@ -174,7 +177,8 @@ def test_cc303_the_avg_pool_fix_only_where_every_path_runs_through_it() -> None:
         ],
     }
     (finding,) = run(bypassed, "CC303")
-    assert finding.fixes == ()  # the add also reads a directly: a max pool would not help
+    # The add also reads a directly: a max pool would not help, a ReLU before b does.
+    assert [fix.insert for fix in finding.fixes] == [{"type": "relu", "name": "b_relu"}]
 
 
 def test_cc303_global_max_pooling_is_nonlinear_global_avg_is_not() -> None:

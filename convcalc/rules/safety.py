@@ -1,0 +1,133 @@
+"""Fixes that never break the network: each is applied to the whole spec, the network re-analysed, and the
+error rules run again; a fix that would bring a new error anywhere is dropped, or paired with the one change
+that clears that error too, and then offered as one fix.
+
+Rules compute their fixes locally (the layer's own window, its own merge); only this pass sees what a change
+does further down (a new stride that leaves the next layer a fractional size, a kernel that no longer fits
+a pool below).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from convcalc.analysis import FigureLimitError, NetworkFacts, analyze
+from convcalc.findings import Edit, Finding, Fix, Severity
+from convcalc.fixes import apply_fix
+from convcalc.rules.base import REGISTRY, Rule, Settings, run_rules
+from convcalc.spec import Network
+
+ErrorSite = tuple[str, int | None]
+"""An error finding's identity: its code and its layer (None: the whole network)."""
+PARTNERS = 2
+"""Fixes of a new error tried as the second half of a pair."""
+
+
+def _error_rules() -> list[Rule]:
+    return [rule for _, rule in sorted(REGISTRY.items()) if rule.severity is Severity.ERROR]
+
+
+def error_sites(net: NetworkFacts, settings: Settings) -> set[ErrorSite]:
+    """Where the error rules fire on ``net`` (fix searches off: only the findings are wanted)."""
+    quiet = dataclasses.replace(settings, fixes=False)
+    return {(finding.code, finding.layer) for finding in run_rules(net, _error_rules(), quiet)}
+
+
+def _shift(fix: Fix) -> list[tuple[int, int]]:
+    """(index, +1 or −1) for every layer the fix inserts before or removes: how later indices move."""
+    shifts = []
+    for edit in fix.edits:
+        if edit.path.startswith("layers[") and (edit.insert is not None or edit.remove):
+            index = int(edit.path[len("layers[") : -1])
+            shifts.append((index, -1 if edit.remove else 1))
+    return shifts
+
+
+def _moved(site: ErrorSite, shifts: list[tuple[int, int]]) -> ErrorSite:
+    code, layer = site
+    if layer is None:
+        return site
+    return code, layer + sum(step for index, step in shifts if layer >= index)
+
+
+class FixChecker:
+    """Checks fixes of one network, remembering each verdict (several findings may offer the same fix)."""
+
+    def __init__(self, network: Network, facts: NetworkFacts, settings: Settings) -> None:
+        self.spec: dict[str, Any] = network.model_dump(mode="json", exclude_defaults=True)
+        self.settings = settings
+        self.before = error_sites(facts, settings)
+        self.verdicts: dict[str, Fix | None] = {}
+
+    def _after(self, fix: Fix) -> tuple[NetworkFacts, set[ErrorSite]] | None:
+        """The network with the fix applied, and its error sites; None when the fix does not even validate."""
+        try:
+            changed = analyze(Network.model_validate(apply_fix(self.spec, fix)), receptive_fields=False)
+        except (ValidationError, FigureLimitError, ValueError, IndexError, KeyError):
+            return None
+        return changed, error_sites(changed, self.settings)
+
+    def new_errors(self, fix: Fix) -> tuple[NetworkFacts, set[ErrorSite]] | None:
+        """The errors the fix would bring (None: it breaks the spec itself)."""
+        after = self._after(fix)
+        if after is None:
+            return None
+        changed, sites = after
+        shifts = _shift(fix)
+        return changed, sites - {_moved(site, shifts) for site in self.before}
+
+    def check(self, fix: Fix) -> Fix | None:
+        """The fix as it may be offered: itself, paired with a second change, or None."""
+        key = repr(fix.record())
+        if key not in self.verdicts:
+            self.verdicts[key] = self._verdict(fix)
+        return self.verdicts[key]
+
+    def _verdict(self, fix: Fix) -> Fix | None:
+        result = self.new_errors(fix)
+        if result is None:
+            return None
+        changed, new = result
+        if not new:
+            return fix
+        if len(new) != 1 or fix.insert is not None or fix.remove:
+            return None
+        # One new error further down: offer the pair when one of that error's own fixes clears it.
+        code, layer = next(iter(new))
+        rule = REGISTRY[code]
+        partners = [f for f in rule.run(changed, self.settings) if f.layer == layer]
+        for partner in (p for finding in partners for p in finding.fixes[:PARTNERS]):
+            if partner.insert is not None or partner.remove or partner.also:
+                continue
+            pair = Fix(
+                f"{fix.title}, and {changed.layers[layer].name if layer is not None else 'then'}: {partner.title}",
+                fix.path,
+                fix.set,
+                also=(*fix.also, Edit(partner.path, partner.set)),
+            )
+            paired = self.new_errors(pair)
+            if paired is not None and not paired[1]:
+                return pair
+        return None
+
+
+def safe_fixes(network: Network, facts: NetworkFacts, findings: Iterable[Finding], settings: Settings) -> list[Finding]:
+    """The findings with only the fixes that leave the network with no new error (some of them paired)."""
+    checker: FixChecker | None = None
+    kept = []
+    for finding in findings:
+        if not finding.fixes:
+            kept.append(finding)
+            continue
+        checker = checker or FixChecker(network, facts, settings)
+        fixes: dict[str, Fix] = {}
+        for offered in finding.fixes:
+            fix = checker.check(offered)
+            if fix is not None:
+                fixes.setdefault(repr(fix.record()), fix)  # a pair may equal another offer
+        kept.append(dataclasses.replace(finding, fixes=tuple(fixes.values())))
+    return kept
