@@ -73,7 +73,14 @@ def check_loaded(loaded: LoadedSpec, config: LintConfig | None = None) -> Checke
         and not (f.layer is not None and matches(f.code, network.layers[f.layer].ignore))
     ]
     memory = training_memory(facts, config.settings.batch, config.settings.dtype)
-    return CheckedSpec(file=loaded.file, facts=facts, findings=sort_findings(kept), source=loaded.source, memory=memory)
+    return CheckedSpec(
+        file=loaded.file,
+        facts=facts,
+        findings=sort_findings(kept),
+        source=loaded.source,
+        memory=memory,
+        config_file=config.source,
+    )
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ def spec_record(checked: CheckedSpec) -> dict[str, Any]:
     names = [layer.name for layer in facts.layers]
     return {
         "file": checked.file,
+        "config_file": checked.config_file,
         "name": facts.name,
         "input_shape": list(facts.input_shape),
         "output_shape": list(facts.output_shape),
