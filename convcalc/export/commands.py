@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcalc.cli_options import checked_or_exit, lint_options
+from convcalc.cli_options import checked_or_exit, lint_options, replace_file, write_output
 
 if TYPE_CHECKING:
     from convcalc.export.gate import Limits
@@ -101,17 +101,6 @@ def _require_tensorflow() -> None:
         raise _fail(f"error: {missing}", EXIT_USAGE)
 
 
-def _write(output: str, content: str) -> None:
-    from convcalc.findings import EXIT_USAGE
-    from convcalc.text import printable
-
-    try:
-        with open(output, "w", encoding="utf-8", newline="\n") as file:
-            file.write(content)
-    except OSError as error:
-        raise _fail(f"error: cannot write {printable(output)}: {error.strerror or error}", EXIT_USAGE) from None
-
-
 @lint_options
 def export(
     spec: Annotated[str, typer.Argument(metavar="FILE", help="Spec file (JSON) or Keras model file.")],
@@ -162,10 +151,7 @@ def export(
 
         source = keras_source(plan) if to is Target.python else tfnn_source(plan)
         what = "Keras 3 code" if to is Target.python else "tf.nn code"
-        if output is None:
-            sys.stdout.write(source)
-        else:
-            _write(output, source)
+        write_output(source, output)  # a file is replaced whole: a failed write leaves the old one
     where = "stdout" if output is None else printable(output)
     facts = plan.facts
     sys.stderr.write(
@@ -176,16 +162,14 @@ def export(
 
 
 def _save_keras(plan: ExportPlan, output: str) -> str:
-    """Build the plan and save it as a ``.keras`` file; a sentence about what was written and how to load it."""
+    """Build the plan and save it as a ``.keras`` file; a sentence about what was written and how to load it.
+
+    Keras writes a temporary ``.keras`` in the same folder, renamed over the target once whole
+    (:func:`~convcalc.cli_options.replace_file`): a failed save leaves the old file as it was."""
     from convcalc.export.keras_build import build_model
-    from convcalc.findings import EXIT_USAGE
-    from convcalc.text import printable
 
     model = build_model(plan)
-    try:
-        model.save(output)
-    except OSError as error:
-        raise _fail(f"error: cannot write {printable(output)}: {error.strerror or error}", EXIT_USAGE) from None
+    replace_file(output, model.save, suffix=".keras")
     if plan.custom_layers:
         sys.stderr.write(
             f"note: the model uses convcalc's {', '.join(plan.custom_layers)}; to load it, pass"
