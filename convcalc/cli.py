@@ -81,14 +81,16 @@ def check(
     Exit 0 when no finding reaches --fail-on (default: error), 1 when one does, 2 when a spec cannot be
     read or validated or an option is wrong.
     """
+    from convcalc.config import ConfigFiles
     from convcalc.report import renderer
     from convcalc.report.common import RenderOptions
 
     results = []
     failed = False
     over_threshold = False  # each spec is judged by its own config's fail-on
+    files = ConfigFiles()  # each config file read once, however many specs share it
     for file in specs:
-        checked = checked_or_exit(file, settings or {}, config_file)
+        checked = checked_or_exit(file, settings or {}, config_file, files)
         if checked is None:
             failed = True
             continue

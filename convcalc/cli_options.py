@@ -28,6 +28,7 @@ from convcalc.loading import SpecError
 
 if TYPE_CHECKING:
     from convcalc.checking import Checked
+    from convcalc.config import ConfigFiles
 
 
 def print_spec_error(error: SpecError) -> None:
@@ -161,14 +162,17 @@ def lint_options(command: Callable[..., None]) -> Callable[..., None]:
     return with_settings
 
 
-def checked_or_exit(file: str, settings: dict[str, Any], config_file: str | None) -> Checked | None:
+def checked_or_exit(
+    file: str, settings: dict[str, Any], config_file: str | None, files: ConfigFiles | None = None
+) -> Checked | None:
     """The pipeline every command shares (:func:`convcalc.checking.check_file`); a bad config is a usage error
-    (exit 2 now), a bad spec prints its problems and gives None."""
+    (exit 2 now), a bad spec prints its problems and gives None. ``files``: the run's config files, read once
+    for all its specs."""
     from convcalc.checking import check_file
     from convcalc.config import ConfigError
 
     try:
-        return check_file(file, settings, config_file)
+        return check_file(file, settings, config_file, files)
     except ConfigError as error:
         usage_error(str(error))
     except SpecError as error:

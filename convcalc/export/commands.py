@@ -14,6 +14,7 @@ import typer
 from convcalc.cli_options import checked_or_exit, lint_options, replace_file, write_output
 
 if TYPE_CHECKING:
+    from convcalc.config import ConfigFiles
     from convcalc.export.gate import Limits
     from convcalc.export.plan import ExportPlan
 
@@ -59,7 +60,14 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 
 def _prepare(
-    file: str, *, force: bool, limits: Limits, verb: str, settings: dict[str, Any], config_file: str | None
+    file: str,
+    *,
+    force: bool,
+    limits: Limits,
+    verb: str,
+    settings: dict[str, Any],
+    config_file: str | None,
+    files: ConfigFiles | None = None,
 ) -> ExportPlan | int:
     """Load, check and gate one spec: its export plan, or the exit code to stop with (messages printed)."""
     from convcalc.export.gate import decide
@@ -67,7 +75,7 @@ def _prepare(
     from convcalc.findings import EXIT_USAGE
 
     # The same pipeline and findings as `convcalc check` (model files and the project's config included).
-    result = checked_or_exit(file, settings, config_file)
+    result = checked_or_exit(file, settings, config_file, files)
     if result is None:
         return EXIT_USAGE
     checked = result.spec
@@ -206,10 +214,19 @@ def verify(
 
     # The batch runs at once: gate its activations, not one example's, before TensorFlow is touched.
     limits = Limits(_size(max_param_bytes), _size(max_activation_bytes), batch=batch_size)
+    from convcalc.config import ConfigFiles
+
     worst = EXIT_OK
+    files = ConfigFiles()  # each config file read once, however many specs share it
     for file in specs:
         plan = _prepare(
-            file, force=force, limits=limits, verb="verified", settings=settings or {}, config_file=config_file
+            file,
+            force=force,
+            limits=limits,
+            verb="verified",
+            settings=settings or {},
+            config_file=config_file,
+            files=files,
         )
         if isinstance(plan, int):
             worst = max(worst, plan)
