@@ -51,12 +51,14 @@ def leftovers(folder: Path, *expected: str) -> list[str]:
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-def test_an_undecodable_file_name_reaches_a_strict_utf8_pipe(tmp_path: Path, fmt: str) -> None:
+def test_an_undecodable_file_name_reaches_a_strict_utf8_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
     (tmp_path / UNDECODABLE).write_text(MISMATCH, encoding="utf-8")
-    process = convcalc("check", "-f", fmt, UNDECODABLE, cwd=tmp_path)
-    assert process.returncode == 1, process.stderr.decode()
-    assert b"Traceback" not in process.stderr
-    out = process.stdout.decode("utf-8")  # strict: valid UTF-8
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["check", "-f", fmt, UNDECODABLE])  # its stdout encodes strict UTF-8
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    out = result.stdout_bytes.decode("utf-8")  # strict: valid UTF-8
     if fmt == "json":
         assert json.loads(out)["file"] == "bad\\udcff\\udcfe.json"  # the visible escape, as printable shows it
     elif fmt == "sarif":
@@ -66,17 +68,32 @@ def test_an_undecodable_file_name_reaches_a_strict_utf8_pipe(tmp_path: Path, fmt
         assert "bad\\udcff\\udcfe.json" in out
 
 
-@pytest.mark.parametrize("fmt", ["json", "sarif", "github", "table"])
-def test_an_undecodable_file_name_is_written_to_an_output_file(tmp_path: Path, fmt: str) -> None:
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_an_undecodable_file_name_is_written_to_an_output_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
     (tmp_path / UNDECODABLE).write_text(MISMATCH, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
     target = os.fsdecode(b"report\xff.out")
-    process = convcalc("check", "-f", fmt, UNDECODABLE, "-o", target, cwd=tmp_path)
-    assert process.returncode == 1 and process.stderr == b"", process.stderr.decode()
+    (tmp_path / target).write_text("old\n")
+    result = runner.invoke(app, ["check", "-f", fmt, UNDECODABLE, "-o", target])
+    assert result.exit_code == 1 and result.stderr == "", result.stderr
     text = (tmp_path / target).read_bytes().decode("utf-8")
-    assert text.strip()
+    assert text.strip() and text != "old\n"
     if fmt in ("json", "sarif"):
         json.loads(text)
     assert leftovers(tmp_path, UNDECODABLE, target) == []
+
+
+def test_argv_bytes_reach_a_strict_utf8_pipe_and_a_file(tmp_path: Path) -> None:
+    # A real process: the name arrives as bytes in argv, stdout is a pipe with PYTHONIOENCODING=utf-8.
+    (tmp_path / UNDECODABLE).write_text(MISMATCH, encoding="utf-8")
+    process = convcalc("check", "-f", "json", UNDECODABLE, cwd=tmp_path)
+    assert process.returncode == 1 and process.stderr == b"", process.stderr.decode()
+    assert json.loads(process.stdout.decode("utf-8"))["file"] == "bad\\udcff\\udcfe.json"
+    process = convcalc("check", "-f", "sarif", UNDECODABLE, "-o", UNDECODABLE + ".sarif", cwd=tmp_path)
+    assert process.returncode == 1 and process.stderr == b"", process.stderr.decode()
+    assert "bad%FF%FE.json" in json.dumps(json.loads((tmp_path / (UNDECODABLE + ".sarif")).read_bytes()))
 
 
 def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path: Path) -> None:
@@ -164,6 +181,7 @@ def test_two_writers_never_splice(tmp_path: Path) -> None:
     assert leftovers(tmp_path, "report.json") == []
 
 
+@pytest.mark.slow
 def test_concurrent_processes_leave_one_whole_document(tmp_path: Path) -> None:
     (tmp_path / "net.json").write_text((EXAMPLES / "resnet50.json").read_text())
     (tmp_path / "small.json").write_text((EXAMPLES / "lenet5.json").read_text())
