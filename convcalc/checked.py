@@ -24,6 +24,8 @@ class CheckedSpec:
     source: SourceMap
     memory: TrainingMemory | None = None
     """The training-memory estimate at the configured batch size and dtype."""
+    config_file: str | None = None
+    """The config file whose settings applied (``--config`` or the one found above the spec); None: none did."""
 
     def position(self, finding: Finding) -> tuple[int, int] | None:
         """Line and column (1-based) of the finding's layer object in the file, if known."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from convcalc.analysis import FigureLimitError, analyze
 from convcalc.checked import CheckedSpec
-from convcalc.config import LintConfig, matches, resolve_config
+from convcalc.config import ConfigFiles, LintConfig, matches, resolve_config
 from convcalc.findings import Finding, Severity, sort_findings
 from convcalc.loading import LoadedSpec, Problem, SourceMap, SpecError, load_spec, validate
 from convcalc.memory import training_memory
@@ -75,7 +75,14 @@ def check_loaded(loaded: LoadedSpec, config: LintConfig | None = None) -> Checke
         and not (f.layer is not None and matches(f.code, network.layers[f.layer].ignore))
     ]
     memory = training_memory(facts, config.settings.batch, config.settings.dtype)
-    return CheckedSpec(file=loaded.file, facts=facts, findings=sort_findings(kept), source=loaded.source, memory=memory)
+    return CheckedSpec(
+        file=loaded.file,
+        facts=facts,
+        findings=sort_findings(kept),
+        source=loaded.source,
+        memory=memory,
+        config_file=config.source,
+    )
 
 
 @dataclass(frozen=True)
@@ -91,10 +98,16 @@ class Checked:
         return fails(self.spec.findings, self.config.fail_on)
 
 
-def check_file(file: str, options: Mapping[str, Any] | None = None, config_file: str | None = None) -> Checked:
+def check_file(
+    file: str,
+    options: Mapping[str, Any] | None = None,
+    config_file: str | None = None,
+    files: ConfigFiles | None = None,
+) -> Checked:
     """The one pipeline of every command: the config (the file's, then ``options`` on top), the spec or
-    model file read as data, the analysis and the enabled rules. Raises ConfigError or SpecError."""
-    config = resolve_config(file, config_file=config_file, **(options or {}))
+    model file read as data, the analysis and the enabled rules. Raises ConfigError or SpecError.
+    ``files``: the run's :class:`~convcalc.config.ConfigFiles`, to read each config file once for many specs."""
+    config = resolve_config(file, config_file=config_file, files=files, **(options or {}))
     return Checked(check_loaded(load_any(file), config), config)
 
 

@@ -81,14 +81,16 @@ def check(
     Exit 0 when no finding reaches --fail-on (default: error), 1 when one does, 2 when a spec cannot be
     read or validated or an option is wrong.
     """
+    from convcalc.config import ConfigFiles
     from convcalc.report import renderer
     from convcalc.report.common import RenderOptions
 
     results = []
     failed = False
     over_threshold = False  # each spec is judged by its own config's fail-on
+    files = ConfigFiles()  # each config file read once, however many specs share it
     for file in specs:
-        checked = checked_or_exit(file, settings or {}, config_file)
+        checked = checked_or_exit(file, settings or {}, config_file, files)
         if checked is None:
             failed = True
             continue
@@ -121,14 +123,14 @@ def rules(
     from convcalc.report import rule_docs
 
     if code is None:
-        sys.stdout.write(rule_docs.render_list(output_format.value))
+        write_output(rule_docs.render_list(output_format.value))
         return
     from convcalc.rules import REGISTRY
 
     rule = REGISTRY.get(code.strip().upper())
     if rule is None:
         usage_error(f"unknown rule code {code!r}; known: {', '.join(sorted(REGISTRY))}")
-    sys.stdout.write(rule_docs.render_rule(rule, output_format.value))
+    write_output(rule_docs.render_rule(rule, output_format.value))
 
 
 def _parse_volume(text: str) -> tuple[int, int, int]:
@@ -192,7 +194,7 @@ def calc(
     # One layer has no architecture to judge: only the shape and magic-number rules apply.
     config = LintConfig(select=("CC1", "CC2"))
     checked = check_loaded(LoadedSpec("command line", network, SourceMap()), config)
-    sys.stdout.write(calc_report.render(checked, output_format.value))
+    write_output(calc_report.render(checked, output_format.value))
     raise typer.Exit(EXIT_FINDINGS if fails(checked.findings, Severity.ERROR) else EXIT_OK)
 
 
@@ -240,10 +242,10 @@ def solve(
         facts = checked.spec.facts
         heights, widths = solver.fitting_input_sizes(facts, count=count)
         if output_format is OutputFormat.json:
-            sys.stdout.write(json.dumps({"heights": heights, "widths": widths}) + "\n")
+            write_output(json.dumps({"heights": heights, "widths": widths}) + "\n")
         else:
             net = facts.network.input
-            sys.stdout.write(
+            write_output(
                 f"input {net.height}×{net.width}×{net.channels}: every layer fits with height in"
                 f" {heights or 'none nearby'} and width in {widths or 'none nearby'} (nearest first)\n"
             )
@@ -254,16 +256,14 @@ def solve(
     found = solver.solve_window(in_size, out_size, kernel=kernel, stride=stride, padding=padding, bounds=bounds)
     if output_format is OutputFormat.json:
         payload = [{"kernel": f, "stride": s, "padding": p} for f, s, p in found]
-        sys.stdout.write(json.dumps(payload) + "\n")
+        write_output(json.dumps(payload) + "\n")
     elif not found:
-        sys.stdout.write(
-            f"no F ≤ {bounds.max_kernel}, S ≤ {bounds.max_stride}, P < F turns {in_size} into {out_size}\n"
-        )
+        write_output(f"no F ≤ {bounds.max_kernel}, S ≤ {bounds.max_stride}, P < F turns {in_size} into {out_size}\n")
     else:
-        sys.stdout.write(f"(W − F + 2P)/S + 1 = {out_size} for W = {in_size}:\n")
+        write_output(f"(W − F + 2P)/S + 1 = {out_size} for W = {in_size}:\n")
         for f, s, p in found:
             magic = "  (magic numbers)" if (f, s, p) in solver.MAGIC else ""
-            sys.stdout.write(f"  F={f} S={s} P={p}   ({in_size} − {f} + {2 * p})/{s} + 1 = {out_size}{magic}\n")
+            write_output(f"  F={f} S={s} P={p}   ({in_size} − {f} + {2 * p})/{s} + 1 = {out_size}{magic}\n")
     raise typer.Exit(EXIT_OK if found else EXIT_FINDINGS)
 
 
@@ -322,7 +322,7 @@ def schema() -> None:
     """Print the JSON Schema of spec files (for editors: completion and validation)."""
     from convcalc.spec import json_schema
 
-    sys.stdout.write(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
+    write_output(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
 
 
 def _register_optional_commands() -> None:

@@ -1,15 +1,25 @@
 """What every command shares: the settings options, the one pipeline, usage errors and writing output.
 
 Typer only here (cheap to import); the pipeline, the renderers and the frameworks load inside the functions.
+
+Output never half-happens: a file named by ``-o`` is written whole to a temporary file in its folder and then
+renamed over the target (:func:`replace_file`), so a failed write leaves the old file as it was and two runs
+writing one file leave one whole document; and text that a stream cannot encode (a strict UTF-8 pipe, an
+ASCII terminal) is written with backslash escapes instead of failing (:func:`write_stream`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import inspect
+import os
+import stat
 import sys
+import tempfile
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
 
@@ -18,6 +28,7 @@ from convcalc.loading import SpecError
 
 if TYPE_CHECKING:
     from convcalc.checking import Checked
+    from convcalc.config import ConfigFiles
 
 
 def print_spec_error(error: SpecError) -> None:
@@ -34,15 +45,81 @@ def usage_error(message: str) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
-def write_output(text: str, output: str | None) -> None:
+def write_output(text: str, output: str | None = None) -> None:
+    """``text`` to standard output, or to the file ``output`` as UTF-8, replaced whole (:func:`replace_file`).
+
+    A character that UTF-8 cannot carry (a lone surrogate from an undecodable file name) is written as its
+    backslash escape (``\\udcff``) rather than failing; a file that cannot be written is a usage error (exit 2).
+    """
     if output is None:
-        sys.stdout.write(text)
+        write_stream(sys.stdout, text)
         return
+    data = text.encode("utf-8", "backslashreplace")
+    replace_file(output, lambda temporary: _write_bytes(temporary, data))
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # not a FIFO or a terminal
+            os.fsync(handle.fileno())  # on disk before the rename makes it the target
+
+
+def write_stream(stream: TextIO, text: str) -> None:
+    """Write ``text`` to a text stream; what its encoding cannot carry (a lone surrogate on strict UTF-8, an
+    arrow on an ASCII terminal) is written as a backslash escape instead of raising UnicodeEncodeError."""
     try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        stream.write(text)
+    except UnicodeEncodeError:  # raised before anything is written: a text stream encodes the whole string
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+
+
+def replace_file(output: str, write: Callable[[str], None], suffix: str = ".tmp") -> None:
+    """Make ``output`` the file that ``write(path)`` writes at a temporary path, or leave it as it was.
+
+    The temporary file is made in the target's folder (named ``.<name>.<random><suffix>``: give the suffix a
+    writer insists on, ``.keras``) and renamed over the target in one step, so readers and concurrent
+    writers see the old document or a whole new one, never a truncated or spliced one. It gets the target's
+    permissions (a new file: the umask's). A symlink is written through; a target that is not a regular file
+    (``/dev/stdout``, a FIFO) is written in place. Any failure removes the temporary file; an OSError is a
+    usage error (exit 2) naming the file.
+    """
+    try:
+        _replace_file(output, write, suffix)
     except OSError as exc:
         usage_error(f"cannot write {output}: {exc.strerror or exc}")
+
+
+def _replace_file(output: str, write: Callable[[str], None], suffix: str) -> None:
+    target = os.path.realpath(output)
+    try:
+        mode: int | None = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), output)
+        write(target)
+        return
+    folder, name = os.path.split(target)
+    handle, temporary = tempfile.mkstemp(prefix=f".{name[:100]}.", suffix=suffix, dir=folder)
+    os.close(handle)
+    try:
+        os.chmod(temporary, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
+        write(temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def lint_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -85,14 +162,17 @@ def lint_options(command: Callable[..., None]) -> Callable[..., None]:
     return with_settings
 
 
-def checked_or_exit(file: str, settings: dict[str, Any], config_file: str | None) -> Checked | None:
+def checked_or_exit(
+    file: str, settings: dict[str, Any], config_file: str | None, files: ConfigFiles | None = None
+) -> Checked | None:
     """The pipeline every command shares (:func:`convcalc.checking.check_file`); a bad config is a usage error
-    (exit 2 now), a bad spec prints its problems and gives None."""
+    (exit 2 now), a bad spec prints its problems and gives None. ``files``: the run's config files, read once
+    for all its specs."""
     from convcalc.checking import check_file
     from convcalc.config import ConfigError
 
     try:
-        return check_file(file, settings, config_file)
+        return check_file(file, settings, config_file, files)
     except ConfigError as error:
         usage_error(str(error))
     except SpecError as error:

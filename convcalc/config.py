@@ -3,18 +3,30 @@
 Precedence, highest first: command-line options; the nearest config file (a convcalc.toml wins over a
 pyproject.toml in the same directory); the defaults. ``--select`` replaces the file's ``select``;
 ``--ignore`` adds to the file's ``ignore``. A spec's own ``"ignore"`` lists then silence findings on top.
+
+The search starts in the spec's directory and goes up, but never past the root of the repository the spec
+is in (the first directory holding ``.git``, a folder or a worktree's file) or the user's home directory,
+whichever comes first; both are searched. So a config that someone else left in a parent directory (``/tmp``
+is writable by everyone) cannot silence the checks of a project. ``--config FILE`` names the file instead of
+searching. Every report names the config file that applied (the footer's ``config:`` line, JSON's
+``config_file``).
+
+A config file is at most :data:`MAX_CONFIG_BYTES`; a larger one, TOML nested too deeply to parse, an unknown
+key or a bad value is a :class:`ConfigError` that names the file and the key (exit 2). Each file is read
+once per run (:class:`ConfigFiles`), however many specs share it.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from convcalc.findings import Severity
-from convcalc.memory import DTYPE_BYTES, parse_quantity
+from convcalc.memory import DTYPE_BYTES, MAX_QUANTITY, parse_quantity
 from convcalc.rules import REGISTRY, Rule, Settings
 
 if sys.version_info >= (3, 11):
@@ -72,28 +84,88 @@ def split_codes(values: Iterable[str]) -> list[str]:
     return [part for value in values for part in value.split(",")]
 
 
-def find_config_file(start: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The nearest convcalc.toml, or pyproject.toml with a [tool.convcalc] table, at or above ``start``."""
+MAX_CONFIG_BYTES = 1024 * 1024
+"""The largest config file read (1 MiB); a larger one is refused by name rather than parsed for a minute."""
+
+
+def search_directories(start: Path) -> Iterator[Path]:
+    """``start`` and its parents, up to and including the repository root (the first directory holding
+    ``.git``) or the home directory, whichever comes first; up to ``/`` when ``start`` is under neither."""
+    home = _home()
     directory = start.resolve()
-    for candidate_dir in (directory, *directory.parents):
-        own = candidate_dir / "convcalc.toml"
-        if own.is_file():
-            return own, _read_toml(own)
-        pyproject = candidate_dir / "pyproject.toml"
-        if pyproject.is_file():
-            table = _tool_table(_read_toml(pyproject), pyproject)
-            if table is not None:
-                return pyproject, table
-    return None
+    for candidate in (directory, *directory.parents):
+        yield candidate
+        if candidate == home or os.path.lexists(candidate / ".git"):
+            return
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _home() -> Path | None:
+    try:
+        home = Path.home()
+    except (RuntimeError, OSError):  # no HOME and no password entry
+        return None
+    return home.resolve() if home.is_absolute() else None  # HOME="" would make it the working directory
+
+
+class ConfigFiles:
+    """Config files as one run reads them: each file parsed once and each spec folder searched once, however
+    many specs share them (a check of a thousand specs in one folder reads its pyproject.toml once)."""
+
+    def __init__(self) -> None:
+        self._tables: dict[Path, dict[str, Any]] = {}
+        self._found: dict[Path, tuple[Path, dict[str, Any]] | None] = {}
+
+    def read(self, path: Path) -> dict[str, Any]:
+        """The parsed TOML of ``path`` (a ConfigError names the file when it cannot be read)."""
+        key = path.absolute()
+        if key not in self._tables:
+            self._tables[key] = read_toml(path)
+        return self._tables[key]
+
+    def find(self, start: Path) -> tuple[Path, dict[str, Any]] | None:
+        """The nearest convcalc.toml, or pyproject.toml with a [tool.convcalc] table, in
+        :func:`search_directories` of ``start``; with its table."""
+        key = start.resolve()
+        if key not in self._found:
+            self._found[key] = self._search(key)
+        return self._found[key]
+
+    def _search(self, start: Path) -> tuple[Path, dict[str, Any]] | None:
+        for directory in search_directories(start):
+            own = directory / "convcalc.toml"
+            if own.is_file():
+                return own, self.read(own)
+            pyproject = directory / "pyproject.toml"
+            if pyproject.is_file():
+                table = _tool_table(self.read(pyproject), pyproject)
+                if table is not None:
+                    return pyproject, table
+        return None
+
+
+def find_config_file(start: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The nearest convcalc.toml, or pyproject.toml with a [tool.convcalc] table, at or above ``start`` (up to
+    the repository root or the home directory: :func:`search_directories`)."""
+    return ConfigFiles().find(start)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file of at most :data:`MAX_CONFIG_BYTES`, parsed; a ConfigError names the file otherwise."""
     try:
         with path.open("rb") as handle:
-            data: dict[str, Any] = tomllib.load(handle)
-            return data
+            size = os.fstat(handle.fileno()).st_size
+            raw = handle.read(MAX_CONFIG_BYTES + 1)  # bounded even if the file grows or lies about its size
+        if max(size, len(raw)) > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{path}: config file too large ({max(size, len(raw)):,} bytes; at most {MAX_CONFIG_BYTES:,});"
+                " pass --config FILE to use another"
+            )
+        data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
+        return data
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(f"{path}: cannot read config: arrays or tables nested too deeply") from None
 
 
 def _tool_table(data: dict[str, Any], path: Path) -> dict[str, Any] | None:
@@ -142,6 +214,16 @@ def _codes(value: Any, where: str) -> tuple[str, ...]:
     return check_codes(split_codes(value), where)
 
 
+def _selection(value: Any, where: str) -> tuple[str, ...]:
+    codes = _codes(value, where)
+    if not codes:  # select = [], --select "" or --select ",": no rule would run, and nothing would say so
+        raise ConfigError(
+            f'{where}: selects no rule; name codes or prefixes like ["CC2", "CC301"], or leave it out for the'
+            " default rules"
+        )
+    return codes
+
+
 def _select(config: LintConfig, codes: tuple[str, ...], layered: bool) -> LintConfig:
     return replace(config, select=codes)  # the command line's --select replaces the file's
 
@@ -166,7 +248,7 @@ def _settings_field(name: str, scale: int = 1) -> Callable[[LintConfig, Any, boo
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "select", "CODES", "Only these rule codes or prefixes (CC2, CC301); also enables off-by-default rules.",
-        _codes, _select, repeatable=True, example='["CC1", "CC2", "CC3"]',
+        _selection, _select, repeatable=True, example='["CC1", "CC2", "CC3"]',
     ),
     Setting(
         "ignore", "CODES", "Skip these rule codes or prefixes (on the command line: added to the file's).",
@@ -228,8 +310,9 @@ def with_options(config: LintConfig, options: Mapping[str, Any]) -> LintConfig:
 
 
 def parse_gate(value: Any, where: str, byte_units: bool) -> int:
-    """A gate from a config value or option: an int, or text like "140M" / "2GiB"."""
-    if type(value) is int and value > 0:
+    """A gate from a config value or option: an int, or text like "140M" / "2GiB"; at most
+    :data:`~convcalc.memory.MAX_QUANTITY`."""
+    if type(value) is int and 0 < value <= MAX_QUANTITY:
         return value
     try:
         parsed = parse_quantity(str(value), byte_units=byte_units)
@@ -259,21 +342,27 @@ def parse_severity(value: Any, where: str) -> Severity:
         raise ConfigError(f"{where}: must be one of error, warning, info (got {value!r})") from None
 
 
-def resolve_config(spec_file: str, *, config_file: str | None = None, **options: Any) -> LintConfig:
+def resolve_config(
+    spec_file: str, *, config_file: str | None = None, files: ConfigFiles | None = None, **options: Any
+) -> LintConfig:
     """The effective config for one spec: its config file (or ``config_file``), then the options on top
-    (keyword arguments by the settings' Python names: ``select=["CC1"]``, ``fail_on="warning"`` …)."""
+    (keyword arguments by the settings' Python names: ``select=["CC1"]``, ``fail_on="warning"`` …).
+
+    ``files``: the run's :class:`ConfigFiles`, so that many specs share one reading of each config file.
+    """
     unknown = set(options) - {setting.name for setting in SETTINGS}
     if unknown:
         raise TypeError(f"resolve_config: unknown options {sorted(unknown)}")
+    files = files or ConfigFiles()
     if config_file is not None:
         path = Path(config_file)
         if not path.is_file():
             raise ConfigError(f"{config_file}: no such config file")
-        data = _read_toml(path)
+        data = files.read(path)
         table = (_tool_table(data, path) or {}) if path.name == "pyproject.toml" else data
         config = config_from_table(table, str(path))
     else:
-        found = find_config_file(Path(spec_file).parent)
+        found = files.find(Path(spec_file).parent)
         config = config_from_table(found[1], str(found[0])) if found else LintConfig()
     return with_options(config, options)
 

@@ -56,7 +56,10 @@ def training_memory(facts: NetworkFacts, batch: int = 1, dtype: str = "float32")
     )
 
 
-_QUANTITY = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?(?:[eE][0-9]+)?)\s*([A-Za-z]*)\s*")
+_QUANTITY = re.compile(r"\s*(([0-9]+)(?:\.([0-9]+))?(?:[eE]([0-9]+))?)\s*([A-Za-z]*)\s*")
+MAX_QUANTITY = 2**63 - 1
+"""The largest count or size a gate takes: no figure of an analysed network goes past it."""
+_MAX_QUANTITY_TEXT = 64
 _DECIMAL = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 _BYTES = {
     "": 1,
@@ -74,14 +77,26 @@ _BYTES = {
 
 def parse_quantity(text: str, *, byte_units: bool = False) -> int:
     """``"140M"`` → 140,000,000; with ``byte_units``, ``"2GiB"`` → 2,147,483,648. Exact (no float rounding);
-    a ValueError says what is allowed.
+    a ValueError says what is allowed. At most :data:`MAX_QUANTITY`: ``"1e999999999"`` is refused from its
+    digits, never computed.
 
     >>> parse_quantity("15.5G"), parse_quantity("2GiB", byte_units=True), parse_quantity("9007199254740993")
     (15500000000, 2147483648, 9007199254740993)
     """
+    if len(text) > _MAX_QUANTITY_TEXT:
+        raise ValueError(f"{text[:20]!r}… is {len(text):,} characters long; a number has at most {_MAX_QUANTITY_TEXT}")
     match = _QUANTITY.fullmatch(text)
     units = _BYTES if byte_units else _DECIMAL
-    if not match or match.group(2).upper() not in units:
+    if not match or match.group(5).upper() not in units:
         what, allowed = ("a size", "B, KB, MB, GB, TB, KiB, MiB, GiB, TiB") if byte_units else ("a count", "K, M, G, T")
         raise ValueError(f"{text!r} is not {what}: write a number with an optional unit ({allowed})")
-    return int(Fraction(match.group(1)) * units[match.group(2).upper()])
+    whole, fraction, exponent = match.group(2), match.group(3) or "", int(match.group(4) or 0)
+    significant = (whole + fraction).lstrip("0")
+    if not significant:
+        return 0
+    # The value is at least 10^(digits − 1): past 10^40 it is far beyond MAX_QUANTITY whatever the unit, and
+    # 10^exponent is never computed (1e999999999 would take minutes and gigabytes).
+    digits = len(significant) + exponent - len(fraction)
+    if digits > 40 or (value := int(Fraction(match.group(1)) * units[match.group(5).upper()])) > MAX_QUANTITY:
+        raise ValueError(f"{text.strip()!r} is past 2^63 − 1 ({MAX_QUANTITY:,}), more than any network's figure")
+    return value

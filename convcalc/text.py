@@ -6,19 +6,54 @@ use it without depending on each other.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from fractions import Fraction
 
 
 def printable(text: str) -> str:
-    """Spec text made safe for a terminal: control characters (ESC, CR, BEL, bidi overrides…) shown escaped.
+    """Spec text made safe for a terminal or a page: what :meth:`str.isprintable` refuses is shown escaped.
 
-    >>> printable("conv\\x1b[31m")
-    'conv\\\\x1b[31m'
+    That is every control character (ESC, CR, LF, BEL, backspace, DEL, the C1 range), the bidi controls
+    (U+202A–202E, U+2066–2069, U+200E/F, U+061C), the line and paragraph separators (U+2028/9), other
+    format characters and separators (U+00A0, U+00AD, U+200D, U+FEFF), and the lone surrogates that stand
+    for a file name's undecodable bytes (``\\udcff``), which no UTF-8 output could encode.
+
+    >>> printable("conv\\x1b[31m"), printable("a\\u202eb"), printable("bad\\udcff.json")
+    ('conv\\\\x1b[31m', 'a\\\\u202eb', 'bad\\\\udcff.json')
     """
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+_NOT_PLAIN_ASCII = re.compile("[\x7f-\U0010ffff]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    if ch.isprintable():
+        return ch
+    if "\ud800" <= ch <= "\udfff":
+        return "\\\\" + ascii(ch)[2:-1]  # a lone surrogate: no UTF-8 can carry it; show its name as text
+    return json.dumps(ch)[1:-1]  # \u0085, \u2028, \u202e; a surrogate pair beyond the BMP
+
+
+def json_safe(text: str) -> str:
+    """JSON text from ``json.dumps(..., ensure_ascii=False)`` made safe to show and to encode as UTF-8.
+
+    Whatever :func:`printable` escapes and JSON leaves raw (DEL, C1 controls, U+2028/9, bidi controls,
+    other invisible characters) becomes a ``\\u`` escape, so a parser reads back the same string; a lone
+    surrogate (a file name's undecodable byte) becomes the visible text ``\\udcff``, as :func:`printable`
+    shows it. Outside strings JSON text is ASCII, so only string contents change.
+
+    >>> json_safe(json.dumps(["a\\u202eb", "c\\x85", "bad\\udcff", "→"], ensure_ascii=False))
+    '["a\\\\u202eb", "c\\\\u0085", "bad\\\\\\\\udcff", "→"]'
+    """
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return _NOT_PLAIN_ASCII.sub(_json_escape, text)
 
 
 def plural(count: int, word: str) -> str:

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcalc.cli_options import checked_or_exit, lint_options
+from convcalc.cli_options import checked_or_exit, lint_options, replace_file, write_output
 
 if TYPE_CHECKING:
+    from convcalc.config import ConfigFiles
     from convcalc.export.gate import Limits
     from convcalc.export.plan import ExportPlan
 
@@ -59,7 +60,14 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 
 def _prepare(
-    file: str, *, force: bool, limits: Limits, verb: str, settings: dict[str, Any], config_file: str | None
+    file: str,
+    *,
+    force: bool,
+    limits: Limits,
+    verb: str,
+    settings: dict[str, Any],
+    config_file: str | None,
+    files: ConfigFiles | None = None,
 ) -> ExportPlan | int:
     """Load, check and gate one spec: its export plan, or the exit code to stop with (messages printed)."""
     from convcalc.export.gate import decide
@@ -67,7 +75,7 @@ def _prepare(
     from convcalc.findings import EXIT_USAGE
 
     # The same pipeline and findings as `convcalc check` (model files and the project's config included).
-    result = checked_or_exit(file, settings, config_file)
+    result = checked_or_exit(file, settings, config_file, files)
     if result is None:
         return EXIT_USAGE
     checked = result.spec
@@ -99,17 +107,6 @@ def _require_tensorflow() -> None:
     missing = missing_requirement()
     if missing is not None:
         raise _fail(f"error: {missing}", EXIT_USAGE)
-
-
-def _write(output: str, content: str) -> None:
-    from convcalc.findings import EXIT_USAGE
-    from convcalc.text import printable
-
-    try:
-        with open(output, "w", encoding="utf-8", newline="\n") as file:
-            file.write(content)
-    except OSError as error:
-        raise _fail(f"error: cannot write {printable(output)}: {error.strerror or error}", EXIT_USAGE) from None
 
 
 @lint_options
@@ -162,10 +159,7 @@ def export(
 
         source = keras_source(plan) if to is Target.python else tfnn_source(plan)
         what = "Keras 3 code" if to is Target.python else "tf.nn code"
-        if output is None:
-            sys.stdout.write(source)
-        else:
-            _write(output, source)
+        write_output(source, output)  # a file is replaced whole: a failed write leaves the old one
     where = "stdout" if output is None else printable(output)
     facts = plan.facts
     sys.stderr.write(
@@ -176,16 +170,14 @@ def export(
 
 
 def _save_keras(plan: ExportPlan, output: str) -> str:
-    """Build the plan and save it as a ``.keras`` file; a sentence about what was written and how to load it."""
+    """Build the plan and save it as a ``.keras`` file; a sentence about what was written and how to load it.
+
+    Keras writes a temporary ``.keras`` in the same folder, renamed over the target once whole
+    (:func:`~convcalc.cli_options.replace_file`): a failed save leaves the old file as it was."""
     from convcalc.export.keras_build import build_model
-    from convcalc.findings import EXIT_USAGE
-    from convcalc.text import printable
 
     model = build_model(plan)
-    try:
-        model.save(output)
-    except OSError as error:
-        raise _fail(f"error: cannot write {printable(output)}: {error.strerror or error}", EXIT_USAGE) from None
+    replace_file(output, model.save, suffix=".keras")
     if plan.custom_layers:
         sys.stderr.write(
             f"note: the model uses convcalc's {', '.join(plan.custom_layers)}; to load it, pass"
@@ -222,10 +214,19 @@ def verify(
 
     # The batch runs at once: gate its activations, not one example's, before TensorFlow is touched.
     limits = Limits(_size(max_param_bytes), _size(max_activation_bytes), batch=batch_size)
+    from convcalc.config import ConfigFiles
+
     worst = EXIT_OK
+    files = ConfigFiles()  # each config file read once, however many specs share it
     for file in specs:
         plan = _prepare(
-            file, force=force, limits=limits, verb="verified", settings=settings or {}, config_file=config_file
+            file,
+            force=force,
+            limits=limits,
+            verb="verified",
+            settings=settings or {},
+            config_file=config_file,
+            files=files,
         )
         if isinstance(plan, int):
             worst = max(worst, plan)

@@ -6,6 +6,7 @@ import json
 
 from convcalc.checked import CheckedSpec
 from convcalc.report.rows import hyperparameters
+from convcalc.text import json_safe
 
 
 def render(checked: CheckedSpec, output_format: str) -> str:
@@ -46,7 +47,7 @@ def render(checked: CheckedSpec, output_format: str) -> str:
                 for f in findings
             ],
         }
-        return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+        return json_safe(json.dumps(payload, indent=2, ensure_ascii=False)) + "\n"
     lines = [
         f"{layer.type} {hyperparameters(layer)}: {layer.input_shape} → {layer.output_shape}",
         *(f"  {formula}" for formula in formulas),

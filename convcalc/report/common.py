@@ -32,7 +32,8 @@ Renderer = Callable[[Sequence[CheckedSpec], RenderOptions], str]
 
 
 def totals_lines(checked: CheckedSpec) -> list[str]:
-    """The footer: totals, conventions, memory; the same sentences in every human format."""
+    """The footer: totals, conventions, memory and the config file that applied; the same sentences in every
+    human format."""
     facts = checked.facts
     lines = [
         f"total params: {facts.total_params:,} ({facts.total_weights:,} weights + {facts.total_biases:,} biases"
@@ -55,6 +56,8 @@ def totals_lines(checked: CheckedSpec) -> list[str]:
         )
     if facts.total_non_trainable:
         lines.append(f"params: {PARAMS_CONVENTION}")
+    if checked.config_file is not None:
+        lines.append(f"config: {printable(checked.config_file)}")
     return lines
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from convcalc.checked import CheckedSpec
 from convcalc.findings import Severity
 from convcalc.report.common import DEFAULT_OPTIONS, RenderOptions
+from convcalc.text import printable
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -30,16 +31,18 @@ def escape_property(text: str) -> str:
 
 
 def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """One workflow command per finding. Spec text is shown as :func:`convcalc.text.printable` shows it in
+    every human format (ESC, BEL, backspace, bidi controls, U+2028 escaped), then escaped for the command."""
     lines = []
     for checked in results:
         for finding in checked.findings:
             line, column = checked.position(finding) or (1, 1)
             properties = (
-                f"file={escape_property(checked.file)},line={line},col={column},"
-                f"title={escape_property(f'{finding.code} {finding.rule}')}"
+                f"file={escape_property(printable(checked.file))},line={line},col={column},"
+                f"title={escape_property(printable(f'{finding.code} {finding.rule}'))}"
             )
-            message = f"{checked.layer_label(finding)}: {finding.message}"
+            message = printable(f"{checked.layer_label(finding)}: {finding.message}")
             if finding.fixes:
-                message += "\nfixes: " + "; ".join(fix.title for fix in finding.fixes)
+                message += "\nfixes: " + "; ".join(printable(fix.title) for fix in finding.fixes)
             lines.append(f"::{COMMANDS[finding.severity]} {properties}::{escape_data(message)}")
     return "\n".join(lines) + ("\n" if lines else "")

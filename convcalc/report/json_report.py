@@ -13,6 +13,7 @@ from convcalc.layers.norm import PARAMS_CONVENTION
 from convcalc.loading import format_path
 from convcalc.memory import TrainingMemory
 from convcalc.report.common import DEFAULT_OPTIONS, RenderOptions
+from convcalc.text import json_safe
 
 
 def _fraction(value: Any) -> float | int:
@@ -87,6 +88,7 @@ def spec_record(checked: CheckedSpec) -> dict[str, Any]:
     names = [layer.name for layer in facts.layers]
     return {
         "file": checked.file,
+        "config_file": checked.config_file,
         "name": facts.name,
         "input_shape": list(facts.input_shape),
         "output_shape": list(facts.output_shape),
@@ -111,7 +113,8 @@ def spec_record(checked: CheckedSpec) -> dict[str, Any]:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    # Readable UTF-8, but nothing invisible or unencodable (json_safe): C1 and bidi controls as \u escapes.
+    return json_safe(json.dumps(value, ensure_ascii=False))
 
 
 def _spec_text(record: dict[str, Any], indent: str) -> str:

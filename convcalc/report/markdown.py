@@ -9,10 +9,20 @@ from convcalc.report.common import DEFAULT_OPTIONS, RenderOptions, totals_lines
 from convcalc.report.rows import RunHeading, table_rows, visible_columns
 from convcalc.text import printable
 
+_MARKUP = str.maketrans(
+    {"\\": "\\\\", "|": "\\|", "`": "\\`", "[": "\\[", "]": "\\]", "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+)
 
-def _cell(text: str) -> str:
-    # Pipes split cells and backslashes escape; both must stay literal in a name.
-    return printable(text).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+
+def literal(value: str) -> str:
+    """Spec text as literal Markdown: controls shown (:func:`~convcalc.text.printable`), and nothing that
+    GitHub-flavoured Markdown would read as markup: no HTML (``<script>``, ``<img onerror>``), no entity, no
+    link or image (``[x](javascript:…)``), no code span, no table cell break.
+
+    >>> literal("<img src=x onerror=alert(1)> [x](javascript:y) `a|b`")
+    '&lt;img src=x onerror=alert(1)&gt; \\\\[x\\\\](javascript:y) \\\\`a\\\\|b\\\\`'
+    """
+    return printable(value).translate(_MARKUP)
 
 
 def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
@@ -20,7 +30,7 @@ def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTI
     lines: list[str] = []
     for checked in results:
         facts = checked.facts
-        lines.append(f"## {_cell(facts.name or checked.file)}")
+        lines.append(f"## {literal(facts.name or checked.file)}")
         lines.append("")
         keep = visible_columns(facts)
         lines.append("| " + " | ".join(column.header for column in keep) + " |")
@@ -30,19 +40,19 @@ def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTI
                 cells = [f"*{row.span}*", f"*{row.caption}*"] + [""] * (len(keep) - 2)
             else:
                 cells = [row.cell(column.key) for column in keep]
-            lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+            lines.append("| " + " | ".join(literal(cell) for cell in cells) + " |")
         lines.append("")
-        lines.extend(f"{_cell(line)}  " for line in totals_lines(checked))
+        lines.extend(f"{literal(line)}  " for line in totals_lines(checked))
         lines.append("")
         if checked.findings:
             lines.append("### Findings")
             lines.append("")
             for finding in checked.findings:
                 lines.append(
-                    f"- **{finding.code}** {finding.severity.value} · {_cell(checked.layer_label(finding))}:"
-                    f" {_cell(finding.message)}"
+                    f"- **{finding.code}** {finding.severity.value} · {literal(checked.layer_label(finding))}:"
+                    f" {literal(finding.message)}"
                 )
                 for fix in finding.fixes:
-                    lines.append(f"  - fix: {_cell(fix.title)}")
+                    lines.append(f"  - fix: {literal(fix.title)}")
             lines.append("")
     return "\n".join(lines)

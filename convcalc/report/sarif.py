@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_from_bytes
 
 from convcalc import __version__
 from convcalc.checked import CheckedSpec
 from convcalc.findings import Severity
 from convcalc.report.common import DEFAULT_OPTIONS, RenderOptions
 from convcalc.rules import REGISTRY, Rule
+from convcalc.text import json_safe
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -31,13 +34,18 @@ def rule_descriptor(rule: Rule) -> dict[str, Any]:
 
 
 def artifact_uri(file: str) -> str:
-    """The file as a relative, forward-slash URI when it is under the working directory."""
+    """The file as a percent-encoded URI: relative with forward slashes when it is under the working
+    directory, else ``file://``. The file name's bytes are encoded, so an undecodable one survives exactly.
+
+    >>> artifact_uri("my spec#1?.json")
+    'my%20spec%231%3F.json'
+    """
     path = Path(file)
     try:
         path = path.resolve().relative_to(Path.cwd().resolve())
     except ValueError:
         return path.resolve().as_uri()
-    return path.as_posix()
+    return quote_from_bytes(os.fsencode(path.as_posix()), safe="/")
 
 
 def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
@@ -87,4 +95,4 @@ def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTI
             }
         ],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(log, indent=2, ensure_ascii=False)) + "\n"
