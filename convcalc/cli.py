@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,7 +10,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from convcalc import __version__
-from convcalc.cli_options import checked_or_exit, lint_options, print_spec_error, usage_error, write_output
+from convcalc.cli_options import (
+    MIN_WIDTH,
+    checked_or_exit,
+    lint_options,
+    output_width,
+    print_spec_error,
+    usage_error,
+    wants_color,
+    write_output,
+)
 from convcalc.findings import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Severity
 from convcalc.layers.fields import MAX_SIZE
 from convcalc.loading import SpecError
@@ -68,7 +75,13 @@ def check(
         bool, typer.Option("--all", help="Print every layer; by default runs of repeated layers fold into one row.")
     ] = False,
     width: Annotated[
-        int | None, typer.Option("--width", min=40, metavar="N", help="Table width in characters.")
+        int | None,
+        typer.Option(
+            "--width",
+            min=MIN_WIDTH,
+            metavar="N",
+            help="Table width in characters (default: COLUMNS, the terminal's, or 100).",
+        ),
     ] = None,
     output: Annotated[
         str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the report to this file.")
@@ -98,12 +111,10 @@ def check(
         results.append(checked.spec)
     if results:
         terminal = output is None and sys.stdout.isatty()
-        if width is None:
-            width = shutil.get_terminal_size().columns if terminal else 160 if output is not None else None
         options = RenderOptions(
             fold=not show_all,
-            width=width,
-            color=terminal and "NO_COLOR" not in os.environ,
+            width=output_width(width, terminal),
+            color=wants_color(terminal),
             as_list=len(specs) > 1,
         )
         write_output(renderer(output_format.value)(results, options), output)

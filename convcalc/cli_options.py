@@ -15,6 +15,7 @@ import errno
 import functools
 import inspect
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -29,6 +30,10 @@ from convcalc.loading import SpecError
 if TYPE_CHECKING:
     from convcalc.checking import Checked
     from convcalc.config import ConfigFiles
+
+
+MIN_WIDTH = 40
+"""The narrowest table convcalc renders (``--width``'s minimum)."""
 
 
 def print_spec_error(error: SpecError) -> None:
@@ -120,6 +125,26 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def output_width(requested: int | None, terminal: bool) -> int:
+    """The width to render at: ``--width``, else ``COLUMNS`` (also in a pipe or CI), else the terminal's, else
+    100 (a pipe, a file: wide enough for the main columns, narrow enough for a log viewer)."""
+    from convcalc.report.common import DEFAULT_WIDTH
+
+    if requested is not None:
+        return requested
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) >= MIN_WIDTH:
+        return int(columns)
+    if terminal:
+        return max(MIN_WIDTH, shutil.get_terminal_size().columns)
+    return DEFAULT_WIDTH
+
+
+def wants_color(terminal: bool) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set to anything (no-color.org)."""
+    return terminal and not os.environ.get("NO_COLOR")
 
 
 def lint_options(command: Callable[..., None]) -> Callable[..., None]:

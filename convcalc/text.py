@@ -101,6 +101,20 @@ def human_bytes(count: int) -> str:
     return f"{value:.1f} TiB"
 
 
+def human_count(count: int) -> str:
+    """A count with a decimal (SI) prefix and two decimals, as FLOP counters print it; exact below 1,000.
+
+    >>> human_count(896), human_count(3_456), human_count(15_470_000_000), human_count(999_999)
+    ('896', '3.46 K', '15.47 G', '1.00 M')
+    """
+    value = float(count)
+    for unit in ("", "K", "M", "G", "T", "P"):
+        if round(abs(value), 2) < 1000:
+            return f"{count:,}" if not unit else f"{value:.2f} {unit}"
+        value /= 1000
+    return f"{value:.2f} E"
+
+
 def pair_text(values: Sequence[int]) -> str:
     """``3`` for (3, 3), ``1×7`` otherwise: the course notation of a per-axis value.
 

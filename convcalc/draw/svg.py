@@ -21,7 +21,7 @@ from convcalc.analysis import NetworkFacts, Shape
 from convcalc.checked import CheckedSpec
 from convcalc.findings import Finding
 from convcalc.folding import greedy_runs
-from convcalc.text import pair_text, printable
+from convcalc.text import human_count, pair_text, plural, printable
 
 MAX_LINE_WIDTH = 1180.0
 """Wrap the diagram onto another line past this width (where a single edge crosses)."""
@@ -680,7 +680,7 @@ def draw_svg(checked: CheckedSpec) -> str:
     title = facts.name or checked.file
     subtitle = (
         f"{facts.input_shape} → {facts.output_shape} · {facts.total_params:,} params"
-        f" · {facts.total_macs / 1e9:.3g} G MACs · {len(facts.layers)} layers"
+        f" · {human_count(facts.total_macs)} MACs · {plural(len(facts.layers), 'layer')}"
     )
     network_codes = " ".join(dict.fromkeys(f"{f.code} {f.severity.value}" for f in checked.findings if f.layer is None))
     header_lines = 2 + (1 if network_codes else 0)

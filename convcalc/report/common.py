@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from convcalc.checked import CheckedSpec
 from convcalc.layers.norm import PARAMS_CONVENTION
 from convcalc.loading import SpecError, format_path
-from convcalc.text import human_bytes, printable
+from convcalc.text import human_bytes, human_count, printable
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class RenderOptions:
 
 
 DEFAULT_OPTIONS = RenderOptions()
+DEFAULT_WIDTH = 100
+"""Table width when not writing to a terminal (a pipe, a CI log, a file) and ``COLUMNS`` is not set."""
 
 Renderer = Callable[[Sequence[CheckedSpec], RenderOptions], str]
 """Every format's ``render``: the checked specs and the options in, the whole output text out."""
@@ -41,7 +43,7 @@ def totals_lines(checked: CheckedSpec) -> list[str]:
         + f"; trainable {facts.total_trainable_params:,})"
         f" · parameter memory: {human_bytes(facts.param_bytes)} (float32)"
         f" · output: {facts.output_shape}",
-        f"MACs per example: {facts.total_macs:,} ({facts.total_macs / 1e9:.3g} G; FLOPs = 2·MACs ="
+        f"MACs per example: {facts.total_macs:,} ({human_count(facts.total_macs)}; FLOPs = 2·MACs ="
         f" {2 * facts.total_macs:,})"
         f" · activation memory: {human_bytes(facts.activation_bytes)} per example"
         f" ({facts.activation_values:,} values incl. input, float32)",

@@ -14,7 +14,7 @@ from fractions import Fraction
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.checked import CheckedSpec
 from convcalc.folding import Run, greedy_runs
-from convcalc.text import printable, share
+from convcalc.text import human_count, printable, share
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class Column:
     key: str
     header: str
     right: bool = False
+    stands_in_for: str | None = None
+    """Shown only once the table drops this other column (by key): a shorter form of it."""
 
 
 COLUMNS = (
@@ -33,10 +35,12 @@ COLUMNS = (
     Column("from", "from"),
     Column("settings", "F S P K"),
     Column("shapes", "input → output"),
+    Column("output", "output", stands_in_for="shapes"),
     Column("neurons", "neurons", right=True),
     Column("weights", "weights", right=True),
     Column("biases", "biases", right=True),
     Column("params", "params", right=True),
+    Column("params_short", "params", right=True, stands_in_for="params"),
     Column("share", "share", right=True),
     Column("macs", "MACs", right=True),
     Column("rf", "RF", right=True),
@@ -67,7 +71,7 @@ class LayerRow:
 
 @dataclass(frozen=True)
 class RunHeading:
-    """The heading of a folded run: ``24–35``, ``block of 3 layers repeated 4×``."""
+    """The heading of a folded run: ``24–35``, ``4× these 3 layers`` (its rows then give per-layer figures)."""
 
     span: str
     caption: str
@@ -90,9 +94,59 @@ def row_signature(layer: LayerFacts) -> tuple[object, ...]:
 
 def fold_runs(layers: tuple[LayerFacts, ...], min_count: int = 2) -> list[Run]:
     """The table's rows: runs of identical layers or blocks fold where that saves rows (a folded run
-    prints as a heading plus one row per block member)."""
+    prints as a heading plus one row per block member) and where each block is closed (see :func:`closed`);
+    each run then starts at the fork its blocks read (see :func:`_aligned`)."""
     signatures = [row_signature(layer) for layer in layers]
-    return greedy_runs(signatures, 0, lambda _, length, count: count >= min_count and count * length > length + 2)
+
+    def worth(start: int, length: int, count: int) -> bool:
+        return count >= min_count and count * length > length + 2 and closed(layers, start, length, count)
+
+    return _aligned(layers, signatures, greedy_runs(signatures, 0, worth))
+
+
+def _aligned(layers: tuple[LayerFacts, ...], signatures: list[tuple[object, ...]], runs: list[Run]) -> list[Run]:
+    """``runs`` with each folded run shifted later where that makes its blocks start at a fork. Greedy folding
+    takes ResNet's blocks from the first repeat it sees, the relu after an add; its blocks are the same layers
+    read from the conv after it, the block whose input the add also reads (the shortcut)."""
+    aligned: list[Run] = []
+    covered = 0
+    for slot, run in enumerate(runs):
+        if run.start < covered:
+            continue  # a single a shifted run took over
+        best = run
+        if run.count > 1:
+            free = 0  # singles right after the run, which a shift may take over
+            while slot + 1 + free < len(runs) and runs[slot + 1 + free].count == 1:
+                free += 1
+            span = run.length * run.count
+            for shift in range(1, min(run.length - 1, free) + 1):
+                start = run.start + shift
+                repeats = signatures[start : start + span] == signatures[start : start + run.length] * run.count
+                if (
+                    repeats
+                    and closed(layers, start, run.length, run.count)
+                    and _fork_reads(layers, start, run.length) > _fork_reads(layers, best.start, run.length)
+                ):
+                    best = Run(start, run.length, run.count)
+            aligned.extend(Run(index, 1, 1) for index in range(run.start, best.start))
+        aligned.append(best)
+        covered = best.start + best.length * best.count
+    return aligned
+
+
+def _fork_reads(layers: tuple[LayerFacts, ...], start: int, length: int) -> int:
+    """How many layers of the block ``layers[start : start + length]`` read the layer just before it."""
+    return sum(start - 1 in layer.inputs for layer in layers[start : start + length])
+
+
+def closed(layers: tuple[LayerFacts, ...], start: int, length: int, count: int) -> bool:
+    """Whether each of the ``count`` blocks of ``length`` layers from ``start`` reads only itself and the layer
+    just before it: a ResNet block from its first conv to its add's relu, not one shifted across the add."""
+    for block in range(start, start + length * count, length):
+        for layer in layers[block : block + length]:
+            if any(not block - 1 <= source < block + length for source in layer.inputs):
+                return False
+    return True
 
 
 def _number(value: Fraction) -> str:
@@ -128,6 +182,11 @@ def source_names(facts: NetworkFacts, layer: LayerFacts) -> str:
     return ", ".join("input" if s < 0 else facts.layers[s].name for s in layer.inputs)
 
 
+def _count_prefix(occurrences: Sequence[LayerFacts]) -> str:
+    # A folded row's figures are per layer; its share says how many times it counts: 3×1.7%.
+    return f"{len(occurrences)}×" if len(occurrences) > 1 else ""
+
+
 def _layer_row(facts: NetworkFacts, occurrences: list[LayerFacts], index: str, name: str) -> LayerRow:
     layer = occurrences[0]
     rf, jump, start = receptive_field_text(occurrences)
@@ -139,12 +198,14 @@ def _layer_row(facts: NetworkFacts, occurrences: list[LayerFacts], index: str, n
         "from": printable(sources) + (" …" if sources and len(occurrences) > 1 else ""),
         "settings": hyperparameters(layer),
         "shapes": f"{layer.input_shape} → {layer.output_shape}",
+        "output": str(layer.output_shape),
         "neurons": f"{layer.neurons:,}",
         "weights": f"{layer.weights:,}",
         "biases": f"{layer.biases:,}",
         "params": f"{layer.params:,}",
-        "share": share(layer.params * len(occurrences), facts.total_params),
-        "macs": f"{layer.macs:,}",
+        "params_short": human_count(layer.params),
+        "share": _count_prefix(occurrences) + share(layer.params, facts.total_params),
+        "macs": human_count(layer.macs),
         "rf": rf,
         "jump": jump,
         "start": start,
@@ -164,8 +225,8 @@ def layer_rows(checked: CheckedSpec, fold: bool) -> list[Row]:
             rows.append(_layer_row(facts, [layer], str(layer.index), layer.name))
             continue
         last = run.start + run.length * run.count - 1
-        block = "layer" if run.length == 1 else f"block of {run.length} layers"
-        rows.append(RunHeading(f"{run.start}–{last}", f"{block} repeated {run.count}×"))
+        block = "this layer" if run.length == 1 else f"these {run.length} layers"
+        rows.append(RunHeading(f"{run.start}–{last}", f"{run.count}× {block}"))
         for offset in range(run.length):
             occurrences = [layers[run.start + offset + k * run.length] for k in range(run.count)]
             first, final = occurrences[0], occurrences[-1]
@@ -176,7 +237,13 @@ def layer_rows(checked: CheckedSpec, fold: bool) -> list[Row]:
 def input_row(facts: NetworkFacts) -> LayerRow:
     """The table's first row: the input volume."""
     shape = facts.input_shape
-    cells = {"layer": "input", "type": "input", "shapes": str(shape), "neurons": f"{shape.values:,}"}
+    cells = {
+        "layer": "input",
+        "type": "input",
+        "shapes": str(shape),
+        "output": str(shape),
+        "neurons": f"{shape.values:,}",
+    }
     return LayerRow(cells, shape.values)
 
 
@@ -186,6 +253,11 @@ def table_rows(checked: CheckedSpec, fold: bool) -> list[Row]:
 
 
 def visible_columns(facts: NetworkFacts, drop: tuple[str, ...] = ()) -> list[Column]:
-    """The columns to show: "from" only for graphs, minus the dropped ones (by key)."""
+    """The columns to show: "from" only for graphs, minus the dropped ones (by key); a shorter form (the output
+    volume alone, params in K/M) stands in for a column once that is dropped."""
     hidden = set(drop) | (set() if is_graph(facts) else {"from"})
-    return [column for column in COLUMNS if column.key not in hidden]
+    return [
+        column
+        for column in COLUMNS
+        if column.key not in hidden and (column.stands_in_for is None or column.stands_in_for in hidden)
+    ]

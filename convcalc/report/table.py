@@ -10,17 +10,36 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from convcalc.analysis import NetworkFacts
 from convcalc.checked import CheckedSpec
 from convcalc.findings import Severity
-from convcalc.report.common import DEFAULT_OPTIONS, RenderOptions, totals_lines
+from convcalc.report.common import DEFAULT_OPTIONS, DEFAULT_WIDTH, RenderOptions, totals_lines
 from convcalc.report.rows import Column, Row, RunHeading, table_rows, visible_columns
 from convcalc.text import printable
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
-OPTIONAL_COLUMNS = ("start", "jump", "biases", "weights", "type", "neurons", "share", "macs")
-"""Dropped in this order (by key) when the terminal is too narrow: never truncate a name or a figure."""
-DEFAULT_WIDTH = 200
-"""Width when not writing to a terminal (a pipe, a CI log, a file): room for every column."""
+DROP_ORDER = (
+    "start",
+    "jump",
+    "biases",
+    "weights",
+    "neurons",
+    "type",
+    "from",
+    "share",
+    "macs",
+    "shapes",
+    "rf",
+    "params",
+)
+"""While the table is wider than the terminal, columns go in this order (by key); "shapes" gives way to the
+output volume alone and "params" to params in K/M. The index, the name, F S P K and the params always stay."""
+WRAPPING_FLOOR = {"layer": 12, "from": 12}
+"""Columns that may wrap, and how narrow they may get: a name folds, F S P K wraps between its settings. A
+figure or a shape never wraps: rich would split ``2,359,808`` into ``2,359,80`` / ``8``."""
+LAST_FLOOR = {"layer": 8, "from": 8}
+"""The floors of the narrowest attempt (long names then take three lines)."""
+FOLD_NOTE = "×n: a run of n repeated layers or blocks in one row; its figures are per layer, its share all n"
 
 
 def _cells(row: Row, keep: list[Column]) -> list[str]:
@@ -30,17 +49,20 @@ def _cells(row: Row, keep: list[Column]) -> list[str]:
     return [row.cell(column.key) for column in keep]
 
 
-def build_table(rows: list[Row], checked: CheckedSpec, keep: list[Column], widths: list[int] | None = None) -> Table:
-    """The rich table; with ``widths`` (the table fits as it is) rich need not measure every cell again."""
+def build_table(rows: list[Row], checked: CheckedSpec, keep: list[Column], widths: list[int]) -> Table:
+    """The rich table with these columns at these widths."""
     facts = checked.facts
     title = f"{printable(facts.name)} — {printable(checked.file)}" if facts.name else printable(checked.file)
-    table = Table(title=Text(title, style="bold"), header_style="bold")
+    folded = any(isinstance(row, RunHeading) for row in rows)
+    table = Table(title=Text(title, style="bold"), header_style="bold", caption=FOLD_NOTE if folded else None)
     for slot, column in enumerate(keep):
+        wraps = column.key in WRAPPING_FLOOR or column.key == "settings"
         table.add_column(
             column.header,
             justify="right" if column.right else "left",
-            overflow="fold",
-            width=widths[slot] if widths else None,
+            overflow="fold" if wraps else "ellipsis",
+            no_wrap=not wraps,
+            width=widths[slot],
         )
     for row in rows:
         cells = _cells(row, keep)
@@ -60,19 +82,56 @@ def column_widths(rows: list[Row], keep: list[Column]) -> list[int]:
     return widths
 
 
+def _floors(rows: list[Row], keep: list[Column], natural: list[int], floor: dict[str, int]) -> list[int]:
+    """How narrow each column may get: a wrapping column to its floor (F S P K: its longest setting, such as
+    ``K=2048``), every other column to its widest cell."""
+    floors = list(natural)
+    for slot, column in enumerate(keep):
+        if column.key in floor:
+            floors[slot] = min(natural[slot], floor[column.key])
+        elif column.key == "settings":
+            words = [word for row in rows for word in _cells(row, keep)[slot].split()]
+            floors[slot] = max([cell_len(column.header), *map(cell_len, words)])
+    return floors
+
+
+def table_width(widths: list[int]) -> int:
+    """Characters a table with these column widths takes: cells, one space each side, and the borders."""
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def fit_columns(rows: list[Row], facts: NetworkFacts, width: int) -> tuple[list[Column], list[int]]:
+    """The columns and their widths for a table at most ``width`` wide. Each column at its widest cell,
+    dropping DROP_ORDER's columns one by one until the table fits; only then wrapping columns narrowed towards
+    their floors; only then params in K/M (wrapped or not). Narrower than all that, the table is wider than
+    asked: nothing is ever split."""
+    kept = DROP_ORDER[:-1]  # params is abbreviated only after wrapping has been tried
+    attempts: list[tuple[tuple[str, ...], dict[str, int] | None]] = [(kept[:i], None) for i in range(len(kept) + 1)]
+    attempts += [(kept, WRAPPING_FLOOR), (DROP_ORDER, None), (DROP_ORDER, WRAPPING_FLOOR), (DROP_ORDER, LAST_FLOOR)]
+    for dropped, floor in attempts:
+        keep = visible_columns(facts, dropped)
+        natural = column_widths(rows, keep)
+        widths = natural if floor is None else _floors(rows, keep, natural, floor)
+        if table_width(widths) <= width:
+            return keep, _widened(widths, natural, width - table_width(widths))
+    return keep, widths
+
+
+def _widened(floors: list[int], natural: list[int], spare: int) -> list[int]:
+    """``floors`` with ``spare`` characters given back, left column first, each up to its natural width."""
+    widths = list(floors)
+    for slot, (floor, wanted) in enumerate(zip(floors, natural, strict=True)):
+        grow = min(spare, wanted - floor)
+        widths[slot] += grow
+        spare -= grow
+    return widths
+
+
 def fitted_table(checked: CheckedSpec, console: Console, fold: bool) -> Table:
-    """The table with as many columns as fit the console, dropping OPTIONAL_COLUMNS in order."""
+    """The table with as many columns as fit the console (see :func:`fit_columns`)."""
     rows = table_rows(checked, fold)
-    dropped: tuple[str, ...] = ()
-    keep = visible_columns(checked.facts)
-    widths = column_widths(rows, keep)
-    for column in OPTIONAL_COLUMNS:
-        if sum(widths) + 3 * len(keep) + 1 <= console.width:  # cells, padding and borders
-            return build_table(rows, checked, keep, widths)
-        dropped += (column,)
-        keep = visible_columns(checked.facts, dropped)
-        widths = column_widths(rows, keep)
-    return build_table(rows, checked, keep)  # still too wide: let rich wrap the cells
+    keep, widths = fit_columns(rows, checked.facts, console.width)
+    return build_table(rows, checked, keep, widths)
 
 
 def findings_text(checked: CheckedSpec) -> Text:

@@ -10,6 +10,7 @@ import pytest
 from convcalc.report import html
 from convcalc.report.common import totals_lines
 from convcalc.rules import REGISTRY
+from convcalc.text import human_count
 from tests import browser
 from tests.browser import CONV_FACE, SCREENSHOTS, UPDATE_SCREENSHOTS
 from tests.helpers import check_example, check_spec, volumes
@@ -32,7 +33,7 @@ def test_report_has_every_figure_findings_fixes_and_rules():
     for layer in spec.facts.layers:
         assert f'id="spec0-l{layer.index}"' in page
         assert f"<td>{layer.input_shape} → {layer.output_shape}</td>" in page
-        assert f">{layer.params:,}<" in page and f">{layer.macs:,}<" in page
+        assert f">{layer.params:,}<" in page and f">{human_count(layer.macs)}<" in page
     assert ">98.0 KiB<" in page  # activation memory of conv1's 28×28×32 output
     for line in totals_lines(spec):
         assert html._esc(line) in page
@@ -48,7 +49,7 @@ def test_report_has_every_figure_findings_fixes_and_rules():
 def test_long_tables_fold_repeats_like_the_terminal_table():
     page = html.render([check_example("mobilenet_v1")])
     assert page.count('<tr class="run">') == 1
-    assert '<tr class="run"><th colspan="15">41–70: block of 6 layers repeated 5×</th></tr>' in page
+    assert '<tr class="run"><th colspan="15">41–70: 5× these 6 layers</th></tr>' in page
     assert '<td class="num">41…65</td>' in page
 
 
