@@ -16,6 +16,7 @@ from convcalc.cli_options import (
     lint_options,
     output_width,
     print_spec_error,
+    progress,
     usage_error,
     wants_color,
     write_output,
@@ -38,12 +39,38 @@ app = typer.Typer(
 
 
 class OutputFormat(str, Enum):
+    """What ``check`` writes."""
+
     table = "table"
     json = "json"
     markdown = "markdown"
     sarif = "sarif"
     github = "github"
     html = "html"
+
+
+class RulesFormat(str, Enum):
+    """What ``rules`` writes."""
+
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+class CalculatorFormat(str, Enum):
+    """What ``calc`` and ``solve`` write."""
+
+    table = "table"
+    json = "json"
+
+
+def _argument_metavar_only(self: typer.core.TyperArgument, ctx: Any) -> str | None:
+    return None if self.metavar is not None else typer.core.TyperArgument.display_type(self, ctx)
+
+
+# Typer's help prints an argument's Python type (``FILE <list[str]>``) even beside its metavar; convcalc names
+# every argument with a metavar a reader understands, so the help shows that alone.
+typer.core.TyperArgument.display_type_rich = _argument_metavar_only  # type: ignore[method-assign,assignment]
 
 
 def _version(value: bool) -> None:
@@ -64,7 +91,7 @@ def _root(
 @app.command()
 @lint_options
 def check(
-    specs: Annotated[list[str], typer.Argument(metavar="FILE...", help="Spec files (JSON) or Keras model files.")],
+    specs: Annotated[list[str], typer.Argument(metavar="FILE", help="Spec files (JSON) or Keras model files.")],
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)
     ] = OutputFormat.table,
@@ -125,23 +152,26 @@ def check(
 
 @app.command()
 def rules(
-    code: Annotated[str | None, typer.Argument(help="A rule code (CC201) to explain; omit to list every rule.")] = None,
+    code: Annotated[
+        str | None, typer.Argument(metavar="CODE", help="A rule code (CC201) to explain; omit to list every rule.")
+    ] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="table, json or markdown.", case_sensitive=False)
-    ] = OutputFormat.table,
+        RulesFormat, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)
+    ] = RulesFormat.table,
 ) -> None:
     """List the lint rules, or explain one: rationale and a bad and a good example."""
     from convcalc.report import rule_docs
 
+    width = output_width(None, sys.stdout.isatty())
     if code is None:
-        write_output(rule_docs.render_list(output_format.value))
+        write_output(rule_docs.render_list(output_format.value, width))
         return
     from convcalc.rules import REGISTRY
 
     rule = REGISTRY.get(code.strip().upper())
     if rule is None:
         usage_error(f"unknown rule code {code!r}; known: {', '.join(sorted(REGISTRY))}")
-    write_output(rule_docs.render_rule(rule, output_format.value))
+    write_output(rule_docs.render_rule(rule, output_format.value, width))
 
 
 def _parse_volume(text: str) -> tuple[int, int, int]:
@@ -151,6 +181,7 @@ def _parse_volume(text: str) -> tuple[int, int, int]:
     except ValueError:
         usage_error(f"--input: expected HxWxD like 227x227x3 (got {text!r})")
     if len(values) == 2:
+        typer.echo(f"note: --input {text} has no depth; assuming 1 (write e.g. {text}x3)", err=True)
         values.append(1)
     if len(values) != 3:
         usage_error(f"--input: expected HxWxD like 227x227x3 (got {text!r})")
@@ -170,14 +201,22 @@ def _parse_pair(text: str, option: str) -> Any:
 
 @app.command()
 def calc(
-    input_volume: Annotated[str, typer.Option("--input", "-i", help="The input volume HxWxD, e.g. 227x227x3.")],
-    kernel: Annotated[str, typer.Option("--kernel", "-F", help="F: an int or h,w.")],
-    stride: Annotated[str, typer.Option("--stride", "-S", help="S: an int or h,w.")] = "1",
-    padding: Annotated[str, typer.Option("--padding", "-P", help="P: an int, h,w, same or valid.")] = "0",
-    filters: Annotated[int | None, typer.Option("--filters", "-K", help="K: a conv layer with K filters.")] = None,
-    pool: Annotated[str | None, typer.Option("--pool", help="A pool layer instead: max, avg or l2.")] = None,
+    input_volume: Annotated[
+        str, typer.Option("--input", "-i", metavar="HxWxD", help="The input volume, e.g. 227x227x3.")
+    ],
+    kernel: Annotated[str, typer.Option("--kernel", "-F", metavar="F", help="F: an int or h,w.")],
+    stride: Annotated[str, typer.Option("--stride", "-S", metavar="S", help="S: an int or h,w.")] = "1",
+    padding: Annotated[str, typer.Option("--padding", "-P", metavar="P", help="P: an int, h,w, same or valid.")] = "0",
+    filters: Annotated[
+        int | None, typer.Option("--filters", "-K", metavar="K", help="K: a conv layer with K filters.")
+    ] = None,
+    pool: Annotated[
+        str | None, typer.Option("--pool", metavar="MODE", help="A pool layer instead: max, avg or l2.")
+    ] = None,
     no_bias: Annotated[bool, typer.Option("--no-bias", help="Conv without biases.")] = False,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
+    output_format: Annotated[
+        CalculatorFormat, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)
+    ] = CalculatorFormat.table,
 ) -> None:
     """One conv or pool layer from the command line: output volume, formula with numbers, parameters, findings."""
     from convcalc.loading import validate
@@ -212,7 +251,8 @@ def calc(
 @app.command()
 def solve(
     spec: Annotated[
-        str | None, typer.Argument(help="A spec: list the input sizes near its own for which every layer fits.")
+        str | None,
+        typer.Argument(metavar="FILE", help="A spec: list the input sizes near its own for which every layer fits."),
     ] = None,
     in_size: Annotated[
         int | None, typer.Option("--in", min=1, max=MAX_SIZE, metavar="N", help="Input size W along one axis.")
@@ -238,7 +278,9 @@ def solve(
     count: Annotated[
         int, typer.Option("--count", min=1, max=100, metavar="N", help="With a spec: how many sizes per axis.")
     ] = 3,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
+    output_format: Annotated[
+        CalculatorFormat, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)
+    ] = CalculatorFormat.table,
 ) -> None:
     """The inverse calculator: every (F, S, P) that turns --in into --out exactly, magic numbers first;
     or, for a spec, the input sizes nearest to its own for which every layer fits."""
@@ -252,7 +294,7 @@ def solve(
             raise typer.Exit(EXIT_USAGE)
         facts = checked.spec.facts
         heights, widths = solver.fitting_input_sizes(facts, count=count)
-        if output_format is OutputFormat.json:
+        if output_format is CalculatorFormat.json:
             write_output(json.dumps({"heights": heights, "widths": widths}) + "\n")
         else:
             net = facts.network.input
@@ -265,7 +307,7 @@ def solve(
         usage_error("give --in and --out (sizes along one axis), or a spec file")
     bounds = solver.Bounds(max_kernel=max(max_kernel, kernel or 0), max_stride=max(max_stride, stride or 0))
     found = solver.solve_window(in_size, out_size, kernel=kernel, stride=stride, padding=padding, bounds=bounds)
-    if output_format is OutputFormat.json:
+    if output_format is CalculatorFormat.json:
         payload = [{"kernel": f, "stride": s, "padding": p} for f, s, p in found]
         write_output(json.dumps(payload) + "\n")
     elif not found:
@@ -306,8 +348,12 @@ def draw(
 
 @app.command("import")
 def import_model(
-    model: Annotated[str, typer.Argument(help="A Keras model: .keras archive or a model.to_json() file.")],
-    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the spec here (default: stdout).")] = None,
+    model: Annotated[
+        str, typer.Argument(metavar="MODEL", help="A Keras model: .keras archive or a model.to_json() file.")
+    ],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the spec here (default: stdout).")
+    ] = None,
 ) -> None:
     """Convert a Keras model's architecture into a convcalc spec, reading it as data.
 
@@ -315,11 +361,13 @@ def import_model(
     security policy). A layer kind convcalc cannot model is named, with exit 2, never silently skipped.
     """
     from convcalc.importers.keras import is_keras_file, spec_from_keras_file
+    from convcalc.text import printable
 
     if not is_keras_file(model):
         usage_error(f"{model}: not a Keras model file (.keras archive or model.to_json() output)")
     try:
-        spec = spec_from_keras_file(model)
+        with progress(f"reading {printable(model)} as data…"):
+            spec = spec_from_keras_file(model)
     except SpecError as error:
         print_spec_error(error)
         raise typer.Exit(EXIT_USAGE) from None

@@ -147,6 +147,16 @@ def wants_color(terminal: bool) -> bool:
     return terminal and not os.environ.get("NO_COLOR")
 
 
+def progress(message: str) -> contextlib.AbstractContextManager[object]:
+    """A spinner with ``message`` on stderr while a slow step runs (importing TensorFlow, building, running a
+    model, reading a big file) — on a terminal only: a pipe or a CI log gets nothing."""
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, markup=False, emoji=False).status(message)
+
+
 def lint_options(command: Callable[..., None]) -> Callable[..., None]:
     """Give a command every setting of :data:`convcalc.config.SETTINGS` as an option, and ``--config``.
 

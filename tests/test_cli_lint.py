@@ -191,7 +191,8 @@ def test_rules_command_lists_and_explains():
     listing = run("rules")
     assert listing.exit_code == 0 and "CC101" in listing.stdout
     explained = run("rules", "CC101")
-    assert explained.exit_code == 0 and "stride-does-not-fit" in explained.stdout and "```json" in explained.stdout
+    assert explained.exit_code == 0 and "stride-does-not-fit" in explained.stdout and "Example" in explained.stdout
+    assert "```json" in run("rules", "CC101", "-f", "markdown").stdout
     assert run("rules", "CC000").exit_code == 2
     records = json.loads(run("rules", "-f", "json").stdout)
     assert all({"code", "name", "severity", "summary", "rationale", "bad", "good"} <= set(r) for r in records)

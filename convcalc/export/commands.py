@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcalc.cli_options import checked_or_exit, lint_options, replace_file, write_output
+from convcalc.cli_options import (
+    checked_or_exit,
+    lint_options,
+    output_width,
+    progress,
+    replace_file,
+    wants_color,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from convcalc.config import ConfigFiles
@@ -44,12 +52,18 @@ ForceOption = Annotated[
     ),
 ]
 MaxParamBytes = Annotated[
-    str, typer.Option("--max-param-bytes", help=_SIZE_HELP.format(what="parameter memory"), show_default=True)
+    str,
+    typer.Option(
+        "--max-param-bytes", metavar="BYTES", help=_SIZE_HELP.format(what="parameter memory"), show_default=True
+    ),
 ]
 MaxActivationBytes = Annotated[
     str,
     typer.Option(
-        "--max-activation-bytes", help=_SIZE_HELP.format(what="activation memory per example"), show_default=True
+        "--max-activation-bytes",
+        metavar="BYTES",
+        help=_SIZE_HELP.format(what="activation memory per example"),
+        show_default=True,
     ),
 ]
 
@@ -123,7 +137,11 @@ def export(
     output: Annotated[
         str | None,
         typer.Option(
-            "--output", "-o", help="File to write (python and tf-nn go to stdout without it).", show_default=False
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="File to write (python and tf-nn go to stdout without it).",
+            show_default=False,
         ),
     ] = None,
     force: ForceOption = False,
@@ -150,21 +168,24 @@ def export(
     plan = _prepare(spec, force=force, limits=limits, verb="exported", settings=settings or {}, config_file=config_file)
     if isinstance(plan, int):
         raise typer.Exit(plan)
-    _require_tensorflow()
     if to is Target.keras:
         assert output is not None
-        what = _save_keras(plan, output)
+        _require_tensorflow()  # only building the model needs TensorFlow; the code targets are text
+        with progress(f"building {printable(plan.model_name)} in Keras and saving it…"):
+            what = _save_keras(plan, output)
+        ops = plural(len(plan.ops), "Keras layer")
     else:
         from convcalc.export.codegen import keras_source, tfnn_source
 
         source = keras_source(plan) if to is Target.python else tfnn_source(plan)
         what = "Keras 3 code" if to is Target.python else "tf.nn code"
+        ops = plural(len(plan.ops), "Keras layer" if to is Target.python else "tf.nn operation")
         write_output(source, output)  # a file is replaced whole: a failed write leaves the old one
     where = "stdout" if output is None else printable(output)
     facts = plan.facts
     sys.stderr.write(
-        f"wrote {where}: {plan.model_name} as {what}: {plural(len(facts.layers), 'spec layer')} →"
-        f" {plural(len(plan.ops), 'Keras layer')}, {facts.total_params:,} params\n"
+        f"wrote {where}: {plan.model_name} as {what}: {plural(len(facts.layers), 'spec layer')} → {ops},"
+        f" {facts.total_params:,} params\n"
     )
     raise typer.Exit(EXIT_OK)
 
@@ -188,7 +209,7 @@ def _save_keras(plan: ExportPlan, output: str) -> str:
 
 @lint_options
 def verify(
-    specs: Annotated[list[str], typer.Argument(metavar="FILE...", help="Spec files (JSON) or Keras model files.")],
+    specs: Annotated[list[str], typer.Argument(metavar="FILE", help="Spec files (JSON) or Keras model files.")],
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, max=1024, metavar="N", help="Examples in the random batch.")
     ] = 2,
@@ -199,7 +220,10 @@ def verify(
     max_param_bytes: MaxParamBytes = "4GiB",
     max_activation_bytes: MaxActivationBytes = "4GiB",
     width: Annotated[
-        int | None, typer.Option("--width", min=60, metavar="N", help="Table width in characters.")
+        int | None,
+        typer.Option(
+            "--width", min=60, metavar="N", help="Table width in characters (default: COLUMNS, the terminal's, or 100)."
+        ),
     ] = None,
     config_file: str | None = None,
     settings: dict[str, Any] | None = None,
@@ -211,6 +235,7 @@ def verify(
     """
     from convcalc.export.gate import Limits
     from convcalc.findings import EXIT_FINDINGS, EXIT_OK
+    from convcalc.text import printable
 
     # The batch runs at once: gate its activations, not one example's, before TensorFlow is touched.
     limits = Limits(_size(max_param_bytes), _size(max_activation_bytes), batch=batch_size)
@@ -234,8 +259,10 @@ def verify(
         _require_tensorflow()
         from convcalc.export.verify import render, verify_plan
 
-        result = verify_plan(plan, batch=batch_size, seed=seed)
-        render(file, result, sys.stdout, width=width)
+        with progress(f"verifying {printable(file)}: building and running it in TensorFlow…"):
+            result = verify_plan(plan, batch=batch_size, seed=seed)
+        terminal = sys.stdout.isatty()
+        write_output(render(file, result, output_width(width, terminal), wants_color(terminal)))
         if not result.ok:
             worst = max(worst, EXIT_FINDINGS)
     raise typer.Exit(worst)

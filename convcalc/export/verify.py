@@ -8,7 +8,7 @@ of the Keras layers it became, against convcalc's volume and count.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any
 
 from convcalc.analysis import Shape
 from convcalc.export.keras_build import build_model, layer_outputs_model
@@ -153,50 +153,75 @@ def _tf_output(layer: LayerComparison) -> str:
     return text
 
 
-def render(file: str, result: Verification, out: TextIO, width: int | None = None) -> None:
-    """The side-by-side table, the totals and a one-line verdict."""
+def render(file: str, result: Verification, width: int, color: bool = False) -> str:
+    """The side-by-side table, the totals and a one-line verdict, as text ``width`` wide (figures and shapes
+    never wrap: at a narrow width the names and the TensorFlow structure do)."""
+    import io
+
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(file=out, width=width, highlight=False, emoji=False, markup=False, soft_wrap=False)
-    if width is None and not console.is_terminal:
-        console.width = 180  # a pipe or CI log: keep one row per layer
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        soft_wrap=False,
+    )
 
     def mark(ok: bool) -> Text:
         return Text(OK, style="green") if ok else Text(MISMATCH, style="bold red")
 
-    table = Table(title=f"{printable(file)}: convcalc's static figures beside TensorFlow's", title_justify="left")
-    for header, justify in (
-        ("#", "right"),
-        ("layer", "left"),
-        ("Keras layers", "left"),
-        ("convcalc output", "left"),
-        ("TensorFlow output", "left"),
-        ("", "center"),
-        ("convcalc params", "right"),
-        ("TensorFlow params", "right"),
-        ("", "center"),
-        ("TensorFlow W / ksize / strides", "left"),
-    ):
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    columns = (
+        ("#", "right", False),
+        ("layer", "left", True),
+        ("Keras layers", "left", True),
+        ("output", "left", False),
+        ("TensorFlow's", "left", False),
+        ("", "center", False),
+        ("params", "right", False),
+        ("TensorFlow's", "right", False),
+        ("", "center", False),
+        ("TensorFlow W / ksize / strides", "left", True),
+    )
+    rows: list[list[str | Text]] = []
     for layer in result.layers:
         facts = layer.plan.facts
         name = printable(facts.name)
         if layer.plan.main.name != facts.name:
             name += f" (Keras: {layer.plan.main.name})"
-        table.add_row(
-            str(facts.index),
-            f"{name} {facts.type}",
-            " → ".join(op.layer for op in layer.plan.ops),
-            str(facts.output_shape),
-            _tf_output(layer),
-            mark(layer.shape_ok),
-            f"{facts.params:,}",
-            f"{layer.tf_params:,}",
-            mark(layer.params_ok),
-            layer.tf_structure,
+        rows.append(
+            [
+                str(facts.index),
+                f"{name} {facts.type}",
+                " → ".join(op.layer for op in layer.plan.ops),
+                str(facts.output_shape),
+                _tf_output(layer),
+                mark(layer.shape_ok),
+                f"{facts.params:,}",
+                f"{layer.tf_params:,}",
+                mark(layer.params_ok),
+                layer.tf_structure,
+            ]
         )
+    # Too wide for the terminal: the TensorFlow structure goes first, then the Keras layers (`export` shows both).
+    keep = list(range(len(columns)))
+    for dropped in (9, 2):
+        natural = [max([len(columns[i][0]), *(len(str(row[i])) for row in rows)]) for i in keep]
+        if sum(natural) + 3 * len(keep) + 1 <= width:
+            break
+        keep.remove(dropped)
+    table = Table(title=f"{printable(file)}: convcalc's static figures beside TensorFlow's", title_justify="left")
+    for i in keep:
+        header, justify, wraps = columns[i]
+        table.add_column(header, justify=justify, no_wrap=not wraps, overflow="fold")  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*(row[i] for i in keep))
     console.print(table)
     total = result.plan.facts.total_params
     console.print(
@@ -218,3 +243,4 @@ def render(file: str, result: Verification, out: TextIO, width: int | None = Non
         console.print(
             Text(f"{MISMATCH} {count} mismatch{'es' if count != 1 else ''} with TensorFlow", style="bold red")
         )
+    return buffer.getvalue()

@@ -3,10 +3,36 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
 from convcalc.checked import CheckedSpec
+from convcalc.layers import WindowAxis
 from convcalc.report.rows import hyperparameters
-from convcalc.text import json_safe
+from convcalc.text import exact_decimal, fraction_text, json_safe
+
+
+def _formula(axis: WindowAxis, same: bool, unit: str) -> str:
+    """One axis's arithmetic, worked out, and what TensorFlow makes of it."""
+    result = axis.result
+    if same:
+        return f"same → ceil(W/S) = ceil({axis.size}/{axis.stride}) = {result.size} (P = {axis.pads} in total)"
+    exact = Fraction(result.numerator, axis.stride) + 1
+    formula = f"(W − F + 2P)/S + 1 = ({axis.size} − {axis.span} + {axis.pads})/{axis.stride} + 1"
+    if not result.has_output:
+        return (
+            f"{formula} = {fraction_text(exact).replace('-', '−')}: the window ({axis.letter} = {axis.span}) is"
+            f" larger than the padded input (W + 2P = {axis.padded}), so there is no output (CC102)"
+        )
+    if result.fits:
+        return f"{formula} = {result.size}"
+    if axis.lost:
+        rows = f"{axis.lost} {unit}" if axis.lost == 1 else f"{axis.lost} {unit.replace('/', 's/')}s"
+        why = f"the last {rows} of the input {'goes' if axis.lost == 1 else 'go'} unread (CC101)"
+    elif axis.drops_padding:
+        why = "only padding goes unread (CC208)"
+    else:
+        why = "the rows it skips lie in the stride's own gap"
+    return f"{formula} {exact_decimal(exact)} is not an integer: TensorFlow floors it to {result.size}; {why}"
 
 
 def render(checked: CheckedSpec, output_format: str) -> str:
@@ -15,20 +41,12 @@ def render(checked: CheckedSpec, output_format: str) -> str:
     window = layer.window
     assert window is not None
     findings = [f for f in checked.findings if f.layer == 0]
-    formulas = []
-    for axis in window.axes(layer.input_shape):
-        result = axis.result
-        if window.same:
-            formulas.append(
-                f"{axis.name}: same → ceil(W/S) = ceil({axis.size}/{axis.stride}) = {result.size}"
-                f" (P = {axis.pads} in total)"
-            )
-        else:
-            value = f"= {result.size}" if result.fits else f"is not an integer: TensorFlow floors it to {result.size}"
-            formulas.append(
-                f"{axis.name}: (W − F + 2P)/S + 1 = ({axis.size} − {axis.kernel} + {axis.pads})/{axis.stride} + 1"
-                f" {value}"
-            )
+    axes = window.axes(layer.input_shape)
+    both = [_formula(axis, window.same, "row/column") for axis in axes]
+    if both[0] == both[1]:  # a square layer: one sentence about rows and columns
+        formulas = [f"height and width: {both[0]}"]
+    else:
+        formulas = [f"{axis.name}: {_formula(axis, window.same, axis.unit)}" for axis in axes]
     if output_format == "json":
         payload = {
             "input_shape": list(layer.input_shape),
@@ -48,12 +66,13 @@ def render(checked: CheckedSpec, output_format: str) -> str:
             ],
         }
         return json_safe(json.dumps(payload, indent=2, ensure_ascii=False)) + "\n"
+    output = "no output" if layer.output_shape.empty else str(layer.output_shape)
     lines = [
-        f"{layer.type} {hyperparameters(layer)}: {layer.input_shape} → {layer.output_shape}",
+        f"{layer.type} {hyperparameters(layer)}: {layer.input_shape} → {output}",
         *(f"  {formula}" for formula in formulas),
         f"  weights {layer.weights:,} + biases {layer.biases:,} = params {layer.params:,}",
     ]
-    if layer.unshared_params is not None:
+    if layer.unshared_params is not None and not layer.output_shape.empty:
         lines.append(f"  without parameter sharing (locally connected): {layer.unshared_params:,} params")
     for f in findings:
         lines.append(f"{f.code} {f.severity.value}: {f.message}")

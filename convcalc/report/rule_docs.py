@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from convcalc.report.common import DEFAULT_WIDTH
 from convcalc.rules import REGISTRY, Rule
 
 
@@ -40,7 +41,7 @@ def rule_markdown(rule: Rule) -> str:
     )
 
 
-def render_list(output_format: str) -> str:
+def render_list(output_format: str, width: int = DEFAULT_WIDTH) -> str:
     rules = [REGISTRY[code] for code in sorted(REGISTRY)]
     if output_format == "json":
         return json.dumps([rule_record(r) for r in rules], indent=2, ensure_ascii=False) + "\n"
@@ -55,17 +56,28 @@ def render_list(output_format: str) -> str:
         )
         return header + rows + "\n" + "\n".join(rule_markdown(r) for r in rules)
     table = Table(title="convcalc rules", header_style="bold")
-    for column in ("code", "name", "severity", "summary"):
-        table.add_column(column)
+    for column in ("code", "name", "severity"):
+        table.add_column(column, no_wrap=True)  # codes and names are looked up: never broken
+    table.add_column("summary", ratio=1)  # the summary wraps at spaces to fit the terminal
     for r in rules:
         severity = r.severity.value + ("" if r.default_enabled else " (off)")
         table.add_row(Text(r.code), Text(r.name), Text(severity), Text(r.summary))
-    buffer = io.StringIO()
-    Console(file=buffer, width=120, markup=False, highlight=False).print(table)
-    return buffer.getvalue()
+    return _console_text(table, width)
 
 
-def render_rule(rule: Rule, output_format: str) -> str:
+def render_rule(rule: Rule, output_format: str, width: int = DEFAULT_WIDTH) -> str:
+    """One rule's documentation: JSON, its Markdown source, or (table) that Markdown rendered for a terminal."""
     if output_format == "json":
         return json.dumps(rule_record(rule), indent=2, ensure_ascii=False) + "\n"
-    return rule_markdown(rule)
+    if output_format == "markdown":
+        return rule_markdown(rule)
+    from rich.markdown import Markdown
+
+    return _console_text(Markdown(rule_markdown(rule), code_theme="ansi_dark", inline_code_lexer=None), width)
+
+
+def _console_text(renderable: object, width: int) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, markup=False, highlight=False, emoji=False, color_system=None)
+    console.print(renderable)
+    return buffer.getvalue()

@@ -48,7 +48,7 @@ def test_the_examples_cover_what_they_should() -> None:
 @pytest.fixture(scope="module")
 def verified(keras: Any) -> Any:
     """``convcalc verify`` of every clean example, once: it builds each of them in Keras (vgg16 is 138 M)."""
-    return invoke("verify", *map(str, CLEAN))
+    return invoke("verify", "--width", "220", *map(str, CLEAN))  # wide enough for every column
 
 
 @pytest.mark.slow
@@ -284,19 +284,34 @@ def test_unwritable_output_exits_2(tmp_path: Path) -> None:
     assert "cannot write" in result.stderr
 
 
-def test_without_tensorflow_export_and_verify_say_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_tensorflow_keras_export_and_verify_say_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # find_spec reports it missing
-    for args in (["export", str(EXAMPLES / "lenet5.json")], ["verify", str(EXAMPLES / "lenet5.json")]):
+    lenet = str(EXAMPLES / "lenet5.json")
+    for args in (["export", lenet, "--to", "keras", "-o", str(tmp_path / "m.keras")], ["verify", lenet]):
         result = invoke(*args)
         assert result.exit_code == 2
         [line] = result.stderr.strip().splitlines()
         assert "TensorFlow is not installed" in line and "pip install" in line and "[tensorflow]" in line
         assert result.stdout == ""
+    assert not (tmp_path / "m.keras").exists()
+
+
+@pytest.mark.parametrize(("target", "what"), [("python", "Keras layers"), ("tf-nn", "tf.nn operations")])
+def test_code_exports_need_no_tensorflow(monkeypatch: pytest.MonkeyPatch, target: str, what: str) -> None:
+    # Writing code is text: only running it needs TensorFlow.
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    monkeypatch.setitem(sys.modules, "keras", None)
+    result = invoke("export", str(EXAMPLES / "lenet5.json"), "--to", target)
+    assert result.exit_code == 0, result.stderr
+    compile(result.stdout, "model.py", "exec")
+    assert "11 spec layers → " in result.stderr and what in result.stderr
 
 
 @pytest.mark.tensorflow
 def test_an_old_keras_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runtime.importlib.metadata, "version", lambda name: "3.10.0")
-    result = invoke("export", str(EXAMPLES / "lenet5.json"))
+    result = invoke("export", str(EXAMPLES / "lenet5.json"), "--to", "keras", "-o", "never.keras")
     assert result.exit_code == 2
     assert "Keras 3.10.0 is too old" in result.stderr and "keras>=3.11" in result.stderr
