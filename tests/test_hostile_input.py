@@ -7,11 +7,16 @@ where a generous wall-clock bound is the clearest statement (ten or more times w
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from convcalc import graph
+from convcalc.analysis import NetworkFacts, analyze
+from convcalc.rules.graph import size_locked
 from convcalc.spec import Network
 
 # --- quadratic walks made linear ----------------------------------------------------------------------------
@@ -43,3 +48,57 @@ def test_graph_problems_stop_at_most() -> None:
     layers = [{"type": "relu", "inputs": [f"missing{i}"]} for i in range(5000)]
     network = Network.model_validate({"input": [8, 8, 1], "layers": layers})
     assert len(graph.graph_problems(network, most=10)) == 10
+
+
+def brute_force_size_locked(net: NetworkFacts) -> set[int]:
+    """The definition, read literally: a layer is locked when any reader is a merge whose inputs share one
+    H×W, or a shape-keeping layer that is itself locked (the quadratic version the rule used to run)."""
+    readers: list[list[int]] = [[] for _ in net.layers]
+    for layer in net.layers:
+        for source in layer.inputs:
+            if source >= 0:
+                readers[source].append(layer.index)
+    locked: set[int] = set()
+    for layer in reversed(net.layers):
+        for r in readers[layer.index]:
+            reader = net.layers[r]
+            fits = len({(s.height, s.width) for s in reader.input_shapes}) == 1
+            if (reader.traits.merge and fits) or (reader.traits.keeps_shape and r in locked):
+                locked.add(layer.index)
+    return locked
+
+
+@st.composite
+def merge_graphs(draw: st.DrawFn) -> dict[str, Any]:
+    """Random graphs of convs, pools, relus, adds and concats reading earlier layers or the input."""
+    layers: list[dict[str, Any]] = []
+    for i in range(draw(st.integers(1, 14))):
+        names = ["input", *(f"l{j}" for j in range(i))]
+        kind = draw(st.sampled_from(["conv", "pool", "relu", "add", "concat"]))
+        if kind in ("add", "concat"):
+            reads = draw(st.lists(st.sampled_from(names), min_size=2, max_size=4))
+            layer: dict[str, Any] = {"type": kind, "inputs": reads}
+        else:
+            layer = {"type": kind, "inputs": [draw(st.sampled_from(names))]}
+            if kind == "conv":
+                layer.update(filters=2, kernel=draw(st.sampled_from([1, 3])), padding=draw(st.sampled_from([0, 1])))
+            elif kind == "pool":
+                layer.update(kernel=2, stride=draw(st.sampled_from([1, 2])))
+        layers.append({**layer, "name": f"l{i}"})
+    return {"input": [8, 8, 2], "layers": layers}
+
+
+@given(merge_graphs())
+def test_size_locked_agrees_with_the_definition(spec: dict[str, Any]) -> None:
+    net = analyze(Network.model_validate(spec))
+    assert size_locked(net) == brute_force_size_locked(net)
+
+
+def test_size_locked_is_linear_in_a_merge_of_thousands() -> None:
+    # Before: the input-shape set of the merge rebuilt for each of its 3,000 sources (0.9 s here; now 2 ms).
+    layers: list[dict[str, Any]] = [{"type": "relu", "name": f"r{i}", "inputs": ["input"]} for i in range(3000)]
+    layers.append({"type": "concat", "inputs": [f"r{i}" for i in range(3000)]})
+    net = analyze(Network.model_validate({"input": [8, 8, 1], "layers": layers}))
+    start = time.perf_counter()
+    assert size_locked(net) == set(range(3000))
+    assert time.perf_counter() - start < 0.25
