@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from convcalc import graph
 from convcalc.analysis import NetworkFacts, analyze
+from convcalc.importers import keras as keras_import
 from convcalc.rules.graph import size_locked
 from convcalc.spec import Network
 
@@ -102,3 +103,47 @@ def test_size_locked_is_linear_in_a_merge_of_thousands() -> None:
     start = time.perf_counter()
     assert size_locked(net) == set(range(3000))
     assert time.perf_counter() - start < 0.25
+
+
+class CountingSet(set[str]):
+    """A set that counts membership tests."""
+
+    tests = 0
+
+    def __contains__(self, item: object) -> bool:
+        CountingSet.tests += 1
+        return super().__contains__(item)
+
+
+def sequential(layers: list[dict[str, Any]], shape: tuple[int, ...] = (8, 8, 1)) -> dict[str, Any]:
+    entry = {"class_name": "InputLayer", "config": {"name": "in", "batch_shape": [None, *shape]}}
+    return {"class_name": "Sequential", "config": {"name": "m", "layers": [entry, *layers]}}
+
+
+def keras_relu(name: str) -> dict[str, Any]:
+    return {"class_name": "ReLU", "config": {"name": name}}
+
+
+def test_keras_names_made_unique_in_linear_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: each of 10,000 layers named "a" walked a_2, a_3, … from the start (28 s in the issue).
+    CountingSet.tests = 0
+    monkeypatch.setattr(keras_import._Importer, "__init__", _counting_init(keras_import._Importer.__init__))
+    spec = keras_import.spec_from_keras_config(sequential([keras_relu("a") for _ in range(10_000)]))
+    names = [layer["name"] for layer in spec["layers"]]
+    assert names[:3] == ["a", "a_2", "a_3"] and names[-1] == "a_10000"
+    assert len(set(names)) == 10_000
+    assert CountingSet.tests <= 3 * 10_000
+
+
+def _counting_init(init: Any) -> Any:
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.names = CountingSet(self.names)
+
+    return wrapped
+
+
+def test_keras_names_skip_names_already_taken() -> None:
+    layers = [keras_relu("a_2"), keras_relu("a"), keras_relu("a"), keras_relu("a"), keras_relu("a_3")]
+    spec = keras_import.spec_from_keras_config(sequential(layers))
+    assert [layer["name"] for layer in spec["layers"]] == ["a_2", "a", "a_3", "a_4", "a_3_2"]

@@ -222,6 +222,8 @@ class _Importer:
     input_shape: list[int] | None = None
     input_layer: KerasLayer | None = None
     names: set[str] = field(default_factory=lambda: {INPUT_NAME})
+    suffixes: dict[str, int] = field(default_factory=dict)
+    """The last n of ``<name>_<n>`` that ``_unique`` gave each name."""
     unsupported: bool = False
 
     def run(self, model: dict[str, Any]) -> dict[str, Any] | None:
@@ -428,10 +430,12 @@ class _Importer:
         return handler(layer, sources)
 
     def _unique(self, name: str) -> str:
-        candidate, n = name, 1
+        # Each base name remembers the last suffix it took, so 10,000 layers named "a" cost 10,000 steps.
+        candidate, n = name, self.suffixes.get(name, 1)
         while candidate in self.names:
             n += 1
             candidate = f"{name}_{n}"
+        self.suffixes[name] = n
         self.names.add(candidate)
         return candidate
 
