@@ -12,10 +12,11 @@ import contextlib
 import difflib
 import json
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -316,26 +317,54 @@ def _json_kind(value: Any) -> str:
     return "a number"
 
 
-def read_text(file: str) -> str:
-    """Read a spec file as UTF-8 text, refusing directories, huge files and binary junk."""
-    path = Path(file)
+def open_regular(file: str, what: str = "spec file") -> BinaryIO:
+    """Open ``file`` for binary reading, refusing anything but a regular file (a directory, pipe, device or
+    socket) by name, and never blocking: a FIFO would wait for a writer in ``open``, so the file is stat'ed
+    first and opened non-blocking, and the open file is stat'ed again in case it was swapped in between."""
     try:
-        if path.is_dir():
-            raise SpecError(file, [Problem((), "is a directory, not a spec file")])
-        if path.exists() and not path.is_file():
-            # A pipe or device has no size to check and may never end.
-            raise SpecError(file, [Problem((), "is not a regular file")])
-        size = path.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(file, [Problem((), f"file is {size:,} bytes; the limit is {MAX_SPEC_BYTES:,}")])
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_SPEC_BYTES + 1)  # the file may grow between stat and read
+        _require_regular(file, os.stat(file).st_mode, what)
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise SpecError(file, [Problem((), "no such file")]) from None
     except ValueError as exc:  # e.g. a NUL byte in the name
         raise SpecError(file, [Problem((), f"cannot open: {exc}")]) from None
     except OSError as exc:
         raise SpecError(file, [Problem((), f"cannot read: {exc.strerror or exc}")]) from None
+    try:
+        _require_regular(file, os.fstat(fd).st_mode, what)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _require_regular(file: str, mode: int, what: str) -> None:
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise SpecError(file, [Problem((), f"is a directory, not a {what}")])
+    kind = next((name for test, name in _NOT_REGULAR if test(mode)), "something else")
+    raise SpecError(file, [Problem((), f"is not a regular file but {kind}; convcalc reads only regular files")])
+
+
+def read_text(file: str) -> str:
+    """Read a spec file as UTF-8 text, refusing what is not a regular file, huge files and binary junk."""
+    with open_regular(file) as handle:
+        try:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_SPEC_BYTES:
+                raise SpecError(file, [Problem((), f"file is {size:,} bytes; the limit is {MAX_SPEC_BYTES:,}")])
+            raw = handle.read(MAX_SPEC_BYTES + 1)  # the file may grow between stat and read
+        except OSError as exc:
+            raise SpecError(file, [Problem((), f"cannot read: {exc.strerror or exc}")]) from None
     if len(raw) > MAX_SPEC_BYTES:
         raise SpecError(file, [Problem((), f"file is larger than the limit of {MAX_SPEC_BYTES:,} bytes")])
     if b"\x00" in raw:

@@ -7,7 +7,14 @@ where a generous wall-clock bound is the clearest statement (ten or more times w
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +23,109 @@ from hypothesis import strategies as st
 
 from convcalc import graph
 from convcalc.analysis import NetworkFacts, analyze
+from convcalc.checking import load_any
 from convcalc.importers import keras as keras_import
+from convcalc.loading import (
+    SpecError,
+)
 from convcalc.rules.graph import size_locked
 from convcalc.spec import Network
+from tests.helpers import ROOT
+
+# --- helpers -----------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def no_hang(seconds: float) -> Iterator[None]:
+    """Raise TimeoutError in the test if the block takes longer (interrupts a blocking open, too)."""
+    import signal
+
+    def alarm(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"blocked for {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "convcalc", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+# --- files that are not regular files ----------------------------------------------------------------------
+
+COMMANDS = ["check", "draw", "solve", "export", "verify"]
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "p.json"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_fifo_is_refused_by_every_command_without_blocking(fifo: Path, command: str) -> None:
+    # Before: `convcalc check p.json` blocked forever in open(), waiting for a writer.
+    process = run_cli(command, str(fifo), timeout=30)
+    assert process.returncode == 2, process.stderr
+    assert f"{fifo}: is not a regular file but a named pipe" in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+def test_import_of_a_fifo_exits_2_without_blocking(fifo: Path) -> None:
+    process = run_cli("import", str(fifo), timeout=30)
+    assert process.returncode == 2 and "Traceback" not in process.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "socket", "directory"])
+def test_the_loader_refuses_what_is_not_a_regular_file_by_name(tmp_path: Path, kind: str) -> None:
+    if kind == "fifo":
+        path = tmp_path / "spec.json"
+        os.mkfifo(path)
+        expected = "is not a regular file but a named pipe"
+    elif kind == "device":
+        path = Path(os.devnull)
+        expected = "is not a regular file but a character device"
+    elif kind == "socket":
+        path = tmp_path / "s.json"
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+        expected = "is not a regular file but a socket"
+    else:
+        path = tmp_path / "spec.json"
+        path.mkdir()
+    with no_hang(10), pytest.raises(SpecError) as caught:
+        load_any(str(path))
+    if kind == "directory":
+        expected = "is a directory, not a spec file"
+    else:
+        expected += "; convcalc reads only regular files"
+    assert [p.message for p in caught.value.problems] == [expected]
+
+
+def test_a_fifo_named_like_a_keras_model_is_refused_too(tmp_path: Path) -> None:
+    path = tmp_path / "model.keras"
+    os.mkfifo(path)
+    with no_hang(10), pytest.raises(SpecError) as caught:
+        keras_import.spec_from_keras_file(str(path))
+    assert "is not a regular file but a named pipe" in caught.value.problems[0].message
+    with no_hang(10):
+        assert not keras_import.is_keras_file(str(path))
+
 
 # --- quadratic walks made linear ----------------------------------------------------------------------------
 

@@ -19,12 +19,21 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from convcalc.analysis import NetworkFacts, Shape, analyze
 from convcalc.layers import REGISTRY
 from convcalc.layers.keras import KerasLayer, Mapped, Refusal, Tensor, short_json
-from convcalc.loading import MAX_SPEC_BYTES, JsonPath, Problem, SpecError, format_path, read_text, validate
+from convcalc.loading import (
+    MAX_SPEC_BYTES,
+    JsonPath,
+    Problem,
+    SpecError,
+    format_path,
+    open_regular,
+    read_text,
+    validate,
+)
 from convcalc.spec import INPUT_NAME
 
 MAX_CONFIG_BYTES = MAX_SPEC_BYTES
@@ -73,16 +82,13 @@ def is_keras_file(path: str) -> bool:
 
     Never raises; reads at most the spec size limit.
     """
-    file = Path(path)
     try:
-        if not file.is_file():
-            return False
-        with file.open("rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(8)
-            if head.startswith(_ZIP_MAGIC) or head.startswith(_HDF5_MAGIC) or file.suffix.lower() == ".keras":
+            if head.startswith(_ZIP_MAGIC) or head.startswith(_HDF5_MAGIC) or Path(path).suffix.lower() == ".keras":
                 return True
             raw = head + handle.read(MAX_SPEC_BYTES)
-    except (OSError, ValueError):
+    except (SpecError, OSError, ValueError):
         return False
     if b'"class_name"' not in raw:  # cheap: a convcalc spec never has this key
         return False
@@ -108,31 +114,28 @@ def _file_error(path: str, message: str, line: int | None = None, column: int | 
 
 
 def _read_model_json(path: str) -> Any:
-    file = Path(path)
-    try:
-        if file.is_dir():
-            raise _file_error(path, "is a directory, not a Keras model file")
-        with file.open("rb") as handle:
+    with open_regular(path, "Keras model file") as handle:
+        try:
             head = handle.read(8)
-    except FileNotFoundError:
-        raise _file_error(path, "no such file") from None
-    except (OSError, ValueError) as exc:
-        raise _file_error(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    if head.startswith(_HDF5_MAGIC):
-        raise _file_error(
-            path,
-            "is a legacy HDF5 (.h5) Keras file, which convcalc cannot read without HDF5 libraries;"
-            " save the model as .keras (model.save('model.keras')) or write model.to_json() to a file",
-        )
-    if head.startswith(_ZIP_MAGIC) or file.suffix.lower() == ".keras":
-        return _parse(path, _read_archive_config(path), CONFIG_MEMBER)
+            handle.seek(0)
+        except OSError as exc:
+            raise _file_error(path, f"cannot read: {exc.strerror or exc}") from None
+        if head.startswith(_HDF5_MAGIC):
+            raise _file_error(
+                path,
+                "is a legacy HDF5 (.h5) Keras file, which convcalc cannot read without HDF5 libraries;"
+                " save the model as .keras (model.save('model.keras')) or write model.to_json() to a file",
+            )
+        if head.startswith(_ZIP_MAGIC) or Path(path).suffix.lower() == ".keras":
+            return _parse(path, _read_archive_config(path, handle), CONFIG_MEMBER)
     return _parse(path, read_text(path), None)
 
 
-def _read_archive_config(path: str) -> str:
-    """config.json of a .keras archive, refusing missing, oversized or undecodable members."""
+def _read_archive_config(path: str, handle: BinaryIO) -> str:
+    """config.json of a .keras archive (open in ``handle``), refusing missing, oversized or undecodable
+    members."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(handle) as archive:
             try:
                 info = archive.getinfo(CONFIG_MEMBER)
             except KeyError:
