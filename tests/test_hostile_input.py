@@ -7,11 +7,13 @@ where a generous wall-clock bound is the clearest statement (ten or more times w
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,18 +23,64 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convcalc import graph
+from convcalc import graph, loading
 from convcalc.analysis import NetworkFacts, analyze
 from convcalc.checking import load_any
 from convcalc.importers import keras as keras_import
 from convcalc.loading import (
+    MAX_INPUTS,
+    MAX_KEYS,
+    MAX_LIST_ITEMS,
+    MAX_PROBLEMS,
+    MAX_SPEC_BYTES,
+    MAX_STRING,
     SpecError,
+    format_path,
+    load_spec,
+    scan_positions,
+    validate,
 )
 from convcalc.rules.graph import size_locked
-from convcalc.spec import Network
+from convcalc.spec import MAX_LAYERS, Network
 from tests.helpers import ROOT
 
 # --- helpers -----------------------------------------------------------------------------------------------
+
+
+def relus(n: int, **fields: Any) -> list[dict[str, Any]]:
+    return [{"type": "relu", **fields} for _ in range(n)]
+
+
+def spec_text(layers: list[dict[str, Any]], **top: Any) -> str:
+    return json.dumps({"input": [8, 8, 1], **top, "layers": layers}, separators=(",", ":"))
+
+
+def refusal(path: Path) -> tuple[str, str]:
+    """The one problem loading ``path`` gives, as (path, message)."""
+    with pytest.raises(SpecError) as caught:
+        load_spec(str(path))
+    problems = caught.value.problems
+    assert len(problems) == 1, problems
+    return format_path(problems[0].path), problems[0].message
+
+
+class NeverValidate:
+    """Stands in for the layers' validator where a limit must refuse the input first."""
+
+    def validate_python(self, value: Any) -> Any:
+        raise AssertionError("validated layers that a limit should have refused first")
+
+
+@contextmanager
+def never_parsed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fails the test if the text reaches json.loads or pydantic: a limit must stop it before."""
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("parsed text that a limit should have refused first")
+
+    monkeypatch.setattr(loading.json, "loads", boom)
+    monkeypatch.setattr(loading, "_LAYERS", NeverValidate())
+    yield
 
 
 @contextmanager
@@ -158,6 +206,17 @@ def test_graph_problems_stop_at_most() -> None:
     assert len(graph.graph_problems(network, most=10)) == 10
 
 
+def test_a_spec_with_thousands_of_mistakes_shows_the_first_and_counts_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "typos.json"
+    path.write_text(spec_text([{"type": "relu", "inputs": [f"missing{i}"]} for i in range(3000)]))
+    with pytest.raises(SpecError) as caught:
+        load_spec(str(path))
+    problems = caught.value.problems
+    assert len(problems) == MAX_PROBLEMS
+    assert format_path(problems[0].path) == "layers[0].inputs[0]"
+    assert problems[-1].message == f"… and more problems: convcalc stops after the first {MAX_PROBLEMS - 1}"
+
+
 def brute_force_size_locked(net: NetworkFacts) -> set[int]:
     """The definition, read literally: a layer is locked when any reader is a merge whose inputs share one
     H×W, or a shape-keeping layer that is itself locked (the quadratic version the rule used to run)."""
@@ -254,3 +313,251 @@ def test_keras_names_skip_names_already_taken() -> None:
     layers = [keras_relu("a_2"), keras_relu("a"), keras_relu("a"), keras_relu("a"), keras_relu("a_3")]
     spec = keras_import.spec_from_keras_config(sequential(layers))
     assert [layer["name"] for layer in spec["layers"]] == ["a_2", "a", "a_3", "a_4", "a_3_2"]
+
+
+# --- the limits: refused at once, by name ------------------------------------------------------------------
+
+
+def test_one_layer_past_the_limit_is_refused_before_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: 1,000,001 layers were refused by pydantic after validating them all (15 s, 1.4 GB).
+    path = tmp_path / "deep.json"
+    path.write_text(spec_text(relus(MAX_LAYERS + 1)))
+    with never_parsed(monkeypatch):
+        where, message = refusal(path)
+    assert where == "layers"
+    assert message == f"more than {MAX_LAYERS:,} layers; convcalc checks at most {MAX_LAYERS:,}"
+
+
+def test_the_layer_limit_itself_is_admitted(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(spec_text(relus(MAX_LAYERS)))
+    assert len(load_spec(str(path)).network.layers) == MAX_LAYERS
+
+
+def test_data_past_the_layer_limit_is_refused_without_validating(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Data that never was text (an imported Keras model) is held to the same limit, before pydantic.
+    monkeypatch.setattr(loading, "_LAYERS", NeverValidate())
+    with pytest.raises(SpecError) as caught:
+        validate("model.keras", {"input": [8, 8, 1], "layers": relus(MAX_LAYERS + 1)})
+    assert [(format_path(p.path), p.message) for p in caught.value.problems] == [
+        ("layers", f"{MAX_LAYERS + 1:,} layers; convcalc checks at most {MAX_LAYERS:,}")
+    ]
+
+
+def test_data_past_the_input_limits_is_refused_without_validating(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loading, "_LAYERS", NeverValidate())
+    wide = {"type": "add", "inputs": ["input"] * (MAX_LIST_ITEMS + 1)}
+    merges = [{"type": "add", "inputs": ["input"] * MAX_LIST_ITEMS} for _ in range(MAX_INPUTS // MAX_LIST_ITEMS)]
+    with pytest.raises(SpecError) as caught:
+        validate("model.keras", {"input": [8, 8, 1], "layers": [wide, *merges]})
+    assert [(format_path(p.path), p.message) for p in caught.value.problems] == [
+        (
+            "layers[0].inputs",
+            f"a list of more than {MAX_LIST_ITEMS:,} items; the limit is {MAX_LIST_ITEMS:,} (the inputs of a merge,"
+            " rule codes)",
+        ),
+        (
+            "layers",
+            f"the layers' inputs name more than {MAX_INPUTS:,} layers in all; convcalc checks at most {MAX_INPUTS:,}",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("escaped", [False, True], ids=["plain names", "escaped names"])
+def test_a_merge_past_the_list_limit_is_refused_before_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, escaped: bool
+) -> None:
+    # Plain names are counted in one match; names with escapes are walked token by token: both count.
+    name = '"\\u0069nput"' if escaped else '"input"'
+    path = tmp_path / "wide.json"
+    path.write_text(
+        '{"input":[8,8,1],"layers":[{"type":"concat","inputs":[' + ",".join([name] * (MAX_LIST_ITEMS + 1)) + "]}]}"
+    )
+    with never_parsed(monkeypatch):
+        where, message = refusal(path)
+    assert where == "layers[0].inputs"
+    assert message.startswith(f"a list of more than {MAX_LIST_ITEMS:,} items")
+
+
+def test_a_merge_at_the_list_limit_is_admitted(tmp_path: Path) -> None:
+    branches = [{"type": "relu", "name": f"b{i}", "inputs": ["input"]} for i in range(MAX_LIST_ITEMS)]
+    merge = {"type": "concat", "inputs": [f"b{i}" for i in range(MAX_LIST_ITEMS)]}
+    path = tmp_path / "wide.json"
+    path.write_text(spec_text([*branches, merge]))
+    assert load_spec(str(path)).network.layers[-1].inputs is not None
+
+
+@pytest.mark.parametrize("escaped", [False, True], ids=["plain names", "escaped names"])
+def test_inputs_past_the_total_are_refused_before_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, escaped: bool
+) -> None:
+    name = '"\\u0069nput"' if escaped else '"input"'
+    per_layer = 16
+    merge = '{"type":"add","inputs":[' + ",".join([name] * per_layer) + "]}"
+    path = tmp_path / "edges.json"
+    path.write_text('{"input":[8,8,1],"layers":[' + ",".join([merge] * (MAX_INPUTS // per_layer + 1)) + "]}")
+    with never_parsed(monkeypatch):
+        where, message = refusal(path)
+    assert where == f"layers[{MAX_INPUTS // per_layer}].inputs"
+    assert message == (
+        f"the layers' inputs name more than {MAX_INPUTS:,} layers in all; convcalc checks at most {MAX_INPUTS:,}"
+    )
+
+
+def test_an_object_past_the_key_limit_is_refused_before_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "keys.json"
+    path.write_text(spec_text([{"type": "relu", **{f"k{i}": i for i in range(MAX_KEYS)}}]))
+    with never_parsed(monkeypatch):
+        where, message = refusal(path)
+    assert where == "layers[0]"
+    assert message.startswith(f"an object with more than {MAX_KEYS} keys")
+
+
+@pytest.mark.parametrize("where", ["value", "key", "escapes", "escaped quotes"])
+def test_a_string_past_the_length_limit_is_refused_by_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    long = {"value": "n" * (MAX_STRING + 1), "escapes": "\\n" * MAX_STRING, "escaped quotes": '\\"' * MAX_STRING}
+    if where == "key":
+        text = '{"input":[8,8,1],"layers":[{"type":"relu","' + "k" * (MAX_STRING + 1) + '":1}]}'
+    else:
+        text = '{"input":[8,8,1],"layers":[{"type":"relu","name":"' + long[where] + '"}]}'
+    path = tmp_path / "long.json"
+    path.write_text(text)
+    with never_parsed(monkeypatch):
+        found, message = refusal(path)
+    assert found == ("layers[0]" if where == "key" else "layers[0].name")
+    assert message.startswith(f"a {'key' if where == 'key' else 'string'} of more than {MAX_STRING:,} characters")
+
+
+def test_a_string_at_the_length_limit_reaches_validation(tmp_path: Path) -> None:
+    path = tmp_path / "long.json"
+    path.write_text(spec_text([{"type": "relu", "name": "n" * MAX_STRING}]))
+    assert refusal(path) == ("layers[0].name", "must be 1 to 200 characters long")
+
+
+def test_a_giant_string_costs_no_memory_in_the_scan() -> None:
+    # Before: the regex's backtracking stack took 125 bytes per character (2.5 GB for a 20 MB string).
+    text = '{"input":[8,8,1],"layers":[{"type":"relu","junk":"' + "x" * (MAX_SPEC_BYTES - 100) + '"}]}'
+    tracemalloc.start()
+    try:
+        scan = scan_positions(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert scan.refusal is not None and scan.refusal.path == ("layers", 0, "junk")
+    assert peak < 4 * 1024 * 1024, f"{peak:,} bytes"
+
+
+def test_an_unterminated_string_is_left_to_the_parser(tmp_path: Path) -> None:
+    path = tmp_path / "cut.json"
+    path.write_text('{"input": [8, 8, 1], "layers": [{"type": "relu", "name": "r\\"')
+    where, message = refusal(path)
+    assert where == "(top level)" and message.startswith("malformed JSON: Unterminated string")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("plain", "plain"),
+        ("a\\\\", "a\\"),
+        ('quote\\"d', 'quote"d'),
+        ('\\\\\\"', '\\"'),
+        ("\\u0041", "A"),
+        ("comma, and ] bracket", "comma, and ] bracket"),
+    ],
+)
+def test_strings_with_escapes_load_and_keep_positions(tmp_path: Path, name: str, expected: str) -> None:
+    text = '{\n  "input": [8, 8, 1],\n  "layers": [\n    {"type": "relu", "name": "' + name + '"},\n'
+    text += '    {"type": "relu", "inputs": ["' + name + '"], "name": "x"}\n  ]\n}'
+    path = tmp_path / "escapes.json"
+    path.write_text(text)
+    loaded = load_spec(str(path))
+    assert loaded.network.layers[0].name == expected
+    assert loaded.network.layers[1].inputs == (expected,)
+    assert loaded.source.locate(("layers", 1, "name")) == (5, text.splitlines()[4].index('"name"') + 1)
+
+
+def test_many_mistakes_validate_only_until_enough_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each layer wrong in sixty ways: pydantic is asked about one chunk, not all of them.
+    chunks = []
+    real = loading._LAYERS
+
+    class Counting:
+        def validate_python(self, value: Any) -> Any:
+            chunks.append(len(value))
+            return real.validate_python(value)
+
+    monkeypatch.setattr(loading, "_LAYERS", Counting())
+    junk = {f"junk{k}": k for k in range(60)}
+    path = tmp_path / "junk.json"
+    path.write_text(spec_text(relus(2000, **junk)))
+    with pytest.raises(SpecError) as caught:
+        load_spec(str(path))
+    assert len(chunks) == 1
+    assert len(caught.value.problems) == MAX_PROBLEMS
+    assert format_path(caught.value.problems[0].path) == "layers[0].junk0"
+
+
+def test_mistakes_in_layers_and_the_top_level_are_reported_in_field_order(tmp_path: Path) -> None:
+    path = tmp_path / "both.json"
+    path.write_text(json.dumps({"layers": [{"type": "relu", "junk": 1}], "input": [8, 8], "extra": 1}))
+    with pytest.raises(SpecError) as caught:
+        load_spec(str(path))
+    assert [format_path(p.path) for p in caught.value.problems] == ["input", "layers[0].junk", "extra"]
+
+
+def test_the_file_size_limit_is_checked_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_SPEC_BYTES + 1)  # sparse: nothing to read
+    assert refusal(path) == ("(top level)", f"file is {MAX_SPEC_BYTES + 1:,} bytes; the limit is {MAX_SPEC_BYTES:,}")
+
+
+# --- Keras model files -------------------------------------------------------------------------------------
+
+
+def test_importer_problems_are_capped_and_keep_the_list_of_kinds() -> None:
+    config = sequential([{"class_name": "Lambda", "config": {"name": f"l{i}"}} for i in range(200)])
+    with pytest.raises(SpecError) as caught:
+        keras_import.spec_from_keras_config(config)
+    problems = caught.value.problems
+    assert len(problems) == MAX_PROBLEMS
+    assert problems[-2].message.startswith("… and 152 more problems")
+    assert problems[-1].message.startswith("convcalc imports these Keras layers")
+
+
+# --- the command line --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("output", ["table", "json"])
+def test_the_layer_limit_checks_in_seconds(tmp_path: Path, output: str) -> None:
+    # The largest admitted chain (bench_limits.py measures more shapes): well inside the 10 s goal.
+    layers = []
+    while len(layers) < MAX_LAYERS:
+        layers += [{"type": "conv", "filters": 16, "kernel": 3, "padding": 1}, {"type": "relu"}]
+    path = tmp_path / "deep.json"
+    path.write_text(spec_text(layers[:MAX_LAYERS]))
+    start = time.perf_counter()
+    process = run_cli("check", str(path), "--format", output)
+    assert process.returncode in (0, 1), process.stderr
+    assert time.perf_counter() - start < 10
+
+
+def test_refusals_exit_2_naming_file_and_field_without_a_traceback(tmp_path: Path) -> None:
+    cases = {
+        "layers.json": (spec_text(relus(MAX_LAYERS + 1)), "layers: more than"),
+        "string.json": (spec_text([{"type": "relu", "name": "n" * (MAX_STRING + 1)}]), "layers[0].name: a string of"),
+        "keys.json": (spec_text([{"type": "relu", **{f"k{i}": i for i in range(MAX_KEYS)}}]), "layers[0]: an object"),
+    }
+    for name, (text, _) in cases.items():
+        (tmp_path / name).write_text(text)
+    process = run_cli("check", *(str(tmp_path / name) for name in cases))
+    assert process.returncode == 2
+    assert "Traceback" not in process.stderr
+    bullets = [line for line in process.stderr.splitlines() if line.startswith("  - ")]
+    for (name, (_, expected)), bullet in zip(cases.items(), bullets, strict=True):
+        # file:line:column: path: message
+        assert bullet.startswith(f"  - {tmp_path / name}:1:") and f": {expected}" in bullet, bullet

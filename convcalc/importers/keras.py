@@ -25,10 +25,12 @@ from convcalc.analysis import NetworkFacts, Shape, analyze
 from convcalc.layers import REGISTRY
 from convcalc.layers.keras import KerasLayer, Mapped, Refusal, Tensor, short_json
 from convcalc.loading import (
+    MAX_PROBLEMS,
     MAX_SPEC_BYTES,
     JsonPath,
     Problem,
     SpecError,
+    capped,
     format_path,
     open_regular,
     read_text,
@@ -40,8 +42,6 @@ MAX_CONFIG_BYTES = MAX_SPEC_BYTES
 """The largest config.json read from an archive (ResNet50's is 0.2 MiB); checked before decompressing."""
 MAX_MODEL_NESTING = 16
 """Models nested deeper than this are refused (the walk recurses once per nested model)."""
-MAX_PROBLEMS = 50
-"""Problems reported at most; the rest are counted."""
 CONFIG_MEMBER = "config.json"
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -246,9 +246,7 @@ class _Importer:
         return spec
 
     def report(self) -> list[Problem]:
-        problems = self.problems[:MAX_PROBLEMS]
-        if len(self.problems) > MAX_PROBLEMS:
-            problems.append(Problem((), f"… and {len(self.problems) - MAX_PROBLEMS} more problems"))
+        problems = list(capped(self.problems, most=MAX_PROBLEMS - 1 if self.unsupported else MAX_PROBLEMS))
         if self.unsupported:
             problems.append(
                 Problem(
