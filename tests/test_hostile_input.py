@@ -652,3 +652,18 @@ def test_refusals_exit_2_naming_file_and_field_without_a_traceback(tmp_path: Pat
     for (name, (_, expected)), bullet in zip(cases.items(), bullets, strict=True):
         # file:line:column: path: message
         assert bullet.startswith(f"  - {tmp_path / name}:1:") and f": {expected}" in bullet, bullet
+
+
+def test_bench_limits_builds_what_it_claims() -> None:
+    # The benchmark's inputs sit at the limits: the admitted ones inside, the refused ones just past.
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_limits
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    for case in bench_limits.CASES:
+        if case.build is None or "model.to_json" in case.name:
+            continue
+        text = case.build()
+        admitted = scan_positions(text).refusal is None and len(text.encode()) <= MAX_SPEC_BYTES
+        assert admitted == case.admitted, case.name
