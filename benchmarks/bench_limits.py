@@ -86,6 +86,17 @@ def named_chain() -> str:
     return dump({"input": [32, 32, 3], "layers": layers})
 
 
+def distinct() -> str:
+    """No two layers alike, so the table folds nothing: a row for every layer."""
+    layers: list[dict[str, object]] = []
+    for i in range(MAX_LAYERS // 2):
+        layers += [
+            {"type": "conv", "filters": 1 + i % 1000, "kernel": 3, "padding": 1, "name": f"conv{i}"},
+            {"type": "relu", "name": f"relu{i}"},
+        ]
+    return dump({"input": [32, 32, 3], "layers": layers})
+
+
 def long_names() -> str:
     def name(i: int) -> str:
         return f"{i:x}".rjust(200, "n")  # 200 characters, the longest a name may be
@@ -283,6 +294,7 @@ class Case:
 CASES = [
     Case(f"chain of {MAX_LAYERS:,} conv/relu", True, chain),
     Case(f"{MAX_LAYERS:,} layers, each named and read by name", True, named_chain),
+    Case(f"{MAX_LAYERS:,} distinct layers: nothing folds", True, distinct),
     Case("200-character names, each read by name", True, long_names),
     Case(f"{MAX_LAYERS:,} convs with five warnings each", True, findings),
     Case(f"concats of {MAX_LIST_ITEMS:,} inputs, to {MAX_INPUTS:,} inputs", True, wide_merges("concat")),
