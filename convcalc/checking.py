@@ -10,7 +10,7 @@ from convcalc.analysis import FigureLimitError, analyze
 from convcalc.checked import CheckedSpec
 from convcalc.config import ConfigFiles, LintConfig, matches, resolve_config
 from convcalc.findings import Finding, Severity, sort_findings
-from convcalc.loading import LoadedSpec, Problem, SourceMap, SpecError, load_spec, validate
+from convcalc.loading import LoadedSpec, Problem, SourceMap, SpecError, load_spec, open_regular, validate
 from convcalc.memory import training_memory
 from convcalc.rules import REGISTRY, run_rules
 from convcalc.rules.safety import safe_fixes
@@ -30,11 +30,12 @@ def load_any(file: str) -> LoadedSpec:
 
 
 def _looks_like_a_model(file: str) -> bool:
-    # A cheap sniff so that plain specs never pay for importing the Keras importer.
+    # A cheap sniff so that plain specs never pay for importing the Keras importer. It opens only regular
+    # files and never blocks (a FIFO would wait for a writer); whatever it cannot open, load_spec refuses.
     try:
-        with open(file, "rb") as handle:
+        with open_regular(file) as handle:
             head = handle.read(4096)
-    except (OSError, ValueError):
+    except (SpecError, OSError):
         return False
     return file.lower().endswith((".keras", ".h5")) or head.startswith((b"PK", b"\x89HDF")) or b'"class_name"' in head
 

@@ -8,6 +8,8 @@ layers, which also rules out cycles.
 from __future__ import annotations
 
 import difflib
+from collections import deque
+from itertools import islice
 
 from convcalc.spec import INPUT_NAME, Network
 
@@ -37,12 +39,28 @@ def producers(network: Network) -> list[tuple[int, ...]]:
     return result
 
 
-def graph_problems(network: Network) -> list[GraphProblem]:
-    """Duplicate or reserved names, unknown or forward references, and merges without enough inputs."""
+MAX_SUGGESTIONS = 20
+"""Unknown names that get a "did you mean": each is a difflib search, so a spec of 2,000 typos costs 20."""
+SUGGESTION_CANDIDATES = 1000
+"""The earlier names a "did you mean" looks through: the nearest ones before the layer (an unknown name is
+most often a typo of a recent one)."""
+
+
+def graph_problems(network: Network, most: int | None = None) -> list[GraphProblem]:
+    """Duplicate or reserved names, unknown or forward references, and merges without enough inputs.
+
+    Linear in the layers and their inputs; stops after ``most`` problems when given."""
     problems: list[GraphProblem] = []
     first_index: dict[str, int] = {}
-    all_names = {layer.name: i for i, layer in reversed(list(enumerate(network.layers))) if layer.name}
+    recent: deque[str] = deque(maxlen=SUGGESTION_CANDIDATES)
+    all_names: dict[str, int] = {}
     for i, layer in enumerate(network.layers):
+        if layer.name:
+            all_names.setdefault(layer.name, i)
+    suggested = 0
+    for i, layer in enumerate(network.layers):
+        if most is not None and len(problems) >= most:
+            break
         if layer.inputs is not None:
             for j, name in enumerate(layer.inputs):
                 path: tuple[str | int, ...] = ("layers", i, "inputs", j)
@@ -57,9 +75,12 @@ def graph_problems(network: Network) -> list[GraphProblem]:
                         )
                     )
                 else:
-                    close = difflib.get_close_matches(name, [*first_index, INPUT_NAME], n=1)
-                    hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    known = ", ".join(repr(n) for n in [INPUT_NAME, *first_index][:12])
+                    hint = ""
+                    if suggested < MAX_SUGGESTIONS:
+                        suggested += 1
+                        close = difflib.get_close_matches(name, [*recent, INPUT_NAME], n=1)
+                        hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    known = ", ".join(repr(n) for n in [INPUT_NAME, *islice(first_index, 11)])
                     problems.append((path, f"unknown layer {name!r}{hint}; earlier names: {known}"))
         count = len(layer.inputs) if layer.inputs is not None else 1
         if layer.traits.merge and count < 2:
@@ -80,4 +101,5 @@ def graph_problems(network: Network) -> list[GraphProblem]:
                 )
             else:
                 first_index[layer.name] = i
-    return problems
+                recent.append(layer.name)
+    return problems if most is None else problems[:most]

@@ -12,22 +12,39 @@ import contextlib
 import difflib
 import json
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from convcalc.graph import graph_problems
-from convcalc.spec import LAYER_MODELS, InputShape, Network
+from convcalc.spec import LAYER_MODELS, MAX_LAYERS, AnyLayer, InputShape, Network
 
-MAX_SPEC_BYTES = 64 * 1024 * 1024
-"""Larger files are refused before parsing (a 10,000-layer spec is under 1 MiB)."""
+MAX_SPEC_BYTES = 4 * 1024 * 1024
+"""Larger files are refused before reading (a 10,000-layer spec is under 1 MiB: ResNet-50's takes 84 bytes
+a layer)."""
 MAX_NESTING = 32
 """A spec needs depth 4 at most; anything deeper is junk, refused before the recursive parser sees it."""
+MAX_STRING = 4096
+"""The longest string, in characters of JSON text: a name takes 200 characters, 1,200 written as escapes."""
+MAX_LIST_ITEMS = 1024
+"""The most items of any list but ``layers``: the inputs of a merge, rule codes in an ``ignore``."""
+MAX_INPUTS = 100_000
+"""The most names all the layers' ``inputs`` hold together: the edges of the graph, which every graph rule
+walks (ten per layer on average at the layer limit; a ResNet has under two)."""
+MAX_KEYS = 64
+"""The most keys of any object (a conv layer has 11 fields)."""
+MAX_PROBLEMS = 50
+"""Problems reported at most; past this, reading stops (a spec with a million mistakes shows the first)."""
 _POSITION_DEPTH = 3
 """Positions are kept for paths up to layers[i].field: enough to point at any field of a spec."""
+_LONGEST = "no spec field takes more than 200 (a name)"
+_MOST_FIELDS = max(
+    map(len, [Network.model_fields, InputShape.model_fields, *(m.model_fields for m in LAYER_MODELS.values())])
+)
 
 JsonPath = tuple[str | int, ...]
 
@@ -42,10 +59,24 @@ class Problem:
     column: int | None = None
 
 
+def capped(problems: list[Problem], more: bool = False, most: int = MAX_PROBLEMS) -> list[Problem]:
+    """At most ``most`` problems: past that, the first ``most`` − 1 and a line counting the rest (``more``:
+    the caller stopped looking, so there are others it did not count)."""
+    if len(problems) <= most and not more:
+        return problems
+    shown = problems[: most - 1]
+    if more:
+        return [*shown, Problem((), f"… and more problems: convcalc stops after the first {len(shown)}")]
+    rest = len(problems) - len(shown)
+    return [*shown, Problem((), f"… and {rest:,} more problems (convcalc shows the first {len(shown)})")]
+
+
 class SpecError(Exception):
-    """A spec file that cannot be read or validated; ``problems`` holds every reason found."""
+    """A spec file that cannot be read or validated; ``problems`` holds the reasons found (at most
+    ``MAX_PROBLEMS`` and a line saying there were more)."""
 
     def __init__(self, file: str, problems: list[Problem]) -> None:
+        problems = capped(problems)  # whoever raises it, a million mistakes print as a screenful
         super().__init__(
             f"{file}: " + "; ".join(f"{format_path(p.path)}: {p.message}" if p.path else p.message for p in problems)
         )
@@ -91,8 +122,18 @@ def format_path(path: JsonPath) -> str:
     return text or "(top level)"
 
 
-# Strings (with escapes) and structural characters; numbers and literals need no position.
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|-?Infinity|NaN')
+_SHORT = rf'"[^"\\]{{0,{MAX_STRING}}}"'
+# One match per token that needs a look, in the order tried: a flat list of plain strings (a merge's inputs,
+# rule codes) or of numbers, whose items are counted, not walked; a string (short, or with escapes); a lone
+# quote, which starts a string too long for the patterns or one that never ends, and stops the scan; the
+# structural characters; NaN and Infinity. Every repetition is bounded, so no match (nor the regex engine's
+# backtracking stack) ever spans more than a limit allows, whatever the text holds.
+_TOKEN = re.compile(
+    rf"\[\s*(?:{_SHORT}\s*(?:,\s*{_SHORT}\s*){{0,{MAX_LIST_ITEMS - 1}}})?\]"
+    r"|\[[-+0-9.eE,\s]*\]"
+    rf'|{_SHORT}|"(?:[^"\\]|\\.){{0,{MAX_STRING}}}"|"'
+    r"|[{}\[\]:,]|-?Infinity|NaN"
+)
 
 
 def _value_path(stack: list[list[Any]]) -> JsonPath:
@@ -105,55 +146,85 @@ def _value_path(stack: list[list[Any]]) -> JsonPath:
 
 @dataclass(frozen=True)
 class Scan:
-    """What the position scan saw: positions, the deepest nesting, and problems it can place exactly."""
+    """What the position scan saw: positions, problems it can place exactly, and the limit the text broke,
+    if any (the scan stops there, so a refusal costs no more than the limit)."""
 
     source: SourceMap
-    max_depth: int
     problems: list[Problem]
+    refusal: Problem | None = None
 
 
 def scan_positions(text: str) -> Scan:
-    """Record the position of every object, array and key down to ``_POSITION_DEPTH``.
+    """Record the position of every object, array and key down to ``_POSITION_DEPTH``, and hold the text to
+    the limits on its shape: nesting, string length, layers, list items and keys per object.
 
-    A light tokenizer, not a parser: it runs before ``json.loads`` so that absurd nesting is refused
-    without recursion, and so that duplicate keys and NaN/Infinity can be reported with their path and
-    position. It only has to be right for text that ``json.loads`` then accepts.
+    A light tokenizer, not a parser: it runs before ``json.loads`` so that text past a limit is refused at
+    once, without recursion and before anything is built from it, and so that duplicate keys and
+    NaN/Infinity can be reported with their path and position. It only has to be right for text that
+    ``json.loads`` then accepts. It keeps positions and at most ``MAX_PROBLEMS`` problems, whatever the text.
     """
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def line_column(offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(line_starts, offset)
+        return line, offset - line_starts[line - 1] + 1
+
     positions: dict[JsonPath, int] = {}
-    # Each frame: [path, next array index or None for objects, pending key, keys seen].
+    # Each frame: [path, next array index or None for objects, pending key, keys seen, most items or keys].
     stack: list[list[Any]] = []
     found: list[tuple[JsonPath, int, str]] = []
-    path: JsonPath = ()
-    max_depth = 0
+    refusal: tuple[JsonPath, int, str] | None = None
     expect_key = False
+    edges = 0  # names in the layers' inputs so far
     for match in _TOKEN.finditer(text):
         token = match.group()
         start = match.start()
-        if token == "{" or token == "[":
+        first = token[0]
+        if first == "{" or first == "[":
             path = _value_path(stack)
             if len(path) <= _POSITION_DEPTH:
                 positions.setdefault(path, start)
-            stack.append([path, 0 if token == "[" else None, None, set()])
-            max_depth = max(max_depth, len(stack))
-            if max_depth > MAX_NESTING:
-                break
+            most = MAX_LAYERS if path == ("layers",) else MAX_LIST_ITEMS if first == "[" else MAX_KEYS
             expect_key = token == "{"
-        elif token == "}" or token == "]":
+            if len(stack) >= MAX_NESTING:
+                refusal = (path, start, f"nesting deeper than {MAX_NESTING} levels; a spec needs 4 at most")
+            elif len(token) == 1:
+                stack.append([path, 0 if first == "[" else None, None, set(), most])
+            else:
+                items = _flat_items(token)
+                edges += items if _is_inputs(path) else 0
+                if items > most:
+                    refusal = (path, start, _too_many(path, most))
+                elif edges > MAX_INPUTS:
+                    refusal = (path, start, _TOO_MANY_INPUTS)
+        elif first == "}" or first == "]":
             if stack:
-                stack.pop()
+                frame = stack.pop()
+                if frame[1] is not None and _is_inputs(frame[0]):  # a list the pattern did not take whole
+                    edges += frame[1] + 1
+                    if edges > MAX_INPUTS:
+                        refusal = (frame[0], positions.get(frame[0], start), _TOO_MANY_INPUTS)
             expect_key = False
-        elif token == ",":
+        elif first == ",":
             if stack:
                 frame = stack[-1]
-                if frame[1] is not None:
-                    frame[1] += 1
-                else:
+                if frame[1] is None:
                     expect_key = True
-        elif token == ":":
+                else:
+                    frame[1] += 1
+                    if frame[1] >= frame[4]:
+                        refusal = (frame[0], positions.get(frame[0], start), _too_many(frame[0], frame[4]))
+        elif first == ":":
             expect_key = False
-        elif token[0] != '"':  # NaN or Infinity, which Python's json would accept
+        elif first != '"':  # NaN or Infinity, which Python's json would accept
             found.append((_value_path(stack), start, f"{token} is not a JSON number; use a finite number"))
+        elif len(token) == 1 or len(token) > MAX_STRING + 2:  # a string too long for the patterns, or unending
+            if len(token) == 1 and start + MAX_STRING + 2 >= len(text):
+                break  # a string that never ends (the pattern takes any shorter one that does): json.loads says where
+            is_key = expect_key and bool(stack)
+            what = "a key" if is_key else "a string"
+            where = stack[-1][0] if is_key else _value_path(stack)
+            refusal = (where, start, f"{what} of more than {MAX_STRING:,} characters; {_LONGEST}")
         elif expect_key and stack:
             key = token[1:-1]
             if "\\" in key:
@@ -165,16 +236,41 @@ def scan_positions(text: str) -> Scan:
             if key in frame[3]:
                 found.append((key_path, start, f"duplicate key {key!r} in one object"))
             frame[3].add(key)
+            if len(frame[3]) > frame[4]:
+                refusal = (frame[0], positions.get(frame[0], start), _too_many(frame[0], frame[4], "keys"))
             if len(key_path) <= _POSITION_DEPTH:
                 positions.setdefault(key_path, start)
-
-    def line_column(offset: int) -> tuple[int, int]:
-        line = bisect.bisect_right(line_starts, offset)
-        return line, offset - line_starts[line - 1] + 1
+        if refusal is not None or len(found) > MAX_PROBLEMS:
+            break  # past a limit; or json.loads refuses the text anyway, and these are the ones worth showing
 
     resolved = {key_path: line_column(offset) for key_path, offset in positions.items()}
     problems = [Problem(where, message, *line_column(offset)) for where, offset, message in found]
-    return Scan(SourceMap(resolved), max_depth, problems)
+    stop = Problem(refusal[0], refusal[2], *line_column(refusal[1])) if refusal else None
+    return Scan(SourceMap(resolved), capped(problems, more=len(found) > MAX_PROBLEMS), stop)
+
+
+def _is_inputs(path: JsonPath) -> bool:
+    return len(path) == 3 and path[2] == "inputs" and path[0] == "layers"
+
+
+_TOO_MANY_INPUTS = (
+    f"the layers' inputs name more than {MAX_INPUTS:,} layers in all; convcalc checks at most {MAX_INPUTS:,}"
+)
+
+
+def _flat_items(token: str) -> int:
+    """The items of a flat list matched whole: plain strings (two quotes each), or numbers."""
+    if '"' in token:
+        return token.count('"') // 2
+    return token.count(",") + 1 if any(c.isdigit() for c in token) else 0
+
+
+def _too_many(path: JsonPath, most: int, what: str = "items") -> str:
+    if path == ("layers",):
+        return f"more than {most:,} layers; convcalc checks at most {most:,}"
+    if what == "keys":
+        return f"an object with more than {most:,} keys; a spec object has at most {_MOST_FIELDS} fields"
+    return f"a list of more than {most:,} items; the limit is {most:,} (the inputs of a merge, rule codes)"
 
 
 class _DuplicateKey(ValueError):
@@ -206,10 +302,11 @@ def _finite_float(text: str) -> float:
 
 
 def parse_json(file: str, text: str) -> tuple[Any, SourceMap]:
-    """Parse spec text strictly: no duplicate keys, no NaN/Infinity, bounded depth."""
+    """Parse spec text strictly: no duplicate keys, no NaN/Infinity, and within the limits on nesting,
+    string length, layers, list items and keys (refused before parsing)."""
     scan = scan_positions(text)
-    if scan.max_depth > MAX_NESTING:
-        raise SpecError(file, [Problem((), f"nesting deeper than {MAX_NESTING} levels; a spec needs 4 at most")])
+    if scan.refusal is not None:
+        raise SpecError(file, [scan.refusal])
     try:
         data = json.loads(
             text,
@@ -279,29 +376,97 @@ def _friendly(error: dict[str, Any], data: Any) -> tuple[JsonPath, str]:
     return path, error["msg"]
 
 
+_LAYERS = TypeAdapter(list[AnyLayer])
+_CHUNK = 256
+"""Layers validated at a time: pydantic reports every error of what it validates, so a spec with mistakes in
+every layer is validated only until ``MAX_PROBLEMS`` are found (all of them would cost seconds and GBs)."""
+
+
 def validate(file: str, data: Any, source: SourceMap | None = None) -> Network:
-    """Validate parsed JSON as a network, turning pydantic's errors into friendly problems."""
+    """Validate parsed JSON as a network, turning pydantic's errors into friendly problems.
+
+    The layers are validated a chunk at a time, stopping once there are enough problems to show; a list
+    longer than ``MAX_LAYERS`` is refused before any of it is validated."""
     if not isinstance(data, dict):
         raise SpecError(file, [Problem((), f"the top level must be a JSON object, not {_json_kind(data)}")])
+    problems: list[Problem] = []
+    stopped = False
+    layers = data.get("layers")
+    rest = data
+    if isinstance(layers, list) and len(layers) > MAX_LAYERS:
+        too_many = f"{len(layers):,} layers; convcalc checks at most {MAX_LAYERS:,}"
+        problems.append(_problem(("layers",), too_many, source))
+        rest = {**data, "layers": []}
+    elif isinstance(layers, list) and (wide := _wide_merges(layers)):  # text was held to these; data was not
+        problems += [_problem(path, message, source) for path, message in wide]
+        rest = {**data, "layers": []}
+    elif isinstance(layers, list) and layers:
+        valid: list[Any] = []
+        for begin in range(0, len(layers), _CHUNK):
+            try:
+                valid += _LAYERS.validate_python(layers[begin : begin + _CHUNK])
+            except ValidationError as exc:
+                problems += _problems(exc, data, source, ("layers",), begin)
+                stopped = len(problems) > MAX_PROBLEMS
+                if stopped:
+                    break
+        rest = {**data, "layers": valid}  # models pass through as they are: each layer is validated once
     try:
-        network = Network.model_validate(data)
+        network = Network.model_validate(rest)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False):
-            path, message = _friendly(dict(error), data)
-            where = source.locate(path) if source else None
-            problems.append(Problem(path, message, *(where or (None, None))))
-        raise SpecError(file, problems) from None
-    graph = graph_problems(network)
+        # Once the layers have problems of their own, the rest's complaints about them are echoes.
+        found = [p for p in _problems(exc, data, source) if not (problems and p.path[:1] == ("layers",))]
+        problems = sorted(problems + found, key=_field_order)
+    if problems:
+        raise SpecError(file, capped(problems, more=stopped))
+    graph = graph_problems(network, most=MAX_PROBLEMS + 1)
     if graph:
-        raise SpecError(
-            file,
-            [
-                Problem(path, message, *((source.locate(path) if source else None) or (None, None)))
-                for path, message in graph
-            ],
-        )
+        problems = [_problem(path, message, source) for path, message in graph]
+        raise SpecError(file, capped(problems, more=len(problems) > MAX_PROBLEMS))
     return network
+
+
+def _wide_merges(layers: list[Any]) -> list[tuple[JsonPath, str]]:
+    """The limits on ``inputs`` that the text scan holds a file to, checked on data that came another way
+    (an imported Keras model), before pydantic validates it."""
+    found: list[tuple[JsonPath, str]] = []
+    edges = 0
+    for i, layer in enumerate(layers):
+        names = layer.get("inputs") if isinstance(layer, dict) else None
+        if isinstance(names, list):
+            edges += len(names)
+            if len(names) > MAX_LIST_ITEMS:
+                found.append((("layers", i, "inputs"), _too_many(("layers", i, "inputs"), MAX_LIST_ITEMS)))
+    if edges > MAX_INPUTS:
+        found.append((("layers",), _TOO_MANY_INPUTS))
+    return found
+
+
+def _problem(path: JsonPath, message: str, source: SourceMap | None) -> Problem:
+    return Problem(path, message, *((source.locate(path) if source else None) or (None, None)))
+
+
+def _problems(
+    exc: ValidationError, data: Any, source: SourceMap | None, prefix: JsonPath = (), offset: int = 0
+) -> list[Problem]:
+    """pydantic's errors as problems; ``prefix`` and ``offset`` place errors of a slice of the layers."""
+    found = []
+    for error in exc.errors(include_url=False):
+        loc = error["loc"]
+        if prefix:
+            loc = (*prefix, loc[0] + offset, *loc[1:]) if loc and isinstance(loc[0], int) else (*prefix, *loc)
+        path, message = _friendly({**error, "loc": loc}, data)
+        found.append(_problem(path, message, source))
+    return found
+
+
+_FIELDS = list(Network.model_fields)
+
+
+def _field_order(problem: Problem) -> int:
+    # pydantic reports the fields in the order they are declared, then unknown keys.
+    head = problem.path[0] if problem.path else None
+    return _FIELDS.index(head) if head in _FIELDS else len(_FIELDS)
 
 
 def _json_kind(value: Any) -> str:
@@ -316,28 +481,58 @@ def _json_kind(value: Any) -> str:
     return "a number"
 
 
-def read_text(file: str) -> str:
-    """Read a spec file as UTF-8 text, refusing directories, huge files and binary junk."""
-    path = Path(file)
+def open_regular(file: str, what: str = "spec file") -> BinaryIO:
+    """Open ``file`` for binary reading, refusing anything but a regular file (a directory, pipe, device or
+    socket) by name, and never blocking: a FIFO would wait for a writer in ``open``, so the file is stat'ed
+    first and opened non-blocking, and the open file is stat'ed again in case it was swapped in between."""
     try:
-        if path.is_dir():
-            raise SpecError(file, [Problem((), "is a directory, not a spec file")])
-        if path.exists() and not path.is_file():
-            # A pipe or device has no size to check and may never end.
-            raise SpecError(file, [Problem((), "is not a regular file")])
-        size = path.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(file, [Problem((), f"file is {size:,} bytes; the limit is {MAX_SPEC_BYTES:,}")])
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_SPEC_BYTES + 1)  # the file may grow between stat and read
+        _require_regular(file, os.stat(file).st_mode, what)
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise SpecError(file, [Problem((), "no such file")]) from None
     except ValueError as exc:  # e.g. a NUL byte in the name
         raise SpecError(file, [Problem((), f"cannot open: {exc}")]) from None
     except OSError as exc:
         raise SpecError(file, [Problem((), f"cannot read: {exc.strerror or exc}")]) from None
-    if len(raw) > MAX_SPEC_BYTES:
-        raise SpecError(file, [Problem((), f"file is larger than the limit of {MAX_SPEC_BYTES:,} bytes")])
+    try:
+        _require_regular(file, os.fstat(fd).st_mode, what)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _require_regular(file: str, mode: int, what: str) -> None:
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise SpecError(file, [Problem((), f"is a directory, not a {what}")])
+    kind = next((name for test, name in _NOT_REGULAR if test(mode)), "something else")
+    raise SpecError(file, [Problem((), f"is not a regular file but {kind}; convcalc reads only regular files")])
+
+
+def read_text(file: str, limit: int | None = None) -> str:
+    """Read a spec file as UTF-8 text, refusing what is not a regular file, files over ``limit`` bytes
+    (``MAX_SPEC_BYTES`` by default) and binary junk."""
+    limit = MAX_SPEC_BYTES if limit is None else limit
+    with open_regular(file) as handle:
+        try:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                raise SpecError(file, [Problem((), f"file is {size:,} bytes; the limit is {limit:,}")])
+            raw = handle.read(limit + 1)  # the file may grow between stat and read
+        except OSError as exc:
+            raise SpecError(file, [Problem((), f"cannot read: {exc.strerror or exc}")]) from None
+    if len(raw) > limit:
+        raise SpecError(file, [Problem((), f"file is larger than the limit of {limit:,} bytes")])
     if b"\x00" in raw:
         raise SpecError(file, [Problem((), "is a binary file, not JSON text")])
     try:

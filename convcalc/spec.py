@@ -15,7 +15,10 @@ from pydantic_core import PydanticCustomError
 from convcalc.layers import LAYER_MODELS, REGISTRY, LayerSpec
 from convcalc.layers.fields import INT_SCHEMA, MAX_SIZE, Codes, Name, PositiveInt
 
-__all__ = ["INPUT_NAME", "LAYER_MODELS", "MAX_SIZE", "AnyLayer", "InputShape", "Network", "json_schema"]
+__all__ = ["INPUT_NAME", "LAYER_MODELS", "MAX_LAYERS", "MAX_SIZE", "AnyLayer", "InputShape", "Network", "json_schema"]
+
+MAX_LAYERS = 10_000
+"""The most layers a spec may have: what convcalc checks in seconds (the README's "Bad input" has the figures)."""
 
 INPUT_NAME = "input"
 """What ``inputs`` calls the network's input volume (so no layer may be named that)."""
@@ -58,7 +61,7 @@ class Network(_Model):
     name: Name | None = None
     input: InputShape
     classes: PositiveInt | None = Field(default=None, description="The network must end in a 1×1×classes volume.")
-    layers: list[AnyLayer] = Field(min_length=1, max_length=1_000_000)
+    layers: list[AnyLayer] = Field(min_length=1, max_length=MAX_LAYERS)
     ignore: Codes = Field(default=(), description="Rule codes or prefixes silenced for the whole spec.")
 
 

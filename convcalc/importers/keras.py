@@ -14,25 +14,42 @@ spec layers, the one holding the parameters under the Keras name and the activat
 from __future__ import annotations
 
 import heapq
+import io
 import json
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from convcalc.analysis import NetworkFacts, Shape, analyze
 from convcalc.layers import REGISTRY
 from convcalc.layers.keras import KerasLayer, Mapped, Refusal, Tensor, short_json
-from convcalc.loading import MAX_SPEC_BYTES, JsonPath, Problem, SpecError, format_path, read_text, validate
-from convcalc.spec import INPUT_NAME
+from convcalc.loading import (
+    MAX_PROBLEMS,
+    JsonPath,
+    Problem,
+    SpecError,
+    capped,
+    format_path,
+    open_regular,
+    read_text,
+    validate,
+)
+from convcalc.spec import INPUT_NAME, MAX_LAYERS
 
-MAX_CONFIG_BYTES = MAX_SPEC_BYTES
-"""The largest config.json read from an archive (ResNet50's is 0.2 MiB); checked before decompressing."""
+MAX_CONFIG_BYTES = 8 * 1024 * 1024
+"""The largest architecture JSON read: config.json in an archive (checked before decompressing), or a
+model.to_json() file. Keras writes about 1.2 KiB a layer (ResNet50's is 0.2 MiB), so this admits 7,000 Keras
+layers; what convcalc checks is capped by the spec's own limits after conversion."""
+MAX_ARCHIVE_MEMBERS = 10_000
+"""The most members a .keras archive may declare (Keras writes three: config.json, metadata.json and the
+weights), checked in the archive's end record before its directory is read."""
+MAX_DIRECTORY_BYTES = 2 * 1024 * 1024
+"""The largest directory (list of members) an archive may declare, checked with the member count."""
 MAX_MODEL_NESTING = 16
 """Models nested deeper than this are refused (the walk recurses once per nested model)."""
-MAX_PROBLEMS = 50
-"""Problems reported at most; the rest are counted."""
 CONFIG_MEMBER = "config.json"
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -71,18 +88,15 @@ def is_keras_file(path: str) -> bool:
     """True for a Keras model file (a ``.keras`` zip archive, a legacy HDF5 file, or ``model.to_json()``
     output: a JSON object with "class_name" and "config"); False for a convcalc spec or anything unreadable.
 
-    Never raises; reads at most the spec size limit.
+    Never raises; reads at most the config size limit.
     """
-    file = Path(path)
     try:
-        if not file.is_file():
-            return False
-        with file.open("rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(8)
-            if head.startswith(_ZIP_MAGIC) or head.startswith(_HDF5_MAGIC) or file.suffix.lower() == ".keras":
+            if head.startswith(_ZIP_MAGIC) or head.startswith(_HDF5_MAGIC) or Path(path).suffix.lower() == ".keras":
                 return True
-            raw = head + handle.read(MAX_SPEC_BYTES)
-    except (OSError, ValueError):
+            raw = head + handle.read(MAX_CONFIG_BYTES)
+    except (SpecError, OSError, ValueError):
         return False
     if b'"class_name"' not in raw:  # cheap: a convcalc spec never has this key
         return False
@@ -108,31 +122,40 @@ def _file_error(path: str, message: str, line: int | None = None, column: int | 
 
 
 def _read_model_json(path: str) -> Any:
-    file = Path(path)
-    try:
-        if file.is_dir():
-            raise _file_error(path, "is a directory, not a Keras model file")
-        with file.open("rb") as handle:
+    with open_regular(path, "Keras model file") as handle:
+        try:
             head = handle.read(8)
-    except FileNotFoundError:
-        raise _file_error(path, "no such file") from None
-    except (OSError, ValueError) as exc:
-        raise _file_error(path, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    if head.startswith(_HDF5_MAGIC):
-        raise _file_error(
-            path,
-            "is a legacy HDF5 (.h5) Keras file, which convcalc cannot read without HDF5 libraries;"
-            " save the model as .keras (model.save('model.keras')) or write model.to_json() to a file",
-        )
-    if head.startswith(_ZIP_MAGIC) or file.suffix.lower() == ".keras":
-        return _parse(path, _read_archive_config(path), CONFIG_MEMBER)
-    return _parse(path, read_text(path), None)
+            handle.seek(0)
+        except OSError as exc:
+            raise _file_error(path, f"cannot read: {exc.strerror or exc}") from None
+        if head.startswith(_HDF5_MAGIC):
+            raise _file_error(
+                path,
+                "is a legacy HDF5 (.h5) Keras file, which convcalc cannot read without HDF5 libraries;"
+                " save the model as .keras (model.save('model.keras')) or write model.to_json() to a file",
+            )
+        if head.startswith(_ZIP_MAGIC) or Path(path).suffix.lower() == ".keras":
+            return _parse(path, _read_archive_config(path, handle), CONFIG_MEMBER)
+    return _parse(path, read_text(path, MAX_CONFIG_BYTES), None)
 
 
-def _read_archive_config(path: str) -> str:
-    """config.json of a .keras archive, refusing missing, oversized or undecodable members."""
+def _read_archive_config(path: str, handle: BinaryIO) -> str:
+    """config.json of a .keras archive, refusing missing, oversized or undecodable members, and archives
+    whose directory is too large to list (checked in its end record, before zipfile reads the directory)."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        declared = _declared_directory(handle)
+        if declared is not None:
+            members, directory = declared
+            if members > MAX_ARCHIVE_MEMBERS:
+                message = f"the archive declares {members:,} members; a .keras model has a handful"
+                raise _file_error(path, f"{message} and the limit is {MAX_ARCHIVE_MEMBERS:,}")
+            if directory > MAX_DIRECTORY_BYTES:
+                message = f"the archive's directory is {directory:,} bytes"
+                raise _file_error(path, f"{message}; the limit is {MAX_DIRECTORY_BYTES:,}")
+        with zipfile.ZipFile(handle) as archive:
+            if len(archive.filelist) > MAX_ARCHIVE_MEMBERS:  # in case the end record understated it
+                message = f"the archive holds {len(archive.filelist):,} members"
+                raise _file_error(path, f"{message}; the limit is {MAX_ARCHIVE_MEMBERS:,}")
             try:
                 info = archive.getinfo(CONFIG_MEMBER)
             except KeyError:
@@ -148,7 +171,7 @@ def _read_archive_config(path: str) -> str:
                 raw = member.read(MAX_CONFIG_BYTES + 1)
     except SpecError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, struct.error) as exc:
         raise _file_error(path, f"is not a readable .keras (zip) archive: {exc}") from None
     except (NotImplementedError, RuntimeError) as exc:  # unknown compression, encryption
         raise _file_error(path, f"cannot read {CONFIG_MEMBER} from the archive: {exc}") from None
@@ -160,6 +183,46 @@ def _read_archive_config(path: str) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _file_error(path, f"{CONFIG_MEMBER} is not UTF-8 text (bad byte at offset {exc.start})") from None
+
+
+_END = struct.Struct("<4s4H2LH")
+"""A zip's end-of-central-directory record: signature, disks, member counts, directory size and offset,
+comment length."""
+_END_SIGNATURE = b"PK\x05\x06"
+_END64_LOCATOR = struct.Struct("<4sLQL")
+_END64 = struct.Struct("<4sQ2H2L4Q")
+
+
+def _declared_directory(handle: BinaryIO) -> tuple[int, int] | None:
+    """The member count and directory size a zip archive declares in its end record (zip64's when there is
+    one), found where zipfile looks for it; None when there is none (zipfile then refuses the file).
+
+    Reads at most 64 KiB from the end, so an archive listing a million members is refused without listing
+    them."""
+    handle.seek(0, io.SEEK_END)
+    size = handle.tell()
+    window = min(size, _END.size + 0xFFFF)  # the record, then a comment of up to 64 KiB
+    handle.seek(size - window)
+    tail = handle.read(window)
+    if tail[-_END.size : -_END.size + 4] == _END_SIGNATURE and tail[-2:] == b"\0\0":
+        at = len(tail) - _END.size
+    else:
+        at = tail.rfind(_END_SIGNATURE)
+    if at < 0 or at + _END.size > len(tail):
+        return None
+    fields = _END.unpack_from(tail, at)
+    members, directory = fields[4], fields[5]
+    locator_at = at - _END64_LOCATOR.size
+    if locator_at >= 0 and tail[locator_at : locator_at + 4] == b"PK\x06\x07":
+        record_at = size - window + locator_at - _END64.size
+        if record_at >= 0:
+            handle.seek(record_at)
+            record = handle.read(_END64.size)
+            if len(record) == _END64.size and record[:4] == b"PK\x06\x06":
+                zip64 = _END64.unpack(record)
+                members, directory = zip64[7], zip64[8]
+    handle.seek(0)
+    return members, directory
 
 
 def _parse(path: str, text: str, member: str | None) -> Any:
@@ -210,6 +273,13 @@ def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+class _TooManyLayers(Exception):
+    """The walk has emitted ``MAX_LAYERS`` spec layers: it stops rather than build more."""
+
+
+_LAYER_LIMIT = f"convcalc checks at most {MAX_LAYERS:,}"
+
+
 @dataclass
 class _Importer:
     """One walk over a model config, emitting spec layers in order and collecting problems."""
@@ -222,12 +292,18 @@ class _Importer:
     input_shape: list[int] | None = None
     input_layer: KerasLayer | None = None
     names: set[str] = field(default_factory=lambda: {INPUT_NAME})
+    suffixes: dict[str, int] = field(default_factory=dict)
+    """The last n of ``<name>_<n>`` that ``_unique`` gave each name."""
     unsupported: bool = False
 
     def run(self, model: dict[str, Any]) -> dict[str, Any] | None:
         path: JsonPath = ()
         name = model.get("config", {}).get("name") if isinstance(model.get("config"), dict) else None
-        self._model(model, path, "", None, 0)
+        try:
+            self._model(model, path, "", None, 0)
+        except _TooManyLayers:
+            self.problems.append(Problem(path, f"the model makes more than {MAX_LAYERS:,} spec layers; {_LAYER_LIMIT}"))
+            return None
         if self.problems:
             return None
         if self.input_shape is None or not self.layers:
@@ -241,9 +317,7 @@ class _Importer:
         return spec
 
     def report(self) -> list[Problem]:
-        problems = self.problems[:MAX_PROBLEMS]
-        if len(self.problems) > MAX_PROBLEMS:
-            problems.append(Problem((), f"… and {len(self.problems) - MAX_PROBLEMS} more problems"))
+        problems = list(capped(self.problems, most=MAX_PROBLEMS - 1 if self.unsupported else MAX_PROBLEMS))
         if self.unsupported:
             problems.append(
                 Problem(
@@ -394,6 +468,8 @@ class _Importer:
         if not mapped.layers:  # a linear activation: later layers read its input directly
             return sources[0]
         first = len(self.layers)
+        if first + len(mapped.layers) > MAX_LAYERS:
+            raise _TooManyLayers
         previous = sources
         base = self._unique(f"{prefix}{layer.name}")
         for k, body in enumerate(mapped.layers):
@@ -428,10 +504,12 @@ class _Importer:
         return handler(layer, sources)
 
     def _unique(self, name: str) -> str:
-        candidate, n = name, 1
+        # Each base name remembers the last suffix it took, so 10,000 layers named "a" cost 10,000 steps.
+        candidate, n = name, self.suffixes.get(name, 1)
         while candidate in self.names:
             n += 1
             candidate = f"{name}_{n}"
+        self.suffixes[name] = n
         self.names.add(candidate)
         return candidate
 

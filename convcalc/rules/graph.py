@@ -40,18 +40,16 @@ def size_locked(net: NetworkFacts) -> set[int]:
     """Layers whose output H×W a merge relies on: they reach an ``add`` or ``concat`` (directly or through
     layers that keep the shape) whose inputs all have the same H×W now. A fix must not change their size,
     or it would trade a warning for a merge that no longer fits (CC105, CC106)."""
-    readers: list[list[LayerFacts]] = [[] for _ in net.layers]
-    for layer in net.layers:
-        for source in layer.inputs:
-            if source >= 0:
-                readers[source].append(layer)
+    # Whether each layer passes a lock up to the layers it reads: a merge whose inputs all have one H×W, or a
+    # shape-keeping layer that is itself locked. Decided once per reader, so the walk is linear in the edges.
+    merge_fits = [
+        layer.traits.merge and len({(shape.height, shape.width) for shape in layer.input_shapes}) == 1
+        for layer in net.layers
+    ]
     locked: set[int] = set()
     for layer in reversed(net.layers):
-        for reader in readers[layer.index]:
-            merge_fits = len({(shape.height, shape.width) for shape in reader.input_shapes}) == 1
-            if (reader.traits.merge and merge_fits) or (reader.traits.keeps_shape and reader.index in locked):
-                locked.add(layer.index)
-                break
+        if merge_fits[layer.index] or (layer.traits.keeps_shape and layer.index in locked):
+            locked.update(source for source in layer.inputs if source >= 0)
     return locked
 
 
