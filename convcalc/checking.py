@@ -8,11 +8,21 @@ from typing import Any
 
 from convcalc.analysis import FigureLimitError, analyze
 from convcalc.checked import CheckedSpec
-from convcalc.config import ConfigFiles, LintConfig, matches, resolve_config
+from convcalc.config import ConfigFiles, LintConfig, matches, names_a_rule, resolve_config
 from convcalc.findings import Finding, Severity, sort_findings
-from convcalc.loading import LoadedSpec, Problem, SourceMap, SpecError, load_spec, open_regular, validate
+from convcalc.loading import (
+    MAX_PROBLEMS,
+    LoadedSpec,
+    Problem,
+    SourceMap,
+    SpecError,
+    capped,
+    load_spec,
+    open_regular,
+    validate,
+)
 from convcalc.memory import training_memory
-from convcalc.rules import REGISTRY, run_rules
+from convcalc.rules import run_rules
 from convcalc.rules.safety import safe_fixes
 
 
@@ -49,9 +59,11 @@ def _check_spec_codes(loaded: LoadedSpec) -> None:
     ]
     for path, codes in targets:
         for code in codes:
-            if not any(known.startswith(code) for known in REGISTRY):
+            if not names_a_rule(code):
                 where = loaded.source.locate(path) or (None, None)
                 problems.append(Problem(path, f"unknown rule code {code!r} (see `convcalc rules`)", *where))
+                if len(problems) > MAX_PROBLEMS:  # enough to show; SpecError says there are more
+                    raise SpecError(loaded.file, capped(problems, more=True))
     if problems:
         raise SpecError(loaded.file, problems)
 

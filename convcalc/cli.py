@@ -361,10 +361,16 @@ def import_model(
     security policy). A layer kind convcalc cannot model is named, with exit 2, never silently skipped.
     """
     from convcalc.importers.keras import is_keras_file, spec_from_keras_file
+    from convcalc.loading import open_regular
     from convcalc.text import printable
 
     if not is_keras_file(model):
-        usage_error(f"{model}: not a Keras model file (.keras archive or model.to_json() output)")
+        try:  # say why a file cannot be read at all (missing, a directory, a pipe) before what it is not
+            with open_regular(model, "Keras model file"):
+                pass
+        except SpecError as error:
+            usage_error(f"{printable(model)}: {'; '.join(printable(p.message) for p in error.problems)}")
+        usage_error(f"{printable(model)}: not a Keras model file (.keras archive or model.to_json() output)")
     try:
         with progress(f"reading {printable(model)} as data…"):
             spec = spec_from_keras_file(model)

@@ -18,6 +18,7 @@ once per run (:class:`ConfigFiles`), however many specs share it.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -66,6 +67,20 @@ def matches(code: str, patterns: Iterable[str]) -> bool:
     return any(code.startswith(pattern) for pattern in patterns)
 
 
+@functools.cache
+def _known_prefixes() -> frozenset[str]:
+    return frozenset(code[:end] for code in REGISTRY for end in range(1, len(code) + 1))
+
+
+def names_a_rule(pattern: str) -> bool:
+    """True when ``pattern`` is a rule code or the prefix of one (``CC2``, ``CC201``): one set lookup.
+
+    >>> names_a_rule("CC2"), names_a_rule("CC201"), names_a_rule("CC999")
+    (True, True, False)
+    """
+    return pattern in _known_prefixes()
+
+
 def check_codes(patterns: Iterable[str], where: str) -> tuple[str, ...]:
     """The patterns, each checked to name at least one rule; a ConfigError names the first that does not."""
     result = []
@@ -73,7 +88,7 @@ def check_codes(patterns: Iterable[str], where: str) -> tuple[str, ...]:
         pattern = pattern.strip().upper()
         if not pattern:
             continue
-        if not any(code.startswith(pattern) for code in REGISTRY):
+        if not names_a_rule(pattern):
             raise ConfigError(f"{where}: unknown rule code {pattern!r} (see `convcalc rules`)")
         result.append(pattern)
     return tuple(result)

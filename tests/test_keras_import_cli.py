@@ -69,3 +69,16 @@ def test_import_refuses_a_spec_and_junk(tmp_path: Path) -> None:
     broken.write_bytes(b"PK\x03\x04 not really a zip")
     result = runner.invoke(app, ["import", str(broken)])
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_import_says_why_a_file_cannot_be_read_at_all(tmp_path: Path) -> None:
+    pipe = tmp_path / "model.keras.fifo"
+    os.mkfifo(pipe)
+    cases = {str(pipe): "is not a regular file but a named pipe", str(tmp_path / "gone.keras"): "no such file"}
+    for path, why in cases.items():
+        result = runner.invoke(app, ["import", path])
+        assert result.exit_code == 2
+        assert result.stderr == f"error: {path}: {why}" + (
+            "; convcalc reads only regular files\n" if "pipe" in why else "\n"
+        )

@@ -19,6 +19,7 @@ from convcalc.cli_options import (
     replace_file,
     wants_color,
     write_output,
+    write_stream,
 )
 
 if TYPE_CHECKING:
@@ -97,16 +98,15 @@ def _prepare(
     if decision.show_findings:
         import dataclasses
 
-        from rich.console import Console
-
         from convcalc.findings import Severity
-        from convcalc.report.table import findings_text
+        from convcalc.report.table import findings_lines
 
         # Only what blocks the export; `convcalc check` shows the warnings and advice.
         errors = [finding for finding in checked.findings if finding.severity is Severity.ERROR]
-        Console(file=sys.stderr, highlight=False, emoji=False, markup=False, soft_wrap=True).print(
-            findings_text(dataclasses.replace(checked, findings=errors)), end=""
-        )
+        for line in findings_lines(
+            dataclasses.replace(checked, findings=errors), color=wants_color(sys.stderr.isatty())
+        ):
+            write_stream(sys.stderr, line + "\n")
     for message in decision.messages:
         sys.stderr.write(message + "\n")
     if decision.exit_code is not None:

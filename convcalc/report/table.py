@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from convcalc.analysis import NetworkFacts
 from convcalc.checked import CheckedSpec
 from convcalc.findings import Severity
 from convcalc.report.common import DEFAULT_OPTIONS, DEFAULT_WIDTH, RenderOptions, totals_lines
-from convcalc.report.rows import Column, Row, RunHeading, table_rows, visible_columns
+from convcalc.report.grid import GridColumn, GridRow, grid, styled, wrap
+from convcalc.report.rows import COLUMN, COLUMNS, Column, Row, RunHeading, table_rows, visible_columns
 from convcalc.text import printable
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -49,40 +47,29 @@ def _cells(row: Row, keep: list[Column]) -> list[str]:
     return [row.cell(column.key) for column in keep]
 
 
-def build_table(rows: list[Row], checked: CheckedSpec, keep: list[Column], widths: list[int]) -> Table:
-    """The rich table with these columns at these widths."""
-    facts = checked.facts
-    title = f"{printable(facts.name)} — {printable(checked.file)}" if facts.name else printable(checked.file)
-    folded = any(isinstance(row, RunHeading) for row in rows)
-    table = Table(title=Text(title, style="bold"), header_style="bold", caption=FOLD_NOTE if folded else None)
-    for slot, column in enumerate(keep):
-        wraps = column.key in WRAPPING_FLOOR or column.key == "settings"
-        table.add_column(
-            column.header,
-            justify="right" if column.right else "left",
-            overflow="fold" if wraps else "ellipsis",
-            no_wrap=not wraps,
-            width=widths[slot],
-        )
-    for row in rows:
-        cells = _cells(row, keep)
-        if isinstance(row, RunHeading):
-            table.add_row(Text(cells[0], style="dim"), Text(cells[1], style="dim italic"), *map(Text, cells[2:]))
-        else:
-            table.add_row(*map(Text, cells))
-    return table
+@dataclass(frozen=True)
+class Measures:
+    """Every column's widest cell and (for F S P K) its longest word, measured once for all the attempts."""
+
+    widest: dict[str, int]
+    longest_setting: int
+
+    @classmethod
+    def of(cls, rows: list[Row]) -> Measures:
+        widest = {column.key: cell_len(column.header) for column in COLUMNS}
+        setting = cell_len(COLUMN["settings"].header)
+        for row in rows:
+            if isinstance(row, RunHeading):  # a heading fills the index and layer cells
+                widest["index"] = max(widest["index"], cell_len(row.span))
+                widest["layer"] = max(widest["layer"], cell_len(row.caption))
+                continue
+            for key, text in row.cells.items():
+                widest[key] = max(widest[key], cell_len(text))
+            setting = max([setting, *map(cell_len, row.cell("settings").split())])
+        return cls(widest, setting)
 
 
-def column_widths(rows: list[Row], keep: list[Column]) -> list[int]:
-    """The widest cell of each kept column."""
-    widths = [cell_len(column.header) for column in keep]
-    for row in rows:
-        for slot, text in enumerate(_cells(row, keep)):
-            widths[slot] = max(widths[slot], cell_len(text))
-    return widths
-
-
-def _floors(rows: list[Row], keep: list[Column], natural: list[int], floor: dict[str, int]) -> list[int]:
+def _floors(keep: list[Column], natural: list[int], floor: dict[str, int], measures: Measures) -> list[int]:
     """How narrow each column may get: a wrapping column to its floor (F S P K: its longest setting, such as
     ``K=2048``), every other column to its widest cell."""
     floors = list(natural)
@@ -90,8 +77,7 @@ def _floors(rows: list[Row], keep: list[Column], natural: list[int], floor: dict
         if column.key in floor:
             floors[slot] = min(natural[slot], floor[column.key])
         elif column.key == "settings":
-            words = [word for row in rows for word in _cells(row, keep)[slot].split()]
-            floors[slot] = max([cell_len(column.header), *map(cell_len, words)])
+            floors[slot] = measures.longest_setting
     return floors
 
 
@@ -108,10 +94,11 @@ def fit_columns(rows: list[Row], facts: NetworkFacts, width: int) -> tuple[list[
     kept = DROP_ORDER[:-1]  # params is abbreviated only after wrapping has been tried
     attempts: list[tuple[tuple[str, ...], dict[str, int] | None]] = [(kept[:i], None) for i in range(len(kept) + 1)]
     attempts += [(kept, WRAPPING_FLOOR), (DROP_ORDER, None), (DROP_ORDER, WRAPPING_FLOOR), (DROP_ORDER, LAST_FLOOR)]
+    measures = Measures.of(rows)
     for dropped, floor in attempts:
         keep = visible_columns(facts, dropped)
-        natural = column_widths(rows, keep)
-        widths = natural if floor is None else _floors(rows, keep, natural, floor)
+        natural = [measures.widest[column.key] for column in keep]
+        widths = natural if floor is None else _floors(keep, natural, floor, measures)
         if table_width(widths) <= width:
             return keep, _widened(widths, natural, width - table_width(widths))
     return keep, widths
@@ -127,59 +114,67 @@ def _widened(floors: list[int], natural: list[int], spare: int) -> list[int]:
     return widths
 
 
-def fitted_table(checked: CheckedSpec, console: Console, fold: bool) -> Table:
-    """The table with as many columns as fit the console (see :func:`fit_columns`)."""
+def table_lines(checked: CheckedSpec, width: int, fold: bool, color: bool = False) -> list[str]:
+    """The layer table with as many columns as fit ``width`` (see :func:`fit_columns`), as lines."""
     rows = table_rows(checked, fold)
-    keep, widths = fit_columns(rows, checked.facts, console.width)
-    return build_table(rows, checked, keep, widths)
+    keep, widths = fit_columns(rows, checked.facts, width)
+    columns = [
+        GridColumn(column.header, w, column.right, wraps=column.key in WRAPPING_FLOOR or column.key == "settings")
+        for column, w in zip(keep, widths, strict=True)
+    ]
+    grid_rows = [GridRow(_cells(row, keep), "dim italic" if isinstance(row, RunHeading) else "") for row in rows]
+    facts = checked.facts
+    title = f"{printable(facts.name)} — {printable(checked.file)}" if facts.name else printable(checked.file)
+    folded = any(isinstance(row, RunHeading) for row in rows)
+    return grid(columns, grid_rows, title=title, caption=FOLD_NOTE if folded else "", color=color)
 
 
-def findings_text(checked: CheckedSpec) -> Text:
-    """The findings, one block each: location, code, severity, layer, message, then the fixes."""
-    text = Text()
+def findings_lines(checked: CheckedSpec, width: int | None = None, color: bool = False) -> list[str]:
+    """The findings, one block each: location, code, severity, layer, message, then the fixes; wrapped at
+    ``width`` (None: one line each, for a terminal that wraps them itself)."""
+    lines: list[str] = []
     for finding in checked.findings:
         position = checked.position(finding)
         where = f"{printable(checked.file)}:{position[0]}:{position[1]}" if position else printable(checked.file)
-        text.append(f"{where} ")
-        text.append(finding.code, style=SEVERITY_STYLE[finding.severity])
-        text.append(f" {finding.severity.value} ", style=SEVERITY_STYLE[finding.severity])
-        text.append(f"{printable(checked.layer_label(finding))}: ", style="bold")
-        text.append(printable(finding.message))
-        text.append("\n")
+        badge = f"{finding.code} {finding.severity.value}"
+        label = f"{printable(checked.layer_label(finding))}:"
+        block = _wrapped(f"{where} {badge} {label} {printable(finding.message)}", width)
+        if color:  # the badge and the label stand out, where the first line holds them whole
+            style = SEVERITY_STYLE[finding.severity]
+            block[0] = block[0].replace(f" {badge} ", f" {styled(badge, style, color)} ", 1)
+            block[0] = block[0].replace(f" {label} ", f" {styled(label, 'bold', color)} ", 1)
+        lines.extend(block)
         for fix in finding.fixes:
-            text.append(f"    fix: {printable(fix.title)}\n", style="green")
-    return text
+            lines.extend(styled(line, "green", color) for line in _wrapped(f"    fix: {printable(fix.title)}", width))
+    return lines
 
 
-def summary_line(results: Sequence[CheckedSpec]) -> Text:
+def _wrapped(text: str, width: int | None) -> list[str]:
+    return [text] if width is None else wrap(text, width)
+
+
+def summary_line(results: Sequence[CheckedSpec], color: bool = False) -> str:
+    """``1 error, 2 warnings, 0 infos``, coloured by the worst."""
     counts = {severity: 0 for severity in Severity}
     for checked in results:
         for finding in checked.findings:
             counts[finding.severity] += 1
     parts = [f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in counts.items()]
     style = "bold red" if counts[Severity.ERROR] else "yellow" if counts[Severity.WARNING] else "green"
-    return Text(", ".join(parts), style=style)
+    return styled(", ".join(parts), style, color)
 
 
 def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
     """Every spec's table, totals and findings, then a one-line summary."""
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=options.width or DEFAULT_WIDTH,
-        force_terminal=options.color,
-        no_color=not options.color,
-        highlight=False,
-        emoji=False,
-        markup=False,
-        soft_wrap=False,
-    )
+    width = options.width or DEFAULT_WIDTH
+    lines: list[str] = []
     for checked in results:
-        console.print(fitted_table(checked, console, options.fold))
-        console.print(Text("\n".join(totals_lines(checked))))
+        lines.extend(table_lines(checked, width, options.fold, options.color))
+        for line in totals_lines(checked):
+            lines.extend(wrap(line, width))
         if checked.findings:
-            console.print()
-            console.print(findings_text(checked), end="")
-        console.print()
-    console.print(summary_line(results))
-    return buffer.getvalue()
+            lines.append("")
+            lines.extend(findings_lines(checked, width, options.color))
+        lines.append("")
+    lines.append(summary_line(results, options.color))
+    return "\n".join(lines) + "\n"
