@@ -70,3 +70,29 @@ def test_shown_command_output_is_what_the_command_prints():
 def test_the_settings_table_is_the_one_the_settings_declare():
     # One declaration (convcalc.config.SETTINGS) drives the keys, the options and this table.
     assert settings_markdown() in README
+
+
+def test_the_limits_table_states_the_limits_the_code_enforces():
+    from convcalc.importers import keras
+    from convcalc.loading import MAX_INPUTS, MAX_KEYS, MAX_LIST_ITEMS, MAX_NESTING, MAX_SPEC_BYTES, MAX_STRING
+    from convcalc.spec import MAX_LAYERS
+
+    rows = {
+        line.split("|")[1].strip(): line.split("|")[2].strip()
+        for line in README.splitlines()
+        if line.strip().startswith("| ") and line.count("|") == 4
+    }
+    mib = 1024 * 1024
+    assert rows["layers"] == f"{MAX_LAYERS:,}"
+    assert rows["names in all the layers' `inputs` together"] == f"{MAX_INPUTS:,}"
+    assert rows["items in any other list (one merge's `inputs`, an `ignore`)"] == f"{MAX_LIST_ITEMS:,}"
+    assert rows["keys in one object"] == str(MAX_KEYS)
+    assert rows["characters in one string"] == f"{MAX_STRING:,}"
+    assert rows["nesting"] == f"{MAX_NESTING} levels"
+    assert rows["spec file"] == f"{MAX_SPEC_BYTES // mib} MiB"
+    assert rows["Keras architecture JSON (`config.json`, or a `model.to_json()` file)"] == (
+        f"{keras.MAX_CONFIG_BYTES // mib} MiB"
+    )
+    assert rows[".keras archive"] == (
+        f"{keras.MAX_ARCHIVE_MEMBERS:,} members, {keras.MAX_DIRECTORY_BYTES // mib} MiB of directory"
+    )
