@@ -12,6 +12,7 @@ from collections import deque
 from itertools import islice
 
 from convcalc.spec import INPUT_NAME, Network
+from convcalc.text import article
 
 NETWORK_INPUT = -1
 """The producer index of the network's input volume."""
@@ -88,7 +89,12 @@ def graph_problems(network: Network, most: int | None = None) -> list[GraphProbl
                 (("layers", i, "inputs"), f"{layer.type} needs 'inputs' naming at least two layers (got {count})")
             )
         elif not layer.traits.merge and count != 1:
-            problems.append((("layers", i, "inputs"), f"a {layer.type} layer reads exactly one input (got {count})"))
+            problems.append(
+                (
+                    ("layers", i, "inputs"),
+                    f"{article(layer.type)} {layer.type} layer reads exactly one input (got {count})",
+                )
+            )
         if layer.name is not None:
             if layer.name == INPUT_NAME:
                 problems.append((("layers", i, "name"), f"{INPUT_NAME!r} is reserved for the network's input volume"))

@@ -21,7 +21,9 @@ from typing import Any, BinaryIO
 from pydantic import TypeAdapter, ValidationError
 
 from convcalc.graph import graph_problems
+from convcalc.layers import KINDS
 from convcalc.spec import LAYER_MODELS, MAX_LAYERS, AnyLayer, InputShape, Network
+from convcalc.text import did_you_mean, folded
 
 MAX_SPEC_BYTES = 4 * 1024 * 1024
 """Larger files are refused before reading (a 10,000-layer spec is under 1 MiB: ResNet-50's takes 84 bytes
@@ -349,6 +351,18 @@ def _allowed_fields(data: Any, path: JsonPath) -> list[str]:
     return list(Network.model_fields) if len(path) == 1 else []
 
 
+def _type_hint(tag: object) -> str:
+    """What a layer ``type`` nobody knows was meant to be: a type in another case (``Relu``), another tool's
+    name for a kind (``MaxPooling2D``: ``"type": "pool", "mode": "max"``), or the closest spelling."""
+    if not isinstance(tag, str):
+        return ""
+    if folded(tag) not in {folded(name) for name in LAYER_MODELS}:
+        for kind in KINDS:
+            if folded(tag) in kind.spelled_elsewhere:
+                return f" (did you mean {kind.spelled_elsewhere[folded(tag)]}?)"
+    return did_you_mean(tag, list(LAYER_MODELS))
+
+
 def _friendly(error: dict[str, Any], data: Any) -> tuple[JsonPath, str]:
     path = _strip_union_tags(error["loc"])
     kind = error["type"]
@@ -362,7 +376,8 @@ def _friendly(error: dict[str, Any], data: Any) -> tuple[JsonPath, str]:
     if kind == "missing":
         return path, "required field is missing"
     if kind == "union_tag_invalid":
-        return (*path, "type"), f"unknown layer type {ctx.get('tag')!r}; allowed: {', '.join(LAYER_MODELS)}"
+        tag = ctx.get("tag")
+        return (*path, "type"), f"unknown layer type {tag!r}{_type_hint(tag)}; allowed: {', '.join(LAYER_MODELS)}"
     if kind == "union_tag_not_found":
         return (*path, "type"), f"missing 'type'; allowed: {', '.join(LAYER_MODELS)}"
     if kind == "model_attributes_type" or kind == "model_type" or kind == "dict_type":
@@ -370,7 +385,9 @@ def _friendly(error: dict[str, Any], data: Any) -> tuple[JsonPath, str]:
     if kind == "list_type":
         return path, "must be a list"
     if kind == "literal_error":
-        return path, f"must be one of {ctx.get('expected')} (got {error.get('input')!r})"
+        expected = str(ctx.get("expected", ""))
+        hint = did_you_mean(error.get("input"), re.findall(r"'([^']*)'", expected))
+        return path, f"must be one of {expected} (got {error.get('input')!r}){hint}"
     if kind == "too_short" and path == ("layers",):
         return path, "must list at least one layer"
     return path, error["msg"]

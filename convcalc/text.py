@@ -65,6 +65,15 @@ def plural(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
+def article(word: str) -> str:
+    """``a`` or ``an`` before ``word``, by its first letter (good enough for layer kinds).
+
+    >>> article("activation"), article("conv")
+    ('an', 'a')
+    """
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def share(part: int, whole: int) -> str:
     """A share as a percentage with one decimal; ``<0.1%`` for small non-zero shares.
 
@@ -164,3 +173,33 @@ def per_axis(parts: list[tuple[str, str]], both: str = "") -> str:
     if len(parts) == 2 and parts[0][1] == parts[1][1]:
         return both + parts[0][1]
     return "; ".join(f"{axis}: {text}" for axis, text in parts)
+
+
+def folded(word: str) -> str:
+    """A spelling with case, ``_``, ``-`` and spaces folded away: how "did you mean" compares words.
+
+    >>> folded("Leaky-ReLU"), folded("MaxPooling2D")
+    ('leakyrelu', 'maxpooling2d')
+    """
+    return "".join(ch for ch in word.lower() if ch.isalnum())
+
+
+def did_you_mean(value: object, allowed: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the allowed word ``value`` was meant to be, else empty: the same word with
+    another case or separators first (``SAME``, ``leakyrelu``), then the closest spelling.
+
+    >>> did_you_mean("SAME", ["same", "valid"]), did_you_mean("leakyrelu", ["relu", "leaky_relu"])
+    (" (did you mean 'same'?)", " (did you mean 'leaky_relu'?)")
+    >>> did_you_mean("sigmod", ["sigmoid", "tanh"]), did_you_mean(3, ["max"])
+    (" (did you mean 'sigmoid'?)", '')
+    """
+    if not isinstance(value, str) or len(value) > 64:
+        return ""
+    exact = {folded(word): word for word in allowed}
+    if folded(value) in exact:
+        return f" (did you mean {exact[folded(value)]!r}?)"
+    import difflib
+
+    lowered = {word.lower(): word for word in allowed}
+    close = difflib.get_close_matches(value.lower(), list(lowered), n=1)
+    return f" (did you mean {lowered[close[0]]!r}?)" if close else ""

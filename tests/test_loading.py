@@ -451,3 +451,37 @@ def test_damaged_specs_give_a_spec_or_a_spec_error(scratch: Path, value: dict[st
     text = json.dumps(value)
     cut %= len(text)
     load_never_crashes(scratch, text[:cut] + junk + text[cut + 1 :])
+
+
+@pytest.mark.parametrize(
+    ("layer", "where", "meant"),
+    [
+        ({"type": "Relu"}, "layers[0].type", "'relu'"),
+        ({"type": "maxpool", "kernel": 2}, "layers[0].type", '"type": "pool", "mode": "max"'),
+        ({"type": "MaxPooling2D", "kernel": 2}, "layers[0].type", '"type": "pool", "mode": "max"'),
+        ({"type": "Linear", "units": 3}, "layers[0].type", '"type": "fc"'),
+        ({"type": "convv", "filters": 2, "kernel": 3}, "layers[0].type", "'conv'"),
+        ({"type": "conv", "filters": 2, "kernel": 3, "padding": "SAME"}, "layers[0].padding", "'same'"),
+        ({"type": "activation", "kind": "leakyrelu"}, "layers[0].kind", "'leaky_relu'"),
+        ({"type": "pool", "kernel": 2, "mode": "Max"}, "layers[0].mode", "'max'"),
+    ],
+)
+def test_a_misspelt_value_gets_the_value_it_should_be(
+    write_spec: WriteSpec, layer: dict[str, Any], where: str, meant: str
+) -> None:
+    path, message = only_problem(write_spec(spec(layer)))
+    assert path == where
+    assert f"(did you mean {meant}?)" in message
+
+
+def test_every_other_spelling_a_kind_suggests_is_a_valid_layer() -> None:
+    from convcalc.layers import KINDS
+    from convcalc.loading import validate
+    from convcalc.text import folded
+
+    types = {folded(name) for kind in KINDS for name in kind.type_names()}
+    for kind in KINDS:
+        for spelling, written in kind.spelled_elsewhere.items():
+            assert spelling == folded(spelling) and spelling not in types, spelling
+            layer = {**kind.example, **json.loads("{" + written + "}")}
+            validate("<t>", {"input": [8, 8, 4], "layers": [layer]})

@@ -132,6 +132,9 @@ class LayerSpec(BaseModel):
     """Keras layer class → how its config becomes spec layers (the Keras import)."""
     keras_ops: ClassVar[Mapping[str, KerasOp]]
     """The Keras layer classes this kind's export emits that it owns, with their tf.nn translation."""
+    spelled_elsewhere: ClassVar[Mapping[str, str]] = {}
+    """Optional: names other tools give this kind, folded (:func:`~convcalc.text.folded`: ``maxpooling2d``),
+    with what to write in a spec instead (``"type": "pool", "mode": "max"``): a "did you mean" for them."""
 
     @classmethod
     def type_names(cls) -> tuple[str, ...]:

@@ -130,6 +130,7 @@ class Conv(_SlidingConv):
     example = {"type": "conv", "filters": 8, "kernel": 3, "padding": 1}
     traits = CONV_TRAITS
     keras_readers = {"Conv2D": _reader("conv", True, "groups", "groups")}
+    spelled_elsewhere = {"conv2d": '"type": "conv"', "convolution": '"type": "conv"', "convolution2d": '"type": "conv"'}
     keras_ops = {
         "Conv2D": KerasOp(
             _conv2d,
@@ -237,6 +238,7 @@ class Depthwise(_SlidingConv):
         pooling=False,
     )
     keras_readers = {"DepthwiseConv2D": _reader("depthwise", False, "depth_multiplier", "multiplier")}
+    spelled_elsewhere = {"depthwiseconv2d": '"type": "depthwise"', "dwconv": '"type": "depthwise"'}
     keras_ops = {"DepthwiseConv2D": KerasOp(_depthwise_conv2d, _depthwise_variables, biased=True)}
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
@@ -315,6 +317,7 @@ class Separable(_SlidingConv):
     example = {"type": "separable", "filters": 8, "kernel": 3, "padding": 1}
     traits = CONV_TRAITS
     keras_readers = {"SeparableConv2D": _reader("separable", True, "depth_multiplier", "multiplier")}
+    spelled_elsewhere = {"separableconv2d": '"type": "separable"', "sepconv": '"type": "separable"'}
     keras_ops = {"SeparableConv2D": KerasOp(_separable_conv2d, _separable_variables, biased=True)}
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:

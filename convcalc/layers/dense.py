@@ -87,6 +87,7 @@ class FC(_WholeVolume):
         pooling=False,
     )
     keras_readers = {"Dense": _read_dense}
+    spelled_elsewhere = {"linear": '"type": "fc"', "fullyconnected": '"type": "fc"'}
     keras_ops = {
         "Dense": KerasOp(lambda op, read, _: f"tf.matmul({read[0]}, {weight(op)})", _dense_variables, biased=True)
     }

@@ -20,6 +20,7 @@ from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, shor
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import literal
+from convcalc.text import folded
 
 ELEMENTWISE_TRAITS = Traits(
     weighted=False,
@@ -140,6 +141,11 @@ class Activation(_Elementwise):
     kind_name = "activation"
     example = {"type": "activation", "kind": "sigmoid"}
     keras_readers = {"Activation": _read_activation, "LeakyReLU": _read_leaky_relu, "Softmax": _read_softmax}
+    spelled_elsewhere = {
+        folded(name): f'"type": "activation", "kind": "{kind}"'
+        for name, kind in KERAS_ACTIVATIONS.items()
+        if kind is not None and kind != "relu"
+    }
     keras_ops = {
         "Activation": KerasOp(lambda op, read, _: _TFNN_ACTIVATIONS[op.text("activation", "")].format(x=read[0]))
     }
@@ -213,6 +219,7 @@ class Dropout(_Elementwise):
     kind_name = "dropout"
     example = {"type": "dropout", "rate": 0.25}
     keras_readers = {"Dropout": _read_dropout, "SpatialDropout2D": _read_dropout}
+    spelled_elsewhere = {"spatialdropout2d": '"type": "dropout"', "dropout2d": '"type": "dropout"'}
     keras_ops = {
         "Dropout": KerasOp(
             lambda op, read, _: (

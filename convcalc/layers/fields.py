@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from convcalc.text import did_you_mean
+
 MAX_SIZE = 2**31 - 1
 """Largest size, count or stride: TensorFlow's int32 shape limit."""
 
@@ -71,8 +73,8 @@ def _padding(value: Any) -> Pair | Literal["same", "valid"]:
             return "same"
         raise PydanticCustomError(
             "padding",
-            'must be "same", "valid", an integer ≥ 0 or a pair [h, w] (got {got})',
-            {"got": show_value(value)},
+            'must be "same", "valid", an integer ≥ 0 or a pair [h, w] (got {got}){hint}',
+            {"got": show_value(value), "hint": did_you_mean(value, ["same", "valid"])},
         )
     return strict_pair(value, 0)
 

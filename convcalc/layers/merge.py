@@ -102,6 +102,7 @@ class Concat(_Merge):
     kind_name = "concat"
     example = {"type": "concat", "inputs": ["input", "input"]}
     keras_readers = {"Concatenate": _read_concat}
+    spelled_elsewhere = {"concatenate": '"type": "concat"', "cat": '"type": "concat"'}
     keras_ops = {"Concatenate": KerasOp(lambda op, read, _: f"tf.concat([{', '.join(read)}], axis=-1)")}
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:

@@ -95,6 +95,11 @@ class BatchNorm(LayerSpec):
     )
     drawing = "inside"
     keras_readers = {"BatchNormalization": _read_batchnorm}
+    spelled_elsewhere = {
+        "batchnormalization": '"type": "batchnorm"',
+        "batchnorm2d": '"type": "batchnorm"',
+        "bn": '"type": "batchnorm"',
+    }
     keras_ops = {
         "BatchNormalization": KerasOp(_tf_batch_norm, _batch_norm_variables, tfnn_support=_TFNN_BATCHNORM),
     }

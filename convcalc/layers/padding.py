@@ -76,6 +76,11 @@ class ZeroPadding(LayerSpec):
     )
     drawing = "prefix"
     keras_readers = {"ZeroPadding2D": _read_zero_padding}
+    spelled_elsewhere = {
+        "zeropadding2d": '"type": "zero_padding"',
+        "zeropad2d": '"type": "zero_padding"',
+        "pad": '"type": "zero_padding"',
+    }
     keras_ops = {
         "ZeroPadding2D": KerasOp(
             lambda op, read, _: f"tf.pad({read[0]}, {padding_list(op.amounts('padding'))})", purpose="zero padding"

@@ -114,6 +114,17 @@ class Pool(WindowedLayer):
     )
     drawing = "volume"
     keras_readers = {"MaxPooling2D": _read_pool("max"), "AveragePooling2D": _read_pool("avg")}
+    spelled_elsewhere = {
+        "maxpool": '"type": "pool", "mode": "max"',
+        "maxpool2d": '"type": "pool", "mode": "max"',
+        "maxpooling": '"type": "pool", "mode": "max"',
+        "maxpooling2d": '"type": "pool", "mode": "max"',
+        "avgpool": '"type": "pool", "mode": "avg"',
+        "avgpool2d": '"type": "pool", "mode": "avg"',
+        "avgpooling": '"type": "pool", "mode": "avg"',
+        "averagepool": '"type": "pool", "mode": "avg"',
+        "averagepooling2d": '"type": "pool", "mode": "avg"',
+    }
     keras_ops = {
         "MaxPooling2D": KerasOp(_tf_pool("max_pool2d")),
         "AveragePooling2D": KerasOp(_tf_pool("avg_pool2d")),
@@ -179,6 +190,15 @@ class GlobalPool(LayerSpec):
     )
     drawing = "bar"
     keras_readers = {"GlobalAveragePooling2D": _read_global_pool("avg"), "GlobalMaxPooling2D": _read_global_pool("max")}
+    spelled_elsewhere = {
+        "gap": '"type": "global_pool", "mode": "avg"',
+        "globalavgpool": '"type": "global_pool", "mode": "avg"',
+        "globalaveragepooling2d": '"type": "global_pool", "mode": "avg"',
+        "adaptiveavgpool2d": '"type": "global_pool", "mode": "avg"',
+        "globalmaxpool": '"type": "global_pool", "mode": "max"',
+        "globalmaxpooling2d": '"type": "global_pool", "mode": "max"',
+        "adaptivemaxpool2d": '"type": "global_pool", "mode": "max"',
+    }
     keras_ops = {
         "GlobalAveragePooling2D": KerasOp(lambda op, read, _: f"tf.reduce_mean({read[0]}, axis=[1, 2])"),
         "GlobalMaxPooling2D": KerasOp(lambda op, read, _: f"tf.reduce_max({read[0]}, axis=[1, 2])"),

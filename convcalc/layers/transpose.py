@@ -109,6 +109,13 @@ class ConvTranspose(LayerSpec):
     traits = CONV_TRAITS
     drawing = "volume"
     keras_readers = {"Conv2DTranspose": _read_conv_transpose}
+    spelled_elsewhere = {
+        "conv2dtranspose": '"type": "conv_transpose"',
+        "convtranspose2d": '"type": "conv_transpose"',
+        "deconv": '"type": "conv_transpose"',
+        "deconvolution": '"type": "conv_transpose"',
+        "transposedconv": '"type": "conv_transpose"',
+    }
     keras_ops = {
         "Conv2DTranspose": KerasOp(_tf_conv2d_transpose, _transpose_variables, biased=True),
         "Cropping2D": KerasOp(_tf_crop, purpose="crop the transposed conv's padding"),
