@@ -26,6 +26,8 @@ class CheckedSpec:
     """The training-memory estimate at the configured batch size and dtype."""
     config_file: str | None = None
     """The config file whose settings applied (``--config`` or the one found above the spec); None: none did."""
+    unchecked_fixes: int = 0
+    """Findings shown without fixes because checking every fix on so large a network would take too long."""
 
     def position(self, finding: Finding) -> tuple[int, int] | None:
         """Line and column (1-based) of the finding's layer object in the file, if known."""

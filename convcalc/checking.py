@@ -78,20 +78,23 @@ def check_loaded(loaded: LoadedSpec, config: LintConfig | None = None) -> Checke
         path = ("layers", beyond.index)
         where = loaded.source.locate(path) or (None, None)
         raise SpecError(loaded.file, [Problem(path, beyond.what, *where)]) from None
-    # Every fix is checked on the whole network: none may bring a new error anywhere.
-    findings = safe_fixes(loaded.network, facts, run_rules(facts, config.rules(), config.settings), config.settings)
     network = loaded.network
     kept = [
         f
-        for f in findings
+        for f in run_rules(facts, config.rules(), config.settings)
         if not matches(f.code, network.ignore)
         and not (f.layer is not None and matches(f.code, network.layers[f.layer].ignore))
     ]
+    # Every fix is checked on the whole network: none may bring a new error anywhere. The most severe
+    # findings first, so that a budget that runs out leaves the warnings and infos without fixes.
+    kept.sort(key=lambda f: -f.severity.rank)
+    checked = safe_fixes(network, facts, kept, config.settings)
     memory = training_memory(facts, config.settings.batch, config.settings.dtype)
     return CheckedSpec(
         file=loaded.file,
         facts=facts,
-        findings=sort_findings(kept),
+        findings=sort_findings(checked.findings),
+        unchecked_fixes=checked.unchecked,
         source=loaded.source,
         memory=memory,
         config_file=config.source,

@@ -136,6 +136,12 @@ def check(
             continue
         over_threshold = over_threshold or checked.fails
         results.append(checked.spec)
+        if checked.spec.unchecked_fixes:
+            typer.echo(
+                f"note: {file}: {checked.spec.unchecked_fixes:,} findings shown without fixes: each fix is checked"
+                f" by re-analysing all {len(checked.spec.facts.layers):,} layers, and that budget ran out",
+                err=True,
+            )
     if results:
         terminal = output is None and sys.stdout.isatty()
         options = RenderOptions(

@@ -28,7 +28,11 @@ def apply_fix(spec: dict[str, Any], fix: Fix) -> dict[str, Any]:
     >>> apply_fix(spec, Fix("", "layers[1]", insert={"type": "relu"}))["layers"]
     [{'type': 'fc', 'units': 2}, {'type': 'relu'}, {'type': 'fc', 'units': 1}]
     """
-    result = copy.deepcopy(spec)
+    # Copy on write: only the objects on an edited path are copied (a fix re-checked on a network of
+    # 10,000 layers must not copy all of them); everything else is shared with ``spec``, never changed.
+    result = dict(spec)
+    if isinstance(result.get("layers"), list):
+        result["layers"] = list(result["layers"])
     if isinstance(result.get("input"), list) and len(result["input"]) == 3:
         height, width, channels = result["input"]
         result["input"] = {"height": height, "width": width, "channels": channels}
@@ -44,10 +48,15 @@ def apply_fix(spec: dict[str, Any], fix: Fix) -> dict[str, Any]:
 
 
 def _object(spec: dict[str, Any], path: str) -> dict[str, Any]:
+    """The object at ``path``, each container on the way copied into its parent first (copy on write)."""
     target: Any = spec
     for match in _PATH_PART.finditer(path):
         key, index = match.groups()
-        target = target[key] if key is not None else target[int(index)]
+        where: str | int = key if key is not None else int(index)
+        child = target[where]
+        if isinstance(child, (dict, list)):
+            child = target[where] = copy.copy(child)
+        target = child
     if not isinstance(target, dict):
         raise ValueError(f"fix path {path!r} does not name an object")
     return target
@@ -62,7 +71,7 @@ def _layer_index(edit: Edit) -> int:
 
 def _insert(layers: list[dict[str, Any]], index: int, layer: dict[str, Any]) -> None:
     # The new layer reads what the layer at ``index`` read; that layer reads the new one.
-    before = layers[index]
+    before = layers[index] = dict(layers[index])
     if "inputs" in before:
         layer["inputs"] = before["inputs"]
         before["inputs"] = [layer["name"]]
@@ -73,4 +82,4 @@ def _remove(layers: list[dict[str, Any]], index: int) -> None:
     # Only a layer no other layer names is removed; those after it read its input in its place.
     gone = layers.pop(index)
     if "inputs" in gone and index < len(layers) and "inputs" not in layers[index]:
-        layers[index]["inputs"] = gone["inputs"]
+        layers[index] = {**layers[index], "inputs": gone["inputs"]}

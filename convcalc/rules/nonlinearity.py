@@ -73,9 +73,8 @@ def _intended(earlier: LayerFacts, later: LayerFacts) -> bool:
     return (channelwise and _pointwise(later)) or (projects and expands) or _upsamples(earlier) or _upsamples(later)
 
 
-def _relu_before(net: NetworkFacts, layer: LayerFacts) -> Fix:
-    """Insert a ReLU right before ``layer``, named after it (unique among the spec's names)."""
-    taken = {other.name for other in net.layers}
+def _relu_before(layer: LayerFacts, taken: set[str]) -> Fix:
+    """Insert a ReLU right before ``layer``, named after it (unique among ``taken``, the spec's names)."""
     name = f"{layer.name}_relu"
     while name in taken:
         name += "_"
@@ -144,6 +143,7 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     pool is also a nonlinearity (the fix, offered where every linear path runs through that pool).
     """
     sources = _linear_sources(net)
+    taken: set[str] | None = None  # the spec's layer names, gathered at the first finding
     for layer in net.layers:
         if not layer.traits.weighted:
             continue
@@ -175,5 +175,6 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
             for other in linear
             if other.type == "pool" and not _reached_avoiding(net, sources, layer, other.index)
         ]
-        fixes = (_relu_before(net, layer), *pools)
+        taken = taken if taken is not None else {other.name for other in net.layers}
+        fixes = (_relu_before(layer, taken), *pools)
         yield Hit(layer.index, message, fixes)

@@ -25,6 +25,10 @@ ErrorSite = tuple[str, int | None]
 """An error finding's identity: its code and its layer (None: the whole network)."""
 PARTNERS = 2
 """Fixes of a new error tried as the second half of a pair."""
+CHECK_BUDGET = 30_000
+"""Layers re-analysed, in all, to check the fixes of one spec. Each check re-analyses the whole network, so
+a spec of 10,000 layers with thousands of findings would cost minutes; past this budget the remaining
+findings are reported without fixes (and counted), never with a fix that was not checked."""
 
 
 def _error_rules() -> list[Rule]:
@@ -62,9 +66,17 @@ class FixChecker:
         self.settings = settings
         self.before = error_sites(facts, settings)
         self.verdicts: dict[str, Fix | None] = {}
+        self.layers = len(facts.layers)
+        self.spent = 0
+        """Layers re-analysed so far (each check and each pair counts the whole network)."""
+
+    def affordable(self, fixes: int, budget: int) -> bool:
+        """Whether checking ``fixes`` more fixes stays within ``budget`` re-analysed layers."""
+        return self.spent + fixes * self.layers <= budget
 
     def _after(self, fix: Fix) -> tuple[NetworkFacts, set[ErrorSite]] | None:
         """The network with the fix applied, and its error sites; None when the fix does not even validate."""
+        self.spent += self.layers
         try:
             changed = analyze(Network.model_validate(apply_fix(self.spec, fix)), receptive_fields=False)
         except (ValidationError, FigureLimitError, ValueError, IndexError, KeyError):
@@ -115,19 +127,42 @@ class FixChecker:
         return None
 
 
-def safe_fixes(network: Network, facts: NetworkFacts, findings: Iterable[Finding], settings: Settings) -> list[Finding]:
-    """The findings with only the fixes that leave the network with no new error (some of them paired)."""
+@dataclasses.dataclass(frozen=True)
+class CheckedFixes:
+    """The findings with their checked fixes, and how many findings lost theirs to the budget."""
+
+    findings: list[Finding]
+    unchecked: int = 0
+    """Findings whose fixes were withheld: checking them would have passed CHECK_BUDGET."""
+
+
+def safe_fixes(
+    network: Network,
+    facts: NetworkFacts,
+    findings: Iterable[Finding],
+    settings: Settings,
+    budget: int = CHECK_BUDGET,
+) -> CheckedFixes:
+    """The findings with only the fixes that leave the network with no new error (some of them paired).
+
+    Findings are checked in the order given until ``budget`` layers have been re-analysed; later findings
+    keep no fix (a fix that was not checked is never offered)."""
     checker: FixChecker | None = None
     kept = []
+    unchecked = 0
     for finding in findings:
         if not finding.fixes:
             kept.append(finding)
             continue
         checker = checker or FixChecker(network, facts, settings)
+        if not checker.affordable(len(finding.fixes), budget):
+            unchecked += 1
+            kept.append(dataclasses.replace(finding, fixes=()))
+            continue
         fixes: dict[str, Fix] = {}
         for offered in finding.fixes:
             fix = checker.check(offered)
             if fix is not None:
                 fixes.setdefault(repr(fix.record()), fix)  # a pair may equal another offer
         kept.append(dataclasses.replace(finding, fixes=tuple(fixes.values())))
-    return kept
+    return CheckedFixes(kept, unchecked)

@@ -5,6 +5,7 @@ Plus the findings the seed networks must give, and messages with their numbers w
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -17,6 +18,7 @@ from convcalc.findings import Finding, Fix, Severity
 from convcalc.fixes import apply_fix
 from convcalc.loading import LoadedSpec, SourceMap, validate
 from convcalc.rules import REGISTRY, Rule, Settings, run_rules
+from convcalc.rules.safety import safe_fixes
 from tests.export.strategies import buildable_specs
 from tests.helpers import EXAMPLES, analyze_example, analyze_spec, example_spec
 
@@ -333,10 +335,12 @@ def assert_no_fix_breaks(spec: dict[str, Any]) -> int:
     """Every fix ``convcalc check`` offers, applied to the whole spec: no error appears that was not there."""
     checked = check_loaded(LoadedSpec("<test>", validate("<test>", spec), SourceMap()))
     before = error_sites(spec)
+    original = copy.deepcopy(spec)
     applied = 0
     for finding in checked.findings:
         for fix in finding.fixes:
             fixed = apply_fix(spec, fix)
+            assert spec == original, f"{fix.title!r} changed the spec it was applied to"
             after = error_sites(fixed)
             # The errors that were there, where they are now (an error on a removed layer moves to the one before).
             moved = {(code, moved_index(layer, fix)) for code, layer in before}
@@ -383,3 +387,39 @@ def test_a_fix_that_needs_a_second_change_is_offered_as_a_pair() -> None:
 @given(buildable_specs(fit_exactly=False, max_steps=8))
 def test_no_offered_fix_brings_a_new_error_on_random_graphs(spec: dict[str, Any]) -> None:
     assert_no_fix_breaks(spec)
+
+
+def test_fixes_past_the_check_budget_are_withheld_not_offered_unchecked() -> None:
+    # Ten linear conv pairs (CC303, warnings) after a misfit (CC101, an error): with a budget for the error's
+    # checks and a few more, the error keeps its checked fixes, and the last warnings are shown without any.
+    layers: list[dict[str, Any]] = [{"type": "conv", "filters": 4, "kernel": 3, "stride": 2}, {"type": "relu"}]
+    layers += [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1} for _ in range(10)]
+    spec = {"input": [10, 10, 1], "layers": layers}
+    network = validate("<test>", spec)
+    facts = analyze_spec(spec)
+    findings = sorted(run_rules(facts, list(REGISTRY.values()), Settings()), key=lambda f: -f.severity.rank)
+    assert findings[0].code == "CC101" and findings[0].fixes
+    budget = (2 * len(findings[0].fixes) + 2) * len(facts.layers)  # its fixes, their pairs, two more
+    checked = safe_fixes(network, facts, findings, Settings(), budget=budget)
+    with_fixes = [f for f in checked.findings if f.fixes]
+    assert checked.unchecked > 0
+    assert all(not f.fixes for f in checked.findings[-checked.unchecked :]), "the last ones in order lose theirs"
+    assert with_fixes[0].code == "CC101", "the error is checked first"
+    unlimited = safe_fixes(network, facts, findings, Settings())
+    assert unlimited.unchecked == 0
+    assert all(f.fixes for f in unlimited.findings if f.code == "CC303")
+
+
+def test_check_names_the_findings_whose_fixes_were_withheld(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from convcalc.cli import app
+    from convcalc.rules import safety
+
+    layers = [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1} for _ in range(400)]
+    path = tmp_path / "linear.json"
+    path.write_text(json.dumps({"input": [8, 8, 1], "layers": layers}))
+    assert safety.CHECK_BUDGET < 399 * 400, "the spec needs more checks than the budget admits"
+    result = CliRunner().invoke(app, ["check", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "findings shown without fixes" in result.stderr and "400 layers" in result.stderr
