@@ -10,7 +10,7 @@ from convcalc.findings import Fix, Severity
 from convcalc.layers import WindowAxis
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import checked_fix, padding_title, padding_value, pair_value
-from convcalc.rules.graph import covers_input, is_conv, size_locked, sliding_conv, windowed
+from convcalc.rules.graph import covers_input, is_conv, size_locked, sliding_conv, tiles_input, windowed
 from convcalc.text import percent_number, plural, value_text
 
 
@@ -151,7 +151,8 @@ def even_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
     Flags sliding convs of every kind with an even kernel side (except a conv over its whole
-    input, an fc layer in conv form).
+    input, an fc layer in conv form, and a patchify conv: F = S with no padding, whose windows tile the
+    input without overlap, as in ConvNeXt's 4×4/4 stem and 2×2/2 downsamplers).
 
     ## Why is this bad
     An even kernel has no centre pixel: each output sits half a pixel off the input grid, the shift adds up
@@ -163,7 +164,7 @@ def even_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     locked = size_locked(net)
     for layer, window in windowed(net, sliding_conv):
-        if not _even_kernel(window) or covers_input(layer, window):
+        if not _even_kernel(window) or covers_input(layer, window) or tiles_input(window):
             continue
         kh, kw = window.kernel
         even = " and ".join(
