@@ -300,7 +300,9 @@ class _Importer:
         path: JsonPath = ()
         name = model.get("config", {}).get("name") if isinstance(model.get("config"), dict) else None
         try:
-            self._model(model, path, "", None, 0)
+            # A whole model saved frozen (model.trainable = False) freezes every layer in it.
+            frozen = isinstance(model.get("config"), dict) and model["config"].get("trainable") is False
+            self._model(model, path, "", None, 0, frozen)
         except _TooManyLayers:
             self.problems.append(Problem(path, f"the model makes more than {MAX_LAYERS:,} spec layers; {_LAYER_LIMIT}"))
             return None
@@ -331,9 +333,11 @@ class _Importer:
     # -- models
 
     def _model(
-        self, model: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int
+        self, model: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int, frozen: bool = False
     ) -> Tensor | None:
-        """Emit one (possibly nested) model; returns the tensor of its output, or None after a problem."""
+        """Emit one (possibly nested) model; returns the tensor of its output, or None after a problem.
+
+        ``frozen``: the model sits in a frozen model (``trainable: false``), so all its layers are frozen."""
         class_name = model.get("class_name")
         config = model.get("config")
         name = config.get("name") if isinstance(config, dict) else None
@@ -361,14 +365,14 @@ class _Importer:
             return None
         try:
             if class_name == "Sequential":
-                return self._sequential(config, path, prefix, feed, depth)
-            return self._functional(config, path, prefix, feed, depth)
+                return self._sequential(config, path, prefix, feed, depth, frozen)
+            return self._functional(config, path, prefix, feed, depth, frozen)
         except Refusal as refusal:
             self.problems.append(_problem(refusal))
             return None
 
     def _sequential(
-        self, config: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int
+        self, config: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int, frozen: bool
     ) -> Tensor | None:
         current = feed
         for i, raw in enumerate(config["layers"]):
@@ -384,13 +388,13 @@ class _Importer:
                 shape = config.get("build_input_shape") or layer.config.get("batch_input_shape")
                 current = self._define_input(layer, shape or layer.config.get("batch_shape"))
             recorded = _build_input_shape(raw)
-            current = self._layer(layer, [current], [recorded], prefix, depth)
+            current = self._layer(layer, [current], [recorded], prefix, depth, frozen)
         if current is None:
             raise Refusal(path, "the Sequential model has no layers")
         return current
 
     def _functional(
-        self, config: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int
+        self, config: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int, frozen: bool
     ) -> Tensor | None:
         model_name = config.get("name")
         entries: list[tuple[KerasLayer, list[_Ref]]] = []
@@ -414,7 +418,7 @@ class _Importer:
                 if source is None:  # the topological order guarantees it exists unless it failed already
                     raise layer.refuse(f"reads {ref.layer!r}, which could not be imported")
                 sources.append(source)
-            tensors[layer.name] = self._layer(layer, sources, [ref.shape for ref in refs], prefix, depth)
+            tensors[layer.name] = self._layer(layer, sources, [ref.shape for ref in refs], prefix, depth, frozen)
         output = tensors.get(outputs[0])
         if output is None:
             raise Refusal((*path, "config", "output_layers"), f"the output layer {outputs[0]!r} is not in the model")
@@ -453,13 +457,17 @@ class _Importer:
 
     # -- layers
 
-    def _layer(self, layer: KerasLayer, sources: list[Tensor], recorded: list[Any], prefix: str, depth: int) -> Tensor:
-        """Emit the spec layers of one Keras layer; a problem is recorded and the walk goes on."""
+    def _layer(
+        self, layer: KerasLayer, sources: list[Tensor], recorded: list[Any], prefix: str, depth: int, frozen: bool
+    ) -> Tensor:
+        """Emit the spec layers of one Keras layer; a problem is recorded and the walk goes on. A frozen layer
+        (``trainable: false`` on it or on a model around it) gives frozen spec layers."""
         try:
+            frozen = frozen or not layer.flag("trainable")
             if layer.class_name in _MODEL_CLASSES:
                 if len(sources) != 1:
                     raise layer.refuse(f"a nested model with {len(sources)} inputs; convcalc networks have one")
-                output = self._model(layer.raw, layer.path, f"{prefix}{layer.name}/", sources[0], depth + 1)
+                output = self._model(layer.raw, layer.path, f"{prefix}{layer.name}/", sources[0], depth + 1, frozen)
                 return output if output is not None else sources[0]
             mapped = self._map(layer, sources)
         except Refusal as refusal:
@@ -474,7 +482,7 @@ class _Importer:
         base = self._unique(f"{prefix}{layer.name}")
         for k, body in enumerate(mapped.layers):
             name = base if k == 0 else self._unique(f"{base}/{body.get('kind', body['type'])}")
-            spec_layer = {**body, "name": name}
+            spec_layer = {**body, "name": name, **({"trainable": False} if frozen else {})}
             reads = [s.name for s in previous]
             last = self.layers[-1]["name"] if self.layers else INPUT_NAME
             if REGISTRY.kind(body["type"]).traits.merge or reads != [last]:

@@ -25,9 +25,10 @@ from convcalc.layers.dense import FC, Flatten
 from convcalc.layers.elementwise import Activation, Dropout, ReLU
 from convcalc.layers.keras import Reader
 from convcalc.layers.merge import Add, Concat
-from convcalc.layers.norm import BatchNorm
+from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm, Scale
 from convcalc.layers.padding import ZeroPadding
 from convcalc.layers.pool import GlobalPool, Pool
+from convcalc.layers.preprocessing import Normalization, Rescaling
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.transpose import ConvTranspose
 from convcalc.layers.volume import Padding, Shape, Window, WindowAxis, resolve_window
@@ -79,6 +80,11 @@ REGISTRY = Registry(
         GlobalPool,
         FC,
         BatchNorm,
+        LayerNorm,
+        GroupNorm,
+        Scale,
+        Rescaling,
+        Normalization,
         Dropout,
         ZeroPadding,
         Activation,
@@ -113,12 +119,17 @@ __all__ = [
     "FieldPair",
     "Flatten",
     "GlobalPool",
+    "GroupNorm",
     "IncompleteKindError",
+    "LayerNorm",
     "LayerSpec",
+    "Normalization",
     "Padding",
     "Pool",
     "ReLU",
     "Registry",
+    "Rescaling",
+    "Scale",
     "Separable",
     "Shape",
     "Traits",
