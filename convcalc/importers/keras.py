@@ -300,9 +300,7 @@ class _Importer:
         path: JsonPath = ()
         name = model.get("config", {}).get("name") if isinstance(model.get("config"), dict) else None
         try:
-            # A whole model saved frozen (model.trainable = False) freezes every layer in it.
-            frozen = isinstance(model.get("config"), dict) and model["config"].get("trainable") is False
-            self._model(model, path, "", None, 0, frozen)
+            self._model(model, path, "", None, 0)
         except _TooManyLayers:
             self.problems.append(Problem(path, f"the model makes more than {MAX_LAYERS:,} spec layers; {_LAYER_LIMIT}"))
             return None
@@ -333,11 +331,9 @@ class _Importer:
     # -- models
 
     def _model(
-        self, model: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int, frozen: bool = False
+        self, model: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int
     ) -> Tensor | None:
-        """Emit one (possibly nested) model; returns the tensor of its output, or None after a problem.
-
-        ``frozen``: the model sits in a frozen model (``trainable: false``), so all its layers are frozen."""
+        """Emit one (possibly nested) model; returns the tensor of its output, or None after a problem."""
         class_name = model.get("class_name")
         config = model.get("config")
         name = config.get("name") if isinstance(config, dict) else None
@@ -365,14 +361,14 @@ class _Importer:
             return None
         try:
             if class_name == "Sequential":
-                return self._sequential(config, path, prefix, feed, depth, frozen)
-            return self._functional(config, path, prefix, feed, depth, frozen)
+                return self._sequential(config, path, prefix, feed, depth)
+            return self._functional(config, path, prefix, feed, depth)
         except Refusal as refusal:
             self.problems.append(_problem(refusal))
             return None
 
     def _sequential(
-        self, config: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int, frozen: bool
+        self, config: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int
     ) -> Tensor | None:
         current = feed
         for i, raw in enumerate(config["layers"]):
@@ -388,13 +384,13 @@ class _Importer:
                 shape = config.get("build_input_shape") or layer.config.get("batch_input_shape")
                 current = self._define_input(layer, shape or layer.config.get("batch_shape"))
             recorded = _build_input_shape(raw)
-            current = self._layer(layer, [current], [recorded], prefix, depth, frozen)
+            current = self._layer(layer, [current], [recorded], prefix, depth)
         if current is None:
             raise Refusal(path, "the Sequential model has no layers")
         return current
 
     def _functional(
-        self, config: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int, frozen: bool
+        self, config: dict[str, Any], path: JsonPath, prefix: str, feed: Tensor | None, depth: int
     ) -> Tensor | None:
         model_name = config.get("name")
         entries: list[tuple[KerasLayer, list[_Ref]]] = []
@@ -418,7 +414,7 @@ class _Importer:
                 if source is None:  # the topological order guarantees it exists unless it failed already
                     raise layer.refuse(f"reads {ref.layer!r}, which could not be imported")
                 sources.append(source)
-            tensors[layer.name] = self._layer(layer, sources, [ref.shape for ref in refs], prefix, depth, frozen)
+            tensors[layer.name] = self._layer(layer, sources, [ref.shape for ref in refs], prefix, depth)
         output = tensors.get(outputs[0])
         if output is None:
             raise Refusal((*path, "config", "output_layers"), f"the output layer {outputs[0]!r} is not in the model")
@@ -457,19 +453,18 @@ class _Importer:
 
     # -- layers
 
-    def _layer(
-        self, layer: KerasLayer, sources: list[Tensor], recorded: list[Any], prefix: str, depth: int, frozen: bool
-    ) -> Tensor:
-        """Emit the spec layers of one Keras layer; a problem is recorded and the walk goes on. A frozen layer
-        (``trainable: false`` on it or on a model around it) gives frozen spec layers."""
+    def _layer(self, layer: KerasLayer, sources: list[Tensor], recorded: list[Any], prefix: str, depth: int) -> Tensor:
+        """Emit the spec layers of one Keras layer; a problem is recorded and the walk goes on."""
         try:
-            frozen = frozen or not layer.flag("trainable")
             if layer.class_name in _MODEL_CLASSES:
                 if len(sources) != 1:
                     raise layer.refuse(f"a nested model with {len(sources)} inputs; convcalc networks have one")
-                output = self._model(layer.raw, layer.path, f"{prefix}{layer.name}/", sources[0], depth + 1, frozen)
+                output = self._model(layer.raw, layer.path, f"{prefix}{layer.name}/", sources[0], depth + 1)
                 return output if output is not None else sources[0]
             mapped = self._map(layer, sources)
+            # Keras trains a layer's weights by its own flag alone: a model frozen in its constructor leaves its
+            # layers trainable, and `model.trainable = False` writes False into every layer's config.
+            frozen = not layer.flag("trainable")
         except Refusal as refusal:
             self.problems.append(_problem(refusal))
             return sources[0]

@@ -94,7 +94,9 @@ def _gamma_beta(op: Op) -> tuple[str, str]:
 def _tf_batch_norm(op: Op, read: list[str], padding: str) -> str:
     name = identifier(op.name)
     beta, gamma = _gamma_beta(op)
-    return f"batch_norm({read[0]}, self.{name}_moving_mean, self.{name}_moving_variance, {beta}, {gamma}, training)"
+    # A frozen BatchNormalization runs in inference mode even while training, as Keras's does.
+    training = "training" if op.flag("trainable", True) else "False"
+    return f"batch_norm({read[0]}, self.{name}_moving_mean, self.{name}_moving_variance, {beta}, {gamma}, {training})"
 
 
 def _tf_layer_norm(op: Op, read: list[str], padding: str) -> str:

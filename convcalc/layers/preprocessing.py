@@ -167,6 +167,10 @@ class Normalization(PerPosition):
     def _together(self) -> Normalization:
         if (self.mean is None) != (self.variance is None):
             raise ValueError("mean and variance must be given together (or neither, to adapt them in Keras)")
+        lengths = [len(v) if isinstance(v, tuple) else None for v in (self.mean, self.variance)]
+        if lengths[0] != lengths[1]:
+            shown = ["a number" if n is None else f"{n} values" for n in lengths]
+            raise ValueError(f"mean ({shown[0]}) and variance ({shown[1]}) must have the same shape, as Keras requires")
         variance = self.variance if isinstance(self.variance, tuple) else (self.variance or 0.0,)
         if min(variance) < 0:
             raise ValueError("variance must be ≥ 0")
