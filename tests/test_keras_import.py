@@ -295,8 +295,8 @@ def one_dimensional(keras: Any) -> Any:
     return keras.Sequential([keras.Input((16, 3)), keras.layers.Conv1D(4, 3)])
 
 
-def elu_conv(keras: Any) -> Any:
-    return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, activation="elu", name="c")])
+def softsign_conv(keras: Any) -> Any:
+    return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, activation="softsign", name="c")])
 
 
 def thresholded_relu(keras: Any) -> Any:
@@ -321,7 +321,7 @@ def reshape(keras: Any) -> Any:
         (unknown_size, "is not fixed"),
         (shared_layer, "'shared' (Conv2D): is called 2 times"),
         (one_dimensional, "convcalc imports images (batch, H, W, D) or flat vectors (batch, n)"),
-        (elu_conv, "layer 'c' (Conv2D): activation \"elu\" is not one convcalc models"),
+        (softsign_conv, "layer 'c' (Conv2D): activation \"softsign\" is not one convcalc models"),
         (thresholded_relu, "threshold=0.5"),
         (prelu, "layer 'learned_slope' (PReLU): convcalc cannot import PReLU layers"),
         (reshape, "target_shape [2, 8, 3]: convcalc imports only reshapes that flatten"),
@@ -338,14 +338,14 @@ def test_unsupported_layers_are_named_with_what_is_supported(keras: Any, tmp_pat
     model = keras.Sequential(
         [
             keras.Input((8, 8, 3)),
-            layers.Rescaling(1 / 255, name="scale"),
+            layers.GaussianNoise(0.1, name="noise"),
             layers.Conv2D(4, 3),
-            layers.GaussianNoise(0.1),
+            layers.GaussianDropout(0.1),
         ]
     )
     message = refused(saved_model(keras, tmp_path, lambda _: model))
-    assert "layer 'scale' (Rescaling): convcalc cannot import Rescaling layers" in message
-    assert "(GaussianNoise)" in message  # every unsupported layer is named, not just the first
+    assert "layer 'noise' (GaussianNoise): convcalc cannot import GaussianNoise layers" in message
+    assert "(GaussianDropout)" in message  # every unsupported layer is named, not just the first
     assert "convcalc imports these Keras layers: Activation, AdaptiveAveragePooling2D" in message
 
 

@@ -502,6 +502,9 @@ class _Importer:
                 output = self._model(layer.raw, layer.path, f"{prefix}{layer.name}/", sources[0], depth + 1)
                 return output if output is not None else sources[0]
             mapped = self._map(layer, sources)
+            # Keras trains a layer's weights by its own flag alone: a model frozen in its constructor leaves its
+            # layers trainable, and `model.trainable = False` writes False into every layer's config.
+            frozen = not layer.flag("trainable")
         except Refusal as refusal:
             self.problems.append(_problem(refusal))
             return sources[0]
@@ -514,7 +517,7 @@ class _Importer:
         base = self._unique(f"{prefix}{layer.name}")
         for k, body in enumerate(mapped.layers):
             name = base if k == 0 else self._unique(f"{base}/{body.get('kind', body['type'])}")
-            spec_layer = {**body, "name": name}
+            spec_layer = {**body, "name": name, **({"trainable": False} if frozen else {})}
             reads = [s.name for s in previous]
             last = self.layers[-1]["name"] if self.layers else INPUT_NAME
             if REGISTRY.kind(body["type"]).traits.merge or reads != [last]:

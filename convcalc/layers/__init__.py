@@ -26,9 +26,10 @@ from convcalc.layers.dense import FC, Flatten
 from convcalc.layers.elementwise import Activation, Dropout, ReLU
 from convcalc.layers.keras import Reader
 from convcalc.layers.merge import Add, Concat, Multiply
-from convcalc.layers.norm import BatchNorm
+from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm, Scale
 from convcalc.layers.padding import Cropping, ZeroPadding
 from convcalc.layers.pool import GlobalPool, Pool
+from convcalc.layers.preprocessing import Normalization, Rescaling
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.transpose import ConvTranspose
 from convcalc.layers.upsample import Upsample
@@ -81,6 +82,11 @@ REGISTRY = Registry(
         GlobalPool,
         FC,
         BatchNorm,
+        LayerNorm,
+        GroupNorm,
+        Scale,
+        Rescaling,
+        Normalization,
         Dropout,
         ZeroPadding,
         Activation,
@@ -122,13 +128,18 @@ __all__ = [
     "FieldPair",
     "Flatten",
     "GlobalPool",
+    "GroupNorm",
     "IncompleteKindError",
+    "LayerNorm",
     "LayerSpec",
     "Multiply",
+    "Normalization",
     "Padding",
     "Pool",
     "ReLU",
     "Registry",
+    "Rescaling",
+    "Scale",
     "Separable",
     "Shape",
     "Split",

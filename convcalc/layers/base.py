@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from convcalc import arithmetic as ar
-from convcalc.layers.fields import Codes, Inputs, Name
+from convcalc.layers.fields import Codes, Inputs, Name, StrictBool
 from convcalc.layers.volume import Padding, Shape, Window
 
 if TYPE_CHECKING:
@@ -135,6 +135,10 @@ class LayerSpec(BaseModel):
         default=None,
         description='Names of the layers (or "input") this one reads; by default the previous layer.',
     )
+    trainable: StrictBool = Field(
+        default=True,
+        description="false: a frozen layer (Keras trainable=False); its weights and biases count as non-trainable.",
+    )
 
     # --- declarations every kind makes (class attributes) ------------------------------------------------
 
@@ -216,6 +220,41 @@ class LayerSpec(BaseModel):
         """Why TensorFlow cannot build this layer although its shapes are sound (a kernel it lacks), and the
         changes to this layer's fields that avoid it; None when it can (CC108 reports it)."""
         return None
+
+
+PER_POSITION_TRAITS = Traits(
+    weighted=False,
+    convolution=False,
+    mixes_channels=False,
+    keeps_shape=True,
+    merge=False,
+    whole_input=False,
+    pooling=False,
+)
+
+
+class PerPosition(LayerSpec):
+    """The base of kinds that keep the volume and act on each position on its own (activations, dropout,
+    normalisation, per-channel scaling, preprocessing): the receptive field and the grid pass through, no
+    window, no kernel; drawn inside the box of the layer it follows."""
+
+    traits = PER_POSITION_TRAITS
+    drawing = "inside"
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        return Computed(shape)  # no parameters unless the kind says otherwise
+
+    def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
+        return widest(fields)
+
+    def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:
+        return UNIT_STEP
+
+    def diagram_window(self, window: Window | None) -> DiagramWindow | None:
+        return None
+
+    def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
+        return ()
 
 
 REQUIRED_CAPABILITIES = (

@@ -25,6 +25,7 @@ from pydantic import Field, PlainValidator, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 from convcalc.layers.base import (
+    PER_POSITION_TRAITS,
     PLUMBING_TRAITS,
     UNIT_STEP,
     Computed,
@@ -33,7 +34,6 @@ from convcalc.layers.base import (
     LayerSpec,
     widest,
 )
-from convcalc.layers.elementwise import ELEMENTWISE_TRAITS
 from convcalc.layers.fields import PositiveInt, strict_int
 from convcalc.layers.keras import (
     CHANNELS_FIRST,
@@ -223,7 +223,7 @@ class ChannelShuffle(_Channels):
 
     kind_name = "channel_shuffle"
     example = {"type": "channel_shuffle", "groups": 2}
-    traits = ELEMENTWISE_TRAITS  # the volume keeps its shape; only the channel order changes
+    traits = PER_POSITION_TRAITS  # the volume keeps its shape; only the channel order changes
     drawing = "inside"
     keras_readers = {}
     spelled_elsewhere = {"channelshuffle": '"type": "channel_shuffle"', "shuffle": '"type": "channel_shuffle"'}

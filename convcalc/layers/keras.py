@@ -21,7 +21,7 @@ JsonPath = tuple[str | int, ...]
 
 # --- export ------------------------------------------------------------------------------------------------
 
-ArgValue = int | float | bool | str | tuple[int, ...] | tuple[tuple[int, int], tuple[int, int]]
+ArgValue = int | float | bool | str | tuple[int, ...] | tuple[float, ...] | tuple[tuple[int, int], tuple[int, int]]
 Volume = tuple[int, ...]
 """A Keras tensor's shape without the batch axis: (H, W, D), or (n,) once flat."""
 

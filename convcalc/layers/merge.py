@@ -2,7 +2,7 @@
 stacked along the depth) and ``multiply`` (equal shapes, or a 1×1×D gate broadcast over an H×W×D volume).
 
 No parameters and no MACs (a multiply's H·W·D products count 0, like an add's sums); the receptive field
-follows the input that sees the most. A mismatch is an error finding (CC105, CC106, CC109), not a validation
+follows the input that sees the most. A mismatch is an error finding (CC105, CC106, CC110), not a validation
 error: the analysis reports what a framework would build. Keras: ``Add``, ``Concatenate`` (axis −1),
 ``Multiply``; tf.nn: ``tf.add_n``, ``tf.concat``, ``*``.
 """
@@ -157,7 +157,7 @@ class Multiply(_Merge):
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
         out = broadcast_shape(inputs)
         if out is None:
-            return Computed(shape)  # shapes that do not broadcast are CC109's
+            return Computed(shape)  # shapes that do not broadcast are CC110's
         grid = next(i for i, s in enumerate(inputs) if (s.height, s.width) == (out.height, out.width))
         return Computed(out, grid_input=grid)
 

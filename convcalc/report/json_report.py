@@ -34,6 +34,7 @@ def layer_record(layer: LayerFacts, names: list[str]) -> dict[str, Any]:
         "neurons": layer.neurons,
         "trainable_params": layer.trainable_params,
         "non_trainable_params": layer.non_trainable,
+        "trainable": layer.trainable,
         "macs": layer.macs,
         "flops": 2 * layer.macs,
         "inputs": ["input" if s < 0 else names[s] for s in layer.inputs],

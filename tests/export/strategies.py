@@ -2,8 +2,9 @@
 
 Every layer kind appears (conv with groups, dilation and without bias; depthwise, separable, conv_transpose;
 max/avg/l2 and global pools; fc/dense, batchnorm, dropout, zero_padding, activations, relu, flatten; upsample,
-cropping, split, channel_shuffle) and branches that merge again through add, concat and multiply (equal shapes,
-or a squeeze-and-excite gate), with every way of writing a setting (int or [h, w];
+cropping, split, channel_shuffle; layer_norm, group_norm, scale, rescaling, normalization; sometimes frozen with
+"trainable": false) and branches that merge again through add, concat and multiply (equal shapes, or a
+squeeze-and-excite gate), with every way of writing a setting (int or [h, w];
 padding as int, pair, "same" or "valid"; pool stride given or defaulted), on non-square inputs of at most
 16×16×4. Shapes are tracked here with the textbook formulas, independently of convcalc.analysis, so that
 every layer has an output; with ``fit_exactly`` every stride divides (no CC101). Depthwise and separable convs
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 MAX_PIXELS = 16
@@ -33,7 +35,10 @@ HOSTILE_NAMES = (
 DEPTHWISE = ("depthwise", "separable")
 """Kinds TensorFlow cannot build with unequal strides (its depthwise kernels take one stride for both axes), so
 they are drawn with equal ones; a later issue makes ``convcalc check`` report such a layer."""
-ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish")
+ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish", "silu")
+ACTIVATIONS += ("hard_sigmoid", "hard_swish", "elu", "selu", "softplus", "mish")
+PER_CHANNEL = ("layer_norm", "group_norm", "scale", "rescaling", "normalization")
+"""The kinds that keep the volume and act per channel (issue 13)."""
 
 Shape = tuple[int, int, int]
 
@@ -100,6 +105,8 @@ def window_layer(draw: st.DrawFn, shape: Shape, kind: str, fit_exactly: bool) ->
             spans = [size + 2 * pad - k for size, pad, k in zip((height, width), pads, kernel, strict=True)]
             common = [s for s in range(1, 4) if not fit_exactly or all(span % s == 0 for span in spans)]
             stride = (draw(st.sampled_from(common)),) * 2
+    # TensorFlow 2.21 aborts a SeparableConv2D with a 1×1 kernel on one channel in graph mode (oneDNN).
+    assume(not (kind == "separable" and depth == 1 and kernel == (1, 1)))
     layer["kernel"] = _written(*kernel, draw)
     # A pool's stride may be left out (it defaults to the kernel) when that is the stride drawn.
     if not (kind == "pool" and stride == kernel and draw(st.booleans())):
@@ -123,7 +130,8 @@ def transpose_layer(draw: st.DrawFn, shape: Shape) -> dict[str, Any]:
     """A conv_transpose with an output on ``shape`` (small inputs only: it multiplies the size)."""
     layer: dict[str, Any] = {"type": "conv_transpose", "filters": draw(st.integers(1, 4))}
     kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-    # No dilation: TensorFlow's CPU transposed conv refuses one (CC108), so the exporter would refuse the spec.
+    # No dilation: TensorFlow's Conv2DBackpropInput refuses one where oneDNN does not run it (CC108), so the
+    # export refuses it everywhere.
     dilation = (1, 1)
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     effective = tuple(d * (f - 1) + 1 for f, d in zip(kernel, dilation, strict=True))
@@ -262,13 +270,46 @@ class _Spec:
 def _plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, Any]:
     """Any one-input layer with an output on ``shape``."""
     kinds = ["conv", "conv", "depthwise", "separable", "pool", "pool", "global_pool", "fc", "dense", "relu"]
-    kinds += ["activation", "batchnorm", "dropout", "zero_padding", "flatten"]
+    kinds += ["activation", "batchnorm", "dropout", "zero_padding", "flatten", *PER_CHANNEL]
     if max(shape[0], shape[1]) <= 8:
         kinds += ["conv_transpose", "conv_transpose", "upsample"]
     if max(shape[0], shape[1]) > 2:
         kinds.append("cropping")
     kinds += ["split", "channel_shuffle"]
     kind = draw(st.sampled_from(kinds))
+    layer = draw(_any_plain_layer(shape, fit_exactly, kind))
+    if draw(st.integers(0, 5)) == 0:
+        layer["trainable"] = False
+    return layer
+
+
+@st.composite
+def _per_channel_layer(draw: st.DrawFn, depth: int, kind: str) -> dict[str, Any]:
+    """A layer_norm, group_norm (groups dividing D), scale, rescaling or normalization on a depth of ``depth``."""
+    layer: dict[str, Any] = {"type": kind}
+    if kind in ("layer_norm", "group_norm"):
+        for key in ("center", "scale"):
+            if draw(st.booleans()):
+                layer[key] = draw(st.booleans())
+        if kind == "group_norm":
+            layer["groups"] = draw(st.sampled_from([g for g in range(1, depth + 1) if depth % g == 0]))
+    elif kind == "scale" and draw(st.booleans()):
+        layer["init"] = draw(st.sampled_from([1e-6, 0.5, 1]))
+    elif kind == "rescaling":
+        layer["scale"] = draw(st.sampled_from([1 / 255, 2, [0.5 + c for c in range(depth)]]))
+        if draw(st.booleans()):
+            layer["offset"] = draw(st.sampled_from([-1, 0.25, [0.1 * c for c in range(depth)]]))
+    elif kind == "normalization" and draw(st.booleans()):
+        form = draw(st.booleans())
+        layer["mean"] = 0.5 if form else [0.1 * c for c in range(depth)]
+        layer["variance"] = 2.0 if form else [1 + c for c in range(depth)]
+    return layer
+
+
+@st.composite
+def _any_plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool, kind: str) -> dict[str, Any]:
+    if kind in PER_CHANNEL:
+        return draw(_per_channel_layer(shape[2], kind))
     if kind in ("upsample", "cropping", "split", "channel_shuffle"):
         return draw(_plumbing_layer(shape, kind))
     if kind in ("conv", "depthwise", "separable", "pool"):
@@ -329,7 +370,7 @@ def _plumbing_layer(draw: st.DrawFn, shape: Shape, kind: str) -> dict[str, Any]:
 def _shape_keeping_layer(draw: st.DrawFn, shape: Shape, keep_depth: bool) -> dict[str, Any]:
     """A layer whose output has the same H×W as ``shape`` (and the same depth when ``keep_depth``)."""
     height, width, depth = shape
-    options = ["relu", "activation", "batchnorm", "dropout", "conv"]
+    options = ["relu", "activation", "batchnorm", "dropout", "conv", *PER_CHANNEL]
     if (height, width) == (1, 1):
         options.append("fc")
     kind = draw(st.sampled_from(options))
@@ -341,6 +382,8 @@ def _shape_keeping_layer(draw: st.DrawFn, shape: Shape, keep_depth: bool) -> dic
         return {"type": "fc", "units": depth if keep_depth else draw(st.integers(1, 6))}
     if kind == "activation":
         return {"type": kind, "kind": draw(st.sampled_from(ACTIVATIONS))}
+    if kind in PER_CHANNEL:
+        return draw(_per_channel_layer(depth, kind))
     return {"type": kind}
 
 
