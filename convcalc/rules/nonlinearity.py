@@ -66,11 +66,11 @@ def _channelwise(layer: LayerFacts) -> bool:
 
 
 def _intended(earlier: LayerFacts, later: LayerFacts) -> bool:
-    """Linear pairs that are designs, not slips: a factorised conv — a per-channel (depthwise) conv then a
+    """Linear pairs that are designs, not slips: a factorised conv — a per-channel conv then a
     1×1 conv (a separable conv written out; Xception found no nonlinearity between them works best), or any
-    conv then a depthwise conv, which adds D·F² weights of spatial reach (ConvNeXt's 1×1 projection feeds
-    the next block's 7×7 depthwise conv, and its 2×2 downsampler one too, with no activation by design;
-    a depthwise conv before a full F×F conv is still flagged: that pair is one larger conv); a linear
+    conv then a per-channel conv, which adds D·F² weights of spatial reach (ConvNeXt's 1×1 projection feeds
+    the next block's 7×7 per-channel conv, and its 2×2 downsampler one too, with no activation by design;
+    a per-channel conv before a full F×F conv is still flagged: that pair is one larger conv); a linear
     bottleneck, a 1×1 projection that does not widen, feeding (through a residual add or not) the next
     block's 1×1 expansion (MobileNetV2, MobileNetV3's expansion-1 blocks: a ReLU on the narrow volume
     would destroy information); and learned upsampling (a strided transposed conv, bilinear interpolation
@@ -137,9 +137,9 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     nonlinearity: a ReLU, any `activation` (relu6, gelu, softmax…), a max or L2 pool, global max pooling, a
     `multiply` (a product of two branches: squeeze-and-excite). Upsampling, `split`, `channel_shuffle` and
     `cropping` are linear.
-    Three designs are exempt: a factorised conv (a depthwise conv feeding a 1×1 conv: a separable conv
-    written out; any conv feeding a depthwise conv: ConvNeXt's projection feeding the next block's 7×7
-    depthwise conv), a linear bottleneck (a 1×1 projection that does not widen feeding, through a residual
+    Three designs are exempt: a factorised conv (a per-channel conv feeding a 1×1 conv: a separable conv
+    written out; any conv feeding a per-channel conv: ConvNeXt's projection feeding the next block's 7×7
+    per-channel conv), a linear bottleneck (a 1×1 projection that does not widen feeding, through a residual
     add or not, the next block's 1×1 expansion: MobileNetV2/V3, MNASNet, EfficientNet), and a strided
     transposed conv (learned upsampling) on either side.
 
