@@ -135,8 +135,8 @@ class Split(_Channels):
     drawing = "volume"
     keras_readers = {"Permute": _read_permute_for_split_or_channel_shuffle}
     spelled_elsewhere = {
-        "slice": '"type": "split", "start": a, "stop": b',
-        "chunk": '"type": "split", "parts": n, "part": k',
+        "slice": '"type": "split", "start": 0, "stop": 2',
+        "chunk": '"type": "split", "parts": 2, "part": 0',
         "channelsplit": '"type": "split", "parts": 2, "part": 0',
     }
     keras_ops = {"Permute": KerasOp(_tf_permute, purpose="move the channels")}
@@ -226,7 +226,7 @@ class ChannelShuffle(_Channels):
     traits = PER_POSITION_TRAITS  # the volume keeps its shape; only the channel order changes
     drawing = "inside"
     keras_readers = {}
-    spelled_elsewhere = {"channelshuffle": '"type": "channel_shuffle"', "shuffle": '"type": "channel_shuffle"'}
+    spelled_elsewhere = {"shuffle": '"type": "channel_shuffle"'}
     keras_ops = {}
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:

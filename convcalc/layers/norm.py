@@ -249,7 +249,6 @@ class LayerNorm(_Affine):
     example = {"type": "layer_norm"}
     keras_readers = {"LayerNormalization": _read_layer_norm}
     spelled_elsewhere = {
-        "layernorm": '"type": "layer_norm"',
         "layernormalization": '"type": "layer_norm"',
         "ln": '"type": "layer_norm"',
     }
@@ -286,7 +285,6 @@ class GroupNorm(_Affine):
     example = {"type": "group_norm", "groups": 2}
     keras_readers = {"GroupNormalization": _read_group_norm}
     spelled_elsewhere = {
-        "groupnorm": '"type": "group_norm"',
         "groupnormalization": '"type": "group_norm"',
         "gn": '"type": "group_norm"',
     }

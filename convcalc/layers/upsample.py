@@ -97,8 +97,8 @@ class Upsample(LayerSpec):
         "upsampling": '"type": "upsample"',
         "upsamplingnearest2d": '"type": "upsample"',
         "upsamplingbilinear2d": '"type": "upsample", "interpolation": "bilinear"',
-        "resizing": '"type": "upsample", "size": [h, w]',
-        "resize": '"type": "upsample", "size": [h, w]',
+        "resizing": '"type": "upsample", "size": [16, 16]',
+        "resize": '"type": "upsample", "size": [16, 16]',
         "interpolate": '"type": "upsample"',
     }
     keras_ops = {"UpSampling2D": KerasOp(_tf_resize), "Resizing": KerasOp(_tf_resize)}
