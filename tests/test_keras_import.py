@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -21,6 +22,7 @@ import pytest
 from convcalc.analysis import NetworkFacts, Shape, analyze
 from convcalc.importers import keras as keras_import
 from convcalc.importers.keras import is_keras_file, spec_from_keras_config, spec_from_keras_file
+from convcalc.layers.keras import Refusal, Source, Step, Tensor
 from convcalc.loading import SpecError, validate
 from tests.helpers import EXAMPLES, ROOT
 
@@ -237,6 +239,16 @@ def test_flat_inputs_become_1x1xn(zoo: dict[str, Saved]) -> None:
     assert spec["input"] == [1, 1, 20]
 
 
+def test_a_dense_on_a_volume_is_a_1x1_conv(keras: Any, tmp_path: Path) -> None:
+    # Keras applies it at each of the 4×4 positions, along the depth (ConvNeXt's pointwise layers).
+    model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Dense(5, activation="relu", name="pointwise")])
+    spec = assert_matches_keras(save(model, tmp_path, archive=False))
+    assert spec["layers"][:2] == [
+        {"type": "conv", "filters": 5, "kernel": 1, "name": "pointwise"},
+        {"type": "relu", "name": "pointwise/relu"},
+    ]
+
+
 def test_to_json_of_a_sequential_without_input_layer(keras: Any, tmp_path: Path) -> None:
     model = keras.Sequential([keras.layers.Dense(4)])
     model.build((None, 6))
@@ -261,10 +273,6 @@ def saved_model(keras: Any, tmp_path: Path, build: Callable[[Any], Any]) -> Path
     path = tmp_path / "m.keras"
     model.save(path)
     return path
-
-
-def per_position_dense(keras: Any) -> Any:
-    return keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Dense(5)])
 
 
 def channels_first(keras: Any) -> Any:
@@ -314,7 +322,6 @@ def reshape(keras: Any) -> Any:
 @pytest.mark.parametrize(
     ("build", "expected"),
     [
-        (per_position_dense, "applies to each of the 4×4 positions"),
         (channels_first, "data_format 'channels_first'"),
         (two_inputs, "has 2 inputs"),
         (two_outputs, "has 2 outputs"),
@@ -394,6 +401,113 @@ def functional(*layers: dict[str, Any], output: str = "c") -> dict[str, Any]:
             "output_layers": [output, 0, 0],
         },
     }
+
+
+def operation(name: str, class_name: str, *args: Any, kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A Keras 3 operation node (``x + 3.0`` …) as model.to_json() writes it."""
+    return {
+        "module": "keras.src.ops.numpy",
+        "class_name": class_name,
+        "config": {"name": name},
+        "registered_name": class_name,
+        "name": name,
+        "inbound_nodes": [{"args": list(args), "kwargs": kwargs or {}}],
+    }
+
+
+def read(raw: dict[str, Any], *ranks: int) -> Any:
+    """What the import makes of one layer or operation reading tensors of these ranks (named a, b …)."""
+    layer = keras_import._keras_layer(raw, ("config", "layers", 1))
+    sources = [Tensor(chr(ord("a") + i), rank) for i, rank in enumerate(ranks)]
+    return keras_import._Importer()._map(layer, sources)
+
+
+@pytest.mark.parametrize(
+    ("class_name", "args", "scale", "offset"),
+    [
+        ("Add", [tensor("x"), 3.0], 1.0, 3.0),  # MobileNetV3's hard sigmoid: ReLU6(x + 3) · (1/6)
+        ("Add", [3, tensor("x")], 1.0, 3.0),
+        ("Multiply", [tensor("x"), 1 / 6], 1 / 6, 0.0),
+        ("Multiply", [2.0, tensor("x")], 2.0, 0.0),
+        ("Subtract", [tensor("x"), 1.0], 1.0, -1.0),
+        ("Subtract", [1.0, tensor("x")], -1.0, 1.0),
+        ("TrueDivide", [tensor("x"), 4.0], 0.25, 0.0),
+        ("Divide", [tensor("x"), 2], 0.5, 0.0),
+        ("Negative", [tensor("x")], -1.0, 0.0),
+    ],
+)
+def test_an_operation_with_a_number_is_a_rescaling(
+    class_name: str, args: list[Any], scale: float, offset: float
+) -> None:
+    mapped = read(operation("op", class_name, *args), 4)
+    assert mapped.layers == [{"type": "rescaling", "scale": scale, "offset": offset}]
+    assert mapped.rank == 4 and mapped.reads is None
+
+
+def test_an_operation_on_two_tensors_is_the_merge_layer() -> None:
+    # ConvNeXt's residual, `inputs + x`, is an Add operation node, not an Add layer.
+    mapped = read(operation("add", "Add", tensor("a"), tensor("b")), 4, 4)
+    assert mapped.layers == [{"type": "add"}]
+    conv = {**CONV, "config": {**CONV["config"], "padding": "same", "activation": "linear"}}
+    residual = operation("add", "Add", tensor("x", [None, 8, 8, 3]), tensor("c", [None, 8, 8, 3]))
+    with pytest.raises(
+        SpecError, match="'add' \\(Add\\): Keras records its input as 8×8×3 but the imported spec computes 8×8×4"
+    ):
+        # The recorded shapes are checked against each input, however the operation reads them.
+        spec_from_keras_config(functional({**conv, "inbound_nodes": [{"args": [tensor("x")]}]}, residual, output="add"))
+    conv = {**conv, "config": {**conv["config"], "filters": 3}}
+    spec = spec_from_keras_config(
+        functional({**conv, "inbound_nodes": [{"args": [tensor("x")]}]}, residual, output="add")
+    )
+    assert spec["layers"][-1] == {"type": "add", "name": "add", "inputs": ["input", "c"]}
+
+
+@pytest.mark.parametrize(
+    ("raw", "ranks", "expected"),
+    [
+        (operation("d", "TrueDivide", 1.0, tensor("x")), (4,), "1.0 / x is not an affine map of x"),
+        (operation("d", "TrueDivide", tensor("x"), 0.0), (4,), "divides by zero"),
+        (operation("s", "Subtract", tensor("a"), tensor("b")), (4, 4), "the Keras operation Subtract on"),
+        (operation("m", "Mean", tensor("x")), (4,), "the Keras operation Mean on"),
+        (operation("a", "Add", tensor("x"), [1.0, 2.0]), (4,), "an operand [1.0, 2.0] that is neither"),
+        (operation("a", "Add", tensor("x"), 1.0, kwargs={"dtype": "float16"}), (4,), "keyword arguments"),
+    ],
+)
+def test_operations_convcalc_cannot_model_are_refused(
+    raw: dict[str, Any], ranks: tuple[int, ...], expected: str
+) -> None:
+    with pytest.raises(Refusal) as info:
+        read(raw, *ranks)
+    assert expected in info.value.message and f"layer {raw['name']!r} ({raw['class_name']})" in info.value.message
+
+
+def custom_scale(scale: Any, module: str = "keras.src.applications.inception_resnet_v2") -> dict[str, Any]:
+    return {
+        "module": module,
+        "class_name": "CustomScaleLayer",
+        "config": {"name": "block35_1", "trainable": True, "scale": scale},
+        "registered_name": "CustomScaleLayer",
+        "inbound_nodes": [{"args": [[tensor("x"), tensor("r")]], "kwargs": {}}],
+    }
+
+
+def test_inception_resnet_scaled_residual_is_a_rescaling_then_an_add() -> None:
+    mapped = read(custom_scale(0.17), 4, 4)
+    assert mapped.layers == [{"type": "rescaling", "scale": 0.17, "offset": 0.0}, {"type": "add"}]
+    # The rescaling reads the residual r (the second input); the add reads x and the rescaled r.
+    assert mapped.reads == [[Source(1)], [Source(0), Step(0)]]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (custom_scale("0.17"), 'scale must be a number (got "0.17")'),
+        (custom_scale(0.17, "keras.src.my_models"), 'a CustomScaleLayer from "keras.src.my_models"'),
+    ],
+)
+def test_scaled_residuals_convcalc_cannot_model_are_refused(raw: dict[str, Any], expected: str) -> None:
+    with pytest.raises(Refusal, match=re.escape(expected)):
+        read(raw, 4, 4)
 
 
 def test_a_keras2_config_imports() -> None:
