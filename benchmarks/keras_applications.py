@@ -83,10 +83,11 @@ def keras_facts(name: str) -> dict[str, Any]:
 def _shapes(model: Any, prefix: str) -> dict[str, list[int | None]]:
     """Output shape of each layer and operation, by the spec name convcalc gives it; nested models inlined."""
     shapes: dict[str, list[int | None]] = {}
-    for operation in model.operations:
+    # A Functional model lists its operations (x + y included); a Sequential one only its layers.
+    for operation in getattr(model, "operations", None) or model.layers:
         if type(operation).__name__ == "InputLayer":
             continue
-        if hasattr(operation, "operations"):
+        if hasattr(operation, "layers"):
             shapes.update(_shapes(operation, f"{prefix}{operation.name}/"))
             continue
         shapes[prefix + operation.name] = list(operation.output.shape)
@@ -116,6 +117,9 @@ class Row:
     params: int | None = None
     trainable: int | None = None
     compared: int = 0
+    """Keras layers and operations whose output shape was compared: all but those that leave no spec layer
+    (a linear Activation)."""
+    operations: int = 0
     mismatches: int = 0
     problems: tuple[str, ...] = ()
 
@@ -136,7 +140,7 @@ def _volume(shape: list[int | None]) -> Shape | None:
 
 def compare(facts: dict[str, Any]) -> Row:
     """Import the JSON as `convcalc import` does and compare the analysis with Keras's facts."""
-    row = Row(facts["name"], facts["params"], facts["trainable"])
+    row = Row(facts["name"], facts["params"], facts["trainable"], operations=len(facts["shapes"]))
     try:
         spec = spec_from_keras_config(facts["config"], f"{facts['name']}.json")
         network: NetworkFacts = analyze(validate(f"{facts['name']}.json", json.loads(json.dumps(spec))))
@@ -168,7 +172,7 @@ def table(rows: list[Row]) -> str:
         "Keras params",
         "convcalc params",
         "trainable: Keras / convcalc",
-        "layers",
+        "layers compared",
         "shape ✗",
         "verdict",
     )
@@ -178,7 +182,7 @@ def table(rows: list[Row]) -> str:
             f"{r.keras_params:,}",
             "—" if r.params is None else f"{r.params:,}",
             f"{r.keras_trainable:,} / " + ("—" if r.trainable is None else f"{r.trainable:,}"),
-            str(r.compared),
+            f"{r.compared} of {r.operations}",
             str(r.mismatches),
             r.verdict,
         )
