@@ -30,8 +30,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Keras' own saving code trips NumPy 2's copy= deprecation on every weight; it is not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
 
-# include_top fixes VGG16 at 224×224; the others accept small inputs, which build and save faster. VGG16 is saved
-# as JSON only: its archive would write 527 MiB of weights the import never reads (the others cover archives).
+# include_top fixes VGG16 at 224×224; the others accept small inputs, which build and save faster. The smallest
+# model of each family is here; benchmarks/keras_applications.py runs all of them. Models over 20 M parameters
+# are saved as JSON only: their archives would write hundreds of MiB of weights the import never reads.
 APPLICATIONS: dict[str, dict[str, Any]] = {
     "VGG16": {},
     "ResNet50": {"input_shape": (64, 64, 3)},
@@ -39,7 +40,15 @@ APPLICATIONS: dict[str, dict[str, Any]] = {
     "MobileNet": {"input_shape": (32, 32, 3)},  # its top ends in Reshape((1000,)): a flatten
     "DenseNet121": {"input_shape": (64, 64, 3)},
     "InceptionV3": {"input_shape": (75, 75, 3)},
+    # Operation nodes (hard sigmoid: ReLU6(x + 3) · 1/6), Rescaling, hard_silu, squeeze-excite Multiply.
+    "MobileNetV3Small": {"input_shape": (64, 64, 3)},
+    # Rescaling, Normalization (non-trainable), squeeze-excite Reshape((1, 1, C)) and Multiply.
+    "EfficientNetB0": {"input_shape": (64, 64, 3)},
+    "NASNetMobile": {"input_shape": (64, 64, 3)},  # Cropping2D
+    "ConvNeXtTiny": {"input_shape": (32, 32, 3)},  # Dense on volumes, LayerNormalization, LayerScale, x + y nodes
+    "InceptionResNetV2": {"input_shape": (75, 75, 3)},  # CustomScaleLayer: x + s·r
 }
+JSON_ONLY = ("VGG16", "ConvNeXtTiny", "InceptionResNetV2")
 # The published totals (the input size does not change them: the tops pool globally, or are VGG16's).
 PUBLISHED_TOTALS = {
     "VGG16": 138_357_544,
@@ -48,6 +57,11 @@ PUBLISHED_TOTALS = {
     "MobileNet": 4_253_864,
     "DenseNet121": 8_062_504,
     "InceptionV3": 23_851_784,
+    "MobileNetV3Small": 2_554_968,
+    "EfficientNetB0": 5_330_571,
+    "NASNetMobile": 5_326_716,
+    "ConvNeXtTiny": 28_589_128,
+    "InceptionResNetV2": 55_873_736,
 }
 
 
@@ -106,6 +120,17 @@ def assert_layers_match(model: Any, facts: NetworkFacts, prefix: str = "", skipp
         assert ours.params == layer.count_params(), (name, ours.params, layer.count_params())
 
 
+def linear_activations(model: Any) -> tuple[str, ...]:
+    """The Activation("linear") layers of a model and those nested in it, which leave no spec layer."""
+    found: list[str] = []
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            found += linear_activations(layer)
+        elif type(layer).__name__ == "Activation" and layer.get_config()["activation"] == "linear":
+            found.append(layer.name)
+    return tuple(found)
+
+
 def assert_matches_keras(saved: Saved, skipped: tuple[str, ...] = ()) -> dict[str, Any]:
     spec, facts = imported(saved.archive or saved.json_file)
     assert spec_from_keras_file(str(saved.json_file)) == spec
@@ -125,13 +150,13 @@ def application(
     name = request.param
     model = getattr(keras.applications, name)(weights=None, **APPLICATIONS[name])
     assert model.count_params() == PUBLISHED_TOTALS[name]
-    yield save(model, tmp_path_factory.mktemp(name), archive=name != "VGG16")
+    yield save(model, tmp_path_factory.mktemp(name), archive=name not in JSON_ONLY)
     keras.backend.clear_session()
 
 
 @pytest.mark.slow
 def test_application_matches_keras(application: Saved) -> None:
-    spec = assert_matches_keras(application)
+    spec = assert_matches_keras(application, skipped=linear_activations(application.model))
     assert spec["name"] == application.model.name
     assert is_keras_file(str(application.json_file))
     assert application.archive is None or is_keras_file(str(application.archive))
@@ -508,6 +533,40 @@ def test_inception_resnet_scaled_residual_is_a_rescaling_then_an_add() -> None:
 def test_scaled_residuals_convcalc_cannot_model_are_refused(raw: dict[str, Any], expected: str) -> None:
     with pytest.raises(Refusal, match=re.escape(expected)):
         read(raw, 4, 4)
+
+
+def same_conv(name: str, source: str, filters: int = 3) -> dict[str, Any]:
+    config = {"name": name, "filters": filters, "kernel_size": [3, 3], "padding": "same"}
+    return {"class_name": "Conv2D", "config": config, "inbound_nodes": [{"args": [tensor(source)]}]}
+
+
+def test_a_hard_sigmoid_of_operations_imports_as_its_parts() -> None:
+    # MobileNetV3: ReLU(6.0)(x + 3.0) * (1.0 / 6.0), as Keras 3 writes it.
+    relu6 = {
+        "class_name": "ReLU",
+        "config": {"name": "r6", "max_value": 6.0},
+        "inbound_nodes": [{"args": [tensor("add")]}],
+    }
+    nodes = [operation("add", "Add", tensor("c"), 3.0), relu6, operation("multiply", "Multiply", tensor("r6"), 1 / 6)]
+    spec = spec_from_keras_config(functional(same_conv("c", "x"), *nodes, output="multiply"))
+    assert spec["layers"][1:] == [
+        {"type": "rescaling", "scale": 1.0, "offset": 3.0, "name": "add"},
+        {"type": "activation", "kind": "relu6", "name": "r6"},
+        {"type": "rescaling", "scale": 1 / 6, "offset": 0.0, "name": "multiply"},
+    ]
+    facts = analyze(validate("<hard sigmoid>", spec))
+    assert facts.output_shape == Shape(8, 8, 3) and facts.total_params == 3 * 3 * 3 * 3 + 3
+
+
+def test_a_scaled_residual_imports_as_a_rescaling_and_an_add() -> None:
+    scaled = {**custom_scale(0.17), "inbound_nodes": [{"args": [[tensor("x"), tensor("c", [None, 8, 8, 3])]]}]}
+    spec = spec_from_keras_config(functional(same_conv("c", "x"), scaled, output="block35_1"))
+    assert spec["layers"][1:] == [
+        {"type": "rescaling", "scale": 0.17, "offset": 0.0, "name": "block35_1"},
+        {"type": "add", "name": "block35_1/add", "inputs": ["input", "block35_1"]},
+    ]
+    facts = analyze(validate("<scaled residual>", spec))
+    assert facts.output_shape == Shape(8, 8, 3) and facts.total_params == 3 * 3 * 3 * 3 + 3
 
 
 def test_a_keras2_config_imports() -> None:
