@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from convcalc.analysis import NetworkFacts, Shape, analyze
+from convcalc.importers.keras_operations import is_operation, read_operation
 from convcalc.layers import REGISTRY
-from convcalc.layers.keras import REARRANGING, KerasLayer, Mapped, Refusal, Tensor, short_json
+from convcalc.layers.keras import REARRANGING, KerasLayer, Mapped, Refusal, Source, Step, Tensor, short_json
 from convcalc.loading import (
     MAX_PROBLEMS,
     JsonPath,
@@ -70,12 +71,12 @@ class _Ref:
 
 @dataclass
 class _Check:
-    """A fact to confirm once the spec is analysed: recorded input shapes, or a 1×1 input for a Dense."""
+    """Facts to confirm once the spec is analysed: the input shapes Keras recorded, the output it declares."""
 
-    index: int
     layer: KerasLayer
+    sources: list[str]
+    """The spec layers (or "input") whose outputs the Keras layer reads, one per recorded shape."""
     shapes: list[Any]
-    unit_area: bool
     output: Shape | None
     last: int
     """The index of the expansion's last spec layer, whose output the Keras layer's is."""
@@ -510,27 +511,29 @@ class _Importer:
             return sources[0]
         if not mapped.layers:  # a linear activation (or a step of a channel pattern): later layers read its input
             return Tensor(sources[0].name, mapped.rank, mapped.layout, mapped.groups)
-        first = len(self.layers)
-        if first + len(mapped.layers) > MAX_LAYERS:
+        if len(self.layers) + len(mapped.layers) > MAX_LAYERS:
             raise _TooManyLayers
-        previous = sources
         base = self._unique(f"{prefix}{layer.name}")
+        outputs: list[str] = []
         for k, body in enumerate(mapped.layers):
             name = base if k == 0 else self._unique(f"{base}/{body.get('kind', body['type'])}")
             spec_layer = {**body, "name": name, **({"trainable": False} if frozen else {})}
-            reads = [s.name for s in previous]
+            wires = _wires(mapped, k, len(sources))
+            reads = [sources[w.index].name if isinstance(w, Source) else outputs[w.index] for w in wires]
             last = self.layers[-1]["name"] if self.layers else INPUT_NAME
-            if REGISTRY.kind(body["type"]).traits.merge or reads != [last]:
+            if reads != [last]:  # a merge reads two or more, so it always names them
                 spec_layer["inputs"] = reads
             self.layers.append(spec_layer)
             self.origins.append(layer)
-            previous = [Tensor(name, mapped.rank, mapped.layout, mapped.groups)]
+            outputs.append(name)
         # Keras's shapes of a rearranged tensor (D×H×W, H×W×g×D/g) are no volume convcalc computes.
         shapes = [] if any(source.layout for source in sources) else recorded
-        self.checks.append(_Check(first, layer, shapes, mapped.needs_unit_area, mapped.output, len(self.layers) - 1))
-        return previous[0]
+        self.checks.append(_Check(layer, [s.name for s in sources], shapes, mapped.output, len(self.layers) - 1))
+        return Tensor(outputs[-1], mapped.rank, mapped.layout, mapped.groups)
 
     def _map(self, layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+        if is_operation(layer.raw):  # x + 3.0: an operation node, whose class names are those of merge layers
+            return read_operation(layer, sources)
         handler = REGISTRY.keras_readers.get(layer.class_name)
         if handler is None or not _is_keras_module(layer.raw):
             self.unsupported = True
@@ -579,27 +582,18 @@ class _Importer:
         return Problem(origin.path, f"{origin.label}: cannot be expressed in a spec: {field_name}: {problem.message}")
 
     def confirm(self, facts: NetworkFacts) -> list[Problem]:
-        """Compare the analysis with the shapes Keras recorded, and refuse Dense layers applied per position."""
+        """Compare the analysis with the shapes Keras recorded and declared."""
         problems: list[Problem] = []
+        shapes = {layer.name: layer.output_shape for layer in facts.layers}
+        shapes[INPUT_NAME] = facts.input_shape
         for check in self.checks:
-            facts_layer = facts.layers[check.index]
-            if check.unit_area and (facts_layer.input_shape.height, facts_layer.input_shape.width) != (1, 1):
-                problems.append(
-                    _problem(
-                        check.layer.refuse(
-                            f"a Dense on a {facts_layer.input_shape} volume applies to each of the"
-                            f" {facts_layer.input_shape.height}×{facts_layer.input_shape.width} positions, which a"
-                            " convcalc fc layer cannot express; add a Flatten or a global pooling before it"
-                        )
-                    )
-                )
             output = facts.layers[check.last].output_shape
             if check.output is not None and check.output != output:
                 problems.append(
                     _problem(check.layer.refuse(f"declares an output of {check.output} but its input gives {output}"))
                 )
-            for recorded, computed in zip(check.shapes, facts_layer.input_shapes, strict=False):
-                expected = _volume(recorded)
+            for recorded, source in zip(check.shapes, check.sources, strict=False):
+                expected, computed = _volume(recorded), shapes[source]
                 if expected is not None and expected != computed:
                     problems.append(
                         _problem(
@@ -614,6 +608,13 @@ class _Importer:
 
 
 # ---------------------------------------------------------------- config helpers
+
+
+def _wires(mapped: Mapped, k: int, sources: int) -> list[Source | Step]:
+    """What the k-th body of a mapping reads: as the reader wired it, or a chain from the layer's sources."""
+    if mapped.reads is not None:
+        return mapped.reads[k]
+    return [Step(k - 1)] if k else [Source(i) for i in range(sources)]
 
 
 def _problem(refusal: Refusal) -> Problem:

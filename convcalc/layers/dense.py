@@ -3,7 +3,8 @@
 fc: (H·W·D)·units weights + units biases (``arithmetic.fc_params``), MACs = weights; flatten reshapes
 H×W×D into 1×1×(H·W·D). Both output a 1×1×n vector, which Keras holds as ``(batch, n)``. Keras: ``Flatten``
 (when the input is a volume) + ``Dense``, ``Flatten`` (and the flattening ``Reshape``); tf.nn: ``tf.matmul``,
-``tf.reshape``.
+``tf.reshape``. A Keras Dense on a volume (not flat) works along the depth at each position: it imports as a
+1×1 conv.
 """
 
 from __future__ import annotations
@@ -62,11 +63,14 @@ def _dense_variables(op: Op, shape: Shape) -> list[str]:
 
 
 def _read_dense(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
-    body = layer.with_bias({"type": "fc", "units": layer.config.get("units")})
     rank = sources[0].rank
     if rank not in (2, 4):
         raise layer.refuse(f"reads a rank-{rank} tensor")
-    return Mapped([body, *fused_activation(layer)], rank, needs_unit_area=rank == 4)
+    units = layer.config.get("units")
+    # On a (batch, H, W, D) tensor Keras applies the Dense along the last axis, the same D×units matrix at every
+    # position (ConvNeXt's pointwise layers): that is a 1×1 conv, with the same weights, biases and MACs.
+    body = {"type": "fc", "units": units} if rank == 2 else {"type": "conv", "filters": units, "kernel": 1}
+    return Mapped([layer.with_bias(body), *fused_activation(layer)], rank)
 
 
 class FC(_WholeVolume):

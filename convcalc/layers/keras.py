@@ -252,16 +252,33 @@ class KerasLayer:
         return body
 
 
+@dataclass(frozen=True)
+class Source:
+    """What a mapped body reads: the ``index``-th tensor the Keras layer reads."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a mapped body reads: the output of the ``index``-th body of the same mapping."""
+
+    index: int
+
+
 @dataclass
 class Mapped:
-    """What a reader makes of one Keras layer: spec layer bodies (no names yet) and the output rank."""
+    """What a reader makes of one Keras layer: spec layer bodies (no names yet) and the output rank.
+
+    The Keras layer's output is the last body's."""
 
     layers: list[dict[str, Any]]
     rank: int
-    needs_unit_area: bool = False
-    """A Dense on a 4-D tensor: exact only on a 1×1×D volume, checked once shapes are known."""
     output: Shape | None = None
     """The output the Keras config declares (a Reshape's target), checked once shapes are known."""
+    reads: list[list[Source | Step]] | None = None
+    """What each body reads, for a layer that is not a chain (``x + s·r``: rescale r, then add x); None: the
+    first body reads every source and each later one the body before it."""
     layout: str = ""
     """The output's layout (see :class:`Tensor`); "" for channels last."""
     groups: int = 0

@@ -4,17 +4,19 @@ stacked along the depth) and ``multiply`` (equal shapes, or a 1×1×D gate broad
 No parameters and no MACs (a multiply's H·W·D products count 0, like an add's sums); the receptive field
 follows the input that sees the most. A mismatch is an error finding (CC105, CC106, CC110), not a validation
 error: the analysis reports what a framework would build. Keras: ``Add``, ``Concatenate`` (axis −1),
-``Multiply``; tf.nn: ``tf.add_n``, ``tf.concat``, ``*``.
+``Multiply``, and InceptionResNetV2's ``CustomScaleLayer`` (x + s·r: a rescaling of r, then an add); tf.nn:
+``tf.add_n``, ``tf.concat``, ``*``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import ClassVar, Literal
 
 from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, MergeMark, Traits, widest
-from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, Volume, volume_of
+from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Source, Step, Tensor, Volume, short_json, volume_of
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 
@@ -77,6 +79,22 @@ def _read_add(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "add"}], sources[0].rank)
 
 
+SCALED_ADD_MODULE = "keras.src.applications.inception_resnet_v2"
+
+
+def _read_scaled_add(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    """InceptionResNetV2's CustomScaleLayer, ``x + scale·r``: the residual r rescaled, then added (no weights)."""
+    if layer.raw.get("module") != SCALED_ADD_MODULE:
+        raise layer.refuse(f"a CustomScaleLayer from {short_json(layer.raw.get('module'))}, not {SCALED_ADD_MODULE}")
+    scale = layer.config.get("scale")
+    if not isinstance(scale, int | float) or isinstance(scale, bool) or not math.isfinite(scale):
+        raise layer.refuse(f"scale must be a number (got {short_json(scale)})", "scale")
+    if len(sources) != 2:
+        raise layer.refuse(f"reads {len(sources)} tensors; it adds a scaled residual to one other (two inputs)")
+    rescale = {"type": "rescaling", "scale": float(scale), "offset": 0.0}
+    return Mapped([rescale, {"type": "add"}], sources[0].rank, reads=[[Source(1)], [Source(0), Step(0)]])
+
+
 class Add(_Merge):
     """Adds two or more volumes of the same shape (a residual connection)."""
 
@@ -85,7 +103,7 @@ class Add(_Merge):
     kind_name = "add"
     mark = "plus"
     example = {"type": "add", "inputs": ["input", "input"]}
-    keras_readers = {"Add": _read_add}
+    keras_readers = {"Add": _read_add, "CustomScaleLayer": _read_scaled_add}
     keras_ops = {"Add": KerasOp(lambda op, read, _: f"tf.add_n([{', '.join(read)}])")}
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
