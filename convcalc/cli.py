@@ -219,6 +219,9 @@ def calc(
     pool: Annotated[
         str | None, typer.Option("--pool", metavar="MODE", help="A pool layer instead: max, avg or l2.")
     ] = None,
+    ceil_mode: Annotated[
+        bool, typer.Option("--ceil-mode", help="With --pool: round (W − F + 2P)/S + 1 up (PyTorch's ceil_mode).")
+    ] = False,
     no_bias: Annotated[bool, typer.Option("--no-bias", help="Conv without biases.")] = False,
     output_format: Annotated[
         CalculatorFormat, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)
@@ -229,6 +232,8 @@ def calc(
 
     if (filters is None) == (pool is None):
         usage_error("give exactly one of --filters K (a conv layer) or --pool max|avg|l2 (a pool layer)")
+    if ceil_mode and pool is None:
+        usage_error("--ceil-mode applies to a pool layer (--pool max|avg|l2); a conv always rounds down")
     height, width, depth = _parse_volume(input_volume)
     layer: dict[str, Any] = {"kernel": _parse_pair(kernel, "--kernel"), "stride": _parse_pair(stride, "--stride")}
     layer["padding"] = _parse_pair(padding, "--padding")
@@ -236,6 +241,8 @@ def calc(
         layer.update(type="conv", filters=filters, bias=not no_bias)
     else:
         layer.update(type="pool", mode=pool)
+        if ceil_mode:
+            layer["ceil_mode"] = True
     data = {"input": [height, width, depth], "layers": [layer]}
     try:
         network = validate("command line", data)

@@ -96,3 +96,9 @@ def test_the_limits_table_states_the_limits_the_code_enforces():
     assert rows[".keras archive"] == (
         f"{keras.MAX_ARCHIVE_MEMBERS:,} members, {keras.MAX_DIRECTORY_BYTES // mib} MiB of directory"
     )
+
+
+def test_the_fix_check_budget_is_the_one_the_readme_states():
+    from convcalc.rules.safety import CHECK_BUDGET
+
+    assert f"past {CHECK_BUDGET:,}\n  re-analysed layers" in README

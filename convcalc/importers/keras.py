@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 from convcalc.analysis import NetworkFacts, Shape, analyze
 from convcalc.layers import REGISTRY
-from convcalc.layers.keras import KerasLayer, Mapped, Refusal, Tensor, short_json
+from convcalc.layers.keras import REARRANGING, KerasLayer, Mapped, Refusal, Tensor, short_json
 from convcalc.loading import (
     MAX_PROBLEMS,
     JsonPath,
@@ -465,8 +465,8 @@ class _Importer:
         except Refusal as refusal:
             self.problems.append(_problem(refusal))
             return sources[0]
-        if not mapped.layers:  # a linear activation: later layers read its input directly
-            return sources[0]
+        if not mapped.layers:  # a linear activation (or a step of a channel pattern): later layers read its input
+            return Tensor(sources[0].name, mapped.rank, mapped.layout, mapped.groups)
         first = len(self.layers)
         if first + len(mapped.layers) > MAX_LAYERS:
             raise _TooManyLayers
@@ -481,8 +481,10 @@ class _Importer:
                 spec_layer["inputs"] = reads
             self.layers.append(spec_layer)
             self.origins.append(layer)
-            previous = [Tensor(name, mapped.rank)]
-        self.checks.append(_Check(first, layer, recorded, mapped.needs_unit_area, mapped.output, len(self.layers) - 1))
+            previous = [Tensor(name, mapped.rank, mapped.layout, mapped.groups)]
+        # Keras's shapes of a rearranged tensor (D×H×W, H×W×g×D/g) are no volume convcalc computes.
+        shapes = [] if any(source.layout for source in sources) else recorded
+        self.checks.append(_Check(first, layer, shapes, mapped.needs_unit_area, mapped.output, len(self.layers) - 1))
         return previous[0]
 
     def _map(self, layer: KerasLayer, sources: list[Tensor]) -> Mapped:
@@ -496,6 +498,11 @@ class _Importer:
             raise layer.refuse(f"a merge needs at least two inputs (got {len(sources)})")
         if not merge and len(sources) != 1:
             raise layer.refuse(f"reads {len(sources)} tensors; convcalc layers other than merges read one")
+        if any(source.layout for source in sources) and layer.class_name not in REARRANGING:
+            raise layer.refuse(
+                "reads a tensor a Permute or Reshape rearranged; convcalc imports those only as a channel split or"
+                " channel shuffle"
+            )
         data_format = layer.config.get("data_format")
         if data_format not in (None, "channels_last"):
             raise layer.refuse(

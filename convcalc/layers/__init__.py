@@ -20,16 +20,18 @@ from convcalc.layers.base import (
     Traits,
     missing_capabilities,
 )
+from convcalc.layers.channels import ChannelShuffle, Split
 from convcalc.layers.conv import Conv, Depthwise, Separable
 from convcalc.layers.dense import FC, Flatten
 from convcalc.layers.elementwise import Activation, Dropout, ReLU
 from convcalc.layers.keras import Reader
-from convcalc.layers.merge import Add, Concat
+from convcalc.layers.merge import Add, Concat, Multiply
 from convcalc.layers.norm import BatchNorm
-from convcalc.layers.padding import ZeroPadding
+from convcalc.layers.padding import Cropping, ZeroPadding
 from convcalc.layers.pool import GlobalPool, Pool
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.transpose import ConvTranspose
+from convcalc.layers.upsample import Upsample
 from convcalc.layers.volume import Padding, Shape, Window, WindowAxis, resolve_window
 
 _V = TypeVar("_V")
@@ -86,6 +88,11 @@ REGISTRY = Registry(
         Flatten,
         Add,
         Concat,
+        Multiply,
+        Upsample,
+        Split,
+        ChannelShuffle,
+        Cropping,
     ]
 )
 """Every layer kind convcalc models."""
@@ -103,10 +110,12 @@ __all__ = [
     "Activation",
     "Add",
     "BatchNorm",
+    "ChannelShuffle",
     "Computed",
     "Concat",
     "Conv",
     "ConvTranspose",
+    "Cropping",
     "Depthwise",
     "DiagramWindow",
     "Dropout",
@@ -115,13 +124,16 @@ __all__ = [
     "GlobalPool",
     "IncompleteKindError",
     "LayerSpec",
+    "Multiply",
     "Padding",
     "Pool",
     "ReLU",
     "Registry",
     "Separable",
     "Shape",
+    "Split",
     "Traits",
+    "Upsample",
     "Window",
     "WindowAxis",
     "ZeroPadding",

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from convcalc.layers.tfnn import KerasOp
 
 FieldPair = tuple[ar.ReceptiveField, ar.ReceptiveField]
+MergeMark = Literal["plus", "times", "stack"]
+"""The sign the diagram draws in a merge circle: ⊕ add, ⊗ multiply, ‖ concat."""
 """The receptive field along rows and along columns."""
 
 Drawing = Literal["volume", "bar", "merge", "inside", "prefix"]
@@ -54,6 +56,19 @@ class Traits:
     """A pooling layer (no parameters; summarises windows or the whole input)."""
 
 
+PLUMBING_TRAITS = Traits(
+    weighted=False,
+    convolution=False,
+    mixes_channels=False,
+    keeps_shape=False,
+    merge=False,
+    whole_input=False,
+    pooling=False,
+)
+"""A single-input layer without weights that changes the volume's size by moving values (padding, cropping,
+resampling, a channel slice): every trait false."""
+
+
 @dataclass(frozen=True, slots=True)
 class Computed:
     """What a layer computes on its input volume(s): the output, the resolved window, counts and MACs."""
@@ -68,6 +83,8 @@ class Computed:
     """Conv only: the cost without parameter sharing (a locally connected layer)."""
     connectivity: Shape | None = None
     """Conv and fc: the F×F×D input values one output neuron sees."""
+    grid_input: int = 0
+    """Merges: the input whose grid (H×W) the output keeps; a broadcast 1×1 gate has none."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +202,10 @@ class LayerSpec(BaseModel):
 
     def added_padding(self) -> Padding | None:
         """Zeros this layer adds around the volume on its own (a zero-padding layer); None for others."""
+        return None
+
+    def merge_mark(self) -> MergeMark | None:
+        """The sign a merge circle shows in the diagram (⊕, ⊗, ‖); None for layers that are no merge."""
         return None
 
     def activation_function(self) -> str | None:

@@ -22,6 +22,7 @@ from convcalc.layers.base import (
     Traits,
     whole_input_field,
 )
+from convcalc.layers.channels import grouped_reshape
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import PositiveInt, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, short_json
@@ -128,6 +129,9 @@ def _read_reshape(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     # Only the reshapes that are a flatten: (n,) or (1, 1, n), n = H·W·D (or -1), which convcalc shows as 1×1×n.
     target = layer.config.get("target_shape")
     dims: list[int] = target if isinstance(target, list) and all(type(d) is int for d in target) else []
+    shuffle = grouped_reshape(layer, sources[0], dims)
+    if shuffle is not None:
+        return shuffle
     if not (len(dims) == 1 or (len(dims) == 3 and dims[:2] == [1, 1])) or dims[-1] == 0:
         raise layer.refuse(
             f"target_shape {short_json(target)}: convcalc imports only reshapes that flatten, to (n,) or (1, 1, n)",
@@ -160,7 +164,7 @@ class Flatten(_WholeVolume):
     keras_readers = {"Flatten": _read_flatten, "Reshape": _read_reshape}
     keras_ops = {
         "Flatten": KerasOp(_tf_reshape, purpose="flatten"),
-        "Reshape": KerasOp(_tf_reshape, purpose="a flat tensor back to a 1×1 volume"),
+        "Reshape": KerasOp(_tf_reshape, purpose="reshape"),
     }
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:

@@ -153,6 +153,16 @@ def volume_of(shape: Shape) -> Volume:
 # --- import ------------------------------------------------------------------------------------------------
 
 
+CHANNELS_FIRST = "channels_first"
+"""A layout: a Permute((3, 1, 2)) made the volume D×H×W (the first step of a channel split's export)."""
+GROUPED = "grouped"
+"""A layout: a Reshape made H×W×D into H×W×g×(D/g) (the first step of a channel shuffle's export)."""
+SHUFFLED = "shuffled"
+"""A layout: the groups were swapped, H×W×(D/g)×g, waiting for the Reshape back to H×W×D."""
+REARRANGING = frozenset({"Permute", "Reshape", "Cropping2D"})
+"""The Keras classes whose readers understand a tensor in one of the layouts above; others refuse it."""
+
+
 @dataclass(frozen=True)
 class Tensor:
     """A value flowing between layers: the spec layer producing it (or "input") and its Keras rank."""
@@ -160,6 +170,10 @@ class Tensor:
     name: str
     rank: int
     """4 for a batch of H×W×D volumes, 2 for a batch of flat vectors (shown as 1×1×n)."""
+    layout: str = ""
+    """"" for channels last, or a step of the channel split and shuffle patterns (``CHANNELS_FIRST`` …)."""
+    groups: int = 0
+    """In the ``GROUPED`` layout: g."""
 
 
 class Refusal(Exception):
@@ -224,6 +238,14 @@ class KerasLayer:
                 key,
             )
 
+    def input_dims(self) -> list[int] | None:
+        """The input shape Keras recorded when it built the layer, without the batch axis (None if absent)."""
+        build = self.raw.get("build_config")
+        shape = build.get("input_shape") if isinstance(build, dict) else None
+        if isinstance(shape, list) and len(shape) > 1 and all(type(d) is int for d in shape[1:]):
+            return list(shape[1:])
+        return None
+
     def with_bias(self, body: dict[str, Any]) -> dict[str, Any]:
         if not self.flag("use_bias"):
             body["bias"] = False
@@ -240,6 +262,9 @@ class Mapped:
     """A Dense on a 4-D tensor: exact only on a 1×1×D volume, checked once shapes are known."""
     output: Shape | None = None
     """The output the Keras config declares (a Reshape's target), checked once shapes are known."""
+    layout: str = ""
+    """The output's layout (see :class:`Tensor`); "" for channels last."""
+    groups: int = 0
 
 
 Reader = Callable[[KerasLayer, list[Tensor]], Mapped]

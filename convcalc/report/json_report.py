@@ -48,6 +48,7 @@ def layer_record(layer: LayerFacts, names: list[str]) -> dict[str, Any]:
         record["padding"] = list(window.padding)
         record["padding_mode"] = "same" if window.same else "explicit"
         record["fits"] = window.fits or window.same
+        record["rounding"] = "same" if window.same else window.rounding
     if layer.unshared_params is not None:
         record["unshared_params"] = layer.unshared_params
     if layer.local_connectivity is not None:

@@ -126,7 +126,9 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     For each layer with weights (every conv and fc layer), follows its inputs back
     through linear layers — normalisation, dropout, zero padding, flatten, avg pooling, and `add`/`concat`,
     which follow every input — and flags it when another layer with weights is reached before a
-    nonlinearity: a ReLU, any `activation` (relu6, gelu, softmax…), a max or L2 pool, global max pooling.
+    nonlinearity: a ReLU, any `activation` (relu6, gelu, softmax…), a max or L2 pool, global max pooling, a
+    `multiply` (a product of two branches: squeeze-and-excite). Upsampling, `split`, `channel_shuffle` and
+    `cropping` are linear.
     Three designs are exempt: a per-channel conv feeding a 1×1 conv (a separable conv written out), a linear
     bottleneck (a 1×1 projection to fewer channels feeding, through a residual add or not, the next block's
     1×1 expansion: MobileNetV2, MNASNet, EfficientNet), and a strided transposed conv (learned upsampling) on

@@ -1,8 +1,9 @@
 """Hypothesis strategies for the export tests: small specs that TensorFlow can build in a fraction of a second.
 
 Every layer kind appears (conv with groups, dilation and without bias; depthwise, separable, conv_transpose;
-max/avg/l2 and global pools; fc/dense, batchnorm, dropout, zero_padding, activations, relu, flatten) and
-branches that merge again through add and concat, with every way of writing a setting (int or [h, w];
+max/avg/l2 and global pools; fc/dense, batchnorm, dropout, zero_padding, activations, relu, flatten; upsample,
+cropping, split, channel_shuffle) and branches that merge again through add, concat and multiply (equal shapes,
+or a squeeze-and-excite gate), with every way of writing a setting (int or [h, w];
 padding as int, pair, "same" or "valid"; pool stride given or defaulted), on non-square inputs of at most
 16×16×4. Shapes are tracked here with the textbook formulas, independently of convcalc.analysis, so that
 every layer has an output; with ``fit_exactly`` every stride divides (no CC101). Depthwise and separable convs
@@ -122,11 +123,9 @@ def transpose_layer(draw: st.DrawFn, shape: Shape) -> dict[str, Any]:
     """A conv_transpose with an output on ``shape`` (small inputs only: it multiplies the size)."""
     layer: dict[str, Any] = {"type": "conv_transpose", "filters": draw(st.integers(1, 4))}
     kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    # No dilation: TensorFlow's CPU transposed conv refuses one (CC108), so the exporter would refuse the spec.
     dilation = (1, 1)
-    if draw(st.integers(0, 3)) == 0:
-        dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-        layer["dilation"] = _written(*dilation, draw)
-    stride = (1, 1) if dilation != (1, 1) else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     effective = tuple(d * (f - 1) + 1 for f, d in zip(kernel, dilation, strict=True))
     layer["kernel"] = _written(*kernel, draw)
     layer["stride"] = _written(*stride, draw)
@@ -198,6 +197,18 @@ def output_shape(shape: Shape, layer: dict[str, Any], inputs: list[Shape] | None
             (top, left) = _pair(padding)
             bottom, right = top, left
         return (height + top + bottom, width + left + right, depth)
+    if kind == "upsample":
+        if "size" in layer:
+            return (layer["size"][0], layer["size"][1], depth)
+        factor = _pair(layer["factor"])
+        return (height * factor[0], width * factor[1], depth)
+    if kind == "cropping":
+        (top, bottom), (left, right) = layer["crop"]
+        return (height - top - bottom, width - left - right, depth)
+    if kind == "split":
+        if "parts" in layer:
+            return (height, width, depth // layer["parts"])
+        return (height, width, layer["stop"] - layer["start"])
     if kind in ("fc", "dense"):
         return (1, 1, layer["units"])
     if kind == "flatten":
@@ -207,6 +218,9 @@ def output_shape(shape: Shape, layer: dict[str, Any], inputs: list[Shape] | None
     if kind == "concat":
         assert inputs is not None
         return (height, width, sum(s[2] for s in inputs))
+    if kind == "multiply":
+        assert inputs is not None
+        return tuple(max(s[axis] for s in inputs) for axis in range(3))  # type: ignore[return-value]
     return shape  # relu, activation, batchnorm, dropout, add
 
 
@@ -250,8 +264,13 @@ def _plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, 
     kinds = ["conv", "conv", "depthwise", "separable", "pool", "pool", "global_pool", "fc", "dense", "relu"]
     kinds += ["activation", "batchnorm", "dropout", "zero_padding", "flatten"]
     if max(shape[0], shape[1]) <= 8:
-        kinds += ["conv_transpose", "conv_transpose"]
+        kinds += ["conv_transpose", "conv_transpose", "upsample"]
+    if max(shape[0], shape[1]) > 2:
+        kinds.append("cropping")
+    kinds += ["split", "channel_shuffle"]
     kind = draw(st.sampled_from(kinds))
+    if kind in ("upsample", "cropping", "split", "channel_shuffle"):
+        return draw(_plumbing_layer(shape, kind))
     if kind in ("conv", "depthwise", "separable", "pool"):
         return draw(window_layer(shape, kind, fit_exactly))
     if kind == "conv_transpose":
@@ -280,6 +299,33 @@ def _plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, 
 
 
 @st.composite
+def _plumbing_layer(draw: st.DrawFn, shape: Shape, kind: str) -> dict[str, Any]:
+    """An upsample, cropping, split or channel_shuffle that fits ``shape`` (no CC111, CC112, CC113)."""
+    height, width, depth = shape
+    interpolation = draw(st.sampled_from(["nearest", "bilinear", None]))
+    if kind == "upsample":
+        if draw(st.booleans()):
+            layer: dict[str, Any] = {
+                "type": kind,
+                "factor": _written(draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw),
+            }
+        else:
+            layer = {"type": kind, "size": [draw(st.integers(1, 16)), draw(st.integers(1, 16))]}
+        return layer if interpolation is None else {**layer, "interpolation": interpolation}
+    if kind == "cropping":
+        rows = [draw(st.integers(0, (height - 1) // 2)) for _ in range(2)]
+        cols = [draw(st.integers(0, (width - 1) // 2)) for _ in range(2)]
+        return {"type": kind, "crop": [rows, cols]}
+    if kind == "split":
+        if draw(st.booleans()):
+            parts = draw(st.sampled_from([p for p in range(1, 5) if depth % p == 0]))
+            return {"type": kind, "parts": parts, "part": draw(st.integers(0, parts - 1))}
+        start = draw(st.integers(0, depth - 1))
+        return {"type": kind, "start": start, "stop": draw(st.integers(start + 1, depth))}
+    return {"type": kind, "groups": draw(st.sampled_from([g for g in range(1, 5) if depth % g == 0]))}
+
+
+@st.composite
 def _shape_keeping_layer(draw: st.DrawFn, shape: Shape, keep_depth: bool) -> dict[str, Any]:
     """A layer whose output has the same H×W as ``shape`` (and the same depth when ``keep_depth``)."""
     height, width, depth = shape
@@ -301,10 +347,21 @@ def _shape_keeping_layer(draw: st.DrawFn, shape: Shape, keep_depth: bool) -> dic
 @st.composite
 def _branch_block(draw: st.DrawFn, spec: _Spec) -> None:
     """Two branches from the current tensor that meet again in an add (same shape) or a concat (same H×W)."""
-    merge = draw(st.sampled_from(["add", "concat"]))
+    merge = draw(st.sampled_from(["add", "concat", "multiply"]))
     source_shape = spec.shape
     source = spec.name_last()
     ends = []
+    if merge == "multiply" and draw(st.booleans()):
+        # Squeeze-and-excite: a 1×1×D gate (flat in Keras) scales every position of the volume.
+        spec.add({"type": "global_pool", "mode": "avg", "inputs": [source]})
+        spec.add({"type": "fc", "units": source_shape[2]})
+        spec.add({"type": "activation", "kind": "sigmoid"})
+        gate = spec.name_last()
+        spec.shape = source_shape
+        spec.add(
+            {"type": merge, "inputs": draw(st.permutations([source, gate]))}, [source_shape, (1, 1, source_shape[2])]
+        )
+        return
     for branch in range(draw(st.integers(2, 3))):
         length = draw(st.integers(0 if branch else 1, 2))
         if length == 0:
@@ -312,7 +369,7 @@ def _branch_block(draw: st.DrawFn, spec: _Spec) -> None:
             continue
         spec.shape = source_shape
         for step in range(length):
-            layer = draw(_shape_keeping_layer(spec.shape, keep_depth=merge == "add"))
+            layer = draw(_shape_keeping_layer(spec.shape, keep_depth=merge != "concat"))
             if step == 0:
                 layer["inputs"] = [source]
             spec.add(layer)
