@@ -61,6 +61,8 @@ WARNINGS = {
     "googlenet": {"CC201": 1},
     "inception_v3": {"CC201": 3, "CC202": 1, "CC302": 1},
     "squeezenet1_1": {"CC302": 1, "CC305": 1},
+    "regnet_y_400mf": {"CC205": 4},
+    "shufflenet_v2_x1_0": {},
 }
 # SqueezeNet 1.1's stem, 3×3 with S=2 and no padding on 224: (224 − 3)/2 + 1 = 111.5 leaves the last input
 # row and column unread. That is real input (the paper's network reads 227×227, where it fits), so it stays
