@@ -12,8 +12,11 @@ import typer
 from convcalc import __version__
 from convcalc.cli_options import (
     MIN_WIDTH,
+    MODEL_INPUT,
+    ModelInput,
     checked_or_exit,
     lint_options,
+    model_input_size,
     output_width,
     print_spec_error,
     progress,
@@ -294,6 +297,7 @@ def solve(
     output_format: Annotated[
         CalculatorFormat, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)
     ] = CalculatorFormat.table,
+    model_input: ModelInput = None,
 ) -> None:
     """The inverse calculator: every (F, S, P) that turns --in into --out exactly, magic numbers first;
     or, for a spec, the input sizes nearest to its own for which every layer fits."""
@@ -302,7 +306,7 @@ def solve(
     if spec is not None:
         if in_size is not None or out_size is not None:
             usage_error("give either a spec or --in/--out, not both")
-        checked = checked_or_exit(spec, {}, None)
+        checked = checked_or_exit(spec, {MODEL_INPUT: model_input}, None)
         if checked is None:
             raise typer.Exit(EXIT_USAGE)
         facts = checked.spec.facts
@@ -367,6 +371,7 @@ def import_model(
     output: Annotated[
         str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the spec here (default: stdout).")
     ] = None,
+    model_input: ModelInput = None,
 ) -> None:
     """Convert a Keras model's architecture into a convcalc spec, reading it as data.
 
@@ -384,9 +389,10 @@ def import_model(
         except SpecError as error:
             usage_error(f"{printable(model)}: {'; '.join(printable(p.message) for p in error.problems)}")
         usage_error(f"{printable(model)}: not a Keras model file (.keras archive or model.to_json() output)")
+    input_size = model_input_size(model_input)
     try:
         with progress(f"reading {printable(model)} as data…"):
-            spec = spec_from_keras_file(model)
+            spec = spec_from_keras_file(model, input_size)
     except SpecError as error:
         print_spec_error(error)
         raise typer.Exit(EXIT_USAGE) from None

@@ -107,14 +107,19 @@ def is_keras_file(path: str) -> bool:
     return isinstance(data, dict) and "class_name" in data and isinstance(data.get("config"), dict)
 
 
-def spec_from_keras_file(path: str) -> dict[str, Any]:
+InputSize = tuple[int, int, int | None]
+"""A size to import a model at whose input is not fixed: H, W and, when the model leaves it open too, D."""
+
+
+def spec_from_keras_file(path: str, input_size: InputSize | None = None) -> dict[str, Any]:
     """The convcalc spec of a Keras model file, as JSON data that validates.
 
     Reads only the architecture (config.json of a ``.keras`` archive, or a ``model.to_json()`` file),
     never the weights, and runs nothing from the file. Raises :class:`SpecError` naming every layer or
-    option it cannot import, and for corrupt, oversized or non-Keras files.
+    option it cannot import, and for corrupt, oversized or non-Keras files. ``input_size`` fills the sizes
+    a model leaves open (``Input(shape=(None, None, 3))``; the CLI's ``--input 224x224``).
     """
-    return spec_from_keras_config(_read_model_json(path), path)
+    return spec_from_keras_config(_read_model_json(path), path, input_size)
 
 
 def _file_error(path: str, message: str, line: int | None = None, column: int | None = None) -> SpecError:
@@ -240,8 +245,12 @@ def _parse(path: str, text: str, member: str | None) -> Any:
 # ---------------------------------------------------------------- config → spec
 
 
-def spec_from_keras_config(data: Any, file: str = "<keras config>") -> dict[str, Any]:
+def spec_from_keras_config(
+    data: Any, file: str = "<keras config>", input_size: InputSize | None = None
+) -> dict[str, Any]:
     """The convcalc spec of a parsed Keras model config (what ``model.to_json()`` writes).
+
+    ``input_size``: see :func:`spec_from_keras_file`.
 
     The spec is validated, analysed, and checked against every input shape Keras recorded in the config
     before it is returned; any disagreement is refused rather than reported as a wrong count.
@@ -250,7 +259,7 @@ def spec_from_keras_config(data: Any, file: str = "<keras config>") -> dict[str,
         raise _file_error(
             file, f"is not a Keras model config: expected an object with 'class_name' and 'config' (got {_kind(data)})"
         )
-    importer = _Importer()
+    importer = _Importer(input_size=input_size)
     spec = importer.run(data)
     if importer.problems:
         raise SpecError(file, importer.report())
@@ -295,6 +304,8 @@ class _Importer:
     suffixes: dict[str, int] = field(default_factory=dict)
     """The last n of ``<name>_<n>`` that ``_unique`` gave each name."""
     unsupported: bool = False
+    input_size: InputSize | None = None
+    """The size to fill the model's open input sizes with (None: they must be fixed)."""
 
     def run(self, model: dict[str, Any]) -> dict[str, Any] | None:
         path: JsonPath = ()
@@ -442,14 +453,43 @@ class _Importer:
                 f"the input has shape {_show_shape(batch_shape)}; convcalc imports images (batch, H, W, D)"
                 " or flat vectors (batch, n)"
             )
+        if len(dims) == 3 and self.input_size is not None:
+            dims = self._sized(layer, batch_shape)
         if not all(type(d) is int for d in dims):
             raise layer.refuse(
                 f"the input shape {_show_shape(batch_shape)} is not fixed; convcalc needs every size of"
-                " H×W×D, e.g. keras.Input(shape=(224, 224, 3))"
+                " H×W×D: pass the size to check it at, e.g. --input 224x224 (or build the model with"
+                " keras.Input(shape=(224, 224, 3)))"
             )
         self.input_shape = [1, 1, dims[0]] if len(dims) == 1 else list(dims)
         self.input_layer = layer
         return Tensor(INPUT_NAME, len(batch_shape))
+
+    def _sized(self, layer: KerasLayer, batch_shape: list[Any]) -> list[Any]:
+        """The model's H×W×D with the open sizes taken from ``input_size``; a size the model fixes stays,
+        and one the option contradicts is refused (the network was built for it)."""
+        assert self.input_size is not None
+        height, width, depth = self.input_size
+        given = f"{height}x{width}" + (f"x{depth}" if depth is not None else "")
+        sizes: list[Any] = []
+        for axis, model_size, wanted in zip(
+            ("height", "width", "depth"), batch_shape[1:], self.input_size, strict=True
+        ):
+            if type(model_size) is int:
+                if wanted is not None and wanted != model_size:
+                    raise layer.refuse(
+                        f"the model's input is {_show_shape(batch_shape)}: its {axis} is fixed at {model_size},"
+                        f" but --input {given} asks for {wanted}"
+                    )
+                sizes.append(model_size)
+            elif wanted is None:
+                raise layer.refuse(
+                    f"the input shape {_show_shape(batch_shape)} leaves the depth open too: pass it, e.g."
+                    f" --input {given}x3"
+                )
+            else:
+                sizes.append(wanted)
+        return sizes
 
     # -- layers
 
