@@ -81,7 +81,8 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     says so. Convs whose spatial filter works per channel are exempt: it costs F·F per channel, so a
     large kernel is cheap, and MobileNetV3, EfficientNet and ConvNeXt use 5×5 and 7×7 ones on purpose. So is
     a factorised 1×n or n×1 kernel (Inception v3's 1×7 then 7×1): it is where the advice to stack small
-    filters leads, n·D·K weights instead of n·n·D·K.
+    filters leads, n·D·K weights instead of n·n·D·K. And so is a patchify conv (F = S, no padding: ConvNeXt's
+    and ViT's 4×4/4 or 16×16/16 stems embed each patch once; overlapping 3×3s would be another layer).
 
     ## Why is this bad
     CS231n's "magic numbers" and VGG (Simonyan & Zisserman): a stack of small filters has the receptive
@@ -96,6 +97,8 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     for layer, window in windowed(net, is_conv):
         if not _kernel_too_large(window) or covers_input(layer, window) or min(window.kernel) == 1:
             continue  # a 1×n or n×1 kernel is the factorisation itself (Inception v3's 1×7 then 7×1)
+        if tiles_input(window):
+            continue  # a patchify conv embeds each patch once: a stack of overlapping 3×3s is another layer
         side = max(window.kernel)
         count = ceil_div(side - 1, 2)
         field = 2 * count + 1
