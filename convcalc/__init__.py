@@ -8,11 +8,13 @@ public name is imported on first use (PEP 562), so ``convcalc --version`` and ``
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False  # typing's constant, without importing typing (mypy reads the name the same way)
 if TYPE_CHECKING:
+    from typing import Any
+
     from convcalc.api import Report as Report
     from convcalc.api import check as check
     from convcalc.building import InvalidSpec as InvalidSpec

@@ -34,6 +34,8 @@ KERAS_MODULES = ("keras", "tf_keras", "tensorflow")
 TORCH_MODULES = ("torch",)
 _SETTING_NAMES = {setting.name: setting for setting in SETTINGS}
 _ANCHORS = itertools.count()
+REPR_NAME = 40
+"""The most characters of a name ``repr`` shows (an imported model's name can be a sentence)."""
 
 
 def check(source: Any, *, input: Any = None, config: str | os.PathLike[str] | None = None, **settings: Any) -> Report:
@@ -278,8 +280,10 @@ class Report:
         counts = [plural(self.count(Severity.ERROR), "error"), plural(self.count(Severity.WARNING), "warning")]
         if self.count(Severity.INFO):
             counts.append(plural(self.count(Severity.INFO), "info"))
+        label = printable(facts.name or self.checked.file)
+        label = label if len(label) <= REPR_NAME else label[: REPR_NAME - 1] + "…"
         return (
-            f"<Report {printable(facts.name or self.checked.file)}: {plural(len(facts.layers), 'layer')},"
+            f"<Report {label}: {plural(len(facts.layers), 'layer')},"
             f" {facts.total_params:,} params, {', '.join(counts)}>"
         )
 
