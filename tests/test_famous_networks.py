@@ -10,7 +10,9 @@ from collections import Counter
 
 import pytest
 
+from convcalc.checking import check_loaded
 from convcalc.findings import Severity
+from convcalc.loading import load_spec
 from tests.helpers import EXAMPLES, check_spec
 
 TORCHVISION = EXAMPLES / "torchvision"
@@ -107,3 +109,30 @@ def test_the_linter_passes_them_without_false_alarms(name: str, tmp_path) -> Non
     assert dict(by_severity[Severity.ERROR]) == ERRORS.get(name, {})
     assert dict(by_severity[Severity.WARNING]) == WARNINGS[name]
     assert sum(by_severity[Severity.WARNING].values()) <= 5
+
+
+def famous_table() -> str:
+    """The README's table of the torchvision specs: figures and findings as convcalc reports them."""
+
+    def codes(counts: Counter[str]) -> str:
+        return ", ".join(code + (f" ×{n}" if n > 1 else "") for code, n in sorted(counts.items())) or "—"
+
+    rows = [
+        "| network | trainable params (= torchvision) | G MACs (= torchvision's GFLOPS) | errors | warnings |",
+        "|---|---|---|---|---|",
+    ]
+    for name in sorted(PUBLISHED):
+        checked = check_loaded(load_spec(str(TORCHVISION / f"{name}.json")))
+        facts = checked.facts
+        macs = facts.total_macs - sum(layer.macs for layer in facts.layers if layer.name.startswith("AuxLogits"))
+        errors = Counter(f.code for f in checked.findings if f.severity is Severity.ERROR)
+        warnings = Counter(f.code for f in checked.findings if f.severity is Severity.WARNING)
+        rows.append(
+            f"| `{name}` | {facts.total_trainable_params:,} | {macs / 1e9:.3f} | {codes(errors)} | {codes(warnings)} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def test_the_readme_table_is_what_convcalc_reports() -> None:
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    assert famous_table() in readme

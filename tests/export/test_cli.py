@@ -315,3 +315,15 @@ def test_an_old_keras_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     result = invoke("export", str(EXAMPLES / "lenet5.json"), "--to", "keras", "-o", "never.keras")
     assert result.exit_code == 2
     assert "Keras 3.10.0 is too old" in result.stderr and "keras>=3.11" in result.stderr
+
+
+@pytest.mark.slow
+def test_verify_agrees_with_tensorflow_on_a_modern_network(keras: Any) -> None:
+    # ShuffleNetV2 exercises split, channel_shuffle and concat; its squeeze-free blocks build quickly. (Every
+    # torchvision example verifies the same way by hand: EfficientNet-B0's multiply gates, ConvNeXt's
+    # layer_norm and scale, GoogLeNet's ceil-mode pools.)
+    result = invoke("verify", "--width", "220", "examples/torchvision/shufflenet_v2_x1_0.json")
+    assert result.exit_code == 0, result.output
+    assert "✗" not in result.stdout
+    assert "trainable params: convcalc 2,278,604 · model.trainable_weights 2,278,604 ✓" in result.stdout
+    assert "layers agree with TensorFlow, and so does the total" in result.stdout
