@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from convcalc.layers.tfnn import KerasOp
 
 FieldPair = tuple[ar.ReceptiveField, ar.ReceptiveField]
+"""The receptive field along rows and along columns."""
 MergeMark = Literal["plus", "times", "stack"]
 """The sign the diagram draws in a merge circle: ⊕ add, ⊗ multiply, ‖ concat."""
-"""The receptive field along rows and along columns."""
 
 Drawing = Literal["volume", "bar", "merge", "inside", "prefix"]
 """How the diagram draws a kind: its own box, a flat bar (fc, flatten, global pooling), a merge circle, inside

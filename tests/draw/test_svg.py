@@ -205,3 +205,32 @@ def test_committed_screenshots_are_small_and_not_blank():
         assert len(data) < 300_000
         stats = browser.image_stats(data)
         assert len(stats["colours"]) > 20 and stats["ink"] > 0.02
+
+
+def test_modern_kinds_are_drawn_gate_split_and_upsampling(tmp_path):
+    # A squeeze-and-excite gate is a merge circle with a cross (⊗), a split and an upsample are volumes of
+    # their own with their sizes, and a channel shuffle is drawn inside the box it follows.
+    spec = {
+        "input": [16, 16, 8],
+        "layers": [
+            {"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "name": "body"},
+            {"type": "global_pool", "mode": "avg", "name": "squeeze"},
+            {"type": "conv", "filters": 8, "kernel": 1, "name": "excite"},
+            {"type": "activation", "kind": "sigmoid"},
+            {"type": "multiply", "inputs": ["body", "gate"], "name": "se"},
+        ],
+    }
+    spec["layers"][3]["name"] = "gate"
+    spec["layers"] += [
+        {"type": "split", "parts": 2, "part": 0, "name": "half"},
+        {"type": "upsample", "factor": 2, "name": "up"},
+        {"type": "channel_shuffle", "groups": 2, "name": "shuffle"},
+    ]
+    svg = draw_svg(check_spec(spec, tmp_path))
+    drawn = {g.attrib["data-volume"]: g for g in volumes(svg)}
+    assert drawn["se"].attrib["data-kind"] == "merge"
+    cross = [p.attrib["d"] for p in drawn["se"].iter(f"{SVG}path")]
+    assert cross and cross[0].count("L") == 2, "⊗: two diagonal strokes"
+    assert drawn["half"].attrib["data-kind"] == "volume" and drawn["up"].attrib["data-kind"] == "volume"
+    assert "16×16×4" in texts(svg) and "32×32×4" in texts(svg)
+    assert "shuffle" not in drawn
