@@ -70,13 +70,15 @@ CEIL_CASES = [
 ]
 
 
-@pytest.mark.parametrize("mode", ["max", "avg"])
-@pytest.mark.parametrize(("height", "width", "kernel", "stride", "padding"), CEIL_CASES)
+# A max pool with explicit padding is left out: PyTorch pads it with −inf, convcalc's explicit padding is zeros
+# (README), so their values differ by design there; the shapes are the same and tested in tests/layers.
+CEIL_VALUE_CASES = [("avg", *case) for case in CEIL_CASES] + [("max", *case) for case in CEIL_CASES if not case[4]]
+
+
+@pytest.mark.parametrize(("mode", "height", "width", "kernel", "stride", "padding"), CEIL_VALUE_CASES)
 def test_ceil_mode_pools_compute_pytorchs_values(
     mode: str, height: int, width: int, kernel: int, stride: int, padding: int
 ) -> None:
-    if mode == "max" and padding:
-        pytest.skip("PyTorch pads a max pool with -inf; convcalc's explicit padding is zeros (README)")
     layer = {"type": "pool", "mode": mode, "kernel": kernel, "stride": stride, "padding": padding, "ceil_mode": True}
     spec = {"input": [height, width, 2], "layers": [layer]}
     x = np.random.default_rng(1).standard_normal((2, height, width, 2)).astype("float32")
