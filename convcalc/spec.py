@@ -7,15 +7,26 @@ never break it. A layer object is one of the registry's kinds (:mod:`convcalc.la
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from pydantic_core import PydanticCustomError
 
 from convcalc.layers import LAYER_MODELS, REGISTRY, LayerSpec
 from convcalc.layers.fields import INT_SCHEMA, MAX_SIZE, Codes, Name, PositiveInt
 
-__all__ = ["INPUT_NAME", "LAYER_MODELS", "MAX_LAYERS", "MAX_SIZE", "AnyLayer", "InputShape", "Network", "json_schema"]
+__all__ = [
+    "INPUT_NAME",
+    "LAYER_MODELS",
+    "MAX_LAYERS",
+    "MAX_SIZE",
+    "AnyLayer",
+    "InputShape",
+    "Network",
+    "json_schema",
+    "layer_adapter",
+]
 
 MAX_LAYERS = 10_000
 """The most layers a spec may have: what convcalc checks in seconds (the README's "Bad input" has the figures)."""
@@ -63,6 +74,12 @@ class Network(_Model):
     classes: PositiveInt | None = Field(default=None, description="The network must end in a 1×1×classes volume.")
     layers: list[AnyLayer] = Field(min_length=1, max_length=MAX_LAYERS)
     ignore: Codes = Field(default=(), description="Rule codes or prefixes silenced for the whole spec.")
+
+
+@functools.cache
+def layer_adapter() -> TypeAdapter[AnyLayer]:
+    """The validator of one layer object (any registered kind, by its ``type``), built on first use."""
+    return TypeAdapter(AnyLayer)
 
 
 def json_schema() -> dict[str, Any]:
