@@ -548,7 +548,7 @@ def _fixed_networks() -> list[tuple[str, Network, Network, list[int]]]:
     from convcalc.config import LintConfig
     from convcalc.fixes import LAYER_PATH, apply_fix
     from convcalc.loading import validate
-    from convcalc.spec import layer_adapter
+    from convcalc.spec import validate_layer
 
     networks = [load_spec(str(path)).network for path in sorted(EXAMPLES.glob("*.json"))]
     networks += [validate(code, rule.bad) for code, rule in sorted(REGISTRY.items())]
@@ -564,7 +564,7 @@ def _fixed_networks() -> list[tuple[str, Network, Network, list[int]]]:
                 layers = list(network.layers)
                 with contextlib.suppress(ValidationError):
                     for i in edited:
-                        layers[i] = layer_adapter().validate_python(fixed["layers"][i])
+                        layers[i] = validate_layer(fixed["layers"][i])
                     if all(
                         (layers[i].kind_name, layers[i].name, layers[i].inputs)
                         == (network.layers[i].kind_name, network.layers[i].name, network.layers[i].inputs)

@@ -19,7 +19,7 @@ from convcalc.analysis import FigureLimitError, NetworkFacts, analyze, reanalyze
 from convcalc.findings import Edit, Finding, Fix, Severity
 from convcalc.fixes import LAYER_PATH, apply_fix
 from convcalc.rules.base import REGISTRY, Rule, Settings, run_rules
-from convcalc.spec import Network, layer_adapter
+from convcalc.spec import Network, validate_layer
 
 ErrorSite = tuple[str, int | None]
 """An error finding's identity: its code and its layer (None: the whole network)."""
@@ -96,7 +96,7 @@ class FixChecker:
         edited = [i for i, (before, after) in enumerate(zip(old, new, strict=True)) if before is not after]
         layers = list(self.network.layers)
         for i in edited:
-            layer = layer_adapter().validate_python(new[i])
+            layer = validate_layer(new[i])
             was = layers[i]
             if (layer.kind_name, layer.name, layer.inputs) != (was.kind_name, was.name, was.inputs):
                 return analyze(Network.model_validate(fixed), receptive_fields=False)
