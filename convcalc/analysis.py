@@ -5,6 +5,8 @@ Rules and renderers read these facts; nothing downstream recomputes a shape or a
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from convcalc import arithmetic as ar
@@ -23,6 +25,7 @@ __all__ = [
     "Shape",
     "Window",
     "analyze",
+    "reanalyze",
     "resolve_window",
 ]
 
@@ -174,19 +177,20 @@ class FigureLimitError(ValueError):
         self.what = what
 
 
-def _over_limit(computed: Computed, fields: tuple[ar.ReceptiveField, ar.ReceptiveField]) -> str | None:
-    """What passes FIGURE_LIMIT in one layer's figures, if anything."""
+def _over_limit(computed: Computed, fields: tuple[ar.ReceptiveField, ar.ReceptiveField] | None) -> str | None:
+    """What passes FIGURE_LIMIT in one layer's figures, if anything (``fields`` None: not computed)."""
     out = computed.out
-    counts = {
-        "the output volume": out.values,
-        "the weights": computed.weights,
-        "the multiply-accumulates": computed.macs,
-        "the unshared parameters": computed.unshared or 0,
-    }
-    for what, value in counts.items():
-        if value > FIGURE_LIMIT:
-            return f"{what} ({out} → {_magnitude(value)}) pass 2^63, convcalc's limit"
-    for rf in fields:
+    values = out.values
+    if max(values, computed.weights, computed.macs, computed.unshared or 0) > FIGURE_LIMIT:
+        counts = {
+            "the output volume": values,
+            "the weights": computed.weights,
+            "the multiply-accumulates": computed.macs,
+            "the unshared parameters": computed.unshared or 0,
+        }
+        what, value = next((what, value) for what, value in counts.items() if value > FIGURE_LIMIT)
+        return f"{what} ({out} → {_magnitude(value)}) pass 2^63, convcalc's limit"
+    for rf in fields or ():
         for part in (rf.size, rf.jump, rf.start):
             if abs(part.numerator) > FIGURE_LIMIT or part.denominator > FIGURE_LIMIT:
                 return "the receptive field passes 2^63 pixels (or 1/2^63 of one), convcalc's limit"
@@ -198,6 +202,61 @@ def _magnitude(value: int) -> str:
     return f"about 2^{value.bit_length() - 1}"
 
 
+def _layer_facts(
+    index: int,
+    layer: AnyLayer,
+    name: str,
+    sources: tuple[int, ...],
+    shapes: list[Shape],
+    fields: list[tuple[ar.ReceptiveField, ar.ReceptiveField]] | None,
+) -> LayerFacts:
+    """One layer's facts from its inputs' shapes (and receptive fields; None: the input's, not computed)."""
+    shape = shapes[0]
+    computed = layer.compute(shape, shapes)
+    rf = layer.receptive_field(computed, shape, fields) if fields is not None else None
+    beyond = _over_limit(computed, rf)
+    if beyond is not None:
+        raise FigureLimitError(index, f"{name}: {beyond}")
+    rf_rows, rf_cols = rf if rf is not None else _INPUT_FIELDS
+    return LayerFacts(
+        index=index,
+        name=name,
+        type=layer.kind_name,
+        spec=layer,
+        input_shape=shape,
+        output_shape=computed.out,
+        window=computed.window,
+        weights=computed.weights,
+        biases=computed.biases,
+        unshared_params=computed.unshared,
+        local_connectivity=computed.connectivity,
+        rf_rows=rf_rows,
+        rf_cols=rf_cols,
+        inputs=sources,
+        input_shapes=tuple(shapes),
+        statistics=computed.non_trainable,
+        macs=computed.macs,
+        trainable=layer.trainable,
+    )
+
+
+_INPUT_FIELDS = (ar.INPUT_RECEPTIVE_FIELD, ar.INPUT_RECEPTIVE_FIELD)
+
+
+def _network_facts(network: Network, input_shape: Shape, facts: tuple[LayerFacts, ...]) -> NetworkFacts:
+    return NetworkFacts(
+        network=network,
+        input_shape=input_shape,
+        layers=facts,
+        total_weights=sum(layer.weights for layer in facts),
+        total_biases=sum(layer.biases for layer in facts),
+        activation_values=input_shape.values + sum(layer.output_shape.values for layer in facts),
+        total_statistics=sum(layer.statistics for layer in facts),
+        total_frozen=sum(layer.weights + layer.biases for layer in facts if not layer.trainable),
+        total_macs=sum(layer.macs for layer in facts),
+    )
+
+
 def analyze(network: Network, receptive_fields: bool = True) -> NetworkFacts:
     """Walk the layers once, in order, computing shapes, counts, MACs and receptive fields.
 
@@ -206,60 +265,45 @@ def analyze(network: Network, receptive_fields: bool = True) -> NetworkFacts:
     layer whose figures pass FIGURE_LIMIT.
     """
     input_shape = Shape(network.input.height, network.input.width, network.input.channels)
-    input_fields = (ar.INPUT_RECEPTIVE_FIELD, ar.INPUT_RECEPTIVE_FIELD)
     counters: dict[str, int] = {}
     facts: list[LayerFacts] = []
-    totals = {"weights": 0, "biases": 0, "statistics": 0, "frozen": 0, "macs": 0}
-    activation_values = input_shape.values
     for index, (layer, sources) in enumerate(zip(network.layers, producers(network), strict=True)):
         kind = layer.kind_name
         counters[kind] = counters.get(kind, 0) + 1
         name = layer.name if layer.name is not None else f"{kind}{counters[kind]}"
         shapes = [input_shape if s < 0 else facts[s].output_shape for s in sources]
-        fields = [input_fields if s < 0 else (facts[s].rf_rows, facts[s].rf_cols) for s in sources]
-        shape = shapes[0]
-        computed = layer.compute(shape, shapes)
-        rf_rows, rf_cols = layer.receptive_field(computed, shape, fields) if receptive_fields else input_fields
-        beyond = _over_limit(computed, (rf_rows, rf_cols))
-        if beyond is not None:
-            raise FigureLimitError(index, f"{name}: {beyond}")
-        facts.append(
-            LayerFacts(
-                index=index,
-                name=name,
-                type=kind,
-                spec=layer,
-                input_shape=shape,
-                output_shape=computed.out,
-                window=computed.window,
-                weights=computed.weights,
-                biases=computed.biases,
-                unshared_params=computed.unshared,
-                local_connectivity=computed.connectivity,
-                rf_rows=rf_rows,
-                rf_cols=rf_cols,
-                inputs=sources,
-                input_shapes=tuple(shapes),
-                statistics=computed.non_trainable,
-                macs=computed.macs,
-                trainable=layer.trainable,
-            )
+        fields = (
+            [_INPUT_FIELDS if s < 0 else (facts[s].rf_rows, facts[s].rf_cols) for s in sources]
+            if receptive_fields
+            else None
         )
-        totals["weights"] += computed.weights
-        totals["biases"] += computed.biases
-        totals["statistics"] += computed.non_trainable
-        if not layer.trainable:
-            totals["frozen"] += computed.weights + computed.biases
-        totals["macs"] += computed.macs
-        activation_values += computed.out.values
-    return NetworkFacts(
-        network=network,
-        input_shape=input_shape,
-        layers=tuple(facts),
-        total_weights=totals["weights"],
-        total_biases=totals["biases"],
-        activation_values=activation_values,
-        total_statistics=totals["statistics"],
-        total_frozen=totals["frozen"],
-        total_macs=totals["macs"],
-    )
+        facts.append(_layer_facts(index, layer, name, sources, shapes, fields))
+    return _network_facts(network, input_shape, tuple(facts))
+
+
+def reanalyze(base: NetworkFacts, network: Network, changed: Iterable[int]) -> NetworkFacts:
+    """``analyze(network, receptive_fields=False)`` for a ``network`` that differs from ``base.network`` (itself
+    analysed without receptive fields) only in the layers at ``changed``: as many layers, each of the same
+    kind, name and ``inputs``. Only a changed layer, or one that reads a volume whose shape changed, is
+    computed again; every other layer keeps its facts, and the walk stops after the last change once no
+    shape differs. So a fix re-checked on a deep network costs the layers it touches, not all of them.
+    """
+    todo = set(changed)
+    if not todo:
+        return dataclasses.replace(base, network=network)
+    facts = list(base.layers)
+    moved: set[int] = set()
+    last = max(todo)
+    index = min(todo)
+    while index < len(facts) and (index <= last or moved):
+        before = facts[index]
+        layer = network.layers[index]
+        if index in todo or any(s in moved for s in before.inputs):
+            shapes = [base.input_shape if s < 0 else facts[s].output_shape for s in before.inputs]
+            facts[index] = _layer_facts(index, layer, before.name, before.inputs, shapes, None)
+            if facts[index].output_shape != before.output_shape:
+                moved.add(index)
+        elif layer is not before.spec:
+            facts[index] = dataclasses.replace(before, spec=layer)
+        index += 1
+    return _network_facts(network, base.input_shape, tuple(facts))

@@ -138,6 +138,12 @@ def check_file(
     ``files``: the run's :class:`~convcalc.config.ConfigFiles`, to read each config file once for many specs;
     ``input_size``: see :func:`load_any`."""
     config = resolve_config(file, config_file=config_file, files=files, **(options or {}))
+    return check_configured(file, config, input_size)
+
+
+def check_configured(file: str, config: LintConfig, input_size: InputSize | None = None) -> Checked:
+    """:func:`check_file` with the config already resolved (``check --jobs`` resolves it in the main process,
+    so that each config file is read once per run). Raises SpecError."""
     return Checked(check_loaded(load_any(file, input_size), config), config)
 
 

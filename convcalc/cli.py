@@ -116,6 +116,16 @@ def check(
     output: Annotated[
         str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the report to this file.")
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            metavar="N",
+            help="Check the files in N processes (default: the number of CPUs; 1: in this one); same output.",
+        ),
+    ] = None,
     config_file: str | None = None,
     settings: dict[str, Any] | None = None,
 ) -> None:
@@ -124,36 +134,35 @@ def check(
     Exit 0 when no finding reaches --fail-on (default: error), 1 when one does, 2 when a spec cannot be
     read or validated or an option is wrong.
     """
-    from convcalc.config import ConfigFiles
-    from convcalc.report import renderer
+    from convcalc.jobs import Request, check_files, default_jobs
+    from convcalc.report import part_renderer
     from convcalc.report.common import RenderOptions
 
-    results = []
+    settings = dict(settings or {})
+    input_size = model_input_size(settings.pop(MODEL_INPUT, None))
+    terminal = output is None and sys.stdout.isatty()
+    options = RenderOptions(
+        fold=not show_all,
+        width=output_width(width, terminal),
+        color=wants_color(terminal),
+        as_list=len(specs) > 1,
+    )
+    parts = []
     failed = False
     over_threshold = False  # each spec is judged by its own config's fail-on
-    files = ConfigFiles()  # each config file read once, however many specs share it
-    for file in specs:
-        checked = checked_or_exit(file, settings or {}, config_file, files)
-        if checked is None:
+    request = Request(settings, config_file, input_size, output_format.value, options)
+    for outcome in check_files(specs, request, jobs or default_jobs()):
+        sys.stderr.write(outcome.stderr)
+        if outcome.config_error is not None:
+            usage_error(outcome.config_error)
+        if outcome.part is None:
             failed = True
             continue
-        over_threshold = over_threshold or checked.fails
-        results.append(checked.spec)
-        if checked.spec.unchecked_fixes:
-            typer.echo(
-                f"note: {file}: {checked.spec.unchecked_fixes:,} findings shown without fixes: each fix is checked"
-                f" by re-analysing all {len(checked.spec.facts.layers):,} layers, and that budget ran out",
-                err=True,
-            )
-    if results:
-        terminal = output is None and sys.stdout.isatty()
-        options = RenderOptions(
-            fold=not show_all,
-            width=output_width(width, terminal),
-            color=wants_color(terminal),
-            as_list=len(specs) > 1,
-        )
-        write_output(renderer(output_format.value)(results, options), output)
+        over_threshold = over_threshold or outcome.fails
+        parts.append(outcome.part)
+    if parts:
+        _, join = part_renderer(output_format.value)
+        write_output(join(parts, options), output)
     if failed:
         raise typer.Exit(EXIT_USAGE)
     raise typer.Exit(EXIT_FINDINGS if over_threshold and not exit_zero else EXIT_OK)

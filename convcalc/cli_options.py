@@ -18,7 +18,6 @@ import os
 import shutil
 import stat
 import sys
-import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
@@ -109,6 +108,8 @@ def _replace_file(output: str, write: Callable[[str], None], suffix: str) -> Non
         write(target)
         return
     folder, name = os.path.split(target)
+    import tempfile
+
     handle, temporary = tempfile.mkstemp(prefix=f".{name[:100]}.", suffix=suffix, dir=folder)
     os.close(handle)
     try:

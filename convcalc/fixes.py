@@ -13,7 +13,8 @@ from typing import Any
 from convcalc.findings import Edit, Fix
 
 _PATH_PART = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)|\[(\d+)\]")
-_LAYER = re.compile(r"layers\[(\d+)\]\Z")
+LAYER_PATH = re.compile(r"layers\[(\d+)\]\Z")
+"""A path naming one layer: ``layers[3]``."""
 
 
 def apply_fix(spec: dict[str, Any], fix: Fix) -> dict[str, Any]:
@@ -63,7 +64,7 @@ def _object(spec: dict[str, Any], path: str) -> dict[str, Any]:
 
 
 def _layer_index(edit: Edit) -> int:
-    match = _LAYER.fullmatch(edit.path)
+    match = LAYER_PATH.fullmatch(edit.path)
     if match is None:
         raise ValueError(f"fix path {edit.path!r} does not name a layer, so nothing can be inserted or removed there")
     return int(match.group(1))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import difflib
+import functools
 import json
 import math
 import os
@@ -393,10 +394,23 @@ def _friendly(error: dict[str, Any], data: Any) -> tuple[JsonPath, str]:
     return path, error["msg"]
 
 
-_LAYERS = TypeAdapter(list[AnyLayer])
 _CHUNK = 256
 """Layers validated at a time: pydantic reports every error of what it validates, so a spec with mistakes in
 every layer is validated only until ``MAX_PROBLEMS`` are found (all of them would cost seconds and GBs)."""
+
+
+@functools.cache
+def _layer_list() -> TypeAdapter[list[AnyLayer]]:
+    # Built on first use: compiling the union of every kind again costs a cold start milliseconds, and a spec
+    # of at most _CHUNK layers that is valid never needs it.
+    return TypeAdapter(list[AnyLayer])
+
+
+def _valid_network(data: dict[str, Any]) -> Network | None:
+    try:
+        return Network.model_validate(data)
+    except ValidationError:
+        return None  # validated again a chunk at a time, for the problems
 
 
 def validate(file: str, data: Any, source: SourceMap | None = None) -> Network:
@@ -409,7 +423,7 @@ def validate(file: str, data: Any, source: SourceMap | None = None) -> Network:
     problems: list[Problem] = []
     stopped = False
     layers = data.get("layers")
-    rest = data
+    rest: dict[str, Any] | Network = data
     if isinstance(layers, list) and len(layers) > MAX_LAYERS:
         too_many = f"{len(layers):,} layers; convcalc checks at most {MAX_LAYERS:,}"
         problems.append(_problem(("layers",), too_many, source))
@@ -417,24 +431,27 @@ def validate(file: str, data: Any, source: SourceMap | None = None) -> Network:
     elif isinstance(layers, list) and (wide := _wide_merges(layers)):  # text was held to these; data was not
         problems += [_problem(path, message, source) for path, message in wide]
         rest = {**data, "layers": []}
+    elif isinstance(layers, list) and len(layers) <= _CHUNK and (whole := _valid_network(data)) is not None:
+        rest = whole  # a spec that fits in one chunk and is valid (the common case): validated once, whole
     elif isinstance(layers, list) and layers:
         valid: list[Any] = []
         for begin in range(0, len(layers), _CHUNK):
             try:
-                valid += _LAYERS.validate_python(layers[begin : begin + _CHUNK])
+                valid += _layer_list().validate_python(layers[begin : begin + _CHUNK])
             except ValidationError as exc:
                 problems += _problems(exc, data, source, ("layers",), begin)
                 stopped = len(problems) > MAX_PROBLEMS
                 if stopped:
                     break
         rest = {**data, "layers": valid}  # models pass through as they are: each layer is validated once
+    network: Network | None = None
     try:
-        network = Network.model_validate(rest)
+        network = rest if isinstance(rest, Network) else Network.model_validate(rest)
     except ValidationError as exc:
         # Once the layers have problems of their own, the rest's complaints about them are echoes.
         found = [p for p in _problems(exc, data, source) if not (problems and p.path[:1] == ("layers",))]
         problems = sorted(problems + found, key=_field_order)
-    if problems:
+    if problems or network is None:
         raise SpecError(file, capped(problems, more=stopped))
     graph = graph_problems(network, most=MAX_PROBLEMS + 1)
     if graph:

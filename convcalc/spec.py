@@ -15,7 +15,17 @@ from pydantic_core import PydanticCustomError
 from convcalc.layers import LAYER_MODELS, REGISTRY, LayerSpec
 from convcalc.layers.fields import INT_SCHEMA, MAX_SIZE, Codes, Name, PositiveInt
 
-__all__ = ["INPUT_NAME", "LAYER_MODELS", "MAX_LAYERS", "MAX_SIZE", "AnyLayer", "InputShape", "Network", "json_schema"]
+__all__ = [
+    "INPUT_NAME",
+    "LAYER_MODELS",
+    "MAX_LAYERS",
+    "MAX_SIZE",
+    "AnyLayer",
+    "InputShape",
+    "Network",
+    "json_schema",
+    "validate_layer",
+]
 
 MAX_LAYERS = 10_000
 """The most layers a spec may have: what convcalc checks in seconds (the README's "Bad input" has the figures)."""
@@ -63,6 +73,15 @@ class Network(_Model):
     classes: PositiveInt | None = Field(default=None, description="The network must end in a 1×1×classes volume.")
     layers: list[AnyLayer] = Field(min_length=1, max_length=MAX_LAYERS)
     ignore: Codes = Field(default=(), description="Rule codes or prefixes silenced for the whole spec.")
+
+
+def validate_layer(data: Any) -> AnyLayer:
+    """One layer object validated as any registered kind (by its ``type``); raises ValidationError.
+
+    Through the network's own validator, as the only layer of a 1×1×1 network: a validator of the union
+    alone would compile every kind's schema a second time, which costs a cold start more than it saves.
+    """
+    return Network.model_validate({"input": [1, 1, 1], "layers": [data]}).layers[0]
 
 
 def json_schema() -> dict[str, Any]:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any
 
 import pytest
 from hypothesis import given
+from pydantic import ValidationError
 
 from convcalc import arithmetic as ar
-from convcalc.analysis import LayerFacts, NetworkFacts, Padding, Shape
+from convcalc.analysis import FigureLimitError, LayerFacts, NetworkFacts, Padding, Shape, analyze, reanalyze
 from convcalc.checking import check_loaded
 from convcalc.loading import load_spec
 from convcalc.rules import REGISTRY, run_rules
+from convcalc.spec import Network
 from tests.helpers import EXAMPLES, analyze_example, analyze_spec
 from tests.strategies import spec_dicts
 
@@ -536,3 +539,58 @@ def test_transposed_conv_inverts_a_strided_conv_in_a_graph() -> None:
     up = {"type": "conv_transpose", "filters": 3, "kernel": 3, "stride": 2, "padding": "same"}
     net = analyze_spec({"input": [32, 32, 3], "layers": [down, up, {"type": "relu"}]})
     assert net.layers[1].output_shape == (32, 32, 3)
+
+
+def _fixed_networks() -> list[tuple[str, Network, Network, list[int]]]:
+    """Every fix of the examples and of the rules' bad examples that only sets fields of layers (keeping their
+    kind, name and inputs), as the fix checks build it: the network before, the fixed one (sharing every other
+    layer with it), and the layers the fix edits."""
+    from convcalc.config import LintConfig
+    from convcalc.fixes import LAYER_PATH, apply_fix
+    from convcalc.loading import validate
+    from convcalc.spec import validate_layer
+
+    networks = [load_spec(str(path)).network for path in sorted(EXAMPLES.glob("*.json"))]
+    networks += [validate(code, rule.bad) for code, rule in sorted(REGISTRY.items())]
+    cases = []
+    for network in networks:
+        spec = network.model_dump(mode="json", exclude_defaults=True)
+        for finding in run_rules(analyze(network), LintConfig().rules()):
+            for fix in finding.fixes:
+                if fix.insert is not None or fix.remove or not all(LAYER_PATH.fullmatch(e.path) for e in fix.edits):
+                    continue
+                fixed = apply_fix(spec, fix)
+                edited = [i for i, (a, b) in enumerate(zip(spec["layers"], fixed["layers"], strict=True)) if a is not b]
+                layers = list(network.layers)
+                with contextlib.suppress(ValidationError):
+                    for i in edited:
+                        layers[i] = validate_layer(fixed["layers"][i])
+                    if all(
+                        (layers[i].kind_name, layers[i].name, layers[i].inputs)
+                        == (network.layers[i].kind_name, network.layers[i].name, network.layers[i].inputs)
+                        for i in edited
+                    ):
+                        changed = network.model_copy(update={"layers": layers})
+                        cases.append((f"{network.name} {fix.title}", network, changed, edited))
+    return cases
+
+
+def test_reanalyze_is_analyze_of_the_changed_network() -> None:
+    # The fix checks analyse only the layers a fix touches and those whose inputs change shape: the same facts.
+    cases = _fixed_networks()
+    assert len(cases) > 50
+    for label, network, changed, edited in cases:
+        base = analyze(network, receptive_fields=False)
+        with contextlib.suppress(FigureLimitError):
+            assert reanalyze(base, changed, edited) == analyze(changed, receptive_fields=False), label
+
+
+def test_reanalyze_recomputes_what_reads_a_changed_shape() -> None:
+    layers = [{"type": "conv", "filters": 8, "kernel": 3}, {"type": "relu"}, {"type": "fc", "units": 2}]
+    network = Network.model_validate({"input": [32, 32, 3], "layers": layers})
+    conv = network.layers[0].model_copy(update={"kernel": (5, 5)})
+    changed = network.model_copy(update={"layers": [conv, *network.layers[1:]]})
+    facts = reanalyze(analyze(network, receptive_fields=False), changed, [0])
+    assert facts == analyze(changed, receptive_fields=False)
+    assert facts.layers[2].input_shape == Shape(28, 28, 8)
+    assert facts.total_weights == 5 * 5 * 3 * 8 + 28 * 28 * 8 * 2

@@ -81,7 +81,7 @@ def never_parsed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         raise AssertionError("parsed text that a limit should have refused first")
 
     monkeypatch.setattr(loading.json, "loads", boom)
-    monkeypatch.setattr(loading, "_LAYERS", NeverValidate())
+    monkeypatch.setattr(loading, "_layer_list", lambda: NeverValidate())
     yield
 
 
@@ -338,7 +338,7 @@ def test_the_layer_limit_itself_is_admitted(tmp_path: Path) -> None:
 
 def test_data_past_the_layer_limit_is_refused_without_validating(monkeypatch: pytest.MonkeyPatch) -> None:
     # Data that never was text (an imported Keras model) is held to the same limit, before pydantic.
-    monkeypatch.setattr(loading, "_LAYERS", NeverValidate())
+    monkeypatch.setattr(loading, "_layer_list", lambda: NeverValidate())
     with pytest.raises(SpecError) as caught:
         validate("model.keras", {"input": [8, 8, 1], "layers": relus(MAX_LAYERS + 1)})
     assert [(format_path(p.path), p.message) for p in caught.value.problems] == [
@@ -347,7 +347,7 @@ def test_data_past_the_layer_limit_is_refused_without_validating(monkeypatch: py
 
 
 def test_data_past_the_input_limits_is_refused_without_validating(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loading, "_LAYERS", NeverValidate())
+    monkeypatch.setattr(loading, "_layer_list", lambda: NeverValidate())
     wide = {"type": "add", "inputs": ["input"] * (MAX_LIST_ITEMS + 1)}
     merges = [{"type": "add", "inputs": ["input"] * MAX_LIST_ITEMS} for _ in range(MAX_INPUTS // MAX_LIST_ITEMS)]
     with pytest.raises(SpecError) as caught:
@@ -485,14 +485,14 @@ def test_strings_with_escapes_load_and_keep_positions(tmp_path: Path, name: str,
 def test_many_mistakes_validate_only_until_enough_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Each layer wrong in sixty ways: pydantic is asked about one chunk, not all of them.
     chunks = []
-    real = loading._LAYERS
+    real = loading._layer_list()
 
     class Counting:
         def validate_python(self, value: Any) -> Any:
             chunks.append(len(value))
             return real.validate_python(value)
 
-    monkeypatch.setattr(loading, "_LAYERS", Counting())
+    monkeypatch.setattr(loading, "_layer_list", lambda: Counting())
     junk = {f"junk{k}": k for k in range(60)}
     path = tmp_path / "junk.json"
     path.write_text(spec_text(relus(2000, **junk)))
@@ -592,7 +592,7 @@ def test_an_archive_that_understates_its_members_is_refused_after_listing(tmp_pa
 
 
 def test_a_keras_model_past_the_layer_limit_stops_the_walk(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loading, "_LAYERS", NeverValidate())  # refused before the spec is validated
+    monkeypatch.setattr(loading, "_layer_list", lambda: NeverValidate())  # refused before the spec is validated
     config = sequential([keras_relu(f"r{i}") for i in range(MAX_LAYERS + 1)])
     with pytest.raises(SpecError) as caught:
         keras_import.spec_from_keras_config(config, "model.json")

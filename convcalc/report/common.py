@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from convcalc.checked import CheckedSpec
 from convcalc.layers.norm import PARAMS_CONVENTION
@@ -31,6 +32,10 @@ DEFAULT_WIDTH = 100
 
 Renderer = Callable[[Sequence[CheckedSpec], RenderOptions], str]
 """Every format's ``render``: the checked specs and the options in, the whole output text out."""
+PartRenderer = Callable[[CheckedSpec, RenderOptions], Any]
+"""Every format's ``part``: one spec's share of the output, a picklable value (see :mod:`convcalc.report`)."""
+Joiner = Callable[[Sequence[Any], RenderOptions], str]
+"""Every format's ``join``: the whole output text from the parts, in order."""
 
 
 def totals_lines(checked: CheckedSpec) -> list[str]:

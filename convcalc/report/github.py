@@ -33,16 +33,26 @@ def escape_property(text: str) -> str:
 def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
     """One workflow command per finding. Spec text is shown as :func:`convcalc.text.printable` shows it in
     every human format (ESC, BEL, backspace, bidi controls, U+2028 escaped), then escaped for the command."""
-    lines = []
-    for checked in results:
-        for finding in checked.findings:
-            line, column = checked.position(finding) or (1, 1)
-            properties = (
-                f"file={escape_property(printable(checked.file))},line={line},col={column},"
-                f"title={escape_property(printable(f'{finding.code} {finding.rule}'))}"
-            )
-            message = printable(f"{checked.layer_label(finding)}: {finding.message}")
-            if finding.fixes:
-                message += "\nfixes: " + "; ".join(printable(fix.title) for fix in finding.fixes)
-            lines.append(f"::{COMMANDS[finding.severity]} {properties}::{escape_data(message)}")
+    return join([part(checked, options) for checked in results], options)
+
+
+def join(parts: Sequence[list[str]], options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """The specs' workflow commands in order."""
+    lines = [line for lines in parts for line in lines]
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def part(checked: CheckedSpec, options: RenderOptions = DEFAULT_OPTIONS) -> list[str]:
+    """One workflow command per finding of one spec."""
+    lines = []
+    for finding in checked.findings:
+        line, column = checked.position(finding) or (1, 1)
+        properties = (
+            f"file={escape_property(printable(checked.file))},line={line},col={column},"
+            f"title={escape_property(printable(f'{finding.code} {finding.rule}'))}"
+        )
+        message = printable(f"{checked.layer_label(finding)}: {finding.message}")
+        if finding.fixes:
+            message += "\nfixes: " + "; ".join(printable(fix.title) for fix in finding.fixes)
+        lines.append(f"::{COMMANDS[finding.severity]} {properties}::{escape_data(message)}")
+    return lines

@@ -177,6 +177,16 @@ def _section(checked: CheckedSpec, anchor: str, svg: str) -> list[str]:
     return out
 
 
+def part(checked: CheckedSpec, options: RenderOptions = DEFAULT_OPTIONS) -> CheckedSpec:
+    """The spec itself: a section's anchors number it among the specs that loaded, known only at the end."""
+    return checked
+
+
+def join(parts: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """See :func:`render`."""
+    return render(parts, options)
+
+
 def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
     """The whole report as one HTML document (UTF-8 text, ends with a newline)."""
     names = ", ".join(checked.facts.name or checked.file for checked in results)

@@ -138,14 +138,23 @@ def spec_json(spec: dict[str, Any]) -> str:
     return _spec_text(spec, "") + "\n"
 
 
-def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
+def part(checked: CheckedSpec, options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """One spec's object as text, not indented (no string in it holds a raw line break)."""
+    return _spec_text(spec_record(checked), "")
+
+
+def join(parts: Sequence[str], options: RenderOptions = DEFAULT_OPTIONS) -> str:
     """One object for one spec; an array of objects (each with its ``file``) for several.
 
     ``as_list`` follows the number of files asked for, not of files that loaded, so the shape never
     depends on which inputs were valid.
     """
-    records = [spec_record(checked) for checked in results]
     as_list = options.as_list
-    if not (len(records) > 1 if as_list is None else as_list) and len(records) == 1:
-        return _spec_text(records[0], "") + "\n"
-    return "[\n" + ",\n".join(_spec_text(record, "  ") for record in records) + "\n]\n"
+    if not (len(parts) > 1 if as_list is None else as_list) and len(parts) == 1:
+        return parts[0] + "\n"
+    return "[\n" + ",\n".join("  " + text.replace("\n", "\n  ") for text in parts) + "\n]\n"
+
+
+def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """See :func:`join`."""
+    return join([part(checked, options) for checked in results], options)

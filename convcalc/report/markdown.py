@@ -27,32 +27,41 @@ def literal(value: str) -> str:
 
 def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
     """A section per spec: the layer table, the totals, the findings with their fixes."""
+    return join([part(checked, options) for checked in results], options)
+
+
+def join(parts: Sequence[str], options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """The specs' sections in order."""
+    return "\n".join(parts)
+
+
+def part(checked: CheckedSpec, options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """One spec's section: the layer table, the totals, the findings with their fixes."""
     lines: list[str] = []
-    for checked in results:
-        facts = checked.facts
-        lines.append(f"## {literal(facts.name or checked.file)}")
+    facts = checked.facts
+    lines.append(f"## {literal(facts.name or checked.file)}")
+    lines.append("")
+    keep = visible_columns(facts)
+    lines.append("| " + " | ".join(column.header for column in keep) + " |")
+    lines.append("|" + "|".join("--:" if column.right else "---" for column in keep) + "|")
+    for row in table_rows(checked, options.fold):
+        if isinstance(row, RunHeading):
+            cells = [f"*{row.span}*", f"*{row.caption}*"] + [""] * (len(keep) - 2)
+        else:
+            cells = [row.cell(column.key) for column in keep]
+        lines.append("| " + " | ".join(literal(cell) for cell in cells) + " |")
+    lines.append("")
+    lines.extend(f"{literal(line)}  " for line in totals_lines(checked))
+    lines.append("")
+    if checked.findings:
+        lines.append("### Findings")
         lines.append("")
-        keep = visible_columns(facts)
-        lines.append("| " + " | ".join(column.header for column in keep) + " |")
-        lines.append("|" + "|".join("--:" if column.right else "---" for column in keep) + "|")
-        for row in table_rows(checked, options.fold):
-            if isinstance(row, RunHeading):
-                cells = [f"*{row.span}*", f"*{row.caption}*"] + [""] * (len(keep) - 2)
-            else:
-                cells = [row.cell(column.key) for column in keep]
-            lines.append("| " + " | ".join(literal(cell) for cell in cells) + " |")
+        for finding in checked.findings:
+            lines.append(
+                f"- **{finding.code}** {finding.severity.value} · {literal(checked.layer_label(finding))}:"
+                f" {literal(finding.message)}"
+            )
+            for fix in finding.fixes:
+                lines.append(f"  - fix: {literal(fix.title)}")
         lines.append("")
-        lines.extend(f"{literal(line)}  " for line in totals_lines(checked))
-        lines.append("")
-        if checked.findings:
-            lines.append("### Findings")
-            lines.append("")
-            for finding in checked.findings:
-                lines.append(
-                    f"- **{finding.code}** {finding.severity.value} · {literal(checked.layer_label(finding))}:"
-                    f" {literal(finding.message)}"
-                )
-                for fix in finding.fixes:
-                    lines.append(f"  - fix: {literal(fix.title)}")
-            lines.append("")
     return "\n".join(lines)

@@ -49,34 +49,44 @@ def artifact_uri(file: str) -> str:
 
 
 def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
-    codes = sorted(REGISTRY)
-    index = {code: i for i, code in enumerate(codes)}
+    return join([part(checked, options) for checked in results], options)
+
+
+def part(checked: CheckedSpec, options: RenderOptions = DEFAULT_OPTIONS) -> list[dict[str, Any]]:
+    """One spec's SARIF results."""
+    index = {code: i for i, code in enumerate(sorted(REGISTRY))}
     sarif_results = []
-    for checked in results:
-        uri = artifact_uri(checked.file)
-        for finding in checked.findings:
-            line, column = checked.position(finding) or (1, 1)
-            label = checked.layer_label(finding)
-            sarif_results.append(
-                {
-                    "ruleId": finding.code,
-                    "ruleIndex": index[finding.code],
-                    "level": LEVELS[finding.severity],
-                    "message": {"text": f"{label}: {finding.message}"},
-                    "locations": [
-                        {
-                            "physicalLocation": {
-                                "artifactLocation": {"uri": uri},
-                                "region": {"startLine": line, "startColumn": column},
-                            }
+    uri = artifact_uri(checked.file)
+    for finding in checked.findings:
+        line, column = checked.position(finding) or (1, 1)
+        label = checked.layer_label(finding)
+        sarif_results.append(
+            {
+                "ruleId": finding.code,
+                "ruleIndex": index[finding.code],
+                "level": LEVELS[finding.severity],
+                "message": {"text": f"{label}: {finding.message}"},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": uri},
+                            "region": {"startLine": line, "startColumn": column},
                         }
-                    ],
-                    "properties": {
-                        "layer": finding.layer,
-                        "fixes": [fix.record() for fix in finding.fixes],
-                    },
-                }
-            )
+                    }
+                ],
+                "properties": {
+                    "layer": finding.layer,
+                    "fixes": [fix.record() for fix in finding.fixes],
+                },
+            }
+        )
+    return sarif_results
+
+
+def join(parts: Sequence[list[dict[str, Any]]], options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """One SARIF log: every rule, and the specs' results in order."""
+    codes = sorted(REGISTRY)
+    sarif_results = [result for results in parts for result in results]
     log = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",

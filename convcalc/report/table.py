@@ -153,28 +153,46 @@ def _wrapped(text: str, width: int | None) -> list[str]:
     return [text] if width is None else wrap(text, width)
 
 
+def _severity_counts(checked: CheckedSpec) -> tuple[int, ...]:
+    counts = dict.fromkeys(Severity, 0)
+    for finding in checked.findings:
+        counts[finding.severity] += 1
+    return tuple(counts.values())
+
+
+def _summary(counts: Sequence[int], color: bool) -> str:
+    totals = dict(zip(Severity, counts, strict=True))
+    parts = [f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in totals.items()]
+    style = "bold red" if totals[Severity.ERROR] else "yellow" if totals[Severity.WARNING] else "green"
+    return styled(", ".join(parts), style, color)
+
+
 def summary_line(results: Sequence[CheckedSpec], color: bool = False) -> str:
     """``1 error, 2 warnings, 0 infos``, coloured by the worst."""
-    counts = {severity: 0 for severity in Severity}
-    for checked in results:
-        for finding in checked.findings:
-            counts[finding.severity] += 1
-    parts = [f"{n} {s.value}{'s' if n != 1 else ''}" for s, n in counts.items()]
-    style = "bold red" if counts[Severity.ERROR] else "yellow" if counts[Severity.WARNING] else "green"
-    return styled(", ".join(parts), style, color)
+    counts = [_severity_counts(checked) for checked in results]
+    return _summary([sum(column) for column in zip(*counts, strict=True)] or [0] * len(Severity), color)
+
+
+def part(checked: CheckedSpec, options: RenderOptions = DEFAULT_OPTIONS) -> tuple[str, tuple[int, ...]]:
+    """One spec's table, totals and findings, and its findings counted by severity (for the summary)."""
+    width = options.width or DEFAULT_WIDTH
+    lines: list[str] = []
+    lines.extend(table_lines(checked, width, options.fold, options.color))
+    for line in totals_lines(checked):
+        lines.extend(wrap(line, width))
+    if checked.findings:
+        lines.append("")
+        lines.extend(findings_lines(checked, width, options.color))
+    lines.append("")
+    return "\n".join(lines) + "\n", _severity_counts(checked)
+
+
+def join(parts: Sequence[tuple[str, tuple[int, ...]]], options: RenderOptions = DEFAULT_OPTIONS) -> str:
+    """The specs' parts, then a one-line summary of all their findings."""
+    totals = [sum(column) for column in zip(*(counts for _, counts in parts), strict=True)] or [0] * len(Severity)
+    return "".join(text for text, _ in parts) + _summary(totals, options.color) + "\n"
 
 
 def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTIONS) -> str:
     """Every spec's table, totals and findings, then a one-line summary."""
-    width = options.width or DEFAULT_WIDTH
-    lines: list[str] = []
-    for checked in results:
-        lines.extend(table_lines(checked, width, options.fold, options.color))
-        for line in totals_lines(checked):
-            lines.extend(wrap(line, width))
-        if checked.findings:
-            lines.append("")
-            lines.extend(findings_lines(checked, width, options.color))
-        lines.append("")
-    lines.append(summary_line(results, options.color))
-    return "\n".join(lines) + "\n"
+    return join([part(checked, options) for checked in results], options)

@@ -30,6 +30,8 @@ def padded_axes(net: NetworkFacts, layer: LayerFacts) -> tuple[WindowAxis, Windo
 def does_not_fit_message(net: NetworkFacts, layer: LayerFacts) -> str | None:
     """The CC101 sentence for a layer, or None when no input goes unread."""
     assert layer.window is not None
+    if layer.window.fits:  # no remainder: nothing unread, however the padding is counted (most layers)
+        return None
     misfits = [axis for axis in padded_axes(net, layer) if axis.lost]
     if not misfits:
         return None

@@ -15,11 +15,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from convcalc.analysis import FigureLimitError, NetworkFacts, analyze
+from convcalc.analysis import FigureLimitError, NetworkFacts, analyze, reanalyze
 from convcalc.findings import Edit, Finding, Fix, Severity
-from convcalc.fixes import apply_fix
+from convcalc.fixes import LAYER_PATH, apply_fix
 from convcalc.rules.base import REGISTRY, Rule, Settings, run_rules
-from convcalc.spec import Network
+from convcalc.spec import Network, validate_layer
 
 ErrorSite = tuple[str, int | None]
 """An error finding's identity: its code and its layer (None: the whole network)."""
@@ -62,7 +62,9 @@ class FixChecker:
     """Checks fixes of one network, remembering each verdict (several findings may offer the same fix)."""
 
     def __init__(self, network: Network, facts: NetworkFacts, settings: Settings) -> None:
+        self.network = network
         self.spec: dict[str, Any] = network.model_dump(mode="json", exclude_defaults=True)
+        self._base: NetworkFacts | None = None
         self.settings = settings
         self.before = error_sites(facts, settings)
         self.verdicts: dict[str, Fix | None] = {}
@@ -78,10 +80,30 @@ class FixChecker:
         """The network with the fix applied, and its error sites; None when the fix does not even validate."""
         self.spent += self.layers
         try:
-            changed = analyze(Network.model_validate(apply_fix(self.spec, fix)), receptive_fields=False)
+            changed = self._changed(fix)
         except (ValidationError, FigureLimitError, ValueError, IndexError, KeyError):
             return None
         return changed, error_sites(changed, self.settings)
+
+    def _changed(self, fix: Fix) -> NetworkFacts:
+        """The facts of the network with the fix applied (receptive fields not computed). A fix that only sets
+        fields of layers keeping their kind, name and inputs (most fixes) is validated and analysed in those
+        layers alone (:func:`~convcalc.analysis.reanalyze`); any other is checked on the whole spec again."""
+        fixed = apply_fix(self.spec, fix)
+        if fix.insert is not None or fix.remove or not all(LAYER_PATH.fullmatch(edit.path) for edit in fix.edits):
+            return analyze(Network.model_validate(fixed), receptive_fields=False)
+        old, new = self.spec["layers"], fixed["layers"]
+        edited = [i for i, (before, after) in enumerate(zip(old, new, strict=True)) if before is not after]
+        layers = list(self.network.layers)
+        for i in edited:
+            layer = validate_layer(new[i])
+            was = layers[i]
+            if (layer.kind_name, layer.name, layer.inputs) != (was.kind_name, was.name, was.inputs):
+                return analyze(Network.model_validate(fixed), receptive_fields=False)
+            layers[i] = layer
+        if self._base is None:
+            self._base = analyze(self.network, receptive_fields=False)
+        return reanalyze(self._base, self.network.model_copy(update={"layers": layers}), edited)
 
     def new_errors(self, fix: Fix) -> tuple[NetworkFacts, set[ErrorSite]] | None:
         """The errors the fix would bring (None: it breaks the spec itself)."""

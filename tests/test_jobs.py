@@ -1,0 +1,86 @@
+"""convcalc.jobs: `check --jobs N` writes byte for byte what `--jobs 1` writes, in every format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from convcalc.cli import app
+from convcalc.jobs import default_jobs
+from convcalc.report import FORMATS
+from tests.helpers import EXAMPLES
+
+runner = CliRunner()
+
+
+def _check(*args: str) -> tuple[str, str, int]:
+    result = runner.invoke(app, ["check", *args], env={"COLUMNS": "120"})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.stdout, result.stderr, result.exit_code
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Good specs, specs with errors, two that cannot be read, and one whose fixes run out of budget."""
+    folder = tmp_path_factory.mktemp("jobs")
+    (folder / "bad.json").write_text('{"input": [10, 10, 3], "layers": [{"type": "conv", "filters": 4, "stride": -1}]}')
+    (folder / "junk.json").write_text("not json")
+    layers: list[dict[str, object]] = []
+    for _ in range(12):  # misfits with fixes enough to spend the fix budget of a 3,000-layer spec
+        layers += [
+            {"type": "conv", "filters": 2, "kernel": 2, "padding": 1},
+            {"type": "pool", "kernel": 3, "stride": 2},
+        ]
+    layers += [{"type": "relu"}] * (3000 - len(layers))
+    (folder / "budget.json").write_text(json.dumps({"input": [101, 101, 1], "layers": layers}))
+    return [
+        str(EXAMPLES / "vgg16.json"),
+        str(folder / "bad.json"),
+        str(EXAMPLES / "stride_mismatch.json"),
+        str(folder / "budget.json"),
+        str(EXAMPLES / "resnet18.json"),
+        str(folder / "junk.json"),
+        str(EXAMPLES / "inception_block.json"),
+    ]
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_jobs_write_what_one_process_writes(files: list[str], fmt: str) -> None:
+    one = _check(*files, "--format", fmt, "--jobs", "1")
+    assert one[2] == 2  # the unreadable specs
+    assert "bad.json is not a valid convcalc spec" in one[1] and "junk.json" in one[1]
+    assert "findings shown without fixes" in one[1]  # the budget's note, in its place among the errors
+    assert one[1].index("bad.json") < one[1].index("budget.json") < one[1].index("junk.json")
+    assert _check(*files, "--format", fmt, "--jobs", "3") == one
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_jobs_exit_codes_match(fmt: str) -> None:
+    clean = [str(EXAMPLES / "vgg16.json"), str(EXAMPLES / "lenet5.json")]
+    errors = [*clean, str(EXAMPLES / "stride_mismatch.json")]
+    for specs, code in ((clean, 0), (errors, 1)):
+        one = _check(*specs, "--format", fmt, "--jobs", "1")
+        assert one[2] == code
+        assert _check(*specs, "--format", fmt, "--jobs", "2") == one
+        assert _check(*specs, "--format", fmt) == one  # the default: every CPU
+
+
+def test_a_bad_config_stops_the_run_there_with_any_jobs(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()  # the config search stops at the repository root
+    (tmp_path / "convcalc.toml").write_text("bogus = 1\n")
+    spec = tmp_path / "spec.json"
+    spec.write_text((EXAMPLES / "lenet5.json").read_text())
+    specs = [str(tmp_path.parent / "missing.json"), str(spec), str(EXAMPLES / "vgg16.json")]
+    one = _check(*specs, "--jobs", "1")
+    assert one[0] == "" and one[2] == 2
+    assert "missing.json" in one[1] and "bogus" in one[1]
+    assert _check(*specs, "--jobs", "2") == one
+
+
+def test_jobs_must_be_positive() -> None:
+    assert _check(str(EXAMPLES / "vgg16.json"), "--jobs", "0")[2] == 2
+    assert default_jobs() >= 1
