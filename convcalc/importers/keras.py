@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from convcalc.analysis import NetworkFacts, Shape, analyze
+from convcalc.importers.names import UniqueNames
 from convcalc.layers import REGISTRY
 from convcalc.layers.keras import KerasLayer, Mapped, Refusal, Tensor, short_json
 from convcalc.loading import (
@@ -291,9 +292,7 @@ class _Importer:
     checks: list[_Check] = field(default_factory=list)
     input_shape: list[int] | None = None
     input_layer: KerasLayer | None = None
-    names: set[str] = field(default_factory=lambda: {INPUT_NAME})
-    suffixes: dict[str, int] = field(default_factory=dict)
-    """The last n of ``<name>_<n>`` that ``_unique`` gave each name."""
+    names: UniqueNames = field(default_factory=UniqueNames)
     unsupported: bool = False
 
     def run(self, model: dict[str, Any]) -> dict[str, Any] | None:
@@ -471,9 +470,9 @@ class _Importer:
         if first + len(mapped.layers) > MAX_LAYERS:
             raise _TooManyLayers
         previous = sources
-        base = self._unique(f"{prefix}{layer.name}")
+        base = self.names.take(f"{prefix}{layer.name}")
         for k, body in enumerate(mapped.layers):
-            name = base if k == 0 else self._unique(f"{base}/{body.get('kind', body['type'])}")
+            name = base if k == 0 else self.names.take(f"{base}/{body.get('kind', body['type'])}")
             spec_layer = {**body, "name": name}
             reads = [s.name for s in previous]
             last = self.layers[-1]["name"] if self.layers else INPUT_NAME
@@ -502,16 +501,6 @@ class _Importer:
                 f"data_format {data_format!r}: convcalc volumes are H×W×D (channels_last)", "data_format"
             )
         return handler(layer, sources)
-
-    def _unique(self, name: str) -> str:
-        # Each base name remembers the last suffix it took, so 10,000 layers named "a" cost 10,000 steps.
-        candidate, n = name, self.suffixes.get(name, 1)
-        while candidate in self.names:
-            n += 1
-            candidate = f"{name}_{n}"
-        self.suffixes[name] = n
-        self.names.add(candidate)
-        return candidate
 
     # -- after validation
 

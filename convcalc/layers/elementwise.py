@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, Traits, widest
 from convcalc.layers.fields import show_value
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
+from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader, channel_axis
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import literal
@@ -132,6 +133,40 @@ def _read_relu(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([activation_layer(kind)], sources[0].rank)
 
 
+def _read_onnx_activation(kind: str) -> OnnxReader:
+    def reader(node: OnnxNode) -> OnnxMapped:
+        return OnnxMapped([activation_layer(kind)], node.source().rank)
+
+    return reader
+
+
+def _read_onnx_clip(node: OnnxNode) -> OnnxMapped:
+    """Clip(0, 6) is PyTorch's ReLU6 and Clip(0) a ReLU; the bounds are attributes before opset 11, inputs after."""
+    source = node.source()
+    if node.opset < 11:
+        low, high = node.attributes.get("min"), node.attributes.get("max")
+    else:
+        lows, highs = node.values(1, "min"), node.values(2, "max")
+        low = None if lows is None else lows[0] if len(lows) == 1 else lows
+        high = None if highs is None else highs[0] if len(highs) == 1 else highs
+    if low == 0 and high == 6:
+        kind = "relu6"
+    elif low == 0 and (high is None or high == float("inf")):
+        kind = "relu"
+    else:
+        raise node.refuse(f"clips to [{low}, {high}]: convcalc models Clip(0, 6) (relu6) and Clip(0) (relu)")
+    return OnnxMapped([activation_layer(kind)], source.rank)
+
+
+def _read_onnx_softmax(node: OnnxNode) -> OnnxMapped:
+    source = node.source()
+    # Before opset 13 Softmax flattened everything from its axis on: the same over channels only for vectors.
+    axis = node.integer("axis", -1 if node.opset >= 13 else 1)
+    if not channel_axis(node, axis, source.rank) or (node.opset < 13 and source.rank != 2):
+        raise node.refuse(f"softmax over axis {axis} of a rank-{source.rank} tensor: convcalc's is over the channels")
+    return OnnxMapped([activation_layer("softmax")], source.rank)
+
+
 class Activation(_Elementwise):
     """An elementwise nonlinearity (softmax normalises over the depth)."""
 
@@ -141,6 +176,14 @@ class Activation(_Elementwise):
     kind_name = "activation"
     example = {"type": "activation", "kind": "sigmoid"}
     keras_readers = {"Activation": _read_activation, "LeakyReLU": _read_leaky_relu, "Softmax": _read_softmax}
+    onnx_readers = {
+        "Clip": _read_onnx_clip,
+        "LeakyRelu": _read_onnx_activation("leaky_relu"),
+        "Sigmoid": _read_onnx_activation("sigmoid"),
+        "Tanh": _read_onnx_activation("tanh"),
+        "Softmax": _read_onnx_softmax,
+        "Gelu": _read_onnx_activation("gelu"),
+    }
     spelled_elsewhere = {
         folded(name): f'"type": "activation", "kind": "{kind}"'
         for name, kind in KERAS_ACTIVATIONS.items()
@@ -176,6 +219,7 @@ class ReLU(_Elementwise):
     kind_name = "relu"
     example = {"type": "relu"}
     keras_readers = {"ReLU": _read_relu}
+    onnx_readers = {"Relu": _read_onnx_activation("relu")}
     keras_ops = {"ReLU": KerasOp(lambda op, read, _: f"tf.nn.relu({read[0]})")}
 
     def is_nonlinear(self) -> bool:
@@ -210,6 +254,17 @@ def _read_dropout(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "dropout", "rate": layer.config.get("rate", 0.5)}], sources[0].rank)
 
 
+def _read_onnx_dropout(node: OnnxNode) -> OnnxMapped:
+    """Dropout (in a training-mode export): the ratio is an attribute before opset 12, an input after."""
+    source = node.source()
+    ratio = node.attributes.get("ratio", 0.5) if node.opset < 12 else (node.values(1, "ratio") or (0.5,))[0]
+    return OnnxMapped([{"type": "dropout", "rate": ratio}], source.rank)
+
+
+def _read_onnx_identity(node: OnnxNode) -> OnnxMapped:
+    return OnnxMapped([], node.source().rank)  # later layers read its input directly
+
+
 class Dropout(_Elementwise):
     """Zeroes a fraction ``rate`` of values while training; no parameters, no shape change."""
 
@@ -219,6 +274,7 @@ class Dropout(_Elementwise):
     kind_name = "dropout"
     example = {"type": "dropout", "rate": 0.25}
     keras_readers = {"Dropout": _read_dropout, "SpatialDropout2D": _read_dropout}
+    onnx_readers = {"Dropout": _read_onnx_dropout, "Identity": _read_onnx_identity}
     spelled_elsewhere = {"spatialdropout2d": '"type": "dropout"', "dropout2d": '"type": "dropout"'}
     keras_ops = {
         "Dropout": KerasOp(

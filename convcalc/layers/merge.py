@@ -14,6 +14,7 @@ from typing import Literal
 
 from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, Traits, widest
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, Volume, volume_of
+from convcalc.layers.onnx import Constant, OnnxMapped, OnnxNode, channel_axis
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 
@@ -72,6 +73,19 @@ def _read_add(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "add"}], sources[0].rank)
 
 
+def _read_onnx_add(node: OnnxNode) -> OnnxMapped:
+    """Add or Sum of data inputs is a merge; an Add of one data input and a stored constant is the bias of the
+    conv or fc before it (MatMul + Add), which the importer checks."""
+    sources = node.sources
+    constants = [i for i, item in enumerate(node.inputs) if isinstance(item, Constant)]
+    if len(sources) == 1 and len(constants) == 1 and node.op_type == "Add":
+        position = next(i for i, item in enumerate(node.inputs) if isinstance(item, Tensor))
+        return OnnxMapped([], sources[0].rank, weights=(constants[0],), bias_for=position)
+    if constants or len(sources) < 2:
+        raise node.refuse("adds a constant tensor: convcalc models an add of layer outputs, or a bias after an fc")
+    return OnnxMapped([{"type": "add"}], max(s.rank for s in sources))
+
+
 class Add(_Merge):
     """Adds two or more volumes of the same shape (a residual connection)."""
 
@@ -80,6 +94,7 @@ class Add(_Merge):
     kind_name = "add"
     example = {"type": "add", "inputs": ["input", "input"]}
     keras_readers = {"Add": _read_add}
+    onnx_readers = {"Add": _read_onnx_add, "Sum": _read_onnx_add}
     keras_ops = {"Add": KerasOp(lambda op, read, _: f"tf.add_n([{', '.join(read)}])")}
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
@@ -94,6 +109,19 @@ def _read_concat(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "concat"}], sources[0].rank)
 
 
+def _read_onnx_concat(node: OnnxNode) -> OnnxMapped:
+    sources = node.sources
+    if len(sources) != len(node.inputs):
+        raise node.refuse("concatenates a constant tensor: convcalc concatenates layer outputs")
+    rank = sources[0].rank
+    axis = node.integer("axis", 1)
+    if not channel_axis(node, axis, rank) or any(s.rank != rank for s in sources):
+        raise node.refuse(f"concatenates along axis {axis}: convcalc concatenates along the channels (axis 1)")
+    if len(sources) == 1:
+        return OnnxMapped([], rank)
+    return OnnxMapped([{"type": "concat"}], rank)
+
+
 class Concat(_Merge):
     """Concatenates volumes of the same H×W along the depth."""
 
@@ -102,6 +130,7 @@ class Concat(_Merge):
     kind_name = "concat"
     example = {"type": "concat", "inputs": ["input", "input"]}
     keras_readers = {"Concatenate": _read_concat}
+    onnx_readers = {"Concat": _read_onnx_concat}
     spelled_elsewhere = {"concatenate": '"type": "concat"', "cat": '"type": "concat"'}
     keras_ops = {"Concatenate": KerasOp(lambda op, read, _: f"tf.concat([{', '.join(read)}], axis=-1)")}
 

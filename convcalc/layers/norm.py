@@ -16,6 +16,7 @@ from pydantic import Field
 from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, Traits, widest
 from convcalc.layers.fields import StrictBool
 from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor
+from convcalc.layers.onnx import OnnxMapped, OnnxNode
 from convcalc.layers.tfnn import KerasOp, variable
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import identifier
@@ -75,6 +76,14 @@ def _read_batchnorm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([body], sources[0].rank)
 
 
+def _read_onnx_batchnorm(node: OnnxNode) -> OnnxMapped:
+    """BatchNormalization: scale γ and bias β trainable, the running mean and variance not (the spec's count)."""
+    source = node.source()
+    for position, what in enumerate(("scale", "bias", "running mean", "running variance"), start=1):
+        node.weight(position, what, 1)
+    return OnnxMapped([{"type": "batchnorm"}], source.rank, weights=(1, 2, 3, 4))
+
+
 class BatchNorm(LayerSpec):
     """Batch normalisation: γ and β trainable (D each), moving mean and variance not (D each)."""
 
@@ -95,6 +104,7 @@ class BatchNorm(LayerSpec):
     )
     drawing = "inside"
     keras_readers = {"BatchNormalization": _read_batchnorm}
+    onnx_readers = {"BatchNormalization": _read_onnx_batchnorm}
     spelled_elsewhere = {
         "batchnormalization": '"type": "batchnorm"',
         "batchnorm2d": '"type": "batchnorm"',

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from convcalc import arithmetic as ar
 from convcalc.layers.base import (
     UNIT_STEP,
     Computed,
@@ -25,6 +26,8 @@ from convcalc.layers.base import (
 )
 from convcalc.layers.fields import Padding, PositivePair
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, compact, volume_of
+from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader
+from convcalc.layers.padding import onnx_window_padding
 from convcalc.layers.tfnn import KerasOp, list_notation, nhwc
 from convcalc.layers.volume import Shape, Window, resolve_window
 from convcalc.layers.windowed import WindowedLayer, keras_padding, window_notation
@@ -92,6 +95,48 @@ def _read_pool(mode: str) -> Callable[[KerasLayer, list[Tensor]], Mapped]:
     return reader
 
 
+def _read_onnx_pool(mode: str) -> OnnxReader:
+    """ONNX MaxPool or AveragePool: kernel, strides (ONNX's default is 1, not the kernel), pads. ceil_mode is
+    taken where it rounds to the same size as convcalc's floor; count_include_pad changes values, not shapes."""
+
+    def reader(node: OnnxNode) -> OnnxMapped:
+        node.needs_volume()
+        kernel, stride = node.spatial("kernel_shape", 0), node.spatial("strides", 1)
+        if min(kernel) < 1:
+            raise node.refuse("its kernel_shape is missing")
+        if node.spatial("dilations", 1) != (1, 1):
+            raise node.refuse(f"dilations {list(node.spatial('dilations', 1))}: convcalc's pool is not dilated")
+        padding, pad_layer = onnx_window_padding(node, kernel, stride, (1, 1))
+        if node.integer("ceil_mode", 0) and padding != "same":
+            _refuse_rounding_up(node, kernel, stride)
+        body: dict[str, object] = {"type": "pool", "mode": mode, "kernel": compact(kernel)}
+        if stride != kernel:
+            body["stride"] = compact(stride)
+        body["padding"] = padding
+        layers = [body] if pad_layer is None else [pad_layer, body]
+        return OnnxMapped(layers, 4, main=len(layers) - 1)
+
+    return reader
+
+
+def _refuse_rounding_up(node: OnnxNode, kernel: tuple[int, int], stride: tuple[int, int]) -> None:
+    """ceil_mode=1 is the floor whenever the windows fit exactly; refuse it where it adds a row or column."""
+    pads = node.integers("pads", [0, 0, 0, 0]) or [0, 0, 0, 0]
+    sizes = node.input_size()
+    for axis, (size, f, s) in enumerate(zip(sizes, kernel, stride, strict=True)):
+        before, after = pads[axis], pads[axis + 2]
+        floor = ar.conv_output_size(size, f, s, before, after).size
+        ceil = ar.ceil_div(size + before + after - f, s) + 1
+        if (ceil - 1) * s >= size + before:  # the last window may not start in the bottom or right padding
+            ceil -= 1
+        if ceil != floor:
+            which = "H" if axis == 0 else "W"
+            raise node.refuse(
+                f"ceil_mode=1 rounds the output {which} up to {ceil} where convcalc's pool floors to {floor}"
+                " (a pool with ceil_mode is not modelled yet)"
+            )
+
+
 class Pool(WindowedLayer):
     """Spatial pooling over F×F windows with stride S; depth is preserved; no parameters."""
 
@@ -114,6 +159,7 @@ class Pool(WindowedLayer):
     )
     drawing = "volume"
     keras_readers = {"MaxPooling2D": _read_pool("max"), "AveragePooling2D": _read_pool("avg")}
+    onnx_readers = {"MaxPool": _read_onnx_pool("max"), "AveragePool": _read_onnx_pool("avg")}
     spelled_elsewhere = {
         "maxpool": '"type": "pool", "mode": "max"',
         "maxpool2d": '"type": "pool", "mode": "max"',
@@ -171,6 +217,31 @@ def _read_global_pool(mode: str) -> Callable[[KerasLayer, list[Tensor]], Mapped]
     return reader
 
 
+def _read_onnx_global_pool(mode: str) -> OnnxReader:
+    def reader(node: OnnxNode) -> OnnxMapped:
+        node.needs_volume()
+        return OnnxMapped([{"type": "global_pool", "mode": mode}], 4)
+
+    return reader
+
+
+def _read_onnx_reduce(mode: str) -> OnnxReader:
+    """ReduceMean or ReduceMax over H and W (PyTorch's ``x.mean((2, 3))`` and adaptive pooling to 1×1): axes
+    from the attribute (opset < 18) or the second input."""
+
+    def reader(node: OnnxNode) -> OnnxMapped:
+        node.needs_volume()
+        axes = node.integers("axes") if "axes" in node.attributes else node.values(1, "axes")
+        if axes is None or sorted(int(a) % 4 for a in axes) != [2, 3]:
+            raise node.refuse(
+                f"reduces over axes {list(axes) if axes is not None else 'all'}: convcalc models a reduction over"
+                " H and W (axes 2 and 3), which is global pooling"
+            )
+        return OnnxMapped([{"type": "global_pool", "mode": mode}], 4 if node.integer("keepdims", 1) else 2)
+
+    return reader
+
+
 class GlobalPool(LayerSpec):
     """Pools each channel over the whole H×W: outputs 1×1×D."""
 
@@ -190,6 +261,12 @@ class GlobalPool(LayerSpec):
     )
     drawing = "bar"
     keras_readers = {"GlobalAveragePooling2D": _read_global_pool("avg"), "GlobalMaxPooling2D": _read_global_pool("max")}
+    onnx_readers = {
+        "GlobalAveragePool": _read_onnx_global_pool("avg"),
+        "GlobalMaxPool": _read_onnx_global_pool("max"),
+        "ReduceMean": _read_onnx_reduce("avg"),
+        "ReduceMax": _read_onnx_reduce("max"),
+    }
     spelled_elsewhere = {
         "gap": '"type": "global_pool", "mode": "avg"',
         "globalavgpool": '"type": "global_pool", "mode": "avg"',
