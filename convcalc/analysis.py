@@ -57,10 +57,12 @@ class LayerFacts:
     """Indices of the layers read (``-1``: the network input)."""
     input_shapes: tuple[Shape, ...] = ()
     """Every input volume (merges read several)."""
-    non_trainable: int = 0
-    """Parameters that are not trained (the running statistics of normalisation layers)."""
+    statistics: int = 0
+    """Parameters the kind itself never trains (the running statistics of normalisation layers)."""
     macs: int = 0
     """Multiply-accumulates for one example (FLOPs = 2·MACs)."""
+    trainable: bool = True
+    """False for a frozen layer (``"trainable": false``): its weights and biases are not trained either."""
 
     @property
     def traits(self) -> Traits:
@@ -69,11 +71,16 @@ class LayerFacts:
 
     @property
     def params(self) -> int:
-        return self.weights + self.biases + self.non_trainable
+        return self.weights + self.biases + self.statistics
 
     @property
     def trainable_params(self) -> int:
-        return self.weights + self.biases
+        return self.weights + self.biases if self.trainable else 0
+
+    @property
+    def non_trainable(self) -> int:
+        """Parameters not trained: the kind's statistics, plus the weights and biases of a frozen layer."""
+        return self.params - self.trainable_params
 
     @property
     def neurons(self) -> int:
@@ -113,7 +120,10 @@ class NetworkFacts:
     total_biases: int
     activation_values: int
     """Values of every volume for one example, the input included (the CS231n convention)."""
-    total_non_trainable: int = 0
+    total_statistics: int = 0
+    """The kinds' own non-trainable parameters (normalisation statistics)."""
+    total_frozen: int = 0
+    """Weights and biases of frozen layers (counted in ``total_weights`` and ``total_biases`` too)."""
     total_macs: int = 0
 
     @property
@@ -122,11 +132,16 @@ class NetworkFacts:
 
     @property
     def total_params(self) -> int:
-        return self.total_weights + self.total_biases + self.total_non_trainable
+        return self.total_weights + self.total_biases + self.total_statistics
 
     @property
     def total_trainable_params(self) -> int:
-        return self.total_weights + self.total_biases
+        return self.total_weights + self.total_biases - self.total_frozen
+
+    @property
+    def total_non_trainable(self) -> int:
+        """Parameters not trained: statistics, and the weights and biases of frozen layers."""
+        return self.total_statistics + self.total_frozen
 
     @property
     def param_bytes(self) -> int:
@@ -194,7 +209,7 @@ def analyze(network: Network, receptive_fields: bool = True) -> NetworkFacts:
     input_fields = (ar.INPUT_RECEPTIVE_FIELD, ar.INPUT_RECEPTIVE_FIELD)
     counters: dict[str, int] = {}
     facts: list[LayerFacts] = []
-    totals = {"weights": 0, "biases": 0, "non_trainable": 0, "macs": 0}
+    totals = {"weights": 0, "biases": 0, "statistics": 0, "frozen": 0, "macs": 0}
     activation_values = input_shape.values
     for index, (layer, sources) in enumerate(zip(network.layers, producers(network), strict=True)):
         kind = layer.kind_name
@@ -225,13 +240,16 @@ def analyze(network: Network, receptive_fields: bool = True) -> NetworkFacts:
                 rf_cols=rf_cols,
                 inputs=sources,
                 input_shapes=tuple(shapes),
-                non_trainable=computed.non_trainable,
+                statistics=computed.non_trainable,
                 macs=computed.macs,
+                trainable=layer.trainable,
             )
         )
         totals["weights"] += computed.weights
         totals["biases"] += computed.biases
-        totals["non_trainable"] += computed.non_trainable
+        totals["statistics"] += computed.non_trainable
+        if not layer.trainable:
+            totals["frozen"] += computed.weights + computed.biases
         totals["macs"] += computed.macs
         activation_values += computed.out.values
     return NetworkFacts(
@@ -241,6 +259,7 @@ def analyze(network: Network, receptive_fields: bool = True) -> NetworkFacts:
         total_weights=totals["weights"],
         total_biases=totals["biases"],
         activation_values=activation_values,
-        total_non_trainable=totals["non_trainable"],
+        total_statistics=totals["statistics"],
+        total_frozen=totals["frozen"],
         total_macs=totals["macs"],
     )

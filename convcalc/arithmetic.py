@@ -15,19 +15,27 @@ from typing import NamedTuple
 class AxisResult(NamedTuple):
     """What a sliding window (conv or pool) does along one spatial axis.
 
-    ``size`` is the output size TensorFlow would produce (the floor, never below 0);
-    ``numerator`` is W − F + P_before + P_after; ``remainder`` is ``numerator mod S`` when the
-    numerator is ≥ 0 — the input rows/columns at the bottom/right that no window reaches.
+    ``size`` is the output size: the floor of (W − F + 2P)/S + 1, which TensorFlow and PyTorch compute,
+    or with ``ceil`` PyTorch's ``ceil_mode`` rounding up (never below 0); ``numerator`` is
+    W − F + P_before + P_after; ``remainder`` is ``numerator mod S`` when the numerator is ≥ 0 — the padded
+    rows/columns at the bottom/right that the floor leaves unread (ceil mode reads them with one more window).
     """
 
     size: int
     numerator: int
     remainder: int
+    ceil: bool = False
 
     @property
     def fits(self) -> bool:
-        """True when (W − F + 2P)/S + 1 is a positive integer."""
-        return self.numerator >= 0 and self.remainder == 0
+        """True when the size is what the layer means: (W − F + 2P)/S + 1 is a positive integer, or ceil mode
+        rounds it up on purpose."""
+        return self.numerator >= 0 and (self.remainder == 0 or self.ceil)
+
+    @property
+    def rounding(self) -> str:
+        """How (W − F + 2P)/S + 1 became an integer: ``floor`` or ``ceil``."""
+        return "ceil" if self.ceil else "floor"
 
     @property
     def has_output(self) -> bool:
@@ -43,9 +51,9 @@ def conv_output_size(size: int, kernel: int, stride: int, pad_before: int, pad_a
     reported is the floor, which is what TensorFlow silently computes.
 
     >>> conv_output_size(227, 11, 4, 0, 0)
-    AxisResult(size=55, numerator=216, remainder=0)
+    AxisResult(size=55, numerator=216, remainder=0, ceil=False)
     >>> conv_output_size(10, 3, 2, 0, 0)  # the CS231n example: 4.5 is not an integer
-    AxisResult(size=4, numerator=7, remainder=1)
+    AxisResult(size=4, numerator=7, remainder=1, ceil=False)
     >>> conv_output_size(2, 5, 1, 0, 0).has_output
     False
     """
@@ -54,6 +62,57 @@ def conv_output_size(size: int, kernel: int, stride: int, pad_before: int, pad_a
         return AxisResult(size=0, numerator=numerator, remainder=0)
     quotient, remainder = divmod(numerator, stride)
     return AxisResult(size=quotient + 1, numerator=numerator, remainder=remainder)
+
+
+def ceil_mode_output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after: int) -> AxisResult:
+    """Output size of a pool window along one axis under PyTorch's ``ceil_mode=True``.
+
+        out = ceil((W − F + P_before + P_after)/S) + 1, less one when that last window would start at or past
+        W + P_before (a window must start inside the input or the left padding; PyTorch's rule). A window may
+        hang over the padded input's end: the pool reads what is there. F > W + 2P has no output, as in floor mode
+    (PyTorch would slide one window past both ends there; convcalc reports it as CC102).
+
+        >>> ceil_mode_output_size(112, 3, 2, 0, 0)  # GoogLeNet's maxpool1: 55.5 rounds up to 56
+        AxisResult(size=56, numerator=109, remainder=1, ceil=True)
+        >>> ceil_mode_output_size(5, 2, 2, 1, 1).size  # ceil(5/2) + 1 = 4 would start at 6 = W + P: 3
+        3
+        >>> ceil_mode_output_size(13, 3, 2, 0, 0).size  # exact: the same as the floor
+        6
+    """
+    numerator = size - kernel + pad_before + pad_after
+    if numerator < 0:
+        return AxisResult(size=0, numerator=numerator, remainder=0, ceil=True)
+    out = ceil_div(numerator, stride) + 1
+    if (out - 1) * stride >= size + pad_before:
+        out -= 1
+    return AxisResult(size=out, numerator=numerator, remainder=numerator % stride, ceil=True)
+
+
+def adaptive_window(index: int, size: int, out: int) -> tuple[int, int]:
+    """The [start, end) input rows of output ``index`` of an adaptive pool of ``size`` rows to ``out`` rows.
+
+    start = floor(i·W/out), end = ceil((i + 1)·W/out) (PyTorch's AdaptiveAvgPool2d/AdaptiveMaxPool2d).
+
+    >>> [adaptive_window(i, 5, 3) for i in range(3)]
+    [(0, 2), (1, 4), (3, 5)]
+    """
+    return index * size // out, ceil_div((index + 1) * size, out)
+
+
+def adaptive_largest_window(size: int, out: int) -> int:
+    """The largest window of an adaptive pool of W rows to ``out`` rows.
+
+    With W = q·out + r (0 ≤ r < out): q when r = 0 (every window is W/out, stride W/out); otherwise the windows
+    are q + 1 or q + 2 rows, and q + 2 occurs exactly when r does not divide out (the residues i·r mod out reach
+    out − gcd(r, out), which exceeds out − r just when gcd(r, out) < r).
+
+    >>> adaptive_largest_window(14, 7), adaptive_largest_window(5, 3), adaptive_largest_window(14, 4)
+    (2, 3, 4)
+    """
+    quotient, remainder = divmod(size, out)
+    if remainder == 0:
+        return quotient
+    return quotient + (2 if out % remainder else 1)
 
 
 def ceil_div(a: int, b: int) -> int:

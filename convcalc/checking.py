@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convcalc.analysis import FigureLimitError, analyze
 from convcalc.checked import CheckedSpec
@@ -23,24 +23,37 @@ from convcalc.loading import (
 )
 from convcalc.memory import training_memory
 from convcalc.rules import run_rules
+
+if TYPE_CHECKING:
+    from convcalc.importers.keras import InputSize
 from convcalc.rules.safety import safe_fixes
 
 
-def load_any(file: str) -> LoadedSpec:
+def load_any(file: str, input_size: InputSize | None = None) -> LoadedSpec:
     """A convcalc spec, or a model file read as data and converted: Keras (.keras or model.to_json()) or ONNX.
 
     The model is never loaded or run: only its architecture is read (see convcalc.importers).
+    ``input_size`` (H, W, D or None) fills the sizes a model file leaves open; a spec states its own input,
+    so it is refused with one.
     """
     if _looks_like_a_model(file):
         from convcalc.importers.onnx import is_onnx_file, spec_from_onnx_file
 
         if is_onnx_file(file):
-            return LoadedSpec(file=file, network=validate(file, spec_from_onnx_file(file)), source=SourceMap())
+            spec = spec_from_onnx_file(file, input_size)
+            return LoadedSpec(file=file, network=validate(file, spec), source=SourceMap())
         from convcalc.importers.keras import is_keras_file, spec_from_keras_file
 
         if is_keras_file(file):
-            return LoadedSpec(file=file, network=validate(file, spec_from_keras_file(file)), source=SourceMap())
-    return load_spec(file)
+            spec = spec_from_keras_file(file, input_size)
+            return LoadedSpec(file=file, network=validate(file, spec), source=SourceMap())
+    loaded = load_spec(file)
+    if input_size is not None:
+        raise SpecError(
+            file,
+            [Problem(("input",), "--input sizes a model file whose input is open; a spec states its own `input`")],
+        )
+    return loaded
 
 
 def _looks_like_a_model(file: str) -> bool:
@@ -125,12 +138,14 @@ def check_file(
     options: Mapping[str, Any] | None = None,
     config_file: str | None = None,
     files: ConfigFiles | None = None,
+    input_size: InputSize | None = None,
 ) -> Checked:
     """The one pipeline of every command: the config (the file's, then ``options`` on top), the spec or
     model file read as data, the analysis and the enabled rules. Raises ConfigError or SpecError.
-    ``files``: the run's :class:`~convcalc.config.ConfigFiles`, to read each config file once for many specs."""
+    ``files``: the run's :class:`~convcalc.config.ConfigFiles`, to read each config file once for many specs;
+    ``input_size``: see :func:`load_any`."""
     config = resolve_config(file, config_file=config_file, files=files, **(options or {}))
-    return Checked(check_loaded(load_any(file), config), config)
+    return Checked(check_loaded(load_any(file, input_size), config), config)
 
 
 def fails(findings: Iterable[Finding], threshold: Severity) -> bool:

@@ -12,8 +12,11 @@ import typer
 from convcalc import __version__
 from convcalc.cli_options import (
     MIN_WIDTH,
+    MODEL_INPUT,
+    ModelInput,
     checked_or_exit,
     lint_options,
+    model_input_size,
     output_width,
     print_spec_error,
     progress,
@@ -219,6 +222,9 @@ def calc(
     pool: Annotated[
         str | None, typer.Option("--pool", metavar="MODE", help="A pool layer instead: max, avg or l2.")
     ] = None,
+    ceil_mode: Annotated[
+        bool, typer.Option("--ceil-mode", help="With --pool: round (W − F + 2P)/S + 1 up (PyTorch's ceil_mode).")
+    ] = False,
     no_bias: Annotated[bool, typer.Option("--no-bias", help="Conv without biases.")] = False,
     output_format: Annotated[
         CalculatorFormat, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)
@@ -229,6 +235,8 @@ def calc(
 
     if (filters is None) == (pool is None):
         usage_error("give exactly one of --filters K (a conv layer) or --pool max|avg|l2 (a pool layer)")
+    if ceil_mode and pool is None:
+        usage_error("--ceil-mode applies to a pool layer (--pool max|avg|l2); a conv always rounds down")
     height, width, depth = _parse_volume(input_volume)
     layer: dict[str, Any] = {"kernel": _parse_pair(kernel, "--kernel"), "stride": _parse_pair(stride, "--stride")}
     layer["padding"] = _parse_pair(padding, "--padding")
@@ -236,6 +244,8 @@ def calc(
         layer.update(type="conv", filters=filters, bias=not no_bias)
     else:
         layer.update(type="pool", mode=pool)
+        if ceil_mode:
+            layer["ceil_mode"] = True
     data = {"input": [height, width, depth], "layers": [layer]}
     try:
         network = validate("command line", data)
@@ -287,6 +297,7 @@ def solve(
     output_format: Annotated[
         CalculatorFormat, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)
     ] = CalculatorFormat.table,
+    model_input: ModelInput = None,
 ) -> None:
     """The inverse calculator: every (F, S, P) that turns --in into --out exactly, magic numbers first;
     or, for a spec, the input sizes nearest to its own for which every layer fits."""
@@ -295,7 +306,7 @@ def solve(
     if spec is not None:
         if in_size is not None or out_size is not None:
             usage_error("give either a spec or --in/--out, not both")
-        checked = checked_or_exit(spec, {}, None)
+        checked = checked_or_exit(spec, {MODEL_INPUT: model_input}, None)
         if checked is None:
             raise typer.Exit(EXIT_USAGE)
         facts = checked.spec.facts
@@ -363,6 +374,7 @@ def import_model(
     output: Annotated[
         str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the spec here (default: stdout).")
     ] = None,
+    model_input: ModelInput = None,
 ) -> None:
     """Convert a Keras or ONNX model's architecture into a convcalc spec, reading it as data.
 
@@ -384,15 +396,16 @@ def import_model(
         usage_error(
             f"{printable(model)}: not a Keras model file (.keras archive or model.to_json() output) or an ONNX model"
         )
+    input_size = model_input_size(model_input)
     try:
         with progress(f"reading {printable(model)} as data…"):
             if onnx:
-                imported = read_onnx_file(model)
+                imported = read_onnx_file(model, input_size)
                 spec = imported.spec
                 for note in imported.notes:
                     typer.echo(f"{printable(model)}: note: {printable(note)}", err=True)
             else:
-                spec = spec_from_keras_file(model)
+                spec = spec_from_keras_file(model, input_size)
     except SpecError as error:
         print_spec_error(error)
         raise typer.Exit(EXIT_USAGE) from None

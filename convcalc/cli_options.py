@@ -157,6 +157,32 @@ def progress(message: str) -> contextlib.AbstractContextManager[object]:
     return Console(stderr=True, highlight=False, markup=False, emoji=False).status(message)
 
 
+MODEL_INPUT = "model_input"
+"""The ``--input`` option of the commands that read model files, carried with the settings."""
+ModelInput = Annotated[
+    str | None,
+    typer.Option(
+        "--input",
+        metavar="HxW[xD]",
+        help="For a model file without a fixed input size: the size to check it at, e.g. 224x224.",
+    ),
+]
+
+
+def model_input_size(text: str | None) -> tuple[int, int, int | None] | None:
+    """``--input 224x224`` → (224, 224, None); ``224x224x3`` → (224, 224, 3); a usage error otherwise."""
+    if text is None:
+        return None
+    from convcalc.layers.fields import MAX_SIZE
+
+    parts = text.replace("×", "x").replace(",", "x").lower().split("x")
+    if len(parts) in (2, 3) and all(part.isascii() and part.isdigit() and len(part) <= 10 for part in parts):
+        sizes = [int(part) for part in parts]
+        if all(1 <= size <= MAX_SIZE for size in sizes):
+            return (sizes[0], sizes[1], sizes[2] if len(sizes) == 3 else None)
+    usage_error(f"--input: expected HxW or HxWxD with sizes from 1 to {MAX_SIZE:,}, like 224x224 (got {text!r})")
+
+
 def lint_options(command: Callable[..., None]) -> Callable[..., None]:
     """Give a command every setting of :data:`convcalc.config.SETTINGS` as an option, and ``--config``.
 
@@ -178,6 +204,7 @@ def lint_options(command: Callable[..., None]) -> Callable[..., None]:
                 setting.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[kind, option]
             )
         )
+    extra.append(inspect.Parameter(MODEL_INPUT, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ModelInput))
     config_option = typer.Option(
         "--config", metavar="FILE", help="A convcalc.toml or pyproject.toml to use instead of searching."
     )
@@ -186,7 +213,7 @@ def lint_options(command: Callable[..., None]) -> Callable[..., None]:
             "config_file", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, config_option]
         )
     )
-    names = [setting.name for setting in SETTINGS]
+    names = [setting.name for setting in SETTINGS] + [MODEL_INPUT]
 
     @functools.wraps(command)
     def with_settings(**kwargs: Any) -> None:
@@ -202,12 +229,14 @@ def checked_or_exit(
 ) -> Checked | None:
     """The pipeline every command shares (:func:`convcalc.checking.check_file`); a bad config is a usage error
     (exit 2 now), a bad spec prints its problems and gives None. ``files``: the run's config files, read once
-    for all its specs."""
+    for all its specs. ``settings`` may carry the ``--input`` of a model file (:data:`MODEL_INPUT`)."""
     from convcalc.checking import check_file
     from convcalc.config import ConfigError
 
+    settings = dict(settings)
+    input_size = model_input_size(settings.pop(MODEL_INPUT, None))
     try:
-        return check_file(file, settings, config_file, files)
+        return check_file(file, settings, config_file, files, input_size)
     except ConfigError as error:
         usage_error(str(error))
     except SpecError as error:

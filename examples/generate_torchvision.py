@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent / "torchvision"
 Layer = dict[str, Any]
+MERGES = ("add", "concat", "multiply")
+"""Kinds that always name their inputs, even when one of them is the previous layer."""
 
 
 def spec_text(spec: dict[str, Any]) -> str:
@@ -42,16 +44,44 @@ class Net:
         """Append a named layer; it reads ``reads`` (or the previous layer). Returns its name."""
         sources = reads if reads is not None else [self.last]
         previous = self.layers[-1]["name"] if self.layers else "input"
-        if sources != [previous] or layer["type"] in ("add", "concat"):
+        if sources != [previous] or layer["type"] in MERGES:
             layer = {**layer, "inputs": sources}
         self.layers.append(layer)
         self.last = layer["name"]
         return self.last
 
+    @staticmethod
+    def conv_layer(
+        name: str,
+        filters: int | None,
+        kernel: int | list[int],
+        stride: int,
+        padding: int | list[int] | None,
+        groups: int,
+        bias: bool,
+    ) -> Layer:
+        """A conv (a depthwise conv, PyTorch's groups = channels, when ``filters`` is None), padding (F − 1)/2
+        unless given."""
+        layer: Layer = {"type": "conv" if filters is not None else "depthwise", "name": name}
+        if filters is not None:
+            layer["filters"] = filters
+        layer["kernel"] = kernel
+        if stride != 1:
+            layer["stride"] = stride
+        side = kernel if isinstance(kernel, int) else max(kernel)
+        pad = padding if padding is not None else (side - 1) // 2
+        if pad:
+            layer["padding"] = pad
+        if groups != 1:
+            layer["groups"] = groups
+        if not bias:
+            layer["bias"] = False
+        return layer
+
     def conv(
         self,
         name: str,
-        filters: int,
+        filters: int | None,
         kernel: int | list[int],
         stride: int = 1,
         padding: int | list[int] | None = None,
@@ -62,49 +92,64 @@ class Net:
         act: str | None = "relu",
         reads: list[str] | None = None,
     ) -> str:
-        """torchvision's Conv2dNormActivation: conv (padding (F − 1)/2 unless given), batchnorm, activation."""
-        side = kernel if isinstance(kernel, int) else max(kernel)
-        layer: Layer = {"type": "conv", "name": name, "filters": filters, "kernel": kernel}
-        if stride != 1:
-            layer["stride"] = stride
-        pad = padding if padding is not None else (side - 1) // 2
-        if pad:
-            layer["padding"] = pad
-        if groups != 1:
-            layer["groups"] = groups
-        if not bias:
-            layer["bias"] = False
-        self.add(layer, reads)
+        """torchvision's Conv2dNormActivation: conv (depthwise when ``filters`` is None), batchnorm, activation,
+        named after the conv with suffixes."""
+        self.add(self.conv_layer(name, filters, kernel, stride, padding, groups, bias), reads)
         if bn:
             self.add({"type": "batchnorm", "name": f"{name}.bn"})
-        if act == "relu":
-            self.add({"type": "relu", "name": f"{name}.relu"})
-        elif act is not None:
-            self.add({"type": "activation", "name": f"{name}.{act}", "kind": act})
+        if act is not None:
+            self.activation(f"{name}.{act}", act)
         return self.last
 
     def depthwise(self, name: str, kernel: int, stride: int = 1, act: str | None = "relu") -> str:
         """A depthwise conv in PyTorch's form: a conv with groups = channels (bias-free), batchnorm, activation."""
-        layer: Layer = {"type": "depthwise", "name": name, "kernel": kernel}
-        if stride != 1:
-            layer["stride"] = stride
-        layer.update(padding=(kernel - 1) // 2, bias=False)
-        self.add(layer)
-        self.add({"type": "batchnorm", "name": f"{name}.bn"})
-        if act == "relu":
-            self.add({"type": "relu", "name": f"{name}.relu"})
-        elif act is not None:
-            self.add({"type": "activation", "name": f"{name}.{act}", "kind": act})
+        return self.conv(name, None, kernel, stride, act=act)
+
+    def activation(self, name: str, kind: str) -> str:
+        """A ReLU (convcalc's own kind) or any other activation."""
+        if kind == "relu":
+            return self.add({"type": "relu", "name": name})
+        return self.add({"type": "activation", "name": name, "kind": kind})
+
+    def cna(
+        self,
+        p: str,
+        filters: int | None,
+        kernel: int,
+        stride: int = 1,
+        padding: int | None = None,
+        *,
+        groups: int = 1,
+        act: str | None = "relu",
+        reads: list[str] | None = None,
+    ) -> str:
+        """torchvision's Conv2dNormActivation under its own module names: the conv ``p.0`` (bias-free; depthwise
+        when ``filters`` is None), the batchnorm ``p.1``, the activation ``p.2``."""
+        self.add(self.conv_layer(f"{p}.0", filters, kernel, stride, padding, groups, False), reads)
+        self.add({"type": "batchnorm", "name": f"{p}.1"})
+        if act is not None:
+            self.activation(f"{p}.2", act)
         return self.last
 
+    def squeeze_excite(self, p: str, channels: int, squeeze: int, act: str, gate: str) -> str:
+        """torchvision's SqueezeExcitation ``p``: global average pool, 1×1 conv to ``squeeze`` channels,
+        ``act``, 1×1 conv back to ``channels``, the ``gate`` activation, and the gate times the input (the
+        multiply carries the module's name: it is the module's output)."""
+        source = self.last
+        self.add({"type": "global_pool", "name": f"{p}.avgpool"})
+        self.add({"type": "conv", "name": f"{p}.fc1", "filters": squeeze, "kernel": 1})
+        self.activation(f"{p}.activation", act)
+        self.add({"type": "conv", "name": f"{p}.fc2", "filters": channels, "kernel": 1})
+        gated = self.activation(f"{p}.scale_activation", gate)
+        return self.add({"type": "multiply", "name": p}, [gated, source])
+
     def pool(self, name: str, kernel: int, stride: int, padding: int = 0, mode: str = "max", ceil: bool = False) -> str:
-        """A max or avg pool; ``ceil`` (PyTorch's ceil_mode) as an explicit bottom/right zero row and column,
-        which gives the same size (the inputs are ReLU outputs, so a zero never wins a max)."""
-        if ceil:
-            self.add({"type": "zero_padding", "name": f"{name}.ceil", "padding": [[0, 1], [0, 1]]})
+        """A max or avg pool; ``ceil`` is PyTorch's ceil_mode (the output size rounds up)."""
         layer: Layer = {"type": "pool", "name": name, "mode": mode, "kernel": kernel, "stride": stride}
         if padding:
             layer["padding"] = padding
+        if ceil:
+            layer["ceil_mode"] = True
         return self.add(layer)
 
     def head(self, dropout: float | None = None, units: int | None = None) -> None:
@@ -276,25 +321,29 @@ def mnasnet1_0() -> dict[str, Any]:
 # --- RegNet --------------------------------------------------------------------------------------------------
 
 
-def regnet_x_400mf() -> dict[str, Any]:
-    """torchvision's regnet_x_400mf: depths (1, 2, 7, 12), widths (32, 64, 160, 400), group width 16,
-    bottleneck multiplier 1, no squeeze-excitation."""
-    net = Net("regnet_x_400mf")
-    net.conv("stem", 32, 3, 2)
+def regnet(name: str, depths: tuple[int, ...], widths: tuple[int, ...], group_width: int, se: bool) -> dict[str, Any]:
+    """torchvision's RegNet family (bottleneck multiplier 1): the stages' depths and widths are what BlockParams
+    derives from the model's w_0, w_a, w_m; each block is 1×1, grouped 3×3 (stride 2 in a stage's first block),
+    for RegNetY squeeze-and-excitation to a quarter of the block's input width (se_ratio 0.25), linear 1×1,
+    added to the input (through a 1×1 projection where the shape changes), ReLU."""
+    net = Net(name)
+    net.cna("stem", 32, 3, 2)
     channels = 32
-    for stage, (depth, width) in enumerate(zip((1, 2, 7, 12), (32, 64, 160, 400), strict=True), start=1):
+    for stage, (depth, width) in enumerate(zip(depths, widths, strict=True), start=1):
         for block in range(depth):
             p = f"trunk_output.block{stage}.block{stage}-{block}"
             stride = 2 if block == 0 else 1
             source = net.last
-            net.conv(f"{p}.f.a", width, 1, reads=[source])
-            net.conv(f"{p}.f.b", width, 3, stride, 1, groups=width // 16)
-            main = net.conv(f"{p}.f.c", width, 1, act=None)
+            net.cna(f"{p}.f.a", width, 1, reads=[source])
+            net.cna(f"{p}.f.b", width, 3, stride, groups=width // group_width)
+            if se:
+                net.squeeze_excite(f"{p}.f.se", width, channels // 4, "relu", "sigmoid")
+            main = net.cna(f"{p}.f.c", width, 1, act=None)
             shortcut = source
             if stride != 1 or channels != width:
-                shortcut = net.conv(f"{p}.proj", width, 1, stride, 0, act=None, reads=[source])
+                shortcut = net.cna(f"{p}.proj", width, 1, stride, act=None, reads=[source])
             net.add({"type": "add", "name": f"{p}.add"}, [main, shortcut])
-            net.add({"type": "relu", "name": f"{p}.activation"})
+            net.activation(f"{p}.activation", "relu")
             channels = width
     net.head()
     return net.spec()
@@ -475,6 +524,204 @@ def squeezenet1_1() -> dict[str, Any]:
     return net.spec()
 
 
+# --- EfficientNet, MobileNetV3: inverted residuals with squeeze-and-excitation -----------------------------------
+# These and the networks below are written under torchvision's module names (the state_dict's keys less
+# ".weight"); the layers that are functions in torchvision (add, multiply, split, concat, shuffle) carry the name
+# of the module whose output they are, or a name of their own.
+
+
+def make_divisible(value: int, divisor: int = 8) -> int:
+    """torchvision's _make_divisible: the nearest multiple of ``divisor``, never more than 10% below ``value``."""
+    rounded = max(divisor, (value + divisor // 2) // divisor * divisor)
+    return rounded + divisor if 10 * rounded < 9 * value else rounded
+
+
+class SqueezeExcite(NamedTuple):
+    """A squeeze-and-excitation block's squeezed channels, activation and gate."""
+
+    squeeze: int
+    act: str
+    gate: str
+
+
+def mbconv(
+    net: Net,
+    p: str,
+    channels: int,
+    expanded: int,
+    out: int,
+    kernel: int,
+    stride: int,
+    act: str,
+    se: SqueezeExcite | None,
+) -> None:
+    """torchvision's MBConv and MobileNetV3 InvertedResidual ``p``: a 1×1 expansion (unless ``expanded`` is the
+    input's ``channels``), a depthwise F×F, squeeze-and-excitation, a linear 1×1 projection (``p.block.0``,
+    ``.1``, …), added to the input when the shape is kept (the add carries the block's name)."""
+    source, part = net.last, 0
+    if expanded != channels:
+        net.cna(f"{p}.block.0", expanded, 1, act=act)
+        part = 1
+    net.cna(f"{p}.block.{part}", None, kernel, stride, act=act)
+    if se is not None:
+        part += 1
+        net.squeeze_excite(f"{p}.block.{part}", expanded, *se)
+    project = net.cna(f"{p}.block.{part + 1}", out, 1, act=None)
+    if stride == 1 and channels == out:
+        net.add({"type": "add", "name": p}, [project, source])
+
+
+def efficientnet_b0() -> dict[str, Any]:
+    """torchvision's efficientnet_b0: MBConv blocks (1×1 expansion, depthwise F×F, squeeze-and-excitation to a
+    quarter of the block's input channels, linear 1×1 projection) with SiLU; stochastic depth is the identity at
+    inference and has no parameters, so it is left out."""
+    net = Net("efficientnet_b0")
+    net.cna("features.0", 32, 3, 2, act="silu")
+    for stage, (expand, kernel, stride, first, out, repeats) in enumerate(
+        ((1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
+         (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1)),
+        start=1,
+    ):  # fmt: skip
+        for block in range(repeats):
+            channels = first if block == 0 else out
+            excite = SqueezeExcite(max(1, channels // 4), "silu", "sigmoid")
+            step = stride if block == 0 else 1
+            mbconv(
+                net,
+                f"features.{stage}.{block}",
+                channels,
+                make_divisible(channels * expand),
+                out,
+                kernel,
+                step,
+                "silu",
+                excite,
+            )
+    net.cna("features.8", 1280, 1, act="silu")
+    net.add({"type": "global_pool", "name": "avgpool"})
+    net.add({"type": "dropout", "name": "classifier.0", "rate": 0.2})
+    net.add({"type": "fc", "name": "classifier.1", "units": 1000})
+    return net.spec()
+
+
+def mobilenet_v3_large() -> dict[str, Any]:
+    """torchvision's mobilenet_v3_large: inverted residuals with ReLU or hard swish, squeeze-and-excitation (to
+    a quarter of the expanded channels, rounded to a multiple of 8, hard sigmoid gate) in some blocks, and a
+    1280-unit hidden layer in the classifier."""
+    net = Net("mobilenet_v3_large")
+    net.cna("features.0", 16, 3, 2, act="hard_swish")
+    for index, (channels, kernel, expanded, out, se, act, stride) in enumerate(
+        ((16, 3, 16, 16, False, "relu", 1), (16, 3, 64, 24, False, "relu", 2), (24, 3, 72, 24, False, "relu", 1),
+         (24, 5, 72, 40, True, "relu", 2), (40, 5, 120, 40, True, "relu", 1), (40, 5, 120, 40, True, "relu", 1),
+         (40, 3, 240, 80, False, "hard_swish", 2), (80, 3, 200, 80, False, "hard_swish", 1),
+         (80, 3, 184, 80, False, "hard_swish", 1), (80, 3, 184, 80, False, "hard_swish", 1),
+         (80, 3, 480, 112, True, "hard_swish", 1), (112, 3, 672, 112, True, "hard_swish", 1),
+         (112, 5, 672, 160, True, "hard_swish", 2), (160, 5, 960, 160, True, "hard_swish", 1),
+         (160, 5, 960, 160, True, "hard_swish", 1)),
+        start=1,
+    ):  # fmt: skip
+        excite = SqueezeExcite(make_divisible(expanded // 4), "relu", "hard_sigmoid") if se else None
+        mbconv(net, f"features.{index}", channels, expanded, out, kernel, stride, act, excite)
+    net.cna("features.16", 960, 1, act="hard_swish")
+    net.add({"type": "global_pool", "name": "avgpool"})
+    net.add({"type": "fc", "name": "classifier.0", "units": 1280})
+    net.activation("classifier.1", "hard_swish")
+    net.add({"type": "dropout", "name": "classifier.2", "rate": 0.2})
+    net.add({"type": "fc", "name": "classifier.3", "units": 1000})
+    return net.spec()
+
+
+# --- ShuffleNetV2 --------------------------------------------------------------------------------------------
+
+
+def shufflenet_v2_x1_0() -> dict[str, Any]:
+    """torchvision's shufflenet_v2_x1_0: stages of (4, 8, 4) blocks, (116, 232, 464) channels. A block of
+    stride 2 runs two branches on its whole input; a block of stride 1 splits the channels in half, keeps the
+    first and runs the branch on the second; then concat and a channel shuffle in 2 groups."""
+    net = Net("shufflenet_v2_x1_0")
+
+    def depthwise(name: str, stride: int) -> str:
+        return net.add(net.conv_layer(name, None, 3, stride, 1, 1, False))
+
+    def pointwise(name: str, filters: int, reads: str | None = None) -> str:
+        return net.add(net.conv_layer(name, filters, 1, 1, 0, 1, False), None if reads is None else [reads])
+
+    def branch(p: str, half: int, stride: int, reads: str) -> str:
+        """torchvision's branch2: 1×1 conv, batchnorm, ReLU, depthwise 3×3, batchnorm, 1×1 conv, batchnorm, ReLU."""
+        pointwise(f"{p}.0", half, reads)
+        net.add({"type": "batchnorm", "name": f"{p}.1"})
+        net.add({"type": "relu", "name": f"{p}.2"})
+        depthwise(f"{p}.3", stride)
+        net.add({"type": "batchnorm", "name": f"{p}.4"})
+        pointwise(f"{p}.5", half)
+        net.add({"type": "batchnorm", "name": f"{p}.6"})
+        return net.add({"type": "relu", "name": f"{p}.7"})
+
+    net.add(net.conv_layer("conv1.0", 24, 3, 2, 1, 1, False))
+    net.add({"type": "batchnorm", "name": "conv1.1"})
+    net.add({"type": "relu", "name": "conv1.2"})
+    net.pool("maxpool", 3, 2, 1)
+    for stage, (repeats, out) in enumerate(zip((4, 8, 4), (116, 232, 464), strict=True), start=2):
+        half = out // 2
+        for block in range(repeats):
+            p, source = f"stage{stage}.{block}", net.last
+            if block == 0:
+                depthwise(f"{p}.branch1.0", 2)
+                net.add({"type": "batchnorm", "name": f"{p}.branch1.1"})
+                pointwise(f"{p}.branch1.2", half)
+                net.add({"type": "batchnorm", "name": f"{p}.branch1.3"})
+                kept = net.add({"type": "relu", "name": f"{p}.branch1.4"})
+                branched = branch(f"{p}.branch2", half, 2, source)
+            else:
+                kept = net.add({"type": "split", "name": f"{p}.x1", "parts": 2, "part": 0}, [source])
+                halved = net.add({"type": "split", "name": f"{p}.x2", "parts": 2, "part": 1}, [source])
+                branched = branch(f"{p}.branch2", half, 1, halved)
+            net.add({"type": "concat", "name": f"{p}.cat"}, [kept, branched])
+            net.add({"type": "channel_shuffle", "name": p, "groups": 2})
+    pointwise("conv5.0", 1024)
+    net.add({"type": "batchnorm", "name": "conv5.1"})
+    net.add({"type": "relu", "name": "conv5.2"})
+    net.add({"type": "global_pool", "name": "globalpool"})
+    net.add({"type": "fc", "name": "fc", "units": 1000})
+    return net.spec()
+
+
+# --- ConvNeXt ------------------------------------------------------------------------------------------------
+
+
+def convnext_tiny() -> dict[str, Any]:
+    """torchvision's convnext_tiny: a 4×4, S=4 patchify stem, stages of (3, 3, 9, 3) blocks at (96, 192, 384, 768)
+    channels, each block a depthwise 7×7 conv, LayerNorm, Linear to 4× the channels, GELU, Linear back, a
+    learned per-channel layer scale, added to the block's input; LayerNorm and a 2×2, S=2 conv between stages.
+    torchvision runs the block's Linear layers on a channels-last permute: a Linear on the channels of every
+    pixel is a 1×1 conv with the same parameters and MACs, and the permutes move no number, so they are left
+    out, and so is stochastic depth (the identity at inference, no parameters)."""
+    net = Net("convnext_tiny")
+    net.add({"type": "conv", "name": "features.0.0", "filters": 96, "kernel": 4, "stride": 4})
+    net.add({"type": "layer_norm", "name": "features.0.1"})
+    index = 1
+    for dim, out, repeats in ((96, 192, 3), (192, 384, 3), (384, 768, 9), (768, None, 3)):
+        for block in range(repeats):
+            p, source = f"features.{index}.{block}", net.last
+            net.add({"type": "depthwise", "name": f"{p}.block.0", "kernel": 7, "padding": 3})
+            net.add({"type": "layer_norm", "name": f"{p}.block.2"})
+            net.add({"type": "conv", "name": f"{p}.block.3", "filters": 4 * dim, "kernel": 1})
+            net.activation(f"{p}.block.4", "gelu")
+            net.add({"type": "conv", "name": f"{p}.block.5", "filters": dim, "kernel": 1})
+            scaled = net.add({"type": "scale", "name": f"{p}.layer_scale"})
+            net.add({"type": "add", "name": p}, [scaled, source])
+        index += 1
+        if out is not None:
+            net.add({"type": "layer_norm", "name": f"features.{index}.0"})
+            net.add({"type": "conv", "name": f"features.{index}.1", "filters": out, "kernel": 2, "stride": 2})
+            index += 1
+    net.add({"type": "global_pool", "name": "avgpool"})
+    net.add({"type": "layer_norm", "name": "classifier.0"})
+    net.add({"type": "flatten", "name": "classifier.1"})
+    net.add({"type": "fc", "name": "classifier.2", "units": 1000})
+    return net.spec()
+
+
 EXAMPLES = {
     "alexnet": alexnet,
     "resnet18": lambda: resnet("resnet18", False, (2, 2, 2, 2)),
@@ -487,10 +734,15 @@ EXAMPLES = {
     "densenet121": densenet121,
     "mobilenet_v2": mobilenet_v2,
     "mnasnet1_0": mnasnet1_0,
-    "regnet_x_400mf": regnet_x_400mf,
+    "regnet_x_400mf": lambda: regnet("regnet_x_400mf", (1, 2, 7, 12), (32, 64, 160, 400), 16, se=False),
     "googlenet": googlenet,
     "inception_v3": inception_v3,
     "squeezenet1_1": squeezenet1_1,
+    "efficientnet_b0": efficientnet_b0,
+    "mobilenet_v3_large": mobilenet_v3_large,
+    "regnet_y_400mf": lambda: regnet("regnet_y_400mf", (1, 3, 6, 6), (48, 104, 208, 440), 8, se=True),
+    "shufflenet_v2_x1_0": shufflenet_v2_x1_0,
+    "convnext_tiny": convnext_tiny,
 }
 
 

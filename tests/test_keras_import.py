@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -21,6 +22,7 @@ import pytest
 from convcalc.analysis import NetworkFacts, Shape, analyze
 from convcalc.importers import keras as keras_import
 from convcalc.importers.keras import is_keras_file, spec_from_keras_config, spec_from_keras_file
+from convcalc.layers.keras import Refusal, Source, Step, Tensor
 from convcalc.loading import SpecError, validate
 from tests.helpers import EXAMPLES, ROOT
 
@@ -28,8 +30,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Keras' own saving code trips NumPy 2's copy= deprecation on every weight; it is not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
 
-# include_top fixes VGG16 at 224×224; the others accept small inputs, which build and save faster. VGG16 is saved
-# as JSON only: its archive would write 527 MiB of weights the import never reads (the others cover archives).
+# include_top fixes VGG16 at 224×224; the others accept small inputs, which build and save faster. The smallest
+# model of each family is here; benchmarks/keras_applications.py runs all of them. Models over 20 M parameters
+# are saved as JSON only: their archives would write hundreds of MiB of weights the import never reads.
 APPLICATIONS: dict[str, dict[str, Any]] = {
     "VGG16": {},
     "ResNet50": {"input_shape": (64, 64, 3)},
@@ -37,7 +40,15 @@ APPLICATIONS: dict[str, dict[str, Any]] = {
     "MobileNet": {"input_shape": (32, 32, 3)},  # its top ends in Reshape((1000,)): a flatten
     "DenseNet121": {"input_shape": (64, 64, 3)},
     "InceptionV3": {"input_shape": (75, 75, 3)},
+    # Operation nodes (hard sigmoid: ReLU6(x + 3) · 1/6), Rescaling, hard_silu, squeeze-excite Multiply.
+    "MobileNetV3Small": {"input_shape": (64, 64, 3)},
+    # Rescaling, Normalization (non-trainable), squeeze-excite Reshape((1, 1, C)) and Multiply.
+    "EfficientNetB0": {"input_shape": (64, 64, 3)},
+    "NASNetMobile": {"input_shape": (64, 64, 3)},  # Cropping2D
+    "ConvNeXtTiny": {"input_shape": (32, 32, 3)},  # Dense on volumes, LayerNormalization, LayerScale, x + y nodes
+    "InceptionResNetV2": {"input_shape": (75, 75, 3)},  # CustomScaleLayer: x + s·r
 }
+JSON_ONLY = ("VGG16", "ConvNeXtTiny", "InceptionResNetV2")
 # The published totals (the input size does not change them: the tops pool globally, or are VGG16's).
 PUBLISHED_TOTALS = {
     "VGG16": 138_357_544,
@@ -46,6 +57,11 @@ PUBLISHED_TOTALS = {
     "MobileNet": 4_253_864,
     "DenseNet121": 8_062_504,
     "InceptionV3": 23_851_784,
+    "MobileNetV3Small": 2_554_968,
+    "EfficientNetB0": 5_330_571,
+    "NASNetMobile": 5_326_716,
+    "ConvNeXtTiny": 28_589_128,
+    "InceptionResNetV2": 55_873_736,
 }
 
 
@@ -104,6 +120,17 @@ def assert_layers_match(model: Any, facts: NetworkFacts, prefix: str = "", skipp
         assert ours.params == layer.count_params(), (name, ours.params, layer.count_params())
 
 
+def linear_activations(model: Any) -> tuple[str, ...]:
+    """The Activation("linear") layers of a model and those nested in it, which leave no spec layer."""
+    found: list[str] = []
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            found += linear_activations(layer)
+        elif type(layer).__name__ == "Activation" and layer.get_config()["activation"] == "linear":
+            found.append(layer.name)
+    return tuple(found)
+
+
 def assert_matches_keras(saved: Saved, skipped: tuple[str, ...] = ()) -> dict[str, Any]:
     spec, facts = imported(saved.archive or saved.json_file)
     assert spec_from_keras_file(str(saved.json_file)) == spec
@@ -123,13 +150,13 @@ def application(
     name = request.param
     model = getattr(keras.applications, name)(weights=None, **APPLICATIONS[name])
     assert model.count_params() == PUBLISHED_TOTALS[name]
-    yield save(model, tmp_path_factory.mktemp(name), archive=name != "VGG16")
+    yield save(model, tmp_path_factory.mktemp(name), archive=name not in JSON_ONLY)
     keras.backend.clear_session()
 
 
 @pytest.mark.slow
 def test_application_matches_keras(application: Saved) -> None:
-    spec = assert_matches_keras(application)
+    spec = assert_matches_keras(application, skipped=linear_activations(application.model))
     assert spec["name"] == application.model.name
     assert is_keras_file(str(application.json_file))
     assert application.archive is None or is_keras_file(str(application.archive))
@@ -237,6 +264,16 @@ def test_flat_inputs_become_1x1xn(zoo: dict[str, Saved]) -> None:
     assert spec["input"] == [1, 1, 20]
 
 
+def test_a_dense_on_a_volume_is_a_1x1_conv(keras: Any, tmp_path: Path) -> None:
+    # Keras applies it at each of the 4×4 positions, along the depth (ConvNeXt's pointwise layers).
+    model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Dense(5, activation="relu", name="pointwise")])
+    spec = assert_matches_keras(save(model, tmp_path, archive=False))
+    assert spec["layers"][:2] == [
+        {"type": "conv", "filters": 5, "kernel": 1, "name": "pointwise"},
+        {"type": "relu", "name": "pointwise/relu"},
+    ]
+
+
 def test_to_json_of_a_sequential_without_input_layer(keras: Any, tmp_path: Path) -> None:
     model = keras.Sequential([keras.layers.Dense(4)])
     model.build((None, 6))
@@ -261,10 +298,6 @@ def saved_model(keras: Any, tmp_path: Path, build: Callable[[Any], Any]) -> Path
     path = tmp_path / "m.keras"
     model.save(path)
     return path
-
-
-def per_position_dense(keras: Any) -> Any:
-    return keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Dense(5)])
 
 
 def channels_first(keras: Any) -> Any:
@@ -295,8 +328,8 @@ def one_dimensional(keras: Any) -> Any:
     return keras.Sequential([keras.Input((16, 3)), keras.layers.Conv1D(4, 3)])
 
 
-def elu_conv(keras: Any) -> Any:
-    return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, activation="elu", name="c")])
+def softsign_conv(keras: Any) -> Any:
+    return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, activation="softsign", name="c")])
 
 
 def thresholded_relu(keras: Any) -> Any:
@@ -314,14 +347,13 @@ def reshape(keras: Any) -> Any:
 @pytest.mark.parametrize(
     ("build", "expected"),
     [
-        (per_position_dense, "applies to each of the 4×4 positions"),
         (channels_first, "data_format 'channels_first'"),
         (two_inputs, "has 2 inputs"),
         (two_outputs, "has 2 outputs"),
         (unknown_size, "is not fixed"),
         (shared_layer, "'shared' (Conv2D): is called 2 times"),
         (one_dimensional, "convcalc imports images (batch, H, W, D) or flat vectors (batch, n)"),
-        (elu_conv, "layer 'c' (Conv2D): activation \"elu\" is not one convcalc models"),
+        (softsign_conv, "layer 'c' (Conv2D): activation \"softsign\" is not one convcalc models"),
         (thresholded_relu, "threshold=0.5"),
         (prelu, "layer 'learned_slope' (PReLU): convcalc cannot import PReLU layers"),
         (reshape, "target_shape [2, 8, 3]: convcalc imports only reshapes that flatten"),
@@ -336,12 +368,17 @@ def test_models_convcalc_cannot_express_are_refused(
 def test_unsupported_layers_are_named_with_what_is_supported(keras: Any, tmp_path: Path) -> None:
     layers = keras.layers
     model = keras.Sequential(
-        [keras.Input((8, 8, 3)), layers.Rescaling(1 / 255, name="scale"), layers.Conv2D(4, 3), layers.Resizing(4, 4)]
+        [
+            keras.Input((8, 8, 3)),
+            layers.GaussianNoise(0.1, name="noise"),
+            layers.Conv2D(4, 3),
+            layers.GaussianDropout(0.1),
+        ]
     )
     message = refused(saved_model(keras, tmp_path, lambda _: model))
-    assert "layer 'scale' (Rescaling): convcalc cannot import Rescaling layers" in message
-    assert "(Resizing)" in message  # every unsupported layer is named, not just the first
-    assert "convcalc imports these Keras layers: Activation, Add" in message
+    assert "layer 'noise' (GaussianNoise): convcalc cannot import GaussianNoise layers" in message
+    assert "(GaussianDropout)" in message  # every unsupported layer is named, not just the first
+    assert "convcalc imports these Keras layers: Activation, AdaptiveAveragePooling2D" in message
 
 
 def test_a_lambda_is_refused_without_running_it(keras: Any, tmp_path: Path) -> None:
@@ -394,6 +431,147 @@ def functional(*layers: dict[str, Any], output: str = "c") -> dict[str, Any]:
             "output_layers": [output, 0, 0],
         },
     }
+
+
+def operation(name: str, class_name: str, *args: Any, kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A Keras 3 operation node (``x + 3.0`` …) as model.to_json() writes it."""
+    return {
+        "module": "keras.src.ops.numpy",
+        "class_name": class_name,
+        "config": {"name": name},
+        "registered_name": class_name,
+        "name": name,
+        "inbound_nodes": [{"args": list(args), "kwargs": kwargs or {}}],
+    }
+
+
+def read(raw: dict[str, Any], *ranks: int) -> Any:
+    """What the import makes of one layer or operation reading tensors of these ranks (named a, b …)."""
+    layer = keras_import._keras_layer(raw, ("config", "layers", 1))
+    sources = [Tensor(chr(ord("a") + i), rank) for i, rank in enumerate(ranks)]
+    return keras_import._Importer()._map(layer, sources)
+
+
+@pytest.mark.parametrize(
+    ("class_name", "args", "scale", "offset"),
+    [
+        ("Add", [tensor("x"), 3.0], 1.0, 3.0),  # MobileNetV3's hard sigmoid: ReLU6(x + 3) · (1/6)
+        ("Add", [3, tensor("x")], 1.0, 3.0),
+        ("Multiply", [tensor("x"), 1 / 6], 1 / 6, 0.0),
+        ("Multiply", [2.0, tensor("x")], 2.0, 0.0),
+        ("Subtract", [tensor("x"), 1.0], 1.0, -1.0),
+        ("Subtract", [1.0, tensor("x")], -1.0, 1.0),
+        ("TrueDivide", [tensor("x"), 4.0], 0.25, 0.0),
+        ("Divide", [tensor("x"), 2], 0.5, 0.0),
+        ("Negative", [tensor("x")], -1.0, 0.0),
+    ],
+)
+def test_an_operation_with_a_number_is_a_rescaling(
+    class_name: str, args: list[Any], scale: float, offset: float
+) -> None:
+    mapped = read(operation("op", class_name, *args), 4)
+    assert mapped.layers == [{"type": "rescaling", "scale": scale, "offset": offset}]
+    assert mapped.rank == 4 and mapped.reads is None
+
+
+def test_an_operation_on_two_tensors_is_the_merge_layer() -> None:
+    # ConvNeXt's residual, `inputs + x`, is an Add operation node, not an Add layer.
+    mapped = read(operation("add", "Add", tensor("a"), tensor("b")), 4, 4)
+    assert mapped.layers == [{"type": "add"}]
+    conv = {**CONV, "config": {**CONV["config"], "padding": "same", "activation": "linear"}}
+    residual = operation("add", "Add", tensor("x", [None, 8, 8, 3]), tensor("c", [None, 8, 8, 3]))
+    with pytest.raises(
+        SpecError, match="'add' \\(Add\\): Keras records its input as 8×8×3 but the imported spec computes 8×8×4"
+    ):
+        # The recorded shapes are checked against each input, however the operation reads them.
+        spec_from_keras_config(functional({**conv, "inbound_nodes": [{"args": [tensor("x")]}]}, residual, output="add"))
+    conv = {**conv, "config": {**conv["config"], "filters": 3}}
+    spec = spec_from_keras_config(
+        functional({**conv, "inbound_nodes": [{"args": [tensor("x")]}]}, residual, output="add")
+    )
+    assert spec["layers"][-1] == {"type": "add", "name": "add", "inputs": ["input", "c"]}
+
+
+@pytest.mark.parametrize(
+    ("raw", "ranks", "expected"),
+    [
+        (operation("d", "TrueDivide", 1.0, tensor("x")), (4,), "1.0 / x is not an affine map of x"),
+        (operation("d", "TrueDivide", tensor("x"), 0.0), (4,), "divides by zero"),
+        (operation("s", "Subtract", tensor("a"), tensor("b")), (4, 4), "the Keras operation Subtract on"),
+        (operation("m", "Mean", tensor("x")), (4,), "the Keras operation Mean on"),
+        (operation("a", "Add", tensor("x"), [1.0, 2.0]), (4,), "an operand [1.0, 2.0] that is neither"),
+        (operation("a", "Add", tensor("x"), 1.0, kwargs={"dtype": "float16"}), (4,), "keyword arguments"),
+    ],
+)
+def test_operations_convcalc_cannot_model_are_refused(
+    raw: dict[str, Any], ranks: tuple[int, ...], expected: str
+) -> None:
+    with pytest.raises(Refusal) as info:
+        read(raw, *ranks)
+    assert expected in info.value.message and f"layer {raw['name']!r} ({raw['class_name']})" in info.value.message
+
+
+def custom_scale(scale: Any, module: str = "keras.src.applications.inception_resnet_v2") -> dict[str, Any]:
+    return {
+        "module": module,
+        "class_name": "CustomScaleLayer",
+        "config": {"name": "block35_1", "trainable": True, "scale": scale},
+        "registered_name": "CustomScaleLayer",
+        "inbound_nodes": [{"args": [[tensor("x"), tensor("r")]], "kwargs": {}}],
+    }
+
+
+def test_inception_resnet_scaled_residual_is_a_rescaling_then_an_add() -> None:
+    mapped = read(custom_scale(0.17), 4, 4)
+    assert mapped.layers == [{"type": "rescaling", "scale": 0.17, "offset": 0.0}, {"type": "add"}]
+    # The rescaling reads the residual r (the second input); the add reads x and the rescaled r.
+    assert mapped.reads == [[Source(1)], [Source(0), Step(0)]]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (custom_scale("0.17"), 'scale must be a number (got "0.17")'),
+        (custom_scale(0.17, "keras.src.my_models"), 'a CustomScaleLayer from "keras.src.my_models"'),
+    ],
+)
+def test_scaled_residuals_convcalc_cannot_model_are_refused(raw: dict[str, Any], expected: str) -> None:
+    with pytest.raises(Refusal, match=re.escape(expected)):
+        read(raw, 4, 4)
+
+
+def same_conv(name: str, source: str, filters: int = 3) -> dict[str, Any]:
+    config = {"name": name, "filters": filters, "kernel_size": [3, 3], "padding": "same"}
+    return {"class_name": "Conv2D", "config": config, "inbound_nodes": [{"args": [tensor(source)]}]}
+
+
+def test_a_hard_sigmoid_of_operations_imports_as_its_parts() -> None:
+    # MobileNetV3: ReLU(6.0)(x + 3.0) * (1.0 / 6.0), as Keras 3 writes it.
+    relu6 = {
+        "class_name": "ReLU",
+        "config": {"name": "r6", "max_value": 6.0},
+        "inbound_nodes": [{"args": [tensor("add")]}],
+    }
+    nodes = [operation("add", "Add", tensor("c"), 3.0), relu6, operation("multiply", "Multiply", tensor("r6"), 1 / 6)]
+    spec = spec_from_keras_config(functional(same_conv("c", "x"), *nodes, output="multiply"))
+    assert spec["layers"][1:] == [
+        {"type": "rescaling", "scale": 1.0, "offset": 3.0, "name": "add"},
+        {"type": "activation", "kind": "relu6", "name": "r6"},
+        {"type": "rescaling", "scale": 1 / 6, "offset": 0.0, "name": "multiply"},
+    ]
+    facts = analyze(validate("<hard sigmoid>", spec))
+    assert facts.output_shape == Shape(8, 8, 3) and facts.total_params == 3 * 3 * 3 * 3 + 3
+
+
+def test_a_scaled_residual_imports_as_a_rescaling_and_an_add() -> None:
+    scaled = {**custom_scale(0.17), "inbound_nodes": [{"args": [[tensor("x"), tensor("c", [None, 8, 8, 3])]]}]}
+    spec = spec_from_keras_config(functional(same_conv("c", "x"), scaled, output="block35_1"))
+    assert spec["layers"][1:] == [
+        {"type": "rescaling", "scale": 0.17, "offset": 0.0, "name": "block35_1"},
+        {"type": "add", "name": "block35_1/add", "inputs": ["input", "block35_1"]},
+    ]
+    facts = analyze(validate("<scaled residual>", spec))
+    assert facts.output_shape == Shape(8, 8, 3) and facts.total_params == 3 * 3 * 3 * 3 + 3
 
 
 def test_a_keras2_config_imports() -> None:

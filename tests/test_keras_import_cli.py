@@ -82,3 +82,76 @@ def test_import_says_why_a_file_cannot_be_read_at_all(tmp_path: Path) -> None:
         assert result.stderr == f"error: {path}: {why}" + (
             "; convcalc reads only regular files\n" if "pipe" in why else "\n"
         )
+
+
+@pytest.fixture(scope="module")
+def open_model(keras: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A fully convolutional model with an open input (None, None, 3), and TensorFlow's shapes at 64×48."""
+
+    def build(height: int | None, width: int | None) -> Any:
+        inputs = keras.Input((height, width, 3))
+        x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="down")(inputs)
+        x = keras.layers.Conv2D(4, 3, name="valid")(x)
+        return keras.Model(inputs, keras.layers.Conv2D(2, 1, name="head")(x))
+
+    folder = tmp_path_factory.mktemp("open")
+    build(None, None).save(folder / "fcn.keras")
+    fixed = build(64, 48)
+    shapes = {layer.name: list(layer.output.shape[1:]) for layer in fixed.layers[1:]}
+    return {"keras": str(folder / "fcn.keras"), "shapes": shapes, "params": fixed.count_params()}
+
+
+@pytest.mark.parametrize("command", [["check"], ["import"], ["draw"], ["solve"]])
+def test_an_open_input_asks_for_the_input_option(open_model: dict[str, Any], command: list[str]) -> None:
+    result = runner.invoke(app, [*command, open_model["keras"]])
+    assert result.exit_code == 2
+    assert "(None, None, None, 3) is not fixed" in result.stderr and "--input 224x224" in result.stderr
+
+
+@pytest.mark.parametrize("size", ["64x48", "64x48x3", "64×48"])
+def test_the_input_option_sizes_an_open_model_as_tensorflow_builds_it(open_model: dict[str, Any], size: str) -> None:
+    result = runner.invoke(app, ["check", open_model["keras"], "--input", size, "-f", "json"])
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads(result.stdout)
+    assert report["input_shape"] == [64, 48, 3]
+    shapes = {
+        layer["name"]: layer["output_shape"] for layer in report["layers"] if layer["name"] in open_model["shapes"]
+    }
+    assert shapes == open_model["shapes"]
+    assert report["total_params"] == open_model["params"]
+
+
+def test_import_writes_the_size_it_was_given(open_model: dict[str, Any]) -> None:
+    result = runner.invoke(app, ["import", open_model["keras"], "--input", "64x48"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["input"] == [64, 48, 3]
+
+
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [
+        ("64x48x4", "its depth is fixed at 3, but --input 64x48x4 asks for 4"),
+        ("64", "expected HxW or HxWxD"),
+        ("0x48", "expected HxW or HxWxD"),
+        ("64x48x3x1", "expected HxW or HxWxD"),
+        ("1e9x2", "expected HxW or HxWxD"),
+    ],
+)
+def test_a_wrong_input_option_is_a_usage_error(open_model: dict[str, Any], size: str, message: str) -> None:
+    result = runner.invoke(app, ["check", open_model["keras"], "--input", size])
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_a_fixed_model_keeps_its_size_and_refuses_another(model_files: dict[str, Any]) -> None:
+    same = runner.invoke(app, ["check", model_files["keras"], "--input", "32x32", "-f", "json"])
+    assert same.exit_code == 0, same.output
+    other = runner.invoke(app, ["check", model_files["keras"], "--input", "64x64"])
+    assert other.exit_code == 2
+    assert "its height is fixed at 32, but --input 64x64 asks for 64" in other.stderr
+
+
+def test_a_spec_states_its_own_input() -> None:
+    result = runner.invoke(app, ["check", "examples/vgg16.json", "--input", "224x224"])
+    assert result.exit_code == 2
+    assert "a spec states its own `input`" in result.stderr

@@ -6,11 +6,13 @@ import json
 import re
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from convcalc.cli import app
 from convcalc.config import config_from_table, settings_markdown
 from convcalc.loading import validate
+from tests import optional
 from tests.helpers import ROOT
 
 if sys.version_info >= (3, 11):
@@ -102,3 +104,40 @@ def test_the_fix_check_budget_is_the_one_the_readme_states():
     from convcalc.rules.safety import CHECK_BUDGET
 
     assert f"past {CHECK_BUDGET:,}\n  re-analysed layers" in README
+
+
+def _python_snippet_needs(body: str) -> str | None:
+    """Why a README Python snippet cannot run here (an optional part is absent), or None."""
+    import importlib.util
+
+    if "import keras" in body:
+        optional.keras()  # skips (or, in CI, fails) without the tensorflow extra
+    if ".onnx" in body:
+        if importlib.util.find_spec("convcalc.importers.onnx") is None:
+            return "convcalc reads ONNX files with its ONNX importer (issue 14), absent from this tree"
+        if importlib.util.find_spec("onnx") is None:
+            return "needs the onnx extra: pip install -e '.[onnx]'"
+        for path in re.findall(r'"([^"]+\.onnx)"', body):
+            if not (ROOT / path).exists():
+                return f"the snippet's model {path} is absent"
+    return None
+
+
+PYTHON_SNIPPETS = blocks("python")
+
+
+@pytest.mark.parametrize("number", range(len(PYTHON_SNIPPETS)))
+def test_python_snippets_run(number: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = PYTHON_SNIPPETS[number]
+    reason = _python_snippet_needs(body)
+    if reason is not None:
+        optional.absent(reason)
+    monkeypatch.chdir(ROOT)  # the snippets name files as a user in the repository would
+    exec(compile(body, f"README.md python snippet {number + 1}", "exec"), {"__name__": "__readme__"})
+
+
+def test_the_python_section_has_its_three_snippets() -> None:
+    assert len(PYTHON_SNIPPETS) >= 3
+    assert any("Network(" in body for body in PYTHON_SNIPPETS)
+    assert any("import keras" in body for body in PYTHON_SNIPPETS)
+    assert any(".onnx" in body for body in PYTHON_SNIPPETS)

@@ -353,7 +353,7 @@ def test_schema_layers_cover_every_type_with_a_discriminator() -> None:
     ("definition", "required"),
     [
         ("Conv", {"type", "filters", "kernel"}),
-        ("Pool", {"type", "kernel"}),
+        ("Pool", {"type"}),  # kernel, unless output (adaptive)
         ("FC", {"type", "units"}),
         ("ReLU", {"type"}),
         ("Flatten", {"type"}),

@@ -582,13 +582,16 @@ def _node_svg(layout: _Layout, node: Node, facts: NetworkFacts, severity: str, t
     if node.kind == "merge":
         cx, r = x0 + MERGE_RADIUS, MERGE_RADIUS
         parts.append(f'<circle class="box" cx="{_num(cx)}" cy="{_num(ymid)}" r="{_num(r)}"/>')
-        add = facts.layers[node.head].type == "add"
+        mark = facts.layers[node.head].spec.merge_mark()
         low, high = _num(ymid - 6), _num(ymid + 6)
-        marks = (  # ⊕ for add, ‖ for concat, drawn (a glyph would depend on the viewer's fonts)
-            f"M{_num(cx - 6)},{_num(ymid)}H{_num(cx + 6)}M{_num(cx)},{low}V{high}"
-            if add
-            else f"M{_num(cx - 2.5)},{low}V{high}M{_num(cx + 2.5)},{low}V{high}"
-        )
+        # ⊕ for add, ⊗ for multiply, ‖ for concat, drawn (a glyph would depend on the viewer's fonts)
+        if mark == "plus":
+            marks = f"M{_num(cx - 6)},{_num(ymid)}H{_num(cx + 6)}M{_num(cx)},{low}V{high}"
+        elif mark == "times":
+            marks = f"M{_num(cx - 4.2)},{_num(ymid - 4.2)}L{_num(cx + 4.2)},{_num(ymid + 4.2)}"
+            marks += f"M{_num(cx - 4.2)},{_num(ymid + 4.2)}L{_num(cx + 4.2)},{_num(ymid - 4.2)}"
+        else:
+            marks = f"M{_num(cx - 2.5)},{low}V{high}M{_num(cx + 2.5)},{low}V{high}"
         parts.append(f'<path class="box" d="{marks}" stroke-width="1.6"/>')
     else:
         parts.append('<g class="box">')

@@ -14,7 +14,7 @@ from convcalc import __version__
 from convcalc.export.plan import ExportPlan, LayerPlan, structure_notation, tensor_notation
 from convcalc.layers import REGISTRY
 from convcalc.layers.keras import Op
-from convcalc.layers.tfnn import KerasOp, padding_list
+from convcalc.layers.tfnn import KerasOp, frozen, padding_list
 from convcalc.pysource import checked, comment, identifier, literal
 
 _NOTATION = (
@@ -103,8 +103,10 @@ def _constants(plan: ExportPlan) -> list[str]:
         lines += [f"    {literal(keras_name)}: {literal(name)}," for keras_name, name in renamed.items()]
         lines.append("}")
     counts = f"{facts.total_weights:,} weights + {facts.total_biases:,} biases"
-    if facts.total_non_trainable:
-        counts += f" + {facts.total_non_trainable:,} non-trainable"
+    if facts.total_statistics:
+        counts += f" + {facts.total_statistics:,} non-trainable"
+    if facts.total_frozen:
+        counts += f" ({facts.total_frozen:,} of the weights and biases frozen)"
     lines += [
         f"INPUT_SHAPE = {literal(plan.input_shape)}  {comment(tensor_notation(plan.input_shape))}",
         f"OUTPUT_SHAPE = {literal(out)}  {comment(tensor_notation(out) + ' = ' + str(facts.output_shape))}",
@@ -325,11 +327,11 @@ if __name__ == "__main__":
 
 def _tfnn_variables(plan: ExportPlan) -> list[str]:
     """The tf.Variables of every layer with weights, named like the Keras weights (``conv1_kernel`` …)."""
-    return [
-        line
-        for layer in plan.layers
-        for line in _translation(layer.main).variables(layer.main, layer.facts.input_shape)
-    ]
+    lines = []
+    for layer in plan.layers:
+        made = _translation(layer.main).variables(layer.main, layer.facts.input_shape)
+        lines += made if layer.facts.trainable else [frozen(line) for line in made]
+    return lines
 
 
 def tfnn_source(plan: ExportPlan) -> str:

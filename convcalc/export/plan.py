@@ -9,12 +9,13 @@ threads the tensors through and adds what the whole network needs:
   layer that needs a volume after one first gets ``Reshape((1, 1, n))``, and so does a flat input of a merge
   with volumes;
 - a network that declares ``classes`` and ends in a 1×1×classes volume gets a final ``Flatten``, so its
-  logits are ``(batch, classes)`` as the loss expects.
+  logits are ``(batch, classes)`` as the loss expects;
+- a frozen layer (``"trainable": false``) gives the op holding its weights ``trainable=False``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from convcalc.analysis import LayerFacts, NetworkFacts, Shape
 from convcalc.export.naming import NameAllocator, sanitize
@@ -152,6 +153,10 @@ def plan_export(facts: NetworkFacts) -> ExportPlan:
         base = names.take(sanitize(layer.name, f"{layer.type}{layer.index}"))
         builder = KerasOps(base, names, [tensors[source] for source in layer.inputs])
         main = layer.spec.to_keras(builder, layer.window, layer.output_shape)
+        if not layer.trainable:
+            frozen = replace(main, args=(*main.args, ("trainable", False)))
+            builder.ops = [frozen if op is main else op for op in builder.ops]
+            main = frozen
         classes = facts.network.classes
         if layer.index == len(facts.layers) - 1 and classes is not None and builder.shape == (1, 1, classes):
             builder.flatten(builder.helper("flatten"))

@@ -66,14 +66,20 @@ class Verification:
     layers: tuple[LayerComparison, ...]
     tf_total_params: int
     versions: str
+    tf_trainable_params: int
+    """The values in ``model.trainable_weights``."""
 
     @property
     def total_ok(self) -> bool:
         return self.tf_total_params == self.plan.facts.total_params
 
     @property
+    def trainable_ok(self) -> bool:
+        return self.tf_trainable_params == self.plan.facts.total_trainable_params
+
+    @property
     def mismatches(self) -> int:
-        return sum(not layer.ok for layer in self.layers) + (not self.total_ok)
+        return sum(not layer.ok for layer in self.layers) + (not self.total_ok) + (not self.trainable_ok)
 
     @property
     def ok(self) -> bool:
@@ -140,6 +146,7 @@ def verify_plan(plan: ExportPlan, *, batch: int = 2, seed: int = 0) -> Verificat
         output_shape=tuple(int(size) for size in final.shape),
         layers=tuple(comparisons),
         tf_total_params=int(model.count_params()),
+        tf_trainable_params=sum(int(np.prod(weight.shape)) for weight in model.trainable_weights),
         versions=f"TensorFlow {tf.__version__}, Keras {keras.__version__}",
     )
     keras.backend.clear_session()  # free the graph state before the next spec
@@ -223,11 +230,17 @@ def render(file: str, result: Verification, width: int, color: bool = False) -> 
     for row in rows:
         table.add_row(*(row[i] for i in keep))
     console.print(table)
-    total = result.plan.facts.total_params
+    total, trainable = result.plan.facts.total_params, result.plan.facts.total_trainable_params
     console.print(
         Text.assemble(
             f"total params: convcalc {total:,} · model.count_params() {result.tf_total_params:,} ",
             mark(result.total_ok),
+        )
+    )
+    console.print(
+        Text.assemble(
+            f"trainable params: convcalc {trainable:,} · model.trainable_weights {result.tf_trainable_params:,} ",
+            mark(result.trainable_ok),
         )
     )
     console.print(

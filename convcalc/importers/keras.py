@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from convcalc.analysis import NetworkFacts, Shape, analyze
+from convcalc.importers.keras_operations import is_operation, read_operation
 from convcalc.importers.names import UniqueNames
 from convcalc.layers import REGISTRY
-from convcalc.layers.keras import KerasLayer, Mapped, Refusal, Tensor, short_json
+from convcalc.layers.keras import REARRANGING, KerasLayer, Mapped, Refusal, Source, Step, Tensor, short_json
 from convcalc.loading import (
     MAX_PROBLEMS,
     JsonPath,
@@ -71,12 +72,12 @@ class _Ref:
 
 @dataclass
 class _Check:
-    """A fact to confirm once the spec is analysed: recorded input shapes, or a 1×1 input for a Dense."""
+    """Facts to confirm once the spec is analysed: the input shapes Keras recorded, the output it declares."""
 
-    index: int
     layer: KerasLayer
+    sources: list[str]
+    """The spec layers (or "input") whose outputs the Keras layer reads, one per recorded shape."""
     shapes: list[Any]
-    unit_area: bool
     output: Shape | None
     last: int
     """The index of the expansion's last spec layer, whose output the Keras layer's is."""
@@ -108,14 +109,19 @@ def is_keras_file(path: str) -> bool:
     return isinstance(data, dict) and "class_name" in data and isinstance(data.get("config"), dict)
 
 
-def spec_from_keras_file(path: str) -> dict[str, Any]:
+InputSize = tuple[int, int, int | None]
+"""A size to import a model at whose input is not fixed: H, W and, when the model leaves it open too, D."""
+
+
+def spec_from_keras_file(path: str, input_size: InputSize | None = None) -> dict[str, Any]:
     """The convcalc spec of a Keras model file, as JSON data that validates.
 
     Reads only the architecture (config.json of a ``.keras`` archive, or a ``model.to_json()`` file),
     never the weights, and runs nothing from the file. Raises :class:`SpecError` naming every layer or
-    option it cannot import, and for corrupt, oversized or non-Keras files.
+    option it cannot import, and for corrupt, oversized or non-Keras files. ``input_size`` fills the sizes
+    a model leaves open (``Input(shape=(None, None, 3))``; the CLI's ``--input 224x224``).
     """
-    return spec_from_keras_config(_read_model_json(path), path)
+    return spec_from_keras_config(_read_model_json(path), path, input_size)
 
 
 def _file_error(path: str, message: str, line: int | None = None, column: int | None = None) -> SpecError:
@@ -241,8 +247,12 @@ def _parse(path: str, text: str, member: str | None) -> Any:
 # ---------------------------------------------------------------- config → spec
 
 
-def spec_from_keras_config(data: Any, file: str = "<keras config>") -> dict[str, Any]:
+def spec_from_keras_config(
+    data: Any, file: str = "<keras config>", input_size: InputSize | None = None
+) -> dict[str, Any]:
     """The convcalc spec of a parsed Keras model config (what ``model.to_json()`` writes).
+
+    ``input_size``: see :func:`spec_from_keras_file`.
 
     The spec is validated, analysed, and checked against every input shape Keras recorded in the config
     before it is returned; any disagreement is refused rather than reported as a wrong count.
@@ -251,7 +261,7 @@ def spec_from_keras_config(data: Any, file: str = "<keras config>") -> dict[str,
         raise _file_error(
             file, f"is not a Keras model config: expected an object with 'class_name' and 'config' (got {_kind(data)})"
         )
-    importer = _Importer()
+    importer = _Importer(input_size=input_size)
     spec = importer.run(data)
     if importer.problems:
         raise SpecError(file, importer.report())
@@ -294,6 +304,8 @@ class _Importer:
     input_layer: KerasLayer | None = None
     names: UniqueNames = field(default_factory=UniqueNames)
     unsupported: bool = False
+    input_size: InputSize | None = None
+    """The size to fill the model's open input sizes with (None: they must be fixed)."""
 
     def run(self, model: dict[str, Any]) -> dict[str, Any] | None:
         path: JsonPath = ()
@@ -441,14 +453,43 @@ class _Importer:
                 f"the input has shape {_show_shape(batch_shape)}; convcalc imports images (batch, H, W, D)"
                 " or flat vectors (batch, n)"
             )
+        if len(dims) == 3 and self.input_size is not None:
+            dims = self._sized(layer, batch_shape)
         if not all(type(d) is int for d in dims):
             raise layer.refuse(
                 f"the input shape {_show_shape(batch_shape)} is not fixed; convcalc needs every size of"
-                " H×W×D, e.g. keras.Input(shape=(224, 224, 3))"
+                " H×W×D: pass the size to check it at, e.g. --input 224x224 (or build the model with"
+                " keras.Input(shape=(224, 224, 3)))"
             )
         self.input_shape = [1, 1, dims[0]] if len(dims) == 1 else list(dims)
         self.input_layer = layer
         return Tensor(INPUT_NAME, len(batch_shape))
+
+    def _sized(self, layer: KerasLayer, batch_shape: list[Any]) -> list[Any]:
+        """The model's H×W×D with the open sizes taken from ``input_size``; a size the model fixes stays,
+        and one the option contradicts is refused (the network was built for it)."""
+        assert self.input_size is not None
+        height, width, depth = self.input_size
+        given = f"{height}x{width}" + (f"x{depth}" if depth is not None else "")
+        sizes: list[Any] = []
+        for axis, model_size, wanted in zip(
+            ("height", "width", "depth"), batch_shape[1:], self.input_size, strict=True
+        ):
+            if type(model_size) is int:
+                if wanted is not None and wanted != model_size:
+                    raise layer.refuse(
+                        f"the model's input is {_show_shape(batch_shape)}: its {axis} is fixed at {model_size},"
+                        f" but --input {given} asks for {wanted}"
+                    )
+                sizes.append(model_size)
+            elif wanted is None:
+                raise layer.refuse(
+                    f"the input shape {_show_shape(batch_shape)} leaves the depth open too: pass it, e.g."
+                    f" --input {given}x3"
+                )
+            else:
+                sizes.append(wanted)
+        return sizes
 
     # -- layers
 
@@ -461,30 +502,37 @@ class _Importer:
                 output = self._model(layer.raw, layer.path, f"{prefix}{layer.name}/", sources[0], depth + 1)
                 return output if output is not None else sources[0]
             mapped = self._map(layer, sources)
+            # Keras trains a layer's weights by its own flag alone: a model frozen in its constructor leaves its
+            # layers trainable, and `model.trainable = False` writes False into every layer's config.
+            frozen = not layer.flag("trainable")
         except Refusal as refusal:
             self.problems.append(_problem(refusal))
             return sources[0]
-        if not mapped.layers:  # a linear activation: later layers read its input directly
-            return sources[0]
-        first = len(self.layers)
-        if first + len(mapped.layers) > MAX_LAYERS:
+        if not mapped.layers:  # a linear activation (or a step of a channel pattern): later layers read its input
+            return Tensor(sources[0].name, mapped.rank, mapped.layout, mapped.groups)
+        if len(self.layers) + len(mapped.layers) > MAX_LAYERS:
             raise _TooManyLayers
-        previous = sources
         base = self.names.take(f"{prefix}{layer.name}")
+        outputs: list[str] = []
         for k, body in enumerate(mapped.layers):
             name = base if k == 0 else self.names.take(f"{base}/{body.get('kind', body['type'])}")
-            spec_layer = {**body, "name": name}
-            reads = [s.name for s in previous]
+            spec_layer = {**body, "name": name, **({"trainable": False} if frozen else {})}
+            wires = _wires(mapped, k, len(sources))
+            reads = [sources[w.index].name if isinstance(w, Source) else outputs[w.index] for w in wires]
             last = self.layers[-1]["name"] if self.layers else INPUT_NAME
-            if REGISTRY.kind(body["type"]).traits.merge or reads != [last]:
+            if reads != [last]:  # a merge reads two or more, so it always names them
                 spec_layer["inputs"] = reads
             self.layers.append(spec_layer)
             self.origins.append(layer)
-            previous = [Tensor(name, mapped.rank)]
-        self.checks.append(_Check(first, layer, recorded, mapped.needs_unit_area, mapped.output, len(self.layers) - 1))
-        return previous[0]
+            outputs.append(name)
+        # Keras's shapes of a rearranged tensor (D×H×W, H×W×g×D/g) are no volume convcalc computes.
+        shapes = [] if any(source.layout for source in sources) else recorded
+        self.checks.append(_Check(layer, [s.name for s in sources], shapes, mapped.output, len(self.layers) - 1))
+        return Tensor(outputs[-1], mapped.rank, mapped.layout, mapped.groups)
 
     def _map(self, layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+        if is_operation(layer.raw):  # x + 3.0: an operation node, whose class names are those of merge layers
+            return read_operation(layer, sources)
         handler = REGISTRY.keras_readers.get(layer.class_name)
         if handler is None or not _is_keras_module(layer.raw):
             self.unsupported = True
@@ -495,6 +543,11 @@ class _Importer:
             raise layer.refuse(f"a merge needs at least two inputs (got {len(sources)})")
         if not merge and len(sources) != 1:
             raise layer.refuse(f"reads {len(sources)} tensors; convcalc layers other than merges read one")
+        if any(source.layout for source in sources) and layer.class_name not in REARRANGING:
+            raise layer.refuse(
+                "reads a tensor a Permute or Reshape rearranged; convcalc imports those only as a channel split or"
+                " channel shuffle"
+            )
         data_format = layer.config.get("data_format")
         if data_format not in (None, "channels_last"):
             raise layer.refuse(
@@ -518,27 +571,18 @@ class _Importer:
         return Problem(origin.path, f"{origin.label}: cannot be expressed in a spec: {field_name}: {problem.message}")
 
     def confirm(self, facts: NetworkFacts) -> list[Problem]:
-        """Compare the analysis with the shapes Keras recorded, and refuse Dense layers applied per position."""
+        """Compare the analysis with the shapes Keras recorded and declared."""
         problems: list[Problem] = []
+        shapes = {layer.name: layer.output_shape for layer in facts.layers}
+        shapes[INPUT_NAME] = facts.input_shape
         for check in self.checks:
-            facts_layer = facts.layers[check.index]
-            if check.unit_area and (facts_layer.input_shape.height, facts_layer.input_shape.width) != (1, 1):
-                problems.append(
-                    _problem(
-                        check.layer.refuse(
-                            f"a Dense on a {facts_layer.input_shape} volume applies to each of the"
-                            f" {facts_layer.input_shape.height}×{facts_layer.input_shape.width} positions, which a"
-                            " convcalc fc layer cannot express; add a Flatten or a global pooling before it"
-                        )
-                    )
-                )
             output = facts.layers[check.last].output_shape
             if check.output is not None and check.output != output:
                 problems.append(
                     _problem(check.layer.refuse(f"declares an output of {check.output} but its input gives {output}"))
                 )
-            for recorded, computed in zip(check.shapes, facts_layer.input_shapes, strict=False):
-                expected = _volume(recorded)
+            for recorded, source in zip(check.shapes, check.sources, strict=False):
+                expected, computed = _volume(recorded), shapes[source]
                 if expected is not None and expected != computed:
                     problems.append(
                         _problem(
@@ -553,6 +597,13 @@ class _Importer:
 
 
 # ---------------------------------------------------------------- config helpers
+
+
+def _wires(mapped: Mapped, k: int, sources: int) -> list[Source | Step]:
+    """What the k-th body of a mapping reads: as the reader wired it, or a chain from the layer's sources."""
+    if mapped.reads is not None:
+        return mapped.reads[k]
+    return [Step(k - 1)] if k else [Source(i) for i in range(sources)]
 
 
 def _problem(refusal: Refusal) -> Problem:

@@ -21,7 +21,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convcalc.analysis import NetworkFacts, Shape, analyze
 from convcalc.importers.names import UniqueNames
@@ -30,6 +30,9 @@ from convcalc.layers.keras import Refusal, Tensor
 from convcalc.layers.onnx import Constant, Dims, Input, OnnxMapped, OnnxNode
 from convcalc.loading import MAX_PROBLEMS, Problem, SpecError, capped, open_regular, validate
 from convcalc.spec import INPUT_NAME, MAX_LAYERS
+
+if TYPE_CHECKING:
+    from convcalc.importers.keras import InputSize
 
 MAX_ONNX_BYTES = 1024 * 1024 * 1024
 """The largest .onnx file read (checked before reading). ResNet-50 with its weights inside is 98 MiB and VGG16
@@ -73,10 +76,10 @@ def missing_onnx() -> str | None:
     return None if found else f"reading ONNX models needs the onnx package: {INSTALL_HINT}"
 
 
-def spec_from_onnx_file(path: str) -> dict[str, Any]:
+def spec_from_onnx_file(path: str, input_size: InputSize | None = None) -> dict[str, Any]:
     """The convcalc spec of an ONNX model file, as JSON data that validates; its name says what the export
     did (batchnorm folded into the convs, tensors shared). Raises :class:`SpecError`."""
-    return read_onnx_file(path).spec
+    return read_onnx_file(path, input_size).spec
 
 
 @dataclass
@@ -87,13 +90,14 @@ class OnnxImport:
     notes: list[str]
 
 
-def read_onnx_file(path: str) -> OnnxImport:
-    """Read, convert and confirm an ONNX model file (see the module's docstring)."""
+def read_onnx_file(path: str, input_size: InputSize | None = None) -> OnnxImport:
+    """Read, convert and confirm an ONNX model file (see the module's docstring). ``input_size`` (H, W, D or
+    None) fills the sizes an export with dynamic axes leaves open, before shape inference."""
     reason = missing_onnx()
     if reason is not None:
         raise _file_error(path, reason)
     model = _parse(path)
-    importer = _Importer(path, model)
+    importer = _Importer(path, model, input_size)
     spec = importer.run()
     if importer.problems:
         raise SpecError(path, importer.report())
@@ -141,6 +145,26 @@ def _parse(path: str) -> Any:
     if not graph.node:
         raise _file_error(path, "the ONNX graph has no nodes (is this an ONNX model?)")
     return model
+
+
+def _fill_input(dims: list[Any], input_size: InputSize, name: str, shown: str) -> str | None:
+    """Write ``input_size`` into the open C, H, W of an (N, C, H, W) input before shape inference; a size the
+    export fixed stays, and one the option contradicts is the problem returned (the network was built for it)."""
+    height, width, depth = input_size
+    given = f"{height}x{width}" + (f"x{depth}" if depth is not None else "")
+    for axis, dim, wanted in zip(("depth", "height", "width"), dims[1:], (depth, height, width), strict=True):
+        fixed = dim.dim_value if dim.HasField("dim_value") and dim.dim_value > 0 else None
+        if fixed is not None:
+            if wanted is not None and wanted != fixed:
+                return (
+                    f"input {name!r} has shape {shown}: its {axis} is fixed at {fixed}, but --input {given}"
+                    f" asks for {wanted}"
+                )
+        elif wanted is None:
+            return f"input {name!r} has shape {shown}, which leaves the depth open too: pass it, e.g. --input {given}x3"
+        else:
+            dim.dim_value = wanted
+    return None
 
 
 def _drop_weight_bytes(model: Any) -> None:
@@ -282,6 +306,7 @@ class _TooManyLayers(Exception):
 class _Importer:
     file: str
     model: Any
+    input_size: InputSize | None = None
     layers: list[dict[str, Any]] = field(default_factory=list)
     origins: list[_Emitted] = field(default_factory=list)
     emitted: list[_Emitted] = field(default_factory=list)
@@ -380,13 +405,19 @@ class _Importer:
                 )
             )
             return None
+        if len(dims) == 4 and self.input_size is not None:
+            problem = _fill_input(dims, self.input_size, value.name, shown)
+            if problem is not None:
+                self.problems.append(Problem((), problem))
+                return None
         sizes = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in dims[1:]]
         if None in sizes:
             self.problems.append(
                 Problem(
                     (),
-                    f"input {value.name!r} has shape {shown}: no fixed size; convcalc needs C, H and W, so export"
-                    " with a fixed-size example input and no dynamic H or W (dynamic_axes, dynamic_shapes)",
+                    f"input {value.name!r} has shape {shown}: no fixed size; convcalc needs C, H and W: pass the size"
+                    " to check it at, e.g. --input 224x224 (or export with a fixed-size example input and no dynamic"
+                    " H or W)",
                 )
             )
             return None

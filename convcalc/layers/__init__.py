@@ -20,17 +20,20 @@ from convcalc.layers.base import (
     Traits,
     missing_capabilities,
 )
+from convcalc.layers.channels import ChannelShuffle, Split
 from convcalc.layers.conv import Conv, Depthwise, Separable
 from convcalc.layers.dense import FC, Flatten
 from convcalc.layers.elementwise import Activation, Dropout, ReLU
 from convcalc.layers.keras import Reader
-from convcalc.layers.merge import Add, Concat
-from convcalc.layers.norm import BatchNorm
+from convcalc.layers.merge import Add, Concat, Multiply
+from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm, Scale
 from convcalc.layers.onnx import OnnxReader
-from convcalc.layers.padding import ZeroPadding
+from convcalc.layers.padding import Cropping, ZeroPadding
 from convcalc.layers.pool import GlobalPool, Pool
+from convcalc.layers.preprocessing import Normalization, Rescaling
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.transpose import ConvTranspose
+from convcalc.layers.upsample import Upsample
 from convcalc.layers.volume import Padding, Shape, Window, WindowAxis, resolve_window
 
 _V = TypeVar("_V")
@@ -83,6 +86,11 @@ REGISTRY = Registry(
         GlobalPool,
         FC,
         BatchNorm,
+        LayerNorm,
+        GroupNorm,
+        Scale,
+        Rescaling,
+        Normalization,
         Dropout,
         ZeroPadding,
         Activation,
@@ -90,6 +98,11 @@ REGISTRY = Registry(
         Flatten,
         Add,
         Concat,
+        Multiply,
+        Upsample,
+        Split,
+        ChannelShuffle,
+        Cropping,
     ]
 )
 """Every layer kind convcalc models."""
@@ -107,25 +120,35 @@ __all__ = [
     "Activation",
     "Add",
     "BatchNorm",
+    "ChannelShuffle",
     "Computed",
     "Concat",
     "Conv",
     "ConvTranspose",
+    "Cropping",
     "Depthwise",
     "DiagramWindow",
     "Dropout",
     "FieldPair",
     "Flatten",
     "GlobalPool",
+    "GroupNorm",
     "IncompleteKindError",
+    "LayerNorm",
     "LayerSpec",
+    "Multiply",
+    "Normalization",
     "Padding",
     "Pool",
     "ReLU",
     "Registry",
+    "Rescaling",
+    "Scale",
     "Separable",
     "Shape",
+    "Split",
     "Traits",
+    "Upsample",
     "Window",
     "WindowAxis",
     "ZeroPadding",

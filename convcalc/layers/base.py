@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from convcalc import arithmetic as ar
-from convcalc.layers.fields import Codes, Inputs, Name
+from convcalc.layers.fields import Codes, Inputs, Name, StrictBool
 from convcalc.layers.volume import Padding, Shape, Window
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from convcalc.layers.tfnn import KerasOp
 
 FieldPair = tuple[ar.ReceptiveField, ar.ReceptiveField]
+MergeMark = Literal["plus", "times", "stack"]
+"""The sign the diagram draws in a merge circle: ⊕ add, ⊗ multiply, ‖ concat."""
 """The receptive field along rows and along columns."""
 
 Drawing = Literal["volume", "bar", "merge", "inside", "prefix"]
@@ -55,6 +57,19 @@ class Traits:
     """A pooling layer (no parameters; summarises windows or the whole input)."""
 
 
+PLUMBING_TRAITS = Traits(
+    weighted=False,
+    convolution=False,
+    mixes_channels=False,
+    keeps_shape=False,
+    merge=False,
+    whole_input=False,
+    pooling=False,
+)
+"""A single-input layer without weights that changes the volume's size by moving values (padding, cropping,
+resampling, a channel slice): every trait false."""
+
+
 @dataclass(frozen=True, slots=True)
 class Computed:
     """What a layer computes on its input volume(s): the output, the resolved window, counts and MACs."""
@@ -69,6 +84,8 @@ class Computed:
     """Conv only: the cost without parameter sharing (a locally connected layer)."""
     connectivity: Shape | None = None
     """Conv and fc: the F×F×D input values one output neuron sees."""
+    grid_input: int = 0
+    """Merges: the input whose grid (H×W) the output keeps; a broadcast 1×1 gate has none."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +135,10 @@ class LayerSpec(BaseModel):
     inputs: Inputs | None = Field(
         default=None,
         description='Names of the layers (or "input") this one reads; by default the previous layer.',
+    )
+    trainable: StrictBool = Field(
+        default=True,
+        description="false: a frozen layer (Keras trainable=False); its weights and biases count as non-trainable.",
     )
 
     # --- declarations every kind makes (class attributes) ------------------------------------------------
@@ -191,6 +212,10 @@ class LayerSpec(BaseModel):
         """Zeros this layer adds around the volume on its own (a zero-padding layer); None for others."""
         return None
 
+    def merge_mark(self) -> MergeMark | None:
+        """The sign a merge circle shows in the diagram (⊕, ⊗, ‖); None for layers that are no merge."""
+        return None
+
     def activation_function(self) -> str | None:
         """The elementwise function this layer applies (``relu``, ``softmax`` …), None for other layers."""
         return None
@@ -199,6 +224,41 @@ class LayerSpec(BaseModel):
         """Why TensorFlow cannot build this layer although its shapes are sound (a kernel it lacks), and the
         changes to this layer's fields that avoid it; None when it can (CC108 reports it)."""
         return None
+
+
+PER_POSITION_TRAITS = Traits(
+    weighted=False,
+    convolution=False,
+    mixes_channels=False,
+    keeps_shape=True,
+    merge=False,
+    whole_input=False,
+    pooling=False,
+)
+
+
+class PerPosition(LayerSpec):
+    """The base of kinds that keep the volume and act on each position on its own (activations, dropout,
+    normalisation, per-channel scaling, preprocessing): the receptive field and the grid pass through, no
+    window, no kernel; drawn inside the box of the layer it follows."""
+
+    traits = PER_POSITION_TRAITS
+    drawing = "inside"
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        return Computed(shape)  # no parameters unless the kind says otherwise
+
+    def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
+        return widest(fields)
+
+    def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:
+        return UNIT_STEP
+
+    def diagram_window(self, window: Window | None) -> DiagramWindow | None:
+        return None
+
+    def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
+        return ()
 
 
 REQUIRED_CAPABILITIES = (

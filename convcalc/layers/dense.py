@@ -3,7 +3,8 @@
 fc: (H·W·D)·units weights + units biases (``arithmetic.fc_params``), MACs = weights; flatten reshapes
 H×W×D into 1×1×(H·W·D). Both output a 1×1×n vector, which Keras holds as ``(batch, n)``. Keras: ``Flatten``
 (when the input is a volume) + ``Dense``, ``Flatten`` (and the flattening ``Reshape``); tf.nn: ``tf.matmul``,
-``tf.reshape``.
+``tf.reshape``. A Keras Dense on a volume (not flat) works along the depth at each position: it imports as a
+1×1 conv.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from convcalc.layers.base import (
     Traits,
     whole_input_field,
 )
+from convcalc.layers.channels import grouped_reshape
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import PositiveInt, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, short_json
@@ -62,11 +64,14 @@ def _dense_variables(op: Op, shape: Shape) -> list[str]:
 
 
 def _read_dense(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
-    body = layer.with_bias({"type": "fc", "units": layer.config.get("units")})
     rank = sources[0].rank
     if rank not in (2, 4):
         raise layer.refuse(f"reads a rank-{rank} tensor")
-    return Mapped([body, *fused_activation(layer)], rank, needs_unit_area=rank == 4)
+    units = layer.config.get("units")
+    # On a (batch, H, W, D) tensor Keras applies the Dense along the last axis, the same D×units matrix at every
+    # position (ConvNeXt's pointwise layers): that is a 1×1 conv, with the same weights, biases and MACs.
+    body = {"type": "fc", "units": units} if rank == 2 else {"type": "conv", "filters": units, "kernel": 1}
+    return Mapped([layer.with_bias(body), *fused_activation(layer)], rank)
 
 
 def _read_onnx_gemm(node: OnnxNode) -> OnnxMapped:
@@ -151,6 +156,9 @@ def _read_reshape(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     # Only the reshapes that are a flatten: (n,) or (1, 1, n), n = H·W·D (or -1), which convcalc shows as 1×1×n.
     target = layer.config.get("target_shape")
     dims: list[int] = target if isinstance(target, list) and all(type(d) is int for d in target) else []
+    shuffle = grouped_reshape(layer, sources[0], dims)
+    if shuffle is not None:
+        return shuffle
     if not (len(dims) == 1 or (len(dims) == 3 and dims[:2] == [1, 1])) or dims[-1] == 0:
         raise layer.refuse(
             f"target_shape {short_json(target)}: convcalc imports only reshapes that flatten, to (n,) or (1, 1, n)",
@@ -220,7 +228,7 @@ class Flatten(_WholeVolume):
     onnx_readers = {"Flatten": _read_onnx_flatten, "Reshape": _read_onnx_reshape}
     keras_ops = {
         "Flatten": KerasOp(_tf_reshape, purpose="flatten"),
-        "Reshape": KerasOp(_tf_reshape, purpose="a flat tensor back to a 1×1 volume"),
+        "Reshape": KerasOp(_tf_reshape, purpose="reshape"),
     }
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:

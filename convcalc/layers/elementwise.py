@@ -7,14 +7,12 @@ The volume passes through unchanged (no parameters, no MACs, the receptive field
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from fractions import Fraction
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import PlainValidator, WithJsonSchema
+from pydantic import BeforeValidator, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, Traits, widest
+from convcalc.layers.base import PerPosition
 from convcalc.layers.fields import show_value
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
 from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader, channel_axis
@@ -23,49 +21,36 @@ from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import literal
 from convcalc.text import folded
 
-ELEMENTWISE_TRAITS = Traits(
-    weighted=False,
-    convolution=False,
-    mixes_channels=False,
-    keeps_shape=True,
-    merge=False,
-    whole_input=False,
-    pooling=False,
-)
-
-
-class _Elementwise(LayerSpec):
-    """The family base: the shape, the counts and the receptive field pass through; drawn inside the box of
-    the layer it follows."""
-
-    traits = ELEMENTWISE_TRAITS
-    drawing = "inside"
-
-    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
-        return Computed(shape)
-
-    def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
-        return widest(fields)
-
-    def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:
-        return UNIT_STEP
-
-    def diagram_window(self, window: Window | None) -> DiagramWindow | None:
-        return None
-
-    def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
-        return ()
-
-
 # --- activation functions ----------------------------------------------------------------------------------
 
-ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish")
-"""The elementwise functions an ``activation`` layer names (softmax normalises over the depth)."""
+ActivationKind = Literal[
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "gelu",
+    "swish",
+    "hard_sigmoid",
+    "hard_swish",
+    "elu",
+    "selu",
+    "softplus",
+    "mish",
+]
+ACTIVATIONS: tuple[str, ...] = get_args(ActivationKind)
+"""The elementwise functions an ``activation`` layer names (softmax normalises over the depth), with Keras 3's
+definitions: hard_sigmoid = relu6(x + 3)/6, hard_swish = x·hard_sigmoid(x) (Keras's hard_silu), elu with α = 1,
+selu with Keras's constants, softplus = log(1 + eˣ), mish = x·tanh(softplus(x))."""
+ACTIVATION_ALIASES = {"silu": "swish"}
+"""Other names a spec may write for an activation kind: normalised to the kind when read."""
 
 KERAS_ACTIVATIONS: dict[str, str | None] = {
     "linear": None,
     **{kind: kind for kind in ACTIVATIONS},
     "silu": "swish",  # Keras 3 serialises swish as silu: the same function
+    "hard_silu": "hard_swish",  # and hard_swish as hard_silu
 }
 """Keras activation names → spec activation kinds; None means "linear" (nothing to emit)."""
 
@@ -77,7 +62,17 @@ _TFNN_ACTIVATIONS = {
     "softmax": "tf.nn.softmax({x}, axis=-1)",
     "gelu": "tf.nn.gelu({x}, approximate=False)",
     "swish": "tf.nn.silu({x})",
+    "hard_sigmoid": "tf.nn.relu6({x} + 3.0) / 6.0",
+    "hard_swish": "{x} * (tf.nn.relu6({x} + 3.0) / 6.0)",
+    "elu": "tf.nn.elu({x})",
+    "selu": "tf.nn.selu({x})",
+    "softplus": "tf.math.softplus({x})",
+    "mish": "{x} * tf.tanh(tf.math.softplus({x}))",
 }
+
+
+def _activation_kind(value: Any) -> Any:
+    return ACTIVATION_ALIASES.get(value, value) if isinstance(value, str) else value
 
 
 def activation_kind(layer: KerasLayer, value: Any, key: str | None) -> str | None:
@@ -167,11 +162,15 @@ def _read_onnx_softmax(node: OnnxNode) -> OnnxMapped:
     return OnnxMapped([activation_layer("softmax")], source.rank)
 
 
-class Activation(_Elementwise):
-    """An elementwise nonlinearity (softmax normalises over the depth)."""
+class Activation(PerPosition):
+    """An elementwise nonlinearity (softmax normalises over the depth; see :data:`ACTIVATIONS`)."""
 
     type: Literal["activation"]
-    kind: Literal["relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish"]
+    kind: Annotated[
+        ActivationKind,
+        BeforeValidator(_activation_kind),
+        WithJsonSchema({"enum": [*ACTIVATIONS, *ACTIVATION_ALIASES]}),
+    ] = Field(description="The function (silu is read as swish).")
 
     kind_name = "activation"
     example = {"type": "activation", "kind": "sigmoid"}
@@ -211,7 +210,7 @@ class Activation(_Elementwise):
         return ops.add("Activation", ops.base, ops.shape, activation=self.kind)
 
 
-class ReLU(_Elementwise):
+class ReLU(PerPosition):
     """Elementwise max(0, x) (the short form of an ``activation`` of kind relu)."""
 
     type: Literal["relu"]
@@ -265,7 +264,7 @@ def _read_onnx_identity(node: OnnxNode) -> OnnxMapped:
     return OnnxMapped([], node.source().rank)  # later layers read its input directly
 
 
-class Dropout(_Elementwise):
+class Dropout(PerPosition):
     """Zeroes a fraction ``rate`` of values while training; no parameters, no shape change."""
 
     type: Literal["dropout"]

@@ -6,6 +6,7 @@ what is allowed), a serializer that writes what the validator reads back, and a 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -179,3 +180,28 @@ Inputs = Annotated[
 NON_NEGATIVE_PAIR_SCHEMA: dict[str, Any] = {
     "anyOf": [_PADDING_INT_SCHEMA, {"type": "array", "items": _PADDING_INT_SCHEMA, "minItems": 2, "maxItems": 2}]
 }
+
+
+def _finite(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise PydanticCustomError("number_type", "must be a finite number (got {got})", {"got": show_value(value)})
+    return float(value)
+
+
+def _values(value: Any) -> float | tuple[float, ...]:
+    if isinstance(value, list):
+        if not value:
+            raise PydanticCustomError("values_length", "must be a number or a non-empty list of numbers", {})
+        return tuple(_finite(item) for item in value)
+    return _finite(value)
+
+
+Number = Annotated[float, PlainValidator(_finite), WithJsonSchema({"type": "number"})]
+"""A finite int or float (not a bool), as a float."""
+Values = Annotated[
+    float | tuple[float, ...],
+    PlainValidator(_values),
+    JSON_ARRAY,
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}, "minItems": 1}]}),
+]
+"""One number for every channel, or a list of one per channel (Keras broadcasts either over the depth)."""

@@ -21,7 +21,7 @@ JsonPath = tuple[str | int, ...]
 
 # --- export ------------------------------------------------------------------------------------------------
 
-ArgValue = int | float | bool | str | tuple[int, ...] | tuple[tuple[int, int], tuple[int, int]]
+ArgValue = int | float | bool | str | tuple[int, ...] | tuple[float, ...] | tuple[tuple[int, int], tuple[int, int]]
 Volume = tuple[int, ...]
 """A Keras tensor's shape without the batch axis: (H, W, D), or (n,) once flat."""
 
@@ -153,6 +153,16 @@ def volume_of(shape: Shape) -> Volume:
 # --- import ------------------------------------------------------------------------------------------------
 
 
+CHANNELS_FIRST = "channels_first"
+"""A layout: a Permute((3, 1, 2)) made the volume D×H×W (the first step of a channel split's export)."""
+GROUPED = "grouped"
+"""A layout: a Reshape made H×W×D into H×W×g×(D/g) (the first step of a channel shuffle's export)."""
+SHUFFLED = "shuffled"
+"""A layout: the groups were swapped, H×W×(D/g)×g, waiting for the Reshape back to H×W×D."""
+REARRANGING = frozenset({"Permute", "Reshape", "Cropping2D"})
+"""The Keras classes whose readers understand a tensor in one of the layouts above; others refuse it."""
+
+
 @dataclass(frozen=True)
 class Tensor:
     """A value flowing between layers: the spec layer producing it (or "input") and its Keras rank."""
@@ -160,6 +170,10 @@ class Tensor:
     name: str
     rank: int
     """4 for a batch of H×W×D volumes, 2 for a batch of flat vectors (shown as 1×1×n)."""
+    layout: str = ""
+    """"" for channels last, or a step of the channel split and shuffle patterns (``CHANNELS_FIRST`` …)."""
+    groups: int = 0
+    """In the ``GROUPED`` layout: g."""
 
 
 class Refusal(Exception):
@@ -224,22 +238,50 @@ class KerasLayer:
                 key,
             )
 
+    def input_dims(self) -> list[int] | None:
+        """The input shape Keras recorded when it built the layer, without the batch axis (None if absent)."""
+        build = self.raw.get("build_config")
+        shape = build.get("input_shape") if isinstance(build, dict) else None
+        if isinstance(shape, list) and len(shape) > 1 and all(type(d) is int for d in shape[1:]):
+            return list(shape[1:])
+        return None
+
     def with_bias(self, body: dict[str, Any]) -> dict[str, Any]:
         if not self.flag("use_bias"):
             body["bias"] = False
         return body
 
 
+@dataclass(frozen=True)
+class Source:
+    """What a mapped body reads: the ``index``-th tensor the Keras layer reads."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a mapped body reads: the output of the ``index``-th body of the same mapping."""
+
+    index: int
+
+
 @dataclass
 class Mapped:
-    """What a reader makes of one Keras layer: spec layer bodies (no names yet) and the output rank."""
+    """What a reader makes of one Keras layer: spec layer bodies (no names yet) and the output rank.
+
+    The Keras layer's output is the last body's."""
 
     layers: list[dict[str, Any]]
     rank: int
-    needs_unit_area: bool = False
-    """A Dense on a 4-D tensor: exact only on a 1×1×D volume, checked once shapes are known."""
     output: Shape | None = None
     """The output the Keras config declares (a Reshape's target), checked once shapes are known."""
+    reads: list[list[Source | Step]] | None = None
+    """What each body reads, for a layer that is not a chain (``x + s·r``: rescale r, then add x); None: the
+    first body reads every source and each later one the body before it."""
+    layout: str = ""
+    """The output's layout (see :class:`Tensor`); "" for channels last."""
+    groups: int = 0
 
 
 Reader = Callable[[KerasLayer, list[Tensor]], Mapped]

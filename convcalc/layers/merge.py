@@ -1,19 +1,22 @@
-"""Merges of two or more volumes: ``add`` (equal shapes, a residual connection) and ``concat`` (equal H×W,
-stacked along the depth).
+"""Merges of two or more volumes: ``add`` (equal shapes, a residual connection), ``concat`` (equal H×W,
+stacked along the depth) and ``multiply`` (equal shapes, or a 1×1×D gate broadcast over an H×W×D volume).
 
-No parameters and no MACs; the receptive field follows the input that sees the most. A mismatch is an
-error finding (CC105, CC106), not a validation error: the analysis reports what a framework would build.
-Keras: ``Add``, ``Concatenate`` (axis −1); tf.nn: ``tf.add_n``, ``tf.concat``.
+No parameters and no MACs (a multiply's H·W·D products count 0, like an add's sums); the receptive field
+follows the input that sees the most. A mismatch is an error finding (CC105, CC106, CC110), not a validation
+error: the analysis reports what a framework would build. Keras: ``Add``, ``Concatenate`` (axis −1),
+``Multiply``, and InceptionResNetV2's ``CustomScaleLayer`` (x + s·r: a rescaling of r, then an add); tf.nn:
+``tf.add_n``, ``tf.concat``, ``*``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Literal
+from typing import ClassVar, Literal
 
-from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, Traits, widest
-from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, Volume, volume_of
+from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, MergeMark, Traits, widest
+from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Source, Step, Tensor, Volume, short_json, volume_of
 from convcalc.layers.onnx import Constant, OnnxMapped, OnnxNode, channel_axis
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
@@ -34,6 +37,7 @@ class _Merge(LayerSpec):
 
     traits = MERGE_TRAITS
     drawing = "merge"
+    mark: ClassVar[MergeMark]
 
     def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
         return widest(fields)
@@ -55,6 +59,9 @@ class _Merge(LayerSpec):
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()
+
+    def merge_mark(self) -> MergeMark:
+        return self.mark
 
     def _merge(self, ops: KerasOps, layer: str, output: Shape) -> Op:
         inputs = []
@@ -86,14 +93,31 @@ def _read_onnx_add(node: OnnxNode) -> OnnxMapped:
     return OnnxMapped([{"type": "add"}], max(s.rank for s in sources))
 
 
+SCALED_ADD_MODULE = "keras.src.applications.inception_resnet_v2"
+
+
+def _read_scaled_add(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    """InceptionResNetV2's CustomScaleLayer, ``x + scale·r``: the residual r rescaled, then added (no weights)."""
+    if layer.raw.get("module") != SCALED_ADD_MODULE:
+        raise layer.refuse(f"a CustomScaleLayer from {short_json(layer.raw.get('module'))}, not {SCALED_ADD_MODULE}")
+    scale = layer.config.get("scale")
+    if not isinstance(scale, int | float) or isinstance(scale, bool) or not math.isfinite(scale):
+        raise layer.refuse(f"scale must be a number (got {short_json(scale)})", "scale")
+    if len(sources) != 2:
+        raise layer.refuse(f"reads {len(sources)} tensors; it adds a scaled residual to one other (two inputs)")
+    rescale = {"type": "rescaling", "scale": float(scale), "offset": 0.0}
+    return Mapped([rescale, {"type": "add"}], sources[0].rank, reads=[[Source(1)], [Source(0), Step(0)]])
+
+
 class Add(_Merge):
     """Adds two or more volumes of the same shape (a residual connection)."""
 
     type: Literal["add"]
 
     kind_name = "add"
+    mark = "plus"
     example = {"type": "add", "inputs": ["input", "input"]}
-    keras_readers = {"Add": _read_add}
+    keras_readers = {"Add": _read_add, "CustomScaleLayer": _read_scaled_add}
     onnx_readers = {"Add": _read_onnx_add, "Sum": _read_onnx_add}
     keras_ops = {"Add": KerasOp(lambda op, read, _: f"tf.add_n([{', '.join(read)}])")}
 
@@ -128,6 +152,7 @@ class Concat(_Merge):
     type: Literal["concat"]
 
     kind_name = "concat"
+    mark = "stack"
     example = {"type": "concat", "inputs": ["input", "input"]}
     keras_readers = {"Concatenate": _read_concat}
     onnx_readers = {"Concat": _read_onnx_concat}
@@ -139,3 +164,58 @@ class Concat(_Merge):
 
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
         return self._merge(ops, "Concatenate", output)
+
+
+def broadcast_shape(inputs: Sequence[Shape]) -> Shape | None:
+    """The volume an elementwise product of ``inputs`` has, or None where they do not broadcast.
+
+    Per axis the sizes must agree or be 1 (TensorFlow's broadcasting): a 1×1×D gate times an H×W×D volume
+    gives H×W×D; 7×7×32 times 1×1×64 does not broadcast.
+
+    >>> broadcast_shape([Shape(7, 7, 32), Shape(1, 1, 32)]), broadcast_shape([Shape(7, 7, 32), Shape(1, 1, 64)])
+    (Shape(height=7, width=7, depth=32), None)
+    """
+    sizes = []
+    for axis in range(3):
+        wanted = {shape[axis] for shape in inputs} - {1}
+        if len(wanted) > 1:
+            return None
+        sizes.append(wanted.pop() if wanted else 1)
+    return Shape(*sizes)
+
+
+def _read_multiply(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    return Mapped([{"type": "multiply"}], max(source.rank for source in sources))
+
+
+class Multiply(_Merge):
+    """Multiplies volumes elementwise: equal shapes, or a 1×1×D gate scaling every position of an H×W×D volume
+    (squeeze-and-excite); out = the broadcast shape (per axis the sizes agree or are 1). 0 params, 0 MACs."""
+
+    type: Literal["multiply"]
+
+    kind_name = "multiply"
+    mark = "times"
+    example = {"type": "multiply", "inputs": ["input", "input"]}
+    keras_readers = {"Multiply": _read_multiply}
+    spelled_elsewhere = {"mul": '"type": "multiply"', "multiplication": '"type": "multiply"'}
+    keras_ops = {"Multiply": KerasOp(lambda op, read, _: " * ".join(read))}
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        out = broadcast_shape(inputs)
+        if out is None:
+            return Computed(shape)  # shapes that do not broadcast are CC110's
+        grid = next(i for i, s in enumerate(inputs) if (s.height, s.width) == (out.height, out.width))
+        return Computed(out, grid_input=grid)
+
+    def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
+        # The output keeps the grid (jump, centres) of a full-size input; a broadcast gate only widens the field.
+        rows, cols = fields[computed.grid_input]
+        wide_rows, wide_cols = widest(fields)
+        return rows._replace(size=wide_rows.size), cols._replace(size=wide_cols.size)
+
+    def is_nonlinear(self) -> bool:
+        return True  # a product of two branches of the input (x·σ(f(x))) is no linear map of it
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        return self._merge(ops, "Multiply", output)

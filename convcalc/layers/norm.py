@@ -1,25 +1,26 @@
-"""Normalisation: ``batchnorm``.
+"""Normalisation and per-channel scaling: ``batchnorm``, ``layer_norm``, ``group_norm`` and ``scale``.
 
-4·D parameters in Keras' count: γ and β trainable (D each, when ``scale``/``center``), the moving mean and
-variance not (D each). The shape and the receptive field pass through; no MACs are counted. Keras:
-``BatchNormalization``; tf.nn: ``tf.nn.batch_normalization`` with batch statistics while training.
+The shape and the receptive field pass through and no MACs are counted (the convention for normalisation).
+batchnorm has 4·D parameters in Keras' count: γ and β trainable (D each, when ``scale``/``center``), the moving
+mean and variance not (D each). layer_norm and group_norm keep no statistics: γ and β, 2·D trainable. scale is
+a learned γ alone: D trainable. Keras: ``BatchNormalization``, ``LayerNormalization``, ``GroupNormalization``
+and keras.applications ConvNeXt's ``LayerScale``; tf.nn: ``tf.nn.moments`` and ``tf.nn.batch_normalization``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from fractions import Fraction
 from typing import Literal
 
 from pydantic import Field
 
-from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, Traits, widest
-from convcalc.layers.fields import StrictBool
-from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor
+from convcalc.layers.base import Computed, PerPosition
+from convcalc.layers.fields import Number, PositiveInt, StrictBool
+from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
 from convcalc.layers.onnx import OnnxMapped, OnnxNode
 from convcalc.layers.tfnn import KerasOp, variable
 from convcalc.layers.volume import Shape, Window
-from convcalc.pysource import identifier
+from convcalc.pysource import identifier, literal
 
 PARAMS_CONVENTION = "Keras' count: batchnorm has 4·D params (γ, β trainable; moving mean and variance not)"
 """How the table and ``total_params`` count normalisation statistics (the JSON's ``params_convention``)."""
@@ -27,6 +28,8 @@ PARAMS_CONVENTION = "Keras' count: batchnorm has 4·D params (γ, β trainable; 
 BATCHNORM_EPSILON = 1e-3
 BATCHNORM_MOMENTUM = 0.99
 """Keras's BatchNormalization defaults, written out so that the tf.nn code uses the same numbers."""
+NORM_EPSILON = 1e-3
+"""Keras's LayerNormalization and GroupNormalization default (ConvNeXt's 1e-6 changes no shape or count)."""
 
 _TFNN_BATCHNORM = f'''
 
@@ -45,35 +48,103 @@ def batch_norm(x, moving_mean, moving_variance, beta, gamma, training: bool) -> 
     return tf.nn.batch_normalization(x, mean, variance, beta, gamma, BATCHNORM_EPSILON)
 '''
 
+_TFNN_LAYER_NORM = f'''
 
-def _tf_batch_norm(op: Op, read: list[str], padding: str) -> str:
+LAYER_NORM_EPSILON = {NORM_EPSILON!r}  # Keras's default
+
+
+def layer_norm(x, beta, gamma) -> tf.Tensor:
+    """Keras's LayerNormalization over the depth: each position's D values to mean 0 and variance 1."""
+    mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+    return tf.nn.batch_normalization(x, mean, variance, beta, gamma, LAYER_NORM_EPSILON)
+'''
+
+_TFNN_GROUP_NORM = f'''
+
+GROUP_NORM_EPSILON = {NORM_EPSILON!r}  # Keras's default
+
+
+def group_norm(x, groups: int, beta, gamma) -> tf.Tensor:
+    """Keras's GroupNormalization: the depth cut into groups, each normalised over H, W and its D/groups channels."""
+    height, width, depth = x.shape[1], x.shape[2], x.shape[3]
+    grouped = tf.reshape(x, [-1, height, width, groups, depth // groups])
+    mean, variance = tf.nn.moments(grouped, axes=[1, 2, 4], keepdims=True)
+    grouped = (grouped - mean) * tf.math.rsqrt(variance + GROUP_NORM_EPSILON)
+    x = tf.reshape(grouped, [-1, height, width, depth])
+    if gamma is not None:
+        x = x * gamma
+    return x if beta is None else x + beta
+'''
+
+LAYER_SCALE_SOURCE = """
+# Keras's own LayerScale, the class keras.applications.ConvNeXt builds and saves (Keras has no public one).
+from keras.src.applications.convnext import LayerScale  # noqa: E402
+"""
+"""What the export uses for ``scale``: keras.applications' ``LayerScale`` itself (x·γ, γ of D values named
+``variable``), so an exported model holds exactly the layer ConvNeXt holds and imports back as it does."""
+LAYER_SCALE_MODULE = "keras.src.applications.convnext"
+
+
+def _gamma_beta(op: Op) -> tuple[str, str]:
     name = identifier(op.name)
     beta = f"self.{name}_beta" if op.flag("center", True) else "None"
     gamma = f"self.{name}_gamma" if op.flag("scale", True) else "None"
-    return f"batch_norm({read[0]}, self.{name}_moving_mean, self.{name}_moving_variance, {beta}, {gamma}, training)"
+    return beta, gamma
 
 
-def _batch_norm_variables(op: Op, shape: Shape) -> list[str]:
+def _tf_batch_norm(op: Op, read: list[str], padding: str) -> str:
+    name = identifier(op.name)
+    beta, gamma = _gamma_beta(op)
+    # A frozen BatchNormalization runs in inference mode even while training, as Keras's does.
+    training = "training" if op.flag("trainable", True) else "False"
+    return f"batch_norm({read[0]}, self.{name}_moving_mean, self.{name}_moving_variance, {beta}, {gamma}, {training})"
+
+
+def _tf_layer_norm(op: Op, read: list[str], padding: str) -> str:
+    return f"layer_norm({read[0]}, {', '.join(_gamma_beta(op))})"
+
+
+def _tf_group_norm(op: Op, read: list[str], padding: str) -> str:
+    return f"group_norm({read[0]}, {op.integer('groups')}, {', '.join(_gamma_beta(op))})"
+
+
+def _affine_variables(op: Op, shape: Shape) -> list[str]:
+    """γ (ones) and β (zeros), each when the op learns it."""
     name, depth = identifier(op.name), shape.depth
     lines = []
     if op.flag("scale", True):
         lines.append(variable(name, "gamma", f"tf.ones([{depth}])"))
     if op.flag("center", True):
         lines.append(variable(name, "beta", f"tf.zeros([{depth}])"))
-    lines.append(variable(name, "moving_mean", f"tf.zeros([{depth}])", trainable=False))
-    lines.append(variable(name, "moving_variance", f"tf.ones([{depth}])", trainable=False))
     return lines
+
+
+def _batch_norm_variables(op: Op, shape: Shape) -> list[str]:
+    name, depth = identifier(op.name), shape.depth
+    return [
+        *_affine_variables(op, shape),
+        variable(name, "moving_mean", f"tf.zeros([{depth}])", trainable=False),
+        variable(name, "moving_variance", f"tf.ones([{depth}])", trainable=False),
+    ]
+
+
+def _scale_variables(op: Op, shape: Shape) -> list[str]:
+    initial = f"tf.fill([{op.integer('projection_dim')}], {literal(op.number('init_values'))})"
+    return [variable(identifier(op.name), "variable", initial, "γ: Keras's LayerScale names its weight 'variable'")]
+
+
+def _flags(layer: KerasLayer, body: dict[str, object]) -> dict[str, object]:
+    for key in ("center", "scale"):
+        if not layer.flag(key):
+            body[key] = False
+    return body
 
 
 def _read_batchnorm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     layer.last_axis(sources[0], "axis")
     if layer.config.get("renorm"):
         raise layer.refuse("batch renormalization keeps extra moving statistics convcalc does not count", "renorm")
-    body: dict[str, object] = {"type": "batchnorm"}
-    for key in ("center", "scale"):
-        if not layer.flag(key):
-            body[key] = False
-    return Mapped([body], sources[0].rank)
+    return Mapped([_flags(layer, {"type": "batchnorm"})], sources[0].rank)
 
 
 def _read_onnx_batchnorm(node: OnnxNode) -> OnnxMapped:
@@ -84,25 +155,62 @@ def _read_onnx_batchnorm(node: OnnxNode) -> OnnxMapped:
     return OnnxMapped([{"type": "batchnorm"}], source.rank, weights=(1, 2, 3, 4))
 
 
-class BatchNorm(LayerSpec):
-    """Batch normalisation: γ and β trainable (D each), moving mean and variance not (D each)."""
+def _read_layer_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    layer.last_axis(sources[0], "axis")
+    if layer.config.get("rms_scaling"):
+        raise layer.refuse("RMS scaling (rms_scaling=true) is a normalisation convcalc does not model", "rms_scaling")
+    return Mapped([_flags(layer, {"type": "layer_norm"})], sources[0].rank)
 
-    type: Literal["batchnorm"]
+
+def _read_group_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    layer.last_axis(sources[0], "axis")
+    groups = layer.config.get("groups", 32)
+    if type(groups) is not int or groups < 1:
+        raise layer.refuse(
+            f"groups {short_json(groups)}: convcalc reads a positive group count (for -1, instance"
+            " normalisation, write the depth D)",
+            "groups",
+        )
+    return Mapped([_flags(layer, {"type": "group_norm", "groups": groups})], 4)
+
+
+def _read_layer_scale(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    if layer.raw.get("module") != LAYER_SCALE_MODULE:
+        raise layer.refuse(
+            f"a LayerScale from module {short_json(layer.raw.get('module'))}; convcalc reads {LAYER_SCALE_MODULE}'s"
+        )
+    init = layer.config.get("init_values")
+    if isinstance(init, bool) or not isinstance(init, int | float):
+        raise layer.refuse(f"init_values must be a number (got {short_json(init)})", "init_values")
+    return Mapped([{"type": "scale", "init": init}], sources[0].rank)
+
+
+class _Affine(PerPosition):
+    """A normalisation that learns γ and β (each optional)."""
+
     center: StrictBool = Field(default=True, description="Learn β (a per-channel offset).")
     scale: StrictBool = Field(default=True, description="Learn γ (a per-channel scale).")
 
+    def affine(self, shape: Shape, statistics: int = 0) -> Computed:
+        d = shape.depth
+        return Computed(shape, weights=d if self.scale else 0, biases=d if self.center else 0, non_trainable=statistics)
+
+    def affine_notation(self) -> str:
+        return "γ β" if self.scale and self.center else "γ" if self.scale else "β" if self.center else "—"
+
+    def affine_args(self) -> dict[str, ArgValue]:
+        flags: dict[str, ArgValue] = {} if self.center else {"center": False}
+        flags.update({} if self.scale else {"scale": False})
+        return flags
+
+
+class BatchNorm(_Affine):
+    """Batch normalisation: γ and β trainable (D each), moving mean and variance not (D each)."""
+
+    type: Literal["batchnorm"]
+
     kind_name = "batchnorm"
     example = {"type": "batchnorm"}
-    traits = Traits(
-        weighted=False,
-        convolution=False,
-        mixes_channels=False,
-        keeps_shape=True,
-        merge=False,
-        whole_input=False,
-        pooling=False,
-    )
-    drawing = "inside"
     keras_readers = {"BatchNormalization": _read_batchnorm}
     onnx_readers = {"BatchNormalization": _read_onnx_batchnorm}
     spelled_elsewhere = {
@@ -115,39 +223,135 @@ class BatchNorm(LayerSpec):
     }
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
-        d = shape.depth
-        return Computed(shape, weights=d if self.scale else 0, biases=d if self.center else 0, non_trainable=2 * d)
-
-    def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
-        return widest(fields)
-
-    def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:
-        return UNIT_STEP
+        return self.affine(shape, statistics=2 * shape.depth)
 
     def is_nonlinear(self) -> bool:
         return False  # an affine map once trained
 
     def notation(self, window: Window | None) -> str:
-        text = "γ β" if self.scale and self.center else "γ" if self.scale else "β" if self.center else "—"
-        return text + " (+ mean, var)"
+        return self.affine_notation() + " (+ mean, var)"
 
     def caption(self) -> str:
         return "bn"
 
-    def diagram_window(self, window: Window | None) -> DiagramWindow | None:
-        return None
-
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
-        flags: dict[str, ArgValue] = {} if self.center else {"center": False}
-        flags.update({} if self.scale else {"scale": False})
         return ops.add(
             "BatchNormalization",
             ops.base,
             ops.shape,
             epsilon=BATCHNORM_EPSILON,
             momentum=BATCHNORM_MOMENTUM,
-            **flags,
+            **self.affine_args(),
         )
 
-    def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
-        return ()
+
+class LayerNorm(_Affine):
+    """Layer normalisation over the depth: each position's D values to mean 0 and variance 1 by their own
+    statistics, then γ·x̂ + β: 2·D trainable parameters (γ as weights, β as biases), no statistics kept.
+
+    Keras ``LayerNormalization(axis=-1)``; PyTorch's ``LayerNorm(C)`` on a channels-last volume (ConvNeXt).
+    Nonlinear: it divides by the input's own spread.
+    """
+
+    type: Literal["layer_norm"]
+
+    kind_name = "layer_norm"
+    example = {"type": "layer_norm"}
+    keras_readers = {"LayerNormalization": _read_layer_norm}
+    spelled_elsewhere = {
+        "layernormalization": '"type": "layer_norm"',
+        "ln": '"type": "layer_norm"',
+    }
+    keras_ops = {"LayerNormalization": KerasOp(_tf_layer_norm, _affine_variables, tfnn_support=_TFNN_LAYER_NORM)}
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        return self.affine(shape)
+
+    def is_nonlinear(self) -> bool:
+        return True
+
+    def notation(self, window: Window | None) -> str:
+        return f"{self.affine_notation()} over D"
+
+    def caption(self) -> str:
+        return "ln"
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        return ops.add("LayerNormalization", ops.base, ops.shape, epsilon=NORM_EPSILON, **self.affine_args())
+
+
+class GroupNorm(_Affine):
+    """Group normalisation: the depth D cut into ``groups`` groups of D/groups channels, each normalised over
+    H, W and its channels, then γ·x̂ + β: 2·D trainable parameters. groups must divide D (CC112 otherwise:
+    TensorFlow refuses the layer).
+
+    Keras ``GroupNormalization``; PyTorch ``GroupNorm(groups, C)``. Nonlinear, like layer_norm.
+    """
+
+    type: Literal["group_norm"]
+    groups: PositiveInt = Field(default=32, description="G: the number of channel groups (must divide D).")
+
+    kind_name = "group_norm"
+    example = {"type": "group_norm", "groups": 2}
+    keras_readers = {"GroupNormalization": _read_group_norm}
+    spelled_elsewhere = {
+        "groupnormalization": '"type": "group_norm"',
+        "gn": '"type": "group_norm"',
+    }
+    keras_ops = {"GroupNormalization": KerasOp(_tf_group_norm, _affine_variables, tfnn_support=_TFNN_GROUP_NORM)}
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        return self.affine(shape)
+
+    def is_nonlinear(self) -> bool:
+        return True
+
+    def notation(self, window: Window | None) -> str:
+        return f"G={self.groups} {self.affine_notation()}"
+
+    def caption(self) -> str:
+        return "gn"
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        height, width, depth = ops.volume()
+        args = {"groups": self.groups, "epsilon": NORM_EPSILON, **self.affine_args()}
+        return ops.add("GroupNormalization", ops.base, (height, width, depth), **args)
+
+
+class Scale(PerPosition):
+    """A learned per-channel scale, x·γ (ConvNeXt's layer scale): D trainable parameters, counted as weights;
+    no MACs (the normalisation convention) and linear.
+
+    Keras has no public layer for it: the export uses keras.applications' own ``LayerScale`` (the class
+    ConvNeXt saves; see :data:`LAYER_SCALE_SOURCE`) with ``init_values`` = ``init``, and the import reads it.
+    """
+
+    type: Literal["scale"]
+    init: Number = Field(default=1e-6, description="γ's initial value (ConvNeXt's 1e-6 by default).")
+
+    kind_name = "scale"
+    example = {"type": "scale"}
+    keras_readers = {"LayerScale": _read_layer_scale}
+    spelled_elsewhere = {"layerscale": '"type": "scale"'}
+    keras_ops = {
+        "LayerScale": KerasOp(
+            lambda op, read, _: f"{read[0]} * self.{identifier(op.name)}_variable",
+            _scale_variables,
+            keras_source=LAYER_SCALE_SOURCE,
+        )
+    }
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        return Computed(shape, weights=shape.depth)
+
+    def is_nonlinear(self) -> bool:
+        return False
+
+    def notation(self, window: Window | None) -> str:
+        return f"γ init={self.init:g}"
+
+    def caption(self) -> str:
+        return "scale"
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        return ops.add("LayerScale", ops.base, ops.shape, init_values=self.init, projection_dim=ops.shape[-1])

@@ -1,9 +1,10 @@
-"""Explicit padding: ``zero_padding`` (Keras' ZeroPadding2D).
+"""Explicit padding and its inverse: ``zero_padding`` (Keras' ZeroPadding2D) and ``cropping`` (Cropping2D).
 
-H×W×D → (H + top + bottom)×(W + left + right)×D; no parameters. The receptive field keeps its size and
-jump; its first centre moves up/left by the padding. Keras writes a padded conv as ZeroPadding2D then a
-"valid" conv: the diagram folds the two into one box and the rules count the padding as the conv's.
-Keras: ``ZeroPadding2D``; tf.nn: ``tf.pad``.
+H×W×D → (H + top + bottom)×(W + left + right)×D for padding, (H − top − bottom)×(W − left − right)×D for
+cropping (both written P, [h, w] or [[top, bottom], [left, right]]); no parameters. The receptive field keeps
+its size and jump; its first centre moves up/left by the padding, down/right by the crop. Keras writes a
+padded conv as ZeroPadding2D then a "valid" conv: the diagram folds the two into one box and the rules count
+the padding as the conv's. Keras: ``ZeroPadding2D``, ``Cropping2D``; tf.nn: ``tf.pad``, slicing.
 """
 
 from __future__ import annotations
@@ -14,9 +15,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
-from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, Traits, widest
+from convcalc.layers.base import (
+    PLUMBING_TRAITS,
+    UNIT_STEP,
+    Computed,
+    DiagramWindow,
+    FieldPair,
+    LayerSpec,
+    widest,
+)
+from convcalc.layers.channels import channel_crop
 from convcalc.layers.fields import NON_NEGATIVE_PAIR_SCHEMA, strict_pair
-from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, compact, volume_of
+from convcalc.layers.keras import CHANNELS_FIRST, KerasLayer, KerasOps, Mapped, Op, Tensor, compact, volume_of
 from convcalc.layers.onnx import OnnxMapped, OnnxNode
 from convcalc.layers.tfnn import KerasOp, padding_list
 from convcalc.layers.volume import Padding, Shape, Window
@@ -50,7 +60,8 @@ Sides = Annotated[
         }
     ),
 ]
-"""Padding per side: P, [h, w] or [[top, bottom], [left, right]], held as (top, bottom, left, right)."""
+"""Padding (or cropping) per side: P, [h, w] or [[top, bottom], [left, right]], held as (top, bottom, left,
+right)."""
 
 
 def _read_zero_padding(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
@@ -119,15 +130,7 @@ class ZeroPadding(LayerSpec):
 
     kind_name = "zero_padding"
     example = {"type": "zero_padding", "padding": 1}
-    traits = Traits(
-        weighted=False,
-        convolution=False,
-        mixes_channels=False,
-        keeps_shape=False,
-        merge=False,
-        whole_input=False,
-        pooling=False,
-    )
+    traits = PLUMBING_TRAITS
     drawing = "prefix"
     keras_readers = {"ZeroPadding2D": _read_zero_padding}
     onnx_readers = {"Pad": _read_onnx_pad}
@@ -174,6 +177,71 @@ class ZeroPadding(LayerSpec):
         ops.volume()
         top, bottom, left, right = self.padding
         return ops.add("ZeroPadding2D", ops.base, volume_of(output), padding=((top, bottom), (left, right)))
+
+    def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
+        return ()
+
+
+def _tf_crop(op: Op, read: list[str], padding: str) -> str:
+    (top, _), (left, _) = op.amounts("cropping")
+    height, width = op.output[0], op.output[1]
+    return f"{read[0]}[:, {top}:{top + height}, {left}:{left + width}, :]"
+
+
+def _read_cropping(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    if sources[0].layout == CHANNELS_FIRST:
+        return channel_crop(layer)
+    layer.needs_volume(sources[0])
+    return Mapped([{"type": "cropping", "crop": layer.config.get("cropping", 0)}], 4)
+
+
+class Cropping(LayerSpec):
+    """Cuts rows and columns off the borders: H − top − bottom, W − left − right (nothing left: CC113)."""
+
+    type: Literal["cropping"]
+    crop: Sides
+
+    kind_name = "cropping"
+    example = {"type": "cropping", "crop": 1}
+    traits = PLUMBING_TRAITS
+    drawing = "volume"
+    keras_readers = {"Cropping2D": _read_cropping}
+    spelled_elsewhere = {"cropping2d": '"type": "cropping"', "crop": '"type": "cropping"'}
+    keras_ops = {"Cropping2D": KerasOp(_tf_crop, purpose="crop")}
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        top, bottom, left, right = self.crop
+        return Computed(Shape(max(shape.height - top - bottom, 0), max(shape.width - left - right, 0), shape.depth))
+
+    def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
+        rows, cols = widest(fields)
+        top, _, left, _ = self.crop
+        return rows._replace(start=rows.start + top * rows.jump), cols._replace(start=cols.start + left * cols.jump)
+
+    def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:
+        return UNIT_STEP
+
+    def is_nonlinear(self) -> bool:
+        return False
+
+    def notation(self, window: Window | None) -> str:
+        top, bottom, left, right = self.crop
+        return (
+            f"crop={pair_text((top, left))}"
+            if (top, left) == (bottom, right)
+            else f"crop={top},{bottom},{left},{right}"
+        )
+
+    def caption(self) -> str:
+        return "crop"
+
+    def diagram_window(self, window: Window | None) -> DiagramWindow | None:
+        return None
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        ops.volume()
+        top, bottom, left, right = self.crop
+        return ops.add("Cropping2D", ops.base, volume_of(output), cropping=((top, bottom), (left, right)))
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()

@@ -1,30 +1,44 @@
-"""Pooling: ``pool`` (max, avg or l2 over F×F windows) and ``global_pool`` (over the whole H×W).
+"""Pooling: ``pool`` (max, avg or l2 over F×F windows, or adaptive to an output size) and ``global_pool``.
 
-Shapes: a pool's window is a conv's, (W − F + 2P)/S + 1, with S defaulting to F; the depth is kept; no
-parameters, no MACs. Keras: ``MaxPooling2D``, ``AveragePooling2D``, ``GlobalAveragePooling2D``,
-``GlobalMaxPooling2D``; TensorFlow has no L2 pooling, so convcalc defines ``L2Pooling2D`` once (below) for
-the Keras export and the generated code. tf.nn: ``max_pool2d``, ``avg_pool2d``, ``reduce_mean``/``reduce_max``.
+Shapes: a pool's window is a conv's, (W − F + 2P)/S + 1 rounded down, with S defaulting to F, or rounded up
+with ``ceil_mode`` (PyTorch's rule, :func:`~convcalc.arithmetic.ceil_mode_output_size`); an adaptive pool
+(``output``) gives exactly out×out with PyTorch's windows [floor(i·W/out), ceil((i + 1)·W/out)). The depth is
+kept; no parameters, no MACs. Keras: ``MaxPooling2D``, ``AveragePooling2D``, ``AdaptiveAveragePooling2D``,
+``AdaptiveMaxPooling2D``, ``GlobalAveragePooling2D``, ``GlobalMaxPooling2D``; TensorFlow has no L2 pooling, so
+convcalc defines ``L2Pooling2D`` once (below) for the Keras export and the generated code. tf.nn:
+``max_pool2d``, ``avg_pool2d``, ``reduce_mean``/``reduce_max`` (and over adaptive windows, a helper).
+
+Ceil mode in Keras, which has none: the padding P as a ``ZeroPadding2D`` (zeros, as every explicit pool padding
+here: an average counts them, PyTorch's ``count_include_pad=True``), then the pool with ``padding="same"`` on an
+axis where TensorFlow's "same" on the padded input pads nothing before and exactly the overhang after: its max
+ignores the overhang and its average divides by the values inside, which is PyTorch's ceil mode to the value.
+Where one axis needs "same" and the other "valid", an F×1 pool then a 1×F one (max and average factor by axis).
+Elsewhere (an overhang of two or more pixels, or an L2 pool that ceil mode changes) no Keras pool matches, and
+the kind says so (CC108).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from convcalc import arithmetic as ar
 from convcalc.layers.base import (
     UNIT_STEP,
+    BuildProblem,
     Computed,
     DiagramWindow,
     FieldPair,
     LayerSpec,
     Traits,
     whole_input_field,
+    widest,
 )
-from convcalc.layers.fields import Padding, PositivePair
+from convcalc.layers.fields import Padding, PositivePair, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, compact, volume_of
 from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader
 from convcalc.layers.padding import onnx_window_padding
@@ -61,6 +75,29 @@ class L2Pooling2D(layers.Layer):
 pasted into generated Keras code, executed by :mod:`convcalc.export.runtime` for in-memory models."""
 
 POOL_LAYERS = {"max": "MaxPooling2D", "avg": "AveragePooling2D", "l2": "L2Pooling2D"}
+ADAPTIVE_LAYERS = {"max": "AdaptiveMaxPooling2D", "avg": "AdaptiveAveragePooling2D"}
+
+KERAS_ADAPTIVE_EXACT = 2**24
+"""Keras's adaptive pooling computes floor(i·W/out) and ceil((i + 1)·W/out) in float32: exact while out·W < 2^24
+(every product i·W is then exact, and a quotient at least 1/out from an integer cannot round onto it)."""
+
+ADAPTIVE_TFNN_SUPPORT = '''
+
+def adaptive_pool2d(x: tf.Tensor, output_size: tuple[int, int], reduce) -> tf.Tensor:
+    """PyTorch's adaptive pooling: output (i, j) reduces rows [floor(i·H/oh), ceil((i + 1)·H/oh)) and the
+    columns likewise, with integer arithmetic."""
+    height, width = x.shape[1], x.shape[2]
+    (out_h, out_w), rows = output_size, []
+    for i in range(out_h):
+        top, bottom = i * height // out_h, -(-(i + 1) * height // out_h)
+        cells = []
+        for j in range(out_w):
+            left, right = j * width // out_w, -(-(j + 1) * width // out_w)
+            cells.append(reduce(x[:, top:bottom, left:right, :], axis=[1, 2]))
+        rows.append(tf.stack(cells, axis=1))
+    return tf.stack(rows, axis=1)
+'''
+"""The tf.nn file's adaptive pooling (exact integer windows), written once when a model uses it."""
 GLOBAL_POOL_LAYERS = {"avg": "GlobalAveragePooling2D", "max": "GlobalMaxPooling2D"}
 
 
@@ -78,6 +115,21 @@ def _tf_l2_pool(op: Op, read: list[str], padding: str) -> str:
     # The sum of squares over each window is the mean of squares times the window size.
     mean = f"tf.nn.avg_pool2d(tf.square({read[0]}), ksize={ksize}, strides={strides}, padding='VALID')"
     return f"tf.sqrt(tf.maximum({mean} * {float(kernel_h * kernel_w)!r}, L2_EPSILON))"
+
+
+def _tf_adaptive(reduce: str) -> Callable[[Op, list[str], str], str]:
+    def expression(op: Op, read: list[str], padding: str) -> str:
+        return f"adaptive_pool2d({read[0]}, {op.pair('output_size')!r}, tf.{reduce})"
+
+    return expression
+
+
+def _read_adaptive(mode: str) -> Callable[[KerasLayer, list[Tensor]], Mapped]:
+    def reader(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+        layer.needs_volume(sources[0])
+        return Mapped([{"type": "pool", "mode": mode, "output": compact(layer.pair("output_size"))}], 4)
+
+    return reader
 
 
 def _read_pool(mode: str) -> Callable[[KerasLayer, list[Tensor]], Mapped]:
@@ -138,13 +190,63 @@ def _refuse_rounding_up(node: OnnxNode, kernel: tuple[int, int], stride: tuple[i
 
 
 class Pool(WindowedLayer):
-    """Spatial pooling over F×F windows with stride S; depth is preserved; no parameters."""
+    """Spatial pooling over F×F windows with stride S, or adaptive to an output size; depth is preserved; no
+    parameters."""
 
     type: Literal["pool"]
     mode: Literal["max", "avg", "l2"] = "max"
-    kernel: PositivePair = Field(description="F: int or [h, w].")
+    output: PositivePair | None = Field(
+        default=None,
+        description="Adaptive pooling to this H×W (PyTorch's AdaptiveAvgPool2d/AdaptiveMaxPool2d): int or [h, w];"
+        " instead of kernel, stride, padding and ceil_mode.",
+    )
+    kernel: PositivePair | None = Field(default=None, validate_default=True, description="F: int or [h, w].")
     stride: PositivePair | None = Field(default=None, description="S (defaults to the kernel).")
     padding: Padding = Field(default=(0, 0), description='P: int, [h, w], "valid" or "same".')
+    ceil_mode: StrictBool = Field(
+        default=False,
+        description="Round (W − F + 2P)/S + 1 up, PyTorch's ceil_mode (the last window must start inside the"
+        ' input or the left padding); no effect with "same".',
+    )
+
+    @field_validator("kernel", mode="before")
+    @classmethod
+    def _kernel_unless_adaptive(cls, value: Any, info: ValidationInfo) -> Any:
+        # Validated even when left out (validate_default): a pool without output needs its kernel.
+        if value is None and info.data.get("output") is None:
+            raise PydanticCustomError(
+                "pool_window",
+                "required field is missing: F, an integer or a pair [h, w] (or output, for adaptive pooling)",
+                {},
+            )
+        return value
+
+    @field_validator("output")
+    @classmethod
+    def _adaptive_mode(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and info.data.get("mode") == "l2":
+            raise PydanticCustomError(
+                "adaptive_mode", "adaptive pooling is max or avg (PyTorch and Keras have no adaptive L2 pool)", {}
+            )
+        return value
+
+    @field_validator("kernel", "stride", "padding", "ceil_mode")
+    @classmethod
+    def _not_adaptive(cls, value: Any, info: ValidationInfo) -> Any:
+        # The defaults (as a dump writes them) mean nothing to an adaptive pool; any other value would.
+        if info.data.get("output") is not None and value not in (None, (0, 0), False):
+            raise PydanticCustomError(
+                "adaptive_window",
+                "{field} does not go with output: an adaptive pool chooses its own windows (give either output,"
+                " or kernel with stride, padding and ceil_mode)",
+                {"field": info.field_name},
+            )
+        return value
+
+    def _window(self, shape: Shape) -> Window:
+        assert self.kernel is not None
+        stride = self.stride if self.stride is not None else self.kernel
+        return resolve_window(self.kernel, stride, self.padding, shape, ceil_mode=self.ceil_mode)
 
     kind_name = "pool"
     example = {"type": "pool", "kernel": 2}
@@ -158,7 +260,12 @@ class Pool(WindowedLayer):
         pooling=True,
     )
     drawing = "volume"
-    keras_readers = {"MaxPooling2D": _read_pool("max"), "AveragePooling2D": _read_pool("avg")}
+    keras_readers = {
+        "MaxPooling2D": _read_pool("max"),
+        "AveragePooling2D": _read_pool("avg"),
+        "AdaptiveMaxPooling2D": _read_adaptive("max"),
+        "AdaptiveAveragePooling2D": _read_adaptive("avg"),
+    }
     onnx_readers = {"MaxPool": _read_onnx_pool("max"), "AveragePool": _read_onnx_pool("avg")}
     spelled_elsewhere = {
         "maxpool": '"type": "pool", "mode": "max"',
@@ -179,33 +286,156 @@ class Pool(WindowedLayer):
             tfnn_constants=f"L2_EPSILON = {L2_EPSILON!r}  # floor under the sum of squares: gradient 0, not NaN",
             keras_source=L2_POOLING_SOURCE,
         ),
+        "AdaptiveMaxPooling2D": KerasOp(_tf_adaptive("reduce_max"), tfnn_support=ADAPTIVE_TFNN_SUPPORT),
+        "AdaptiveAveragePooling2D": KerasOp(_tf_adaptive("reduce_mean"), tfnn_support=ADAPTIVE_TFNN_SUPPORT),
     }
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
-        stride = self.stride if self.stride is not None else self.kernel
-        window = resolve_window(self.kernel, stride, self.padding, shape)
+        if self.output is not None:  # adaptive: no one window; the output is what was asked for
+            return Computed(Shape(self.output[0], self.output[1], shape.depth))
+        window = self._window(shape)
         return Computed(window.output(shape.depth), window)
+
+    def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
+        if self.output is None:
+            return super().receptive_field(computed, shape, fields)
+        rows, cols = widest(fields)
+        return (
+            adaptive_receptive_field(rows, shape.height, self.output[0]),
+            adaptive_receptive_field(cols, shape.width, self.output[1]),
+        )
+
+    def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:
+        # An adaptive pool takes any input size to its output: like global pooling, it asks nothing of it.
+        return UNIT_STEP if self.output is not None else super().grid_step(window)
+
+    def diagram_window(self, window: Window | None) -> DiagramWindow | None:
+        return None if self.output is not None else super().diagram_window(window)
 
     def is_nonlinear(self) -> bool:
         return self.mode in ("max", "l2")
 
     def notation(self, window: Window | None) -> str:
-        return " ".join([f"{self.mode} {window_notation(window)[0]}", *window_notation(window)[1:]])
+        if self.output is not None:
+            return f"{self.mode} adaptive → {self.output[0]}×{self.output[1]}"
+        words = window_notation(window)
+        ceil = ["ceil"] if window is not None and window.ceil_mode else []
+        return " ".join([f"{self.mode} {words[0]}", *words[1:], *ceil])
 
     def caption(self) -> str:
-        return f"{self.mode}pool"
+        return f"adaptive {self.mode}pool" if self.output is not None else f"{self.mode}pool"
+
+    def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
+        if self.output is not None:
+            for size, out, axis in ((shape.height, self.output[0], "height"), (shape.width, self.output[1], "width")):
+                if size * out >= KERAS_ADAPTIVE_EXACT and size % out:
+                    return BuildProblem(
+                        f"adaptive pooling of {axis} {size} to {out}: Keras computes the window bounds"
+                        f" floor(i·W/out) in float32, exact only while out·W < 2^24 (here {size * out:,}), so its"
+                        " windows may differ from PyTorch's"
+                    )
+            return None
+        window = self._window(shape)
+        if not window.ceil_mode or _ceil_export(window, self.mode) is not None:
+            return None
+        overhangs = [
+            (result.size - 1) * stride + kernel - result.numerator - kernel
+            for result, kernel, stride in (
+                (window.rows, window.kernel[0], window.stride[0]),
+                (window.cols, window.kernel[1], window.stride[1]),
+            )
+        ]
+        sizes = f"{window.rows.size}×{window.cols.size}"
+        floors = f"{_floor_size(window.rows, window.stride[0])}×{_floor_size(window.cols, window.stride[1])}"
+        if self.mode == "l2":
+            why = "convcalc's L2Pooling2D reads whole windows only"
+        else:
+            why = (
+                'a pool with padding "same" computes the windows ceil mode adds only where the last one hangs'
+                f" exactly 1 pixel past the padded input (here {overhangs[0]}×{overhangs[1]})"
+            )
+        return BuildProblem(
+            f"ceil mode gives {sizes} where the floor gives {floors}, and Keras has no ceil mode: {why}, so no"
+            " Keras pool computes these windows",
+            ({"ceil_mode": False},),
+        )
 
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        volume = volume_of(output)
+        if self.output is not None:
+            ops.volume()
+            return ops.add(ADAPTIVE_LAYERS[self.mode], ops.base, volume, output_size=self.output)
         assert window is not None
         l2 = self.mode == "l2"
+        layer = POOL_LAYERS[self.mode]
+        paddings = _ceil_export(window, self.mode) if window.ceil_mode else ("valid", "valid")
+        assert paddings is not None, "CC108 stops the export of a ceil-mode pool Keras cannot match"
+        if window.ceil_mode and paddings != ("valid", "valid"):
+            ops.volume()
+            ops.zero_pad(*window.padding)
+            if paddings[0] != paddings[1]:  # factored by axis: the rows' pool, then the columns'
+                _, width, depth = ops.shape
+                ops.add(
+                    layer,
+                    ops.helper("rows"),
+                    (output.height, width, depth),
+                    pool_size=(window.kernel[0], 1),
+                    strides=(window.stride[0], 1),
+                    padding=paddings[0],
+                )
+                return ops.add(
+                    layer, ops.base, volume, pool_size=(1, window.kernel[1]), strides=(1, window.stride[1]),
+                    padding=paddings[1],
+                )  # fmt: skip
+            return ops.add(layer, ops.base, volume, pool_size=window.kernel, strides=window.stride, padding="same")
         padding = keras_padding(ops, window, same=not l2)  # the L2 layer has no padding of its own
-        layer, volume = POOL_LAYERS[self.mode], volume_of(output)
         if l2:
             return ops.add(layer, ops.base, volume, pool_size=window.kernel, strides=window.stride)
         return ops.add(layer, ops.base, volume, pool_size=window.kernel, strides=window.stride, padding=padding)
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()
+
+
+def _floor_size(result: ar.AxisResult, stride: int) -> int:
+    return result.numerator // stride + 1 if result.has_output else 0
+
+
+def _axis_padding(result: ar.AxisResult, kernel: int, stride: int) -> str | None:
+    """The Keras padding that computes one axis of a ceil-mode window exactly on the zero-padded input:
+    ``"valid"`` where ceil and floor agree, ``"same"`` where TensorFlow's "same" pads nothing before and exactly
+    the overhang after (its max ignores that, its average does not count it, as PyTorch); None otherwise."""
+    if result.size == _floor_size(result, stride):
+        return "valid"
+    padded = result.numerator + kernel  # W + P_before + P_after
+    if ar.same_output_size(padded, stride) == result.size and ar.same_padding(padded, kernel, stride)[0] == 0:
+        return "same"
+    return None
+
+
+def _ceil_export(window: Window, mode: str) -> tuple[str, str] | None:
+    """The Keras padding of each axis of a ceil-mode pool, or None where Keras cannot compute it exactly.
+
+    Axes that need different paddings take two pools, F×1 then 1×F: max and average pooling factor by axis (a
+    max of maxes; PyTorch's divisor, and TensorFlow's "same" one, is the rows' count times the columns'); L2
+    pooling is not, and its layer has no "same" of its own.
+    """
+    rows = _axis_padding(window.rows, window.kernel[0], window.stride[0])
+    cols = _axis_padding(window.cols, window.kernel[1], window.stride[1])
+    if rows is None or cols is None or (mode == "l2" and (rows, cols) != ("valid", "valid")):
+        return None
+    return rows, cols
+
+
+def adaptive_receptive_field(previous: ar.ReceptiveField, size: int, out: int) -> ar.ReceptiveField:
+    """Receptive field after an adaptive pool of ``size`` rows to ``out``: the largest window, the mean step
+    W/out between outputs (the steps are floor(W/out) or one more), and the first window [0, ceil(W/out))."""
+    first = ar.ceil_div(size, out)
+    return ar.ReceptiveField(
+        size=previous.size + (ar.adaptive_largest_window(size, out) - 1) * previous.jump,
+        jump=previous.jump * Fraction(size, out),
+        start=previous.start + Fraction(first - 1, 2) * previous.jump,
+    )
 
 
 def _read_global_pool(mode: str) -> Callable[[KerasLayer, list[Tensor]], Mapped]:

@@ -72,6 +72,14 @@ def variable(owner: str, part: str, initial: str, note: str = "", trainable: boo
     return f"{line}  {comment(note)}" if note else line
 
 
+def frozen(line: str) -> str:
+    """A :func:`variable` line made non-trainable: the variable of a frozen layer (``"trainable": false``)."""
+    if ", trainable=False)" in line:
+        return line
+    close = line.index(")", line.rindex(", name="))  # the name is an identifier's literal: no parenthesis
+    return f"{line[:close]}, trainable=False{line[close:]}"
+
+
 def glorot(shape: tuple[int, ...], fan_in: int, fan_out: int) -> str:
     """Keras's default initialiser as a call of the generated file's ``glorot_uniform``."""
     return f"glorot_uniform({literal(list(shape))}, {fan_in}, {fan_out}, generator)"

@@ -3,7 +3,8 @@
 Shape per axis: (W − 1)·S + F − 2P + output_padding (``arithmetic.transpose_output_size``), F the dilated
 extent; ``"same"`` gives W·S (Keras' rule); without output_padding a kernel smaller than the stride counts as
 max(F, S), as Keras builds it. Weights F·F·D·K + K; MACs: every weight once per *input* position. Keras:
-``Conv2DTranspose`` with an explicit ``output_padding`` and, for a padding P, ``Cropping2D(P)``; tf.nn:
+``Conv2DTranspose`` with an explicit ``output_padding`` and, for a padding P, ``Cropping2D(P)`` (the cropping
+kind's); tf.nn:
 ``tf.nn.conv2d_transpose``.
 """
 
@@ -65,12 +66,6 @@ def _transpose_variables(op: Op, shape: Shape) -> list[str]:
         variable(identifier(op.name), "kernel", glorot(kernel, area * units, area * depth), "[F, F, K, D]"),
         *bias_variable(op, units),
     ]
-
-
-def _tf_crop(op: Op, read: list[str], padding: str) -> str:
-    (top, _), (left, _) = op.amounts("cropping")
-    height, width, _ = op.output
-    return f"{read[0]}[:, {top}:{top + height}, {left}:{left + width}, :]"
 
 
 def _read_conv_transpose(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
@@ -171,7 +166,6 @@ class ConvTranspose(LayerSpec):
     }
     keras_ops = {
         "Conv2DTranspose": KerasOp(_tf_conv2d_transpose, _transpose_variables, biased=True),
-        "Cropping2D": KerasOp(_tf_crop, purpose="crop the transposed conv's padding"),
     }
 
     def _extent(self) -> tuple[int, int]:

@@ -90,6 +90,8 @@ class WindowAxis(NamedTuple):
         >>> WindowAxis("height", "row", 224, 7, 2, 3, 3, ar.conv_output_size(224, 7, 2, 3, 3)).lost  # ResNet's stem
         0
         """
+        if self.result.ceil:
+            return 0  # ceil mode reads the tail with one more window (or skips only a stride's gap)
         tail = self.result.remainder if self.result.has_output else 0
         if tail <= self.pad_after or tail <= self.stride - self.span:
             return 0
@@ -98,6 +100,8 @@ class WindowAxis(NamedTuple):
     @property
     def drops_padding(self) -> bool:
         """The floor leaves only padding unread: the last r ≤ P_after padded rows (an asymmetric padding)."""
+        if self.result.ceil:
+            return False
         tail = self.result.remainder if self.result.has_output else 0
         return 0 < tail <= self.pad_after
 
@@ -123,6 +127,13 @@ class Window:
     rows: ar.AxisResult
     cols: ar.AxisResult
     dilation: tuple[int, int] = (1, 1)
+    ceil_mode: bool = False
+    """PyTorch's ``ceil_mode`` (pools with numeric padding): the size rounds up, see ``ceil_mode_output_size``."""
+
+    @property
+    def rounding(self) -> str:
+        """How (W − F + 2P)/S + 1 becomes an integer here: ``floor``, or ``ceil`` (ceil mode)."""
+        return "ceil" if self.ceil_mode else "floor"
 
     @property
     def effective_kernel(self) -> tuple[int, int]:
@@ -165,8 +176,12 @@ def resolve_window(
     padding: object,
     shape: Shape,
     dilation: tuple[int, int] = (1, 1),
+    ceil_mode: bool = False,
 ) -> Window:
-    """Resolve a conv or pool window on an input volume: padding in pixels and the size per axis."""
+    """Resolve a conv or pool window on an input volume: padding in pixels and the size per axis.
+
+    ``ceil_mode`` rounds (W − F + 2P)/S + 1 up (PyTorch's rule); it has no effect with ``"same"``, whose size is
+    TensorFlow's ceil(W/S) by definition."""
     eff_h = ar.effective_kernel(kernel[0], dilation[0])
     eff_w = ar.effective_kernel(kernel[1], dilation[1])
     if padding == "same":
@@ -178,10 +193,12 @@ def resolve_window(
         top = bottom = padding[0]
         left = right = padding[1]
         same = False
-    rows = ar.conv_output_size(shape.height, eff_h, stride[0], top, bottom)
-    cols = ar.conv_output_size(shape.width, eff_w, stride[1], left, right)
+    ceil_mode = ceil_mode and not same
+    axis_size = ar.ceil_mode_output_size if ceil_mode else ar.conv_output_size
+    rows = axis_size(shape.height, eff_h, stride[0], top, bottom)
+    cols = axis_size(shape.width, eff_w, stride[1], left, right)
     if same:
         # TensorFlow's rule is ceil(W/S) by definition, even where its implied padding leaves a remainder.
         rows = rows._replace(size=ar.same_output_size(shape.height, stride[0]))
         cols = cols._replace(size=ar.same_output_size(shape.width, stride[1]))
-    return Window(kernel, stride, Padding(top, bottom, left, right), same, rows, cols, dilation)
+    return Window(kernel, stride, Padding(top, bottom, left, right), same, rows, cols, dilation, ceil_mode)

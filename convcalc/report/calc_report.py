@@ -23,6 +23,8 @@ def _formula(axis: WindowAxis, same: bool, unit: str) -> str:
             f"{formula} = {fraction_text(exact).replace('-', '−')}: the window ({axis.letter} = {axis.span}) is"
             f" larger than the padded input (W + 2P = {axis.padded}), so there is no output (CC102)"
         )
+    if result.ceil:
+        return _ceil_formula(axis, formula, exact, unit)
     if result.fits:
         return f"{formula} = {result.size}"
     if axis.lost:
@@ -33,6 +35,27 @@ def _formula(axis: WindowAxis, same: bool, unit: str) -> str:
     else:
         why = "the rows it skips lie in the stride's own gap"
     return f"{formula} {exact_decimal(exact)} is not an integer: TensorFlow floors it to {result.size}; {why}"
+
+
+def _ceil_formula(axis: WindowAxis, formula: str, exact: Fraction, unit: str) -> str:
+    """A ceil-mode pool's axis: the rounding up, and PyTorch's rule that the last window starts inside."""
+    result = axis.result
+    if result.remainder == 0:
+        return f"{formula} = {result.size} (exact: ceil mode rounds nothing)"
+    rounded = result.numerator // axis.stride + 2
+    if result.size < rounded:
+        start = (rounded - 1) * axis.stride
+        return (
+            f"{formula} {exact_decimal(exact)} is not an integer: ceil mode would round it up to {rounded}, but"
+            f" that window would start at {start} ≥ W + P = {axis.size + axis.pad}, past the input (PyTorch's"
+            f" rule), so {result.size}: the same as the floor"
+        )
+    overhang = (result.size - 1) * axis.stride + axis.span - axis.padded
+    rows = f"{overhang} {unit}" if overhang == 1 else f"{overhang} {unit.replace('/', 's/')}s"
+    return (
+        f"{formula} {exact_decimal(exact)} is not an integer: ceil mode rounds it up to {result.size}; the last"
+        f" window starts inside the input and hangs {rows} past the padded input, which it does not read"
+    )
 
 
 def render(checked: CheckedSpec, output_format: str) -> str:
@@ -55,6 +78,7 @@ def render(checked: CheckedSpec, output_format: str) -> str:
             "biases": layer.biases,
             "params": layer.params,
             "fits": window.fits or window.same,
+            "rounding": "same" if window.same else window.rounding,
             "findings": [
                 {
                     "code": f.code,

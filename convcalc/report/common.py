@@ -39,8 +39,10 @@ def totals_lines(checked: CheckedSpec) -> list[str]:
     facts = checked.facts
     lines = [
         f"total params: {facts.total_params:,} ({facts.total_weights:,} weights + {facts.total_biases:,} biases"
-        + (f" + {facts.total_non_trainable:,} non-trainable" if facts.total_non_trainable else "")
-        + f"; trainable {facts.total_trainable_params:,})"
+        + (f" + {facts.total_statistics:,} non-trainable" if facts.total_statistics else "")
+        + f"; trainable {facts.total_trainable_params:,}"
+        + (f", frozen {facts.total_frozen:,}" if facts.total_frozen else "")
+        + ")"
         f" · parameter memory: {human_bytes(facts.param_bytes)} (float32)"
         f" · output: {facts.output_shape}",
         f"MACs per example: {facts.total_macs:,} ({human_count(facts.total_macs)}; FLOPs = 2·MACs ="
@@ -56,7 +58,7 @@ def totals_lines(checked: CheckedSpec) -> list[str]:
             f" + Adam state {human_bytes(memory.optimizer)} + saved activations {human_bytes(memory.activations)}"
             " (a lower bound)"
         )
-    if facts.total_non_trainable:
+    if facts.total_statistics:
         lines.append(f"params: {PARAMS_CONVENTION}")
     if checked.config_file is not None:
         lines.append(f"config: {printable(checked.config_file)}")

@@ -151,15 +151,14 @@ def _finding(checked: CheckedSpec, finding: Finding, anchor: str, anchored: set[
     return out
 
 
-def _section(checked: CheckedSpec, number: int) -> list[str]:
+def _section(checked: CheckedSpec, anchor: str, svg: str) -> list[str]:
     facts = checked.facts
-    anchor = f"spec{number}"
     table, anchored = _table(checked, anchor)
     out = [
         f'<section id="{anchor}">',
         f"<h2>{_esc(facts.name or checked.file)}</h2>",
         f'<div class="file">{_esc(checked.file)}</div>',
-        f'<figure aria-label="diagram of {_esc(facts.name or checked.file)}">{draw_svg(checked).rstrip()}</figure>',
+        f'<figure aria-label="diagram of {_esc(facts.name or checked.file)}">{svg.rstrip()}</figure>',
         "<h3>Layers</h3>",
         *table,
         '<ul class="totals">',
@@ -183,7 +182,7 @@ def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTI
     names = ", ".join(checked.facts.name or checked.file for checked in results)
     body: list[str] = []
     for number, checked in enumerate(results):
-        body.extend(_section(checked, number))
+        body.extend(_section(checked, f"spec{number}", draw_svg(checked)))
     return (
         "\n".join(
             [
@@ -207,3 +206,39 @@ def render(results: Sequence[CheckedSpec], options: RenderOptions = DEFAULT_OPTI
         )
         + "\n"
     )
+
+
+FRAGMENT_CLASS = "convcalc-report"
+_PAGE_ROOTS = {":root", "body", "main"}
+_SELECTORS = re.compile(r"(?:(?<=[{}])|^)(\s*)([^{}@\s][^{}]*)\{")
+SVG_NAMESPACE = ' xmlns="http://www.w3.org/2000/svg"'
+
+
+def scoped_css(css: str, scope: str) -> str:
+    """The page's style with every selector inside ``scope`` (the page's root and body become ``scope``), so
+    that a fragment's style cannot restyle the page around it (a notebook).
+
+    >>> scoped_css("body{margin:0}\\n@media print{:root{--a:1}}\\nh2,td.num{x:y}", ".r")
+    '.r{margin:0}\\n@media print{.r{--a:1}}\\n.r h2,.r td.num{x:y}'
+    """
+
+    def scope_one(selector: str) -> str:
+        selector = selector.strip()
+        if selector in _PAGE_ROOTS:
+            return scope
+        return f"{scope},{scope} *" if selector == "*" else f"{scope} {selector}"
+
+    return _SELECTORS.sub(lambda m: m.group(1) + ",".join(map(scope_one, m.group(2).split(","))) + "{", css)
+
+
+def fragment(checked: CheckedSpec, anchor: str) -> str:
+    """One spec's section of the report as an HTML fragment to show inline (a notebook's ``_repr_html_``): the
+    diagram, the table, the totals and the findings with their fixes, under a style scoped to the fragment.
+
+    Like the page: escaped, no scripts, nothing fetched (the inline SVG needs no namespace URI in HTML).
+    ``anchor``: a prefix for the ids of the rows the findings link to, unique in the page.
+    """
+    svg = draw_svg(checked).replace(SVG_NAMESPACE, "", 1)
+    style = scoped_css(CSS, f"div.{FRAGMENT_CLASS}")
+    body = "\n".join(_section(checked, anchor, svg))
+    return f'<div class="{FRAGMENT_CLASS}"><style>{style}</style>\n{body}\n</div>\n'

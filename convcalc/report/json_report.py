@@ -34,6 +34,7 @@ def layer_record(layer: LayerFacts, names: list[str]) -> dict[str, Any]:
         "neurons": layer.neurons,
         "trainable_params": layer.trainable_params,
         "non_trainable_params": layer.non_trainable,
+        "trainable": layer.trainable,
         "macs": layer.macs,
         "flops": 2 * layer.macs,
         "inputs": ["input" if s < 0 else names[s] for s in layer.inputs],
@@ -48,6 +49,7 @@ def layer_record(layer: LayerFacts, names: list[str]) -> dict[str, Any]:
         record["padding"] = list(window.padding)
         record["padding_mode"] = "same" if window.same else "explicit"
         record["fits"] = window.fits or window.same
+        record["rounding"] = "same" if window.same else window.rounding
     if layer.unshared_params is not None:
         record["unshared_params"] = layer.unshared_params
     if layer.local_connectivity is not None:

@@ -81,8 +81,12 @@ Row = LayerRow | RunHeading
 
 
 def hyperparameters(layer: LayerFacts) -> str:
-    """The layer's settings in the notation CNN courses use: ``F=3 S=1 P=1 K=64``."""
-    return layer.spec.notation(layer.window)
+    """The layer's settings in the notation CNN courses use: ``F=3 S=1 P=1 K=64`` (``frozen`` when its weights
+    are not trained)."""
+    notation = layer.spec.notation(layer.window)
+    if layer.trainable or not layer.weights + layer.biases:
+        return notation
+    return f"{notation} frozen" if notation else "frozen"
 
 
 def row_signature(layer: LayerFacts) -> tuple[object, ...]:

@@ -16,6 +16,7 @@ from convcalc.rules import (  # noqa: F401  (each module registers its rules)
     padding,
     pools,
     skips,
+    slicing,
     strides,
     transpose,
     unused,

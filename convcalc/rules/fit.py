@@ -69,7 +69,9 @@ def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     fires when some of them are input, not padding. A padding layer right before the window counts as its
     padding. Two cases are not errors: when the r rows are all padding (ResNet's 7×7, S=2, P=3 stem on 224:
     see CC208), and when r is no more than the S − F rows a stride larger than the kernel skips between every
-    two windows anyway (a 1×1, S=2 shortcut: see CC205).
+    two windows anyway (a 1×1, S=2 shortcut: see CC205). The rounding here is the floor, which TensorFlow
+    and PyTorch apply by default; a pool with `ceil_mode: true` rounds up instead (PyTorch's rule: one more
+    window, which must start inside the input or the left padding), never leaves input unread, and is exempt.
 
     ## Why is this bad
     Input that no window covers is lost before any later layer can see it. The layer "cannot work" in the
@@ -78,8 +80,8 @@ def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     output as ceil(W/S).
 
     ## Use instead
-    Change S, F or P (or the input size) so that the division is exact; the finding lists re-computed
-    alternatives, magic numbers first.
+    Change S, F or P (or the input size) so that the division is exact, or give a pool `ceil_mode: true`;
+    the finding lists re-computed alternatives, magic numbers first.
     """
     input_fixes_left = 1  # re-analysing the whole network is O(n): only for the first misfit
     locked: set[int] | None = None
@@ -181,7 +183,8 @@ def floor_drops_padding(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     explains why a framework's output is one smaller than (W − F + 2P)/S + 1 read as a fraction suggests.
 
     ## Use instead
-    Nothing, usually; `padding: "same"` (TensorFlow's rule: ceil(W/S), the extra pixel after) or an input
+    Nothing, usually (a pool with `ceil_mode: true` rounds up instead of down and is not reported);
+    `padding: "same"` (TensorFlow's rule: ceil(W/S), the extra pixel after) or an input
     size that divides exactly if the half-pixel shift matters.
     """
     for layer in net.layers:

@@ -41,8 +41,10 @@ def rewindow(
     kernel: tuple[int, int] | None = None,
     stride: tuple[int, int] | None = None,
     padding: Any = None,
+    ceil_mode: bool | None = None,
 ) -> Window:
-    """The layer's window re-computed on the same input with some settings changed (the dilation kept)."""
+    """The layer's window re-computed on the same input with some settings changed (the dilation and the
+    rounding kept unless ``ceil_mode`` says)."""
     window = layer.window
     assert window is not None, "rewindow needs a conv or pool layer"
     return resolve_window(
@@ -51,6 +53,7 @@ def rewindow(
         spec_padding(window) if padding is None else padding,
         layer.input_shape,
         window.dilation,
+        window.ceil_mode if ceil_mode is None else ceil_mode,
     )
 
 
@@ -144,7 +147,7 @@ def fit_fixes(layer: LayerFacts, keep_size: bool = False) -> tuple[Fix, ...]:
     size = (layer.output_shape.height, layer.output_shape.width)
     fixes: list[Fix] = []
     for title, changes, new in chain(
-        _magic_fit(layer), _setting_fits(layer, "stride"), _setting_fits(layer, "kernel"),
+        _magic_fit(layer), _ceil_fit(layer), _setting_fits(layer, "stride"), _setting_fits(layer, "kernel"),
         _setting_fits(layer, "padding"), [('padding "same"', {"padding": "same"}, rewindow(layer, padding="same"))],
     ):  # fmt: skip
         out = new.output(depth)
@@ -170,6 +173,17 @@ def _magic_fit(layer: LayerFacts) -> Iterator[Candidate]:
             return
 
 
+def _ceil_fit(layer: LayerFacts) -> Iterator[Candidate]:
+    """A pool that floors: PyTorch's ceil_mode reads the rows the floor drops with one more window."""
+    window = layer.window
+    assert window is not None
+    if isinstance(layer.spec, Pool) and not window.ceil_mode and not window.same:
+        new = rewindow(layer, ceil_mode=True)
+        ceil = layer.spec.model_copy(update={"ceil_mode": True})
+        if ceil.tensorflow_problem(layer.input_shape, new.output(layer.output_shape.depth)) is None:
+            yield "ceil_mode", {"ceil_mode": True}, new
+
+
 _LABELS = {"stride": "S", "kernel": "F", "padding": "P"}
 
 
@@ -179,7 +193,12 @@ def _setting_fits(layer: LayerFacts, field: str) -> Iterator[Candidate]:
     assert window is not None
     found = 0
     for value in _axis_pairs(window, _setting_values(layer, field)):
-        new = rewindow(layer, **{field: value})
+        new = rewindow(
+            layer,
+            kernel=value if field == "kernel" else None,
+            stride=value if field == "stride" else None,
+            padding=value if field == "padding" else None,
+        )
         if fits_exactly(new):
             shown = pair_value(*value)
             yield f"{_LABELS[field]}={value_text(shown)}", {field: shown}, new

@@ -190,6 +190,12 @@ def covers_input(layer: LayerFacts, window: Window) -> bool:
     return window.kernel[0] >= shape.height and window.kernel[1] >= shape.width and out.height == out.width == 1
 
 
+def tiles_input(window: Window) -> bool:
+    """A patchify window: F = S, no padding, no dilation, so the windows tile the input without overlap (ViT's
+    and ConvNeXt's stems and downsamplers). Each output summarises its own patch; there is no centre to keep."""
+    return window.kernel == window.stride and not any(window.padding) and window.dilation == (1, 1)
+
+
 def reaching_output(net: NetworkFacts) -> set[int]:
     """The layers whose output reaches the network's output (the last layer), through the layers that read them."""
     if not net.layers:

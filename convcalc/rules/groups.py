@@ -1,4 +1,5 @@
-"""CC104: a grouped conv whose groups do not divide its channels and filters."""
+"""CC104: a grouped conv whose groups do not divide its channels and filters; CC109: a group_norm whose groups
+do not divide its depth."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 from convcalc.analysis import NetworkFacts
 from convcalc.arithmetic import divisors
 from convcalc.findings import Fix, Severity
-from convcalc.layers import Conv
+from convcalc.layers import Conv, GroupNorm
 from convcalc.rules.base import Hit, Settings, rule
 
 
@@ -51,5 +52,47 @@ def groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
             layer.index,
             f"groups = {groups} must divide the input depth D = {depth} (remainder {depth % groups}) and the"
             f" filters K = {filters} (remainder {filters % groups}); TensorFlow refuses this layer",
+            fixes,
+        )
+
+
+@rule(
+    "CC109",
+    "norm-groups-do-not-divide",
+    Severity.ERROR,
+    summary="A group_norm's groups must divide the depth D of its input.",
+    bad={"input": [8, 8, 6], "layers": [{"type": "group_norm", "groups": 4}]},
+    good={"input": [8, 8, 6], "layers": [{"type": "group_norm", "groups": 3}]},
+    tensorflow_refuses=True,
+)
+def norm_groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Checks that a `group_norm` with `groups: G` cuts its input's D channels into G equal groups: G must
+    divide D.
+
+    ## Why is this bad
+    Each group is normalised over H, W and its D/G channels; Keras refuses the layer when it is built
+    ("Number of groups (4) must be a multiple of the number of channels (6)"), and so does PyTorch's GroupNorm.
+
+    ## Use instead
+    A group count that divides D (32 groups for 64, 128 … channels, as in the paper; 1 is layer normalisation
+    over H, W and D, D is instance normalisation).
+    """
+    for layer in net.layers:
+        spec = layer.spec
+        if not isinstance(spec, GroupNorm) or layer.input_shape.empty:
+            continue
+        depth, groups = layer.input_shape.depth, spec.groups
+        if depth % groups == 0:
+            continue
+        nearest = sorted(divisors(depth), key=lambda g: (abs(g - groups), -g))
+        fixes = tuple(
+            Fix(f"groups={g} → {depth // g} channels per group", layer.path, {"groups": g}) for g in nearest[:2]
+        )
+        yield Hit(
+            layer.index,
+            f"groups = {groups} must divide the input depth D = {depth} ({depth} = {depth // groups}·{groups}"
+            f" + {depth % groups}); TensorFlow refuses this layer",
             fixes,
         )

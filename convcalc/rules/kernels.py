@@ -10,7 +10,7 @@ from convcalc.findings import Fix, Severity
 from convcalc.layers import WindowAxis
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import checked_fix, padding_title, padding_value, pair_value
-from convcalc.rules.graph import covers_input, is_conv, size_locked, sliding_conv, windowed
+from convcalc.rules.graph import covers_input, is_conv, size_locked, sliding_conv, tiles_input, windowed
 from convcalc.text import percent_number, plural, value_text
 
 
@@ -81,7 +81,8 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     says so. Convs whose spatial filter works per channel are exempt: it costs F·F per channel, so a
     large kernel is cheap, and MobileNetV3, EfficientNet and ConvNeXt use 5×5 and 7×7 ones on purpose. So is
     a factorised 1×n or n×1 kernel (Inception v3's 1×7 then 7×1): it is where the advice to stack small
-    filters leads, n·D·K weights instead of n·n·D·K.
+    filters leads, n·D·K weights instead of n·n·D·K. And so is a patchify conv (F = S, no padding: ConvNeXt's
+    and ViT's 4×4/4 or 16×16/16 stems embed each patch once; overlapping 3×3s would be another layer).
 
     ## Why is this bad
     CS231n's "magic numbers" and VGG (Simonyan & Zisserman): a stack of small filters has the receptive
@@ -96,6 +97,8 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     for layer, window in windowed(net, is_conv):
         if not _kernel_too_large(window) or covers_input(layer, window) or min(window.kernel) == 1:
             continue  # a 1×n or n×1 kernel is the factorisation itself (Inception v3's 1×7 then 7×1)
+        if tiles_input(window):
+            continue  # a patchify conv embeds each patch once: a stack of overlapping 3×3s is another layer
         side = max(window.kernel)
         count = ceil_div(side - 1, 2)
         field = 2 * count + 1
@@ -151,7 +154,8 @@ def even_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
     Flags sliding convs of every kind with an even kernel side (except a conv over its whole
-    input, an fc layer in conv form).
+    input, an fc layer in conv form, and a patchify conv: F = S with no padding, whose windows tile the
+    input without overlap, as in ConvNeXt's 4×4/4 stem and 2×2/2 downsamplers).
 
     ## Why is this bad
     An even kernel has no centre pixel: each output sits half a pixel off the input grid, the shift adds up
@@ -163,7 +167,7 @@ def even_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     locked = size_locked(net)
     for layer, window in windowed(net, sliding_conv):
-        if not _even_kernel(window) or covers_input(layer, window):
+        if not _even_kernel(window) or covers_input(layer, window) or tiles_input(window):
             continue
         kh, kw = window.kernel
         even = " and ".join(

@@ -1,4 +1,5 @@
-"""Merges: CC105 (add of different shapes), CC106 (concat of different H×W), CC309 (misaligned fields)."""
+"""Merges: CC105 (add of different shapes), CC106 (concat of different H×W), CC110 (multiply of shapes that do
+not broadcast), CC309 (misaligned fields)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from convcalc.analysis import LayerFacts, NetworkFacts, Shape
 from convcalc.arithmetic import INPUT_RECEPTIVE_FIELD
 from convcalc.findings import Severity
+from convcalc.layers.merge import broadcast_shape
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import MERGE_FIXES, merge_fixes
 from convcalc.text import fraction_text
@@ -122,6 +124,62 @@ def concat_sizes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
 
 
 @rule(
+    "CC110",
+    "multiply-shapes-differ",
+    Severity.ERROR,
+    summary="A multiply merges volumes that neither match nor broadcast (a 1×1×D gate over H×W×D).",
+    bad={
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "global_pool", "mode": "avg", "name": "squeeze"},
+            {"type": "conv", "filters": 8, "kernel": 1, "name": "gate"},
+            {"type": "multiply", "inputs": ["input", "gate"]},
+        ],
+    },
+    good={
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "global_pool", "mode": "avg", "name": "squeeze"},
+            {"type": "conv", "filters": 4, "kernel": 1, "name": "gate"},
+            {"type": "activation", "kind": "sigmoid", "name": "sigmoid"},
+            {"type": "multiply", "inputs": ["input", "sigmoid"]},
+        ],
+    },
+    tensorflow_refuses=True,
+)
+def multiply_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Checks that the inputs of a `multiply` broadcast: along each of H, W and D their sizes agree or are 1.
+    The usual cases are equal shapes and a 1×1×D gate scaling every position of an H×W×D volume
+    (squeeze-and-excite).
+
+    ## Why is this bad
+    An elementwise product needs one value of each input per output value; TensorFlow fails at build time
+    ("Inputs have incompatible shapes"). Usually the gate's last conv or fc has a different number of
+    units than the volume it scales has channels.
+
+    ## Use instead
+    Give the gate's last layer as many filters or units as the gated volume has channels.
+    """
+    fixed = 0
+    for layer in net.layers:
+        if layer.type != "multiply" or any(s.empty for s in layer.input_shapes):
+            continue
+        if broadcast_shape(layer.input_shapes) is not None:
+            continue
+        shown = "; ".join(f"{label}: {shape}" for label, shape in _merge_inputs(net, layer))
+        fixed += 1
+        broadcasts = lambda shapes: broadcast_shape(shapes) is not None  # noqa: E731
+        fixes = merge_fixes(net, layer, broadcasts) if settings.fixes and fixed <= MERGE_FIXES else ()
+        yield Hit(
+            layer.index,
+            f"multiply needs equal shapes or a 1×1×D gate over an H×W×D volume but gets {shown}",
+            fixes,
+        )
+
+
+@rule(
     "CC309",
     "misaligned-merge",
     Severity.WARNING,
@@ -159,7 +217,14 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     for layer in net.layers:
         if not layer.traits.merge or len(layer.inputs) < 2:
             continue
-        fields = _merge_fields(net, layer)
+        # A broadcast 1×1 gate (squeeze-and-excite) has no grid of its own to align.
+        fields = [
+            field
+            for field, shape in zip(_merge_fields(net, layer), layer.input_shapes, strict=True)
+            if (shape.height, shape.width) == (layer.output_shape.height, layer.output_shape.width)
+        ]
+        if len(fields) < 2:
+            continue
         first_label, (rows0, cols0) = fields[0]
         for label, (rows, cols) in fields[1:]:
             if (rows.start, rows.jump, cols.start, cols.jump) != (rows0.start, rows0.jump, cols0.start, cols0.jump):

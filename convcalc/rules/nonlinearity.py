@@ -61,16 +61,24 @@ def _pointwise(layer: LayerFacts) -> bool:
     return layer.type == "conv" and layer.window is not None and layer.window.kernel == (1, 1)
 
 
+def _channelwise(layer: LayerFacts) -> bool:
+    return layer.traits.convolution and not layer.traits.mixes_channels
+
+
 def _intended(earlier: LayerFacts, later: LayerFacts) -> bool:
-    """Linear pairs that are designs, not slips: a per-channel conv then a 1×1 conv (a separable conv written
-    out; Xception found no nonlinearity between them works best); a linear bottleneck, a 1×1 projection to
-    fewer channels that feeds (through a residual add or not) the next block's 1×1 expansion (MobileNetV2:
-    a ReLU on the narrow volume would destroy information); and learned upsampling (a strided transposed
-    conv, bilinear interpolation when initialised as in FCN) before or after a conv."""
-    channelwise = earlier.traits.convolution and not earlier.traits.mixes_channels
-    projects = _pointwise(earlier) and earlier.output_shape.depth < earlier.input_shape.depth
+    """Linear pairs that are designs, not slips: a factorised conv — a per-channel conv then a
+    1×1 conv (a separable conv written out; Xception found no nonlinearity between them works best), or any
+    conv then a per-channel conv, which adds D·F² weights of spatial reach (ConvNeXt's 1×1 projection feeds
+    the next block's 7×7 per-channel conv, and its 2×2 downsampler one too, with no activation by design;
+    a per-channel conv before a full F×F conv is still flagged: that pair is one larger conv); a linear
+    bottleneck, a 1×1 projection that does not widen, feeding (through a residual add or not) the next
+    block's 1×1 expansion (MobileNetV2, MobileNetV3's expansion-1 blocks: a ReLU on the narrow volume
+    would destroy information); and learned upsampling (a strided transposed conv, bilinear interpolation
+    when initialised as in FCN) before or after a conv."""
+    factorised = (_channelwise(earlier) and _pointwise(later)) or (_channelwise(later) and earlier.traits.convolution)
+    projects = _pointwise(earlier) and earlier.output_shape.depth <= earlier.input_shape.depth
     expands = _pointwise(later) and later.output_shape.depth > later.input_shape.depth
-    return (channelwise and _pointwise(later)) or (projects and expands) or _upsamples(earlier) or _upsamples(later)
+    return factorised or (projects and expands) or _upsamples(earlier) or _upsamples(later)
 
 
 def _relu_before(layer: LayerFacts, taken: set[str]) -> Fix:
@@ -126,11 +134,14 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     For each layer with weights (every conv and fc layer), follows its inputs back
     through linear layers — normalisation, dropout, zero padding, flatten, avg pooling, and `add`/`concat`,
     which follow every input — and flags it when another layer with weights is reached before a
-    nonlinearity: a ReLU, any `activation` (relu6, gelu, softmax…), a max or L2 pool, global max pooling.
-    Three designs are exempt: a per-channel conv feeding a 1×1 conv (a separable conv written out), a linear
-    bottleneck (a 1×1 projection to fewer channels feeding, through a residual add or not, the next block's
-    1×1 expansion: MobileNetV2, MNASNet, EfficientNet), and a strided transposed conv (learned upsampling) on
-    either side.
+    nonlinearity: a ReLU, any `activation` (relu6, gelu, softmax…), a max or L2 pool, global max pooling, a
+    `multiply` (a product of two branches: squeeze-and-excite). Upsampling, `split`, `channel_shuffle` and
+    `cropping` are linear.
+    Three designs are exempt: a factorised conv (a per-channel conv feeding a 1×1 conv: a separable conv
+    written out; any conv feeding a per-channel conv: ConvNeXt's projection feeding the next block's 7×7
+    per-channel conv), a linear bottleneck (a 1×1 projection that does not widen feeding, through a residual
+    add or not, the next block's 1×1 expansion: MobileNetV2/V3, MNASNet, EfficientNet), and a strided
+    transposed conv (learned upsampling) on either side.
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,

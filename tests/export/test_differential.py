@@ -98,10 +98,15 @@ def randomise(model: Any, seed: int = 4) -> None:
     rng = np.random.default_rng(seed)
     for weight in model.weights:
         shape = tuple(weight.shape)
-        if weight.name in ("gamma", "moving_variance"):
+        if "int" in str(weight.dtype):
+            continue  # Normalization's sample count
+        if weight.name in ("gamma", "moving_variance", "variance"):
             weight.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
         elif "kernel" not in weight.name:
             weight.assign((0.1 * rng.standard_normal(shape)).astype("float32"))
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Normalization):
+            layer.finalize_state()  # Keras's Normalization reads its weights only then (after adapt() or a load)
 
 
 def copy_keras_weights_into(net: Any, plan: ExportPlan, model: Any) -> int:
@@ -109,7 +114,9 @@ def copy_keras_weights_into(net: Any, plan: ExportPlan, model: Any) -> int:
     copied = 0
     for op in plan.ops:
         for weight in model.get_layer(op.name).weights:
-            getattr(net, f"{op.name}_{weight.name}").assign(weight.numpy())
+            # Keras's LayerScale leaves its weight unnamed: "variable", or "variable_2" after other unnamed ones.
+            name = "variable" if weight.name.startswith("variable") else weight.name
+            getattr(net, f"{op.name}_{name}").assign(weight.numpy())
             copied += 1
     return copied
 

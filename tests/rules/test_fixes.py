@@ -151,6 +151,7 @@ NO_FIX_ON_BAD_EXAMPLE = {
     "CC404",  # pool-replaceable-by-stride
     "CC405",  # over-budget
     "CC208",  # floor-drops-padding: advice, nothing to fix
+    "CC113",  # crop-leaves-nothing: the right crop depends on what the cropped volume must meet
 }
 
 

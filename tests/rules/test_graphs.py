@@ -671,3 +671,45 @@ def test_every_fix_clears_its_finding_on_graphs(spec: dict[str, Any]) -> None:
                 fixed = apply_fix(spec, fix)
                 left = {(f.code, f.layer) for f in run(fixed, code)}
                 assert (finding.code, finding.layer) not in left, (fix, fixed)
+
+
+def test_cc303_passes_convnext_and_mobilenet_v3_linear_designs() -> None:
+    # ConvNeXt: a block's 1×1 projection, scaled and added to the shortcut, feeds the next block's 7×7
+    # depthwise conv with no activation; so does its 2×2/2 downsampler.
+    convnext = {
+        "input": [16, 16, 8],
+        "layers": [
+            {"type": "depthwise", "kernel": 7, "padding": 3, "name": "dw"},
+            {"type": "batchnorm"},
+            conv("expand", filters=32, kernel=1, padding=0),
+            {"type": "activation", "kind": "gelu"},
+            conv("project", filters=8, kernel=1, padding=0),
+            {"type": "add", "inputs": ["project", "input"], "name": "sum"},
+            {"type": "depthwise", "kernel": 7, "padding": 3, "name": "next_dw"},
+            {"type": "activation", "kind": "gelu"},
+            {"type": "conv", "filters": 16, "kernel": 2, "stride": 2, "name": "down"},
+            {"type": "depthwise", "kernel": 7, "padding": 3, "name": "after_down"},
+        ],
+    }
+    assert where(convnext, "CC303") == []
+    # MobileNetV3's expansion-1 block: a 16 → 16 projection (not narrower) feeds the next 16 → 64 expansion.
+    expansion_one = {
+        "input": [8, 8, 16],
+        "layers": [
+            {"type": "depthwise", "kernel": 3, "padding": 1},
+            {"type": "relu"},
+            conv("project", filters=16, kernel=1, padding=0),
+            {"type": "add", "inputs": ["project", "input"], "name": "sum"},
+            conv("expand", filters=64, kernel=1, padding=0),
+        ],
+    }
+    assert where(expansion_one, "CC303") == []
+    # A 3×3 conv straight into another 3×3 conv is still one linear map.
+    assert where({"input": [8, 8, 4], "layers": [conv("a"), conv("b")]}, "CC303") == [1]
+
+
+def test_cc207_passes_patchify_convs_and_flags_overlapping_even_kernels() -> None:
+    patchify = {"input": [32, 32, 3], "layers": [{"type": "conv", "filters": 8, "kernel": 4, "stride": 4}]}
+    assert where(patchify, "CC207") == []
+    overlapping = {"input": [32, 32, 3], "layers": [{"type": "conv", "filters": 8, "kernel": 4, "stride": 2}]}
+    assert where(overlapping, "CC207") == [0]

@@ -1,0 +1,181 @@
+"""Resampling without weights: ``upsample`` by an integer factor per axis, or to a fixed size.
+
+Shape: H×W×D → (fh·H)×(fw·W)×D with ``factor``, h×w×D with ``size``; no parameters, no MACs. Interpolation is
+TensorFlow's ``tf.image.resize`` with half-pixel centres: output i sits at input coordinate
+x = (i + ½)·s − ½, s = in/out (1/f for a factor).
+
+- ``nearest`` reads the one input pixel nearest x: the receptive field keeps its size.
+- ``bilinear`` reads the two neighbours around x: the field grows by one input step, r + j (none when s = 1,
+  where x falls on a pixel).
+
+Either way the jump becomes j·s and the first centre moves to start + (s − 1)/2·j: exactly a transposed conv
+with F = S = f (nearest upsampling *is* that conv with a kernel of ones). Keras: ``UpSampling2D`` (factor) or
+``Resizing`` (size), both with an explicit ``interpolation``; tf.nn: ``tf.image.resize``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from convcalc import arithmetic as ar
+from convcalc.layers.base import (
+    PLUMBING_TRAITS,
+    UNIT_STEP,
+    Computed,
+    DiagramWindow,
+    FieldPair,
+    LayerSpec,
+    widest,
+)
+from convcalc.layers.fields import PositivePair
+from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, compact, short_json, volume_of
+from convcalc.layers.tfnn import KerasOp
+from convcalc.layers.volume import Shape, Window
+from convcalc.pysource import literal
+from convcalc.text import pair_text
+
+INTERPOLATIONS = ("nearest", "bilinear")
+
+
+def _tf_resize(op: Op, read: list[str], padding: str) -> str:
+    height, width, _ = op.output
+    method = op.text("interpolation", "nearest")
+    return f"tf.image.resize({read[0]}, [{height}, {width}], method={literal(method)})"
+
+
+def _interpolation(layer: KerasLayer, default: str) -> str:
+    value = layer.config.get("interpolation", default)
+    if value not in INTERPOLATIONS:
+        raise layer.refuse(
+            f"interpolation {short_json(value)}: convcalc models 'nearest' and 'bilinear'", "interpolation"
+        )
+    return str(value)
+
+
+def _read_upsampling(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    layer.needs_volume(sources[0])
+    body = {"type": "upsample", "factor": compact(layer.pair("size", 2))}
+    interpolation = _interpolation(layer, "nearest")
+    return Mapped([body if interpolation == "nearest" else {**body, "interpolation": interpolation}], 4)
+
+
+def _read_resizing(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    layer.needs_volume(sources[0])
+    for option in ("crop_to_aspect_ratio", "pad_to_aspect_ratio", "antialias"):
+        if layer.config.get(option):
+            raise layer.refuse(f"{option}=true: convcalc models a plain resize to height×width only", option)
+    height, width = layer.config.get("height"), layer.config.get("width")
+    body = {"type": "upsample", "size": [height, width]}
+    interpolation = _interpolation(layer, "bilinear")  # Resizing's default
+    return Mapped([body if interpolation == "nearest" else {**body, "interpolation": interpolation}], 4)
+
+
+class Upsample(LayerSpec):
+    """Resamples the volume: out = f·W per axis with ``factor``, or the given h×w with ``size``; D unchanged.
+
+    Nearest reads 1 input pixel per output (the field keeps its size), bilinear 2 per axis (r + j); the jump
+    becomes j·W/out.
+    """
+
+    type: Literal["upsample"]
+    factor: PositivePair | None = Field(default=None, description="f: int or [h, w]; out = f·W.")
+    size: PositivePair | None = Field(default=None, description="[h, w]: the output size (Keras' Resizing).")
+    interpolation: Literal["nearest", "bilinear"] = "nearest"
+
+    kind_name = "upsample"
+    example = {"type": "upsample", "factor": 2}
+    traits = PLUMBING_TRAITS
+    drawing = "volume"
+    keras_readers = {"UpSampling2D": _read_upsampling, "Resizing": _read_resizing}
+    spelled_elsewhere = {
+        "upsampling2d": '"type": "upsample"',
+        "upsampling": '"type": "upsample"',
+        "upsamplingnearest2d": '"type": "upsample"',
+        "upsamplingbilinear2d": '"type": "upsample", "interpolation": "bilinear"',
+        "resizing": '"type": "upsample", "size": [16, 16]',
+        "resize": '"type": "upsample", "size": [16, 16]',
+        "interpolate": '"type": "upsample"',
+    }
+    keras_ops = {"UpSampling2D": KerasOp(_tf_resize), "Resizing": KerasOp(_tf_resize)}
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Upsample:
+        if (self.factor is None) == (self.size is None):
+            raise PydanticCustomError(
+                "upsample", "give exactly one of factor (an int or [h, w]) or size ([h, w]){got}", {"got": self._got()}
+            )
+        return self
+
+    def _got(self) -> str:
+        return " (got both)" if self.factor is not None else " (got neither)"
+
+    def _out(self, shape: Shape) -> tuple[int, int]:
+        if self.factor is not None:
+            return (shape.height * self.factor[0], shape.width * self.factor[1])
+        assert self.size is not None
+        return self.size
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        height, width = self._out(shape)
+        return Computed(Shape(height, width, shape.depth))
+
+    def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
+        axes = []
+        out = (computed.out.height, computed.out.width)
+        for field, before, after in zip(widest(fields), (shape.height, shape.width), out, strict=True):
+            scale = Fraction(before, after) if after > 0 else Fraction(1)
+            axes.append(_resampled_field(field, scale, self.interpolation))
+        return axes[0], axes[1]
+
+    def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:
+        if self.factor is None:
+            # A resize to a fixed h×w: the step (W/h) depends on the input, and the sizes after it do not; no
+            # stride chain (CC301) runs through it.
+            return UNIT_STEP
+        return (Fraction(1, self.factor[0]), Fraction(1, self.factor[1]))
+
+    def is_nonlinear(self) -> bool:
+        return False  # nearest copies values, bilinear takes a fixed weighted sum: both linear maps
+
+    def notation(self, window: Window | None) -> str:
+        text = f"×{pair_text(self.factor)}" if self.factor is not None else f"→{'×'.join(map(str, self.size or ()))}"
+        return f"{text} {self.interpolation}"
+
+    def caption(self) -> str:
+        return "upsample"
+
+    def diagram_window(self, window: Window | None) -> DiagramWindow | None:
+        return None
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        ops.volume()
+        if self.factor is not None:
+            return ops.add(
+                "UpSampling2D", ops.base, volume_of(output), size=self.factor, interpolation=self.interpolation
+            )
+        return ops.add(
+            "Resizing",
+            ops.base,
+            volume_of(output),
+            height=output.height,
+            width=output.width,
+            interpolation=self.interpolation,
+        )
+
+    def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
+        return ()
+
+
+def _resampled_field(field: ar.ReceptiveField, scale: Fraction, interpolation: str) -> ar.ReceptiveField:
+    """One axis's field after resampling by ``scale`` = in/out with half-pixel centres (see the module doc)."""
+    grows = interpolation == "bilinear" and scale != 1
+    return ar.ReceptiveField(
+        size=field.size + (field.jump if grows else 0),
+        jump=field.jump * scale,
+        start=field.start + (scale - 1) / 2 * field.jump,
+    )

@@ -1,0 +1,140 @@
+"""Layers that slice or reorder a volume: CC111 (a split outside the depth), CC112 (shuffle groups that do not
+divide the depth), CC113 (a crop that leaves nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from convcalc.analysis import NetworkFacts
+from convcalc.arithmetic import divisors
+from convcalc.findings import Fix, Severity
+from convcalc.layers import ChannelShuffle, Cropping, Split
+from convcalc.rules.base import Hit, Settings, rule
+
+
+@rule(
+    "CC111",
+    "split-outside-depth",
+    Severity.ERROR,
+    summary="A split asks for channels the volume does not have: parts that do not divide D, or a stop past D.",
+    bad={"input": [8, 8, 6], "layers": [{"type": "split", "parts": 4, "part": 0}]},
+    good={"input": [8, 8, 6], "layers": [{"type": "split", "parts": 2, "part": 0}]},
+)
+def split_outside_depth(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Checks that a `split` into `parts` equal parts divides the input depth D, and that a split by
+    `start`/`stop` ends at or before channel D.
+
+    ## Why is this bad
+    Equal parts of a depth n does not divide are not equal: PyTorch's `chunk` makes the last one smaller,
+    a slice of ⌊D/n⌋ channels (what convcalc counts and exports) drops the rest. Channels past D do not
+    exist: TensorFlow's slicing clamps silently to fewer channels than the spec says. Either way the
+    network is not the one written down.
+
+    ## Use instead
+    A part count that divides D (ShuffleNetV2 splits in two), or a stop ≤ D.
+    """
+    for layer in net.layers:
+        spec = layer.spec
+        if not isinstance(spec, Split) or layer.input_shape.empty:
+            continue
+        depth = layer.input_shape.depth
+        if spec.parts is not None and spec.part is not None:
+            if depth % spec.parts == 0:
+                continue
+            parts, part = spec.parts, spec.part
+            near = sorted((g for g in divisors(depth) if g > part and g > 1), key=lambda g: (abs(g - parts), g))
+            fixes = tuple(Fix(f"parts={g} → {depth // g} channels each", layer.path, {"parts": g}) for g in near[:2])
+            yield Hit(
+                layer.index,
+                f"parts = {spec.parts} must divide the input depth D = {depth} (remainder {depth % spec.parts}):"
+                f" part {spec.part} would be {depth // spec.parts} of {depth} channels, and the last"
+                f" {depth % spec.parts} belong to no part",
+                fixes,
+            )
+        elif spec.start is not None and spec.stop is not None and spec.stop > depth:
+            fixes = (Fix(f"stop={depth} → channels [{spec.start}, {depth})", layer.path, {"stop": depth}),)
+            yield Hit(
+                layer.index,
+                f"channels [{spec.start}, {spec.stop}) reach past the input depth D = {depth} by"
+                f" {spec.stop - depth}: only {max(depth - spec.start, 0)} exist",
+                fixes if spec.start < depth else (),
+            )
+
+
+@rule(
+    "CC112",
+    "shuffle-groups-do-not-divide",
+    Severity.ERROR,
+    summary="A channel shuffle's groups must divide the input depth D.",
+    bad={"input": [8, 8, 6], "layers": [{"type": "channel_shuffle", "groups": 4}]},
+    good={"input": [8, 8, 6], "layers": [{"type": "channel_shuffle", "groups": 3}]},
+    tensorflow_refuses=True,
+)
+def shuffle_groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Checks that `channel_shuffle` with `groups: g` splits the depth D into g groups of D/g channels.
+
+    ## Why is this bad
+    The shuffle reshapes H×W×D into H×W×g×(D/g) and swaps the last two axes; when g does not divide D
+    there is no such shape, and TensorFlow refuses the reshape ("The total size of the tensor must be
+    unchanged").
+
+    ## Use instead
+    The group count of the grouped convs around it (ShuffleNet v1), or 2 (ShuffleNetV2), dividing D.
+    """
+    for layer in net.layers:
+        spec = layer.spec
+        if not isinstance(spec, ChannelShuffle) or layer.input_shape.empty:
+            continue
+        depth, groups = layer.input_shape.depth, spec.groups
+        if depth % groups == 0:
+            continue
+        near = sorted((g for g in divisors(depth) if g > 1), key=lambda g: (abs(g - groups), g))
+        fixes = tuple(Fix(f"groups={g} → {depth // g} channels per group", layer.path, {"groups": g}) for g in near[:2])
+        yield Hit(
+            layer.index,
+            f"groups = {groups} must divide the input depth D = {depth} (remainder {depth % groups});"
+            " TensorFlow cannot reshape the channels into equal groups",
+            fixes,
+        )
+
+
+@rule(
+    "CC113",
+    "crop-leaves-nothing",
+    Severity.ERROR,
+    summary="A cropping removes every row or every column of its input.",
+    bad={"input": [4, 4, 3], "layers": [{"type": "cropping", "crop": 2}]},
+    good={"input": [4, 4, 3], "layers": [{"type": "cropping", "crop": 1}]},
+    tensorflow_refuses=True,
+)
+def crop_leaves_nothing(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+    """
+    ## What it does
+    Checks that a `cropping` leaves at least one row and one column: top + bottom < H and
+    left + right < W.
+
+    ## Why is this bad
+    There is no output; Keras refuses the layer ("Values in `cropping` argument should be smaller than the
+    corresponding spatial dimension"). Usually the crop was sized for a larger input (a U-Net skip
+    connection cropped for another input size).
+
+    ## Use instead
+    A crop of the difference between the two sizes that must meet, half on each side.
+    """
+    for layer in net.layers:
+        spec = layer.spec
+        if not isinstance(spec, Cropping) or layer.input_shape.empty:
+            continue
+        top, bottom, left, right = spec.crop
+        shape = layer.input_shape
+        problems = []
+        if top + bottom >= shape.height:
+            problems.append(f"top + bottom = {top} + {bottom} = {top + bottom} rows of H = {shape.height}")
+        if left + right >= shape.width:
+            problems.append(f"left + right = {left} + {right} = {left + right} columns of W = {shape.width}")
+        if problems:
+            yield Hit(layer.index, f"the crop removes {' and '.join(problems)}: nothing is left of {shape}")
