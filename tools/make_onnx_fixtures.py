@@ -1,7 +1,8 @@
 """Regenerate tests/fixtures/onnx/: torchvision classifiers exported to ONNX, kept as graphs without weights.
 
 Needs torch, torchvision and onnx (the test suite needs only onnx). Each model is built with ``weights=None``
-and exported at 1×3×224×224 three ways: the TorchScript exporter (``dynamo=False``, its defaults: batchnorm
+(GoogLeNet and Inception v3 without their training-only auxiliary heads, as published) and exported at
+1×3×224×224 (Inception v3: 299×299) three ways: the TorchScript exporter (``dynamo=False``, its defaults: batchnorm
 folded into the convs in eval mode), the dynamo exporter with its default optimizer, and the dynamo exporter
 with ``optimize=False`` (batchnorm kept). The float initializers are then rewritten as external data in a file
 that is never written (``weights.absent``): their ``dims`` stay, their bytes go, so each fixture is a few KiB.
@@ -31,7 +32,31 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "onnx"
 ORACLE = FIXTURES / "oracle.json"
-MODELS = ("resnet18", "mobilenet_v2", "squeezenet1_1", "googlenet", "densenet121")
+MODELS = (
+    "resnet18",
+    "mobilenet_v2",
+    "squeezenet1_1",
+    "googlenet",
+    "densenet121",
+    "alexnet",
+    "vgg16",
+    "resnet50",
+    "resnext50_32x4d",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+    "mnasnet1_0",
+    "shufflenet_v2_x1_0",
+    "regnet_y_400mf",
+    "convnext_tiny",
+    "inception_v3",
+)
+BUILD: dict[str, dict[str, Any]] = {
+    "googlenet": {"aux_logits": False, "init_weights": False},
+    "inception_v3": {"aux_logits": False, "init_weights": False},
+}
+"""Constructor options: the auxiliary classifiers are training-only heads outside the published parameter count."""
+SIZES = {"inception_v3": 299}
+"""Input sizes other than 224 (the size torchvision's GFLOPS are published at)."""
 VARIANTS: dict[str, dict[str, Any]] = {
     "torchscript": {"dynamo": False},
     "dynamo": {"dynamo": True},
@@ -113,8 +138,9 @@ def export(name: str, variant: str, options: dict[str, Any]) -> dict[str, Any]:
     import torch
     import torchvision
 
-    model = torchvision.models.get_model(name, weights=None).eval()
-    example = (torch.randn(1, 3, 224, 224),)
+    model = torchvision.models.get_model(name, weights=None, **BUILD.get(name, {})).eval()
+    size = SIZES.get(name, 224)
+    example = (torch.randn(1, 3, size, size),)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.onnx"
         torch.onnx.export(model, example, str(path), **options)

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from convcalc.analysis import NetworkFacts, Shape, analyze
+from convcalc.analysis import NetworkFacts, Shape
+from convcalc.importers.confirming import confirmed
 from convcalc.importers.keras_operations import is_operation, read_operation
 from convcalc.importers.names import UniqueNames
 from convcalc.layers import REGISTRY
@@ -37,7 +38,6 @@ from convcalc.loading import (
     format_path,
     open_regular,
     read_text,
-    validate,
 )
 from convcalc.spec import INPUT_NAME, MAX_LAYERS
 
@@ -262,18 +262,7 @@ def spec_from_keras_config(
             file, f"is not a Keras model config: expected an object with 'class_name' and 'config' (got {_kind(data)})"
         )
     importer = _Importer(input_size=input_size)
-    spec = importer.run(data)
-    if importer.problems:
-        raise SpecError(file, importer.report())
-    assert spec is not None
-    try:
-        network = validate(file, spec)
-    except SpecError as exc:
-        raise SpecError(file, [importer.translate(p) for p in exc.problems]) from None
-    problems = importer.confirm(analyze(network))
-    if problems:
-        raise SpecError(file, problems)
-    return spec
+    return confirmed(file, importer.run(data), importer)
 
 
 def _kind(value: Any) -> str:

@@ -17,18 +17,20 @@ weighted node's stored values with convcalc's count: a disagreement is refused, 
 from __future__ import annotations
 
 import io
+import operator
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
-from convcalc.analysis import NetworkFacts, Shape, analyze
+from convcalc.analysis import NetworkFacts, Shape
+from convcalc.importers.confirming import confirmed
 from convcalc.importers.names import UniqueNames
 from convcalc.layers import REGISTRY
 from convcalc.layers.keras import Refusal, Tensor
-from convcalc.layers.onnx import Constant, Dims, Input, OnnxMapped, OnnxNode
-from convcalc.loading import MAX_PROBLEMS, Problem, SpecError, capped, open_regular, validate
+from convcalc.layers.onnx import CHANNELS_LAST, Constant, Dims, Input, OnnxMapped, OnnxNode
+from convcalc.loading import MAX_PROBLEMS, Problem, SpecError, capped, open_regular
 from convcalc.spec import INPUT_NAME, MAX_LAYERS
 
 if TYPE_CHECKING:
@@ -98,17 +100,7 @@ def read_onnx_file(path: str, input_size: InputSize | None = None) -> OnnxImport
         raise _file_error(path, reason)
     model = _parse(path)
     importer = _Importer(path, model, input_size)
-    spec = importer.run()
-    if importer.problems:
-        raise SpecError(path, importer.report())
-    assert spec is not None
-    try:
-        network = validate(path, spec)
-    except SpecError as exc:
-        raise SpecError(path, [importer.translate(p) for p in exc.problems]) from None
-    problems = importer.confirm(analyze(network))
-    if problems:
-        raise SpecError(path, capped(problems))
+    spec = confirmed(path, importer.run(), importer)
     return OnnxImport(spec, importer.notes)
 
 
@@ -273,10 +265,13 @@ def _show(shape: Dims | None) -> str:
     return "?" if shape is None else "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
 
 
-def _volume(shape: Dims | None) -> Shape | None:
-    """An ONNX shape as convcalc's volume: (N, C, H, W) → H×W×C, (N, n) → 1×1×n; None when not fully known."""
-    if shape is None or None in shape[1:]:
+def _volume(shape: Dims | None, layout: str = "") -> Shape | None:
+    """An ONNX shape as convcalc's volume: (N, C, H, W) → H×W×C, (N, H, W, C) channels last → H×W×C,
+    (N, n) → 1×1×n; None when not fully known (or in the middle of a pattern)."""
+    if shape is None or None in shape[1:] or layout not in ("", CHANNELS_LAST):
         return None
+    if len(shape) == 4 and layout == CHANNELS_LAST:
+        return Shape(shape[1] or 0, shape[2] or 0, shape[3] or 0)
     if len(shape) == 4:
         return Shape(shape[2] or 0, shape[3] or 0, shape[1] or 0)
     if len(shape) == 2:
@@ -293,6 +288,8 @@ class _Emitted:
     """The node's output tensor."""
     first: int
     last: int
+    layout: str = ""
+    """The layout of its output (channels last: (N, H, W, C))."""
     stored: list[tuple[str, int]] = field(default_factory=list)
     """The stored tensors it computes with and their sizes, once per input it reads them as (a batchnorm of an
     untrained model reads one tensor of ones as its scale and its variance)."""
@@ -333,12 +330,11 @@ class _Importer:
             return None
         _drop_weight_bytes(self.model)
         self.shapes = _inferred(self.model)
-        live = self._live(graph)
-        if live is None:
-            return None
+        nodes = _fused(graph)
+        live = self._live(graph, nodes)
         try:
-            for index, node in enumerate(graph.node):
-                if index in live:
+            for index, node in enumerate(nodes):
+                if index in live and node is not None:
                     self._node(index, node, opset)
         except _TooManyLayers:
             self.problems.append(
@@ -425,11 +421,11 @@ class _Importer:
         self.values[value.name] = Tensor(INPUT_NAME, len(dims))
         return [1, 1, fixed[0]] if len(dims) == 2 else [fixed[1], fixed[2], fixed[0]]
 
-    def _live(self, graph: Any) -> set[int] | None:
+    def _live(self, graph: Any, nodes: list[Any]) -> set[int]:
         """The nodes the output depends on (an exporter may leave others, a MaxPool's unused indices)."""
         made: dict[str, int] = {}
-        for index, node in enumerate(graph.node):
-            for name in node.output:
+        for index, node in enumerate(nodes):
+            for name in node.output if node is not None else ():
                 if name:
                     made[name] = index
         wanted, live = [graph.output[0].name], set()
@@ -437,9 +433,9 @@ class _Importer:
             index = made.get(wanted.pop(), -1)
             if index >= 0 and index not in live:
                 live.add(index)
-                wanted.extend(name for name in graph.node[index].input if name)
+                wanted.extend(name for name in nodes[index].input if name)
         for index in live:
-            self.readers.update(name for name in graph.node[index].input if name)
+            self.readers.update(name for name in nodes[index].input if name)
         return live
 
     # -- nodes
@@ -472,6 +468,7 @@ class _Importer:
             inputs=tuple(inputs),
             input_shapes=tuple(self._shape_of(t) for t in raw.input),
             output_shape=self.shapes.get(raw.output[0]) if raw.output else None,
+            output_shapes=tuple(self.shapes.get(t) for t in raw.output),
         )
         try:
             if raw.domain not in _DEFAULT_DOMAINS:
@@ -480,14 +477,25 @@ class _Importer:
             if raw.op_type in _STATIC_OF_DATA or not node.sources or _casts_a_constant(raw.op_type, node):
                 self._plumbing(node, raw)
                 return
-            for extra in raw.output[1:]:
-                if extra and self.readers[extra]:
-                    raise node.refuse(f"its output {extra!r} is used; convcalc layers have one output")
             reader = REGISTRY.onnx_readers.get(raw.op_type)
             if reader is None:
                 self.unsupported = True
                 raise node.refuse(_unsupported(raw.op_type))
-            self._emit(node, raw, reader(node))
+            mapped = reader(node)
+            if mapped.branches is None:
+                for extra in raw.output[1:]:
+                    if extra and self.readers[extra]:
+                        raise node.refuse(f"its output {extra!r} is used; convcalc layers have one output")
+            if not mapped.reads_layout and any(source.layout for source in node.sources):
+                raise node.refuse(
+                    "reads a tensor a Transpose or Reshape rearranged; convcalc imports those only as steps of a"
+                    " channels-last LayerNorm or Linear (Transpose (0, 2, 3, 1) … Transpose (0, 3, 1, 2)) or of a"
+                    " channel shuffle (Reshape, Transpose (0, 2, 1, 3, 4), Reshape)"
+                )
+            if mapped.branches is not None:
+                self._branches(node, raw, mapped.branches)
+            else:
+                self._emit(node, raw, mapped)
         except Refusal as refusal:
             self.problems.append(Problem(refusal.path, refusal.message))
             self._fail(raw)
@@ -537,6 +545,8 @@ class _Importer:
             values = first.values
         elif op == "Concat" and all(isinstance(i, Constant) and i.values is not None for i in inputs):
             values = tuple(v for i in inputs if isinstance(i, Constant) and i.values for v in i.values)
+        elif op in _ARITHMETIC and len(inputs) == 2 and all(isinstance(i, Constant) and i.values for i in inputs):
+            values = _arithmetic(op, [i.values for i in inputs if isinstance(i, Constant) and i.values])
         elif op == "Gather" and isinstance(first, Constant) and len(inputs) == 2 and isinstance(inputs[1], Constant):
             data, picks = first.values, inputs[1].values
             if data is not None and picks is not None and (first.dims or (0,))[0:1] == (len(data),):
@@ -557,13 +567,14 @@ class _Importer:
         if mapped.bias_for is not None:
             self._fold_bias(node, raw, mapped.bias_for, stored)
             return
-        if not mapped.layers:  # Identity, a reshape of a 1×1×n vector: later nodes read its input
+        if not mapped.layers:  # Identity, a reshape of a 1×1×n vector, a Transpose: later nodes read its input
             source = node.source()
-            self.values[raw.output[0]] = Tensor(source.name, mapped.rank)
+            self.values[raw.output[0]] = Tensor(source.name, mapped.rank, mapped.layout, mapped.groups)
             return
         if len(self.layers) + len(mapped.layers) > MAX_LAYERS:
             raise _TooManyLayers
-        record = _Emitted(node, raw.output[0], len(self.layers), len(self.layers) + len(mapped.layers) - 1, stored)
+        start, end = len(self.layers), len(self.layers) + len(mapped.layers) - 1
+        record = _Emitted(node, raw.output[0], start, end, mapped.layout, stored)
         base = self.names.take(node.name[:180])
         previous = node.sources
         for k, body in enumerate(mapped.layers):
@@ -576,9 +587,16 @@ class _Importer:
             self.layers.append(layer)
             self.origins.append(record)
             self.producers[name] = record
-            previous = [Tensor(name, mapped.rank)]
+            previous = [Tensor(name, mapped.rank, mapped.layout, mapped.groups)]
         self.emitted.append(record)
         self.values[raw.output[0]] = previous[0]
+
+    def _branches(self, node: OnnxNode, raw: Any, branches: list[list[dict[str, Any]]]) -> None:
+        """A node with several outputs (a Split): each output's layers read the node's input."""
+        for output, shape, bodies in zip(raw.output, node.output_shapes, branches, strict=True):
+            if not output or not self.readers[output]:
+                continue
+            self._emit(replace(node, output_shape=shape), _Outputs(output), OnnxMapped(bodies, 4))
 
     def _stored(self, node: OnnxNode, positions: tuple[int, ...]) -> list[tuple[str, int]]:
         stored: list[tuple[str, int]] = []
@@ -650,7 +668,7 @@ class _Importer:
         for record in self.emitted:
             node = record.node
             computed = facts.layers[record.last].output_shape
-            expected = _volume(node.output_shape)
+            expected = _volume(node.output_shape, record.layout)
             if expected is not None and expected != computed:
                 problems.append(
                     Problem(
@@ -672,6 +690,125 @@ class _Importer:
                     )
                 )
         return problems
+
+
+def _fused(graph: Any) -> list[Any]:
+    """The graph's nodes with the exporters' spellings of one function fused into that function's node, at the
+    position of the pattern's last node (the others become None): the TorchScript exporter's erf GELU,
+    x·½·(1 + erf(x/√2)) as Div, Erf, Add, Mul, Mul, becomes Gelu; PyTorch's SiLU, Sigmoid then Mul(x, σ(x)),
+    becomes Swish. Only where each inner result feeds the next step alone and the constants are the function's."""
+    from onnx import helper
+
+    nodes: list[Any] = list(graph.node)
+    consumers: Counter[str] = Counter(name for node in nodes for name in node.input if name)
+    consumers.update(value.name for value in graph.output)
+    made = {name: index for index, node in enumerate(nodes) for name in node.output if name}
+    constants = _constant_values(graph)
+
+    def single(tensor: str, op_type: str) -> int | None:
+        index = made.get(tensor)
+        if index is None or nodes[index] is None or nodes[index].op_type != op_type or consumers[tensor] != 1:
+            return None
+        return index
+
+    def near(tensor: str, value: float) -> bool:
+        values = constants.get(tensor)
+        return values is not None and len(values) == 1 and abs(values[0] - value) <= 1e-6 * max(1.0, abs(value))
+
+    def other(node: Any, tensor: str) -> str | None:
+        inputs = list(node.input)
+        return inputs[1 - inputs.index(tensor)] if len(inputs) == 2 and tensor in inputs else None
+
+    for index, node in enumerate(nodes):
+        if node is None or node.op_type != "Mul" or len(node.input) != 2:
+            continue
+        for position in (0, 1):
+            tensor, partner = node.input[position], node.input[1 - position]
+            sigmoid = single(tensor, "Sigmoid")
+            if sigmoid is not None and nodes[sigmoid].input[0] == partner:
+                nodes[sigmoid] = None
+                nodes[index] = helper.make_node("Swish", [partner], list(node.output), name=node.name)
+                break
+            product = single(tensor, "Mul") if near(partner, 0.5) else None
+            chain = _erf_chain(nodes, product, single, near, other)
+            if product is not None and chain is not None:
+                source, inner = chain
+                for step in inner:
+                    nodes[step] = None
+                nodes[index] = helper.make_node("Gelu", [source], list(node.output), name=node.name)
+                break
+    return nodes
+
+
+def _erf_chain(
+    nodes: list[Any], product: int | None, single: Any, near: Any, other: Any
+) -> tuple[str, list[int]] | None:
+    """Mul(x, Add(Erf(Div(x, √2)), 1)) at ``product``: x and the nodes to drop, else None."""
+    if product is None:
+        return None
+    mul = nodes[product]
+    for position in (0, 1):
+        source, added = mul.input[position], mul.input[1 - position]
+        add = single(added, "Add")
+        if add is None:
+            continue
+        erf_out = next((t for t in nodes[add].input if near(other(nodes[add], t), 1.0)), None)
+        erf = single(erf_out, "Erf") if erf_out is not None else None
+        if erf is None:
+            continue
+        div = single(nodes[erf].input[0], "Div")
+        if div is None or nodes[div].input[0] != source or not near(nodes[div].input[1], 2**0.5):
+            continue
+        return source, [product, add, erf, div]
+    return None
+
+
+def _constant_values(graph: Any) -> dict[str, tuple[float, ...]]:
+    """The values of the small initializers and Constant nodes (the constants of a fused pattern)."""
+    values: dict[str, tuple[float, ...]] = {}
+    for tensor in graph.initializer:
+        found = _tensor_values(tensor)
+        if found is not None:
+            values[tensor.name] = found
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output:
+            attribute = _attributes(node).get("value")
+            if attribute is not None and not isinstance(attribute, (int, float, str, list)):
+                found = _tensor_values(attribute)
+                if found is not None:
+                    values[node.output[0]] = found
+    return values
+
+
+_ARITHMETIC = ("Add", "Sub", "Mul", "Div")
+"""Ops the plumbing evaluates on small constants (a chunk's bounds computed from a Shape)."""
+
+
+def _arithmetic(op: str, operands: list[tuple[float, ...]]) -> tuple[float, ...] | None:
+    """An elementwise op on two small constants, a scalar broadcast; integer Div truncates, as ONNX's."""
+    left, right = operands
+    if len(left) != len(right) and 1 not in (len(left), len(right)):
+        return None
+    count = max(len(left), len(right))
+    pairs = [(left[i % len(left)], right[i % len(right)]) for i in range(count)]
+    if op == "Div":
+        if any(b == 0 for _, b in pairs):
+            return None
+        whole = all(isinstance(v, int) for pair in pairs for v in pair)
+        return tuple(int(a / b) if whole else a / b for a, b in pairs)
+    combine = {"Add": operator.add, "Sub": operator.sub, "Mul": operator.mul}[op]
+    return tuple(combine(a, b) for a, b in pairs)
+
+
+@dataclass(frozen=True)
+class _Outputs:
+    """One output of a node with several, as :meth:`_Importer._emit` reads a node's outputs."""
+
+    name: str
+
+    @property
+    def output(self) -> list[str]:
+        return [self.name]
 
 
 def _casts_a_constant(op_type: str, node: OnnxNode) -> bool:

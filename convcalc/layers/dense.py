@@ -23,11 +23,11 @@ from convcalc.layers.base import (
     Traits,
     whole_input_field,
 )
-from convcalc.layers.channels import grouped_reshape
+from convcalc.layers.channels import grouped_reshape, read_onnx_shuffle_reshape
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import PositiveInt, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, short_json
-from convcalc.layers.onnx import OnnxMapped, OnnxNode
+from convcalc.layers.onnx import CHANNELS_LAST, OnnxMapped, OnnxNode
 from convcalc.layers.tfnn import KerasOp, bias_variable, glorot, variable, weight
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import identifier, literal
@@ -89,7 +89,13 @@ def _read_onnx_gemm(node: OnnxNode) -> OnnxMapped:
 
 def _read_onnx_matmul(node: OnnxNode) -> OnnxMapped:
     """MatMul of an (N, n) input by a stored [n, units] weight: an fc without bias (an Add after it that adds a
-    constant becomes its bias)."""
+    constant becomes its bias). On a channels-last (N, H, W, C) volume (PyTorch's Linear after a Transpose, as
+    in ConvNeXt) the same matrix at every position: a 1×1 conv, channels-last still."""
+    source = node.source()
+    if source.layout == CHANNELS_LAST:
+        _, units = node.weight(1, "weight", 2)
+        body = {"type": "conv", "filters": units, "kernel": 1, "bias": False}
+        return OnnxMapped([body], 4, weights=(1,), layout=CHANNELS_LAST, reads_layout=True)
     node.needs_vector()
     _, units = node.weight(1, "weight", 2)
     return OnnxMapped([{"type": "fc", "units": units, "bias": False}], 2, weights=(1,))
@@ -177,7 +183,10 @@ def _read_onnx_flatten(node: OnnxNode) -> OnnxMapped:
 
 def _read_onnx_reshape(node: OnnxNode) -> OnnxMapped:
     """A Reshape that flattens (N, C, H, W) to (N, C·H·W), or turns (N, n) into (N, n, 1, 1) and back: by the
-    shape ONNX infers for its output, else by its target's values."""
+    shape ONNX infers for its output, else by its target's values; or a step of a channel shuffle."""
+    shuffle = read_onnx_shuffle_reshape(node)
+    if shuffle is not None:
+        return shuffle
     source = node.source()
     before = node.input_shapes[0]
     after = node.output_shape
@@ -186,7 +195,7 @@ def _read_onnx_reshape(node: OnnxNode) -> OnnxMapped:
         assert target is not None
         after = tuple(None if v in (-1, 0) else int(v) for v in target)
     flat = len(after) == 2 or (len(after) == 4 and after[2:] == (1, 1))
-    if before is not None and after[1] is not None and None not in before[1:]:
+    if flat and before is not None and after[1] is not None and None not in before[1:]:
         values = 1
         for size in before[1:]:
             values *= size or 1

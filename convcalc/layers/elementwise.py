@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 from convcalc.layers.base import PerPosition
 from convcalc.layers.fields import show_value
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
-from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader, channel_axis
+from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader, channel_axis, keep_layout
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import literal
@@ -128,16 +128,36 @@ def _read_relu(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([activation_layer(kind)], sources[0].rank)
 
 
-def _read_onnx_activation(kind: str) -> OnnxReader:
+def _read_onnx_activation(kind: str, **defaults: float | str) -> OnnxReader:
+    """An op that is one activation function with the attribute values ``defaults`` (the function's constants:
+    any other value is another function, refused)."""
+
     def reader(node: OnnxNode) -> OnnxMapped:
-        return OnnxMapped([activation_layer(kind)], node.source().rank)
+        for key, value in defaults.items():
+            given = node.attributes.get(key, value)
+            if given != value and not (
+                isinstance(value, float) and isinstance(given, float) and abs(given - value) <= 1e-6 * abs(value)
+            ):
+                raise node.refuse(f"{key}={given!r}: convcalc's {kind} is the one with {key}={value!r}")
+        return keep_layout(node, [activation_layer(kind)])
 
     return reader
 
 
+def _read_onnx_hard_sigmoid(node: OnnxNode) -> OnnxMapped:
+    """HardSigmoid max(0, min(1, αx + β)) with PyTorch's α = 1/6, β = ½: relu6(x + 3)/6, Keras's hard_sigmoid
+    (ONNX's defaults, α = 0.2, are the older Keras one, another function)."""
+    alpha, beta = node.attributes.get("alpha", 0.2), node.attributes.get("beta", 0.5)
+    if not (isinstance(alpha, float) and abs(alpha - 1 / 6) <= 1e-6 and beta == 0.5):
+        raise node.refuse(
+            f"alpha={alpha!r}, beta={beta!r}: convcalc's hard_sigmoid is relu6(x + 3)/6 (alpha=1/6, beta=0.5)"
+        )
+    return keep_layout(node, [activation_layer("hard_sigmoid")])
+
+
 def _read_onnx_clip(node: OnnxNode) -> OnnxMapped:
     """Clip(0, 6) is PyTorch's ReLU6 and Clip(0) a ReLU; the bounds are attributes before opset 11, inputs after."""
-    source = node.source()
+    node.source()
     if node.opset < 11:
         low, high = node.attributes.get("min"), node.attributes.get("max")
     else:
@@ -150,7 +170,7 @@ def _read_onnx_clip(node: OnnxNode) -> OnnxMapped:
         kind = "relu"
     else:
         raise node.refuse(f"clips to [{low}, {high}]: convcalc models Clip(0, 6) (relu6) and Clip(0) (relu)")
-    return OnnxMapped([activation_layer(kind)], source.rank)
+    return keep_layout(node, [activation_layer(kind)])
 
 
 def _read_onnx_softmax(node: OnnxNode) -> OnnxMapped:
@@ -181,7 +201,14 @@ class Activation(PerPosition):
         "Sigmoid": _read_onnx_activation("sigmoid"),
         "Tanh": _read_onnx_activation("tanh"),
         "Softmax": _read_onnx_softmax,
-        "Gelu": _read_onnx_activation("gelu"),
+        "Gelu": _read_onnx_activation("gelu", approximate="none"),
+        "HardSigmoid": _read_onnx_hard_sigmoid,
+        "HardSwish": _read_onnx_activation("hard_swish"),
+        "Swish": _read_onnx_activation("swish", alpha=1.0),
+        "Elu": _read_onnx_activation("elu", alpha=1.0),
+        "Selu": _read_onnx_activation("selu", alpha=1.6732632423543772, gamma=1.0507009873554805),
+        "Softplus": _read_onnx_activation("softplus"),
+        "Mish": _read_onnx_activation("mish"),
     }
     spelled_elsewhere = {
         folded(name): f'"type": "activation", "kind": "{kind}"'
@@ -255,13 +282,13 @@ def _read_dropout(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
 
 def _read_onnx_dropout(node: OnnxNode) -> OnnxMapped:
     """Dropout (in a training-mode export): the ratio is an attribute before opset 12, an input after."""
-    source = node.source()
+    node.source()
     ratio = node.attributes.get("ratio", 0.5) if node.opset < 12 else (node.values(1, "ratio") or (0.5,))[0]
-    return OnnxMapped([{"type": "dropout", "rate": ratio}], source.rank)
+    return keep_layout(node, [{"type": "dropout", "rate": ratio}])
 
 
 def _read_onnx_identity(node: OnnxNode) -> OnnxMapped:
-    return OnnxMapped([], node.source().rank)  # later layers read its input directly
+    return keep_layout(node, [])  # later layers read its input directly
 
 
 class Dropout(PerPosition):

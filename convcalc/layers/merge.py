@@ -87,7 +87,8 @@ def _read_onnx_add(node: OnnxNode) -> OnnxMapped:
     constants = [i for i, item in enumerate(node.inputs) if isinstance(item, Constant)]
     if len(sources) == 1 and len(constants) == 1 and node.op_type == "Add":
         position = next(i for i, item in enumerate(node.inputs) if isinstance(item, Tensor))
-        return OnnxMapped([], sources[0].rank, weights=(constants[0],), bias_for=position)
+        rank = sources[0].rank  # a bias keeps the layout of what it follows (a channels-last Linear's)
+        return OnnxMapped([], rank, weights=(constants[0],), bias_for=position, reads_layout=True)
     if constants or len(sources) < 2:
         raise node.refuse("adds a constant tensor: convcalc models an add of layer outputs, or a bias after an fc")
     return OnnxMapped([{"type": "add"}], max(s.rank for s in sources))
@@ -188,6 +189,27 @@ def _read_multiply(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "multiply"}], max(source.rank for source in sources))
 
 
+def _read_onnx_mul(node: OnnxNode) -> OnnxMapped:
+    """Mul of layer outputs (a squeeze-excite gate times the volume) is a multiply; Mul of a volume by a stored
+    per-channel tensor ([C, 1, 1]) is a learned scale (ConvNeXt's layer scale)."""
+    sources = node.sources
+    constants = [i for i, item in enumerate(node.inputs) if isinstance(item, Constant)]
+    if len(sources) >= 2 and not constants:
+        return OnnxMapped([{"type": "multiply"}], max(s.rank for s in sources))
+    if len(sources) == 1 and len(constants) == 1 and sources[0].rank == 4 and not sources[0].layout:
+        constant = node.inputs[constants[0]]
+        assert isinstance(constant, Constant)
+        channels = node.input_shapes[1 - constants[0]]
+        dims = constant.dims or ()
+        per_channel = len(dims) >= 3 and all(d == 1 for d in dims[:-3]) and tuple(dims[-2:]) == (1, 1)
+        if node.is_stored(constants[0]) and per_channel and channels is not None and dims[-3] == channels[1]:
+            return OnnxMapped([{"type": "scale"}], 4, weights=(constants[0],))
+    raise node.refuse(
+        "multiplies by a constant tensor: convcalc models a product of layer outputs (a gate) or of a volume and a"
+        " stored per-channel scale ([C, 1, 1])"
+    )
+
+
 class Multiply(_Merge):
     """Multiplies volumes elementwise: equal shapes, or a 1×1×D gate scaling every position of an H×W×D volume
     (squeeze-and-excite); out = the broadcast shape (per axis the sizes agree or are 1). 0 params, 0 MACs."""
@@ -198,6 +220,7 @@ class Multiply(_Merge):
     mark = "times"
     example = {"type": "multiply", "inputs": ["input", "input"]}
     keras_readers = {"Multiply": _read_multiply}
+    onnx_readers = {"Mul": _read_onnx_mul}
     spelled_elsewhere = {"mul": '"type": "multiply"', "multiplication": '"type": "multiply"'}
     keras_ops = {"Multiply": KerasOp(lambda op, read, _: " * ".join(read))}
 

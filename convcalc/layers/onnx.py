@@ -16,7 +16,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from convcalc.layers.keras import Refusal, Tensor
+from convcalc.layers.keras import GROUPED, SHUFFLED, Refusal, Tensor
+
+CHANNELS_LAST = "channels_last"
+"""A layout: a Transpose (0, 2, 3, 1) made the volume (N, H, W, C), as PyTorch's channels-last LayerNorm and
+Linear read it (ConvNeXt); a Transpose (0, 3, 1, 2) makes it (N, C, H, W) again."""
+SEQUENCE = "sequence"
+"""A layout: a SplitToSequence cut the channels into ``groups`` equal parts, which SequenceAt picks."""
+LAYOUTS = (CHANNELS_LAST, GROUPED, SHUFFLED, SEQUENCE)
+"""The layouts an ONNX tensor may be in between the steps of a pattern (channel shuffle: a Reshape to
+(N, g, C/g, H, W) is ``GROUPED``, the Transpose (0, 2, 1, 3, 4) after it ``SHUFFLED``)."""
 
 Dims = tuple[int | None, ...]
 """An ONNX shape, NCHW; None where a size is symbolic or unknown."""
@@ -65,6 +74,8 @@ class OnnxNode:
     input_shapes: tuple[Dims | None, ...]
     output_shape: Dims | None
     """ONNX's inferred shape of the first output, when known."""
+    output_shapes: tuple[Dims | None, ...] = ()
+    """ONNX's inferred shape of every output (a Split has several)."""
 
     @property
     def label(self) -> str:
@@ -88,6 +99,15 @@ class OnnxNode:
         if not isinstance(first, Tensor):
             raise self.refuse("its first input is not computed from the model's input")
         return first
+
+    def value(self, position: int, what: str, default: float) -> float:
+        """A scalar constant input (or the default when it is left out)."""
+        values = self.values(position, what)
+        if values is None:
+            return default
+        if len(values) != 1:
+            raise self.refuse(f"its {what} (input {position}) has {len(values)} values; convcalc reads a scalar")
+        return float(values[0])
 
     def integer(self, key: str, default: int) -> int:
         value = self.attributes.get(key, default)
@@ -180,6 +200,20 @@ class OnnxMapped:
     bias_for: int | None = None
     """An Add of a constant: the bias of the conv or fc producing this data input (MatMul + Add)."""
     notes: list[str] = field(default_factory=list)
+    layout: str = ""
+    """The output's layout ("" for NCHW or (N, n); see :data:`LAYOUTS`)."""
+    groups: int = 0
+    """In the ``GROUPED`` layout: g."""
+    reads_layout: bool = False
+    """The reader understood a rearranged input (one in a layout); other readers' are refused."""
+    branches: list[list[dict[str, Any]]] | None = None
+    """A node with several outputs (Split): the spec layer bodies of each output, each reading the input."""
+
+
+def keep_layout(node: OnnxNode, layers: list[dict[str, Any]], weights: tuple[int, ...] = ()) -> OnnxMapped:
+    """A per-position layer (an activation, a channels-last LayerNorm) on its input as it is laid out."""
+    source = node.source()
+    return OnnxMapped(layers, source.rank, weights=weights, layout=source.layout, reads_layout=True)
 
 
 OnnxReader = Callable[[OnnxNode], OnnxMapped]

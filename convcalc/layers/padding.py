@@ -116,9 +116,14 @@ def _read_onnx_pad(node: OnnxNode) -> OnnxMapped:
             raise node.refuse("pads only some axes (the axes input): convcalc reads pads of all four")
     if value != 0:
         raise node.refuse(f"pads with the value {value}: convcalc's zero_padding pads with zeros")
-    if len(pads) != 8 or pads[0] or pads[1] or pads[4] or pads[5] or min(pads) < 0:
-        raise node.refuse(f"pads {[int(p) for p in pads]}: convcalc pads H and W by zeros ≥ 0, not N or C")
-    top, left, bottom, right = (int(pads[i]) for i in (2, 3, 6, 7))
+    sides = [int(pads[i]) for i in (2, 3, 6, 7)] if len(pads) == 8 else []
+    if len(pads) != 8 or pads[0] or pads[1] or pads[4] or pads[5] or (min(sides) < 0 < max(sides)):
+        raise node.refuse(
+            f"pads {[int(p) for p in pads]}: convcalc pads H and W by zeros ≥ 0 or crops them (all ≤ 0), not N or C"
+        )
+    top, left, bottom, right = sides
+    if min(sides) < 0:  # negative pads crop (PyTorch's ZeroPad2d with negative sides)
+        return OnnxMapped([{"type": "cropping", "crop": [[-top, -bottom], [-left, -right]]}], 4)
     return OnnxMapped([{"type": "zero_padding", "padding": [[top, bottom], [left, right]]}], 4)
 
 

@@ -148,8 +148,11 @@ def _read_pool(mode: str) -> Callable[[KerasLayer, list[Tensor]], Mapped]:
 
 
 def _read_onnx_pool(mode: str) -> OnnxReader:
-    """ONNX MaxPool or AveragePool: kernel, strides (ONNX's default is 1, not the kernel), pads. ceil_mode is
-    taken where it rounds to the same size as convcalc's floor; count_include_pad changes values, not shapes."""
+    """ONNX MaxPool or AveragePool: kernel, strides (ONNX's default is 1, not the kernel), pads, ceil_mode.
+
+    An average counts explicit padding, PyTorch's default (``count_include_pad=1`` in the export); ONNX's default
+    leaves it out, which changes the values at the border, so that is refused with padding. An adaptive pool
+    the exporter wrote with computed kernels is the pool of those kernels (the same shapes)."""
 
     def reader(node: OnnxNode) -> OnnxMapped:
         node.needs_volume()
@@ -159,34 +162,21 @@ def _read_onnx_pool(mode: str) -> OnnxReader:
         if node.spatial("dilations", 1) != (1, 1):
             raise node.refuse(f"dilations {list(node.spatial('dilations', 1))}: convcalc's pool is not dilated")
         padding, pad_layer = onnx_window_padding(node, kernel, stride, (1, 1))
-        if node.integer("ceil_mode", 0) and padding != "same":
-            _refuse_rounding_up(node, kernel, stride)
+        if mode == "avg" and not node.integer("count_include_pad", 0) and (pad_layer is not None or padding):
+            raise node.refuse(
+                "count_include_pad=0 with padding: its average leaves the padded zeros out, convcalc's avg pool"
+                " counts them (PyTorch's default, count_include_pad=True)"
+            )
         body: dict[str, object] = {"type": "pool", "mode": mode, "kernel": compact(kernel)}
         if stride != kernel:
             body["stride"] = compact(stride)
         body["padding"] = padding
+        if node.integer("ceil_mode", 0) and padding != "same":
+            body["ceil_mode"] = True
         layers = [body] if pad_layer is None else [pad_layer, body]
         return OnnxMapped(layers, 4, main=len(layers) - 1)
 
     return reader
-
-
-def _refuse_rounding_up(node: OnnxNode, kernel: tuple[int, int], stride: tuple[int, int]) -> None:
-    """ceil_mode=1 is the floor whenever the windows fit exactly; refuse it where it adds a row or column."""
-    pads = node.integers("pads", [0, 0, 0, 0]) or [0, 0, 0, 0]
-    sizes = node.input_size()
-    for axis, (size, f, s) in enumerate(zip(sizes, kernel, stride, strict=True)):
-        before, after = pads[axis], pads[axis + 2]
-        floor = ar.conv_output_size(size, f, s, before, after).size
-        ceil = ar.ceil_div(size + before + after - f, s) + 1
-        if (ceil - 1) * s >= size + before:  # the last window may not start in the bottom or right padding
-            ceil -= 1
-        if ceil != floor:
-            which = "H" if axis == 0 else "W"
-            raise node.refuse(
-                f"ceil_mode=1 rounds the output {which} up to {ceil} where convcalc's pool floors to {floor}"
-                " (a pool with ceil_mode is not modelled yet)"
-            )
 
 
 class Pool(WindowedLayer):

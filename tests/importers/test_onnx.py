@@ -31,8 +31,15 @@ from convcalc.loading import SpecError, validate  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "onnx"
 ORACLE: dict[str, dict[str, Any]] = json.loads((FIXTURES / "oracle.json").read_text(encoding="utf-8"))
-REFUSED = {"googlenet": "ceil_mode=1 rounds the output H up to 56"}
-"""Fixtures convcalc cannot import yet, and why (googlenet's pools round up: the pool has no ceil_mode yet)."""
+REFUSED = {
+    "convnext_tiny.dynamo": "node 'node_as_strided' (Gather)",
+    "convnext_tiny.dynamo-unoptimized": "node 'node_as_strided' (Gather)",
+}
+"""Fixtures convcalc refuses, and the node it names: the dynamo exporter spells the head's LayerNorm2d of a
+1×1 volume as a Reshape to a flat vector and a Gather of every element (torch's as_strided)."""
+PARTIAL_SHAPES = {"shufflenet_v2_x1_0.torchscript"}
+"""Exports where onnx.shape_inference gives up on most sizes (the TorchScript exporter computes each chunk's
+bounds with Shape, Gather and Div): every shape it gives is checked, and the totals."""
 runner = CliRunner()
 
 
@@ -42,11 +49,30 @@ def _imported(key: str) -> tuple[dict[str, Any], NetworkFacts]:
     return spec, analyze(validate(path, spec))
 
 
-def _volume(shape: list[int]) -> Shape:
-    return Shape(shape[2], shape[3], shape[1]) if len(shape) == 4 else Shape(1, 1, shape[1])
+def _channels_last(key: str) -> set[str]:
+    """The nodes whose output is (N, H, W, C): after a Transpose (0, 2, 3, 1), before the one back (read from
+    the fixture's graph, not from convcalc)."""
+    graph = onnx.load(str(FIXTURES / f"{key}.onnx"), load_external_data=False).graph
+    last: set[str] = set()
+    nodes: set[str] = set()
+    for node in graph.node:
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+        transposed = node.op_type == "Transpose"
+        if (transposed and perm == [0, 2, 3, 1]) or (not transposed and any(name in last for name in node.input)):
+            last.update(node.output)
+            nodes.add(node.name)
+    return nodes
 
 
-@pytest.mark.parametrize("key", sorted(k for k in ORACLE if ORACLE[k]["model"] not in REFUSED))
+def _volume(shape: list[Any], channels_last: bool = False) -> Shape | None:
+    if not all(type(size) is int for size in shape):
+        return None  # a size shape inference could not work out
+    if len(shape) == 4:
+        return Shape(shape[1], shape[2], shape[3]) if channels_last else Shape(shape[2], shape[3], shape[1])
+    return Shape(1, 1, shape[1]) if len(shape) == 2 else None  # rank 5: a step of the channel shuffle
+
+
+@pytest.mark.parametrize("key", sorted(k for k in ORACLE if k not in REFUSED))
 def test_totals_and_every_shape_are_pytorchs(key: str) -> None:
     oracle = ORACLE[key]
     _, facts = _imported(key)
@@ -55,13 +81,16 @@ def test_totals_and_every_shape_are_pytorchs(key: str) -> None:
     if oracle["exporter"] == "dynamo-unoptimized":  # batchnorm kept: the trainable count is PyTorch's
         assert facts.total_params - facts.total_non_trainable == oracle["torch_params"]
         assert oracle["torch_params"] == oracle["published"]["num_params"]
-    checked = 0
+    channels_last = _channels_last(key)
+    checked = shuffles = 0
     for layer in facts.layers:
         shape = oracle["shapes"].get(layer.name)
-        if shape is not None:
-            assert layer.output_shape == _volume(shape), layer.name
+        expected = None if shape is None else _volume(shape, layer.name in channels_last)
+        if expected is not None:
+            assert layer.output_shape == expected, layer.name
             checked += 1
-    assert checked >= 0.95 * len(facts.layers)
+        shuffles += layer.type == "channel_shuffle"  # its node's output is (N, C/g, g, H, W): a step, not a volume
+    assert checked >= (0.2 if key in PARTIAL_SHAPES else 0.9) * (len(facts.layers) - shuffles)
 
 
 def test_a_default_export_says_what_the_optimizer_did() -> None:
@@ -71,12 +100,11 @@ def test_a_default_export_says_what_the_optimizer_did() -> None:
     assert read_onnx_file(str(FIXTURES / "resnet18.dynamo-unoptimized.onnx")).notes == []
 
 
-@pytest.mark.parametrize("model", sorted(REFUSED))
-def test_models_convcalc_cannot_model_yet_are_refused_by_node(model: str) -> None:
+@pytest.mark.parametrize("key", sorted(REFUSED))
+def test_exports_convcalc_cannot_model_are_refused_by_node(key: str) -> None:
     with pytest.raises(SpecError) as caught:
-        read_onnx_file(str(FIXTURES / f"{model}.torchscript.onnx"))
-    assert REFUSED[model] in caught.value.problems[0].message
-    assert "(MaxPool)" in caught.value.problems[0].message
+        read_onnx_file(str(FIXTURES / f"{key}.onnx"))
+    assert REFUSED[key] in "\n".join(p.message for p in caught.value.problems)
 
 
 # ---------------------------------------------------------------- small models built here
