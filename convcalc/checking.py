@@ -30,13 +30,18 @@ from convcalc.rules.safety import safe_fixes
 
 
 def load_any(file: str, input_size: InputSize | None = None) -> LoadedSpec:
-    """A convcalc spec, or a Keras model file (.keras or model.to_json()) read as data and converted.
+    """A convcalc spec, or a model file read as data and converted: Keras (.keras or model.to_json()) or ONNX.
 
-    The model is never loaded or run: only its architecture JSON is read (see convcalc.importers.keras).
+    The model is never loaded or run: only its architecture is read (see convcalc.importers).
     ``input_size`` (H, W, D or None) fills the sizes a model file leaves open; a spec states its own input,
     so it is refused with one.
     """
     if _looks_like_a_model(file):
+        from convcalc.importers.onnx import is_onnx_file, spec_from_onnx_file
+
+        if is_onnx_file(file):
+            spec = spec_from_onnx_file(file, input_size)
+            return LoadedSpec(file=file, network=validate(file, spec), source=SourceMap())
         from convcalc.importers.keras import is_keras_file, spec_from_keras_file
 
         if is_keras_file(file):
@@ -59,7 +64,9 @@ def _looks_like_a_model(file: str) -> bool:
             head = handle.read(4096)
     except (SpecError, OSError):
         return False
-    return file.lower().endswith((".keras", ".h5")) or head.startswith((b"PK", b"\x89HDF")) or b'"class_name"' in head
+    # An ONNX protobuf starts with field 1 (ir_version), byte 0x08; a JSON spec never does.
+    model_suffix = file.lower().endswith((".keras", ".h5", ".onnx"))
+    return model_suffix or head.startswith((b"PK", b"\x89HDF", b"\x08")) or b'"class_name"' in head
 
 
 def _check_spec_codes(loaded: LoadedSpec) -> None:

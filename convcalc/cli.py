@@ -375,33 +375,46 @@ def draw(
 @app.command("import")
 def import_model(
     model: Annotated[
-        str, typer.Argument(metavar="MODEL", help="A Keras model: .keras archive or a model.to_json() file.")
+        str,
+        typer.Argument(
+            metavar="MODEL", help="A Keras model (.keras archive or a model.to_json() file) or an ONNX model (.onnx)."
+        ),
     ],
     output: Annotated[
         str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the spec here (default: stdout).")
     ] = None,
     model_input: ModelInput = None,
 ) -> None:
-    """Convert a Keras model's architecture into a convcalc spec, reading it as data.
+    """Convert a Keras or ONNX model's architecture into a convcalc spec, reading it as data.
 
     Nothing from the file is executed and no weights are loaded (model files are programs: TensorFlow's
-    security policy). A layer kind convcalc cannot model is named, with exit 2, never silently skipped.
+    security policy). A layer kind or op convcalc cannot model is named, with exit 2, never silently skipped.
     """
     from convcalc.importers.keras import is_keras_file, spec_from_keras_file
+    from convcalc.importers.onnx import is_onnx_file, read_onnx_file
     from convcalc.loading import open_regular
     from convcalc.text import printable
 
-    if not is_keras_file(model):
+    onnx = is_onnx_file(model)
+    if not onnx and not is_keras_file(model):
         try:  # say why a file cannot be read at all (missing, a directory, a pipe) before what it is not
-            with open_regular(model, "Keras model file"):
+            with open_regular(model, "model file"):
                 pass
         except SpecError as error:
             usage_error(f"{printable(model)}: {'; '.join(printable(p.message) for p in error.problems)}")
-        usage_error(f"{printable(model)}: not a Keras model file (.keras archive or model.to_json() output)")
+        usage_error(
+            f"{printable(model)}: not a Keras model file (.keras archive or model.to_json() output) or an ONNX model"
+        )
     input_size = model_input_size(model_input)
     try:
         with progress(f"reading {printable(model)} as data…"):
-            spec = spec_from_keras_file(model, input_size)
+            if onnx:
+                imported = read_onnx_file(model, input_size)
+                spec = imported.spec
+                for note in imported.notes:
+                    typer.echo(f"{printable(model)}: note: {printable(note)}", err=True)
+            else:
+                spec = spec_from_keras_file(model, input_size)
     except SpecError as error:
         print_spec_error(error)
         raise typer.Exit(EXIT_USAGE) from None

@@ -1,4 +1,5 @@
-"""The optional parts the tests need: TensorFlow/Keras (the ``tensorflow`` extra) and headless Chromium.
+"""The optional parts the tests need: TensorFlow/Keras (the ``tensorflow`` extra), the ``onnx`` extra and
+headless Chromium.
 
 Where a part is absent, the tests that need it skip and say what to install; nothing errors at import. CI sets
 ``CONVCALC_REQUIRE_ALL=1``, and then every skip is a failure (tests/conftest.py), so CI proves all of it.
@@ -48,6 +49,11 @@ def module(name: str, install: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError as exc:
         absent(f"needs {name} ({exc}): {install}")
+
+
+def onnx() -> Any:
+    """The onnx package (the ``onnx`` extra, what convcalc's ONNX import reads files with); skips without it."""
+    return module("onnx", "pip install -e '.[onnx]'")
 
 
 def chromium() -> str:

@@ -373,7 +373,7 @@ def test_a_lone_surrogate_in_a_name_does_not_crash(tmp_path: Path, fmt: str) -> 
 # --- TensorFlow stays out ---------------------------------------------------------------------------------
 
 
-def test_check_does_not_import_tensorflow() -> None:
+def test_check_does_not_import_tensorflow_onnx_or_torch() -> None:
     # The finder records even attempts that would fail, so the test means something where TensorFlow is not
     # installed too (a guarded `try: import tensorflow` at import time would still be caught).
     code = (
@@ -381,7 +381,7 @@ def test_check_does_not_import_tensorflow() -> None:
         "attempts = []\n"
         "class Recorder:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('tensorflow', 'keras'):\n"
+        "        if name.split('.')[0] in ('tensorflow', 'keras', 'onnx', 'torch'):\n"
         "            attempts.append(name)\n"
         "        return None\n"
         "sys.meta_path.insert(0, Recorder())\n"
@@ -392,7 +392,7 @@ def test_check_does_not_import_tensorflow() -> None:
         "    assert exit.code == 1, exit.code  # stride_mismatch's conv does not fit (CC101)\n"
         "else:\n"
         "    raise AssertionError('convcalc check did not exit')\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'onnx', 'torch'))\n"
         "sys.stderr.write('HEAVY=' + repr(loaded) + '\\n')\n"
         "sys.stderr.write('ATTEMPTS=' + repr(attempts) + '\\n')\n"
         "sys.stderr.write('CONVCALC=' + repr('convcalc.cli' in sys.modules) + '\\n')\n"

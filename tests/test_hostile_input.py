@@ -306,7 +306,7 @@ def test_keras_names_made_unique_in_linear_steps(monkeypatch: pytest.MonkeyPatch
 def _counting_init(init: Any) -> Any:
     def wrapped(self: Any, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
-        self.names = CountingSet(self.names)
+        self.names.taken = CountingSet(self.names.taken)
 
     return wrapped
 

@@ -75,7 +75,7 @@ def test_the_settings_table_is_the_one_the_settings_declare():
 
 
 def test_the_limits_table_states_the_limits_the_code_enforces():
-    from convcalc.importers import keras
+    from convcalc.importers import keras, onnx
     from convcalc.loading import MAX_INPUTS, MAX_KEYS, MAX_LIST_ITEMS, MAX_NESTING, MAX_SPEC_BYTES, MAX_STRING
     from convcalc.spec import MAX_LAYERS
 
@@ -98,6 +98,8 @@ def test_the_limits_table_states_the_limits_the_code_enforces():
     assert rows[".keras archive"] == (
         f"{keras.MAX_ARCHIVE_MEMBERS:,} members, {keras.MAX_DIRECTORY_BYTES // mib} MiB of directory"
     )
+    assert rows["ONNX model file"] == f"{onnx.MAX_ONNX_BYTES // (1024 * mib)} GiB"
+    assert rows["ONNX graph nodes"] == f"{onnx.MAX_NODES:,}"
 
 
 def test_the_fix_check_budget_is_the_one_the_readme_states():

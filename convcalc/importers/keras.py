@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from convcalc.analysis import NetworkFacts, Shape, analyze
+from convcalc.analysis import NetworkFacts, Shape
+from convcalc.importers.confirming import confirmed
 from convcalc.importers.keras_operations import is_operation, read_operation
+from convcalc.importers.names import UniqueNames
 from convcalc.layers import REGISTRY
 from convcalc.layers.keras import REARRANGING, KerasLayer, Mapped, Refusal, Source, Step, Tensor, short_json
 from convcalc.loading import (
@@ -36,7 +38,6 @@ from convcalc.loading import (
     format_path,
     open_regular,
     read_text,
-    validate,
 )
 from convcalc.spec import INPUT_NAME, MAX_LAYERS
 
@@ -261,18 +262,7 @@ def spec_from_keras_config(
             file, f"is not a Keras model config: expected an object with 'class_name' and 'config' (got {_kind(data)})"
         )
     importer = _Importer(input_size=input_size)
-    spec = importer.run(data)
-    if importer.problems:
-        raise SpecError(file, importer.report())
-    assert spec is not None
-    try:
-        network = validate(file, spec)
-    except SpecError as exc:
-        raise SpecError(file, [importer.translate(p) for p in exc.problems]) from None
-    problems = importer.confirm(analyze(network))
-    if problems:
-        raise SpecError(file, problems)
-    return spec
+    return confirmed(file, importer.run(data), importer)
 
 
 def _kind(value: Any) -> str:
@@ -301,9 +291,7 @@ class _Importer:
     checks: list[_Check] = field(default_factory=list)
     input_shape: list[int] | None = None
     input_layer: KerasLayer | None = None
-    names: set[str] = field(default_factory=lambda: {INPUT_NAME})
-    suffixes: dict[str, int] = field(default_factory=dict)
-    """The last n of ``<name>_<n>`` that ``_unique`` gave each name."""
+    names: UniqueNames = field(default_factory=UniqueNames)
     unsupported: bool = False
     input_size: InputSize | None = None
     """The size to fill the model's open input sizes with (None: they must be fixed)."""
@@ -513,10 +501,10 @@ class _Importer:
             return Tensor(sources[0].name, mapped.rank, mapped.layout, mapped.groups)
         if len(self.layers) + len(mapped.layers) > MAX_LAYERS:
             raise _TooManyLayers
-        base = self._unique(f"{prefix}{layer.name}")
+        base = self.names.take(f"{prefix}{layer.name}")
         outputs: list[str] = []
         for k, body in enumerate(mapped.layers):
-            name = base if k == 0 else self._unique(f"{base}/{body.get('kind', body['type'])}")
+            name = base if k == 0 else self.names.take(f"{base}/{body.get('kind', body['type'])}")
             spec_layer = {**body, "name": name, **({"trainable": False} if frozen else {})}
             wires = _wires(mapped, k, len(sources))
             reads = [sources[w.index].name if isinstance(w, Source) else outputs[w.index] for w in wires]
@@ -555,16 +543,6 @@ class _Importer:
                 f"data_format {data_format!r}: convcalc volumes are H×W×D (channels_last)", "data_format"
             )
         return handler(layer, sources)
-
-    def _unique(self, name: str) -> str:
-        # Each base name remembers the last suffix it took, so 10,000 layers named "a" cost 10,000 steps.
-        candidate, n = name, self.suffixes.get(name, 1)
-        while candidate in self.names:
-            n += 1
-            candidate = f"{name}_{n}"
-        self.suffixes[name] = n
-        self.names.add(candidate)
-        return candidate
 
     # -- after validation
 

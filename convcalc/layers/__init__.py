@@ -2,7 +2,7 @@
 
 Adding a kind means its module (or a class in a family's module), a line in :data:`KINDS`, its tests and a
 README row. The registry is checked when it is built: a kind that leaves a capability undeclared, or a
-``type`` or Keras class name that two kinds claim, stops the import with the culprit named.
+``type``, Keras class name or ONNX op type that two kinds claim, stops the import with the culprit named.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from convcalc.layers.elementwise import Activation, Dropout, ReLU
 from convcalc.layers.keras import Reader
 from convcalc.layers.merge import Add, Concat, Multiply
 from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm, Scale
+from convcalc.layers.onnx import OnnxReader
 from convcalc.layers.padding import Cropping, ZeroPadding
 from convcalc.layers.pool import GlobalPool, Pool
 from convcalc.layers.preprocessing import Normalization, Rescaling
@@ -50,6 +51,7 @@ class Registry:
         self.by_type: dict[str, type[LayerSpec]] = {}
         self.keras_readers: dict[str, Reader] = {}
         self.keras_ops: dict[str, KerasOp] = {}
+        self.onnx_readers: dict[str, OnnxReader] = {}
         for kind in self.kinds:
             missing = missing_capabilities(kind)
             if missing:
@@ -60,6 +62,8 @@ class Registry:
                 self._claim(self.keras_readers, class_name, reader, "Keras reader", kind)
             for class_name, op in kind.keras_ops.items():
                 self._claim(self.keras_ops, class_name, op, "Keras op", kind)
+            for op_type, onnx_reader in kind.onnx_readers.items():
+                self._claim(self.onnx_readers, op_type, onnx_reader, "ONNX reader", kind)
 
     @staticmethod
     def _claim(table: dict[str, _V], key: str, value: _V, what: str, kind: object = None) -> None:

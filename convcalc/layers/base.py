@@ -2,7 +2,7 @@
 
 A kind is one pydantic model (the JSON object in a spec) that also answers every question the rest of
 convcalc asks about it — shape and counts, receptive field, traits, course notation, how the diagram draws
-it, its Keras layers both ways and its tf.nn code — the way a Keras layer class owns its
+it, its Keras layers both ways, its tf.nn code and the ONNX ops it reads — the way a Keras layer class owns its
 ``compute_output_shape`` and ``get_config``. The registry (:mod:`convcalc.layers`) lists the kinds and
 refuses, at import, a kind that leaves a capability undeclared: there is no default that would silently
 treat an unknown kind as an identity.
@@ -23,6 +23,7 @@ from convcalc.layers.volume import Padding, Shape, Window
 
 if TYPE_CHECKING:
     from convcalc.layers.keras import KerasOps, Op, Reader
+    from convcalc.layers.onnx import OnnxReader
     from convcalc.layers.tfnn import KerasOp
 
 FieldPair = tuple[ar.ReceptiveField, ar.ReceptiveField]
@@ -153,6 +154,9 @@ class LayerSpec(BaseModel):
     """Keras layer class → how its config becomes spec layers (the Keras import)."""
     keras_ops: ClassVar[Mapping[str, KerasOp]]
     """The Keras layer classes this kind's export emits that it owns, with their tf.nn translation."""
+    onnx_readers: ClassVar[Mapping[str, OnnxReader]] = {}
+    """ONNX op type → how a node becomes spec layers (the ONNX import). Optional: a kind that no single ONNX op
+    computes has none, and an op that no kind claims is refused by name."""
     spelled_elsewhere: ClassVar[Mapping[str, str]] = {}
     """Optional: names other tools give this kind, folded (:func:`~convcalc.text.folded`: ``maxpooling2d``),
     with what to write in a spec instead (``"type": "pool", "mode": "max"``): a "did you mean" for them."""

@@ -47,6 +47,7 @@ from convcalc.layers.keras import (
     short_json,
     volume_of,
 )
+from convcalc.layers.onnx import CHANNELS_LAST, SEQUENCE, OnnxMapped, OnnxNode, channel_axis
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 
@@ -120,6 +121,75 @@ def channel_crop(layer: KerasLayer) -> Mapped:
     return Mapped([{"type": "split", "start": first, "stop": dims[0] - last}], 4, layout=CHANNELS_FIRST)
 
 
+def _read_onnx_split(node: OnnxNode) -> OnnxMapped:
+    """Split of the channels (PyTorch's chunk or split on dim 1): one split layer per output, each reading the
+    input. The sizes are the ``split`` input (an attribute before opset 13), else equal parts."""
+    node.needs_volume()
+    shape = node.input_shapes[0]
+    axis = node.integer("axis", 0)
+    if not channel_axis(node, axis, 4) or shape is None or shape[1] is None:
+        raise node.refuse(f"splits axis {axis}: convcalc splits the channels (axis 1) of a volume of known depth")
+    depth, count = shape[1], len(node.output_shapes)
+    sizes = node.integers("split") if node.opset < 13 else node.values(1, "split")
+    if sizes is None:
+        if depth % count:
+            raise node.refuse(f"splits {depth} channels into {count} outputs, which does not divide them")
+        return OnnxMapped([], 4, branches=[[{"type": "split", "parts": count, "part": k}] for k in range(count)])
+    if len(sizes) != count or sum(sizes) != depth or min(sizes) < 1:
+        raise node.refuse(f"split sizes {[int(v) for v in sizes]} do not cut {depth} channels into {count} outputs")
+    branches, start = [], 0
+    for size in (int(v) for v in sizes):
+        branches.append([{"type": "split", "start": start, "stop": start + size}])
+        start += size
+    return OnnxMapped([], 4, branches=branches)
+
+
+def _read_onnx_split_to_sequence(node: OnnxNode) -> OnnxMapped:
+    """SplitToSequence of the channels into equal parts (the dynamo exporter's chunk): no layer yet; each
+    SequenceAt that picks a part is a split."""
+    node.needs_volume()
+    shape = node.input_shapes[0]
+    axis = node.integer("axis", 0)
+    sizes = node.values(1, "split")
+    depth = shape[1] if shape is not None else None
+    if not channel_axis(node, axis, 4) or depth is None or not sizes:
+        raise node.refuse(f"splits axis {axis}: convcalc splits the channels (axis 1) of known depth, sizes given")
+    size = int(sizes[0])
+    if any(int(v) != size for v in sizes) or size < 1 or depth % size:
+        raise node.refuse(f"split sizes {[int(v) for v in sizes]} of {depth} channels: convcalc reads equal parts")
+    return OnnxMapped([], 5, layout=SEQUENCE, groups=depth // size)
+
+
+def _read_onnx_sequence_at(node: OnnxNode) -> OnnxMapped:
+    """SequenceAt k of a SplitToSequence: part k of the channels."""
+    source = node.source()
+    position = node.values(1, "position")
+    if source.layout != SEQUENCE or position is None or len(position) != 1:
+        raise node.refuse("convcalc reads SequenceAt only of a SplitToSequence of the channels, at a constant position")
+    part = int(position[0]) + (source.groups if position[0] < 0 else 0)
+    return OnnxMapped([{"type": "split", "parts": source.groups, "part": part}], 4, reads_layout=True)
+
+
+def _read_onnx_slice(node: OnnxNode) -> OnnxMapped:
+    """Slice of the channels, step 1 (PyTorch's x[:, a:b]): channels [a, b) as a split; ends past the depth (a
+    slice to the end is written INT64_MAX) are the depth."""
+    node.needs_volume()
+    shape = node.input_shapes[0]
+    starts, ends = node.values(1, "starts"), node.values(2, "ends")
+    axes, steps = node.values(3, "axes") or (0,), node.values(4, "steps") or (1,)
+    assert starts is not None and ends is not None
+    if shape is None or shape[1] is None or len(axes) != 1 or not channel_axis(node, int(axes[0]), 4):
+        raise node.refuse(f"slices axes {[int(a) for a in axes]}: convcalc slices the channels (axis 1) alone")
+    depth = shape[1]
+    start, stop = (max(0, min(int(v) + (depth if v < 0 else 0), depth)) for v in (starts[0], ends[0]))
+    if steps != (1,) or stop <= start:
+        raise node.refuse(
+            f"slices [{int(starts[0])}:{int(ends[0])}:{int(steps[0])}] of {depth} channels: "
+            "convcalc takes a non-empty range of channels, step 1"
+        )
+    return OnnxMapped([{"type": "split", "start": start, "stop": stop}], 4)
+
+
 class Split(_Channels):
     """A slice of the depth: the k-th of n equal parts (D/n channels), or channels [start, stop)."""
 
@@ -134,6 +204,12 @@ class Split(_Channels):
     traits = PLUMBING_TRAITS
     drawing = "volume"
     keras_readers = {"Permute": _read_permute_for_split_or_channel_shuffle}
+    onnx_readers = {
+        "Split": _read_onnx_split,
+        "Slice": _read_onnx_slice,
+        "SplitToSequence": _read_onnx_split_to_sequence,
+        "SequenceAt": _read_onnx_sequence_at,
+    }
     spelled_elsewhere = {
         "slice": '"type": "split", "start": 0, "stop": 2',
         "chunk": '"type": "split", "parts": 2, "part": 0',
@@ -215,6 +291,43 @@ def grouped_reshape(layer: KerasLayer, source: Tensor, dims: list[int]) -> Mappe
     return None
 
 
+def read_onnx_shuffle_reshape(node: OnnxNode) -> OnnxMapped | None:
+    """A Reshape that is a step of the channel shuffle, (N, C, H, W) → (N, g, C/g, H, W) (into ``GROUPED``) or,
+    after the Transpose, back to (N, C, H, W); None for any other Reshape."""
+    source = node.source()
+    before, after = node.input_shapes[0], node.output_shape
+    if after is None or None in after:
+        return None
+    if source.rank == 4 and not source.layout and len(after) == 5 and after[1] is not None:
+        # Shape inference may not know the input (a torchscript chunk's computed bounds): the layers after the
+        # shuffle are checked against it all the same.
+        known = before is not None and None not in before
+        if not known or (before is not None and before[1] == after[1] * (after[2] or 0) and before[2:] == after[3:]):
+            return OnnxMapped([], 5, layout=GROUPED, groups=after[1])
+    if source.layout == SHUFFLED and len(after) == 4 and (before is None or after[2:] == before[3:]):
+        return OnnxMapped([], 4, reads_layout=True)
+    return None
+
+
+def _read_onnx_transpose(node: OnnxNode) -> OnnxMapped:
+    """A Transpose that is a step of a pattern: (0, 2, 3, 1) to channels last and (0, 3, 1, 2) back (around
+    PyTorch's LayerNorm and Linear on channels, ConvNeXt), or (0, 2, 1, 3, 4) of a ``GROUPED`` tensor: the
+    channel shuffle."""
+    source = node.source()
+    perm = node.integers("perm")
+    if source.rank == 4 and not source.layout and perm == [0, 2, 3, 1]:
+        return OnnxMapped([], 4, layout=CHANNELS_LAST)
+    if source.layout == CHANNELS_LAST and perm == [0, 3, 1, 2]:
+        return OnnxMapped([], 4, reads_layout=True)
+    if source.layout == GROUPED and perm == [0, 2, 1, 3, 4]:
+        body = {"type": "channel_shuffle", "groups": source.groups}
+        return OnnxMapped([body], 5, layout=SHUFFLED, reads_layout=True)
+    raise node.refuse(
+        f"perm {perm}: convcalc reads a Transpose only as a step of a channels-last LayerNorm or Linear"
+        " ((0, 2, 3, 1) then (0, 3, 1, 2)) or of a channel shuffle (Reshape, (0, 2, 1, 3, 4), Reshape)"
+    )
+
+
 class ChannelShuffle(_Channels):
     """Interleaves g groups of D/g channels (ShuffleNet): output channel c·g + i = input channel i·D/g + c."""
 
@@ -226,6 +339,7 @@ class ChannelShuffle(_Channels):
     traits = PER_POSITION_TRAITS  # the volume keeps its shape; only the channel order changes
     drawing = "inside"
     keras_readers = {}
+    onnx_readers = {"Transpose": _read_onnx_transpose}
     spelled_elsewhere = {"shuffle": '"type": "channel_shuffle"'}
     keras_ops = {}
 

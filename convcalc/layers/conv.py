@@ -17,7 +17,9 @@ from convcalc import arithmetic as ar
 from convcalc.layers.base import BuildProblem, Computed, Traits
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import Padding, PositiveInt, PositivePair, StrictBool
-from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Reader, Tensor, bias_args, volume_of
+from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Reader, Tensor, bias_args, compact, volume_of
+from convcalc.layers.onnx import OnnxMapped, OnnxNode
+from convcalc.layers.padding import onnx_window_padding
 from convcalc.layers.tfnn import (
     KerasOp,
     bias_variable,
@@ -114,6 +116,37 @@ def _conv2d_variables(op: Op, shape: Shape) -> list[str]:
     return [variable(identifier(op.name), "kernel", initial, "[F, F, D/groups, K]"), *bias_variable(op, units)]
 
 
+def _read_onnx_conv(node: OnnxNode) -> OnnxMapped:
+    """ONNX Conv, weight [K, D/groups, F, F]: a conv, or a depthwise one when each group reads one channel;
+    asymmetric pads become a padding layer in front. The bias counts only when the file stores one (the dynamo
+    exporter's unoptimised graphs compute an all-zero bias for a conv without one: no parameter)."""
+    node.needs_volume()
+    filters, per_group, *kernel_dims = node.weight(1, "weight", 4)
+    kernel = node.spatial("kernel_shape", 0) if "kernel_shape" in node.attributes else (kernel_dims[0], kernel_dims[1])
+    stride, dilation = node.spatial("strides", 1), node.spatial("dilations", 1)
+    groups = node.integer("group", 1)
+    padding, pad_layer = onnx_window_padding(node, kernel, stride, dilation)
+    body: dict[str, object] = {"type": "conv", "filters": filters}
+    if groups > 1 and per_group == 1:
+        if filters % groups:
+            raise node.refuse(f"{filters} filters in {groups} groups of one channel: not a whole depth multiplier")
+        body = {"type": "depthwise"}
+        if filters != groups:
+            body["multiplier"] = filters // groups
+    body["kernel"] = compact(kernel)
+    if stride != (1, 1):
+        body["stride"] = compact(stride)
+    body["padding"] = padding
+    if dilation != (1, 1):
+        body["dilation"] = compact(dilation)
+    if groups > 1 and body["type"] == "conv":
+        body["groups"] = groups
+    if not node.is_stored(2):
+        body["bias"] = False
+    layers = [body] if pad_layer is None else [pad_layer, body]
+    return OnnxMapped(layers, 4, weights=(1, 2), main=len(layers) - 1)
+
+
 class Conv(_SlidingConv):
     """A convolution: K filters of F×F×(D/groups), stride S, zero-padding P, dilation d."""
 
@@ -130,6 +163,7 @@ class Conv(_SlidingConv):
     example = {"type": "conv", "filters": 8, "kernel": 3, "padding": 1}
     traits = CONV_TRAITS
     keras_readers = {"Conv2D": _reader("conv", True, "groups", "groups")}
+    onnx_readers = {"Conv": _read_onnx_conv}
     spelled_elsewhere = {"conv2d": '"type": "conv"', "convolution": '"type": "conv"', "convolution2d": '"type": "conv"'}
     keras_ops = {
         "Conv2D": KerasOp(

@@ -23,10 +23,11 @@ from convcalc.layers.base import (
     Traits,
     whole_input_field,
 )
-from convcalc.layers.channels import grouped_reshape
+from convcalc.layers.channels import grouped_reshape, read_onnx_shuffle_reshape
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import PositiveInt, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, short_json
+from convcalc.layers.onnx import CHANNELS_LAST, OnnxMapped, OnnxNode
 from convcalc.layers.tfnn import KerasOp, bias_variable, glorot, variable, weight
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import identifier, literal
@@ -73,6 +74,33 @@ def _read_dense(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([layer.with_bias(body), *fused_activation(layer)], rank)
 
 
+def _read_onnx_gemm(node: OnnxNode) -> OnnxMapped:
+    """Gemm (PyTorch's Linear): A·B + C on an (N, n) input, B the weight ([units, n] when transB)."""
+    node.needs_vector()
+    if node.integer("transA", 0):
+        raise node.refuse("transA=1: convcalc's fc multiplies the input as rows (transA=0)")
+    rows, cols = node.weight(1, "weight", 2)
+    units = rows if node.integer("transB", 0) else cols
+    body: dict[str, object] = {"type": "fc", "units": units}
+    if not node.is_stored(2):
+        body["bias"] = False
+    return OnnxMapped([body], 2, weights=(1, 2))
+
+
+def _read_onnx_matmul(node: OnnxNode) -> OnnxMapped:
+    """MatMul of an (N, n) input by a stored [n, units] weight: an fc without bias (an Add after it that adds a
+    constant becomes its bias). On a channels-last (N, H, W, C) volume (PyTorch's Linear after a Transpose, as
+    in ConvNeXt) the same matrix at every position: a 1×1 conv, channels-last still."""
+    source = node.source()
+    if source.layout == CHANNELS_LAST:
+        _, units = node.weight(1, "weight", 2)
+        body = {"type": "conv", "filters": units, "kernel": 1, "bias": False}
+        return OnnxMapped([body], 4, weights=(1,), layout=CHANNELS_LAST, reads_layout=True)
+    node.needs_vector()
+    _, units = node.weight(1, "weight", 2)
+    return OnnxMapped([{"type": "fc", "units": units, "bias": False}], 2, weights=(1,))
+
+
 class FC(_WholeVolume):
     """A fully connected layer over all values of its input volume; outputs 1×1×units (``dense`` is an alias)."""
 
@@ -92,6 +120,7 @@ class FC(_WholeVolume):
         pooling=False,
     )
     keras_readers = {"Dense": _read_dense}
+    onnx_readers = {"Gemm": _read_onnx_gemm, "MatMul": _read_onnx_matmul}
     spelled_elsewhere = {"linear": '"type": "fc"', "fullyconnected": '"type": "fc"'}
     keras_ops = {
         "Dense": KerasOp(lambda op, read, _: f"tf.matmul({read[0]}, {weight(op)})", _dense_variables, biased=True)
@@ -145,6 +174,45 @@ def _read_reshape(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "flatten"}], len(dims) + 1, output=declared)
 
 
+def _read_onnx_flatten(node: OnnxNode) -> OnnxMapped:
+    source = node.source()
+    if node.integer("axis", 1) not in (1, 1 - source.rank):
+        raise node.refuse(f"axis {node.attributes['axis']}: convcalc flattens everything but the batch (axis 1)")
+    return OnnxMapped([{"type": "flatten"}] if source.rank == 4 else [], 2)
+
+
+def _read_onnx_reshape(node: OnnxNode) -> OnnxMapped:
+    """A Reshape that flattens (N, C, H, W) to (N, C·H·W), or turns (N, n) into (N, n, 1, 1) and back: by the
+    shape ONNX infers for its output, else by its target's values; or a step of a channel shuffle."""
+    shuffle = read_onnx_shuffle_reshape(node)
+    if shuffle is not None:
+        return shuffle
+    source = node.source()
+    before = node.input_shapes[0]
+    after = node.output_shape
+    if after is None:
+        target = node.values(1, "target shape")
+        assert target is not None
+        after = tuple(None if v in (-1, 0) else int(v) for v in target)
+    flat = len(after) == 2 or (len(after) == 4 and after[2:] == (1, 1))
+    if flat and before is not None and after[1] is not None and None not in before[1:]:
+        values = 1
+        for size in before[1:]:
+            values *= size or 1
+        flat = flat and after[1] == values
+    if not flat:
+        raise node.refuse(
+            f"reshapes {_dims(before)} to {_dims(after)}: convcalc imports reshapes that flatten, to (N, C·H·W)"
+            " or (N, C·H·W, 1, 1)"
+        )
+    # A flat (N, n) input stays convcalc's 1×1×n whatever its rank becomes: no layer.
+    return OnnxMapped([{"type": "flatten"}] if source.rank == 4 else [], len(after))
+
+
+def _dims(shape: tuple[int | None, ...] | None) -> str:
+    return "an unknown shape" if shape is None else "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+
+
 def _tf_reshape(op: Op, read: list[str], padding: str) -> str:
     return f"tf.reshape({read[0]}, {literal([-1, *op.output])})"
 
@@ -166,6 +234,7 @@ class Flatten(_WholeVolume):
         pooling=False,
     )
     keras_readers = {"Flatten": _read_flatten, "Reshape": _read_reshape}
+    onnx_readers = {"Flatten": _read_onnx_flatten, "Reshape": _read_onnx_reshape}
     keras_ops = {
         "Flatten": KerasOp(_tf_reshape, purpose="flatten"),
         "Reshape": KerasOp(_tf_reshape, purpose="reshape"),

@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 from convcalc.layers.base import PerPosition
 from convcalc.layers.fields import show_value
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
+from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader, channel_axis, keep_layout
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import literal
@@ -127,6 +128,60 @@ def _read_relu(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([activation_layer(kind)], sources[0].rank)
 
 
+def _read_onnx_activation(kind: str, **defaults: float | str) -> OnnxReader:
+    """An op that is one activation function with the attribute values ``defaults`` (the function's constants:
+    any other value is another function, refused)."""
+
+    def reader(node: OnnxNode) -> OnnxMapped:
+        for key, value in defaults.items():
+            given = node.attributes.get(key, value)
+            if given != value and not (
+                isinstance(value, float) and isinstance(given, float) and abs(given - value) <= 1e-6 * abs(value)
+            ):
+                raise node.refuse(f"{key}={given!r}: convcalc's {kind} is the one with {key}={value!r}")
+        return keep_layout(node, [activation_layer(kind)])
+
+    return reader
+
+
+def _read_onnx_hard_sigmoid(node: OnnxNode) -> OnnxMapped:
+    """HardSigmoid max(0, min(1, αx + β)) with PyTorch's α = 1/6, β = ½: relu6(x + 3)/6, Keras's hard_sigmoid
+    (ONNX's defaults, α = 0.2, are the older Keras one, another function)."""
+    alpha, beta = node.attributes.get("alpha", 0.2), node.attributes.get("beta", 0.5)
+    if not (isinstance(alpha, float) and abs(alpha - 1 / 6) <= 1e-6 and beta == 0.5):
+        raise node.refuse(
+            f"alpha={alpha!r}, beta={beta!r}: convcalc's hard_sigmoid is relu6(x + 3)/6 (alpha=1/6, beta=0.5)"
+        )
+    return keep_layout(node, [activation_layer("hard_sigmoid")])
+
+
+def _read_onnx_clip(node: OnnxNode) -> OnnxMapped:
+    """Clip(0, 6) is PyTorch's ReLU6 and Clip(0) a ReLU; the bounds are attributes before opset 11, inputs after."""
+    node.source()
+    if node.opset < 11:
+        low, high = node.attributes.get("min"), node.attributes.get("max")
+    else:
+        lows, highs = node.values(1, "min"), node.values(2, "max")
+        low = None if lows is None else lows[0] if len(lows) == 1 else lows
+        high = None if highs is None else highs[0] if len(highs) == 1 else highs
+    if low == 0 and high == 6:
+        kind = "relu6"
+    elif low == 0 and (high is None or high == float("inf")):
+        kind = "relu"
+    else:
+        raise node.refuse(f"clips to [{low}, {high}]: convcalc models Clip(0, 6) (relu6) and Clip(0) (relu)")
+    return keep_layout(node, [activation_layer(kind)])
+
+
+def _read_onnx_softmax(node: OnnxNode) -> OnnxMapped:
+    source = node.source()
+    # Before opset 13 Softmax flattened everything from its axis on: the same over channels only for vectors.
+    axis = node.integer("axis", -1 if node.opset >= 13 else 1)
+    if not channel_axis(node, axis, source.rank) or (node.opset < 13 and source.rank != 2):
+        raise node.refuse(f"softmax over axis {axis} of a rank-{source.rank} tensor: convcalc's is over the channels")
+    return OnnxMapped([activation_layer("softmax")], source.rank)
+
+
 class Activation(PerPosition):
     """An elementwise nonlinearity (softmax normalises over the depth; see :data:`ACTIVATIONS`)."""
 
@@ -140,6 +195,21 @@ class Activation(PerPosition):
     kind_name = "activation"
     example = {"type": "activation", "kind": "sigmoid"}
     keras_readers = {"Activation": _read_activation, "LeakyReLU": _read_leaky_relu, "Softmax": _read_softmax}
+    onnx_readers = {
+        "Clip": _read_onnx_clip,
+        "LeakyRelu": _read_onnx_activation("leaky_relu"),
+        "Sigmoid": _read_onnx_activation("sigmoid"),
+        "Tanh": _read_onnx_activation("tanh"),
+        "Softmax": _read_onnx_softmax,
+        "Gelu": _read_onnx_activation("gelu", approximate="none"),
+        "HardSigmoid": _read_onnx_hard_sigmoid,
+        "HardSwish": _read_onnx_activation("hard_swish"),
+        "Swish": _read_onnx_activation("swish", alpha=1.0),
+        "Elu": _read_onnx_activation("elu", alpha=1.0),
+        "Selu": _read_onnx_activation("selu", alpha=1.6732632423543772, gamma=1.0507009873554805),
+        "Softplus": _read_onnx_activation("softplus"),
+        "Mish": _read_onnx_activation("mish"),
+    }
     spelled_elsewhere = {
         folded(name): f'"type": "activation", "kind": "{kind}"'
         for name, kind in KERAS_ACTIVATIONS.items()
@@ -175,6 +245,7 @@ class ReLU(PerPosition):
     kind_name = "relu"
     example = {"type": "relu"}
     keras_readers = {"ReLU": _read_relu}
+    onnx_readers = {"Relu": _read_onnx_activation("relu")}
     keras_ops = {"ReLU": KerasOp(lambda op, read, _: f"tf.nn.relu({read[0]})")}
 
     def is_nonlinear(self) -> bool:
@@ -209,6 +280,17 @@ def _read_dropout(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "dropout", "rate": layer.config.get("rate", 0.5)}], sources[0].rank)
 
 
+def _read_onnx_dropout(node: OnnxNode) -> OnnxMapped:
+    """Dropout (in a training-mode export): the ratio is an attribute before opset 12, an input after."""
+    node.source()
+    ratio = node.attributes.get("ratio", 0.5) if node.opset < 12 else (node.values(1, "ratio") or (0.5,))[0]
+    return keep_layout(node, [{"type": "dropout", "rate": ratio}])
+
+
+def _read_onnx_identity(node: OnnxNode) -> OnnxMapped:
+    return keep_layout(node, [])  # later layers read its input directly
+
+
 class Dropout(PerPosition):
     """Zeroes a fraction ``rate`` of values while training; no parameters, no shape change."""
 
@@ -218,6 +300,7 @@ class Dropout(PerPosition):
     kind_name = "dropout"
     example = {"type": "dropout", "rate": 0.25}
     keras_readers = {"Dropout": _read_dropout, "SpatialDropout2D": _read_dropout}
+    onnx_readers = {"Dropout": _read_onnx_dropout, "Identity": _read_onnx_identity}
     spelled_elsewhere = {"spatialdropout2d": '"type": "dropout"', "dropout2d": '"type": "dropout"'}
     keras_ops = {
         "Dropout": KerasOp(

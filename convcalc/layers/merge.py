@@ -17,6 +17,7 @@ from typing import ClassVar, Literal
 
 from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, MergeMark, Traits, widest
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Source, Step, Tensor, Volume, short_json, volume_of
+from convcalc.layers.onnx import Constant, OnnxMapped, OnnxNode, channel_axis
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 
@@ -79,6 +80,20 @@ def _read_add(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "add"}], sources[0].rank)
 
 
+def _read_onnx_add(node: OnnxNode) -> OnnxMapped:
+    """Add or Sum of data inputs is a merge; an Add of one data input and a stored constant is the bias of the
+    conv or fc before it (MatMul + Add), which the importer checks."""
+    sources = node.sources
+    constants = [i for i, item in enumerate(node.inputs) if isinstance(item, Constant)]
+    if len(sources) == 1 and len(constants) == 1 and node.op_type == "Add":
+        position = next(i for i, item in enumerate(node.inputs) if isinstance(item, Tensor))
+        rank = sources[0].rank  # a bias keeps the layout of what it follows (a channels-last Linear's)
+        return OnnxMapped([], rank, weights=(constants[0],), bias_for=position, reads_layout=True)
+    if constants or len(sources) < 2:
+        raise node.refuse("adds a constant tensor: convcalc models an add of layer outputs, or a bias after an fc")
+    return OnnxMapped([{"type": "add"}], max(s.rank for s in sources))
+
+
 SCALED_ADD_MODULE = "keras.src.applications.inception_resnet_v2"
 
 
@@ -104,6 +119,7 @@ class Add(_Merge):
     mark = "plus"
     example = {"type": "add", "inputs": ["input", "input"]}
     keras_readers = {"Add": _read_add, "CustomScaleLayer": _read_scaled_add}
+    onnx_readers = {"Add": _read_onnx_add, "Sum": _read_onnx_add}
     keras_ops = {"Add": KerasOp(lambda op, read, _: f"tf.add_n([{', '.join(read)}])")}
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
@@ -118,6 +134,19 @@ def _read_concat(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "concat"}], sources[0].rank)
 
 
+def _read_onnx_concat(node: OnnxNode) -> OnnxMapped:
+    sources = node.sources
+    if len(sources) != len(node.inputs):
+        raise node.refuse("concatenates a constant tensor: convcalc concatenates layer outputs")
+    rank = sources[0].rank
+    axis = node.integer("axis", 1)
+    if not channel_axis(node, axis, rank) or any(s.rank != rank for s in sources):
+        raise node.refuse(f"concatenates along axis {axis}: convcalc concatenates along the channels (axis 1)")
+    if len(sources) == 1:
+        return OnnxMapped([], rank)
+    return OnnxMapped([{"type": "concat"}], rank)
+
+
 class Concat(_Merge):
     """Concatenates volumes of the same H×W along the depth."""
 
@@ -127,6 +156,7 @@ class Concat(_Merge):
     mark = "stack"
     example = {"type": "concat", "inputs": ["input", "input"]}
     keras_readers = {"Concatenate": _read_concat}
+    onnx_readers = {"Concat": _read_onnx_concat}
     spelled_elsewhere = {"concatenate": '"type": "concat"', "cat": '"type": "concat"'}
     keras_ops = {"Concatenate": KerasOp(lambda op, read, _: f"tf.concat([{', '.join(read)}], axis=-1)")}
 
@@ -159,6 +189,27 @@ def _read_multiply(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "multiply"}], max(source.rank for source in sources))
 
 
+def _read_onnx_mul(node: OnnxNode) -> OnnxMapped:
+    """Mul of layer outputs (a squeeze-excite gate times the volume) is a multiply; Mul of a volume by a stored
+    per-channel tensor ([C, 1, 1]) is a learned scale (ConvNeXt's layer scale)."""
+    sources = node.sources
+    constants = [i for i, item in enumerate(node.inputs) if isinstance(item, Constant)]
+    if len(sources) >= 2 and not constants:
+        return OnnxMapped([{"type": "multiply"}], max(s.rank for s in sources))
+    if len(sources) == 1 and len(constants) == 1 and sources[0].rank == 4 and not sources[0].layout:
+        constant = node.inputs[constants[0]]
+        assert isinstance(constant, Constant)
+        channels = node.input_shapes[1 - constants[0]]
+        dims = constant.dims or ()
+        per_channel = len(dims) >= 3 and all(d == 1 for d in dims[:-3]) and tuple(dims[-2:]) == (1, 1)
+        if node.is_stored(constants[0]) and per_channel and channels is not None and dims[-3] == channels[1]:
+            return OnnxMapped([{"type": "scale"}], 4, weights=(constants[0],))
+    raise node.refuse(
+        "multiplies by a constant tensor: convcalc models a product of layer outputs (a gate) or of a volume and a"
+        " stored per-channel scale ([C, 1, 1])"
+    )
+
+
 class Multiply(_Merge):
     """Multiplies volumes elementwise: equal shapes, or a 1×1×D gate scaling every position of an H×W×D volume
     (squeeze-and-excite); out = the broadcast shape (per axis the sizes agree or are 1). 0 params, 0 MACs."""
@@ -169,6 +220,7 @@ class Multiply(_Merge):
     mark = "times"
     example = {"type": "multiply", "inputs": ["input", "input"]}
     keras_readers = {"Multiply": _read_multiply}
+    onnx_readers = {"Mul": _read_onnx_mul}
     spelled_elsewhere = {"mul": '"type": "multiply"', "multiplication": '"type": "multiply"'}
     keras_ops = {"Multiply": KerasOp(lambda op, read, _: " * ".join(read))}
 

@@ -17,6 +17,7 @@ from pydantic import Field
 from convcalc.layers.base import Computed, PerPosition
 from convcalc.layers.fields import Number, PositiveInt, StrictBool
 from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
+from convcalc.layers.onnx import CHANNELS_LAST, OnnxMapped, OnnxNode, keep_layout
 from convcalc.layers.tfnn import KerasOp, variable
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import identifier, literal
@@ -146,6 +147,45 @@ def _read_batchnorm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([_flags(layer, {"type": "batchnorm"})], sources[0].rank)
 
 
+def _read_onnx_batchnorm(node: OnnxNode) -> OnnxMapped:
+    """BatchNormalization: scale γ and bias β trainable, the running mean and variance not (the spec's count)."""
+    source = node.source()
+    for position, what in enumerate(("scale", "bias", "running mean", "running variance"), start=1):
+        node.weight(position, what, 1)
+    return OnnxMapped([{"type": "batchnorm"}], source.rank, weights=(1, 2, 3, 4))
+
+
+def _read_onnx_layer_norm(node: OnnxNode) -> OnnxMapped:
+    """LayerNormalization over the last axis of a channels-last volume (PyTorch's LayerNorm(C) between
+    Transposes, ConvNeXt's LayerNorm2d) or of an (N, n) vector: γ (and β, when there) per channel."""
+    source = node.source()
+    axis = node.integer("axis", -1)
+    if axis not in (-1, source.rank - 1) or not (source.layout == CHANNELS_LAST or source.rank == 2):
+        raise node.refuse(
+            f"normalises from axis {axis} of a rank-{source.rank} tensor: convcalc's layer_norm is over the channels"
+            " (the last axis after a Transpose to channels last, or of a vector)"
+        )
+    node.weight(1, "scale", 1)
+    body: dict[str, object] = {"type": "layer_norm"}
+    if not node.is_stored(2):
+        body["center"] = False
+    return keep_layout(node, [body], weights=(1, 2))
+
+
+def _read_onnx_group_norm(node: OnnxNode) -> OnnxMapped:
+    """GroupNormalization (opset 21's: scale and bias per channel) of an (N, C, H, W) volume."""
+    node.needs_volume()
+    groups = node.integer("num_groups", 0)
+    shape = node.input_shapes[0]
+    (channels,) = node.weight(1, "scale", 1)
+    if groups < 1 or shape is None or channels != shape[1]:
+        raise node.refuse(
+            f"num_groups {groups} with a scale of {channels} values: convcalc reads a scale and bias per channel"
+            " (opset 21's GroupNormalization)"
+        )
+    return OnnxMapped([{"type": "group_norm", "groups": groups}], 4, weights=(1, 2))
+
+
 def _read_layer_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     layer.last_axis(sources[0], "axis")
     if layer.config.get("rms_scaling"):
@@ -203,6 +243,7 @@ class BatchNorm(_Affine):
     kind_name = "batchnorm"
     example = {"type": "batchnorm"}
     keras_readers = {"BatchNormalization": _read_batchnorm}
+    onnx_readers = {"BatchNormalization": _read_onnx_batchnorm}
     spelled_elsewhere = {
         "batchnormalization": '"type": "batchnorm"',
         "batchnorm2d": '"type": "batchnorm"',
@@ -248,6 +289,7 @@ class LayerNorm(_Affine):
     kind_name = "layer_norm"
     example = {"type": "layer_norm"}
     keras_readers = {"LayerNormalization": _read_layer_norm}
+    onnx_readers = {"LayerNormalization": _read_onnx_layer_norm}
     spelled_elsewhere = {
         "layernormalization": '"type": "layer_norm"',
         "ln": '"type": "layer_norm"',
@@ -284,6 +326,7 @@ class GroupNorm(_Affine):
     kind_name = "group_norm"
     example = {"type": "group_norm", "groups": 2}
     keras_readers = {"GroupNormalization": _read_group_norm}
+    onnx_readers = {"GroupNormalization": _read_onnx_group_norm}
     spelled_elsewhere = {
         "groupnormalization": '"type": "group_norm"',
         "gn": '"type": "group_norm"',

@@ -26,7 +26,8 @@ from convcalc.layers.base import (
 )
 from convcalc.layers.channels import channel_crop
 from convcalc.layers.fields import NON_NEGATIVE_PAIR_SCHEMA, strict_pair
-from convcalc.layers.keras import CHANNELS_FIRST, KerasLayer, KerasOps, Mapped, Op, Tensor, volume_of
+from convcalc.layers.keras import CHANNELS_FIRST, KerasLayer, KerasOps, Mapped, Op, Tensor, compact, volume_of
+from convcalc.layers.onnx import OnnxMapped, OnnxNode
 from convcalc.layers.tfnn import KerasOp, padding_list
 from convcalc.layers.volume import Padding, Shape, Window
 from convcalc.text import pair_text
@@ -68,6 +69,64 @@ def _read_zero_padding(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "zero_padding", "padding": layer.config.get("padding", 1)}], 4)
 
 
+def onnx_window_padding(
+    node: OnnxNode, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> tuple[Any, dict[str, Any] | None]:
+    """An ONNX window op's ``auto_pad`` and ``pads`` as a spec padding, and the padding layer to put in front
+    when it is not the same on both sides of an axis (ONNX pads are [top, left, bottom, right])."""
+    auto_pad = node.text("auto_pad", "NOTSET")
+    if auto_pad == "VALID":
+        return 0, None
+    if auto_pad == "SAME_UPPER":
+        return "same", None  # TensorFlow's "same": the odd row or column at the bottom or right
+    if auto_pad == "SAME_LOWER":
+        sizes = node.input_size()
+        sides = []
+        for size, f, s, d in zip(sizes, kernel, stride, dilation, strict=True):
+            total = max((-(-size // s) - 1) * s + d * (f - 1) + 1 - size, 0)
+            sides.append((total - total // 2, total // 2))  # the odd one at the top or left
+        (top, bottom), (left, right) = sides
+    elif auto_pad == "NOTSET":
+        pads = node.integers("pads", [0, 0, 0, 0])
+        assert pads is not None
+        if len(pads) != 4 or min(pads) < 0:
+            raise node.refuse(f"pads {pads}: convcalc models 2-D windows padded by zeros ([top, left, bottom, right])")
+        top, left, bottom, right = pads
+    else:
+        raise node.refuse(f"auto_pad {auto_pad!r}: ONNX allows NOTSET, SAME_UPPER, SAME_LOWER and VALID")
+    if (top, left) == (bottom, right):
+        return compact((top, left)), None
+    return 0, {"type": "zero_padding", "padding": [[top, bottom], [left, right]]}
+
+
+def _read_onnx_pad(node: OnnxNode) -> OnnxMapped:
+    """Pad with zeros around H and W: pads are [n, c, top, left, n, c, bottom, right] (an attribute before
+    opset 11, an input after)."""
+    node.needs_volume()
+    mode = node.text("mode", "constant")
+    if mode != "constant":
+        raise node.refuse(f"mode {mode!r}: convcalc pads with zeros (mode 'constant')")
+    if node.opset < 11:
+        pads: list[float] = list(node.integers("pads", []) or [])
+        value = node.attributes.get("value", 0.0)
+    else:
+        pads = list(node.values(1, "pads") or [])
+        value = (node.values(2, "constant value") or (0.0,))[0]
+        if len(node.inputs) > 3 and node.inputs[3] is not None:
+            raise node.refuse("pads only some axes (the axes input): convcalc reads pads of all four")
+    if value != 0:
+        raise node.refuse(f"pads with the value {value}: convcalc's zero_padding pads with zeros")
+    sides = [int(pads[i]) for i in (2, 3, 6, 7)] if len(pads) == 8 else []
+    if len(pads) != 8 or pads[0] or pads[1] or pads[4] or pads[5] or (min(sides) < 0 < max(sides)):
+        raise node.refuse(
+            f"pads {[int(p) for p in pads]}: convcalc pads H and W by zeros ≥ 0 or crops them (all ≤ 0), not N or C"
+        )
+    top, left, bottom, right = sides
+    if min(sides) < 0:  # negative pads crop (PyTorch's ZeroPad2d with negative sides)
+        return OnnxMapped([{"type": "cropping", "crop": [[-top, -bottom], [-left, -right]]}], 4)
+    return OnnxMapped([{"type": "zero_padding", "padding": [[top, bottom], [left, right]]}], 4)
+
+
 class ZeroPadding(LayerSpec):
     """Pads the volume with zeros: H + top + bottom, W + left + right."""
 
@@ -79,6 +138,7 @@ class ZeroPadding(LayerSpec):
     traits = PLUMBING_TRAITS
     drawing = "prefix"
     keras_readers = {"ZeroPadding2D": _read_zero_padding}
+    onnx_readers = {"Pad": _read_onnx_pad}
     spelled_elsewhere = {
         "zeropadding2d": '"type": "zero_padding"',
         "zeropad2d": '"type": "zero_padding"',

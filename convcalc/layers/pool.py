@@ -40,6 +40,8 @@ from convcalc.layers.base import (
 )
 from convcalc.layers.fields import Padding, PositivePair, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, compact, volume_of
+from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader
+from convcalc.layers.padding import onnx_window_padding
 from convcalc.layers.tfnn import KerasOp, list_notation, nhwc
 from convcalc.layers.volume import Shape, Window, resolve_window
 from convcalc.layers.windowed import WindowedLayer, keras_padding, window_notation
@@ -145,6 +147,38 @@ def _read_pool(mode: str) -> Callable[[KerasLayer, list[Tensor]], Mapped]:
     return reader
 
 
+def _read_onnx_pool(mode: str) -> OnnxReader:
+    """ONNX MaxPool or AveragePool: kernel, strides (ONNX's default is 1, not the kernel), pads, ceil_mode.
+
+    An average counts explicit padding, PyTorch's default (``count_include_pad=1`` in the export); ONNX's default
+    leaves it out, which changes the values at the border, so that is refused with padding. An adaptive pool
+    the exporter wrote with computed kernels is the pool of those kernels (the same shapes)."""
+
+    def reader(node: OnnxNode) -> OnnxMapped:
+        node.needs_volume()
+        kernel, stride = node.spatial("kernel_shape", 0), node.spatial("strides", 1)
+        if min(kernel) < 1:
+            raise node.refuse("its kernel_shape is missing")
+        if node.spatial("dilations", 1) != (1, 1):
+            raise node.refuse(f"dilations {list(node.spatial('dilations', 1))}: convcalc's pool is not dilated")
+        padding, pad_layer = onnx_window_padding(node, kernel, stride, (1, 1))
+        if mode == "avg" and not node.integer("count_include_pad", 0) and (pad_layer is not None or padding):
+            raise node.refuse(
+                "count_include_pad=0 with padding: its average leaves the padded zeros out, convcalc's avg pool"
+                " counts them (PyTorch's default, count_include_pad=True)"
+            )
+        body: dict[str, object] = {"type": "pool", "mode": mode, "kernel": compact(kernel)}
+        if stride != kernel:
+            body["stride"] = compact(stride)
+        body["padding"] = padding
+        if node.integer("ceil_mode", 0) and padding != "same":
+            body["ceil_mode"] = True
+        layers = [body] if pad_layer is None else [pad_layer, body]
+        return OnnxMapped(layers, 4, main=len(layers) - 1)
+
+    return reader
+
+
 class Pool(WindowedLayer):
     """Spatial pooling over F×F windows with stride S, or adaptive to an output size; depth is preserved; no
     parameters."""
@@ -222,6 +256,7 @@ class Pool(WindowedLayer):
         "AdaptiveMaxPooling2D": _read_adaptive("max"),
         "AdaptiveAveragePooling2D": _read_adaptive("avg"),
     }
+    onnx_readers = {"MaxPool": _read_onnx_pool("max"), "AveragePool": _read_onnx_pool("avg")}
     spelled_elsewhere = {
         "maxpool": '"type": "pool", "mode": "max"',
         "maxpool2d": '"type": "pool", "mode": "max"',
@@ -402,6 +437,31 @@ def _read_global_pool(mode: str) -> Callable[[KerasLayer, list[Tensor]], Mapped]
     return reader
 
 
+def _read_onnx_global_pool(mode: str) -> OnnxReader:
+    def reader(node: OnnxNode) -> OnnxMapped:
+        node.needs_volume()
+        return OnnxMapped([{"type": "global_pool", "mode": mode}], 4)
+
+    return reader
+
+
+def _read_onnx_reduce(mode: str) -> OnnxReader:
+    """ReduceMean or ReduceMax over H and W (PyTorch's ``x.mean((2, 3))`` and adaptive pooling to 1×1): axes
+    from the attribute (opset < 18) or the second input."""
+
+    def reader(node: OnnxNode) -> OnnxMapped:
+        node.needs_volume()
+        axes = node.integers("axes") if "axes" in node.attributes else node.values(1, "axes")
+        if axes is None or sorted(int(a) % 4 for a in axes) != [2, 3]:
+            raise node.refuse(
+                f"reduces over axes {list(axes) if axes is not None else 'all'}: convcalc models a reduction over"
+                " H and W (axes 2 and 3), which is global pooling"
+            )
+        return OnnxMapped([{"type": "global_pool", "mode": mode}], 4 if node.integer("keepdims", 1) else 2)
+
+    return reader
+
+
 class GlobalPool(LayerSpec):
     """Pools each channel over the whole H×W: outputs 1×1×D."""
 
@@ -421,6 +481,12 @@ class GlobalPool(LayerSpec):
     )
     drawing = "bar"
     keras_readers = {"GlobalAveragePooling2D": _read_global_pool("avg"), "GlobalMaxPooling2D": _read_global_pool("max")}
+    onnx_readers = {
+        "GlobalAveragePool": _read_onnx_global_pool("avg"),
+        "GlobalMaxPool": _read_onnx_global_pool("max"),
+        "ReduceMean": _read_onnx_reduce("avg"),
+        "ReduceMax": _read_onnx_reduce("max"),
+    }
     spelled_elsewhere = {
         "gap": '"type": "global_pool", "mode": "avg"',
         "globalavgpool": '"type": "global_pool", "mode": "avg"',

@@ -31,6 +31,7 @@ from convcalc.layers.fields import (
     strict_pair,
 )
 from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, compact, volume_of
+from convcalc.layers.onnx import OnnxMapped, OnnxNode
 from convcalc.layers.tfnn import KerasOp, bias_variable, glorot, list_notation, nhwc, variable, weight
 from convcalc.layers.volume import Padding as Sides
 from convcalc.layers.volume import Shape, Window
@@ -82,6 +83,57 @@ def _read_conv_transpose(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([layer.with_bias(body), *fused_activation(layer)], 4)
 
 
+def _read_onnx_conv_transpose(node: OnnxNode) -> OnnxMapped:
+    """ONNX ConvTranspose, weight [D, K, F, F]: pads the same on both sides of an axis (or an ``output_shape``
+    or ``auto_pad`` that comes to that), with its output_padding written out (ONNX's default is 0, not Keras'
+    max(F, S) rule)."""
+    node.needs_volume()
+    _, filters, *kernel_dims = node.weight(1, "weight", 4)
+    if node.integer("group", 1) != 1:
+        raise node.refuse(f"group {node.attributes['group']}: convcalc's conv_transpose has no groups")
+    kernel = node.spatial("kernel_shape", 0) if "kernel_shape" in node.attributes else (kernel_dims[0], kernel_dims[1])
+    stride, dilation = node.spatial("strides", 1), node.spatial("dilations", 1)
+    output_padding = node.spatial("output_padding", 0)
+    auto_pad = node.text("auto_pad", "NOTSET")
+    body: dict[str, object] = {"type": "conv_transpose", "filters": filters, "kernel": compact(kernel)}
+    if stride != (1, 1):
+        body["stride"] = compact(stride)
+    if dilation != (1, 1):
+        body["dilation"] = compact(dilation)
+    target = node.integers("output_shape")
+    if target is not None or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        sizes = node.input_size()
+        if target is None:
+            target = [size * s for size, s in zip(sizes, stride, strict=True)]
+        if len(target) != 2:
+            raise node.refuse(f"output_shape {target}: convcalc models 2-D layers (two sizes)")
+        sides = []
+        for size, f, s, d, extra, out in zip(sizes, kernel, stride, dilation, output_padding, target, strict=True):
+            total = s * (size - 1) + extra + d * (f - 1) + 1 - out
+            sides.append(
+                (total - total // 2, total // 2) if auto_pad == "SAME_LOWER" else (total // 2, total - total // 2)
+            )
+        (top, bottom), (left, right) = sides
+    elif auto_pad == "VALID":
+        top = bottom = left = right = 0
+    else:
+        pads = node.integers("pads", [0, 0, 0, 0])
+        assert pads is not None
+        if len(pads) != 4:
+            raise node.refuse(f"pads {pads}: convcalc models 2-D layers ([top, left, bottom, right])")
+        top, left, bottom, right = pads
+    if (top, left) != (bottom, right) or min(top, left) < 0:
+        raise node.refuse(
+            f"crops {top} and {bottom} rows, {left} and {right} columns: convcalc's conv_transpose crops the same"
+            " on both sides of an axis"
+        )
+    body["padding"] = compact((top, left))
+    body["output_padding"] = compact(output_padding)
+    if not node.is_stored(2):
+        body["bias"] = False
+    return OnnxMapped([body], 4, weights=(1, 2))
+
+
 class ConvTranspose(LayerSpec):
     """A transposed convolution: out = (W − 1)·S + F − 2P + output_padding; "same" gives W·S.
 
@@ -104,6 +156,7 @@ class ConvTranspose(LayerSpec):
     traits = CONV_TRAITS
     drawing = "volume"
     keras_readers = {"Conv2DTranspose": _read_conv_transpose}
+    onnx_readers = {"ConvTranspose": _read_onnx_conv_transpose}
     spelled_elsewhere = {
         "conv2dtranspose": '"type": "conv_transpose"',
         "convtranspose2d": '"type": "conv_transpose"',

@@ -34,6 +34,7 @@ from convcalc.layers.base import (
 )
 from convcalc.layers.fields import PositivePair
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, compact, short_json, volume_of
+from convcalc.layers.onnx import OnnxMapped, OnnxNode
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import literal
@@ -75,6 +76,35 @@ def _read_resizing(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([body if interpolation == "nearest" else {**body, "interpolation": interpolation}], 4)
 
 
+_ONNX_MODES = {"nearest": "nearest", "linear": "bilinear"}
+
+
+def _read_onnx_resize(node: OnnxNode) -> OnnxMapped:
+    """Resize (Upsample before opset 10) of H and W: by integer scales (a factor) or to sizes. The sizes are
+    what shape inference gives; nearest or linear (bilinear) with half-pixel centres, as TensorFlow resizes
+    (PyTorch's align_corners=False; its nearest rounds differently, which moves values, not shapes)."""
+    node.needs_volume()
+    before, after = node.input_shapes[0], node.output_shape
+    mode = node.text("mode", "nearest")
+    if mode not in _ONNX_MODES:
+        raise node.refuse(f"mode {mode!r}: convcalc resizes by nearest or linear (bilinear) interpolation")
+    transform = node.text("coordinate_transformation_mode", "half_pixel")
+    if mode == "linear" and transform not in ("half_pixel", "pytorch_half_pixel"):
+        raise node.refuse(f"coordinate_transformation_mode {transform!r}: convcalc's bilinear resize is half_pixel")
+    if before is None or after is None or None in before or None in after or after[:2] != before[:2]:
+        raise node.refuse("convcalc needs the sizes around it from shape inference, with N and C unchanged")
+    (height, width), (out_h, out_w) = before[2:], after[2:]
+    assert height and width and out_h and out_w
+    body: dict[str, object] = {"type": "upsample"}
+    if out_h % height == 0 and out_w % width == 0:
+        body["factor"] = compact((out_h // height, out_w // width))
+    else:
+        body["size"] = [out_h, out_w]
+    if _ONNX_MODES[mode] != "nearest":
+        body["interpolation"] = _ONNX_MODES[mode]
+    return OnnxMapped([body], 4)
+
+
 class Upsample(LayerSpec):
     """Resamples the volume: out = f·W per axis with ``factor``, or the given h×w with ``size``; D unchanged.
 
@@ -92,6 +122,7 @@ class Upsample(LayerSpec):
     traits = PLUMBING_TRAITS
     drawing = "volume"
     keras_readers = {"UpSampling2D": _read_upsampling, "Resizing": _read_resizing}
+    onnx_readers = {"Resize": _read_onnx_resize, "Upsample": _read_onnx_resize}
     spelled_elsewhere = {
         "upsampling2d": '"type": "upsample"',
         "upsampling": '"type": "upsample"',

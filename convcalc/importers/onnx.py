@@ -1,0 +1,824 @@
+"""ONNX models as convcalc specs, read as data: the graph and the initializers' dims, never the weights.
+
+The ``onnx`` package (the ``onnx`` extra) parses the protobuf and infers shapes; nothing in the file is run,
+no external tensor data is loaded (an external-data path that leaves the model's folder is refused all the
+same), and the file size and node count are capped before the work they would cost. Every node that computes
+on the image goes to the reader its op type's layer kind registered (``onnx_readers``); nodes that only
+compute shapes and constants (Shape, Constant, Concat of shape values, the dynamo exporter's
+Shape/Expand/CastLike bias plumbing) are evaluated as plumbing and make no layer. What a spec cannot express
+is refused naming the node, its op type and what is missing.
+
+Layers take their node's name. Each node's parameters are its stored tensors (initializers), counted once
+per layer however many nodes read them; shape constants and scalar bounds are no parameters. Once the spec
+is built it is analysed, and every layer's output shape is compared with ONNX's shape inference and every
+weighted node's stored values with convcalc's count: a disagreement is refused, never reported as a figure.
+"""
+
+from __future__ import annotations
+
+import io
+import operator
+import os
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TYPE_CHECKING, Any
+
+from convcalc.analysis import NetworkFacts, Shape
+from convcalc.importers.confirming import confirmed
+from convcalc.importers.names import UniqueNames
+from convcalc.layers import REGISTRY
+from convcalc.layers.keras import Refusal, Tensor
+from convcalc.layers.onnx import CHANNELS_LAST, Constant, Dims, Input, OnnxMapped, OnnxNode
+from convcalc.loading import MAX_PROBLEMS, Problem, SpecError, capped, open_regular
+from convcalc.spec import INPUT_NAME, MAX_LAYERS
+
+if TYPE_CHECKING:
+    from convcalc.importers.keras import InputSize
+
+MAX_ONNX_BYTES = 1024 * 1024 * 1024
+"""The largest .onnx file read (checked before reading). ResNet-50 with its weights inside is 98 MiB and VGG16
+528 MiB; a graph saved with external data (what convcalc needs) is a few hundred KiB."""
+MAX_NODES = 100_000
+"""The most graph nodes: about ten per spec layer at the layer limit (an unoptimised dynamo export of
+ResNet-18 has 176 nodes for 71 layers)."""
+MAX_VALUES = 1024
+"""Constants with more values than this are not read (shape constants and bounds have a handful)."""
+INSTALL_HINT = "pip install 'convcalc[onnx]'"
+_WHAT = "ONNX model file"
+_FLOAT_TYPES = {1: 4, 10: 2, 11: 8, 16: 2}
+"""FLOAT, FLOAT16, DOUBLE, BFLOAT16 and their sizes in bytes."""
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+_STATIC_OF_DATA = ("Shape", "Size")
+"""Ops that read a data tensor's shape, not its values: their outputs are plumbing."""
+
+
+def is_onnx_file(path: str, head: bytes | None = None) -> bool:
+    """True for a ``.onnx`` file, or a file that starts like an ONNX model (field 1, ir_version, as a small
+    varint). Never raises; reads at most 2 bytes."""
+    if path.lower().endswith(".onnx"):
+        return True
+    if head is None:
+        try:
+            with open_regular(path) as handle:
+                head = handle.read(2)
+        except (SpecError, OSError, ValueError):
+            return False
+    return len(head) >= 2 and head[0] == 0x08 and 1 <= head[1] <= 64
+
+
+def missing_onnx() -> str | None:
+    """Why the ONNX import cannot run here (the extra is not installed), or None."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("onnx") is not None
+    except (ImportError, ValueError):
+        found = False
+    return None if found else f"reading ONNX models needs the onnx package: {INSTALL_HINT}"
+
+
+def spec_from_onnx_file(path: str, input_size: InputSize | None = None) -> dict[str, Any]:
+    """The convcalc spec of an ONNX model file, as JSON data that validates; its name says what the export
+    did (batchnorm folded into the convs, tensors shared). Raises :class:`SpecError`."""
+    return read_onnx_file(path, input_size).spec
+
+
+@dataclass
+class OnnxImport:
+    """A converted model: the spec, and notes on what the export did to it."""
+
+    spec: dict[str, Any]
+    notes: list[str]
+
+
+def read_onnx_file(path: str, input_size: InputSize | None = None) -> OnnxImport:
+    """Read, convert and confirm an ONNX model file (see the module's docstring). ``input_size`` (H, W, D or
+    None) fills the sizes an export with dynamic axes leaves open, before shape inference."""
+    reason = missing_onnx()
+    if reason is not None:
+        raise _file_error(path, reason)
+    model = _parse(path)
+    importer = _Importer(path, model, input_size)
+    spec = confirmed(path, importer.run(), importer)
+    return OnnxImport(spec, importer.notes)
+
+
+def _file_error(path: str, message: str) -> SpecError:
+    return SpecError(path, [Problem((), message)])
+
+
+def _parse(path: str) -> Any:
+    with open_regular(path, _WHAT) as handle:
+        try:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_ONNX_BYTES:
+                raise _file_error(
+                    path,
+                    f"is {size:,} bytes; convcalc reads ONNX files up to {MAX_ONNX_BYTES:,} bytes (save the model"
+                    " with its weights as external data: convcalc reads only the graph)",
+                )
+            data = handle.read(MAX_ONNX_BYTES + 1)
+        except OSError as exc:
+            raise _file_error(path, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_ONNX_BYTES:
+        raise _file_error(path, f"is larger than the limit of {MAX_ONNX_BYTES:,} bytes")
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        model = onnx.load_model(io.BytesIO(data), load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError, TypeError, RecursionError, UnicodeDecodeError) as exc:
+        reason = str(exc).strip() or type(exc).__name__
+        raise _file_error(path, f"is not a readable ONNX model (a malformed or truncated protobuf: {reason})") from None
+    graph = model.graph
+    if len(graph.node) > MAX_NODES:
+        raise _file_error(path, f"the graph has {len(graph.node):,} nodes; convcalc reads at most {MAX_NODES:,}")
+    if not graph.node:
+        raise _file_error(path, "the ONNX graph has no nodes (is this an ONNX model?)")
+    return model
+
+
+def _fill_input(dims: list[Any], input_size: InputSize, name: str, shown: str) -> str | None:
+    """Write ``input_size`` into the open C, H, W of an (N, C, H, W) input before shape inference; a size the
+    export fixed stays, and one the option contradicts is the problem returned (the network was built for it)."""
+    height, width, depth = input_size
+    given = f"{height}x{width}" + (f"x{depth}" if depth is not None else "")
+    for axis, dim, wanted in zip(("depth", "height", "width"), dims[1:], (depth, height, width), strict=True):
+        fixed = dim.dim_value if dim.HasField("dim_value") and dim.dim_value > 0 else None
+        if fixed is not None:
+            if wanted is not None and wanted != fixed:
+                return (
+                    f"input {name!r} has shape {shown}: its {axis} is fixed at {fixed}, but --input {given}"
+                    f" asks for {wanted}"
+                )
+        elif wanted is None:
+            return f"input {name!r} has shape {shown}, which leaves the depth open too: pass it, e.g. --input {given}x3"
+        else:
+            dim.dim_value = wanted
+    return None
+
+
+def _drop_weight_bytes(model: Any) -> None:
+    """Forget the bytes of every large initializer (only its dims are used) before shape inference copies the
+    model: a 500 MiB file is then a few KiB to infer."""
+    from onnx import TensorProto
+
+    for tensor in model.graph.initializer:
+        if _numel(tensor.dims) > MAX_VALUES and tensor.data_location != TensorProto.EXTERNAL:
+            for name in ("raw_data", "float_data", "double_data", "int32_data", "int64_data"):
+                tensor.ClearField(name)
+            tensor.data_location = TensorProto.EXTERNAL
+            entry = tensor.external_data.add()
+            entry.key, entry.value = "location", "convcalc-never-reads-this"
+
+
+def _numel(dims: Any) -> int:
+    count = 1
+    for size in dims:
+        count *= int(size)
+    return count
+
+
+def _inferred(model: Any) -> dict[str, Dims]:
+    """ONNX's shape of every tensor it can infer (partial where shape inference gives up)."""
+    import onnx
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+    except Exception:
+        inferred = model
+    graph = inferred.graph
+    shapes: dict[str, Dims] = {}
+    for info in [*graph.input, *graph.value_info, *graph.output]:
+        tensor_type = info.type.tensor_type
+        if tensor_type.HasField("shape"):
+            shapes[info.name] = tuple(
+                d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tensor_type.shape.dim
+            )
+    return shapes
+
+
+def _attributes(node: Any) -> dict[str, Any]:
+    from onnx import AttributeProto
+
+    values: dict[str, Any] = {}
+    for attribute in node.attribute:
+        kind = attribute.type
+        if kind == AttributeProto.INT:
+            values[attribute.name] = attribute.i
+        elif kind == AttributeProto.FLOAT:
+            values[attribute.name] = attribute.f
+        elif kind == AttributeProto.STRING:
+            values[attribute.name] = attribute.s.decode("utf-8", "replace")
+        elif kind == AttributeProto.INTS:
+            values[attribute.name] = list(attribute.ints)
+        elif kind == AttributeProto.FLOATS:
+            values[attribute.name] = list(attribute.floats)
+        elif kind == AttributeProto.TENSOR:
+            values[attribute.name] = attribute.t
+        else:  # graphs (If, Loop), sparse tensors, type protos
+            values[attribute.name] = None
+    return values
+
+
+def _tensor_values(tensor: Any) -> tuple[float, ...] | None:
+    """The values of a small tensor stored in the file; None for large, external or unreadable ones."""
+    from onnx import TensorProto, numpy_helper
+
+    if tensor.data_location == TensorProto.EXTERNAL or _numel(tensor.dims) > MAX_VALUES:
+        return None
+    try:
+        array = numpy_helper.to_array(tensor)
+    except Exception:
+        return None
+    if array.size > MAX_VALUES or array.dtype.kind not in "iufb":
+        return None
+    return tuple(v.item() for v in array.reshape(-1))
+
+
+def _external_escape(tensor: Any, folder: Path) -> str | None:
+    """The external-data location of an initializer when it points outside the model's folder."""
+    for entry in tensor.external_data:
+        if entry.key != "location":
+            continue
+        location = str(entry.value)
+        posix, windows = PurePosixPath(location), PureWindowsPath(location)
+        if (
+            posix.is_absolute()
+            or windows.is_absolute()
+            or windows.drive
+            or ".." in posix.parts
+            or ".." in windows.parts
+        ):
+            return location
+        try:
+            resolved = (folder / location).resolve()
+        except (OSError, RuntimeError, ValueError):
+            return location
+        if folder.resolve() not in resolved.parents:
+            return location
+    return None
+
+
+def _show(shape: Dims | None) -> str:
+    return "?" if shape is None else "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+
+
+def _volume(shape: Dims | None, layout: str = "") -> Shape | None:
+    """An ONNX shape as convcalc's volume: (N, C, H, W) → H×W×C, (N, H, W, C) channels last → H×W×C,
+    (N, n) → 1×1×n; None when not fully known (or in the middle of a pattern)."""
+    if shape is None or None in shape[1:] or layout not in ("", CHANNELS_LAST):
+        return None
+    if len(shape) == 4 and layout == CHANNELS_LAST:
+        return Shape(shape[1] or 0, shape[2] or 0, shape[3] or 0)
+    if len(shape) == 4:
+        return Shape(shape[2] or 0, shape[3] or 0, shape[1] or 0)
+    if len(shape) == 2:
+        return Shape(1, 1, shape[1] or 0)
+    return None
+
+
+@dataclass
+class _Emitted:
+    """One node's spec layers: where they start and end, and the parameters the file stores for them."""
+
+    node: OnnxNode
+    output: str
+    """The node's output tensor."""
+    first: int
+    last: int
+    layout: str = ""
+    """The layout of its output (channels last: (N, H, W, C))."""
+    stored: list[tuple[str, int]] = field(default_factory=list)
+    """The stored tensors it computes with and their sizes, once per input it reads them as (a batchnorm of an
+    untrained model reads one tensor of ones as its scale and its variance)."""
+
+
+class _TooManyLayers(Exception):
+    """The walk has emitted ``MAX_LAYERS`` spec layers."""
+
+
+@dataclass
+class _Importer:
+    file: str
+    model: Any
+    input_size: InputSize | None = None
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    origins: list[_Emitted] = field(default_factory=list)
+    emitted: list[_Emitted] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    names: UniqueNames = field(default_factory=UniqueNames)
+    values: dict[str, Tensor | Constant] = field(default_factory=dict)
+    producers: dict[str, _Emitted] = field(default_factory=dict)
+    """Spec layer name → the node that emitted it (a bias Add looks up its conv or fc)."""
+    readers: Counter[str] = field(default_factory=Counter)
+    """Tensor name → how many live nodes read it."""
+    shapes: dict[str, Dims] = field(default_factory=dict)
+    unsupported: bool = False
+
+    def run(self) -> dict[str, Any] | None:
+        graph = self.model.graph
+        opset = next((o.version for o in self.model.opset_import if o.domain in _DEFAULT_DOMAINS), 0)
+        folder = Path(self.file).resolve().parent
+        stored = self._initializers(graph, folder)
+        if self.problems:
+            return None
+        input_shape = self._input(graph, stored)
+        if input_shape is None:
+            return None
+        _drop_weight_bytes(self.model)
+        self.shapes = _inferred(self.model)
+        nodes = _fused(graph)
+        live = self._live(graph, nodes)
+        try:
+            for index, node in enumerate(nodes):
+                if index in live and node is not None:
+                    self._node(index, node, opset)
+        except _TooManyLayers:
+            self.problems.append(
+                Problem(
+                    (), f"the model makes more than {MAX_LAYERS:,} spec layers; convcalc checks at most {MAX_LAYERS:,}"
+                )
+            )
+            return None
+        if self.problems:
+            return None
+        output = self.values.get(graph.output[0].name)
+        if not isinstance(output, Tensor) or not self.layers:
+            self.problems.append(
+                Problem((), "the model's output is not computed from its input by layers convcalc models")
+            )
+            return None
+        self._describe(graph)
+        name = graph.name or Path(self.file).stem
+        spec: dict[str, Any] = {"name": (f"{name}: {'; '.join(self.notes)}" if self.notes else name)[:200]}
+        spec["input"] = input_shape
+        spec["layers"] = self.layers
+        return spec
+
+    # -- the file
+
+    def _initializers(self, graph: Any, folder: Path) -> set[str]:
+        names = set()
+        for tensor in graph.initializer:
+            escape = _external_escape(tensor, folder)
+            if escape is not None:
+                self.problems.append(
+                    Problem(
+                        ("graph", "initializer", tensor.name),
+                        f"initializer {tensor.name!r}: its external data is at {escape!r}, outside the model's folder;"
+                        " convcalc never reads external data, and refuses a path that leaves the folder",
+                    )
+                )
+            names.add(tensor.name)
+            self.values[tensor.name] = Constant(
+                tensor.name, tuple(int(d) for d in tensor.dims), _tensor_values(tensor), frozenset({tensor.name})
+            )
+        if len(graph.sparse_initializer):
+            self.problems.append(Problem((), "the graph has sparse initializers, which convcalc does not count"))
+        return names
+
+    def _input(self, graph: Any, stored: set[str]) -> list[int] | None:
+        inputs = [value for value in graph.input if value.name not in stored]
+        if len(inputs) != 1 or len(graph.output) != 1:
+            which = "inputs" if len(inputs) != 1 else "outputs"
+            count = len(inputs) if which == "inputs" else len(graph.output)
+            self.problems.append(Problem((), f"the graph has {count} {which}; convcalc networks have exactly one"))
+            return None
+        value = inputs[0]
+        tensor_type = value.type.tensor_type
+        dims = list(tensor_type.shape.dim) if tensor_type.HasField("shape") else []
+        shown = (
+            "(" + ", ".join(str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in dims) + ")"
+        )
+        if len(dims) not in (2, 4):
+            self.problems.append(
+                Problem(
+                    (),
+                    f"input {value.name!r} has shape {shown}; convcalc imports images (N, C, H, W) or vectors (N, n)",
+                )
+            )
+            return None
+        if len(dims) == 4 and self.input_size is not None:
+            problem = _fill_input(dims, self.input_size, value.name, shown)
+            if problem is not None:
+                self.problems.append(Problem((), problem))
+                return None
+        sizes = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in dims[1:]]
+        if None in sizes:
+            self.problems.append(
+                Problem(
+                    (),
+                    f"input {value.name!r} has shape {shown}: no fixed size; convcalc needs C, H and W: pass the size"
+                    " to check it at, e.g. --input 224x224 (or export with a fixed-size example input and no dynamic"
+                    " H or W)",
+                )
+            )
+            return None
+        fixed = [int(s or 0) for s in sizes]
+        self.values[value.name] = Tensor(INPUT_NAME, len(dims))
+        return [1, 1, fixed[0]] if len(dims) == 2 else [fixed[1], fixed[2], fixed[0]]
+
+    def _live(self, graph: Any, nodes: list[Any]) -> set[int]:
+        """The nodes the output depends on (an exporter may leave others, a MaxPool's unused indices)."""
+        made: dict[str, int] = {}
+        for index, node in enumerate(nodes):
+            for name in node.output if node is not None else ():
+                if name:
+                    made[name] = index
+        wanted, live = [graph.output[0].name], set()
+        while wanted:
+            index = made.get(wanted.pop(), -1)
+            if index >= 0 and index not in live:
+                live.add(index)
+                wanted.extend(name for name in nodes[index].input if name)
+        for index in live:
+            self.readers.update(name for name in nodes[index].input if name)
+        return live
+
+    # -- nodes
+
+    def _node(self, index: int, raw: Any, opset: int) -> None:
+        name = raw.name or (raw.output[0] if raw.output else "") or f"{raw.op_type}_{index}"
+        inputs: list[Input] = []
+        for tensor in raw.input:
+            if not tensor:
+                inputs.append(None)
+                continue
+            value = self.values.get(tensor)
+            if value is None:
+                self.problems.append(
+                    Problem(
+                        ("graph", "node", index),
+                        f"node {name!r} ({raw.op_type}): reads {tensor!r}, which no earlier node, initializer or input"
+                        " makes (a truncated file, or nodes out of order)",
+                    )
+                )
+                self._fail(raw)
+                return
+            inputs.append(value)
+        node = OnnxNode(
+            name=name,
+            op_type=raw.op_type,
+            index=index,
+            opset=opset,
+            attributes=_attributes(raw),
+            inputs=tuple(inputs),
+            input_shapes=tuple(self._shape_of(t) for t in raw.input),
+            output_shape=self.shapes.get(raw.output[0]) if raw.output else None,
+            output_shapes=tuple(self.shapes.get(t) for t in raw.output),
+        )
+        try:
+            if raw.domain not in _DEFAULT_DOMAINS:
+                self.unsupported = True
+                raise node.refuse(f"an op of the custom domain {raw.domain!r}, whose meaning is not in the file")
+            if raw.op_type in _STATIC_OF_DATA or not node.sources or _casts_a_constant(raw.op_type, node):
+                self._plumbing(node, raw)
+                return
+            reader = REGISTRY.onnx_readers.get(raw.op_type)
+            if reader is None:
+                self.unsupported = True
+                raise node.refuse(_unsupported(raw.op_type))
+            mapped = reader(node)
+            if mapped.branches is None:
+                for extra in raw.output[1:]:
+                    if extra and self.readers[extra]:
+                        raise node.refuse(f"its output {extra!r} is used; convcalc layers have one output")
+            if not mapped.reads_layout and any(source.layout for source in node.sources):
+                raise node.refuse(
+                    "reads a tensor a Transpose or Reshape rearranged; convcalc imports those only as steps of a"
+                    " channels-last LayerNorm or Linear (Transpose (0, 2, 3, 1) … Transpose (0, 3, 1, 2)) or of a"
+                    " channel shuffle (Reshape, Transpose (0, 2, 1, 3, 4), Reshape)"
+                )
+            if mapped.branches is not None:
+                self._branches(node, raw, mapped.branches)
+            else:
+                self._emit(node, raw, mapped)
+        except Refusal as refusal:
+            self.problems.append(Problem(refusal.path, refusal.message))
+            self._fail(raw)
+
+    def _fail(self, raw: Any) -> None:
+        # Later nodes read something, so that one refusal is not followed by "reads a missing tensor" for each.
+        for tensor in raw.output:
+            self.values.setdefault(tensor, Tensor(INPUT_NAME, 4))
+
+    def _shape_of(self, tensor: str) -> Dims | None:
+        value = self.values.get(tensor)
+        if isinstance(value, Constant) and value.dims is not None:
+            return tuple(value.dims)
+        return self.shapes.get(tensor)
+
+    def _plumbing(self, node: OnnxNode, raw: Any) -> None:
+        """A node that computes a constant (from constants, or from a data tensor's shape): evaluate it when
+        it is small and simple, remember its shape; no layer."""
+        attributes = node.attributes
+        inputs = node.inputs
+        first = inputs[0] if inputs else None
+        values: tuple[float, ...] | None = None
+        stored: frozenset[str] = frozenset()
+        op = raw.op_type
+        if op == "Constant":
+            tensor = attributes.get("value")
+            if tensor is not None and not isinstance(tensor, (int, float, str, list)):
+                values = _tensor_values(tensor)
+                dims: tuple[int, ...] | None = tuple(int(d) for d in tensor.dims)
+            else:
+                listed = next((attributes[k] for k in ("value_ints", "value_floats") if k in attributes), None)
+                single = next((attributes[k] for k in ("value_int", "value_float") if k in attributes), None)
+                values = tuple(listed) if listed is not None else (single,) if single is not None else None
+                dims = (len(listed),) if listed is not None else ()
+            stored = frozenset({raw.output[0]})
+            self.values[raw.output[0]] = Constant(raw.output[0], dims, values, stored)
+            return
+        if op == "Identity" and isinstance(first, Constant):
+            self.values[raw.output[0]] = Constant(raw.output[0], first.dims, first.values, first.stored)
+            return
+        if op == "Shape":
+            shape = node.input_shapes[0]
+            if shape is not None and None not in shape:
+                start, end = attributes.get("start", 0), attributes.get("end", len(shape))
+                values = tuple(float(s or 0) for s in shape[start:end])
+        elif op in ("Cast", "CastLike", "Unsqueeze", "Squeeze", "Reshape", "Flatten") and isinstance(first, Constant):
+            values = first.values
+        elif op == "Concat" and all(isinstance(i, Constant) and i.values is not None for i in inputs):
+            values = tuple(v for i in inputs if isinstance(i, Constant) and i.values for v in i.values)
+        elif op in _ARITHMETIC and len(inputs) == 2 and all(isinstance(i, Constant) and i.values for i in inputs):
+            values = _arithmetic(op, [i.values for i in inputs if isinstance(i, Constant) and i.values])
+        elif op == "Gather" and isinstance(first, Constant) and len(inputs) == 2 and isinstance(inputs[1], Constant):
+            data, picks = first.values, inputs[1].values
+            if data is not None and picks is not None and (first.dims or (0,))[0:1] == (len(data),):
+                try:
+                    values = tuple(data[int(p)] for p in picks)
+                except (IndexError, ValueError):
+                    values = None
+        for tensor in raw.output:
+            if tensor:
+                shape = self.shapes.get(tensor)
+                known = None if shape is None or None in shape else tuple(int(s or 0) for s in shape)
+                if known is None and values is not None and tensor == raw.output[0]:
+                    known = (len(values),)
+                self.values[tensor] = Constant(tensor, known, values if tensor == raw.output[0] else None, stored)
+
+    def _emit(self, node: OnnxNode, raw: Any, mapped: OnnxMapped) -> None:
+        stored = self._stored(node, mapped.weights)
+        if mapped.bias_for is not None:
+            self._fold_bias(node, raw, mapped.bias_for, stored)
+            return
+        if not mapped.layers:  # Identity, a reshape of a 1×1×n vector, a Transpose: later nodes read its input
+            source = node.source()
+            self.values[raw.output[0]] = Tensor(source.name, mapped.rank, mapped.layout, mapped.groups)
+            return
+        if len(self.layers) + len(mapped.layers) > MAX_LAYERS:
+            raise _TooManyLayers
+        start, end = len(self.layers), len(self.layers) + len(mapped.layers) - 1
+        record = _Emitted(node, raw.output[0], start, end, mapped.layout, stored)
+        base = self.names.take(node.name[:180])
+        previous = node.sources
+        for k, body in enumerate(mapped.layers):
+            name = base if k == mapped.main else self.names.take(f"{base}/{body.get('kind', body['type'])}")
+            layer = {**body, "name": name}
+            reads = [s.name for s in previous]
+            last = self.layers[-1]["name"] if self.layers else INPUT_NAME
+            if REGISTRY.kind(body["type"]).traits.merge or reads != [last]:
+                layer["inputs"] = reads
+            self.layers.append(layer)
+            self.origins.append(record)
+            self.producers[name] = record
+            previous = [Tensor(name, mapped.rank, mapped.layout, mapped.groups)]
+        self.emitted.append(record)
+        self.values[raw.output[0]] = previous[0]
+
+    def _branches(self, node: OnnxNode, raw: Any, branches: list[list[dict[str, Any]]]) -> None:
+        """A node with several outputs (a Split): each output's layers read the node's input."""
+        for output, shape, bodies in zip(raw.output, node.output_shapes, branches, strict=True):
+            if not output or not self.readers[output]:
+                continue
+            self._emit(replace(node, output_shape=shape), _Outputs(output), OnnxMapped(bodies, 4))
+
+    def _stored(self, node: OnnxNode, positions: tuple[int, ...]) -> list[tuple[str, int]]:
+        stored: list[tuple[str, int]] = []
+        for position in positions:
+            item = node.inputs[position] if position < len(node.inputs) else None
+            if isinstance(item, Constant) and item.stored and item.dims is not None:
+                stored.append((min(item.stored), item.size or 0))
+        return stored
+
+    def _fold_bias(self, node: OnnxNode, raw: Any, position: int, stored: list[tuple[str, int]]) -> None:
+        source = node.inputs[position]
+        assert isinstance(source, Tensor)
+        record = self.producers.get(source.name)
+        layer = self.layers[record.last] if record is not None else None
+        if (
+            record is None
+            or layer is None
+            or layer.get("type") not in ("fc", "conv")
+            or layer.get("bias", True)
+            or self.readers[record.output] > 1
+            or not stored
+        ):
+            raise node.refuse(
+                "adds a constant tensor: convcalc models that only as the bias of the fc or conv just before it"
+                " (MatMul + Add), which this is not"
+            )
+        del layer["bias"]
+        record.stored.extend(stored)
+        self.values[raw.output[0]] = source
+
+    # -- notes and reports
+
+    def _describe(self, graph: Any) -> None:
+        """What a default torch.onnx.export did to the model, as far as the graph shows it."""
+        ops = Counter(node.op_type for node in graph.node)
+        if self.model.producer_name == "pytorch" and not ops["BatchNormalization"]:
+            folded = sum(
+                1
+                for node in graph.node
+                if node.op_type == "Conv"
+                and (
+                    node.output[0].startswith("getitem")
+                    or (len(node.input) > 1 and node.input[1].startswith("onnx::Conv_"))
+                )
+            )
+            if folded:
+                self.notes.append(f"batchnorm folded into {folded} convs")
+        shared = Counter(name for record in self.emitted for name in {name for name, _ in record.stored})
+        many = sum(1 for count in shared.values() if count > 1)
+        if many:
+            self.notes.append(f"{many} stored tensors shared by several layers (counted in each)")
+
+    def report(self) -> list[Problem]:
+        problems = capped(self.problems, most=MAX_PROBLEMS - 1 if self.unsupported else MAX_PROBLEMS)
+        if self.unsupported:
+            problems.append(Problem((), f"convcalc imports these ONNX ops: {', '.join(sorted(REGISTRY.onnx_readers))}"))
+        return problems
+
+    def translate(self, problem: Problem) -> Problem:
+        path = problem.path
+        if len(path) >= 2 and path[0] == "layers" and isinstance(path[1], int) and path[1] < len(self.origins):
+            node = self.origins[path[1]].node
+            return Problem(node.path, f"{node.label}: cannot be expressed in a spec: {problem.message}")
+        return Problem((), f"the imported spec is invalid: {problem.message}")
+
+    def confirm(self, facts: NetworkFacts) -> list[Problem]:
+        """Every node's output shape against ONNX's shape inference, its parameters against the stored ones."""
+        problems: list[Problem] = []
+        for record in self.emitted:
+            node = record.node
+            computed = facts.layers[record.last].output_shape
+            expected = _volume(node.output_shape, record.layout)
+            if expected is not None and expected != computed:
+                problems.append(
+                    Problem(
+                        node.path,
+                        f"{node.label}: ONNX's shape inference gives {_show(node.output_shape)} = {expected}, but"
+                        f" convcalc computes {computed}; the node uses semantics convcalc does not model, so the"
+                        " import is refused rather than wrong",
+                    )
+                )
+            layers = facts.layers[record.first : record.last + 1]
+            counted = sum(f.weights + f.biases + f.non_trainable for f in layers)
+            held = sum(size for _, size in record.stored)
+            if held != counted:
+                problems.append(
+                    Problem(
+                        node.path,
+                        f"{node.label}: the file stores {held:,} parameters for it, convcalc counts {counted:,};"
+                        " the import is refused rather than wrong",
+                    )
+                )
+        return problems
+
+
+def _fused(graph: Any) -> list[Any]:
+    """The graph's nodes with the exporters' spellings of one function fused into that function's node, at the
+    position of the pattern's last node (the others become None): the TorchScript exporter's erf GELU,
+    x·½·(1 + erf(x/√2)) as Div, Erf, Add, Mul, Mul, becomes Gelu; PyTorch's SiLU, Sigmoid then Mul(x, σ(x)),
+    becomes Swish. Only where each inner result feeds the next step alone and the constants are the function's."""
+    from onnx import helper
+
+    nodes: list[Any] = list(graph.node)
+    consumers: Counter[str] = Counter(name for node in nodes for name in node.input if name)
+    consumers.update(value.name for value in graph.output)
+    made = {name: index for index, node in enumerate(nodes) for name in node.output if name}
+    constants = _constant_values(graph)
+
+    def single(tensor: str, op_type: str) -> int | None:
+        index = made.get(tensor)
+        if index is None or nodes[index] is None or nodes[index].op_type != op_type or consumers[tensor] != 1:
+            return None
+        return index
+
+    def near(tensor: str, value: float) -> bool:
+        values = constants.get(tensor)
+        return values is not None and len(values) == 1 and abs(values[0] - value) <= 1e-6 * max(1.0, abs(value))
+
+    def other(node: Any, tensor: str) -> str | None:
+        inputs = list(node.input)
+        return inputs[1 - inputs.index(tensor)] if len(inputs) == 2 and tensor in inputs else None
+
+    for index, node in enumerate(nodes):
+        if node is None or node.op_type != "Mul" or len(node.input) != 2:
+            continue
+        for position in (0, 1):
+            tensor, partner = node.input[position], node.input[1 - position]
+            sigmoid = single(tensor, "Sigmoid")
+            if sigmoid is not None and nodes[sigmoid].input[0] == partner:
+                nodes[sigmoid] = None
+                nodes[index] = helper.make_node("Swish", [partner], list(node.output), name=node.name)
+                break
+            product = single(tensor, "Mul") if near(partner, 0.5) else None
+            chain = _erf_chain(nodes, product, single, near, other)
+            if product is not None and chain is not None:
+                source, inner = chain
+                for step in inner:
+                    nodes[step] = None
+                nodes[index] = helper.make_node("Gelu", [source], list(node.output), name=node.name)
+                break
+    return nodes
+
+
+def _erf_chain(
+    nodes: list[Any], product: int | None, single: Any, near: Any, other: Any
+) -> tuple[str, list[int]] | None:
+    """Mul(x, Add(Erf(Div(x, √2)), 1)) at ``product``: x and the nodes to drop, else None."""
+    if product is None:
+        return None
+    mul = nodes[product]
+    for position in (0, 1):
+        source, added = mul.input[position], mul.input[1 - position]
+        add = single(added, "Add")
+        if add is None:
+            continue
+        erf_out = next((t for t in nodes[add].input if near(other(nodes[add], t), 1.0)), None)
+        erf = single(erf_out, "Erf") if erf_out is not None else None
+        if erf is None:
+            continue
+        div = single(nodes[erf].input[0], "Div")
+        if div is None or nodes[div].input[0] != source or not near(nodes[div].input[1], 2**0.5):
+            continue
+        return source, [product, add, erf, div]
+    return None
+
+
+def _constant_values(graph: Any) -> dict[str, tuple[float, ...]]:
+    """The values of the small initializers and Constant nodes (the constants of a fused pattern)."""
+    values: dict[str, tuple[float, ...]] = {}
+    for tensor in graph.initializer:
+        found = _tensor_values(tensor)
+        if found is not None:
+            values[tensor.name] = found
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output:
+            attribute = _attributes(node).get("value")
+            if attribute is not None and not isinstance(attribute, (int, float, str, list)):
+                found = _tensor_values(attribute)
+                if found is not None:
+                    values[node.output[0]] = found
+    return values
+
+
+_ARITHMETIC = ("Add", "Sub", "Mul", "Div")
+"""Ops the plumbing evaluates on small constants (a chunk's bounds computed from a Shape)."""
+
+
+def _arithmetic(op: str, operands: list[tuple[float, ...]]) -> tuple[float, ...] | None:
+    """An elementwise op on two small constants, a scalar broadcast; integer Div truncates, as ONNX's."""
+    left, right = operands
+    if len(left) != len(right) and 1 not in (len(left), len(right)):
+        return None
+    count = max(len(left), len(right))
+    pairs = [(left[i % len(left)], right[i % len(right)]) for i in range(count)]
+    if op == "Div":
+        if any(b == 0 for _, b in pairs):
+            return None
+        whole = all(isinstance(v, int) for pair in pairs for v in pair)
+        return tuple(int(a / b) if whole else a / b for a, b in pairs)
+    combine = {"Add": operator.add, "Sub": operator.sub, "Mul": operator.mul}[op]
+    return tuple(combine(a, b) for a, b in pairs)
+
+
+@dataclass(frozen=True)
+class _Outputs:
+    """One output of a node with several, as :meth:`_Importer._emit` reads a node's outputs."""
+
+    name: str
+
+    @property
+    def output(self) -> list[str]:
+        return [self.name]
+
+
+def _casts_a_constant(op_type: str, node: OnnxNode) -> bool:
+    """CastLike reads its second input's type only: a constant cast like the image is still a constant."""
+    return op_type == "CastLike" and isinstance(node.inputs[0] if node.inputs else None, Constant)
+
+
+def _unsupported(op_type: str) -> str:
+    if op_type in ("If", "Loop", "Scan"):
+        return f"{op_type} runs a subgraph chosen at run time; convcalc reads fixed graphs"
+    if op_type.endswith(("1d", "3d")):
+        return "convcalc models 2-D networks"
+    return f"convcalc cannot model {op_type} (no layer kind reads this op)"

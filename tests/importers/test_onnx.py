@@ -1,0 +1,324 @@
+"""Importing ONNX models as specs, with PyTorch's figures as the oracle (tests/fixtures/onnx/oracle.json, written
+by tools/make_onnx_fixtures.py): torchvision classifiers exported both ways, graphs only. The totals equal
+PyTorch's parameter count (unoptimised exports), the weights each layer uses (every export) and torchvision's
+published GFLOPS; every layer's output shape equals onnx.shape_inference's on the full model. Bad files and ops
+convcalc cannot model are exit 2 naming the node, never a traceback. Needs the ``onnx`` extra, not torch.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tests import optional
+from tests.helpers import ROOT
+
+onnx = optional.onnx()
+
+from onnx import TensorProto, helper  # noqa: E402 - after the skip that explains a missing extra
+
+from convcalc.analysis import NetworkFacts, Shape, analyze  # noqa: E402
+from convcalc.cli import app  # noqa: E402
+from convcalc.importers import onnx as onnx_import  # noqa: E402
+from convcalc.importers.onnx import read_onnx_file  # noqa: E402
+from convcalc.loading import SpecError, validate  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "onnx"
+ORACLE: dict[str, dict[str, Any]] = json.loads((FIXTURES / "oracle.json").read_text(encoding="utf-8"))
+REFUSED = {
+    "convnext_tiny.dynamo": "node 'node_as_strided' (Gather)",
+    "convnext_tiny.dynamo-unoptimized": "node 'node_as_strided' (Gather)",
+}
+"""Fixtures convcalc refuses, and the node it names: the dynamo exporter spells the head's LayerNorm2d of a
+1×1 volume as a Reshape to a flat vector and a Gather of every element (torch's as_strided)."""
+AUXILIARY = {"inception_v3": 3_326_696}
+"""Parameters of a training-only auxiliary head that torchvision's published count includes (its GFLOPS do not,
+nor do the exports, made without the head)."""
+PARTIAL_SHAPES = {"shufflenet_v2_x1_0.torchscript"}
+"""Exports where onnx.shape_inference gives up on most sizes (the TorchScript exporter computes each chunk's
+bounds with Shape, Gather and Div): every shape it gives is checked, and the totals."""
+runner = CliRunner()
+
+
+def _imported(key: str) -> tuple[dict[str, Any], NetworkFacts]:
+    path = str(FIXTURES / f"{key}.onnx")
+    spec = read_onnx_file(path).spec
+    return spec, analyze(validate(path, spec))
+
+
+def _channels_last(key: str) -> set[str]:
+    """The nodes whose output is (N, H, W, C): after a Transpose (0, 2, 3, 1), before the one back (read from
+    the fixture's graph, not from convcalc)."""
+    graph = onnx.load(str(FIXTURES / f"{key}.onnx"), load_external_data=False).graph
+    last: set[str] = set()
+    nodes: set[str] = set()
+    for node in graph.node:
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+        transposed = node.op_type == "Transpose"
+        if (transposed and perm == [0, 2, 3, 1]) or (not transposed and any(name in last for name in node.input)):
+            last.update(node.output)
+            nodes.add(node.name)
+    return nodes
+
+
+def _volume(shape: list[Any], channels_last: bool = False) -> Shape | None:
+    if not all(type(size) is int for size in shape):
+        return None  # a size shape inference could not work out
+    if len(shape) == 4:
+        return Shape(shape[1], shape[2], shape[3]) if channels_last else Shape(shape[2], shape[3], shape[1])
+    return Shape(1, 1, shape[1]) if len(shape) == 2 else None  # rank 5: a step of the channel shuffle
+
+
+@pytest.mark.parametrize("key", sorted(k for k in ORACLE if k not in REFUSED))
+def test_totals_and_every_shape_are_pytorchs(key: str) -> None:
+    oracle = ORACLE[key]
+    _, facts = _imported(key)
+    assert round(facts.total_macs / 1e9, 3) == oracle["published"]["gflops"]
+    assert facts.total_params == oracle["layer_params"]
+    if oracle["exporter"] == "dynamo-unoptimized":  # batchnorm kept: the trainable count is PyTorch's
+        assert facts.total_params - facts.total_non_trainable == oracle["torch_params"]
+        published = oracle["published"]["num_params"] - AUXILIARY.get(oracle["model"], 0)
+        assert oracle["torch_params"] == published
+    channels_last = _channels_last(key)
+    checked = shuffles = 0
+    for layer in facts.layers:
+        shape = oracle["shapes"].get(layer.name)
+        expected = None if shape is None else _volume(shape, layer.name in channels_last)
+        if expected is not None:
+            assert layer.output_shape == expected, layer.name
+            checked += 1
+        shuffles += layer.type == "channel_shuffle"  # its node's output is (N, C/g, g, H, W): a step, not a volume
+    assert checked >= (0.2 if key in PARTIAL_SHAPES else 0.9) * (len(facts.layers) - shuffles)
+
+
+def test_a_default_export_says_what_the_optimizer_did() -> None:
+    notes = read_onnx_file(str(FIXTURES / "resnet18.torchscript.onnx")).notes
+    assert "batchnorm folded into 20 convs" in notes
+    assert "batchnorm folded into 20 convs" in read_onnx_file(str(FIXTURES / "resnet18.dynamo.onnx")).spec["name"]
+    assert read_onnx_file(str(FIXTURES / "resnet18.dynamo-unoptimized.onnx")).notes == []
+
+
+@pytest.mark.parametrize("key", sorted(REFUSED))
+def test_exports_convcalc_cannot_model_are_refused_by_node(key: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        read_onnx_file(str(FIXTURES / f"{key}.onnx"))
+    assert REFUSED[key] in "\n".join(p.message for p in caught.value.problems)
+
+
+# ---------------------------------------------------------------- small models built here
+
+
+def _model(nodes: list[Any], inits: list[Any], shape: list[Any], output: str = "y", **kw: Any) -> Any:
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)],
+        initializer=inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], **kw)
+
+
+def _weight(name: str, dims: list[int]) -> Any:
+    return helper.make_tensor(name, TensorProto.FLOAT, dims, [0.0] * _count(dims))
+
+
+def _count(dims: list[int]) -> int:
+    total = 1
+    for size in dims:
+        total *= size
+    return total
+
+
+def _save(model: Any, folder: Path, name: str = "m.onnx") -> str:
+    path = folder / name
+    path.write_bytes(model.SerializeToString())
+    return str(path)
+
+
+def _refusal(path: str) -> str:
+    with pytest.raises(SpecError) as caught:
+        read_onnx_file(path)
+    return "\n".join(p.message for p in caught.value.problems)
+
+
+def test_conv_options_map_to_the_spec(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["a"], name="asym", pads=[0, 0, 1, 1], strides=[2, 2]),
+        helper.make_node("Conv", ["a", "w2"], ["b"], name="dw", group=8, auto_pad="SAME_LOWER", dilations=[2, 2]),
+        helper.make_node("Conv", ["b", "w3"], ["c"], name="grouped", group=2, auto_pad="SAME_UPPER"),
+        helper.make_node("Clip", ["c", "lo", "hi"], ["d"], name="relu6"),
+        helper.make_node("ReduceMean", ["d"], ["e"], name="gap", axes=[2, 3], keepdims=0),
+        helper.make_node("MatMul", ["e", "w4"], ["f"], name="fc"),
+        helper.make_node("Add", ["f", "b4"], ["y"], name="fc_bias"),
+    ]
+    inits = [
+        _weight("w1", [8, 3, 3, 3]),
+        _weight("b1", [8]),
+        _weight("w2", [16, 1, 3, 3]),
+        _weight("w3", [4, 8, 1, 1]),
+        helper.make_tensor("lo", TensorProto.FLOAT, [], [0.0]),
+        helper.make_tensor("hi", TensorProto.FLOAT, [], [6.0]),
+        _weight("w4", [4, 10]),
+        _weight("b4", [10]),
+    ]
+    spec = read_onnx_file(_save(_model(nodes, inits, [1, 3, 16, 16]), tmp_path)).spec
+    layers = {layer["name"]: layer for layer in spec["layers"]}
+    assert layers["asym/zero_padding"]["padding"] == [[0, 1], [0, 1]]
+    assert layers["asym"]["padding"] == 0 and layers["asym"]["stride"] == 2
+    assert layers["dw"] == {
+        "type": "depthwise",
+        "name": "dw",
+        "kernel": 3,
+        "padding": 2,
+        "dilation": 2,
+        "multiplier": 2,
+        "bias": False,
+    }
+    assert layers["grouped"]["groups"] == 2 and layers["grouped"]["padding"] == "same"
+    assert layers["relu6"] == {"type": "activation", "kind": "relu6", "name": "relu6"}
+    assert layers["gap"]["type"] == "global_pool"
+    assert layers["fc"] == {"type": "fc", "units": 10, "name": "fc"}  # the Add became its bias
+    assert spec["input"] == [16, 16, 3]
+
+
+def test_an_unknown_op_is_refused_naming_the_node(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], name="c"),
+        helper.make_node("Hardmax", ["a"], ["y"], name="odd"),
+    ]
+    message = _refusal(_save(_model(nodes, [_weight("w", [4, 3, 3, 3])], [1, 3, 8, 8]), tmp_path))
+    assert "node 'odd' (Hardmax): convcalc cannot model Hardmax" in message
+    assert "convcalc imports these ONNX ops:" in message
+
+
+def test_a_model_without_a_fixed_size_is_refused(tmp_path: Path) -> None:
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="r")]
+    message = _refusal(_save(_model(nodes, [], ["N", 3, "H", "W"]), tmp_path))
+    assert "input 'x' has shape (N, 3, H, W): no fixed size" in message
+
+
+def test_input_fills_a_dynamic_height_and_width(tmp_path: Path) -> None:
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="c", pads=[1, 1, 1, 1])]
+    path = _save(_model(nodes, [_weight("w", [4, 3, 3, 3])], ["N", 3, "H", "W"]), tmp_path)
+    assert read_onnx_file(path, (32, 24, None)).spec["input"] == [32, 24, 3]
+    with pytest.raises(SpecError, match="its depth is fixed at 3, but --input 32x24x5 asks for 5"):
+        read_onnx_file(path, (32, 24, 5))
+    result = runner.invoke(app, ["check", path, "--input", "32x24", "--format", "json"])
+    assert result.exit_code == 0, result.output
+
+
+def test_newer_ops_map_to_their_kinds(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a0"], name="c"),
+        helper.make_node("Split", ["a0"], ["j", "k"], name="halves", axis=1, num_outputs=2),
+        helper.make_node("Concat", ["k", "j"], ["a"], name="cat", axis=1),
+        helper.make_node("HardSigmoid", ["a"], ["b"], name="hs", alpha=1 / 6),
+        helper.make_node("Mul", ["a", "b"], ["c"], name="gate"),
+        helper.make_node("Resize", ["c", "", "scales"], ["d"], name="up", mode="nearest"),
+        helper.make_node("Pad", ["d", "crop"], ["e"], name="crop"),
+        helper.make_node("GroupNormalization", ["e", "gs", "gb"], ["f"], name="gn", num_groups=2),
+        helper.make_node("Div", ["f", "sqrt2"], ["g1"], name="g_div"),
+        helper.make_node("Erf", ["g1"], ["g2"], name="g_erf"),
+        helper.make_node("Add", ["g2", "one"], ["g3"], name="g_add"),
+        helper.make_node("Mul", ["f", "g3"], ["g4"], name="g_mul"),
+        helper.make_node("Mul", ["g4", "half"], ["h"], name="gelu"),
+        helper.make_node("Sigmoid", ["h"], ["s"], name="sig"),
+        helper.make_node("Mul", ["h", "s"], ["y"], name="silu"),
+    ]
+    scalar = lambda name, value: helper.make_tensor(name, TensorProto.FLOAT, [], [value])  # noqa: E731
+    inits = [
+        _weight("w", [4, 3, 3, 3]),
+        helper.make_tensor("scales", TensorProto.FLOAT, [4], [1.0, 1.0, 2.0, 2.0]),
+        helper.make_tensor("crop", TensorProto.INT64, [8], [0, 0, -1, -2, 0, 0, -1, 0]),
+        _weight("gs", [4]),
+        _weight("gb", [4]),
+        scalar("sqrt2", 2**0.5),
+        scalar("one", 1.0),
+        scalar("half", 0.5),
+    ]
+    model = _model(nodes, inits, [1, 3, 10, 10])
+    model.opset_import[0].version = 21
+    layers = {layer["name"]: layer for layer in read_onnx_file(_save(model, tmp_path)).spec["layers"]}
+    assert layers["hs"]["kind"] == "hard_sigmoid" and layers["gate"]["type"] == "multiply"
+    assert layers["up"] == {"type": "upsample", "factor": 2, "name": "up"}
+    assert layers["crop"]["crop"] == [[1, 1], [2, 0]] and layers["gn"]["groups"] == 2
+    assert layers["gelu"]["kind"] == "gelu" and "g_erf" not in layers
+    assert layers["silu"]["kind"] == "swish" and "sig" not in layers
+    assert [layers[n]["part"] for n in ("halves", "halves_2")] == [0, 1]
+
+
+def test_ops_with_other_semantics_are_refused_by_name(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("HardSigmoid", ["x"], ["a"], name="keras2"),
+        helper.make_node("AveragePool", ["a"], ["y"], name="avg", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+    ]
+    message = _refusal(_save(_model(nodes, [], [1, 3, 8, 8]), tmp_path))
+    assert "node 'keras2' (HardSigmoid): alpha=0.2" in message
+    assert "node 'avg' (AveragePool): count_include_pad=0 with padding" in message
+
+
+def test_external_data_outside_the_folder_is_refused(tmp_path: Path) -> None:
+    weight = _weight("w", [4, 3, 3, 3])
+    weight.ClearField("float_data")
+    weight.data_location = TensorProto.EXTERNAL
+    entry = weight.external_data.add()
+    entry.key, entry.value = "location", "../../etc/passwd"
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="c")]
+    message = _refusal(_save(_model(nodes, [weight], [1, 3, 8, 8]), tmp_path))
+    assert "initializer 'w': its external data is at '../../etc/passwd', outside the model's folder" in message
+
+
+def test_limits_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = str(FIXTURES / "resnet18.dynamo.onnx")
+    monkeypatch.setattr(onnx_import, "MAX_NODES", 10)
+    assert "the graph has 49 nodes; convcalc reads at most 10" in _refusal(path)
+    monkeypatch.setattr(onnx_import, "MAX_ONNX_BYTES", 1000)
+    assert "convcalc reads ONNX files up to 1,000 bytes" in _refusal(path)
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.9])
+def test_a_truncated_file_is_exit_2_without_a_traceback(tmp_path: Path, keep: float) -> None:
+    data = (FIXTURES / "resnet18.torchscript.onnx").read_bytes()
+    path = tmp_path / "cut.onnx"
+    path.write_bytes(data[: int(len(data) * keep)])
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_import_and_check_from_the_command_line(tmp_path: Path) -> None:
+    model = str(FIXTURES / "resnet18.torchscript.onnx")
+    out = tmp_path / "spec.json"
+    result = runner.invoke(app, ["import", model, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "note: batchnorm folded into 20 convs" in result.output  # on stderr
+    spec = json.loads(out.read_text(encoding="utf-8"))
+    assert spec["input"] == [224, 224, 3] and spec["layers"][0]["name"] == "/conv1/Conv"
+    checked = runner.invoke(app, ["check", model, "--format", "json"])
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.stdout)["total_params"] == ORACLE["resnet18.torchscript"]["layer_params"]
+    drawn = runner.invoke(app, ["draw", str(FIXTURES / "squeezenet1_1.dynamo.onnx"), "-o", str(tmp_path / "n.svg")])
+    assert drawn.exit_code == 0, drawn.output
+
+
+def test_without_the_onnx_extra_one_line_says_what_to_install() -> None:
+    code = (
+        "import sys; sys.modules['onnx'] = None\n"
+        f"sys.argv = ['convcalc', 'check', {str(FIXTURES / 'resnet18.dynamo.onnx')!r}]\n"
+        "from convcalc.__main__ import main; main()"
+    )
+    process = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert process.returncode == 2, process.stderr
+    assert "Traceback" not in process.stderr
+    assert "pip install 'convcalc[onnx]'" in process.stderr
