@@ -50,6 +50,7 @@ class Registry:
         self.by_type: dict[str, type[LayerSpec]] = {}
         self.keras_readers: dict[str, Reader] = {}
         self.keras_ops: dict[str, KerasOp] = {}
+        self.torch_helpers: dict[str, str] = {}
         for kind in self.kinds:
             missing = missing_capabilities(kind)
             if missing:
@@ -60,6 +61,8 @@ class Registry:
                 self._claim(self.keras_readers, class_name, reader, "Keras reader", kind)
             for class_name, op in kind.keras_ops.items():
                 self._claim(self.keras_ops, class_name, op, "Keras op", kind)
+            for class_name, source in kind.torch_helpers.items():
+                self._claim(self.torch_helpers, class_name, source, "PyTorch helper module", kind)
 
     @staticmethod
     def _claim(table: dict[str, _V], key: str, value: _V, what: str, kind: object = None) -> None:

@@ -2,7 +2,7 @@
 
 A kind is one pydantic model (the JSON object in a spec) that also answers every question the rest of
 convcalc asks about it — shape and counts, receptive field, traits, course notation, how the diagram draws
-it, its Keras layers both ways and its tf.nn code — the way a Keras layer class owns its
+it, its Keras layers both ways, its tf.nn code and its PyTorch modules — the way a Keras layer class owns its
 ``compute_output_shape`` and ``get_config``. The registry (:mod:`convcalc.layers`) lists the kinds and
 refuses, at import, a kind that leaves a capability undeclared: there is no default that would silently
 treat an unknown kind as an identity.
@@ -23,6 +23,7 @@ from convcalc.layers.volume import Padding, Shape, Window
 
 if TYPE_CHECKING:
     from convcalc.layers.keras import KerasOps, Op, Reader
+    from convcalc.layers.pytorch import TorchOps, TorchStep
     from convcalc.layers.tfnn import KerasOp
 
 FieldPair = tuple[ar.ReceptiveField, ar.ReceptiveField]
@@ -153,6 +154,10 @@ class LayerSpec(BaseModel):
     """Keras layer class → how its config becomes spec layers (the Keras import)."""
     keras_ops: ClassVar[Mapping[str, KerasOp]]
     """The Keras layer classes this kind's export emits that it owns, with their tf.nn translation."""
+    torch_helpers: ClassVar[Mapping[str, str]] = {}
+    """Optional: ``nn.Module`` classes PyTorch lacks that this kind's ``to_torch`` uses (``ChannelLayerNorm``),
+    name → source (needs ``torch``, ``nn`` and ``F`` in scope): pasted into generated code and executed by
+    ``verify``, so each is written once."""
     spelled_elsewhere: ClassVar[Mapping[str, str]] = {}
     """Optional: names other tools give this kind, folded (:func:`~convcalc.text.folded`: ``maxpooling2d``),
     with what to write in a spec instead (``"type": "pool", "mode": "max"``): a "did you mean" for them."""
@@ -201,6 +206,11 @@ class LayerSpec(BaseModel):
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         """The weight tensors in TensorFlow's layout, as Keras names them (kernel, depthwise, pointwise)."""
         raise NotImplementedError(f"{type(self).__name__} does not declare weight_shapes")
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        """Append this layer's PyTorch steps to ``ops``; returns the one that does the work (holds the weights).
+        Raises :class:`~convcalc.layers.pytorch.TorchRefusal` where PyTorch cannot compute it exactly."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare to_torch")
 
     # --- hooks with a stated meaning when a kind says nothing ---------------------------------------------
 
@@ -267,6 +277,7 @@ REQUIRED_CAPABILITIES = (
     "diagram_window",
     "to_keras",
     "weight_shapes",
+    "to_torch",
 )
 """Methods a kind must define itself (or take from a family base of its module); LayerSpec's raise."""
 REQUIRED_DECLARATIONS = ("kind_name", "traits", "drawing", "example", "keras_readers", "keras_ops")
