@@ -51,9 +51,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A test marked ``tensorflow`` or ``browser`` skips (or, in CI, fails) where that part is absent."""
+    """A test marked ``tensorflow``, ``torch`` or ``browser`` skips (or, in CI, fails) where that part is absent."""
     if item.get_closest_marker("tensorflow"):
         optional.keras()
+    if item.get_closest_marker("torch"):
+        optional.torch()
     if item.get_closest_marker("browser"):
         optional.chromium()
 

@@ -1,12 +1,12 @@
-"""The optional parts the tests need: TensorFlow/Keras (the ``tensorflow`` extra), the ``onnx`` extra and
-headless Chromium.
+"""The optional parts the tests need: TensorFlow/Keras (the ``tensorflow`` extra), the ``onnx`` extra, PyTorch
+(the ``torch`` extra) and headless Chromium.
 
 Where a part is absent, the tests that need it skip and say what to install; nothing errors at import. CI sets
 ``CONVCALC_REQUIRE_ALL=1``, and then every skip is a failure (tests/conftest.py), so CI proves all of it.
 
-Mark a test ``@pytest.mark.tensorflow`` or ``@pytest.mark.browser`` (conftest then requires the part before it
-runs, and ``-m "not browser"`` deselects it); a module that needs TensorFlow throughout calls :func:`keras` at
-its top instead, which skips the whole module.
+Mark a test ``@pytest.mark.tensorflow``, ``@pytest.mark.torch`` or ``@pytest.mark.browser`` (conftest then
+requires the part before it runs, and ``-m "not browser"`` deselects it); a module that needs TensorFlow (or
+PyTorch) throughout calls :func:`keras` (or :func:`torch`) at its top instead, which skips the whole module.
 """
 
 from __future__ import annotations
@@ -41,6 +41,16 @@ def keras() -> Any:
     if reason is not None:
         absent(reason)
     return runtime.import_keras()
+
+
+def torch() -> ModuleType:
+    """PyTorch; skips without the ``torch`` extra."""
+    from convcalc.export.torch_verify import missing_torch
+
+    reason = missing_torch()
+    if reason is not None:
+        absent(reason)
+    return importlib.import_module("torch")
 
 
 def module(name: str, install: str) -> ModuleType:

@@ -277,7 +277,7 @@ def test_every_command_that_writes_a_file_replaces_it_whole(
     assert out.read_text() == "old\n" and leftovers(tmp_path, out.name) == []
 
 
-@pytest.mark.parametrize("target", ["python", "tf-nn"])
+@pytest.mark.parametrize("target", ["python", "tf-nn", "torch"])
 def test_export_replaces_its_file_whole(
     keras: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
 ) -> None:

@@ -9,6 +9,8 @@ returned.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import Protocol
 
 from convcalc import __version__
 from convcalc.export.plan import ExportPlan, LayerPlan, structure_notation, tensor_notation
@@ -59,18 +61,31 @@ def _op_comment(layer: LayerPlan, op: Op) -> str:
     return comment(text)
 
 
+class Step(Protocol):
+    """A Keras op or a PyTorch step: its name and what it reads."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def inputs(self) -> tuple[str, ...]: ...
+
+
 def _variables(plan: ExportPlan) -> dict[str, str]:
+    return step_variables(plan.input_name, plan.ops)
+
+
+def step_variables(input_name: str, ops: Sequence[Step]) -> dict[str, str]:
     """The Python variable that holds each op's output.
 
     ``x`` when only the next op reads it (a sequential network is one ``x`` threaded through), else
     ``<name>_out`` so that a later branch or merge can still read it; the input is ``inputs``.
     """
-    ops = plan.ops
     readers: dict[str, list[int]] = defaultdict(list)
     for position, op in enumerate(ops):
         for name in op.inputs:
             readers[name].append(position)
-    variables = {plan.input_name: "inputs"}
+    variables = {input_name: "inputs"}
     for position, op in enumerate(ops):
         last = position == len(ops) - 1
         only_next = readers[op.name] == [position + 1] or (last and not readers[op.name])

@@ -26,12 +26,19 @@ if TYPE_CHECKING:
     from convcalc.config import ConfigFiles
     from convcalc.export.gate import Limits
     from convcalc.export.plan import ExportPlan
+    from convcalc.export.torch_plan import TorchPlan
 
 
 class Target(str, Enum):
     python = "python"
     keras = "keras"
     tf_nn = "tf-nn"
+    torch = "torch"
+
+
+class VerifyFramework(str, Enum):
+    keras = "keras"
+    torch = "torch"
 
 
 _SIZE_HELP = "Refuse specs over this {what} (float32), before TensorFlow is touched: bytes, or e.g. 500MB, 4GiB."
@@ -83,10 +90,13 @@ def _prepare(
     settings: dict[str, Any],
     config_file: str | None,
     files: ConfigFiles | None = None,
-) -> ExportPlan | int:
-    """Load, check and gate one spec: its export plan, or the exit code to stop with (messages printed)."""
+    torch: bool = False,
+) -> ExportPlan | TorchPlan | int:
+    """Load, check and gate one spec: its export plan (PyTorch's with ``torch``), or the exit code to stop with
+    (messages printed)."""
     from convcalc.export.gate import decide
-    from convcalc.export.plan import plan_export
+    from convcalc.export.plan import UnbuildableError, plan_export
+    from convcalc.export.torch_plan import TF_ONLY_RULES, plan_torch
     from convcalc.findings import EXIT_USAGE
 
     # The same pipeline and findings as `convcalc check` (model files and the project's config included).
@@ -94,7 +104,8 @@ def _prepare(
     if result is None:
         return EXIT_USAGE
     checked = result.spec
-    decision = decide(checked, force=force, limits=limits, verb=verb)
+    ignored = TF_ONLY_RULES if torch else ()
+    decision = decide(checked, force=force, limits=limits, verb=verb, ignored=ignored)
     if decision.show_findings:
         import dataclasses
 
@@ -102,7 +113,7 @@ def _prepare(
         from convcalc.report.table import findings_lines
 
         # Only what blocks the export; `convcalc check` shows the warnings and advice.
-        errors = [finding for finding in checked.findings if finding.severity is Severity.ERROR]
+        errors = [f for f in checked.findings if f.severity is Severity.ERROR and f.code not in ignored]
         for line in findings_lines(
             dataclasses.replace(checked, findings=errors), color=wants_color(sys.stderr.isatty())
         ):
@@ -111,7 +122,24 @@ def _prepare(
         sys.stderr.write(message + "\n")
     if decision.exit_code is not None:
         return decision.exit_code
-    return plan_export(checked.facts)
+    if not torch:
+        return plan_export(checked.facts)
+    try:
+        return plan_torch(checked.facts)
+    except UnbuildableError as error:
+        from convcalc.text import printable
+
+        sys.stderr.write(f"error: {printable(file)}: not {verb} for PyTorch: {printable(str(error))}\n")
+        return EXIT_USAGE
+
+
+def _require_torch() -> None:
+    from convcalc.export.torch_verify import missing_torch
+    from convcalc.findings import EXIT_USAGE
+
+    missing = missing_torch()
+    if missing is not None:
+        raise _fail(f"error: {missing}", EXIT_USAGE)
 
 
 def _require_tensorflow() -> None:
@@ -130,7 +158,8 @@ def export(
         Target,
         typer.Option(
             "--to",
-            help="python: Keras 3 functional code; keras: a .keras file; tf-nn: low-level tf.nn code in a tf.Module.",
+            help="python: Keras 3 functional code; keras: a .keras file; tf-nn: low-level tf.nn code in a tf.Module;"
+            " torch: a PyTorch nn.Module.",
             case_sensitive=False,
         ),
     ] = Target.python,
@@ -140,7 +169,7 @@ def export(
             "--output",
             "-o",
             metavar="FILE",
-            help="File to write (python and tf-nn go to stdout without it).",
+            help="File to write (python, tf-nn and torch go to stdout without it).",
             show_default=False,
         ),
     ] = None,
@@ -150,12 +179,14 @@ def export(
     config_file: str | None = None,
     settings: dict[str, Any] | None = None,
 ) -> None:
-    """Export a spec as a runnable TensorFlow model: Keras code, a .keras file, or tf.nn code.
+    """Export a spec as a runnable model: Keras code, a .keras file, tf.nn code, or PyTorch code.
 
     A spec with error findings is not exported (exit 1) unless --force. Exit 2 when the spec cannot be read,
-    is over the size limits, the output cannot be written, or TensorFlow is not installed.
+    is over the size limits, has a layer PyTorch cannot compute (--to torch), the output cannot be written, or
+    TensorFlow is not installed (--to keras). The code targets are text: they need no framework installed.
     """
     from convcalc.export.gate import Limits
+    from convcalc.export.plan import ExportPlan as ExportPlanType
     from convcalc.findings import EXIT_OK, EXIT_USAGE
     from convcalc.text import plural, printable
 
@@ -165,10 +196,23 @@ def export(
     if to is Target.keras and (output is None or not output.endswith(".keras")):
         got = "no -o" if output is None else f"-o {printable(output)}"
         raise _fail(f"error: --to keras writes a Keras 3 file, whose name must end in .keras (got {got})", EXIT_USAGE)
-    plan = _prepare(spec, force=force, limits=limits, verb="exported", settings=settings or {}, config_file=config_file)
+    plan = _prepare(
+        spec,
+        force=force,
+        limits=limits,
+        verb="exported",
+        settings=settings or {},
+        config_file=config_file,
+        torch=to is Target.torch,
+    )
     if isinstance(plan, int):
         raise typer.Exit(plan)
-    if to is Target.keras:
+    if not isinstance(plan, ExportPlanType):
+        from convcalc.export.torch_codegen import torch_source
+
+        write_output(torch_source(plan), output)
+        what, ops = "PyTorch code", plural(len(plan.steps), "PyTorch step")
+    elif to is Target.keras:
         assert output is not None
         _require_tensorflow()  # only building the model needs TensorFlow; the code targets are text
         with progress(f"building {printable(plan.model_name)} in Keras and saving it…"):
@@ -213,6 +257,12 @@ def verify(
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, max=1024, metavar="N", help="Examples in the random batch.")
     ] = 2,
+    framework: Annotated[
+        VerifyFramework,
+        typer.Option(
+            "--framework", case_sensitive=False, help="keras: build it in Keras on TensorFlow; torch: in PyTorch."
+        ),
+    ] = VerifyFramework.keras,
     seed: Annotated[
         int, typer.Option("--seed", min=0, max=2**32 - 1, metavar="N", help="Seed for the weights and the batch.")
     ] = 0,
@@ -228,10 +278,11 @@ def verify(
     config_file: str | None = None,
     settings: dict[str, Any] | None = None,
 ) -> None:
-    """Build each spec in Keras, run a random batch through it, and compare every layer with convcalc.
+    """Build each spec in Keras (or PyTorch), run a random batch through it, and compare every layer with convcalc.
 
-    Exit 0 when every output volume and parameter count agrees with TensorFlow, 1 on any mismatch (or error
-    findings without --force), 2 when a spec cannot be read, is over the size limits, or TensorFlow is missing.
+    Exit 0 when every output volume and parameter count agrees with the framework, 1 on any mismatch (or error
+    findings without --force), 2 when a spec cannot be read, is over the size limits, or the framework is
+    missing.
     """
     from convcalc.export.gate import Limits
     from convcalc.findings import EXIT_FINDINGS, EXIT_OK
@@ -241,6 +292,7 @@ def verify(
     limits = Limits(_size(max_param_bytes), _size(max_activation_bytes), batch=batch_size)
     from convcalc.config import ConfigFiles
 
+    torch = framework is VerifyFramework.torch
     worst = EXIT_OK
     files = ConfigFiles()  # each config file read once, however many specs share it
     for file in specs:
@@ -252,18 +304,34 @@ def verify(
             settings=settings or {},
             config_file=config_file,
             files=files,
+            torch=torch,
         )
         if isinstance(plan, int):
             worst = max(worst, plan)
             continue
-        _require_tensorflow()
-        from convcalc.export.verify import render, verify_plan
+        from convcalc.export.verify import Table, keras_table, render
 
-        with progress(f"verifying {printable(file)}: building and running it in TensorFlow…"):
-            result = verify_plan(plan, batch=batch_size, seed=seed)
+        table: Table
+        if torch:
+            from convcalc.export.plan import ExportPlan as ExportPlanType
+
+            _require_torch()
+            from convcalc.export.torch_verify import verify_torch
+
+            assert not isinstance(plan, ExportPlanType)
+            with progress(f"verifying {printable(file)}: building and running it in PyTorch…"):
+                table = verify_torch(plan, batch=batch_size, seed=seed)
+        else:
+            _require_tensorflow()
+            from convcalc.export.plan import ExportPlan as ExportPlanType
+            from convcalc.export.verify import verify_plan
+
+            assert isinstance(plan, ExportPlanType)
+            with progress(f"verifying {printable(file)}: building and running it in TensorFlow…"):
+                table = keras_table(verify_plan(plan, batch=batch_size, seed=seed))
         terminal = sys.stdout.isatty()
-        write_output(render(file, result, output_width(width, terminal), wants_color(terminal)))
-        if not result.ok:
+        write_output(render(file, table, output_width(width, terminal), wants_color(terminal)))
+        if table.mismatches:
             worst = max(worst, EXIT_FINDINGS)
     raise typer.Exit(worst)
 

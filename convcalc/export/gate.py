@@ -44,19 +44,20 @@ class Decision:
     show_findings: bool = False
 
 
-def decide(checked: CheckedSpec, *, force: bool, limits: Limits, verb: str) -> Decision:
+def decide(checked: CheckedSpec, *, force: bool, limits: Limits, verb: str, ignored: tuple[str, ...] = ()) -> Decision:
     """Decide whether ``checked`` may be built; ``verb`` (``exported``, ``verified``) goes into the messages.
 
     A layer the export cannot map stops it (exit 2); error findings stop it (exit 1) unless ``force``; a layer
     with no output stops it even then (TensorFlow cannot build it); parameter or activation memory over the
-    limits stops it (exit 2).
+    limits stops it (exit 2). ``ignored`` rule codes neither stop it nor count (CC108, TensorFlow's own
+    refusals, for the PyTorch export).
     """
     file = printable(checked.file)
     facts = checked.facts
     reasons = unsupported(facts)
     if reasons:
         return Decision(EXIT_USAGE, [f"error: {file}: not {verb}: {printable(reason)}" for reason in reasons[:10]])
-    errors = [finding for finding in checked.findings if finding.severity is Severity.ERROR]
+    errors = [f for f in checked.findings if f.severity is Severity.ERROR and f.code not in ignored]
     if errors and not force:
         count = f"{len(errors)} error finding{'s' if len(errors) != 1 else ''}"
         return Decision(
@@ -67,7 +68,7 @@ def decide(checked: CheckedSpec, *, force: bool, limits: Limits, verb: str) -> D
             ],
             show_findings=True,
         )
-    cannot = unbuildable(facts)
+    cannot = unbuildable(facts, skip=ignored)
     if cannot:
         return Decision(
             EXIT_FINDINGS,

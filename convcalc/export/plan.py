@@ -92,18 +92,19 @@ class UnbuildableError(ValueError):
 # --- what cannot be exported -----------------------------------------------------------------------------
 
 
-def unbuildable(facts: NetworkFacts) -> list[str]:
+def unbuildable(facts: NetworkFacts, skip: tuple[str, ...] = ()) -> list[str]:
     """Why TensorFlow cannot build some layer at all, even with sizes floored (one sentence per layer).
 
     The error findings of the rules marked ``tensorflow_refuses`` (no output, groups that do not divide,
-    merge inputs that do not line up, output_padding ≥ stride …), whatever the config enables.
+    merge inputs that do not line up, output_padding ≥ stride …), whatever the config enables; ``skip`` leaves
+    out rules by code (PyTorch builds what CC108 says TensorFlow's kernels refuse).
     """
     from convcalc.rules import REGISTRY
 
     reasons = [
         f"{facts.layers[finding.layer].label if finding.layer is not None else 'the network'}: {finding.message}"
         for rule in sorted(REGISTRY.values(), key=lambda rule: rule.code)
-        if rule.tensorflow_refuses
+        if rule.tensorflow_refuses and rule.code not in skip
         for finding in rule.run(facts)
     ]
     if not reasons and any(layer.output_shape.empty for layer in facts.layers):

@@ -160,15 +160,107 @@ def _tf_output(layer: LayerComparison) -> str:
     return text
 
 
-def render(file: str, result: Verification, width: int, color: bool = False) -> str:
+@dataclass(frozen=True)
+class Framework:
+    """How the table names the framework and its figures."""
+
+    name: str
+    """``TensorFlow``, ``PyTorch``."""
+    steps: str
+    """The column of what each spec layer became (``Keras layers``)."""
+    structure: str
+    """The column of the built layer's weights and window."""
+    total: str
+    """What the total count is read from (``model.count_params()``)."""
+    trainable: str
+    """What the trainable count is read from (``model.trainable_weights``)."""
+
+
+TENSORFLOW = Framework(
+    "TensorFlow", "Keras layers", "TensorFlow W / ksize / strides", "model.count_params()", "model.trainable_weights"
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One spec layer in the table: convcalc's figures beside the framework's."""
+
+    index: int
+    name: str
+    steps: str
+    static_shape: str
+    output: str
+    shape_ok: bool
+    params: int
+    framework_params: int
+    params_ok: bool
+    structure: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """Everything ``render`` shows: the rows, the totals, the forward pass and the verdict."""
+
+    framework: Framework
+    rows: tuple[Row, ...]
+    total: tuple[int, int]
+    """convcalc's total and the framework's."""
+    trainable: tuple[int, int]
+    batch_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    versions: str
+
+    @property
+    def mismatches(self) -> int:
+        wrong = sum(not (row.shape_ok and row.params_ok) for row in self.rows)
+        return wrong + (self.total[0] != self.total[1]) + (self.trainable[0] != self.trainable[1])
+
+
+def keras_table(result: Verification) -> Table:
+    """The Keras verification as a table."""
+    rows = []
+    for layer in result.layers:
+        facts = layer.plan.facts
+        name = printable(facts.name)
+        if layer.plan.main.name != facts.name:
+            name += f" (Keras: {layer.plan.main.name})"
+        rows.append(
+            Row(
+                index=facts.index,
+                name=f"{name} {facts.type}",
+                steps=" → ".join(op.layer for op in layer.plan.ops),
+                static_shape=str(facts.output_shape),
+                output=_tf_output(layer),
+                shape_ok=layer.shape_ok,
+                params=facts.params,
+                framework_params=layer.tf_params,
+                params_ok=layer.params_ok,
+                structure=layer.tf_structure,
+            )
+        )
+    network = result.plan.facts
+    return Table(
+        framework=TENSORFLOW,
+        rows=tuple(rows),
+        total=(network.total_params, result.tf_total_params),
+        trainable=(network.total_trainable_params, result.tf_trainable_params),
+        batch_shape=result.batch_shape,
+        output_shape=result.output_shape,
+        versions=result.versions,
+    )
+
+
+def render(file: str, result: Verification | Table, width: int, color: bool = False) -> str:
     """The side-by-side table, the totals and a one-line verdict, as text ``width`` wide (figures and shapes
-    never wrap: at a narrow width the names and the TensorFlow structure do)."""
+    never wrap: at a narrow width the names and the framework's structure do)."""
     import io
 
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Table as RichTable
     from rich.text import Text
 
+    table = result if isinstance(result, Table) else keras_table(result)
+    framework = table.framework
     buffer = io.StringIO()
     console = Console(
         file=buffer,
@@ -184,76 +276,64 @@ def render(file: str, result: Verification, width: int, color: bool = False) -> 
     def mark(ok: bool) -> Text:
         return Text(OK, style="green") if ok else Text(MISMATCH, style="bold red")
 
+    theirs = f"{framework.name}'s"
     columns = (
         ("#", "right", False),
         ("layer", "left", True),
-        ("Keras layers", "left", True),
+        (framework.steps, "left", True),
         ("output", "left", False),
-        ("TensorFlow's", "left", False),
+        (theirs, "left", False),
         ("", "center", False),
         ("params", "right", False),
-        ("TensorFlow's", "right", False),
+        (theirs, "right", False),
         ("", "center", False),
-        ("TensorFlow W / ksize / strides", "left", True),
+        (framework.structure, "left", True),
     )
-    rows: list[list[str | Text]] = []
-    for layer in result.layers:
-        facts = layer.plan.facts
-        name = printable(facts.name)
-        if layer.plan.main.name != facts.name:
-            name += f" (Keras: {layer.plan.main.name})"
-        rows.append(
-            [
-                str(facts.index),
-                f"{name} {facts.type}",
-                " → ".join(op.layer for op in layer.plan.ops),
-                str(facts.output_shape),
-                _tf_output(layer),
-                mark(layer.shape_ok),
-                f"{facts.params:,}",
-                f"{layer.tf_params:,}",
-                mark(layer.params_ok),
-                layer.tf_structure,
-            ]
-        )
-    # Too wide for the terminal: the TensorFlow structure goes first, then the Keras layers (`export` shows both).
+    rows: list[list[str | Text]] = [
+        [
+            str(row.index),
+            row.name,
+            row.steps,
+            row.static_shape,
+            row.output,
+            mark(row.shape_ok),
+            f"{row.params:,}",
+            f"{row.framework_params:,}",
+            mark(row.params_ok),
+            row.structure,
+        ]
+        for row in table.rows
+    ]
+    # Too wide for the terminal: the framework's structure goes first, then its layers (`export` shows both).
     keep = list(range(len(columns)))
     for dropped in (9, 2):
         natural = [max([len(columns[i][0]), *(len(str(row[i])) for row in rows)]) for i in keep]
         if sum(natural) + 3 * len(keep) + 1 <= width:
             break
         keep.remove(dropped)
-    table = Table(title=f"{printable(file)}: convcalc's static figures beside TensorFlow's", title_justify="left")
+    rich_table = RichTable(title=f"{printable(file)}: convcalc's static figures beside {theirs}", title_justify="left")
     for i in keep:
         header, justify, wraps = columns[i]
-        table.add_column(header, justify=justify, no_wrap=not wraps, overflow="fold")  # type: ignore[arg-type]
+        rich_table.add_column(header, justify=justify, no_wrap=not wraps, overflow="fold")  # type: ignore[arg-type]
     for row in rows:
-        table.add_row(*(row[i] for i in keep))
-    console.print(table)
-    total, trainable = result.plan.facts.total_params, result.plan.facts.total_trainable_params
+        rich_table.add_row(*(row[i] for i in keep))
+    console.print(rich_table)
+    for what, label, (ours, their) in (
+        ("total", framework.total, table.total),
+        ("trainable", framework.trainable, table.trainable),
+    ):
+        console.print(Text.assemble(f"{what} params: convcalc {ours:,} · {label} {their:,} ", mark(ours == their)))
     console.print(
-        Text.assemble(
-            f"total params: convcalc {total:,} · model.count_params() {result.tf_total_params:,} ",
-            mark(result.total_ok),
-        )
+        f"forward pass on a random batch: {list_notation(table.batch_shape)} → {list_notation(table.output_shape)}"
+        f" ({table.versions})"
     )
-    console.print(
-        Text.assemble(
-            f"trainable params: convcalc {trainable:,} · model.trainable_weights {result.tf_trainable_params:,} ",
-            mark(result.trainable_ok),
-        )
-    )
-    console.print(
-        f"forward pass on a random batch: {list_notation(result.batch_shape)} → {list_notation(result.output_shape)}"
-        f" ({result.versions})"
-    )
-    if result.ok:
-        count = len(result.layers)
+    if table.mismatches == 0:
+        count = len(table.rows)
         layers = f"all {count} layers agree" if count > 1 else "the layer agrees"
-        console.print(Text(f"{OK} {layers} with TensorFlow, and so does the total", style="green"))
+        console.print(Text(f"{OK} {layers} with {framework.name}, and so does the total", style="green"))
     else:
-        count = result.mismatches
+        count = table.mismatches
         console.print(
-            Text(f"{MISMATCH} {count} mismatch{'es' if count != 1 else ''} with TensorFlow", style="bold red")
+            Text(f"{MISMATCH} {count} mismatch{'es' if count != 1 else ''} with {framework.name}", style="bold red")
         )
     return buffer.getvalue()

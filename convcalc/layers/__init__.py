@@ -52,6 +52,7 @@ class Registry:
         self.keras_readers: dict[str, Reader] = {}
         self.keras_ops: dict[str, KerasOp] = {}
         self.onnx_readers: dict[str, OnnxReader] = {}
+        self.torch_helpers: dict[str, str] = {}
         for kind in self.kinds:
             missing = missing_capabilities(kind)
             if missing:
@@ -64,6 +65,8 @@ class Registry:
                 self._claim(self.keras_ops, class_name, op, "Keras op", kind)
             for op_type, onnx_reader in kind.onnx_readers.items():
                 self._claim(self.onnx_readers, op_type, onnx_reader, "ONNX reader", kind)
+            for class_name, source in kind.torch_helpers.items():
+                self._claim(self.torch_helpers, class_name, source, "PyTorch helper module", kind)
 
     @staticmethod
     def _claim(table: dict[str, _V], key: str, value: _V, what: str, kind: object = None) -> None:

@@ -2,9 +2,9 @@
 
 A kind is one pydantic model (the JSON object in a spec) that also answers every question the rest of
 convcalc asks about it — shape and counts, receptive field, traits, course notation, how the diagram draws
-it, its Keras layers both ways, its tf.nn code and the ONNX ops it reads — the way a Keras layer class owns its
-``compute_output_shape`` and ``get_config``. The registry (:mod:`convcalc.layers`) lists the kinds and
-refuses, at import, a kind that leaves a capability undeclared: there is no default that would silently
+it, its Keras layers both ways, its tf.nn code, the ONNX ops it reads and its PyTorch modules — the way a
+Keras layer class owns its ``compute_output_shape`` and ``get_config``. The registry (:mod:`convcalc.layers`)
+lists the kinds and refuses, at import, a kind that leaves a capability undeclared: there is no default that would silently
 treat an unknown kind as an identity.
 """
 
@@ -24,6 +24,7 @@ from convcalc.layers.volume import Padding, Shape, Window
 if TYPE_CHECKING:
     from convcalc.layers.keras import KerasOps, Op, Reader
     from convcalc.layers.onnx import OnnxReader
+    from convcalc.layers.pytorch import TorchOps, TorchStep
     from convcalc.layers.tfnn import KerasOp
 
 FieldPair = tuple[ar.ReceptiveField, ar.ReceptiveField]
@@ -157,6 +158,10 @@ class LayerSpec(BaseModel):
     onnx_readers: ClassVar[Mapping[str, OnnxReader]] = {}
     """ONNX op type → how a node becomes spec layers (the ONNX import). Optional: a kind that no single ONNX op
     computes has none, and an op that no kind claims is refused by name."""
+    torch_helpers: ClassVar[Mapping[str, str]] = {}
+    """Optional: ``nn.Module`` classes PyTorch lacks that this kind's ``to_torch`` uses (``ChannelLayerNorm``),
+    name → source (needs ``torch``, ``nn`` and ``F`` in scope): pasted into generated code and executed by
+    ``verify``, so each is written once."""
     spelled_elsewhere: ClassVar[Mapping[str, str]] = {}
     """Optional: names other tools give this kind, folded (:func:`~convcalc.text.folded`: ``maxpooling2d``),
     with what to write in a spec instead (``"type": "pool", "mode": "max"``): a "did you mean" for them."""
@@ -205,6 +210,11 @@ class LayerSpec(BaseModel):
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         """The weight tensors in TensorFlow's layout, as Keras names them (kernel, depthwise, pointwise)."""
         raise NotImplementedError(f"{type(self).__name__} does not declare weight_shapes")
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        """Append this layer's PyTorch steps to ``ops``; returns the one that does the work (holds the weights).
+        Raises :class:`~convcalc.layers.pytorch.TorchRefusal` where PyTorch cannot compute it exactly."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare to_torch")
 
     # --- hooks with a stated meaning when a kind says nothing ---------------------------------------------
 
@@ -271,6 +281,7 @@ REQUIRED_CAPABILITIES = (
     "diagram_window",
     "to_keras",
     "weight_shapes",
+    "to_torch",
 )
 """Methods a kind must define itself (or take from a family base of its module); LayerSpec's raise."""
 REQUIRED_DECLARATIONS = ("kind_name", "traits", "drawing", "example", "keras_readers", "keras_ops")

@@ -48,6 +48,7 @@ from convcalc.layers.keras import (
     volume_of,
 )
 from convcalc.layers.onnx import CHANNELS_LAST, SEQUENCE, OnnxMapped, OnnxNode, channel_axis
+from convcalc.layers.pytorch import TorchOps, TorchStep, chw
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 
@@ -272,6 +273,11 @@ class Split(_Channels):
         ops.add("Permute", ops.helper("channels_last"), volume_of(output), dims=(2, 3, 1))
         return main
 
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        first, last = self.channels(ops.channels())
+        out = (last - first, *ops.shape[1:])  # a flat [N, n] stays flat
+        return ops.expression(ops.base, f"{{0}}[:, {first}:{last}]", out)
+
 
 # --- channel shuffle ---------------------------------------------------------------------------------------
 
@@ -360,3 +366,7 @@ class ChannelShuffle(_Channels):
         main = ops.add("Permute", ops.base, (height, width, per_group, self.groups), dims=(1, 2, 4, 3))
         ops.add("Reshape", ops.helper("interleave"), volume_of(output), target_shape=volume_of(output))
         return main
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        ops.volume()
+        return ops.module(ops.base, f"nn.ChannelShuffle({self.groups})", chw(output))

@@ -20,6 +20,7 @@ from convcalc.layers.fields import Padding, PositiveInt, PositivePair, StrictBoo
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Reader, Tensor, bias_args, compact, volume_of
 from convcalc.layers.onnx import OnnxMapped, OnnxNode
 from convcalc.layers.padding import onnx_window_padding
+from convcalc.layers.pytorch import TorchOps, TorchShape, TorchStep, chw, symmetric, tuple_text
 from convcalc.layers.tfnn import (
     KerasOp,
     bias_variable,
@@ -77,6 +78,38 @@ def _reader(kind: str, filters: bool, optional: str, field: str) -> Reader:
         return Mapped([layer.with_bias(body), *fused_activation(layer)], 4)
 
     return read
+
+
+def torch_conv(
+    ops: TorchOps,
+    name: str,
+    window: Window,
+    out_channels: int,
+    output: TorchShape,
+    *,
+    groups: int = 1,
+    bias: bool = True,
+    padded: bool = True,
+) -> TorchStep:
+    """An ``nn.Conv2d`` on the current tensor with the window's kernel, stride and dilation: symmetric padding
+    as its ``padding=``, any other (Keras's "same" with an even kernel) as an ``nn.ZeroPad2d`` in front."""
+    in_channels = ops.volume()[0]
+    args = [f"{in_channels}", f"{out_channels}", f"kernel_size={tuple_text(window.kernel)}"]
+    if window.stride != (1, 1):
+        args.append(f"stride={tuple_text(window.stride)}")
+    pads = symmetric(window.padding) if padded else (0, 0)
+    if pads is None:
+        ops.zero_pad(window.padding)
+    elif pads != (0, 0):
+        args.append(f"padding={tuple_text(pads)}")
+    if window.dilation != (1, 1):
+        args.append(f"dilation={tuple_text(window.dilation)}")
+    if groups != 1:
+        args.append(f"groups={groups}")
+    if not bias:
+        args.append("bias=False")
+    weight = (out_channels, in_channels // groups, *window.kernel)
+    return ops.module(name, f"nn.Conv2d({', '.join(args)})", output, (weight,))
 
 
 def _notation(window: Window | None, bias: bool, *extras: str) -> str:
@@ -206,6 +239,10 @@ class Conv(_SlidingConv):
             args["dilation_rate"] = self.dilation
         return ops.add("Conv2D", ops.base, volume_of(output), **args, **bias_args(self.bias))  # type: ignore[arg-type]
 
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        assert window is not None
+        return torch_conv(ops, ops.base, window, self.filters, chw(output), groups=self.groups, bias=self.bias)
+
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ((*self.kernel, shape.depth // self.groups, self.filters),)
 
@@ -301,6 +338,11 @@ class Depthwise(_SlidingConv):
             args["depth_multiplier"] = self.multiplier
         return ops.add("DepthwiseConv2D", ops.base, volume_of(output), **args, **bias_args(self.bias))  # type: ignore[arg-type]
 
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        assert window is not None
+        depth = ops.volume()[0]  # one group per input channel: [D·m, 1, F, F]
+        return torch_conv(ops, ops.base, window, depth * self.multiplier, chw(output), groups=depth, bias=self.bias)
+
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ((*self.kernel, shape.depth, self.multiplier),)
 
@@ -379,6 +421,22 @@ class Separable(_SlidingConv):
         if self.multiplier != 1:
             args["depth_multiplier"] = self.multiplier
         return ops.add("SeparableConv2D", ops.base, volume_of(output), **args, **bias_args(self.bias))  # type: ignore[arg-type]
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        assert window is not None
+        depth = ops.volume()[0]
+        mid = depth * self.multiplier
+        # Keras's SeparableConv2D: the depthwise step without a bias, then the 1×1 conv that holds the bias.
+        torch_conv(
+            ops, ops.helper("depthwise"), window, mid, (mid, output.height, output.width), groups=depth, bias=False
+        )
+        pointwise = ops.volume()
+        return ops.module(
+            ops.base,
+            f"nn.Conv2d({mid}, {self.filters}, kernel_size=1{'' if self.bias else ', bias=False'})",
+            chw(output),
+            ((self.filters, pointwise[0], 1, 1),),
+        )
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         depth = shape.depth

@@ -28,6 +28,7 @@ from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import PositiveInt, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, short_json
 from convcalc.layers.onnx import CHANNELS_LAST, OnnxMapped, OnnxNode
+from convcalc.layers.pytorch import TorchOps, TorchStep
 from convcalc.layers.tfnn import KerasOp, bias_variable, glorot, variable, weight
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import identifier, literal
@@ -147,6 +148,14 @@ class FC(_WholeVolume):
             ops.flatten(ops.helper("flatten"))
         return ops.add("Dense", ops.base, (self.units,), units=self.units, **bias_args(self.bias))
 
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        if len(ops.shape) > 1:
+            # PyTorch flattens C, H, W in that order, Keras H, W, D: the same count, the weights' rows permuted.
+            ops.flatten(ops.helper("flatten"), "[N, C·H·W]")
+        n = ops.shape[0]
+        bias = "" if self.bias else ", bias=False"
+        return ops.module(ops.base, f"nn.Linear({n}, {self.units}{bias})", (self.units,), ((self.units, n),))
+
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ((shape.values, self.units),)
 
@@ -251,6 +260,9 @@ class Flatten(_WholeVolume):
 
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
         return ops.flatten(ops.base)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        return ops.flatten(ops.base, "C, H, W order (Keras: H, W, D)")
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()

@@ -16,6 +16,7 @@ from convcalc.layers.base import PerPosition
 from convcalc.layers.fields import show_value
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
 from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader, channel_axis, keep_layout
+from convcalc.layers.pytorch import TorchOps, TorchStep
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import literal
@@ -69,6 +70,24 @@ _TFNN_ACTIVATIONS = {
     "softplus": "tf.math.softplus({x})",
     "mish": "{x} * tf.tanh(tf.math.softplus({x}))",
 }
+
+TORCH_ACTIVATIONS = {
+    "relu": "nn.ReLU()",
+    "relu6": "nn.ReLU6()",
+    "leaky_relu": "nn.LeakyReLU(0.2)",  # Keras's activation default (PyTorch's is 0.01)
+    "sigmoid": "nn.Sigmoid()",
+    "tanh": "nn.Tanh()",
+    "softmax": "nn.Softmax(dim=1)",  # over the channels, convcalc's depth
+    "gelu": "nn.GELU(approximate='none')",
+    "swish": "nn.SiLU()",
+    "hard_sigmoid": "nn.Hardsigmoid()",  # relu6(x + 3)/6, as Keras 3
+    "hard_swish": "nn.Hardswish()",
+    "elu": "nn.ELU()",
+    "selu": "nn.SELU()",
+    "softplus": "nn.Softplus()",
+    "mish": "nn.Mish()",
+}
+"""Each activation kind as the PyTorch module computing Keras 3's definition."""
 
 
 def _activation_kind(value: Any) -> Any:
@@ -236,6 +255,9 @@ class Activation(PerPosition):
             return ops.add("ReLU", ops.base, ops.shape)
         return ops.add("Activation", ops.base, ops.shape, activation=self.kind)
 
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        return ops.module(ops.base, TORCH_ACTIVATIONS[self.kind], ops.shape)
+
 
 class ReLU(PerPosition):
     """Elementwise max(0, x) (the short form of an ``activation`` of kind relu)."""
@@ -262,6 +284,9 @@ class ReLU(PerPosition):
 
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
         return ops.add("ReLU", ops.base, ops.shape)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        return ops.module(ops.base, TORCH_ACTIVATIONS["relu"], ops.shape)
 
 
 # --- dropout -----------------------------------------------------------------------------------------------
@@ -321,3 +346,6 @@ class Dropout(PerPosition):
 
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
         return ops.add("Dropout", ops.base, ops.shape, rate=self.rate)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        return ops.module(ops.base, f"nn.Dropout(p={self.rate!r})", ops.shape)

@@ -18,6 +18,7 @@ from typing import ClassVar, Literal
 from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, MergeMark, Traits, widest
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Source, Step, Tensor, Volume, short_json, volume_of
 from convcalc.layers.onnx import Constant, OnnxMapped, OnnxNode, channel_axis
+from convcalc.layers.pytorch import TorchOps, TorchShape, TorchStep, chw
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 
@@ -30,6 +31,19 @@ MERGE_TRAITS = Traits(
     whole_input=False,
     pooling=False,
 )
+
+
+def _merge_inputs(ops: KerasOps | TorchOps) -> tuple[list[str], bool]:
+    """The tensors a merge reads, a flat input reshaped to 1×1×n when another is a volume; whether all are flat."""
+    inputs = []
+    all_flat = all(len(shape) == 1 for _, shape in ops.sources)
+    for name, shape in ops.sources:
+        if len(shape) == 1 and not all_flat:
+            ops.current, ops.shape = name, shape
+            ops.volume()
+            name = ops.current
+        inputs.append(name)
+    return inputs, all_flat
 
 
 class _Merge(LayerSpec):
@@ -64,16 +78,15 @@ class _Merge(LayerSpec):
         return self.mark
 
     def _merge(self, ops: KerasOps, layer: str, output: Shape) -> Op:
-        inputs = []
-        all_flat = all(len(shape) == 1 for _, shape in ops.sources)
-        for name, shape in ops.sources:
-            if len(shape) == 1 and not all_flat:
-                ops.current, ops.shape = name, shape
-                ops.volume()
-                name = ops.current
-            inputs.append(name)
+        inputs, all_flat = _merge_inputs(ops)
         out: Volume = (output.depth,) if all_flat else volume_of(output)
         return ops.append(layer, ops.base, out, tuple(inputs), {"axis": -1} if layer == "Concatenate" else {})
+
+    def _torch_merge(self, ops: TorchOps, code: str, output: Shape) -> TorchStep:
+        """The expression over every input, a flat one viewed as n×1×1 when the others are volumes."""
+        inputs, all_flat = _merge_inputs(ops)
+        out: TorchShape = (output.depth,) if all_flat else chw(output)
+        return ops.expression(ops.base, code, out, tuple(inputs))
 
 
 def _read_add(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
@@ -128,6 +141,9 @@ class Add(_Merge):
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
         return self._merge(ops, "Add", output)
 
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        return self._torch_merge(ops, " + ".join(f"{{{i}}}" for i in range(len(ops.sources))), output)
+
 
 def _read_concat(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     layer.last_axis(sources[0], "axis")
@@ -165,6 +181,9 @@ class Concat(_Merge):
 
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
         return self._merge(ops, "Concatenate", output)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        return self._torch_merge(ops, "torch.cat([{all}], dim=1)", output)
 
 
 def broadcast_shape(inputs: Sequence[Shape]) -> Shape | None:
@@ -242,3 +261,7 @@ class Multiply(_Merge):
 
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
         return self._merge(ops, "Multiply", output)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        # Broadcasts as Keras does: an [N, C, 1, 1] gate scales every position of [N, C, H, W].
+        return self._torch_merge(ops, " * ".join(f"{{{i}}}" for i in range(len(ops.sources))), output)

@@ -18,6 +18,7 @@ from convcalc.layers.base import Computed, PerPosition
 from convcalc.layers.fields import Number, PositiveInt, StrictBool
 from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
 from convcalc.layers.onnx import CHANNELS_LAST, OnnxMapped, OnnxNode, keep_layout
+from convcalc.layers.pytorch import TorchOps, TorchRefusal, TorchStep
 from convcalc.layers.tfnn import KerasOp, variable
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import identifier, literal
@@ -216,6 +217,31 @@ def _read_layer_scale(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "scale", "init": init}], sources[0].rank)
 
 
+CHANNEL_LAYER_NORM_SOURCE = '''
+class ChannelLayerNorm(nn.LayerNorm):
+    """LayerNorm over the channels at each position (Keras's LayerNormalization(axis=-1) on NHWC): NCHW is
+    moved to NHWC for nn.LayerNorm(C) and back; a flat [N, C] is normalised as it is."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            return super().forward(x)
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+'''
+"""PyTorch's LayerNorm normalises the last axes; convcalc's layer_norm the depth (channels) at each position."""
+
+LAYER_SCALE_TORCH_SOURCE = '''
+class LayerScale(nn.Module):
+    """x·γ with one learned γ per channel (ConvNeXt's layer scale), γ starting at init."""
+
+    def __init__(self, channels: int, init: float) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels,), float(init)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma.view(-1, *[1] * (x.dim() - 2))
+'''
+
+
 class _Affine(PerPosition):
     """A normalisation that learns γ and β (each optional)."""
 
@@ -228,6 +254,15 @@ class _Affine(PerPosition):
 
     def affine_notation(self) -> str:
         return "γ β" if self.scale and self.center else "γ" if self.scale else "β" if self.center else "—"
+
+    def torch_affine(self, module: str) -> str:
+        """``affine=`` of a PyTorch norm, which learns γ and β together or neither."""
+        if self.scale != self.center:
+            raise TorchRefusal(
+                f"{'γ' if self.scale else 'β'} without {'β' if self.scale else 'γ'}: PyTorch's {module} learns γ and"
+                " β together (affine=True) or neither"
+            )
+        return "" if self.scale else ", affine=False"
 
     def affine_args(self) -> dict[str, ArgValue]:
         flags: dict[str, ArgValue] = {} if self.center else {"center": False}
@@ -275,6 +310,12 @@ class BatchNorm(_Affine):
             **self.affine_args(),
         )
 
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        module = "nn.BatchNorm1d" if len(ops.shape) == 1 else "nn.BatchNorm2d"
+        # PyTorch's momentum weighs the new batch: 1 − Keras's 0.99; the running mean and var are buffers.
+        args = f"{ops.channels()}, eps={BATCHNORM_EPSILON!r}, momentum={round(1 - BATCHNORM_MOMENTUM, 6)!r}"
+        return ops.module(ops.base, f"{module}({args}{self.torch_affine(module)})", ops.shape)
+
 
 class LayerNorm(_Affine):
     """Layer normalisation over the depth: each position's D values to mean 0 and variance 1 by their own
@@ -295,6 +336,7 @@ class LayerNorm(_Affine):
         "ln": '"type": "layer_norm"',
     }
     keras_ops = {"LayerNormalization": KerasOp(_tf_layer_norm, _affine_variables, tfnn_support=_TFNN_LAYER_NORM)}
+    torch_helpers = {"ChannelLayerNorm": CHANNEL_LAYER_NORM_SOURCE}
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
         return self.affine(shape)
@@ -310,6 +352,13 @@ class LayerNorm(_Affine):
 
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
         return ops.add("LayerNormalization", ops.base, ops.shape, epsilon=NORM_EPSILON, **self.affine_args())
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        if self.center and not self.scale:
+            raise TorchRefusal("β without γ: PyTorch's LayerNorm has a bias only with elementwise_affine")
+        flags = "" if self.scale else ", elementwise_affine=False"
+        flags += "" if self.center or not self.scale else ", bias=False"
+        return ops.module(ops.base, f"ChannelLayerNorm({ops.channels()}, eps={NORM_EPSILON!r}{flags})", ops.shape)
 
 
 class GroupNorm(_Affine):
@@ -350,6 +399,10 @@ class GroupNorm(_Affine):
         args = {"groups": self.groups, "epsilon": NORM_EPSILON, **self.affine_args()}
         return ops.add("GroupNormalization", ops.base, (height, width, depth), **args)
 
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        args = f"{self.groups}, {ops.channels()}, eps={NORM_EPSILON!r}{self.torch_affine('GroupNorm')}"
+        return ops.module(ops.base, f"nn.GroupNorm({args})", ops.shape)
+
 
 class Scale(PerPosition):
     """A learned per-channel scale, x·γ (ConvNeXt's layer scale): D trainable parameters, counted as weights;
@@ -366,6 +419,7 @@ class Scale(PerPosition):
     example = {"type": "scale"}
     keras_readers = {"LayerScale": _read_layer_scale}
     spelled_elsewhere = {"layerscale": '"type": "scale"'}
+    torch_helpers = {"LayerScale": LAYER_SCALE_TORCH_SOURCE}
     keras_ops = {
         "LayerScale": KerasOp(
             lambda op, read, _: f"{read[0]} * self.{identifier(op.name)}_variable",
@@ -388,3 +442,7 @@ class Scale(PerPosition):
 
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
         return ops.add("LayerScale", ops.base, ops.shape, init_values=self.init, projection_dim=ops.shape[-1])
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        channels = ops.channels()
+        return ops.module(ops.base, f"LayerScale({channels}, {float(self.init)!r})", ops.shape, ((channels,),))

@@ -28,6 +28,7 @@ from convcalc.layers.channels import channel_crop
 from convcalc.layers.fields import NON_NEGATIVE_PAIR_SCHEMA, strict_pair
 from convcalc.layers.keras import CHANNELS_FIRST, KerasLayer, KerasOps, Mapped, Op, Tensor, compact, volume_of
 from convcalc.layers.onnx import OnnxMapped, OnnxNode
+from convcalc.layers.pytorch import TorchOps, TorchStep, chw
 from convcalc.layers.tfnn import KerasOp, padding_list
 from convcalc.layers.volume import Padding, Shape, Window
 from convcalc.text import pair_text
@@ -183,6 +184,11 @@ class ZeroPadding(LayerSpec):
         top, bottom, left, right = self.padding
         return ops.add("ZeroPadding2D", ops.base, volume_of(output), padding=((top, bottom), (left, right)))
 
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        ops.volume()
+        top, bottom, left, right = self.padding
+        return ops.module(ops.base, f"nn.ZeroPad2d({(left, right, top, bottom)})", chw(output))
+
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()
 
@@ -247,6 +253,11 @@ class Cropping(LayerSpec):
         ops.volume()
         top, bottom, left, right = self.crop
         return ops.add("Cropping2D", ops.base, volume_of(output), cropping=((top, bottom), (left, right)))
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        _, height, width = ops.volume()
+        top, bottom, left, right = self.crop
+        return ops.expression(ops.base, f"{{0}}[:, :, {top}:{height - bottom}, {left}:{width - right}]", chw(output))
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()

@@ -42,6 +42,7 @@ from convcalc.layers.fields import Padding, PositivePair, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, compact, volume_of
 from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader
 from convcalc.layers.padding import onnx_window_padding
+from convcalc.layers.pytorch import TorchOps, TorchRefusal, TorchStep, chw, pool_output_size, symmetric, tuple_text
 from convcalc.layers.tfnn import KerasOp, list_notation, nhwc
 from convcalc.layers.volume import Shape, Window, resolve_window
 from convcalc.layers.windowed import WindowedLayer, keras_padding, window_notation
@@ -383,8 +384,47 @@ class Pool(WindowedLayer):
             return ops.add(layer, ops.base, volume, pool_size=window.kernel, strides=window.stride)
         return ops.add(layer, ops.base, volume, pool_size=window.kernel, strides=window.stride, padding=padding)
 
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        _, height, width = ops.volume()
+        if self.output is not None:
+            adaptive = "nn.AdaptiveMaxPool2d" if self.mode == "max" else "nn.AdaptiveAvgPool2d"
+            return ops.module(ops.base, f"{adaptive}({tuple_text(self.output)})", chw(output))
+        assert window is not None
+        pads = symmetric(window.padding)
+        # PyTorch's max and average pools take a padding of at most F/2 per side; LPPool2d takes none: any
+        # other padding is an nn.ZeroPad2d in front (zeros, as the Keras export pads).
+        native = pads is not None and self.mode != "l2"
+        native = native and all(2 * p <= k for p, k in zip(pads or (0, 0), window.kernel, strict=True))
+        if not native:
+            ops.zero_pad(window.padding)
+            _, height, width = ops.shape
+            pads = (0, 0)
+        assert pads is not None
+        sizes = tuple(
+            pool_output_size(size, kernel, stride, pad, window.ceil_mode)
+            for size, kernel, stride, pad in zip((height, width), window.kernel, window.stride, pads, strict=True)
+        )
+        if sizes != (output.height, output.width):
+            raise TorchRefusal(
+                f"PyTorch's ceil mode gives {sizes[0]}×{sizes[1]} on the zero-padded input, convcalc"
+                f" {output.height}×{output.width} (PyTorch pools pad natively only up to F/2)"
+            )
+        args = ["2"] if self.mode == "l2" else []
+        args.append(f"kernel_size={tuple_text(window.kernel)}")
+        if window.stride != window.kernel:
+            args.append(f"stride={tuple_text(window.stride)}")
+        if pads != (0, 0):
+            args.append(f"padding={tuple_text(pads)}")
+        if window.ceil_mode:
+            args.append("ceil_mode=True")
+        return ops.module(ops.base, f"{TORCH_POOLS[self.mode]}({', '.join(args)})", chw(output))
+
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()
+
+
+TORCH_POOLS = {"max": "nn.MaxPool2d", "avg": "nn.AvgPool2d", "l2": "nn.LPPool2d"}
+"""PyTorch's pool for each mode (LPPool2d with norm 2: the root of the sum of squares)."""
 
 
 def _floor_size(result: ar.AxisResult, stride: int) -> int:
@@ -525,6 +565,11 @@ class GlobalPool(LayerSpec):
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
         ops.volume()
         return ops.add(GLOBAL_POOL_LAYERS[self.mode], ops.base, (output.depth,))
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        ops.volume()
+        reduce = "amax" if self.mode == "max" else "mean"
+        return ops.expression(ops.base, f"{{0}}.{reduce}(dim=(2, 3))", (output.depth,))
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from convcalc.layers.base import BuildProblem, Computed, PerPosition
 from convcalc.layers.fields import Values
 from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
+from convcalc.layers.pytorch import TorchOps, TorchStep
 from convcalc.layers.tfnn import KerasOp, variable
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import identifier, literal
@@ -101,6 +102,41 @@ def _normalization_variables(op: Op, shape: Shape) -> list[str]:
     ]
 
 
+RESCALING_TORCH_SOURCE = '''
+class Rescaling(nn.Module):
+    """Keras's Rescaling: x·scale + offset, each a number or one per channel (constants, not parameters)."""
+
+    def __init__(self, scale: float | tuple[float, ...], offset: float | tuple[float, ...]) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32), persistent=False)
+        self.register_buffer("offset", torch.tensor(offset, dtype=torch.float32), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (-1, *[1] * (x.dim() - 2))  # per channel: C, then 1 for each spatial axis
+        return x * self.scale.reshape(shape) + self.offset.reshape(shape)
+'''
+
+NORMALIZATION_TORCH_SOURCE = '''
+class Normalization(nn.Module):
+    """Keras's Normalization: (x − mean)/max(√variance, 1e-7) per channel. Given constants are not state;
+    without them Keras keeps mean, variance and a count for adapt(): buffers here (0, 1 and 0)."""
+
+    def __init__(self, channels: int, mean: object = None, variance: object = None) -> None:
+        super().__init__()
+        adapt = mean is None
+        mean = torch.zeros(channels) if adapt else torch.tensor(mean, dtype=torch.float32).expand(channels)
+        variance = torch.ones(channels) if adapt else torch.tensor(variance, dtype=torch.float32).expand(channels)
+        self.register_buffer("mean", mean.clone(), persistent=adapt)
+        self.register_buffer("variance", variance.clone(), persistent=adapt)
+        if adapt:
+            self.register_buffer("count", torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (-1, *[1] * (x.dim() - 2))
+        return (x - self.mean.reshape(shape)) / self.variance.sqrt().clamp_min(1e-7).reshape(shape)
+'''
+
+
 class Rescaling(PerPosition):
     """x·scale + offset on every value (per channel when a list): no parameters, no MACs, linear.
 
@@ -115,6 +151,7 @@ class Rescaling(PerPosition):
     example = {"type": "rescaling", "scale": 0.00392156862745098}
     keras_readers = {"Rescaling": _read_rescaling}
     spelled_elsewhere = {"rescale": '"type": "rescaling"'}
+    torch_helpers = {"Rescaling": RESCALING_TORCH_SOURCE}
     keras_ops = {"Rescaling": KerasOp(_tf_rescaling)}
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
@@ -138,6 +175,9 @@ class Rescaling(PerPosition):
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
         return ops.add("Rescaling", ops.base, ops.shape, scale=self.scale, offset=self.offset)
 
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        return ops.module(ops.base, f"Rescaling({literal(self.scale)}, {literal(self.offset)})", ops.shape)
+
 
 class Normalization(PerPosition):
     """Keras's Normalization preprocessing: (x − mean)/max(√variance, 1e-7) per channel; no MACs, linear.
@@ -155,6 +195,7 @@ class Normalization(PerPosition):
     example = {"type": "normalization"}
     keras_readers = {"Normalization": _read_normalization}
     spelled_elsewhere = {"normalize": '"type": "normalization"'}
+    torch_helpers = {"Normalization": NORMALIZATION_TORCH_SOURCE}
     keras_ops = {
         "Normalization": KerasOp(
             _tf_normalization,
@@ -196,3 +237,7 @@ class Normalization(PerPosition):
         if self.mean is not None and self.variance is not None:
             constants = {"mean": self.mean, "variance": self.variance}
         return ops.add("Normalization", ops.base, ops.shape, **constants)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        constants = "" if self.mean is None else f", {literal(self.mean)}, {literal(self.variance)}"
+        return ops.module(ops.base, f"Normalization({ops.channels()}{constants})", ops.shape)

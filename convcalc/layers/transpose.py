@@ -32,6 +32,7 @@ from convcalc.layers.fields import (
 )
 from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, compact, volume_of
 from convcalc.layers.onnx import OnnxMapped, OnnxNode
+from convcalc.layers.pytorch import TorchOps, TorchStep, tuple_text
 from convcalc.layers.tfnn import KerasOp, bias_variable, glorot, list_notation, nhwc, variable, weight
 from convcalc.layers.volume import Padding as Sides
 from convcalc.layers.volume import Shape, Window
@@ -268,6 +269,38 @@ class ConvTranspose(LayerSpec):
         main = ops.append("Conv2DTranspose", ops.base, uncropped, (ops.current,), args)
         if any(crop):
             ops.add("Cropping2D", ops.helper("crop"), volume, cropping=((crop[0], crop[0]), (crop[1], crop[1])))
+        return main
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        # PyTorch: (W − 1)·S − 2P + F + output_padding, output_padding < max(S, d). Per axis: the P and
+        # output_padding that give convcalc's size; what output_padding cannot add is zero-padded after.
+        depth, height, width = ops.volume()
+        pads, extras, rests = [], [], []
+        for size, out, stride, kernel, dilation in zip(
+            (height, width), (output.height, output.width), self.stride, self.kernel, self.dilation, strict=True
+        ):
+            needed = (size - 1) * stride + ar.effective_kernel(kernel, dilation) - out  # = 2P − output_padding
+            pad = max(-(-needed // 2), 0)
+            extra = 2 * pad - needed
+            limit = max(stride, dilation) - 1
+            pads.append(pad)
+            extras.append(min(extra, limit))
+            rests.append(extra - min(extra, limit))
+        args = [f"{depth}", f"{self.filters}", f"kernel_size={tuple_text(self.kernel)}"]
+        if self.stride != (1, 1):
+            args.append(f"stride={tuple_text(self.stride)}")
+        if any(pads):
+            args.append(f"padding={tuple_text((pads[0], pads[1]))}")
+        if any(extras):
+            args.append(f"output_padding={tuple_text((extras[0], extras[1]))}")
+        if self.dilation != (1, 1):
+            args.append(f"dilation={tuple_text(self.dilation)}")
+        if not self.bias:
+            args.append("bias=False")
+        uncut = (self.filters, output.height - rests[0], output.width - rests[1])
+        weight = (depth, self.filters, *self.kernel)
+        main = ops.module(ops.base, f"nn.ConvTranspose2d({', '.join(args)})", uncut, (weight,))
+        ops.zero_pad(Sides(0, rests[0], 0, rests[1]), "rows/columns past PyTorch's output_padding < max(S, d)")
         return main
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:

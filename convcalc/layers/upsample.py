@@ -35,6 +35,7 @@ from convcalc.layers.base import (
 from convcalc.layers.fields import PositivePair
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, compact, short_json, volume_of
 from convcalc.layers.onnx import OnnxMapped, OnnxNode
+from convcalc.layers.pytorch import TorchOps, TorchStep, chw
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import literal
@@ -197,6 +198,20 @@ class Upsample(LayerSpec):
             width=output.width,
             interpolation=self.interpolation,
         )
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        ops.volume()
+        # Keras resizes with half-pixel centres: PyTorch's align_corners=False, and "nearest-exact" for a size
+        # (integer factors give the same pixels either way).
+        if self.interpolation == "bilinear":
+            mode = "mode='bilinear', align_corners=False"
+        else:
+            mode = "mode='nearest'" if self.factor is not None else "mode='nearest-exact'"
+        if self.factor is not None:
+            resize = f"scale_factor={tuple(float(f) for f in self.factor)}"
+        else:
+            resize = f"size={(output.height, output.width)}"
+        return ops.module(ops.base, f"nn.Upsample({resize}, {mode})", chw(output))
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()

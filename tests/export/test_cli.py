@@ -298,6 +298,38 @@ def test_without_tensorflow_keras_export_and_verify_say_what_to_install(
     assert not (tmp_path / "m.keras").exists()
 
 
+def test_without_torch_verify_says_what_to_install_and_export_writes_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # find_spec reports it missing
+    lenet = str(EXAMPLES / "lenet5.json")
+    result = invoke("verify", lenet, "--framework", "torch")
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "PyTorch is not installed" in line and "[torch]" in line
+    assert result.stdout == ""
+    exported = invoke("export", lenet, "--to", "torch")  # code is text: only running it needs PyTorch
+    assert exported.exit_code == 0, exported.stderr
+    compile(exported.stdout, "model.py", "exec")
+    assert "class Network(nn.Module):" in exported.stdout and "PyTorch steps" in exported.stderr
+
+
+def test_torch_export_is_refused_by_name_where_pytorch_cannot_compute_it(write_spec: Any) -> None:
+    spec = write_spec({"input": [4, 4, 2], "layers": [{"type": "batchnorm", "scale": False, "name": "bn"}]})
+    result = invoke("export", str(spec), "--to", "torch")
+    assert result.exit_code == 2
+    assert "not exported for PyTorch: layers[0] bn" in result.stderr and "β without γ" in result.stderr
+
+
+def test_tensorflow_only_refusals_do_not_stop_the_torch_export(write_spec: Any) -> None:
+    # CC108: TensorFlow's depthwise kernel takes one stride for both axes; PyTorch's grouped conv does not care.
+    spec = write_spec(
+        {"input": [8, 8, 2], "layers": [{"type": "depthwise", "kernel": 3, "padding": 1, "stride": [2, 1]}]}
+    )
+    assert invoke("export", str(spec), "--to", "python").exit_code == 1
+    result = invoke("export", str(spec), "--to", "torch")
+    assert result.exit_code == 0, result.stderr
+    assert "nn.Conv2d(2, 2, kernel_size=3, stride=(2, 1), padding=1, groups=2)" in result.stdout
+
+
 @pytest.mark.parametrize(("target", "what"), [("python", "Keras layers"), ("tf-nn", "tf.nn operations")])
 def test_code_exports_need_no_tensorflow(monkeypatch: pytest.MonkeyPatch, target: str, what: str) -> None:
     # Writing code is text: only running it needs TensorFlow.

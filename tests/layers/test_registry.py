@@ -116,6 +116,7 @@ class _HalfKind(LayerSpec):
 def test_an_incomplete_kind_is_refused_by_name() -> None:
     missing = missing_capabilities(_HalfKind)
     assert "compute" in missing and "receptive_field" in missing and "to_keras" in missing
+    assert "to_torch" in missing  # a kind that forgets its PyTorch mapping is named too
     assert "notation" not in missing
     with pytest.raises(IncompleteKindError, match=r"_HalfKind does not declare: compute, receptive_field"):
         Registry([*KINDS, _HalfKind])
