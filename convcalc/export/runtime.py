@@ -13,6 +13,8 @@ import os
 import re
 from typing import Any
 
+from convcalc.extras import is_installed
+
 MIN_KERAS = (3, 11)
 """Keras 3.11 closed the known ways to run code from a ``.keras`` file in safe mode."""
 INSTALL_HINT = "pip install 'convcalc[tensorflow]' (in a checkout: pip install -e '.[tensorflow]')"
@@ -39,11 +41,7 @@ def missing_requirement() -> str | None:
     Looks at the installed packages only; importing TensorFlow takes seconds.
     """
     for module in ("tensorflow", "keras"):
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
+        if not is_installed(module):
             return f"TensorFlow is not installed; install the extra: {INSTALL_HINT}"
     try:
         version = importlib.metadata.version("keras")

@@ -9,12 +9,12 @@ layer's output: what ``export --to torch`` writes is what is measured.
 from __future__ import annotations
 
 import functools
-import importlib.util
 from typing import Any
 
 from convcalc.export.torch_codegen import PREAMBLE, module_source
 from convcalc.export.torch_plan import TorchLayerPlan, TorchPlan, torch_notation, weights_notation
 from convcalc.export.verify import Framework, Row, Table
+from convcalc.extras import is_installed
 from convcalc.layers.pytorch import TorchShape
 from convcalc.pysource import checked
 from convcalc.text import printable
@@ -27,11 +27,7 @@ PYTORCH = Framework(
 
 def missing_torch() -> str | None:
     """One line saying what to install when PyTorch is missing, else None (looks, does not import)."""
-    try:
-        found = importlib.util.find_spec("torch") is not None
-    except (ImportError, ValueError):
-        found = False
-    return None if found else f"PyTorch is not installed; install the extra: {INSTALL_HINT}"
+    return None if is_installed("torch") else f"PyTorch is not installed; install the extra: {INSTALL_HINT}"
 
 
 @functools.cache
@@ -50,7 +46,7 @@ def build_module(plan: TorchPlan, *, probe: bool = False) -> Any:
 
 
 def _counted(module: Any) -> int:
-    """Parameters and persistent buffers, without batchnorm's ``num_batches_tracked`` (as the generated file)."""
+    """Parameters and persistent buffers, without BatchNorm2d's ``num_batches_tracked`` (as the generated file)."""
     return sum(t.numel() for k, t in module.state_dict().items() if not k.endswith("num_batches_tracked"))
 
 

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 from convcalc.analysis import NetworkFacts, Shape
+from convcalc.extras import is_installed
 from convcalc.importers.confirming import confirmed
 from convcalc.importers.names import UniqueNames
 from convcalc.layers import REGISTRY
@@ -69,18 +70,12 @@ def is_onnx_file(path: str, head: bytes | None = None) -> bool:
 
 def missing_onnx() -> str | None:
     """Why the ONNX import cannot run here (the extra is not installed), or None."""
-    import importlib.util
-
-    try:
-        found = importlib.util.find_spec("onnx") is not None
-    except (ImportError, ValueError):
-        found = False
-    return None if found else f"reading ONNX models needs the onnx package: {INSTALL_HINT}"
+    return None if is_installed("onnx") else f"reading ONNX models needs the onnx package: {INSTALL_HINT}"
 
 
 def spec_from_onnx_file(path: str, input_size: InputSize | None = None) -> dict[str, Any]:
     """The convcalc spec of an ONNX model file, as JSON data that validates; its name says what the export
-    did (batchnorm folded into the convs, tensors shared). Raises :class:`SpecError`."""
+    did (BatchNormalization folded into the convs, tensors shared). Raises :class:`SpecError`."""
     return read_onnx_file(path, input_size).spec
 
 
@@ -291,7 +286,7 @@ class _Emitted:
     layout: str = ""
     """The layout of its output (channels last: (N, H, W, C))."""
     stored: list[tuple[str, int]] = field(default_factory=list)
-    """The stored tensors it computes with and their sizes, once per input it reads them as (a batchnorm of an
+    """The stored tensors it computes with and their sizes, once per input it reads them as (a BatchNormalization of an
     untrained model reads one tensor of ones as its scale and its variance)."""
 
 
@@ -643,7 +638,7 @@ class _Importer:
                 )
             )
             if folded:
-                self.notes.append(f"batchnorm folded into {folded} convs")
+                self.notes.append(f"BatchNormalization folded into {folded} convs")
         shared = Counter(name for record in self.emitted for name in {name for name, _ in record.stored})
         many = sum(1 for count in shared.values() if count > 1)
         if many:

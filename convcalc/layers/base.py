@@ -4,8 +4,8 @@ A kind is one pydantic model (the JSON object in a spec) that also answers every
 convcalc asks about it — shape and counts, receptive field, traits, course notation, how the diagram draws
 it, its Keras layers both ways, its tf.nn code, the ONNX ops it reads and its PyTorch modules — the way a
 Keras layer class owns its ``compute_output_shape`` and ``get_config``. The registry (:mod:`convcalc.layers`)
-lists the kinds and refuses, at import, a kind that leaves a capability undeclared: there is no default that would silently
-treat an unknown kind as an identity.
+lists the kinds and refuses, at import, a kind that leaves a capability undeclared: there is no default that
+would silently treat an unknown kind as an identity.
 """
 
 from __future__ import annotations

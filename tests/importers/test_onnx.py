@@ -99,8 +99,10 @@ def test_totals_and_every_shape_are_pytorchs(key: str) -> None:
 
 def test_a_default_export_says_what_the_optimizer_did() -> None:
     notes = read_onnx_file(str(FIXTURES / "resnet18.torchscript.onnx")).notes
-    assert "batchnorm folded into 20 convs" in notes
-    assert "batchnorm folded into 20 convs" in read_onnx_file(str(FIXTURES / "resnet18.dynamo.onnx")).spec["name"]
+    assert "BatchNormalization folded into 20 convs" in notes
+    assert (
+        "BatchNormalization folded into 20 convs" in read_onnx_file(str(FIXTURES / "resnet18.dynamo.onnx")).spec["name"]
+    )
     assert read_onnx_file(str(FIXTURES / "resnet18.dynamo-unoptimized.onnx")).notes == []
 
 
@@ -302,7 +304,7 @@ def test_import_and_check_from_the_command_line(tmp_path: Path) -> None:
     out = tmp_path / "spec.json"
     result = runner.invoke(app, ["import", model, "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "note: batchnorm folded into 20 convs" in result.output  # on stderr
+    assert "note: BatchNormalization folded into 20 convs" in result.output  # on stderr
     spec = json.loads(out.read_text(encoding="utf-8"))
     assert spec["input"] == [224, 224, 3] and spec["layers"][0]["name"] == "/conv1/Conv"
     checked = runner.invoke(app, ["check", model, "--format", "json"])
