@@ -19,6 +19,7 @@ from convcalc.building import PYTHON, InvalidSpec, Network, as_data, to_data
 from convcalc.checked import CheckedSpec
 from convcalc.checking import check_file, check_loaded, fails
 from convcalc.config import SETTINGS, ConfigError, LintConfig, resolve_config, with_options
+from convcalc.extras import is_installed
 from convcalc.findings import Finding, Fix, Severity
 from convcalc.layers.fields import MAX_SIZE
 from convcalc.loading import LoadedSpec, Problem, SourceMap, SpecError, validate
@@ -146,18 +147,49 @@ def _loaded(source: Any, input_size: InputSize | None) -> LoadedSpec:
             failed = f"model.to_json() failed ({type(exc).__name__}: {exc!s:.300})"
             raise _refused(label, f"{failed}; convcalc reads Sequential and Functional models") from None
         return _keras(json.loads(text), label, input_size)
-    if _defined_in(source, TORCH_MODULES):
-        raise _refused(
-            f"<torch {type(source).__name__}>",
-            "convcalc reads a PyTorch model through ONNX, as data: export it with"
-            " torch.onnx.export(model, torch.zeros(1, 3, 224, 224), 'model.onnx') and check the file"
-            " (convcalc.check('model.onnx'), with the onnx extra installed)",
-        )
+    if _defined_in(source, TORCH_MODULES) and callable(getattr(source, "eval", None)):
+        return _torch(source, f"<torch {type(source).__name__}>", input_size)
     kind = f"{type(source).__module__}.{type(source).__qualname__}"
     raise _refused(
         None,
         f"convcalc.check cannot read a {kind}: give a path, spec data (a dict), a convcalc.Network or a Keras model",
     )
+
+
+def _torch(module: Any, label: str, input_size: InputSize | None) -> LoadedSpec:
+    """A ``torch.nn.Module`` through ONNX: exported in eval mode with the TorchScript exporter (no constant
+    folding, so batchnorms stay and the trainable count is PyTorch's) to a temporary file, then read as data
+    like any ``.onnx`` file. A module states no input size: ``input=(H, W, D)`` gives it."""
+    if input_size is None or input_size[2] is None:
+        raise _refused(label, "a PyTorch module states no input size: pass input=(H, W, D), e.g. input=(224, 224, 3)")
+    if not is_installed("onnx"):
+        raise _refused(label, "convcalc reads a PyTorch module through ONNX: pip install 'convcalc[onnx]'")
+    import tempfile
+
+    import torch  # the caller's own: they hold a module, so it is imported already
+
+    from convcalc.importers.onnx import spec_from_onnx_file
+
+    height, width, depth = input_size[0], input_size[1], input_size[2]
+    sample = torch.zeros(1, depth, height, width)
+    training = bool(module.training)
+    with tempfile.TemporaryDirectory(prefix="convcalc-") as folder:
+        path = os.path.join(folder, "model.onnx")
+        module.eval()
+        try:
+            torch.onnx.export(module, (sample,), path, dynamo=False, do_constant_folding=False)
+        except Exception as exc:  # the exporter's own error, whatever it is: the module cannot be read this way
+            raise _refused(label, f"torch.onnx.export failed ({type(exc).__name__}: {exc!s:.300})") from None
+        finally:
+            module.train(training)
+        try:
+            data = spec_from_onnx_file(path)
+        except SpecError as error:
+            raise InvalidSpec.of(SpecError(label, error.problems)) from None
+    try:
+        return LoadedSpec(label, validate(label, data), SourceMap())
+    except SpecError as error:
+        raise InvalidSpec.of(error) from None
 
 
 def _keras(config: Any, label: str, input_size: InputSize | None) -> LoadedSpec:

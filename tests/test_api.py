@@ -208,8 +208,8 @@ def test_a_config_file(tmp_path: Path) -> None:
 
 
 def test_what_convcalc_cannot_read_is_refused_by_name() -> None:
-    torch_like = type("Module", (), {"__module__": "torch.nn.modules.module"})()
-    with pytest.raises(InvalidSpec, match=r"torch\.onnx\.export"):
+    torch_like = type("Module", (), {"__module__": "torch.nn.modules.module"})()  # no eval(): not a module
+    with pytest.raises(InvalidSpec, match=r"cannot read a torch\.nn\.modules\.module\.Module"):
         check(torch_like)
     with pytest.raises(InvalidSpec, match=r"cannot read a builtins\.int"):
         check(3)
@@ -280,3 +280,30 @@ def test_an_onnx_file_is_the_cli_json() -> None:
 
 def test_report_is_exported() -> None:
     assert isinstance(check("examples/lenet5.json"), Report)
+
+
+def test_a_pytorch_module_is_read_through_onnx() -> None:
+    from tests.optional import module
+
+    torch = module("torch", "pip install -e '.[torch]'")
+    module("onnx", "pip install -e '.[onnx]'")
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, stride=2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 10),
+    )
+    report = check(model, input=(32, 32, 3))
+    facts = report.checked.facts
+    assert facts.total_trainable_params == sum(p.numel() for p in model.parameters())  # batchnorm not folded
+    assert facts.total_params - facts.total_trainable_params == 2 * 8  # its running mean and variance
+    assert [tuple(layer.output_shape) for layer in facts.layers][-1] == (1, 1, 10)
+    assert any(f.code == "CC101" for f in report.findings)  # (16 − 3)/2 + 1 = 7.5: a real row unread
+    assert model.training, "the module is handed back in the mode it came in"
+    with pytest.raises(InvalidSpec, match=r"states no input size: pass input=\(H, W, D\)"):
+        check(model, input=(32, 32))
