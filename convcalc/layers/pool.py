@@ -82,6 +82,22 @@ KERAS_ADAPTIVE_EXACT = 2**24
 """Keras's adaptive pooling computes floor(i·W/out) and ceil((i + 1)·W/out) in float32: exact while out·W < 2^24
 (every product i·W is then exact, and a quotient at least 1/out from an integer cannot round onto it)."""
 
+
+def _adaptive_max_crashes(mode: str, height: int, width: int, output: tuple[int, int]) -> bool:
+    """Whether Keras's AdaptiveMaxPooling2D would crash TensorFlow: it max-pools "valid" windows of
+    ceil(W/out) + 1, and one wider than the input (any out = 1) raises SIGFPE in TensorFlow 2.21 (found by
+    the differential tests: 4×4 → 2×1 kills the process; average pooling survives the same windows).
+
+    >>> _adaptive_max_crashes("max", 7, 7, (1, 1)), _adaptive_max_crashes("max", 7, 7, (3, 3))
+    (True, False)
+    >>> _adaptive_max_crashes("avg", 7, 7, (1, 1))
+    False
+    """
+    if mode != "max":
+        return False
+    return any(-(-size // out) + 1 > size for size, out in ((height, output[0]), (width, output[1])))
+
+
 ADAPTIVE_TFNN_SUPPORT = '''
 
 def adaptive_pool2d(x: tf.Tensor, output_size: tuple[int, int], reduce) -> tf.Tensor:
@@ -317,6 +333,16 @@ class Pool(WindowedLayer):
         return f"adaptive {self.mode}pool" if self.output is not None else f"{self.mode}pool"
 
     def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
+        if self.output is not None and _adaptive_max_crashes(self.mode, shape.height, shape.width, self.output):
+            if shape.height % self.output[0] == 0 and shape.width % self.output[1] == 0:
+                return None  # exported as an ordinary max pool with the same windows
+            return BuildProblem(
+                f"adaptive max pooling of {shape.height}×{shape.width} to {self.output[0]}×{self.output[1]}:"
+                " Keras's AdaptiveMaxPooling2D pools a window of ceil(W/out) + 1, wider than the input here,"
+                " which crashes TensorFlow 2.21 (a floating-point exception that kills the process), and the sizes"
+                " do not divide for an ordinary max pool",
+                ({"mode": "avg"},),
+            )
         if self.output is not None:
             for size, out, axis in ((shape.height, self.output[0], "height"), (shape.width, self.output[1], "width")):
                 if size * out >= KERAS_ADAPTIVE_EXACT and size % out:
@@ -354,7 +380,11 @@ class Pool(WindowedLayer):
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
         volume = volume_of(output)
         if self.output is not None:
-            ops.volume()
+            height, width, _ = ops.volume()
+            if _adaptive_max_crashes(self.mode, height, width, self.output):
+                # Its windows all have one size here (checked by tensorflow_problem): an ordinary pool, exactly.
+                kernel = (height // self.output[0], width // self.output[1])
+                return ops.add(POOL_LAYERS[self.mode], ops.base, volume, pool_size=kernel, strides=kernel)
             return ops.add(ADAPTIVE_LAYERS[self.mode], ops.base, volume, output_size=self.output)
         assert window is not None
         l2 = self.mode == "l2"

@@ -1,12 +1,12 @@
 """Hypothesis strategies for the export tests: small specs that TensorFlow can build in a fraction of a second.
 
 Every layer kind appears (conv with groups, dilation and without bias; depthwise, separable, conv_transpose;
-max/avg/l2 and global pools; fc/dense, batchnorm, dropout, zero_padding, activations, relu, flatten; upsample,
-cropping, split, channel_shuffle; layer_norm, group_norm, scale, rescaling, normalization; sometimes frozen with
-"trainable": false) and branches that merge again through add, concat and multiply (equal shapes, or a
-squeeze-and-excite gate), with every way of writing a setting (int or [h, w];
-padding as int, pair, "same" or "valid"; pool stride given or defaulted), on non-square inputs of at most
-16×16×4. Shapes are tracked here with the textbook formulas, independently of convcalc.analysis, so that
+max/avg/l2 pools (ceil_mode and adaptive too) and global pools; fc/dense, batchnorm, dropout, zero_padding,
+activations, relu, flatten; upsample, cropping, split, channel_shuffle; layer_norm, group_norm, scale,
+rescaling, normalization; sometimes frozen with "trainable": false) and branches that merge again through add,
+concat and multiply (equal shapes, or a squeeze-and-excite gate), with every way of writing a setting (int or
+[h, w]; padding as int, pair, "same" or "valid"; pool stride given or defaulted), on non-square inputs of at
+most 16×16×4. Shapes are tracked here with the textbook formulas, independently of convcalc.analysis, so that
 every layer has an output; with ``fit_exactly`` every stride divides (no CC101). Depthwise and separable convs
 get equal strides on both axes: TensorFlow cannot build them otherwise (see ``DEPTHWISE``).
 """
@@ -72,6 +72,16 @@ def window_layer(draw: st.DrawFn, shape: Shape, kind: str, fit_exactly: bool) ->
     layer: dict[str, Any] = {"type": kind}
     if kind == "pool":
         layer["mode"] = draw(st.sampled_from(["max", "avg", "l2"]))
+        if layer["mode"] != "l2" and draw(st.integers(0, 4)) == 0:  # adaptive: PyTorch's windows, any size
+
+            def sizes(size: int) -> list[int]:
+                # Keras's adaptive max pool crashes TensorFlow where its wider window, ceil(W/out) + 1, passes
+                # the input unless out divides W (then convcalc exports an ordinary pool): CC108 otherwise.
+                crash = layer["mode"] == "max"
+                return [o for o in range(1, size + 1) if not crash or size % o == 0 or -(-size // o) + 1 <= size]
+
+            out = (draw(st.sampled_from(sizes(height))), draw(st.sampled_from(sizes(width))))
+            return {**layer, "output": out[0] if out[0] == out[1] and draw(st.booleans()) else list(out)}
     dilation = (1, 1)
     if kind != "pool" and draw(st.integers(0, 4)) == 0:
         dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 3)))
@@ -107,6 +117,12 @@ def window_layer(draw: st.DrawFn, shape: Shape, kind: str, fit_exactly: bool) ->
             stride = (draw(st.sampled_from(common)),) * 2
     # TensorFlow 2.21 aborts a SeparableConv2D with a 1×1 kernel on one channel in graph mode (oneDNN).
     assume(not (kind == "separable" and depth == 1 and kernel == (1, 1)))
+    # Ceil mode (PyTorch's rounding) on an unpadded max or avg pool with S = 2 (GoogLeNet's, SqueezeNet's): the
+    # last window hangs at most 1 pixel past the input, which Keras builds exactly ("same" padding).
+    unpadded = padding_form == "valid" or (padding_form != "same" and pads == (0, 0))
+    if kind == "pool" and layer["mode"] != "l2" and unpadded and draw(st.integers(0, 3)) == 0:
+        stride = (2, 2)
+        layer["ceil_mode"] = True
     layer["kernel"] = _written(*kernel, draw)
     # A pool's stride may be left out (it defaults to the kernel) when that is the stride drawn.
     if not (kind == "pool" and stride == kernel and draw(st.booleans())):
@@ -163,6 +179,8 @@ def output_shape(shape: Shape, layer: dict[str, Any], inputs: list[Shape] | None
     """The textbook output volume of ``layer`` on ``shape`` (floored, as TensorFlow does)."""
     height, width, depth = shape
     kind = layer["type"]
+    if kind == "pool" and "output" in layer:
+        return (*_pair(layer["output"]), depth)
     if kind in ("conv", "depthwise", "separable", "pool"):
         dilation = _pair(layer.get("dilation", 1))
         kernel = tuple(d * (f - 1) + 1 for f, d in zip(_pair(layer["kernel"]), dilation, strict=True))
@@ -176,6 +194,13 @@ def output_shape(shape: Shape, layer: dict[str, Any], inputs: list[Shape] | None
         if layer.get("padding") == "same":
             return (-(-height // stride[0]), -(-width // stride[1]), out_depth)
         pad = _pair(0 if layer.get("padding", 0) == "valid" else layer.get("padding", 0))
+        if layer.get("ceil_mode"):
+            # PyTorch: ceil((W + 2P − F)/S) + 1, less one when the last window would start at or past W + P.
+            sizes = []
+            for size, p, f, s in zip((height, width), pad, kernel, stride, strict=True):
+                out = -(-(size + 2 * p - f) // s) + 1
+                sizes.append(out - 1 if (out - 1) * s >= size + p else out)
+            return (sizes[0], sizes[1], out_depth)
         return (
             (height + 2 * pad[0] - kernel[0]) // stride[0] + 1,
             (width + 2 * pad[1] - kernel[1]) // stride[1] + 1,

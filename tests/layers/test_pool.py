@@ -173,6 +173,22 @@ def test_adaptive_pool_keras_float32_limit_is_cc108(tmp_path: Path) -> None:
     assert not [f for f in check_spec(pool_net(4096, mode="avg", output=4096), tmp_path).findings if f.code == "CC108"]
 
 
+def test_adaptive_max_pool_that_would_crash_tensorflow_is_cc108_or_an_ordinary_pool(tmp_path: Path) -> None:
+    # Keras's AdaptiveMaxPooling2D max-pools windows of ceil(W/out) + 1; one wider than the input (out = 1)
+    # kills TensorFlow 2.21 with SIGFPE. Where out divides the input the windows are an ordinary pool's.
+    from convcalc.export.plan import plan_export
+
+    crashing = {"input": [5, 3, 2], "layers": [{"type": "pool", "mode": "max", "output": [2, 1]}]}
+    (problem,) = [f for f in check_spec(crashing, tmp_path).findings if f.code == "CC108"]
+    assert "crashes TensorFlow" in problem.message and "5×3 to 2×1" in problem.message
+    dividing = {"input": [4, 6, 2], "layers": [{"type": "pool", "mode": "max", "output": [2, 1]}]}
+    assert not [f for f in check_spec(dividing, tmp_path).findings if f.code == "CC108"]
+    (op,) = plan_export(analyze_spec(dividing)).ops
+    assert (op.layer, op.kwargs["pool_size"], op.kwargs["strides"]) == ("MaxPooling2D", (2, 6), (2, 6))
+    averaging = {"input": [5, 3, 2], "layers": [{"type": "pool", "mode": "avg", "output": [2, 1]}]}
+    assert not [f for f in check_spec(averaging, tmp_path).findings if f.code == "CC108"]
+
+
 runner = CliRunner()
 
 
