@@ -28,7 +28,10 @@ def main() -> None:
         )
         raise SystemExit(EXIT_USAGE) from None
 
-    # Running a command allocates little but may build Keras models (cycles): collect as usual from here on.
+    # Running a command allocates little but may build Keras models (cycles): collect as usual from here on,
+    # but over what the command makes: the modules' objects live as long as the process, and walking them in
+    # every full collection cost a VGG16 check 11 ms and a ResNet-50 20 ms (freeze moves them out of reach).
+    gc.freeze()
     gc.enable()
     cli_main()
 
