@@ -28,7 +28,8 @@ def printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
-_NOT_PLAIN_ASCII = re.compile("[\x7f-\U0010ffff]")
+# Written as a negated ASCII range: the same set as [\x7f-\U0010ffff], which takes 6 ms to compile at import.
+_NOT_PLAIN_ASCII = re.compile("[^\x00-\x7e]")
 
 
 def _json_escape(match: re.Match[str]) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from convcalc.cli import app
+from convcalc.cli import app, app_for
 from tests.helpers import EXAMPLES, ROOT
 
 runner = CliRunner()
@@ -157,6 +157,34 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
+
+
+COMMAND_NAMES = ["check", "rules", "calc", "solve", "draw", "import", "schema", "export", "verify"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        *([name, "--help"] for name in COMMAND_NAMES),
+        *([name, "--frobnicate"] for name in COMMAND_NAMES),
+        ["check", example("lenet5"), "--format", "xml"],
+        ["check", example("lenet5"), "--width", "60"],
+        ["check"],
+        ["--help"],
+        ["chekc", "x.json"],
+        [],
+    ],
+    ids=" ".join,
+)
+def test_a_run_builds_only_its_command_and_says_the_same(args: list[str]) -> None:
+    # main() runs app_for(argv): typer builds the options of the named command alone.
+    whole, one = invoke(*args), runner.invoke(app_for(args), args)
+    assert (one.exit_code, one.stdout, one.stderr) == (whole.exit_code, whole.stdout, whole.stderr)
+    assert (app_for(args) is app) == (not args or args[0] not in COMMAND_NAMES)
+
+
+def test_every_command_is_named_in_the_test_above() -> None:
+    assert sorted(info.name or info.callback.__name__ for info in app.registered_commands) == sorted(COMMAND_NAMES)
 
 
 @pytest.mark.parametrize(
@@ -405,6 +433,43 @@ def test_check_does_not_import_tensorflow_onnx_or_torch() -> None:
     assert "CONVCALC=True" in process.stderr
     assert "HEAVY=[]" in process.stderr
     assert "ATTEMPTS=[]" in process.stderr
+
+
+def test_check_skips_pydantics_plugin_discovery_only_as_pydantic_would() -> None:
+    # __main__ answers pydantic's plugin lookup with "none" when PYDANTIC_DISABLE_PLUGINS says all are off,
+    # which spares importing importlib.metadata; pydantic's own loader gives that answer for those values.
+    code = (
+        "import os, sys\n"
+        "from convcalc.__main__ import _ALL_PLUGINS_OFF\n"
+        "from pydantic.plugin import _loader\n"
+        "for value in _ALL_PLUGINS_OFF:\n"
+        "    os.environ['PYDANTIC_DISABLE_PLUGINS'] = value\n"
+        "    assert tuple(_loader.get_plugins()) == (), value\n"
+    )
+    process = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert process.returncode == 0, process.stderr
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['convcalc', 'check', 'examples/lenet5.json']\n"
+        "try:\n"
+        "    runpy.run_module('convcalc', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    sys.stderr.write('METADATA=' + repr('importlib.metadata' in sys.modules) + '\\n')\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYDANTIC_DISABLE_PLUGINS"}
+    process = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env
+    )
+    assert "METADATA=False" in process.stderr, process.stderr
+    process = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "PYDANTIC_DISABLE_PLUGINS": "some_plugin"},  # some on: pydantic looks for them as usual
+    )
+    assert "METADATA=True" in process.stderr, process.stderr
 
 
 def test_a_missing_dependency_is_one_line_not_a_traceback() -> None:

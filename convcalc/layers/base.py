@@ -125,7 +125,7 @@ class LayerSpec(BaseModel):
     (see :func:`convcalc.layers.missing_capabilities`).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     if TYPE_CHECKING:
         type: str
