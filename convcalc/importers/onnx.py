@@ -513,13 +513,14 @@ class _Importer:
         inputs = node.inputs
         first = inputs[0] if inputs else None
         values: tuple[float, ...] | None = None
+        dims: tuple[int, ...] | None = None
         stored: frozenset[str] = frozenset()
         op = raw.op_type
         if op == "Constant":
             tensor = attributes.get("value")
             if tensor is not None and not isinstance(tensor, (int, float, str, list)):
                 values = _tensor_values(tensor)
-                dims: tuple[int, ...] | None = tuple(int(d) for d in tensor.dims)
+                dims = tuple(int(d) for d in tensor.dims)
             else:
                 listed = next((attributes[k] for k in ("value_ints", "value_floats") if k in attributes), None)
                 single = next((attributes[k] for k in ("value_int", "value_float") if k in attributes), None)
@@ -536,8 +537,17 @@ class _Importer:
             if shape is not None and None not in shape:
                 start, end = attributes.get("start", 0), attributes.get("end", len(shape))
                 values = tuple(float(s or 0) for s in shape[start:end])
-        elif op in ("Cast", "CastLike", "Unsqueeze", "Squeeze", "Reshape", "Flatten") and isinstance(first, Constant):
+        elif op == "Reshape" and isinstance(first, Constant):
             values = first.values
+            dims = _reshaped(first, inputs[1] if len(inputs) > 1 else None, attributes.get("allowzero", 0))
+        elif op in ("Cast", "CastLike", "Unsqueeze", "Squeeze", "Flatten") and isinstance(first, Constant):
+            values = first.values
+        elif op == "ConstantOfShape" and isinstance(first, Constant) and first.values is not None:
+            values, dims = _filled(first.values, attributes.get("value"))
+        elif op == "Slice" and isinstance(first, Constant):
+            values, dims = _sliced(first, node) or (None, None)
+        elif op == "Transpose" and isinstance(first, Constant):
+            values, dims = _transposed(first, attributes.get("perm")) or (None, None)
         elif op == "Concat" and all(isinstance(i, Constant) and i.values is not None for i in inputs):
             values = tuple(v for i in inputs if isinstance(i, Constant) and i.values for v in i.values)
         elif op in _ARITHMETIC and len(inputs) == 2 and all(isinstance(i, Constant) and i.values for i in inputs):
@@ -553,6 +563,8 @@ class _Importer:
             if tensor:
                 shape = self.shapes.get(tensor)
                 known = None if shape is None or None in shape else tuple(int(s or 0) for s in shape)
+                if known is None and dims is not None and tensor == raw.output[0]:
+                    known = dims
                 if known is None and values is not None and tensor == raw.output[0]:
                     known = (len(values),)
                 self.values[tensor] = Constant(tensor, known, values if tensor == raw.output[0] else None, stored)
@@ -773,6 +785,109 @@ def _constant_values(graph: Any) -> dict[str, tuple[float, ...]]:
                 if found is not None:
                     values[node.output[0]] = found
     return values
+
+
+def _reshaped(data: Constant, shape: Input, allowzero: Any) -> tuple[int, ...] | None:
+    """The dims a Reshape of a constant gives (0 copies the input's size unless allowzero, -1 is the rest)."""
+    size = data.size if data.dims is not None else len(data.values) if data.values is not None else None
+    if not isinstance(shape, Constant) or shape.values is None or size is None:
+        return None
+    wanted = [int(v) for v in shape.values]
+    if not allowzero:
+        wanted = [
+            (data.dims[i] if data.dims is not None and i < len(data.dims) else -2) if v == 0 else v
+            for i, v in enumerate(wanted)
+        ]
+    known = [v for v in wanted if v != -1]
+    if -2 in wanted or any(v < 0 for v in known) or wanted.count(-1) > 1:
+        return None
+    rest = _numel(known)
+    if -1 in wanted:
+        if rest == 0 or size % rest:
+            return None
+        wanted[wanted.index(-1)] = size // rest
+    return tuple(wanted) if _numel(wanted) == size else None
+
+
+def _filled(shape: tuple[float, ...], value: Any) -> tuple[tuple[float, ...] | None, tuple[int, ...] | None]:
+    """ConstantOfShape: ``shape`` filled with the one value of ``value`` (0 when left out), when small."""
+    dims = tuple(int(d) for d in shape)
+    if any(d < 0 for d in dims) or _numel(dims) > MAX_VALUES:
+        return None, dims if all(d >= 0 for d in dims) else None
+    filler = _tensor_values(value) if value is not None and not isinstance(value, (int, float, str, list)) else (0,)
+    if filler is None or len(filler) != 1:
+        return None, dims
+    return filler * _numel(dims), dims
+
+
+def _strides(dims: tuple[int, ...]) -> list[int]:
+    strides, step = [], 1
+    for size in reversed(dims):
+        strides.append(step)
+        step *= size
+    return strides[::-1]
+
+
+def _taken(data: Constant, picks: list[list[int]]) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    """The elements of ``data`` at every combination of ``picks`` (a list of input indices per axis)."""
+    assert data.values is not None and data.dims is not None
+    strides = _strides(data.dims)
+    offsets = [0]
+    for axis, chosen in enumerate(picks):
+        offsets = [offset + index * strides[axis] for offset in offsets for index in chosen]
+    return tuple(data.values[offset] for offset in offsets), tuple(len(chosen) for chosen in picks)
+
+
+def _sliced(data: Constant, node: OnnxNode) -> tuple[tuple[float, ...], tuple[int, ...]] | None:
+    """A Slice of a small constant, per the ONNX spec: negative starts and ends count from the end, both are
+    clamped to the axis ([0, size] going forward, [-1, size - 1] going back), steps may be negative."""
+    if data.values is None or data.dims is None or _numel(data.dims) != len(data.values):
+        return None
+    rank = len(data.dims)
+    if node.opset < 10:
+        starts, ends = node.attributes.get("starts"), node.attributes.get("ends")
+        axes, steps = node.attributes.get("axes"), None
+    else:
+        bounds = []
+        for position in (1, 2, 3, 4):
+            item = node.inputs[position] if position < len(node.inputs) else None
+            if item is not None and (not isinstance(item, Constant) or item.values is None):
+                return None
+            bounds.append(None if item is None else [int(v) for v in item.values or ()])
+        starts, ends, axes, steps = bounds
+    if starts is None or ends is None or len(starts) != len(ends):
+        return None
+    axes = list(range(len(starts))) if axes is None else [a + rank if a < 0 else a for a in axes]
+    steps = [1] * len(starts) if steps is None else steps
+    if len(axes) != len(starts) or len(steps) != len(starts) or len(set(axes)) != len(axes):
+        return None
+    picks = [list(range(size)) for size in data.dims]
+    for axis, start, end, step in zip(axes, starts, ends, steps, strict=True):
+        if not 0 <= axis < rank or step == 0:
+            return None
+        size = data.dims[axis]
+        start, end = start + size if start < 0 else start, end + size if end < 0 else end
+        if step > 0:
+            start, end = min(max(start, 0), size), min(max(end, 0), size)
+        else:
+            start, end = min(max(start, 0), size - 1), min(max(end, -1), size - 1)
+        picks[axis] = list(range(start, end, step))
+    return _taken(data, picks)
+
+
+def _transposed(data: Constant, perm: Any) -> tuple[tuple[float, ...], tuple[int, ...]] | None:
+    """A Transpose of a small constant (``perm`` left out reverses the axes)."""
+    if data.values is None or data.dims is None or _numel(data.dims) != len(data.values):
+        return None
+    rank = len(data.dims)
+    order = list(range(rank))[::-1] if perm is None else list(perm)
+    if sorted(order) != list(range(rank)):
+        return None
+    strides = _strides(data.dims)
+    offsets = [0]
+    for axis in order:
+        offsets = [offset + index * strides[axis] for offset in offsets for index in range(data.dims[axis])]
+    return tuple(data.values[offset] for offset in offsets), tuple(data.dims[axis] for axis in order)
 
 
 _ARITHMETIC = ("Add", "Sub", "Mul", "Div")

@@ -324,3 +324,63 @@ def test_without_the_onnx_extra_one_line_says_what_to_install() -> None:
     assert process.returncode == 2, process.stderr
     assert "Traceback" not in process.stderr
     assert "pip install 'convcalc[onnx]'" in process.stderr
+
+
+# ---------------------------------------------------------------- the exporters' spellings of layers
+
+
+def _ints(name: str, values: list[int]) -> Any:
+    return helper.make_node(
+        "Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [len(values)], values)
+    )
+
+
+def test_torchscripts_pads_chain_of_constants_is_evaluated(tmp_path: Path) -> None:
+    """F.pad / nn.ZeroPad2d((1, 2, 0, 1)) as the TorchScript exporter writes it: the (left, right, top, bottom)
+    pairs padded with zeros for N and C (ConstantOfShape, Concat), then Reshape (-1, 2), Slice with step -1 to
+    reverse the pairs, Transpose, Reshape (-1) and Cast to ONNX's [begins…, ends…]."""
+    nodes = [
+        _ints("zeros_shape", [4]),
+        _ints("torch_pads", [1, 2, 0, 1]),
+        helper.make_node("ConstantOfShape", ["zeros_shape"], ["zeros"], value=helper.make_tensor("v", 7, [1], [0])),
+        helper.make_node("Concat", ["torch_pads", "zeros"], ["all_pads"], axis=0),
+        _ints("pairs", [-1, 2]),
+        helper.make_node("Reshape", ["all_pads", "pairs"], ["paired"]),
+        _ints("starts", [-1]),
+        _ints("ends", [-9223372036854775807]),
+        _ints("axes", [0]),
+        _ints("steps", [-1]),
+        helper.make_node("Slice", ["paired", "starts", "ends", "axes", "steps"], ["reversed"]),
+        helper.make_node("Transpose", ["reversed"], ["columns"], perm=[1, 0]),
+        _ints("flat", [-1]),
+        helper.make_node("Reshape", ["columns", "flat"], ["onnx_pads"]),
+        helper.make_node("Cast", ["onnx_pads"], ["pads"], to=TensorProto.INT64),
+        helper.make_node("Pad", ["x", "pads"], ["p"], name="/0/Pad", mode="constant"),
+        helper.make_node("Conv", ["p", "w"], ["y"], name="conv"),
+    ]
+    spec = read_onnx_file(_save(_model(nodes, [_weight("w", [4, 3, 3, 3])], [1, 3, 8, 8]), tmp_path)).spec
+    assert spec["layers"][0] == {"type": "zero_padding", "padding": [[0, 1], [1, 2]], "name": "/0/Pad"}
+    assert [layer["type"] for layer in spec["layers"]] == ["zero_padding", "conv"]
+
+
+@pytest.mark.parametrize(
+    ("starts", "ends", "axes", "steps", "expected"),
+    [
+        ([-1], [-9223372036854775807], [0], [-1], [4, 5, 2, 3, 0, 1]),  # reversed rows
+        ([5], [-100], [1], [-2], [1, 3, 5]),  # clamped to the last column going back
+        ([-100], [100], [-1], [2], [0, 2, 4]),  # clamped to the axis going forward
+        ([1, 0], [3, 1], [0, 1], [1, 1], [2, 4]),
+        ([2], [0], [0], [1], []),  # empty
+    ],
+)
+def test_a_slice_of_a_constant_follows_onnx_clamping(
+    starts: list[int], ends: list[int], axes: list[int], steps: list[int], expected: list[int]
+) -> None:
+    data = onnx_import.Constant("d", (3, 2), (0, 1, 2, 3, 4, 5))
+    bounds = [
+        onnx_import.Constant(n, (len(v),), tuple(v)) for n, v in zip("seat", (starts, ends, axes, steps), strict=True)
+    ]
+    node = onnx_import.OnnxNode("s", "Slice", 0, 17, {}, (data, *bounds), (), None)
+    sliced = onnx_import._sliced(data, node)
+    assert sliced is not None and list(sliced[0]) == expected
+    assert onnx_import._transposed(data, [1, 0]) == ((0, 2, 4, 1, 3, 5), (2, 3))
