@@ -81,29 +81,71 @@ _ONNX_MODES = {"nearest": "nearest", "linear": "bilinear"}
 
 
 def _read_onnx_resize(node: OnnxNode) -> OnnxMapped:
-    """Resize (Upsample before opset 10) of H and W: by integer scales (a factor) or to sizes. The sizes are
-    what shape inference gives; nearest or linear (bilinear) with half-pixel centres, as TensorFlow resizes
-    (PyTorch's align_corners=False; its nearest rounds differently, which moves values, not shapes)."""
+    """Resize (Upsample before opset 10) of H and W: by integer scales (a factor) or to sizes. N and C are
+    convcalc's own volume's (the node's data input); H×W come from the ``sizes`` or ``scales`` constants (ONNX's
+    floor(H·scale)), else from shape inference. Nearest or linear (bilinear) with half-pixel centres, as
+    TensorFlow resizes (PyTorch's align_corners=False; its nearest rounds differently, which moves values, not
+    shapes)."""
     node.needs_volume()
-    before, after = node.input_shapes[0], node.output_shape
     mode = node.text("mode", "nearest")
     if mode not in _ONNX_MODES:
         raise node.refuse(f"mode {mode!r}: convcalc resizes by nearest or linear (bilinear) interpolation")
     transform = node.text("coordinate_transformation_mode", "half_pixel")
     if mode == "linear" and transform not in ("half_pixel", "pytorch_half_pixel"):
         raise node.refuse(f"coordinate_transformation_mode {transform!r}: convcalc's bilinear resize is half_pixel")
-    if before is None or after is None or None in before or None in after or after[:2] != before[:2]:
-        raise node.refuse("convcalc needs the sizes around it from shape inference, with N and C unchanged")
-    (height, width), (out_h, out_w) = before[2:], after[2:]
-    assert height and width and out_h and out_w
-    body: dict[str, object] = {"type": "upsample"}
-    if out_h % height == 0 and out_w % width == 0:
-        body["factor"] = compact((out_h // height, out_w // width))
-    else:
-        body["size"] = [out_h, out_w]
+    body: dict[str, object] = {"type": "upsample", **_onnx_resized(node)}
     if _ONNX_MODES[mode] != "nearest":
         body["interpolation"] = _ONNX_MODES[mode]
     return OnnxMapped([body], 4)
+
+
+def _onnx_resize_constants(node: OnnxNode) -> tuple[list[float] | None, list[float] | None]:
+    """The scales and sizes of N, C, H and W, as far as the file gives their values."""
+    if node.op_type == "Upsample" and node.opset < 9:
+        scales = node.attributes.get("scales")
+        return (list(scales) if isinstance(scales, list) and scales else None), None
+    scales_at, sizes_at = (1, None) if node.op_type == "Upsample" or node.opset < 11 else (2, 3)
+    found: list[list[float] | None] = []
+    for position in (scales_at, sizes_at):
+        item = node.inputs[position] if position is not None and position < len(node.inputs) else None
+        values = getattr(item, "values", None)
+        found.append(list(values) if values else None)  # an empty scales input is left out (sizes are given)
+    axes = node.integers("axes")
+    if axes is not None:
+        if sorted(a % 4 for a in axes) != [2, 3]:
+            raise node.refuse(f"axes {axes}: convcalc resizes H and W (axes 2 and 3)")
+        order = [a % 4 for a in axes]
+        found = [None if f is None else [1, 1] + [f[order.index(a)] for a in (2, 3)] for f in found]
+    return found[0], found[1]
+
+
+def _onnx_resized(node: OnnxNode) -> dict[str, object]:
+    """The upsample's factor or size."""
+    if node.opset >= 18 and node.text("keep_aspect_ratio_policy", "stretch") != "stretch":
+        raise node.refuse("keep_aspect_ratio_policy: convcalc resizes H and W to the sizes given (stretch)")
+    before, after = node.input_shapes[0], node.output_shape
+    height, width = (before[2], before[3]) if before is not None and len(before) == 4 else (None, None)
+    scales, sizes = _onnx_resize_constants(node)
+    out: tuple[int | None, int | None] = (None, None)
+    if sizes is not None and len(sizes) == 4:
+        out = (int(sizes[2]), int(sizes[3]))
+    elif scales is not None and len(scales) == 4:
+        if scales[:2] != [1, 1]:
+            raise node.refuse(f"scales {scales}: convcalc resizes H and W, not N or C")
+        if all(float(s).is_integer() and s >= 1 for s in scales[2:]):
+            return {"factor": compact((int(scales[2]), int(scales[3])))}
+        if height and width:
+            out = (int(height * scales[2]), int(width * scales[3]))
+    if None in out and after is not None and len(after) == 4:
+        out = (after[2], after[3])
+    out_h, out_w = out
+    if not out_h or not out_w or out_h < 0 or out_w < 0:
+        raise node.refuse(
+            "convcalc needs its output's H and W: constant sizes or scales, or the sizes from shape inference"
+        )
+    if height and width and out_h % height == 0 and out_w % width == 0:
+        return {"factor": compact((out_h // height, out_w // width))}
+    return {"size": [out_h, out_w]}
 
 
 class Upsample(LayerSpec):

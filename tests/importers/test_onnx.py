@@ -124,7 +124,7 @@ def _model(nodes: list[Any], inits: list[Any], shape: list[Any], output: str = "
         [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)],
         initializer=inits,
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], **kw)
+    return helper.make_model(graph, **{"opset_imports": [helper.make_opsetid("", 17)], **kw})
 
 
 def _weight(name: str, dims: list[int]) -> Any:
@@ -384,3 +384,48 @@ def test_a_slice_of_a_constant_follows_onnx_clamping(
     sliced = onnx_import._sliced(data, node)
     assert sliced is not None and list(sliced[0]) == expected
     assert onnx_import._transposed(data, [1, 0]) == ((0, 2, 4, 1, 3, 5), (2, 3))
+
+
+def _without_shapes(monkeypatch: pytest.MonkeyPatch, *tensors: str) -> None:
+    """ONNX's shape inference gives up on these tensors (as it does after the TorchScript exporter's chunk)."""
+    inferred = onnx_import._inferred
+    monkeypatch.setattr(
+        onnx_import, "_inferred", lambda model: {k: v for k, v in inferred(model).items() if k not in tensors}
+    )
+
+
+@pytest.mark.parametrize(
+    ("inputs", "unknown", "expected"),
+    [
+        (["cat", "", "", "sizes"], ("cat", "y"), {"size": [25, 19]}),  # sizes: no shapes needed
+        (["cat", "", "", "shape_sizes"], ("cat",), {"size": [25, 19]}),  # sizes from Shape: inference's H×W
+        (["cat", "", "scales"], ("y",), {"size": [25, 22], "interpolation": "bilinear"}),  # floor(17·1.5)
+        (["cat", "", "twice"], ("cat", "y"), {"factor": 2, "interpolation": "bilinear"}),
+    ],
+)
+def test_a_resize_after_a_concat_takes_n_and_c_from_its_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inputs: list[str], unknown: tuple[str, ...], expected: Any
+) -> None:
+    _without_shapes(monkeypatch, *unknown)
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Split", ["a"], ["j", "k"], name="chunk", axis=1, num_outputs=2),
+        helper.make_node("Concat", ["k", "j"], ["cat"], name="cat", axis=1),
+        helper.make_node("Shape", ["cat"], ["cat_shape"]),
+        helper.make_node("Slice", ["cat_shape", "zero", "two"], ["nc"]),
+        helper.make_node("Concat", ["nc", "hw"], ["shape_sizes"], axis=0),
+        helper.make_node("Resize", inputs, ["y"], name="up", mode="nearest" if "sizes" in inputs[-1] else "linear"),
+    ]
+    inits = [
+        _weight("w", [8, 3, 3, 3]),
+        helper.make_tensor("sizes", TensorProto.INT64, [4], [1, 8, 25, 19]),
+        helper.make_tensor("hw", TensorProto.INT64, [2], [25, 19]),
+        helper.make_tensor("two", TensorProto.INT64, [1], [2]),
+        helper.make_tensor("zero", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("scales", TensorProto.FLOAT, [4], [1.0, 1.0, 1.5, 1.5]),
+        helper.make_tensor("twice", TensorProto.FLOAT, [4], [1.0, 1.0, 2.0, 2.0]),
+    ]
+    model = _model(nodes, inits, [1, 3, 17, 15], opset_imports=[helper.make_opsetid("", 18)])
+    spec = read_onnx_file(_save(model, tmp_path)).spec
+    assert spec["layers"][-1] == {"type": "upsample", "name": "up", **expected}
+
