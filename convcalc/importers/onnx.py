@@ -538,9 +538,11 @@ class _Importer:
                 start, end = attributes.get("start", 0), attributes.get("end", len(shape))
                 values = tuple(float(s or 0) for s in shape[start:end])
         elif op == "Reshape" and isinstance(first, Constant):
-            values = first.values
+            values, stored = first.values, first.stored  # a stored tensor reshaped is still its parameters
             dims = _reshaped(first, inputs[1] if len(inputs) > 1 else None, attributes.get("allowzero", 0))
-        elif op in ("Cast", "CastLike", "Unsqueeze", "Squeeze", "Flatten") and isinstance(first, Constant):
+        elif op in ("Unsqueeze", "Squeeze", "Flatten") and isinstance(first, Constant):
+            values, stored = first.values, first.stored
+        elif op in ("Cast", "CastLike") and isinstance(first, Constant):
             values = first.values
         elif op == "ConstantOfShape" and isinstance(first, Constant) and first.values is not None:
             values, dims = _filled(first.values, attributes.get("value"))
@@ -744,7 +746,45 @@ def _fused(graph: Any) -> list[Any]:
                     nodes[step] = None
                 nodes[index] = helper.make_node("Gelu", [source], list(node.output), name=node.name)
                 break
+    for index, node in enumerate(nodes):
+        found = _group_norm_chain(nodes, index, single, constants) if node is not None else None
+        if found is not None:
+            source, gamma, beta, groups, inner = found
+            for step in inner:
+                nodes[step] = None
+            nodes[index] = helper.make_node(
+                "GroupNormalization", [source, gamma, beta], list(node.output), name=node.name, num_groups=groups
+            )
     return nodes
+
+
+def _group_norm_chain(
+    nodes: list[Any], add: int, single: Any, constants: dict[str, tuple[float, ...]]
+) -> tuple[str, str, str, int, list[int]] | None:
+    """PyTorch's GroupNorm as both exporters write it, ending in ``add``: Add(Mul(Reshape(InstanceNormalization(
+    Reshape(x, (N, G, -1)), ones, zeros), shape of x), γ), β). x, γ, β, G and the nodes to drop, else None."""
+    node = nodes[add]
+    if node.op_type != "Add" or len(node.input) != 2:
+        return None
+    for position in (0, 1):
+        mul = single(node.input[position], "Mul")
+        beta = node.input[1 - position]
+        for side in (0, 1) if mul is not None else ():
+            back = single(nodes[mul].input[side], "Reshape")
+            gamma = nodes[mul].input[1 - side]
+            instance = single(nodes[back].input[0], "InstanceNormalization") if back is not None else None
+            grouped = single(nodes[instance].input[0], "Reshape") if instance is not None else None
+            if back is None or instance is None or grouped is None or len(nodes[instance].input) != 3:
+                continue
+            shape = constants.get(nodes[grouped].input[1]) if len(nodes[grouped].input) > 1 else None
+            ones, zeros = (constants.get(tensor) for tensor in nodes[instance].input[1:])
+            if shape is None or len(shape) != 3 or shape[2] != -1 or shape[1] < 1 or ones is None or zeros is None:
+                continue
+            groups = int(shape[1])
+            if len(ones) != groups or len(zeros) != groups or set(ones) != {1} or set(zeros) != {0}:
+                continue
+            return nodes[grouped].input[0], gamma, beta, groups, [grouped, instance, back, mul]
+    return None
 
 
 def _erf_chain(

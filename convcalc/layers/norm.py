@@ -174,11 +174,20 @@ def _read_onnx_layer_norm(node: OnnxNode) -> OnnxMapped:
 
 
 def _read_onnx_group_norm(node: OnnxNode) -> OnnxMapped:
-    """GroupNormalization (opset 21's: scale and bias per channel) of an (N, C, H, W) volume."""
+    """GroupNormalization (opset 21's: scale and bias per channel) of an (N, C, H, W) volume; also PyTorch's
+    GroupNorm as the exporters spell it (Reshape, InstanceNormalization, Reshape, Mul by γ, Add β), which the
+    importer fuses into one, with γ and β of shape (C, 1, 1)."""
     node.needs_volume()
     groups = node.integer("num_groups", 0)
     shape = node.input_shapes[0]
-    (channels,) = node.weight(1, "scale", 1)
+    sizes = []
+    for position, what in ((1, "scale"), (2, "bias")):
+        item = node.constant(position, what)
+        dims = item.dims if item is not None else None
+        if dims is None or len(dims) not in (1, 3) or any(d != 1 for d in dims[1:]):
+            raise node.refuse(f"its {what} (input {position}) has shape {dims}: convcalc reads one value per channel")
+        sizes.append(dims[0])
+    channels = sizes[0]
     if groups < 1 or shape is None or channels != shape[1]:
         raise node.refuse(
             f"num_groups {groups} with a scale of {channels} values: convcalc reads a scale and bias per channel"

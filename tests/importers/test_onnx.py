@@ -429,3 +429,59 @@ def test_a_resize_after_a_concat_takes_n_and_c_from_its_input(
     spec = read_onnx_file(_save(model, tmp_path)).spec
     assert spec["layers"][-1] == {"type": "upsample", "name": "up", **expected}
 
+
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_pytorchs_group_norm_is_one_group_norm(tmp_path: Path, exporter: str) -> None:
+    """nn.GroupNorm(2, 8) as both exporters write it: Reshape (N, G, -1), InstanceNormalization with ones and
+    zeros per group (no parameters), Reshape back, Mul by γ and Add β ([C, 1, 1], or [C] unsqueezed)."""
+    torchscript = exporter == "torchscript"
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], name="conv"),
+        _ints("grouped_shape", [0, 2, -1]),
+        helper.make_node("Reshape", ["a", "grouped_shape"], ["grouped"], name="gn/Reshape"),
+        helper.make_node("InstanceNormalization", ["grouped", "ones", "zeros"], ["normed"], name="gn/Instance"),
+        helper.make_node("Shape", ["a"], ["a_shape"]) if torchscript else _ints("a_shape", [1, 8, 6, 6]),
+        helper.make_node("Reshape", ["normed", "a_shape"], ["back"], name="gn/Reshape_1"),
+        *(
+            [
+                _ints("axes", [1, 2]),
+                helper.make_node("Unsqueeze", ["gamma", "axes"], ["g"]),
+                helper.make_node("Unsqueeze", ["beta", "axes"], ["b"]),
+            ]
+            if torchscript
+            else []
+        ),
+        helper.make_node("Mul", ["back", "g" if torchscript else "gamma"], ["scaled"], name="gn/Mul"),
+        helper.make_node("Add", ["b" if torchscript else "beta", "scaled"], ["y"], name="gn"),
+    ]
+    per_channel = [8] if torchscript else [8, 1, 1]
+    inits = [
+        _weight("w", [8, 3, 3, 3]),
+        helper.make_tensor("ones", TensorProto.FLOAT, [2], [1.0, 1.0]),
+        helper.make_tensor("zeros", TensorProto.FLOAT, [2], [0.0, 0.0]),
+        _weight("gamma", per_channel),
+        _weight("beta", per_channel),
+    ]
+    spec = read_onnx_file(_save(_model(nodes, inits, [1, 3, 8, 8]), tmp_path)).spec
+    assert spec["layers"][1:] == [{"type": "group_norm", "groups": 2, "name": "gn"}]
+    params = analyze(validate("m", spec)).layers[1]
+    assert params.weights + params.biases + params.non_trainable == 16  # γ and β, not the per-group ones and zeros
+
+
+def test_an_instance_norm_with_other_constants_is_not_a_group_norm(tmp_path: Path) -> None:
+    nodes = [
+        _ints("grouped_shape", [0, 3, -1]),
+        helper.make_node("Reshape", ["x", "grouped_shape"], ["grouped"]),
+        helper.make_node("InstanceNormalization", ["grouped", "ones", "zeros"], ["normed"], name="inorm"),
+        helper.make_node("Shape", ["x"], ["x_shape"]),
+        helper.make_node("Reshape", ["normed", "x_shape"], ["back"]),
+        helper.make_node("Mul", ["back", "gamma"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "gamma"], ["y"]),
+    ]
+    inits = [
+        helper.make_tensor("ones", TensorProto.FLOAT, [3], [1.0, 2.0, 1.0]),
+        helper.make_tensor("zeros", TensorProto.FLOAT, [3], [0.0, 0.0, 0.0]),
+        _weight("gamma", [3, 1, 1]),
+    ]
+    with pytest.raises(SpecError, match="'inorm' \\(InstanceNormalization\\)"):
+        read_onnx_file(_save(_model(nodes, inits, [1, 3, 8, 8]), tmp_path))
