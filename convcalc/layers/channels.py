@@ -171,24 +171,65 @@ def _read_onnx_sequence_at(node: OnnxNode) -> OnnxMapped:
     return OnnxMapped([{"type": "split", "parts": source.groups, "part": part}], 4, reads_layout=True)
 
 
+_TO_THE_END = 2**31
+"""An end at least this far is "to the end" (PyTorch writes INT64_MAX), whatever the axis's size."""
+
+
 def _read_onnx_slice(node: OnnxNode) -> OnnxMapped:
-    """Slice of the channels, step 1 (PyTorch's x[:, a:b]): channels [a, b) as a split; ends past the depth (a
-    slice to the end is written INT64_MAX) are the depth."""
+    """Slice, step 1, of the channels (PyTorch's x[:, a:b]): channels [a, b) as a split; or of H and W (x[:, :,
+    a:b, c:d], as convcalc's own cropping is written for PyTorch): a cropping. Ends past the axis (a slice to the
+    end is written INT64_MAX) are its size; axes that keep their whole range are no slice."""
     node.needs_volume()
     shape = node.input_shapes[0]
     starts, ends = node.values(1, "starts"), node.values(2, "ends")
-    axes, steps = node.values(3, "axes") or (0,), node.values(4, "steps") or (1,)
     assert starts is not None and ends is not None
-    if shape is None or shape[1] is None or len(axes) != 1 or not channel_axis(node, int(axes[0]), 4):
-        raise node.refuse(f"slices axes {[int(a) for a in axes]}: convcalc slices the channels (axis 1) alone")
-    depth = shape[1]
-    start, stop = (max(0, min(int(v) + (depth if v < 0 else 0), depth)) for v in (starts[0], ends[0]))
-    if steps != (1,) or stop <= start:
-        raise node.refuse(
-            f"slices [{int(starts[0])}:{int(ends[0])}:{int(steps[0])}] of {depth} channels: "
-            "convcalc takes a non-empty range of channels, step 1"
-        )
-    return OnnxMapped([{"type": "split", "start": start, "stop": stop}], 4)
+    axes = node.values(3, "axes") or tuple(range(len(starts)))
+    steps = node.values(4, "steps") or (1,) * len(starts)
+    if len(axes) != len(starts) or len(ends) != len(starts) or len(steps) != len(starts):
+        raise node.refuse("its starts, ends, axes and steps differ in length")
+    ranges: dict[int, tuple[int, int | None]] = {}
+    for axis, first, last, step in zip(axes, starts, ends, steps, strict=True):
+        axis = int(axis) + (4 if axis < 0 else 0)
+        size = shape[axis] if shape is not None and 0 <= axis < 4 else None
+        if step != 1 or not 0 <= axis < 4:
+            raise node.refuse(
+                f"slices [{int(first)}:{int(last)}:{int(step)}] of axis {axis}: convcalc slices the channels or"
+                " H and W of a volume, step 1"
+            )
+        if (first < 0 or last < _TO_THE_END) and size is None:
+            raise node.refuse(
+                f"slices axis {axis}, whose size ONNX's shape inference does not give: convcalc needs it for"
+                f" [{int(first)}:{int(last)}]"
+            )
+        begin = int(first) + (size if first < 0 and size is not None else 0)
+        stop = None if last >= _TO_THE_END else int(last) + (size if last < 0 and size is not None else 0)
+        begin, stop = max(0, begin), stop if stop is None or size is None else max(0, min(stop, size))
+        if size is not None:
+            begin = min(begin, size)
+        if not (begin == 0 and (stop is None or stop == size)):
+            ranges[axis] = (begin, stop)
+    if not ranges:
+        return OnnxMapped([], 4)
+    for axis, (begin, stop) in ranges.items():
+        if stop is not None and stop <= begin:
+            raise node.refuse(f"slices [{begin}:{stop}] of axis {axis}: convcalc takes a non-empty range, step 1")
+    if set(ranges) == {1}:
+        begin, stop = ranges[1]
+        if stop is None:
+            if shape is None or shape[1] is None:
+                raise node.refuse("convcalc needs its number of channels, which ONNX's shape inference does not give")
+            stop = shape[1]
+        return OnnxMapped([{"type": "split", "start": begin, "stop": stop}], 4)
+    if set(ranges) <= {2, 3}:
+        crop = []
+        for axis in (2, 3):
+            begin, stop = ranges.get(axis, (0, None))
+            size = shape[axis] if shape is not None else None
+            crop.append([begin, 0 if stop is None else (size or 0) - stop])
+        return OnnxMapped([{"type": "cropping", "crop": crop}], 4)
+    raise node.refuse(
+        f"slices axes {sorted(ranges)}: convcalc slices the channels (axis 1) alone, or H and W (axes 2 and 3)"
+    )
 
 
 class Split(_Channels):

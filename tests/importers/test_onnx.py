@@ -485,3 +485,41 @@ def test_an_instance_norm_with_other_constants_is_not_a_group_norm(tmp_path: Pat
     ]
     with pytest.raises(SpecError, match="'inorm' \\(InstanceNormalization\\)"):
         read_onnx_file(_save(_model(nodes, inits, [1, 3, 8, 8]), tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("starts", "ends", "axes", "expected"),
+    [
+        ([1], [-2], [2], {"type": "cropping", "crop": [[1, 2], [0, 0]]}),  # x[:, :, 1:-2, :]
+        ([1, 0], [9223372036854775807, 7], [-2, -1], {"type": "cropping", "crop": [[1, 0], [0, 1]]}),
+        ([0, 0, 2, 1], [1, 8, 7, 9223372036854775807], [0, 1, 2, 3], {"type": "cropping", "crop": [[2, 1], [1, 0]]}),
+        ([2], [9223372036854775807], [1], {"type": "split", "start": 2, "stop": 8}),
+    ],
+)
+def test_a_slice_of_h_and_w_is_a_cropping(
+    tmp_path: Path, starts: list[int], ends: list[int], axes: list[int], expected: dict[str, Any]
+) -> None:
+    nodes = [
+        _ints("starts", starts),
+        _ints("ends", ends),
+        _ints("axes", axes),
+        helper.make_node("Conv", ["x", "w"], ["a"], name="conv"),
+        helper.make_node("Slice", ["a", "starts", "ends", "axes"], ["y"], name="cut"),
+    ]
+    spec = read_onnx_file(_save(_model(nodes, [_weight("w", [8, 3, 3, 3])], [1, 3, 10, 10]), tmp_path)).spec
+    assert spec["layers"][-1] == {**expected, "name": "cut"}
+
+
+def test_a_slice_convcalc_cannot_read_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_shapes(monkeypatch, "a")
+    nodes = [
+        _ints("starts", [0]),
+        _ints("ends", [-1]),
+        _ints("axes", [1]),
+        helper.make_node("Conv", ["x", "w"], ["a"], name="conv"),
+        helper.make_node("Slice", ["a", "starts", "ends", "axes"], ["y"], name="cut"),
+    ]
+    with pytest.raises(SpecError) as raised:
+        read_onnx_file(_save(_model(nodes, [_weight("w", [8, 3, 3, 3])], [1, 3, 10, 10]), tmp_path))
+    assert "slices axis 1, whose size ONNX's shape inference does not give" in str(raised.value)
+    assert "alone" not in str(raised.value)
