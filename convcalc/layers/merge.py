@@ -221,7 +221,10 @@ def _read_onnx_mul(node: OnnxNode) -> OnnxMapped:
         channels = node.input_shapes[1 - constants[0]]
         dims = constant.dims or ()
         per_channel = len(dims) >= 3 and all(d == 1 for d in dims[:-3]) and tuple(dims[-2:]) == (1, 1)
-        if node.is_stored(constants[0]) and per_channel and channels is not None and dims[-3] == channels[1]:
+        # C from shape inference when it gives it; else the import's check of the stored count against the
+        # scale's C parameters (the volume's depth) still refuses a constant of another length
+        depth = channels[1] if channels is not None and len(channels) == 4 else None
+        if node.is_stored(constants[0]) and per_channel and depth in (None, dims[-3]):
             return OnnxMapped([{"type": "scale"}], 4, weights=(constants[0],))
     raise node.refuse(
         "multiplies by a constant tensor: convcalc models a product of layer outputs (a gate) or of a volume and a"

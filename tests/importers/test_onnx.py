@@ -523,3 +523,40 @@ def test_a_slice_convcalc_cannot_read_says_why(tmp_path: Path, monkeypatch: pyte
         read_onnx_file(_save(_model(nodes, [_weight("w", [8, 3, 3, 3])], [1, 3, 10, 10]), tmp_path))
     assert "slices axis 1, whose size ONNX's shape inference does not give" in str(raised.value)
     assert "alone" not in str(raised.value)
+
+
+@pytest.mark.parametrize("reshape", ["Reshape", "Unsqueeze"])
+def test_a_scale_by_a_reshaped_stored_vector_is_a_scale(tmp_path: Path, reshape: str) -> None:
+    """convcalc's own scale kind for PyTorch, x * gamma.view(-1, 1, 1): a Mul by a Reshape of the stored γ [C],
+    its C parameters counted once."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], name="conv"),
+        _ints("shape", [-1, 1, 1]) if reshape == "Reshape" else _ints("shape", [1, 2]),
+        helper.make_node(reshape, ["gamma", "shape"], ["g"]),
+        helper.make_node("Mul", ["a", "g"], ["y"], name="layer_scale"),
+    ]
+    inits = [_weight("w", [8, 3, 3, 3]), _weight("gamma", [8])]
+    spec = read_onnx_file(_save(_model(nodes, inits, [1, 3, 8, 8]), tmp_path)).spec
+    assert spec["layers"][-1] == {"type": "scale", "name": "layer_scale"}
+    scale = analyze(validate("m", spec)).layers[-1]
+    assert scale.weights + scale.biases + scale.non_trainable == 8
+
+
+@pytest.mark.parametrize(("length", "accepted"), [(8, True), (4, False)])
+def test_a_scale_of_a_volume_of_unknown_shape_is_checked_by_its_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, length: int, accepted: bool
+) -> None:
+    """After a slice shape inference gave up on, C is the volume's as convcalc computes it: γ must hold C values."""
+    _without_shapes(monkeypatch, "a", "y")
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], name="conv"),
+        _ints("shape", [-1, 1, 1]),
+        helper.make_node("Reshape", ["gamma", "shape"], ["g"]),
+        helper.make_node("Mul", ["a", "g"], ["y"], name="layer_scale"),
+    ]
+    path = _save(_model(nodes, [_weight("w", [8, 3, 3, 3]), _weight("gamma", [length])], [1, 3, 8, 8]), tmp_path)
+    if accepted:
+        assert read_onnx_file(path).spec["layers"][-1] == {"type": "scale", "name": "layer_scale"}
+    else:
+        with pytest.raises(SpecError, match="stores 4 parameters for it, convcalc counts 8"):
+            read_onnx_file(path)
