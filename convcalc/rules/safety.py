@@ -65,7 +65,8 @@ class FixChecker:
     def __init__(self, network: Network, facts: NetworkFacts, settings: Settings) -> None:
         self.network = network
         self.spec: dict[str, Any] = network.model_dump(mode="json", exclude_defaults=True)
-        self._base: NetworkFacts | None = None
+        self._base = facts
+        """What the incremental checks start from (its receptive fields are kept: no error rule reads them)."""
         self.settings = settings
         self.before = error_sites(facts, settings)
         self._quiet = dataclasses.replace(settings, fixes=False)
@@ -101,7 +102,6 @@ class FixChecker:
         local rules run again on the layers whose facts changed and on those that read them through padding
         (:attr:`~convcalc.rules.base.Rule.layer_check`); everywhere else their findings are the base's. The
         rules that read the whole network run in full."""
-        assert self._base is not None
         touched = [
             i for i, (was, now) in enumerate(zip(self._base.layers, changed.layers, strict=True)) if was is not now
         ]
@@ -135,8 +135,6 @@ class FixChecker:
             if (layer.kind_name, layer.name, layer.inputs) != (was.kind_name, was.name, was.inputs):
                 return analyze(Network.model_validate(fixed), receptive_fields=False), False
             layers[i] = layer
-        if self._base is None:
-            self._base = analyze(self.network, receptive_fields=False)
         return reanalyze(self._base, self.network.model_copy(update={"layers": layers}), edited), True
 
     def new_errors(self, fix: Fix) -> tuple[NetworkFacts, set[ErrorSite]] | None:

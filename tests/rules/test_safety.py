@@ -110,3 +110,23 @@ def test_a_padding_change_that_keeps_the_shape_is_checked_at_the_window_after_it
     changed = checker.new_errors(Fix("P=2,0,2,0", "layers[0]", {"padding": [[2, 0], [2, 0]]}))
     assert changed is not None and changed[1] == {("CC101", 2)}
     assert not checker.differences
+
+
+def _error_findings(net: NetworkFacts) -> list[tuple[str, int | None, str, list[Any]]]:
+    rules = [rule for rule in REGISTRY.values() if rule.severity is Severity.ERROR]
+    return [
+        (f.code, f.layer, f.message, [fix.record() for fix in f.fixes]) for r in rules for f in r.run(net, SETTINGS)
+    ]
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda path: str(path.relative_to(EXAMPLES)))
+def test_no_error_rule_reads_receptive_fields(path: Path) -> None:
+    # The fix checks re-analyse from the checked facts, receptive fields and all, and compute none again.
+    network = load_spec(str(path)).network
+    assert _error_findings(analyze(network)) == _error_findings(analyze(network, receptive_fields=False))
+
+
+@given(buildable_specs(fit_exactly=False, max_steps=8))
+def test_no_error_rule_reads_receptive_fields_on_random_graphs(spec: dict[str, Any]) -> None:
+    network = validate("<test>", spec)
+    assert _error_findings(analyze(network)) == _error_findings(analyze(network, receptive_fields=False))
