@@ -45,8 +45,9 @@ class Settings:
 
 
 Check = Callable[[NetworkFacts, Settings], Iterable[Hit]]
-LayerCheck = Callable[[NetworkFacts, LayerFacts, Settings], Iterable[Hit]]
-"""A local rule's check of one layer: what it finds there, reading the facts of that layer and of the padding and
+LayerCheck = Callable[[NetworkFacts, LayerFacts, Settings], Hit | None]
+"""A local rule's check of one layer: what it finds there (one finding at most; a plain call, no generator:
+it runs on every layer), reading the facts of that layer and of the padding and
 shape-keeping layers right before it (:func:`~convcalc.rules.graph.padding_before`), never another layer's."""
 
 
@@ -83,7 +84,8 @@ class Rule:
         """A local rule's findings on the given layers only (fixes may be left out)."""
         assert self.layer_check is not None, f"{self.code} is not local"
         for index in layers:
-            for hit in self.layer_check(net, net.layers[index], settings):
+            hit = self.layer_check(net, net.layers[index], settings)
+            if hit is not None:
                 yield self._finding(hit)
 
     def _finding(self, hit: Hit) -> Finding:
@@ -137,10 +139,9 @@ def message_check(message: Callable[[NetworkFacts, LayerFacts], str | None]) -> 
     """The layer check of a rule whose network check counts its findings (to offer the costly fixes on the
     first few only): ``message`` says whether, and what, it finds on one layer; the hit carries no fix."""
 
-    def check(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Iterator[Hit]:
+    def check(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
         text = message(net, layer)
-        if text is not None:
-            yield Hit(layer.index, text)
+        return None if text is None else Hit(layer.index, text)
 
     return check
 
@@ -162,7 +163,9 @@ def layer_rule(
         @functools.wraps(layer_check)
         def check(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
             for layer in net.layers:
-                yield from layer_check(net, layer, settings)
+                hit = layer_check(net, layer, settings)
+                if hit is not None:
+                    yield hit
 
         rule(
             code,

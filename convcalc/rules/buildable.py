@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from pydantic import ValidationError
 
 from convcalc.analysis import LayerFacts, NetworkFacts
@@ -22,7 +20,7 @@ from convcalc.text import value_text
     good={"input": [32, 32, 8], "layers": [{"type": "conv", "filters": 8, "kernel": 3, "stride": 2}]},
     tensorflow_refuses=True,
 )
-def tensorflow_cannot_build(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Iterator[Hit]:
+def tensorflow_cannot_build(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
     Asks each layer's kind what TensorFlow cannot build: a per-channel conv with unequal strides (the
@@ -40,10 +38,10 @@ def tensorflow_cannot_build(net: NetworkFacts, layer: LayerFacts, settings: Sett
     The fixes: one stride for both axes, a dilation of 1, or no stride with the dilation.
     """
     if layer.input_shape.empty or layer.output_shape.empty:
-        return
+        return None
     problem = layer.spec.tensorflow_problem(layer.input_shape, layer.output_shape)
     if problem is None:
-        return
+        return None
     fixes = []
     for changes in problem.changes if settings.fixes else ():
         changed = _changed(layer.spec, changes)
@@ -54,7 +52,7 @@ def tensorflow_cannot_build(net: NetworkFacts, layer: LayerFacts, settings: Sett
             continue
         title = ", ".join(f"{key}={value_text(_shown(value))}" for key, value in changes.items())
         fixes.append(Fix(f"{title} → {out}", layer.path, dict(changes)))
-    yield Hit(layer.index, problem.reason, tuple(fixes))
+    return Hit(layer.index, problem.reason, tuple(fixes))
 
 
 def _changed(spec: LayerSpec, changes: dict[str, object]) -> LayerSpec | None:

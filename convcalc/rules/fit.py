@@ -118,7 +118,7 @@ def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     good={"input": [2, 2, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1}]},
     tensorflow_refuses=True,
 )
-def window_larger_than_input(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Iterator[Hit]:
+def window_larger_than_input(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
     Checks that every conv and pool window fits inside its padded input (F ≤ W + 2P).
@@ -132,7 +132,7 @@ def window_larger_than_input(net: NetworkFacts, layer: LayerFacts, settings: Set
     """
     window = layer.window
     if window is None or layer.input_shape.empty or window.has_output:
-        return
+        return None
     dilated = " (F here is the dilated extent d·(F − 1) + 1)" if window.dilation != (1, 1) else ""
     axes = window.axes(layer.input_shape)
     parts = [
@@ -141,7 +141,7 @@ def window_larger_than_input(net: NetworkFacts, layer: LayerFacts, settings: Set
         if not a.result.has_output
     ]
     fixes = _output_fixes(layer, axes) if settings.fixes else ()
-    yield Hit(layer.index, per_axis(parts, "height and width: "), fixes)
+    return Hit(layer.index, per_axis(parts, "height and width: "), fixes)
 
 
 def _output_fixes(layer: LayerFacts, axes: tuple[WindowAxis, WindowAxis]) -> tuple[Fix, ...]:

@@ -3,8 +3,6 @@ divide the depth), CC113 (a crop that leaves nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.arithmetic import divisors
 from convcalc.findings import Fix, Severity
@@ -20,7 +18,7 @@ from convcalc.rules.base import Hit, Settings, layer_rule
     bad={"input": [8, 8, 6], "layers": [{"type": "split", "parts": 4, "part": 0}]},
     good={"input": [8, 8, 6], "layers": [{"type": "split", "parts": 2, "part": 0}]},
 )
-def split_outside_depth(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Iterator[Hit]:
+def split_outside_depth(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
     Checks that a `split` into `parts` equal parts divides the input depth D, and that a split by
@@ -37,15 +35,15 @@ def split_outside_depth(net: NetworkFacts, layer: LayerFacts, settings: Settings
     """
     spec = layer.spec
     if not isinstance(spec, Split) or layer.input_shape.empty:
-        return
+        return None
     depth = layer.input_shape.depth
     if spec.parts is not None and spec.part is not None:
         if depth % spec.parts == 0:
-            return
+            return None
         parts, part = spec.parts, spec.part
         near = sorted((g for g in divisors(depth) if g > part and g > 1), key=lambda g: (abs(g - parts), g))
         fixes = tuple(Fix(f"parts={g} → {depth // g} channels each", layer.path, {"parts": g}) for g in near[:2])
-        yield Hit(
+        return Hit(
             layer.index,
             f"parts = {spec.parts} must divide the input depth D = {depth} (remainder {depth % spec.parts}):"
             f" part {spec.part} would be {depth // spec.parts} of {depth} channels, and the last"
@@ -54,12 +52,13 @@ def split_outside_depth(net: NetworkFacts, layer: LayerFacts, settings: Settings
         )
     elif spec.start is not None and spec.stop is not None and spec.stop > depth:
         fixes = (Fix(f"stop={depth} → channels [{spec.start}, {depth})", layer.path, {"stop": depth}),)
-        yield Hit(
+        return Hit(
             layer.index,
             f"channels [{spec.start}, {spec.stop}) reach past the input depth D = {depth} by"
             f" {spec.stop - depth}: only {max(depth - spec.start, 0)} exist",
             fixes if spec.start < depth else (),
         )
+    return None
 
 
 @layer_rule(
@@ -71,7 +70,7 @@ def split_outside_depth(net: NetworkFacts, layer: LayerFacts, settings: Settings
     good={"input": [8, 8, 6], "layers": [{"type": "channel_shuffle", "groups": 3}]},
     tensorflow_refuses=True,
 )
-def shuffle_groups_do_not_divide(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Iterator[Hit]:
+def shuffle_groups_do_not_divide(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
     Checks that `channel_shuffle` with `groups: g` splits the depth D into g groups of D/g channels.
@@ -86,13 +85,13 @@ def shuffle_groups_do_not_divide(net: NetworkFacts, layer: LayerFacts, settings:
     """
     spec = layer.spec
     if not isinstance(spec, ChannelShuffle) or layer.input_shape.empty:
-        return
+        return None
     depth, groups = layer.input_shape.depth, spec.groups
     if depth % groups == 0:
-        return
+        return None
     near = sorted((g for g in divisors(depth) if g > 1), key=lambda g: (abs(g - groups), g))
     fixes = tuple(Fix(f"groups={g} → {depth // g} channels per group", layer.path, {"groups": g}) for g in near[:2])
-    yield Hit(
+    return Hit(
         layer.index,
         f"groups = {groups} must divide the input depth D = {depth} (remainder {depth % groups});"
         " TensorFlow cannot reshape the channels into equal groups",
@@ -109,7 +108,7 @@ def shuffle_groups_do_not_divide(net: NetworkFacts, layer: LayerFacts, settings:
     good={"input": [4, 4, 3], "layers": [{"type": "cropping", "crop": 1}]},
     tensorflow_refuses=True,
 )
-def crop_leaves_nothing(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Iterator[Hit]:
+def crop_leaves_nothing(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
     Checks that a `cropping` leaves at least one row and one column: top + bottom < H and
@@ -125,7 +124,7 @@ def crop_leaves_nothing(net: NetworkFacts, layer: LayerFacts, settings: Settings
     """
     spec = layer.spec
     if not isinstance(spec, Cropping) or layer.input_shape.empty:
-        return
+        return None
     top, bottom, left, right = spec.crop
     shape = layer.input_shape
     problems = []
@@ -134,4 +133,5 @@ def crop_leaves_nothing(net: NetworkFacts, layer: LayerFacts, settings: Settings
     if left + right >= shape.width:
         problems.append(f"left + right = {left} + {right} = {left + right} columns of W = {shape.width}")
     if problems:
-        yield Hit(layer.index, f"the crop removes {' and '.join(problems)}: nothing is left of {shape}")
+        return Hit(layer.index, f"the crop removes {' and '.join(problems)}: nothing is left of {shape}")
+    return None

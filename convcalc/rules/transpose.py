@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.findings import Fix, Severity
 from convcalc.layers import ConvTranspose
@@ -26,7 +24,7 @@ from convcalc.rules.fixing import pair_value
     },
     tensorflow_refuses=True,
 )
-def transpose_output_padding(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Iterator[Hit]:
+def transpose_output_padding(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
     Checks a `conv_transpose`: output_padding < S on each axis, and (W − 1)·S + F − 2P + output_padding ≥ 1.
@@ -41,14 +39,15 @@ def transpose_output_padding(net: NetworkFacts, layer: LayerFacts, settings: Set
     """
     spec = layer.spec
     if not isinstance(spec, ConvTranspose) or layer.input_shape.empty:
-        return
+        return None
     if spec.output_padding is not None and any(o >= s for o, s in zip(spec.output_padding, spec.stride, strict=True)):
         limit = pair_value(*(max(s - 1, 0) for s in spec.stride))
-        yield Hit(
+        return Hit(
             layer.index,
             f"output_padding {pair_value(*spec.output_padding)} must be smaller than the stride"
             f" {pair_value(*spec.stride)}",
             (Fix(f"output_padding={limit}", layer.path, {"output_padding": limit}),),
         )
     elif layer.output_shape.empty:
-        yield Hit(layer.index, f"the padding leaves no output ({layer.input_shape} → {layer.output_shape})")
+        return Hit(layer.index, f"the padding leaves no output ({layer.input_shape} → {layer.output_shape})")
+    return None
