@@ -6,7 +6,7 @@ Rules and renderers read these facts; nothing downstream recomputes a shape or a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from convcalc import arithmetic as ar
@@ -257,6 +257,26 @@ def _network_facts(network: Network, input_shape: Shape, facts: tuple[LayerFacts
     )
 
 
+def _moved_totals(base: NetworkFacts, network: Network, facts: tuple[LayerFacts, ...], moved: set[int]) -> NetworkFacts:
+    """:func:`_network_facts` of ``facts``, which differ from ``base.layers`` at ``moved`` only: the base's totals
+    plus what those layers add or take away (exact ints, so the same totals; a fix touches a few of many layers)."""
+
+    def change(figure: Callable[[LayerFacts], int]) -> int:
+        return sum(figure(facts[i]) - figure(base.layers[i]) for i in moved)
+
+    return dataclasses.replace(
+        base,
+        network=network,
+        layers=facts,
+        total_weights=base.total_weights + change(lambda layer: layer.weights),
+        total_biases=base.total_biases + change(lambda layer: layer.biases),
+        activation_values=base.activation_values + change(lambda layer: layer.output_shape.values),
+        total_statistics=base.total_statistics + change(lambda layer: layer.statistics),
+        total_frozen=base.total_frozen + change(lambda layer: 0 if layer.trainable else layer.weights + layer.biases),
+        total_macs=base.total_macs + change(lambda layer: layer.macs),
+    )
+
+
 def analyze(network: Network, receptive_fields: bool = True) -> NetworkFacts:
     """Walk the layers once, in order, computing shapes, counts, MACs and receptive fields.
 
@@ -282,17 +302,22 @@ def analyze(network: Network, receptive_fields: bool = True) -> NetworkFacts:
 
 
 def reanalyze(base: NetworkFacts, network: Network, changed: Iterable[int]) -> NetworkFacts:
-    """``analyze(network, receptive_fields=False)`` for a ``network`` that differs from ``base.network`` (itself
-    analysed without receptive fields) only in the layers at ``changed``: as many layers, each of the same
-    kind, name and ``inputs``. Only a changed layer, or one that reads a volume whose shape changed, is
-    computed again; every other layer keeps its facts, and the walk stops after the last change once no
-    shape differs. So a fix re-checked on a deep network costs the layers it touches, not all of them.
+    """``analyze(network, receptive_fields=False)`` for a ``network`` that differs from ``base.network`` only in
+    the layers at ``changed``: as many layers, each of the same kind, name and ``inputs``. Only a changed
+    layer, or one that reads a volume whose shape changed, is computed again; every other layer keeps its
+    facts, and the walk stops after the last change once no shape differs. So a fix re-checked on a deep
+    network costs the layers it touches, not all of them.
+
+    A ``base`` analysed with receptive fields gives the same facts but for those fields: the layers computed
+    again have the input's (not computed), the others keep the base's; for callers that read no field (the
+    fix checks: no error rule does), that saves analysing the base again.
     """
     todo = set(changed)
     if not todo:
         return dataclasses.replace(base, network=network)
     facts = list(base.layers)
     moved: set[int] = set()
+    computed: set[int] = set()
     last = max(todo)
     index = min(todo)
     while index < len(facts) and (index <= last or moved):
@@ -301,9 +326,10 @@ def reanalyze(base: NetworkFacts, network: Network, changed: Iterable[int]) -> N
         if index in todo or any(s in moved for s in before.inputs):
             shapes = [base.input_shape if s < 0 else facts[s].output_shape for s in before.inputs]
             facts[index] = _layer_facts(index, layer, before.name, before.inputs, shapes, None)
+            computed.add(index)
             if facts[index].output_shape != before.output_shape:
                 moved.add(index)
         elif layer is not before.spec:
             facts[index] = dataclasses.replace(before, spec=layer)
         index += 1
-    return _network_facts(network, base.input_shape, tuple(facts))
+    return _moved_totals(base, network, tuple(facts), computed)

@@ -585,6 +585,15 @@ def test_reanalyze_is_analyze_of_the_changed_network() -> None:
             assert reanalyze(base, changed, edited) == analyze(changed, receptive_fields=False), label
 
 
+def test_reanalyze_from_facts_with_receptive_fields_differs_in_those_fields_only() -> None:
+    unset = {"rf_rows": ar.INPUT_RECEPTIVE_FIELD, "rf_cols": ar.INPUT_RECEPTIVE_FIELD}
+    for label, network, changed, edited in _fixed_networks():
+        with contextlib.suppress(FigureLimitError):
+            facts = reanalyze(analyze(network), changed, edited)
+            plain = [dataclasses.replace(layer, **unset) for layer in facts.layers]
+            assert dataclasses.replace(facts, layers=tuple(plain)) == analyze(changed, receptive_fields=False), label
+
+
 def test_reanalyze_recomputes_what_reads_a_changed_shape() -> None:
     layers = [{"type": "conv", "filters": 8, "kernel": 3}, {"type": "relu"}, {"type": "fc", "units": 2}]
     network = Network.model_validate({"input": [32, 32, 3], "layers": layers})

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from pydantic import ValidationError
 
-from convcalc.analysis import NetworkFacts
+from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.findings import Fix, Severity
 from convcalc.layers import LayerSpec
-from convcalc.rules.base import Hit, Settings, rule
+from convcalc.rules.base import Hit, Settings, layer_rule
 from convcalc.text import value_text
 
 
-@rule(
+@layer_rule(
     "CC108",
     "tensorflow-cannot-build",
     Severity.ERROR,
@@ -22,7 +20,7 @@ from convcalc.text import value_text
     good={"input": [32, 32, 8], "layers": [{"type": "conv", "filters": 8, "kernel": 3, "stride": 2}]},
     tensorflow_refuses=True,
 )
-def tensorflow_cannot_build(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+def tensorflow_cannot_build(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
     Asks each layer's kind what TensorFlow cannot build: a per-channel conv with unequal strides (the
@@ -39,23 +37,22 @@ def tensorflow_cannot_build(net: NetworkFacts, settings: Settings) -> Iterator[H
     ## Use instead
     The fixes: one stride for both axes, a dilation of 1, or no stride with the dilation.
     """
-    for layer in net.layers:
-        if layer.input_shape.empty or layer.output_shape.empty:
+    if layer.input_shape.empty or layer.output_shape.empty:
+        return None
+    problem = layer.spec.tensorflow_problem(layer.input_shape, layer.output_shape)
+    if problem is None:
+        return None
+    fixes = []
+    for changes in problem.changes if settings.fixes else ():
+        changed = _changed(layer.spec, changes)
+        if changed is None:
             continue
-        problem = layer.spec.tensorflow_problem(layer.input_shape, layer.output_shape)
-        if problem is None:
+        out = changed.compute(layer.input_shape, list(layer.input_shapes)).out
+        if out.empty or changed.tensorflow_problem(layer.input_shape, out) is not None:
             continue
-        fixes = []
-        for changes in problem.changes if settings.fixes else ():
-            changed = _changed(layer.spec, changes)
-            if changed is None:
-                continue
-            out = changed.compute(layer.input_shape, list(layer.input_shapes)).out
-            if out.empty or changed.tensorflow_problem(layer.input_shape, out) is not None:
-                continue
-            title = ", ".join(f"{key}={value_text(_shown(value))}" for key, value in changes.items())
-            fixes.append(Fix(f"{title} → {out}", layer.path, dict(changes)))
-        yield Hit(layer.index, problem.reason, tuple(fixes))
+        title = ", ".join(f"{key}={value_text(_shown(value))}" for key, value in changes.items())
+        fixes.append(Fix(f"{title} → {out}", layer.path, dict(changes)))
+    return Hit(layer.index, problem.reason, tuple(fixes))
 
 
 def _changed(spec: LayerSpec, changes: dict[str, object]) -> LayerSpec | None:

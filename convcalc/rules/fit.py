@@ -9,7 +9,7 @@ from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.arithmetic import ceil_div
 from convcalc.findings import Fix, Severity
 from convcalc.layers import WindowAxis
-from convcalc.rules.base import Hit, Settings, rule
+from convcalc.rules.base import Hit, Settings, layer_rule, message_check, rule
 from convcalc.rules.fixing import fit_fixes, input_size_fixes, pair_value, rewindow, window_changes
 from convcalc.rules.graph import padding_before, padding_sides, size_locked
 from convcalc.text import exact_decimal, fraction_text, per_axis, value_text
@@ -55,6 +55,14 @@ def does_not_fit_message(net: NetworkFacts, layer: LayerFacts) -> str | None:
     return per_axis([(axis.name, sentence(axis, axis.unit)) for axis in misfits], "height and width: ")
 
 
+def misfit_message(net: NetworkFacts, layer: LayerFacts) -> str | None:
+    """CC101's sentence for a layer, or None where it does not fire (no window, "same", no output, a fit)."""
+    window = layer.window
+    if window is None or window.same or layer.input_shape.empty or not window.has_output:
+        return None
+    return does_not_fit_message(net, layer)
+
+
 @rule(
     "CC101",
     "stride-does-not-fit",
@@ -62,6 +70,7 @@ def does_not_fit_message(net: NetworkFacts, layer: LayerFacts) -> str | None:
     summary="(W − F + 2P) is not divisible by S: the output size is not an integer.",
     bad={"input": [10, 10, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3, "stride": 2}]},
     good={"input": [11, 11, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3, "stride": 2}]},
+    layer_check=message_check(misfit_message),
 )
 def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
@@ -88,10 +97,7 @@ def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     input_fixes_left = 1  # re-analysing the whole network is O(n): only for the first misfit
     locked: set[int] | None = None
     for layer in net.layers:
-        window = layer.window
-        if window is None or window.same or layer.input_shape.empty or not window.has_output:
-            continue
-        message = does_not_fit_message(net, layer)
+        message = misfit_message(net, layer)
         if message is not None and not settings.fixes:
             yield Hit(layer.index, message)
         elif message is not None:
@@ -103,7 +109,7 @@ def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
             yield Hit(layer.index, message, fixes)
 
 
-@rule(
+@layer_rule(
     "CC102",
     "window-larger-than-input",
     Severity.ERROR,
@@ -112,7 +118,7 @@ def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     good={"input": [2, 2, 1], "layers": [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1}]},
     tensorflow_refuses=True,
 )
-def window_larger_than_input(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+def window_larger_than_input(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
     Checks that every conv and pool window fits inside its padded input (F ≤ W + 2P).
@@ -124,19 +130,18 @@ def window_larger_than_input(net: NetworkFacts, settings: Settings) -> Iterator[
     ## Use instead
     Pad the input, use a smaller kernel, or remove a downsampling layer earlier in the network.
     """
-    for layer in net.layers:
-        window = layer.window
-        if window is None or layer.input_shape.empty or window.has_output:
-            continue
-        dilated = " (F here is the dilated extent d·(F − 1) + 1)" if window.dilation != (1, 1) else ""
-        axes = window.axes(layer.input_shape)
-        parts = [
-            (a.name, f"F = {a.span} > W + 2P = {a.size} + {a.pads} = {a.padded}: no output{dilated}")
-            for a in axes
-            if not a.result.has_output
-        ]
-        fixes = _output_fixes(layer, axes) if settings.fixes else ()
-        yield Hit(layer.index, per_axis(parts, "height and width: "), fixes)
+    window = layer.window
+    if window is None or layer.input_shape.empty or window.has_output:
+        return None
+    dilated = " (F here is the dilated extent d·(F − 1) + 1)" if window.dilation != (1, 1) else ""
+    axes = window.axes(layer.input_shape)
+    parts = [
+        (a.name, f"F = {a.span} > W + 2P = {a.size} + {a.pads} = {a.padded}: no output{dilated}")
+        for a in axes
+        if not a.result.has_output
+    ]
+    fixes = _output_fixes(layer, axes) if settings.fixes else ()
+    return Hit(layer.index, per_axis(parts, "height and width: "), fixes)
 
 
 def _output_fixes(layer: LayerFacts, axes: tuple[WindowAxis, WindowAxis]) -> tuple[Fix, ...]:

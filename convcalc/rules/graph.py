@@ -4,7 +4,7 @@ the padding in front of a window, and which layers a merge locks to their size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from convcalc.analysis import LayerFacts, NetworkFacts, Shape, Window
 from convcalc.arithmetic import same_output_size
@@ -122,6 +122,31 @@ def padding_before(net: NetworkFacts, layer: LayerFacts) -> tuple[Shape, list[La
             origin = current.input_shape
         current = only_producer(net, current)
     return origin, pads[::-1]
+
+
+def readers_of(net: NetworkFacts) -> dict[int, list[int]]:
+    """The layers that read each layer's output, in order (key −1: the network input); unread layers are absent."""
+    readers: dict[int, list[int]] = {}
+    for layer in net.layers:
+        for source in layer.inputs:
+            readers.setdefault(source, []).append(layer.index)
+    return readers
+
+
+def padding_after(net: NetworkFacts, layers: Iterable[int], readers: dict[int, list[int]]) -> set[int]:
+    """``layers`` and every layer whose :func:`padding_before` walks through one of them: their single-input
+    readers, and on through the readers of those that pad or keep the shape. ``readers``: :func:`readers_of`."""
+    reached = set(layers)
+    todo = list(reached)
+    while todo:
+        for index in readers.get(todo.pop(), ()):
+            layer = net.layers[index]
+            if len(layer.inputs) != 1 or index in reached:
+                continue
+            reached.add(index)
+            if layer.spec.added_padding() is not None or layer.traits.keeps_shape:
+                todo.append(index)
+    return reached
 
 
 def padding_sides(pads: list[LayerFacts]) -> tuple[int, int, int, int]:

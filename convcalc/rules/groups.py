@@ -4,16 +4,15 @@ do not divide its depth."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
-from convcalc.analysis import NetworkFacts
+from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.arithmetic import divisors
 from convcalc.findings import Fix, Severity
 from convcalc.layers import Conv, GroupNorm
-from convcalc.rules.base import Hit, Settings, rule
+from convcalc.rules.base import Hit, Settings, layer_rule
 
 
-@rule(
+@layer_rule(
     "CC104",
     "groups-do-not-divide",
     Severity.ERROR,
@@ -22,7 +21,7 @@ from convcalc.rules.base import Hit, Settings, rule
     good={"input": [8, 8, 6], "layers": [{"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "groups": 2}]},
     tensorflow_refuses=True,
 )
-def groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+def groups_do_not_divide(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
     Checks that a conv with `groups: g` splits its input channels and its filters into g equal groups:
@@ -35,28 +34,27 @@ def groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     ## Use instead
     A group count that divides both (AlexNet's two towers: groups = 2 with D = 96 and K = 256).
     """
-    for layer in net.layers:
-        spec = layer.spec
-        if not isinstance(spec, Conv) or spec.groups == 1 or layer.input_shape.empty:
-            continue
-        depth, filters, groups = layer.input_shape.depth, spec.filters, spec.groups
-        if depth % groups == 0 and filters % groups == 0:
-            continue
-        both = math.gcd(depth, filters)
-        nearest = sorted(divisors(both), key=lambda g: (abs(g - groups), g))
-        fixes = tuple(
-            Fix(f"groups={g} → {depth // g} channels and {filters // g} filters per group", layer.path, {"groups": g})
-            for g in nearest[:2]
-        )
-        yield Hit(
-            layer.index,
-            f"groups = {groups} must divide the input depth D = {depth} (remainder {depth % groups}) and the"
-            f" filters K = {filters} (remainder {filters % groups}); TensorFlow refuses this layer",
-            fixes,
-        )
+    spec = layer.spec
+    if not isinstance(spec, Conv) or spec.groups == 1 or layer.input_shape.empty:
+        return None
+    depth, filters, groups = layer.input_shape.depth, spec.filters, spec.groups
+    if depth % groups == 0 and filters % groups == 0:
+        return None
+    both = math.gcd(depth, filters)
+    nearest = sorted(divisors(both), key=lambda g: (abs(g - groups), g))
+    fixes = tuple(
+        Fix(f"groups={g} → {depth // g} channels and {filters // g} filters per group", layer.path, {"groups": g})
+        for g in nearest[:2]
+    )
+    return Hit(
+        layer.index,
+        f"groups = {groups} must divide the input depth D = {depth} (remainder {depth % groups}) and the"
+        f" filters K = {filters} (remainder {filters % groups}); TensorFlow refuses this layer",
+        fixes,
+    )
 
 
-@rule(
+@layer_rule(
     "CC109",
     "norm-groups-do-not-divide",
     Severity.ERROR,
@@ -65,7 +63,7 @@ def groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     good={"input": [8, 8, 6], "layers": [{"type": "group_norm", "groups": 3}]},
     tensorflow_refuses=True,
 )
-def norm_groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+def norm_groups_do_not_divide(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
     Checks that a `group_norm` with `groups: G` cuts its input's D channels into G equal groups: G must
@@ -79,20 +77,17 @@ def norm_groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Iterator
     A group count that divides D (32 groups for 64, 128 … channels, as in the paper; 1 is layer normalisation
     over H, W and D, D is instance normalisation).
     """
-    for layer in net.layers:
-        spec = layer.spec
-        if not isinstance(spec, GroupNorm) or layer.input_shape.empty:
-            continue
-        depth, groups = layer.input_shape.depth, spec.groups
-        if depth % groups == 0:
-            continue
-        nearest = sorted(divisors(depth), key=lambda g: (abs(g - groups), -g))
-        fixes = tuple(
-            Fix(f"groups={g} → {depth // g} channels per group", layer.path, {"groups": g}) for g in nearest[:2]
-        )
-        yield Hit(
-            layer.index,
-            f"groups = {groups} must divide the input depth D = {depth} ({depth} = {depth // groups}·{groups}"
-            f" + {depth % groups}); TensorFlow refuses this layer",
-            fixes,
-        )
+    spec = layer.spec
+    if not isinstance(spec, GroupNorm) or layer.input_shape.empty:
+        return None
+    depth, groups = layer.input_shape.depth, spec.groups
+    if depth % groups == 0:
+        return None
+    nearest = sorted(divisors(depth), key=lambda g: (abs(g - groups), -g))
+    fixes = tuple(Fix(f"groups={g} → {depth // g} channels per group", layer.path, {"groups": g}) for g in nearest[:2])
+    return Hit(
+        layer.index,
+        f"groups = {groups} must divide the input depth D = {depth} ({depth} = {depth // groups}·{groups}"
+        f" + {depth % groups}); TensorFlow refuses this layer",
+        fixes,
+    )

@@ -11,7 +11,7 @@ from convcalc.analysis import LayerFacts, NetworkFacts, Shape
 from convcalc.arithmetic import INPUT_RECEPTIVE_FIELD
 from convcalc.findings import Severity
 from convcalc.layers.merge import broadcast_shape
-from convcalc.rules.base import Hit, Settings, rule
+from convcalc.rules.base import Hit, Settings, message_check, rule
 from convcalc.rules.fixing import MERGE_FIXES, merge_fixes
 from convcalc.text import fraction_text
 
@@ -21,6 +21,35 @@ def _merge_inputs(net: NetworkFacts, layer: LayerFacts) -> list[tuple[str, Shape
         ("the input", net.input_shape) if source < 0 else (net.layers[source].label, net.layers[source].output_shape)
         for source in layer.inputs
     ]
+
+
+def _shown(net: NetworkFacts, layer: LayerFacts) -> str:
+    return "; ".join(f"{label}: {shape}" for label, shape in _merge_inputs(net, layer))
+
+
+def _add_message(net: NetworkFacts, layer: LayerFacts) -> str | None:
+    if layer.type != "add" or any(s.empty for s in layer.input_shapes) or len(set(layer.input_shapes)) <= 1:
+        return None
+    return (
+        f"add needs equal shapes but gets {_shown(net, layer)}; change the stride or filters of the branch that"
+        " differs (or project the shortcut with a 1×1 conv)"
+    )
+
+
+def _concat_message(net: NetworkFacts, layer: LayerFacts) -> str | None:
+    if layer.type != "concat" or any(s.empty for s in layer.input_shapes):
+        return None
+    if len({(s.height, s.width) for s in layer.input_shapes}) <= 1:
+        return None
+    return f"concat needs the same H×W on every input but gets {_shown(net, layer)}"
+
+
+def _multiply_message(net: NetworkFacts, layer: LayerFacts) -> str | None:
+    if layer.type != "multiply" or any(s.empty for s in layer.input_shapes):
+        return None
+    if broadcast_shape(layer.input_shapes) is not None:
+        return None
+    return f"multiply needs equal shapes or a 1×1×D gate over an H×W×D volume but gets {_shown(net, layer)}"
 
 
 @rule(
@@ -43,6 +72,7 @@ def _merge_inputs(net: NetworkFacts, layer: LayerFacts) -> list[tuple[str, Shape
         ],
     },
     tensorflow_refuses=True,
+    layer_check=message_check(_add_message),
 )
 def add_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
@@ -60,20 +90,13 @@ def add_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     fixed = 0
     for layer in net.layers:
-        if layer.type != "add" or any(s.empty for s in layer.input_shapes):
+        message = _add_message(net, layer)
+        if message is None:
             continue
-        if len(set(layer.input_shapes)) <= 1:
-            continue
-        shown = "; ".join(f"{label}: {shape}" for label, shape in _merge_inputs(net, layer))
         fixed += 1
         wanted = settings.fixes and fixed <= MERGE_FIXES
         fixes = merge_fixes(net, layer, lambda shapes: len(set(shapes)) == 1) if wanted else ()
-        yield Hit(
-            layer.index,
-            f"add needs equal shapes but gets {shown}; change the stride or filters of the branch that differs"
-            " (or project the shortcut with a 1×1 conv)",
-            fixes,
-        )
+        yield Hit(layer.index, message, fixes)
 
 
 @rule(
@@ -96,6 +119,7 @@ def add_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         ],
     },
     tensorflow_refuses=True,
+    layer_check=message_check(_concat_message),
 )
 def concat_sizes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
@@ -112,15 +136,13 @@ def concat_sizes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     fixed = 0
     for layer in net.layers:
-        if layer.type != "concat" or any(s.empty for s in layer.input_shapes):
+        message = _concat_message(net, layer)
+        if message is None:
             continue
-        if len({(s.height, s.width) for s in layer.input_shapes}) <= 1:
-            continue
-        shown = "; ".join(f"{label}: {shape}" for label, shape in _merge_inputs(net, layer))
         fixed += 1
         same_size = lambda shapes: len({(s.height, s.width) for s in shapes}) == 1  # noqa: E731
         fixes = merge_fixes(net, layer, same_size) if settings.fixes and fixed <= MERGE_FIXES else ()
-        yield Hit(layer.index, f"concat needs the same H×W on every input but gets {shown}", fixes)
+        yield Hit(layer.index, message, fixes)
 
 
 @rule(
@@ -146,6 +168,7 @@ def concat_sizes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         ],
     },
     tensorflow_refuses=True,
+    layer_check=message_check(_multiply_message),
 )
 def multiply_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
@@ -164,19 +187,13 @@ def multiply_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hi
     """
     fixed = 0
     for layer in net.layers:
-        if layer.type != "multiply" or any(s.empty for s in layer.input_shapes):
+        message = _multiply_message(net, layer)
+        if message is None:
             continue
-        if broadcast_shape(layer.input_shapes) is not None:
-            continue
-        shown = "; ".join(f"{label}: {shape}" for label, shape in _merge_inputs(net, layer))
         fixed += 1
         broadcasts = lambda shapes: broadcast_shape(shapes) is not None  # noqa: E731
         fixes = merge_fixes(net, layer, broadcasts) if settings.fixes and fixed <= MERGE_FIXES else ()
-        yield Hit(
-            layer.index,
-            f"multiply needs equal shapes or a 1×1×D gate over an H×W×D volume but gets {shown}",
-            fixes,
-        )
+        yield Hit(layer.index, message, fixes)
 
 
 @rule(

@@ -19,6 +19,7 @@ from convcalc.analysis import FigureLimitError, NetworkFacts, analyze, reanalyze
 from convcalc.findings import Edit, Finding, Fix, Severity
 from convcalc.fixes import LAYER_PATH, apply_fix
 from convcalc.rules.base import REGISTRY, Rule, Settings, run_rules
+from convcalc.rules.graph import padding_after, reaching_output, readers_of
 from convcalc.spec import Network, validate_layer
 
 ErrorSite = tuple[str, int | None]
@@ -64,9 +65,20 @@ class FixChecker:
     def __init__(self, network: Network, facts: NetworkFacts, settings: Settings) -> None:
         self.network = network
         self.spec: dict[str, Any] = network.model_dump(mode="json", exclude_defaults=True)
-        self._base: NetworkFacts | None = None
+        self._base = facts
+        """What the incremental checks start from (its receptive fields are kept: no error rule reads them)."""
         self.settings = settings
         self.before = error_sites(facts, settings)
+        self._quiet = dataclasses.replace(settings, fixes=False)
+        rules = _error_rules()
+        self._local = [rule for rule in rules if rule.layer_check is not None]
+        self._whole = [rule for rule in rules if rule.layer_check is None]
+        local = {rule.code for rule in self._local}
+        self._before_local = {site for site in self.before if site[0] in local}
+        # A fix checked incrementally keeps every layer's kind and inputs: the graph, and so who reads whom and
+        # which layers reach the output, stays the base's.
+        self._readers = readers_of(facts)
+        self._live = reaching_output(facts)
         self.verdicts: dict[str, Fix | None] = {}
         self.layers = len(facts.layers)
         self.spent = 0
@@ -80,18 +92,40 @@ class FixChecker:
         """The network with the fix applied, and its error sites; None when the fix does not even validate."""
         self.spent += self.layers
         try:
-            changed = self._changed(fix)
+            changed, incremental = self._changed(fix)
         except (ValidationError, FigureLimitError, ValueError, IndexError, KeyError):
             return None
-        return changed, error_sites(changed, self.settings)
+        return changed, self._sites(changed) if incremental else error_sites(changed, self.settings)
 
-    def _changed(self, fix: Fix) -> NetworkFacts:
-        """The facts of the network with the fix applied (receptive fields not computed). A fix that only sets
-        fields of layers keeping their kind, name and inputs (most fixes) is validated and analysed in those
-        layers alone (:func:`~convcalc.analysis.reanalyze`); any other is checked on the whole spec again."""
+    def _sites(self, changed: NetworkFacts) -> set[ErrorSite]:
+        """``error_sites(changed)`` for facts that :func:`~convcalc.analysis.reanalyze` made from the base: the
+        local rules run again on the layers whose facts changed and on those that read them through padding
+        (:attr:`~convcalc.rules.base.Rule.layer_check`); everywhere else their findings are the base's. The
+        rules that read the whole network run in full."""
+        touched = [
+            i for i, (was, now) in enumerate(zip(self._base.layers, changed.layers, strict=True)) if was is not now
+        ]
+        scope = padding_after(changed, touched, self._readers)
+        sites = {site for site in self._before_local if site[1] not in scope}
+        for rule in self._local:
+            layers = sorted(scope if rule.judges_dead_branches else scope & self._live)
+            sites.update((finding.code, finding.layer) for finding in rule.run_at(changed, layers, self._quiet))
+        for rule in self._whole:
+            sites.update(
+                (finding.code, finding.layer)
+                for finding in rule.run(changed, self._quiet)
+                if finding.layer is None or finding.layer in self._live or rule.judges_dead_branches
+            )
+        return sites
+
+    def _changed(self, fix: Fix) -> tuple[NetworkFacts, bool]:
+        """The facts of the network with the fix applied (receptive fields not computed), and whether they were
+        re-analysed incrementally. A fix that only sets fields of layers keeping their kind, name and inputs
+        (most fixes) is validated and analysed in those layers alone (:func:`~convcalc.analysis.reanalyze`);
+        any other is checked on the whole spec again."""
         fixed = apply_fix(self.spec, fix)
         if fix.insert is not None or fix.remove or not all(LAYER_PATH.fullmatch(edit.path) for edit in fix.edits):
-            return analyze(Network.model_validate(fixed), receptive_fields=False)
+            return analyze(Network.model_validate(fixed), receptive_fields=False), False
         old, new = self.spec["layers"], fixed["layers"]
         edited = [i for i, (before, after) in enumerate(zip(old, new, strict=True)) if before is not after]
         layers = list(self.network.layers)
@@ -99,11 +133,9 @@ class FixChecker:
             layer = validate_layer(new[i])
             was = layers[i]
             if (layer.kind_name, layer.name, layer.inputs) != (was.kind_name, was.name, was.inputs):
-                return analyze(Network.model_validate(fixed), receptive_fields=False)
+                return analyze(Network.model_validate(fixed), receptive_fields=False), False
             layers[i] = layer
-        if self._base is None:
-            self._base = analyze(self.network, receptive_fields=False)
-        return reanalyze(self._base, self.network.model_copy(update={"layers": layers}), edited)
+        return reanalyze(self._base, self.network.model_copy(update={"layers": layers}), edited), True
 
     def new_errors(self, fix: Fix) -> tuple[NetworkFacts, set[ErrorSite]] | None:
         """The errors the fix would bring (None: it breaks the spec itself)."""

@@ -3,16 +3,14 @@ divide the depth), CC113 (a crop that leaves nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from convcalc.analysis import NetworkFacts
+from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.arithmetic import divisors
 from convcalc.findings import Fix, Severity
 from convcalc.layers import ChannelShuffle, Cropping, Split
-from convcalc.rules.base import Hit, Settings, rule
+from convcalc.rules.base import Hit, Settings, layer_rule
 
 
-@rule(
+@layer_rule(
     "CC111",
     "split-outside-depth",
     Severity.ERROR,
@@ -20,7 +18,7 @@ from convcalc.rules.base import Hit, Settings, rule
     bad={"input": [8, 8, 6], "layers": [{"type": "split", "parts": 4, "part": 0}]},
     good={"input": [8, 8, 6], "layers": [{"type": "split", "parts": 2, "part": 0}]},
 )
-def split_outside_depth(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+def split_outside_depth(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
     Checks that a `split` into `parts` equal parts divides the input depth D, and that a split by
@@ -35,35 +33,35 @@ def split_outside_depth(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     ## Use instead
     A part count that divides D (ShuffleNetV2 splits in two), or a stop ≤ D.
     """
-    for layer in net.layers:
-        spec = layer.spec
-        if not isinstance(spec, Split) or layer.input_shape.empty:
-            continue
-        depth = layer.input_shape.depth
-        if spec.parts is not None and spec.part is not None:
-            if depth % spec.parts == 0:
-                continue
-            parts, part = spec.parts, spec.part
-            near = sorted((g for g in divisors(depth) if g > part and g > 1), key=lambda g: (abs(g - parts), g))
-            fixes = tuple(Fix(f"parts={g} → {depth // g} channels each", layer.path, {"parts": g}) for g in near[:2])
-            yield Hit(
-                layer.index,
-                f"parts = {spec.parts} must divide the input depth D = {depth} (remainder {depth % spec.parts}):"
-                f" part {spec.part} would be {depth // spec.parts} of {depth} channels, and the last"
-                f" {depth % spec.parts} belong to no part",
-                fixes,
-            )
-        elif spec.start is not None and spec.stop is not None and spec.stop > depth:
-            fixes = (Fix(f"stop={depth} → channels [{spec.start}, {depth})", layer.path, {"stop": depth}),)
-            yield Hit(
-                layer.index,
-                f"channels [{spec.start}, {spec.stop}) reach past the input depth D = {depth} by"
-                f" {spec.stop - depth}: only {max(depth - spec.start, 0)} exist",
-                fixes if spec.start < depth else (),
-            )
+    spec = layer.spec
+    if not isinstance(spec, Split) or layer.input_shape.empty:
+        return None
+    depth = layer.input_shape.depth
+    if spec.parts is not None and spec.part is not None:
+        if depth % spec.parts == 0:
+            return None
+        parts, part = spec.parts, spec.part
+        near = sorted((g for g in divisors(depth) if g > part and g > 1), key=lambda g: (abs(g - parts), g))
+        fixes = tuple(Fix(f"parts={g} → {depth // g} channels each", layer.path, {"parts": g}) for g in near[:2])
+        return Hit(
+            layer.index,
+            f"parts = {spec.parts} must divide the input depth D = {depth} (remainder {depth % spec.parts}):"
+            f" part {spec.part} would be {depth // spec.parts} of {depth} channels, and the last"
+            f" {depth % spec.parts} belong to no part",
+            fixes,
+        )
+    elif spec.start is not None and spec.stop is not None and spec.stop > depth:
+        fixes = (Fix(f"stop={depth} → channels [{spec.start}, {depth})", layer.path, {"stop": depth}),)
+        return Hit(
+            layer.index,
+            f"channels [{spec.start}, {spec.stop}) reach past the input depth D = {depth} by"
+            f" {spec.stop - depth}: only {max(depth - spec.start, 0)} exist",
+            fixes if spec.start < depth else (),
+        )
+    return None
 
 
-@rule(
+@layer_rule(
     "CC112",
     "shuffle-groups-do-not-divide",
     Severity.ERROR,
@@ -72,7 +70,7 @@ def split_outside_depth(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     good={"input": [8, 8, 6], "layers": [{"type": "channel_shuffle", "groups": 3}]},
     tensorflow_refuses=True,
 )
-def shuffle_groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+def shuffle_groups_do_not_divide(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
     Checks that `channel_shuffle` with `groups: g` splits the depth D into g groups of D/g channels.
@@ -85,24 +83,23 @@ def shuffle_groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Itera
     ## Use instead
     The group count of the grouped convs around it (ShuffleNet v1), or 2 (ShuffleNetV2), dividing D.
     """
-    for layer in net.layers:
-        spec = layer.spec
-        if not isinstance(spec, ChannelShuffle) or layer.input_shape.empty:
-            continue
-        depth, groups = layer.input_shape.depth, spec.groups
-        if depth % groups == 0:
-            continue
-        near = sorted((g for g in divisors(depth) if g > 1), key=lambda g: (abs(g - groups), g))
-        fixes = tuple(Fix(f"groups={g} → {depth // g} channels per group", layer.path, {"groups": g}) for g in near[:2])
-        yield Hit(
-            layer.index,
-            f"groups = {groups} must divide the input depth D = {depth} (remainder {depth % groups});"
-            " TensorFlow cannot reshape the channels into equal groups",
-            fixes,
-        )
+    spec = layer.spec
+    if not isinstance(spec, ChannelShuffle) or layer.input_shape.empty:
+        return None
+    depth, groups = layer.input_shape.depth, spec.groups
+    if depth % groups == 0:
+        return None
+    near = sorted((g for g in divisors(depth) if g > 1), key=lambda g: (abs(g - groups), g))
+    fixes = tuple(Fix(f"groups={g} → {depth // g} channels per group", layer.path, {"groups": g}) for g in near[:2])
+    return Hit(
+        layer.index,
+        f"groups = {groups} must divide the input depth D = {depth} (remainder {depth % groups});"
+        " TensorFlow cannot reshape the channels into equal groups",
+        fixes,
+    )
 
 
-@rule(
+@layer_rule(
     "CC113",
     "crop-leaves-nothing",
     Severity.ERROR,
@@ -111,7 +108,7 @@ def shuffle_groups_do_not_divide(net: NetworkFacts, settings: Settings) -> Itera
     good={"input": [4, 4, 3], "layers": [{"type": "cropping", "crop": 1}]},
     tensorflow_refuses=True,
 )
-def crop_leaves_nothing(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+def crop_leaves_nothing(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
     Checks that a `cropping` leaves at least one row and one column: top + bottom < H and
@@ -125,16 +122,16 @@ def crop_leaves_nothing(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     ## Use instead
     A crop of the difference between the two sizes that must meet, half on each side.
     """
-    for layer in net.layers:
-        spec = layer.spec
-        if not isinstance(spec, Cropping) or layer.input_shape.empty:
-            continue
-        top, bottom, left, right = spec.crop
-        shape = layer.input_shape
-        problems = []
-        if top + bottom >= shape.height:
-            problems.append(f"top + bottom = {top} + {bottom} = {top + bottom} rows of H = {shape.height}")
-        if left + right >= shape.width:
-            problems.append(f"left + right = {left} + {right} = {left + right} columns of W = {shape.width}")
-        if problems:
-            yield Hit(layer.index, f"the crop removes {' and '.join(problems)}: nothing is left of {shape}")
+    spec = layer.spec
+    if not isinstance(spec, Cropping) or layer.input_shape.empty:
+        return None
+    top, bottom, left, right = spec.crop
+    shape = layer.input_shape
+    problems = []
+    if top + bottom >= shape.height:
+        problems.append(f"top + bottom = {top} + {bottom} = {top + bottom} rows of H = {shape.height}")
+    if left + right >= shape.width:
+        problems.append(f"left + right = {left} + {right} = {left + right} columns of W = {shape.width}")
+    if problems:
+        return Hit(layer.index, f"the crop removes {' and '.join(problems)}: nothing is left of {shape}")
+    return None

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from convcalc.analysis import NetworkFacts
+from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.findings import Fix, Severity
 from convcalc.layers import ConvTranspose
-from convcalc.rules.base import Hit, Settings, rule
+from convcalc.rules.base import Hit, Settings, layer_rule
 from convcalc.rules.fixing import pair_value
 
 
-@rule(
+@layer_rule(
     "CC107",
     "transpose-output-padding",
     Severity.ERROR,
@@ -26,7 +24,7 @@ from convcalc.rules.fixing import pair_value
     },
     tensorflow_refuses=True,
 )
-def transpose_output_padding(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
+def transpose_output_padding(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
     Checks a `conv_transpose`: output_padding < S on each axis, and (W − 1)·S + F − 2P + output_padding ≥ 1.
@@ -39,19 +37,17 @@ def transpose_output_padding(net: NetworkFacts, settings: Settings) -> Iterator[
     ## Use instead
     output_padding in 0…S − 1 (usually 0 or 1 for S = 2), or `"same"` padding, which gives W·S.
     """
-    for layer in net.layers:
-        spec = layer.spec
-        if not isinstance(spec, ConvTranspose) or layer.input_shape.empty:
-            continue
-        if spec.output_padding is not None and any(
-            o >= s for o, s in zip(spec.output_padding, spec.stride, strict=True)
-        ):
-            limit = pair_value(*(max(s - 1, 0) for s in spec.stride))
-            yield Hit(
-                layer.index,
-                f"output_padding {pair_value(*spec.output_padding)} must be smaller than the stride"
-                f" {pair_value(*spec.stride)}",
-                (Fix(f"output_padding={limit}", layer.path, {"output_padding": limit}),),
-            )
-        elif layer.output_shape.empty:
-            yield Hit(layer.index, f"the padding leaves no output ({layer.input_shape} → {layer.output_shape})")
+    spec = layer.spec
+    if not isinstance(spec, ConvTranspose) or layer.input_shape.empty:
+        return None
+    if spec.output_padding is not None and any(o >= s for o, s in zip(spec.output_padding, spec.stride, strict=True)):
+        limit = pair_value(*(max(s - 1, 0) for s in spec.stride))
+        return Hit(
+            layer.index,
+            f"output_padding {pair_value(*spec.output_padding)} must be smaller than the stride"
+            f" {pair_value(*spec.stride)}",
+            (Fix(f"output_padding={limit}", layer.path, {"output_padding": limit}),),
+        )
+    elif layer.output_shape.empty:
+        return Hit(layer.index, f"the padding leaves no output ({layer.input_shape} → {layer.output_shape})")
+    return None
