@@ -3,7 +3,7 @@ not broadcast), CC309 (misaligned fields)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from typing import Any
 
@@ -25,6 +25,24 @@ def _merge_inputs(net: NetworkFacts, layer: LayerFacts) -> list[tuple[str, Shape
 
 def _shown(net: NetworkFacts, layer: LayerFacts) -> str:
     return "; ".join(f"{label}: {shape}" for label, shape in _merge_inputs(net, layer))
+
+
+def _merge_hits(
+    net: NetworkFacts,
+    settings: Settings,
+    message_of: Callable[[NetworkFacts, LayerFacts], str | None],
+    fits: Callable[[list[Shape]], bool],
+) -> Iterator[Hit]:
+    """One hit per merge ``message_of`` finds wrong; the first MERGE_FIXES get fixes (a branch's stride or
+    filters) under which ``fits`` holds for the merged shapes."""
+    fixed = 0
+    for layer in net.layers:
+        message = message_of(net, layer)
+        if message is None:
+            continue
+        fixed += 1
+        fixes = merge_fixes(net, layer, fits) if settings.fixes and fixed <= MERGE_FIXES else ()
+        yield Hit(layer.index, message, fixes)
 
 
 def _add_message(net: NetworkFacts, layer: LayerFacts) -> str | None:
@@ -88,15 +106,7 @@ def add_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     Give the shortcut the same stride and depth, typically a 1×1 conv with stride 2 and K filters (the
     ResNet "projection shortcut"), or drop the stride on the main branch.
     """
-    fixed = 0
-    for layer in net.layers:
-        message = _add_message(net, layer)
-        if message is None:
-            continue
-        fixed += 1
-        wanted = settings.fixes and fixed <= MERGE_FIXES
-        fixes = merge_fixes(net, layer, lambda shapes: len(set(shapes)) == 1) if wanted else ()
-        yield Hit(layer.index, message, fixes)
+    yield from _merge_hits(net, settings, _add_message, lambda shapes: len(set(shapes)) == 1)
 
 
 @rule(
@@ -134,15 +144,8 @@ def concat_sizes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     Give every branch the same total stride and "same" padding (the Inception block), or crop/upsample
     the larger one (the U-Net skip connection).
     """
-    fixed = 0
-    for layer in net.layers:
-        message = _concat_message(net, layer)
-        if message is None:
-            continue
-        fixed += 1
-        same_size = lambda shapes: len({(s.height, s.width) for s in shapes}) == 1  # noqa: E731
-        fixes = merge_fixes(net, layer, same_size) if settings.fixes and fixed <= MERGE_FIXES else ()
-        yield Hit(layer.index, message, fixes)
+    same_size = lambda shapes: len({(s.height, s.width) for s in shapes}) == 1  # noqa: E731
+    yield from _merge_hits(net, settings, _concat_message, same_size)
 
 
 @rule(
@@ -185,15 +188,7 @@ def multiply_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hi
     ## Use instead
     Give the gate's last layer as many filters or units as the gated volume has channels.
     """
-    fixed = 0
-    for layer in net.layers:
-        message = _multiply_message(net, layer)
-        if message is None:
-            continue
-        fixed += 1
-        broadcasts = lambda shapes: broadcast_shape(shapes) is not None  # noqa: E731
-        fixes = merge_fixes(net, layer, broadcasts) if settings.fixes and fixed <= MERGE_FIXES else ()
-        yield Hit(layer.index, message, fixes)
+    yield from _merge_hits(net, settings, _multiply_message, lambda shapes: broadcast_shape(shapes) is not None)
 
 
 @rule(
