@@ -23,25 +23,30 @@ def _check(*args: str) -> tuple[str, str, int]:
     return result.stdout, result.stderr, result.exit_code
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """Good specs, specs with errors, two that cannot be read, and one whose fixes run out of budget."""
-    folder = tmp_path_factory.mktemp("jobs")
-    (folder / "bad.json").write_text('{"input": [10, 10, 3], "layers": [{"type": "conv", "filters": 4, "stride": -1}]}')
-    (folder / "junk.json").write_text("not json")
+def _budget_spec(folder: Path) -> str:
+    """A 3,000-layer spec with misfits enough that its fixes run out of the fix budget (a note on stderr)."""
     layers: list[dict[str, object]] = []
-    for _ in range(12):  # misfits with fixes enough to spend the fix budget of a 3,000-layer spec
+    for _ in range(12):
         layers += [
             {"type": "conv", "filters": 2, "kernel": 2, "padding": 1},
             {"type": "pool", "kernel": 3, "stride": 2},
         ]
     layers += [{"type": "relu"}] * (3000 - len(layers))
-    (folder / "budget.json").write_text(json.dumps({"input": [101, 101, 1], "layers": layers}))
+    path = folder / "budget.json"
+    path.write_text(json.dumps({"input": [101, 101, 1], "layers": layers}))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Good specs, specs with errors, and two that cannot be read."""
+    folder = tmp_path_factory.mktemp("jobs")
+    (folder / "bad.json").write_text('{"input": [10, 10, 3], "layers": [{"type": "conv", "filters": 4, "stride": -1}]}')
+    (folder / "junk.json").write_text("not json")
     return [
         str(EXAMPLES / "vgg16.json"),
         str(folder / "bad.json"),
         str(EXAMPLES / "stride_mismatch.json"),
-        str(folder / "budget.json"),
         str(EXAMPLES / "resnet18.json"),
         str(folder / "junk.json"),
         str(EXAMPLES / "inception_block.json"),
@@ -53,9 +58,18 @@ def test_jobs_write_what_one_process_writes(files: list[str], fmt: str) -> None:
     one = _check(*files, "--format", fmt, "--jobs", "1")
     assert one[2] == 2  # the unreadable specs
     assert "bad.json is not a valid convcalc spec" in one[1] and "junk.json" in one[1]
-    assert "findings shown without fixes" in one[1]  # the budget's note, in its place among the errors
-    assert one[1].index("bad.json") < one[1].index("budget.json") < one[1].index("junk.json")
+    assert one[1].index("bad.json") < one[1].index("junk.json")
     assert _check(*files, "--format", fmt, "--jobs", "3") == one
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_a_workers_note_keeps_its_place_among_the_errors(files: list[str], fmt: str) -> None:
+    # The budget's note comes from a worker, like the errors: each file's stderr stays in the file's place.
+    specs = [*files[:3], _budget_spec(Path(files[1]).parent), *files[3:]]
+    one = _check(*specs, "--format", fmt, "--jobs", "1")
+    assert "findings shown without fixes" in one[1]
+    assert one[1].index("bad.json") < one[1].index("budget.json") < one[1].index("junk.json")
+    assert _check(*specs, "--format", fmt, "--jobs", "3") == one
 
 
 @pytest.mark.parametrize("fmt", ["table", "json"])
