@@ -23,7 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from convcalc.graph import graph_problems
 from convcalc.layers import KINDS
-from convcalc.spec import LAYER_MODELS, MAX_LAYERS, AnyLayer, InputShape, Network
+from convcalc.spec import LAYER_MODELS, MAX_LAYERS, AnyLayer, InputShape, Network, validate_by_kind
 from convcalc.text import did_you_mean, folded
 
 MAX_SPEC_BYTES = 4 * 1024 * 1024
@@ -407,8 +407,8 @@ def _layer_list() -> TypeAdapter[list[AnyLayer]]:
 
 
 def _valid_network(data: dict[str, Any]) -> Network | None:
-    try:
-        return Network.model_validate(data)
+    try:  # by kind first; the whole union only where a failure costs at most one chunk
+        return validate_by_kind(data) or (Network.model_validate(data) if len(data["layers"]) <= _CHUNK else None)
     except ValidationError:
         return None  # validated again a chunk at a time, for the problems
 
@@ -431,8 +431,8 @@ def validate(file: str, data: Any, source: SourceMap | None = None) -> Network:
     elif isinstance(layers, list) and (wide := _wide_merges(layers)):  # text was held to these; data was not
         problems += [_problem(path, message, source) for path, message in wide]
         rest = {**data, "layers": []}
-    elif isinstance(layers, list) and len(layers) <= _CHUNK and (whole := _valid_network(data)) is not None:
-        rest = whole  # a spec that fits in one chunk and is valid (the common case): validated once, whole
+    elif isinstance(layers, list) and (whole := _valid_network(data)) is not None:
+        rest = whole  # a valid spec (the common case): validated once
     elif isinstance(layers, list) and layers:
         valid: list[Any] = []
         for begin in range(0, len(layers), _CHUNK):

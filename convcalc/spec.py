@@ -7,9 +7,10 @@ never break it. A layer object is one of the registry's kinds (:mod:`convcalc.la
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
 from convcalc.layers import LAYER_MODELS, REGISTRY, LayerSpec
@@ -24,7 +25,10 @@ __all__ = [
     "InputShape",
     "Network",
     "json_schema",
+    "network_data",
+    "validate_by_kind",
     "validate_layer",
+    "validate_network",
 ]
 
 MAX_LAYERS = 10_000
@@ -66,7 +70,14 @@ class InputShape(_Model):
 
 
 class Network(_Model):
-    """A whole network: the input volume, the layers in order, and optionally the class count."""
+    """A whole network: the input volume, the layers in order, and optionally the class count.
+
+    Its own validator and serializer compile the schema of every kind (the union of ``layers``), which costs
+    a cold start more than all the rest of a check: they are built on first use (``defer_build``), and
+    :func:`validate_network` and :func:`network_data` get by with the schemas of the kinds a spec uses.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: Name | None = None
     input: InputShape
@@ -78,10 +89,73 @@ class Network(_Model):
 def validate_layer(data: Any) -> AnyLayer:
     """One layer object validated as any registered kind (by its ``type``); raises ValidationError.
 
-    Through the network's own validator, as the only layer of a 1×1×1 network: a validator of the union
-    alone would compile every kind's schema a second time, which costs a cold start more than it saves.
+    A layer of a known ``type`` is validated by its kind's model alone; anything else through the network's
+    own validator, as the only layer of a 1×1×1 network, for the union's errors (an unknown or missing type).
     """
+    kind = _kind_of(data)
+    if kind is not None:
+        return kind.model_validate(data)
     return Network.model_validate({"input": [1, 1, 1], "layers": [data]}).layers[0]
+
+
+def validate_network(data: Any) -> Network:
+    """``Network.model_validate(data)``, compiling only the schemas of the kinds the spec uses.
+
+    A valid spec is validated a layer at a time by each layer's kind and the rest by a model of the other
+    fields; anything that does not validate that way goes through the network's own validator, whose errors
+    (paths, union tags) are the ones users see. Same result either way: each kind's schema is the one the
+    union picks by ``type``.
+    """
+    return validate_by_kind(data) or Network.model_validate(data)
+
+
+def network_data(network: Network) -> dict[str, Any]:
+    """``network.model_dump(mode="json", exclude_defaults=True)``, through the kinds' own serializers."""
+    values = {name: getattr(network, name) for name in _header_model().model_fields}
+    header = _header_model().model_construct(_fields_set=network.model_fields_set - {"layers"}, **values)
+    data = header.model_dump(mode="json", exclude_defaults=True)
+    layers = [layer.model_dump(mode="json", exclude_defaults=True) for layer in network.layers]
+    # In the network's field order, as its own serializer writes it.
+    return {
+        name: layers if name == "layers" else data[name]
+        for name in Network.model_fields
+        if name in data or name == "layers"
+    }
+
+
+def _kind_of(data: Any) -> type[LayerSpec] | None:
+    tag = data.get("type") if isinstance(data, dict) else None
+    return LAYER_MODELS.get(tag) if isinstance(tag, str) else None
+
+
+@functools.cache
+def _header_model() -> type[BaseModel]:
+    """The network's fields but ``layers``, validated as the network validates them."""
+    fields: dict[str, Any] = {
+        name: (field.annotation, field) for name, field in Network.model_fields.items() if name != "layers"
+    }
+    return create_model("NetworkFields", __base__=_Model, **fields)
+
+
+def validate_by_kind(data: Any) -> Network | None:
+    """The network, validated a layer at a time by each layer's kind; None where that does not validate (an
+    unknown or missing ``type``, a bad field, layers already validated): :func:`validate_network` says why."""
+    if not isinstance(data, dict) or not isinstance(layers := data.get("layers"), list):
+        return None
+    if not 1 <= len(layers) <= MAX_LAYERS:
+        return None
+    try:
+        valid = []
+        for layer in layers:
+            kind = _kind_of(layer)
+            if kind is None:
+                return None
+            valid.append(kind.model_validate(layer))
+        header = _header_model().model_validate({key: value for key, value in data.items() if key != "layers"})
+    except ValidationError:
+        return None
+    values = {name: getattr(header, name) for name in type(header).model_fields}
+    return Network.model_construct(_fields_set=header.model_fields_set | {"layers"}, layers=valid, **values)
 
 
 def json_schema() -> dict[str, Any]:

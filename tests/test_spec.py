@@ -6,6 +6,7 @@ import json
 import re
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,18 @@ from hypothesis import given
 from pydantic import ValidationError
 
 from convcalc.analysis import analyze
-from convcalc.layers import FC, Conv, Flatten, Pool, ReLU
-from convcalc.spec import LAYER_MODELS, MAX_SIZE, Network, json_schema
+from convcalc.layers import FC, REGISTRY, Conv, Flatten, Pool, ReLU
+from convcalc.spec import (
+    LAYER_MODELS,
+    MAX_SIZE,
+    Network,
+    json_schema,
+    network_data,
+    validate_by_kind,
+    validate_network,
+)
 from tests.helpers import EXAMPLES
-from tests.strategies import spec_dicts
+from tests.strategies import spec_dicts, spec_like_values
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
 
@@ -405,3 +414,56 @@ def test_generated_examples_are_up_to_date(tmp_path: Path) -> None:
         sys.path.remove(str(EXAMPLES))
     for name, build in generate_modern.EXAMPLES.items():
         assert (EXAMPLES / name).read_text(encoding="utf-8") == generate_modern.spec_text(build()), name
+
+
+def _whole_or_error(validate: Callable[[Any], Network], data: Any) -> tuple[Any, ...]:
+    try:
+        network = validate(data)
+    except ValidationError:
+        return ("invalid",)
+    return network, network.model_fields_set, network_data(network)
+
+
+def _same_as_the_union(data: Any) -> None:
+    """validate_network and network_data give what Network's own validator and serializer give."""
+    ours = _whole_or_error(validate_network, data)
+    theirs = _whole_or_error(Network.model_validate, data)
+    assert ours[0] == theirs[0]
+    if ours[0] != "invalid":
+        assert ours[1] == theirs[1]
+        assert ours[2] == theirs[0].model_dump(mode="json", exclude_defaults=True)
+        assert list(ours[2]) == list(theirs[0].model_dump(mode="json", exclude_defaults=True))
+
+
+@pytest.mark.parametrize(
+    "example", sorted(EXAMPLES.rglob("*.json")), ids=lambda p: str(p.relative_to(EXAMPLES).with_suffix(""))
+)
+def test_validation_by_kind_is_the_unions_on_every_example(example: Path) -> None:
+    data = json.loads(example.read_text(encoding="utf-8"))
+    assert validate_by_kind(data) is not None  # the fast path takes every example
+    _same_as_the_union(data)
+
+
+def test_validation_by_kind_is_the_unions_for_every_kind() -> None:
+    layers = [{**kind.example, "name": f"k{i}", "inputs": ["input"]} for i, kind in enumerate(REGISTRY.kinds)]
+    for layer in layers:
+        _same_as_the_union({"name": "n", "input": [8, 8, 4], "classes": 3, "layers": [layer], "ignore": ["CC2"]})
+        _same_as_the_union({"input": [8, 8, 4], "layers": [{**layer, "stride": True}]})
+
+
+@given(spec_dicts())
+def test_validation_by_kind_is_the_unions_on_random_specs(data: dict[str, Any]) -> None:
+    _same_as_the_union(data)
+
+
+@given(spec_like_values())
+def test_validation_by_kind_is_the_unions_on_spec_like_values(data: Any) -> None:
+    _same_as_the_union(data)
+
+
+def test_validation_by_kind_leaves_the_unknown_to_the_union() -> None:
+    for layers in ([{"type": "Conv2D"}], [{"filters": 3}], [{"type": ["conv"]}], [], [5]):
+        assert validate_by_kind({"input": [4, 4, 1], "layers": layers}) is None
+    assert validate_by_kind({"input": [4, 4, 1], "layers": [{"type": "relu"}], "extra": 1}) is None
+    with pytest.raises(ValidationError, match=r"does not match any of the expected tags"):
+        validate_network({"input": [4, 4, 1], "layers": [{"type": "Conv2D"}]})

@@ -19,7 +19,7 @@ from convcalc.analysis import FigureLimitError, LayerFacts, NetworkFacts, Shape,
 from convcalc.arithmetic import congruence_solutions, divisors, nearest_solutions
 from convcalc.findings import Fix
 from convcalc.layers import Conv, Pool, WindowAxis
-from convcalc.spec import MAX_SIZE, InputShape
+from convcalc.spec import MAX_SIZE, InputShape, network_data, validate_network
 from convcalc.text import value_text
 
 
@@ -338,10 +338,10 @@ def merge_fixes(net: NetworkFacts, layer: LayerFacts, same: Callable[[list[Shape
                 changes["filters"] = target.depth
             if not changes:
                 continue
-            data = net.network.model_dump(mode="json", exclude_defaults=True)
+            data = network_data(net.network)
             data["layers"][source].update(changes)
             try:
-                changed = analyze(type(net.network).model_validate(data))
+                changed = analyze(validate_network(data))
             except (ValidationError, FigureLimitError):
                 continue  # a stride past 2^31 − 1, or figures past the limit: not a fix
             if same([changed.input_shape if s < 0 else changed.layers[s].output_shape for s in layer.inputs]):

@@ -20,7 +20,7 @@ from convcalc.findings import Edit, Finding, Fix, Severity
 from convcalc.fixes import LAYER_PATH, apply_fix
 from convcalc.rules.base import REGISTRY, Rule, Settings, run_rules
 from convcalc.rules.graph import padding_after, reaching_output, readers_of
-from convcalc.spec import Network, validate_layer
+from convcalc.spec import Network, network_data, validate_layer, validate_network
 
 ErrorSite = tuple[str, int | None]
 """An error finding's identity: its code and its layer (None: the whole network)."""
@@ -64,7 +64,7 @@ class FixChecker:
 
     def __init__(self, network: Network, facts: NetworkFacts, settings: Settings) -> None:
         self.network = network
-        self.spec: dict[str, Any] = network.model_dump(mode="json", exclude_defaults=True)
+        self.spec: dict[str, Any] = network_data(network)
         self._base = facts
         """What the incremental checks start from (its receptive fields are kept: no error rule reads them)."""
         self.settings = settings
@@ -125,7 +125,7 @@ class FixChecker:
         any other is checked on the whole spec again."""
         fixed = apply_fix(self.spec, fix)
         if fix.insert is not None or fix.remove or not all(LAYER_PATH.fullmatch(edit.path) for edit in fix.edits):
-            return analyze(Network.model_validate(fixed), receptive_fields=False), False
+            return analyze(validate_network(fixed), receptive_fields=False), False
         old, new = self.spec["layers"], fixed["layers"]
         edited = [i for i, (before, after) in enumerate(zip(old, new, strict=True)) if before is not after]
         layers = list(self.network.layers)
@@ -133,7 +133,7 @@ class FixChecker:
             layer = validate_layer(new[i])
             was = layers[i]
             if (layer.kind_name, layer.name, layer.inputs) != (was.kind_name, was.name, was.inputs):
-                return analyze(Network.model_validate(fixed), receptive_fields=False), False
+                return analyze(validate_network(fixed), receptive_fields=False), False
             layers[i] = layer
         return reanalyze(self._base, self.network.model_copy(update={"layers": layers}), edited), True
 
