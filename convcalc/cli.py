@@ -17,6 +17,7 @@ from convcalc.cli_options import (
     checked_or_exit,
     lint_options,
     model_input_size,
+    output_file,
     output_width,
     print_spec_error,
     progress,
@@ -119,7 +120,8 @@ def check(
         ),
     ] = None,
     output: Annotated[
-        str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the report to this file.")
+        str | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write the report to this file (-: standard output)."),
     ] = None,
     jobs: Annotated[
         int | None,
@@ -145,6 +147,7 @@ def check(
 
     settings = dict(settings or {})
     input_size = model_input_size(settings.pop(MODEL_INPUT, None))
+    output = output_file(output)
     terminal = output is None and sys.stdout.isatty()
     options = RenderOptions(
         fold=not show_all,
@@ -357,7 +360,7 @@ def draw(
     spec: Annotated[str, typer.Argument(metavar="FILE", help="A spec file (JSON) or Keras model file.")],
     output: Annotated[
         str | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write the SVG here (default: standard output)."),
+        typer.Option("--output", "-o", metavar="FILE", help="Write the SVG here (default, or -: standard output)."),
     ] = None,
     config_file: str | None = None,
     settings: dict[str, Any] | None = None,
@@ -367,6 +370,7 @@ def draw(
     Layers with error findings are outlined in red, warnings in amber. Exit 0 when drawn, 2 when the spec
     cannot be read or the output is not an .svg file.
     """
+    output = output_file(output)
     if output is not None and not output.lower().endswith(".svg"):
         usage_error(f"--output: convcalc draws SVG only; name the file *.svg (got {output!r})")
     checked = checked_or_exit(spec, settings or {}, config_file)
@@ -386,7 +390,7 @@ def import_model(
         ),
     ],
     output: Annotated[
-        str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the spec here (default: stdout).")
+        str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the spec here (default, or -: stdout).")
     ] = None,
     model_input: ModelInput = None,
 ) -> None:
@@ -425,7 +429,7 @@ def import_model(
         raise typer.Exit(EXIT_USAGE) from None
     from convcalc.report.json_report import spec_json
 
-    write_output(spec_json(spec), output)
+    write_output(spec_json(spec), output_file(output))
 
 
 @app.command()

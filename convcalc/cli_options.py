@@ -49,6 +49,12 @@ def usage_error(message: str) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
+def output_file(output: str | None) -> str | None:
+    """The file an ``--output``/``-o`` names; None for standard output (no option, or ``-o -`` as elsewhere: a
+    file called "-" is ``-o ./-``)."""
+    return None if output == "-" else output
+
+
 def write_output(text: str, output: str | None = None) -> None:
     """``text`` to standard output, or to the file ``output`` as UTF-8, replaced whole (:func:`replace_file`).
 

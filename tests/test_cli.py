@@ -481,3 +481,23 @@ def test_a_missing_dependency_is_one_line_not_a_traceback() -> None:
     assert process.returncode == 2
     assert "Traceback" not in process.stderr
     assert "'typer'" in process.stderr and "pip install" in process.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "start"),
+    [
+        (["check", str(EXAMPLES / "lenet5.json"), "--format", "json"], "{"),
+        (["check", str(EXAMPLES / "lenet5.json")], " "),  # the title, centred
+        (["draw", str(EXAMPLES / "lenet5.json")], "<svg"),
+    ],
+    ids=["check-json", "check-table", "draw"],
+)
+def test_output_dash_is_standard_output(
+    args: list[str], start: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    default = runner.invoke(app, args)
+    dash = runner.invoke(app, [*args, "-o", "-"])
+    assert dash.exit_code == default.exit_code == 0
+    assert dash.stdout == default.stdout and dash.stdout.startswith(start) and "lenet" in dash.stdout
+    assert list(tmp_path.iterdir()) == []  # no file called "-"

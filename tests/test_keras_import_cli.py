@@ -42,6 +42,16 @@ def test_import_writes_a_spec_that_checks_with_the_same_total(model_files: dict[
     assert report["total_params"] == model_files["params"]
 
 
+def test_import_dash_o_dash_writes_to_standard_output(
+    model_files: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    dash = runner.invoke(app, ["import", model_files["keras"], "-o", "-"])
+    assert dash.exit_code == 0 and json.loads(dash.stdout)["layers"]
+    assert dash.stdout == runner.invoke(app, ["import", model_files["keras"]]).stdout
+    assert list(tmp_path.iterdir()) == []  # no file called "-"
+
+
 @pytest.mark.parametrize("kind", ["keras", "json"])
 def test_check_reads_model_files_directly(model_files: dict[str, Any], kind: str) -> None:
     result = runner.invoke(app, ["check", model_files[kind], "-f", "json"])

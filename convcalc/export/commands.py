@@ -14,6 +14,7 @@ import typer
 from convcalc.cli_options import (
     checked_or_exit,
     lint_options,
+    output_file,
     output_width,
     progress,
     replace_file,
@@ -191,8 +192,7 @@ def export(
     from convcalc.text import plural, printable
 
     limits = Limits(_size(max_param_bytes), _size(max_activation_bytes))
-    if output == "-":
-        output = None
+    output = output_file(output)
     if to is Target.keras and (output is None or not output.endswith(".keras")):
         got = "no -o" if output is None else f"-o {printable(output)}"
         raise _fail(f"error: --to keras writes a Keras 3 file, whose name must end in .keras (got {got})", EXIT_USAGE)
