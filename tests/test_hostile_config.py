@@ -99,6 +99,10 @@ def test_a_config_in_the_repository_applies(repo: Path, where: str) -> None:
     (folder / "convcalc.toml").write_text('ignore = ["CC101"]\n')
     report = json.loads(run("check", spec_in(repo / "models" / "v1"), "-f", "json").stdout)
     assert "CC101" not in codes(report) and report["config_file"] == str(folder / "convcalc.toml")
+    # SARIF says which config judged each result too.
+    sarif = json.loads(run("check", spec_in(repo / "models" / "v1"), "-f", "sarif").stdout)
+    configs = {result["properties"]["config_file"] for result in sarif["runs"][0]["results"]}
+    assert configs == {str(folder / "convcalc.toml")}
 
 
 def test_a_worktree_git_file_is_a_repository_root_too(tmp_path: Path) -> None:

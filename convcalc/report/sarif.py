@@ -77,6 +77,7 @@ def part(checked: CheckedSpec, options: RenderOptions = DEFAULT_OPTIONS) -> list
                 "properties": {
                     "layer": finding.layer,
                     "fixes": [fix.record() for fix in finding.fixes],
+                    "config_file": checked.config_file,
                 },
             }
         )
