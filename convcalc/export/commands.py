@@ -106,7 +106,9 @@ def _prepare(
         return EXIT_USAGE
     checked = result.spec
     ignored = TF_ONLY_RULES if torch else ()
-    decision = decide(checked, force=force, limits=limits, verb=verb, ignored=ignored)
+    decision = decide(
+        checked, force=force, limits=limits, verb=verb, ignored=ignored, framework="PyTorch" if torch else "TensorFlow"
+    )
     if decision.show_findings:
         import dataclasses
 

@@ -44,8 +44,17 @@ class Decision:
     show_findings: bool = False
 
 
-def decide(checked: CheckedSpec, *, force: bool, limits: Limits, verb: str, ignored: tuple[str, ...] = ()) -> Decision:
-    """Decide whether ``checked`` may be built; ``verb`` (``exported``, ``verified``) goes into the messages.
+def decide(
+    checked: CheckedSpec,
+    *,
+    force: bool,
+    limits: Limits,
+    verb: str,
+    ignored: tuple[str, ...] = (),
+    framework: str = "TensorFlow",
+) -> Decision:
+    """Decide whether ``checked`` may be built; ``verb`` (``exported``, ``verified``) and the ``framework`` that
+    builds it (``TensorFlow``, ``PyTorch``) go into the messages.
 
     A layer the export cannot map stops it (exit 2); error findings stop it (exit 1) unless ``force``; a layer
     with no output stops it even then (TensorFlow cannot build it); parameter or activation memory over the
@@ -63,7 +72,7 @@ def decide(checked: CheckedSpec, *, force: bool, limits: Limits, verb: str, igno
         return Decision(
             EXIT_FINDINGS,
             [
-                f"error: {file}: not {verb}: {count}; fix the spec, or pass --force to build what TensorFlow"
+                f"error: {file}: not {verb}: {count}; fix the spec, or pass --force to build what {framework}"
                 " would build (floored sizes)"
             ],
             show_findings=True,
@@ -73,7 +82,7 @@ def decide(checked: CheckedSpec, *, force: bool, limits: Limits, verb: str, igno
         return Decision(
             EXIT_FINDINGS,
             [
-                f"error: {file}: not {verb}: {printable(cannot[0])}; TensorFlow cannot build it, even with --force",
+                f"error: {file}: not {verb}: {printable(cannot[0])}; {framework} cannot build it, even with --force",
                 *(f"  also: {printable(reason)}" for reason in cannot[1:10]),
             ],
             show_findings=True,
@@ -100,7 +109,7 @@ def decide(checked: CheckedSpec, *, force: bool, limits: Limits, verb: str, igno
     messages = []
     if errors:
         messages.append(
-            f"warning: {file}: --force: building what TensorFlow builds despite {len(errors)} error"
+            f"warning: {file}: --force: building what {framework} builds despite {len(errors)} error"
             f" finding{'s' if len(errors) != 1 else ''}:"
         )
         for layer in facts.layers:
@@ -108,7 +117,7 @@ def decide(checked: CheckedSpec, *, force: bool, limits: Limits, verb: str, igno
             if window is not None and not window.same and not window.fits:
                 messages.append(
                     f"  {printable(layer.label)}: floored to {layer.output_shape}"
-                    f" (S does not divide W − F + 2P; TensorFlow drops what no window reaches)"
+                    f" (S does not divide W − F + 2P; {framework} drops what no window reaches)"
                 )
         classes = facts.network.classes
         if classes is not None and tuple(facts.output_shape) != (1, 1, classes):

@@ -135,8 +135,9 @@ def test_every_example_verifies_with_pytorch(path: Path) -> None:
         assert result.exit_code == 2 and REFUSED[path.stem] in result.stderr
         return
     if path.stem in FLOORED:  # a conv that does not fit (CC101): refused unless --force, then floored as PyTorch does
-        assert result.exit_code == 1
+        assert result.exit_code == 1 and "pass --force to build what PyTorch would build" in result.stderr
         result = CliRunner().invoke(app, ["verify", str(path), "--framework", "torch", "--force", "--width", "200"])
+        assert "building what PyTorch builds despite" in result.stderr and "PyTorch drops" in result.stderr
     assert result.exit_code == 0, result.output
     assert "with PyTorch, and so does the total" in result.stdout
     if path.parent.name == "torchvision":
