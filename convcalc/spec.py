@@ -125,7 +125,7 @@ def network_data(network: Network) -> dict[str, Any]:
 
 def _kind_of(data: Any) -> type[LayerSpec] | None:
     tag = data.get("type") if isinstance(data, dict) else None
-    return LAYER_MODELS.get(tag) if isinstance(tag, str) else None
+    return LAYER_MODELS.get(tag) if type(tag) is str else None  # a str subclass may not even hash: the union's
 
 
 @functools.cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 import warnings
 from collections.abc import Callable
@@ -467,3 +468,42 @@ def test_validation_by_kind_leaves_the_unknown_to_the_union() -> None:
     assert validate_by_kind({"input": [4, 4, 1], "layers": [{"type": "relu"}], "extra": 1}) is None
     with pytest.raises(ValidationError, match=r"does not match any of the expected tags"):
         validate_network({"input": [4, 4, 1], "layers": [{"type": "Conv2D"}]})
+
+
+def test_a_str_subclass_type_goes_through_the_union() -> None:
+    class Unhashable(str):
+        __hash__ = None  # type: ignore[assignment]
+
+    data = {"input": [8, 8, 4], "layers": [{"type": Unhashable("fc"), "units": 3}]}
+    with pytest.raises(ValidationError):
+        Network.model_validate(data)
+    with pytest.raises(ValidationError):
+        validate_network(data)
+
+
+MERGE_FIX_PAST_THE_LIMIT = {
+    "input": [2147483647, 2147483647, 1],
+    "layers": [
+        {"type": "conv", "filters": 1, "kernel": 1, "stride": 1048576, "name": "a"},
+        {"type": "pool", "kernel": 2147483647, "stride": 1, "name": "b", "inputs": ["input"]},
+        {"type": "add", "inputs": ["a", "b"]},
+    ],
+}
+"""A merge whose fix candidates set a stride past 2^31 − 1: they do not validate, and are not fixes."""
+
+
+def test_checking_never_builds_the_unions_validator(tmp_path: Path) -> None:
+    # The union of every kind is what a cold check would compile for nothing (only bad input needs its
+    # messages): every example and fix-heavy specs are checked in a fresh process that then asks pydantic.
+    (tmp_path / "merge.json").write_text(json.dumps(MERGE_FIX_PAST_THE_LIMIT))
+    files = [*map(str, sorted(EXAMPLES.rglob("*.json"))), str(tmp_path / "merge.json")]
+    code = (
+        "import sys\n"
+        "from convcalc.api import check\n"
+        "from convcalc.spec import Network\n"
+        "for file in sys.argv[1:]:\n"
+        "    check(file)\n"
+        "print(Network.__pydantic_complete__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, *files], capture_output=True, text=True, check=True)
+    assert result.stdout == "False\n"

@@ -57,7 +57,8 @@ def _size(text: str) -> int:
 ForceOption = Annotated[
     bool,
     typer.Option(
-        "--force", help="Go ahead despite error findings: build what TensorFlow builds (sizes that do not fit floored)."
+        "--force",
+        help="Go ahead despite error findings: build what the framework builds (sizes that do not fit floored).",
     ),
 ]
 MaxParamBytes = Annotated[

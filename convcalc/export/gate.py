@@ -57,7 +57,7 @@ def decide(
     builds it (``TensorFlow``, ``PyTorch``) go into the messages.
 
     A layer the export cannot map stops it (exit 2); error findings stop it (exit 1) unless ``force``; a layer
-    with no output stops it even then (TensorFlow cannot build it); parameter or activation memory over the
+    with no output stops it even then (the framework cannot build it); parameter or activation memory over the
     limits stops it (exit 2). ``ignored`` rule codes neither stop it nor count (CC108, TensorFlow's own
     refusals, for the PyTorch export).
     """

@@ -13,13 +13,11 @@ from itertools import chain
 from math import gcd
 from typing import Any
 
-from pydantic import ValidationError
-
 from convcalc.analysis import FigureLimitError, LayerFacts, NetworkFacts, Shape, Window, analyze, resolve_window
 from convcalc.arithmetic import congruence_solutions, divisors, nearest_solutions
 from convcalc.findings import Fix
 from convcalc.layers import Conv, Pool, WindowAxis
-from convcalc.spec import MAX_SIZE, InputShape, network_data, validate_network
+from convcalc.spec import MAX_SIZE, InputShape, network_data, validate_by_kind
 from convcalc.text import value_text
 
 
@@ -340,10 +338,13 @@ def merge_fixes(net: NetworkFacts, layer: LayerFacts, same: Callable[[list[Shape
                 continue
             data = network_data(net.network)
             data["layers"][source].update(changes)
+            network = validate_by_kind(data)  # None: a stride past 2^31 − 1, say; not a fix
             try:
-                changed = analyze(validate_network(data))
-            except (ValidationError, FigureLimitError):
-                continue  # a stride past 2^31 − 1, or figures past the limit: not a fix
+                changed = analyze(network) if network is not None else None
+            except FigureLimitError:
+                changed = None  # figures past the limit: not a fix
+            if changed is None:
+                continue
             if same([changed.input_shape if s < 0 else changed.layers[s].output_shape for s in layer.inputs]):
                 text = ", ".join(f"{key}={value}" for key, value in changes.items())
                 fix = Fix(f"{producer.name}: {text}", producer.path, changes)
