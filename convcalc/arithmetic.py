@@ -18,7 +18,9 @@ class AxisResult(NamedTuple):
     ``size`` is the output size: the floor of (W − F + 2P)/S + 1, which TensorFlow and PyTorch compute,
     or with ``ceil`` PyTorch's ``ceil_mode`` rounding up (never below 0); ``numerator`` is
     W − F + P_before + P_after; ``remainder`` is ``numerator mod S`` when the numerator is ≥ 0 — the padded
-    rows/columns at the bottom/right that the floor leaves unread (ceil mode reads them with one more window).
+    rows/columns at the bottom/right that the floor leaves unread (ceil mode reads them with one more window;
+    there a window larger than the padded input by less than S still makes one output, and the remainder is
+    the Python ``numerator % S``).
     """
 
     size: int
@@ -30,7 +32,7 @@ class AxisResult(NamedTuple):
     def fits(self) -> bool:
         """True when the size is what the layer means: (W − F + 2P)/S + 1 is a positive integer, or ceil mode
         rounds it up on purpose."""
-        return self.numerator >= 0 and (self.remainder == 0 or self.ceil)
+        return self.size > 0 and (self.remainder == 0 or self.ceil)
 
     @property
     def rounding(self) -> str:
@@ -39,8 +41,8 @@ class AxisResult(NamedTuple):
 
     @property
     def has_output(self) -> bool:
-        """False when the window is larger than the padded input (F > W + 2P)."""
-        return self.numerator >= 0
+        """False when there is no window: F > W + 2P (in ceil mode, F ≥ W + 2P + S)."""
+        return self.size > 0
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after: int) -> AxisResult:
@@ -67,23 +69,26 @@ def conv_output_size(size: int, kernel: int, stride: int, pad_before: int, pad_a
 def ceil_mode_output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after: int) -> AxisResult:
     """Output size of a pool window along one axis under PyTorch's ``ceil_mode=True``.
 
-        out = ceil((W − F + P_before + P_after)/S) + 1, less one when that last window would start at or past
-        W + P_before (a window must start inside the input or the left padding; PyTorch's rule). A window may
-        hang over the padded input's end: the pool reads what is there. F > W + 2P has no output, as in floor mode
-    (PyTorch would slide one window past both ends there; convcalc reports it as CC102).
+    out = ceil((W − F + P_before + P_after)/S) + 1, less one when that last window would start at or past
+    W + P_before (a window must start inside the input or the left padding; PyTorch's rule). A window may
+    hang over the padded input's end: the pool reads what is there. So a window larger than the padded input
+    by less than S still makes one output, read from what it covers (PyTorch's pools do); F ≥ W + 2P + S
+    makes none.
 
-        >>> ceil_mode_output_size(112, 3, 2, 0, 0)  # GoogLeNet's maxpool1: 55.5 rounds up to 56
-        AxisResult(size=56, numerator=109, remainder=1, ceil=True)
-        >>> ceil_mode_output_size(5, 2, 2, 1, 1).size  # ceil(5/2) + 1 = 4 would start at 6 = W + P: 3
-        3
-        >>> ceil_mode_output_size(13, 3, 2, 0, 0).size  # exact: the same as the floor
-        6
+    >>> ceil_mode_output_size(112, 3, 2, 0, 0)  # GoogLeNet's maxpool1: 55.5 rounds up to 56
+    AxisResult(size=56, numerator=109, remainder=1, ceil=True)
+    >>> ceil_mode_output_size(5, 2, 2, 1, 1).size  # ceil(5/2) + 1 = 4 would start at 6 = W + P: 3
+    3
+    >>> ceil_mode_output_size(13, 3, 2, 0, 0).size  # exact: the same as the floor
+    6
+    >>> ceil_mode_output_size(2, 3, 2, 0, 0).size  # ceil(−1/2) + 1 = 1: one window hangs a row past W
+    1
+    >>> ceil_mode_output_size(2, 3, 1, 0, 0).has_output  # ceil(−1/1) + 1 = 0: none
+    False
     """
     numerator = size - kernel + pad_before + pad_after
-    if numerator < 0:
-        return AxisResult(size=0, numerator=numerator, remainder=0, ceil=True)
-    out = ceil_div(numerator, stride) + 1
-    if (out - 1) * stride >= size + pad_before:
+    out = max(0, ceil_div(numerator, stride) + 1)
+    if out and (out - 1) * stride >= size + pad_before:
         out -= 1
     return AxisResult(size=out, numerator=numerator, remainder=numerator % stride, ceil=True)
 

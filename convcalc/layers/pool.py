@@ -458,7 +458,7 @@ TORCH_POOLS = {"max": "nn.MaxPool2d", "avg": "nn.AvgPool2d", "l2": "nn.LPPool2d"
 
 
 def _floor_size(result: ar.AxisResult, stride: int) -> int:
-    return result.numerator // stride + 1 if result.has_output else 0
+    return result.numerator // stride + 1 if result.numerator >= 0 else 0
 
 
 def _axis_padding(result: ar.AxisResult, kernel: int, stride: int) -> str | None:

@@ -121,7 +121,8 @@ def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
 def window_larger_than_input(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
     """
     ## What it does
-    Checks that every conv and pool window fits inside its padded input (F ≤ W + 2P).
+    Checks that every conv and pool window fits inside its padded input (F ≤ W + 2P). A ceil-mode pool
+    (PyTorch's) also slides one window that hangs past it by less than a stride (F < W + 2P + S).
 
     ## Why is this bad
     A window larger than the padded input produces no output at all; TensorFlow fails at run time with
@@ -136,7 +137,13 @@ def window_larger_than_input(net: NetworkFacts, layer: LayerFacts, settings: Set
     dilated = " (F here is the dilated extent d·(F − 1) + 1)" if window.dilation != (1, 1) else ""
     axes = window.axes(layer.input_shape)
     parts = [
-        (a.name, f"F = {a.span} > W + 2P = {a.size} + {a.pads} = {a.padded}: no output{dilated}")
+        (
+            a.name,
+            f"F = {a.span} ≥ W + 2P + S = {a.size} + {a.pads} + {a.stride} = {a.padded + a.stride}: no output,"
+            f" even in ceil mode{dilated}"
+            if window.ceil_mode
+            else f"F = {a.span} > W + 2P = {a.size} + {a.pads} = {a.padded}: no output{dilated}",
+        )
         for a in axes
         if not a.result.has_output
     ]

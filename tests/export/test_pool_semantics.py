@@ -67,6 +67,8 @@ CEIL_CASES = [
     (7, 6, 3, 2, 1),
     (5, 5, 2, 2, 1),  # ceil would start a window at W + P: the decrement, equal to the floor
     (9, 10, 3, 1, 1),
+    (2, 3, 3, 2, 0),  # a window larger than the 2 rows: one output all the same, hanging 1 row past them
+    (1, 1, 2, 2, 0),
 ]
 
 

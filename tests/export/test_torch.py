@@ -195,3 +195,22 @@ def test_frozen_layers_do_not_train() -> None:
     plan = assert_torch_matches_analysis(analysed(spec))
     net = build_module(plan)
     assert [p.requires_grad for p in net.parameters()] == [False, False, True, True]
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "padding"),
+    [(2, 3, 2, 0), (1, 2, 2, 0), (4, 7, 4, 1), (1, 3, 3, 1), (5, 6, 2, 0)],
+)
+def test_a_ceil_mode_window_larger_than_the_input_is_pytorchs_one_output(
+    size: int, kernel: int, stride: int, padding: int, tmp_path: Path
+) -> None:
+    # PyTorch slides one window when F < W + 2P + S; convcalc's size, and no CC102, must agree.
+    pool = {"type": "pool", "mode": "max", "kernel": kernel, "stride": stride, "padding": padding, "ceil_mode": True}
+    spec = tmp_path / "pool.json"
+    spec.write_text(json.dumps({"input": [size, size, 2], "layers": [pool]}))
+    expected = torch.nn.functional.max_pool2d(torch.zeros(1, 2, size, size), kernel, stride, padding, ceil_mode=True)
+    report = json.loads(CliRunner().invoke(app, ["check", str(spec), "-f", "json"]).stdout)
+    assert report["layers"][0]["output_shape"] == [*expected.shape[2:], 2]
+    assert "CC102" not in {finding["code"] for finding in report["findings"]}
+    result = CliRunner().invoke(app, ["verify", str(spec), "--framework", "torch"])
+    assert result.exit_code == 0, result.output

@@ -26,11 +26,13 @@ PROPERTY = examples(300)
 
 @st.composite
 def torch_windows(draw: st.DrawFn) -> tuple[int, int, int, int]:
-    """(W, F, S, P) as PyTorch's pools accept them: P ≤ F/2 and F ≤ W + 2P."""
+    """(W, F, S, P) as PyTorch's ceil-mode pools accept them: P ≤ F/2 and F < W + 2P + S (a window may hang past
+    the padded input by less than a stride)."""
     kernel = draw(st.integers(1, 9))
     padding = draw(st.integers(0, kernel // 2))
-    size = draw(st.integers(max(1, kernel - 2 * padding), 60))
-    return size, kernel, draw(st.integers(1, 7)), padding
+    stride = draw(st.integers(1, 7))
+    size = draw(st.integers(max(1, kernel - 2 * padding - stride + 1), 60))
+    return size, kernel, stride, padding
 
 
 def ceil_mode_windows(size: int, kernel: int, stride: int, padding: int) -> list[int]:
