@@ -15,6 +15,7 @@ from convcalc.cli_options import (
     MODEL_INPUT,
     ModelInput,
     checked_or_exit,
+    dimensions,
     lint_options,
     model_input_size,
     output_file,
@@ -201,15 +202,11 @@ def rules(
 
 
 def _parse_volume(text: str) -> tuple[int, int, int]:
-    parts = [p for p in text.replace("×", "x").replace(",", "x").lower().split("x") if p]
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        usage_error(f"--input: expected HxWxD like 227x227x3 (got {text!r})")
-    if len(values) == 2:
+    values = dimensions(text)
+    if values is not None and len(values) == 2:
         typer.echo(f"note: --input {text} has no depth; assuming 1 (write e.g. {text}x3)", err=True)
         values.append(1)
-    if len(values) != 3:
+    if values is None or len(values) != 3:
         usage_error(f"--input: expected HxWxD like 227x227x3 (got {text!r})")
     return values[0], values[1], values[2]
 
@@ -217,10 +214,8 @@ def _parse_volume(text: str) -> tuple[int, int, int]:
 def _parse_pair(text: str, option: str) -> Any:
     if text in ("same", "valid"):
         return text
-    parts = text.replace("×", "x").replace(",", "x").lower().split("x")
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
+    values = dimensions(text)
+    if values is None or len(values) > 2:
         usage_error(f"{option}: expected an integer or h,w (got {text!r})")
     return values[0] if len(values) == 1 else values
 

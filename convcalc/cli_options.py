@@ -176,17 +176,28 @@ ModelInput = Annotated[
 ]
 
 
+def dimensions(text: str) -> list[int] | None:
+    """Sizes as the options write them, ``224x224x3`` (or ``×`` or ``,`` between them), each a plain decimal
+    of at most 10 digits; None when any part is not (an empty one, a sign, other digits).
+
+    >>> dimensions("227×227,3"), dimensions("3"), dimensions("10xx"), dimensions("-1")
+    ([227, 227, 3], [3], None, None)
+    """
+    parts = text.replace("×", "x").replace(",", "x").lower().split("x")
+    if all(part.isascii() and part.isdigit() and len(part) <= 10 for part in parts):
+        return [int(part) for part in parts]
+    return None
+
+
 def model_input_size(text: str | None) -> tuple[int, int, int | None] | None:
     """``--input 224x224`` → (224, 224, None); ``224x224x3`` → (224, 224, 3); a usage error otherwise."""
     if text is None:
         return None
     from convcalc.layers.fields import MAX_SIZE
 
-    parts = text.replace("×", "x").replace(",", "x").lower().split("x")
-    if len(parts) in (2, 3) and all(part.isascii() and part.isdigit() and len(part) <= 10 for part in parts):
-        sizes = [int(part) for part in parts]
-        if all(1 <= size <= MAX_SIZE for size in sizes):
-            return (sizes[0], sizes[1], sizes[2] if len(sizes) == 3 else None)
+    sizes = dimensions(text)
+    if sizes is not None and len(sizes) in (2, 3) and all(1 <= size <= MAX_SIZE for size in sizes):
+        return (sizes[0], sizes[1], sizes[2] if len(sizes) == 3 else None)
     usage_error(f"--input: expected HxW or HxWxD with sizes from 1 to {MAX_SIZE:,}, like 224x224 (got {text!r})")
 
 
