@@ -45,6 +45,9 @@ MAX_NODES = 100_000
 ResNet-18 has 176 nodes for 71 layers)."""
 MAX_VALUES = 1024
 """Constants with more values than this are not read (shape constants and bounds have a handful)."""
+MAX_INDICES = 65_536
+"""Integer index tensors with more values than this are not read (an ``as_strided`` of a pooled 1×1×C volume
+has C, a few thousand at most)."""
 INSTALL_HINT = "pip install 'convcalc[onnx]'"
 _WHAT = "ONNX model file"
 _FLOAT_TYPES = {1: 4, 10: 2, 11: 8, 16: 2}
@@ -156,10 +159,13 @@ def _fill_input(dims: list[Any], input_size: InputSize, name: str, shown: str) -
 
 def _drop_weight_bytes(model: Any) -> None:
     """Forget the bytes of every large initializer (only its dims are used) before shape inference copies the
-    model: a 500 MiB file is then a few KiB to infer."""
+    model: a 500 MiB file is then a few KiB to infer. Integer tensors up to ``MAX_INDICES`` values stay: they
+    are indices, not weights (the dynamo exporter's ``as_strided`` gathers one index per value of a tensor)."""
     from onnx import TensorProto
 
     for tensor in model.graph.initializer:
+        if tensor.data_type in (TensorProto.INT64, TensorProto.INT32) and _numel(tensor.dims) <= MAX_INDICES:
+            continue
         if _numel(tensor.dims) > MAX_VALUES and tensor.data_location != TensorProto.EXTERNAL:
             for name in ("raw_data", "float_data", "double_data", "int32_data", "int64_data"):
                 tensor.ClearField(name)
@@ -325,7 +331,7 @@ class _Importer:
             return None
         _drop_weight_bytes(self.model)
         self.shapes = _inferred(self.model)
-        nodes = _fused(graph)
+        nodes = _fused(graph, self.shapes)
         live = self._live(graph, nodes)
         try:
             for index, node in enumerate(nodes):
@@ -549,6 +555,7 @@ class _Importer:
         elif op == "Slice" and isinstance(first, Constant):
             values, dims = _sliced(first, node) or (None, None)
         elif op == "Transpose" and isinstance(first, Constant):
+            stored = first.stored  # a stored tensor transposed (a Linear's weight for MatMul) is its parameters
             values, dims = _transposed(first, attributes.get("perm")) or (None, None)
         elif op == "Concat" and all(isinstance(i, Constant) and i.values is not None for i in inputs):
             values = tuple(v for i in inputs if isinstance(i, Constant) and i.values for v in i.values)
@@ -701,11 +708,13 @@ class _Importer:
         return problems
 
 
-def _fused(graph: Any) -> list[Any]:
+def _fused(graph: Any, shapes: dict[str, Dims] | None = None) -> list[Any]:
     """The graph's nodes with the exporters' spellings of one function fused into that function's node, at the
     position of the pattern's last node (the others become None): the TorchScript exporter's erf GELU,
     x·½·(1 + erf(x/√2)) as Div, Erf, Add, Mul, Mul, becomes Gelu; PyTorch's SiLU, Sigmoid then Mul(x, σ(x)),
-    becomes Swish. Only where each inner result feeds the next step alone and the constants are the function's."""
+    becomes Swish; the dynamo exporter's ``as_strided`` of a contiguous tensor, Reshape to one axis then Gather
+    of 0, 1, …, n − 1 back to the tensor's own shape (ConvNeXt's head), becomes Identity. Only where each inner
+    result feeds the next step alone and the constants are the function's."""
     from onnx import helper
 
     nodes: list[Any] = list(graph.node)
@@ -747,6 +756,10 @@ def _fused(graph: Any) -> list[Any]:
                 nodes[index] = helper.make_node("Gelu", [source], list(node.output), name=node.name)
                 break
     for index, node in enumerate(nodes):
+        kept = _restrided(nodes, index, single, graph, shapes or {}) if node is not None else None
+        if kept is not None:
+            nodes[index] = helper.make_node("Identity", [kept], list(node.output), name=node.name)
+    for index, node in enumerate(nodes):
         found = _group_norm_chain(nodes, index, single, constants) if node is not None else None
         if found is not None:
             source, gamma, beta, groups, inner = found
@@ -756,6 +769,54 @@ def _fused(graph: Any) -> list[Any]:
                 "GroupNormalization", [source, gamma, beta], list(node.output), name=node.name, num_groups=groups
             )
     return nodes
+
+
+def _restrided(nodes: list[Any], index: int, single: Any, graph: Any, shapes: dict[str, Dims]) -> str | None:
+    """The tensor that a Gather at ``index`` gives back unchanged: Reshape(x, [-1]) then Gather(axis 0) of the
+    indices 0, 1, …, n − 1 shaped as x (what the dynamo exporter writes for ``as_strided`` on a contiguous
+    tensor); the Reshape becomes None. None where the pattern is anything else."""
+    node = nodes[index]
+    if node.op_type != "Gather" or len(node.input) != 2 or _attributes(node).get("axis", 0) != 0:
+        return None
+    reshape = single(node.input[0], "Reshape")
+    if reshape is None or len(nodes[reshape].input) < 2:
+        return None
+    source = nodes[reshape].input[0]
+    shape = shapes.get(source)
+    if shape is None or None in shape or shapes.get(node.output[0]) != shape:
+        return None
+    flat = _constant_array(graph, nodes[reshape].input[1], 8)
+    indices = _constant_array(graph, node.input[1], _numel(shape))
+    if flat is None or flat.reshape(-1).tolist() not in ([-1], [_numel(shape)]) or indices is None:
+        return None
+    import numpy as np
+
+    if indices.shape != shape or not np.array_equal(indices.reshape(-1), np.arange(_numel(shape))):
+        return None
+    nodes[reshape] = None
+    return str(source)
+
+
+def _constant_array(graph: Any, name: str, most: int) -> Any:
+    """An initializer or Constant node's value as an array, when it is stored in the file and has at most
+    ``most`` values (checked before reading); else None."""
+    import numpy as np
+    from onnx import TensorProto, numpy_helper
+
+    tensor = next((t for t in graph.initializer if t.name == name), None)
+    if tensor is None:
+        node = next((n for n in graph.node if n.op_type == "Constant" and list(n.output) == [name]), None)
+        attributes = _attributes(node) if node is not None else {}
+        if isinstance(attributes.get("value_ints"), list) and len(attributes["value_ints"]) <= most:
+            return np.array(attributes["value_ints"])
+        value = attributes.get("value")
+        tensor = value if value is not None and hasattr(value, "dims") else None
+    if tensor is None or tensor.data_location == TensorProto.EXTERNAL or _numel(tensor.dims) > most:
+        return None
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception:
+        return None
 
 
 def _group_norm_chain(

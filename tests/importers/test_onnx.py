@@ -31,12 +31,6 @@ from convcalc.loading import SpecError, validate  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "onnx"
 ORACLE: dict[str, dict[str, Any]] = json.loads((FIXTURES / "oracle.json").read_text(encoding="utf-8"))
-REFUSED = {
-    "convnext_tiny.dynamo": "node 'node_as_strided' (Gather)",
-    "convnext_tiny.dynamo-unoptimized": "node 'node_as_strided' (Gather)",
-}
-"""Fixtures convcalc refuses, and the node it names: the dynamo exporter spells the head's LayerNorm2d of a
-1×1 volume as a Reshape to a flat vector and a Gather of every element (torch's as_strided)."""
 AUXILIARY = {"inception_v3": 3_326_696}
 """Parameters of a training-only auxiliary head that torchvision's published count includes (its GFLOPS do not,
 nor do the exports, made without the head)."""
@@ -75,7 +69,7 @@ def _volume(shape: list[Any], channels_last: bool = False) -> Shape | None:
     return Shape(1, 1, shape[1]) if len(shape) == 2 else None  # rank 5: a step of the channel shuffle
 
 
-@pytest.mark.parametrize("key", sorted(k for k in ORACLE if k not in REFUSED))
+@pytest.mark.parametrize("key", sorted(ORACLE))
 def test_totals_and_every_shape_are_pytorchs(key: str) -> None:
     oracle = ORACLE[key]
     _, facts = _imported(key)
@@ -106,11 +100,14 @@ def test_a_default_export_says_what_the_optimizer_did() -> None:
     assert read_onnx_file(str(FIXTURES / "resnet18.dynamo-unoptimized.onnx")).notes == []
 
 
-@pytest.mark.parametrize("key", sorted(REFUSED))
-def test_exports_convcalc_cannot_model_are_refused_by_node(key: str) -> None:
-    with pytest.raises(SpecError) as caught:
-        read_onnx_file(str(FIXTURES / f"{key}.onnx"))
-    assert REFUSED[key] in "\n".join(p.message for p in caught.value.problems)
+def test_convnext_from_either_dynamo_export_is_torchvisions() -> None:
+    # The head's LayerNorm2d of the pooled 1×1 volume: the dynamo exporter writes torch's as_strided as a Reshape
+    # to one axis and a Gather of every element back into the same shape; convcalc reads it as no step at all.
+    head = ["add", "global_pool", "layer_norm", "flatten", "fc"]
+    for key in ("convnext_tiny.dynamo", "convnext_tiny.dynamo-unoptimized", "convnext_tiny.torchscript"):
+        _, facts = _imported(key)
+        assert [layer.type for layer in facts.layers[-5:]] == head, key
+    assert facts.total_params == 28_589_128 == ORACLE["convnext_tiny.dynamo-unoptimized"]["published"]["num_params"]
 
 
 # ---------------------------------------------------------------- small models built here
@@ -148,6 +145,25 @@ def _refusal(path: str) -> str:
     with pytest.raises(SpecError) as caught:
         read_onnx_file(path)
     return "\n".join(p.message for p in caught.value.problems)
+
+
+def _restride(indices: list[int], shape: list[int]) -> list[Any]:
+    return [
+        helper.make_node("GlobalAveragePool", ["x"], ["pooled"], name="gap"),
+        helper.make_node("Reshape", ["pooled", "flat"], ["flat_out"], name="flat"),
+        helper.make_node("Constant", [], ["picks"], value=helper.make_tensor("p", TensorProto.INT64, shape, indices)),
+        helper.make_node("Gather", ["flat_out", "picks"], ["y"], name="as_strided", axis=0),
+    ]
+
+
+def test_an_as_strided_of_every_element_in_place_is_no_step(tmp_path: Path) -> None:
+    inits = [helper.make_tensor("flat", TensorProto.INT64, [1], [-1])]
+    same = _model(_restride(list(range(6)), [1, 6, 1, 1]), inits, [1, 6, 5, 5])
+    spec = read_onnx_file(_save(same, tmp_path)).spec
+    assert [layer["type"] for layer in spec["layers"]] == ["global_pool"]
+    # Anything else a Gather does (here: the channels reversed) is still refused by name.
+    reversed_ = _model(_restride(list(range(5, -1, -1)), [1, 6, 1, 1]), inits, [1, 6, 5, 5])
+    assert "node 'as_strided' (Gather)" in _refusal(_save(reversed_, tmp_path, "reversed.onnx"))
 
 
 def test_conv_options_map_to_the_spec(tmp_path: Path) -> None:
