@@ -73,14 +73,13 @@ def window_layer(draw: st.DrawFn, shape: Shape, kind: str, fit_exactly: bool) ->
     if kind == "pool":
         layer["mode"] = draw(st.sampled_from(["max", "avg", "l2"]))
         if layer["mode"] != "l2" and draw(st.integers(0, 4)) == 0:  # adaptive: PyTorch's windows, any size
-
-            def sizes(size: int) -> list[int]:
-                # Keras's adaptive max pool crashes TensorFlow where its wider window, ceil(W/out) + 1, passes
-                # the input unless out divides W (then convcalc exports an ordinary pool): CC108 otherwise.
-                crash = layer["mode"] == "max"
-                return [o for o in range(1, size + 1) if not crash or size % o == 0 or -(-size // o) + 1 <= size]
-
-            out = (draw(st.sampled_from(sizes(height))), draw(st.sampled_from(sizes(width))))
+            # Keras's adaptive max pool crashes TensorFlow where its wider window, ceil(W/out) + 1, passes the
+            # input on either axis, unless out divides the input on both (then convcalc exports an ordinary pool):
+            # CC108 otherwise.
+            out = (draw(st.integers(1, height)), draw(st.integers(1, width)))
+            crashes = any(-(-size // o) + 1 > size for size, o in zip((height, width), out, strict=True))
+            divides = height % out[0] == 0 and width % out[1] == 0
+            assume(layer["mode"] != "max" or divides or not crashes)
             return {**layer, "output": out[0] if out[0] == out[1] and draw(st.booleans()) else list(out)}
     dilation = (1, 1)
     if kind != "pool" and draw(st.integers(0, 4)) == 0:

@@ -183,6 +183,11 @@ def test_adaptive_max_pool_that_would_crash_tensorflow_is_cc108_or_an_ordinary_p
     crashing = {"input": [5, 3, 2], "layers": [{"type": "pool", "mode": "max", "output": [2, 1]}]}
     (problem,) = [f for f in check_spec(crashing, tmp_path).findings if f.code == "CC108"]
     assert "crashes TensorFlow" in problem.message and "5×3 to 2×1" in problem.message
+    # One axis dividing is not enough: 1 → 1 divides, but 3 → 2 does not, so Keras's own layer would run
+    # (found by an explore run of the differential tests, whose strategy judged each axis alone).
+    one_axis = {"input": [1, 3, 2], "layers": [{"type": "pool", "mode": "max", "output": [1, 2]}]}
+    (problem,) = [f for f in check_spec(one_axis, tmp_path).findings if f.code == "CC108"]
+    assert "1×3 to 1×2" in problem.message
     dividing = {"input": [4, 6, 2], "layers": [{"type": "pool", "mode": "max", "output": [2, 1]}]}
     assert not [f for f in check_spec(dividing, tmp_path).findings if f.code == "CC108"]
     (op,) = plan_export(analyze_spec(dividing)).ops
