@@ -83,18 +83,15 @@ KERAS_ADAPTIVE_EXACT = 2**24
 (every product i·W is then exact, and a quotient at least 1/out from an integer cannot round onto it)."""
 
 
-def _adaptive_max_crashes(mode: str, height: int, width: int, output: tuple[int, int]) -> bool:
-    """Whether Keras's AdaptiveMaxPooling2D would crash TensorFlow: it max-pools "valid" windows of
-    ceil(W/out) + 1, and one wider than the input (any out = 1) raises SIGFPE in TensorFlow 2.21 (found by
-    the differential tests: 4×4 → 2×1 kills the process; average pooling survives the same windows).
+def _keras_adaptive_fails(height: int, width: int, output: tuple[int, int]) -> bool:
+    """Whether Keras's adaptive pooling would fail in TensorFlow: it pools "valid" windows of ceil(W/out) + 1,
+    and one wider than the input (any out = 1) kills the process with SIGFPE for max pooling in TensorFlow 2.21
+    (found by the differential tests: 4×4 → 2×1) and, for average pooling, raises "Negative dimension size"
+    when the model is traced (model.fit, tf.function; found by an explore run: 3×2 → 1×2), though it runs eagerly.
 
-    >>> _adaptive_max_crashes("max", 7, 7, (1, 1)), _adaptive_max_crashes("max", 7, 7, (3, 3))
+    >>> _keras_adaptive_fails(7, 7, (1, 1)), _keras_adaptive_fails(7, 7, (3, 3))
     (True, False)
-    >>> _adaptive_max_crashes("avg", 7, 7, (1, 1))
-    False
     """
-    if mode != "max":
-        return False
     return any(-(-size // out) + 1 > size for size, out in ((height, output[0]), (width, output[1])))
 
 
@@ -333,15 +330,18 @@ class Pool(WindowedLayer):
         return f"adaptive {self.mode}pool" if self.output is not None else f"{self.mode}pool"
 
     def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
-        if self.output is not None and _adaptive_max_crashes(self.mode, shape.height, shape.width, self.output):
+        if self.output is not None and _keras_adaptive_fails(shape.height, shape.width, self.output):
             if shape.height % self.output[0] == 0 and shape.width % self.output[1] == 0:
-                return None  # exported as an ordinary max pool with the same windows
+                return None  # exported as an ordinary pool with the same windows
+            failure = (
+                "crashes TensorFlow 2.21 (a floating-point exception that kills the process)"
+                if self.mode == "max"
+                else 'fails in TensorFlow 2.21 once the model is traced ("Negative dimension size")'
+            )
             return BuildProblem(
-                f"adaptive max pooling of {shape.height}×{shape.width} to {self.output[0]}×{self.output[1]}:"
-                " Keras's AdaptiveMaxPooling2D pools a window of ceil(W/out) + 1, wider than the input here,"
-                " which crashes TensorFlow 2.21 (a floating-point exception that kills the process), and the sizes"
-                " do not divide for an ordinary max pool",
-                ({"mode": "avg"},),
+                f"adaptive {self.mode} pooling of {shape.height}×{shape.width} to {self.output[0]}×{self.output[1]}:"
+                f" Keras's {ADAPTIVE_LAYERS[self.mode]} pools a window of ceil(W/out) + 1, wider than the input"
+                f" here, which {failure}, and the sizes do not divide for an ordinary {self.mode} pool",
             )
         if self.output is not None:
             for size, out, axis in ((shape.height, self.output[0], "height"), (shape.width, self.output[1], "width")):
@@ -381,7 +381,7 @@ class Pool(WindowedLayer):
         volume = volume_of(output)
         if self.output is not None:
             height, width, _ = ops.volume()
-            if _adaptive_max_crashes(self.mode, height, width, self.output):
+            if _keras_adaptive_fails(height, width, self.output):
                 # Its windows all have one size here (checked by tensorflow_problem): an ordinary pool, exactly.
                 kernel = (height // self.output[0], width // self.output[1])
                 return ops.add(POOL_LAYERS[self.mode], ops.base, volume, pool_size=kernel, strides=kernel)

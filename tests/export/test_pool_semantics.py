@@ -93,7 +93,7 @@ def test_ceil_mode_pools_compute_pytorchs_values(
 
 @pytest.mark.parametrize("mode", ["max", "avg"])
 @pytest.mark.parametrize(
-    ("height", "width", "out"), [(14, 14, (7, 7)), (13, 11, (7, 7)), (5, 9, (3, 4)), (3, 3, (5, 2))]
+    ("height", "width", "out"), [(14, 14, (7, 7)), (13, 11, (7, 7)), (5, 9, (3, 4)), (3, 3, (5, 2)), (3, 2, (1, 2))]
 )
 def test_adaptive_pools_compute_pytorchs_values(mode: str, height: int, width: int, out: tuple[int, int]) -> None:
     spec = {"input": [height, width, 3], "layers": [{"type": "pool", "mode": mode, "output": list(out)}]}

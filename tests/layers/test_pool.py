@@ -155,6 +155,8 @@ def test_ceil_mode_pool_is_not_a_misfit_and_a_flooring_pool_is_offered_ceil_mode
     [
         (pool_net(10, kernel=3, stride=3, ceil_mode=True), "gives 4×4 where the floor gives 3×3"),
         (pool_net(8, mode="l2", kernel=3, stride=2, ceil_mode=True), "L2Pooling2D reads whole windows only"),
+        # A kernel wider than S = 2: "same" gives ceil(5/2) = 3, ceil mode 2 (found by an explore run).
+        (pool_net([1, 5], kernel=[1, 4], stride=2, ceil_mode=True), "gives 1×2 where the floor gives 1×1"),
     ],
 )
 def test_ceil_mode_keras_cannot_compute_is_cc108(tmp_path: Path, spec: dict[str, Any], message: str) -> None:
@@ -175,7 +177,7 @@ def test_adaptive_pool_keras_float32_limit_is_cc108(tmp_path: Path) -> None:
     assert not [f for f in check_spec(pool_net(4096, mode="avg", output=4096), tmp_path).findings if f.code == "CC108"]
 
 
-def test_adaptive_max_pool_that_would_crash_tensorflow_is_cc108_or_an_ordinary_pool(tmp_path: Path) -> None:
+def test_adaptive_pool_that_would_fail_in_tensorflow_is_cc108_or_an_ordinary_pool(tmp_path: Path) -> None:
     # Keras's AdaptiveMaxPooling2D max-pools windows of ceil(W/out) + 1; one wider than the input (out = 1)
     # kills TensorFlow 2.21 with SIGFPE. Where out divides the input the windows are an ordinary pool's.
     from convcalc.export.plan import plan_export
@@ -192,8 +194,14 @@ def test_adaptive_max_pool_that_would_crash_tensorflow_is_cc108_or_an_ordinary_p
     assert not [f for f in check_spec(dividing, tmp_path).findings if f.code == "CC108"]
     (op,) = plan_export(analyze_spec(dividing)).ops
     assert (op.layer, op.kwargs["pool_size"], op.kwargs["strides"]) == ("MaxPooling2D", (2, 6), (2, 6))
+    # Keras's average pool fails on the same windows once traced (found by an explore run: 3×2 → 1×2).
     averaging = {"input": [5, 3, 2], "layers": [{"type": "pool", "mode": "avg", "output": [2, 1]}]}
-    assert not [f for f in check_spec(averaging, tmp_path).findings if f.code == "CC108"]
+    (problem,) = [f for f in check_spec(averaging, tmp_path).findings if f.code == "CC108"]
+    assert "Negative dimension size" in problem.message
+    divides = {"input": [3, 2, 2], "layers": [{"type": "pool", "mode": "avg", "output": [1, 2]}]}
+    assert not [f for f in check_spec(divides, tmp_path).findings if f.code == "CC108"]
+    (op,) = plan_export(analyze_spec(divides)).ops
+    assert (op.layer, op.kwargs["pool_size"]) == ("AveragePooling2D", (3, 1))
 
 
 runner = CliRunner()
