@@ -1,8 +1,9 @@
 """ONNX models as convcalc specs, read as data: the graph and the initializers' dims, never the weights.
 
 The ``onnx`` package (the ``onnx`` extra) parses the protobuf and infers shapes; nothing in the file is run,
-no external tensor data is loaded (an external-data path that leaves the model's folder is refused all the
-same), and the file size and node count are capped before the work they would cost. Every node that computes
+no external weight data is loaded (the one external read: an integer index tensor of at most ``MAX_INDICES``
+values whose values decide what a Gather does; an external-data path that leaves the model's folder is refused
+all the same), and the file size and node count are capped before the work they would cost. Every node that computes
 on the image goes to the reader its op type's layer kind registered (``onnx_readers``); nodes that only
 compute shapes and constants (Shape, Constant, Concat of shape values, the dynamo exporter's
 Shape/Expand/CastLike bias plumbing) are evaluated as plumbing and make no layer. What a spec cannot express
@@ -331,7 +332,7 @@ class _Importer:
             return None
         _drop_weight_bytes(self.model)
         self.shapes = _inferred(self.model)
-        nodes = _fused(graph, self.shapes)
+        nodes = _fused(graph, self.shapes, folder)
         live = self._live(graph, nodes)
         try:
             for index, node in enumerate(nodes):
@@ -370,7 +371,7 @@ class _Importer:
                     Problem(
                         ("graph", "initializer", tensor.name),
                         f"initializer {tensor.name!r}: its external data is at {escape!r}, outside the model's folder;"
-                        " convcalc never reads external data, and refuses a path that leaves the folder",
+                        " convcalc never reads external weights, and refuses a path that leaves the folder",
                     )
                 )
             names.add(tensor.name)
@@ -708,7 +709,7 @@ class _Importer:
         return problems
 
 
-def _fused(graph: Any, shapes: dict[str, Dims] | None = None) -> list[Any]:
+def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | None = None) -> list[Any]:
     """The graph's nodes with the exporters' spellings of one function fused into that function's node, at the
     position of the pattern's last node (the others become None): the TorchScript exporter's erf GELU,
     x·½·(1 + erf(x/√2)) as Div, Erf, Add, Mul, Mul, becomes Gelu; PyTorch's SiLU, Sigmoid then Mul(x, σ(x)),
@@ -756,7 +757,7 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None) -> list[Any]:
                 nodes[index] = helper.make_node("Gelu", [source], list(node.output), name=node.name)
                 break
     for index, node in enumerate(nodes):
-        kept = _restrided(nodes, index, single, graph, shapes or {}) if node is not None else None
+        kept = _restrided(nodes, index, single, graph, shapes or {}, folder) if node is not None else None
         if kept is not None:
             nodes[index] = helper.make_node("Identity", [kept], list(node.output), name=node.name)
     for index, node in enumerate(nodes):
@@ -771,7 +772,9 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None) -> list[Any]:
     return nodes
 
 
-def _restrided(nodes: list[Any], index: int, single: Any, graph: Any, shapes: dict[str, Dims]) -> str | None:
+def _restrided(
+    nodes: list[Any], index: int, single: Any, graph: Any, shapes: dict[str, Dims], folder: Path | None = None
+) -> str | None:
     """The tensor that a Gather at ``index`` gives back unchanged: Reshape(x, [-1]) then Gather(axis 0) of the
     indices 0, 1, …, n − 1 shaped as x (what the dynamo exporter writes for ``as_strided`` on a contiguous
     tensor); the Reshape becomes None. None where the pattern is anything else."""
@@ -786,7 +789,7 @@ def _restrided(nodes: list[Any], index: int, single: Any, graph: Any, shapes: di
     if shape is None or None in shape or shapes.get(node.output[0]) != shape:
         return None
     flat = _constant_array(graph, nodes[reshape].input[1], 8)
-    indices = _constant_array(graph, node.input[1], _numel(shape))
+    indices = _constant_array(graph, node.input[1], _numel(shape), folder)
     if flat is None or flat.reshape(-1).tolist() not in ([-1], [_numel(shape)]) or indices is None:
         return None
     import numpy as np
@@ -797,9 +800,11 @@ def _restrided(nodes: list[Any], index: int, single: Any, graph: Any, shapes: di
     return str(source)
 
 
-def _constant_array(graph: Any, name: str, most: int) -> Any:
-    """An initializer or Constant node's value as an array, when it is stored in the file and has at most
-    ``most`` values (checked before reading); else None."""
+def _constant_array(graph: Any, name: str, most: int, folder: Path | None = None) -> Any:
+    """An initializer or Constant node's value as an array, when it has at most ``most`` values (checked before
+    reading); else None. Stored in the file, or, for an integer tensor of at most ``MAX_INDICES`` values, in an
+    external-data file in the model's ``folder`` (a default dynamo export keeps every tensor over 1 KiB there,
+    indices too): just its bytes, never a float tensor's."""
     import numpy as np
     from onnx import TensorProto, numpy_helper
 
@@ -811,12 +816,40 @@ def _constant_array(graph: Any, name: str, most: int) -> Any:
             return np.array(attributes["value_ints"])
         value = attributes.get("value")
         tensor = value if value is not None and hasattr(value, "dims") else None
-    if tensor is None or tensor.data_location == TensorProto.EXTERNAL or _numel(tensor.dims) > most:
+    if tensor is None or _numel(tensor.dims) > most:
         return None
+    if tensor.data_location == TensorProto.EXTERNAL:
+        return _external_indices(tensor, folder) if folder is not None else None
     try:
         return numpy_helper.to_array(tensor)
     except Exception:
         return None
+
+
+def _external_indices(tensor: Any, folder: Path) -> Any:
+    """An int64 or int32 tensor of at most ``MAX_INDICES`` values read from its external-data file, which must
+    be a regular file inside ``folder``: exactly its own bytes (offset and length), or None."""
+    import numpy as np
+    from onnx import TensorProto
+
+    dtypes = {TensorProto.INT64: "<i8", TensorProto.INT32: "<i4"}
+    count = _numel(tensor.dims)
+    if tensor.data_type not in dtypes or count > MAX_INDICES or _external_escape(tensor, folder) is not None:
+        return None
+    entries = {entry.key: str(entry.value) for entry in tensor.external_data}
+    dtype = np.dtype(dtypes[tensor.data_type])
+    try:
+        offset, length = int(entries.get("offset", 0)), int(entries.get("length", count * dtype.itemsize))
+        if "location" not in entries or offset < 0 or length != count * dtype.itemsize:
+            return None
+        with open_regular(str(folder / entries["location"]), "external data file") as handle:
+            handle.seek(offset)
+            data = handle.read(length)
+    except (ValueError, OSError, SpecError):
+        return None
+    if len(data) != length:
+        return None
+    return np.frombuffer(data, dtype=dtype).reshape(tuple(int(d) for d in tensor.dims))
 
 
 def _group_norm_chain(

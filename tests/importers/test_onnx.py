@@ -166,6 +166,33 @@ def test_an_as_strided_of_every_element_in_place_is_no_step(tmp_path: Path) -> N
     assert "node 'as_strided' (Gather)" in _refusal(_save(reversed_, tmp_path, "reversed.onnx"))
 
 
+def test_an_as_strided_reads_its_indices_from_external_data(tmp_path: Path) -> None:
+    # A default dynamo export keeps every tensor over 1 KiB in a .data file beside the graph, the Gather's
+    # indices too: convcalc reads those integers (and never a float tensor), within the model's folder.
+    import onnx
+
+    def saved(indices: list[int], name: str) -> str:
+        nodes = [node for node in _restride(indices, [1, 6, 1, 1]) if node.op_type != "Constant"]
+        raw = b"".join(index.to_bytes(8, "little", signed=True) for index in indices)  # only raw data goes out
+        inits = [
+            helper.make_tensor("flat", TensorProto.INT64, [1], [-1]),
+            helper.make_tensor("picks", TensorProto.INT64, [1, 6, 1, 1], raw, raw=True),
+        ]
+        path = tmp_path / f"{name}.onnx"
+        onnx.save_model(
+            _model(nodes, inits, [1, 6, 5, 5]), str(path), save_as_external_data=True, location=f"{name}.data",
+            size_threshold=0,
+        )  # fmt: skip
+        assert (tmp_path / f"{name}.data").stat().st_size == 48  # the indices, and only they, outside the graph
+        return str(path)
+
+    in_place = saved(list(range(6)), "in_place")
+    assert [layer["type"] for layer in read_onnx_file(in_place).spec["layers"]] == ["global_pool"]
+    assert "node 'as_strided' (Gather)" in _refusal(saved([1, 0, 2, 3, 4, 5], "swapped"))
+    (tmp_path / "in_place.data").write_bytes(b"\0" * 3)  # truncated: the indices cannot be read, so no pattern
+    assert "node 'as_strided' (Gather)" in _refusal(in_place)
+
+
 def test_conv_options_map_to_the_spec(tmp_path: Path) -> None:
     nodes = [
         helper.make_node("Conv", ["x", "w1", "b1"], ["a"], name="asym", pads=[0, 0, 1, 1], strides=[2, 2]),
