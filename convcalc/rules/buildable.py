@@ -35,7 +35,9 @@ def tensorflow_cannot_build(net: NetworkFacts, layer: LayerFacts, settings: Sett
     author's laptop and fails in CI.
 
     ## Use instead
-    The fixes: one stride for both axes, a dilation of 1, or no stride with the dilation.
+    The fixes: one stride for both axes, a dilation of 1, or no stride with the dilation. A network meant only for
+    PyTorch (a model imported from ONNX, `export --to torch`) may ignore the rule: `--ignore CC108`, or
+    `ignore = ["CC108"]` in the config; the PyTorch export and verify already do.
     """
     if layer.input_shape.empty or layer.output_shape.empty:
         return None
