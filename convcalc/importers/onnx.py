@@ -46,6 +46,8 @@ MAX_NODES = 100_000
 ResNet-18 has 176 nodes for 71 layers)."""
 MAX_VALUES = 1024
 """Constants with more values than this are not read (shape constants and bounds have a handful)."""
+_EXPORTERS_GRAPH_NAMES = frozenset({"", "main_graph", "torch_jit", "torch-jit-export"})
+"""Graph names PyTorch's exporters give every model: the spec takes the file's name instead."""
 MAX_INDICES = 65_536
 """Integer index tensors with more values than this are not read (an ``as_strided`` of a pooled 1×1×C volume
 has C, a few thousand at most)."""
@@ -354,7 +356,7 @@ class _Importer:
             )
             return None
         self._describe(graph)
-        name = graph.name or Path(self.file).stem
+        name = Path(self.file).stem if graph.name in _EXPORTERS_GRAPH_NAMES else graph.name
         spec: dict[str, Any] = {"name": (f"{name}: {'; '.join(self.notes)}" if self.notes else name)[:200]}
         spec["input"] = input_shape
         spec["layers"] = self.layers
