@@ -259,6 +259,36 @@ def test_graphs_and_nested_models_match_keras(zoo: dict[str, Saved]) -> None:
     assert by_name["features"]["inputs"] == ["gap", "flat"]
 
 
+def test_training_only_layers_import_as_what_inference_computes(keras: Any, tmp_path: Path) -> None:
+    # Keras's image-classification tutorial puts augmentation inside the model; outside training every one of
+    # these returns its input (checked here too), so the spec is the network without them.
+    from convcalc.layers.elementwise import TRAINING_ONLY
+
+    settings = {"RandomRotation": (0.1,), "RandomZoom": (0.1,), "RandomTranslation": (0.1, 0.1)}
+    settings |= {"RandomContrast": (0.2,), "RandomBrightness": (0.2,), "RandomHue": (0.2,), "GaussianNoise": (0.1,)}
+    settings |= {"RandomSaturation": (0.2,), "RandomSharpness": (0.2,), "RandomShear": (0.2,)}
+    settings |= {"RandomColorDegeneration": (0.2,), "RandomPosterization": (4,)}
+    augment = [getattr(keras.layers, name)(*settings.get(name, ())) for name in TRAINING_ONLY]
+    x = keras.random.uniform((2, 16, 16, 3))
+    for layer in augment:
+        assert keras.ops.all(layer(x, training=False) == x), type(layer).__name__
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            *augment,
+            keras.layers.Conv2D(4, 3, padding="same", name="conv"),
+            keras.layers.GaussianDropout(0.3, name="gd"),
+            keras.layers.AlphaDropout(0.2, name="ad"),
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(5, name="logits"),
+        ]
+    )
+    spec = assert_matches_keras(save(model, tmp_path), skipped=tuple(layer.name for layer in augment))
+    assert [(layer["type"], layer.get("rate")) for layer in spec["layers"]] == [
+        ("conv", None), ("dropout", 0.3), ("dropout", 0.2), ("global_pool", None), ("fc", None),
+    ]  # fmt: skip
+
+
 def test_flat_inputs_become_1x1xn(zoo: dict[str, Saved]) -> None:
     spec = assert_matches_keras(zoo["vectors"])
     assert spec["input"] == [1, 1, 20]

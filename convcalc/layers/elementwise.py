@@ -305,6 +305,39 @@ def _read_dropout(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "dropout", "rate": layer.config.get("rate", 0.5)}], sources[0].rank)
 
 
+TRAINING_ONLY = (
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomTranslation",
+    "RandomContrast",
+    "RandomBrightness",
+    "RandomHue",
+    "RandomSaturation",
+    "RandomSharpness",
+    "RandomShear",
+    "RandomGrayscale",
+    "RandomColorJitter",
+    "RandomColorDegeneration",
+    "RandomPosterization",
+    "RandomInvert",
+    "RandomErasing",
+    "RandomGaussianBlur",
+    "RandomPerspective",
+    "RandomElasticTransform",
+    "GaussianNoise",
+    "ActivityRegularization",
+)
+"""Keras layers whose output outside training is their input, unchanged, with no weights: data augmentation,
+noise, and an activity penalty that only adds to the loss (each checked against Keras 3.15 with training=False).
+RandomCrop is not one (its declared shape is the crop's), nor are the deterministic CenterCrop, AutoContrast,
+Solarization and Equalization."""
+
+
+def _read_training_only(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    return Mapped([], sources[0].rank)  # later layers read its input: what the network computes at inference
+
+
 def _read_onnx_dropout(node: OnnxNode) -> OnnxMapped:
     """Dropout (in a training-mode export): the ratio is an attribute before opset 12, an input after."""
     node.source()
@@ -324,7 +357,13 @@ class Dropout(PerPosition):
 
     kind_name = "dropout"
     example = {"type": "dropout", "rate": 0.25}
-    keras_readers = {"Dropout": _read_dropout, "SpatialDropout2D": _read_dropout}
+    keras_readers = {
+        "Dropout": _read_dropout,
+        "SpatialDropout2D": _read_dropout,
+        "GaussianDropout": _read_dropout,
+        "AlphaDropout": _read_dropout,
+        **dict.fromkeys(TRAINING_ONLY, _read_training_only),
+    }
     onnx_readers = {"Dropout": _read_onnx_dropout, "Identity": _read_onnx_identity}
     spelled_elsewhere = {"spatialdropout2d": '"type": "dropout"', "dropout2d": '"type": "dropout"'}
     keras_ops = {
