@@ -400,14 +400,14 @@ def test_unsupported_layers_are_named_with_what_is_supported(keras: Any, tmp_pat
     model = keras.Sequential(
         [
             keras.Input((8, 8, 3)),
-            layers.GaussianNoise(0.1, name="noise"),
+            layers.CenterCrop(6, 6, name="center"),
             layers.Conv2D(4, 3),
-            layers.GaussianDropout(0.1),
+            layers.RandomCrop(2, 2),
         ]
     )
     message = refused(saved_model(keras, tmp_path, lambda _: model))
-    assert "layer 'noise' (GaussianNoise): convcalc cannot import GaussianNoise layers" in message
-    assert "(GaussianDropout)" in message  # every unsupported layer is named, not just the first
+    assert "layer 'center' (CenterCrop): convcalc cannot import CenterCrop layers" in message
+    assert "(RandomCrop)" in message  # every unsupported layer is named, not just the first
     assert "convcalc imports these Keras layers: Activation, AdaptiveAveragePooling2D" in message
 
 
