@@ -250,7 +250,9 @@ class Multiply(_Merge):
         out = broadcast_shape(inputs)
         if out is None:
             return Computed(shape)  # shapes that do not broadcast are CC110's
-        grid = next(i for i, s in enumerate(inputs) if (s.height, s.width) == (out.height, out.width))
+        # The grid of the input that has the output's H×W; where none has (an H×1 times a 1×W, or an empty input
+        # from a cropping), the first input's.
+        grid = next((i for i, s in enumerate(inputs) if (s.height, s.width) == (out.height, out.width)), 0)
         return Computed(out, grid_input=grid)
 
     def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:

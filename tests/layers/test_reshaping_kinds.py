@@ -218,3 +218,15 @@ def test_tensorflow_refuses_what_the_error_rules_mark_so() -> None:
         layers.Reshape((7, 7, 5, 6))(volume)  # CC112: a shuffle of 32 channels in 5 groups
     with pytest.raises(ValueError, match="cropping"):
         layers.Cropping2D(((4, 3), (0, 0)))(volume)  # CC113
+
+
+def test_a_multiply_of_an_h_by_1_and_a_1_by_w_broadcasts_to_h_by_w() -> None:
+    # Neither input has the output's grid: the first input's is taken (found through `solve`, whose other input
+    # sizes made a cropping empty; a StopIteration before).
+    from convcalc.layers import Multiply
+    from convcalc.layers.volume import Shape
+
+    layer = Multiply.model_validate({"type": "multiply", "inputs": ["a", "b"]})
+    computed = layer.compute(Shape(3, 1, 4), [Shape(3, 1, 4), Shape(1, 7, 4)])
+    assert computed.out == Shape(3, 7, 4) and computed.grid_input == 0
+    assert layer.compute(Shape(1, 3, 1), [Shape(1, 3, 1), Shape(0, 1, 1)]).out == Shape(0, 3, 1)
