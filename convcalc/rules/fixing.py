@@ -16,6 +16,7 @@ from typing import Any
 from convcalc.analysis import FigureLimitError, LayerFacts, NetworkFacts, Shape, Window, analyze, resolve_window
 from convcalc.arithmetic import congruence_solutions, divisors, nearest_solutions
 from convcalc.findings import Fix
+from convcalc.fixes import apply_fix
 from convcalc.layers import Conv, Pool, WindowAxis
 from convcalc.spec import MAX_SIZE, InputShape, network_data, validate_by_kind
 from convcalc.text import value_text
@@ -319,6 +320,7 @@ def merge_fixes(net: NetworkFacts, layer: LayerFacts, same: Callable[[list[Shape
     each re-checked by analysing the changed network (O(n) per candidate, a few candidates)."""
     shapes = [net.input_shape if s < 0 else net.layers[s].output_shape for s in layer.inputs]
     fixes: list[Fix] = []
+    spec: dict[str, Any] | None = None  # the network as JSON, dumped once for all candidates (copied on write)
     for source, shape in zip(layer.inputs, shapes, strict=True):
         producer = None if source < 0 else net.layers[source]
         if producer is None or not isinstance(producer.spec, Conv | Pool) or producer.window is None:
@@ -336,18 +338,18 @@ def merge_fixes(net: NetworkFacts, layer: LayerFacts, same: Callable[[list[Shape
                 changes["filters"] = target.depth
             if not changes:
                 continue
-            data = network_data(net.network)
-            data["layers"][source].update(changes)
-            network = validate_by_kind(data)  # None: a stride past 2^31 − 1, say; not a fix
-            try:
-                changed = analyze(network) if network is not None else None
-            except FigureLimitError:
-                changed = None  # figures past the limit: not a fix
-            if changed is None:
+            text = ", ".join(f"{key}={value}" for key, value in changes.items())
+            fix = Fix(f"{producer.name}: {text}", producer.path, changes)
+            if fix in fixes:
                 continue
+            spec = spec if spec is not None else network_data(net.network)
+            network = validate_by_kind(apply_fix(spec, fix))
+            if network is None:
+                continue  # a stride past 2^31 − 1, say: not a fix
+            try:
+                changed = analyze(network)
+            except FigureLimitError:
+                continue  # figures past the limit: not a fix
             if same([changed.input_shape if s < 0 else changed.layers[s].output_shape for s in layer.inputs]):
-                text = ", ".join(f"{key}={value}" for key, value in changes.items())
-                fix = Fix(f"{producer.name}: {text}", producer.path, changes)
-                if fix not in fixes:
-                    fixes.append(fix)
+                fixes.append(fix)
     return tuple(fixes)
