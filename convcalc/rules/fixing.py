@@ -315,6 +315,11 @@ def input_size_fixes(net: NetworkFacts, layer: LayerFacts) -> tuple[Fix, ...]:
     return tuple(fixes)
 
 
+def regroup_fixes(layer: LayerFacts, depth: int, nearest: list[int]) -> tuple[Fix, ...]:
+    """The first two of ``nearest`` (group counts dividing ``depth``, best first) as ``groups`` fixes."""
+    return tuple(Fix(f"groups={g} → {depth // g} channels per group", layer.path, {"groups": g}) for g in nearest[:2])
+
+
 def merge_fixes(net: NetworkFacts, layer: LayerFacts, same: Callable[[list[Shape]], bool]) -> tuple[Fix, ...]:
     """Changes to one branch's last conv/pool (its stride or filters) that make the merge's inputs agree,
     each re-checked by analysing the changed network (O(n) per candidate, a few candidates)."""

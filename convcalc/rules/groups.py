@@ -10,6 +10,7 @@ from convcalc.arithmetic import divisors
 from convcalc.findings import Fix, Severity
 from convcalc.layers import Conv, GroupNorm
 from convcalc.rules.base import Hit, Settings, layer_rule
+from convcalc.rules.fixing import regroup_fixes
 
 
 @layer_rule(
@@ -84,7 +85,7 @@ def norm_groups_do_not_divide(net: NetworkFacts, layer: LayerFacts, settings: Se
     if depth % groups == 0:
         return None
     nearest = sorted(divisors(depth), key=lambda g: (abs(g - groups), -g))
-    fixes = tuple(Fix(f"groups={g} → {depth // g} channels per group", layer.path, {"groups": g}) for g in nearest[:2])
+    fixes = regroup_fixes(layer, depth, nearest)
     return Hit(
         layer.index,
         f"groups = {groups} must divide the input depth D = {depth} ({depth} = {depth // groups}·{groups}"

@@ -8,6 +8,7 @@ from convcalc.arithmetic import divisors
 from convcalc.findings import Fix, Severity
 from convcalc.layers import ChannelShuffle, Cropping, Split
 from convcalc.rules.base import Hit, Settings, layer_rule
+from convcalc.rules.fixing import regroup_fixes
 
 
 @layer_rule(
@@ -90,7 +91,7 @@ def shuffle_groups_do_not_divide(net: NetworkFacts, layer: LayerFacts, settings:
     if depth % groups == 0:
         return None
     near = sorted((g for g in divisors(depth) if g > 1), key=lambda g: (abs(g - groups), g))
-    fixes = tuple(Fix(f"groups={g} → {depth // g} channels per group", layer.path, {"groups": g}) for g in near[:2])
+    fixes = regroup_fixes(layer, depth, near)
     return Hit(
         layer.index,
         f"groups = {groups} must divide the input depth D = {depth} (remainder {depth % groups});"
