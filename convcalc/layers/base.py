@@ -8,8 +8,6 @@ lists the kinds and refuses, at import, a kind that leaves a capability undeclar
 would silently treat an unknown kind as an identity.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,13 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from convcalc import arithmetic as ar
 from convcalc.layers.fields import Codes, Inputs, Name, StrictBool
-from convcalc.layers.volume import Padding, Shape, Window
 
-if TYPE_CHECKING:
-    from convcalc.layers.keras import KerasOps, Op, Reader
-    from convcalc.layers.onnx import OnnxReader
-    from convcalc.layers.pytorch import TorchOps, TorchStep
-    from convcalc.layers.tfnn import KerasOp
+# Imported for real, not under TYPE_CHECKING, and no ``from __future__ import annotations`` in this module:
+# pydantic evaluates LayerSpec's annotations again for every kind, and each string annotation costs a compile
+# every time (about 400 of them, ~6 ms of a cold start). These modules never import this one.
+from convcalc.layers.keras import KerasOps, Op, Reader
+from convcalc.layers.onnx import OnnxReader
+from convcalc.layers.pytorch import TorchOps, TorchStep
+from convcalc.layers.tfnn import KerasOp
+from convcalc.layers.volume import Padding, Shape, Window
 
 FieldPair = tuple[ar.ReceptiveField, ar.ReceptiveField]
 """The receptive field along rows and along columns."""
@@ -288,7 +288,7 @@ REQUIRED_DECLARATIONS = ("kind_name", "traits", "drawing", "example", "keras_rea
 """Class attributes a kind must set."""
 
 
-def missing_capabilities(cls: type[LayerSpec]) -> list[str]:
+def missing_capabilities(cls: "type[LayerSpec]") -> list[str]:
     """What a kind leaves undeclared (empty for a complete kind)."""
     missing = [name for name in REQUIRED_DECLARATIONS if not hasattr(cls, name)]
     missing += [name for name in REQUIRED_CAPABILITIES if getattr(cls, name) is getattr(LayerSpec, name)]
