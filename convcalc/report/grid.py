@@ -33,6 +33,22 @@ def styled(text: str, style: str, color: bool) -> str:
     return f"\x1b[{codes}m{text}{RESET}"
 
 
+_ONE_CELL = frozenset(
+    character for character in map(chr, [*range(0x20, 0x7F), *map(ord, "×−→←·…≤≥⊕⊗‖—–²·√")]) if cell_len(character) == 1
+)
+"""Printable ASCII and the symbols convcalc writes, each one cell wide by rich's own measure."""
+
+
+def cell_width(text: str) -> int:
+    """The cells ``text`` takes in a terminal, as rich's ``cell_len`` says: a text of one-cell characters only
+    (nearly every cell of a table) is measured by its length, in C, instead of by a Python call per cell.
+
+    >>> cell_width("conv1"), cell_width("3×3×64"), cell_width("卷积")
+    (5, 6, 4)
+    """
+    return len(text) if _ONE_CELL.issuperset(text) else cell_len(text)
+
+
 def wrap(text: str, width: int) -> list[str]:
     """``text`` in lines at most ``width`` cells wide, broken at spaces; a word longer than a line is cut.
 
@@ -41,17 +57,19 @@ def wrap(text: str, width: int) -> list[str]:
     >>> wrap("conv2_block1_0_conv ×2", 8)
     ['conv2_bl', 'ock1_0_c', 'onv ×2']
     """
+    if cell_width(text) <= width and "\n" not in text and not text.startswith(" "):
+        return [text]  # most cells: one line, as the loop would leave it (it drops leading spaces only)
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
         for word in paragraph.split(" "):
             candidate = f"{line} {word}" if line else word
-            if cell_len(candidate) <= width:
+            if cell_width(candidate) <= width:
                 line = candidate
                 continue
             if line:
                 lines.append(line)
-            pieces = chop_cells(word, width) if cell_len(word) > width else [word]
+            pieces = chop_cells(word, width) if cell_width(word) > width else [word]
             lines.extend(pieces[:-1])
             line = pieces[-1]
         lines.append(line)
@@ -60,13 +78,13 @@ def wrap(text: str, width: int) -> list[str]:
 
 def pad(text: str, width: int, right: bool = False) -> str:
     """``text`` padded with spaces to ``width`` cells, on the left when ``right``-aligned."""
-    gap = " " * max(0, width - cell_len(text))
+    gap = " " * max(0, width - cell_width(text))
     return gap + text if right else text + gap
 
 
 def center(text: str, width: int) -> str:
     """``text`` centred in ``width`` cells (the extra space on the right, as rich does)."""
-    gap = max(0, width - cell_len(text))
+    gap = max(0, width - cell_width(text))
     return " " * (gap // 2) + text + " " * (gap - gap // 2)
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rich.cells import cell_len
-
 from convcalc.analysis import NetworkFacts
 from convcalc.checked import CheckedSpec
 from convcalc.findings import Severity
 from convcalc.report.common import DEFAULT_OPTIONS, DEFAULT_WIDTH, RenderOptions, totals_lines
-from convcalc.report.grid import GridColumn, GridRow, grid, styled, wrap
+from convcalc.report.grid import GridColumn, GridRow, cell_width, grid, styled, wrap
 from convcalc.report.rows import COLUMN, COLUMNS, Column, Row, RunHeading, table_rows, visible_columns
 from convcalc.text import printable
 
@@ -56,16 +54,16 @@ class Measures:
 
     @classmethod
     def of(cls, rows: list[Row]) -> Measures:
-        widest = {column.key: cell_len(column.header) for column in COLUMNS}
-        setting = cell_len(COLUMN["settings"].header)
+        widest = {column.key: cell_width(column.header) for column in COLUMNS}
+        setting = cell_width(COLUMN["settings"].header)
         for row in rows:
             if isinstance(row, RunHeading):  # a heading fills the index and layer cells
-                widest["index"] = max(widest["index"], cell_len(row.span))
-                widest["layer"] = max(widest["layer"], cell_len(row.caption))
+                widest["index"] = max(widest["index"], cell_width(row.span))
+                widest["layer"] = max(widest["layer"], cell_width(row.caption))
                 continue
             for key, text in row.cells.items():
-                widest[key] = max(widest[key], cell_len(text))
-            setting = max([setting, *map(cell_len, row.cell("settings").split())])
+                widest[key] = max(widest[key], cell_width(text))
+            setting = max([setting, *map(cell_width, row.cell("settings").split())])
         return cls(widest, setting)
 
 
