@@ -302,10 +302,21 @@ def receptive_field(previous: ReceptiveField, kernel: int, stride: int, pad_befo
     >>> int(rf.size), int(rf.jump), rf.start
     (4, 2, Fraction(1, 1))
     """
+    size, jump, start = previous
+    if jump.denominator == 1 and size.denominator == 1 and start.denominator <= 2:
+        # Whole-pixel steps (no transposed conv upstream), the common case: the same values from int
+        # arithmetic, with the start in half pixels; about 3× faster than Fraction's, most of an analysis.
+        step = jump.numerator
+        half_start = start.numerator * (2 // start.denominator)
+        return ReceptiveField(
+            size=Fraction(size.numerator + (kernel - 1) * step),
+            jump=Fraction(step * stride),
+            start=Fraction(half_start + (kernel - 1 - 2 * pad_before) * step, 2),
+        )
     return ReceptiveField(
-        size=previous.size + (kernel - 1) * previous.jump,
-        jump=previous.jump * stride,
-        start=previous.start + (Fraction(kernel - 1, 2) - pad_before) * previous.jump,
+        size=size + (kernel - 1) * jump,
+        jump=jump * stride,
+        start=start + (Fraction(kernel - 1, 2) - pad_before) * jump,
     )
 
 

@@ -167,6 +167,29 @@ def test_receptive_field_matches_the_pixels_that_influence_output_zero(stack: li
     assert rf.start == Fraction(min(first) + max(first) + 1, 2)
 
 
+fractions = st.one_of(st.integers(-64, 64).map(Fraction), st.fractions(max_denominator=4))
+
+
+@given(
+    st.builds(ar.ReceptiveField, size=fractions, jump=fractions.filter(lambda j: j > 0), start=fractions),
+    kernels,
+    strides,
+    pads,
+)
+def test_receptive_field_is_the_fraction_formula_for_any_previous_field(
+    previous: ar.ReceptiveField, kernel: int, stride: int, pad_before: int
+) -> None:
+    # Whole-pixel fields take an int path, fractional ones (after a transposed conv) Fraction's: the same values.
+    expected = ar.ReceptiveField(
+        size=previous.size + (kernel - 1) * previous.jump,
+        jump=previous.jump * stride,
+        start=previous.start + (Fraction(kernel - 1, 2) - pad_before) * previous.jump,
+    )
+    field = ar.receptive_field(previous, kernel, stride, pad_before)
+    assert field == expected
+    assert all(type(part) is Fraction for part in field)
+
+
 # --- the literature -----------------------------------------------------------------------------------
 
 

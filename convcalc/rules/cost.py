@@ -241,14 +241,14 @@ def pool_replaceable_by_stride(net: NetworkFacts, settings: Settings) -> Iterato
     """
     for layer in net.layers:
         window = layer.window
+        if layer.type != "pool" or window is None:
+            continue  # before the walk to the producing conv, which costs a search of the inputs
         mode = getattr(layer.spec, "mode", None)
         previous = only_producer(net, layer)
         while previous is not None and previous.traits.keeps_shape:
             previous = only_producer(net, previous)  # conv → (norm →) ReLU → pool reads the conv
         if (
-            layer.type == "pool"
-            and window is not None
-            and mode in ("max", "avg")
+            mode in ("max", "avg")
             and window.stride == (2, 2)
             and previous is not None
             and sliding_conv(previous)

@@ -26,6 +26,10 @@ class _Descent(NamedTuple):
 _TOP = _Descent(Fraction(1), ())
 
 
+def _factor(descent: _Descent) -> Fraction:
+    return descent.factor
+
+
 def _descend(net: NetworkFacts, axis: int) -> tuple[int, tuple[int, ...] | None]:
     """The number the input size must divide along one axis (0: rows, 1: columns), and the strides that
     make it up (None where upsampling in between means no one path's strides multiply to it).
@@ -38,19 +42,20 @@ def _descend(net: NetworkFacts, axis: int) -> tuple[int, tuple[int, ...] | None]
     descents: list[_Descent] = []
     required = 1
     for layer in net.layers:
-        before = max(
-            (_TOP if source < 0 else descents[source] for source in layer.inputs),
-            key=lambda d: d.factor,
-            default=_TOP,
-        )
-        size = layer.input_shape[axis]
+        sources = layer.inputs
+        if len(sources) == 1:  # most layers: no merge to take the deepest of
+            before = _TOP if sources[0] < 0 else descents[sources[0]]
+        else:
+            before = max((_TOP if s < 0 else descents[s] for s in sources), key=_factor, default=_TOP)
         step = layer.spec.grid_step(layer.window)[axis]
-        if step > 1 and size > 1 and not layer.input_shape.empty:
-            before = _Descent(before.factor * step, (*before.strides, int(step)))
-        elif step < 1:
-            before = _Descent(before.factor * step, before.strides)
+        if step != 1:
+            if step > 1 and layer.input_shape[axis] > 1 and not layer.input_shape.empty:
+                before = _Descent(before.factor * step, (*before.strides, int(step)))
+            elif step < 1:
+                before = _Descent(before.factor * step, before.strides)
+            # A factor that a step did not change was folded in where it was reached.
+            required = lcm(required, before.factor.numerator)
         descents.append(before)
-        required = lcm(required, before.factor.numerator)
     deepest = max(descents, key=lambda d: d.factor.numerator, default=_TOP)
     strides = deepest.strides if prod(deepest.strides) == required else None
     return required, strides
