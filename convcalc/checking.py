@@ -26,7 +26,7 @@ from convcalc.rules import run_rules
 
 if TYPE_CHECKING:
     from convcalc.importers.keras import InputSize
-from convcalc.rules.safety import safe_fixes
+from convcalc.rules.safety import known_error_sites, safe_fixes
 
 
 def load_any(file: str, input_size: InputSize | None = None) -> LoadedSpec:
@@ -98,16 +98,18 @@ def check_loaded(loaded: LoadedSpec, config: LintConfig | None = None) -> Checke
         where = loaded.source.locate(path) or (None, None)
         raise SpecError(loaded.file, [Problem(path, beyond.what, *where)]) from None
     network = loaded.network
+    rules = config.rules()
+    found = run_rules(facts, rules, config.settings)
     kept = [
         f
-        for f in run_rules(facts, config.rules(), config.settings)
+        for f in found
         if not matches(f.code, network.ignore)
         and not (f.layer is not None and matches(f.code, network.layers[f.layer].ignore))
     ]
     # Every fix is checked on the whole network: none may bring a new error anywhere. The most severe
     # findings first, so that a budget that runs out leaves the warnings and infos without fixes.
     kept.sort(key=lambda f: -f.severity.rank)
-    checked = safe_fixes(network, facts, kept, config.settings)
+    checked = safe_fixes(network, facts, kept, config.settings, before=known_error_sites(found, rules))
     memory = training_memory(facts, config.settings.batch, config.settings.dtype)
     return CheckedSpec(
         file=loaded.file,

@@ -42,6 +42,17 @@ def error_sites(net: NetworkFacts, settings: Settings) -> set[ErrorSite]:
     return {(finding.code, finding.layer) for finding in run_rules(net, _error_rules(), quiet)}
 
 
+def known_error_sites(findings: Iterable[Finding], rules: Iterable[Rule]) -> set[ErrorSite] | None:
+    """:func:`error_sites` read off the findings of a run of ``rules`` on the same network, before any ignore
+    is applied (a fix search changes a finding's fixes, never whether it fires); None when ``rules`` leave out
+    an error rule, whose sites only a run of it can tell."""
+    codes = {rule.code for rule in rules}
+    errors = {rule.code for rule in _error_rules()}
+    if not errors <= codes:
+        return None
+    return {(finding.code, finding.layer) for finding in findings if finding.code in errors}
+
+
 def _shift(fix: Fix) -> list[tuple[int, int]]:
     """(index, +1 or −1) for every layer the fix inserts before or removes: how later indices move."""
     shifts = []
@@ -71,13 +82,16 @@ def _validated(data: dict[str, Any]) -> Network:
 class FixChecker:
     """Checks fixes of one network, remembering each verdict (several findings may offer the same fix)."""
 
-    def __init__(self, network: Network, facts: NetworkFacts, settings: Settings) -> None:
+    def __init__(
+        self, network: Network, facts: NetworkFacts, settings: Settings, before: set[ErrorSite] | None = None
+    ) -> None:
         self.network = network
         self.spec: dict[str, Any] = network_data(network)
         self._base = facts
         """What the incremental checks start from (its receptive fields are kept: no error rule reads them)."""
         self.settings = settings
-        self.before = error_sites(facts, settings)
+        self.before = error_sites(facts, settings) if before is None else before
+        """The network's own error sites (``before``: already known, see :func:`known_error_sites`)."""
         self._quiet = dataclasses.replace(settings, fixes=False)
         rules = _error_rules()
         self._local = [rule for rule in rules if rule.layer_check is not None]
@@ -205,11 +219,13 @@ def safe_fixes(
     findings: Iterable[Finding],
     settings: Settings,
     budget: int = CHECK_BUDGET,
+    before: set[ErrorSite] | None = None,
 ) -> CheckedFixes:
     """The findings with only the fixes that leave the network with no new error (some of them paired).
 
     Findings are checked in the order given until ``budget`` layers have been re-analysed; later findings
-    keep no fix (a fix that was not checked is never offered)."""
+    keep no fix (a fix that was not checked is never offered). ``before``: the network's error sites when
+    they are known (:func:`known_error_sites`), else the error rules run once more to find them."""
     checker: FixChecker | None = None
     kept = []
     unchecked = 0
@@ -217,7 +233,7 @@ def safe_fixes(
         if not finding.fixes:
             kept.append(finding)
             continue
-        checker = checker or FixChecker(network, facts, settings)
+        checker = checker or FixChecker(network, facts, settings, before)
         if not checker.affordable(len(finding.fixes), budget):
             unchecked += 1
             kept.append(dataclasses.replace(finding, fixes=()))

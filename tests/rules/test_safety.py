@@ -15,7 +15,7 @@ from convcalc.findings import Fix, Severity
 from convcalc.fixes import apply_fix
 from convcalc.loading import load_spec, validate
 from convcalc.rules import REGISTRY, Settings, run_rules
-from convcalc.rules.safety import FixChecker, _moved, _shift, error_sites
+from convcalc.rules.safety import FixChecker, _moved, _shift, error_sites, known_error_sites
 from convcalc.spec import Network
 from tests.export.strategies import buildable_specs
 from tests.helpers import EXAMPLES, analyze_spec
@@ -130,3 +130,28 @@ def test_no_error_rule_reads_receptive_fields(path: Path) -> None:
 def test_no_error_rule_reads_receptive_fields_on_random_graphs(spec: dict[str, Any]) -> None:
     network = validate("<test>", spec)
     assert _error_findings(analyze(network)) == _error_findings(analyze(network, receptive_fields=False))
+
+
+def _known_sites_match(network: Network, settings: Settings) -> None:
+    facts = analyze(network)
+    every = list(REGISTRY.values())
+    assert known_error_sites(run_rules(facts, every, settings), every) == error_sites(facts, settings)
+    without_an_error_rule = [rule for rule in every if rule.code != "CC101"]
+    assert known_error_sites(run_rules(facts, without_an_error_rule, settings), without_an_error_rule) is None
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda path: str(path.relative_to(EXAMPLES)))
+def test_the_checks_error_sites_are_read_off_the_rules_run_on_every_example(path: Path) -> None:
+    # check passes the findings of its own run (fix searches on) as the network's error sites: they must be
+    # exactly where the error rules fire with fix searches off.
+    _known_sites_match(load_spec(str(path)).network, SETTINGS)
+
+
+@given(spec_dicts())
+def test_the_error_sites_read_off_a_run_are_a_quiet_runs_on_random_specs(spec: dict[str, Any]) -> None:
+    _known_sites_match(validate("<test>", spec), Settings(max_params=10_000, max_macs=100_000))
+
+
+@given(buildable_specs(fit_exactly=False, max_steps=8))
+def test_the_error_sites_read_off_a_run_are_a_quiet_runs_on_random_graphs(spec: dict[str, Any]) -> None:
+    _known_sites_match(validate("<test>", spec), SETTINGS)
