@@ -16,6 +16,7 @@ import math
 import os
 import re
 import stat
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -87,11 +88,39 @@ class SpecError(Exception):
         self.problems = problems
 
 
+class TextPositions(Mapping[JsonPath, tuple[int, int]]):
+    """JSON paths → (line, column) in a text, each worked out from its offset when it is asked for: a check
+    locates a few findings, the scan records every object and key."""
+
+    def __init__(self, offsets: dict[JsonPath, int], line_starts: list[int]) -> None:
+        self._offsets = offsets
+        self._line_starts = line_starts
+
+    def __getitem__(self, path: JsonPath) -> tuple[int, int]:
+        return line_column(self._line_starts, self._offsets[path])
+
+    def __iter__(self) -> Iterator[JsonPath]:
+        return iter(self._offsets)
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+
+def line_column(line_starts: list[int], offset: int) -> tuple[int, int]:
+    """The 1-based line and column of ``offset`` in a text whose lines start at ``line_starts``.
+
+    >>> line_column([0, 4, 9], 0), line_column([0, 4, 9], 5)
+    ((1, 1), (2, 2))
+    """
+    line = bisect.bisect_right(line_starts, offset)
+    return line, offset - line_starts[line - 1] + 1
+
+
 @dataclass(frozen=True)
 class SourceMap:
     """Line and column (both 1-based) of the objects and keys in a spec's JSON text."""
 
-    positions: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    positions: Mapping[JsonPath, tuple[int, int]] = field(default_factory=dict)
 
     def locate(self, path: JsonPath) -> tuple[int, int] | None:
         """The position of ``path``, or of its nearest recorded ancestor."""
@@ -167,11 +196,6 @@ def scan_positions(text: str) -> Scan:
     ``json.loads`` then accepts. It keeps positions and at most ``MAX_PROBLEMS`` problems, whatever the text.
     """
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-
-    def line_column(offset: int) -> tuple[int, int]:
-        line = bisect.bisect_right(line_starts, offset)
-        return line, offset - line_starts[line - 1] + 1
-
     positions: dict[JsonPath, int] = {}
     # Each frame: [path, next array index or None for objects, pending key, keys seen, most items or keys].
     stack: list[list[Any]] = []
@@ -246,10 +270,10 @@ def scan_positions(text: str) -> Scan:
         if refusal is not None or len(found) > MAX_PROBLEMS:
             break  # past a limit; or json.loads refuses the text anyway, and these are the ones worth showing
 
-    resolved = {key_path: line_column(offset) for key_path, offset in positions.items()}
-    problems = [Problem(where, message, *line_column(offset)) for where, offset, message in found]
-    stop = Problem(refusal[0], refusal[2], *line_column(refusal[1])) if refusal else None
-    return Scan(SourceMap(resolved), capped(problems, more=len(found) > MAX_PROBLEMS), stop)
+    problems = [Problem(where, message, *line_column(line_starts, offset)) for where, offset, message in found]
+    stop = Problem(refusal[0], refusal[2], *line_column(line_starts, refusal[1])) if refusal else None
+    source = SourceMap(TextPositions(positions, line_starts))
+    return Scan(source, capped(problems, more=len(found) > MAX_PROBLEMS), stop)
 
 
 def _is_inputs(path: JsonPath) -> bool:
