@@ -8,6 +8,7 @@ never break it. A layer object is one of the registry's kinds (:mod:`convcalc.la
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
@@ -137,16 +138,24 @@ def _header_model() -> type[BaseModel]:
     return create_model("NetworkFields", __base__=_Model, **fields)
 
 
-def validate_by_kind(data: Any) -> Network | None:
+def validate_by_kind(data: Any, known: Mapping[int, AnyLayer] | None = None) -> Network | None:
     """The network, validated a layer at a time by each layer's kind; None where that does not validate (an
-    unknown or missing ``type``, a bad field, layers already validated): :func:`validate_network` says why."""
+    unknown or missing ``type``, a bad field, layers already validated): :func:`validate_network` says why.
+
+    ``known``: layers already validated, by the ``id`` of their layer objects, which the caller keeps alive (a
+    fix checked on a copy-on-write dump shares every layer object it did not change): those are not again."""
     if not isinstance(data, dict) or not isinstance(layers := data.get("layers"), list):
         return None
     if not 1 <= len(layers) <= MAX_LAYERS:
         return None
+    known = known or {}
     try:
         valid = []
         for layer in layers:
+            model = known.get(id(layer))
+            if model is not None:
+                valid.append(model)
+                continue
             kind = _kind_of(layer)
             if kind is None:
                 return None

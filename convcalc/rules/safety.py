@@ -10,7 +10,7 @@ a pool below).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,7 +20,7 @@ from convcalc.findings import Edit, Finding, Fix, Severity
 from convcalc.fixes import LAYER_PATH, apply_fix
 from convcalc.rules.base import REGISTRY, Rule, Settings, run_rules
 from convcalc.rules.graph import padding_after, reaching_output, readers_of
-from convcalc.spec import Network, network_data, validate_by_kind, validate_layer
+from convcalc.spec import AnyLayer, Network, network_data, validate_by_kind, validate_layer
 
 ErrorSite = tuple[str, int | None]
 """An error finding's identity: its code and its layer (None: the whole network)."""
@@ -70,10 +70,11 @@ def _moved(site: ErrorSite, shifts: list[tuple[int, int]]) -> ErrorSite:
     return code, layer + sum(step for index, step in shifts if layer >= index)
 
 
-def _validated(data: dict[str, Any]) -> Network:
+def _validated(data: dict[str, Any], known: Mapping[int, AnyLayer]) -> Network:
     """A fixed spec (JSON data made from a valid network) validated by kind: one that does not validate is not
-    a fix, and why is never shown, so the union's validator (and its messages) is never built for it."""
-    network = validate_by_kind(data)
+    a fix, and why is never shown, so the union's validator (and its messages) is never built for it. The
+    layers the fix left as they were are ``known`` (see :func:`~convcalc.spec.validate_by_kind`)."""
+    network = validate_by_kind(data, known)
     if network is None:
         raise ValueError("the fixed spec does not validate")
     return network
@@ -87,6 +88,8 @@ class FixChecker:
     ) -> None:
         self.network = network
         self.spec: dict[str, Any] = network_data(network)
+        self._known = {id(data): layer for data, layer in zip(self.spec["layers"], network.layers, strict=True)}
+        """The network's layers by their objects in ``spec``, which a fix copies only where it changes them."""
         self._base = facts
         """What the incremental checks start from (its receptive fields are kept: no error rule reads them)."""
         self.settings = settings
@@ -148,7 +151,7 @@ class FixChecker:
         any other is checked on the whole spec again."""
         fixed = apply_fix(self.spec, fix)
         if fix.insert is not None or fix.remove or not all(LAYER_PATH.fullmatch(edit.path) for edit in fix.edits):
-            return analyze(_validated(fixed), receptive_fields=False), False
+            return analyze(_validated(fixed, self._known), receptive_fields=False), False
         old, new = self.spec["layers"], fixed["layers"]
         edited = [i for i, (before, after) in enumerate(zip(old, new, strict=True)) if before is not after]
         layers = list(self.network.layers)
@@ -156,7 +159,7 @@ class FixChecker:
             layer = validate_layer(new[i])
             was = layers[i]
             if (layer.kind_name, layer.name, layer.inputs) != (was.kind_name, was.name, was.inputs):
-                return analyze(_validated(fixed), receptive_fields=False), False
+                return analyze(_validated(fixed, self._known), receptive_fields=False), False
             layers[i] = layer
         return reanalyze(self._base, self.network.model_copy(update={"layers": layers}), edited), True
 
