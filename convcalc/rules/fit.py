@@ -203,8 +203,8 @@ def floor_drops_padding(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     for layer in net.layers:
         window = layer.window
-        if window is None or window.same or layer.input_shape.empty or not window.has_output:
-            continue
+        if window is None or window.same or layer.input_shape.empty or not window.has_output or window.fits:
+            continue  # a window that fits floors nothing, however its padding is counted (most layers)
         axes = padded_axes(net, layer)
         dropping = [axis for axis in axes if axis.drops_padding]
         if not dropping or any(axis.lost for axis in axes):

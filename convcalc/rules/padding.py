@@ -90,10 +90,12 @@ def padding_changes_size(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     # CC302 reports the first convs and the unpadded convs right after them (the stem).
     first = {stem.index for layer in unpadded_first_convs(net) for stem in unpadded_stem(net, layer)}
     for layer, window in windowed(net, sliding_conv):
+        if window.stride != (1, 1) or window.same:
+            continue  # before the walk back over padding layers
         origin, pads = padding_before(net, layer)
         target = (origin.height, origin.width)
         problem = _shrinks_or_grows(target)
-        if window.stride != (1, 1) or window.same or not problem(window) or covers_input(layer, window):
+        if not problem(window) or covers_input(layer, window):
             continue
         if layer.index in first:
             continue

@@ -61,10 +61,13 @@ def stride_skips_pixels(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     ## Use instead
     S ≤ F: S = F tiles the input exactly (the pool's default), or grow the kernel to the stride.
     """
-    readers, locked = reader_counts(net), size_locked(net)
+    readers: dict[int, int] | None = None
+    locked: set[int] = set()
     for layer, window in windowed(net, any_window):
-        if window.dilation != (1, 1):
+        if window.dilation != (1, 1) or not _skips(window):
             continue
+        if readers is None:  # the graph's walks, once, for a network that has a window to judge
+            readers, locked = reader_counts(net), size_locked(net)
         # With S > F the windows do not touch; a single window that spans the whole axis skips nothing.
         skipping = [
             a for a in window.axes(layer.input_shape) if a.stride > a.kernel and a.padded > a.result.size * a.kernel
