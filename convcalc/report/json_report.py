@@ -114,9 +114,13 @@ def spec_record(checked: CheckedSpec) -> dict[str, Any]:
     }
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+"""``json.dumps(value, ensure_ascii=False)`` without building an encoder per call (one per layer line)."""
+
+
 def _dumps(value: Any) -> str:
     # Readable UTF-8, but nothing invisible or unencodable (json_safe): C1 and bidi controls as \u escapes.
-    return json_safe(json.dumps(value, ensure_ascii=False))
+    return json_safe(_ENCODER.encode(value))
 
 
 def _spec_text(record: dict[str, Any], indent: str) -> str:
