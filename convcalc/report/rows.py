@@ -157,7 +157,13 @@ def _number(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
 
 
-def _axes_text(rows: object, cols: object) -> str:
+def _fraction_text(value: Fraction) -> str:
+    """``str(value)``: ``5``, ``1/2``; without Fraction's own formatting, which a table would call 1,000 times."""
+    numerator, denominator = value.numerator, value.denominator
+    return str(numerator) if denominator == 1 else f"{numerator}/{denominator}"
+
+
+def _axes_text(rows: str, cols: str) -> str:
     return str(rows) if rows == cols else f"{rows}×{cols}"
 
 
@@ -168,8 +174,9 @@ def _span(values: list[str]) -> str:
 
 def receptive_field_text(layers: Sequence[LayerFacts]) -> tuple[str, str, str]:
     """(size, jump, start) of the receptive field, as ranges when ``layers`` (one folded row) differ."""
-    sizes = [_axes_text(x.rf_rows.size, x.rf_cols.size) for x in layers]
-    jumps = [_axes_text(x.rf_rows.jump, x.rf_cols.jump) for x in layers]
+    # Texts compared, not values: a Fraction's text is canonical (and so is a float's, for the starts).
+    sizes = [_axes_text(_fraction_text(x.rf_rows.size), _fraction_text(x.rf_cols.size)) for x in layers]
+    jumps = [_axes_text(_fraction_text(x.rf_rows.jump), _fraction_text(x.rf_cols.jump)) for x in layers]
     starts = [_axes_text(_number(x.rf_rows.start), _number(x.rf_cols.start)) for x in layers]
     return _span(sizes), _span(jumps), _span(starts)
 
