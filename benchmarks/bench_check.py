@@ -229,7 +229,8 @@ def main() -> None:
         )
         row("  its peak memory", f"{timed['vgg'].peak_bytes / 2**20:.0f} MiB", "", "", "≤ 40 MiB")
         if keras is None:
-            row("Keras VGG16 + summary()", "skipped", "", "TensorFlow not installed", "≥ 25×")
+            why = "TensorFlow not installed" if args.keras else "--no-keras"
+            row("Keras VGG16 + summary()", "skipped", "", why, "≥ 25×")
         else:
             cpu = timed["keras"].cpu_median / timed["vgg"].cpu_median
             faster = f"convcalc {t['keras'] / t['vgg']:.1f}× faster (CPU {cpu:.1f}×)"
