@@ -58,7 +58,12 @@ def wrap(text: str, width: int) -> list[str]:
     ['conv2_bl', 'ock1_0_c', 'onv ×2']
     """
     if cell_width(text) <= width and "\n" not in text and not text.startswith(" "):
-        return [text]  # most cells: one line, as the loop would leave it (it drops leading spaces only)
+        return [text]  # most cells: one line, as the words would leave it (they drop leading spaces only)
+    return wrap_words(text, width)
+
+
+def wrap_words(text: str, width: int) -> list[str]:
+    """:func:`wrap` word by word, which it skips for a text that fits on one line."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""

@@ -1,0 +1,36 @@
+"""The grid's shortcuts give what the long way gives: rich's cell widths, and the word-by-word wrap."""
+
+from __future__ import annotations
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+from rich.cells import cell_len
+
+from convcalc.report.grid import cell_width, wrap, wrap_words
+from tests.helpers import examples
+
+# Spaces and line breaks to wrap at, ASCII, the symbols convcalc writes, wide and zero-width characters.
+texts = st.text(st.sampled_from(list(" \n\tab-×−→…·卷积é\u0301\u200d👨\u202e\x1b")) | st.characters(), max_size=40)
+
+
+@given(texts)
+@examples(500)
+@example("conv1 3×3×64 → 224×224×64")
+@example("卷积")
+def test_cell_width_is_richs(text: str) -> None:
+    assert cell_width(text) == cell_len(text)
+
+
+@given(texts, st.integers(min_value=1, max_value=30))
+@examples(500)
+@example(" leading space", 40)
+@example("trailing space ", 40)
+@example("two  spaces", 40)
+@example("", 0)
+def test_wrap_is_the_word_by_word_wrap(text: str, width: int) -> None:
+    assert wrap(text, width) == wrap_words(text, width)
+
+
+def test_a_cell_that_fits_is_its_own_line() -> None:
+    assert wrap("F=3 S=1 P=1 K=64", 16) == ["F=3 S=1 P=1 K=64"]
+    assert wrap("F=3 S=1 P=1 K=64", 15) == ["F=3 S=1 P=1", "K=64"]
