@@ -75,14 +75,16 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     ## What it does
     Flags conv layers with a kernel side larger than 3, and prices the VGG alternative for that very layer:
     n = ceil((F − 1)/2) stacked 3×3 convs see an F×F field (D → K, then K → K) and cost
-    9·D·K + (n − 1)·9·K·K weights instead of F·F·D·K. A conv whose kernel covers its whole input (an fc
-    layer in conv form, 1×1 output) is exempt. A dilated kernel is judged by its F (its weights), not by
-    the d·(F − 1) + 1 pixels it spans: a dilated 3×3 is the cheap way to a large field, and the message
-    says so. Convs whose spatial filter works per channel are exempt: it costs F·F per channel, so a
-    large kernel is cheap, and MobileNetV3, EfficientNet and ConvNeXt use 5×5 and 7×7 ones on purpose. So is
-    a factorised 1×n or n×1 kernel (Inception v3's 1×7 then 7×1): it is where the advice to stack small
-    filters leads, n·D·K weights instead of n·n·D·K. And so is a patchify conv (F = S, no padding: ConvNeXt's
-    and ViT's 4×4/4 or 16×16/16 stems embed each patch once; overlapping 3×3s would be another layer).
+    9·D·K + (n − 1)·9·K·K weights instead of F·F·D·K; a grouped conv's stack is grouped too, each filter
+    reading D/g (then K/g) channels. A conv whose kernel covers its whole input (an fc layer in conv form,
+    1×1 output) is exempt, and so is one whose groups do not divide its channels (CC104's error). A dilated
+    kernel is judged by its F (its weights), not by the d·(F − 1) + 1 pixels it spans: a dilated 3×3 is the
+    cheap way to a large field, and the message says so. Convs whose spatial filter works per channel are
+    exempt: it costs F·F per channel, so a large kernel is cheap, and MobileNetV3, EfficientNet and ConvNeXt
+    use 5×5 and 7×7 ones on purpose. So is a factorised 1×n or n×1 kernel (Inception v3's 1×7 then 7×1): it is
+    where the advice to stack small filters leads, n·D·K weights instead of n·n·D·K. And so is a patchify
+    conv (F = S, no padding: ConvNeXt's and ViT's 4×4/4 or 16×16/16 stems embed each patch once; overlapping
+    3×3s would be another layer).
 
     ## Why is this bad
     CS231n's "magic numbers" and VGG (Simonyan & Zisserman): a stack of small filters has the receptive
@@ -99,15 +101,21 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
             continue  # a 1×n or n×1 kernel is the factorisation itself (Inception v3's 1×7 then 7×1)
         if tiles_input(window):
             continue  # a patchify conv embeds each patch once: a stack of overlapping 3×3s is another layer
+        depth, filters = layer.input_shape.depth, layer.output_shape.depth
+        groups = getattr(layer.spec, "groups", 1)
+        if depth % groups or filters % groups:
+            continue  # no weights to compare: CC104's error
         side = max(window.kernel)
         count = ceil_div(side - 1, 2)
         field = 2 * count + 1
-        depth, filters = layer.input_shape.depth, layer.output_shape.depth
-        first, rest = 9 * depth * filters, (count - 1) * 9 * filters * filters
+        # A grouped conv's stack is grouped too: each filter reads the channels of its own group.
+        reads, reads_next = depth // groups, filters // groups
+        first, rest = 9 * reads * filters, (count - 1) * 9 * reads_next * filters
         stack, single = first + rest, layer.weights
         kh, kw = window.kernel
         seen = "the same field" if field == kh == kw else f"a {field}×{field} field, covering the {kh}×{kw} kernel"
         repeat = "" if count == 2 else f"{count - 1}·"
+        in_groups = f" in {groups} groups" if groups > 1 else ""
         dilated = ""
         if window.dilation != (1, 1):
             eh, ew = window.effective_kernel
@@ -119,9 +127,9 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         message = (
             f"{kh}×{kw} kernel{dilated}: a stack of {count} 3×3 convs sees {seen}, with"
             f" {plural(count - 1, 'more ReLU')} in"
-            f" between (VGG); for this layer ({depth} → {filters} channels) the stack costs 9·{depth}·{filters} +"
-            f" {repeat}9·{filters}·{filters} = {first:,} + {rest:,} = {stack:,} weights vs"
-            f" {kh}·{kw}·{depth}·{filters} = {single:,}"
+            f" between (VGG); for this layer ({depth} → {filters} channels{in_groups}) the stack costs"
+            f" 9·{reads}·{filters} + {repeat}9·{reads_next}·{filters} = {first:,} + {rest:,} = {stack:,} weights vs"
+            f" {kh}·{kw}·{reads}·{filters} = {single:,}"
         )
         if stack < single:
             message += f", saving {single - stack:,} ({percent_number(single - stack, single)} %)"

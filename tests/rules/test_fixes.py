@@ -263,6 +263,42 @@ def test_cc201_prices_the_stack_honestly_when_it_is_not_cheaper() -> None:
     assert [fix.title for fix in conv2.fixes] == ['F=3, padding "same" → 14×14×64 (stack 2 of them)']
 
 
+def test_cc201_prices_a_grouped_conv_by_a_grouped_stack() -> None:
+    # AlexNet's conv2 in two towers: 5×5 over 48 of the 96 channels per group. A stack of grouped 3×3s reads
+    # 48 channels per filter, then 128 (the formula once wrote 5·5·96·256 = 307,200, which is half that).
+    spec = {"input": [27, 27, 96], "layers": [{"type": "conv", "filters": 256, "kernel": 5, "padding": 2, "groups": 2}]}
+    (finding,) = only(spec, "CC201")
+    assert "(96 → 256 channels in 2 groups)" in finding.message
+    expected = "9·48·256 + 9·128·256 = 110,592 + 294,912 = 405,504 weights vs 5·5·48·256 = 307,200"
+    assert expected in finding.message
+
+
+@given(
+    st.integers(4, 9),
+    st.sampled_from([1, 2, 4]),
+    st.integers(1, 6),
+    st.integers(1, 6),
+)
+def test_cc201_prices_the_stack_that_convcalc_itself_counts(kernel: int, groups: int, d: int, k: int) -> None:
+    depth, filters = d * groups, k * groups
+    conv = {"type": "conv", "filters": filters, "kernel": kernel, "groups": groups}
+    spec = {"input": [24, 24, depth], "layers": [conv]}
+    (finding,) = only(spec, "CC201")
+    count = (kernel - 1 + 1) // 2
+    stack = [{"type": "conv", "filters": filters, "kernel": 3, "padding": 1, "groups": groups}] * count
+    stack_weights = sum(layer.weights for layer in analyze_spec({"input": [24, 24, depth], "layers": stack}).layers)
+    assert f"= {stack_weights:,} weights vs" in finding.message
+    assert f"= {analyze_spec(spec).layers[0].weights:,}" in finding.message.split(" weights vs ")[1]
+
+
+def test_cc201_leaves_a_conv_whose_groups_do_not_divide_its_channels_to_cc104() -> None:
+    # Its weights are 0 (nothing to compare), and the percentage once divided by them: a traceback.
+    spec = {"input": [20, 20, 1], "layers": [{"type": "conv", "filters": 6, "kernel": 5, "groups": 2}]}
+    assert only(spec, "CC201") == []
+    checked = check_loaded(LoadedSpec("<test>", validate("<test>", spec), SourceMap()))
+    assert "CC104" in {finding.code for finding in checked.findings}
+
+
 def test_cc201_reports_the_saving_and_keeps_the_size() -> None:
     spec = {"input": [28, 28, 64], "layers": [{"type": "conv", "filters": 32, "kernel": 7, "padding": 3}]}
     (finding,) = only(spec, "CC201")
