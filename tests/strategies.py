@@ -68,7 +68,17 @@ def layer_dicts(draw: st.DrawFn, kinds: tuple[str, ...] = ("conv", "pool", "fc",
     if kind == "conv":
         layer["filters"] = draw(small)
         layer["kernel"] = draw(int_or_pair(st.integers(1, 7)))
-        layer.update(draw(_optional(stride=int_or_pair(st.integers(1, 4)), padding=paddings, bias=st.booleans())))
+        layer.update(
+            draw(
+                _optional(
+                    stride=int_or_pair(st.integers(1, 4)),
+                    padding=paddings,
+                    bias=st.booleans(),
+                    groups=st.integers(1, 4),  # not always dividing the channels: CC104's error
+                    dilation=int_or_pair(st.integers(1, 3)),
+                )
+            )
+        )
     elif kind == "pool":
         layer["kernel"] = draw(int_or_pair(st.integers(1, 4)))
         layer.update(
