@@ -105,6 +105,9 @@ class TextPositions(Mapping[JsonPath, tuple[int, int]]):
     def __len__(self) -> int:
         return len(self._offsets)
 
+    def __repr__(self) -> str:
+        return f"TextPositions({dict(self)!r})"
+
 
 def line_column(line_starts: list[int], offset: int) -> tuple[int, int]:
     """The 1-based line and column of ``offset`` in a text whose lines start at ``line_starts``.

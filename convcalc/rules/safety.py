@@ -89,7 +89,8 @@ class FixChecker:
         self.network = network
         self.spec: dict[str, Any] = network_data(network)
         self._known = {id(data): layer for data, layer in zip(self.spec["layers"], network.layers, strict=True)}
-        """The network's layers by their objects in ``spec``, which a fix copies only where it changes them."""
+        """The network's layers by their objects in ``spec``: :func:`~convcalc.fixes.apply_fix` copies on write, so
+        a layer a fix changes is a new object, and ``spec`` keeps the originals alive, so no id is reused."""
         self._base = facts
         """What the incremental checks start from (its receptive fields are kept: no error rule reads them)."""
         self.settings = settings
