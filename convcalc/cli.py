@@ -259,11 +259,6 @@ def calc(
         if ceil_mode:
             layer["ceil_mode"] = True
     data = {"input": [height, width, depth], "layers": [layer]}
-    try:
-        network = validate("command line", data)
-    except SpecError as error:
-        print_spec_error(error)
-        raise typer.Exit(EXIT_USAGE) from None
     from convcalc.checking import check_loaded, fails
     from convcalc.config import LintConfig
     from convcalc.loading import LoadedSpec, SourceMap
@@ -271,7 +266,12 @@ def calc(
 
     # One layer has no architecture to judge: only the shape and magic-number rules apply.
     config = LintConfig(select=("CC1", "CC2"))
-    checked = check_loaded(LoadedSpec("command line", network, SourceMap()), config)
+    try:
+        # A layer whose figures pass convcalc's limit (weights past 2^63) is refused by the analysis.
+        checked = check_loaded(LoadedSpec("command line", validate("command line", data), SourceMap()), config)
+    except SpecError as error:
+        print_spec_error(error)
+        raise typer.Exit(EXIT_USAGE) from None
     write_output(calc_report.render(checked, output_format.value))
     raise typer.Exit(EXIT_FINDINGS if fails(checked.findings, Severity.ERROR) else EXIT_OK)
 

@@ -223,6 +223,14 @@ def test_calc_usage_errors():
     assert result.exit_code == 2 and "kernel" in result.output
 
 
+def test_calc_refuses_a_layer_past_convcalcs_figure_limit_without_a_traceback():
+    # Valid sizes whose weights pass 2^63 (2 × 2^31−1 × 2^31−1): the analysis refuses them, as check does.
+    result = run("calc", "-i", "2147483647x8x1", "-F", "2147483647,3", "-S", "5", "-P", "1", "-K", "2147483647")
+    assert result.exit_code == 2
+    assert "the weights" in result.output and "pass 2^63, convcalc's limit" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 @pytest.mark.parametrize(
     ("name", "content"),
     [
