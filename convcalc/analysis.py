@@ -189,7 +189,9 @@ def _over_limit(computed: Computed, fields: tuple[ar.ReceptiveField, ar.Receptiv
             "the unshared parameters": computed.unshared or 0,
         }
         what, value = next((what, value) for what, value in counts.items() if value > FIGURE_LIMIT)
-        return f"{what} ({out} → {_magnitude(value)}) pass 2^63, convcalc's limit"
+        # The volume shows its sides; the others are counts of it or of the weights: their size alone.
+        shown = f"{out} → {_magnitude(value)}" if what == "the output volume" else _magnitude(value)
+        return f"{what} ({shown}) pass 2^63, convcalc's limit"
     for rf in fields or ():
         for part in (rf.size, rf.jump, rf.start):
             if abs(part.numerator) > FIGURE_LIMIT or part.denominator > FIGURE_LIMIT:

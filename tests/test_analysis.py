@@ -603,3 +603,27 @@ def test_reanalyze_recomputes_what_reads_a_changed_shape() -> None:
     assert facts == analyze(changed, receptive_fields=False)
     assert facts.layers[2].input_shape == Shape(28, 28, 8)
     assert facts.total_weights == 5 * 5 * 3 * 8 + 28 * 28 * 8 * 2
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        pytest.param(
+            {"type": "conv", "filters": 2**31 - 1, "kernel": 1},
+            "the output volume (2147483647×2147483647×2147483647 → about 2^92) pass 2^63",
+            id="output volume",
+        ),
+        pytest.param(
+            {"type": "conv", "filters": 2**31 - 1, "kernel": [2**31 - 1, 3], "stride": 5, "padding": 1},
+            "the weights (about 2^63) pass 2^63",
+            id="weights",
+        ),
+    ],
+)
+def test_a_figure_past_the_limit_is_named_with_its_own_size(layer: dict[str, Any], message: str) -> None:
+    height = 2**31 - 1
+    width = 2**31 - 1 if "stride" not in layer else 8
+    network = Network.model_validate({"input": [height, width, 1], "layers": [layer]})
+    with pytest.raises(FigureLimitError) as refused:
+        analyze(network)
+    assert message in refused.value.what
