@@ -26,6 +26,7 @@ __all__ = [
     "InputShape",
     "Network",
     "json_schema",
+    "layers_by_object",
     "network_data",
     "validate_by_kind",
     "validate_layer",
@@ -122,6 +123,14 @@ def network_data(network: Network) -> dict[str, Any]:
         for name in Network.model_fields
         if name in data or name == "layers"
     }
+
+
+def layers_by_object(data: dict[str, Any], network: Network) -> dict[int, AnyLayer]:
+    """``network``'s layers by the ``id`` of their objects in ``data``, its dump (:func:`network_data`): the
+    ``known`` of :func:`validate_by_kind` for a fix applied to that dump (:func:`~convcalc.fixes.apply_fix` copies
+    on write, so it shares every layer object it did not change). The caller keeps ``data`` alive, so no id is
+    reused."""
+    return {id(layer): model for layer, model in zip(data["layers"], network.layers, strict=True)}
 
 
 def _kind_of(data: Any) -> type[LayerSpec] | None:

@@ -34,7 +34,7 @@ def styled(text: str, style: str, color: bool) -> str:
 
 
 _ONE_CELL = frozenset(
-    character for character in map(chr, [*range(0x20, 0x7F), *map(ord, "×−→←·…≤≥⊕⊗‖—–²·√")]) if cell_len(character) == 1
+    character for character in map(chr, [*range(0x20, 0x7F), *map(ord, "×−→←·…≤≥⊕⊗‖—–²√")]) if cell_len(character) == 1
 )
 """Printable ASCII and the symbols convcalc writes, each one cell wide by rich's own measure."""
 

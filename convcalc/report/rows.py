@@ -164,7 +164,7 @@ def _fraction_text(value: Fraction) -> str:
 
 
 def _axes_text(rows: str, cols: str) -> str:
-    return str(rows) if rows == cols else f"{rows}×{cols}"
+    return rows if rows == cols else f"{rows}×{cols}"
 
 
 def _span(values: list[str]) -> str:

@@ -18,7 +18,7 @@ from convcalc.arithmetic import congruence_solutions, divisors, nearest_solution
 from convcalc.findings import Fix
 from convcalc.fixes import apply_fix
 from convcalc.layers import Conv, Pool, WindowAxis
-from convcalc.spec import MAX_SIZE, InputShape, network_data, validate_by_kind
+from convcalc.spec import MAX_SIZE, AnyLayer, InputShape, layers_by_object, network_data, validate_by_kind
 from convcalc.text import value_text
 
 
@@ -326,6 +326,7 @@ def merge_fixes(net: NetworkFacts, layer: LayerFacts, same: Callable[[list[Shape
     shapes = [net.input_shape if s < 0 else net.layers[s].output_shape for s in layer.inputs]
     fixes: list[Fix] = []
     spec: dict[str, Any] | None = None  # the network as JSON, dumped once for all candidates (copied on write)
+    known: dict[int, AnyLayer] | None = None  # its layers, not validated again where a candidate leaves them
     for source, shape in zip(layer.inputs, shapes, strict=True):
         producer = None if source < 0 else net.layers[source]
         if producer is None or not isinstance(producer.spec, Conv | Pool) or producer.window is None:
@@ -348,7 +349,8 @@ def merge_fixes(net: NetworkFacts, layer: LayerFacts, same: Callable[[list[Shape
             if fix in fixes:
                 continue
             spec = spec if spec is not None else network_data(net.network)
-            network = validate_by_kind(apply_fix(spec, fix))
+            known = known if known is not None else layers_by_object(spec, net.network)
+            network = validate_by_kind(apply_fix(spec, fix), known)
             if network is None:
                 continue  # a stride past 2^31 − 1, say: not a fix
             try:

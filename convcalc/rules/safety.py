@@ -20,7 +20,7 @@ from convcalc.findings import Edit, Finding, Fix, Severity
 from convcalc.fixes import LAYER_PATH, apply_fix
 from convcalc.rules.base import REGISTRY, Rule, Settings, run_rules
 from convcalc.rules.graph import padding_after, reaching_output, readers_of
-from convcalc.spec import AnyLayer, Network, network_data, validate_by_kind, validate_layer
+from convcalc.spec import AnyLayer, Network, layers_by_object, network_data, validate_by_kind, validate_layer
 
 ErrorSite = tuple[str, int | None]
 """An error finding's identity: its code and its layer (None: the whole network)."""
@@ -88,9 +88,8 @@ class FixChecker:
     ) -> None:
         self.network = network
         self.spec: dict[str, Any] = network_data(network)
-        self._known = {id(data): layer for data, layer in zip(self.spec["layers"], network.layers, strict=True)}
-        """The network's layers by their objects in ``spec``: :func:`~convcalc.fixes.apply_fix` copies on write, so
-        a layer a fix changes is a new object, and ``spec`` keeps the originals alive, so no id is reused."""
+        self._known = layers_by_object(self.spec, network)
+        """The network's layers by their objects in ``spec``, which keeps them alive (the fixes' ``known``)."""
         self._base = facts
         """What the incremental checks start from (its receptive fields are kept: no error rule reads them)."""
         self.settings = settings
