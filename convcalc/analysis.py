@@ -5,9 +5,8 @@ Rules and renderers read these facts; nothing downstream recomputes a shape or a
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from convcalc import arithmetic as ar
 from convcalc.graph import producers
@@ -32,11 +31,10 @@ __all__ = [
 BYTES_PER_FLOAT32 = 4
 
 
-@dataclass(frozen=True, slots=True)
-class LayerFacts:
+class LayerFacts(NamedTuple):
     """Everything convcalc knows about one layer after the analysis pass."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field, shadowing tuple's index() (never called on a record)
     """Position in the spec's ``layers`` list (0-based, like the JSON path ``layers[0]``)."""
     name: str
     """The spec's name, or a generated one (``conv1``, ``pool2``…)."""
@@ -112,8 +110,7 @@ MACS_CONVENTION = _macs_convention()
 """How MACs are counted, as the JSON's ``macs_convention`` says it: the kinds with weights, from the registry."""
 
 
-@dataclass(frozen=True, slots=True)
-class NetworkFacts:
+class NetworkFacts(NamedTuple):
     """The analysed network: per-layer facts plus totals."""
 
     network: Network
@@ -266,8 +263,7 @@ def _moved_totals(base: NetworkFacts, network: Network, facts: tuple[LayerFacts,
     def change(figure: Callable[[LayerFacts], int]) -> int:
         return sum(figure(facts[i]) - figure(base.layers[i]) for i in moved)
 
-    return dataclasses.replace(
-        base,
+    return base._replace(
         network=network,
         layers=facts,
         total_weights=base.total_weights + change(lambda layer: layer.weights),
@@ -316,7 +312,7 @@ def reanalyze(base: NetworkFacts, network: Network, changed: Iterable[int]) -> N
     """
     todo = set(changed)
     if not todo:
-        return dataclasses.replace(base, network=network)
+        return base._replace(network=network)
     facts = list(base.layers)
     moved: set[int] = set()
     computed: set[int] = set()
@@ -332,6 +328,6 @@ def reanalyze(base: NetworkFacts, network: Network, changed: Iterable[int]) -> N
             if facts[index].output_shape != before.output_shape:
                 moved.add(index)
         elif layer is not before.spec:
-            facts[index] = dataclasses.replace(before, spec=layer)
+            facts[index] = before._replace(spec=layer)
         index += 1
     return _moved_totals(base, network, tuple(facts), computed)

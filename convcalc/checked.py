@@ -6,7 +6,7 @@ imports no rule, so renderers depend on the record and not on the rules that fil
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from convcalc.analysis import NetworkFacts
 from convcalc.findings import Finding
@@ -14,8 +14,7 @@ from convcalc.loading import SourceMap
 from convcalc.memory import TrainingMemory
 
 
-@dataclass(frozen=True)
-class CheckedSpec:
+class CheckedSpec(NamedTuple):
     """One spec after analysis and linting: the record every renderer takes."""
 
     file: str

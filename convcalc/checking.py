@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from convcalc.analysis import FigureLimitError, analyze
 from convcalc.checked import CheckedSpec
@@ -122,8 +121,7 @@ def check_loaded(loaded: LoadedSpec, config: LintConfig | None = None) -> Checke
     )
 
 
-@dataclass(frozen=True)
-class Checked:
+class Checked(NamedTuple):
     """A spec checked under its config: what every command starts from."""
 
     spec: CheckedSpec

@@ -22,9 +22,8 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from convcalc.findings import Severity
 from convcalc.memory import DTYPE_BYTES, MAX_QUANTITY, parse_quantity
@@ -40,15 +39,14 @@ class ConfigError(Exception):
     """A usage error in options or a config file (exit 2); the message names the culprit."""
 
 
-@dataclass(frozen=True)
-class LintConfig:
+class LintConfig(NamedTuple):
     """Which rules run, what fails the run, and the rules' settings."""
 
     select: tuple[str, ...] | None = None
     """Codes or prefixes to enable; None means every rule that is on by default."""
     ignore: tuple[str, ...] = ()
     fail_on: Severity = Severity.ERROR
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings = Settings()
     source: str | None = None
     """The config file these settings came from, if any."""
 
@@ -195,8 +193,7 @@ def _tool_table(data: dict[str, Any], path: Path) -> dict[str, Any] | None:
 # --- the settings, declared once -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """One knob: its config-file key (``--<key>`` on the command line), how it is read and where it lands.
 
     This table drives the TOML keys, the CLI options (:func:`convcalc.cli.lint_options`), their validation and
@@ -240,11 +237,11 @@ def _selection(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _select(config: LintConfig, codes: tuple[str, ...], layered: bool) -> LintConfig:
-    return replace(config, select=codes)  # the command line's --select replaces the file's
+    return config._replace(select=codes)  # the command line's --select replaces the file's
 
 
 def _ignore(config: LintConfig, codes: tuple[str, ...], layered: bool) -> LintConfig:
-    return replace(config, ignore=config.ignore + codes if layered else codes)  # --ignore adds to the file's
+    return config._replace(ignore=config.ignore + codes if layered else codes)  # --ignore adds to the file's
 
 
 def _budget_mib(value: Any, where: str) -> int:
@@ -255,7 +252,7 @@ def _budget_mib(value: Any, where: str) -> int:
 
 def _settings_field(name: str, scale: int = 1) -> Callable[[LintConfig, Any, bool], LintConfig]:
     def store(config: LintConfig, value: Any, layered: bool) -> LintConfig:
-        return replace(config, settings=replace(config.settings, **{name: value * scale}))
+        return config._replace(settings=config.settings._replace(**{name: value * scale}))
 
     return store
 
@@ -271,7 +268,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "fail-on", "SEVERITY", "Exit 1 on findings at or above: error (default), warning, info.",
-        lambda value, where: parse_severity(value, where), lambda c, v, _: replace(c, fail_on=v), example='"warning"',
+        lambda value, where: parse_severity(value, where), lambda c, v, _: c._replace(fail_on=v), example='"warning"',
     ),
     Setting(
         "activation-budget-mib", "MIB", "CC403's budget: activation memory per example (default 512).",

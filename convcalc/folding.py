@@ -7,16 +7,15 @@ marked ×n; both ask this module where the runs are and decide themselves which 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Run:
+class Run(NamedTuple):
     """``count`` consecutive repeats of the block ``layers[start : start + length]``."""
 
     start: int
     length: int
-    count: int
+    count: int  # type: ignore[assignment]  # a field, shadowing tuple's count() (never called on a record)
 
 
 MAX_BLOCK = 16

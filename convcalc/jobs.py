@@ -15,8 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from convcalc.config import LintConfig
@@ -24,8 +23,7 @@ if TYPE_CHECKING:
     from convcalc.report.common import RenderOptions
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """One file after checking: its part of the report (None: it could not be read), its stderr text, and
     whether a finding reached its config's ``fail-on``; or the config error that stops the run there."""
 
@@ -35,8 +33,7 @@ class Outcome:
     config_error: str | None = None
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """What ``check`` asks of every file: the command line's settings and ``--config``, the ``--input`` of a
     model file, and the report's format and options."""
 
@@ -47,8 +44,7 @@ class Request:
     options: RenderOptions
 
 
-@dataclass(frozen=True)
-class _Task:
+class _Task(NamedTuple):
     file: str
     config: LintConfig
     request: Request

@@ -17,8 +17,8 @@ import os
 import re
 import stat
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from types import MappingProxyType
+from typing import Any, BinaryIO, NamedTuple
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -53,8 +53,7 @@ _MOST_FIELDS = max(
 JsonPath = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One reason a spec cannot be used: where (a JSON path, maybe a line and column) and what."""
 
     path: JsonPath
@@ -119,11 +118,10 @@ def line_column(line_starts: list[int], offset: int) -> tuple[int, int]:
     return line, offset - line_starts[line - 1] + 1
 
 
-@dataclass(frozen=True)
-class SourceMap:
+class SourceMap(NamedTuple):
     """Line and column (both 1-based) of the objects and keys in a spec's JSON text."""
 
-    positions: Mapping[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    positions: Mapping[JsonPath, tuple[int, int]] = MappingProxyType({})
 
     def locate(self, path: JsonPath) -> tuple[int, int] | None:
         """The position of ``path``, or of its nearest recorded ancestor."""
@@ -134,8 +132,7 @@ class SourceMap:
         return None
 
 
-@dataclass(frozen=True)
-class LoadedSpec:
+class LoadedSpec(NamedTuple):
     """A validated network with the file it came from and where its parts are in that file."""
 
     file: str
@@ -179,8 +176,7 @@ def _value_path(stack: list[list[Any]]) -> JsonPath:
     return (*path, index if index is not None else key)
 
 
-@dataclass(frozen=True)
-class Scan:
+class Scan(NamedTuple):
     """What the position scan saw: positions, problems it can place exactly, and the limit the text broke,
     if any (the scan stops there, so a refusal costs no more than the limit)."""
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from convcalc.analysis import NetworkFacts
 
@@ -13,8 +13,7 @@ ADAM_STATES = 2
 """Adam keeps two moments (m and v) per trainable parameter."""
 
 
-@dataclass(frozen=True)
-class TrainingMemory:
+class TrainingMemory(NamedTuple):
     """What one training step holds, in bytes, for ``batch`` examples of ``dtype`` values.
 
     weights = params·b; gradients = trainable·b; optimizer = 2·trainable·b (Adam's m and v);

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from typing import Any
 
 import pytest
@@ -291,7 +290,7 @@ def test_generated_names_count_per_kind() -> None:
 
 def test_layer_facts_are_frozen() -> None:
     [layer] = analyze_spec({"input": [2, 2, 1], "layers": [{"type": "relu"}]}).layers
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         layer.name = "x"  # type: ignore[misc]
 
 
@@ -586,12 +585,12 @@ def test_reanalyze_is_analyze_of_the_changed_network() -> None:
 
 
 def test_reanalyze_from_facts_with_receptive_fields_differs_in_those_fields_only() -> None:
-    unset = {"rf_rows": ar.INPUT_RECEPTIVE_FIELD, "rf_cols": ar.INPUT_RECEPTIVE_FIELD}
+    unset = ar.INPUT_RECEPTIVE_FIELD
     for label, network, changed, edited in _fixed_networks():
         with contextlib.suppress(FigureLimitError):
             facts = reanalyze(analyze(network), changed, edited)
-            plain = [dataclasses.replace(layer, **unset) for layer in facts.layers]
-            assert dataclasses.replace(facts, layers=tuple(plain)) == analyze(changed, receptive_fields=False), label
+            plain = [layer._replace(rf_rows=unset, rf_cols=unset) for layer in facts.layers]
+            assert facts._replace(layers=tuple(plain)) == analyze(changed, receptive_fields=False), label
 
 
 def test_reanalyze_recomputes_what_reads_a_changed_shape() -> None:

@@ -111,16 +111,12 @@ def _prepare(
         checked, force=force, limits=limits, verb=verb, ignored=ignored, framework="PyTorch" if torch else "TensorFlow"
     )
     if decision.show_findings:
-        import dataclasses
-
         from convcalc.findings import Severity
         from convcalc.report.table import findings_lines
 
         # Only what blocks the export; `convcalc check` shows the warnings and advice.
         errors = [f for f in checked.findings if f.severity is Severity.ERROR and f.code not in ignored]
-        for line in findings_lines(
-            dataclasses.replace(checked, findings=errors), color=wants_color(sys.stderr.isatty())
-        ):
+        for line in findings_lines(checked._replace(findings=errors), color=wants_color(sys.stderr.isatty())):
             write_stream(sys.stderr, line + "\n")
     for message in decision.messages:
         sys.stderr.write(message + "\n")

@@ -15,7 +15,7 @@ threads the tensors through and adds what the whole network needs:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from convcalc.analysis import LayerFacts, NetworkFacts, Shape
 from convcalc.export.naming import NameAllocator, sanitize
@@ -155,7 +155,7 @@ def plan_export(facts: NetworkFacts) -> ExportPlan:
         builder = KerasOps(base, names, [tensors[source] for source in layer.inputs])
         main = layer.spec.to_keras(builder, layer.window, layer.output_shape)
         if not layer.trainable:
-            frozen = replace(main, args=(*main.args, ("trainable", False)))
+            frozen = main._replace(args=(*main.args, ("trainable", False)))
             builder.ops = [frozen if op is main else op for op in builder.ops]
             main = frozen
         classes = facts.network.classes

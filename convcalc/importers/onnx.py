@@ -21,7 +21,7 @@ import io
 import operator
 import os
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
@@ -615,7 +615,7 @@ class _Importer:
         for output, shape, bodies in zip(raw.output, node.output_shapes, branches, strict=True):
             if not output or not self.readers[output]:
                 continue
-            self._emit(replace(node, output_shape=shape), _Outputs(output), OnnxMapped(bodies, 4))
+            self._emit(node._replace(output_shape=shape), _Outputs(output), OnnxMapped(bodies, 4))
 
     def _stored(self, node: OnnxNode, positions: tuple[int, ...]) -> list[tuple[str, int]]:
         stored: list[tuple[str, int]] = []

@@ -9,9 +9,8 @@ would silently treat an unknown kind as an identity.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,8 +37,7 @@ the box of the layer it reads (layers that keep the volume), or folded into the 
 padding, which Keras writes before a "valid" conv)."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Traits:
+class Traits(NamedTuple):
     """Yes/no facts about a kind that rules, renderers and the exporter ask; every kind states all of them."""
 
     weighted: bool
@@ -71,8 +69,7 @@ PLUMBING_TRAITS = Traits(
 resampling, a channel slice): every trait false."""
 
 
-@dataclass(frozen=True, slots=True)
-class Computed:
+class Computed(NamedTuple):
     """What a layer computes on its input volume(s): the output, the resolved window, counts and MACs."""
 
     out: Shape
@@ -89,8 +86,7 @@ class Computed:
     """Merges: the input whose grid (H×W) the output keeps; a broadcast 1×1 gate has none."""
 
 
-@dataclass(frozen=True)
-class DiagramWindow:
+class DiagramWindow(NamedTuple):
     """The window a diagram labels on a box: F, S, P per side and the dilation."""
 
     kernel: tuple[int, int]
@@ -106,8 +102,7 @@ def widest(fields: Sequence[FieldPair]) -> FieldPair:
     return (max((f[0] for f in fields), key=lambda f: f.size), max((f[1] for f in fields), key=lambda f: f.size))
 
 
-@dataclass(frozen=True)
-class BuildProblem:
+class BuildProblem(NamedTuple):
     """What a framework refuses in a layer whose shapes are sound: why, and field changes that avoid it."""
 
     reason: str

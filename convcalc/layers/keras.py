@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from convcalc.layers.volume import Shape
 
@@ -26,8 +26,7 @@ Volume = tuple[int, ...]
 """A Keras tensor's shape without the batch axis: (H, W, D), or (n,) once flat."""
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(NamedTuple):
     """One Keras layer: its class, its unique sanitised name, what it reads, its arguments and output shape."""
 
     layer: str
@@ -163,8 +162,7 @@ REARRANGING = frozenset({"Permute", "Reshape", "Cropping2D"})
 """The Keras classes whose readers understand a tensor in one of the layouts above; others refuse it."""
 
 
-@dataclass(frozen=True)
-class Tensor:
+class Tensor(NamedTuple):
     """A value flowing between layers: the spec layer producing it (or "input") and its Keras rank."""
 
     name: str
@@ -185,8 +183,7 @@ class Refusal(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class KerasLayer:
+class KerasLayer(NamedTuple):
     """One layer object of a model config, with where it sits in the file."""
 
     name: str

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from convcalc.layers.keras import GROUPED, SHUFFLED, Refusal, Tensor
 
@@ -31,8 +31,7 @@ Dims = tuple[int | None, ...]
 """An ONNX shape, NCHW; None where a size is symbolic or unknown."""
 
 
-@dataclass(frozen=True)
-class Constant:
+class Constant(NamedTuple):
     """A tensor known without the image: an initializer, a Constant node's value, or plumbing computed from
     them (Shape, Concat, Cast …)."""
 
@@ -59,13 +58,12 @@ Input = Tensor | Constant | None
 """One input of a node: the image's data, a constant, or None where an optional input is left out."""
 
 
-@dataclass(frozen=True)
-class OnnxNode:
+class OnnxNode(NamedTuple):
     """One node of the graph as a reader sees it."""
 
     name: str
     op_type: str
-    index: int
+    index: int  # type: ignore[assignment]  # a field, shadowing tuple's index() (never called on a record)
     """Its position in ``graph.node``."""
     opset: int
     """The version of the default ONNX domain the model imports (attribute defaults changed over time)."""

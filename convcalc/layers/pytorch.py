@@ -12,7 +12,7 @@ A kind PyTorch cannot express raises :class:`TorchRefusal` with the reason; the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from convcalc.layers.keras import NameSource, volume_values
 from convcalc.layers.volume import Padding, Shape
@@ -25,8 +25,7 @@ class TorchRefusal(Exception):
     """A layer the PyTorch export cannot map exactly: why (a sentence)."""
 
 
-@dataclass(frozen=True)
-class TorchStep:
+class TorchStep(NamedTuple):
     """One line of ``forward`` (and, for a module, one of ``__init__``)."""
 
     name: str

@@ -8,7 +8,7 @@ from these; every piece of text is a generated identifier or a ``repr`` literal 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from convcalc.layers.keras import Op
 from convcalc.layers.volume import Shape
@@ -28,15 +28,14 @@ def _never(op: Op) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class KerasOp:
+class KerasOp(NamedTuple):
     """One Keras layer class as tf.nn code."""
 
     expression: Expression
-    variables: Variables = field(default=_no_variables)
+    variables: Variables = _no_variables
     biased: bool = False
     """A ``tf.nn.bias_add`` follows when the op uses a bias."""
-    takes_explicit_padding: Callable[[Op], bool] = field(default=_never)
+    takes_explicit_padding: Callable[[Op], bool] = _never
     """Whether the op takes a ``ZeroPadding2D`` in front of it as its own explicit padding argument."""
     purpose: str = ""
     """What the op is for when it is a helper of another layer (shown in the generated comments)."""

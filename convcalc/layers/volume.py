@@ -6,7 +6,6 @@ the output size per axis); ``WindowAxis`` one spatial axis of it with the number
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from convcalc import arithmetic as ar
@@ -115,8 +114,7 @@ class WindowAxis(NamedTuple):
         return "" if self.dilation == 1 else f" (E = d·(F − 1) + 1 = {self.dilation}·{self.kernel - 1} + 1, dilated)"
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(NamedTuple):
     """A sliding window (conv or pool) with every value resolved, and what it does per axis."""
 
     kernel: tuple[int, int]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from convcalc.checked import CheckedSpec
 from convcalc.layers.norm import PARAMS_CONVENTION
@@ -12,8 +11,7 @@ from convcalc.loading import SpecError, format_path
 from convcalc.text import human_bytes, human_count, printable
 
 
-@dataclass(frozen=True)
-class RenderOptions:
+class RenderOptions(NamedTuple):
     """What a renderer may be asked beyond the results; each format reads the options it has a use for."""
 
     fold: bool = True

@@ -9,7 +9,7 @@ every cell again (about a millisecond a row).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rich.cells import cell_len, chop_cells
 
@@ -93,8 +93,7 @@ def center(text: str, width: int) -> str:
     return " " * (gap // 2) + text + " " * (gap - gap // 2)
 
 
-@dataclass(frozen=True)
-class GridColumn:
+class GridColumn(NamedTuple):
     """A column of the grid: its header, its width in cells, its alignment, and whether its cells may wrap."""
 
     header: str
@@ -103,8 +102,7 @@ class GridColumn:
     wraps: bool = False
 
 
-@dataclass(frozen=True)
-class GridRow:
+class GridRow(NamedTuple):
     """One row's cell texts and the style of the whole row (``"dim italic"`` for a run heading)."""
 
     cells: Sequence[str]

@@ -8,8 +8,8 @@ each with its per-layer figures and the count.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.checked import CheckedSpec
@@ -17,8 +17,7 @@ from convcalc.folding import Run, greedy_runs
 from convcalc.text import human_count, printable, share
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     """One column: its key (how rows hold its cell), its header and which side it aligns to."""
 
     key: str
@@ -50,8 +49,7 @@ COLUMNS = (
 COLUMN = {column.key: column for column in COLUMNS}
 
 
-@dataclass(frozen=True)
-class LayerRow:
+class LayerRow(NamedTuple):
     """A row of figures: the input, one layer, or one member of a folded run (``layers``: its occurrences)."""
 
     cells: Mapping[str, str]
@@ -69,8 +67,7 @@ class LayerRow:
         return self.layers[0].index if len(self.layers) == 1 else None
 
 
-@dataclass(frozen=True)
-class RunHeading:
+class RunHeading(NamedTuple):
     """The heading of a folded run: ``24–35``, ``4× these 3 layers`` (its rows then give per-layer figures)."""
 
     span: str

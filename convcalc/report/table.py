@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from convcalc.analysis import NetworkFacts
 from convcalc.checked import CheckedSpec
@@ -45,8 +45,7 @@ def _cells(row: Row, keep: list[Column]) -> list[str]:
     return [row.cell(column.key) for column in keep]
 
 
-@dataclass(frozen=True)
-class Measures:
+class Measures(NamedTuple):
     """Every column's widest cell and (for F S P K) its longest word, measured once for all the attempts."""
 
     widest: dict[str, int]

@@ -9,16 +9,14 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.findings import Finding, Fix, Severity
 from convcalc.rules.graph import reaching_output
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """What a rule's check yields: the layer (or None), the specific message, and fixes."""
 
     layer: int | None
@@ -26,8 +24,7 @@ class Hit:
     fixes: tuple[Fix, ...] = ()
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Knobs some rules read (from the command line or a config file)."""
 
     activation_budget_bytes: int = 512 * 1024 * 1024
@@ -51,8 +48,7 @@ it runs on every layer), reading the facts of that layer and of the padding and
 shape-keeping layers right before it (:func:`~convcalc.rules.graph.padding_before`), never another layer's."""
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """One lint rule: identity, documentation, examples and the check itself."""
 
     code: str

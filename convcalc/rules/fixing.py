@@ -8,10 +8,9 @@ removes the problem without creating another one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from itertools import chain
 from math import gcd
-from typing import Any
+from typing import Any, NamedTuple
 
 from convcalc.analysis import FigureLimitError, LayerFacts, NetworkFacts, Shape, Window, analyze, resolve_window
 from convcalc.arithmetic import congruence_solutions, divisors, nearest_solutions
@@ -210,8 +209,7 @@ CANDIDATES = 8
 """Fitting values a search keeps per axis: more than it offers, so that the joint search has a choice."""
 
 
-@dataclass(frozen=True)
-class _Values:
+class _Values(NamedTuple):
     """A setting's current (h, w) value and, nearest first, values that make the height fit, the width fit,
     and both (for a square value)."""
 

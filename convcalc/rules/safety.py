@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -38,7 +38,7 @@ def _error_rules() -> list[Rule]:
 
 def error_sites(net: NetworkFacts, settings: Settings) -> set[ErrorSite]:
     """Where the error rules fire on ``net`` (fix searches off: only the findings are wanted)."""
-    quiet = dataclasses.replace(settings, fixes=False)
+    quiet = settings._replace(fixes=False)
     return {(finding.code, finding.layer) for finding in run_rules(net, _error_rules(), quiet)}
 
 
@@ -95,7 +95,7 @@ class FixChecker:
         self.settings = settings
         self.before = error_sites(facts, settings) if before is None else before
         """The network's own error sites (``before``: already known, see :func:`known_error_sites`)."""
-        self._quiet = dataclasses.replace(settings, fixes=False)
+        self._quiet = settings._replace(fixes=False)
         rules = _error_rules()
         self._local = [rule for rule in rules if rule.layer_check is not None]
         self._whole = [rule for rule in rules if rule.layer_check is None]
@@ -207,8 +207,7 @@ class FixChecker:
         return None
 
 
-@dataclasses.dataclass(frozen=True)
-class CheckedFixes:
+class CheckedFixes(NamedTuple):
     """The findings with their checked fixes, and how many findings lost theirs to the budget."""
 
     findings: list[Finding]

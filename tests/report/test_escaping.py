@@ -8,7 +8,6 @@ as ``\\u`` escapes; a file name's undecodable bytes (lone surrogates) are shown 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from pathlib import Path
@@ -66,7 +65,7 @@ def checked(file: str, config_file: str | None = None) -> CheckedSpec:
     network = Network.model_validate(hostile_spec())
     result = check_loaded(LoadedSpec(file=file, network=network, source=SourceMap()))
     assert result.findings, "the spec must have findings, so that names reach the messages"
-    return dataclasses.replace(result, config_file=config_file)
+    return result._replace(config_file=config_file)
 
 
 def rendered(fmt: str, file: str = HOSTILE_FILE, config_file: str | None = "/cfg/\x1b[31m\u202e.toml") -> str:

@@ -3,7 +3,6 @@ changed are checked again, and the new errors are the very ones a full re-run of
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +78,7 @@ def test_the_new_errors_match_a_full_rerun_on_random_graphs(spec: dict[str, Any]
 @given(buildable_specs(fit_exactly=False, max_steps=8))
 def test_a_local_rules_layer_check_finds_what_its_check_finds(spec: dict[str, Any]) -> None:
     net = analyze_spec(spec)
-    quiet = dataclasses.replace(SETTINGS, fixes=False)
+    quiet = SETTINGS._replace(fixes=False)
     for rule in REGISTRY.values():
         if rule.layer_check is not None:
             everywhere = [(f.code, f.layer, f.message) for f in rule.run(net, quiet)]
