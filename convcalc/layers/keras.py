@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from convcalc.layers.volume import Shape
@@ -249,22 +248,19 @@ class KerasLayer(NamedTuple):
         return body
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """What a mapped body reads: the ``index``-th tensor the Keras layer reads."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field, shadowing tuple's index() (never called on a record)
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """What a mapped body reads: the output of the ``index``-th body of the same mapping."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field, shadowing tuple's index() (never called on a record)
 
 
-@dataclass
-class Mapped:
+class Mapped(NamedTuple):
     """What a reader makes of one Keras layer: spec layer bodies (no names yet) and the output rank.
 
     The Keras layer's output is the last body's."""

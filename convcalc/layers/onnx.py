@@ -13,7 +13,6 @@ Shapes here are ONNX's: NCHW, the batch first.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from convcalc.layers.keras import GROUPED, SHUFFLED, Refusal, Tensor
@@ -185,8 +184,7 @@ class OnnxNode(NamedTuple):
         return source
 
 
-@dataclass
-class OnnxMapped:
+class OnnxMapped(NamedTuple):
     """What a reader makes of one node: spec layer bodies (no names yet) and the output rank."""
 
     layers: list[dict[str, Any]]
@@ -197,7 +195,6 @@ class OnnxMapped:
     """The body named after the node; the others are named ``<node>/<kind>``."""
     bias_for: int | None = None
     """An Add of a constant: the bias of the conv or fc producing this data input (MatMul + Add)."""
-    notes: list[str] = field(default_factory=list)
     layout: str = ""
     """The output's layout ("" for NCHW or (N, n); see :data:`LAYOUTS`)."""
     groups: int = 0
