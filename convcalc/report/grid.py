@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from rich.cells import cell_len, chop_cells
-
 RESET = "\x1b[0m"
 STYLES = {
     "bold": "1",
@@ -33,10 +31,9 @@ def styled(text: str, style: str, color: bool) -> str:
     return f"\x1b[{codes}m{text}{RESET}"
 
 
-_ONE_CELL = frozenset(
-    character for character in map(chr, [*range(0x20, 0x7F), *map(ord, "×−→←·…≤≥⊕⊗‖—–²√")]) if cell_len(character) == 1
-)
-"""Printable ASCII and the symbols convcalc writes, each one cell wide by rich's own measure."""
+ONE_CELL = frozenset(map(chr, [*range(0x20, 0x7F), *map(ord, "×−→←·…≤≥⊕⊗‖—–²√")]))
+"""Printable ASCII and the symbols convcalc writes, each one cell wide by rich's own measure (a test holds them
+to ``cell_len``; rich's width tables are imported only for a text with another character)."""
 
 
 def cell_width(text: str) -> int:
@@ -46,7 +43,11 @@ def cell_width(text: str) -> int:
     >>> cell_width("conv1"), cell_width("3×3×64"), cell_width("卷积")
     (5, 6, 4)
     """
-    return len(text) if _ONE_CELL.issuperset(text) else cell_len(text)
+    if ONE_CELL.issuperset(text):
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
 
 
 def wrap(text: str, width: int) -> list[str]:
@@ -74,11 +75,18 @@ def wrap_words(text: str, width: int) -> list[str]:
                 continue
             if line:
                 lines.append(line)
-            pieces = chop_cells(word, width) if cell_width(word) > width else [word]
+            pieces = _chopped(word, width) if cell_width(word) > width else [word]
             lines.extend(pieces[:-1])
             line = pieces[-1]
         lines.append(line)
     return lines
+
+
+def _chopped(word: str, width: int) -> list[str]:
+    """``word`` cut into pieces at most ``width`` cells wide (rich's ``chop_cells``)."""
+    from rich.cells import chop_cells
+
+    return chop_cells(word, width)
 
 
 def pad(text: str, width: int, right: bool = False) -> str:

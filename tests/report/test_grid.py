@@ -6,7 +6,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from rich.cells import cell_len
 
-from convcalc.report.grid import cell_width, wrap, wrap_words
+from convcalc.report.grid import ONE_CELL, cell_width, wrap, wrap_words
 from tests.helpers import examples
 
 # Spaces and line breaks to wrap at, ASCII, the symbols convcalc writes, wide and zero-width characters.
@@ -19,6 +19,11 @@ texts = st.text(st.sampled_from(list(" \n\tab-×−→…·卷积é\u0301\u200d�
 @example("卷积")
 def test_cell_width_is_richs(text: str) -> None:
     assert cell_width(text) == cell_len(text)
+
+
+def test_the_one_cell_characters_are_one_cell_wide_by_richs_measure() -> None:
+    assert {character for character in ONE_CELL if cell_len(character) != 1} == set()
+    assert {"×", "→", "a", " ", "~"} <= ONE_CELL
 
 
 @given(texts, st.integers(min_value=1, max_value=30))
