@@ -17,7 +17,6 @@ import os
 import re
 import stat
 from collections.abc import Iterator, Mapping
-from types import MappingProxyType
 from typing import Any, BinaryIO, NamedTuple
 
 from pydantic import TypeAdapter, ValidationError
@@ -121,7 +120,9 @@ def line_column(line_starts: list[int], offset: int) -> tuple[int, int]:
 class SourceMap(NamedTuple):
     """Line and column (both 1-based) of the objects and keys in a spec's JSON text."""
 
-    positions: Mapping[JsonPath, tuple[int, int]] = MappingProxyType({})
+    # One empty dict shared by every default, read-only by its type (a MappingProxyType would not pickle, and a
+    # --jobs worker hands records holding this one back to the main process).
+    positions: Mapping[JsonPath, tuple[int, int]] = {}
 
     def locate(self, path: JsonPath) -> tuple[int, int] | None:
         """The position of ``path``, or of its nearest recorded ancestor."""

@@ -62,6 +62,20 @@ def test_jobs_write_what_one_process_writes(files: list[str], fmt: str) -> None:
     assert _check(*files, "--format", fmt, "--jobs", "3") == one
 
 
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_jobs_hand_back_a_model_files_report(tmp_path: Path, fmt: str) -> None:
+    # A model file has no spec text, so its record holds the default SourceMap: that must cross from a worker
+    # to the main process too (the HTML report's part is the whole record).
+    model = tmp_path / "model.json"
+    conv = {"class_name": "Conv2D", "config": {"name": "conv", "filters": 4, "kernel_size": [3, 3]}}
+    entry = {"class_name": "InputLayer", "config": {"name": "in", "batch_shape": [None, 8, 8, 1]}}
+    model.write_text(json.dumps({"class_name": "Sequential", "config": {"name": "m", "layers": [entry, conv]}}))
+    specs = [str(model), str(EXAMPLES / "lenet5.json")]
+    one = _check(*specs, "--format", fmt, "--jobs", "1")
+    assert one[2] == 0 and one[1] == ""
+    assert _check(*specs, "--format", fmt, "--jobs", "2") == one
+
+
 @pytest.mark.parametrize("fmt", ["table", "json"])
 def test_a_workers_note_keeps_its_place_among_the_errors(files: list[str], fmt: str) -> None:
     # The budget's note comes from a worker, like the errors: each file's stderr stays in the file's place.
