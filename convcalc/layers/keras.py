@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from convcalc.layers.volume import Shape
@@ -248,16 +249,20 @@ class KerasLayer(NamedTuple):
         return body
 
 
-class Source(NamedTuple):
-    """What a mapped body reads: the ``index``-th tensor the Keras layer reads."""
+@dataclass(frozen=True)
+class Source:
+    """What a mapped body reads: the ``index``-th tensor the Keras layer reads.
 
-    index: int  # type: ignore[assignment]  # a field, shadowing tuple's index() (never called on a record)
+    A dataclass, not a NamedTuple like the records around it: ``Source(0)`` and ``Step(0)`` must not be equal."""
+
+    index: int
 
 
-class Step(NamedTuple):
+@dataclass(frozen=True)
+class Step:
     """What a mapped body reads: the output of the ``index``-th body of the same mapping."""
 
-    index: int  # type: ignore[assignment]  # a field, shadowing tuple's index() (never called on a record)
+    index: int
 
 
 class Mapped(NamedTuple):
