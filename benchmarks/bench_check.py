@@ -12,9 +12,11 @@ The goals (issue 16), each a ratio, since the machines here are shared and noisy
   through the pipeline's API: the layers validated, then analysis, rules, fix checks and the JSON report.
 
 Every process runs this tree's code (`python -m convcalc`, PYTHONPATH set to it) with the bytecode cache on.
-The commands are run in turn, round after round, so that a burst of load hits them alike; each figure is the
-median of its rounds. Keras's rounds come last, on their own: run between the others, the exit of a process
-that mapped 2 GB slowed the short commands after it. Prints a table of figures and ratios; asserts nothing.
+The quick commands (the floor and the two cold checks) are run in turn, round after round, so that a burst of
+load hits them alike; each figure is the median of its rounds. The heavy ones (the 500 specs, the 10,000
+layers) and then Keras's have rounds of their own, after them: run between the quick ones, the exit of a
+process that held a lot of memory slowed the command after it (the floor, which opened each round, by up to a
+third, which flattered the cold-start ratio). Prints a table of figures and ratios; asserts nothing.
 
 Run: python benchmarks/bench_check.py [--runs 5] [--no-keras]
 """
@@ -201,18 +203,23 @@ def main() -> None:
     try:
         deep = tmp / "deep10000.json"
         deep.write_text(json.dumps(deep_spec(10_000)))
-        commands = {
+        quick = {
             "floor": [sys.executable, "-c", "import pydantic, rich, typer"],
             "vgg": [*CONVCALC, "check", "examples/vgg16.json"],
             "resnet": [*CONVCALC, "check", "examples/resnet50.json"],
+        }
+        heavy = {
             "many": [*CONVCALC, "check", *many_resnets(tmp, MANY)],
             "deep": [*CONVCALC, "check", str(deep), "--format", "json"],
         }
-        rounds = {name: args.runs for name in commands} | {"many": max(1, args.runs // 2)}
+        rounds = {name: args.runs for name in [*quick, *heavy]} | {"many": max(1, args.runs // 2)}
         keras = keras_vgg16_command() if args.keras else None
         print(f"convcalc bench_check — {datetime.date.today()}, {machine()}")
         print(f"load average before: {load()}")
-        timed = measure(commands, rounds)
+        timed = measure(quick, rounds)
+        # The heavy commands' rounds come after the quick ones': interleaved, the exit of a process that held
+        # 100 MB (or a pool of them) slowed the command after it, the floor most, which opened each round.
+        timed |= measure(heavy, rounds)
         if keras is not None:
             # Its rounds come after the others': a process that maps 2 GB and exits slowed the next short
             # commands by 10–30% here (the floor and a cold check, measured interleaved with it and without).
