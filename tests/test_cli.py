@@ -472,6 +472,23 @@ def test_check_skips_pydantics_plugin_discovery_only_as_pydantic_would() -> None
     assert "METADATA=True" in process.stderr, process.stderr
 
 
+def test_a_command_runs_with_the_collector_on_over_what_it_makes() -> None:
+    # __main__ keeps the collector off while importing, then freezes what the imports made and collects the
+    # command's own objects less often than CPython's default (see settle_collector).
+    code = (
+        "import gc, sys, convcalc.cli\n"
+        "def command():\n"
+        "    sys.stderr.write(f'GC={gc.isenabled()} {gc.get_threshold()[0]} {gc.get_freeze_count() > 10_000}\\n')\n"
+        "convcalc.cli.main = command\n"
+        "from convcalc.__main__ import FIRST_GENERATION, main\n"
+        "assert FIRST_GENERATION != gc.get_threshold()[0]\n"
+        "main()\n"
+    )
+    process = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert process.returncode == 0, process.stderr
+    assert "GC=True 10000 True" in process.stderr, process.stderr
+
+
 def test_a_missing_dependency_is_one_line_not_a_traceback() -> None:
     code = (
         "import sys; sys.modules['typer'] = None; sys.argv = ['convcalc', 'check', 'examples/vgg16.json']\n"
