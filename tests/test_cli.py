@@ -42,6 +42,13 @@ def run_process(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[byt
     )
 
 
+def run_python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -c code`` in the repository root, its output as text."""
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env, check=False
+    )
+
+
 # --- exit codes ---------------------------------------------------------------------------------------
 
 
@@ -425,9 +432,7 @@ def test_check_does_not_import_tensorflow_onnx_or_torch() -> None:
         "sys.stderr.write('ATTEMPTS=' + repr(attempts) + '\\n')\n"
         "sys.stderr.write('CONVCALC=' + repr('convcalc.cli' in sys.modules) + '\\n')\n"
     )
-    process = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, timeout=60, check=False, text=True
-    )
+    process = run_python(code)
     assert process.returncode == 0, process.stderr
     assert "138,357,544" in process.stdout and "25,636,712" in process.stdout  # a sequence and a graph, checked
     assert "CONVCALC=True" in process.stderr
@@ -446,7 +451,7 @@ def test_check_skips_pydantics_plugin_discovery_only_as_pydantic_would() -> None
         "    os.environ['PYDANTIC_DISABLE_PLUGINS'] = value\n"
         "    assert tuple(_loader.get_plugins()) == (), value\n"
     )
-    process = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    process = run_python(code)
     assert process.returncode == 0, process.stderr
     code = (
         "import sys, runpy\n"
@@ -457,18 +462,10 @@ def test_check_skips_pydantics_plugin_discovery_only_as_pydantic_would() -> None
         "    sys.stderr.write('METADATA=' + repr('importlib.metadata' in sys.modules) + '\\n')\n"
     )
     env = {key: value for key, value in os.environ.items() if key != "PYDANTIC_DISABLE_PLUGINS"}
-    process = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env
-    )
+    process = run_python(code, env)
     assert "METADATA=False" in process.stderr, process.stderr
-    process = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**env, "PYDANTIC_DISABLE_PLUGINS": "some_plugin"},  # some on: pydantic looks for them as usual
-    )
+    # Some plugins on: pydantic looks for them as usual.
+    process = run_python(code, {**env, "PYDANTIC_DISABLE_PLUGINS": "some_plugin"})
     assert "METADATA=True" in process.stderr, process.stderr
 
 
@@ -484,7 +481,7 @@ def test_a_command_runs_with_the_collector_on_over_what_it_makes() -> None:
         "assert FIRST_GENERATION != gc.get_threshold()[0]\n"
         "main()\n"
     )
-    process = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    process = run_python(code)
     assert process.returncode == 0, process.stderr
     assert "GC=True 10000 True" in process.stderr, process.stderr
 
@@ -494,7 +491,7 @@ def test_a_missing_dependency_is_one_line_not_a_traceback() -> None:
         "import sys; sys.modules['typer'] = None; sys.argv = ['convcalc', 'check', 'examples/vgg16.json']\n"
         "from convcalc.__main__ import main; main()"
     )
-    process = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    process = run_python(code)
     assert process.returncode == 2
     assert "Traceback" not in process.stderr
     assert "'typer'" in process.stderr and "pip install" in process.stderr
