@@ -20,6 +20,12 @@ EXAMPLES = ROOT / "examples"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
+def sequential(layers: list[dict[str, Any]], shape: tuple[int, ...] = (8, 8, 1)) -> dict[str, Any]:
+    """A Keras Sequential model's config (``model.to_json()`` as data): an input of ``shape``, then ``layers``."""
+    entry = {"class_name": "InputLayer", "config": {"name": "in", "batch_shape": [None, *shape]}}
+    return {"class_name": "Sequential", "config": {"name": "m", "layers": [entry, *layers]}}
+
+
 def example_spec(name: str) -> dict[str, Any]:
     """The spec of ``examples/<name>.json`` as a dict."""
     data: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))

@@ -44,7 +44,7 @@ from convcalc.loading import (
 )
 from convcalc.rules.graph import size_locked
 from convcalc.spec import MAX_LAYERS, Network
-from tests.helpers import ROOT
+from tests.helpers import ROOT, sequential
 
 # --- helpers -----------------------------------------------------------------------------------------------
 
@@ -281,11 +281,6 @@ class CountingSet(set[str]):
     def __contains__(self, item: object) -> bool:
         CountingSet.tests += 1
         return super().__contains__(item)
-
-
-def sequential(layers: list[dict[str, Any]], shape: tuple[int, ...] = (8, 8, 1)) -> dict[str, Any]:
-    entry = {"class_name": "InputLayer", "config": {"name": "in", "batch_shape": [None, *shape]}}
-    return {"class_name": "Sequential", "config": {"name": "m", "layers": [entry, *layers]}}
 
 
 def keras_relu(name: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from convcalc.cli import app
 from convcalc.jobs import default_jobs
 from convcalc.report import FORMATS
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, sequential
 
 runner = CliRunner()
 
@@ -68,8 +68,7 @@ def test_jobs_hand_back_a_model_files_report(tmp_path: Path, fmt: str) -> None:
     # to the main process too (the HTML report's part is the whole record).
     model = tmp_path / "model.json"
     conv = {"class_name": "Conv2D", "config": {"name": "conv", "filters": 4, "kernel_size": [3, 3]}}
-    entry = {"class_name": "InputLayer", "config": {"name": "in", "batch_shape": [None, 8, 8, 1]}}
-    model.write_text(json.dumps({"class_name": "Sequential", "config": {"name": "m", "layers": [entry, conv]}}))
+    model.write_text(json.dumps(sequential([conv])))
     specs = [str(model), str(EXAMPLES / "lenet5.json")]
     one = _check(*specs, "--format", fmt, "--jobs", "1")
     assert one[2] == 0 and one[1] == ""
