@@ -75,13 +75,21 @@ class NeverValidate:
 
 @contextmanager
 def never_parsed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fails the test if the text reaches json.loads or pydantic: a limit must stop it before."""
+    """Fails the test if the text reaches pydantic, or json.loads more than once: a limit must stop it before.
+    The one parse allowed is parse_plain's of a text of at most PLAIN_CHARS (which then finds the limit broken
+    and hands the text to the scan); a longer text is never parsed."""
+    real = json.loads
+    parsed: list[int] = []
 
-    def boom(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("parsed text that a limit should have refused first")
+    def parse_once(text: str, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(len(text))
+        if len(text) > loading.PLAIN_CHARS or len(parsed) > 1:
+            raise AssertionError("parsed text that a limit should have refused first")
+        return real(text, *args, **kwargs)
 
-    monkeypatch.setattr(loading.json, "loads", boom)
+    monkeypatch.setattr(loading.json, "loads", parse_once)
     monkeypatch.setattr(loading, "_layer_list", lambda: NeverValidate())
+    monkeypatch.setattr(loading, "validate_by_kind", lambda *args: pytest.fail("validated a refused text"))
     yield
 
 
@@ -323,6 +331,16 @@ def test_one_layer_past_the_limit_is_refused_before_parsing(tmp_path: Path, monk
         where, message = refusal(path)
     assert where == "layers"
     assert message == f"more than {MAX_LAYERS:,} layers; convcalc checks at most {MAX_LAYERS:,}"
+
+
+def test_a_long_text_past_a_limit_is_refused_before_any_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past PLAIN_CHARS, parse_plain leaves the text alone: the scan refuses it before json.loads sees it.
+    path = tmp_path / "deep.json"
+    path.write_text(spec_text(relus(MAX_LAYERS + 1)) + " " * loading.PLAIN_CHARS)
+    monkeypatch.setattr(loading.json, "loads", lambda *args, **kwargs: pytest.fail("parsed a refused text"))
+    assert refusal(path) == ("layers", f"more than {MAX_LAYERS:,} layers; convcalc checks at most {MAX_LAYERS:,}")
 
 
 def test_the_layer_limit_itself_is_admitted(tmp_path: Path) -> None:

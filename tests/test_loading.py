@@ -488,3 +488,76 @@ def test_every_other_spelling_a_kind_suggests_is_a_valid_layer() -> None:
                 validate("<t>", {"input": [8, 8, 4], "layers": [{**kind.example, **suggested}]})
             except SpecError:
                 validate("<t>", {"input": [8, 8, 4], "layers": [suggested]})
+
+
+# --- the plain path: parsed first, positions on demand, the same answers as the scan -------------------
+
+
+def assert_plain_agrees_with_the_scan(text: str) -> None:
+    """parse_plain takes ``text`` only where the scan finds nothing to refuse or report, and then its
+    positions are the scan's, path by path (each asked of a fresh map: the walk of the top level alone)."""
+    plain = loading.parse_plain(text)
+    scan = loading.scan_positions(text)
+    if plain is None:
+        return
+    assert scan.refusal is None and not scan.problems
+    assert plain == json.loads(text)
+    scanned = scan.source.positions
+    layers = plain.get("layers", [])
+    asked = [*scanned, ("layers", len(layers)), ("layers", -1), ("nothing",), ("layers", 0, "nothing")]
+    for path in asked:
+        assert loading.PlainTextPositions(text).get(path) == scanned.get(path), path
+    assert dict(loading.PlainTextPositions(text)) == dict(scanned)
+
+
+@given(data=st.data(), value=st.one_of(spec_dicts(max_layers=6), spec_like_values()))
+@examples(200)
+def test_the_plain_path_agrees_with_the_scan(data: st.DataObject, value: Any) -> None:
+    text, _ = data.draw(formatted_json(value))
+    assert_plain_agrees_with_the_scan(text)
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.name)
+def test_the_examples_take_the_plain_path(path: Path) -> None:
+    text = loading.read_text(str(path))
+    assert loading.parse_plain(text) is not None
+    assert_plain_agrees_with_the_scan(text)
+
+
+def limit_texts() -> Iterator[tuple[str, str]]:
+    """(what, text) at each limit of the scan and one past it."""
+    for over in (0, 1):
+        relu = '{"type":"relu"}'
+        yield "layers", '{"layers":[' + ",".join([relu] * (loading.MAX_LAYERS + over)) + "]}"
+        yield "items", '{"layers":[],"x":[' + ",".join(["1"] * (loading.MAX_LIST_ITEMS + over)) + "]}"
+        yield "strings", '{"layers":[],"x":["' + "s" * (loading.MAX_STRING + over) + '"]}'
+        yield "key", '{"layers":[],"' + "k" * (loading.MAX_STRING + over) + '":1}'
+        keys = ",".join(f'"k{i}":1' for i in range(loading.MAX_KEYS + over - 1))
+        yield "keys", '{"layers":[{' + keys + "}]," + '"x":{' + keys + ',"last":[{}]}}'
+        depth = loading.MAX_NESTING - 1 + over  # containers around the innermost one
+        yield "nesting", '{"layers":[],"x":' + "[" * depth + "]" * depth + "}"
+        per = loading.MAX_LIST_ITEMS
+        merge = '{"type":"add","inputs":[' + ",".join(['"input"'] * per) + "]}"
+        tail = '{"type":"add","inputs":[' + ",".join(['"input"'] * (loading.MAX_INPUTS % per + over)) + "]}"
+        yield "inputs", '{"layers":[' + ",".join([merge] * (loading.MAX_INPUTS // per) + [tail]) + "]}"
+
+
+@pytest.mark.parametrize(("what", "text"), list(limit_texts()), ids=lambda v: v if len(v) < 20 else "")
+def test_the_plain_path_takes_a_text_exactly_when_the_scan_would_not_refuse_it(what: str, text: str) -> None:
+    assert (loading.parse_plain(text) is None) == (loading.scan_positions(text).refusal is not None), what
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"layers": [], "name": "a\\u0041"}',  # an escape: the scan counts its characters
+        '{"layers": [], "name": "a", "name": "b"}',
+        '{"layers": [], "x": NaN}',
+        '{"layers": {}}',
+        '[{"layers": []}]',
+        '{"layers": [' + ", ".join(['{"type": "relu"}'] * 10) + "]}" + " " * loading.PLAIN_CHARS,
+    ],
+    ids=["escape", "duplicate", "nan", "layers not a list", "not an object", "long"],
+)
+def test_what_the_plain_path_leaves_to_the_scan(text: str) -> None:
+    assert loading.parse_plain(text) is None
