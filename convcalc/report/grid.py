@@ -117,6 +117,17 @@ class GridRow(NamedTuple):
     style: str = ""
 
 
+def one_line(cells: Sequence[str], columns: Sequence[GridColumn]) -> bool:
+    """Whether a row's cells take one line each as they are, with one cell a character: every cell of a
+    wrapping column fits its width and starts with no space (what :func:`wrap` leaves alone), and every
+    character is in :data:`ONE_CELL` (so no line break either), where a string's length is its width."""
+    return ONE_CELL.issuperset("".join(cells)) and all(
+        len(text) <= column.width and not text.startswith(" ")
+        for text, column in zip(cells, columns, strict=True)
+        if column.wraps
+    )
+
+
 def _lines_of(cells: Sequence[str], columns: Sequence[GridColumn]) -> list[list[str]]:
     """Each cell as its lines (wrapping only where the column allows), every cell as tall as the tallest."""
     stacks = [wrap(text, c.width) if c.wraps else [text] for text, c in zip(cells, columns, strict=True)]
@@ -144,6 +155,12 @@ def grid(
         lines.append("┃ " + " ┃ ".join(texts) + " ┃")
     lines.append("┡" + "╇".join(rules) + "┩")
     for row in rows:
+        if one_line(row.cells, columns):  # most rows: padded in C, no wrapping, no width lookups
+            texts = (t.rjust(c.width) if c.right else t.ljust(c.width) for t, c in zip(row.cells, columns, strict=True))
+            if color and row.style:
+                texts = (styled(text, row.style, color) for text in texts)
+            lines.append("│ " + " │ ".join(texts) + " │")
+            continue
         for parts in zip(*_lines_of(row.cells, columns), strict=True):
             texts = (styled(pad(t, c.width, c.right), row.style, color) for t, c in zip(parts, columns, strict=True))
             lines.append("│ " + " │ ".join(texts) + " │")

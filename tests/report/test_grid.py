@@ -1,12 +1,15 @@
-"""The grid's shortcuts give what the long way gives: rich's cell widths, and the word-by-word wrap."""
+"""The grid's shortcuts give what the long way gives: rich's cell widths, the word-by-word wrap, and the rows
+padded in one go."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from rich.cells import cell_len
 
-from convcalc.report.grid import ONE_CELL, cell_width, wrap, wrap_words
+from convcalc.report import grid as grid_module
+from convcalc.report.grid import ONE_CELL, GridColumn, GridRow, cell_width, grid, one_line, wrap, wrap_words
 from tests.helpers import examples
 
 # Spaces and line breaks to wrap at, ASCII, the symbols convcalc writes, wide and zero-width characters.
@@ -39,3 +42,29 @@ def test_wrap_is_the_word_by_word_wrap(text: str, width: int) -> None:
 def test_a_cell_that_fits_is_its_own_line() -> None:
     assert wrap("F=3 S=1 P=1 K=64", 16) == ["F=3 S=1 P=1 K=64"]
     assert wrap("F=3 S=1 P=1 K=64", 15) == ["F=3 S=1 P=1", "K=64"]
+
+
+@given(
+    st.lists(st.tuples(texts, texts, st.sampled_from(["", "dim italic"])), min_size=1, max_size=4),
+    st.integers(min_value=1, max_value=12),
+    st.booleans(),
+)
+@examples(300)
+@example([("conv1", " 3×3", ""), ("卷积", "a b c d e f", "")], 4, False)
+def test_rows_on_one_line_are_drawn_as_the_long_way_draws_them(
+    rows: list[tuple[str, str, str]], width: int, color: bool
+) -> None:
+    columns = [GridColumn("name", 6, right=True), GridColumn("settings", width, wraps=True)]
+    grid_rows = [GridRow([name, settings], style) for name, settings, style in rows]
+    drawn = grid(columns, grid_rows, title="t", color=color)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grid_module, "one_line", lambda cells, columns: False)
+        assert grid(columns, grid_rows, title="t", color=color) == drawn
+
+
+def test_a_row_that_wraps_or_is_wide_is_not_on_one_line() -> None:
+    columns = [GridColumn("a", 3), GridColumn("b", 4, wraps=True)]
+    assert one_line(["abc", "F=3"], columns)
+    assert not one_line(["abc", "F=3 S=1"], columns)  # wraps
+    assert not one_line(["abc", " F=3"], columns)  # wrap drops a leading space
+    assert not one_line(["卷积", "F=3"], columns)  # two cells a character
