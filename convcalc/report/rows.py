@@ -86,18 +86,24 @@ def hyperparameters(layer: LayerFacts) -> str:
     return f"{notation} frozen" if notation else "frozen"
 
 
-def row_signature(layer: LayerFacts) -> tuple[object, ...]:
-    """Two layers with the same signature print as the same row (apart from index and name)."""
+def row_signature(layer: LayerFacts, settings: str | None = None) -> tuple[object, ...]:
+    """Two layers with the same signature print as the same row (apart from index and name). ``settings``:
+    the layer's :func:`hyperparameters`, where they are already known."""
     # Inputs as offsets, so that repeated residual blocks fold like repeated plain layers.
     sources = tuple(layer.index - s for s in layer.inputs) if layer.spec.inputs is not None else ()
-    return (layer.type, hyperparameters(layer), layer.input_shape, layer.output_shape, layer.params, sources)
+    if settings is None:
+        settings = hyperparameters(layer)
+    return (layer.type, settings, layer.input_shape, layer.output_shape, layer.params, sources)
 
 
-def fold_runs(layers: tuple[LayerFacts, ...], min_count: int = 2) -> list[Run]:
+def fold_runs(layers: tuple[LayerFacts, ...], min_count: int = 2, settings: Sequence[str] | None = None) -> list[Run]:
     """The table's rows: runs of identical layers or blocks fold where that saves rows (a folded run
     prints as a heading plus one row per block member) and where each block is closed (see :func:`closed`);
-    each run then starts at the fork its blocks read (see :func:`_aligned`)."""
-    signatures = [row_signature(layer) for layer in layers]
+    each run then starts at the fork its blocks read (see :func:`_aligned`). ``settings``: every layer's
+    :func:`hyperparameters`, where they are already known."""
+    if settings is None:
+        settings = [hyperparameters(layer) for layer in layers]
+    signatures = [row_signature(layer, text) for layer, text in zip(layers, settings, strict=True)]
 
     def worth(start: int, length: int, count: int) -> bool:
         return count >= min_count and count * length > length + 2 and closed(layers, start, length, count)
@@ -171,6 +177,13 @@ def _span(values: list[str]) -> str:
 
 def receptive_field_text(layers: Sequence[LayerFacts]) -> tuple[str, str, str]:
     """(size, jump, start) of the receptive field, as ranges when ``layers`` (one folded row) differ."""
+    if len(layers) == 1:  # most rows: one layer, no range to find
+        rows, cols = layers[0].rf_rows, layers[0].rf_cols
+        return (
+            _axes_text(_fraction_text(rows.size), _fraction_text(cols.size)),
+            _axes_text(_fraction_text(rows.jump), _fraction_text(cols.jump)),
+            _axes_text(_number(rows.start), _number(cols.start)),
+        )
     # Texts compared, not values: a Fraction's text is canonical (and so is a float's, for the starts).
     sizes = [_axes_text(_fraction_text(x.rf_rows.size), _fraction_text(x.rf_cols.size)) for x in layers]
     jumps = [_axes_text(_fraction_text(x.rf_rows.jump), _fraction_text(x.rf_cols.jump)) for x in layers]
@@ -195,7 +208,7 @@ def _count_prefix(occurrences: Sequence[LayerFacts]) -> str:
     return f"{len(occurrences)}×" if len(occurrences) > 1 else ""
 
 
-def _layer_row(facts: NetworkFacts, occurrences: list[LayerFacts], index: str, name: str) -> LayerRow:
+def _layer_row(facts: NetworkFacts, occurrences: list[LayerFacts], index: str, name: str, settings: str) -> LayerRow:
     layer = occurrences[0]
     rf, jump, start = receptive_field_text(occurrences)
     sources = source_names(facts, layer)
@@ -204,7 +217,7 @@ def _layer_row(facts: NetworkFacts, occurrences: list[LayerFacts], index: str, n
         "layer": printable(name),
         "type": layer.type,
         "from": printable(sources) + (" …" if sources and len(occurrences) > 1 else ""),
-        "settings": hyperparameters(layer),
+        "settings": settings,
         "shapes": f"{layer.input_shape} → {layer.output_shape}",
         "output": str(layer.output_shape),
         "neurons": f"{layer.neurons:,}",
@@ -226,11 +239,12 @@ def layer_rows(checked: CheckedSpec, fold: bool) -> list[Row]:
     facts = checked.facts
     layers = facts.layers
     rows: list[Row] = []
-    runs = fold_runs(layers) if fold else [Run(i, 1, 1) for i in range(len(layers))]
+    settings = [hyperparameters(layer) for layer in layers]
+    runs = fold_runs(layers, settings=settings) if fold else [Run(i, 1, 1) for i in range(len(layers))]
     for run in runs:
         if run.count == 1:
             layer = layers[run.start]
-            rows.append(_layer_row(facts, [layer], str(layer.index), layer.name))
+            rows.append(_layer_row(facts, [layer], str(layer.index), layer.name, settings[run.start]))
             continue
         last = run.start + run.length * run.count - 1
         block = "this layer" if run.length == 1 else f"these {run.length} layers"
@@ -238,7 +252,8 @@ def layer_rows(checked: CheckedSpec, fold: bool) -> list[Row]:
         for offset in range(run.length):
             occurrences = [layers[run.start + offset + k * run.length] for k in range(run.count)]
             first, final = occurrences[0], occurrences[-1]
-            rows.append(_layer_row(facts, occurrences, f"{first.index}…{final.index}", f"{first.name} ×{run.count}"))
+            name = f"{first.name} ×{run.count}"
+            rows.append(_layer_row(facts, occurrences, f"{first.index}…{final.index}", name, settings[first.index]))
     return rows
 
 
