@@ -53,6 +53,23 @@ def size_locked(net: NetworkFacts) -> set[int]:
     return locked
 
 
+class LockedSizes:
+    """``index in LockedSizes(net)``: whether :func:`size_locked` holds that layer, worked out when first asked.
+    A rule asks only for a layer it has a finding on (to choose its fixes), and most networks give it none:
+    the walk over every layer is then never made."""
+
+    __slots__ = ("_locked", "_net")
+
+    def __init__(self, net: NetworkFacts) -> None:
+        self._net = net
+        self._locked: set[int] | None = None
+
+    def __contains__(self, index: object) -> bool:
+        if self._locked is None:
+            self._locked = size_locked(self._net)
+        return index in self._locked
+
+
 def mode_of(layer: LayerFacts) -> str | None:
     """A pool's or global pool's mode (max, avg, l2), else None."""
     mode = getattr(layer.spec, "mode", None)

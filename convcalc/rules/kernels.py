@@ -10,7 +10,7 @@ from convcalc.findings import Fix, Severity
 from convcalc.layers import WindowAxis
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import checked_fix, padding_title, padding_value, pair_value
-from convcalc.rules.graph import covers_input, is_conv, size_locked, sliding_conv, tiles_input, windowed
+from convcalc.rules.graph import LockedSizes, covers_input, is_conv, sliding_conv, tiles_input, windowed
 from convcalc.text import percent_number, plural, value_text
 
 
@@ -95,7 +95,7 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     F=3, S=1, P=1 convs, stacked n deep. The fix turns this layer into the first 3×3 of the stack, with the
     padding chosen so the output size stays the same where that is possible.
     """
-    locked = size_locked(net)
+    locked = LockedSizes(net)
     for layer, window in windowed(net, is_conv):
         if not _kernel_too_large(window) or covers_input(layer, window) or min(window.kernel) == 1:
             continue  # a 1×n or n×1 kernel is the factorisation itself (Inception v3's 1×7 then 7×1)
@@ -173,7 +173,7 @@ def even_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     ## Use instead
     An odd kernel: F − 1 or F + 1, with F=3 first.
     """
-    locked = size_locked(net)
+    locked = LockedSizes(net)
     for layer, window in windowed(net, sliding_conv):
         if not _even_kernel(window) or covers_input(layer, window) or tiles_input(window):
             continue

@@ -18,12 +18,12 @@ from convcalc.rules.fixing import (
     rewindow,
 )
 from convcalc.rules.graph import (
+    LockedSizes,
     any_window,
     covers_input,
     padding_before,
     padding_sides,
     shrinks_unpadded,
-    size_locked,
     sliding_conv,
     unpadded_first_convs,
     windowed,
@@ -170,7 +170,7 @@ def padding_exceeds_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hi
     ## Use instead
     P = (F − 1)/2, or `padding: "same"`.
     """
-    locked = size_locked(net)
+    locked = LockedSizes(net)
     for layer, window in windowed(net, any_window):
         if not _pads_a_whole_window(window):
             continue

@@ -12,7 +12,7 @@ from convcalc.analysis import LayerFacts, NetworkFacts, Window
 from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import checked_fix, fits_first, pair_value, rewindow
-from convcalc.rules.graph import covers_input, is_pool, reader_counts, size_locked, windowed
+from convcalc.rules.graph import LockedSizes, covers_input, is_pool, reader_counts, windowed
 from convcalc.text import percent_number, value_text
 
 MAGIC_POOLS = ((2, 2), (3, 2))
@@ -48,17 +48,15 @@ def _magic_pool_fixes(
 def _branch_filter(net: NetworkFacts) -> Callable[[LayerFacts], bool]:
     """Whether a pool is a size-keeping stride-1 filter in one of several branches that read the same volume
     (Inception's pool branch, SPP's pools): a nonlinear feature, not a downsampling."""
-    readers = reader_counts(net)
+    readers: dict[int, int] = {}  # counted on the first pool that needs them (most networks have none)
 
     def branch(layer: LayerFacts) -> bool:
         window = layer.window
-        return (
-            window is not None
-            and window.stride == (1, 1)
-            and layer.output_shape == layer.input_shape
-            and len(layer.inputs) == 1
-            and readers.get(layer.inputs[0], 0) > 1
-        )
+        if window is None or window.stride != (1, 1) or layer.output_shape != layer.input_shape:
+            return False
+        if not readers:
+            readers.update(reader_counts(net))
+        return len(layer.inputs) == 1 and readers.get(layer.inputs[0], 0) > 1
 
     return branch
 
@@ -93,7 +91,7 @@ def unusual_pool(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     ## Use instead
     `{"type": "pool", "kernel": 2, "stride": 2}`, or F=3, S=2.
     """
-    branch, locked = _branch_filter(net), size_locked(net)
+    branch, locked = _branch_filter(net), LockedSizes(net)
     for layer, window in windowed(net, is_pool):
         if not _unusual_pool(window) or covers_input(layer, window) or branch(layer):
             continue
@@ -133,7 +131,7 @@ def large_pool_window(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     ## Use instead
     F=2, S=2 (or F=3, S=2), repeated after more conv layers if the volume must shrink further.
     """
-    branch, locked = _branch_filter(net), size_locked(net)
+    branch, locked = _branch_filter(net), LockedSizes(net)
     for layer, window in windowed(net, is_pool):
         if not _pool_too_large(window) or covers_input(layer, window) or branch(layer):
             continue
