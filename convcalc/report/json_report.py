@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from convcalc.analysis import MACS_CONVENTION, LayerFacts
@@ -17,7 +17,7 @@ from convcalc.text import json_safe
 
 
 def _fraction(value: Any) -> float | int:
-    return int(value) if value.denominator == 1 else float(value)
+    return value.numerator if value.denominator == 1 else float(value)  # the numerator: int() is a Python call
 
 
 def layer_record(layer: LayerFacts, names: list[str]) -> dict[str, Any]:
@@ -118,9 +118,30 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False)
 """``json.dumps(value, ensure_ascii=False)`` without building an encoder per call (one per layer line)."""
 
 
+def _one_encoder() -> Callable[[Any], str]:
+    """``_ENCODER.encode`` without its setup on every call: the stdlib makes json's C encoder anew each time,
+    a third of the cost of one layer's line, so it is made once here, with the arguments the stdlib passes
+    (no check for cycles: a report has none). Where the C encoder is missing, or takes other arguments, or
+    writes a probe otherwise, the stdlib's own call."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    try:
+        encode = make(None, _ENCODER.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)  # type: ignore[misc]
+    except TypeError:
+        return _ENCODER.encode
+
+    def dumps(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    probe = {"a": [1, -2.5, 1e300, None, True, 'é\u2028"\\'], "b": {"c": -0.0, "d": []}}
+    return dumps if dumps(probe) == _ENCODER.encode(probe) else _ENCODER.encode
+
+
+_encode = _one_encoder()
+
+
 def _dumps(value: Any) -> str:
     # Readable UTF-8, but nothing invisible or unencodable (json_safe): C1 and bidi controls as \u escapes.
-    return json_safe(_ENCODER.encode(value))
+    return json_safe(_encode(value))
 
 
 def _spec_text(record: dict[str, Any], indent: str) -> str:
