@@ -306,12 +306,13 @@ def receptive_field(previous: ReceptiveField, kernel: int, stride: int, pad_befo
     if jump.denominator == 1 and size.denominator == 1 and start.denominator <= 2:
         # Whole-pixel steps (no transposed conv upstream), the common case: the same values from int
         # arithmetic, with the start in half pixels; about 3× faster than Fraction's, most of an analysis.
+        # A figure the window leaves as it was (S = 1, a centred F = 2P + 1, F = 1) keeps its Fraction.
         step = jump.numerator
-        half_start = start.numerator * (2 // start.denominator)
+        shift = kernel - 1 - 2 * pad_before
         return ReceptiveField(
-            size=Fraction(size.numerator + (kernel - 1) * step),
-            jump=Fraction(step * stride),
-            start=Fraction(half_start + (kernel - 1 - 2 * pad_before) * step, 2),
+            size=size if kernel == 1 else Fraction(size.numerator + (kernel - 1) * step),
+            jump=jump if stride == 1 else Fraction(step * stride),
+            start=start if shift == 0 else Fraction(start.numerator * (2 // start.denominator) + shift * step, 2),
         )
     return ReceptiveField(
         size=size + (kernel - 1) * jump,
