@@ -198,17 +198,22 @@ def format_path(path: JsonPath) -> str:
 
 
 _SHORT = rf'"[^"\\]{{0,{MAX_STRING}}}"'
+
+
 # One match per token that needs a look, in the order tried: a flat list of plain strings (a merge's inputs,
 # rule codes) or of numbers, whose items are counted, not walked; a string (short, or with escapes); a lone
 # quote, which starts a string too long for the patterns or one that never ends, and stops the scan; the
 # structural characters; NaN and Infinity. Every repetition is bounded, so no match (nor the regex engine's
-# backtracking stack) ever spans more than a limit allows, whatever the text holds.
-_TOKEN = re.compile(
-    rf"\[\s*(?:{_SHORT}\s*(?:,\s*{_SHORT}\s*){{0,{MAX_LIST_ITEMS - 1}}})?\]"
-    r"|\[[-+0-9.eE,\s]*\]"
-    rf'|{_SHORT}|"(?:[^"\\]|\\.){{0,{MAX_STRING}}}"|"'
-    r"|[{}\[\]:,]|-?Infinity|NaN"
-)
+# backtracking stack) ever spans more than a limit allows, whatever the text holds. Compiled on first use:
+# a plain spec is parsed without it (parse_plain).
+@functools.cache
+def _token_pattern() -> re.Pattern[str]:
+    return re.compile(
+        rf"\[\s*(?:{_SHORT}\s*(?:,\s*{_SHORT}\s*){{0,{MAX_LIST_ITEMS - 1}}})?\]"
+        r"|\[[-+0-9.eE,\s]*\]"
+        rf'|{_SHORT}|"(?:[^"\\]|\\.){{0,{MAX_STRING}}}"|"'
+        r"|[{}\[\]:,]|-?Infinity|NaN"
+    )
 
 
 def _value_path(stack: list[list[Any]]) -> JsonPath:
@@ -245,7 +250,7 @@ def scan_positions(text: str) -> Scan:
     refusal: tuple[JsonPath, int, str] | None = None
     expect_key = False
     edges = 0  # names in the layers' inputs so far
-    for match in _TOKEN.finditer(text):
+    for match in _token_pattern().finditer(text):
         token = match.group()
         start = match.start()
         first = token[0]
