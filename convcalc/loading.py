@@ -217,10 +217,13 @@ def _token_pattern() -> re.Pattern[str]:
 
 
 def _value_path(stack: list[list[Any]]) -> JsonPath:
-    """The path of the value starting now: the next array element, or the pending key's value."""
+    """The path of the value starting now: the next array element, or the pending key's value (the object's
+    own path for a value where its first key belongs: ``{{``, malformed, which the scan may still refuse)."""
     if not stack:
         return ()
     path, index, key = stack[-1][:3]
+    if index is None and key is None:
+        return path
     return (*path, index if index is not None else key)
 
 

@@ -227,8 +227,9 @@ def test_duplicate_keys_are_reported_with_their_path(write_spec: WriteSpec, text
 
 
 @pytest.mark.parametrize("depth", [33, 1000, 100_000])
-@pytest.mark.parametrize("bracket", ["[", '{"a":'])
+@pytest.mark.parametrize("bracket", ["[", '{"a":', "{", '{"a":[{'])
 def test_absurd_nesting_is_refused_without_recursion(write_spec: WriteSpec, depth: int, bracket: str) -> None:
+    # "{" alone: objects opened where a key belongs (a refusal named a path with no key, and crashed).
     closing = "]" if bracket == "[" else "}"
     for text in (bracket * depth + closing * depth, bracket * depth):
         _, message = only_problem(write_spec(text))
