@@ -221,7 +221,8 @@ def _value_path(stack: list[list[Any]]) -> JsonPath:
     own path for a value where its first key belongs: ``{{``, malformed, which the scan may still refuse)."""
     if not stack:
         return ()
-    path, index, key = stack[-1][:3]
+    path: JsonPath = stack[-1][0]
+    index, key = stack[-1][1:3]
     if index is None and key is None:
         return path
     return (*path, index if index is not None else key)
