@@ -65,17 +65,19 @@ def wrap(text: str, width: int) -> list[str]:
 
 def wrap_words(text: str, width: int) -> list[str]:
     """:func:`wrap` word by word, which it skips for a text that fits on one line."""
+    # A text of one-cell characters only (every finding convcalc writes) is measured by length throughout.
+    measure = len if ONE_CELL.issuperset(text.replace("\n", " ")) else cell_width
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
         for word in paragraph.split(" "):
             candidate = f"{line} {word}" if line else word
-            if cell_width(candidate) <= width:
+            if measure(candidate) <= width:
                 line = candidate
                 continue
             if line:
                 lines.append(line)
-            pieces = _chopped(word, width) if cell_width(word) > width else [word]
+            pieces = _chopped(word, width) if measure(word) > width else [word]
             lines.extend(pieces[:-1])
             line = pieces[-1]
         lines.append(line)

@@ -39,6 +39,17 @@ def test_wrap_is_the_word_by_word_wrap(text: str, width: int) -> None:
     assert wrap(text, width) == wrap_words(text, width)
 
 
+@given(texts, st.integers(min_value=1, max_value=30))
+@examples(300)
+@example("F=3 S=1 P=1 K=64\nand a second paragraph", 7)
+def test_wrap_words_by_length_is_wrap_words_by_cell_width(text: str, width: int) -> None:
+    # One-cell texts are measured with len: the lines are those rich's cell widths give.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grid_module, "ONE_CELL", frozenset())
+        by_cell_width = wrap_words(text, width)
+    assert wrap_words(text, width) == by_cell_width
+
+
 def test_a_cell_that_fits_is_its_own_line() -> None:
     assert wrap("F=3 S=1 P=1 K=64", 16) == ["F=3 S=1 P=1 K=64"]
     assert wrap("F=3 S=1 P=1 K=64", 15) == ["F=3 S=1 P=1", "K=64"]
