@@ -404,8 +404,7 @@ def parse_plain(text: str) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict) or not isinstance(layers := data.get("layers", []), list):
         return None
-    edges = sum(len(x["inputs"]) for x in layers if isinstance(x, dict) and isinstance(x.get("inputs"), list))
-    if len(layers) > MAX_LAYERS or edges > MAX_INPUTS:
+    if len(layers) > MAX_LAYERS or _wide_merges(layers):
         return None
     # The layers are held to MAX_LAYERS (above), every other list to MAX_LIST_ITEMS.
     if not (_within_limits({**data, "layers": []}, 0) and _within_limits(layers, 1, most=MAX_LAYERS)):

@@ -11,7 +11,7 @@ from convcalc.findings import Fix, Severity
 from convcalc.layers import WindowAxis
 from convcalc.rules.base import Hit, Settings, layer_rule, message_check, rule
 from convcalc.rules.fixing import fit_fixes, input_size_fixes, pair_value, rewindow, window_changes
-from convcalc.rules.graph import padding_before, padding_sides, size_locked
+from convcalc.rules.graph import LockedSizes, padding_before, padding_sides
 from convcalc.text import exact_decimal, fraction_text, per_axis, value_text
 
 
@@ -95,13 +95,12 @@ def stride_does_not_fit(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     the finding lists re-computed alternatives, magic numbers first.
     """
     input_fixes_left = 1  # re-analysing the whole network is O(n): only for the first misfit
-    locked: set[int] | None = None
+    locked = LockedSizes(net)
     for layer in net.layers:
         message = misfit_message(net, layer)
         if message is not None and not settings.fixes:
             yield Hit(layer.index, message)
         elif message is not None:
-            locked = size_locked(net) if locked is None else locked
             fixes = fit_fixes(layer, keep_size=layer.index in locked)
             if input_fixes_left:
                 input_fixes_left -= 1
