@@ -8,7 +8,7 @@ every cell again (about a millisecond a row).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 RESET = "\x1b[0m"
@@ -50,6 +50,12 @@ def cell_width(text: str) -> int:
     return cell_len(text)
 
 
+def measure_for(text: str) -> Callable[[str], int]:
+    """How to measure ``text`` and its parts: ``len`` where every character is one cell (nearly every text
+    convcalc writes; one check for the whole text), else :func:`cell_width`."""
+    return len if ONE_CELL.issuperset(text) else cell_width
+
+
 def wrap(text: str, width: int) -> list[str]:
     """``text`` in lines at most ``width`` cells wide, broken at spaces; a word longer than a line is cut.
 
@@ -65,8 +71,7 @@ def wrap(text: str, width: int) -> list[str]:
 
 def wrap_words(text: str, width: int) -> list[str]:
     """:func:`wrap` word by word, which it skips for a text that fits on one line."""
-    # A text of one-cell characters only (every finding convcalc writes) is measured by length throughout.
-    measure = len if ONE_CELL.issuperset(text.replace("\n", " ")) else cell_width
+    measure = measure_for(text.replace("\n", " "))  # the line breaks are split off, never measured
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""

@@ -170,24 +170,26 @@ def _axes_text(rows: str, cols: str) -> str:
     return rows if rows == cols else f"{rows}×{cols}"
 
 
-def _span(values: list[str]) -> str:
+def _span(values: Sequence[str]) -> str:
     # A folded row stands for several layers: show first…last when the figure changes along the run.
     return values[0] if values[0] == values[-1] else f"{values[0]}…{values[-1]}"
+
+
+def _field_texts(layer: LayerFacts) -> tuple[str, str, str]:
+    rows, cols = layer.rf_rows, layer.rf_cols
+    return (
+        _axes_text(_fraction_text(rows.size), _fraction_text(cols.size)),
+        _axes_text(_fraction_text(rows.jump), _fraction_text(cols.jump)),
+        _axes_text(_number(rows.start), _number(cols.start)),
+    )
 
 
 def receptive_field_text(layers: Sequence[LayerFacts]) -> tuple[str, str, str]:
     """(size, jump, start) of the receptive field, as ranges when ``layers`` (one folded row) differ."""
     if len(layers) == 1:  # most rows: one layer, no range to find
-        rows, cols = layers[0].rf_rows, layers[0].rf_cols
-        return (
-            _axes_text(_fraction_text(rows.size), _fraction_text(cols.size)),
-            _axes_text(_fraction_text(rows.jump), _fraction_text(cols.jump)),
-            _axes_text(_number(rows.start), _number(cols.start)),
-        )
+        return _field_texts(layers[0])
     # Texts compared, not values: a Fraction's text is canonical (and so is a float's, for the starts).
-    sizes = [_axes_text(_fraction_text(x.rf_rows.size), _fraction_text(x.rf_cols.size)) for x in layers]
-    jumps = [_axes_text(_fraction_text(x.rf_rows.jump), _fraction_text(x.rf_cols.jump)) for x in layers]
-    starts = [_axes_text(_number(x.rf_rows.start), _number(x.rf_cols.start)) for x in layers]
+    sizes, jumps, starts = zip(*map(_field_texts, layers), strict=True)
     return _span(sizes), _span(jumps), _span(starts)
 
 

@@ -9,7 +9,7 @@ from convcalc.analysis import NetworkFacts
 from convcalc.checked import CheckedSpec
 from convcalc.findings import Severity
 from convcalc.report.common import DEFAULT_OPTIONS, DEFAULT_WIDTH, RenderOptions, totals_lines
-from convcalc.report.grid import ONE_CELL, GridColumn, GridRow, cell_width, grid, styled, wrap
+from convcalc.report.grid import GridColumn, GridRow, cell_width, grid, measure_for, styled, wrap
 from convcalc.report.rows import COLUMN, COLUMNS, Column, Row, RunHeading, table_rows, visible_columns
 from convcalc.text import printable
 
@@ -60,9 +60,7 @@ class Measures(NamedTuple):
                 widest["index"] = max(widest["index"], cell_width(row.span))
                 widest["layer"] = max(widest["layer"], cell_width(row.caption))
                 continue
-            # One check for the whole row: where every character takes one cell (nearly always), the
-            # lengths are the widths.
-            width = len if ONE_CELL.issuperset("".join(row.cells.values())) else cell_width
+            width = measure_for("".join(row.cells.values()))  # one check for the whole row
             for key, text in row.cells.items():
                 widest[key] = max(widest[key], width(text))
             setting = max([setting, *map(width, row.cell("settings").split())])
