@@ -6,12 +6,13 @@ output grid, its course notation and its Keras padding follow from it alone.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
 from convcalc import arithmetic as ar
-from convcalc.layers.base import BuildProblem, Computed, DiagramWindow, FieldPair, LayerSpec, widest
+from convcalc.layers.base import UNIT_STEP, BuildProblem, Computed, DiagramWindow, FieldPair, LayerSpec, widest
 from convcalc.layers.keras import KerasLayer, KerasOps, Tensor, compact
 from convcalc.layers.volume import Shape, Window
 from convcalc.text import pair_text
@@ -32,11 +33,17 @@ class WindowedLayer(LayerSpec):
 
     def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:
         assert window is not None
-        return (Fraction(window.stride[0]), Fraction(window.stride[1]))
+        return _stride_step(window.stride)
 
     def diagram_window(self, window: Window | None) -> DiagramWindow | None:
         assert window is not None
         return DiagramWindow(window.kernel, window.stride, window.padding, window.dilation)
+
+
+@functools.lru_cache(maxsize=256)
+def _stride_step(stride: tuple[int, int]) -> tuple[Fraction, Fraction]:
+    # A few strides recur in every network; a Fraction is slow to make and never changes, so each is made once.
+    return UNIT_STEP if stride == (1, 1) else (Fraction(stride[0]), Fraction(stride[1]))
 
 
 def window_notation(window: Window | None) -> list[str]:

@@ -114,10 +114,9 @@ def first_convs(net: NetworkFacts) -> list[LayerFacts]:
     the first conv of a plain network, one per branch where several branches start at the input."""
     weighted_above: list[bool] = []
     first: list[LayerFacts] = []
-    for layer in net.layers:
-        above = any(
-            weighted_above[source] or net.layers[source].traits.weighted for source in layer.inputs if source >= 0
-        )
+    layers = net.layers
+    for layer in layers:
+        above = any(weighted_above[source] or layers[source].traits.weighted for source in layer.inputs if source >= 0)
         weighted_above.append(above)
         if not above and sliding_conv(layer):
             first.append(layer)
@@ -132,12 +131,15 @@ def padding_before(net: NetworkFacts, layer: LayerFacts) -> tuple[Shape, list[La
     """
     pads: list[LayerFacts] = []
     origin = layer.input_shape
-    current = only_producer(net, layer)
-    while current is not None and (current.spec.added_padding() is not None or current.traits.keeps_shape):
+    layers, inputs = net.layers, layer.inputs
+    while len(inputs) == 1 and inputs[0] >= 0:  # up through single-input layers (only_producer, inlined)
+        current = layers[inputs[0]]
         if current.spec.added_padding() is not None:
             pads.append(current)
             origin = current.input_shape
-        current = only_producer(net, current)
+        elif not current.spec.traits.keeps_shape:
+            break
+        inputs = current.inputs
     return origin, pads[::-1]
 
 

@@ -48,13 +48,16 @@ def conv_after_fc(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     # transposed conv that grows a spatial map again ends it).
     first_fc: list[int | None] = []
     for layer in net.layers:
-        fc = min(
-            (index for source in layer.inputs if source >= 0 and (index := first_fc[source]) is not None), default=None
-        )
+        sources = layer.inputs
+        if len(sources) == 1:  # most layers: no merge to take the earliest of
+            fc = None if sources[0] < 0 else first_fc[sources[0]]
+        else:
+            reached = (index for source in sources if source >= 0 and (index := first_fc[source]) is not None)
+            fc = min(reached, default=None)
         out = layer.output_shape
         flat = out.height == out.width == 1
         first_fc.append((layer.index if fc is None and layer.type == "fc" else fc) if flat else None)
-        if layer.traits.convolution and fc is not None:
+        if fc is not None and layer.traits.convolution:
             found = net.layers[fc]
             yield Hit(
                 layer.index,

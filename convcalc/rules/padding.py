@@ -87,8 +87,9 @@ def padding_changes_size(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     ## Use instead
     P = (F − 1)/2 for odd F, or `padding: "same"`.
     """
-    # CC302 reports the first convs and the unpadded convs right after them (the stem).
-    first = {stem.index for layer in unpadded_first_convs(net) for stem in unpadded_stem(net, layer)}
+    # CC302 reports the first convs and the unpadded convs right after them (the stem): found when a conv
+    # changes the size, as few do.
+    first: set[int] | None = None
     for layer, window in windowed(net, sliding_conv):
         if window.stride != (1, 1) or window.same:
             continue  # before the walk back over padding layers
@@ -97,6 +98,8 @@ def padding_changes_size(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
         problem = _shrinks_or_grows(target)
         if not problem(window) or covers_input(layer, window):
             continue
+        if first is None:
+            first = {stem.index for conv in unpadded_first_convs(net) for stem in unpadded_stem(net, conv)}
         if layer.index in first:
             continue
         top, bottom, left, right = padding_sides(pads)

@@ -10,6 +10,7 @@ a pool below).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -87,9 +88,8 @@ class FixChecker:
         self, network: Network, facts: NetworkFacts, settings: Settings, before: set[ErrorSite] | None = None
     ) -> None:
         self.network = network
-        self.spec: dict[str, Any] = network_data(network)
-        self._known = layers_by_object(self.spec, network)
-        """The network's layers by their objects in ``spec``, which keeps them alive (the fixes' ``known``)."""
+        self._layer_data: list[dict[str, Any] | None] = [None] * len(network.layers)
+        """Each layer's JSON data, dumped when a fix that edits only layers first edits it (most fixes)."""
         self._base = facts
         """What the incremental checks start from (its receptive fields are kept: no error rule reads them)."""
         self.settings = settings
@@ -109,6 +109,16 @@ class FixChecker:
         self.layers = len(facts.layers)
         self.spent = 0
         """Layers re-analysed so far (each check and each pair counts the whole network)."""
+
+    @functools.cached_property
+    def spec(self) -> dict[str, Any]:
+        """The whole spec as JSON data, dumped when a fix first needs more than the layers it edits."""
+        return network_data(self.network)
+
+    @functools.cached_property
+    def _known(self) -> dict[int, AnyLayer]:
+        """The network's layers by their objects in ``spec``, which keeps them alive (the fixes' ``known``)."""
+        return layers_by_object(self.spec, self.network)
 
     def affordable(self, fixes: int, budget: int) -> bool:
         """Whether checking ``fixes`` more fixes stays within ``budget`` re-analysed layers."""
@@ -149,19 +159,27 @@ class FixChecker:
         re-analysed incrementally. A fix that only sets fields of layers keeping their kind, name and inputs
         (most fixes) is validated and analysed in those layers alone (:func:`~convcalc.analysis.reanalyze`);
         any other is checked on the whole spec again."""
-        fixed = apply_fix(self.spec, fix)
-        if fix.insert is not None or fix.remove or not all(LAYER_PATH.fullmatch(edit.path) for edit in fix.edits):
-            return analyze(_validated(fixed, self._known), receptive_fields=False), False
-        old, new = self.spec["layers"], fixed["layers"]
-        edited = [i for i, (before, after) in enumerate(zip(old, new, strict=True)) if before is not after]
+        paths = [LAYER_PATH.fullmatch(edit.path) for edit in fix.edits]
+        if fix.insert is not None or fix.remove or not all(paths):
+            return self._analyse_whole(fix), False
+        edited = sorted({int(path.group(1)) for path in paths if path is not None})
+        for i in edited:
+            if self._layer_data[i] is None:
+                self._layer_data[i] = self.network.layers[i].model_dump(mode="json", exclude_defaults=True)
+        # The edited layers' data alone, each where its index says: apply_fix copies only the objects it edits.
+        new = apply_fix({"layers": self._layer_data}, fix)["layers"]
         layers = list(self.network.layers)
         for i in edited:
             layer = validate_layer(new[i])
             was = layers[i]
             if (layer.kind_name, layer.name, layer.inputs) != (was.kind_name, was.name, was.inputs):
-                return analyze(_validated(fixed, self._known), receptive_fields=False), False
+                return self._analyse_whole(fix), False
             layers[i] = layer
         return reanalyze(self._base, self.network.model_copy(update={"layers": layers}), edited), True
+
+    def _analyse_whole(self, fix: Fix) -> NetworkFacts:
+        """The facts of the whole spec with the fix applied, validated and analysed again."""
+        return analyze(_validated(apply_fix(self.spec, fix), self._known), receptive_fields=False)
 
     def new_errors(self, fix: Fix) -> tuple[NetworkFacts, set[ErrorSite]] | None:
         """The errors the fix would bring (None: it breaks the spec itself)."""

@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.findings import Fix, Severity
+from convcalc.layers.base import UNIT_STEP
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import with_input
 from convcalc.spec import MAX_SIZE
@@ -30,33 +31,54 @@ def _factor(descent: _Descent) -> Fraction:
     return descent.factor
 
 
-def _descend(net: NetworkFacts, axis: int) -> tuple[int, tuple[int, ...] | None]:
-    """The number the input size must divide along one axis (0: rows, 1: columns), and the strides that
-    make it up (None where upsampling in between means no one path's strides multiply to it).
+_Axis = tuple[int, tuple[int, ...] | None]
+"""One axis's descent: the number the input size must divide, and the strides that make it up (or None)."""
+
+
+def _descend(net: NetworkFacts) -> tuple[_Axis, _Axis]:
+    """Per axis (rows, columns): the number the input size must divide, and the strides that make it up
+    (None where upsampling in between means no one path's strides multiply to it).
 
     Each layer's downsampling factor follows its producers (the deepest one at a merge); a conv or pool
     window with S > 1 multiplies it while the volume is more than 1 pixel wide on that axis, a layer that
     upsamples (a strided transposed conv) divides it. Every intermediate size must be exact, so the input must be
-    divisible by the numerator of every factor reached: their least common multiple.
+    divisible by the numerator of every factor reached: their least common multiple. Both axes are followed
+    in one walk; each is its own, as if walked alone.
     """
-    descents: list[_Descent] = []
-    required = 1
+    top = (_TOP, _TOP)
+    descents: list[tuple[_Descent, _Descent]] = []
+    required = [1, 1]
     for layer in net.layers:
         sources = layer.inputs
         if len(sources) == 1:  # most layers: no merge to take the deepest of
-            before = _TOP if sources[0] < 0 else descents[sources[0]]
+            before = top if sources[0] < 0 else descents[sources[0]]
         else:
-            before = max((_TOP if s < 0 else descents[s] for s in sources), key=_factor, default=_TOP)
-        step = layer.spec.grid_step(layer.window)[axis]
-        if step != 1:
-            if step > 1 and layer.input_shape[axis] > 1 and not layer.input_shape.empty:
-                before = _Descent(before.factor * step, (*before.strides, int(step)))
-            elif step < 1:
-                before = _Descent(before.factor * step, before.strides)
-            # A factor that a step did not change was folded in where it was reached.
-            required = lcm(required, before.factor.numerator)
+            reached = [top if s < 0 else descents[s] for s in sources]
+            before = (
+                max((pair[0] for pair in reached), key=_factor, default=_TOP),
+                max((pair[1] for pair in reached), key=_factor, default=_TOP),
+            )
+        steps = layer.spec.grid_step(layer.window)
+        if steps is not UNIT_STEP:  # the layers that keep the grid share that one pair
+            after = list(before)
+            for axis, step in enumerate(steps):
+                if step == 1:
+                    continue
+                descent = after[axis]
+                if step > 1 and layer.input_shape[axis] > 1 and not layer.input_shape.empty:
+                    descent = _Descent(descent.factor * step, (*descent.strides, int(step)))
+                elif step < 1:
+                    descent = _Descent(descent.factor * step, descent.strides)
+                # A factor that a step did not change was folded in where it was reached.
+                required[axis] = lcm(required[axis], descent.factor.numerator)
+                after[axis] = descent
+            before = (after[0], after[1])
         descents.append(before)
-    deepest = max(descents, key=lambda d: d.factor.numerator, default=_TOP)
+    return _axis(descents, 0, required[0]), _axis(descents, 1, required[1])
+
+
+def _axis(descents: list[tuple[_Descent, _Descent]], axis: int, required: int) -> _Axis:
+    deepest = max((pair[axis] for pair in descents), key=lambda d: d.factor.numerator, default=_TOP)
     strides = deepest.strides if prod(deepest.strides) == required else None
     return required, strides
 
@@ -77,7 +99,8 @@ def _uneven_downsampling(net: NetworkFacts) -> bool:
 
 
 def _divisors(net: NetworkFacts) -> tuple[int, int]:
-    return _descend(net, 0)[0], _descend(net, 1)[0]
+    rows, cols = _descend(net)
+    return rows[0], cols[0]
 
 
 def _indivisible(net: NetworkFacts) -> bool:
@@ -191,7 +214,7 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
     The nearest input size that is a multiple of the product; the fixes offer the nearest below and above,
     each re-analysed.
     """
-    (ph, rows), (pw, cols) = _descend(net, 0), _descend(net, 1)
+    (ph, rows), (pw, cols) = _descend(net)
     height, width = net.input_shape.height, net.input_shape.width
     if (height % ph == 0 and width % pw == 0) or not _uneven_downsampling(net):
         return
