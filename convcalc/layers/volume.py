@@ -6,6 +6,7 @@ the output size per axis); ``WindowAxis`` one spatial axis of it with the number
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 from convcalc import arithmetic as ar
@@ -168,6 +169,7 @@ class Window(NamedTuple):
         )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=1024)  # a network repeats its windows on the same sizes (blocks, stacks): each once
 def resolve_window(
     kernel: tuple[int, int],
     stride: tuple[int, int],
