@@ -31,7 +31,7 @@ def styled(text: str, style: str, color: bool) -> str:
     return f"\x1b[{codes}m{text}{RESET}"
 
 
-ONE_CELL = frozenset(map(chr, [*range(0x20, 0x7F), *map(ord, "×−→←·…≤≥⊕⊗‖—–²√")]))
+ONE_CELL = frozenset(map(chr, [*range(0x20, 0x7F), *map(ord, "×−→←·…≤≥⊕⊗‖—–²√±µ½αβγσ⇔≈≠≡⌊⌋✓✗")]))
 """Printable ASCII and the symbols convcalc writes, each one cell wide by rich's own measure (a test holds them
 to ``cell_len``; rich's width tables are imported only for a text with another character)."""
 

@@ -70,6 +70,22 @@ class LockedSizes:
         return index in self._locked
 
 
+class ReaderCounts:
+    """``ReaderCounts(net).of(index)``: how many layers read that layer's output (:func:`reader_counts`), counted
+    when first asked. Rules ask only about the layers they judge, and most networks give them none."""
+
+    __slots__ = ("_counts", "_net")
+
+    def __init__(self, net: NetworkFacts) -> None:
+        self._net = net
+        self._counts: dict[int, int] | None = None
+
+    def of(self, index: int) -> int:
+        if self._counts is None:
+            self._counts = reader_counts(self._net)
+        return self._counts.get(index, 0)
+
+
 def mode_of(layer: LayerFacts) -> str | None:
     """A pool's or global pool's mode (max, avg, l2), else None."""
     mode = getattr(layer.spec, "mode", None)

@@ -12,7 +12,7 @@ from convcalc.analysis import LayerFacts, NetworkFacts, Window
 from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import checked_fix, fits_first, pair_value, rewindow
-from convcalc.rules.graph import LockedSizes, covers_input, is_pool, reader_counts, windowed
+from convcalc.rules.graph import LockedSizes, ReaderCounts, covers_input, is_pool, windowed
 from convcalc.text import percent_number, value_text
 
 MAGIC_POOLS = ((2, 2), (3, 2))
@@ -48,15 +48,13 @@ def _magic_pool_fixes(
 def _branch_filter(net: NetworkFacts) -> Callable[[LayerFacts], bool]:
     """Whether a pool is a size-keeping stride-1 filter in one of several branches that read the same volume
     (Inception's pool branch, SPP's pools): a nonlinear feature, not a downsampling."""
-    readers: dict[int, int] = {}  # counted on the first pool that needs them (most networks have none)
+    readers = ReaderCounts(net)
 
     def branch(layer: LayerFacts) -> bool:
         window = layer.window
         if window is None or window.stride != (1, 1) or layer.output_shape != layer.input_shape:
             return False
-        if not readers:
-            readers.update(reader_counts(net))
-        return len(layer.inputs) == 1 and readers.get(layer.inputs[0], 0) > 1
+        return len(layer.inputs) == 1 and readers.of(layer.inputs[0]) > 1
 
     return branch
 

@@ -10,7 +10,7 @@ from convcalc.findings import Severity
 from convcalc.layers import WindowAxis
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import checked_fix, pair_value
-from convcalc.rules.graph import LockedSizes, any_window, reader_counts, windowed
+from convcalc.rules.graph import LockedSizes, ReaderCounts, any_window, windowed
 from convcalc.text import per_axis, plural, value_text
 
 
@@ -61,13 +61,10 @@ def stride_skips_pixels(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     ## Use instead
     S ≤ F: S = F tiles the input exactly (the pool's default), or grow the kernel to the stride.
     """
-    readers: dict[int, int] | None = None
-    locked = LockedSizes(net)
+    readers, locked = ReaderCounts(net), LockedSizes(net)
     for layer, window in windowed(net, any_window):
         if window.dilation != (1, 1) or not _skips(window):
             continue
-        if readers is None:  # the graph's walk, once, for a network that has a window to judge
-            readers = reader_counts(net)
         # With S > F the windows do not touch; a single window that spans the whole axis skips nothing.
         skipping = [
             a for a in window.axes(layer.input_shape) if a.stride > a.kernel and a.padded > a.result.size * a.kernel
@@ -99,7 +96,7 @@ def stride_skips_pixels(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
             ),
         ]
         message = per_axis(parts)
-        siblings = sum(readers.get(source, 0) for source in layer.inputs) - len(layer.inputs)
+        siblings = sum(readers.of(source) for source in layer.inputs) - len(layer.inputs)
         if siblings > 0:
             message += (
                 f"; they are lost to this layer only: {plural(siblings, 'other layer')} also"

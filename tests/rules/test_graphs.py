@@ -19,11 +19,15 @@ from convcalc.fixes import apply_fix
 from convcalc.loading import validate
 from convcalc.rules import REGISTRY
 from convcalc.rules.graph import (
+    LockedSizes,
+    ReaderCounts,
     first_convs,
     is_nonlinear,
     output_head,
     padding_before,
     producers_of,
+    reader_counts,
+    size_locked,
 )
 from convcalc.spec import Network
 from tests.helpers import analyze_spec
@@ -713,3 +717,16 @@ def test_cc207_passes_patchify_convs_and_flags_overlapping_even_kernels() -> Non
     assert where(patchify, "CC207") == []
     overlapping = {"input": [32, 32, 3], "layers": [{"type": "conv", "filters": 8, "kernel": 4, "stride": 2}]}
     assert where(overlapping, "CC207") == [0]
+
+
+@given(graph_specs())
+def test_the_lazy_graph_counts_answer_what_the_walks_do(spec: dict[str, Any]) -> None:
+    """LockedSizes and ReaderCounts walk the graph only when first asked, and then say what size_locked and
+    reader_counts say, for every layer (and the input, −1)."""
+    net = analyze_spec(spec)
+    locked, readers = LockedSizes(net), ReaderCounts(net)
+    assert locked._locked is None and readers._counts is None  # nothing walked before a question
+    counts, held = reader_counts(net), size_locked(net)
+    for index in range(-1, len(net.layers)):
+        assert readers.of(index) == counts.get(index, 0)
+        assert (index in locked) == (index in held)
