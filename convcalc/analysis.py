@@ -5,7 +5,7 @@ Rules and renderers read these facts; nothing downstream recomputes a shape or a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from convcalc import arithmetic as ar
@@ -256,22 +256,32 @@ def _network_facts(network: Network, input_shape: Shape, facts: tuple[LayerFacts
     )
 
 
+def _frozen(layer: LayerFacts) -> int:
+    return 0 if layer.trainable else layer.weights + layer.biases
+
+
 def _moved_totals(base: NetworkFacts, network: Network, facts: tuple[LayerFacts, ...], moved: set[int]) -> NetworkFacts:
     """:func:`_network_facts` of ``facts``, which differ from ``base.layers`` at ``moved`` only: the base's totals
     plus what those layers add or take away (exact ints, so the same totals; a fix touches a few of many layers)."""
 
-    def change(figure: Callable[[LayerFacts], int]) -> int:
-        return sum(figure(facts[i]) - figure(base.layers[i]) for i in moved)
-
+    weights = biases = values = statistics = frozen = macs = 0
+    for i in moved:  # one pass for the six totals: a fix that moves every later shape moves most layers
+        now, was = facts[i], base.layers[i]
+        weights += now.weights - was.weights
+        biases += now.biases - was.biases
+        values += now.output_shape.values - was.output_shape.values
+        statistics += now.statistics - was.statistics
+        frozen += _frozen(now) - _frozen(was)
+        macs += now.macs - was.macs
     return base._replace(
         network=network,
         layers=facts,
-        total_weights=base.total_weights + change(lambda layer: layer.weights),
-        total_biases=base.total_biases + change(lambda layer: layer.biases),
-        activation_values=base.activation_values + change(lambda layer: layer.output_shape.values),
-        total_statistics=base.total_statistics + change(lambda layer: layer.statistics),
-        total_frozen=base.total_frozen + change(lambda layer: 0 if layer.trainable else layer.weights + layer.biases),
-        total_macs=base.total_macs + change(lambda layer: layer.macs),
+        total_weights=base.total_weights + weights,
+        total_biases=base.total_biases + biases,
+        activation_values=base.activation_values + values,
+        total_statistics=base.total_statistics + statistics,
+        total_frozen=base.total_frozen + frozen,
+        total_macs=base.total_macs + macs,
     )
 
 

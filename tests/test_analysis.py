@@ -604,6 +604,23 @@ def test_reanalyze_recomputes_what_reads_a_changed_shape() -> None:
     assert facts.total_weights == 5 * 5 * 3 * 8 + 28 * 28 * 8 * 2
 
 
+def test_reanalyze_moves_every_total_frozen_layers_included() -> None:
+    # The totals are the base's plus what the recomputed layers add or take away: a frozen conv whose kernel
+    # changes moves the frozen total, and the fc it feeds (frozen too) moves it again.
+    layers = [
+        {"type": "conv", "filters": 8, "kernel": 3, "trainable": False},
+        {"type": "batchnorm"},
+        {"type": "fc", "units": 2, "trainable": False},
+    ]
+    network = Network.model_validate({"input": [32, 32, 3], "layers": layers})
+    conv = network.layers[0].model_copy(update={"kernel": (5, 5)})
+    changed = network.model_copy(update={"layers": [conv, *network.layers[1:]]})
+    facts = reanalyze(analyze(network, receptive_fields=False), changed, [0])
+    assert facts == analyze(changed, receptive_fields=False)
+    assert facts.total_frozen == (5 * 5 * 3 * 8 + 8) + (28 * 28 * 8 * 2 + 2)
+    assert facts.total_statistics == analyze(network).total_statistics > 0
+
+
 @pytest.mark.parametrize(
     ("layer", "message"),
     [
