@@ -117,6 +117,8 @@ def human_count(count: int) -> str:
     >>> human_count(896), human_count(3_456), human_count(15_470_000_000), human_count(999_999)
     ('896', '3.46 K', '15.47 G', '1.00 M')
     """
+    if -1000 < count < 1000:  # exact, and most layers' counts (a ReLU's 0 params and MACs)
+        return f"{count:,}"
     value = float(count)
     for unit in ("", "K", "M", "G", "T", "P"):
         if round(abs(value), 2) < 1000:
