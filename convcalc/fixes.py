@@ -63,11 +63,21 @@ def _object(spec: dict[str, Any], path: str) -> dict[str, Any]:
     return target
 
 
+def layer_index(path: str) -> int | None:
+    """The index of the layer ``path`` names, or None for a path that names anything else.
+
+    >>> layer_index("layers[3]"), layer_index("layers[3].padding"), layer_index("input")
+    (3, None, None)
+    """
+    match = LAYER_PATH.fullmatch(path)
+    return None if match is None else int(match.group(1))
+
+
 def _layer_index(edit: Edit) -> int:
-    match = LAYER_PATH.fullmatch(edit.path)
-    if match is None:
+    index = layer_index(edit.path)
+    if index is None:
         raise ValueError(f"fix path {edit.path!r} does not name a layer, so nothing can be inserted or removed there")
-    return int(match.group(1))
+    return index
 
 
 def _insert(layers: list[dict[str, Any]], index: int, layer: dict[str, Any]) -> None:

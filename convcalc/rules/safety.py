@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from convcalc.analysis import FigureLimitError, NetworkFacts, analyze, reanalyze
 from convcalc.findings import Edit, Finding, Fix, Severity
-from convcalc.fixes import LAYER_PATH, apply_fix
+from convcalc.fixes import apply_fix, layer_index
 from convcalc.rules.base import REGISTRY, Rule, Settings, run_rules
 from convcalc.rules.graph import padding_after, reaching_output, readers_of
 from convcalc.spec import AnyLayer, Network, layers_by_object, network_data, validate_by_kind, validate_layer
@@ -58,8 +58,8 @@ def _shift(fix: Fix) -> list[tuple[int, int]]:
     """(index, +1 or −1) for every layer the fix inserts before or removes: how later indices move."""
     shifts = []
     for edit in fix.edits:
-        if edit.path.startswith("layers[") and (edit.insert is not None or edit.remove):
-            index = int(edit.path[len("layers[") : -1])
+        index = layer_index(edit.path)
+        if index is not None and (edit.insert is not None or edit.remove):
             shifts.append((index, -1 if edit.remove else 1))
     return shifts
 
@@ -159,10 +159,10 @@ class FixChecker:
         re-analysed incrementally. A fix that only sets fields of layers keeping their kind, name and inputs
         (most fixes) is validated and analysed in those layers alone (:func:`~convcalc.analysis.reanalyze`);
         any other is checked on the whole spec again."""
-        paths = [LAYER_PATH.fullmatch(edit.path) for edit in fix.edits]
-        if fix.insert is not None or fix.remove or not all(paths):
+        indices = [layer_index(edit.path) for edit in fix.edits]
+        if fix.insert is not None or fix.remove or None in indices:
             return self._analyse_whole(fix), False
-        edited = sorted({int(path.group(1)) for path in paths if path is not None})
+        edited = sorted({i for i in indices if i is not None})
         for i in edited:
             if self._layer_data[i] is None:
                 self._layer_data[i] = self.network.layers[i].model_dump(mode="json", exclude_defaults=True)
