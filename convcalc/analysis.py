@@ -79,6 +79,11 @@ class LayerFacts(NamedTuple):
         return self.weights + self.biases if self.trainable else 0
 
     @property
+    def frozen_params(self) -> int:
+        """The weights and biases of a frozen layer (``"trainable": false``); 0 for a trained one."""
+        return 0 if self.trainable else self.weights + self.biases
+
+    @property
     def non_trainable(self) -> int:
         """Parameters not trained: the kind's statistics, plus the weights and biases of a frozen layer."""
         return self.params - self.trainable_params
@@ -251,13 +256,9 @@ def _network_facts(network: Network, input_shape: Shape, facts: tuple[LayerFacts
         total_biases=sum(layer.biases for layer in facts),
         activation_values=input_shape.values + sum(layer.output_shape.values for layer in facts),
         total_statistics=sum(layer.statistics for layer in facts),
-        total_frozen=sum(layer.weights + layer.biases for layer in facts if not layer.trainable),
+        total_frozen=sum(layer.frozen_params for layer in facts if not layer.trainable),  # most have none
         total_macs=sum(layer.macs for layer in facts),
     )
-
-
-def _frozen(layer: LayerFacts) -> int:
-    return 0 if layer.trainable else layer.weights + layer.biases
 
 
 def _moved_totals(base: NetworkFacts, network: Network, facts: tuple[LayerFacts, ...], moved: set[int]) -> NetworkFacts:
@@ -271,7 +272,7 @@ def _moved_totals(base: NetworkFacts, network: Network, facts: tuple[LayerFacts,
         biases += now.biases - was.biases
         values += now.output_shape.values - was.output_shape.values
         statistics += now.statistics - was.statistics
-        frozen += _frozen(now) - _frozen(was)
+        frozen += now.frozen_params - was.frozen_params
         macs += now.macs - was.macs
     return base._replace(
         network=network,

@@ -119,10 +119,10 @@ def human_count(count: int) -> str:
     """
     if -1000 < count < 1000:  # exact, and most layers' counts (a ReLU's 0 params and MACs)
         return f"{count:,}"
-    value = float(count)
-    for unit in ("", "K", "M", "G", "T", "P"):
+    value = float(count) / 1000
+    for unit in ("K", "M", "G", "T", "P"):
         if round(abs(value), 2) < 1000:
-            return f"{count:,}" if not unit else f"{value:.2f} {unit}"
+            return f"{value:.2f} {unit}"
         value /= 1000
     return f"{value:.2f} E"
 

@@ -147,15 +147,14 @@ def padding_before(net: NetworkFacts, layer: LayerFacts) -> tuple[Shape, list[La
     """
     pads: list[LayerFacts] = []
     origin = layer.input_shape
-    layers, inputs = net.layers, layer.inputs
-    while len(inputs) == 1 and inputs[0] >= 0:  # up through single-input layers (only_producer, inlined)
-        current = layers[inputs[0]]
+    current = only_producer(net, layer)
+    while current is not None:
         if current.spec.added_padding() is not None:
             pads.append(current)
             origin = current.input_shape
-        elif not current.spec.traits.keeps_shape:
+        elif not current.traits.keeps_shape:
             break
-        inputs = current.inputs
+        current = only_producer(net, current)
     return origin, pads[::-1]
 
 
