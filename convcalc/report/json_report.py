@@ -57,6 +57,54 @@ def layer_record(layer: LayerFacts, names: list[str]) -> dict[str, Any]:
     return record
 
 
+_string = json.encoder.encode_basestring
+"""A string as JSON text (``ensure_ascii=False``): the function json's C encoder is given below."""
+
+
+def _figure_text(value: Any) -> str:
+    """:func:`_fraction` as JSON text: an int as ``int``, a float as ``float.__repr__`` (what json writes)."""
+    return str(value.numerator) if value.denominator == 1 else float.__repr__(float(value))
+
+
+def _ints_text(values: tuple[int, ...]) -> str:
+    return "[" + ", ".join(map(str, values)) + "]"
+
+
+def layer_text(layer: LayerFacts, quoted: list[str]) -> str:
+    """``_dumps(layer_record(layer, names))`` written straight from the facts (``quoted``: every layer's name
+    as JSON text): the record's dict and its encoding were two thirds of the JSON report of a deep network.
+    The record stays the one definition; a test holds this text to its encoding, key for key."""
+    i, o = layer.input_shape, layer.output_shape
+    rows, cols = layer.rf_rows, layer.rf_cols
+    weights, biases, macs = layer.weights, layer.biases, layer.macs
+    params = weights + biases + layer.statistics
+    trainable = weights + biases if layer.trainable else 0
+    inputs = ", ".join('"input"' if s < 0 else quoted[s] for s in layer.inputs)
+    text = (
+        f'{{"index": {layer.index}, "name": {quoted[layer.index]}, "type": {_string(layer.type)},'
+        f' "input_shape": [{i[0]}, {i[1]}, {i[2]}], "output_shape": [{o[0]}, {o[1]}, {o[2]}],'
+        f' "params": {params}, "weights": {weights}, "biases": {biases}, "neurons": {o.values},'
+        f' "trainable_params": {trainable}, "non_trainable_params": {params - trainable},'
+        f' "trainable": {"true" if layer.trainable else "false"}, "macs": {macs}, "flops": {2 * macs},'
+        f' "inputs": [{inputs}], "receptive_field": [{_figure_text(rows.size)}, {_figure_text(cols.size)}],'
+        f' "receptive_field_jump": [{_figure_text(rows.jump)}, {_figure_text(cols.jump)}],'
+        f' "receptive_field_start": [{_figure_text(rows.start)}, {_figure_text(cols.start)}]'
+    )
+    window = layer.window
+    if window is not None:
+        text += (
+            f', "kernel": {_ints_text(window.kernel)}, "stride": {_ints_text(window.stride)},'
+            f' "padding": {_ints_text(window.padding)}, "padding_mode": "{"same" if window.same else "explicit"}",'
+            f' "fits": {"true" if window.fits or window.same else "false"},'
+            f' "rounding": {_string("same" if window.same else window.rounding)}'
+        )
+    if layer.unshared_params is not None:
+        text += f', "unshared_params": {layer.unshared_params}'
+    if layer.local_connectivity is not None:
+        text += f', "local_connectivity": {_ints_text(layer.local_connectivity)}'
+    return json_safe(text + "}")
+
+
 def finding_record(checked: CheckedSpec, finding: Finding) -> dict[str, Any]:
     position = checked.position(finding)
     return {
@@ -86,8 +134,13 @@ def _memory_record(memory: TrainingMemory) -> dict[str, Any]:
 
 
 def spec_record(checked: CheckedSpec) -> dict[str, Any]:
+    """Every fact of one checked spec as plain JSON values: the report's object."""
+    names = [layer.name for layer in checked.facts.layers]
+    return _spec_fields(checked, [layer_record(layer, names) for layer in checked.facts.layers])
+
+
+def _spec_fields(checked: CheckedSpec, layers: list[Any]) -> dict[str, Any]:
     facts = checked.facts
-    names = [layer.name for layer in facts.layers]
     return {
         "file": checked.file,
         "config_file": checked.config_file,
@@ -95,7 +148,7 @@ def spec_record(checked: CheckedSpec) -> dict[str, Any]:
         "input_shape": list(facts.input_shape),
         "output_shape": list(facts.output_shape),
         "classes": facts.network.classes,
-        "layers": [layer_record(layer, names) for layer in facts.layers],
+        "layers": layers,
         "total_params": facts.total_params,
         "total_trainable_params": facts.total_trainable_params,
         "total_non_trainable_params": facts.total_non_trainable,
@@ -144,14 +197,18 @@ def _dumps(value: Any) -> str:
     return json_safe(_encode(value))
 
 
+class _Encoded(str):
+    """An item already written as JSON text (a layer's line, see :func:`layer_text`)."""
+
+
 def _spec_text(record: dict[str, Any], indent: str) -> str:
     # One key per line and one layer or finding per line: readable, diffable, and written by json's C
     # encoder (an ``indent=`` argument would switch to the pure-Python one, 4× slower on big specs).
     inner = indent + "  "
     lines = []
     for key, value in record.items():
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            items = f",\n{inner}  ".join(_dumps(item) for item in value)
+        if isinstance(value, list) and value and isinstance(value[0], (dict, _Encoded)):
+            items = f",\n{inner}  ".join(item if type(item) is _Encoded else _dumps(item) for item in value)
             lines.append(f"{inner}{_dumps(key)}: [\n{inner}  {items}\n{inner}]")
         else:
             lines.append(f"{inner}{_dumps(key)}: {_dumps(value)}")
@@ -165,7 +222,9 @@ def spec_json(spec: dict[str, Any]) -> str:
 
 def part(checked: CheckedSpec, options: RenderOptions = DEFAULT_OPTIONS) -> str:
     """One spec's object as text, not indented (no string in it holds a raw line break)."""
-    return _spec_text(spec_record(checked), "")
+    quoted = [_string(layer.name) for layer in checked.facts.layers]
+    layers = [_Encoded(layer_text(layer, quoted)) for layer in checked.facts.layers]
+    return _spec_text(_spec_fields(checked, layers), "")
 
 
 def join(parts: Sequence[str], options: RenderOptions = DEFAULT_OPTIONS) -> str:
