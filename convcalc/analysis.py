@@ -218,7 +218,8 @@ def _layer_facts(
     shape = shapes[0]
     computed = layer.compute(shape, shapes)
     rf = layer.receptive_field(computed, shape, fields) if fields is not None else None
-    beyond = _over_limit(computed, rf)
+    # A field passed on whole (most layers: a relu, a batchnorm) was held to the limit where it was made.
+    beyond = _over_limit(computed, None if fields is None or rf is fields[0] else rf)
     if beyond is not None:
         raise FigureLimitError(index, f"{name}: {beyond}")
     rf_rows, rf_cols = rf if rf is not None else _INPUT_FIELDS

@@ -643,3 +643,16 @@ def test_a_figure_past_the_limit_is_named_with_its_own_size(layer: dict[str, Any
     with pytest.raises(FigureLimitError) as refused:
         analyze(network)
     assert message in refused.value.what
+
+
+def test_a_receptive_field_past_the_limit_is_refused_at_the_layer_that_makes_it() -> None:
+    # Each stride multiplies the jump: three of 2^31 − 1 pass 2^63 at the third conv, whose own figures are
+    # small (a 1×1 output); the relus before it pass their fields on unchanged, already checked.
+    huge = {"type": "conv", "filters": 1, "kernel": 1, "stride": 2**31 - 1}
+    layers = [huge, {"type": "relu"}, huge, {"type": "relu"}, huge, {"type": "relu"}]
+    network = Network.model_validate({"input": [1, 1, 1], "layers": layers})
+    with pytest.raises(FigureLimitError) as refused:
+        analyze(network)
+    assert refused.value.index == 4
+    assert "the receptive field passes 2^63 pixels" in refused.value.what
+    assert analyze(network, receptive_fields=False).layers[5].output_shape == Shape(1, 1, 1)
