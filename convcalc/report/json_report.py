@@ -76,15 +76,14 @@ def layer_text(layer: LayerFacts, quoted: list[str]) -> str:
     The record stays the one definition; a test holds this text to its encoding, key for key."""
     i, o = layer.input_shape, layer.output_shape
     rows, cols = layer.rf_rows, layer.rf_cols
-    weights, biases, macs = layer.weights, layer.biases, layer.macs
-    params = weights + biases + layer.statistics
-    trainable = weights + biases if layer.trainable else 0
+    macs = layer.macs
     inputs = ", ".join('"input"' if s < 0 else quoted[s] for s in layer.inputs)
     text = (
         f'{{"index": {layer.index}, "name": {quoted[layer.index]}, "type": {_string(layer.type)},'
         f' "input_shape": [{i[0]}, {i[1]}, {i[2]}], "output_shape": [{o[0]}, {o[1]}, {o[2]}],'
-        f' "params": {params}, "weights": {weights}, "biases": {biases}, "neurons": {o.values},'
-        f' "trainable_params": {trainable}, "non_trainable_params": {params - trainable},'
+        f' "params": {layer.params}, "weights": {layer.weights}, "biases": {layer.biases},'
+        f' "neurons": {layer.neurons}, "trainable_params": {layer.trainable_params},'
+        f' "non_trainable_params": {layer.non_trainable},'
         f' "trainable": {"true" if layer.trainable else "false"}, "macs": {macs}, "flops": {2 * macs},'
         f' "inputs": [{inputs}], "receptive_field": [{_figure_text(rows.size)}, {_figure_text(cols.size)}],'
         f' "receptive_field_jump": [{_figure_text(rows.jump)}, {_figure_text(cols.jump)}],'
@@ -197,18 +196,15 @@ def _dumps(value: Any) -> str:
     return json_safe(_encode(value))
 
 
-class _Encoded(str):
-    """An item already written as JSON text (a layer's line, see :func:`layer_text`)."""
-
-
-def _spec_text(record: dict[str, Any], indent: str) -> str:
+def _spec_text(record: dict[str, Any], indent: str, written: tuple[str, ...] = ()) -> str:
     # One key per line and one layer or finding per line: readable, diffable, and written by json's C
     # encoder (an ``indent=`` argument would switch to the pure-Python one, 4× slower on big specs).
+    # ``written``: the keys whose lists hold their items already as JSON text (the layers' lines).
     inner = indent + "  "
     lines = []
     for key, value in record.items():
-        if isinstance(value, list) and value and isinstance(value[0], (dict, _Encoded)):
-            items = f",\n{inner}  ".join(item if type(item) is _Encoded else _dumps(item) for item in value)
+        if isinstance(value, list) and value and (key in written or isinstance(value[0], dict)):
+            items = f",\n{inner}  ".join(value if key in written else map(_dumps, value))
             lines.append(f"{inner}{_dumps(key)}: [\n{inner}  {items}\n{inner}]")
         else:
             lines.append(f"{inner}{_dumps(key)}: {_dumps(value)}")
@@ -223,8 +219,8 @@ def spec_json(spec: dict[str, Any]) -> str:
 def part(checked: CheckedSpec, options: RenderOptions = DEFAULT_OPTIONS) -> str:
     """One spec's object as text, not indented (no string in it holds a raw line break)."""
     quoted = [_string(layer.name) for layer in checked.facts.layers]
-    layers = [_Encoded(layer_text(layer, quoted)) for layer in checked.facts.layers]
-    return _spec_text(_spec_fields(checked, layers), "")
+    layers = [layer_text(layer, quoted) for layer in checked.facts.layers]
+    return _spec_text(_spec_fields(checked, layers), "", written=("layers",))
 
 
 def join(parts: Sequence[str], options: RenderOptions = DEFAULT_OPTIONS) -> str:
