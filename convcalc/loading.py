@@ -379,6 +379,13 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _strict_loads(text: str) -> Any:
+    """``json.loads`` refusing a duplicate key (:class:`_DuplicateKey`), NaN and Infinity (:class:`_NonFinite`)."""
+    return json.loads(
+        text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
+    )
+
+
 PLAIN_CHARS = 1024 * 1024
 """The longest text :func:`parse_plain` parses before any scan. json.loads takes at most ~25 MiB and a few
 tens of milliseconds for any text this long (a million characters of ``{},``), so a text past a limit costs
@@ -397,9 +404,7 @@ def parse_plain(text: str) -> dict[str, Any] | None:
     if len(text) > PLAIN_CHARS or "\\" in text:
         return None
     try:
-        data = json.loads(
-            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
-        )
+        data = _strict_loads(text)
     except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not isinstance(layers := data.get("layers", []), list):
@@ -493,12 +498,7 @@ def parse_json(file: str, text: str) -> tuple[Any, SourceMap]:
     if scan.refusal is not None:
         raise SpecError(file, [scan.refusal])
     try:
-        data = json.loads(
-            text,
-            object_pairs_hook=_reject_duplicates,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-        )
+        data = _strict_loads(text)
     except _DuplicateKey as exc:
         raise SpecError(file, scan.problems or [Problem((), f"duplicate key {str(exc)!r} in one object")]) from None
     except _NonFinite as exc:
