@@ -15,8 +15,6 @@ the first axis) → ``Permute((2, 3, 1))``, a shuffle is ``Reshape((H, W, g, D/g
 slicing and ``tf.reshape``, one per Keras layer.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Annotated, Any, Literal
@@ -260,7 +258,7 @@ class Split(_Channels):
     keras_ops = {"Permute": KerasOp(_tf_permute, purpose="move the channels")}
 
     @model_validator(mode="after")
-    def _one_form(self) -> Split:
+    def _one_form(self) -> "Split":
         by_parts = (self.parts is not None, self.part is not None)
         by_range = (self.start is not None, self.stop is not None)
         if not (by_parts == (True, True) and by_range == (False, False)) and not (

@@ -6,8 +6,6 @@ output position. Keras: ``Conv2D``, ``DepthwiseConv2D``, ``SeparableConv2D``; tf
 ``convolution`` when dilated, per group when grouped), ``depthwise_conv2d``, ``separable_conv2d``.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import Literal
 

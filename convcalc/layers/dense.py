@@ -7,8 +7,6 @@ H×W×D into 1×1×(H·W·D). Both output a 1×1×n vector, which Keras holds as
 1×1 conv.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Literal

@@ -5,8 +5,6 @@ The volume passes through unchanged (no parameters, no MACs, the receptive field
 (``SpatialDropout2D`` too); tf.nn: ``tf.nn.relu`` and friends, ``tf.nn.dropout``.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, Field, PlainValidator, WithJsonSchema

@@ -8,8 +8,6 @@ error: the analysis reports what a framework would build. Keras: ``Add``, ``Conc
 ``tf.add_n``, ``tf.concat``, ``*``.
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Sequence
 from fractions import Fraction

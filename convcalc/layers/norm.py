@@ -7,8 +7,6 @@ a learned γ alone: D trainable. Keras: ``BatchNormalization``, ``LayerNormaliza
 and keras.applications ConvNeXt's ``LayerScale``; tf.nn: ``tf.nn.moments`` and ``tf.nn.batch_normalization``.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import Literal
 

@@ -7,8 +7,6 @@ padded conv as ZeroPadding2D then a "valid" conv: the diagram folds the two into
 the padding as the conv's. Keras: ``ZeroPadding2D``, ``Cropping2D``; tf.nn: ``tf.pad``, slicing.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Annotated, Any, Literal

@@ -17,8 +17,6 @@ Elsewhere (an overhang of two or more pixels, or an L2 pool that ceil mode chang
 the kind says so (CC108).
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any, Literal

@@ -6,8 +6,6 @@ keeps as non-trainable weights to ``adapt()`` (mean D, variance D and a sample c
 ``count_params()`` says). Keras: ``Rescaling``, ``Normalization``; tf.nn: the same arithmetic.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -205,7 +203,7 @@ class Normalization(PerPosition):
     }
 
     @model_validator(mode="after")
-    def _together(self) -> Normalization:
+    def _together(self) -> "Normalization":
         if (self.mean is None) != (self.variance is None):
             raise ValueError("mean and variance must be given together (or neither, to adapt them in Keras)")
         lengths = [len(v) if isinstance(v, tuple) else None for v in (self.mean, self.variance)]

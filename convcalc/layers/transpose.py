@@ -8,8 +8,6 @@ kind's); tf.nn:
 ``tf.nn.conv2d_transpose``.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Annotated, Literal

@@ -13,8 +13,6 @@ with F = S = f (nearest upsampling *is* that conv with a kernel of ones). Keras:
 ``Resizing`` (size), both with an explicit ``interpolation``; tf.nn: ``tf.image.resize``.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Literal
@@ -178,7 +176,7 @@ class Upsample(LayerSpec):
     keras_ops = {"UpSampling2D": KerasOp(_tf_resize), "Resizing": KerasOp(_tf_resize)}
 
     @model_validator(mode="after")
-    def _one_of(self) -> Upsample:
+    def _one_of(self) -> "Upsample":
         if (self.factor is None) == (self.size is None):
             raise PydanticCustomError(
                 "upsample", "give exactly one of factor (an int or [h, w]) or size ([h, w]){got}", {"got": self._got()}

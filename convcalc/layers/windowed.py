@@ -4,8 +4,6 @@ The window is resolved by :func:`~convcalc.layers.volume.resolve_window`; its re
 output grid, its course notation and its Keras padding follow from it alone.
 """
 
-from __future__ import annotations
-
 import functools
 from collections.abc import Sequence
 from fractions import Fraction
