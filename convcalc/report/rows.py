@@ -7,7 +7,7 @@ each with its per-layer figures and the count.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import NamedTuple
 
@@ -184,12 +184,33 @@ def _field_texts(layer: LayerFacts) -> tuple[str, str, str]:
     )
 
 
-def receptive_field_text(layers: Sequence[LayerFacts]) -> tuple[str, str, str]:
-    """(size, jump, start) of the receptive field, as ranges when ``layers`` (one folded row) differ."""
+class FieldTexts:
+    """:func:`_field_texts` worked out once per field: most layers pass their input's field on whole (a relu, a
+    batchnorm: the same objects), so a ResNet-50's table formats 58 fields for its 177 layers. Kept for one
+    table, whose facts keep every field alive (the ``id`` of each stays its own)."""
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[int, int], tuple[str, str, str]] = {}
+
+    def __call__(self, layer: LayerFacts) -> tuple[str, str, str]:
+        key = (id(layer.rf_rows), id(layer.rf_cols))
+        texts = self._known.get(key)
+        if texts is None:
+            texts = self._known[key] = _field_texts(layer)
+        return texts
+
+
+def receptive_field_text(
+    layers: Sequence[LayerFacts], texts: Callable[[LayerFacts], tuple[str, str, str]] = _field_texts
+) -> tuple[str, str, str]:
+    """(size, jump, start) of the receptive field, as ranges when ``layers`` (one folded row) differ.
+    ``texts``: how a layer's field becomes its texts (a table's :class:`FieldTexts`)."""
     if len(layers) == 1:  # most rows: one layer, no range to find
-        return _field_texts(layers[0])
+        return texts(layers[0])
     # Texts compared, not values: a Fraction's text is canonical (and so is a float's, for the starts).
-    sizes, jumps, starts = zip(*map(_field_texts, layers), strict=True)
+    sizes, jumps, starts = zip(*map(texts, layers), strict=True)
     return _span(sizes), _span(jumps), _span(starts)
 
 
@@ -210,9 +231,11 @@ def _count_prefix(occurrences: Sequence[LayerFacts]) -> str:
     return f"{len(occurrences)}×" if len(occurrences) > 1 else ""
 
 
-def _layer_row(facts: NetworkFacts, occurrences: list[LayerFacts], index: str, name: str, settings: str) -> LayerRow:
+def _layer_row(
+    facts: NetworkFacts, occurrences: list[LayerFacts], index: str, name: str, settings: str, fields: FieldTexts
+) -> LayerRow:
     layer = occurrences[0]
-    rf, jump, start = receptive_field_text(occurrences)
+    rf, jump, start = receptive_field_text(occurrences, fields)
     sources = source_names(facts, layer)
     cells = {
         "index": index,
@@ -243,10 +266,11 @@ def layer_rows(checked: CheckedSpec, fold: bool) -> list[Row]:
     rows: list[Row] = []
     settings = [hyperparameters(layer) for layer in layers]
     runs = fold_runs(layers, settings=settings) if fold else [Run(i, 1, 1) for i in range(len(layers))]
+    fields = FieldTexts()
     for run in runs:
         if run.count == 1:
             layer = layers[run.start]
-            rows.append(_layer_row(facts, [layer], str(layer.index), layer.name, settings[run.start]))
+            rows.append(_layer_row(facts, [layer], str(layer.index), layer.name, settings[run.start], fields))
             continue
         last = run.start + run.length * run.count - 1
         block = "this layer" if run.length == 1 else f"these {run.length} layers"
@@ -255,7 +279,8 @@ def layer_rows(checked: CheckedSpec, fold: bool) -> list[Row]:
             occurrences = [layers[run.start + offset + k * run.length] for k in range(run.count)]
             first, final = occurrences[0], occurrences[-1]
             name = f"{first.name} ×{run.count}"
-            rows.append(_layer_row(facts, occurrences, f"{first.index}…{final.index}", name, settings[first.index]))
+            index = f"{first.index}…{final.index}"
+            rows.append(_layer_row(facts, occurrences, index, name, settings[first.index], fields))
     return rows
 
 

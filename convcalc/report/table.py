@@ -53,17 +53,19 @@ class Measures(NamedTuple):
 
     @classmethod
     def of(cls, rows: list[Row]) -> Measures:
-        widest = {column.key: cell_width(column.header) for column in COLUMNS}
-        setting = cell_width(COLUMN["settings"].header)
-        for row in rows:
-            if isinstance(row, RunHeading):  # a heading fills the index and layer cells
-                widest["index"] = max(widest["index"], cell_width(row.span))
-                widest["layer"] = max(widest["layer"], cell_width(row.caption))
-                continue
-            width = measure_for("".join(row.cells.values()))  # one check for the whole row
-            for key, text in row.cells.items():
-                widest[key] = max(widest[key], width(text))
-            setting = max([setting, *map(width, row.cell("settings").split())])
+        # Column by column: each column's texts checked for one-cell characters once and measured by len, in C.
+        headings = [row for row in rows if isinstance(row, RunHeading)]
+        cells = [row.cells for row in rows if not isinstance(row, RunHeading)]
+        widest: dict[str, int] = {}
+        for column in COLUMNS:
+            texts = [row.get(column.key, "") for row in cells]
+            if column.key == "index":  # a heading fills the index and layer cells
+                texts += [heading.span for heading in headings]
+            elif column.key == "layer":
+                texts += [heading.caption for heading in headings]
+            widest[column.key] = max([cell_width(column.header), *map(measure_for("".join(texts)), texts)])
+        words = " ".join(row.get("settings", "") for row in cells).split()
+        setting = max([cell_width(COLUMN["settings"].header), *map(measure_for("".join(words)), words)])
         return cls(widest, setting)
 
 
