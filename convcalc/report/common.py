@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
+from convcalc.analysis import LayerFacts
 from convcalc.checked import CheckedSpec
 from convcalc.layers.norm import PARAMS_CONVENTION
 from convcalc.loading import SpecError, format_path
@@ -34,6 +35,28 @@ PartRenderer = Callable[[CheckedSpec, RenderOptions], Any]
 """Every format's ``part``: one spec's share of the output, a picklable value (see :mod:`convcalc.report`)."""
 Joiner = Callable[[Sequence[Any], RenderOptions], str]
 """Every format's ``join``: the whole output text from the parts, in order."""
+
+
+_T = TypeVar("_T")
+
+
+class PerField(Generic[_T]):
+    """``make(layer)``, for a value that depends on the layer's receptive field alone, made once per field:
+    most layers pass their input's field on whole (a relu, a batchnorm: the very same objects), so a ResNet-50's
+    177 layers have 58 fields. Keyed by the fields' ``id``s, for one rendering, whose facts keep them alive."""
+
+    __slots__ = ("_made", "_make")
+
+    def __init__(self, make: Callable[[LayerFacts], _T]) -> None:
+        self._make = make
+        self._made: dict[tuple[int, int], _T] = {}
+
+    def __call__(self, layer: LayerFacts) -> _T:
+        key = (id(layer.rf_rows), id(layer.rf_cols))
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = self._make(layer)
+        return made
 
 
 def totals_lines(checked: CheckedSpec) -> list[str]:

@@ -12,7 +12,7 @@ from convcalc.findings import Finding
 from convcalc.layers.norm import PARAMS_CONVENTION
 from convcalc.loading import format_path
 from convcalc.memory import TrainingMemory
-from convcalc.report.common import DEFAULT_OPTIONS, RenderOptions
+from convcalc.report.common import DEFAULT_OPTIONS, PerField, RenderOptions
 from convcalc.text import json_safe
 
 
@@ -70,12 +70,22 @@ def _ints_text(values: tuple[int, ...]) -> str:
     return "[" + ", ".join(map(str, values)) + "]"
 
 
-def layer_text(layer: LayerFacts, quoted: list[str]) -> str:
+def _field_text(layer: LayerFacts) -> str:
+    """The record's three receptive-field keys, as JSON text."""
+    rows, cols = layer.rf_rows, layer.rf_cols
+    return (
+        f'"receptive_field": [{_figure_text(rows.size)}, {_figure_text(cols.size)}],'
+        f' "receptive_field_jump": [{_figure_text(rows.jump)}, {_figure_text(cols.jump)}],'
+        f' "receptive_field_start": [{_figure_text(rows.start)}, {_figure_text(cols.start)}]'
+    )
+
+
+def layer_text(layer: LayerFacts, quoted: list[str], fields: Callable[[LayerFacts], str] = _field_text) -> str:
     """``_dumps(layer_record(layer, names))`` written straight from the facts (``quoted``: every layer's name
     as JSON text): the record's dict and its encoding were two thirds of the JSON report of a deep network.
-    The record stays the one definition; a test holds this text to its encoding, key for key."""
+    The record stays the one definition; a test holds this text to its encoding, key for key. ``fields``: how
+    the receptive field becomes its keys' text (a report's, made once per field: :class:`PerField`)."""
     i, o = layer.input_shape, layer.output_shape
-    rows, cols = layer.rf_rows, layer.rf_cols
     macs = layer.macs
     inputs = ", ".join('"input"' if s < 0 else quoted[s] for s in layer.inputs)
     text = (
@@ -85,9 +95,7 @@ def layer_text(layer: LayerFacts, quoted: list[str]) -> str:
         f' "neurons": {layer.neurons}, "trainable_params": {layer.trainable_params},'
         f' "non_trainable_params": {layer.non_trainable},'
         f' "trainable": {"true" if layer.trainable else "false"}, "macs": {macs}, "flops": {2 * macs},'
-        f' "inputs": [{inputs}], "receptive_field": [{_figure_text(rows.size)}, {_figure_text(cols.size)}],'
-        f' "receptive_field_jump": [{_figure_text(rows.jump)}, {_figure_text(cols.jump)}],'
-        f' "receptive_field_start": [{_figure_text(rows.start)}, {_figure_text(cols.start)}]'
+        f' "inputs": [{inputs}], {fields(layer)}'
     )
     window = layer.window
     if window is not None:
@@ -219,7 +227,8 @@ def spec_json(spec: dict[str, Any]) -> str:
 def part(checked: CheckedSpec, options: RenderOptions = DEFAULT_OPTIONS) -> str:
     """One spec's object as text, not indented (no string in it holds a raw line break)."""
     quoted = [_string(layer.name) for layer in checked.facts.layers]
-    layers = [layer_text(layer, quoted) for layer in checked.facts.layers]
+    fields = PerField(_field_text)
+    layers = [layer_text(layer, quoted, fields) for layer in checked.facts.layers]
     return _spec_text(_spec_fields(checked, layers), "", written=("layers",))
 
 

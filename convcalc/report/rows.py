@@ -14,6 +14,7 @@ from typing import NamedTuple
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.checked import CheckedSpec
 from convcalc.folding import Run, greedy_runs
+from convcalc.report.common import PerField
 from convcalc.text import human_count, printable, share
 
 
@@ -184,29 +185,11 @@ def _field_texts(layer: LayerFacts) -> tuple[str, str, str]:
     )
 
 
-class FieldTexts:
-    """:func:`_field_texts` worked out once per field: most layers pass their input's field on whole (a relu, a
-    batchnorm: the same objects), so a ResNet-50's table formats 58 fields for its 177 layers. Kept for one
-    table, whose facts keep every field alive (the ``id`` of each stays its own)."""
-
-    __slots__ = ("_known",)
-
-    def __init__(self) -> None:
-        self._known: dict[tuple[int, int], tuple[str, str, str]] = {}
-
-    def __call__(self, layer: LayerFacts) -> tuple[str, str, str]:
-        key = (id(layer.rf_rows), id(layer.rf_cols))
-        texts = self._known.get(key)
-        if texts is None:
-            texts = self._known[key] = _field_texts(layer)
-        return texts
-
-
 def receptive_field_text(
     layers: Sequence[LayerFacts], texts: Callable[[LayerFacts], tuple[str, str, str]] = _field_texts
 ) -> tuple[str, str, str]:
     """(size, jump, start) of the receptive field, as ranges when ``layers`` (one folded row) differ.
-    ``texts``: how a layer's field becomes its texts (a table's :class:`FieldTexts`)."""
+    ``texts``: how a layer's field becomes its texts (a table's, made once per field: :class:`PerField`)."""
     if len(layers) == 1:  # most rows: one layer, no range to find
         return texts(layers[0])
     # Texts compared, not values: a Fraction's text is canonical (and so is a float's, for the starts).
@@ -232,7 +215,12 @@ def _count_prefix(occurrences: Sequence[LayerFacts]) -> str:
 
 
 def _layer_row(
-    facts: NetworkFacts, occurrences: list[LayerFacts], index: str, name: str, settings: str, fields: FieldTexts
+    facts: NetworkFacts,
+    occurrences: list[LayerFacts],
+    index: str,
+    name: str,
+    settings: str,
+    fields: PerField[tuple[str, str, str]],
 ) -> LayerRow:
     layer = occurrences[0]
     rf, jump, start = receptive_field_text(occurrences, fields)
@@ -266,7 +254,7 @@ def layer_rows(checked: CheckedSpec, fold: bool) -> list[Row]:
     rows: list[Row] = []
     settings = [hyperparameters(layer) for layer in layers]
     runs = fold_runs(layers, settings=settings) if fold else [Run(i, 1, 1) for i in range(len(layers))]
-    fields = FieldTexts()
+    fields = PerField(_field_texts)
     for run in runs:
         if run.count == 1:
             layer = layers[run.start]
