@@ -17,7 +17,7 @@ from convcalc.checking import check_loaded
 from convcalc.folding import MAX_BLOCK, Run
 from convcalc.loading import LoadedSpec, SourceMap, SpecError, load_spec
 from convcalc.report import json_report, markdown, table
-from convcalc.report.common import RenderOptions
+from convcalc.report.common import PerField, RenderOptions
 from convcalc.report.rows import fold_runs, row_signature
 from convcalc.spec import Network
 from convcalc.text import human_bytes
@@ -309,3 +309,20 @@ def test_int32_sized_networks_render_exactly(height: int, width: int, depth: int
     assert checked.facts.total_params == expected
     assert f"total params: {expected:,}" in render_table(checked)
     assert json.loads(json_report.render([checked]))["total_params"] == expected
+
+
+def test_a_value_per_field_is_made_once_for_each_field_and_is_that_field_s() -> None:
+    # ResNet-50: relus and batchnorms pass their input's field on whole (the same objects), so far fewer
+    # fields than layers; each layer still gets the value made from its own field.
+    facts = check_loaded(load_spec(str(EXAMPLES / "resnet50.json"))).facts
+    made: list[int] = []
+
+    def field_sizes(layer: Any) -> tuple[Any, Any]:
+        made.append(layer.index)
+        return layer.rf_rows.size, layer.rf_cols.size
+
+    per_field = PerField(field_sizes)
+    for layer in facts.layers:
+        assert per_field(layer) == (layer.rf_rows.size, layer.rf_cols.size)
+    distinct = {(id(layer.rf_rows), id(layer.rf_cols)) for layer in facts.layers}
+    assert len(made) == len(distinct) < len(facts.layers) / 2
