@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
-from convcalc.analysis import LayerFacts
 from convcalc.checked import CheckedSpec
 from convcalc.layers.norm import PARAMS_CONVENTION
 from convcalc.loading import SpecError, format_path
 from convcalc.text import human_bytes, human_count, printable
+
+if TYPE_CHECKING:
+    from convcalc.analysis import LayerFacts
 
 
 class RenderOptions(NamedTuple):
@@ -43,20 +45,21 @@ _T = TypeVar("_T")
 class PerField(Generic[_T]):
     """``make(layer)``, for a value that depends on the layer's receptive field alone, made once per field:
     most layers pass their input's field on whole (a relu, a batchnorm: the very same objects), so a ResNet-50's
-    177 layers have 58 fields. Keyed by the fields' ``id``s, for one rendering, whose facts keep them alive."""
+    177 layers have 58 fields. Keyed by the fields' ``id``s (hashing their fractions would cost what it saves);
+    each entry holds its fields, so no id is reused while the memo lives."""
 
     __slots__ = ("_made", "_make")
 
     def __init__(self, make: Callable[[LayerFacts], _T]) -> None:
         self._make = make
-        self._made: dict[tuple[int, int], _T] = {}
+        self._made: dict[tuple[int, int], tuple[object, object, _T]] = {}
 
     def __call__(self, layer: LayerFacts) -> _T:
-        key = (id(layer.rf_rows), id(layer.rf_cols))
-        made = self._made.get(key)
-        if made is None:
-            made = self._made[key] = self._make(layer)
-        return made
+        rows, cols = layer.rf_rows, layer.rf_cols
+        entry = self._made.get((id(rows), id(cols)))
+        if entry is None:
+            entry = self._made[id(rows), id(cols)] = (rows, cols, self._make(layer))
+        return entry[2]
 
 
 def totals_lines(checked: CheckedSpec) -> list[str]:
