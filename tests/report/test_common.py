@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convcalc.analysis import FIGURE_LIMIT
+from convcalc.arithmetic import ReceptiveField
 from convcalc.checked import CheckedSpec
 from convcalc.checking import check_loaded
 from convcalc.folding import MAX_BLOCK, Run
@@ -326,3 +328,13 @@ def test_a_value_per_field_is_made_once_for_each_field_and_is_that_field_s() -> 
         assert per_field(layer) == (layer.rf_rows.size, layer.rf_cols.size)
     distinct = {(id(layer.rf_rows), id(layer.rf_cols)) for layer in facts.layers}
     assert len(made) == len(distinct) < len(facts.layers) / 2
+
+
+def test_a_value_per_field_is_never_another_field_s_when_fields_come_and_go() -> None:
+    # Fields made and dropped one after another: Python reuses a freed object's id at once, which a memo keyed
+    # by ids alone would take for the old field's.
+    layer = check_loaded(load_spec(str(EXAMPLES / "lenet5.json"))).facts.layers[0]
+    per_field = PerField(lambda layer: layer.rf_rows.size)
+    for size in range(1, 300):
+        field = ReceptiveField(Fraction(size), Fraction(1), Fraction(size, 2))
+        assert per_field(layer._replace(rf_rows=field, rf_cols=field)) == size
