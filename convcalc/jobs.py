@@ -94,6 +94,14 @@ def _tasks(files: Sequence[str], request: Request) -> tuple[list[_Task], str | N
     return tasks, None
 
 
+def _leave_interrupts_to_the_main() -> None:
+    """A worker ignores Ctrl-C (SIGINT, which the terminal sends to every process of the command): the main
+    process stops the pool and exits 130 as one process would, where each worker would print its traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def check_files(files: Sequence[str], request: Request, jobs: int) -> Iterator[Outcome]:
     """Each file's outcome, in the order given, made in ``jobs`` processes (1: this one). After a file whose
     config is invalid comes a last outcome holding that error, and no more."""
@@ -106,7 +114,7 @@ def check_files(files: Sequence[str], request: Request, jobs: int) -> Iterator[O
 
         # fork where the platform has it safely (Linux): the workers start with convcalc already imported.
         method = "fork" if sys.platform == "linux" else None
-        with multiprocessing.get_context(method).Pool(jobs) as pool:
+        with multiprocessing.get_context(method).Pool(jobs, initializer=_leave_interrupts_to_the_main) as pool:
             yield from pool.imap(_outcome, tasks, chunksize=max(1, min(8, len(tasks) // (4 * jobs))))
     if config_error is not None:
         yield Outcome(config_error=config_error)

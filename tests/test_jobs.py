@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -111,3 +116,32 @@ def test_a_bad_config_stops_the_run_there_with_any_jobs(tmp_path: Path) -> None:
 def test_jobs_must_be_positive() -> None:
     assert _check(str(EXAMPLES / "vgg16.json"), "--jobs", "0")[2] == 2
     assert default_jobs() >= 1
+
+
+def _children(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+
+
+@pytest.mark.skipif(
+    not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
+    reason="needs Linux's /proc/PID/task/PID/children to see the workers start",
+)
+def test_ctrl_c_stops_the_workers_as_quietly_as_one_process() -> None:
+    # The terminal sends SIGINT to every process of the command; each worker used to print its traceback.
+    files = [str(EXAMPLES / "resnet50.json")] * 400
+    with subprocess.Popen(
+        [sys.executable, "-m", "convcalc", "check", *files, "--jobs", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a foreground job has it
+    ) as process:
+        deadline = time.monotonic() + 30
+        while len(_children(process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(_children(process.pid)) == 2, "the workers never started"
+        time.sleep(0.2)  # well into the files
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    assert (process.returncode, stderr) == (130, "")
