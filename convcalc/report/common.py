@@ -56,9 +56,10 @@ class PerField(Generic[_T]):
 
     def __call__(self, layer: LayerFacts) -> _T:
         rows, cols = layer.rf_rows, layer.rf_cols
-        entry = self._made.get((id(rows), id(cols)))
+        key = (id(rows), id(cols))
+        entry = self._made.get(key)
         if entry is None:
-            entry = self._made[id(rows), id(cols)] = (rows, cols, self._make(layer))
+            entry = self._made[key] = (rows, cols, self._make(layer))
         return entry[2]
 
 
