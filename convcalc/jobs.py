@@ -12,12 +12,15 @@ per run; a config error stops the run at that file as it would in one process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
     from convcalc.config import LintConfig
     from convcalc.importers.keras import InputSize
     from convcalc.report.common import RenderOptions
@@ -94,12 +97,42 @@ def _tasks(files: Sequence[str], request: Request) -> tuple[list[_Task], str | N
     return tasks, None
 
 
-def _leave_interrupts_to_the_main() -> None:
+def _leave_signals_to_the_main() -> None:
     """A worker ignores Ctrl-C (SIGINT, which the terminal sends to every process of the command): the main
-    process stops the pool and exits 130 as one process would, where each worker would print its traceback."""
+    process stops the pool and exits 130 as one process would, where each worker would print its traceback.
+    SIGTERM ends a worker at once and in silence (:func:`_workers_end_with_this_process` sends it)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _workers_end_with_this_process(workers: Collection[BaseProcess]) -> Iterator[None]:
+    """While the pool runs, SIGTERM (``kill``, a CI's timeout) ends its workers first, then this process by the
+    same signal, as it ends one process. Left to itself, SIGTERM ended this process alone, and each worker
+    printed a ``BrokenPipeError`` traceback on finding the result pipe closed.
+
+    Only where SIGTERM has its default action, and in the main thread (the only one that may set a handler):
+    a program that calls this and handles SIGTERM itself keeps its handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def end(signum: int, frame: object) -> None:
+        for worker in workers:  # one that has ended already is left alone
+            worker.terminate()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, end)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def check_files(files: Sequence[str], request: Request, jobs: int) -> Iterator[Outcome]:
@@ -114,7 +147,10 @@ def check_files(files: Sequence[str], request: Request, jobs: int) -> Iterator[O
 
         # fork where the platform has it safely (Linux): the workers start with convcalc already imported.
         method = "fork" if sys.platform == "linux" else None
-        with multiprocessing.get_context(method).Pool(jobs, initializer=_leave_interrupts_to_the_main) as pool:
-            yield from pool.imap(_outcome, tasks, chunksize=max(1, min(8, len(tasks) // (4 * jobs))))
+        others = set(multiprocessing.active_children())
+        with multiprocessing.get_context(method).Pool(jobs, initializer=_leave_signals_to_the_main) as pool:
+            workers = set(multiprocessing.active_children()) - others
+            with _workers_end_with_this_process(workers):
+                yield from pool.imap(_outcome, tasks, chunksize=max(1, min(8, len(tasks) // (4 * jobs))))
     if config_error is not None:
         yield Outcome(config_error=config_error)

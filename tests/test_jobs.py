@@ -122,26 +122,102 @@ def _children(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
 
 
-@pytest.mark.skipif(
+def _started_with_two_workers(process: subprocess.Popen[str]) -> list[int]:
+    """The two workers' pids, once they have started and are well into the files."""
+    deadline = time.monotonic() + 30
+    while len(_children(process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    workers = [int(pid) for pid in _children(process.pid)]
+    assert len(workers) == 2, "the workers never started"
+    time.sleep(0.2)
+    return workers
+
+
+def _ended(pid: int) -> bool:
+    """Gone, or a zombie that its new parent has yet to reap."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+LINUX_CHILDREN = pytest.mark.skipif(
     not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
     reason="needs Linux's /proc/PID/task/PID/children to see the workers start",
 )
+MANY_FILES = [str(EXAMPLES / "resnet50.json")] * 400
+
+
+@LINUX_CHILDREN
 def test_ctrl_c_stops_the_workers_as_quietly_as_one_process() -> None:
     # The terminal sends SIGINT to every process of the command; each worker used to print its traceback.
-    files = [str(EXAMPLES / "resnet50.json")] * 400
     with subprocess.Popen(
-        [sys.executable, "-m", "convcalc", "check", *files, "--jobs", "2"],
+        [sys.executable, "-m", "convcalc", "check", *MANY_FILES, "--jobs", "2"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a foreground job has it
     ) as process:
-        deadline = time.monotonic() + 30
-        while len(_children(process.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert len(_children(process.pid)) == 2, "the workers never started"
-        time.sleep(0.2)  # well into the files
+        _started_with_two_workers(process)
         os.killpg(process.pid, signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
     assert (process.returncode, stderr) == (130, "")
+
+
+@LINUX_CHILDREN
+def test_sigterm_to_the_main_process_ends_the_workers_too() -> None:
+    # A CI's timeout or `kill` signals the main process alone. It used to die by itself, leaving each worker
+    # to print a BrokenPipeError traceback on finding the result pipe closed. Now it ends them, then dies of
+    # the same signal, as one process does.
+    with subprocess.Popen(
+        [sys.executable, "-m", "convcalc", "check", *MANY_FILES, "--jobs", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,  # the workers hold it open: communicate() waits for them too
+        text=True,
+    ) as process:
+        workers = _started_with_two_workers(process)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert (process.returncode, stderr) == (-signal.SIGTERM, "")
+    assert all(_ended(pid) for pid in workers)
+
+
+def _sigterm_handlers_seen(jobs: int) -> list[object]:
+    """SIGTERM's handler while each of two files' outcomes is handed over, and after the run."""
+    from convcalc.jobs import Request, check_files
+    from convcalc.report.common import RenderOptions
+
+    request = Request({}, None, None, "json", RenderOptions())
+    seen = [signal.getsignal(signal.SIGTERM) for _ in check_files([str(EXAMPLES / "lenet5.json")] * 2, request, jobs)]
+    return [*seen, signal.getsignal(signal.SIGTERM)]
+
+
+def test_the_sigterm_handler_lives_as_long_as_the_pool() -> None:
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    during_one, during_other, after = _sigterm_handlers_seen(jobs=2)
+    assert during_one == during_other != signal.SIG_DFL
+    assert after == signal.SIG_DFL
+    assert _sigterm_handlers_seen(jobs=1) == [signal.SIG_DFL] * 3  # one process dies of it as it is
+
+
+def test_a_programs_own_sigterm_handler_is_kept() -> None:
+    def own(signum: int, frame: object) -> None:
+        pass
+
+    previous = signal.signal(signal.SIGTERM, own)
+    try:
+        assert _sigterm_handlers_seen(jobs=2) == [own] * 3
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_jobs_run_in_a_thread_that_may_not_set_handlers() -> None:
+    # Only the main thread may set a signal handler (signal.signal raises ValueError elsewhere).
+    import threading
+
+    seen: list[list[object]] = []
+    thread = threading.Thread(target=lambda: seen.append(_sigterm_handlers_seen(jobs=2)))
+    thread.start()
+    thread.join(timeout=60)
+    assert seen == [[signal.SIG_DFL] * 3]
