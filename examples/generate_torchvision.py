@@ -604,6 +604,48 @@ def efficientnet_b0() -> dict[str, Any]:
     return net.spec()
 
 
+def fused_mbconv(net: Net, p: str, channels: int, expanded: int, out: int, kernel: int, stride: int) -> None:
+    """torchvision's FusedMBConv ``p`` (EfficientNetV2): the 1×1 expansion and the depthwise F×F of an MBConv
+    fused into one full F×F conv (``p.block.0``), then a linear 1×1 projection (``p.block.1``); without
+    expansion the F×F conv alone, to ``out`` channels. Added to the input when the shape is kept."""
+    source = net.last
+    if expanded != channels:
+        net.cna(f"{p}.block.0", expanded, kernel, stride, act="silu")
+        last = net.cna(f"{p}.block.1", out, 1, act=None)
+    else:
+        last = net.cna(f"{p}.block.0", out, kernel, stride, act="silu")
+    if stride == 1 and channels == out:
+        net.add({"type": "add", "name": p}, [last, source])
+
+
+def efficientnet_v2_s() -> dict[str, Any]:
+    """torchvision's efficientnet_v2_s at its 384×384 crop: three stages of Fused-MBConv blocks, then MBConv
+    blocks with squeeze-and-excitation to a quarter of the block's input channels, SiLU throughout; the 1×1
+    projections are linear (a linear bottleneck feeding the next block's expansion, F×F in a Fused-MBConv)."""
+    net = Net("efficientnet_v2_s", size=384)
+    net.cna("features.0", 24, 3, 2, act="silu")
+    for stage, (fused, expand, stride, first, out, repeats) in enumerate(
+        ((True, 1, 1, 24, 24, 2), (True, 4, 2, 24, 48, 4), (True, 4, 2, 48, 64, 4),
+         (False, 4, 2, 64, 128, 6), (False, 6, 1, 128, 160, 9), (False, 6, 2, 160, 256, 15)),
+        start=1,
+    ):  # fmt: skip
+        for block in range(repeats):
+            channels = first if block == 0 else out
+            step = stride if block == 0 else 1
+            expanded = make_divisible(channels * expand)
+            p = f"features.{stage}.{block}"
+            if fused:
+                fused_mbconv(net, p, channels, expanded, out, 3, step)
+            else:
+                excite = SqueezeExcite(max(1, channels // 4), "silu", "sigmoid")
+                mbconv(net, p, channels, expanded, out, 3, step, "silu", excite)
+    net.cna("features.7", 1280, 1, act="silu")
+    net.add({"type": "global_pool", "name": "avgpool"})
+    net.add({"type": "dropout", "name": "classifier.0", "rate": 0.2})
+    net.add({"type": "fc", "name": "classifier.1", "units": 1000})
+    return net.spec()
+
+
 def mobilenet_v3_large() -> dict[str, Any]:
     """torchvision's mobilenet_v3_large: inverted residuals with ReLU or hard swish, squeeze-and-excitation (to
     a quarter of the expanded channels, rounded to a multiple of 8, hard sigmoid gate) in some blocks, and a
@@ -739,6 +781,7 @@ EXAMPLES = {
     "inception_v3": inception_v3,
     "squeezenet1_1": squeezenet1_1,
     "efficientnet_b0": efficientnet_b0,
+    "efficientnet_v2_s": efficientnet_v2_s,
     "mobilenet_v3_large": mobilenet_v3_large,
     "regnet_y_400mf": lambda: regnet("regnet_y_400mf", (1, 3, 6, 6), (48, 104, 208, 440), 8, se=True),
     "shufflenet_v2_x1_0": shufflenet_v2_x1_0,

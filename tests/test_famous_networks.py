@@ -37,6 +37,7 @@ PUBLISHED = {
     "inception_v3": (27_161_264, 5.713),
     "squeezenet1_1": (1_235_496, 0.349),
     "efficientnet_b0": (5_288_548, 0.386),
+    "efficientnet_v2_s": (21_458_488, 8.366),
     "mobilenet_v3_large": (5_483_032, 0.217),
     "regnet_y_400mf": (4_344_144, 0.402),
     "shufflenet_v2_x1_0": (2_278_604, 0.145),
@@ -66,6 +67,8 @@ WARNINGS = {
     "regnet_y_400mf": {"CC205": 4},
     "shufflenet_v2_x1_0": {},
     "efficientnet_b0": {},
+    # EfficientNetV2's 1×1 projections feed the next Fused-MBConv's 3×3 expansion: a linear bottleneck (CC303).
+    "efficientnet_v2_s": {},
     # MobileNetV3's expansion-1 block projects 16 → 16 before the next expansion: a linear bottleneck (CC303).
     "mobilenet_v3_large": {},
     # ConvNeXt's patchify stem and downsamplers (F = S, no padding) pass CC201/CC207, and its projections

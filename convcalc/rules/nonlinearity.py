@@ -72,12 +72,13 @@ def _intended(earlier: LayerFacts, later: LayerFacts) -> bool:
     the next block's 7×7 per-channel conv, and its 2×2 downsampler one too, with no activation by design;
     a per-channel conv before a full F×F conv is still flagged: that pair is one larger conv); a linear
     bottleneck, a 1×1 projection that does not widen, feeding (through a residual add or not) the next
-    block's 1×1 expansion (MobileNetV2, MobileNetV3's expansion-1 blocks: a ReLU on the narrow volume
-    would destroy information); and learned upsampling (a strided transposed conv, bilinear interpolation
+    block's expansion, a conv that widens (MobileNetV2, MobileNetV3's expansion-1 blocks: a ReLU on the
+    narrow volume would destroy information; EfficientNetV2's Fused-MBConv expands with a full 3×3 conv);
+    and learned upsampling (a strided transposed conv, bilinear interpolation
     when initialised as in FCN) before or after a conv."""
     factorised = (_channelwise(earlier) and _pointwise(later)) or (_channelwise(later) and earlier.traits.convolution)
     projects = _pointwise(earlier) and earlier.output_shape.depth <= earlier.input_shape.depth
-    expands = _pointwise(later) and later.output_shape.depth > later.input_shape.depth
+    expands = later.traits.convolution and later.output_shape.depth > later.input_shape.depth
     return factorised or (projects and expands) or _upsamples(earlier) or _upsamples(later)
 
 
@@ -140,8 +141,9 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     Three designs are exempt: a factorised conv (a per-channel conv feeding a 1×1 conv: a separable conv
     written out; any conv feeding a per-channel conv: ConvNeXt's projection feeding the next block's 7×7
     per-channel conv), a linear bottleneck (a 1×1 projection that does not widen feeding, through a residual
-    add or not, the next block's 1×1 expansion: MobileNetV2/V3, MNASNet, EfficientNet), and a strided
-    transposed conv (learned upsampling) on either side.
+    add or not, the next block's expansion, a conv that widens: MobileNetV2/V3, MNASNet, EfficientNet, and
+    EfficientNetV2, whose Fused-MBConv expands with a full 3×3 conv), and a strided transposed conv
+    (learned upsampling) on either side.
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,

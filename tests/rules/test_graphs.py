@@ -210,6 +210,28 @@ def test_cc303_intended_linear_pairs() -> None:
     assert where(UNET, "CC303") == []  # a strided conv_transpose is learned upsampling
 
 
+def test_cc303_a_linear_bottleneck_feeds_any_expansion() -> None:
+    # EfficientNetV2's Fused-MBConv: the 1×1 projection (linear by design) feeds, through the residual add,
+    # the next block's expansion, a full 3×3 conv that widens; MobileNetV2's expansion is a 1×1 conv.
+    def blocks(expansion_kernel: int, expanded: int) -> dict[str, Any]:
+        return {
+            "input": [8, 8, 16],
+            "layers": [
+                conv("expand", filters=64),
+                {"type": "activation", "name": "silu", "kind": "swish"},
+                conv("project", filters=16, kernel=1, padding=0),
+                {"type": "add", "name": "add", "inputs": ["project", "input"]},
+                conv("next", filters=expanded, kernel=expansion_kernel, padding=expansion_kernel // 2),
+            ],
+        }
+
+    assert where(blocks(3, 64), "CC303") == []
+    assert where(blocks(1, 64), "CC303") == []
+    # A ResNet bottleneck whose 1×1 reduction lost its ReLU: the 3×3 after it keeps the width, no expansion.
+    (finding,) = run(blocks(3, 16), "CC303")
+    assert finding.layer == 4 and finding.message.startswith("layers[2] project")
+
+
 def test_cc303_stays_linear_on_a_deep_residual_network() -> None:
     layers: list[dict[str, Any]] = [conv("c0"), {"type": "relu", "name": "r0"}]
     for i in range(1, 1500):
