@@ -164,7 +164,9 @@ def _read_onnx_pool(mode: str) -> OnnxReader:
 
     An average counts explicit padding, PyTorch's default (``count_include_pad=1`` in the export); ONNX's default
     leaves it out, which changes the values at the border, so that is refused with padding. An adaptive pool
-    the exporter wrote with computed kernels is the pool of those kernels (the same shapes)."""
+    the exporter wrote with computed kernels is the pool of those kernels (the same shapes); one whose output is
+    its input's size (VGG's, AlexNet's) it writes as a 1×1 pool of stride 1, the identity, which imports as the
+    adaptive pool to that size again (the same values, and not a pool that does nothing)."""
 
     def reader(node: OnnxNode) -> OnnxMapped:
         node.needs_volume()
@@ -179,6 +181,11 @@ def _read_onnx_pool(mode: str) -> OnnxReader:
                 "count_include_pad=0 with padding: its average leaves the padded zeros out, convcalc's avg pool"
                 " counts them (PyTorch's default, count_include_pad=True)"
             )
+        shape = node.input_shapes[0] if node.input_shapes else None
+        if kernel == stride == (1, 1) and padding == 0 and shape is not None and len(shape) == 4:
+            height, width = shape[2], shape[3]
+            if height is not None and width is not None:
+                return OnnxMapped([{"type": "pool", "mode": mode, "output": compact((height, width))}], 4)
         body: dict[str, object] = {"type": "pool", "mode": mode, "kernel": compact(kernel)}
         if stride != kernel:
             body["stride"] = compact(stride)

@@ -110,6 +110,20 @@ def test_convnext_from_either_dynamo_export_is_torchvisions() -> None:
     assert facts.total_params == 28_589_128 == ORACLE["convnext_tiny.dynamo-unoptimized"]["published"]["num_params"]
 
 
+@pytest.mark.parametrize("key", ["vgg16.torchscript", "vgg16.dynamo", "alexnet.torchscript", "alexnet.dynamo"])
+def test_an_adaptive_pool_to_its_input_size_imports_as_that_pool(key: str) -> None:
+    # PyTorch's exporters write AdaptiveAvgPool2d((7, 7)) of VGG's 7×7 volume (AlexNet's 6×6) as a 1×1
+    # AveragePool of stride 1: the identity, which CC203 would call a pool that does nothing.
+    size = 7 if key.startswith("vgg16") else 6
+    spec, facts = _imported(key)
+    (pool,) = [layer for layer in spec["layers"] if layer["type"] == "pool" and "output" in layer]
+    assert (pool["mode"], pool["output"]) == ("avg", size)
+    (layer,) = [layer for layer in facts.layers if layer.name == pool["name"]]
+    assert layer.input_shape == layer.output_shape == Shape(size, size, 256 if size == 6 else 512)
+    result = runner.invoke(app, ["check", str(FIXTURES / f"{key}.onnx"), "--format", "json"])
+    assert "CC203" not in {finding["code"] for finding in json.loads(result.stdout)["findings"]}
+
+
 # ---------------------------------------------------------------- small models built here
 
 
