@@ -236,6 +236,14 @@ def is_conv(layer: LayerFacts) -> bool:
     return layer.type == "conv"
 
 
+def per_channel(layer: LayerFacts) -> bool:
+    """A convolution whose every filter reads one input channel: a depthwise conv, or a conv with as many groups
+    as input channels (Keras writes ConvNeXt's depthwise 7×7 as ``Conv2D(groups=D)``)."""
+    if not layer.traits.convolution:
+        return False
+    return not layer.traits.mixes_channels or getattr(layer.spec, "groups", 1) == layer.input_shape.depth > 1
+
+
 def is_pool(layer: LayerFacts) -> bool:
     return layer.type == "pool"
 

@@ -10,7 +10,7 @@ from convcalc.findings import Fix, Severity
 from convcalc.layers import WindowAxis
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import checked_fix, padding_title, padding_value, pair_value
-from convcalc.rules.graph import LockedSizes, covers_input, is_conv, sliding_conv, tiles_input, windowed
+from convcalc.rules.graph import LockedSizes, covers_input, is_conv, per_channel, sliding_conv, tiles_input, windowed
 from convcalc.text import percent_number, plural, value_text
 
 
@@ -79,9 +79,10 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     reading D/g (then K/g) channels. A conv whose kernel covers its whole input (an fc layer in conv form,
     1×1 output) is exempt, and so is one whose groups do not divide its channels (CC104's error). A dilated
     kernel is judged by its F (its weights), not by the d·(F − 1) + 1 pixels it spans: a dilated 3×3 is the
-    cheap way to a large field, and the message says so. Convs whose spatial filter works per channel are
-    exempt: it costs F·F per channel, so a large kernel is cheap, and MobileNetV3, EfficientNet and ConvNeXt
-    use 5×5 and 7×7 ones on purpose. So is a factorised 1×n or n×1 kernel (Inception v3's 1×7 then 7×1): it is
+    cheap way to a large field, and the message says so. Convs whose spatial filter works per channel (a
+    depthwise conv, or a conv with one group per channel, as Keras writes ConvNeXt's) are exempt: it costs
+    F·F per channel, so a large kernel is cheap, and MobileNetV3, EfficientNet and ConvNeXt use 5×5 and 7×7
+    ones on purpose. So is a factorised 1×n or n×1 kernel (Inception v3's 1×7 then 7×1): it is
     where the advice to stack small filters leads, n·D·K weights instead of n·n·D·K. And so is a patchify
     conv (F = S, no padding: ConvNeXt's and ViT's 4×4/4 or 16×16/16 stems embed each patch once; overlapping
     3×3s would be another layer).
@@ -101,6 +102,8 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
             continue  # a 1×n or n×1 kernel is the factorisation itself (Inception v3's 1×7 then 7×1)
         if tiles_input(window):
             continue  # a patchify conv embeds each patch once: a stack of overlapping 3×3s is another layer
+        if per_channel(layer):
+            continue  # a conv with one group per channel is a depthwise conv (Keras's ConvNeXt)
         depth, filters = layer.input_shape.depth, layer.output_shape.depth
         groups = getattr(layer.spec, "groups", 1)
         if depth % groups or filters % groups:

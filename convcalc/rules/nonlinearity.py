@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
-from convcalc.rules.graph import is_nonlinear, mode_of
+from convcalc.rules.graph import is_nonlinear, mode_of, per_channel
 
 SOURCES_KEPT = 16
 """CC303 remembers at most this many layers with weights per layer (the nearest), so that a chain of
@@ -61,10 +61,6 @@ def _pointwise(layer: LayerFacts) -> bool:
     return layer.type == "conv" and layer.window is not None and layer.window.kernel == (1, 1)
 
 
-def _channelwise(layer: LayerFacts) -> bool:
-    return layer.traits.convolution and not layer.traits.mixes_channels
-
-
 def _intended(earlier: LayerFacts, later: LayerFacts) -> bool:
     """Linear pairs that are designs, not slips: a factorised conv — a per-channel conv then a
     1×1 conv (a separable conv written out; Xception found no nonlinearity between them works best), or any
@@ -76,10 +72,29 @@ def _intended(earlier: LayerFacts, later: LayerFacts) -> bool:
     narrow volume would destroy information; EfficientNetV2's Fused-MBConv expands with a full 3×3 conv);
     and learned upsampling (a strided transposed conv, bilinear interpolation
     when initialised as in FCN) before or after a conv."""
-    factorised = (_channelwise(earlier) and _pointwise(later)) or (_channelwise(later) and earlier.traits.convolution)
+    factorised = (per_channel(earlier) and _pointwise(later)) or (per_channel(later) and earlier.traits.convolution)
     projects = _pointwise(earlier) and earlier.output_shape.depth <= earlier.input_shape.depth
     expands = later.traits.convolution and later.output_shape.depth > later.input_shape.depth
     return factorised or (projects and expands) or _upsamples(earlier) or _upsamples(later)
+
+
+def _feeds_a_nonlinearity(net: NetworkFacts) -> list[bool]:
+    """Per layer, whether its output reaches a nonlinearity through layers without weights (a layer with weights
+    ends a path). A layer with weights that does so computes something a nonlinearity reads, so it does not
+    collapse into a layer it also feeds linearly: Xception's shortcut conv feeds the add whose sum both the next
+    block's ReLU and the next shortcut conv read."""
+    readers: list[list[LayerFacts]] = [[] for _ in net.layers]
+    for layer in net.layers:
+        for source in layer.inputs:
+            if source >= 0:
+                readers[source].append(layer)
+    feeds = [False] * len(net.layers)
+    for layer in reversed(net.layers):  # every reader comes after what it reads
+        feeds[layer.index] = any(
+            is_nonlinear(reader) or (not reader.traits.weighted and feeds[reader.index])
+            for reader in readers[layer.index]
+        )
+    return feeds
 
 
 def _relu_before(layer: LayerFacts, taken: set[str]) -> Fix:
@@ -90,8 +105,15 @@ def _relu_before(layer: LayerFacts, taken: set[str]) -> Fix:
     return Fix(f"insert a ReLU ({name}) before {layer.name}", layer.path, insert={"type": "relu", "name": name})
 
 
-def _reached_avoiding(net: NetworkFacts, sources: list[frozenset[int]], layer: LayerFacts, blocked: int) -> bool:
-    """Whether a layer with weights still reaches ``layer`` linearly when ``blocked`` becomes nonlinear."""
+def _reached_avoiding(
+    net: NetworkFacts,
+    sources: list[frozenset[int]],
+    layer: LayerFacts,
+    blocked: int,
+    collapses: Callable[[LayerFacts, LayerFacts], bool],
+) -> bool:
+    """Whether a layer with weights that ``collapses`` into ``layer`` still reaches it linearly when ``blocked``
+    becomes nonlinear."""
     stack = [source for source in layer.inputs if source >= 0]
     seen: set[int] = set()
     while stack:
@@ -101,7 +123,7 @@ def _reached_avoiding(net: NetworkFacts, sources: list[frozenset[int]], layer: L
         seen.add(index)
         other = net.layers[index]
         if other.traits.weighted:
-            if not _intended(other, layer):
+            if collapses(other, layer):
                 return True
             continue
         stack.extend(source for source in other.inputs if source >= 0)
@@ -143,7 +165,10 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     per-channel conv), a linear bottleneck (a 1×1 projection that does not widen feeding, through a residual
     add or not, the next block's expansion, a conv that widens: MobileNetV2/V3, MNASNet, EfficientNet, and
     EfficientNetV2, whose Fused-MBConv expands with a full 3×3 conv), and a strided transposed conv
-    (learned upsampling) on either side.
+    (learned upsampling) on either side. A per-channel conv is a depthwise conv or a conv with one group per
+    channel. And a layer whose output also reaches a nonlinearity through layers without weights does not
+    collapse: a ReLU reads what it computes (Xception's shortcut conv, whose sum feeds both the next block's
+    ReLU and the next shortcut conv).
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,
@@ -157,12 +182,21 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     """
     sources = _linear_sources(net)
     taken: set[str] | None = None  # the spec's layer names, gathered at the first finding
+    feeds: list[bool] | None = None  # which layers feed a nonlinearity, worked out at the first candidate
+
+    def collapses(earlier: LayerFacts, later: LayerFacts) -> bool:
+        nonlocal feeds
+        if _intended(earlier, later):
+            return False
+        feeds = feeds if feeds is not None else _feeds_a_nonlinearity(net)
+        return not feeds[earlier.index]
+
     for layer in net.layers:
         if not layer.traits.weighted:
             continue
         reached = {target for source in layer.inputs if source >= 0 for target in sources[source]}
         earlier = sorted(
-            (net.layers[target] for target in reached if not _intended(net.layers[target], layer)),
+            (net.layers[target] for target in reached if collapses(net.layers[target], layer)),
             key=lambda other: -other.index,
         )
         if not earlier:
@@ -186,7 +220,7 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
         pools = [
             Fix(f"max pool in {other.name}", other.path, {"mode": "max"})
             for other in linear
-            if other.type == "pool" and not _reached_avoiding(net, sources, layer, other.index)
+            if other.type == "pool" and not _reached_avoiding(net, sources, layer, other.index, collapses)
         ]
         taken = taken if taken is not None else {other.name for other in net.layers}
         fixes = (_relu_before(layer, taken), *pools)

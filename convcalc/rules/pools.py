@@ -13,6 +13,7 @@ from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import checked_fix, fits_first, pair_value, rewindow
 from convcalc.rules.graph import LockedSizes, ReaderCounts, covers_input, is_pool, windowed
+from convcalc.rules.skips import skipping_axes
 from convcalc.text import percent_number, value_text
 
 MAGIC_POOLS = ((2, 2), (3, 2))
@@ -77,7 +78,8 @@ def unusual_pool(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
     Flags pools of at most 3×3 whose (F, S) is not (2, 2) or (3, 2) on both axes. Global pooling (a window
-    over the whole input) is exempt; larger windows are CC204's. So is a stride-1 pool that keeps the size as
+    over the whole input) is exempt; larger windows are CC204's, and a stride larger than the kernel that
+    leaves pixels unread is CC205's (ResNetV2's 1×1, S=2 shortcut pool). So is a stride-1 pool that keeps the size as
     one of several branches reading the same volume (an Inception block's 3×3 pool branch): there it is a
     nonlinear filter beside the convs, not a downsampling.
 
@@ -93,6 +95,8 @@ def unusual_pool(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     for layer, window in windowed(net, is_pool):
         if not _unusual_pool(window) or covers_input(layer, window) or branch(layer):
             continue
+        if skipping_axes(layer, window):
+            continue  # S > F leaves pixels unread: CC205 says so, with fixes of its own
         kernel, stride = value_text(pair_value(*window.kernel)), value_text(pair_value(*window.stride))
         message = (
             f"F = {kernel}, S = {stride} ({layer.input_shape} → {layer.output_shape}) is not one of the two pools"

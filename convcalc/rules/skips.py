@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from convcalc.analysis import NetworkFacts, Window
+from convcalc.analysis import LayerFacts, NetworkFacts, Window
 from convcalc.arithmetic import divisors
 from convcalc.findings import Severity
 from convcalc.layers import WindowAxis
@@ -16,6 +16,14 @@ from convcalc.text import per_axis, plural, value_text
 
 def _skips(window: Window) -> bool:
     return window.stride[0] > window.kernel[0] or window.stride[1] > window.kernel[1]
+
+
+def skipping_axes(layer: LayerFacts, window: Window) -> list[WindowAxis]:
+    """The axes on which the windows do not touch (S > F) and leave input pixels unread: none for a dilated
+    kernel (it skips inside each window on purpose) or a single window that spans the whole axis."""
+    if window.dilation != (1, 1) or not _skips(window):
+        return []
+    return [a for a in window.axes(layer.input_shape) if a.stride > a.kernel and a.padded > a.result.size * a.kernel]
 
 
 def _no_skip(axis: WindowAxis, same: bool, *, vary_stride: bool) -> int:
@@ -63,12 +71,7 @@ def stride_skips_pixels(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     readers, locked = ReaderCounts(net), LockedSizes(net)
     for layer, window in windowed(net, any_window):
-        if window.dilation != (1, 1) or not _skips(window):
-            continue
-        # With S > F the windows do not touch; a single window that spans the whole axis skips nothing.
-        skipping = [
-            a for a in window.axes(layer.input_shape) if a.stride > a.kernel and a.padded > a.result.size * a.kernel
-        ]
+        skipping = skipping_axes(layer, window)
         if not skipping:
             continue
         parts = []

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from convcalc.checking import check_loaded
@@ -280,6 +280,7 @@ def test_cc201_prices_a_grouped_conv_by_a_grouped_stack() -> None:
     st.integers(1, 6),
 )
 def test_cc201_prices_the_stack_that_convcalc_itself_counts(kernel: int, groups: int, d: int, k: int) -> None:
+    assume(groups == 1 or d > 1)  # one channel per group is a depthwise conv, exempt (below)
     depth, filters = d * groups, k * groups
     conv = {"type": "conv", "filters": filters, "kernel": kernel, "groups": groups}
     spec = {"input": [24, 24, depth], "layers": [conv]}
@@ -289,6 +290,17 @@ def test_cc201_prices_the_stack_that_convcalc_itself_counts(kernel: int, groups:
     stack_weights = sum(layer.weights for layer in analyze_spec({"input": [24, 24, depth], "layers": stack}).layers)
     assert f"= {stack_weights:,} weights vs" in finding.message
     assert f"= {analyze_spec(spec).layers[0].weights:,}" in finding.message.split(" weights vs ")[1]
+
+
+def test_cc201_a_conv_with_one_group_per_channel_is_a_depthwise_conv() -> None:
+    # Keras writes ConvNeXt's depthwise 7×7 as Conv2D(groups=D): as cheap as the depthwise kind, and as exempt.
+    def spec(kind: str, **grouping: int) -> dict[str, Any]:
+        return {"input": [56, 56, 96], "layers": [{"type": kind, "kernel": 7, "padding": 3, **grouping}]}
+
+    assert only(spec("conv", filters=96, groups=96), "CC201") == []
+    assert only(spec("conv", filters=192, groups=96), "CC201") == []  # depth multiplier 2
+    assert only(spec("depthwise"), "CC201") == []
+    assert len(only(spec("conv", filters=96, groups=48), "CC201")) == 1  # two channels per group
 
 
 def test_cc201_leaves_a_conv_whose_groups_do_not_divide_its_channels_to_cc104() -> None:

@@ -232,6 +232,47 @@ def test_cc303_a_linear_bottleneck_feeds_any_expansion() -> None:
     assert finding.layer == 4 and finding.message.startswith("layers[2] project")
 
 
+def test_cc303_a_conv_with_one_group_per_channel_is_per_channel() -> None:
+    # Keras's ConvNeXt: the block's 1×1 projection feeds, through the layer scale and the add, the next block's
+    # 7×7 written as Conv2D(groups=D), with no activation by design (as for the depthwise kind).
+    def block(groups: int) -> dict[str, Any]:
+        return {
+            "input": [8, 8, 16],
+            "layers": [
+                conv("expand", filters=64, kernel=1, padding=0),
+                {"type": "activation", "name": "gelu", "kind": "gelu"},
+                conv("project", filters=16, kernel=1, padding=0),
+                {"type": "scale", "name": "layer_scale"},
+                {"type": "add", "name": "add", "inputs": ["layer_scale", "input"]},
+                conv("next", filters=16, kernel=7, padding=3, groups=groups),
+            ],
+        }
+
+    assert where(block(16), "CC303") == []
+    assert where(block(8), "CC303") == [5]  # two channels per group: a grouped conv, not a per-channel one
+
+
+def test_cc303_a_conv_whose_output_also_reaches_a_nonlinearity_does_not_collapse() -> None:
+    # Xception: the shortcut conv's sum feeds both the next block's ReLU and the next shortcut conv, so the
+    # shortcut computes something the ReLU reads; without that ReLU the pair is one linear map.
+    def blocks(main_branch: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "input": [16, 16, 8],
+            "layers": [
+                conv("shortcut", filters=16, kernel=1, padding=0, stride=2),
+                {"type": "batchnorm", "name": "bn"},
+                conv("main", filters=16, stride=2, inputs=["input"]),
+                {"type": "add", "name": "add", "inputs": ["main", "bn"]},
+                conv("next_shortcut", filters=32, kernel=1, padding=0, stride=2),
+                {**main_branch, "name": "next_main", "inputs": ["add"]},
+            ],
+        }
+
+    assert where(blocks({"type": "relu"}), "CC303") == []
+    (finding,) = run(blocks({"type": "dropout"}), "CC303")
+    assert finding.layer == 4 and finding.message.startswith("layers[2] main")
+
+
 def test_cc303_stays_linear_on_a_deep_residual_network() -> None:
     layers: list[dict[str, Any]] = [conv("c0"), {"type": "relu", "name": "r0"}]
     for i in range(1, 1500):
@@ -370,6 +411,16 @@ def test_cc203_and_cc306_an_inception_pool_branch_is_not_a_downsampling() -> Non
     assert where(INCEPTION, "CC306") == []
     lone = {"input": [28, 28, 16], "layers": [conv("c"), {"type": "relu"}, {"type": "pool", "kernel": 3, "stride": 1}]}
     assert where(lone, "CC203") == [2]
+
+
+def test_cc203_leaves_a_pool_that_skips_pixels_to_cc205() -> None:
+    # ResNetV2's shortcut MaxPooling2D(1, strides=2): one finding, CC205's, which counts the pixels it drops.
+    def pool(kernel: int, stride: int) -> dict[str, Any]:
+        return {"input": [28, 28, 16], "layers": [{"type": "pool", "kernel": kernel, "stride": stride}]}
+
+    for kernel, stride in ((1, 2), (2, 3)):
+        assert (where(pool(kernel, stride), "CC203"), where(pool(kernel, stride), "CC205")) == ([], [0])
+    assert (where(pool(3, 1), "CC203"), where(pool(3, 1), "CC205")) == ([0], [])
 
 
 def test_cc204_spp_pools_are_branches() -> None:
