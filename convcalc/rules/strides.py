@@ -83,19 +83,31 @@ def _axis(descents: list[tuple[_Descent, _Descent]], axis: int, required: int) -
     return required, strides
 
 
-def _uneven_downsampling(net: NetworkFacts) -> bool:
-    """Whether some strided window does not tile its input: a floor (of input or of padding), or "same" padding
-    split unevenly. Where every strided layer tiles exactly, the input size is as good as a multiple."""
+class _Inexactness(NamedTuple):
+    """How far the strided windows are from tiling their inputs exactly, worst first (compared in that order)."""
+
+    lost: int
+    """Rows and columns of real input that no window reads (each one CC101's error)."""
+    uneven: int
+    """Strided windows that drop their last padding or pad unevenly: harmless on their own (CC208's info), and
+    the way a 3×3, S=2 window with P=1 or "same" meets an even size, whatever the input size."""
+
+
+def _inexactness(net: NetworkFacts) -> _Inexactness:
+    lost = uneven = 0
     for layer in net.layers:
         window = layer.window
         if window is None or max(window.stride) == 1 or layer.input_shape.empty or not window.has_output:
             continue
-        pad = window.padding
-        if window.same and (pad.top != pad.bottom or pad.left != pad.right):
-            return True
-        if not window.same and (window.rows.remainder or window.cols.remainder):
-            return True
-    return False
+        lost_here, uneven_here = 0, False
+        for axis in window.axes(layer.input_shape):
+            if axis.stride == 1:
+                continue
+            lost_here += axis.lost
+            uneven_here = uneven_here or axis.drops_padding or (window.same and axis.pad != axis.pad_after)
+        lost += lost_here
+        uneven += uneven_here and not lost_here
+    return _Inexactness(lost, uneven)
 
 
 def _divisors(net: NetworkFacts) -> tuple[int, int]:
@@ -134,8 +146,9 @@ def factorise(number: int) -> str:
     return "·".join(parts)
 
 
-def _input_fix(net: NetworkFacts, direction: int) -> Fix | None:
-    """The nearest input below (−1) or above (+1) whose strides divide it, checked by re-analysis."""
+def _input_fix(net: NetworkFacts, direction: int) -> tuple[Fix, NetworkFacts] | None:
+    """The nearest input below (−1) or above (+1) whose strides divide it, checked by re-analysis, and the
+    network at that input."""
     height, width = net.input_shape.height, net.input_shape.width
     current = net
     for _ in range(3):  # a larger input can bring more strided layers into play: re-check, re-try
@@ -156,7 +169,7 @@ def _input_fix(net: NetworkFacts, direction: int) -> Fix | None:
             broken = next((layer for layer in current.layers if _newly_unfit(net, layer)), None)
             if broken is not None:
                 title += f" ({broken.name} then does not fit)"
-            return Fix(title, "input", {"height": height, "width": width})
+            return Fix(title, "input", {"height": height, "width": width}), current
     return None
 
 
@@ -178,11 +191,14 @@ def _newly_unfit(before: NetworkFacts, layer: LayerFacts) -> bool:
     Severity.WARNING,
     summary="The input size is not divisible by the product of the strides, so downsampling cannot be exact.",
     bad={
-        "input": [226, 226, 3],
+        "input": [30, 30, 3],
         "layers": [
-            {"type": "conv", "filters": 16, "kernel": 3, "stride": 2, "padding": "same"},
+            {"type": "conv", "filters": 16, "kernel": 3, "padding": 1},
             {"type": "relu"},
-            {"type": "conv", "filters": 16, "kernel": 3, "stride": 2, "padding": "same"},
+            {"type": "pool", "kernel": 2, "padding": "same"},
+            {"type": "conv", "filters": 16, "kernel": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "pool", "kernel": 2, "padding": "same"},
         ],
     },
     good={
@@ -201,9 +217,13 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
     each layer's inputs (a residual block's shortcut and main branch count once, not twice), until the
     volume is 1 pixel wide, and checks that the product divides the input height and width. A strided
     transposed conv upsamples: it divides the product, so an encoder–decoder (U-Net) needs its input
-    divisible by its deepest downsampling only. It fires only where the sizes show the problem: some strided
-    window floors (its (W − F + 2P)/S + 1 is fractional) or "same" pads unevenly; a network whose every
-    strided layer tiles exactly (AlexNet at 227, Inception v3 at 299) is exempt whatever its input size.
+    divisible by its deepest downsampling only. It fires only where the sizes show the problem and a multiple
+    cures it: some strided window floors (its (W − F + 2P)/S + 1 is fractional) or "same" pads unevenly, and
+    at the nearest multiple below or above fewer input rows go unread, or fewer windows floor or pad
+    unevenly. A network whose every strided layer tiles exactly (AlexNet at 227, Inception v3 at 299) is
+    exempt whatever its input size; so is one the multiples would not help: a 3×3, S=2 window with P=1 or
+    "same" floors or pads unevenly at every even size (EfficientNet at 240 is no worse than at 256), and a
+    valid 3×3, S=2 stem wants an odd size (Xception's 299, NASNetLarge's 331).
 
     ## Why is this bad
     CS231n: "the input layer should be divisible by 2 many times" — 32, 64, 96, 224, 384, 512. Every
@@ -211,12 +231,21 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
     pixels) or pads unevenly, and the arithmetic of the whole network stops being clean.
 
     ## Use instead
-    The nearest input size that is a multiple of the product; the fixes offer the nearest below and above,
-    each re-analysed.
+    The nearest input size that is a multiple of the product; the fixes offer the nearest below and above
+    that tile better, each re-analysed.
     """
     (ph, rows), (pw, cols) = _descend(net)
     height, width = net.input_shape.height, net.input_shape.width
-    if (height % ph == 0 and width % pw == 0) or not _uneven_downsampling(net):
+    if height % ph == 0 and width % pw == 0:
+        return
+    now = _inexactness(net)
+    if now == (0, 0):
+        return  # every strided window tiles its input exactly (AlexNet at 227, Inception v3 at 299)
+    # The multiples are advice only where they tile better: with 3×3, S=2 windows (P=1 or "same") an even size
+    # drops padding at every input size, and a valid 3×3, S=2 stem wants an odd one (Xception at 299).
+    candidates = [found for found in (_input_fix(net, -1), _input_fix(net, +1)) if found is not None]
+    fixes = [fix for fix, fixed in candidates if _inexactness(fixed) < now]
+    if not fixes:
         return
 
     def sentence(size: int, product: int, strides: tuple[int, ...] | None) -> str:
@@ -240,10 +269,13 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
             if size % product
         ]
         text = "; ".join(parts)
-    message = (
-        f"input {height}×{width}: {text}. The downsampling cannot be exact: some layer floors away border pixels"
-        " or pads unevenly"
-    )
-    fixes = [fix for fix in (_input_fix(net, -1), _input_fix(net, +1)) if fix is not None]
+    if now.lost:
+        unread = "row or column" if now.lost == 1 else "rows and columns"
+        how_far = f"strided windows leave {now.lost:,} input {unread} unread"
+    elif now.uneven == 1:
+        how_far = "a strided window drops padding or pads unevenly"
+    else:
+        how_far = f"{now.uneven:,} strided windows drop padding or pad unevenly"
+    message = f"input {height}×{width}: {text}. The downsampling is not exact: {how_far}"
     fixes.sort(key=lambda fix: abs(fix.set["height"] - height) + abs(fix.set["width"] - width))  # nearest first
     yield Hit(None, message, tuple(fixes))

@@ -323,15 +323,40 @@ def test_cc201_reports_the_saving_and_keeps_the_size() -> None:
 
 
 def test_cc301_factorises_and_offers_the_nearest_inputs() -> None:
-    # Two "same" stride-2 convs on 226: ceil(226/2) = 113 pads unevenly, and 226 is not a multiple of 4.
+    # Two 2×2 "same" pools on 30: the second meets 15 and pads it unevenly; 28 and 32 halve twice exactly.
     (finding,) = only(REGISTRY["CC301"].bad, "CC301")
     assert finding.layer is None
-    assert "226 = 2·113 is not divisible by 4 = 2^2 (strides 2·2)" in finding.message
-    assert "224 and 228" in finding.message
+    assert "30 = 2·3·5 is not divisible by 4 = 2^2 (strides 2·2)" in finding.message
+    assert "28 and 32" in finding.message
+    assert finding.message.endswith("The downsampling is not exact: a strided window drops padding or pads unevenly")
     assert [(f.title, f.path, f.set) for f in finding.fixes] == [
-        ("input 224×224×3", "input", {"height": 224, "width": 224}),
-        ("input 228×228×3", "input", {"height": 228, "width": 228}),
+        ("input 28×28×3", "input", {"height": 28, "width": 28}),
+        ("input 32×32×3", "input", {"height": 32, "width": 32}),
     ]
+
+
+def test_cc301_counts_the_input_rows_left_unread() -> None:
+    # Valid 2×2 pools: the second floors 15 to 7 and never reads the last row and column (CC101's error too).
+    spec = {
+        "input": [30, 30, 3],
+        "layers": [{"type": "pool", "kernel": 2}, {"type": "pool", "kernel": 2}],
+    }
+    (finding,) = only(spec, "CC301")
+    assert finding.message.endswith("strided windows leave 2 input rows and columns unread")
+
+
+def test_cc301_is_quiet_where_no_multiple_tiles_better() -> None:
+    # A valid 3×3, S=2 stem wants an odd size: Xception's 299 tiles every strided window but one "same" pool,
+    # and 288 or 320 would leave the stem's last row unread. Keras's "same" 3×3, S=2 convs pad every even size
+    # unevenly: EfficientNetV2B1's 240 is no worse than 224 or 256.
+    def net(size: int, stem: dict[str, Any], pools: int) -> dict[str, Any]:
+        pool = {"type": "pool", "kernel": 3, "stride": 2, "padding": "same"}
+        return {"input": [size, size, 3], "layers": [stem, {"type": "relu"}, *[pool] * pools]}
+
+    valid_stem = {"type": "conv", "filters": 8, "kernel": 3, "stride": 2}
+    same_stem = {"type": "conv", "filters": 8, "kernel": 3, "stride": 2, "padding": "same"}
+    assert only(net(299, valid_stem, 4), "CC301") == []
+    assert only(net(240, same_stem, 4), "CC301") == []
 
 
 def test_cc302_lenet5_first_conv() -> None:

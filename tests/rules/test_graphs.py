@@ -504,10 +504,10 @@ def test_cc301_a_projection_shortcut_is_counted_once() -> None:
     spec = {
         "input": [32, 32, 8],
         "layers": [
-            conv("main", stride=2),
+            {"type": "pool", "name": "main", "kernel": 2},
             {"type": "conv", "name": "shortcut", "filters": 8, "kernel": 1, "stride": 2, "inputs": ["input"]},
             {"type": "add", "inputs": ["main", "shortcut"]},
-            {"type": "depthwise", "kernel": 3, "stride": 2, "padding": 1},
+            {"type": "depthwise", "kernel": 2, "stride": 2},
         ],
     }
     # main and shortcut run in parallel: 2·2 = 4 divides 36, where a list-order product 2·2·2 = 8 would not.
