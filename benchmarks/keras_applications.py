@@ -29,9 +29,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from convcalc.analysis import NetworkFacts, Shape, analyze  # noqa: E402
+from convcalc.analysis import NetworkFacts, Shape  # noqa: E402
+from convcalc.checking import check_loaded  # noqa: E402
+from convcalc.findings import Severity  # noqa: E402
 from convcalc.importers.keras import spec_from_keras_config  # noqa: E402
-from convcalc.loading import SpecError, validate  # noqa: E402
+from convcalc.loading import LoadedSpec, SourceMap, SpecError, validate  # noqa: E402
+from convcalc.text import tally  # noqa: E402
 
 FIXED_INPUT = {"input_shape": (224, 224, 3)}
 APPLICATIONS: dict[str, dict[str, Any]] = {
@@ -122,6 +125,9 @@ class Row:
     operations: int = 0
     mismatches: int = 0
     problems: tuple[str, ...] = ()
+    errors: str = "—"
+    """What the linter finds, by rule code (CC101 ×2, …)."""
+    warnings: str = "—"
 
     @property
     def verdict(self) -> str:
@@ -141,13 +147,17 @@ def _volume(shape: list[int | None]) -> Shape | None:
 def compare(facts: dict[str, Any]) -> Row:
     """Import the JSON as `convcalc import` does and compare the analysis with Keras's facts."""
     row = Row(facts["name"], facts["params"], facts["trainable"], operations=len(facts["shapes"]))
+    file = f"{facts['name']}.json"
     try:
-        spec = spec_from_keras_config(facts["config"], f"{facts['name']}.json")
-        network: NetworkFacts = analyze(validate(f"{facts['name']}.json", json.loads(json.dumps(spec))))
+        spec = spec_from_keras_config(facts["config"], file)
+        checked = check_loaded(LoadedSpec(file, validate(file, json.loads(json.dumps(spec))), SourceMap()))
     except SpecError as exc:
         row.problems = tuple(str(p.message) for p in exc.problems)
         return row
+    network: NetworkFacts = checked.facts
     row.params, row.trainable = network.total_params, network.total_trainable_params
+    row.errors = tally(f.code for f in checked.findings if f.severity is Severity.ERROR)
+    row.warnings = tally(f.code for f in checked.findings if f.severity is Severity.WARNING)
     by_name = {layer.name: layer for layer in network.layers}
     problems = []
     for name, shape in facts["shapes"].items():
@@ -174,6 +184,8 @@ def table(rows: list[Row]) -> str:
         "trainable: Keras / convcalc",
         "layers compared",
         "shape ✗",
+        "errors",
+        "warnings",
         "verdict",
     )
     cells = [
@@ -184,6 +196,8 @@ def table(rows: list[Row]) -> str:
             f"{r.keras_trainable:,} / " + ("—" if r.trainable is None else f"{r.trainable:,}"),
             f"{r.compared} of {r.operations}",
             str(r.mismatches),
+            r.errors,
+            r.warnings,
             r.verdict,
         )
         for r in rows

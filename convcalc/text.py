@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
 
 
@@ -64,6 +65,16 @@ def plural(count: int, word: str) -> str:
     ('1 layer', '1,024 channels')
     """
     return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def tally(items: Iterable[str]) -> str:
+    """Each distinct item once, in order, with its count when more than one; a dash for none.
+
+    >>> tally(["CC205", "CC201", "CC205", "CC205"]), tally([])
+    ('CC201, CC205 ×3', '—')
+    """
+    counts = Counter(items)
+    return ", ".join(item + (f" ×{n}" if n > 1 else "") for item, n in sorted(counts.items())) or "—"
 
 
 def article(word: str) -> str:

@@ -13,6 +13,7 @@ import pytest
 from convcalc.checking import check_loaded
 from convcalc.findings import Severity
 from convcalc.loading import load_spec
+from convcalc.text import tally
 from tests.helpers import EXAMPLES, check_spec
 
 TORCHVISION = EXAMPLES / "torchvision"
@@ -117,9 +118,6 @@ def test_the_linter_passes_them_without_false_alarms(name: str, tmp_path) -> Non
 def famous_table() -> str:
     """The README's table of the torchvision specs: figures and findings as convcalc reports them."""
 
-    def codes(counts: Counter[str]) -> str:
-        return ", ".join(code + (f" ×{n}" if n > 1 else "") for code, n in sorted(counts.items())) or "—"
-
     rows = [
         "| network | trainable params (= torchvision) | G MACs (= torchvision's GFLOPS) | errors | warnings |",
         "|---|---|---|---|---|",
@@ -128,11 +126,9 @@ def famous_table() -> str:
         checked = check_loaded(load_spec(str(TORCHVISION / f"{name}.json")))
         facts = checked.facts
         macs = facts.total_macs - sum(layer.macs for layer in facts.layers if layer.name.startswith("AuxLogits"))
-        errors = Counter(f.code for f in checked.findings if f.severity is Severity.ERROR)
-        warnings = Counter(f.code for f in checked.findings if f.severity is Severity.WARNING)
-        rows.append(
-            f"| `{name}` | {facts.total_trainable_params:,} | {macs / 1e9:.3f} | {codes(errors)} | {codes(warnings)} |"
-        )
+        errors = tally(f.code for f in checked.findings if f.severity is Severity.ERROR)
+        warnings = tally(f.code for f in checked.findings if f.severity is Severity.WARNING)
+        rows.append(f"| `{name}` | {facts.total_trainable_params:,} | {macs / 1e9:.3f} | {errors} | {warnings} |")
     return "\n".join(rows) + "\n"
 
 

@@ -208,6 +208,17 @@ def test_cc303_intended_linear_pairs() -> None:
     }
     assert where(depthwise_then_3x3, "CC303") == [1]
     assert where(UNET, "CC303") == []  # a strided conv_transpose is learned upsampling
+    # Xception's last shortcut feeds a separable conv, whose per-channel 3×3 comes first; its 1×1 comes last.
+    into_separable = {
+        "input": [8, 8, 4],
+        "layers": [conv("shortcut", kernel=1, padding=0), {"type": "separable", "filters": 8, "kernel": 3}],
+    }
+    assert where(into_separable, "CC303") == []
+    out_of_separable = {
+        "input": [8, 8, 4],
+        "layers": [{"type": "separable", "filters": 8, "kernel": 3}, conv("pointwise", kernel=1, padding=0)],
+    }
+    assert where(out_of_separable, "CC303") == [1]
 
 
 def test_cc303_a_linear_bottleneck_feeds_any_expansion() -> None:
