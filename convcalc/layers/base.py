@@ -39,6 +39,10 @@ the box of the layer it reads (layers that keep the volume), or folded into the 
 padding, which Keras writes before a "valid" conv)."""
 
 
+PerChannel = Literal["none", "first", "all"]
+"""Which of a layer's spatial filters read one input channel each (:meth:`LayerSpec.per_channel_filters`)."""
+
+
 class Traits(NamedTuple):
     """Yes/no facts about a kind that rules, renderers and the exporter ask; every kind states all of them."""
 
@@ -226,6 +230,13 @@ class LayerSpec(BaseModel):
     def activation_function(self) -> str | None:
         """The elementwise function this layer applies (``relu``, ``softmax`` …), None for other layers."""
         return None
+
+    def per_channel_filters(self, depth: int) -> PerChannel:
+        """Which of its spatial filters read one input channel each, on an input ``depth`` channels deep:
+        ``"all"``, ``"first"`` (an F×F part before a 1×1 part that mixes the channels) or ``"none"``. The
+        rules read it: a per-channel F×F is cheap, and a linear layer feeding one gains spatial reach.
+        By default a convolution that does not mix channels is ``"all"``."""
+        return "all" if self.traits.convolution and not self.traits.mixes_channels else "none"
 
     def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
         """Why TensorFlow cannot build this layer although its shapes are sound (a kernel it lacks), and the

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from convcalc import arithmetic as ar
-from convcalc.layers.base import BuildProblem, Computed, Traits
+from convcalc.layers.base import BuildProblem, Computed, PerChannel, Traits
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import Padding, PositiveInt, PositivePair, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Reader, Tensor, bias_args, compact, volume_of
@@ -206,6 +206,10 @@ class Conv(_SlidingConv):
         )
     }
 
+    def per_channel_filters(self, depth: int) -> PerChannel:
+        # One group per channel: each filter reads one channel, as a depthwise conv's does (Keras's ConvNeXt).
+        return "all" if self.groups == depth > 1 else "none"
+
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
         window = resolve_window(self.kernel, self.stride, self.padding, shape, self.dilation)
         out = window.output(self.filters)
@@ -393,6 +397,9 @@ class Separable(_SlidingConv):
     keras_readers = {"SeparableConv2D": _reader("separable", True, "depth_multiplier", "multiplier")}
     spelled_elsewhere = {"separableconv2d": '"type": "separable"', "sepconv": '"type": "separable"'}
     keras_ops = {"SeparableConv2D": KerasOp(_separable_conv2d, _separable_variables, biased=True)}
+
+    def per_channel_filters(self, depth: int) -> PerChannel:
+        return "first"  # the per-channel F×F, then the 1×1 that mixes the channels
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
         window = resolve_window(self.kernel, self.stride, self.padding, shape, self.dilation)

@@ -237,11 +237,14 @@ def is_conv(layer: LayerFacts) -> bool:
 
 
 def per_channel(layer: LayerFacts) -> bool:
-    """A convolution whose every filter reads one input channel: a depthwise conv, or a conv with as many groups
-    as input channels (Keras writes ConvNeXt's depthwise 7×7 as ``Conv2D(groups=D)``)."""
-    if not layer.traits.convolution:
-        return False
-    return not layer.traits.mixes_channels or getattr(layer.spec, "groups", 1) == layer.input_shape.depth > 1
+    """A layer whose every spatial filter reads one input channel (a conv with one group per channel too: Keras
+    writes ConvNeXt's 7×7 as ``Conv2D(groups=D)``)."""
+    return layer.spec.per_channel_filters(layer.input_shape.depth) == "all"
+
+
+def starts_per_channel(layer: LayerFacts) -> bool:
+    """A layer whose spatial filters read one input channel each, before any part that mixes the channels."""
+    return layer.spec.per_channel_filters(layer.input_shape.depth) != "none"
 
 
 def is_pool(layer: LayerFacts) -> bool:

@@ -80,7 +80,7 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     1×1 output) is exempt, and so is one whose groups do not divide its channels (CC104's error). A dilated
     kernel is judged by its F (its weights), not by the d·(F − 1) + 1 pixels it spans: a dilated 3×3 is the
     cheap way to a large field, and the message says so. Convs whose spatial filter works per channel (a
-    depthwise conv, or a conv with one group per channel, as Keras writes ConvNeXt's) are exempt: it costs
+    conv with one group per channel too, as Keras writes ConvNeXt's) are exempt: it costs
     F·F per channel, so a large kernel is cheap, and MobileNetV3, EfficientNet and ConvNeXt use 5×5 and 7×7
     ones on purpose. So is a factorised 1×n or n×1 kernel (Inception v3's 1×7 then 7×1): it is
     where the advice to stack small filters leads, n·D·K weights instead of n·n·D·K. And so is a patchify
@@ -103,7 +103,7 @@ def large_conv_kernel(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         if tiles_input(window):
             continue  # a patchify conv embeds each patch once: a stack of overlapping 3×3s is another layer
         if per_channel(layer):
-            continue  # a conv with one group per channel is a depthwise conv (Keras's ConvNeXt)
+            continue  # one group per channel: a per-channel F×F, cheap at any size (Keras's ConvNeXt)
         depth, filters = layer.input_shape.depth, layer.output_shape.depth
         groups = getattr(layer.spec, "groups", 1)
         if depth % groups or filters % groups:

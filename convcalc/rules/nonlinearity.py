@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
-from convcalc.rules.graph import is_nonlinear, mode_of, per_channel
+from convcalc.rules.graph import is_nonlinear, mode_of, per_channel, starts_per_channel
 
 SOURCES_KEPT = 16
 """CC303 remembers at most this many layers with weights per layer (the nearest), so that a chain of
@@ -64,18 +64,18 @@ def _pointwise(layer: LayerFacts) -> bool:
 def _intended(earlier: LayerFacts, later: LayerFacts) -> bool:
     """Linear pairs that are designs, not slips: a factorised conv — a per-channel conv then a
     1×1 conv (a separable conv written out; Xception found no nonlinearity between them works best), or any
-    conv then a per-channel conv (or a separable one, which starts with it), which adds D·F² weights of
-    spatial reach (ConvNeXt's 1×1 projection feeds the next block's 7×7 per-channel conv, and its 2×2
-    downsampler one too, with no activation by design; Xception's last shortcut feeds a separable conv;
+    conv then a conv that starts per channel (a per-channel F×F, alone or before a 1×1), which adds D·F²
+    weights of spatial reach (ConvNeXt's 1×1 projection feeds the next block's 7×7 per-channel conv, and its
+    2×2 downsampler one too, with no activation by design; Xception's last shortcut feeds a separable conv;
     a per-channel conv before a full F×F conv is still flagged: that pair is one larger conv); a linear
     bottleneck, a 1×1 projection that does not widen, feeding (through a residual add or not) the next
     block's expansion, a conv that widens (MobileNetV2, MobileNetV3's expansion-1 blocks: a ReLU on the
     narrow volume would destroy information; EfficientNetV2's Fused-MBConv expands with a full 3×3 conv);
     and learned upsampling (a strided transposed conv, bilinear interpolation
     when initialised as in FCN) before or after a conv."""
-    # A separable conv starts with its per-channel F×F: what feeds it linearly gains spatial reach, as above.
-    spreads = per_channel(later) or later.type == "separable"
-    factorised = (per_channel(earlier) and _pointwise(later)) or (spreads and earlier.traits.convolution)
+    factorised = (per_channel(earlier) and _pointwise(later)) or (
+        starts_per_channel(later) and earlier.traits.convolution
+    )
     projects = _pointwise(earlier) and earlier.output_shape.depth <= earlier.input_shape.depth
     expands = later.traits.convolution and later.output_shape.depth > later.input_shape.depth
     return factorised or (projects and expands) or _upsamples(earlier) or _upsamples(later)
@@ -163,15 +163,15 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     nonlinearity: a ReLU, any `activation` (relu6, gelu, softmax…), a max or L2 pool, global max pooling, a
     `multiply` (a product of two branches: squeeze-and-excite). Upsampling, `split`, `channel_shuffle` and
     `cropping` are linear.
-    Three designs are exempt: a factorised conv (a per-channel conv feeding a 1×1 conv: a separable conv
-    written out; any conv feeding a per-channel or separable conv: ConvNeXt's projection feeding the next
-    block's 7×7 per-channel conv), a linear bottleneck (a 1×1 projection that does not widen feeding, through a residual
-    add or not, the next block's expansion, a conv that widens: MobileNetV2/V3, MNASNet, EfficientNet, and
-    EfficientNetV2, whose Fused-MBConv expands with a full 3×3 conv), and a strided transposed conv
-    (learned upsampling) on either side. A per-channel conv is a depthwise conv or a conv with one group per
-    channel. And a layer whose output also reaches a nonlinearity through layers without weights does not
-    collapse: a ReLU reads what it computes (Xception's shortcut conv, whose sum feeds both the next block's
-    ReLU and the next shortcut conv).
+    Three designs are exempt: a factorised conv (a per-channel conv feeding a 1×1 conv: a separable conv written
+    out; any conv feeding a conv that starts per channel: ConvNeXt's projection feeding the next block's 7×7
+    per-channel conv, Xception's shortcut feeding a separable conv), a linear bottleneck (a 1×1 projection that
+    does not widen feeding, through a residual add or not, the next block's expansion, a conv that widens:
+    MobileNetV2/V3, MNASNet, EfficientNet, and EfficientNetV2, whose Fused-MBConv expands with a full 3×3 conv),
+    and a strided transposed conv (learned upsampling) on either side. A conv with one group per channel is a
+    per-channel conv too. And a layer whose output also reaches a nonlinearity through layers without weights
+    does not collapse: a ReLU reads what it computes (Xception's shortcut conv, whose sum feeds both the next
+    block's ReLU and the next shortcut conv).
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,

@@ -159,3 +159,28 @@ def test_a_kind_is_named_in_few_source_files(kind: str) -> None:
     pattern = re.compile(rf"\b({kind}|{KIND_WORDS[kind]})\b")
     naming = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if pattern.search(p.read_text()))
     assert len(naming) <= 4, naming
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+def test_per_channel_filters_agree_with_the_weights(kind: type[LayerSpec]) -> None:
+    # "all": as many weights as one F×F filter per output channel (no channel mixing); "first": a per-channel
+    # F×F before a part that mixes channels; a kind without a convolution has none.
+    layer = example_layer(kind)
+    answer = layer.spec.per_channel_filters(layer.input_shape.depth)
+    if not layer.traits.convolution:
+        assert answer == "none"
+    elif answer == "all":
+        window = layer.window
+        assert window is not None and layer.weights == math.prod(window.kernel) * layer.output_shape.depth
+
+
+def test_a_conv_with_one_group_per_channel_filters_per_channel() -> None:
+    def answer(layer: dict[str, Any]) -> str:
+        facts = analyze(Network.model_validate({"input": [8, 8, 4], "layers": [layer]})).layers[0]
+        return facts.spec.per_channel_filters(facts.input_shape.depth)
+
+    assert answer({"type": "conv", "filters": 8, "kernel": 3, "groups": 4}) == "all"
+    assert answer({"type": "conv", "filters": 8, "kernel": 3, "groups": 2}) == "none"
+    assert answer({"type": "conv", "filters": 8, "kernel": 3}) == "none"
+    assert answer({"type": "depthwise", "kernel": 3, "multiplier": 2}) == "all"
+    assert answer({"type": "separable", "filters": 8, "kernel": 3}) == "first"
