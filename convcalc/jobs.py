@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -99,40 +99,103 @@ def _tasks(files: Sequence[str], request: Request) -> tuple[list[_Task], str | N
 
 def _leave_signals_to_the_main() -> None:
     """A worker ignores Ctrl-C (SIGINT, which the terminal sends to every process of the command): the main
-    process stops the pool and exits 130 as one process would, where each worker would print its traceback.
-    SIGTERM ends a worker at once and in silence (:func:`_workers_end_with_this_process` sends it)."""
+    process stops the run and exits 130 as one process would, where each worker would print its traceback.
+    SIGTERM a worker takes as the main process does (a run may start with it ignored), except the handler
+    :data:`_END_WORKERS_FIRST`, which it inherits by the fork: it takes SIGTERM's default then."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGTERM) is _END_WORKERS_FIRST:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-@contextlib.contextmanager
-def _workers_end_with_this_process(workers: Collection[BaseProcess]) -> Iterator[None]:
-    """While the pool runs, SIGTERM (``kill``, a CI's timeout) ends its workers first, then this process by the
-    same signal, as it ends one process. Left to itself, SIGTERM ended this process alone, and each worker
-    printed a ``BrokenPipeError`` traceback on finding the result pipe closed.
+class _EndWorkersFirst:
+    """The SIGTERM handler while pools run: it ends their workers, then this process by the same signal, as
+    SIGTERM ends one process. Left to the default, SIGTERM (``kill``, a CI's timeout) ended this process alone,
+    and each worker printed a ``BrokenPipeError`` traceback on finding the result pipe closed.
 
-    Only where SIGTERM has its default action, and in the main thread (the only one that may set a handler):
-    a program that calls this and handles SIGTERM itself keeps its handler."""
-    import signal
-    import threading
+    ``spared`` are the processes this one had started before the first pool: every later child is a worker."""
 
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-        yield
-        return
+    def __init__(self) -> None:
+        self.pools = 0
+        self.spared: set[BaseProcess] = set()
 
-    def end(signum: int, frame: object) -> None:
-        for worker in workers:  # one that has ended already is left alone
-            worker.terminate()
+    def __call__(self, signum: int, frame: object) -> None:
+        import multiprocessing
+        import signal
+
+        for child in multiprocessing.active_children():
+            if child not in self.spared:
+                child.kill()
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
-    signal.signal(signal.SIGTERM, end)
+
+_END_WORKERS_FIRST = _EndWorkersFirst()
+
+
+@contextlib.contextmanager
+def _workers_end_with_this_process() -> Iterator[None]:
+    """Handle SIGTERM with :data:`_END_WORKERS_FIRST` while a pool runs; pools may nest or interleave.
+
+    Only in the main thread (the only one that may set a handler), and only where SIGTERM has its default
+    action: a program that ignores or handles SIGTERM keeps its way, and so do its workers, which inherit it.
+    The default comes back when the last pool is done, unless the program has set a handler of its own since."""
+    import multiprocessing
+    import signal
+    import threading
+
+    handler = _END_WORKERS_FIRST
+    current = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or current not in (signal.SIG_DFL, handler):
+        yield
+        return
+    if handler.pools == 0:
+        handler.spared = set(multiprocessing.active_children())
+    handler.pools += 1
+    signal.signal(signal.SIGTERM, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        handler.pools -= 1
+        main = threading.current_thread() is threading.main_thread()  # a generator may be closed elsewhere
+        if handler.pools == 0 and main and signal.getsignal(signal.SIGTERM) is handler:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _outcomes_in_a_pool(tasks: list[_Task], jobs: int) -> Iterator[Outcome]:
+    """The tasks' outcomes, in order, made by ``jobs`` worker processes. Should a worker die before the end (the
+    out-of-memory killer), the rest is made here, the same way: a ``ProcessPoolExecutor`` says so where a
+    ``multiprocessing.Pool`` waits forever. The workers leave on their own when the run ends, never by SIGTERM,
+    which they may ignore as the main process does."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    # fork where the platform has it safely (Linux): the workers start with convcalc already imported.
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
+    size = max(1, min(8, len(tasks) // (4 * jobs)))
+    chunks = [tasks[start : start + size] for start in range(0, len(tasks), size)]
+    executor = ProcessPoolExecutor(jobs, mp_context=context, initializer=_leave_signals_to_the_main)
+    done = 0
+    try:
+        for chunk in executor.map(_chunk_outcomes, chunks):
+            for outcome in chunk:
+                done += 1
+                yield outcome
+    except BrokenProcessPool:
+        executor.shutdown()
+    except BaseException:
+        # The run stops here (Ctrl-C, a closed output, an error): no more files; those under way finish.
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        executor.shutdown()
+    yield from map(_outcome, tasks[done:])  # what a dead worker was making, if one died
+
+
+def _chunk_outcomes(chunk: list[_Task]) -> list[Outcome]:
+    return [_outcome(task) for task in chunk]
 
 
 def check_files(files: Sequence[str], request: Request, jobs: int) -> Iterator[Outcome]:
@@ -143,14 +206,8 @@ def check_files(files: Sequence[str], request: Request, jobs: int) -> Iterator[O
     if jobs <= 1:
         yield from map(_outcome, tasks)
     else:
-        import multiprocessing
-
-        # fork where the platform has it safely (Linux): the workers start with convcalc already imported.
-        method = "fork" if sys.platform == "linux" else None
-        others = set(multiprocessing.active_children())
-        with multiprocessing.get_context(method).Pool(jobs, initializer=_leave_signals_to_the_main) as pool:
-            workers = set(multiprocessing.active_children()) - others
-            with _workers_end_with_this_process(workers):
-                yield from pool.imap(_outcome, tasks, chunksize=max(1, min(8, len(tasks) // (4 * jobs))))
+        # The handler first: the workers fork with it, and take SIGTERM's default again (their initializer).
+        with _workers_end_with_this_process():
+            yield from _outcomes_in_a_pool(tasks, jobs)
     if config_error is not None:
         yield Outcome(config_error=config_error)

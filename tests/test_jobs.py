@@ -221,3 +221,99 @@ def test_jobs_run_in_a_thread_that_may_not_set_handlers() -> None:
     thread.start()
     thread.join(timeout=60)
     assert seen == [[signal.SIG_DFL] * 3]
+
+
+# The handler's bookkeeping, on its own: several pools in one process at once (forking while another pool's
+# threads run could deadlock a test) and a generator closed in another thread.
+
+
+def test_interleaved_runs_share_the_handler_until_the_last_ends() -> None:
+    from convcalc.jobs import _workers_end_with_this_process
+
+    first, second = _workers_end_with_this_process(), _workers_end_with_this_process()
+    first.__enter__()
+    second.__enter__()
+    handler = signal.getsignal(signal.SIGTERM)
+    assert handler != signal.SIG_DFL
+    first.__exit__(None, None, None)
+    assert signal.getsignal(signal.SIGTERM) is handler  # the second pool's workers are still covered
+    second.__exit__(None, None, None)
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_a_handler_set_during_a_run_is_kept_and_an_end_elsewhere_is_quiet() -> None:
+    import threading
+
+    from convcalc.jobs import _workers_end_with_this_process
+
+    def own(signum: int, frame: object) -> None:
+        pass
+
+    run = _workers_end_with_this_process()
+    run.__enter__()
+    previous = signal.signal(signal.SIGTERM, own)  # the program's own, set while the run is suspended
+    try:
+        run.__exit__(None, None, None)
+        assert signal.getsignal(signal.SIGTERM) is own
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    elsewhere = _workers_end_with_this_process()
+    elsewhere.__enter__()
+    errors: list[BaseException] = []
+
+    def end() -> None:
+        try:
+            elsewhere.__exit__(None, None, None)  # only the main thread may set a handler: it stays
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    thread = threading.Thread(target=end)
+    thread.start()
+    thread.join(timeout=60)
+    assert errors == []
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _finish(process: subprocess.Popen[str]) -> tuple[str, str]:
+    try:
+        return process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail("the run hung waiting for what a dead worker was making")
+
+
+@LINUX_CHILDREN
+@pytest.mark.parametrize("how", ["SIGTERM to a group that ignores it", "SIGKILL to one worker"])
+def test_a_run_whose_worker_dies_still_reports_every_file(how: str, tmp_path: Path) -> None:
+    # A service manager may start convcalc with SIGTERM ignored and signal its whole group: the workers ignore
+    # it too (a pool ended them by SIGTERM, and waited forever for one that ignored it). The out-of-memory
+    # killer may take a worker: a pool waited forever for its files; the main process makes them itself, and
+    # the report is the one --jobs 1 writes. Each file is slow (2,000 layers) and its part small (one
+    # annotation): a chunk of them comes back in one write to the result pipe, which a kill cannot cut in half
+    # (a worker killed in the middle of a long write leaves Python's executor waiting for the rest).
+    layers: list[dict[str, object]] = [{"type": "conv", "filters": 8, "kernel": 7, "padding": 3}]
+    layers += [{"type": "conv", "filters": 8, "kernel": 3, "padding": 1}, {"type": "relu"}] * 1000
+    files = []
+    for i in range(48):
+        files.append(str(tmp_path / f"deep_{i:02}.json"))
+        Path(files[-1]).write_text(json.dumps({"input": [16, 16, 3], "layers": layers}), encoding="utf-8")
+    command = [sys.executable, "-m", "convcalc", "check", *files, "--format", "github", "--select", "CC201"]
+    expected = subprocess.run([*command, "--jobs", "1"], capture_output=True, text=True, timeout=300).stdout
+    assert expected.count("title=CC201") == len(files)
+    ignore = how.startswith("SIGTERM")
+    with subprocess.Popen(
+        [*command, "--jobs", "2", "--exit-zero"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN)) if ignore else None,
+    ) as process:
+        workers = _started_with_two_workers(process)
+        if ignore:
+            os.killpg(process.pid, signal.SIGTERM)
+        else:
+            os.kill(workers[0], signal.SIGKILL)
+        stdout, stderr = _finish(process)
+    assert (process.returncode, stderr) == (0, "")
+    assert stdout == expected

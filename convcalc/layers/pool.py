@@ -182,7 +182,7 @@ def _read_onnx_pool(mode: str) -> OnnxReader:
                 " counts them (PyTorch's default, count_include_pad=True)"
             )
         shape = node.input_shapes[0] if node.input_shapes else None
-        if kernel == stride == (1, 1) and padding == 0 and shape is not None and len(shape) == 4:
+        if kernel == stride == (1, 1) and padding == 0 and pad_layer is None and shape is not None and len(shape) == 4:
             height, width = shape[2], shape[3]
             if height is not None and width is not None:
                 return OnnxMapped([{"type": "pool", "mode": mode, "output": compact((height, width))}], 4)

@@ -8,7 +8,15 @@ from collections.abc import Callable, Iterator
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.findings import Fix, Severity
 from convcalc.rules.base import Hit, Settings, rule
-from convcalc.rules.graph import is_nonlinear, mode_of, per_channel, starts_per_channel
+from convcalc.rules.graph import (
+    is_nonlinear,
+    kind_of,
+    mode_of,
+    per_channel,
+    reaching_output,
+    readers_of,
+    starts_per_channel,
+)
 
 SOURCES_KEPT = 16
 """CC303 remembers at most this many layers with weights per layer (the nearest), so that a chain of
@@ -61,43 +69,74 @@ def _pointwise(layer: LayerFacts) -> bool:
     return layer.type == "conv" and layer.window is not None and layer.window.kernel == (1, 1)
 
 
-def _intended(earlier: LayerFacts, later: LayerFacts) -> bool:
-    """Linear pairs that are designs, not slips: a factorised conv — a per-channel conv then a
+def _spatial(layer: LayerFacts) -> bool:
+    """A window wider than 1×1: what a per-channel conv adds when it reaches across pixels."""
+    return layer.window is not None and max(layer.window.kernel) > 1
+
+
+def _passes_on(layer: LayerFacts) -> bool:
+    """A single-input linear layer without weights: what reads it reads what it reads, in effect."""
+    return len(layer.inputs) == 1 and not layer.traits.weighted and not is_nonlinear(layer)
+
+
+class _Branches:
+    """What reads a layer's output through single-input layers without weights (normalisation, dropout,
+    padding): a live activation (a pre-activation branch), or an ``add`` (a residual sum). Each layer's
+    answer is worked out when first asked, from the readers, which are gathered once."""
+
+    def __init__(self, net: NetworkFacts) -> None:
+        self._net = net
+        self._readers: dict[int, list[int]] | None = None
+        self._live: set[int] | None = None
+        self._answers: dict[int, tuple[bool, bool]] = {}
+
+    def _answer(self, index: int) -> tuple[bool, bool]:
+        answer = self._answers.get(index)
+        if answer is None:
+            net = self._net
+            readers = self._readers = self._readers if self._readers is not None else readers_of(net)
+            activated = summed = False
+            stack, seen = [index], {index}
+            while stack:
+                for reader_index in readers.get(stack.pop(), ()):
+                    reader = net.layers[reader_index]
+                    if reader.type == "add":
+                        summed = True
+                    elif kind_of(reader) is not None:
+                        self._live = self._live if self._live is not None else reaching_output(net)
+                        activated = activated or reader_index in self._live
+                    elif reader_index not in seen and _passes_on(reader):
+                        seen.add(reader_index)
+                        stack.append(reader_index)
+            answer = self._answers[index] = (activated, summed)
+        return answer
+
+    def activated(self, index: int) -> bool:
+        return self._answer(index)[0]
+
+    def summed(self, index: int) -> bool:
+        return self._answer(index)[1]
+
+
+def _intended(earlier: LayerFacts, later: LayerFacts, branches: _Branches) -> bool:
+    """Linear pairs that are designs, not slips: a factorised conv — a per-channel F×F conv then a
     1×1 conv (a separable conv written out; Xception found no nonlinearity between them works best), or any
-    conv then a conv that starts per channel (a per-channel F×F, alone or before a 1×1), which adds D·F²
-    weights of spatial reach (ConvNeXt's 1×1 projection feeds the next block's 7×7 per-channel conv, and its
-    2×2 downsampler one too, with no activation by design; Xception's last shortcut feeds a separable conv;
+    conv then a conv that starts with a per-channel F×F (alone or before a 1×1), which adds D·F² weights of
+    spatial reach (ConvNeXt's 1×1 projection feeds the next block's 7×7 per-channel conv, and its 2×2
+    downsampler one too, with no activation by design; Xception's last shortcut feeds a separable conv;
     a per-channel conv before a full F×F conv is still flagged: that pair is one larger conv); a linear
-    bottleneck, a 1×1 projection that does not widen, feeding (through a residual add or not) the next
-    block's expansion, a conv that widens (MobileNetV2, MobileNetV3's expansion-1 blocks: a ReLU on the
-    narrow volume would destroy information; EfficientNetV2's Fused-MBConv expands with a full 3×3 conv);
-    and learned upsampling (a strided transposed conv, bilinear interpolation
-    when initialised as in FCN) before or after a conv."""
-    factorised = (per_channel(earlier) and _pointwise(later)) or (
-        starts_per_channel(later) and earlier.traits.convolution
+    bottleneck, a 1×1 projection that does not widen and whose output is the narrow residual stream (an add
+    reads it), feeding the next block's expansion, a conv that widens (MobileNetV2, MobileNetV3's expansion-1
+    blocks: a ReLU on the narrow volume would destroy information; EfficientNetV2's Fused-MBConv expands with
+    a full 3×3 conv), or a 1×1 projection feeding a 1×1 expansion; and learned upsampling (a strided
+    transposed conv, bilinear interpolation when initialised as in FCN) before or after a conv."""
+    factorised = (per_channel(earlier) and _spatial(earlier) and _pointwise(later)) or (
+        starts_per_channel(later) and _spatial(later) and earlier.traits.convolution
     )
     projects = _pointwise(earlier) and earlier.output_shape.depth <= earlier.input_shape.depth
-    expands = later.traits.convolution and later.output_shape.depth > later.input_shape.depth
+    widens = later.traits.convolution and later.output_shape.depth > later.input_shape.depth
+    expands = widens and (_pointwise(later) or branches.summed(earlier.index))
     return factorised or (projects and expands) or _upsamples(earlier) or _upsamples(later)
-
-
-def _feeds_a_nonlinearity(net: NetworkFacts) -> list[bool]:
-    """Per layer, whether its output reaches a nonlinearity through layers without weights (a layer with weights
-    ends a path). A layer with weights that does so computes something a nonlinearity reads, so it does not
-    collapse into a layer it also feeds linearly: Xception's shortcut conv feeds the add whose sum both the next
-    block's ReLU and the next shortcut conv read."""
-    readers: list[list[LayerFacts]] = [[] for _ in net.layers]
-    for layer in net.layers:
-        for source in layer.inputs:
-            if source >= 0:
-                readers[source].append(layer)
-    feeds = [False] * len(net.layers)
-    for layer in reversed(net.layers):  # every reader comes after what it reads
-        feeds[layer.index] = any(
-            is_nonlinear(reader) or (not reader.traits.weighted and feeds[reader.index])
-            for reader in readers[layer.index]
-        )
-    return feeds
 
 
 def _relu_before(layer: LayerFacts, taken: set[str]) -> Fix:
@@ -185,14 +224,18 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     """
     sources = _linear_sources(net)
     taken: set[str] | None = None  # the spec's layer names, gathered at the first finding
-    feeds: list[bool] | None = None  # which layers feed a nonlinearity, worked out at the first candidate
+    branches = _Branches(net)
 
     def collapses(earlier: LayerFacts, later: LayerFacts) -> bool:
-        nonlocal feeds
-        if _intended(earlier, later):
+        """Whether ``earlier`` collapses into ``later``: no design, and no activation reads what flows between
+        them (a pre-activation branch: Xception's sum feeds both the next block's ReLU and its shortcut conv,
+        so the shortcut before it computes something the ReLU reads)."""
+        if _intended(earlier, later, branches):
             return False
-        feeds = feeds if feeds is not None else _feeds_a_nonlinearity(net)
-        return not feeds[earlier.index]
+        path = [earlier]
+        if any(source >= 0 and _reaches(sources, source, earlier.index) for source in later.inputs):
+            path += _linear_path(net, sources, later, earlier.index)  # (a far source may be out of the kept sets)
+        return not any(branches.activated(between.index) for between in path)
 
     for layer in net.layers:
         if not layer.traits.weighted:

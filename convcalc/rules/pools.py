@@ -95,8 +95,14 @@ def unusual_pool(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     for layer, window in windowed(net, is_pool):
         if not _unusual_pool(window) or covers_input(layer, window) or branch(layer):
             continue
-        if skipping_axes(layer, window):
-            continue  # S > F leaves pixels unread: CC205 says so, with fixes of its own
+        skipping = {axis.name for axis in skipping_axes(layer, window)}
+        unusual = {
+            name
+            for name, pair in zip(("height", "width"), zip(window.kernel, window.stride, strict=True), strict=True)
+            if pair not in MAGIC_POOLS
+        }
+        if unusual <= skipping:
+            continue  # S > F leaves pixels unread on every such axis: CC205 says so, with fixes of its own
         kernel, stride = value_text(pair_value(*window.kernel)), value_text(pair_value(*window.stride))
         message = (
             f"F = {kernel}, S = {stride} ({layer.input_shape} → {layer.output_shape}) is not one of the two pools"

@@ -11,6 +11,7 @@ from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.findings import Fix, Severity
 from convcalc.layers.base import UNIT_STEP
 from convcalc.rules.base import Hit, Settings, rule
+from convcalc.rules.fit import padded_axes
 from convcalc.rules.fixing import with_input
 from convcalc.spec import MAX_SIZE
 
@@ -84,30 +85,34 @@ def _axis(descents: list[tuple[_Descent, _Descent]], axis: int, required: int) -
 
 
 class _Inexactness(NamedTuple):
-    """How far the strided windows are from tiling their inputs exactly, worst first (compared in that order)."""
+    """How far the strided windows are from dividing their inputs exactly, worst first (compared in order)."""
 
-    lost: int
-    """Rows and columns of real input that no window reads (each one CC101's error)."""
-    uneven: int
-    """Strided windows that drop their last padding or pad unevenly: harmless on their own (CC208's info), and
-    the way a 3×3, S=2 window with P=1 or "same" meets an even size, whatever the input size."""
+    unread: int
+    """Strided windows that leave rows or columns of real input unread (CC101's errors)."""
+    inexact: int
+    """Other strided windows whose output is not their input divided by their stride: a padded window (its
+    own padding, "same", or explicit zero padding right before it) on a size S does not divide, or an
+    unpadded one that does not fit. An unpadded window that fits is exact whatever the size (a valid 3×3,
+    S=2 stem on 299 gives 149): so are the odd sizes such stems are designed for."""
 
 
 def _inexactness(net: NetworkFacts) -> _Inexactness:
-    lost = uneven = 0
+    unread = inexact = 0
     for layer in net.layers:
         window = layer.window
         if window is None or max(window.stride) == 1 or layer.input_shape.empty or not window.has_output:
             continue
-        lost_here, uneven_here = 0, False
-        for axis in window.axes(layer.input_shape):
+        lost, exact = False, True
+        for axis in padded_axes(net, layer):  # zero padding right before it counted as its own
             if axis.stride == 1:
                 continue
-            lost_here += axis.lost
-            uneven_here = uneven_here or axis.drops_padding or (window.same and axis.pad != axis.pad_after)
-        lost += lost_here
-        uneven += uneven_here and not lost_here
-    return _Inexactness(lost, uneven)
+            lost = lost or axis.lost > 0
+            padded = window.same or axis.pads > 0
+            divides = axis.result.size * axis.stride == axis.size
+            exact = exact and (divides or (not padded and axis.result.fits))
+        unread += lost
+        inexact += not lost and not exact
+    return _Inexactness(unread, inexact)
 
 
 def _divisors(net: NetworkFacts) -> tuple[int, int]:
@@ -166,22 +171,21 @@ def _input_fix(net: NetworkFacts, direction: int) -> tuple[Fix, NetworkFacts] | 
                 return None  # the network would break: a layer without output
             title = f"input {current.input_shape}"
             # Say so where the new size makes a window stop fitting (a CC101 error to fix next).
-            broken = next((layer for layer in current.layers if _newly_unfit(net, layer)), None)
+            broken = next((layer for layer in current.layers if _newly_unfit(net, current, layer)), None)
             if broken is not None:
                 title += f" ({broken.name} then does not fit)"
             return Fix(title, "input", {"height": height, "width": width}), current
     return None
 
 
-def _newly_unfit(before: NetworkFacts, layer: LayerFacts) -> bool:
-    window, old = layer.window, before.layers[layer.index].window
-    return (
-        window is not None
-        and old is not None
-        and old.fits
-        and not window.same
-        and window.has_output
-        and not window.fits
+def _newly_unfit(before: NetworkFacts, after: NetworkFacts, layer: LayerFacts) -> bool:
+    """A window that leaves input unread at the new size (CC101's error; a floor of padding is not) and did
+    not at the old one."""
+    old = before.layers[layer.index]
+    if layer.window is None or old.window is None or not layer.window.has_output or layer.window.fits:
+        return False
+    return any(axis.lost for axis in padded_axes(after, layer)) and not any(
+        axis.lost for axis in padded_axes(before, old)
     )
 
 
@@ -191,14 +195,11 @@ def _newly_unfit(before: NetworkFacts, layer: LayerFacts) -> bool:
     Severity.WARNING,
     summary="The input size is not divisible by the product of the strides, so downsampling cannot be exact.",
     bad={
-        "input": [30, 30, 3],
+        "input": [226, 226, 3],
         "layers": [
-            {"type": "conv", "filters": 16, "kernel": 3, "padding": 1},
+            {"type": "conv", "filters": 16, "kernel": 3, "stride": 2, "padding": "same"},
             {"type": "relu"},
-            {"type": "pool", "kernel": 2, "padding": "same"},
-            {"type": "conv", "filters": 16, "kernel": 3, "padding": 1},
-            {"type": "relu"},
-            {"type": "pool", "kernel": 2, "padding": "same"},
+            {"type": "conv", "filters": 16, "kernel": 3, "stride": 2, "padding": "same"},
         ],
     },
     good={
@@ -218,12 +219,12 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
     volume is 1 pixel wide, and checks that the product divides the input height and width. A strided
     transposed conv upsamples: it divides the product, so an encoder–decoder (U-Net) needs its input
     divisible by its deepest downsampling only. It fires only where the sizes show the problem and a multiple
-    cures it: some strided window floors (its (W − F + 2P)/S + 1 is fractional) or "same" pads unevenly, and
-    at the nearest multiple below or above fewer input rows go unread, or fewer windows floor or pad
-    unevenly. A network whose every strided layer tiles exactly (AlexNet at 227, Inception v3 at 299) is
-    exempt whatever its input size; so is one the multiples would not help: a 3×3, S=2 window with P=1 or
-    "same" floors or pads unevenly at every even size (EfficientNet at 240 is no worse than at 256), and a
-    valid 3×3, S=2 stem wants an odd size (Xception's 299, NASNetLarge's 331).
+    helps: some strided window does not divide its input exactly — a padded one (its own padding, "same", or
+    zero padding right before it) whose output is not W/S, or an unpadded one that does not fit — and at the
+    nearest multiple below or above fewer windows leave input unread, or fewer do not divide. An unpadded
+    window that fits is exact at any size, so a network whose every strided layer fits unpadded (AlexNet at
+    227, Inception v3 at 299) is exempt; so is one where the multiples would leave a valid stem's last row
+    unread (Xception at 299, NASNetLarge at 331).
 
     ## Why is this bad
     CS231n: "the input layer should be divisible by 2 many times" — 32, 64, 96, 224, 384, 512. Every
@@ -240,9 +241,9 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
         return
     now = _inexactness(net)
     if now == (0, 0):
-        return  # every strided window tiles its input exactly (AlexNet at 227, Inception v3 at 299)
-    # The multiples are advice only where they tile better: with 3×3, S=2 windows (P=1 or "same") an even size
-    # drops padding at every input size, and a valid 3×3, S=2 stem wants an odd one (Xception at 299).
+        return  # every strided window divides its input exactly (AlexNet at 227, Inception v3 at 299)
+    # The multiples are advice only where they divide better: a valid 3×3, S=2 stem wants an odd size
+    # (Xception's 299, NASNetLarge's 331), and a multiple of 32 would leave its last row unread.
     candidates = [found for found in (_input_fix(net, -1), _input_fix(net, +1)) if found is not None]
     fixes = [fix for fix, fixed in candidates if _inexactness(fixed) < now]
     if not fixes:
@@ -269,13 +270,14 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
             if size % product
         ]
         text = "; ".join(parts)
-    if now.lost:
-        unread = "row or column" if now.lost == 1 else "rows and columns"
-        how_far = f"strided windows leave {now.lost:,} input {unread} unread"
-    elif now.uneven == 1:
-        how_far = "a strided window drops padding or pads unevenly"
+    if now.unread == 1:
+        how_far = "a strided window leaves input unread"
+    elif now.unread:
+        how_far = f"{now.unread:,} strided windows leave input unread"
+    elif now.inexact == 1:
+        how_far = "a strided window does not divide its input by its stride"
     else:
-        how_far = f"{now.uneven:,} strided windows drop padding or pad unevenly"
+        how_far = f"{now.inexact:,} strided windows do not divide their input by their stride"
     message = f"input {height}×{width}: {text}. The downsampling is not exact: {how_far}"
     fixes.sort(key=lambda fix: abs(fix.set["height"] - height) + abs(fix.set["width"] - width))  # nearest first
     yield Hit(None, message, tuple(fixes))

@@ -247,6 +247,16 @@ def test_conv_options_map_to_the_spec(tmp_path: Path) -> None:
     assert spec["input"] == [16, 16, 3]
 
 
+def test_a_1x1_pool_with_padding_is_no_adaptive_pool(tmp_path: Path) -> None:
+    # Padding on one side makes it grow the volume: zero padding and the pool, as before.
+    nodes = [helper.make_node("MaxPool", ["x"], ["y"], name="p", kernel_shape=[1, 1], pads=[0, 0, 1, 1])]
+    path = _save(_model(nodes, [], [1, 3, 7, 7]), tmp_path)
+    assert [layer["type"] for layer in read_onnx_file(path).spec["layers"]] == ["zero_padding", "pool"]
+    nodes = [helper.make_node("MaxPool", ["x"], ["y"], name="p", kernel_shape=[1, 1])]
+    (pool,) = read_onnx_file(_save(_model(nodes, [], [1, 3, 7, 5]), tmp_path)).spec["layers"]
+    assert (pool["type"], pool["output"]) == ("pool", [7, 5])
+
+
 def test_an_unknown_op_is_refused_naming_the_node(tmp_path: Path) -> None:
     nodes = [
         helper.make_node("Conv", ["x", "w"], ["a"], name="c"),

@@ -214,6 +214,9 @@ def test_cc303_intended_linear_pairs() -> None:
         "layers": [conv("shortcut", kernel=1, padding=0), {"type": "separable", "filters": 8, "kernel": 3}],
     }
     assert where(into_separable, "CC303") == []
+    # A per-channel 1×1 reaches across no pixels: that pair is one linear map.
+    into_1x1_separable = {**into_separable, "layers": [conv("a"), {"type": "separable", "filters": 8, "kernel": 1}]}
+    assert where(into_1x1_separable, "CC303") == [1]
     out_of_separable = {
         "input": [8, 8, 4],
         "layers": [{"type": "separable", "filters": 8, "kernel": 3}, conv("pointwise", kernel=1, padding=0)],
@@ -241,6 +244,12 @@ def test_cc303_a_linear_bottleneck_feeds_any_expansion() -> None:
     # A ResNet bottleneck whose 1×1 reduction lost its ReLU: the 3×3 after it keeps the width, no expansion.
     (finding,) = run(blocks(3, 16), "CC303")
     assert finding.layer == 4 and finding.message.startswith("layers[2] project")
+    # An Inception branch's 1×1 reduction that lost its ReLU: no residual sum reads the narrow volume.
+    reduce = {
+        "input": [28, 28, 192],
+        "layers": [conv("reduce", filters=96, kernel=1, padding=0), conv("c3", filters=128), {"type": "relu"}],
+    }
+    assert where(reduce, "CC303") == [1]
 
 
 def test_cc303_a_conv_with_one_group_per_channel_is_per_channel() -> None:
@@ -282,6 +291,31 @@ def test_cc303_a_conv_whose_output_also_reaches_a_nonlinearity_does_not_collapse
     assert where(blocks({"type": "relu"}), "CC303") == []
     (finding,) = run(blocks({"type": "dropout"}), "CC303")
     assert finding.layer == 4 and finding.message.startswith("layers[2] main")
+
+
+def test_cc303_a_sum_that_reaches_a_relu_only_later_still_collapses() -> None:
+    # ResNet v1 without its ReLU after the add: the sum goes on to the next add and its ReLU, but the conv
+    # that reads it reads it linearly; and a ReLU whose output nothing uses makes nothing nonlinear.
+    resnet = {
+        "input": [8, 8, 16],
+        "layers": [
+            conv("c1", filters=16),
+            {"type": "relu"},
+            conv("c2", filters=16),
+            {"type": "add", "name": "s1", "inputs": ["c2", "input"]},
+            conv("c3", filters=16),
+            {"type": "relu"},
+            conv("c4", filters=16),
+            {"type": "add", "name": "s2", "inputs": ["c4", "s1"]},
+            {"type": "relu"},
+        ],
+    }
+    assert where(resnet, "CC303") == [4]
+    dead = {
+        "input": [16, 16, 16],
+        "layers": [conv("a", filters=16), {"type": "relu", "name": "dead"}, conv("b", filters=16, inputs=["a"])],
+    }
+    assert where(dead, "CC303") == [2]
 
 
 def test_cc303_stays_linear_on_a_deep_residual_network() -> None:
@@ -432,6 +466,9 @@ def test_cc203_leaves_a_pool_that_skips_pixels_to_cc205() -> None:
     for kernel, stride in ((1, 2), (2, 3)):
         assert (where(pool(kernel, stride), "CC203"), where(pool(kernel, stride), "CC205")) == ([], [0])
     assert (where(pool(3, 1), "CC203"), where(pool(3, 1), "CC205")) == ([0], [])
+    # F=3, S=1 down the rows is CC203's even where the columns skip (CC205's).
+    rows_blur = {"input": [7, 7, 3], "layers": [{"type": "pool", "kernel": [3, 1], "stride": [1, 2]}]}
+    assert (where(rows_blur, "CC203"), where(rows_blur, "CC205")) == ([0], [0])
 
 
 def test_cc204_spp_pools_are_branches() -> None:
@@ -515,10 +552,10 @@ def test_cc301_a_projection_shortcut_is_counted_once() -> None:
     spec = {
         "input": [32, 32, 8],
         "layers": [
-            {"type": "pool", "name": "main", "kernel": 2},
+            conv("main", stride=2),
             {"type": "conv", "name": "shortcut", "filters": 8, "kernel": 1, "stride": 2, "inputs": ["input"]},
             {"type": "add", "inputs": ["main", "shortcut"]},
-            {"type": "depthwise", "kernel": 2, "stride": 2},
+            {"type": "depthwise", "kernel": 3, "stride": 2, "padding": 1},
         ],
     }
     # main and shortcut run in parallel: 2·2 = 4 divides 36, where a list-order product 2·2·2 = 8 would not.
