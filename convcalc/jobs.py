@@ -174,20 +174,29 @@ def _outcomes_in_a_pool(tasks: list[_Task], jobs: int) -> Iterator[Outcome]:
 
     # fork where the platform has it safely (Linux): the workers start with convcalc already imported.
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
+    others = set(multiprocessing.active_children())
     size = max(1, min(8, len(tasks) // (4 * jobs)))
     chunks = [tasks[start : start + size] for start in range(0, len(tasks), size)]
     executor = ProcessPoolExecutor(jobs, mp_context=context, initializer=_leave_signals_to_the_main)
     done = 0
     try:
-        for chunk in executor.map(_chunk_outcomes, chunks):
-            for outcome in chunk:
+        # Futures rather than executor.map, whose iterator cancels the rest when the run stops, and that races
+        # with the executor failing them once the workers are gone (Python 3.11: InvalidStateError).
+        futures = [executor.submit(_chunk_outcomes, chunk) for chunk in chunks]
+        for future in futures:
+            for outcome in future.result():
                 done += 1
                 yield outcome
     except BrokenProcessPool:
         executor.shutdown()
     except BaseException:
-        # The run stops here (Ctrl-C, a closed output, an error): no more files; those under way finish.
-        executor.shutdown(wait=False, cancel_futures=True)
+        # The run stops here (Ctrl-C, a closed output, an error): the workers' files are not wanted. They end
+        # now (SIGKILL: they may ignore SIGTERM), or the exit would wait for every chunk already sent to them;
+        # the executor then finds its pool broken and stops at once.
+        for child in multiprocessing.active_children():
+            if child not in others:
+                child.kill()
+        executor.shutdown()
         raise
     else:
         executor.shutdown()
