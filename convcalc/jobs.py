@@ -121,17 +121,23 @@ class _EndWorkersFirst:
         self.spared: set[BaseProcess] = set()
 
     def __call__(self, signum: int, frame: object) -> None:
-        import multiprocessing
         import signal
 
-        for child in multiprocessing.active_children():
-            if child not in self.spared:
-                child.kill()
+        _kill_children_but(self.spared)
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
 
 _END_WORKERS_FIRST = _EndWorkersFirst()
+
+
+def _kill_children_but(spared: set[BaseProcess]) -> None:
+    """SIGKILL every child process but ``spared`` (the workers: they may ignore SIGTERM, as the run does)."""
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        if child not in spared:
+            child.kill()
 
 
 @contextlib.contextmanager
@@ -188,17 +194,14 @@ def _outcomes_in_a_pool(tasks: list[_Task], jobs: int) -> Iterator[Outcome]:
                 done += 1
                 yield outcome
     except BrokenProcessPool:
-        executor.shutdown()
+        pass  # a worker died: what it was making is made below
     except BaseException:
         # The run stops here (Ctrl-C, a closed output, an error): the workers' files are not wanted. They end
-        # now (SIGKILL: they may ignore SIGTERM), or the exit would wait for every chunk already sent to them;
-        # the executor then finds its pool broken and stops at once.
-        for child in multiprocessing.active_children():
-            if child not in others:
-                child.kill()
-        executor.shutdown()
+        # now, or the exit would wait for every chunk already sent to them; the executor then finds its pool
+        # broken and stops at once.
+        _kill_children_but(others)
         raise
-    else:
+    finally:
         executor.shutdown()
     yield from map(_outcome, tasks[done:])  # what a dead worker was making, if one died
 
