@@ -60,10 +60,14 @@ def _branch_filter(net: NetworkFacts) -> Callable[[LayerFacts], bool]:
     return branch
 
 
+def _unusual_axes(window: Window) -> set[str]:
+    """The axes whose (F, S) is neither of the two pools that work well."""
+    pairs = zip(("height", "width"), zip(window.kernel, window.stride, strict=True), strict=True)
+    return {axis for axis, pair in pairs if pair not in MAGIC_POOLS}
+
+
 def _unusual_pool(window: Window) -> bool:
-    return max(window.kernel) <= 3 and any(
-        pair not in MAGIC_POOLS for pair in zip(window.kernel, window.stride, strict=True)
-    )
+    return max(window.kernel) <= 3 and bool(_unusual_axes(window))
 
 
 @rule(
@@ -95,13 +99,7 @@ def unusual_pool(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     for layer, window in windowed(net, is_pool):
         if not _unusual_pool(window) or covers_input(layer, window) or branch(layer):
             continue
-        skipping = {axis.name for axis in skipping_axes(layer, window)}
-        unusual = {
-            name
-            for name, pair in zip(("height", "width"), zip(window.kernel, window.stride, strict=True), strict=True)
-            if pair not in MAGIC_POOLS
-        }
-        if unusual <= skipping:
+        if _unusual_axes(window) <= {axis.name for axis in skipping_axes(layer, window)}:
             continue  # S > F leaves pixels unread on every such axis: CC205 says so, with fixes of its own
         kernel, stride = value_text(pair_value(*window.kernel)), value_text(pair_value(*window.stride))
         message = (
