@@ -202,15 +202,17 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     nonlinearity: a ReLU, any `activation` (relu6, gelu, softmax…), a max or L2 pool, global max pooling, a
     `multiply` (a product of two branches: squeeze-and-excite). Upsampling, `split`, `channel_shuffle` and
     `cropping` are linear.
-    Three designs are exempt: a factorised conv (a per-channel conv feeding a 1×1 conv: a separable conv written
-    out; any conv feeding a conv that starts per channel: ConvNeXt's projection feeding the next block's 7×7
-    per-channel conv, Xception's shortcut feeding a separable conv), a linear bottleneck (a 1×1 projection that
-    does not widen feeding, through a residual add or not, the next block's expansion, a conv that widens:
-    MobileNetV2/V3, MNASNet, EfficientNet, and EfficientNetV2, whose Fused-MBConv expands with a full 3×3 conv),
-    and a strided transposed conv (learned upsampling) on either side. A conv with one group per channel is a
-    per-channel conv too. And a layer whose output also reaches a nonlinearity through layers without weights
-    does not collapse: a ReLU reads what it computes (Xception's shortcut conv, whose sum feeds both the next
-    block's ReLU and the next shortcut conv).
+    Three designs are exempt: a factorised conv (a per-channel F×F conv feeding a 1×1 conv: a separable conv
+    written out; any conv feeding a conv that starts with a per-channel F×F: ConvNeXt's projection feeding the
+    next block's 7×7 per-channel conv, Xception's shortcut feeding a separable conv), a linear bottleneck (a 1×1
+    projection that does not widen feeding a 1×1 expansion, through a residual add or not: MobileNetV2/V3,
+    MNASNet, EfficientNet; or feeding a wider F×F conv when an add reads the projection, the narrow residual
+    stream: EfficientNetV2's Fused-MBConv), and a strided transposed conv (learned upsampling) on either side. A
+    conv with one group per channel is a per-channel conv too; a per-channel 1×1 reaches across no pixels and is
+    not exempt. And a layer does not collapse where a live activation reads what flows between the two, directly
+    or through normalisation, dropout or padding: a ReLU reads what it computes (Xception's sum feeds both the
+    next block's ReLU and its shortcut conv). A sum that reaches a ReLU only through a later add (a ResNet that
+    lost its ReLU after the add) still collapses.
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,
