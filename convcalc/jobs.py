@@ -200,10 +200,22 @@ def _outcomes_in_a_pool(tasks: list[_Task], jobs: int) -> Iterator[Outcome]:
         # now, or the exit would wait for every chunk already sent to them; the executor then finds its pool
         # broken and stops at once.
         _kill_children_but(others)
+        _end_the_result_pipe(executor)
         raise
     finally:
         executor.shutdown()
     yield from map(_outcome, tasks[done:])  # what a dead worker was making, if one died
+
+
+def _end_the_result_pipe(executor: Any) -> None:
+    """Close this process's copy of the pipe the workers send their results on, once they are dead: a worker
+    killed in the middle of a long result left the executor reading the rest of it forever (its shutdown, and
+    Python's exit, then wait for that reader). With no writer left the reader meets the end of the pipe, and
+    the executor finds its pool broken. (The executor's ``_result_queue``, private: where a Python lacks it,
+    nothing is closed.)"""
+    writer = getattr(getattr(executor, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        writer.close()
 
 
 def _chunk_outcomes(chunk: list[_Task]) -> list[Outcome]:
