@@ -141,6 +141,14 @@ def _ended(pid: int) -> bool:
         return True
 
 
+def _all_end(pids: list[int]) -> bool:
+    """Whether every process ends within 10 s: a killed process closes its pipes before it is a zombie."""
+    deadline = time.monotonic() + 10
+    while not all(_ended(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return all(_ended(pid) for pid in pids)
+
+
 LINUX_CHILDREN = pytest.mark.skipif(
     not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
     reason="needs Linux's /proc/PID/task/PID/children to see the workers start",
@@ -169,7 +177,7 @@ def test_ctrl_c_stops_the_workers_as_quietly_as_one_process(presses: int) -> Non
     # A second press may find the exit under way: the process then ends by SIGINT itself (a shell says 130).
     assert process.returncode in ((130,) if presses == 1 else (130, -signal.SIGINT))
     assert stderr == ""
-    assert all(_ended(pid) for pid in workers)
+    assert _all_end(workers)
 
 
 @LINUX_CHILDREN
@@ -187,7 +195,7 @@ def test_sigterm_to_the_main_process_ends_the_workers_too() -> None:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     assert (process.returncode, stderr) == (-signal.SIGTERM, "")
-    assert all(_ended(pid) for pid in workers)
+    assert _all_end(workers)
 
 
 def _sigterm_handlers_seen(jobs: int) -> list[object]:
