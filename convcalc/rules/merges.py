@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from fractions import Fraction
-from typing import Any
 
 from convcalc.analysis import LayerFacts, NetworkFacts, Shape
-from convcalc.arithmetic import INPUT_RECEPTIVE_FIELD
+from convcalc.arithmetic import INPUT_RECEPTIVE_FIELD, ReceptiveField
 from convcalc.findings import Severity
 from convcalc.layers.merge import broadcast_shape
 from convcalc.rules.base import Hit, Settings, message_check, rule
@@ -217,6 +216,11 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     At an `add` or `concat`, compares the receptive fields of the inputs: the centre of the first
     output's field (start) and the distance between neighbouring outputs (jump), per axis.
 
+    A `concat` that gathers phases of one grid is no misalignment: samplings of one volume at a coarser
+    stride, moved by whole pixels of its grid, less than a stride apart (NASNet's factorised reduction,
+    YOLOv5's Focus, space-to-depth). Its outputs stand for each phase it gathers, so a branch centred on
+    any of them merges with it aligned.
+
     ## Why is this bad
     Merging values whose fields are centred on different input pixels mixes features of neighbouring
     locations: the shortcut of a stride-2 block with an even kernel or asymmetric padding is shifted by
@@ -226,20 +230,22 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     ## Use instead
     Odd kernels with (F − 1)/2 padding on both branches, and the same total stride on each.
     """
+    phases: _Phases | None = None  # made only when some merge's fields differ: most networks have none
     for layer in net.layers:
         if not layer.traits.merge or len(layer.inputs) < 2:
             continue
-        # A broadcast 1×1 gate (squeeze-and-excite) has no grid of its own to align.
-        fields = [
-            field
-            for field, shape in zip(_merge_fields(net, layer), layer.input_shapes, strict=True)
-            if (shape.height, shape.width) == (layer.output_shape.height, layer.output_shape.width)
-        ]
+        fields = [(label, field) for label, field, _ in _grid_fields(net, layer)]
         if len(fields) < 2:
             continue
         first_label, (rows0, cols0) = fields[0]
+        centre = _centre(rows0, cols0)
+        if all(_centre(rows, cols) == centre for _, (rows, cols) in fields[1:]):
+            continue
+        phases = phases or _Phases(net)
+        if phases.aligned(layer):
+            continue
         for label, (rows, cols) in fields[1:]:
-            if (rows.start, rows.jump, cols.start, cols.jump) != (rows0.start, rows0.jump, cols0.start, cols0.jump):
+            if _centre(rows, cols) != centre:
                 starts = f"{_both(rows0.start, cols0.start)} vs {_both(rows.start, cols.start)}"
                 jumps = f"{_both(rows0.jump, cols0.jump)} vs {_both(rows.jump, cols.jump)}"
                 yield Hit(
@@ -254,10 +260,143 @@ def _both(rows: Fraction, cols: Fraction) -> str:
     return f"{fraction_text(rows)}×{fraction_text(cols)}"
 
 
-def _merge_fields(net: NetworkFacts, layer: LayerFacts) -> list[tuple[str, tuple[Any, Any]]]:
+_Fields = tuple[ReceptiveField, ReceptiveField]
+_INPUT_FIELDS: _Fields = (INPUT_RECEPTIVE_FIELD, INPUT_RECEPTIVE_FIELD)
+
+
+def _fields_of(net: NetworkFacts, source: int) -> _Fields:
+    return _INPUT_FIELDS if source < 0 else (net.layers[source].rf_rows, net.layers[source].rf_cols)
+
+
+def _grid_fields(net: NetworkFacts, layer: LayerFacts) -> list[tuple[str, _Fields, int]]:
+    """The label, fields and index of each input of a merge laid on the merge's own H×W grid: a broadcast 1×1
+    gate (squeeze-and-excite) has no grid of its own to align."""
+    size = (layer.output_shape.height, layer.output_shape.width)
     return [
-        ("the input", (INPUT_RECEPTIVE_FIELD, INPUT_RECEPTIVE_FIELD))
-        if source < 0
-        else (net.layers[source].label, (net.layers[source].rf_rows, net.layers[source].rf_cols))
-        for source in layer.inputs
+        ("the input" if source < 0 else net.layers[source].label, _fields_of(net, source), source)
+        for source, shape in zip(layer.inputs, layer.input_shapes, strict=True)
+        if (shape.height, shape.width) == size
     ]
+
+
+_Starts = frozenset[Fraction]
+
+
+class _Phases:
+    """Where each layer's outputs may be centred, per axis, when a concat gathers phases of one grid.
+
+    NASNet's factorised reduction samples a volume with two 1×1, stride-2 windows one pixel apart and
+    concatenates them; YOLOv5's Focus and space-to-depth gather all S×S phases so. The gathered volume's
+    outputs stand for each of those centres, so a branch centred on any of them is aligned with it. Every
+    other layer has one centre, its field's start; a single-input layer moves its input's centres by what it
+    moves its own start (a window's (F − 1)/2 − P steps of its input's grid), and a merge keeps the centres
+    its inputs share. Worked out for every layer at once, when first asked."""
+
+    __slots__ = ("_net", "_starts")
+
+    def __init__(self, net: NetworkFacts) -> None:
+        self._net = net
+        self._starts: list[tuple[_Starts, _Starts]] = []
+        for layer in net.layers:
+            self._starts.append(self._layer_starts(layer))
+
+    def _of(self, source: int) -> tuple[_Starts, _Starts]:
+        if source < 0:
+            half = frozenset({INPUT_RECEPTIVE_FIELD.start})
+            return half, half
+        return self._starts[source]
+
+    def _layer_starts(self, layer: LayerFacts) -> tuple[_Starts, _Starts]:
+        own = (frozenset({layer.rf_rows.start}), frozenset({layer.rf_cols.start}))
+        if len(layer.inputs) == 1:
+            source = layer.inputs[0]
+            (rows, cols), (rows_before, cols_before) = self._of(source), _fields_of(self._net, source)
+            return (
+                _moved(rows, rows_before, layer.rf_rows) or own[0],
+                _moved(cols, cols_before, layer.rf_cols) or own[1],
+            )
+        if not layer.traits.merge:
+            return own
+        sources = [source for _, _, source in _grid_fields(self._net, layer)]
+        if self._gathers(layer):
+            return (
+                frozenset().union(*(self._of(source)[0] for source in sources)),
+                frozenset().union(*(self._of(source)[1] for source in sources)),
+            )
+        return self._shared(sources) or own
+
+    def _shared(self, sources: list[int]) -> tuple[_Starts, _Starts] | None:
+        """The centres all ``sources`` share on each axis, if they share a jump and one centre at least."""
+        if not sources or len({_jumps(*_fields_of(self._net, source)) for source in sources}) != 1:
+            return None
+        rows = frozenset.intersection(*(self._of(source)[0] for source in sources))
+        cols = frozenset.intersection(*(self._of(source)[1] for source in sources))
+        return (rows, cols) if rows and cols else None
+
+    def aligned(self, layer: LayerFacts) -> bool:
+        """Whether the inputs ``layer`` merges on its grid share a jump and a centre, or it gathers phases."""
+        return (
+            self._gathers(layer)
+            or self._shared([source for _, _, source in _grid_fields(self._net, layer)]) is not None
+        )
+
+    def _gathers(self, layer: LayerFacts) -> bool:
+        """A concat of samplings of one volume at different phases of a coarser grid: its inputs share the jump J
+        and descend from one layer through single-input layers, and their centres differ by whole steps of that
+        layer's grid j, each less than J (so no input is shifted by a whole output)."""
+        if layer.type != "concat":
+            return False
+        grid = _grid_fields(self._net, layer)
+        if len(grid) < 2 or len({_jumps(*fields) for _, fields, _ in grid}) != 1:
+            return False
+        ancestor = _common_ancestor(self._net, [source for _, _, source in grid])
+        if ancestor is None:
+            return False
+        (rows0, cols0), (rows_a, cols_a) = grid[0][1], _fields_of(self._net, ancestor)
+        return all(
+            _phase_step(fields[0].start - rows0.start, rows_a.jump, rows0.jump)
+            and _phase_step(fields[1].start - cols0.start, cols_a.jump, cols0.jump)
+            for _, fields, _ in grid[1:]
+        )
+
+
+def _centre(rows: ReceptiveField, cols: ReceptiveField) -> tuple[Fraction, Fraction, Fraction, Fraction]:
+    return rows.start, rows.jump, cols.start, cols.jump
+
+
+def _jumps(rows: ReceptiveField, cols: ReceptiveField) -> tuple[Fraction, Fraction]:
+    return rows.jump, cols.jump
+
+
+def _phase_step(offset: Fraction, step: Fraction, jump: Fraction) -> bool:
+    """An offset of whole steps of a finer grid, less than a step of the coarser one."""
+    return abs(offset) < jump and (offset / step).denominator == 1
+
+
+def _moved(starts: _Starts, before: ReceptiveField, after: ReceptiveField) -> _Starts:
+    """``starts`` moved as a layer moves its input's field ``before`` to ``after``. Empty (the layer's own start
+    stands) for a single centre, which is that start, and for a layer that does not lay its output on a grid of
+    its input's (a finer or a fractional jump: an upsampling, an adaptive pool)."""
+    if len(starts) == 1 or (after.jump / before.jump).denominator != 1:
+        return frozenset()
+    shift = after.start - before.start
+    return frozenset(start + shift for start in starts)
+
+
+_ANCESTRY = 64
+"""How far up single-input layers a phase-gathering concat looks for the volume its inputs sample."""
+
+
+def _common_ancestor(net: NetworkFacts, sources: list[int]) -> int | None:
+    """The nearest layer (−1: the input) that every source is or reads through single-input layers alone."""
+    chains = [_single_input_chain(net, source) for source in sources]
+    shared = set(chains[0]).intersection(*chains[1:])
+    return next((index for index in chains[0] if index in shared), None)
+
+
+def _single_input_chain(net: NetworkFacts, source: int) -> list[int]:
+    chain = [source]
+    while source >= 0 and len(chain) < _ANCESTRY and len(net.layers[source].inputs) == 1:
+        source = net.layers[source].inputs[0]
+        chain.append(source)
+    return chain

@@ -640,6 +640,87 @@ def test_cc306_reads_producers() -> None:
     assert found[7].startswith("a ReLU right after layers[6] r1")
 
 
+# --- CC309: merges of fields centred differently ---------------------------------------------------------------
+
+
+def factorised_reduction(*, crop: int = 1, then: str = "add") -> dict[str, Any]:
+    """NASNet's factorised reduction of ``p`` (two 1×1, stride-2 samplings, the second moved ``crop`` pixels by
+    padding and cropping, concatenated), merged with a stride-2 branch ``h`` centred on the second phase."""
+    return {
+        "input": [16, 16, 4],
+        "layers": [
+            conv("p"),
+            {"type": "relu", "name": "p_relu"},
+            {"type": "pool", "mode": "avg", "kernel": 1, "stride": 2, "name": "path1_pool", "inputs": ["p_relu"]},
+            {"type": "conv", "filters": 4, "kernel": 1, "name": "path1", "inputs": ["path1_pool"]},
+            {"type": "zero_padding", "padding": [[0, crop], [0, crop]], "name": "pad", "inputs": ["p_relu"]},
+            {"type": "cropping", "crop": [[crop, 0], [crop, 0]], "name": "crop", "inputs": ["pad"]},
+            {"type": "pool", "mode": "avg", "kernel": 1, "stride": 2, "name": "path2_pool", "inputs": ["crop"]},
+            {"type": "conv", "filters": 4, "kernel": 1, "name": "path2", "inputs": ["path2_pool"]},
+            {"type": "concat", "name": "adjusted", "inputs": ["path1", "path2"]},
+            {"type": "batchnorm", "name": "adjusted_bn"},
+            # h: a stride-2 3×3 "valid" conv on a zero-padded p, centred where path2 samples (odd pixels).
+            {"type": "zero_padding", "padding": [[0, 1], [0, 1]], "name": "h_pad", "inputs": ["p_relu"]},
+            {"type": "conv", "filters": 8, "kernel": 3, "stride": 2, "name": "h", "inputs": ["h_pad"]},
+            {"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "name": "left", "inputs": ["h"]},
+            {"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "name": "right", "inputs": ["adjusted_bn"]},
+            {"type": then, "name": "cell", "inputs": ["left", "right"]},
+            {"type": "add", "name": "cell_out", "inputs": ["adjusted_bn", "cell"]},
+        ],
+    }
+
+
+def test_cc309_a_concat_of_phases_of_one_grid_is_a_gather_not_a_misalignment() -> None:
+    spec = factorised_reduction()
+    fields = {layer.name: layer.rf_rows for layer in analyze_spec(spec).layers}
+    assert (fields["path1"].start, fields["path2"].start, fields["h"].start) == (0.5, 1.5, 1.5)
+    assert where(spec, "CC309") == []  # the concat, the add of h with it, and the add after it
+    assert where(factorised_reduction(then="concat"), "CC309") == []
+
+
+def test_cc309_a_phase_gather_does_not_excuse_a_real_shift() -> None:
+    # Moved by two pixels, the second sampling lands on the first one's grid a whole output later.
+    shifted = factorised_reduction(crop=2)
+    assert where(shifted, "CC309") == [8, 14, 15]
+    # An add of the two phases sums features of different pixels: only a concat gathers.
+    summed = factorised_reduction()
+    summed["layers"][8]["type"] = "add"
+    assert where(summed, "CC309")[0] == 8
+    # A branch centred on neither phase is still misaligned with the gathered volume.
+    off_phase = factorised_reduction()
+    off_phase["layers"][11] = {"type": "conv", "filters": 8, "kernel": 2, "stride": 2, "name": "h", "inputs": ["h_pad"]}
+    assert 14 in where(off_phase, "CC309")
+
+
+def test_cc309_space_to_depth_gathers_all_four_phases_of_the_input() -> None:
+    layers: list[dict[str, Any]] = []
+    for rows in (0, 1):
+        for cols in (0, 1):
+            layers += [
+                {
+                    "type": "zero_padding",
+                    "padding": [[0, rows], [0, cols]],
+                    "name": f"pad{rows}{cols}",
+                    "inputs": ["input"],
+                },
+                {"type": "cropping", "crop": [[rows, 0], [cols, 0]], "name": f"crop{rows}{cols}"},
+                {"type": "pool", "kernel": 1, "stride": 2, "name": f"phase{rows}{cols}"},
+            ]
+    layers.append({"type": "concat", "name": "focus", "inputs": ["phase00", "phase01", "phase10", "phase11"]})
+    focus = {"input": [8, 8, 3], "layers": [*layers, conv("after")]}
+    assert where(focus, "CC309") == []
+    # A concat of an even kernel's output with an odd one's is no gather: nothing was sampled at a coarser grid.
+    even = {
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 2, "padding": "same", "name": "even"},
+            conv("odd", inputs=["input"]),
+            {"type": "concat", "inputs": ["even", "odd"]},
+        ],
+    }
+    assert where(even, "CC309") == [2]
+
+
 # --- CC307, CC401, CC402, CC404 ------------------------------------------------------------------------------
 
 
