@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -177,11 +178,11 @@ def _torch(module: Any, label: str, input_size: InputSize | None) -> LoadedSpec:
         path = os.path.join(folder, "model.onnx")
         module.eval()
         try:
-            torch.onnx.export(module, (sample,), path, dynamo=False, do_constant_folding=False)
-        except Exception as exc:  # the exporter's own error, whatever it is: the module cannot be read this way
-            raise _refused(label, f"torch.onnx.export failed ({type(exc).__name__}: {exc!s:.300})") from None
+            failed = _export_onnx(torch, module, sample, path)
         finally:
             module.train(training)
+        if failed:
+            raise _refused(label, f"torch.onnx.export failed ({failed})")
         try:
             data = spec_from_onnx_file(path)
         except SpecError as error:
@@ -190,6 +191,33 @@ def _torch(module: Any, label: str, input_size: InputSize | None) -> LoadedSpec:
         return LoadedSpec(label, validate(label, data), SourceMap())
     except SpecError as error:
         raise InvalidSpec.of(error) from None
+
+
+def _export_onnx(torch: Any, module: Any, sample: Any, path: str) -> str:
+    """Export ``module`` to ``path``; what went wrong, or "" when it worked.
+
+    The TorchScript exporter first: it keeps batchnorm as it is and takes ~0.3 s for a ResNet-18, where the
+    dynamo exporter takes ~2 s. PyTorch deprecates it and warns on every call, about convcalc's choice rather
+    than the caller's code, so those warnings are silenced here. Where it fails (a module it cannot trace, or a
+    PyTorch that has dropped it) the dynamo exporter, which needs onnxscript, tries next, unoptimised so that
+    batchnorm stays."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message="You are using the legacy TorchScript", category=DeprecationWarning
+            )
+            warnings.filterwarnings("ignore", message="The feature will be removed", category=DeprecationWarning)
+            torch.onnx.export(module, (sample,), path, dynamo=False, do_constant_folding=False)
+        return ""
+    except Exception as exc:  # the exporter's own error, whatever it is
+        legacy = f"{type(exc).__name__}: {exc!s:.300}"
+    if not is_installed("onnxscript"):
+        return f"{legacy}; the dynamo exporter, which might read it, needs onnxscript: pip install onnxscript"
+    try:
+        torch.onnx.export(module, (sample,), path, dynamo=True, optimize=False, verbose=False)
+    except Exception as exc:
+        return f"TorchScript: {legacy}; dynamo: {type(exc).__name__}: {exc!s:.300}"
+    return ""
 
 
 def _keras(config: Any, label: str, input_size: InputSize | None) -> LoadedSpec:

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -276,6 +277,50 @@ def test_an_onnx_file_is_the_cli_json() -> None:
     pytest.importorskip("onnx", reason="needs the onnx extra")
     file = str(fixture.relative_to(ROOT))
     assert check(file).to_json() == cli("check", "-f", "json", file).stdout
+
+
+def test_a_pytorch_module_the_torchscript_exporter_fails_on_is_exported_by_dynamo(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.optional import module
+
+    torch = module("torch", "pip install -e '.[torch]'")
+    module("onnx", "pip install -e '.[onnx]'")
+    module("onnxscript", "pip install -e '.[torch]'")
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten())
+    export = torch.onnx.export
+    used = []
+
+    def without_torchscript(*args: Any, dynamo: bool, **options: Any) -> Any:
+        used.append(dynamo)
+        if not dynamo:
+            raise RuntimeError("the TorchScript exporter is gone")
+        return export(*args, dynamo=dynamo, **options)
+
+    monkeypatch.setattr(torch.onnx, "export", without_torchscript)
+    facts = check(model, input=(8, 8, 3)).checked.facts
+    assert used == [False, True]
+    assert facts.total_trainable_params == sum(p.numel() for p in model.parameters())  # batchnorm kept
+    assert [layer.type for layer in facts.layers] == ["conv", "batchnorm", "relu", "flatten"]
+
+    def failing(*args: Any, dynamo: bool, **options: Any) -> Any:
+        raise RuntimeError("nothing exports this" if dynamo else "the TorchScript exporter is gone")
+
+    monkeypatch.setattr(torch.onnx, "export", failing)
+    with pytest.raises(InvalidSpec, match=r"TorchScript: RuntimeError: the TorchScript exporter is gone; dynamo: .*"):
+        check(model, input=(8, 8, 3))
+
+
+def test_a_pytorch_module_is_read_without_the_exporters_deprecation_warnings() -> None:
+    from tests.optional import module
+
+    torch = module("torch", "pip install -e '.[torch]'")
+    module("onnx", "pip install -e '.[onnx]'")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # the legacy exporter's warnings would raise here
+        report = check(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)), input=(8, 8, 3))
+    assert report.checked.facts.total_params == 3 * 3 * 3 * 4 + 4
 
 
 def test_report_is_exported() -> None:
