@@ -216,10 +216,12 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     At an `add` or `concat`, compares the receptive fields of the inputs: the centre of the first
     output's field (start) and the distance between neighbouring outputs (jump), per axis.
 
-    A `concat` that gathers phases of one grid is no misalignment: samplings of one volume at a coarser
-    stride, moved by whole pixels of its grid, less than a stride apart (NASNet's factorised reduction,
-    YOLOv5's Focus, space-to-depth). Its outputs stand for each phase it gathers, so a branch centred on
-    any of them merges with it aligned.
+    A `concat` that gathers phases of one grid is no misalignment: samplings of one volume (1×1 windows,
+    zero padding and cropping: nothing that widens the field) at a coarser stride, moved by whole pixels
+    of its grid, all less than a stride apart (NASNet's factorised reduction, YOLOv5's Focus,
+    space-to-depth). The gathered volume stands for each centre it gathers, a row and a column together,
+    so a branch centred on any of them merges with it aligned, and so does what a later merge of the two
+    shares. A network without such a concat is judged on each layer's own start.
 
     ## Why is this bad
     Merging values whose fields are centred on different input pixels mixes features of neighbouring
@@ -238,14 +240,15 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         if len(fields) < 2:
             continue
         first_label, (rows0, cols0) = fields[0]
-        centre = _centre(rows0, cols0)
-        if all(_centre(rows, cols) == centre for _, (rows, cols) in fields[1:]):
+        first = _start_and_jump(rows0, cols0)
+        if all(_start_and_jump(rows, cols) == first for _, (rows, cols) in fields[1:]):
             continue
-        phases = phases or _Phases(net)
+        if phases is None:
+            phases = _Phases(net)
         if phases.aligned(layer):
             continue
         for label, (rows, cols) in fields[1:]:
-            if _centre(rows, cols) != centre:
+            if _start_and_jump(rows, cols) != first:
                 starts = f"{_both(rows0.start, cols0.start)} vs {_both(rows.start, cols.start)}"
                 jumps = f"{_both(rows0.jump, cols0.jump)} vs {_both(rows.jump, cols.jump)}"
                 yield Hit(
@@ -279,88 +282,107 @@ def _grid_fields(net: NetworkFacts, layer: LayerFacts) -> list[tuple[str, _Field
     ]
 
 
-_Starts = frozenset[Fraction]
+_Centre = tuple[Fraction, Fraction]
+"""Where a layer's first output is centred: its field's start on the rows and on the columns."""
+
+_MOST_PHASES = 64
+"""A gathered volume standing for more centres than this stands for its own start alone (nested gathers would
+double the set each time)."""
 
 
 class _Phases:
-    """Where each layer's outputs may be centred, per axis, when a concat gathers phases of one grid.
+    """The centres each layer's outputs stand for, where a concat gathers pixel phases of one grid.
 
     NASNet's factorised reduction samples a volume with two 1×1, stride-2 windows one pixel apart and
-    concatenates them; YOLOv5's Focus and space-to-depth gather all S×S phases so. The gathered volume's
-    outputs stand for each of those centres, so a branch centred on any of them is aligned with it. Every
-    other layer has one centre, its field's start; a single-input layer moves its input's centres by what it
-    moves its own start (a window's (F − 1)/2 − P steps of its input's grid), and a merge keeps the centres
-    its inputs share. Worked out for every layer at once, when first asked."""
+    concatenates them; YOLOv5's Focus and space-to-depth gather all S×S phases so. The gathered volume stands
+    for each centre it gathers (a row and a column together: NASNet's (even, even) and (odd, odd), not (even,
+    odd)), so a branch centred on any of them merges with it aligned. A layer downstream of a gather moves the
+    centres as it moves its own start; a merge keeps the centres its inputs share. A layer with no gather
+    upstream stands for its own start alone, so the rule judges it as before. Worked out for every layer at
+    once, when first asked."""
 
-    __slots__ = ("_net", "_starts")
+    __slots__ = ("_centres", "_gathering", "_net")
 
     def __init__(self, net: NetworkFacts) -> None:
         self._net = net
-        self._starts: list[tuple[_Starts, _Starts]] = []
+        self._gathering: dict[int, bool] = {}
+        self._centres: list[frozenset[_Centre]] = []
         for layer in net.layers:
-            self._starts.append(self._layer_starts(layer))
+            self._centres.append(self._layer_centres(layer))
 
-    def _of(self, source: int) -> tuple[_Starts, _Starts]:
+    def _of(self, source: int) -> frozenset[_Centre]:
         if source < 0:
-            half = frozenset({INPUT_RECEPTIVE_FIELD.start})
-            return half, half
-        return self._starts[source]
+            return frozenset({(INPUT_RECEPTIVE_FIELD.start, INPUT_RECEPTIVE_FIELD.start)})
+        return self._centres[source]
 
-    def _layer_starts(self, layer: LayerFacts) -> tuple[_Starts, _Starts]:
-        own = (frozenset({layer.rf_rows.start}), frozenset({layer.rf_cols.start}))
+    def _layer_centres(self, layer: LayerFacts) -> frozenset[_Centre]:
+        own = _own_centre(layer.rf_rows, layer.rf_cols)
+        if all(self._plain(source) for source in layer.inputs) and not self._gathers(layer):
+            return own  # no gather upstream: the analysis' own start, as the rule has always read it
         if len(layer.inputs) == 1:
             source = layer.inputs[0]
-            (rows, cols), (rows_before, cols_before) = self._of(source), _fields_of(self._net, source)
-            return (
-                _moved(rows, rows_before, layer.rf_rows) or own[0],
-                _moved(cols, cols_before, layer.rf_cols) or own[1],
-            )
-        if not layer.traits.merge:
+            return _moved(self._of(source), _fields_of(self._net, source), (layer.rf_rows, layer.rf_cols)) or own
+        if not _fits(layer):
             return own
         sources = [source for _, _, source in _grid_fields(self._net, layer)]
         if self._gathers(layer):
-            return (
-                frozenset().union(*(self._of(source)[0] for source in sources)),
-                frozenset().union(*(self._of(source)[1] for source in sources)),
-            )
+            gathered = frozenset().union(*(self._of(source) for source in sources))
+            return gathered if len(gathered) <= _MOST_PHASES else own
         return self._shared(sources) or own
 
-    def _shared(self, sources: list[int]) -> tuple[_Starts, _Starts] | None:
-        """The centres all ``sources`` share on each axis, if they share a jump and one centre at least."""
+    def _plain(self, source: int) -> bool:
+        """Whether ``source`` stands for its own start alone (no gather upstream moved its centres)."""
+        return source < 0 or self._centres[source] == _own_centre(*_fields_of(self._net, source))
+
+    def _shared(self, sources: list[int]) -> frozenset[_Centre]:
+        """The centres all ``sources`` stand for, if they share a jump; empty if they share none."""
         if not sources or len({_jumps(*_fields_of(self._net, source)) for source in sources}) != 1:
-            return None
-        rows = frozenset.intersection(*(self._of(source)[0] for source in sources))
-        cols = frozenset.intersection(*(self._of(source)[1] for source in sources))
-        return (rows, cols) if rows and cols else None
+            return frozenset()
+        return frozenset.intersection(*(self._of(source) for source in sources))
 
     def aligned(self, layer: LayerFacts) -> bool:
-        """Whether the inputs ``layer`` merges on its grid share a jump and a centre, or it gathers phases."""
-        return (
-            self._gathers(layer)
-            or self._shared([source for _, _, source in _grid_fields(self._net, layer)]) is not None
-        )
+        """Whether ``layer`` gathers phases, or the inputs it merges on its grid share a jump and a centre. A merge
+        that does not fit (CC105, CC106) is judged on its inputs' own starts."""
+        if not _fits(layer):
+            return False
+        return self._gathers(layer) or bool(self._shared([source for _, _, source in _grid_fields(self._net, layer)]))
 
     def _gathers(self, layer: LayerFacts) -> bool:
-        """A concat of samplings of one volume at different phases of a coarser grid: its inputs share the jump J
-        and descend from one layer through single-input layers, and their centres differ by whole steps of that
-        layer's grid j, each less than J (so no input is shifted by a whole output)."""
+        """A concat of samplings of one volume at phases of a coarser grid. Its inputs share the jump J and read
+        one layer through single-input layers that leave the field's size as that layer's (1×1 windows, zero
+        padding, cropping, normalisation, activations: samplings, not convolutions). Their centres lie on that
+        layer's grid, at two centres or more, all within less than J of each other (none a whole output away)."""
         if layer.type != "concat":
             return False
+        if layer.index not in self._gathering:
+            self._gathering[layer.index] = self._samples_phases(layer)
+        return self._gathering[layer.index]
+
+    def _samples_phases(self, layer: LayerFacts) -> bool:
         grid = _grid_fields(self._net, layer)
-        if len(grid) < 2 or len({_jumps(*fields) for _, fields, _ in grid}) != 1:
+        if len({_jumps(*fields) for _, fields, _ in grid}) != 1:
             return False
+        if len({(rows.start, cols.start) for _, (rows, cols), _ in grid}) < 2:
+            return False  # one centre: nothing sampled at another phase
         ancestor = _common_ancestor(self._net, [source for _, _, source in grid])
         if ancestor is None:
             return False
-        (rows0, cols0), (rows_a, cols_a) = grid[0][1], _fields_of(self._net, ancestor)
-        return all(
-            _phase_step(fields[0].start - rows0.start, rows_a.jump, rows0.jump)
-            and _phase_step(fields[1].start - cols0.start, cols_a.jump, cols0.jump)
-            for _, fields, _ in grid[1:]
+        rows_a, cols_a = _fields_of(self._net, ancestor)
+        if any((rows.size, cols.size) != (rows_a.size, cols_a.size) for _, (rows, cols), _ in grid):
+            return False
+        rows0, cols0 = grid[0][1]
+        return _phases_of_grid([rows.start for _, (rows, _), _ in grid], rows_a, rows0.jump) and _phases_of_grid(
+            [cols.start for _, (_, cols), _ in grid], cols_a, cols0.jump
         )
 
 
-def _centre(rows: ReceptiveField, cols: ReceptiveField) -> tuple[Fraction, Fraction, Fraction, Fraction]:
+def _fits(layer: LayerFacts) -> bool:
+    """Every input of a merge is on its H×W grid or a 1×1 gate broadcast over it."""
+    size = (layer.output_shape.height, layer.output_shape.width)
+    return all((shape.height, shape.width) in (size, (1, 1)) for shape in layer.input_shapes)
+
+
+def _start_and_jump(rows: ReceptiveField, cols: ReceptiveField) -> tuple[Fraction, Fraction, Fraction, Fraction]:
     return rows.start, rows.jump, cols.start, cols.jump
 
 
@@ -368,19 +390,33 @@ def _jumps(rows: ReceptiveField, cols: ReceptiveField) -> tuple[Fraction, Fracti
     return rows.jump, cols.jump
 
 
-def _phase_step(offset: Fraction, step: Fraction, jump: Fraction) -> bool:
-    """An offset of whole steps of a finer grid, less than a step of the coarser one."""
-    return abs(offset) < jump and (offset / step).denominator == 1
+def _phases_of_grid(starts: list[Fraction], grid: ReceptiveField, jump: Fraction) -> bool:
+    """Starts on ``grid``'s steps (whole steps apart), all within less than ``jump`` of each other."""
+    first = starts[0]
+    return (
+        grid.jump > 0
+        and max(starts) - min(starts) < jump
+        and all(((start - first) / grid.jump).denominator == 1 for start in starts)
+    )
 
 
-def _moved(starts: _Starts, before: ReceptiveField, after: ReceptiveField) -> _Starts:
-    """``starts`` moved as a layer moves its input's field ``before`` to ``after``. Empty (the layer's own start
-    stands) for a single centre, which is that start, and for a layer that does not lay its output on a grid of
-    its input's (a finer or a fractional jump: an upsampling, an adaptive pool)."""
-    if len(starts) == 1 or (after.jump / before.jump).denominator != 1:
+def _own_centre(rows: ReceptiveField, cols: ReceptiveField) -> frozenset[_Centre]:
+    return frozenset({(rows.start, cols.start)})
+
+
+def _moved(centres: frozenset[_Centre], before: _Fields, after: _Fields) -> frozenset[_Centre]:
+    """``centres`` moved as a layer moves its input's fields ``before`` to ``after``. Empty (the layer's own
+    start stands) for a layer that does not lay its output on a grid of its input's (a finer, fractional or
+    empty jump: an upsampling, an adaptive pool, an empty volume)."""
+    if any(
+        old.jump == 0 or new.jump == 0 or (new.jump / old.jump).denominator != 1
+        for old, new in zip(before, after, strict=True)
+    ):
         return frozenset()
-    shift = after.start - before.start
-    return frozenset(start + shift for start in starts)
+    rows, cols = after[0].start - before[0].start, after[1].start - before[1].start
+    if rows == cols == 0:
+        return centres
+    return frozenset((row + rows, col + cols) for row, col in centres)
 
 
 _ANCESTRY = 64

@@ -692,6 +692,105 @@ def test_cc309_a_phase_gather_does_not_excuse_a_real_shift() -> None:
     assert 14 in where(off_phase, "CC309")
 
 
+def test_cc309_a_gather_stands_for_the_centres_it_gathers_rows_and_columns_together() -> None:
+    # NASNet gathers the (even, even) and (odd, odd) pixels, not (even, odd): a branch centred there is off.
+    off_diagonal = factorised_reduction()
+    off_diagonal["layers"][10]["padding"] = [[1, 1], [0, 1]]
+    assert where(off_diagonal, "CC309") == [14, 15]
+    # A merge after a merge keeps the centre its inputs share: here the second phase, not the first.
+    chain = factorised_reduction(then="concat")
+    chain["layers"] += [
+        {"type": "conv", "filters": 8, "kernel": 1, "name": "mixed", "inputs": ["cell"]},
+        {"type": "conv", "filters": 8, "kernel": 1, "name": "second", "inputs": ["path2"]},
+        {"type": "add", "name": "later", "inputs": ["mixed", "second"]},
+    ]
+    assert where(chain, "CC309") == []
+    chain["layers"][-2]["inputs"] = ["path1"]
+    assert where(chain, "CC309") == [18]
+
+
+def _phase(name: str, rows: int, cols: int, source: str = "input") -> list[dict[str, Any]]:
+    """A 1×1, stride-2 sampling of ``source`` moved by (rows, cols) pixels (negative: the other way)."""
+    pad = [[max(0, -rows), max(0, rows)], [max(0, -cols), max(0, cols)]]
+    crop = [[max(0, rows), max(0, -rows)], [max(0, cols), max(0, -cols)]]
+    return [
+        {"type": "zero_padding", "padding": pad, "name": f"{name}_pad", "inputs": [source]},
+        {"type": "cropping", "crop": crop, "name": f"{name}_crop"},
+        {"type": "pool", "mode": "avg", "kernel": 1, "stride": 2, "name": name},
+    ]
+
+
+def test_cc309_only_samplings_within_a_stride_of_each_other_gather() -> None:
+    three_way = {
+        "input": [16, 16, 4],
+        "layers": [*_phase("a", 0, 0), *_phase("b", 1, 1), *_phase("c", -1, -1)],
+    }
+    three_way["layers"].append({"type": "concat", "inputs": ["a", "b", "c"]})
+    assert where(three_way, "CC309") == [9]  # b and c lie a whole output apart
+    three_way["layers"][-1]["inputs"] = ["a", "b"]
+    assert where(three_way, "CC309") == []
+    # Strided convolutions one pixel apart are not samplings of a grid: "same" vs padding 1 stays misaligned.
+    convs = {
+        "input": [16, 16, 4],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 3, "stride": 2, "padding": "same", "name": "same"},
+            {"type": "conv", "filters": 4, "kernel": 3, "stride": 2, "padding": 1, "name": "pad1", "inputs": ["input"]},
+            {"type": "concat", "inputs": ["same", "pad1"]},
+        ],
+    }
+    assert where(convs, "CC309") == [2]
+
+
+def test_cc309_phases_end_where_the_grid_does() -> None:
+    emptied = {
+        "input": [16, 16, 4],
+        "layers": [
+            *_phase("a", 0, 0),
+            *_phase("b", 1, 1),
+            {"type": "concat", "name": "gather", "inputs": ["a", "b"]},
+            {"type": "cropping", "crop": [[4, 4], [0, 0]], "name": "empty"},
+            {"type": "pool", "mode": "avg", "output": [2, 2], "name": "adaptive"},
+            {"type": "relu"},
+            {"type": "add", "inputs": ["adaptive", "input"]},
+        ],
+    }
+    run(emptied, "CC309")  # an empty volume's jump is 0: the centres stop there, without dividing by it
+    # Without a gather upstream the rule reads each layer's own start, even after a merge that does not fit.
+    unfit = {
+        "input": [16, 16, 4],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 2, "name": "even_valid"},
+            {"type": "add", "name": "bad_add", "inputs": ["input", "even_valid"]},
+            {"type": "add", "inputs": ["bad_add", "input"]},
+        ],
+    }
+    assert where(unfit, "CC309") == [2]
+    # A merge that does not fit (CC105) is judged on its inputs' own starts, gather or not.
+    misfit = {
+        "input": [16, 16, 4],
+        "layers": [
+            *_phase("a", 0, 0),
+            *_phase("b", 1, 1),
+            {"type": "concat", "name": "gather", "inputs": ["a", "b"]},
+            {"type": "add", "inputs": ["gather", "b", "input"]},
+        ],
+    }
+    assert where(misfit, "CC309") == [7]
+    misfit["layers"][-1]["inputs"] = ["gather", "b"]
+    assert where(misfit, "CC309") == []
+
+
+def test_cc309_nested_gathers_stay_quiet_and_bounded() -> None:
+    layers: list[dict[str, Any]] = []
+    source = "input"
+    for level in range(8):
+        layers += [*_phase(f"a{level}", 0, 0, source), *_phase(f"b{level}", 1, 1, source)]
+        layers.append({"type": "concat", "name": f"g{level}", "inputs": [f"a{level}", f"b{level}"]})
+        source = f"g{level}"
+    nested = {"input": [512, 512, 1], "layers": [*layers, *({"type": "relu"} for _ in range(200))]}
+    assert where(nested, "CC309") == []
+
+
 def test_cc309_space_to_depth_gathers_all_four_phases_of_the_input() -> None:
     layers: list[dict[str, Any]] = []
     for rows in (0, 1):
