@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sys
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -196,11 +197,11 @@ def _torch(module: Any, label: str, input_size: InputSize | None) -> LoadedSpec:
 def _export_onnx(torch: Any, module: Any, sample: Any, path: str) -> str:
     """Export ``module`` to ``path``; what went wrong, or "" when it worked.
 
-    The TorchScript exporter first: it keeps batchnorm as it is and takes ~0.3 s for a ResNet-18, where the
+    The TorchScript exporter first: it keeps batchnorms unfolded and takes ~0.3 s for a ResNet-18, where the
     dynamo exporter takes ~2 s. PyTorch deprecates it and warns on every call, about convcalc's choice rather
     than the caller's code, so those warnings are silenced here. Where it fails (a module it cannot trace, or a
     PyTorch that has dropped it) the dynamo exporter, which needs onnxscript, tries next, unoptimised so that
-    batchnorm stays."""
+    batchnorms stay."""
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings(
@@ -213,6 +214,9 @@ def _export_onnx(torch: Any, module: Any, sample: Any, path: str) -> str:
         legacy = f"{type(exc).__name__}: {exc!s:.300}"
     if not is_installed("onnxscript"):
         return f"{legacy}; the dynamo exporter, which might read it, needs onnxscript: pip install onnxscript"
+    if "tensorflow" in sys.modules and "triton" not in sys.modules and is_installed("triton"):
+        # torch.export imports triton, and triton's first import after TensorFlow's kills the process.
+        return f"{legacy}; the dynamo exporter, which might read it, cannot run after TensorFlow is imported here"
     try:
         torch.onnx.export(module, (sample,), path, dynamo=True, optimize=False, verbose=False)
     except Exception as exc:

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import types
 import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -279,37 +280,85 @@ def test_an_onnx_file_is_the_cli_json() -> None:
     assert check(file).to_json() == cli("check", "-f", "json", file).stdout
 
 
-def test_a_pytorch_module_the_torchscript_exporter_fails_on_is_exported_by_dynamo(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+TORCHSCRIPT_GONE = """
+import json, sys
+import torch
+import convcalc
+from convcalc import InvalidSpec
+
+export, used = torch.onnx.export, []
+
+
+def without_torchscript(*args, dynamo, **options):
+    used.append(dynamo)
+    if not dynamo:
+        raise RuntimeError("the TorchScript exporter is gone")
+    if sys.argv[1] == "fails":
+        raise RuntimeError("nothing exports this")
+    return export(*args, dynamo=dynamo, **options)
+
+
+torch.onnx.export = without_torchscript
+nn = torch.nn
+model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten())
+try:
+    facts = convcalc.check(model, input=(8, 8, 3)).checked.facts
+except InvalidSpec as error:
+    print(json.dumps({"used": used, "refused": str(error)}))
+else:
+    print(json.dumps({
+        "used": used,
+        "trainable": facts.total_trainable_params,
+        "expected": sum(p.numel() for p in model.parameters()),
+        "types": [layer.type for layer in facts.layers],
+    }))
+"""
+
+
+@pytest.mark.parametrize("case", ["exports", "fails"])
+def test_a_pytorch_module_the_torchscript_exporter_fails_on_is_exported_by_dynamo(case: str) -> None:
+    from tests.optional import module
+
+    module("torch", "pip install -e '.[torch]'")
+    module("onnx", "pip install -e '.[onnx]'")
+    module("onnxscript", "pip install -e '.[torch]'")
+    # A process of its own: torch.export imports triton, which crashes a process that imported TensorFlow first
+    # (as this test session may have).
+    run = subprocess.run(
+        [sys.executable, "-c", TORCHSCRIPT_GONE, case], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    outcome = json.loads(run.stdout.splitlines()[-1])
+    assert outcome["used"] == [False, True]
+    if case == "exports":
+        assert outcome["trainable"] == outcome["expected"]  # batchnorm kept
+        assert outcome["types"] == ["conv", "batchnorm", "relu", "flatten"]
+    else:
+        assert re.search(
+            r"torch.onnx.export failed \(TorchScript: RuntimeError: the TorchScript exporter is gone; dynamo: "
+            r"RuntimeError: nothing exports this\)",
+            outcome["refused"],
+        ), outcome["refused"]
+
+
+def test_the_dynamo_exporter_is_not_tried_where_it_would_crash_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.optional import module
 
     torch = module("torch", "pip install -e '.[torch]'")
     module("onnx", "pip install -e '.[onnx]'")
-    module("onnxscript", "pip install -e '.[torch]'")
-    nn = torch.nn
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten())
-    export = torch.onnx.export
-    used = []
+    import convcalc.api
+
+    installed = convcalc.api.is_installed
+    monkeypatch.setattr(convcalc.api, "is_installed", lambda name: name in ("onnxscript", "triton") or installed(name))
+    monkeypatch.setitem(sys.modules, "tensorflow", types.ModuleType("tensorflow"))
+    monkeypatch.delitem(sys.modules, "triton", raising=False)
 
     def without_torchscript(*args: Any, dynamo: bool, **options: Any) -> Any:
-        used.append(dynamo)
-        if not dynamo:
-            raise RuntimeError("the TorchScript exporter is gone")
-        return export(*args, dynamo=dynamo, **options)
+        raise AssertionError("the dynamo exporter ran") if dynamo else RuntimeError("the TorchScript exporter is gone")
 
     monkeypatch.setattr(torch.onnx, "export", without_torchscript)
-    facts = check(model, input=(8, 8, 3)).checked.facts
-    assert used == [False, True]
-    assert facts.total_trainable_params == sum(p.numel() for p in model.parameters())  # batchnorm kept
-    assert [layer.type for layer in facts.layers] == ["conv", "batchnorm", "relu", "flatten"]
-
-    def failing(*args: Any, dynamo: bool, **options: Any) -> Any:
-        raise RuntimeError("nothing exports this" if dynamo else "the TorchScript exporter is gone")
-
-    monkeypatch.setattr(torch.onnx, "export", failing)
-    with pytest.raises(InvalidSpec, match=r"TorchScript: RuntimeError: the TorchScript exporter is gone; dynamo: .*"):
-        check(model, input=(8, 8, 3))
+    with pytest.raises(InvalidSpec, match="the dynamo exporter, which might read it, cannot run after TensorFlow"):
+        check(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)), input=(8, 8, 3))
 
 
 def test_a_pytorch_module_is_read_without_the_exporters_deprecation_warnings() -> None:
