@@ -81,7 +81,8 @@ def _passes_on(layer: LayerFacts) -> bool:
 
 class _Branches:
     """What reads a layer's output through single-input layers without weights (normalisation, dropout,
-    padding): a live activation (a pre-activation branch), or an ``add`` (a residual sum). Each layer's
+    padding): a live activation (a pre-activation branch) or product (a squeeze-and-excite gate), or an ``add``
+    (a residual sum). Each layer's
     answer is worked out when first asked, from the readers, which are gathered once."""
 
     def __init__(self, net: NetworkFacts) -> None:
@@ -102,7 +103,9 @@ class _Branches:
                     reader = net.layers[reader_index]
                     if reader.type == "add":
                         summed = True
-                    elif kind_of(reader) is not None:
+                    elif kind_of(reader) is not None or (reader.traits.merge and is_nonlinear(reader)):
+                        # an activation, or a product with another branch (a squeeze-and-excite gate); not a max
+                        # pool, which Inception's pool branch is, beside the convs a lost ReLU leaves linear
                         self._live = self._live if self._live is not None else reaching_output(net)
                         activated = activated or reader_index in self._live
                     elif reader_index not in seen and _passes_on(reader):
@@ -209,10 +212,12 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     MNASNet, EfficientNet; or feeding a wider F×F conv when an add reads the projection, the narrow residual
     stream: EfficientNetV2's Fused-MBConv), and a strided transposed conv (learned upsampling) on either side. A
     conv with one group per channel is a per-channel conv too; a per-channel 1×1 reaches across no pixels and is
-    not exempt. And a layer does not collapse where a live activation reads what flows between the two, directly
-    or through normalisation, dropout or padding: a ReLU reads what it computes (Xception's sum feeds both the
-    next block's ReLU and its shortcut conv). A sum that reaches a ReLU only through a later add (a ResNet that
-    lost its ReLU after the add) still collapses.
+    not exempt. And a layer does not collapse where a live activation or a `multiply` reads what flows between
+    the two, directly or through normalisation, dropout or padding: a ReLU reads what it computes (Xception's sum
+    feeds both the next block's ReLU and its shortcut conv), or a gate multiplies it (squeeze-and-excite on a
+    conv without an activation: SE-ResNeXt's last conv, its squeeze path linear on its own). A max pool
+    beside the convs does not count (Inception's pool branch). A sum that reaches a ReLU only through a later
+    add (a ResNet that lost its ReLU after the add) still collapses.
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,

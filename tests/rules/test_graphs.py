@@ -293,6 +293,41 @@ def test_cc303_a_conv_whose_output_also_reaches_a_nonlinearity_does_not_collapse
     assert finding.layer == 4 and finding.message.startswith("layers[2] main")
 
 
+def test_cc303_a_squeeze_and_excite_gate_on_a_linear_output_is_its_nonlinearity() -> None:
+    # SE-ResNeXt's last conv and RDNet's ESE: the batchnorm's output is squeezed (pooled, fc) and multiplied by
+    # the gate it makes. The squeeze path alone is linear, but the product reads what the conv computes.
+    def gated(reader: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "input": [8, 8, 16],
+            "layers": [
+                conv("c", filters=32, kernel=1, padding=0),
+                {"type": "batchnorm", "name": "bn"},
+                {"type": "global_pool", "name": "squeeze"},
+                conv("fc1", filters=4, kernel=1, padding=0),
+                {"type": "relu"},
+                conv("fc2", filters=32, kernel=1, padding=0),
+                {"type": "activation", "kind": "sigmoid", "name": "gate"},
+                {**reader, "inputs": ["bn", "gate"]},
+                {"type": "relu"},
+            ],
+        }
+
+    assert where(gated({"type": "multiply"}), "CC303") == []
+    assert where(gated({"type": "add"}), "CC303") == [3]  # a sum is linear: the squeeze still collapses
+    # A max pool is a nonlinearity on its own path, but not for a conv beside it: Inception's pool branch reads
+    # the concat that a lost ReLU leaves linear.
+    pooled = {
+        "input": [8, 8, 16],
+        "layers": [
+            conv("branch", filters=16, kernel=1, padding=0),
+            {"type": "concat", "name": "block", "inputs": ["branch", "input"]},
+            conv("next", filters=16, kernel=1, padding=0),
+            {"type": "pool", "mode": "max", "kernel": 3, "stride": 1, "padding": 1, "inputs": ["block"]},
+        ],
+    }
+    assert where(pooled, "CC303") == [2]
+
+
 def test_cc303_a_sum_that_reaches_a_relu_only_later_still_collapses() -> None:
     # ResNet v1 without its ReLU after the add: the sum goes on to the next add and its ReLU, but the conv
     # that reads it reads it linearly; and a ReLU whose output nothing uses makes nothing nonlinear.
