@@ -226,8 +226,10 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     ## Why is this bad
     Merging values whose fields are centred on different input pixels mixes features of neighbouring
     locations: the shortcut of a stride-2 block with an even kernel or asymmetric padding is shifted by
-    half a pixel or more against the main branch. Networks train anyway, but the misalignment is a
-    common, silent bug in hand-built graphs.
+    half an output step or more against the main branch, so its outputs sit as near the next location as
+    their own. Networks train anyway, but the misalignment is a common, silent bug in hand-built graphs. Less
+    than half a step apart, each output is nearest the same location in every branch: ResNet-D's 2×2
+    average-pool shortcut beside a 3×3, stride-2 conv (a quarter step off) is quiet.
 
     ## Use instead
     Odd kernels with (F − 1)/2 padding on both branches, and the same total stride on each.
@@ -239,24 +241,39 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         fields = [(label, field) for label, field, _ in _grid_fields(net, layer)]
         if len(fields) < 2:
             continue
-        first_label, (rows0, cols0) = fields[0]
-        first = _start_and_jump(rows0, cols0)
-        if all(_start_and_jump(rows, cols) == first for _, (rows, cols) in fields[1:]):
+        if _within_half_a_step([field for _, field in fields]):
             continue
         if phases is None:
             phases = _Phases(net)
         if phases.aligned(layer):
             continue
-        for label, (rows, cols) in fields[1:]:
-            if _start_and_jump(rows, cols) != first:
-                starts = f"{_both(rows0.start, cols0.start)} vs {_both(rows.start, cols.start)}"
-                jumps = f"{_both(rows0.jump, cols0.jump)} vs {_both(rows.jump, cols.jump)}"
-                yield Hit(
-                    layer.index,
-                    f"{first_label} and {label} are centred differently: start {starts} input pixels, jump {jumps}:"
-                    " the merge mixes features of different locations",
-                )
-                break
+        first_label, (rows0, cols0) = fields[0]
+        label, (rows, cols) = max(fields[1:], key=lambda named: _distance((rows0, cols0), named[1]))
+        starts = f"{_both(rows0.start, cols0.start)} vs {_both(rows.start, cols.start)}"
+        jumps = f"{_both(rows0.jump, cols0.jump)} vs {_both(rows.jump, cols.jump)}"
+        yield Hit(
+            layer.index,
+            f"{first_label} and {label} are centred differently: start {starts} input pixels, jump {jumps}:"
+            " the merge mixes features of different locations",
+        )
+
+
+def _within_half_a_step(fields: list[_Fields]) -> bool:
+    """One jump on each axis, and centres less than half of it apart: each output of every input is nearest
+    the same output of the others (ResNet-D's 2×2 average shortcut beside a 3×3, stride-2 conv sits a
+    quarter of a step off)."""
+    for axis in (0, 1):
+        jumps = {field[axis].jump for field in fields}
+        starts = [field[axis].start for field in fields]
+        if len(jumps) != 1 or 2 * (max(starts) - min(starts)) >= jumps.pop():
+            return False
+    return True
+
+
+def _distance(first: _Fields, other: _Fields) -> tuple[bool, Fraction]:
+    """How far ``other`` is from ``first``: a different jump first, then the larger offset of the starts."""
+    jumps_differ = any(a.jump != b.jump for a, b in zip(first, other, strict=True))
+    return jumps_differ, max(abs(a.start - b.start) for a, b in zip(first, other, strict=True))
 
 
 def _both(rows: Fraction, cols: Fraction) -> str:
@@ -380,10 +397,6 @@ def _fits(layer: LayerFacts) -> bool:
     """Every input of a merge is on its H×W grid or a 1×1 gate broadcast over it."""
     size = (layer.output_shape.height, layer.output_shape.width)
     return all((shape.height, shape.width) in (size, (1, 1)) for shape in layer.input_shapes)
-
-
-def _start_and_jump(rows: ReceptiveField, cols: ReceptiveField) -> tuple[Fraction, Fraction, Fraction, Fraction]:
-    return rows.start, rows.jump, cols.start, cols.jump
 
 
 def _jumps(rows: ReceptiveField, cols: ReceptiveField) -> tuple[Fraction, Fraction]:

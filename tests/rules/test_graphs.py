@@ -705,6 +705,36 @@ def factorised_reduction(*, crop: int = 1, then: str = "add") -> dict[str, Any]:
     }
 
 
+def test_cc309_centres_less_than_half_a_step_apart_are_aligned() -> None:
+    def shortcut(pool: int, main_padding: Any = 1) -> dict[str, Any]:
+        """ResNet-D: a 3×3, stride-2 main branch beside an average pool then a 1×1 projection."""
+        return {
+            "input": [8, 8, 16],
+            "layers": [
+                {"type": "conv", "filters": 32, "kernel": 3, "stride": 2, "padding": main_padding, "name": "main"},
+                {"type": "pool", "mode": "avg", "kernel": pool, "stride": 2, "name": "down", "inputs": ["input"]},
+                {"type": "conv", "filters": 32, "kernel": 1, "name": "proj"},
+                {"type": "add", "inputs": ["main", "proj"]},
+            ],
+        }
+
+    fields = {layer.name: layer.rf_rows for layer in analyze_spec(shortcut(2)).layers}
+    assert (fields["main"].start, fields["proj"].start, fields["main"].jump) == (0.5, 1, 2)  # a quarter step
+    assert where(shortcut(2), "CC309") == []
+    assert where(shortcut(1), "CC309") == []  # the plain 1×1, stride-2 shortcut: the same centres
+    # TensorFlow's "same" on an even input pads after only: centred 1.5, half a step from the 1×1's 0.5.
+    assert where(shortcut(1, main_padding="same"), "CC309") == [3]
+    # The rule's own bad example: an even kernel half a pixel off, at a step of one pixel.
+    bad = {
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 2, "padding": "same", "name": "shifted"},
+            {"type": "add", "inputs": ["shifted", "input"]},
+        ],
+    }
+    assert where(bad, "CC309") == [1]
+
+
 def test_cc309_a_concat_of_phases_of_one_grid_is_a_gather_not_a_misalignment() -> None:
     spec = factorised_reduction()
     fields = {layer.name: layer.rf_rows for layer in analyze_spec(spec).layers}
@@ -722,9 +752,15 @@ def test_cc309_a_phase_gather_does_not_excuse_a_real_shift() -> None:
     summed["layers"][8]["type"] = "add"
     assert where(summed, "CC309")[0] == 8
     # A branch centred on neither phase is still misaligned with the gathered volume.
+    # A branch centred on neither phase (2.5: a whole output after the first) is still misaligned with it.
     off_phase = factorised_reduction()
-    off_phase["layers"][11] = {"type": "conv", "filters": 8, "kernel": 2, "stride": 2, "name": "h", "inputs": ["h_pad"]}
+    off_phase["layers"][10]["padding"] = [[0, 3], [0, 3]]
+    off_phase["layers"][11] = {"type": "conv", "filters": 8, "kernel": 5, "stride": 2, "name": "h", "inputs": ["h_pad"]}
     assert 14 in where(off_phase, "CC309")
+    # Between the two phases (1: a 2×2 window) it is less than half a step from each: nearest the same outputs.
+    between = factorised_reduction()
+    between["layers"][11] = {"type": "conv", "filters": 8, "kernel": 2, "stride": 2, "name": "h", "inputs": ["h_pad"]}
+    assert where(between, "CC309") == []
 
 
 def test_cc309_a_gather_stands_for_the_centres_it_gathers_rows_and_columns_together() -> None:
