@@ -90,6 +90,7 @@ class _Branches:
         self._readers: dict[int, list[int]] | None = None
         self._live: set[int] | None = None
         self._answers: dict[int, tuple[bool, bool]] = {}
+        self._linear_streams: bool | None = None
 
     def _answer(self, index: int) -> tuple[bool, bool]:
         answer = self._answers.get(index)
@@ -117,6 +118,14 @@ class _Branches:
     def activated(self, index: int) -> bool:
         return self._answer(index)[0]
 
+    def linear_streams(self) -> bool:
+        """Whether no live activation reads any ``add`` of the network: its residual streams are linear by design
+        (MobileNetV2 and what followed it), where a ResNet that lost one ReLU after an add has the others."""
+        if self._linear_streams is None:
+            adds = (layer.index for layer in self._net.layers if layer.type == "add")
+            self._linear_streams = not any(self.activated(index) for index in adds)
+        return self._linear_streams
+
     def summed(self, index: int) -> bool:
         return self._answer(index)[1]
 
@@ -139,7 +148,17 @@ def _intended(earlier: LayerFacts, later: LayerFacts, branches: _Branches) -> bo
     projects = _pointwise(earlier) and earlier.output_shape.depth <= earlier.input_shape.depth
     widens = later.traits.convolution and later.output_shape.depth > later.input_shape.depth
     expands = widens and (_pointwise(later) or branches.summed(earlier.index))
-    return factorised or (projects and expands) or _upsamples(earlier) or _upsamples(later)
+    # In a network whose residual sums are all linear (no activation reads any: the design of MobileNetV2's
+    # descendants, not a lost ReLU), a 1×1 writing into the stream that the next block's 1×1 reads without
+    # narrowing: a projection shortcut (GhostNet's) or an expansion-1 block (FBNet's).
+    streams = (
+        _pointwise(earlier)
+        and _pointwise(later)
+        and later.output_shape.depth >= later.input_shape.depth
+        and branches.summed(earlier.index)
+        and branches.linear_streams()
+    )
+    return factorised or (projects and expands) or streams or _upsamples(earlier) or _upsamples(later)
 
 
 def _relu_before(layer: LayerFacts, taken: set[str]) -> Fix:
@@ -210,9 +229,11 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     next block's 7×7 per-channel conv, Xception's shortcut feeding a separable conv), a linear bottleneck (a 1×1
     projection that does not widen feeding a 1×1 expansion, through a residual add or not: MobileNetV2/V3,
     MNASNet, EfficientNet; or feeding a wider F×F conv when an add reads the projection, the narrow residual
-    stream: EfficientNetV2's Fused-MBConv), and a strided transposed conv (learned upsampling) on either side. A
-    conv with one group per channel is a per-channel conv too; a per-channel 1×1 reaches across no pixels and is
-    not exempt. And a layer does not collapse where a live activation or a `multiply` reads what flows between
+    stream: EfficientNetV2's Fused-MBConv; and in a network where no activation reads any `add`, so its residual
+    streams are linear by design, any 1×1 writing into a stream that a 1×1 reads without narrowing it: GhostNet's
+    projection shortcut, FBNet's expansion-1 block), and a strided transposed conv (learned upsampling) on either
+    side. A conv with one group per channel is a per-channel conv too; a per-channel 1×1 reaches across no pixels
+    and is not exempt. And a layer does not collapse where a live activation or a `multiply` reads what flows between
     the two, directly or through normalisation, dropout or padding: a ReLU reads what it computes (Xception's sum
     feeds both the next block's ReLU and its shortcut conv), or a gate multiplies it (squeeze-and-excite on a
     conv without an activation: SE-ResNeXt's last conv, its squeeze path linear on its own). A max pool

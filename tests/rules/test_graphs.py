@@ -328,6 +328,36 @@ def test_cc303_a_squeeze_and_excite_gate_on_a_linear_output_is_its_nonlinearity(
     assert where(pooled, "CC303") == [2]
 
 
+def test_cc303_a_linear_residual_stream_is_a_design_where_no_sum_is_activated() -> None:
+    # GhostNet: a 1×1 projection shortcut widens into the linear stream that the next block's 1×1 expands; FBNet's
+    # expansion-1 block reads the stream with a 1×1 that keeps its width. No add of the network feeds an
+    # activation: the streams are linear by design, as MobileNetV2's are.
+    def network(*, activated_sum: bool) -> dict[str, Any]:
+        layers: list[dict[str, Any]] = [
+            conv("expand", filters=48, kernel=1, padding=0),
+            {"type": "relu"},
+            conv("dw", filters=48, groups=48),
+            {"type": "relu"},
+            conv("project", filters=12, kernel=1, padding=0),
+            conv("shortcut", filters=12, kernel=1, padding=0, inputs=["input"]),
+            {"type": "add", "name": "stream", "inputs": ["project", "shortcut"]},
+            conv("next_expand", filters=12, kernel=1, padding=0),
+            {"type": "relu", "name": "next_relu"},
+            conv("next_project", filters=12, kernel=1, padding=0),
+            {"type": "add", "name": "stream2", "inputs": ["next_project", "stream"]},
+        ]
+        if activated_sum:  # a ResNet-like network: its other sum has its ReLU, so this one lost its own
+            layers.append({"type": "relu", "name": "stream2_relu"})
+        head = [conv("head", filters=24, kernel=1, padding=0), {"type": "relu"}, {"type": "global_pool"}]
+        return {"input": [8, 8, 8], "layers": [*layers, *head, {"type": "fc", "units": 10}]}
+
+    assert where(network(activated_sum=False), "CC303") == []
+    assert where(network(activated_sum=True), "CC303") == [7]
+    narrowing = network(activated_sum=False)
+    narrowing["layers"][7]["filters"] = 6  # a 1×1 that narrows the stream is no expansion: one linear map
+    assert where(narrowing, "CC303") == [7]
+
+
 def test_cc303_a_sum_that_reaches_a_relu_only_later_still_collapses() -> None:
     # ResNet v1 without its ReLU after the add: the sum goes on to the next add and its ReLU, but the conv
     # that reads it reads it linearly; and a ReLU whose output nothing uses makes nothing nonlinear.
