@@ -378,7 +378,11 @@ class _Importer:
                 )
             names.add(tensor.name)
             self.values[tensor.name] = Constant(
-                tensor.name, tuple(int(d) for d in tensor.dims), _tensor_values(tensor), frozenset({tensor.name})
+                tensor.name,
+                tuple(int(d) for d in tensor.dims),
+                _tensor_values(tensor),
+                frozenset({tensor.name}),
+                initializer=True,
             )
         if len(graph.sparse_initializer):
             self.problems.append(Problem((), "the graph has sparse initializers, which convcalc does not count"))
@@ -524,6 +528,7 @@ class _Importer:
         values: tuple[float, ...] | None = None
         dims: tuple[int, ...] | None = None
         stored: frozenset[str] = frozenset()
+        initializer = False  # read from an initializer, kept through plumbing that only reshapes or casts it
         op = raw.op_type
         if op == "Constant":
             tensor = attributes.get("value")
@@ -539,7 +544,7 @@ class _Importer:
             self.values[raw.output[0]] = Constant(raw.output[0], dims, values, stored)
             return
         if op == "Identity" and isinstance(first, Constant):
-            self.values[raw.output[0]] = Constant(raw.output[0], first.dims, first.values, first.stored)
+            self.values[raw.output[0]] = first._replace(name=raw.output[0])
             return
         if op == "Shape":
             shape = node.input_shapes[0]
@@ -548,11 +553,12 @@ class _Importer:
                 values = tuple(float(s or 0) for s in shape[start:end])
         elif op == "Reshape" and isinstance(first, Constant):
             values, stored = first.values, first.stored  # a stored tensor reshaped is still its parameters
+            initializer = first.initializer
             dims = _reshaped(first, inputs[1] if len(inputs) > 1 else None, attributes.get("allowzero", 0))
         elif op in ("Unsqueeze", "Squeeze", "Flatten") and isinstance(first, Constant):
-            values, stored = first.values, first.stored
+            values, stored, initializer = first.values, first.stored, first.initializer
         elif op in ("Cast", "CastLike") and isinstance(first, Constant):
-            values = first.values
+            values, initializer = first.values, first.initializer
         elif op == "ConstantOfShape" and isinstance(first, Constant) and first.values is not None:
             values, dims = _filled(first.values, attributes.get("value"))
         elif op == "Slice" and isinstance(first, Constant):
@@ -579,7 +585,8 @@ class _Importer:
                     known = dims
                 if known is None and values is not None and tensor == raw.output[0]:
                     known = (len(values),)
-                self.values[tensor] = Constant(tensor, known, values if tensor == raw.output[0] else None, stored)
+                output_values = values if tensor == raw.output[0] else None
+                self.values[tensor] = Constant(tensor, known, output_values, stored, initializer=initializer)
 
     def _emit(self, node: OnnxNode, raw: Any, mapped: OnnxMapped) -> None:
         stored = self._stored(node, mapped.weights)
@@ -763,6 +770,10 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
         if kept is not None:
             nodes[index] = helper.make_node("Identity", [kept], list(node.output), name=node.name)
     for index, node in enumerate(nodes):
+        pooled = _padded_max_pool(nodes, index, single, constants) if node is not None else None
+        if pooled is not None:
+            nodes[index] = pooled
+    for index, node in enumerate(nodes):
         found = _group_norm_chain(nodes, index, single, constants) if node is not None else None
         if found is not None:
             source, gamma, beta, groups, inner = found
@@ -772,6 +783,43 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
                 "GroupNormalization", [source, gamma, beta], list(node.output), name=node.name, num_groups=groups
             )
     return nodes
+
+
+def _padded_max_pool(nodes: list[Any], index: int, single: Any, constants: dict[str, tuple[float, ...]]) -> Any:
+    """A MaxPool whose input is a Pad by −inf of H and W that nothing else reads (timm's "same" max pool, NASNet's):
+    the MaxPool with those pads added to its own, which leave the padded border out of the max as −inf does;
+    the Pad becomes None. None where the pattern is anything else."""
+    from onnx import helper
+
+    node = nodes[index]
+    if node.op_type != "MaxPool" or not node.input:
+        return None
+    pad = single(node.input[0], "Pad")
+    if pad is None:
+        return None
+    raw, pool = nodes[pad], _attributes(node)
+    attributes = _attributes(raw)
+    value: tuple[float, ...] | None
+    if "pads" in attributes:  # before opset 11
+        pads, value = attributes["pads"], (attributes.get("value", 0.0),)
+    else:
+        inputs = [*raw.input, "", "", ""]
+        pads = constants.get(inputs[1]) if inputs[1] else None
+        value = constants.get(inputs[2]) if inputs[2] else (0.0,)
+        if inputs[3]:
+            return None  # pads only some axes
+    if attributes.get("mode", "constant") != "constant" or value is None or tuple(value) != (float("-inf"),):
+        return None
+    if pads is None or len(pads) != 8 or pads[0] or pads[1] or pads[4] or pads[5] or min(pads) < 0:
+        return None
+    if pool.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        return None
+    own = pool.get("pads", [0, 0, 0, 0]) if pool.get("auto_pad", "NOTSET") == "NOTSET" else [0, 0, 0, 0]
+    added = [int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])]
+    pool["pads"] = [a + b for a, b in zip(own, added, strict=True)]
+    pool.pop("auto_pad", None)
+    nodes[pad] = None
+    return helper.make_node("MaxPool", [raw.input[0], *node.input[1:]], list(node.output), name=node.name, **pool)
 
 
 def _restrided(

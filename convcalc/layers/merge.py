@@ -15,7 +15,8 @@ from typing import ClassVar, Literal
 
 from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, MergeMark, Traits, widest
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Source, Step, Tensor, Volume, short_json, volume_of
-from convcalc.layers.onnx import Constant, OnnxMapped, OnnxNode, channel_axis
+from convcalc.layers.onnx import Constant, OnnxMapped, OnnxNode, channel_axis, written_number
+from convcalc.layers.preprocessing import rescaled
 from convcalc.layers.pytorch import TorchOps, TorchShape, TorchStep, chw
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
@@ -96,6 +97,9 @@ def _read_onnx_add(node: OnnxNode) -> OnnxMapped:
     conv or fc before it (MatMul + Add), which the importer checks."""
     sources = node.sources
     constants = [i for i, item in enumerate(node.inputs) if isinstance(item, Constant)]
+    number = written_number(node) if node.op_type == "Add" else None
+    if number is not None:
+        return rescaled(node, scale=1.0, offset=number[1])
     if len(sources) == 1 and len(constants) == 1 and node.op_type == "Add":
         position = next(i for i, item in enumerate(node.inputs) if isinstance(item, Tensor))
         rank = sources[0].rank  # a bias keeps the layout of what it follows (a channels-last Linear's)
@@ -213,6 +217,9 @@ def _read_onnx_mul(node: OnnxNode) -> OnnxMapped:
     constants = [i for i, item in enumerate(node.inputs) if isinstance(item, Constant)]
     if len(sources) >= 2 and not constants:
         return OnnxMapped([{"type": "multiply"}], max(s.rank for s in sources))
+    number = written_number(node)
+    if number is not None:
+        return rescaled(node, scale=number[1], offset=0.0)
     if len(sources) == 1 and len(constants) == 1 and sources[0].rank == 4 and not sources[0].layout:
         constant = node.inputs[constants[0]]
         assert isinstance(constant, Constant)

@@ -12,6 +12,8 @@ Shapes here are ONNX's: NCHW, the batch first.
 
 from __future__ import annotations
 
+import math
+import struct
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -42,6 +44,9 @@ class Constant(NamedTuple):
     stored: frozenset[str] = frozenset()
     """The initializers (or Constant nodes) it is, through Identity: what a layer reading it as a weight
     holds. Empty for a tensor computed by plumbing (an Expand of zeros), which is no parameter."""
+    initializer: bool = False
+    """An initializer of the graph (through Identity, Reshape, Cast …): a stored tensor, which a model may train.
+    A Constant node's value is a number written into the graph (a Python float in the model's code)."""
 
     @property
     def size(self) -> int | None:
@@ -209,6 +214,38 @@ def keep_layout(node: OnnxNode, layers: list[dict[str, Any]], weights: tuple[int
     """A per-position layer (an activation, a channels-last LayerNorm) on its input as it is laid out."""
     source = node.source()
     return OnnxMapped(layers, source.rank, weights=weights, layout=source.layout, reads_layout=True)
+
+
+def written_number(node: OnnxNode) -> tuple[int, float] | None:
+    """For a node of one data input and one constant, the constant's position and value when it is one number
+    written into the graph (a Constant node), not an initializer: a stored one-value tensor may be trained
+    (HGNetV2's learnable affine), and a number is no parameter. None otherwise."""
+    if len(node.inputs) != 2 or len(node.sources) != 1:
+        return None
+    position = 0 if isinstance(node.inputs[0], Constant) else 1
+    constant = node.inputs[position]
+    if not isinstance(constant, Constant) or constant.initializer or constant.values is None:
+        return None
+    if len(constant.values) != 1 or not math.isfinite(constant.values[0]):
+        return None
+    return position, shortest_float(float(constant.values[0]))
+
+
+def shortest_float(value: float) -> float:
+    """The shortest decimal that is the same float32 as ``value`` (an exporter stores 1.7139 as 1.71389997…).
+
+    >>> shortest_float(1.7138999700546265), shortest_float(0.5), shortest_float(1e300)
+    (1.7139, 0.5, 1e+300)
+    """
+    try:
+        single = struct.pack("<f", value)
+    except OverflowError:
+        return value
+    for digits in range(1, 10):
+        shorter = float(f"{value:.{digits}g}")
+        if struct.pack("<f", shorter) == single:
+            return shorter
+    return value
 
 
 OnnxReader = Callable[[OnnxNode], OnnxMapped]

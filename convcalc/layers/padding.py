@@ -116,14 +116,19 @@ def _read_onnx_pad(node: OnnxNode) -> OnnxMapped:
     if value != 0:
         raise node.refuse(f"pads with the value {value}: convcalc's zero_padding pads with zeros")
     sides = [int(pads[i]) for i in (2, 3, 6, 7)] if len(pads) == 8 else []
-    if len(pads) != 8 or pads[0] or pads[1] or pads[4] or pads[5] or (min(sides) < 0 < max(sides)):
-        raise node.refuse(
-            f"pads {[int(p) for p in pads]}: convcalc pads H and W by zeros ≥ 0 or crops them (all ≤ 0), not N or C"
-        )
+    if len(pads) != 8 or pads[0] or pads[1] or pads[4] or pads[5]:
+        raise node.refuse(f"pads {[int(p) for p in pads]}: convcalc pads or crops H and W, not N or C")
+    # Negative pads crop (PyTorch's ZeroPad2d with negative sides; NASNet's pad-then-shift in one node)
     top, left, bottom, right = sides
-    if min(sides) < 0:  # negative pads crop (PyTorch's ZeroPad2d with negative sides)
-        return OnnxMapped([{"type": "cropping", "crop": [[-top, -bottom], [-left, -right]]}], 4)
-    return OnnxMapped([{"type": "zero_padding", "padding": [[top, bottom], [left, right]]}], 4)
+    layers: list[dict[str, Any]] = []
+    if min(sides) < 0:
+        crop = [[max(-top, 0), max(-bottom, 0)], [max(-left, 0), max(-right, 0)]]
+        layers.append({"type": "cropping", "crop": crop})
+    if max(sides) > 0 or not layers:
+        layers.append(
+            {"type": "zero_padding", "padding": [[max(top, 0), max(bottom, 0)], [max(left, 0), max(right, 0)]]}
+        )
+    return OnnxMapped(layers, 4, main=len(layers) - 1)
 
 
 class ZeroPadding(LayerSpec):

@@ -176,11 +176,22 @@ def _read_onnx_pool(mode: str) -> OnnxReader:
         if node.spatial("dilations", 1) != (1, 1):
             raise node.refuse(f"dilations {list(node.spatial('dilations', 1))}: convcalc's pool is not dilated")
         padding, pad_layer = onnx_window_padding(node, kernel, stride, (1, 1))
+
+        # TensorFlow's "same" leaves its padding out of a max and an average, as ONNX's MaxPool does, and its
+        # AveragePool with count_include_pad=0: where the pads are "same"'s, the pool is that pool exactly.
+        def as_same() -> bool:
+            return not node.integer("ceil_mode", 0) and _pads_as_same(node, kernel, stride, padding, pad_layer)
+
         if mode == "avg" and not node.integer("count_include_pad", 0) and (pad_layer is not None or padding):
-            raise node.refuse(
-                "count_include_pad=0 with padding: its average leaves the padded zeros out, convcalc's avg pool"
-                " counts them (PyTorch's default, count_include_pad=True)"
-            )
+            if not as_same():
+                raise node.refuse(
+                    "count_include_pad=0 with padding: its average leaves the padded zeros out, convcalc's avg pool"
+                    " counts them (PyTorch's default, count_include_pad=True), except with TensorFlow's"
+                    ' padding "same", which these pads are not'
+                )
+            padding, pad_layer = "same", None
+        elif mode == "max" and pad_layer is not None and as_same():
+            padding, pad_layer = "same", None  # rather than zeros in front, which a max would read
         shape = node.input_shapes[0] if node.input_shapes else None
         if kernel == stride == (1, 1) and padding == 0 and pad_layer is None and shape is not None and len(shape) == 4:
             height, width = shape[2], shape[3]
@@ -196,6 +207,27 @@ def _read_onnx_pool(mode: str) -> OnnxReader:
         return OnnxMapped(layers, 4, main=len(layers) - 1)
 
     return reader
+
+
+def _pads_as_same(
+    node: OnnxNode, kernel: tuple[int, int], stride: tuple[int, int], padding: Any, pad_layer: dict[str, Any] | None
+) -> bool:
+    """Whether a window's pads (symmetric ``padding``, or the ``pad_layer`` in front) are the ones TensorFlow's
+    "same" gives its input (PyTorch's ``AvgPool2d(3, 1, 1, count_include_pad=False)`` in Inception and NASNet)."""
+    if padding == "same":
+        return True
+    if not padding and pad_layer is None:
+        return False
+    if pad_layer is not None:
+        sides = [tuple(side) for side in pad_layer["padding"]]
+    else:
+        rows, cols = (padding, padding) if isinstance(padding, int) else padding
+        sides = [(rows, rows), (cols, cols)]
+    shape = node.input_shapes[0] if node.input_shapes else None
+    if shape is None or len(shape) != 4 or shape[2] is None or shape[3] is None:
+        return False  # a size shape inference does not give: no telling
+    size = (shape[2], shape[3])
+    return all(ar.same_padding(size[axis], kernel[axis], stride[axis]) == sides[axis] for axis in (0, 1))
 
 
 class Pool(WindowedLayer):

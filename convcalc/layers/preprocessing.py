@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from convcalc.layers.base import BuildProblem, Computed, PerPosition
 from convcalc.layers.fields import Values
 from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
+from convcalc.layers.onnx import OnnxMapped, OnnxNode, shortest_float, written_number
 from convcalc.layers.pytorch import TorchOps, TorchStep
 from convcalc.layers.tfnn import KerasOp, variable
 from convcalc.layers.volume import Shape, Window
@@ -59,6 +60,32 @@ def _read_rescaling(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     if offset is not None and offset != 0:
         body["offset"] = offset
     return Mapped([body], sources[0].rank)
+
+
+def rescaled(node: OnnxNode, scale: float, offset: float) -> OnnxMapped:
+    """``x·scale + offset`` on the node's data input, laid out as it is: ONNX arithmetic with a number."""
+    body: dict[str, Any] = {"type": "rescaling", "scale": scale}
+    if offset:
+        body["offset"] = offset
+    source = node.sources[0]
+    return OnnxMapped([body], source.rank, layout=source.layout, groups=source.groups, reads_layout=True)
+
+
+def _read_onnx_sub(node: OnnxNode) -> OnnxMapped:
+    """``x − c`` or ``c − x`` for a number c written into the graph: x·1 − c, or x·(−1) + c."""
+    number = written_number(node)
+    if number is None:
+        raise node.refuse("subtracts tensors: convcalc models x − c and c − x for a number c (a Constant node)")
+    position, value = number
+    return rescaled(node, scale=1.0, offset=-value) if position == 1 else rescaled(node, scale=-1.0, offset=value)
+
+
+def _read_onnx_div(node: OnnxNode) -> OnnxMapped:
+    """``x / c`` for a nonzero number c written into the graph: x·(1/c)."""
+    number = written_number(node)
+    if number is None or number[0] != 1 or number[1] == 0:
+        raise node.refuse("divides tensors: convcalc models x / c for a nonzero number c (a Constant node)")
+    return rescaled(node, scale=shortest_float(1 / number[1]), offset=0.0)
 
 
 def _read_normalization(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
@@ -148,6 +175,7 @@ class Rescaling(PerPosition):
     kind_name = "rescaling"
     example = {"type": "rescaling", "scale": 0.00392156862745098}
     keras_readers = {"Rescaling": _read_rescaling}
+    onnx_readers = {"Sub": _read_onnx_sub, "Div": _read_onnx_div}
     spelled_elsewhere = {"rescale": '"type": "rescaling"'}
     torch_helpers = {"Rescaling": RESCALING_TORCH_SOURCE}
     keras_ops = {"Rescaling": KerasOp(_tf_rescaling)}

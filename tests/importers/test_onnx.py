@@ -326,11 +326,78 @@ def test_newer_ops_map_to_their_kinds(tmp_path: Path) -> None:
 def test_ops_with_other_semantics_are_refused_by_name(tmp_path: Path) -> None:
     nodes = [
         helper.make_node("HardSigmoid", ["x"], ["a"], name="keras2"),
-        helper.make_node("AveragePool", ["a"], ["y"], name="avg", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node(
+            "AveragePool", ["a"], ["y"], name="avg", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]
+        ),
     ]
     message = _refusal(_save(_model(nodes, [], [1, 3, 8, 8]), tmp_path))
     assert "node 'keras2' (HardSigmoid): alpha=0.2" in message
-    assert "node 'avg' (AveragePool): count_include_pad=0 with padding" in message
+    assert "node 'avg' (AveragePool): count_include_pad=0 with padding" in message  # "same" would pad 0, 1
+
+
+def test_pools_that_leave_out_pads_as_same_does_are_same_pools(tmp_path: Path) -> None:
+    # Inception v4's AvgPool2d(3, 1, 1, count_include_pad=False), and NASNet's "same" max pool: a Pad by −inf
+    # (0, 1) in front of a MaxPool. TensorFlow's "same" leaves its padding out of both, so each is that pool.
+    def constant(name: str, dims: list[int], values: list[Any], kind: int = TensorProto.FLOAT) -> Any:
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, kind, dims, values))
+
+    nodes = [
+        helper.make_node("AveragePool", ["x"], ["a"], name="avg", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        constant("pads", [8], [0, 0, 0, 0, 0, 0, 1, 1], TensorProto.INT64),
+        constant("minus_inf", [], [float("-inf")]),
+        helper.make_node("Pad", ["a", "pads", "minus_inf"], ["b"], name="pad"),
+        helper.make_node("MaxPool", ["b"], ["c"], name="max", kernel_shape=[3, 3], strides=[2, 2]),
+        constant("shift", [8], [0, 0, -1, -1, 0, 0, 1, 1], TensorProto.INT64),
+        helper.make_node("Pad", ["c", "shift"], ["y"], name="shifted"),
+    ]
+    layers = read_onnx_file(_save(_model(nodes, [], [1, 3, 8, 8]), tmp_path)).spec["layers"]
+    assert [(layer["name"], layer.get("padding")) for layer in layers if layer["type"] == "pool"] == [
+        ("avg", "same"),
+        ("max", "same"),
+    ]
+    assert "pad" not in {layer["name"] for layer in layers}  # the −inf Pad is the max pool's own padding
+    # NASNet's pad-then-shift in one node: the negative sides crop, the positive ones pad
+    assert [(layer["type"], layer.get("crop"), layer.get("padding")) for layer in layers[-2:]] == [
+        ("cropping", [[1, 0], [1, 0]], None),
+        ("zero_padding", None, [[0, 1], [0, 1]]),
+    ]
+    facts = analyze(validate("m", read_onnx_file(_save(_model(nodes, [], [1, 3, 8, 8]), tmp_path)).spec))
+    assert facts.layers[-1].output_shape == Shape(4, 4, 3)
+
+
+def test_arithmetic_with_a_number_is_a_rescaling(tmp_path: Path) -> None:
+    # NFNet's and Inception-ResNet's x·0.17, MobileOne's x + 0, RepViT's (a + b) / 2: numbers written into the
+    # graph (Constant nodes), no parameters.
+    def number(name: str, value: float) -> Any:
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [], [value]))
+
+    nodes = [
+        number("k", 1.7138999700546265),
+        helper.make_node("Mul", ["x", "k"], ["a"], name="mul"),
+        number("half", 0.5),
+        helper.make_node("Add", ["half", "a"], ["b"], name="add"),
+        number("two", 2.0),
+        helper.make_node("Sub", ["b", "two"], ["c"], name="sub"),
+        helper.make_node("Sub", ["two", "c"], ["d"], name="from"),
+        number("four", 4.0),
+        helper.make_node("Div", ["d", "four"], ["y"], name="div"),
+    ]
+    layers = read_onnx_file(_save(_model(nodes, [], [1, 3, 8, 8]), tmp_path)).spec["layers"]
+    assert [(layer["type"], layer["scale"], layer.get("offset", 0)) for layer in layers] == [
+        ("rescaling", 1.7139, 0),
+        ("rescaling", 1.0, 0.5),
+        ("rescaling", 1.0, -2.0),
+        ("rescaling", -1.0, 2.0),
+        ("rescaling", 0.25, 0),
+    ]
+    # A stored one-value tensor may be trained (HGNetV2's learnable affine); a number over the image is no layer.
+    stored = [helper.make_node("Mul", ["x", "s"], ["y"], name="learned")]
+    message = _refusal(_save(_model(stored, [_weight("s", [])], [1, 3, 8, 8]), tmp_path))
+    assert "node 'learned' (Mul): multiplies by a constant tensor" in message
+    over = [number("one", 1.0), helper.make_node("Div", ["one", "x"], ["y"], name="reciprocal")]
+    assert "node 'reciprocal' (Div): divides tensors" in _refusal(_save(_model(over, [], [1, 3, 8, 8]), tmp_path))
+    both = [helper.make_node("Sub", ["x", "x"], ["y"], name="difference")]
+    assert "node 'difference' (Sub): subtracts tensors" in _refusal(_save(_model(both, [], [1, 3, 8, 8]), tmp_path))
 
 
 def test_external_data_outside_the_folder_is_refused(tmp_path: Path) -> None:
