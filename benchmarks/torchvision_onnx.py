@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import os
-import platform
 import sys
 import tempfile
 import warnings
@@ -37,15 +34,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import make_onnx_fixtures as fixtures  # noqa: E402
-
-from convcalc.checking import check_loaded, load_any  # noqa: E402
-from convcalc.findings import Severity  # noqa: E402
-from convcalc.loading import SpecError  # noqa: E402
-from convcalc.text import tally  # noqa: E402
+from onnx_zoo import Checked, cached_figures, check_export, count_or_dash, machine, markdown_table, run  # noqa: E402
 
 AUXILIARY = {"inception_v3": 3_326_696}
 """Parameters of a training-only auxiliary head that torchvision's published count includes."""
@@ -87,61 +79,35 @@ def export(name: str, folder: Path) -> dict[str, Any]:
     return figures
 
 
-def cached_figures(name: str, folder: Path) -> dict[str, Any]:
-    path = folder / f"{name}.figures.json"
-    if path.exists() and (folder / f"{name}.onnx").exists():
-        figures: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return figures
-    figures = export(name, folder)
-    path.write_text(json.dumps(figures), encoding="utf-8")
-    return figures
-
-
 # ---------------------------------------------------------------- convcalc's side
 
 
 class Row(NamedTuple):
     name: str
-    size: int
     figures: dict[str, Any]
-    trainable: int | None = None
-    total: int | None = None
-    gmacs: float | None = None
-    errors: str = "—"
-    """Its errors by rule code (CC101 ×2, …)."""
-    warnings: str = "—"
-    refusal: str = ""
+    checked: Checked
+
+    @property
+    def gmacs(self) -> float | None:
+        """convcalc's MACs in G, to torchvision's three decimals."""
+        return None if self.checked.macs is None else round(self.checked.macs / 1e9, 3)
 
     @property
     def verdict(self) -> str:
-        if self.trainable is None:
+        if self.checked.trainable is None:
             return "refused (not a CNN)" if self.name.startswith(TRANSFORMERS) else "refused"
         published = self.figures["published_params"] - AUXILIARY.get(self.name, 0)
         same = (
-            self.trainable == self.figures["torch_params"] == published
-            and self.total == self.figures["layer_params"]
+            self.checked.trainable == self.figures["torch_params"] == published
+            and self.checked.total == self.figures["layer_params"]
             and self.gmacs == self.figures["published_gflops"]
         )
         return "✓" if same else "✗"
 
 
-def compare(figures: dict[str, Any], folder: Path) -> Row:
-    name = figures["name"]
-    try:
-        checked = check_loaded(load_any(str(folder / f"{name}.onnx")))
-    except SpecError as error:
-        return Row(name, figures["size"], figures, refusal=str(error.problems[0].message))
-    facts = checked.facts
-    return Row(
-        name,
-        figures["size"],
-        figures,
-        facts.total_trainable_params,
-        facts.total_params,
-        round(facts.total_macs / 1e9, 3),
-        tally(f.code for f in checked.findings if f.severity is Severity.ERROR),
-        tally(f.code for f in checked.findings if f.severity is Severity.WARNING),
-    )
+def compare(name: str, folder: Path) -> Row:
+    figures = cached_figures(name, folder, export)
+    return Row(name, figures, check_export(folder, name))
 
 
 # ---------------------------------------------------------------- the table
@@ -157,28 +123,27 @@ def table(rows: list[Row]) -> str:
         "warnings",
         "verdict",
     )
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for r in rows:
+
+    def cells(r: Row) -> tuple[str, ...]:
         published = f"{r.figures['published_params']:,}"
         if r.name in AUXILIARY:
             published += f" (− {AUXILIARY[r.name]:,} auxiliary)"
-        trainable = "—" if r.trainable is None else f"{r.trainable:,}"
-        gmacs = "—" if r.gmacs is None else f"{r.gmacs:.3f}"
-        cells = (
+        return (
             f"`{r.name}`",
-            str(r.size),
-            f"{published} / {trainable}",
-            f"{r.figures['published_gflops']:.3f} / {gmacs}",
-            r.errors,
-            r.warnings,
+            str(r.figures["size"]),
+            f"{published} / {count_or_dash(r.checked.trainable)}",
+            f"{r.figures['published_gflops']:.3f} / {count_or_dash(r.gmacs, '{:.3f}'.format)}",
+            r.checked.errors,
+            r.checked.warnings,
             r.verdict,
         )
-        lines.append("| " + " | ".join(cells) + " |")
+
+    lines = markdown_table(header, map(cells, rows))
     for r in rows:
-        if r.refusal:
-            lines.append(f"- {r.name}: {r.refusal}")
+        if r.checked.refusal:
+            lines.append(f"- {r.name}: {r.checked.refusal}")
         elif r.verdict == "✗":
-            lines.append(f"- {r.name}: total {r.total:,}, the nodes' weights {r.figures['layer_params']:,}")
+            lines.append(f"- {r.name}: total {r.checked.total:,}, the nodes' weights {r.figures['layer_params']:,}")
     return "\n".join(lines)
 
 
@@ -191,15 +156,8 @@ def main() -> int:
     parser.add_argument("--only", action="append", choices=names, help="one model (repeatable)")
     parser.add_argument("--cache", type=Path, help="keep each stripped export and its figures here, and reuse them")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = args.cache or Path(scratch)
-        folder.mkdir(parents=True, exist_ok=True)
-        rows = []
-        for name in args.only or names:
-            rows.append(compare(cached_figures(name, folder), folder))
-            print(f"{name}: {rows[-1].verdict}", file=sys.stderr, flush=True)
-    machine = f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, {date.today()}, {machine}")
+    rows = run(args.only or names, args.cache, compare)
+    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, {date.today()}, {machine()}")
     print(table(rows))
     return 0 if all(r.verdict in ("✓", "refused (not a CNN)") for r in rows) else 1
 
