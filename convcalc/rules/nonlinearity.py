@@ -119,12 +119,49 @@ class _Branches:
         return self._answer(index)[0]
 
     def linear_streams(self) -> bool:
-        """Whether no live activation reads any ``add`` of the network: its residual streams are linear by design
-        (MobileNetV2 and what followed it), where a ResNet that lost one ReLU after an add has the others."""
+        """Whether most ``add`` layers of the network feed no live activation: its sums are linear by design
+        (MobileNetV2 and what followed it; RepGhostNet, whose re-parameterisable sums inside a block may have
+        their ReLU), where a ResNet or RegNet that lost one ReLU after an add has the others."""
         if self._linear_streams is None:
-            adds = (layer.index for layer in self._net.layers if layer.type == "add")
-            self._linear_streams = not any(self.activated(index) for index in adds)
+            activated = [self.activated(layer.index) for layer in self._net.layers if layer.type == "add"]
+            self._linear_streams = 2 * activated.count(False) > len(activated)
         return self._linear_streams
+
+    def sums_of(self, index: int) -> set[int]:
+        """The ``add`` layers that read ``index``'s output through single-input layers without weights."""
+        net = self._net
+        readers = self._readers = self._readers if self._readers is not None else readers_of(net)
+        sums: set[int] = set()
+        stack, seen = [index], {index}
+        while stack:
+            for reader_index in readers.get(stack.pop(), ()):
+                reader = net.layers[reader_index]
+                if reader.type == "add":
+                    sums.add(reader_index)
+                elif reader_index not in seen and _passes_on(reader):
+                    seen.add(reader_index)
+                    stack.append(reader_index)
+        return sums
+
+    def wider_twins(self, layer: LayerFacts) -> list[LayerFacts]:
+        """Convs that read what ``layer`` reads with a wider window, to the same shape, summed with it: the
+        branches of a block re-parameterised into one conv after training (RepVGG, MobileOne, RepViT: a 3×3, a
+        1×1 and the identity, added), of which ``layer`` is the narrower part."""
+        net = self._net
+        window = layer.window
+        if window is None or len(layer.inputs) != 1:
+            return []
+        readers = self._readers = self._readers if self._readers is not None else readers_of(net)
+        twins = []
+        for index in readers.get(layer.inputs[0], ()):
+            other = net.layers[index]
+            wider = other.window is not None and max(other.window.kernel) > max(window.kernel)
+            if wider and other.traits.convolution and other.output_shape == layer.output_shape:
+                twins.append(other)
+        if not twins:
+            return []
+        sums = self.sums_of(layer.index)
+        return [twin for twin in twins if sums & self.sums_of(twin.index)]
 
     def summed(self, index: int) -> bool:
         return self._answer(index)[1]
@@ -158,7 +195,12 @@ def _intended(earlier: LayerFacts, later: LayerFacts, branches: _Branches) -> bo
         and branches.summed(earlier.index)
         and branches.linear_streams()
     )
-    return factorised or (projects and expands) or streams or _upsamples(earlier) or _upsamples(later)
+    if factorised or (projects and expands) or streams or _upsamples(earlier) or _upsamples(later):
+        return True
+    # A narrow branch of a re-parameterised block is judged as the wider conv it is folded into.
+    return any(_intended(earlier, twin, branches) for twin in branches.wider_twins(later)) or any(
+        _intended(twin, later, branches) for twin in branches.wider_twins(earlier)
+    )
 
 
 def _relu_before(layer: LayerFacts, taken: set[str]) -> Fix:
@@ -224,21 +266,22 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     nonlinearity: a ReLU, any `activation` (relu6, gelu, softmax…), a max or L2 pool, global max pooling, a
     `multiply` (a product of two branches: squeeze-and-excite). Upsampling, `split`, `channel_shuffle` and
     `cropping` are linear.
-    Three designs are exempt: a factorised conv (a per-channel F×F conv feeding a 1×1 conv: a separable conv
-    written out; any conv feeding a conv that starts with a per-channel F×F: ConvNeXt's projection feeding the
-    next block's 7×7 per-channel conv, Xception's shortcut feeding a separable conv), a linear bottleneck (a 1×1
-    projection that does not widen feeding a 1×1 expansion, through a residual add or not: MobileNetV2/V3,
-    MNASNet, EfficientNet; or feeding a wider F×F conv when an add reads the projection, the narrow residual
-    stream: EfficientNetV2's Fused-MBConv; and in a network where no activation reads any `add`, so its residual
-    streams are linear by design, any 1×1 writing into a stream that a 1×1 reads without narrowing it: GhostNet's
-    projection shortcut, FBNet's expansion-1 block), and a strided transposed conv (learned upsampling) on either
-    side. A conv with one group per channel is a per-channel conv too; a per-channel 1×1 reaches across no pixels
-    and is not exempt. And a layer does not collapse where a live activation or a `multiply` reads what flows between
-    the two, directly or through normalisation, dropout or padding: a ReLU reads what it computes (Xception's sum
-    feeds both the next block's ReLU and its shortcut conv), or a gate multiplies it (squeeze-and-excite on a
-    conv without an activation: SE-ResNeXt's last conv, its squeeze path linear on its own). A max pool
-    beside the convs does not count (Inception's pool branch). A sum that reaches a ReLU only through a later
-    add (a ResNet that lost its ReLU after the add) still collapses.
+    Three designs are exempt: a factorised conv (a per-channel F×F conv feeding a 1×1 conv: a separable conv written
+    out; any conv feeding a conv that starts with a per-channel F×F: ConvNeXt's projection feeding the next block's
+    7×7 per-channel conv, Xception's shortcut feeding a separable conv), a linear bottleneck (a 1×1 projection that
+    does not widen feeding a 1×1 expansion, through a residual add or not: MobileNetV2/V3, MNASNet, EfficientNet; or
+    feeding a wider F×F conv when an add reads the projection, the narrow residual stream: EfficientNetV2's
+    Fused-MBConv; and in a network where most `add` layers feed no activation, so its sums are linear by design, any
+    1×1 writing into a sum that a 1×1 reads without narrowing it: GhostNet's projection shortcut, FBNet's
+    expansion-1 block, RepGhostNet's re-parameterisable branches), and a strided transposed conv (learned
+    upsampling) on either side. A narrow branch of a re-parameterised block (a 1×1 added to a 3×3 of the same input:
+    RepVGG, RepViT) is judged as the wider conv it folds into. A conv with one group per channel is a per-channel
+    conv too; a per-channel 1×1 reaches across no pixels and is not exempt. And a layer does not collapse where a
+    live activation or a `multiply` reads what flows between the two, directly or through normalisation, dropout or
+    padding: a ReLU reads what it computes (Xception's sum feeds both the next block's ReLU and its shortcut conv),
+    or a gate multiplies it (squeeze-and-excite on a conv without an activation: SE-ResNeXt's last conv, its squeeze
+    path linear on its own). A max pool beside the convs does not count (Inception's pool branch). A sum that
+    reaches a ReLU only through a later add (a ResNet that lost its ReLU after the add) still collapses.
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,

@@ -358,6 +358,30 @@ def test_cc303_a_linear_residual_stream_is_a_design_where_no_sum_is_activated() 
     assert where(narrowing, "CC303") == [7]
 
 
+def test_cc303_a_re_parameterised_branch_is_judged_as_the_conv_it_folds_into() -> None:
+    # RepVGG-style branches (RepViT's token mixer without its identity): a 3×3 depthwise and a 1×1 depthwise of
+    # one input, added; after training they fold into one 3×3 depthwise, which a conv may feed and a 1×1 may
+    # follow (a factorised conv). Two 1×1s fold into a 1×1, which collapses with both neighbours.
+    def mixer(kernel: int) -> dict[str, Any]:
+        return {
+            "input": [8, 8, 8],
+            "layers": [
+                conv("stem", filters=16, stride=2),
+                {"type": "batchnorm", "name": "stem_bn"},
+                {"type": "depthwise", "kernel": 1, "name": "narrow"},
+                {"type": "batchnorm", "name": "narrow_bn"},
+                {"type": "depthwise", "kernel": kernel, "padding": kernel // 2, "name": "other", "inputs": ["stem_bn"]},
+                {"type": "batchnorm", "name": "other_bn"},
+                {"type": "add", "name": "mixed", "inputs": ["narrow_bn", "other_bn"]},
+                conv("channel_mixer", filters=32, kernel=1, padding=0),
+                {"type": "relu"},
+            ],
+        }
+
+    assert where(mixer(3), "CC303") == []
+    assert where(mixer(1), "CC303") == [2, 4, 7]
+
+
 def test_cc303_a_sum_that_reaches_a_relu_only_later_still_collapses() -> None:
     # ResNet v1 without its ReLU after the add: the sum goes on to the next add and its ReLU, but the conv
     # that reads it reads it linearly; and a ReLU whose output nothing uses makes nothing nonlinear.
