@@ -595,7 +595,7 @@ class _Importer:
             return
         if not mapped.layers:  # Identity, a reshape of a 1×1×n vector, a Transpose: later nodes read its input
             source = node.source()
-            self.values[raw.output[0]] = Tensor(source.name, mapped.rank, mapped.layout, mapped.groups)
+            self.values[raw.output[0]] = Tensor(source.name, mapped.rank, mapped.layout, mapped.groups, mapped.parts)
             return
         if len(self.layers) + len(mapped.layers) > MAX_LAYERS:
             raise _TooManyLayers
@@ -613,7 +613,7 @@ class _Importer:
             self.layers.append(layer)
             self.origins.append(record)
             self.producers[name] = record
-            previous = [Tensor(name, mapped.rank, mapped.layout, mapped.groups)]
+            previous = [Tensor(name, mapped.rank, mapped.layout, mapped.groups, mapped.parts)]
         self.emitted.append(record)
         self.values[raw.output[0]] = previous[0]
 

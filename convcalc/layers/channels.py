@@ -144,8 +144,8 @@ def _read_onnx_split(node: OnnxNode) -> OnnxMapped:
 
 
 def _read_onnx_split_to_sequence(node: OnnxNode) -> OnnxMapped:
-    """SplitToSequence of the channels into equal parts (the dynamo exporter's chunk): no layer yet; each
-    SequenceAt that picks a part is a split."""
+    """SplitToSequence of the channels (the dynamo exporter's chunk, or split with sizes: FasterNet's partial
+    conv): no layer yet; each SequenceAt that picks a part is a split."""
     node.needs_volume()
     shape = node.input_shapes[0]
     axis = node.integer("axis", 0)
@@ -153,10 +153,13 @@ def _read_onnx_split_to_sequence(node: OnnxNode) -> OnnxMapped:
     depth = shape[1] if shape is not None else None
     if not channel_axis(node, axis, 4) or depth is None or not sizes:
         raise node.refuse(f"splits axis {axis}: convcalc splits the channels (axis 1) of known depth, sizes given")
-    size = int(sizes[0])
-    if any(int(v) != size for v in sizes) or size < 1 or depth % size:
-        raise node.refuse(f"split sizes {[int(v) for v in sizes]} of {depth} channels: convcalc reads equal parts")
-    return OnnxMapped([], 5, layout=SEQUENCE, groups=depth // size)
+    parts = tuple(int(v) for v in sizes)
+    if len(parts) == 1 and parts[0] >= 1 and depth % parts[0] == 0:
+        parts = (parts[0],) * (depth // parts[0])  # one size: parts of that size
+    if min(parts) < 1 or sum(parts) != depth:
+        raise node.refuse(f"split sizes {list(parts)} do not cut {depth} channels")
+    equal = len(set(parts)) == 1
+    return OnnxMapped([], 5, layout=SEQUENCE, groups=len(parts), parts=() if equal else parts)
 
 
 def _read_onnx_sequence_at(node: OnnxNode) -> OnnxMapped:
@@ -166,6 +169,11 @@ def _read_onnx_sequence_at(node: OnnxNode) -> OnnxMapped:
     if source.layout != SEQUENCE or position is None or len(position) != 1:
         raise node.refuse("convcalc reads SequenceAt only of a SplitToSequence of the channels, at a constant position")
     part = int(position[0]) + (source.groups if position[0] < 0 else 0)
+    if not 0 <= part < source.groups:
+        raise node.refuse(f"picks part {int(position[0])} of {source.groups}")
+    if source.parts:
+        start = sum(source.parts[:part])
+        return OnnxMapped([{"type": "split", "start": start, "stop": start + source.parts[part]}], 4, reads_layout=True)
     return OnnxMapped([{"type": "split", "parts": source.groups, "part": part}], 4, reads_layout=True)
 
 

@@ -172,6 +172,8 @@ class Tensor(NamedTuple):
     """"" for channels last, or a step of the channel split and shuffle patterns (``CHANNELS_FIRST`` …)."""
     groups: int = 0
     """In the ``GROUPED`` layout: g."""
+    parts: tuple[int, ...] = ()
+    """In the ONNX ``SEQUENCE`` layout: the channels of each part, where the parts differ."""
 
 
 class Refusal(Exception):

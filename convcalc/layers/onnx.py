@@ -204,6 +204,8 @@ class OnnxMapped(NamedTuple):
     """The output's layout ("" for NCHW or (N, n); see :data:`LAYOUTS`)."""
     groups: int = 0
     """In the ``GROUPED`` layout: g."""
+    parts: tuple[int, ...] = ()
+    """In the ``SEQUENCE`` layout: the channels of each part, where the parts differ."""
     reads_layout: bool = False
     """The reader understood a rearranged input (one in a layout); other readers' are refused."""
     branches: list[list[dict[str, Any]]] | None = None

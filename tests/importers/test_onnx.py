@@ -365,6 +365,29 @@ def test_pools_that_leave_out_pads_as_same_does_are_same_pools(tmp_path: Path) -
     assert facts.layers[-1].output_shape == Shape(4, 4, 3)
 
 
+def test_a_sequence_split_into_unequal_parts_is_a_split_per_part(tmp_path: Path) -> None:
+    # FasterNet's partial conv, torch.split(x, [1, 3], dim=1) as the dynamo exporter writes it: SplitToSequence,
+    # then SequenceAt of each part (a negative position counts from the end).
+    nodes = [
+        _ints("sizes", [1, 3]),
+        helper.make_node("SplitToSequence", ["x", "sizes"], ["parts"], name="cut", axis=1),
+        _ints("first", [0]),
+        helper.make_node("SequenceAt", ["parts", "first"], ["a"], name="conv_part"),
+        _ints("last", [-1]),
+        helper.make_node("SequenceAt", ["parts", "last"], ["b"], name="untouched"),
+        helper.make_node("Conv", ["a", "w"], ["c"], name="partial", pads=[1, 1, 1, 1]),
+        helper.make_node("Concat", ["c", "b"], ["y"], name="cat", axis=1),
+    ]
+    for node in nodes:
+        if node.op_type == "Constant" and node.output[0] in ("first", "last"):
+            node.attribute[0].t.dims[:] = []  # a scalar position
+    layers = read_onnx_file(_save(_model(nodes, [_weight("w", [1, 1, 3, 3])], [1, 4, 8, 8]), tmp_path)).spec["layers"]
+    splits = [(layer["name"], layer["start"], layer["stop"]) for layer in layers if layer["type"] == "split"]
+    assert splits == [("conv_part", 0, 1), ("untouched", 1, 4)]
+    uneven = [_ints("sizes", [1, 2]), helper.make_node("SplitToSequence", ["x", "sizes"], ["y"], name="cut", axis=1)]
+    assert "split sizes [1, 2] do not cut 4 channels" in _refusal(_save(_model(uneven, [], [1, 4, 8, 8]), tmp_path))
+
+
 def test_arithmetic_with_a_number_is_a_rescaling(tmp_path: Path) -> None:
     # NFNet's and Inception-ResNet's x·0.17, MobileOne's x + 0, RepViT's (a + b) / 2: numbers written into the
     # graph (Constant nodes), no parameters.
