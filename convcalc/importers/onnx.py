@@ -528,7 +528,8 @@ class _Importer:
         values: tuple[float, ...] | None = None
         dims: tuple[int, ...] | None = None
         stored: frozenset[str] = frozenset()
-        initializer = False  # read from an initializer, kept through plumbing that only reshapes or casts it
+        # computed from an initializer (sliced, gathered, added to…): what may be a trained value
+        initializer = any(isinstance(item, Constant) and item.initializer for item in inputs)
         op = raw.op_type
         if op == "Constant":
             tensor = attributes.get("value")
@@ -553,12 +554,11 @@ class _Importer:
                 values = tuple(float(s or 0) for s in shape[start:end])
         elif op == "Reshape" and isinstance(first, Constant):
             values, stored = first.values, first.stored  # a stored tensor reshaped is still its parameters
-            initializer = first.initializer
             dims = _reshaped(first, inputs[1] if len(inputs) > 1 else None, attributes.get("allowzero", 0))
         elif op in ("Unsqueeze", "Squeeze", "Flatten") and isinstance(first, Constant):
-            values, stored, initializer = first.values, first.stored, first.initializer
+            values, stored = first.values, first.stored
         elif op in ("Cast", "CastLike") and isinstance(first, Constant):
-            values, initializer = first.values, first.initializer
+            values = first.values
         elif op == "ConstantOfShape" and isinstance(first, Constant) and first.values is not None:
             values, dims = _filled(first.values, attributes.get("value"))
         elif op == "Slice" and isinstance(first, Constant):

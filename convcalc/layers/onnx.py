@@ -228,6 +228,8 @@ def written_number(node: OnnxNode) -> tuple[int, float] | None:
     constant = node.inputs[position]
     if not isinstance(constant, Constant) or constant.initializer or constant.values is None:
         return None
+    if constant.dims is not None and len(constant.dims) > node.sources[0].rank:
+        return None  # it would add axes to the data's shape
     if len(constant.values) != 1 or not math.isfinite(constant.values[0]):
         return None
     return position, shortest_float(float(constant.values[0]))

@@ -220,8 +220,9 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     zero padding and cropping: nothing that widens the field) at a coarser stride, moved by whole pixels
     of its grid, all less than a stride apart (NASNet's factorised reduction, YOLOv5's Focus,
     space-to-depth). The gathered volume stands for each centre it gathers, a row and a column together,
-    so a branch centred on any of them merges with it aligned, and so does what a later merge of the two
-    shares. A network without such a concat is judged on each layer's own start.
+    so a branch centred on any of them (or less than half a step from one) merges with it aligned, and so
+    does what a later merge of the two shares. A network without such a concat is judged on each layer's
+    own start.
 
     ## Why is this bad
     Merging values whose fields are centred on different input pixels mixes features of neighbouring
@@ -358,11 +359,28 @@ class _Phases:
         return frozenset.intersection(*(self._of(source) for source in sources))
 
     def aligned(self, layer: LayerFacts) -> bool:
-        """Whether ``layer`` gathers phases, or the inputs it merges on its grid share a jump and a centre. A merge
-        that does not fit (CC105, CC106) is judged on its inputs' own starts."""
+        """Whether ``layer`` gathers phases, or the inputs it merges on its grid share a jump and stand for centres
+        less than half a step apart (one of the first input's, within half a step of one of every other's). A
+        merge that does not fit (CC105, CC106) is judged on its inputs' own starts."""
         if not _fits(layer):
             return False
-        return self._gathers(layer) or bool(self._shared([source for _, _, source in _grid_fields(self._net, layer)]))
+        if self._gathers(layer):
+            return True
+        sources = [source for _, _, source in _grid_fields(self._net, layer)]
+        jumps = {_jumps(*_fields_of(self._net, source)) for source in sources}
+        if len(jumps) != 1:
+            return False
+        (rows_jump, cols_jump), (first, *others) = jumps.pop(), [self._of(source) for source in sources]
+        return any(
+            all(
+                any(
+                    2 * abs(row - other_row) < rows_jump and 2 * abs(col - other_col) < cols_jump
+                    for other_row, other_col in other
+                )
+                for other in others
+            )
+            for row, col in first
+        )
 
     def _gathers(self, layer: LayerFacts) -> bool:
         """A concat of samplings of one volume at phases of a coarser grid. Its inputs share the jump J and read

@@ -79,31 +79,41 @@ def _passes_on(layer: LayerFacts) -> bool:
     return len(layer.inputs) == 1 and not layer.traits.weighted and not is_nonlinear(layer)
 
 
+_BLOCK = 64
+"""How many layers after a conv CC303 looks for the residual add that closes the block the conv starts."""
+
+
 class _Branches:
     """What reads a layer's output through single-input layers without weights (normalisation, dropout,
     padding): a live activation (a pre-activation branch) or product (a squeeze-and-excite gate), or an ``add``
-    (a residual sum). Each layer's
-    answer is worked out when first asked, from the readers, which are gathered once."""
+    (a residual sum). Each answer is worked out when first asked, from the readers, which are gathered once."""
 
     def __init__(self, net: NetworkFacts) -> None:
         self._net = net
         self._readers: dict[int, list[int]] | None = None
         self._live: set[int] | None = None
-        self._answers: dict[int, tuple[bool, bool]] = {}
+        self._answers: dict[int, tuple[bool, bool, frozenset[int]]] = {}
+        self._twins: dict[int, LayerFacts | None] = {}
         self._linear_streams: bool | None = None
 
-    def _answer(self, index: int) -> tuple[bool, bool]:
+    def _readers_of(self) -> dict[int, list[int]]:
+        if self._readers is None:
+            self._readers = readers_of(self._net)
+        return self._readers
+
+    def _answer(self, index: int) -> tuple[bool, bool, frozenset[int]]:
+        """Whether a live activation or product reads ``index``, whether an add does, and which adds."""
         answer = self._answers.get(index)
         if answer is None:
-            net = self._net
-            readers = self._readers = self._readers if self._readers is not None else readers_of(net)
-            activated = summed = False
+            net, readers = self._net, self._readers_of()
+            activated = False
+            sums: set[int] = set()
             stack, seen = [index], {index}
             while stack:
                 for reader_index in readers.get(stack.pop(), ()):
                     reader = net.layers[reader_index]
                     if reader.type == "add":
-                        summed = True
+                        sums.add(reader_index)
                     elif kind_of(reader) is not None or (reader.traits.merge and is_nonlinear(reader)):
                         # an activation, or a product with another branch (a squeeze-and-excite gate); not a max
                         # pool, which Inception's pool branch is, beside the convs a lost ReLU leaves linear
@@ -112,62 +122,116 @@ class _Branches:
                     elif reader_index not in seen and _passes_on(reader):
                         seen.add(reader_index)
                         stack.append(reader_index)
-            answer = self._answers[index] = (activated, summed)
+            answer = self._answers[index] = (activated, bool(sums), frozenset(sums))
         return answer
 
     def activated(self, index: int) -> bool:
         return self._answer(index)[0]
 
-    def linear_streams(self) -> bool:
-        """Whether most ``add`` layers of the network feed no live activation: its sums are linear by design
-        (MobileNetV2 and what followed it; RepGhostNet, whose re-parameterisable sums inside a block may have
-        their ReLU), where a ResNet or RegNet that lost one ReLU after an add has the others."""
-        if self._linear_streams is None:
-            activated = [self.activated(layer.index) for layer in self._net.layers if layer.type == "add"]
-            self._linear_streams = 2 * activated.count(False) > len(activated)
-        return self._linear_streams
-
-    def sums_of(self, index: int) -> set[int]:
-        """The ``add`` layers that read ``index``'s output through single-input layers without weights."""
-        net = self._net
-        readers = self._readers = self._readers if self._readers is not None else readers_of(net)
-        sums: set[int] = set()
-        stack, seen = [index], {index}
-        while stack:
-            for reader_index in readers.get(stack.pop(), ()):
-                reader = net.layers[reader_index]
-                if reader.type == "add":
-                    sums.add(reader_index)
-                elif reader_index not in seen and _passes_on(reader):
-                    seen.add(reader_index)
-                    stack.append(reader_index)
-        return sums
-
-    def wider_twins(self, layer: LayerFacts) -> list[LayerFacts]:
-        """Convs that read what ``layer`` reads with a wider window, to the same shape, summed with it: the
-        branches of a block re-parameterised into one conv after training (RepVGG, MobileOne, RepViT: a 3×3, a
-        1×1 and the identity, added), of which ``layer`` is the narrower part."""
-        net = self._net
-        window = layer.window
-        if window is None or len(layer.inputs) != 1:
-            return []
-        readers = self._readers = self._readers if self._readers is not None else readers_of(net)
-        twins = []
-        for index in readers.get(layer.inputs[0], ()):
-            other = net.layers[index]
-            wider = other.window is not None and max(other.window.kernel) > max(window.kernel)
-            if wider and other.traits.convolution and other.output_shape == layer.output_shape:
-                twins.append(other)
-        if not twins:
-            return []
-        sums = self.sums_of(layer.index)
-        return [twin for twin in twins if sums & self.sums_of(twin.index)]
-
     def summed(self, index: int) -> bool:
         return self._answer(index)[1]
 
+    def linear_streams(self) -> bool:
+        """Whether the network's residual streams are linear by design (MobileNetV2 and what followed it): of its
+        adds that an activation or another add reads (the sums a stream is made of, not a sum a conv alone reads,
+        as in Res2Net's blocks), at least two, and most, feed no live activation, while the blocks between them
+        have activations (a network without any is no design); a ResNet or RegNet that lost one ReLU after an add
+        has the others (RepGhostNet's re-parameterisable sums inside a block may keep theirs)."""
+        if self._linear_streams is None:
+            net = self._net
+            streams = [self._answer(layer.index) for layer in net.layers if layer.type == "add"]
+            linear = sum(1 for activated, summed, _ in streams if summed and not activated)
+            activated = sum(1 for answer in streams if answer[0])
+            # and the blocks between the sums have their nonlinearity: a network without any is no design
+            self._live = self._live if self._live is not None else reaching_output(net)
+            inside = any(kind_of(net.layers[index]) is not None for index in self._live)
+            self._linear_streams = linear >= 2 and linear > activated and inside
+        return self._linear_streams
+
+    def on_a_stream(self, later: LayerFacts, earlier: LayerFacts) -> bool:
+        """Whether ``later`` reads ``earlier`` as a residual stream: through an add that ``earlier`` feeds (and
+        adds and single-input layers without weights after it: RepGhostNet's re-parameterisable sum, then the
+        block's residual one), or as the first layer of a block whose residual add ``earlier`` feeds (FBNet's
+        expansion-1 block reads the projection before it, which the block's own add sums)."""
+        return self._reads_a_sum_of(later, earlier) or self._block_closed_by_a_sum_of(later, earlier)
+
+    def _block_closed_by_a_sum_of(self, later: LayerFacts, earlier: LayerFacts) -> bool:
+        sums, readers = self._answer(earlier.index)[2], self._readers_of()
+        stack, seen = [later.index], {later.index}
+        while stack and len(seen) <= _BLOCK:
+            for reader in readers.get(stack.pop(), ()):
+                if reader in sums:
+                    return True
+                if reader not in seen:
+                    seen.add(reader)
+                    stack.append(reader)
+        return False
+
+    def _reads_a_sum_of(self, later: LayerFacts, earlier: LayerFacts) -> bool:
+        sums, net = self._answer(earlier.index)[2], self._net
+        stack = [source for source in later.inputs if source >= 0]
+        seen = set(stack)
+        while stack:
+            index = stack.pop()
+            if index in sums:
+                return True
+            layer = net.layers[index]
+            if layer.type == "add" or _passes_on(layer):
+                for source in layer.inputs:
+                    if source >= 0 and source not in seen:
+                        seen.add(source)
+                        stack.append(source)
+        return False
+
+    def widest_twin(self, layer: LayerFacts) -> LayerFacts | None:
+        """The widest conv of ``layer``'s kind that reads what it reads with a wider window, the same stride,
+        groups and output shape, summed with it: the conv a block re-parameterised after training folds into
+        (RepVGG, MobileOne, RepViT: a 3×3, a 1×1 and the identity, added), of which ``layer`` is a narrower
+        branch. None for a layer that is no such branch."""
+        if layer.index not in self._twins:
+            twins = self._find_twins(layer)
+            widest = max(twins, key=lambda twin: _area(twin.window.kernel) if twin.window else 0, default=None)
+            self._twins[layer.index] = widest
+        return self._twins[layer.index]
+
+    def _find_twins(self, layer: LayerFacts) -> list[LayerFacts]:
+        net, window = self._net, layer.window
+        if window is None or len(layer.inputs) != 1 or not layer.traits.weighted:
+            return []
+        twins = []
+        for index in self._readers_of().get(layer.inputs[0], ()):
+            other = net.layers[index]
+            if (
+                other.type != layer.type
+                or other.window is None
+                or other.window.stride != window.stride
+                or other.output_shape != layer.output_shape
+                or max(other.window.kernel) <= max(window.kernel)
+                # one kernel position's weights: the same channels connected (the same groups)
+                or other.weights * _area(window.kernel) != layer.weights * _area(other.window.kernel)
+            ):
+                continue
+            twins.append(other)
+        sums = self._answer(layer.index)[2]
+        return [twin for twin in twins if sums & self._answer(twin.index)[2]]
+
+
+def _area(kernel: tuple[int, int]) -> int:
+    return kernel[0] * kernel[1]
+
 
 def _intended(earlier: LayerFacts, later: LayerFacts, branches: _Branches) -> bool:
+    """Linear pairs that are designs, not slips (:func:`_designed`), and the narrow branches of a
+    re-parameterised block, judged as the wider conv each folds into."""
+    if _designed(earlier, later, branches):
+        return True
+    folded_later, folded_earlier = branches.widest_twin(later), branches.widest_twin(earlier)
+    return (folded_later is not None and _designed(earlier, folded_later, branches)) or (
+        folded_earlier is not None and _designed(folded_earlier, later, branches)
+    )
+
+
+def _designed(earlier: LayerFacts, later: LayerFacts, branches: _Branches) -> bool:
     """Linear pairs that are designs, not slips: a factorised conv — a per-channel F×F conv then a
     1×1 conv (a separable conv written out; Xception found no nonlinearity between them works best), or any
     conv then a conv that starts with a per-channel F×F (alone or before a 1×1), which adds D·F² weights of
@@ -185,22 +249,18 @@ def _intended(earlier: LayerFacts, later: LayerFacts, branches: _Branches) -> bo
     projects = _pointwise(earlier) and earlier.output_shape.depth <= earlier.input_shape.depth
     widens = later.traits.convolution and later.output_shape.depth > later.input_shape.depth
     expands = widens and (_pointwise(later) or branches.summed(earlier.index))
-    # In a network whose residual sums are all linear (no activation reads any: the design of MobileNetV2's
-    # descendants, not a lost ReLU), a 1×1 writing into the stream that the next block's 1×1 reads without
-    # narrowing: a projection shortcut (GhostNet's) or an expansion-1 block (FBNet's).
+    # In a network whose residual streams are linear by design (not a lost ReLU), a 1×1 writing into a stream
+    # that the next block's 1×1 reads through the sum without narrowing it: a projection shortcut (GhostNet's)
+    # or an expansion-1 block (FBNet's).
     streams = (
         _pointwise(earlier)
         and _pointwise(later)
         and later.output_shape.depth >= later.input_shape.depth
         and branches.summed(earlier.index)
+        and branches.on_a_stream(later, earlier)
         and branches.linear_streams()
     )
-    if factorised or (projects and expands) or streams or _upsamples(earlier) or _upsamples(later):
-        return True
-    # A narrow branch of a re-parameterised block is judged as the wider conv it is folded into.
-    return any(_intended(earlier, twin, branches) for twin in branches.wider_twins(later)) or any(
-        _intended(twin, later, branches) for twin in branches.wider_twins(earlier)
-    )
+    return factorised or (projects and expands) or streams or _upsamples(earlier) or _upsamples(later)
 
 
 def _relu_before(layer: LayerFacts, taken: set[str]) -> Fix:
@@ -280,7 +340,8 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     live activation or a `multiply` reads what flows between the two, directly or through normalisation, dropout or
     padding: a ReLU reads what it computes (Xception's sum feeds both the next block's ReLU and its shortcut conv),
     or a gate multiplies it (squeeze-and-excite on a conv without an activation: SE-ResNeXt's last conv, its squeeze
-    path linear on its own). A max pool beside the convs does not count (Inception's pool branch). A sum that
+    path linear on its own; so a ReLU lost right before a squeeze-and-excite block goes unreported, as that design
+    looks the same). A max pool beside the convs does not count (Inception's pool branch). A sum that
     reaches a ReLU only through a later add (a ResNet that lost its ReLU after the add) still collapses.
 
     ## Why is this bad

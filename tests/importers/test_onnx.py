@@ -417,6 +417,23 @@ def test_arithmetic_with_a_number_is_a_rescaling(tmp_path: Path) -> None:
     stored = [helper.make_node("Mul", ["x", "s"], ["y"], name="learned")]
     message = _refusal(_save(_model(stored, [_weight("s", [])], [1, 3, 8, 8]), tmp_path))
     assert "node 'learned' (Mul): multiplies by a constant tensor" in message
+    # Nor is a number computed from one: x·(1 + γ), or a slice of a stored vector.
+    plus = [
+        number("one", 1.0),
+        helper.make_node("Add", ["one", "g"], ["k"]),
+        helper.make_node("Mul", ["x", "k"], ["y"], name="plus"),
+    ]
+    assert "node 'plus' (Mul): multiplies by a constant tensor" in _refusal(
+        _save(_model(plus, [_weight("g", [1])], [1, 3, 8, 8]), tmp_path)
+    )
+    # A number with more axes than the data would add axes to its shape: no rescaling.
+    five = [
+        helper.make_node(
+            "Constant", [], ["k"], value=helper.make_tensor("k", TensorProto.FLOAT, [1, 1, 1, 1, 1], [2.0])
+        ),
+        helper.make_node("Mul", ["x", "k"], ["y"], name="wider"),
+    ]
+    assert "node 'wider' (Mul)" in _refusal(_save(_model(five, [], [1, 3, 8, 8]), tmp_path))
     over = [number("one", 1.0), helper.make_node("Div", ["one", "x"], ["y"], name="reciprocal")]
     assert "node 'reciprocal' (Div): divides tensors" in _refusal(_save(_model(over, [], [1, 3, 8, 8]), tmp_path))
     both = [helper.make_node("Sub", ["x", "x"], ["y"], name="difference")]

@@ -331,7 +331,7 @@ def test_cc303_a_squeeze_and_excite_gate_on_a_linear_output_is_its_nonlinearity(
 def test_cc303_a_linear_residual_stream_is_a_design_where_no_sum_is_activated() -> None:
     # GhostNet: a 1×1 projection shortcut widens into the linear stream that the next block's 1×1 expands; FBNet's
     # expansion-1 block reads the stream with a 1×1 that keeps its width. No add of the network feeds an
-    # activation: the streams are linear by design, as MobileNetV2's are.
+    # activation: the streams are linear by design, as MobileNetV2's are. One add alone is no stream.
     def network(*, activated_sum: bool) -> dict[str, Any]:
         layers: list[dict[str, Any]] = [
             conv("expand", filters=48, kernel=1, padding=0),
@@ -346,8 +346,17 @@ def test_cc303_a_linear_residual_stream_is_a_design_where_no_sum_is_activated() 
             conv("next_project", filters=12, kernel=1, padding=0),
             {"type": "add", "name": "stream2", "inputs": ["next_project", "stream"]},
         ]
-        if activated_sum:  # a ResNet-like network: its other sum has its ReLU, so this one lost its own
+        if activated_sum:  # a ResNet-like network: its other sums have their ReLU, so this one lost its own
             layers.append({"type": "relu", "name": "stream2_relu"})
+        last = layers[-1]["name"]
+        layers += [
+            conv("third_expand", filters=12, kernel=1, padding=0),
+            {"type": "relu", "name": "third_relu"},
+            conv("third_project", filters=12, kernel=1, padding=0),
+            {"type": "add", "name": "stream3", "inputs": ["third_project", last]},
+        ]
+        if activated_sum:
+            layers.append({"type": "relu", "name": "stream3_relu"})
         head = [conv("head", filters=24, kernel=1, padding=0), {"type": "relu"}, {"type": "global_pool"}]
         return {"input": [8, 8, 8], "layers": [*layers, *head, {"type": "fc", "units": 10}]}
 
@@ -356,6 +365,14 @@ def test_cc303_a_linear_residual_stream_is_a_design_where_no_sum_is_activated() 
     narrowing = network(activated_sum=False)
     narrowing["layers"][7]["filters"] = 6  # a 1×1 that narrows the stream is no expansion: one linear map
     assert where(narrowing, "CC303") == [7]
+    one_add = network(activated_sum=False)
+    one_add["layers"][11:15] = []  # no third block
+    one_add["layers"][11]["inputs"] = ["stream2"]
+    assert where(one_add, "CC303") == [7, 11]
+    # A 1×1 reading a 1×1 that an unrelated add reads too reads no stream.
+    beside = network(activated_sum=False)
+    beside["layers"][7]["inputs"] = ["shortcut"]
+    assert 7 in where(beside, "CC303")
 
 
 def test_cc303_a_re_parameterised_branch_is_judged_as_the_conv_it_folds_into() -> None:
@@ -380,6 +397,10 @@ def test_cc303_a_re_parameterised_branch_is_judged_as_the_conv_it_folds_into() -
 
     assert where(mixer(3), "CC303") == []
     assert where(mixer(1), "CC303") == [2, 4, 7]
+    # A full 1×1 beside a depthwise 3×3 folds into no depthwise conv: it is judged as itself.
+    other_kind = mixer(3)
+    other_kind["layers"][2] = conv("narrow", filters=16, kernel=1, padding=0)
+    assert 2 in where(other_kind, "CC303")
 
 
 def test_cc303_a_sum_that_reaches_a_relu_only_later_still_collapses() -> None:
@@ -864,6 +885,24 @@ def test_cc309_only_samplings_within_a_stride_of_each_other_gather() -> None:
         ],
     }
     assert where(convs, "CC309") == [2]
+
+
+def test_cc309_a_branch_less_than_half_a_step_from_a_gathered_phase_is_aligned() -> None:
+    layers = [
+        *_phase("a", 0, 0),
+        *_phase("b", 1, 1),
+        {"type": "concat", "name": "gather", "inputs": ["a", "b"]},
+        {"type": "zero_padding", "padding": [[0, 2], [0, 2]], "name": "pad", "inputs": ["input"]},
+        {"type": "conv", "filters": 4, "kernel": 4, "stride": 2, "name": "branch"},
+        {"type": "concat", "inputs": ["gather", "branch"]},
+    ]
+    spec = {"input": [16, 16, 4], "layers": layers}
+    fields = {layer.name: layer.rf_rows for layer in analyze_spec(spec).layers}
+    assert (fields["gather"].start, fields["branch"].start, fields["gather"].jump) == (0.5, 2, 2)  # 1.5 + ¼ step
+    assert where(spec, "CC309") == []
+    layers[-3]["padding"] = [[0, 4], [0, 4]]
+    layers[-2] = {"type": "conv", "filters": 4, "kernel": 6, "stride": 2, "name": "branch"}
+    assert where(spec, "CC309") == [9]  # centred at 3: more than half a step from both phases
 
 
 def test_cc309_phases_end_where_the_grid_does() -> None:
