@@ -201,17 +201,24 @@ def _export_onnx(torch: Any, module: Any, sample: Any, path: str) -> str:
     dynamo exporter takes ~2 s. PyTorch deprecates it and warns on every call, about convcalc's choice rather
     than the caller's code, so those warnings are silenced here. Where it fails (a module it cannot trace, or a
     PyTorch that has dropped it) the dynamo exporter, which needs onnxscript, tries next, unoptimised so that
-    batchnorms stay."""
+    batchnorms stay. A PyTorch before the dynamo exporter (2.1 to 2.4: no ``dynamo`` keyword) has the
+    TorchScript one alone."""
+    import inspect
+
+    has_dynamo = "dynamo" in inspect.signature(torch.onnx.export).parameters
+    chosen = {"dynamo": False} if has_dynamo else {}
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings(
                 "ignore", message="You are using the legacy TorchScript", category=DeprecationWarning
             )
             warnings.filterwarnings("ignore", message="The feature will be removed", category=DeprecationWarning)
-            torch.onnx.export(module, (sample,), path, dynamo=False, do_constant_folding=False)
+            torch.onnx.export(module, (sample,), path, do_constant_folding=False, **chosen)
         return ""
     except Exception as exc:  # the exporter's own error, whatever it is
         legacy = f"{type(exc).__name__}: {exc!s:.300}"
+    if not has_dynamo:
+        return legacy
     if not is_installed("onnxscript"):
         return f"{legacy}; the dynamo exporter, which might read it, needs onnxscript: pip install onnxscript"
     if "tensorflow" in sys.modules and "triton" not in sys.modules and is_installed("triton"):

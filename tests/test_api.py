@@ -341,6 +341,22 @@ def test_a_pytorch_module_the_torchscript_exporter_fails_on_is_exported_by_dynam
         ), outcome["refused"]
 
 
+def test_a_pytorch_before_the_dynamo_exporter_uses_the_torchscript_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.optional import module
+
+    torch = module("torch", "pip install -e '.[torch]'")
+    module("onnx", "pip install -e '.[onnx]'")
+    export, calls = torch.onnx.export, []
+
+    def before_2_5(model: Any, args: Any, f: Any, do_constant_folding: bool = True) -> Any:  # no dynamo keyword
+        calls.append(do_constant_folding)
+        return export(model, args, f, do_constant_folding=do_constant_folding, dynamo=False)
+
+    monkeypatch.setattr(torch.onnx, "export", before_2_5)
+    report = check(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)), input=(8, 8, 3))
+    assert calls == [False] and report.checked.facts.total_params == 3 * 3 * 3 * 4 + 4
+
+
 def test_the_dynamo_exporter_is_not_tried_where_it_would_crash_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.optional import module
 
