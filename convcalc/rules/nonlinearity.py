@@ -263,6 +263,49 @@ def _designed(earlier: LayerFacts, later: LayerFacts, branches: _Branches) -> bo
     return factorised or (projects and expands) or streams or _upsamples(earlier) or _upsamples(later)
 
 
+def _partial_conv_source(net: NetworkFacts, concat: LayerFacts) -> int | None:
+    """The volume a partial conv splits, when ``concat`` is one: each input a part of one volume (a ``split``,
+    through single-input layers without weights), at least one part through a spatial conv and at least one
+    untouched (FasterNet's PConv, InceptionNeXt's token mixer: a conv on some channels, the rest passed on).
+    None for any other layer."""
+    if concat.type != "concat":
+        return None
+    volume: set[int] = set()
+    convolved = untouched = False
+    for source in concat.inputs:
+        layer = net.layers[source] if source >= 0 else None
+        while layer is not None and _passes_on(layer) and layer.type != "split":
+            layer = net.layers[layer.inputs[0]] if layer.inputs[0] >= 0 else None
+        if layer is not None and layer.type == "split":
+            untouched = True
+        elif layer is not None and layer.traits.convolution and _spatial(layer) and layer.inputs[0] >= 0:
+            convolved = True
+            layer = net.layers[layer.inputs[0]]
+            if layer.type != "split":
+                return None
+        else:
+            return None
+        volume.add(layer.inputs[0])
+    return volume.pop() if len(volume) == 1 and convolved and untouched else None
+
+
+def _through_a_partial_conv(net: NetworkFacts, path: list[LayerFacts], later: LayerFacts) -> bool:
+    """Whether the linear path from ``path[0]`` to ``later`` runs through a partial conv: through its untouched
+    channels (then the partial conv, a layer with weights once folded, stands between the two), or out of its
+    conv into a 1×1 (a conv on some channels then a 1×1 over all: a T-shaped conv, factorised as a separable
+    conv is)."""
+    steps = [*path, later]
+    for position, layer in enumerate(steps[1:], start=1):
+        if layer.type != "concat" or _partial_conv_source(net, layer) is None:
+            continue
+        entered = steps[position - 1]
+        if any(step.type == "split" for step in steps[1:position]):
+            return True  # the untouched part
+        if entered is steps[0] and entered.traits.convolution and _pointwise(later):
+            return True  # the partial conv itself, then a 1×1
+    return False
+
+
 def _relu_before(layer: LayerFacts, taken: set[str]) -> Fix:
     """Insert a ReLU right before ``layer``, named after it (unique among ``taken``, the spec's names)."""
     name = f"{layer.name}_relu"
@@ -335,14 +378,17 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     1×1 writing into a sum that a 1×1 reads without narrowing it: GhostNet's projection shortcut, FBNet's
     expansion-1 block, RepGhostNet's re-parameterisable branches), and a strided transposed conv (learned
     upsampling) on either side. A narrow branch of a re-parameterised block (a 1×1 added to a 3×3 of the same input:
-    RepVGG, RepViT) is judged as the wider conv it folds into. A conv with one group per channel is a per-channel
-    conv too; a per-channel 1×1 reaches across no pixels and is not exempt. And a layer does not collapse where a
-    live activation or a `multiply` reads what flows between the two, directly or through normalisation, dropout or
-    padding: a ReLU reads what it computes (Xception's sum feeds both the next block's ReLU and its shortcut conv),
-    or a gate multiplies it (squeeze-and-excite on a conv without an activation: SE-ResNeXt's last conv, its squeeze
-    path linear on its own; so a ReLU lost right before a squeeze-and-excite block goes unreported, as that design
-    looks the same). A max pool beside the convs does not count (Inception's pool branch). A sum that
-    reaches a ReLU only through a later add (a ResNet that lost its ReLU after the add) still collapses.
+    RepVGG, RepViT) is judged as the wider conv it folds into. A partial conv (a conv on some channels of a split,
+    concatenated with the rest untouched: FasterNet's PConv, InceptionNeXt's token mixer) then a 1×1 is a T-shaped
+    conv, factorised by design, and a path through its untouched channels passes the partial conv, which stands
+    between the two. A conv with one group per channel is a per-channel conv too; a per-channel 1×1 reaches across
+    no pixels and is not exempt. And a layer does not collapse where a live activation or a `multiply` reads what
+    flows between the two, directly or through normalisation, dropout or padding: a ReLU reads what it computes
+    (Xception's sum feeds both the next block's ReLU and its shortcut conv), or a gate multiplies it
+    (squeeze-and-excite on a conv without an activation: SE-ResNeXt's last conv, its squeeze path linear on its own;
+    so a ReLU lost right before a squeeze-and-excite block goes unreported, as that design looks the same). A max
+    pool beside the convs does not count (Inception's pool branch). A sum that reaches a ReLU only through a later
+    add (a ResNet that lost its ReLU after the add) still collapses.
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,
@@ -367,6 +413,8 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
         path = [earlier]
         if any(source >= 0 and _reaches(sources, source, earlier.index) for source in later.inputs):
             path += _linear_path(net, sources, later, earlier.index)  # (a far source may be out of the kept sets)
+        if _through_a_partial_conv(net, path, later):
+            return False
         return not any(branches.activated(between.index) for between in path)
 
     for layer in net.layers:

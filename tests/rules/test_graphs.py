@@ -403,6 +403,36 @@ def test_cc303_a_re_parameterised_branch_is_judged_as_the_conv_it_folds_into() -
     assert 2 in where(other_kind, "CC303")
 
 
+def test_cc303_a_partial_conv_then_a_1x1_is_a_t_shaped_conv() -> None:
+    # FasterNet: a 3×3 conv on a quarter of the channels, the rest untouched, concatenated, then a 1×1 over all
+    # (a T-shaped conv, by design). Its conv then the 1×1, and the stem through the untouched channels, are
+    # no collapse; the stem straight into the partial 3×3 is one (a conv into a conv).
+    def block(untouched: bool) -> dict[str, Any]:
+        rest = (
+            {"type": "split", "start": 4, "stop": 16, "name": "rest", "inputs": ["stem_bn"]}
+            if untouched
+            else conv("rest", filters=12, inputs=["stem_bn"])
+        )
+        return {
+            "input": [16, 16, 3],
+            "layers": [
+                conv("stem", filters=16, kernel=4, padding=0, stride=4),
+                {"type": "batchnorm", "name": "stem_bn"},
+                {"type": "split", "start": 0, "stop": 4, "name": "part"},
+                conv("partial", filters=4),
+                rest,
+                {"type": "concat", "name": "mixed", "inputs": ["partial", "rest"]},
+                conv("expand", filters=32, kernel=1, padding=0),
+                {"type": "relu"},
+                conv("project", filters=16, kernel=1, padding=0),
+            ],
+        }
+
+    assert where(block(untouched=True), "CC303") == [3]
+    # Two convolved parts are no partial conv: both convs and the 1×1 after them collapse.
+    assert where(block(untouched=False), "CC303") == [3, 4, 6]
+
+
 def test_cc303_a_sum_that_reaches_a_relu_only_later_still_collapses() -> None:
     # ResNet v1 without its ReLU after the add: the sum goes on to the next add and its ReLU, but the conv
     # that reads it reads it linearly; and a ReLU whose output nothing uses makes nothing nonlinear.
