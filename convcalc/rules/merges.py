@@ -260,15 +260,19 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
 
 
 def _within_half_a_step(fields: list[_Fields]) -> bool:
-    """One jump on each axis, and centres less than half of it apart: each output of every input is nearest
-    the same output of the others (ResNet-D's 2×2 average shortcut beside a 3×3, stride-2 conv sits a
-    quarter of a step off)."""
-    for axis in (0, 1):
-        jumps = {field[axis].jump for field in fields}
-        starts = [field[axis].start for field in fields]
-        if len(jumps) != 1 or 2 * (max(starts) - min(starts)) >= jumps.pop():
-            return False
-    return True
+    """One jump on each axis, and centres less than half of it apart (:func:`_near`)."""
+    jumps = {_jumps(*field) for field in fields}
+    return len(jumps) == 1 and _near([(rows.start, cols.start) for rows, cols in fields], jumps.pop())
+
+
+def _near(centres: list[_Centre], jumps: tuple[Fraction, Fraction]) -> bool:
+    """Centres all less than half a step apart on each axis: each output of every input is nearest the same
+    output of the others (ResNet-D's 2×2 average shortcut beside a 3×3, stride-2 conv sits a quarter of a
+    step off)."""
+    return all(
+        2 * (max(centre[axis] for centre in centres) - min(centre[axis] for centre in centres)) < jumps[axis]
+        for axis in (0, 1)
+    )
 
 
 def _distance(first: _Fields, other: _Fields) -> tuple[bool, Fraction]:
@@ -360,8 +364,9 @@ class _Phases:
 
     def aligned(self, layer: LayerFacts) -> bool:
         """Whether ``layer`` gathers phases, or the inputs it merges on its grid share a jump and stand for centres
-        less than half a step apart (one of the first input's, within half a step of one of every other's). A
-        merge that does not fit (CC105, CC106) is judged on its inputs' own starts."""
+        less than half a step apart (one of the first input's and the nearest of every other's, as
+        :func:`_within_half_a_step` judges single centres). A merge that does not fit (CC105, CC106) is judged
+        on its inputs' own starts."""
         if not _fits(layer):
             return False
         if self._gathers(layer):
@@ -370,17 +375,13 @@ class _Phases:
         jumps = {_jumps(*_fields_of(self._net, source)) for source in sources}
         if len(jumps) != 1:
             return False
-        (rows_jump, cols_jump), (first, *others) = jumps.pop(), [self._of(source) for source in sources]
-        return any(
-            all(
-                any(
-                    2 * abs(row - other_row) < rows_jump and 2 * abs(col - other_col) < cols_jump
-                    for other_row, other_col in other
-                )
-                for other in others
-            )
-            for row, col in first
-        )
+        step, (first, *others) = jumps.pop(), [self._of(source) for source in sources]
+
+        def nearest(centre: _Centre, centres: frozenset[_Centre]) -> _Centre:
+            return min(centres, key=lambda other: max(abs(other[0] - centre[0]), abs(other[1] - centre[1])))
+
+        # One centre of each input, the nearest to one of the first's: all less than half a step apart.
+        return any(_near([centre, *(nearest(centre, other) for other in others)], step) for centre in first)
 
     def _gathers(self, layer: LayerFacts) -> bool:
         """A concat of samplings of one volume at phases of a coarser grid. Its inputs share the jump J and read

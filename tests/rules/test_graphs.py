@@ -829,6 +829,22 @@ def test_cc309_centres_less_than_half_a_step_apart_are_aligned() -> None:
     assert where(shortcut(1), "CC309") == []  # the plain 1×1, stride-2 shortcut: the same centres
     # TensorFlow's "same" on an even input pads after only: centred 1.5, half a step from the 1×1's 0.5.
     assert where(shortcut(1, main_padding="same"), "CC309") == [3]
+    # Three branches each less than half a step from the middle one, but a whole half step apart at the ends.
+    spread = {
+        "input": [16, 16, 4],
+        "layers": [
+            {"type": "zero_padding", "padding": [[1, 0], [1, 0]], "name": "before"},
+            {"type": "conv", "filters": 4, "kernel": 4, "stride": 4, "name": "early"},
+            {"type": "conv", "filters": 4, "kernel": 4, "stride": 4, "name": "middle", "inputs": ["input"]},
+            {"type": "cropping", "crop": [[1, 0], [1, 0]], "name": "cut", "inputs": ["input"]},
+            {"type": "zero_padding", "padding": [[0, 1], [0, 1]], "name": "after"},
+            {"type": "conv", "filters": 4, "kernel": 4, "stride": 4, "name": "late"},
+            {"type": "concat", "inputs": ["middle", "early", "late"]},
+        ],
+    }
+    starts = {layer.name: layer.rf_rows.start for layer in analyze_spec(spread).layers}
+    assert (starts["early"], starts["middle"], starts["late"]) == (1, 2, 3)  # at a step of 4
+    assert where(spread, "CC309") == [6]
     # The rule's own bad example: an even kernel half a pixel off, at a step of one pixel.
     bad = {
         "input": [8, 8, 4],
