@@ -101,6 +101,12 @@ class _Branches:
             self._readers = readers_of(self._net)
         return self._readers
 
+    def _live_layers(self) -> set[int]:
+        """The layers whose output reaches the network's output (a dead activation makes nothing nonlinear)."""
+        if self._live is None:
+            self._live = reaching_output(self._net)
+        return self._live
+
     def _answer(self, index: int) -> tuple[bool, bool, frozenset[int]]:
         """Whether a live activation or product reads ``index``, whether an add does, and which adds."""
         answer = self._answers.get(index)
@@ -117,8 +123,7 @@ class _Branches:
                     elif kind_of(reader) is not None or (reader.traits.merge and is_nonlinear(reader)):
                         # an activation, or a product with another branch (a squeeze-and-excite gate); not a max
                         # pool, which Inception's pool branch is, beside the convs a lost ReLU leaves linear
-                        self._live = self._live if self._live is not None else reaching_output(net)
-                        activated = activated or reader_index in self._live
+                        activated = activated or reader_index in self._live_layers()
                     elif reader_index not in seen and _passes_on(reader):
                         seen.add(reader_index)
                         stack.append(reader_index)
@@ -143,8 +148,7 @@ class _Branches:
             linear = sum(1 for activated, summed, _ in streams if summed and not activated)
             activated = sum(1 for answer in streams if answer[0])
             # and the blocks between the sums have their nonlinearity: a network without any is no design
-            self._live = self._live if self._live is not None else reaching_output(net)
-            inside = any(kind_of(net.layers[index]) is not None for index in self._live)
+            inside = any(kind_of(net.layers[index]) is not None for index in self._live_layers())
             self._linear_streams = linear >= 2 and linear > activated and inside
         return self._linear_streams
 
@@ -263,13 +267,12 @@ def _designed(earlier: LayerFacts, later: LayerFacts, branches: _Branches) -> bo
     return factorised or (projects and expands) or streams or _upsamples(earlier) or _upsamples(later)
 
 
-def _partial_conv_source(net: NetworkFacts, concat: LayerFacts) -> int | None:
-    """The volume a partial conv splits, when ``concat`` is one: each input a part of one volume (a ``split``,
-    through single-input layers without weights), at least one part through a spatial conv and at least one
-    untouched (FasterNet's PConv, InceptionNeXt's token mixer: a conv on some channels, the rest passed on).
-    None for any other layer."""
+def _is_partial_conv(net: NetworkFacts, concat: LayerFacts) -> bool:
+    """Whether ``concat`` ends a partial conv: each input a part of one volume (a ``split``, through single-input
+    layers without weights), at least one part through a spatial conv and at least one untouched (FasterNet's
+    PConv, InceptionNeXt's token mixer: a conv on some channels, the rest passed on)."""
     if concat.type != "concat":
-        return None
+        return False
     volume: set[int] = set()
     convolved = untouched = False
     for source in concat.inputs:
@@ -282,11 +285,11 @@ def _partial_conv_source(net: NetworkFacts, concat: LayerFacts) -> int | None:
             convolved = True
             layer = net.layers[layer.inputs[0]]
             if layer.type != "split":
-                return None
+                return False
         else:
-            return None
+            return False
         volume.add(layer.inputs[0])
-    return volume.pop() if len(volume) == 1 and convolved and untouched else None
+    return len(volume) == 1 and convolved and untouched
 
 
 def _through_a_partial_conv(net: NetworkFacts, path: list[LayerFacts], later: LayerFacts) -> bool:
@@ -296,7 +299,7 @@ def _through_a_partial_conv(net: NetworkFacts, path: list[LayerFacts], later: La
     conv is)."""
     steps = [*path, later]
     for position, layer in enumerate(steps[1:], start=1):
-        if layer.type != "concat" or _partial_conv_source(net, layer) is None:
+        if not _is_partial_conv(net, layer):
             continue
         entered = steps[position - 1]
         if any(step.type == "split" for step in steps[1:position]):
