@@ -62,14 +62,21 @@ def check_export(folder: Path, name: str) -> Checked:
     )
 
 
-def run(names: Iterable[str], cache: Path | None, row_of: Callable[[str, Path], Row]) -> list[Row]:
-    """``row_of`` each model, in ``cache`` (or a temporary folder), saying on stderr how far it got."""
+def run(
+    names: Iterable[str],
+    cache: Path | None,
+    export: Callable[[str, Path], dict[str, Any]],
+    row: Callable[[str, dict[str, Any], Checked], Row],
+) -> list[Row]:
+    """Each model's ``row``: its name, PyTorch's figures (``export`` makes them, once, in ``cache`` or a temporary
+    folder) and convcalc's check of its export; stderr says how far the run got."""
     with tempfile.TemporaryDirectory() as scratch:
         folder = cache or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         rows = []
         for name in names:
-            rows.append(row_of(name, folder))
+            figures = cached_figures(name, folder, export)
+            rows.append(row(name, figures, check_export(folder, name)))
             print(f"{name}: {getattr(rows[-1], 'verdict', '')}", file=sys.stderr, flush=True)
     return rows
 

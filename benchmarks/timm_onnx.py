@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
 import make_onnx_fixtures as fixtures  # noqa: E402
-from onnx_zoo import Checked, cached_figures, check_export, count_or_dash, machine, markdown_table, run  # noqa: E402
+from onnx_zoo import Checked, count_or_dash, machine, markdown_table, run  # noqa: E402
 
 MODELS = (
     "resnet18",
@@ -181,11 +181,6 @@ class Row(NamedTuple):
         return "✓" if same else "✗"
 
 
-def compare(name: str, folder: Path) -> Row:
-    figures = cached_figures(name, folder, export)
-    return Row(name, figures, check_export(folder, name))
-
-
 # ---------------------------------------------------------------- the table
 
 
@@ -229,7 +224,7 @@ def main() -> int:
     parser.add_argument("--only", action="append", choices=MODELS, help="one model (repeatable)")
     parser.add_argument("--cache", type=Path, help="keep each stripped export and its figures here, and reuse them")
     args = parser.parse_args()
-    rows = run(args.only or MODELS, args.cache, compare)
+    rows = run(args.only or MODELS, args.cache, export, Row)
     print(f"torch {torch.__version__}, timm {timm.__version__}, {date.today()}, {machine()}")
     print(table(rows))
     return 0 if all(r.verdict != "✗" for r in rows) else 1

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
 import make_onnx_fixtures as fixtures  # noqa: E402
-from onnx_zoo import Checked, cached_figures, check_export, count_or_dash, machine, markdown_table, run  # noqa: E402
+from onnx_zoo import Checked, count_or_dash, machine, markdown_table, run  # noqa: E402
 
 AUXILIARY = {"inception_v3": 3_326_696}
 """Parameters of a training-only auxiliary head that torchvision's published count includes."""
@@ -105,11 +105,6 @@ class Row(NamedTuple):
         return "✓" if same else "✗"
 
 
-def compare(name: str, folder: Path) -> Row:
-    figures = cached_figures(name, folder, export)
-    return Row(name, figures, check_export(folder, name))
-
-
 # ---------------------------------------------------------------- the table
 
 
@@ -156,7 +151,7 @@ def main() -> int:
     parser.add_argument("--only", action="append", choices=names, help="one model (repeatable)")
     parser.add_argument("--cache", type=Path, help="keep each stripped export and its figures here, and reuse them")
     args = parser.parse_args()
-    rows = run(args.only or names, args.cache, compare)
+    rows = run(args.only or names, args.cache, export, Row)
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, {date.today()}, {machine()}")
     print(table(rows))
     return 0 if all(r.verdict in ("✓", "refused (not a CNN)") for r in rows) else 1
