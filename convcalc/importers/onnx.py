@@ -31,7 +31,7 @@ from convcalc.importers.confirming import confirmed
 from convcalc.importers.names import UniqueNames
 from convcalc.layers import REGISTRY
 from convcalc.layers.keras import Refusal, Tensor
-from convcalc.layers.onnx import CHANNELS_LAST, Constant, Dims, Input, OnnxMapped, OnnxNode
+from convcalc.layers.onnx import CHANNELS_LAST, Constant, Dims, Input, OnnxMapped, OnnxNode, pad_sides
 from convcalc.loading import MAX_PROBLEMS, Problem, SpecError, capped, open_regular
 from convcalc.spec import INPUT_NAME, MAX_LAYERS
 
@@ -810,14 +810,12 @@ def _padded_max_pool(nodes: list[Any], index: int, single: Any, constants: dict[
             return None  # pads only some axes
     if attributes.get("mode", "constant") != "constant" or value is None or tuple(value) != (float("-inf"),):
         return None
-    if pads is None or len(pads) != 8 or pads[0] or pads[1] or pads[4] or pads[5] or min(pads) < 0:
+    sides = pad_sides(pads) if pads is not None else None
+    auto_pad = pool.pop("auto_pad", "NOTSET")
+    if sides is None or min(sides) < 0 or auto_pad not in ("NOTSET", "VALID"):
         return None
-    if pool.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
-        return None
-    own = pool.get("pads", [0, 0, 0, 0]) if pool.get("auto_pad", "NOTSET") == "NOTSET" else [0, 0, 0, 0]
-    added = [int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])]
-    pool["pads"] = [a + b for a, b in zip(own, added, strict=True)]
-    pool.pop("auto_pad", None)
+    own = pool.get("pads", [0, 0, 0, 0]) if auto_pad == "NOTSET" else [0, 0, 0, 0]
+    pool["pads"] = [a + b for a, b in zip(own, sides, strict=True)]
     nodes[pad] = None
     return helper.make_node("MaxPool", [raw.input[0], *node.input[1:]], list(node.output), name=node.name, **pool)
 

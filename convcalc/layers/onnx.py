@@ -45,8 +45,9 @@ class Constant(NamedTuple):
     """The initializers (or Constant nodes) it is, through Identity: what a layer reading it as a weight
     holds. Empty for a tensor computed by plumbing (an Expand of zeros), which is no parameter."""
     initializer: bool = False
-    """An initializer of the graph (through Identity, Reshape, Cast …): a stored tensor, which a model may train.
-    A Constant node's value is a number written into the graph (a Python float in the model's code)."""
+    """An initializer of the graph, or a tensor computed from one (through Identity, Reshape, Slice, arithmetic …):
+    a stored value, which a model may train. A Constant node's value is a number written into the graph (a Python
+    float in the model's code)."""
 
     @property
     def size(self) -> int | None:
@@ -216,6 +217,18 @@ def keep_layout(node: OnnxNode, layers: list[dict[str, Any]], weights: tuple[int
     """A per-position layer (an activation, a channels-last LayerNorm) on its input as it is laid out."""
     source = node.source()
     return OnnxMapped(layers, source.rank, weights=weights, layout=source.layout, reads_layout=True)
+
+
+def pad_sides(pads: Sequence[float]) -> tuple[int, int, int, int] | None:
+    """H and W's (top, left, bottom, right) of a Pad's eight pads, [n, c, top, left, n, c, bottom, right]; None
+    where the pads are not eight or touch N or C.
+
+    >>> pad_sides([0, 0, 1, 2, 0, 0, 3, 4]), pad_sides([0, 1, 0, 0, 0, 0, 0, 0])
+    ((1, 2, 3, 4), None)
+    """
+    if len(pads) != 8 or pads[0] or pads[1] or pads[4] or pads[5]:
+        return None
+    return int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])
 
 
 def written_number(node: OnnxNode) -> tuple[int, float] | None:

@@ -25,7 +25,7 @@ from convcalc.layers.base import (
 from convcalc.layers.channels import channel_crop
 from convcalc.layers.fields import NON_NEGATIVE_PAIR_SCHEMA, strict_pair
 from convcalc.layers.keras import CHANNELS_FIRST, KerasLayer, KerasOps, Mapped, Op, Tensor, compact, volume_of
-from convcalc.layers.onnx import OnnxMapped, OnnxNode
+from convcalc.layers.onnx import OnnxMapped, OnnxNode, pad_sides
 from convcalc.layers.pytorch import TorchOps, TorchStep, chw
 from convcalc.layers.tfnn import KerasOp, padding_list
 from convcalc.layers.volume import Padding, Shape, Window
@@ -115,8 +115,8 @@ def _read_onnx_pad(node: OnnxNode) -> OnnxMapped:
             raise node.refuse("pads only some axes (the axes input): convcalc reads pads of all four")
     if value != 0:
         raise node.refuse(f"pads with the value {value}: convcalc's zero_padding pads with zeros")
-    sides = [int(pads[i]) for i in (2, 3, 6, 7)] if len(pads) == 8 else []
-    if len(pads) != 8 or pads[0] or pads[1] or pads[4] or pads[5]:
+    sides = pad_sides(pads)
+    if sides is None:
         raise node.refuse(f"pads {[int(p) for p in pads]}: convcalc pads or crops H and W, not N or C")
     # Negative pads crop (PyTorch's ZeroPad2d with negative sides; NASNet's pad-then-shift in one node)
     top, left, bottom, right = sides
