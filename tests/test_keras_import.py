@@ -178,6 +178,7 @@ def every_kind(keras: Any) -> Any:
             layers.SeparableConv2D(12, 3, depth_multiplier=2, activation="gelu"),
             layers.BatchNormalization(center=False),
             layers.BatchNormalization(scale=False),
+            layers.GroupNormalization(groups=-1),  # instance normalisation: one group per channel
             layers.ReLU(max_value=6.0),
             layers.ReLU(negative_slope=0.1),
             layers.LeakyReLU(0.2),
@@ -196,6 +197,7 @@ def every_kind(keras: Any) -> Any:
             layers.Dropout(0.5),
             layers.Dense(5, activation="softmax"),
             layers.Softmax(),
+            layers.Activation("log_softmax"),
         ],
         name="every_kind",
     )
@@ -248,6 +250,8 @@ def test_every_supported_kind_matches_keras(zoo: dict[str, Saved]) -> None:
     assert names[1:3] == ["first", "first/relu"]
     assert "identity" not in names
     assert not any("inputs" in layer for layer in spec["layers"])  # a Sequential model reads in order
+    # groups=-1 (instance normalisation) is one group per channel of the 12 it reads.
+    assert [layer["groups"] for layer in spec["layers"] if layer["type"] == "group_norm"] == [12]
 
 
 def test_graphs_and_nested_models_match_keras(zoo: dict[str, Saved]) -> None:

@@ -29,6 +29,7 @@ ActivationKind = Literal[
     "sigmoid",
     "tanh",
     "softmax",
+    "log_softmax",
     "gelu",
     "swish",
     "hard_sigmoid",
@@ -39,7 +40,8 @@ ActivationKind = Literal[
     "mish",
 ]
 ACTIVATIONS: tuple[str, ...] = get_args(ActivationKind)
-"""The elementwise functions an ``activation`` layer names (softmax normalises over the depth), with Keras 3's
+"""The elementwise functions an ``activation`` layer names (softmax and log_softmax = log(softmax(x)) normalise over
+the depth), with Keras 3's
 definitions: hard_sigmoid = relu6(x + 3)/6, hard_swish = x·hard_sigmoid(x) (Keras's hard_silu), elu with α = 1,
 selu with Keras's constants, softplus = log(1 + eˣ), mish = x·tanh(softplus(x))."""
 ACTIVATION_ALIASES = {"silu": "swish"}
@@ -59,6 +61,7 @@ _TFNN_ACTIVATIONS = {
     "sigmoid": "tf.sigmoid({x})",
     "tanh": "tf.tanh({x})",
     "softmax": "tf.nn.softmax({x}, axis=-1)",
+    "log_softmax": "tf.nn.log_softmax({x}, axis=-1)",
     "gelu": "tf.nn.gelu({x}, approximate=False)",
     "swish": "tf.nn.silu({x})",
     "hard_sigmoid": "tf.nn.relu6({x} + 3.0) / 6.0",
@@ -76,6 +79,7 @@ TORCH_ACTIVATIONS = {
     "sigmoid": "nn.Sigmoid()",
     "tanh": "nn.Tanh()",
     "softmax": "nn.Softmax(dim=1)",  # over the channels, convcalc's depth
+    "log_softmax": "nn.LogSoftmax(dim=1)",
     "gelu": "nn.GELU(approximate='none')",
     "swish": "nn.SiLU()",
     "hard_sigmoid": "nn.Hardsigmoid()",  # relu6(x + 3)/6, as Keras 3
@@ -190,13 +194,21 @@ def _read_onnx_clip(node: OnnxNode) -> OnnxMapped:
     return keep_layout(node, [activation_layer(kind)])
 
 
-def _read_onnx_softmax(node: OnnxNode) -> OnnxMapped:
-    source = node.source()
-    # Before opset 13 Softmax flattened everything from its axis on: the same over channels only for vectors.
-    axis = node.integer("axis", -1 if node.opset >= 13 else 1)
-    if not channel_axis(node, axis, source.rank) or (node.opset < 13 and source.rank != 2):
-        raise node.refuse(f"softmax over axis {axis} of a rank-{source.rank} tensor: convcalc's is over the channels")
-    return OnnxMapped([activation_layer("softmax")], source.rank)
+def _read_onnx_softmax(kind: str) -> OnnxReader:
+    """Softmax or LogSoftmax over the channels."""
+
+    def reader(node: OnnxNode) -> OnnxMapped:
+        source = node.source()
+        # Before opset 13 (Log)Softmax flattened everything from its axis on: the same over channels only for
+        # vectors.
+        axis = node.integer("axis", -1 if node.opset >= 13 else 1)
+        if not channel_axis(node, axis, source.rank) or (node.opset < 13 and source.rank != 2):
+            raise node.refuse(
+                f"{kind} over axis {axis} of a rank-{source.rank} tensor: convcalc's is over the channels"
+            )
+        return OnnxMapped([activation_layer(kind)], source.rank)
+
+    return reader
 
 
 class Activation(PerPosition):
@@ -217,7 +229,8 @@ class Activation(PerPosition):
         "LeakyRelu": _read_onnx_activation("leaky_relu"),
         "Sigmoid": _read_onnx_activation("sigmoid"),
         "Tanh": _read_onnx_activation("tanh"),
-        "Softmax": _read_onnx_softmax,
+        "Softmax": _read_onnx_softmax("softmax"),
+        "LogSoftmax": _read_onnx_softmax("log_softmax"),
         "Gelu": _read_onnx_activation("gelu", approximate="none"),
         "HardSigmoid": _read_onnx_hard_sigmoid,
         "HardSwish": _read_onnx_activation("hard_swish"),

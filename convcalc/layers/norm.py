@@ -178,6 +178,18 @@ def _read_onnx_group_norm(node: OnnxNode) -> OnnxMapped:
     node.needs_volume()
     groups = node.integer("num_groups", 0)
     shape = node.input_shapes[0]
+    channels = _scale_and_bias_size(node)
+    if groups < 1 or shape is None or channels != shape[1]:
+        raise node.refuse(
+            f"num_groups {groups} with a scale of {channels} values: convcalc reads a scale and bias per channel"
+            " (opset 21's GroupNormalization)"
+        )
+    return OnnxMapped([{"type": "group_norm", "groups": groups}], 4, weights=(1, 2))
+
+
+def _scale_and_bias_size(node: OnnxNode) -> int:
+    """The length of a normalisation's scale (input 1) and bias (input 2): one stored value per channel, of
+    shape (C,) or (C, 1, 1)."""
     sizes = []
     for position, what in ((1, "scale"), (2, "bias")):
         item = node.constant(position, what)
@@ -185,13 +197,22 @@ def _read_onnx_group_norm(node: OnnxNode) -> OnnxMapped:
         if dims is None or len(dims) not in (1, 3) or any(d != 1 for d in dims[1:]):
             raise node.refuse(f"its {what} (input {position}) has shape {dims}: convcalc reads one value per channel")
         sizes.append(dims[0])
-    channels = sizes[0]
-    if groups < 1 or shape is None or channels != shape[1]:
-        raise node.refuse(
-            f"num_groups {groups} with a scale of {channels} values: convcalc reads a scale and bias per channel"
-            " (opset 21's GroupNormalization)"
-        )
-    return OnnxMapped([{"type": "group_norm", "groups": groups}], 4, weights=(1, 2))
+    return sizes[0]
+
+
+def _read_onnx_instance_norm(node: OnnxNode) -> OnnxMapped:
+    """InstanceNormalization of an (N, C, H, W) volume (PyTorch's InstanceNorm2d, style transfer's and
+    CycleGAN's): each channel normalised over H and W, then scaled and shifted per channel — a group_norm with
+    one group per channel. Its scale and bias count as parameters: an ``affine=False`` InstanceNorm2d is
+    exported with ones and zeros stored in the same place, which the file cannot tell from trained ones.
+    (Inside PyTorch's GroupNorm, between two Reshapes, the importer fuses it into that group_norm first.)"""
+    node.needs_volume()
+    shape = node.input_shapes[0]
+    channels = _scale_and_bias_size(node)
+    if shape is None or channels != shape[1]:
+        depth = None if shape is None else shape[1]
+        raise node.refuse(f"a scale of {channels} values for {depth} channels: convcalc reads one per channel")
+    return OnnxMapped([{"type": "group_norm", "groups": channels}], 4, weights=(1, 2))
 
 
 def _read_layer_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
@@ -204,10 +225,13 @@ def _read_layer_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
 def _read_group_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     layer.last_axis(sources[0], "axis")
     groups = layer.config.get("groups", 32)
+    dims = layer.input_dims()
+    if groups == -1 and dims is not None and len(dims) == 3:
+        groups = dims[2]  # Keras's instance normalisation: one group per channel
     if type(groups) is not int or groups < 1:
         raise layer.refuse(
-            f"groups {short_json(groups)}: convcalc reads a positive group count (for -1, instance"
-            " normalisation, write the depth D)",
+            f"groups {short_json(groups)}: convcalc reads a positive group count, or -1 (instance normalisation)"
+            " where the input's depth is recorded",
             "groups",
         )
     return Mapped([_flags(layer, {"type": "group_norm", "groups": groups})], 4)
@@ -373,7 +397,9 @@ class GroupNorm(_Affine):
     H, W and its channels, then γ·x̂ + β: 2·D trainable parameters. groups must divide D (CC112 otherwise:
     TensorFlow refuses the layer).
 
-    Keras ``GroupNormalization``; PyTorch ``GroupNorm(groups, C)``. Nonlinear, like layer_norm.
+    Keras ``GroupNormalization``; PyTorch ``GroupNorm(groups, C)``. Nonlinear, like layer_norm. One group per
+    channel (groups = D) is instance normalisation: Keras's ``groups=-1``, PyTorch's ``InstanceNorm2d(C,
+    affine=True)``, ONNX's ``InstanceNormalization``.
     """
 
     type: Literal["group_norm"]
@@ -382,7 +408,7 @@ class GroupNorm(_Affine):
     kind_name = "group_norm"
     example = {"type": "group_norm", "groups": 2}
     keras_readers = {"GroupNormalization": _read_group_norm}
-    onnx_readers = {"GroupNormalization": _read_onnx_group_norm}
+    onnx_readers = {"GroupNormalization": _read_onnx_group_norm, "InstanceNormalization": _read_onnx_instance_norm}
     spelled_elsewhere = {
         "groupnormalization": '"type": "group_norm"',
         "gn": '"type": "group_norm"',

@@ -36,7 +36,7 @@ DEPTHWISE = ("depthwise", "separable")
 """Kinds TensorFlow cannot build with unequal strides (its depthwise kernels take one stride for both axes), so
 they are drawn with equal ones; a later issue makes ``convcalc check`` report such a layer."""
 ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish", "silu")
-ACTIVATIONS += ("hard_sigmoid", "hard_swish", "elu", "selu", "softplus", "mish")
+ACTIVATIONS += ("hard_sigmoid", "hard_swish", "elu", "selu", "softplus", "mish", "log_softmax")
 PER_CHANNEL = ("layer_norm", "group_norm", "scale", "rescaling", "normalization")
 """The kinds that keep the volume and act per channel (issue 13)."""
 

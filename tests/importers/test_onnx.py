@@ -657,8 +657,48 @@ def test_an_instance_norm_with_other_constants_is_not_a_group_norm(tmp_path: Pat
         helper.make_tensor("zeros", TensorProto.FLOAT, [3], [0.0, 0.0, 0.0]),
         _weight("gamma", [3, 1, 1]),
     ]
-    with pytest.raises(SpecError, match="'inorm' \\(InstanceNormalization\\)"):
+    # Not fused: the reshapes around it are refused by name (an instance norm alone reads a volume).
+    with pytest.raises(SpecError, match="'grouped' \\(Reshape\\): reshapes \\(1, 3, 8, 8\\) to \\(1, 3, 64\\)"):
         read_onnx_file(_save(_model(nodes, inits, [1, 3, 8, 8]), tmp_path))
+
+
+def test_an_instance_norm_of_a_volume_is_a_group_norm_per_channel(tmp_path: Path) -> None:
+    # nn.InstanceNorm2d(8, affine=True) as both exporters write it: one node, γ and β of 8 values each.
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], name="conv"),
+        helper.make_node("InstanceNormalization", ["a", "gamma", "beta"], ["y"], name="inorm", epsilon=1e-5),
+    ]
+    inits = [_weight("w", [8, 3, 3, 3]), _weight("gamma", [8]), _weight("beta", [8])]
+    spec = read_onnx_file(_save(_model(nodes, inits, [1, 3, 8, 8]), tmp_path)).spec
+    assert spec["layers"][1:] == [{"type": "group_norm", "groups": 8, "name": "inorm"}]
+    norm = analyze(validate("m", spec)).layers[1]
+    assert (norm.output_shape, norm.weights + norm.biases) == (Shape(6, 6, 8), 16)
+    # A scale that is not one value per channel is refused by name.
+    inits[1] = _weight("gamma", [4])
+    assert "node 'inorm' (InstanceNormalization): a scale of 4 values for 8 channels" in _refusal(
+        _save(_model(nodes, inits, [1, 3, 8, 8]), tmp_path)
+    )
+
+
+@pytest.mark.parametrize(("axis", "opset"), [(1, 13), (-3, 13), (1, 11)])
+def test_log_softmax_over_the_channels_is_an_activation(tmp_path: Path, axis: int, opset: int) -> None:
+    # PyTorch's MNIST example ends in F.log_softmax(x, dim=1) on [N, 10] logits.
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["x"], ["g"], name="gap"),
+        helper.make_node("Flatten", ["g"], ["f"], name="flat"),
+        helper.make_node("LogSoftmax", ["f"], ["y"], name="logp", axis=1),
+    ]
+    model = _model(nodes, [], [1, 10, 4, 4], opset_imports=[helper.make_opsetid("", opset)])
+    assert read_onnx_file(_save(model, tmp_path)).spec["layers"][-1] == {
+        "type": "activation",
+        "kind": "log_softmax",
+        "name": "logp",
+    }
+    # Over an axis of a volume other than the channels, it is another function.
+    spatial = [helper.make_node("LogSoftmax", ["x"], ["y"], name="logp", axis=axis + 2 if axis > 0 else -1)]
+    opsets = [helper.make_opsetid("", opset)]
+    message = _refusal(_save(_model(spatial, [], [1, 10, 4, 4], opset_imports=opsets), tmp_path))
+    assert "node 'logp' (LogSoftmax): log_softmax over axis" in message
 
 
 @pytest.mark.parametrize(
