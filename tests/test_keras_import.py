@@ -182,18 +182,22 @@ def every_kind(keras: Any) -> Any:
             layers.ReLU(max_value=6.0),
             layers.ReLU(negative_slope=0.1),
             layers.LeakyReLU(0.2),
+            layers.PReLU(shared_axes=[1, 2]),  # one slope per channel: 12
+            layers.PReLU(shared_axes=[1, 2, 3]),  # one: 1
             layers.AveragePooling2D(3, strides=2, padding="same"),
             layers.Conv2DTranspose(6, 2, strides=3),  # kernel < stride: Keras' default output_padding matters
             layers.Conv2DTranspose(6, 4, strides=2, padding="same", output_padding=1, activation="tanh"),
             layers.Conv2DTranspose(4, 3, strides=2, padding="same"),
             layers.SpatialDropout2D(0.2),
             layers.MaxPooling2D((2, 3), strides=(2, 2)),
+            layers.PReLU(),  # one slope per value of H×W×D
             layers.Activation("linear", name="identity"),
             layers.Activation("sigmoid"),
             layers.GlobalMaxPooling2D(keepdims=True),
             layers.Dense(7, activation="leaky_relu"),  # on a 1×1×D volume: exact
             layers.Reshape((1, 1, -1)),
             layers.Flatten(),
+            layers.PReLU(),  # on a vector: one slope per value, as per channel of 1×1×n
             layers.Dropout(0.5),
             layers.Dense(5, activation="softmax"),
             layers.Softmax(),
@@ -252,6 +256,8 @@ def test_every_supported_kind_matches_keras(zoo: dict[str, Saved]) -> None:
     assert not any("inputs" in layer for layer in spec["layers"])  # a Sequential model reads in order
     # groups=-1 (instance normalisation) is one group per channel of the 12 it reads.
     assert [layer["groups"] for layer in spec["layers"] if layer["type"] == "group_norm"] == [12]
+    slopes = [layer["slopes"] for layer in spec["layers"] if layer["type"] == "prelu"]
+    assert slopes == ["channel", "one", "position", "channel"]
 
 
 def test_graphs_and_nested_models_match_keras(zoo: dict[str, Saved]) -> None:
@@ -371,7 +377,8 @@ def thresholded_relu(keras: Any) -> Any:
 
 
 def prelu(keras: Any) -> Any:
-    return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.PReLU(name="learned_slope")])
+    # One slope per position, shared by the channels: no form of convcalc's prelu.
+    return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.PReLU(shared_axes=[3], name="learned_slope")])
 
 
 def reshape(keras: Any) -> Any:
@@ -389,7 +396,7 @@ def reshape(keras: Any) -> Any:
         (one_dimensional, "convcalc imports images (batch, H, W, D) or flat vectors (batch, n)"),
         (softsign_conv, "layer 'c' (Conv2D): activation \"softsign\" is not one convcalc models"),
         (thresholded_relu, "threshold=0.5"),
-        (prelu, "layer 'learned_slope' (PReLU): convcalc cannot import PReLU layers"),
+        (prelu, "layer 'learned_slope' (PReLU): shared_axes [3]: convcalc's prelu has one slope per channel"),
         (reshape, "target_shape [2, 8, 3]: convcalc imports only reshapes that flatten"),
     ],
 )

@@ -23,7 +23,7 @@ from convcalc.layers.base import (
 from convcalc.layers.channels import ChannelShuffle, Split
 from convcalc.layers.conv import Conv, Depthwise, Separable
 from convcalc.layers.dense import FC, Flatten
-from convcalc.layers.elementwise import Activation, Dropout, ReLU
+from convcalc.layers.elementwise import Activation, Dropout, PReLU, ReLU
 from convcalc.layers.keras import Reader
 from convcalc.layers.merge import Add, Concat, Multiply
 from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm, Scale
@@ -98,6 +98,7 @@ REGISTRY = Registry(
         ZeroPadding,
         Activation,
         ReLU,
+        PReLU,
         Flatten,
         Add,
         Concat,
@@ -141,6 +142,7 @@ __all__ = [
     "LayerSpec",
     "Multiply",
     "Normalization",
+    "PReLU",
     "Padding",
     "Pool",
     "ReLU",

@@ -1,23 +1,24 @@
-"""Layers that act on each value on its own: ``relu``, ``activation`` and ``dropout``.
+"""Layers that act on each value on its own: ``relu``, ``activation``, ``prelu`` and ``dropout``.
 
-The volume passes through unchanged (no parameters, no MACs, the receptive field unchanged). Keras:
-``ReLU``, ``Activation`` (and ``LeakyReLU``, ``Softmax``, fused ``activation=`` arguments), ``Dropout``
-(``SpatialDropout2D`` too); tf.nn: ``tf.nn.relu`` and friends, ``tf.nn.dropout``.
+The volume passes through unchanged (no MACs, the receptive field unchanged; no parameters but a PReLU's
+slopes). Keras: ``ReLU``, ``Activation`` (and ``LeakyReLU``, ``Softmax``, fused ``activation=`` arguments),
+``PReLU``, ``Dropout`` (``SpatialDropout2D`` too); tf.nn: ``tf.nn.relu`` and friends, ``tf.nn.dropout``.
 """
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from convcalc.layers.base import PerPosition
+from convcalc.layers.base import Computed, PerPosition
 from convcalc.layers.fields import show_value
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
 from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader, channel_axis, keep_layout
 from convcalc.layers.pytorch import TorchOps, TorchStep
-from convcalc.layers.tfnn import KerasOp
+from convcalc.layers.tfnn import KerasOp, variable
 from convcalc.layers.volume import Shape, Window
-from convcalc.pysource import literal
+from convcalc.pysource import identifier, literal
 from convcalc.text import folded
 
 # --- activation functions ----------------------------------------------------------------------------------
@@ -399,3 +400,149 @@ class Dropout(PerPosition):
 
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
         return ops.module(ops.base, f"nn.Dropout(p={self.rate!r})", ops.shape)
+
+
+# --- prelu -------------------------------------------------------------------------------------------------
+
+Slopes = Literal["channel", "one", "position"]
+"""Which values of the volume share a PReLU's learned slope α: one α per channel (He et al.'s channel-wise
+PReLU, PyTorch's ``PReLU(C)``), one for all (``PReLU()``), or one per value of H×W×D (Keras's PReLU default)."""
+
+_SHARED_AXES: dict[str, tuple[int, ...]] = {"channel": (1, 2), "one": (1, 2, 3)}
+"""Keras's ``shared_axes`` of each form on an H×W×D volume (no entry: none shared, one α per value)."""
+
+PRELU_PER_POSITION_SOURCE = '''
+class PReLUPerPosition(nn.Module):
+    """PReLU with one learned slope per value of a C×H×W volume (Keras's PReLU without shared axes)."""
+
+    def __init__(self, shape: tuple[int, ...], init: float = 0.25) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full(shape, float(init)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.where(x >= 0, x, self.weight * x)
+'''
+
+
+def _slope_shape(op: Op) -> tuple[int, ...]:
+    """Keras's α: the op's input shape (its output's) with the shared axes made 1."""
+    shared = op.kwargs.get("shared_axes") or ()
+    assert isinstance(shared, tuple)
+    return tuple(1 if axis + 1 in shared else size for axis, size in enumerate(op.output))
+
+
+def _prelu_variables(op: Op, shape: Shape) -> list[str]:
+    initial = f"tf.zeros({list(_slope_shape(op))})"
+    return [variable(identifier(op.name), "alpha", initial, "α: Keras's PReLU starts at 0")]
+
+
+def _tf_prelu(op: Op, read: list[str], padding: str) -> str:
+    return f"tf.nn.relu({read[0]}) - self.{identifier(op.name)}_alpha * tf.nn.relu(-{read[0]})"
+
+
+_KERAS_SHARED_AXES: dict[int, dict[tuple[int, ...] | None, str]] = {
+    4: {None: "position", (1, 2): "channel", (1, 2, 3): "one"},
+    2: {None: "channel", (1,): "one"},  # a flat (batch, n) tensor: one α per value is one per channel of 1×1×n
+}
+"""Keras PReLU's ``shared_axes`` (sorted) → the spec's ``slopes``, by the rank of the tensor it reads."""
+
+
+def _read_prelu(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    rank = sources[0].rank
+    shared = layer.config.get("shared_axes")
+    if isinstance(shared, int) and not isinstance(shared, bool):
+        shared = [shared]  # Keras accepts one axis as an int
+    axes = tuple(sorted(shared)) if isinstance(shared, list) and all(type(a) is int for a in shared) else shared
+    slopes = _KERAS_SHARED_AXES.get(rank, {}).get(axes) if axes is None or isinstance(axes, tuple) else None
+    if slopes is None:
+        raise layer.refuse(
+            f"shared_axes {short_json(shared)}: convcalc's prelu has one slope per channel ([1, 2]), one in all"
+            " ([1, 2, 3]) or one per value (none shared)",
+            "shared_axes",
+        )
+    return Mapped([{"type": "prelu", "slopes": slopes}], rank)
+
+
+def _read_onnx_prelu(node: OnnxNode) -> OnnxMapped:
+    """PRelu with a stored slope, broadcast as ONNX does (aligned to the input's last axes): one value per
+    channel ((C, 1, 1), or (1, C, 1, 1); (C,) on a vector) is PyTorch's ``PReLU(C)``, one value ``PReLU()``, the
+    input's C×H×W one per value."""
+    source = node.source()
+    slope = node.constant(1, "slope")
+    dims = slope.dims if slope is not None else None
+    shape = node.input_shapes[0]
+    if dims is None or shape is None or None in shape or source.layout or len(dims) > len(shape):
+        raise node.refuse(
+            "convcalc reads a PRelu of a volume or vector of known shape, its slope stored in the file with no more"
+            " axes than its input"
+        )
+    aligned = (1,) * (len(shape) - len(dims)) + tuple(dims)
+    varying = tuple(axis for axis, size in enumerate(aligned) if size != 1)
+    slopes = None
+    if not varying:
+        slopes = "one"
+    elif aligned[1:] == tuple(shape[1:]):
+        slopes = "position" if len(shape) == 4 else "channel"  # every value of a vector is one per channel
+    elif varying == (1,) and aligned[1] == shape[1]:
+        slopes = "channel"
+    if slopes is None or aligned[0] != 1:
+        raise node.refuse(
+            f"a slope of shape {list(dims)} on a tensor of shape {list(shape)}: convcalc's prelu has one slope per"
+            " channel, one in all or one per value"
+        )
+    return OnnxMapped([{"type": "prelu", "slopes": slopes}], source.rank, weights=(1,))
+
+
+class PReLU(PerPosition):
+    """A parametric ReLU, max(0, x) + α·min(0, x) with a learned slope α (He et al., 2015): one α per channel
+    (D trainable parameters, the default), one in all (1), or one per value (H·W·D); counted as weights, no MACs,
+    nonlinear. Keras ``PReLU`` (``shared_axes`` [1, 2], [1, 2, 3] or none), PyTorch ``PReLU(C)`` and
+    ``PReLU()``, ONNX ``PRelu``.
+    """
+
+    type: Literal["prelu"]
+    slopes: Slopes = Field(
+        default="channel",
+        description="Which values share a slope α: one per channel (D), one in all (1), or one per value (H·W·D).",
+    )
+
+    kind_name = "prelu"
+    example = {"type": "prelu"}
+    keras_readers = {"PReLU": _read_prelu}
+    onnx_readers = {"PRelu": _read_onnx_prelu}
+    spelled_elsewhere = {"parametricrelu": '"type": "prelu"'}
+    torch_helpers = {"PReLUPerPosition": PRELU_PER_POSITION_SOURCE}
+    keras_ops = {"PReLU": KerasOp(_tf_prelu, _prelu_variables)}
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        if self.slopes == "one":
+            return Computed(shape, weights=1)
+        if self.slopes == "channel":
+            return Computed(shape, weights=shape.depth)
+        return Computed(shape, weights=shape.height * shape.width * shape.depth)
+
+    def is_nonlinear(self) -> bool:
+        return True
+
+    def activation_function(self) -> str:
+        return "prelu"
+
+    def notation(self, window: Window | None) -> str:
+        return {"channel": "α per channel", "one": "one α", "position": "α per value"}[self.slopes]
+
+    def caption(self) -> str:
+        return "prelu"
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        if self.slopes == "position" or (self.slopes == "channel" and len(ops.shape) == 1):
+            return ops.add("PReLU", ops.base, ops.shape)
+        shared = _SHARED_AXES[self.slopes] if len(ops.shape) == 3 else (1,)
+        return ops.add("PReLU", ops.base, ops.shape, shared_axes=shared)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        if self.slopes == "one":
+            return ops.module(ops.base, "nn.PReLU()", ops.shape, ((1,),))
+        if self.slopes == "channel" or len(ops.shape) == 1:
+            channels = ops.channels()
+            return ops.module(ops.base, f"nn.PReLU({channels})", ops.shape, ((channels,),))
+        return ops.module(ops.base, f"PReLUPerPosition({tuple(ops.shape)})", ops.shape, (tuple(ops.shape),))

@@ -37,7 +37,7 @@ DEPTHWISE = ("depthwise", "separable")
 they are drawn with equal ones; a later issue makes ``convcalc check`` report such a layer."""
 ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish", "silu")
 ACTIVATIONS += ("hard_sigmoid", "hard_swish", "elu", "selu", "softplus", "mish", "log_softmax")
-PER_CHANNEL = ("layer_norm", "group_norm", "scale", "rescaling", "normalization")
+PER_CHANNEL = ("layer_norm", "group_norm", "scale", "rescaling", "normalization", "prelu")
 """The kinds that keep the volume and act per channel (issue 13)."""
 
 Shape = tuple[int, int, int]
@@ -320,7 +320,8 @@ def _plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, 
 
 @st.composite
 def _per_channel_layer(draw: st.DrawFn, depth: int, kind: str) -> dict[str, Any]:
-    """A layer_norm, group_norm (groups dividing D), scale, rescaling or normalization on a depth of ``depth``."""
+    """A layer_norm, group_norm (groups dividing D), scale, rescaling, normalization or prelu on a depth of
+    ``depth``."""
     layer: dict[str, Any] = {"type": kind}
     if kind in ("layer_norm", "group_norm"):
         for key in ("center", "scale"):
@@ -330,6 +331,8 @@ def _per_channel_layer(draw: st.DrawFn, depth: int, kind: str) -> dict[str, Any]
             layer["groups"] = draw(st.sampled_from([g for g in range(1, depth + 1) if depth % g == 0]))
     elif kind == "scale" and draw(st.booleans()):
         layer["init"] = draw(st.sampled_from([1e-6, 0.5, 1]))
+    elif kind == "prelu" and draw(st.booleans()):
+        layer["slopes"] = draw(st.sampled_from(["channel", "one", "position"]))
     elif kind == "rescaling":
         layer["scale"] = draw(st.sampled_from([1 / 255, 2, [0.5 + c for c in range(depth)]]))
         if draw(st.booleans()):

@@ -80,6 +80,19 @@ def test_every_kind_maps_to_pytorch(kind: type[LayerSpec]) -> None:
     assert_torch_matches_analysis(analysed({"input": [8, 8, 4], "layers": [dict(kind.example)]}))
 
 
+def test_each_prelu_form_is_pytorchs_prelu_or_its_helper() -> None:
+    layers = [
+        {"type": "prelu"},
+        {"type": "prelu", "slopes": "one"},
+        {"type": "prelu", "slopes": "position", "trainable": False},
+        {"type": "fc", "units": 5},
+        {"type": "prelu", "slopes": "position"},  # on [N, 5]: one slope per value, nn.PReLU(5)
+    ]
+    plan = assert_torch_matches_analysis(analysed({"input": [6, 5, 4], "layers": layers}))
+    constructors = [step.module for layer in plan.layers for step in layer.modules if "PReLU" in step.module]
+    assert constructors == ["nn.PReLU(4)", "nn.PReLU()", "PReLUPerPosition((4, 6, 5))", "nn.PReLU(5)"]
+
+
 @pytest.mark.parametrize(
     "spec",
     [ASYMMETRIC_SAME, EVEN_SAME_CONV, TRANSPOSE_SAME, TRANSPOSE_WIDE, FLAT_THEN_VOLUME],

@@ -680,6 +680,52 @@ def test_an_instance_norm_of_a_volume_is_a_group_norm_per_channel(tmp_path: Path
     )
 
 
+@pytest.mark.parametrize(
+    ("slope", "expected", "params"),
+    [
+        ([4, 1, 1], "channel", 4),  # nn.PReLU(4), TorchScript's export
+        ([1, 4, 1, 1], "channel", 4),  # the dynamo exporter's
+        ([1], "one", 1),  # nn.PReLU()
+        ([], "one", 1),
+        ([4, 6, 5], "position", 120),
+        ([1, 4, 6, 5], "position", 120),
+    ],
+)
+def test_a_prelu_is_read_by_how_its_slope_broadcasts(
+    tmp_path: Path, slope: list[int], expected: str, params: int
+) -> None:
+    nodes = [helper.make_node("PRelu", ["x", "slope"], ["y"], name="prelu")]
+    spec = read_onnx_file(_save(_model(nodes, [_weight("slope", slope)], [1, 4, 6, 5]), tmp_path)).spec
+    assert spec["layers"] == [{"type": "prelu", "slopes": expected, "name": "prelu"}]
+    assert analyze(validate("m", spec)).layers[0].weights == params
+
+
+@pytest.mark.parametrize(
+    ("slope", "shape"),
+    [
+        ([4], [1, 4, 6, 5]),  # broadcast along W, not the channels
+        ([5], [1, 4, 6, 5]),  # one per column
+        ([2, 4, 1, 1], [1, 4, 6, 5]),  # per batch item
+        ([1, 1, 1, 1, 1], [1, 4, 6, 5]),  # more axes than the data
+        ([6, 1], [1, 4, 6, 5]),  # per row
+    ],
+)
+def test_a_prelu_slope_convcalc_cannot_share_is_refused(tmp_path: Path, slope: list[int], shape: list[int]) -> None:
+    nodes = [helper.make_node("PRelu", ["x", "slope"], ["y"], name="prelu")]
+    message = _refusal(_save(_model(nodes, [_weight("slope", slope)], shape), tmp_path))
+    assert "node 'prelu' (PRelu)" in message
+
+
+def test_a_prelu_of_a_vector_has_one_slope_per_value(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("Flatten", ["x"], ["f"], name="flat"),
+        helper.make_node("PRelu", ["f", "slope"], ["y"], name="prelu"),
+    ]
+    spec = read_onnx_file(_save(_model(nodes, [_weight("slope", [12])], [1, 3, 2, 2]), tmp_path)).spec
+    assert spec["layers"][-1] == {"type": "prelu", "slopes": "channel", "name": "prelu"}
+    assert analyze(validate("m", spec)).total_params == 12
+
+
 @pytest.mark.parametrize(("axis", "opset"), [(1, 13), (-3, 13), (1, 11)])
 def test_log_softmax_over_the_channels_is_an_activation(tmp_path: Path, axis: int, opset: int) -> None:
     # PyTorch's MNIST example ends in F.log_softmax(x, dim=1) on [N, 10] logits.

@@ -1,5 +1,6 @@
 """The normalisation, per-channel scaling and preprocessing kinds (layer_norm, group_norm, scale, rescaling,
-normalization), the activations of issue 13, and frozen layers: counts by hand, then TensorFlow as the oracle.
+normalization), the activations of issue 13, prelu, and frozen layers: counts by hand, then TensorFlow as the
+oracle.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def one(layer: dict[str, Any], shape: list[int] | None = None) -> NetworkFacts:
         ({"type": "conv", "filters": 6, "kernel": 1, "trainable": False}, 0, 42),
         ({"type": "scale", "trainable": False}, 0, 6),
         ({"type": "activation", "kind": "mish", "trainable": False}, 0, 0),
+        ({"type": "prelu"}, 6, 0),  # one slope per channel
+        ({"type": "prelu", "slopes": "one"}, 1, 0),
+        ({"type": "prelu", "slopes": "position"}, 8 * 8 * 6, 0),
+        ({"type": "prelu", "trainable": False}, 0, 6),
     ],
 )
 def test_counts_split_trainable_and_not(layer: dict[str, Any], trainable: int, non_trainable: int) -> None:
@@ -149,7 +154,9 @@ MODERN = {
         {"type": "conv", "filters": 8, "kernel": 3, "padding": "same", "trainable": False},
         {"type": "group_norm", "groups": 4},
         {"type": "activation", "kind": "hard_swish"},
+        {"type": "prelu"},
         {"type": "depthwise", "kernel": 3, "padding": "same"},
+        {"type": "prelu", "slopes": "position"},
         {"type": "layer_norm", "center": False},
         {"type": "activation", "kind": "mish"},
         {"type": "scale", "init": 0.5},
@@ -165,12 +172,14 @@ MODERN = {
         {"type": "activation", "kind": "selu"},
         {"type": "activation", "kind": "softplus"},
         {"type": "activation", "kind": "silu"},
+        {"type": "prelu", "slopes": "one", "trainable": False},
         {"type": "global_pool", "mode": "avg"},
+        {"type": "prelu"},  # on Keras's flat vector
         {"type": "layer_norm", "scale": False},
         {"type": "fc", "units": 4},
     ],
 }
-"""Every kind and activation of issue 13 in one small network, frozen layers included."""
+"""Every kind and activation of issue 13, and prelu, in one small network, frozen layers included."""
 
 
 @pytest.mark.tensorflow
