@@ -498,7 +498,7 @@ class _Importer:
             self.problems.append(_problem(refusal))
             return sources[0]
         if not mapped.layers:  # a linear activation (or a step of a channel pattern): later layers read its input
-            return Tensor(sources[0].name, mapped.rank, mapped.layout, mapped.groups)
+            return Tensor(sources[0].name, mapped.rank, mapped.layout, mapped.groups, mapped.parts)
         if len(self.layers) + len(mapped.layers) > MAX_LAYERS:
             raise _TooManyLayers
         base = self.names.take(f"{prefix}{layer.name}")
@@ -517,7 +517,7 @@ class _Importer:
         # Keras's shapes of a rearranged tensor (D×H×W, H×W×g×D/g) are no volume convcalc computes.
         shapes = [] if any(source.layout for source in sources) else recorded
         self.checks.append(_Check(layer, [s.name for s in sources], shapes, mapped.output, len(self.layers) - 1))
-        return Tensor(outputs[-1], mapped.rank, mapped.layout, mapped.groups)
+        return Tensor(outputs[-1], mapped.rank, mapped.layout, mapped.groups, mapped.parts)
 
     def _map(self, layer: KerasLayer, sources: list[Tensor]) -> Mapped:
         if is_operation(layer.raw):  # x + 3.0: an operation node, whose class names are those of merge layers

@@ -31,6 +31,7 @@ from convcalc.layers.onnx import OnnxReader
 from convcalc.layers.padding import Cropping, ZeroPadding
 from convcalc.layers.pool import GlobalPool, Pool
 from convcalc.layers.preprocessing import Normalization, Rescaling
+from convcalc.layers.space_depth import DepthToSpace, SpaceToDepth
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.transpose import ConvTranspose
 from convcalc.layers.upsample import Upsample
@@ -106,6 +107,8 @@ REGISTRY = Registry(
         Upsample,
         Split,
         ChannelShuffle,
+        DepthToSpace,
+        SpaceToDepth,
         Cropping,
     ]
 )
@@ -130,6 +133,7 @@ __all__ = [
     "Conv",
     "ConvTranspose",
     "Cropping",
+    "DepthToSpace",
     "Depthwise",
     "DiagramWindow",
     "Dropout",
@@ -151,6 +155,7 @@ __all__ = [
     "Scale",
     "Separable",
     "Shape",
+    "SpaceToDepth",
     "Split",
     "Traits",
     "Upsample",

@@ -34,6 +34,7 @@ from convcalc.layers.base import (
 )
 from convcalc.layers.fields import PositiveInt, strict_int
 from convcalc.layers.keras import (
+    BLOCKS,
     CHANNELS_FIRST,
     GROUPED,
     SHUFFLED,
@@ -47,6 +48,7 @@ from convcalc.layers.keras import (
 )
 from convcalc.layers.onnx import CHANNELS_LAST, SEQUENCE, OnnxMapped, OnnxNode, channel_axis
 from convcalc.layers.pytorch import TorchOps, TorchStep, chw
+from convcalc.layers.space_depth import read_blocks_permute, read_onnx_blocks_transpose
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 
@@ -87,8 +89,12 @@ def _tf_permute(op: Op, read: list[str], padding: str) -> str:
 
 
 def _read_permute_for_split_or_channel_shuffle(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    """A Permute that is a step of an exported split or channel_shuffle (or depth_to_space or space_to_depth,
+    whose module reads it)."""
     source = sources[0]
     dims = layer.config.get("dims")
+    if source.layout == BLOCKS:
+        return read_blocks_permute(layer, source, dims)
     if source.rank == 4 and source.layout == "" and dims == [3, 1, 2]:
         return Mapped([], 4, layout=CHANNELS_FIRST)
     if source.layout == CHANNELS_FIRST and dims == [2, 3, 1]:
@@ -367,6 +373,8 @@ def _read_onnx_transpose(node: OnnxNode) -> OnnxMapped:
     PyTorch's LayerNorm and Linear on channels, ConvNeXt), or (0, 2, 1, 3, 4) of a ``GROUPED`` tensor: the
     channel shuffle."""
     source = node.source()
+    if source.layout == BLOCKS:
+        return read_onnx_blocks_transpose(node)
     perm = node.integers("perm")
     if source.rank == 4 and not source.layout and perm == [0, 2, 3, 1]:
         return OnnxMapped([], 4, layout=CHANNELS_LAST)

@@ -27,6 +27,7 @@ from convcalc.layers.fields import PositiveInt, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, short_json
 from convcalc.layers.onnx import CHANNELS_LAST, OnnxMapped, OnnxNode
 from convcalc.layers.pytorch import TorchOps, TorchStep
+from convcalc.layers.space_depth import read_blocks_reshape, read_onnx_blocks_reshape
 from convcalc.layers.tfnn import KerasOp, bias_variable, glorot, variable, weight
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import identifier, literal
@@ -166,12 +167,13 @@ def _read_flatten(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
 
 
 def _read_reshape(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    """A Reshape that flattens, or a step of an exported channel_shuffle, depth_to_space or space_to_depth."""
     # Only the reshapes that are a flatten: (n,) or (1, 1, n), n = H·W·D (or -1), which convcalc shows as 1×1×n.
     target = layer.config.get("target_shape")
     dims: list[int] = target if isinstance(target, list) and all(type(d) is int for d in target) else []
-    shuffle = grouped_reshape(layer, sources[0], dims)
-    if shuffle is not None:
-        return shuffle
+    rearranged = read_blocks_reshape(layer, sources[0], dims) or grouped_reshape(layer, sources[0], dims)
+    if rearranged is not None:
+        return rearranged
     if not (len(dims) == 1 or (len(dims) == 3 and dims[:2] == [1, 1])) or dims[-1] == 0:
         raise layer.refuse(
             f"target_shape {short_json(target)}: convcalc imports only reshapes that flatten, to (n,) or (1, 1, n)",
@@ -191,9 +193,9 @@ def _read_onnx_flatten(node: OnnxNode) -> OnnxMapped:
 def _read_onnx_reshape(node: OnnxNode) -> OnnxMapped:
     """A Reshape that flattens (N, C, H, W) to (N, C·H·W), or turns (N, n) into (N, n, 1, 1) and back: by the
     shape ONNX infers for its output, else by its target's values; or a step of a channel shuffle."""
-    shuffle = read_onnx_shuffle_reshape(node)
-    if shuffle is not None:
-        return shuffle
+    rearranged = read_onnx_shuffle_reshape(node) or read_onnx_blocks_reshape(node)
+    if rearranged is not None:
+        return rearranged
     source = node.source()
     before = node.input_shapes[0]
     after = node.output_shape

@@ -158,6 +158,12 @@ GROUPED = "grouped"
 """A layout: a Reshape made H×W×D into H×W×g×(D/g) (the first step of a channel shuffle's export)."""
 SHUFFLED = "shuffled"
 """A layout: the groups were swapped, H×W×(D/g)×g, waiting for the Reshape back to H×W×D."""
+BLOCKS = "blocks"
+"""A layout: a Reshape split H×W×D into five axes (the first step of a depth_to_space or space_to_depth export);
+``parts`` holds their sizes."""
+BLOCKS_MOVED = "blocks_moved"
+"""A layout: a Permute reordered the five axes of ``BLOCKS``, waiting for the Reshape back to a volume;
+``parts`` holds the five sizes, then the Permute's dims."""
 REARRANGING = frozenset({"Permute", "Reshape", "Cropping2D"})
 """The Keras classes whose readers understand a tensor in one of the layouts above; others refuse it."""
 
@@ -173,7 +179,8 @@ class Tensor(NamedTuple):
     groups: int = 0
     """In the ``GROUPED`` layout: g."""
     parts: tuple[int, ...] = ()
-    """In the ONNX ``SEQUENCE`` layout: the channels of each part, where the parts differ."""
+    """In the ONNX ``SEQUENCE`` layout: the channels of each part, where the parts differ; in the Keras
+    ``BLOCKS`` layouts: the sizes of the split volume (and the dims of the Permute after it)."""
 
 
 class Refusal(Exception):
@@ -282,6 +289,8 @@ class Mapped(NamedTuple):
     layout: str = ""
     """The output's layout (see :class:`Tensor`); "" for channels last."""
     groups: int = 0
+    parts: tuple[int, ...] = ()
+    """In the ``BLOCKS`` layouts: the sizes a Reshape split the volume into, and the Permute's dims after it."""
 
 
 Reader = Callable[[KerasLayer, list[Tensor]], Mapped]

@@ -17,16 +17,17 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from convcalc.layers.keras import GROUPED, SHUFFLED, Refusal, Tensor
+from convcalc.layers.keras import BLOCKS, BLOCKS_MOVED, GROUPED, SHUFFLED, Refusal, Tensor
 
 CHANNELS_LAST = "channels_last"
 """A layout: a Transpose (0, 2, 3, 1) made the volume (N, H, W, C), as PyTorch's channels-last LayerNorm and
 Linear read it (ConvNeXt); a Transpose (0, 3, 1, 2) makes it (N, C, H, W) again."""
 SEQUENCE = "sequence"
 """A layout: a SplitToSequence cut the channels into ``groups`` equal parts, which SequenceAt picks."""
-LAYOUTS = (CHANNELS_LAST, GROUPED, SHUFFLED, SEQUENCE)
+LAYOUTS = (CHANNELS_LAST, GROUPED, SHUFFLED, SEQUENCE, BLOCKS, BLOCKS_MOVED)
 """The layouts an ONNX tensor may be in between the steps of a pattern (channel shuffle: a Reshape to
-(N, g, C/g, H, W) is ``GROUPED``, the Transpose (0, 2, 1, 3, 4) after it ``SHUFFLED``)."""
+(N, g, C/g, H, W) is ``GROUPED``, the Transpose (0, 2, 1, 3, 4) after it ``SHUFFLED``; pixel unshuffle: a
+Reshape to (N, C, H/r, r, W/r, r) is ``BLOCKS`` with ``groups`` r, the Transpose after it ``BLOCKS_MOVED``)."""
 
 Dims = tuple[int | None, ...]
 """An ONNX shape, NCHW; None where a size is symbolic or unknown."""

@@ -201,7 +201,7 @@ class Upsample(LayerSpec):
         out = (computed.out.height, computed.out.width)
         for field, before, after in zip(widest(fields), (shape.height, shape.width), out, strict=True):
             scale = Fraction(before, after) if after > 0 else Fraction(1)
-            axes.append(_resampled_field(field, scale, self.interpolation))
+            axes.append(resampled_field(field, scale, self.interpolation))
         return axes[0], axes[1]
 
     def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:
@@ -257,7 +257,7 @@ class Upsample(LayerSpec):
         return ()
 
 
-def _resampled_field(field: ar.ReceptiveField, scale: Fraction, interpolation: str) -> ar.ReceptiveField:
+def resampled_field(field: ar.ReceptiveField, scale: Fraction, interpolation: str) -> ar.ReceptiveField:
     """One axis's field after resampling by ``scale`` = in/out with half-pixel centres (see the module doc)."""
     grows = interpolation == "bilinear" and scale != 1
     return ar.ReceptiveField(

@@ -1,12 +1,12 @@
 """Layers that slice or reorder a volume: CC111 (a split outside the depth), CC112 (shuffle groups that do not
-divide the depth), CC113 (a crop that leaves nothing)."""
+divide the depth), CC113 (a crop that leaves nothing), CC114 (blocks of pixels that do not divide the volume)."""
 
 from __future__ import annotations
 
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.arithmetic import divisors
 from convcalc.findings import Fix, Severity
-from convcalc.layers import ChannelShuffle, Cropping, Split
+from convcalc.layers import ChannelShuffle, Cropping, DepthToSpace, SpaceToDepth, Split
 from convcalc.rules.base import Hit, Settings, layer_rule
 from convcalc.rules.fixing import regroup_fixes
 
@@ -136,3 +136,62 @@ def crop_leaves_nothing(net: NetworkFacts, layer: LayerFacts, settings: Settings
     if problems:
         return Hit(layer.index, f"the crop removes {' and '.join(problems)}: nothing is left of {shape}")
     return None
+
+
+@layer_rule(
+    "CC114",
+    "block-does-not-divide",
+    Severity.ERROR,
+    summary="A depth_to_space block r whose r² does not divide D, or a space_to_depth block that does not divide H×W.",
+    bad={"input": [9, 9, 8], "layers": [{"type": "space_to_depth", "block": 2}]},
+    good={"input": [9, 9, 8], "layers": [{"type": "space_to_depth", "block": 3}]},
+    tensorflow_refuses=True,
+)
+def block_does_not_divide(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
+    """
+    ## What it does
+    Checks that a `depth_to_space` with `block: r` finds r² channels for every output channel (r² divides the
+    input depth D), and that a `space_to_depth` with `block: r` cuts H and W into whole r×r blocks (r divides
+    both).
+
+    ## Why is this bad
+    Each r×r block of pixels on one side is the r²·C channels of one pixel on the other. Without whole blocks
+    there is no such rearrangement: TensorFlow refuses it ("Input depth must be divisible by block_size *
+    block_size", "Image width … should be divisible by block_size") and so does PyTorch's pixel shuffle;
+    what convcalc counts (the floor) leaves out the rest.
+
+    ## Use instead
+    For sub-pixel upsampling by r, a conv with r²·C filters before the depth_to_space (ESPCN); for a
+    space_to_depth, an input whose H and W the block divides, or a block that divides them.
+    """
+    spec = layer.spec
+    shape = layer.input_shape
+    if not isinstance(spec, DepthToSpace | SpaceToDepth) or shape.empty:
+        return None
+    r = spec.block
+    if isinstance(spec, DepthToSpace):
+        if shape.depth % (r * r) == 0:
+            return None
+        return Hit(
+            layer.index,
+            f"block r = {r} needs r² = {r * r} channels per output channel, and the input depth D = {shape.depth}"
+            f" leaves {shape.depth % (r * r)} over",
+            _block_fixes(layer, [b for b in range(2, r + 3) if shape.depth % (b * b) == 0]),
+        )
+    if shape.height % r == 0 and shape.width % r == 0:
+        return None
+    axes = [("H", shape.height, "rows"), ("W", shape.width, "columns")]
+    sizes = " and ".join(f"{what} = {size}" for what, size, _ in axes if size % r)
+    left = " and ".join(f"{size % r} {unit}" for _, size, unit in axes if size % r)
+    return Hit(
+        layer.index,
+        f"block r = {r} does not divide {sizes}: the last {left} fall in no block",
+        _block_fixes(layer, [b for b in range(2, r + 3) if shape.height % b == 0 and shape.width % b == 0]),
+    )
+
+
+def _block_fixes(layer: LayerFacts, blocks: list[int]) -> tuple[Fix, ...]:
+    """Up to two block sizes that divide, nearest the one given first."""
+    r = getattr(layer.spec, "block", 1)
+    nearest = sorted(blocks, key=lambda b: (abs(b - r), b))[:2]
+    return tuple(Fix(f"block={b}", layer.path, {"block": b}) for b in nearest)

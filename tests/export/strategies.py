@@ -311,6 +311,10 @@ def _plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, 
     if max(shape[0], shape[1]) > 2:
         kinds.append("cropping")
     kinds += ["split", "channel_shuffle"]
+    if _blocks(shape, "space_to_depth"):
+        kinds.append("space_to_depth")
+    if _blocks(shape, "depth_to_space"):
+        kinds.append("depth_to_space")
     kind = draw(st.sampled_from(kinds))
     layer = draw(_any_plain_layer(shape, fit_exactly, kind))
     if draw(st.integers(0, 5)) == 0:
@@ -350,6 +354,9 @@ def _any_plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool, kind: str
         return draw(_per_channel_layer(shape[2], kind))
     if kind in ("upsample", "cropping", "split", "channel_shuffle"):
         return draw(_plumbing_layer(shape, kind))
+    if kind in ("space_to_depth", "depth_to_space"):
+        layer = {"type": kind, "block": draw(st.sampled_from(_blocks(shape, kind)))}
+        return {**layer, "order": draw(st.sampled_from(["dcr", "crd"]))} if draw(st.booleans()) else layer
     if kind in ("conv", "depthwise", "separable", "pool"):
         return draw(window_layer(shape, kind, fit_exactly))
     if kind == "conv_transpose":
@@ -375,6 +382,14 @@ def _any_plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool, kind: str
             return {"type": kind, "padding": [draw(st.integers(0, 2)), draw(st.integers(0, 2))]}
         return {"type": kind, "padding": [[draw(st.integers(0, 2)) for _ in range(2)] for _ in range(2)]}
     return {"type": kind}
+
+
+def _blocks(shape: Shape, kind: str) -> list[int]:
+    """The block sizes (2 or 3) a space_to_depth (dividing H and W) or depth_to_space (r² dividing D) fits."""
+    height, width, depth = shape
+    if kind == "space_to_depth":
+        return [r for r in (2, 3) if height % r == 0 and width % r == 0]
+    return [r for r in (2, 3) if depth % (r * r) == 0 and max(height, width) * r <= 16]
 
 
 @st.composite
