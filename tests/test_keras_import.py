@@ -197,7 +197,7 @@ def every_kind(keras: Any) -> Any:
             layers.Dense(7, activation="leaky_relu"),  # on a 1×1×D volume: exact
             layers.Reshape((1, 1, -1)),
             layers.Flatten(),
-            layers.PReLU(),  # on a vector: one slope per value, as per channel of 1×1×n
+            layers.PReLU(shared_axes=[]),  # on a vector, none shared: one slope per value, per channel of 1×1×n
             layers.Dropout(0.5),
             layers.Dense(5, activation="softmax"),
             layers.Softmax(),
@@ -396,7 +396,7 @@ def reshape(keras: Any) -> Any:
         (one_dimensional, "convcalc imports images (batch, H, W, D) or flat vectors (batch, n)"),
         (softsign_conv, "layer 'c' (Conv2D): activation \"softsign\" is not one convcalc models"),
         (thresholded_relu, "threshold=0.5"),
-        (prelu, "layer 'learned_slope' (PReLU): shared_axes [3]: convcalc's prelu has one slope per channel"),
+        (prelu, "layer 'learned_slope' (PReLU): shared_axes [3] on a rank-4 tensor: convcalc's prelu has one"),
         (reshape, "target_shape [2, 8, 3]: convcalc imports only reshapes that flatten"),
     ],
 )

@@ -452,12 +452,14 @@ def _read_prelu(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     shared = layer.config.get("shared_axes")
     if isinstance(shared, int) and not isinstance(shared, bool):
         shared = [shared]  # Keras accepts one axis as an int
-    axes = tuple(sorted(shared)) if isinstance(shared, list) and all(type(a) is int for a in shared) else shared
-    slopes = _KERAS_SHARED_AXES.get(rank, {}).get(axes) if axes is None or isinstance(axes, tuple) else None
+    axes = tuple(sorted(set(shared))) if isinstance(shared, list) and all(type(a) is int for a in shared) else shared
+    forms = _KERAS_SHARED_AXES.get(rank, {})
+    slopes = forms.get(axes or None) if axes is None or isinstance(axes, tuple) else None  # [] shares none
     if slopes is None:
+        choices = ", ".join(f"{'none shared' if axes is None else list(axes)} ({form})" for axes, form in forms.items())
         raise layer.refuse(
-            f"shared_axes {short_json(shared)}: convcalc's prelu has one slope per channel ([1, 2]), one in all"
-            " ([1, 2, 3]) or one per value (none shared)",
+            f"shared_axes {short_json(shared)} on a rank-{rank} tensor: convcalc's prelu has one slope per"
+            f" channel, one in all or one per value: {choices}",
             "shared_axes",
         )
     return Mapped([{"type": "prelu", "slopes": slopes}], rank)
@@ -471,7 +473,7 @@ def _read_onnx_prelu(node: OnnxNode) -> OnnxMapped:
     slope = node.constant(1, "slope")
     dims = slope.dims if slope is not None else None
     shape = node.input_shapes[0]
-    if dims is None or shape is None or None in shape or source.layout or len(dims) > len(shape):
+    if dims is None or shape is None or None in shape[1:] or source.layout or len(dims) > len(shape):
         raise node.refuse(
             "convcalc reads a PRelu of a volume or vector of known shape, its slope stored in the file with no more"
             " axes than its input"
@@ -485,7 +487,7 @@ def _read_onnx_prelu(node: OnnxNode) -> OnnxMapped:
         slopes = "position" if len(shape) == 4 else "channel"  # every value of a vector is one per channel
     elif varying == (1,) and aligned[1] == shape[1]:
         slopes = "channel"
-    if slopes is None or aligned[0] != 1:
+    if slopes is None or aligned[0] != 1:  # a slope per batch item is no layer
         raise node.refuse(
             f"a slope of shape {list(dims)} on a tensor of shape {list(shape)}: convcalc's prelu has one slope per"
             " channel, one in all or one per value"

@@ -15,7 +15,7 @@ from pydantic import Field
 from convcalc.layers.base import Computed, PerPosition
 from convcalc.layers.fields import Number, PositiveInt, StrictBool
 from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
-from convcalc.layers.onnx import CHANNELS_LAST, OnnxMapped, OnnxNode, keep_layout
+from convcalc.layers.onnx import CHANNELS_LAST, Constant, OnnxMapped, OnnxNode, keep_layout
 from convcalc.layers.pytorch import TorchOps, TorchRefusal, TorchStep
 from convcalc.layers.tfnn import KerasOp, variable
 from convcalc.layers.volume import Shape, Window
@@ -204,15 +204,25 @@ def _read_onnx_instance_norm(node: OnnxNode) -> OnnxMapped:
     """InstanceNormalization of an (N, C, H, W) volume (PyTorch's InstanceNorm2d, style transfer's and
     CycleGAN's): each channel normalised over H and W, then scaled and shifted per channel — a group_norm with
     one group per channel. Its scale and bias count as parameters: an ``affine=False`` InstanceNorm2d is
-    exported with ones and zeros stored in the same place, which the file cannot tell from trained ones.
-    (Inside PyTorch's GroupNorm, between two Reshapes, the importer fuses it into that group_norm first.)"""
+    exported by the dynamo exporter with ones and zeros stored as initializers, which the file cannot tell from
+    trained ones (the TorchScript exporter writes them as Constant nodes: those are no parameters). (Inside
+    PyTorch's GroupNorm, between two Reshapes, the importer fuses it into that group_norm first.)"""
     node.needs_volume()
     shape = node.input_shapes[0]
     channels = _scale_and_bias_size(node)
     if shape is None or channels != shape[1]:
         depth = None if shape is None else shape[1]
         raise node.refuse(f"a scale of {channels} values for {depth} channels: convcalc reads one per channel")
+    scale, bias = node.constant(1, "scale"), node.constant(2, "bias")
+    if _written_identity(scale, 1.0) and _written_identity(bias, 0.0):
+        # TorchScript writes an affine=False InstanceNorm2d's ones and zeros as Constant nodes: no parameters.
+        return OnnxMapped([{"type": "group_norm", "groups": channels, "center": False, "scale": False}], 4)
     return OnnxMapped([{"type": "group_norm", "groups": channels}], 4, weights=(1, 2))
+
+
+def _written_identity(item: Constant | None, value: float) -> bool:
+    """A Constant node's value (no initializer, which a model may train) that is ``value`` throughout."""
+    return item is not None and not item.initializer and bool(item.values) and set(item.values or ()) == {value}
 
 
 def _read_layer_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:

@@ -224,6 +224,13 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     does what a later merge of the two shares. A network without such a concat is judged on each layer's
     own start.
 
+    An input that is the same at every position (a 1×1 volume upsampled: DeepLab's image pooling) has no grid
+    to align. An upsampled input is judged where its coarse grid was, at that grid's step: a 2× upsampling
+    with half-pixel centres (TensorFlow's, PyTorch's `align_corners=False`) moves the centres of strided
+    features a quarter of the coarse step (half a fine step), a shift of the interpolation that no kernel or
+    padding of the spec changes, so the fusions of FPN, LRASPP and HRNet are quiet, while a coarse branch half
+    a coarse step off still shows.
+
     ## Why is this bad
     Merging values whose fields are centred on different input pixels mixes features of neighbouring
     locations: the shortcut of a stride-2 block with an even kernel or asymmetric padding is shifted by
@@ -239,10 +246,13 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     for layer in net.layers:
         if not layer.traits.merge or len(layer.inputs) < 2:
             continue
-        fields = [(label, field) for label, field, _ in _grid_fields(net, layer)]
+        grid = [
+            (label, fields, source) for label, fields, source in _grid_fields(net, layer) if not _uniform(net, source)
+        ]
+        fields = [(label, field) for label, field, _ in grid]
         if len(fields) < 2:
             continue
-        if _within_half_a_step([field for _, field in fields]):
+        if _within_half_a_step(*_as_interpolated(net, grid)):
             continue
         if phases is None:
             phases = _Phases(net)
@@ -259,10 +269,77 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         )
 
 
-def _within_half_a_step(fields: list[_Fields]) -> bool:
-    """One jump on each axis, and centres less than half of it apart (:func:`_near`)."""
+def _within_half_a_step(fields: list[_Fields], steps: list[_Centre] | None = None) -> bool:
+    """One jump on each axis, and centres less than half of it apart (:func:`_near`); with ``steps``, each pair
+    of centres less than half of the larger of their two steps apart (an upsampled input's is its coarse grid's)."""
     jumps = {_jumps(*field) for field in fields}
-    return len(jumps) == 1 and _near([(rows.start, cols.start) for rows, cols in fields], jumps.pop())
+    if len(jumps) != 1:
+        return False
+    centres = [(rows.start, cols.start) for rows, cols in fields]
+    if steps is None:
+        return _near(centres, jumps.pop())
+    return all(
+        2 * abs(centres[a][axis] - centres[b][axis]) < max(steps[a][axis], steps[b][axis])
+        for a in range(len(centres))
+        for b in range(a + 1, len(centres))
+        for axis in (0, 1)
+    )
+
+
+_UPSTREAM = 64
+"""How far back (single-input layers) the rule looks for the upsampling an input went through."""
+
+
+def _upsampled_from(net: NetworkFacts, source: int) -> LayerFacts | None:
+    """The upsample an input was last resampled by, through single-input layers that keep its grid (a 3×3 conv
+    after the upsampling, a relu …); None where a layer with a stride, a merge or the input comes first."""
+    for _ in range(_UPSTREAM):
+        if source < 0:
+            return None
+        layer = net.layers[source]
+        if layer.type == "upsample":
+            return layer
+        if len(layer.inputs) != 1 or _jumps(*_fields_of(net, layer.inputs[0])) != _jumps(layer.rf_rows, layer.rf_cols):
+            return None
+        source = layer.inputs[0]
+    return None
+
+
+def _uniform(net: NetworkFacts, source: int) -> bool:
+    """Whether an input is the same at every position: a 1×1 volume upsampled (DeepLab's image pooling branch),
+    through layers that act on each position alone. It has no grid to align."""
+    for _ in range(_UPSTREAM):
+        if source < 0:
+            return False
+        layer = net.layers[source]
+        if layer.type == "upsample":
+            return (layer.input_shape.height, layer.input_shape.width) == (1, 1)
+        if len(layer.inputs) != 1 or not layer.traits.keeps_shape:
+            return False
+        source = layer.inputs[0]
+    return False
+
+
+def _as_interpolated(
+    net: NetworkFacts, grid: list[tuple[str, _Fields, int]]
+) -> tuple[list[_Fields], list[_Centre] | None]:
+    """The inputs' fields with the shift each upsampling made undone, and each input's step: its own jumps, or
+    those of the grid an upsampled one was interpolated from (None where no input was upsampled)."""
+    fields: list[_Fields] = []
+    steps: list[_Centre] = []
+    upsampled = False
+    for _, (rows, cols), source in grid:
+        upsample = _upsampled_from(net, source)
+        if upsample is None:
+            steps.append(_jumps(rows, cols))
+        else:
+            upsampled = True
+            before_rows, before_cols = _fields_of(net, upsample.inputs[0])
+            rows = rows._replace(start=rows.start - (upsample.rf_rows.start - before_rows.start))
+            cols = cols._replace(start=cols.start - (upsample.rf_cols.start - before_cols.start))
+            steps.append(_jumps(before_rows, before_cols))
+        fields.append((rows, cols))
+    return fields, steps if upsampled else None
 
 
 def _near(centres: list[_Centre], jumps: tuple[Fraction, Fraction]) -> bool:

@@ -716,6 +716,14 @@ def test_a_prelu_slope_convcalc_cannot_share_is_refused(tmp_path: Path, slope: l
     assert "node 'prelu' (PRelu)" in message
 
 
+def test_a_prelu_of_a_dynamic_batch_is_read(tmp_path: Path) -> None:
+    nodes = [helper.make_node("PRelu", ["x", "slope"], ["y"], name="prelu")]
+    model = _model(nodes, [_weight("slope", [1, 4, 1, 1])], ["N", 4, 6, 5])
+    assert read_onnx_file(_save(model, tmp_path)).spec["layers"] == [
+        {"type": "prelu", "slopes": "channel", "name": "prelu"}
+    ]
+
+
 def test_a_prelu_of_a_vector_has_one_slope_per_value(tmp_path: Path) -> None:
     nodes = [
         helper.make_node("Flatten", ["x"], ["f"], name="flat"),
@@ -724,6 +732,31 @@ def test_a_prelu_of_a_vector_has_one_slope_per_value(tmp_path: Path) -> None:
     spec = read_onnx_file(_save(_model(nodes, [_weight("slope", [12])], [1, 3, 2, 2]), tmp_path)).spec
     assert spec["layers"][-1] == {"type": "prelu", "slopes": "channel", "name": "prelu"}
     assert analyze(validate("m", spec)).total_params == 12
+
+
+def test_an_instance_norm_without_affine_written_as_constant_nodes_has_no_parameters(tmp_path: Path) -> None:
+    # The TorchScript exporter writes InstanceNorm2d(8)'s (affine=False) ones and zeros as Constant nodes; the
+    # dynamo exporter stores them as initializers, which a model may train (counted, as test above).
+    def constant(name: str, value: float) -> Any:
+        return helper.make_node(
+            "Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [8], [value] * 8)
+        )
+
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], name="conv"),
+        constant("ones", 1.0),
+        constant("zeros", 0.0),
+        helper.make_node("InstanceNormalization", ["a", "ones", "zeros"], ["y"], name="inorm"),
+    ]
+    spec = read_onnx_file(_save(_model(nodes, [_weight("w", [8, 3, 3, 3])], [1, 3, 8, 8]), tmp_path)).spec
+    assert spec["layers"][1] == {"type": "group_norm", "groups": 8, "center": False, "scale": False, "name": "inorm"}
+    assert analyze(validate("m", spec)).layers[1].params == 0
+    # Ones and zeros as initializers are stored values, counted.
+    stored = [helper.make_tensor(n, TensorProto.FLOAT, [8], [v] * 8) for n, v in (("ones", 1.0), ("zeros", 0.0))]
+    spec = read_onnx_file(
+        _save(_model([nodes[0], nodes[3]], [_weight("w", [8, 3, 3, 3]), *stored], [1, 3, 8, 8]), tmp_path)
+    ).spec
+    assert analyze(validate("m", spec)).layers[1].params == 16
 
 
 @pytest.mark.parametrize(("axis", "opset"), [(1, 13), (-3, 13), (1, 11)])

@@ -1241,3 +1241,63 @@ def test_the_lazy_graph_counts_answer_what_the_walks_do(spec: dict[str, Any]) ->
     for index in range(-1, len(net.layers)):
         assert readers.of(index) == counts.get(index, 0)
         assert (index in locked) == (index in held)
+
+
+def _fusion(*, shift: int = 0, interpolation: str = "nearest") -> dict[str, Any]:
+    """A feature pyramid's top-down fusion: a 16×16 volume and its 8×8, stride-2 summary (centred on the corners
+    of its 2×2 blocks, as strided convs are), upsampled 2× and added back; ``shift`` crops the coarse branch's
+    input that many pixels first."""
+    coarse_input = "input"
+    layers: list[dict[str, Any]] = []
+    if shift:
+        layers += [
+            {"type": "cropping", "crop": [[shift, 0], [shift, 0]], "name": "moved"},
+            {"type": "zero_padding", "padding": [[0, shift], [0, shift]], "name": "moved_back"},
+        ]
+        coarse_input = "moved_back"
+    return {
+        "input": [16, 16, 8],
+        "layers": [
+            *layers,
+            {"type": "conv", "filters": 8, "kernel": 3, "stride": 2, "padding": 1, "inputs": [coarse_input]},
+            {"type": "relu"},
+            {"type": "upsample", "factor": 2, "interpolation": interpolation, "name": "up"},
+            {"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "name": "smooth"},
+            {"type": "conv", "filters": 8, "kernel": 1, "inputs": ["input"], "name": "lateral"},
+            {"type": "add", "inputs": ["lateral", "smooth"], "name": "fused"},
+        ],
+    }
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
+def test_cc309_an_upsampled_branch_is_judged_on_its_coarse_grid(interpolation: str) -> None:
+    # The 2× upsampling with half-pixel centres moves the coarse centres half a fine step (what FPN, LRASPP and
+    # HRNet all do, and no kernel or padding undoes): quiet. A coarse branch a whole pixel (half its step) off
+    # before the upsampling still shows.
+    net = analyze_spec(_fusion(interpolation=interpolation))
+    fields = {layer.name: layer.rf_rows for layer in net.layers}
+    assert (fields["smooth"].start, fields["lateral"].start, fields["smooth"].jump) == (0, 0.5, 1)
+    assert where(_fusion(interpolation=interpolation), "CC309") == []
+    assert where(_fusion(shift=1, interpolation=interpolation), "CC309") == [7]
+
+
+def test_cc309_a_branch_upsampled_from_1x1_has_no_grid_to_align() -> None:
+    # DeepLabV3's ASPP: the image pooling branch (global pool, 1×1 conv, upsampled to the feature size) is the
+    # same at every position; the atrous branches beside it are centred as the input.
+    aspp = {
+        "input": [9, 9, 8],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 1, "name": "b1"},
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": 2, "dilation": 2, "inputs": ["input"], "name": "b2"},
+            {"type": "global_pool", "mode": "avg", "inputs": ["input"]},
+            {"type": "conv", "filters": 4, "kernel": 1},
+            {"type": "relu"},
+            {"type": "upsample", "factor": 9, "interpolation": "bilinear", "name": "pooled"},
+            {"type": "concat", "inputs": ["b1", "b2", "pooled"]},
+        ],
+    }
+    assert where(aspp, "CC309") == []
+    # The branches with a grid are judged as ever: b2 padded one pixel more on the right is a pixel off.
+    aspp["layers"][1] = {**aspp["layers"][1], "padding": 0, "inputs": ["padded"]}
+    aspp["layers"].insert(1, {"type": "zero_padding", "padding": [[2, 2], [1, 3]], "name": "padded"})
+    assert where(aspp, "CC309") == [7]
