@@ -157,11 +157,13 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
     When the spec does not declare `classes`, checks that the last volume is 1×1×n (CC103 checks the
-    count when `classes` is set).
+    count when `classes` is set). A network that changes its grid and comes back to the input's size or
+    larger predicts densely by design and is not flagged: an encoder-decoder (U-Net, DeepLab, LRASPP: a
+    score per pixel) or a super-resolution network (ESPCN's depth_to_space).
 
     ## Why is this bad
-    A classifier ends in one score per class, a 1×1×n volume. A network that ends in an H×W×D volume is
-    either unfinished or a dense-prediction network, which a classification layer pattern does not cover.
+    A classifier ends in one score per class, a 1×1×n volume. A network that ends in a smaller H×W×D volume
+    than its input is most likely unfinished: a classification head is missing.
 
     ## Use instead
     End in `{"type": "fc", "units": n}`, or in a conv whose kernel covers the whole remaining volume.
@@ -172,6 +174,10 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     out = last.output_shape
     if last.input_shape.empty or out.empty or (out.height, out.width) == (1, 1):
         return
+    size = (net.input_shape.height, net.input_shape.width)
+    resampled = any((layer.output_shape.height, layer.output_shape.width) != size for layer in net.layers)
+    if resampled and out.height >= size[0] and out.width >= size[1]:
+        return  # down and back up (or up): a dense prediction
     fix = _whole_volume_fix(last)
     yield Hit(
         last.index,

@@ -1038,6 +1038,31 @@ def test_cc307_a_block_ending_in_a_concat() -> None:
     assert finding.layer == 7 and finding.fixes == ()
 
 
+def test_cc307_passes_dense_prediction_and_flags_a_network_that_stops_short() -> None:
+    # Down and back up to the input's size (an encoder-decoder), or up past it (ESPCN's sub-pixel output).
+    segment = {
+        "input": [16, 16, 3],
+        "layers": [
+            conv("enc", filters=8),
+            {"type": "relu"},
+            {"type": "pool", "kernel": 2},
+            conv("mid", filters=8),
+            {"type": "relu"},
+            {"type": "upsample", "factor": 2, "interpolation": "bilinear"},
+            conv("scores", filters=5, kernel=1, padding=0),
+        ],
+    }
+    assert where(segment, "CC307") == []
+    espcn = {
+        "input": [16, 16, 3],
+        "layers": [conv("body", filters=12), {"type": "relu"}, {"type": "depth_to_space", "block": 2}],
+    }
+    assert where(espcn, "CC307") == []
+    # Stopping at the pool, or never leaving the input's grid (the rule's bad example), is unfinished.
+    assert where({**segment, "layers": segment["layers"][:3]}, "CC307") == [2]
+    assert where({"input": [8, 8, 1], "layers": [conv("c", filters=4)]}, "CC307") == [0]
+
+
 def test_cc401_no_pooling_advice_when_the_fc_reads_a_pooled_vector() -> None:
     pooled = {
         "input": [8, 8, 4],
