@@ -261,7 +261,7 @@ def read_onnx_blocks_reshape(node: OnnxNode) -> OnnxMapped | None:
     before, after = node.input_shapes[0], node.output_shape
     if before is None or after is None or None in before or None in after:
         return None
-    if source.rank == 4 and not source.layout and len(after) == 6:
+    if source.rank == 4 and not source.layout and len(before) == 4 and len(after) == 6:
         _, _, height, width = (size or 0 for size in before)
         _, _, h, r, w, r2 = (size or 0 for size in after)
         if after[:2] == before[:2] and r == r2 and h * r == height and w * r == width:

@@ -133,6 +133,27 @@ class _Branches:
     def activated(self, index: int) -> bool:
         return self._answer(index)[0]
 
+    def shared(self, index: int) -> bool:
+        """Whether two or more layers read ``index``'s output."""
+        return len(self._readers_of().get(index, ())) > 1
+
+    def scores(self, index: int) -> bool:
+        """Whether ``index``'s output reaches the network's output through layers without weights or
+        nonlinearity alone (sums, upsampling, normalisation …): it computes the scores, a linear readout."""
+        net, readers = self._net, self._readers_of()
+        last = len(net.layers) - 1
+        stack, seen = [index], {index}
+        while stack:
+            current = stack.pop()
+            for reader_index in readers.get(current, ()):
+                reader = net.layers[reader_index]
+                if reader.traits.weighted or is_nonlinear(reader):
+                    return False
+                if reader_index not in seen:
+                    seen.add(reader_index)
+                    stack.append(reader_index)
+        return last in seen
+
     def summed(self, index: int) -> bool:
         return self._answer(index)[1]
 
@@ -384,14 +405,17 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     RepVGG, RepViT) is judged as the wider conv it folds into. A partial conv (a conv on some channels of a split,
     concatenated with the rest untouched: FasterNet's PConv, InceptionNeXt's token mixer) then a 1×1 is a T-shaped
     conv, factorised by design, and a path through its untouched channels passes the partial conv, which stands
-    between the two. A conv with one group per channel is a per-channel conv too; a per-channel 1×1 reaches across
-    no pixels and is not exempt. And a layer does not collapse where a live activation or a `multiply` reads what
-    flows between the two, directly or through normalisation, dropout or padding: a ReLU reads what it computes
-    (Xception's sum feeds both the next block's ReLU and its shortcut conv), or a gate multiplies it
-    (squeeze-and-excite on a conv without an activation: SE-ResNeXt's last conv, its squeeze path linear on its own;
-    so a ReLU lost right before a squeeze-and-excite block goes unreported, as that design looks the same). A max
-    pool beside the convs does not count (Inception's pool branch). A sum that reaches a ReLU only through a later
-    add (a ResNet that lost its ReLU after the add) still collapses.
+    between the two. A 1×1 conv that computes the network's scores (only sums, upsampling and other layers without
+    weights or nonlinearity follow it) from a feature map other layers also read is a linear readout of that map
+    (LRASPP's low-level classifier on a MobileNetV3 linear bottleneck). A conv with one group per channel is a
+    per-channel conv too; a per-channel 1×1 reaches across no pixels and is not exempt. And a layer does not
+    collapse where a live activation or a `multiply` reads what flows between the two, directly or through
+    normalisation, dropout or padding: a ReLU reads what it computes (Xception's sum feeds both the next block's
+    ReLU and its shortcut conv), or a gate multiplies it (squeeze-and-excite on a conv without an activation:
+    SE-ResNeXt's last conv, its squeeze path linear on its own; so a ReLU lost right before a squeeze-and-excite
+    block goes unreported, as that design looks the same). A max pool beside the convs does not count (Inception's
+    pool branch). A sum that reaches a ReLU only through a later add (a ResNet that lost its ReLU after the add)
+    still collapses.
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,
@@ -417,6 +441,10 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
         if any(source >= 0 and _reaches(sources, source, earlier.index) for source in later.inputs):
             path += _linear_path(net, sources, later, earlier.index)  # (a far source may be out of the kept sets)
         if _through_a_partial_conv(net, path, later):
+            return False
+        if _pointwise(later) and branches.scores(later.index) and any(branches.shared(s) for s in later.inputs):
+            # A 1×1 readout of scores from a feature map the network also reads on (LRASPP's low-level
+            # classifier on a linear bottleneck): the earlier layer is the network's, not this head's.
             return False
         return not any(branches.activated(between.index) for between in path)
 

@@ -274,3 +274,21 @@ def test_onnx_rearrangements_convcalc_cannot_read_are_refused_by_name(tmp_path: 
         _onnx(nodes, [1, 3, 8, 10], tmp_path, inits)
     with pytest.raises(SpecError, match="node 'd2s' \\(DepthToSpace\\): blocksize 0"):
         _onnx([helper.make_node("DepthToSpace", ["x"], ["y"], name="d2s", blocksize=0)], [1, 8, 4, 4], tmp_path)
+
+
+def test_a_six_axis_reshape_after_a_refused_node_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    # The import goes on past a refused node with its input in its place, so a later node may read a tensor
+    # whose ONNX shape has another rank than the volume convcalc holds (swin_b found this).
+    optional.onnx()
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Reshape", ["x", "rows"], ["flat"], name="to_rows"),
+        helper.make_node("Reshape", ["flat", "blocks"], ["y"], name="to_blocks"),
+    ]
+    inits = [
+        helper.make_tensor("rows", TensorProto.INT64, [3], [1, 3, 64]),
+        helper.make_tensor("blocks", TensorProto.INT64, [6], [1, 3, 4, 2, 4, 2]),
+    ]
+    with pytest.raises(SpecError, match="node 'to_rows' \\(Reshape\\)"):
+        _onnx(nodes, [1, 3, 8, 8], tmp_path, inits)
