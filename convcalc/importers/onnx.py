@@ -355,6 +355,15 @@ class _Importer:
                 Problem((), "the model's output is not computed from its input by layers convcalc models")
             )
             return None
+        if output.layout:
+            self.problems.append(
+                Problem(
+                    (),
+                    f"the model's output is a step of a rearrangement ({output.layout}: a Reshape or Transpose that"
+                    " convcalc reads only as part of a pattern), not a volume or vector",
+                )
+            )
+            return None
         self._describe(graph)
         name = Path(self.file).stem if graph.name in _EXPORTERS_GRAPH_NAMES else graph.name
         spec: dict[str, Any] = {"name": (f"{name}: {'; '.join(self.notes)}" if self.notes else name)[:200]}
@@ -497,8 +506,8 @@ class _Importer:
             if not mapped.reads_layout and any(source.layout for source in node.sources):
                 raise node.refuse(
                     "reads a tensor a Transpose or Reshape rearranged; convcalc imports those only as steps of a"
-                    " channels-last LayerNorm or Linear (Transpose (0, 2, 3, 1) … Transpose (0, 3, 1, 2)) or of a"
-                    " channel shuffle (Reshape, Transpose (0, 2, 1, 3, 4), Reshape)"
+                    " channels-last LayerNorm or Linear (Transpose (0, 2, 3, 1) … Transpose (0, 3, 1, 2)), of a"
+                    " channel shuffle (Reshape, Transpose (0, 2, 1, 3, 4), Reshape) or of a pixel unshuffle"
                 )
             if mapped.branches is not None:
                 self._branches(node, raw, mapped.branches)
@@ -507,11 +516,24 @@ class _Importer:
         except Refusal as refusal:
             self.problems.append(Problem(refusal.path, refusal.message))
             self._fail(raw)
+        except (ArithmeticError, AssertionError, IndexError, KeyError, TypeError, ValueError) as error:
+            # A node whose attributes or shapes no reader foresaw: refused by name rather than a traceback.
+            self.problems.append(
+                Problem(
+                    ("graph", "node", index),
+                    f"node {name!r} ({raw.op_type}): convcalc cannot read this node ({type(error).__name__}: its"
+                    " attributes or shapes are not what the op's reader expects)",
+                )
+            )
+            self._fail(raw)
 
     def _fail(self, raw: Any) -> None:
-        # Later nodes read something, so that one refusal is not followed by "reads a missing tensor" for each.
+        # Later nodes read something, so that one refusal is not followed by "reads a missing tensor" for each,
+        # and go on to say what else convcalc cannot read; of the rank ONNX infers, so that no reader works on
+        # a tensor whose rank is not the one its shape has.
         for tensor in raw.output:
-            self.values.setdefault(tensor, Tensor(INPUT_NAME, 4))
+            shape = self.shapes.get(tensor)
+            self.values.setdefault(tensor, Tensor(INPUT_NAME, len(shape) if shape else 4))
 
     def _shape_of(self, tensor: str) -> Dims | None:
         value = self.values.get(tensor)

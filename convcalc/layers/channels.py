@@ -194,7 +194,8 @@ def _read_onnx_slice(node: OnnxNode) -> OnnxMapped:
     node.needs_volume()
     shape = node.input_shapes[0]
     starts, ends = node.values(1, "starts"), node.values(2, "ends")
-    assert starts is not None and ends is not None
+    if starts is None or ends is None:
+        raise node.refuse("its starts and ends are not in the file (constant inputs)")
     axes = node.values(3, "axes") or tuple(range(len(starts)))
     steps = node.values(4, "steps") or (1,) * len(starts)
     if len(axes) != len(starts) or len(ends) != len(starts) or len(steps) != len(starts):
@@ -360,7 +361,7 @@ def read_onnx_shuffle_reshape(node: OnnxNode) -> OnnxMapped | None:
     if source.rank == 4 and not source.layout and len(after) == 5 and after[1] is not None:
         # Shape inference may not know the input (a torchscript chunk's computed bounds): the layers after the
         # shuffle are checked against it all the same.
-        known = before is not None and None not in before
+        known = before is not None and len(before) == 4 and None not in before[1:]  # the batch may be symbolic
         if not known or (before is not None and before[1] == after[1] * (after[2] or 0) and before[2:] == after[3:]):
             return OnnxMapped([], 5, layout=GROUPED, groups=after[1])
     if source.layout == SHUFFLED and len(after) == 4 and (before is None or after[2:] == before[3:]):

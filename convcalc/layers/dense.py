@@ -201,7 +201,8 @@ def _read_onnx_reshape(node: OnnxNode) -> OnnxMapped:
     after = node.output_shape
     if after is None:
         target = node.values(1, "target shape")
-        assert target is not None
+        if target is None:
+            raise node.refuse("its target shape is not in the file (no constant shape input)")
         after = tuple(None if v in (-1, 0) else int(v) for v in target)
     flat = len(after) == 2 or (len(after) == 4 and after[2:] == (1, 1))
     if flat and before is not None and after[1] is not None and None not in before[1:]:

@@ -473,7 +473,7 @@ def _read_onnx_prelu(node: OnnxNode) -> OnnxMapped:
     slope = node.constant(1, "slope")
     dims = slope.dims if slope is not None else None
     shape = node.input_shapes[0]
-    if dims is None or shape is None or None in shape[1:] or source.layout or len(dims) > len(shape):
+    if dims is None or shape is None or len(shape) < 2 or None in shape[1:] or source.layout or len(dims) > len(shape):
         raise node.refuse(
             "convcalc reads a PRelu of a volume or vector of known shape, its slope stored in the file with no more"
             " axes than its input"

@@ -197,6 +197,10 @@ def _scale_and_bias_size(node: OnnxNode) -> int:
         if dims is None or len(dims) not in (1, 3) or any(d != 1 for d in dims[1:]):
             raise node.refuse(f"its {what} (input {position}) has shape {dims}: convcalc reads one value per channel")
         sizes.append(dims[0])
+    if sizes[0] != sizes[1]:
+        raise node.refuse(
+            f"a scale of {sizes[0]} values and a bias of {sizes[1]}: convcalc reads one of each per channel"
+        )
     return sizes[0]
 
 

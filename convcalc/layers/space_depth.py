@@ -223,7 +223,7 @@ def read_blocks_reshape(layer: KerasLayer, source: Tensor, dims: list[int]) -> M
 
 def read_blocks_permute(layer: KerasLayer, source: Tensor, dims: Any) -> Mapped:
     """The Permute of a depth_to_space or space_to_depth export, on the five axes of ``BLOCKS``."""
-    order = tuple(dims) if isinstance(dims, list) else ()
+    order = tuple(dims) if isinstance(dims, list) and all(type(d) is int for d in dims) else ()
     if order not in (*_D2S_PERMUTE.values(), *_S2D_PERMUTE.values()):
         raise layer.refuse(
             f"dims {short_json(dims)} after a Reshape to five axes: convcalc imports this only as a depth_to_space"
@@ -259,19 +259,19 @@ def read_onnx_blocks_reshape(node: OnnxNode) -> OnnxMapped | None:
     None for any other Reshape."""
     source = node.source()
     before, after = node.input_shapes[0], node.output_shape
-    if before is None or after is None or None in before or None in after:
-        return None
+    if before is None or after is None or None in before[1:] or None in after[1:]:
+        return None  # the batch may be symbolic
     if source.rank == 4 and not source.layout and len(before) == 4 and len(after) == 6:
         _, _, height, width = (size or 0 for size in before)
         _, _, h, r, w, r2 = (size or 0 for size in after)
-        if after[:2] == before[:2] and r == r2 and h * r == height and w * r == width:
+        if after[1] == before[1] and r == r2 and h * r == height and w * r == width:
             return OnnxMapped([], 6, layout=BLOCKS, groups=r)
         return None
     if source.layout == BLOCKS_MOVED and len(before) == 6 and len(after) == 4:
         depth = 1
         for size in before[1:4]:
             depth *= size or 0
-        if after[:2] == (before[0], depth) and after[2:] == before[4:]:
+        if after[1] == depth and after[2:] == before[4:]:
             return OnnxMapped([], 4, reads_layout=True)
         raise node.refuse(f"reshapes {before} to {after}: a pixel unshuffle ends in (N, r²·C, H/r, W/r)")
     return None

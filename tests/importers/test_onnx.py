@@ -673,9 +673,9 @@ def test_an_instance_norm_of_a_volume_is_a_group_norm_per_channel(tmp_path: Path
     assert spec["layers"][1:] == [{"type": "group_norm", "groups": 8, "name": "inorm"}]
     norm = analyze(validate("m", spec)).layers[1]
     assert (norm.output_shape, norm.weights + norm.biases) == (Shape(6, 6, 8), 16)
-    # A scale that is not one value per channel is refused by name.
+    # A scale that is not one value per channel, or not as long as the bias, is refused by name.
     inits[1] = _weight("gamma", [4])
-    assert "node 'inorm' (InstanceNormalization): a scale of 4 values for 8 channels" in _refusal(
+    assert "node 'inorm' (InstanceNormalization): a scale of 4 values and a bias of 8" in _refusal(
         _save(_model(nodes, inits, [1, 3, 8, 8]), tmp_path)
     )
 
@@ -853,3 +853,76 @@ def test_a_scale_of_a_volume_of_unknown_shape_is_checked_by_its_count(
     else:
         with pytest.raises(SpecError, match="stores 4 parameters for it, convcalc counts 8"):
             read_onnx_file(path)
+
+
+@pytest.mark.parametrize(
+    ("op", "attributes", "extra"),
+    [
+        ("PRelu", {}, [("slope", [1])]),
+        ("InstanceNormalization", {}, [("scale", [3]), ("bias", [3])]),
+        ("GroupNormalization", {"num_groups": 1}, [("scale", [3]), ("bias", [3])]),
+        ("Split", {"axis": 1, "num_outputs": 2}, []),
+        ("LogSoftmax", {"axis": 1}, []),
+        ("DepthToSpace", {"blocksize": 2}, []),
+    ],
+)
+def test_a_node_after_a_refused_one_reads_a_tensor_of_onnxs_rank(
+    tmp_path: Path, op: str, attributes: dict[str, Any], extra: list[tuple[str, list[int]]]
+) -> None:
+    # The import goes on past a refusal, to name every node it cannot read; the refused node's output stands in
+    # with the rank ONNX infers for it (here 1: a Reshape to (48)), so no later reader indexes a shape it lacks.
+    nodes = [
+        helper.make_node("Reshape", ["x", "flat"], ["f"], name="to_flat"),
+        helper.make_node(op, ["f", *(name for name, _ in extra)], ["y"], name="later", **attributes),
+    ]
+    inits = [helper.make_tensor("flat", TensorProto.INT64, [1], [48]), *(_weight(n, d) for n, d in extra)]
+    message = _refusal(_save(_model(nodes, inits, [1, 3, 4, 4], opset_imports=[helper.make_opsetid("", 18)]), tmp_path))
+    assert "node 'to_flat' (Reshape)" in message and "cannot read this node" not in message
+
+
+def test_a_reader_that_meets_what_it_did_not_foresee_refuses_the_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from convcalc.layers import REGISTRY
+
+    def confused(node: Any) -> Any:
+        return ()[1]  # an IndexError, as a reader indexing a shape it lacks would raise
+
+    monkeypatch.setitem(REGISTRY.onnx_readers, "Relu", confused)
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="act")]
+    message = _refusal(_save(_model(nodes, [], [1, 3, 4, 4]), tmp_path))
+    assert "node 'act' (Relu): convcalc cannot read this node (IndexError" in message
+
+
+def test_inputs_a_reader_needs_and_the_file_lacks_are_named(tmp_path: Path) -> None:
+    reshape = [helper.make_node("Reshape", ["x", "shape"], ["y"], name="r")]
+    computed = [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Relu", ["s"], ["shape"]), *reshape]
+    assert "node 'r' (Reshape)" in _refusal(_save(_model(computed, [], [1, 3, 4, 4]), tmp_path))
+    sliced = [helper.make_node("Slice", ["x", "", ""], ["y"], name="sl")]
+    assert "node 'sl' (Slice): its starts and ends are not in the file" in _refusal(
+        _save(_model(sliced, [], [1, 3, 4, 4]), tmp_path)
+    )
+
+
+def test_an_output_in_the_middle_of_a_pattern_is_refused(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="act"),
+        helper.make_node("Reshape", ["a", "split"], ["y"], name="unshuffle/split"),
+    ]
+    inits = [helper.make_tensor("split", TensorProto.INT64, [6], [1, 3, 4, 2, 5, 2])]
+    message = _refusal(_save(_model(nodes, inits, [1, 3, 8, 10]), tmp_path))
+    assert "the model's output is a step of a rearrangement" in message
+
+
+def test_a_channel_shuffle_of_a_symbolic_batch_is_checked(tmp_path: Path) -> None:
+    # (N, 16, 4, 12) to (N, 4, 2, 8, 12) is no grouping of the 16 channels (4·2 = 8): not a shuffle.
+    nodes = [
+        helper.make_node("Reshape", ["x", "groups"], ["a"], name="groups"),
+        helper.make_node("Transpose", ["a"], ["b"], name="shuffle", perm=[0, 2, 1, 3, 4]),
+        helper.make_node("Reshape", ["b", "back"], ["y"], name="back"),
+    ]
+    inits = [
+        helper.make_tensor("groups", TensorProto.INT64, [5], [1, 4, 2, 8, 12]),
+        helper.make_tensor("back", TensorProto.INT64, [4], [1, 8, 8, 12]),
+    ]
+    assert "node 'groups' (Reshape)" in _refusal(_save(_model(nodes, inits, ["N", 16, 4, 12]), tmp_path))
