@@ -344,8 +344,9 @@ def grouped_reshape(layer: KerasLayer, source: Tensor, dims: list[int]) -> Mappe
         return Mapped([], 4)
     if source.layout:
         raise layer.refuse(
-            f"target_shape {short_json(dims)} after a Permute: convcalc imports this only as a channel shuffle"
-            " (Reshape (H, W, g, D/g), Permute (1, 2, 4, 3), Reshape (H, W, D))",
+            f"target_shape {short_json(dims)} after a rearranging Permute or Reshape: convcalc imports this only as"
+            " a channel shuffle (Reshape (H, W, g, D/g), Permute (1, 2, 4, 3), Reshape (H, W, D)), a depth_to_space"
+            " or a space_to_depth (Reshape to five axes, Permute, Reshape)",
             "target_shape",
         )
     return None

@@ -177,7 +177,7 @@ class Tensor(NamedTuple):
     layout: str = ""
     """"" for channels last, or a step of the channel split and shuffle patterns (``CHANNELS_FIRST`` …)."""
     groups: int = 0
-    """In the ``GROUPED`` layout: g."""
+    """In the ``GROUPED`` layout: g; in ONNX's ``BLOCKS`` layout: the block r."""
     parts: tuple[int, ...] = ()
     """In the ONNX ``SEQUENCE`` layout: the channels of each part, where the parts differ; in the Keras
     ``BLOCKS`` layouts: the sizes of the split volume (and the dims of the Permute after it)."""

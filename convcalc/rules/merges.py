@@ -225,11 +225,11 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     own start.
 
     An input that is the same at every position (a 1×1 volume upsampled: DeepLab's image pooling) has no grid
-    to align. An upsampled input is judged where its coarse grid was, at that grid's step: a 2× upsampling
-    with half-pixel centres (TensorFlow's, PyTorch's `align_corners=False`) moves the centres of strided
-    features a quarter of the coarse step (half a fine step), a shift of the interpolation that no kernel or
-    padding of the spec changes, so the fusions of FPN, LRASPP and HRNet are quiet, while a coarse branch half
-    a coarse step off still shows.
+    to align. An upsampled input (an upsample, a depth_to_space) is also judged where its coarse grid's centres
+    were: an upsampling with half-pixel centres (TensorFlow's, PyTorch's `align_corners=False`) moves the
+    centres of strided features by a fraction of the coarse step, a shift of the interpolation that no kernel
+    or padding of the spec changes, so the fusions of FPN, LRASPP and HRNet are quiet, while a branch off by
+    half a fine step either way still shows.
 
     ## Why is this bad
     Merging values whose fields are centred on different input pixels mixes features of neighbouring
@@ -252,7 +252,10 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         fields = [(label, field) for label, field, _ in grid]
         if len(fields) < 2:
             continue
-        if _within_half_a_step(*_as_interpolated(net, grid)):
+        if _within_half_a_step([field for _, field in fields]):
+            continue
+        interpolated = _as_interpolated(net, grid)
+        if interpolated is not None and _within_half_a_step(interpolated):
             continue
         if phases is None:
             phases = _Phases(net)
@@ -269,21 +272,10 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         )
 
 
-def _within_half_a_step(fields: list[_Fields], steps: list[_Centre] | None = None) -> bool:
-    """One jump on each axis, and centres less than half of it apart (:func:`_near`); with ``steps``, each pair
-    of centres less than half of the larger of their two steps apart (an upsampled input's is its coarse grid's)."""
+def _within_half_a_step(fields: list[_Fields]) -> bool:
+    """One jump on each axis, and centres less than half of it apart (:func:`_near`)."""
     jumps = {_jumps(*field) for field in fields}
-    if len(jumps) != 1:
-        return False
-    centres = [(rows.start, cols.start) for rows, cols in fields]
-    if steps is None:
-        return _near(centres, jumps.pop())
-    return all(
-        2 * abs(centres[a][axis] - centres[b][axis]) < max(steps[a][axis], steps[b][axis])
-        for a in range(len(centres))
-        for b in range(a + 1, len(centres))
-        for axis in (0, 1)
-    )
+    return len(jumps) == 1 and _near([(rows.start, cols.start) for rows, cols in fields], jumps.pop())
 
 
 _UPSTREAM = 64
@@ -291,15 +283,21 @@ _UPSTREAM = 64
 
 
 def _upsampled_from(net: NetworkFacts, source: int) -> LayerFacts | None:
-    """The upsample an input was last resampled by, through single-input layers that keep its grid (a 3×3 conv
-    after the upsampling, a relu …); None where a layer with a stride, a merge or the input comes first."""
+    """The upsampling without weights (an upsample, a depth_to_space) an input was last resampled by, through
+    layers that keep its grid (a 3×3 conv after it, a relu, a merge through the input whose field it takes);
+    None where a layer with a stride or the input comes first."""
     for _ in range(_UPSTREAM):
         if source < 0:
             return None
         layer = net.layers[source]
-        if layer.type == "upsample":
+        if not layer.traits.weighted and min(layer.spec.grid_step(layer.window)) < 1:
             return layer
-        if len(layer.inputs) != 1 or _jumps(*_fields_of(net, layer.inputs[0])) != _jumps(layer.rf_rows, layer.rf_cols):
+        own = (layer.rf_rows, layer.rf_cols)
+        if len(layer.inputs) > 1:
+            # A merge's field is its widest input's (HRNet's x0 + up(x1), added to up(x2) next): follow that one.
+            source = next((s for s in layer.inputs if _fields_of(net, s) == own), -1)
+            continue
+        if not layer.inputs or _jumps(*_fields_of(net, layer.inputs[0])) != _jumps(*own):
             return None
         source = layer.inputs[0]
     return None
@@ -320,26 +318,20 @@ def _uniform(net: NetworkFacts, source: int) -> bool:
     return False
 
 
-def _as_interpolated(
-    net: NetworkFacts, grid: list[tuple[str, _Fields, int]]
-) -> tuple[list[_Fields], list[_Centre] | None]:
-    """The inputs' fields with the shift each upsampling made undone, and each input's step: its own jumps, or
-    those of the grid an upsampled one was interpolated from (None where no input was upsampled)."""
+def _as_interpolated(net: NetworkFacts, grid: list[tuple[str, _Fields, int]]) -> list[_Fields] | None:
+    """The inputs' fields with the shift each upsampling made undone (None where no input was upsampled): where
+    its coarse grid's centres were."""
     fields: list[_Fields] = []
-    steps: list[_Centre] = []
     upsampled = False
     for _, (rows, cols), source in grid:
         upsample = _upsampled_from(net, source)
-        if upsample is None:
-            steps.append(_jumps(rows, cols))
-        else:
+        if upsample is not None:
             upsampled = True
             before_rows, before_cols = _fields_of(net, upsample.inputs[0])
             rows = rows._replace(start=rows.start - (upsample.rf_rows.start - before_rows.start))
             cols = cols._replace(start=cols.start - (upsample.rf_cols.start - before_cols.start))
-            steps.append(_jumps(before_rows, before_cols))
         fields.append((rows, cols))
-    return fields, steps if upsampled else None
+    return fields if upsampled else None
 
 
 def _near(centres: list[_Centre], jumps: tuple[Fraction, Fraction]) -> bool:

@@ -133,13 +133,20 @@ class _Branches:
     def activated(self, index: int) -> bool:
         return self._answer(index)[0]
 
-    def shared(self, index: int) -> bool:
-        """Whether two or more layers read ``index``'s output."""
-        return len(self._readers_of().get(index, ())) > 1
+    def read_on(self, index: int, besides: int) -> bool:
+        """Whether a layer other than ``besides`` reads ``index``'s output and is no readout of scores itself:
+        the network keeps using the map (LRASPP's backbone), not only heads that read it (an RPN's two 1×1s)."""
+        return any(reader != besides and not self.gives_scores(reader) for reader in self._readers_of().get(index, ()))
 
-    def scores(self, index: int) -> bool:
-        """Whether ``index``'s output reaches the network's output through layers without weights or
-        nonlinearity alone (sums, upsampling, normalisation …): it computes the scores, a linear readout."""
+    def shuffled_up(self, index: int) -> bool:
+        """Whether a depth_to_space reads ``index``'s output: a sub-pixel conv, a learned upsampling (ESPCN,
+        EDSR)."""
+        return any(self._net.layers[reader].type == "depth_to_space" for reader in self._readers_of().get(index, ()))
+
+    def gives_scores(self, index: int) -> bool:
+        """Whether ``index``'s output reaches the network's output through layers without weights that are
+        linear (sums, upsampling, dropout …; a normalisation or an activation ends the walk): it computes the
+        scores, a linear readout."""
         net, readers = self._net, self._readers_of()
         last = len(net.layers) - 1
         stack, seen = [index], {index}
@@ -267,7 +274,8 @@ def _designed(earlier: LayerFacts, later: LayerFacts, branches: _Branches) -> bo
     reads it), feeding the next block's expansion, a conv that widens (MobileNetV2, MobileNetV3's expansion-1
     blocks: a ReLU on the narrow volume would destroy information; EfficientNetV2's Fused-MBConv expands with
     a full 3×3 conv), or a 1×1 projection feeding a 1×1 expansion; and learned upsampling (a strided
-    transposed conv, bilinear interpolation when initialised as in FCN) before or after a conv."""
+    transposed conv, bilinear interpolation when initialised as in FCN, a sub-pixel conv: a conv into a
+    depth_to_space) before or after a conv."""
     factorised = (per_channel(earlier) and _spatial(earlier) and _pointwise(later)) or (
         starts_per_channel(later) and _spatial(later) and earlier.traits.convolution
     )
@@ -285,7 +293,8 @@ def _designed(earlier: LayerFacts, later: LayerFacts, branches: _Branches) -> bo
         and branches.on_a_stream(later, earlier)
         and branches.linear_streams()
     )
-    return factorised or (projects and expands) or streams or _upsamples(earlier) or _upsamples(later)
+    learned_upsampling = _upsamples(earlier) or _upsamples(later) or branches.shuffled_up(earlier.index)
+    return factorised or (projects and expands) or streams or learned_upsampling
 
 
 def _is_partial_conv(net: NetworkFacts, concat: LayerFacts) -> bool:
@@ -400,22 +409,23 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     feeding a wider F×F conv when an add reads the projection, the narrow residual stream: EfficientNetV2's
     Fused-MBConv; and in a network where most `add` layers feed no activation, so its sums are linear by design, any
     1×1 writing into a sum that a 1×1 reads without narrowing it: GhostNet's projection shortcut, FBNet's
-    expansion-1 block, RepGhostNet's re-parameterisable branches), and a strided transposed conv (learned
-    upsampling) on either side. A narrow branch of a re-parameterised block (a 1×1 added to a 3×3 of the same input:
-    RepVGG, RepViT) is judged as the wider conv it folds into. A partial conv (a conv on some channels of a split,
-    concatenated with the rest untouched: FasterNet's PConv, InceptionNeXt's token mixer) then a 1×1 is a T-shaped
-    conv, factorised by design, and a path through its untouched channels passes the partial conv, which stands
-    between the two. A 1×1 conv that computes the network's scores (only sums, upsampling and other layers without
-    weights or nonlinearity follow it) from a feature map other layers also read is a linear readout of that map
-    (LRASPP's low-level classifier on a MobileNetV3 linear bottleneck). A conv with one group per channel is a
-    per-channel conv too; a per-channel 1×1 reaches across no pixels and is not exempt. And a layer does not
-    collapse where a live activation or a `multiply` reads what flows between the two, directly or through
-    normalisation, dropout or padding: a ReLU reads what it computes (Xception's sum feeds both the next block's
-    ReLU and its shortcut conv), or a gate multiplies it (squeeze-and-excite on a conv without an activation:
-    SE-ResNeXt's last conv, its squeeze path linear on its own; so a ReLU lost right before a squeeze-and-excite
-    block goes unreported, as that design looks the same). A max pool beside the convs does not count (Inception's
-    pool branch). A sum that reaches a ReLU only through a later add (a ResNet that lost its ReLU after the add)
-    still collapses.
+    expansion-1 block, RepGhostNet's re-parameterisable branches), and a learned upsampling on either side (a
+    strided transposed conv; a sub-pixel conv, one a depth_to_space reads: ESPCN, EDSR). A narrow branch of a
+    re-parameterised block (a 1×1 added to a 3×3 of the same input: RepVGG, RepViT) is judged as the wider conv it
+    folds into. A partial conv (a conv on some channels of a split, concatenated with the rest untouched:
+    FasterNet's PConv, InceptionNeXt's token mixer) then a 1×1 is a T-shaped conv, factorised by design, and a path
+    through its untouched channels passes the partial conv, which stands between the two. A 1×1 conv that computes
+    the network's scores (only sums, upsampling and other linear layers without weights follow it) from a feature
+    map the network also reads on is a linear readout of that map (LRASPP's low-level classifier on a MobileNetV3
+    linear bottleneck); heads that are all a map's readers (an RPN's class and box 1×1s on a 3×3 that lost its ReLU)
+    are judged as ever. A conv with one group per channel is a per-channel conv too; a per-channel 1×1 reaches
+    across no pixels and is not exempt. And a layer does not collapse where a live activation or a `multiply` reads
+    what flows between the two, directly or through normalisation, dropout or padding: a ReLU reads what it computes
+    (Xception's sum feeds both the next block's ReLU and its shortcut conv), or a gate multiplies it
+    (squeeze-and-excite on a conv without an activation: SE-ResNeXt's last conv, its squeeze path linear on its own;
+    so a ReLU lost right before a squeeze-and-excite block goes unreported, as that design looks the same). A max
+    pool beside the convs does not count (Inception's pool branch). A sum that reaches a ReLU only through a later
+    add (a ResNet that lost its ReLU after the add) still collapses.
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,
@@ -442,7 +452,11 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
             path += _linear_path(net, sources, later, earlier.index)  # (a far source may be out of the kept sets)
         if _through_a_partial_conv(net, path, later):
             return False
-        if _pointwise(later) and branches.scores(later.index) and any(branches.shared(s) for s in later.inputs):
+        if (
+            _pointwise(later)
+            and branches.gives_scores(later.index)
+            and any(branches.read_on(source, later.index) for source in later.inputs if source >= 0)
+        ):
             # A 1×1 readout of scores from a feature map the network also reads on (LRASPP's low-level
             # classifier on a linear bottleneck): the earlier layer is the network's, not this head's.
             return False

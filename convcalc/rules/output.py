@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.findings import Edit, Fix, Severity
+from convcalc.layers.base import UNIT_STEP
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import pair_value, rewindow
 from convcalc.rules.graph import kind_of, output_head
@@ -145,6 +146,12 @@ def _whole_volume_fix(layer: LayerFacts) -> Fix | None:
     )
 
 
+def _resamples(net: NetworkFacts) -> bool:
+    """Whether a layer moves the volume to another grid (a stride, a pool, an upsampling): not padding, nor
+    a layer that sees the whole input (a squeeze-and-excite gate's global pool, an auxiliary head)."""
+    return any(not layer.traits.whole_input and layer.spec.grid_step(layer.window) != UNIT_STEP for layer in net.layers)
+
+
 @rule(
     "CC307",
     "output-not-vector",
@@ -157,13 +164,15 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
     When the spec does not declare `classes`, checks that the last volume is 1×1×n (CC103 checks the
-    count when `classes` is set). A network that changes its grid and comes back to the input's size or
-    larger predicts densely by design and is not flagged: an encoder-decoder (U-Net, DeepLab, LRASPP: a
+    count when `classes` is set). A network that moves to another grid (a stride, a pool, an upsampling; not
+    padding, nor a squeeze-and-excite gate) and comes back to the input's size or larger predicts densely by
+    design and is not flagged: an encoder-decoder (U-Net, DeepLab, LRASPP: a
     score per pixel) or a super-resolution network (ESPCN's depth_to_space).
 
     ## Why is this bad
     A classifier ends in one score per class, a 1×1×n volume. A network that ends in a smaller H×W×D volume
-    than its input is most likely unfinished: a classification head is missing.
+    than its input, or one that never leaves its input's grid, is most likely unfinished: a classification
+    head is missing.
 
     ## Use instead
     End in `{"type": "fc", "units": n}`, or in a conv whose kernel covers the whole remaining volume.
@@ -175,8 +184,7 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     if last.input_shape.empty or out.empty or (out.height, out.width) == (1, 1):
         return
     size = (net.input_shape.height, net.input_shape.width)
-    resampled = any((layer.output_shape.height, layer.output_shape.width) != size for layer in net.layers)
-    if resampled and out.height >= size[0] and out.width >= size[1]:
+    if out.height >= size[0] and out.width >= size[1] and _resamples(net):
         return  # down and back up (or up): a dense prediction
     fix = _whole_volume_fix(last)
     yield Hit(

@@ -9,6 +9,7 @@ from convcalc.findings import Fix, Severity
 from convcalc.layers import ChannelShuffle, Cropping, DepthToSpace, SpaceToDepth, Split
 from convcalc.rules.base import Hit, Settings, layer_rule
 from convcalc.rules.fixing import regroup_fixes
+from convcalc.text import plural
 
 
 @layer_rule(
@@ -176,17 +177,17 @@ def block_does_not_divide(net: NetworkFacts, layer: LayerFacts, settings: Settin
             layer.index,
             f"block r = {r} needs r² = {r * r} channels per output channel, and the input depth D = {shape.depth}"
             f" leaves {shape.depth % (r * r)} over",
-            _block_fixes(layer, [b for b in range(2, r + 3) if shape.depth % (b * b) == 0]),
+            _block_fixes(layer, [b for b in divisors(shape.depth) if b > 1 and shape.depth % (b * b) == 0]),
         )
     if shape.height % r == 0 and shape.width % r == 0:
         return None
-    axes = [("H", shape.height, "rows"), ("W", shape.width, "columns")]
+    axes = [("H", shape.height, "row"), ("W", shape.width, "column")]
     sizes = " and ".join(f"{what} = {size}" for what, size, _ in axes if size % r)
-    left = " and ".join(f"{size % r} {unit}" for _, size, unit in axes if size % r)
+    left = " and ".join(plural(size % r, unit) for _, size, unit in axes if size % r)
     return Hit(
         layer.index,
-        f"block r = {r} does not divide {sizes}: the last {left} fall in no block",
-        _block_fixes(layer, [b for b in range(2, r + 3) if shape.height % b == 0 and shape.width % b == 0]),
+        f"block r = {r} does not divide {sizes}: the last {left} left in no block",
+        _block_fixes(layer, [b for b in divisors(shape.height) if b > 1 and shape.width % b == 0]),
     )
 
 

@@ -57,7 +57,7 @@ def test_blocks_that_do_not_divide_are_cc114_with_the_blocks_that_do() -> None:
     ]
     facts = analysed({"input": [12, 9, 4], "layers": [{"type": "space_to_depth", "block": 2}]})
     (finding,) = [f for f in check_loaded(LoadedSpec("<t>", facts.network, SourceMap())).findings if f.code == "CC114"]
-    assert finding.message == "block r = 2 does not divide W = 9: the last 1 columns fall in no block"
+    assert finding.message == "block r = 2 does not divide W = 9: the last 1 column left in no block"
     assert [fix.set for fix in finding.fixes] == [{"block": 3}]  # 3 divides 12 and 9
     assert str(facts.layers[0].output_shape) == "6×4×16"  # the floor, as what is left is counted
 

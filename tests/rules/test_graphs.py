@@ -1326,3 +1326,96 @@ def test_cc309_a_branch_upsampled_from_1x1_has_no_grid_to_align() -> None:
     aspp["layers"][1] = {**aspp["layers"][1], "padding": 0, "inputs": ["padded"]}
     aspp["layers"].insert(1, {"type": "zero_padding", "padding": [[2, 2], [1, 3]], "name": "padded"})
     assert where(aspp, "CC309") == [7]
+
+
+def test_cc303_a_linear_readout_of_a_map_the_network_reads_on_is_exempt_heads_alone_are_not() -> None:
+    # LRASPP: the low-level classifier (a 1×1 giving scores, summed and upsampled to the output) reads a linear
+    # bottleneck the backbone goes on reading: exempt. An RPN's class and box 1×1s are the only readers of a 3×3
+    # that lost its ReLU: both flagged, as ever.
+    lraspp = {
+        "input": [16, 16, 8],
+        "layers": [
+            conv("expand", filters=16, kernel=1, padding=0),
+            {"type": "relu"},
+            conv("project", filters=8, kernel=1, padding=0),
+            {"type": "batchnorm", "name": "low"},
+            conv("next", filters=16, kernel=3, stride=2, inputs=["low"]),
+            {"type": "relu"},
+            conv("high_scores", filters=5, kernel=1, padding=0),
+            {"type": "upsample", "factor": 2, "name": "up"},
+            conv("low_scores", filters=5, kernel=1, padding=0, inputs=["low"]),
+            {"type": "add", "inputs": ["low_scores", "up"]},
+        ],
+    }
+    assert where(lraspp, "CC303") == [4]  # only the backbone's own 3×3 after the linear projection
+    rpn = {
+        "input": [16, 16, 3],
+        "layers": [
+            conv("backbone", filters=8),
+            {"type": "relu"},
+            conv("head", filters=8),
+            conv("cls", filters=3, kernel=1, padding=0, inputs=["head"]),
+            conv("box", filters=12, kernel=1, padding=0, inputs=["head"]),
+            {"type": "concat", "inputs": ["cls", "box"]},
+        ],
+    }
+    assert where(rpn, "CC303") == [3, 4]
+
+
+def test_cc303_a_sub_pixel_conv_is_a_learned_upsampling() -> None:
+    # EDSR's upsampler: conv to r²·C channels, pixel shuffle, then the tail conv, no activation by design.
+    edsr = {
+        "input": [8, 8, 16],
+        "layers": [
+            conv("body", filters=16),
+            {"type": "relu"},
+            conv("upsampler", filters=64),
+            {"type": "depth_to_space", "block": 2, "order": "crd"},
+            conv("tail", filters=3),
+        ],
+    }
+    assert where(edsr, "CC303") == []
+
+
+def test_cc307_a_side_branch_or_padding_is_no_change_of_grid() -> None:
+    # A stride-1 trunk with a squeeze-and-excite gate, or padded and cropped back by a valid conv, never leaves
+    # its grid: unfinished.
+    se = {
+        "input": [8, 8, 4],
+        "layers": [
+            conv("trunk", filters=4),
+            {"type": "global_pool", "mode": "avg"},
+            {"type": "fc", "units": 4},
+            {"type": "activation", "kind": "sigmoid", "name": "gate"},
+            {"type": "multiply", "inputs": ["trunk", "gate"]},
+        ],
+    }
+    assert where(se, "CC307") == [4]
+    padded = {"input": [8, 8, 4], "layers": [{"type": "zero_padding", "padding": 1}, conv("c", padding=0)]}
+    assert where(padded, "CC307") == [1]
+
+
+def test_cc309_a_branch_half_a_fine_step_off_beside_an_upsampled_one_still_fires() -> None:
+    # The lateral branch cropped a pixel off at full resolution, beside a 4× upsampling: judged at the fine step.
+    lateral = {
+        "input": [32, 32, 8],
+        "layers": [
+            conv("down1", stride=2),
+            {"type": "relu"},
+            conv("down2", stride=2),
+            {"type": "relu"},
+            {"type": "upsample", "factor": 4, "name": "up"},
+            {"type": "cropping", "crop": [[1, 0], [1, 0]], "inputs": ["input"]},
+            {"type": "zero_padding", "padding": [[0, 1], [0, 1]], "name": "shifted"},
+            {"type": "add", "inputs": ["shifted", "up"]},
+        ],
+    }
+    assert where(lateral, "CC309") == [7]
+    lateral["layers"][5:7] = [conv("lateral", kernel=1, padding=0, inputs=["input"])]
+    lateral["layers"][-1]["inputs"] = ["lateral", "up"]
+    assert where(lateral, "CC309") == []
+    # A sub-pixel upsampling is judged as an upsampling is.
+    shuffled = {**_fusion(), "layers": [dict(layer) for layer in _fusion()["layers"]]}
+    shuffled["layers"][1] = conv("wide", filters=32, kernel=1, padding=0)
+    shuffled["layers"][2] = {"type": "depth_to_space", "block": 2, "name": "up"}
+    assert where(shuffled, "CC309") == []
