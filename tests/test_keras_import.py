@@ -781,3 +781,41 @@ def test_conv_transpose_kernel_smaller_than_stride(keras: Any) -> None:
     model = keras.Sequential([keras.Input((5, 5, 2)), keras.layers.Conv2DTranspose(4, 2, strides=3)])
     spec = {"input": [5, 5, 2], "layers": [{"type": "conv_transpose", "filters": 4, "kernel": 2, "stride": 3}]}
     assert analyze(validate("<spec>", spec)).output_shape == volume(model.output_shape)  # 14×14×4 vs 15×15×4
+
+
+def _reshaped(*more: dict[str, Any]) -> dict[str, Any]:
+    """A conv, then a Reshape to five axes (the first step of a depth_to_space export), then ``more``."""
+    reshape = {
+        "class_name": "Reshape",
+        "config": {"name": "blocks", "target_shape": [8, 8, 2, 2, 1]},
+        "inbound_nodes": [{"args": [tensor("c")]}],
+    }
+    return functional(
+        same_conv("c", "x", filters=4), reshape, *more, output=(more[-1] if more else reshape)["config"]["name"]
+    )
+
+
+def test_an_output_in_the_middle_of_a_pattern_is_refused() -> None:
+    with pytest.raises(SpecError, match="the model's output is a step of a rearrangement"):
+        spec_from_keras_config(_reshaped())
+
+
+def test_permute_dims_that_are_not_integers_are_refused_by_name() -> None:
+    permute = {
+        "class_name": "Permute",
+        "config": {"name": "swap", "dims": [1.0, 3.0, 2.0, 4.0, 5.0]},
+        "inbound_nodes": [{"args": [tensor("blocks")]}],
+    }
+    with pytest.raises(SpecError, match=re.escape("layer 'swap' (Permute): dims [1.0, 3.0")):
+        spec_from_keras_config(_reshaped(permute))
+
+
+def test_a_reader_that_meets_a_config_it_did_not_foresee_refuses_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from convcalc.layers import REGISTRY
+
+    def confused(layer: Any, sources: Any) -> Any:
+        return {}["missing"]  # a KeyError, as a reader reading a config it did not foresee would raise
+
+    monkeypatch.setitem(REGISTRY.keras_readers, "Conv2D", confused)
+    with pytest.raises(SpecError, match="layer 'c' \\(Conv2D\\): convcalc cannot read this layer \\(KeyError"):
+        spec_from_keras_config(functional(same_conv("c", "x")))

@@ -300,10 +300,18 @@ class _Importer:
         path: JsonPath = ()
         name = model.get("config", {}).get("name") if isinstance(model.get("config"), dict) else None
         try:
-            self._model(model, path, "", None, 0)
+            output = self._model(model, path, "", None, 0)
         except _TooManyLayers:
             self.problems.append(Problem(path, f"the model makes more than {MAX_LAYERS:,} spec layers; {_LAYER_LIMIT}"))
             return None
+        if output is not None and output.layout and not self.problems:
+            self.problems.append(
+                Problem(
+                    path,
+                    f"the model's output is a step of a rearrangement ({output.layout}: a Permute or Reshape that"
+                    " convcalc reads only as part of a pattern), not a volume or vector",
+                )
+            )
         if self.problems:
             return None
         if self.input_shape is None or not self.layers:
@@ -497,6 +505,13 @@ class _Importer:
         except Refusal as refusal:
             self.problems.append(_problem(refusal))
             return sources[0]
+        except (ArithmeticError, AssertionError, IndexError, KeyError, TypeError, ValueError) as error:
+            # A config no reader foresaw: refused by name rather than a traceback.
+            message = (
+                f"convcalc cannot read this layer ({type(error).__name__}: its config is not what its reader expects)"
+            )
+            self.problems.append(_problem(layer.refuse(message)))
+            return sources[0]
         if not mapped.layers:  # a linear activation (or a step of a channel pattern): later layers read its input
             return Tensor(sources[0].name, mapped.rank, mapped.layout, mapped.groups, mapped.parts)
         if len(self.layers) + len(mapped.layers) > MAX_LAYERS:
@@ -534,8 +549,8 @@ class _Importer:
             raise layer.refuse(f"reads {len(sources)} tensors; convcalc layers other than merges read one")
         if any(source.layout for source in sources) and layer.class_name not in REARRANGING:
             raise layer.refuse(
-                "reads a tensor a Permute or Reshape rearranged; convcalc imports those only as a channel split or"
-                " channel shuffle"
+                "reads a tensor a Permute or Reshape rearranged; convcalc imports those only as a channel split,"
+                " channel shuffle, depth_to_space or space_to_depth"
             )
         data_format = layer.config.get("data_format")
         if data_format not in (None, "channels_last"):
@@ -615,7 +630,13 @@ def _is_keras_module(raw: dict[str, Any]) -> bool:
     # A class from another package may reuse a Keras name (a custom "Conv2D"); its weights are its own.
     module = raw.get("module")
     registered = raw.get("registered_name")
-    if registered not in (None, raw.get("class_name")):
+    class_name = raw.get("class_name")
+    if registered == f"convcalc>{class_name}":
+        # A layer Keras lacks that convcalc's export defines (L2Pooling2D, ReflectionPadding2D): read from its
+        # config, as every layer is, never run.
+        op = REGISTRY.keras_ops.get(str(class_name))
+        return op is not None and bool(op.keras_source)
+    if registered not in (None, class_name):
         return False
     return module is None or (isinstance(module, str) and module.split(".")[0] in _KERAS_MODULES)
 

@@ -28,7 +28,7 @@ from convcalc.layers.keras import Reader
 from convcalc.layers.merge import Add, Concat, Multiply
 from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm, Scale
 from convcalc.layers.onnx import OnnxReader
-from convcalc.layers.padding import Cropping, ZeroPadding
+from convcalc.layers.padding import Cropping, ReflectionPadding, ZeroPadding
 from convcalc.layers.pool import GlobalPool, Pool
 from convcalc.layers.preprocessing import Normalization, Rescaling
 from convcalc.layers.space_depth import DepthToSpace, SpaceToDepth
@@ -97,6 +97,7 @@ REGISTRY = Registry(
         Normalization,
         Dropout,
         ZeroPadding,
+        ReflectionPadding,
         Activation,
         ReLU,
         PReLU,
@@ -150,6 +151,7 @@ __all__ = [
     "Padding",
     "Pool",
     "ReLU",
+    "ReflectionPadding",
     "Registry",
     "Rescaling",
     "Scale",

@@ -1,21 +1,26 @@
-"""Explicit padding and its inverse: ``zero_padding`` (Keras' ZeroPadding2D) and ``cropping`` (Cropping2D).
+"""Explicit padding and its inverse: ``zero_padding`` (Keras' ZeroPadding2D), ``reflection_padding`` (PyTorch's
+ReflectionPad2d) and ``cropping`` (Cropping2D).
 
 H×W×D → (H + top + bottom)×(W + left + right)×D for padding, (H − top − bottom)×(W − left − right)×D for
 cropping (both written P, [h, w] or [[top, bottom], [left, right]]); no parameters. The receptive field keeps
 its size and jump; its first centre moves up/left by the padding, down/right by the crop. Keras writes a
 padded conv as ZeroPadding2D then a "valid" conv: the diagram folds the two into one box and the rules count
-the padding as the conv's. Keras: ``ZeroPadding2D``, ``Cropping2D``; tf.nn: ``tf.pad``, slicing.
+the padding as the conv's (a reflection padding too: the image-to-image networks of CycleGAN and fast style
+transfer pad so, to keep borders free of zeros). Keras: ``ZeroPadding2D``, ``Cropping2D``, and
+``ReflectionPadding2D``, which Keras lacks and convcalc defines and registers once; tf.nn: ``tf.pad`` (mode
+``REFLECT``), slicing.
 """
 
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
 from convcalc.layers.base import (
     PLUMBING_TRAITS,
     UNIT_STEP,
+    BuildProblem,
     Computed,
     DiagramWindow,
     FieldPair,
@@ -99,12 +104,12 @@ def onnx_window_padding(
 
 
 def _read_onnx_pad(node: OnnxNode) -> OnnxMapped:
-    """Pad with zeros around H and W: pads are [n, c, top, left, n, c, bottom, right] (an attribute before
-    opset 11, an input after)."""
+    """Pad with zeros, or a reflection, around H and W: pads are [n, c, top, left, n, c, bottom, right] (an
+    attribute before opset 11, an input after)."""
     node.needs_volume()
     mode = node.text("mode", "constant")
-    if mode != "constant":
-        raise node.refuse(f"mode {mode!r}: convcalc pads with zeros (mode 'constant')")
+    if mode not in ("constant", "reflect"):
+        raise node.refuse(f"mode {mode!r}: convcalc pads with zeros (mode 'constant') or a reflection ('reflect')")
     if node.opset < 11:
         pads: list[float] = list(node.integers("pads", []) or [])
         value = node.attributes.get("value", 0.0)
@@ -118,8 +123,12 @@ def _read_onnx_pad(node: OnnxNode) -> OnnxMapped:
     sides = pad_sides(pads)
     if sides is None:
         raise node.refuse(f"pads {[int(p) for p in pads]}: convcalc pads or crops H and W, not N or C")
-    # Negative pads crop (PyTorch's ZeroPad2d with negative sides; NASNet's pad-then-shift in one node)
     top, left, bottom, right = sides
+    if mode == "reflect":
+        if min(sides) < 0:
+            raise node.refuse(f"reflects with negative pads {list(sides)}: convcalc's reflection pads, never crops")
+        return OnnxMapped([{"type": "reflection_padding", "padding": [[top, bottom], [left, right]]}], 4)
+    # Negative pads crop (PyTorch's ZeroPad2d with negative sides; NASNet's pad-then-shift in one node)
     layers: list[dict[str, Any]] = []
     if min(sides) < 0:
         crop = [[max(-top, 0), max(-bottom, 0)], [max(-left, 0), max(-right, 0)]]
@@ -131,32 +140,31 @@ def _read_onnx_pad(node: OnnxNode) -> OnnxMapped:
     return OnnxMapped(layers, 4, main=len(layers) - 1)
 
 
-class ZeroPadding(LayerSpec):
-    """Pads the volume with zeros: H + top + bottom, W + left + right."""
+class _Padding(LayerSpec):
+    """The family base: a padding of each side, H + top + bottom, W + left + right."""
 
-    type: Literal["zero_padding"]
     padding: Sides
 
-    kind_name = "zero_padding"
-    example = {"type": "zero_padding", "padding": 1}
     traits = PLUMBING_TRAITS
     drawing = "prefix"
-    keras_readers = {"ZeroPadding2D": _read_zero_padding}
-    onnx_readers = {"Pad": _read_onnx_pad}
-    spelled_elsewhere = {
-        "zeropadding2d": '"type": "zero_padding"',
-        "zeropad2d": '"type": "zero_padding"',
-        "pad": '"type": "zero_padding"',
-    }
-    keras_ops = {
-        "ZeroPadding2D": KerasOp(
-            lambda op, read, _: f"tf.pad({read[0]}, {padding_list(op.amounts('padding'))})", purpose="zero padding"
-        )
-    }
+    keras_layer: ClassVar[str]
+    """The Keras class that pads so (``padding=((top, bottom), (left, right))``)."""
+    torch_module: ClassVar[str]
+    """The PyTorch module that pads so (``(left, right, top, bottom)``)."""
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
         top, bottom, left, right = self.padding
         return Computed(Shape(shape.height + top + bottom, shape.width + left + right, shape.depth))
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        ops.volume()
+        top, bottom, left, right = self.padding
+        return ops.add(self.keras_layer, ops.base, volume_of(output), padding=((top, bottom), (left, right)))
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        ops.volume()
+        top, bottom, left, right = self.padding
+        return ops.module(ops.base, f"{self.torch_module}({(left, right, top, bottom)})", chw(output))
 
     def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
         rows, cols = widest(fields)
@@ -176,24 +184,112 @@ class ZeroPadding(LayerSpec):
         top, bottom, left, right = self.padding
         return f"P={pair_text((top, left))}" if (top, left) == (bottom, right) else f"P={top},{bottom},{left},{right}"
 
-    def caption(self) -> str:
-        return "pad"
-
     def diagram_window(self, window: Window | None) -> DiagramWindow | None:
         return None
 
-    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
-        ops.volume()
-        top, bottom, left, right = self.padding
-        return ops.add("ZeroPadding2D", ops.base, volume_of(output), padding=((top, bottom), (left, right)))
-
-    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
-        ops.volume()
-        top, bottom, left, right = self.padding
-        return ops.module(ops.base, f"nn.ZeroPad2d({(left, right, top, bottom)})", chw(output))
-
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()
+
+
+class ZeroPadding(_Padding):
+    """Pads the volume with zeros: H + top + bottom, W + left + right."""
+
+    type: Literal["zero_padding"]
+
+    kind_name = "zero_padding"
+    example = {"type": "zero_padding", "padding": 1}
+    keras_layer = "ZeroPadding2D"
+    torch_module = "nn.ZeroPad2d"
+    keras_readers = {"ZeroPadding2D": _read_zero_padding}
+    onnx_readers = {"Pad": _read_onnx_pad}
+    spelled_elsewhere = {
+        "zeropadding2d": '"type": "zero_padding"',
+        "zeropad2d": '"type": "zero_padding"',
+        "pad": '"type": "zero_padding"',
+    }
+    keras_ops = {
+        "ZeroPadding2D": KerasOp(
+            lambda op, read, _: f"tf.pad({read[0]}, {padding_list(op.amounts('padding'))})", purpose="zero padding"
+        )
+    }
+
+    def caption(self) -> str:
+        return "pad"
+
+
+REFLECTION_PADDING_SOURCE = '''
+@keras.saving.register_keras_serializable(package="convcalc")
+class ReflectionPadding2D(layers.Layer):
+    """Pads H and W with their mirror image, the edge not repeated (PyTorch's ReflectionPad2d, tf.pad's REFLECT),
+    which Keras lacks."""
+
+    def __init__(self, padding=((1, 1), (1, 1)), **kwargs):
+        super().__init__(**kwargs)
+        self.padding = tuple(tuple(int(side) for side in axis) for axis in padding)
+
+    def call(self, inputs):
+        (top, bottom), (left, right) = self.padding
+        return keras.ops.pad(inputs, ((0, 0), (top, bottom), (left, right), (0, 0)), mode="reflect")
+
+    def compute_output_shape(self, input_shape):
+        (top, bottom), (left, right) = self.padding
+        batch, height, width, depth = input_shape
+        return (batch, height + top + bottom, width + left + right, depth)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding}
+'''
+"""The one definition of ``ReflectionPadding2D`` (a registered, serializable Keras layer,
+``convcalc>ReflectionPadding2D``): pasted into generated Keras code, executed by :mod:`convcalc.export.runtime`
+for in-memory models; the Keras import reads its config as data."""
+
+
+def _read_reflection_padding(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    layer.needs_volume(sources[0])
+    return Mapped([{"type": "reflection_padding", "padding": layer.config.get("padding", 1)}], 4)
+
+
+class ReflectionPadding(_Padding):
+    """Pads the volume with its mirror image, the edge row or column not repeated: each side must be smaller
+    than the side it mirrors (TensorFlow and PyTorch refuse otherwise: CC108)."""
+
+    type: Literal["reflection_padding"]
+
+    kind_name = "reflection_padding"
+    example = {"type": "reflection_padding", "padding": 1}
+    keras_layer = "ReflectionPadding2D"
+    torch_module = "nn.ReflectionPad2d"
+    keras_readers = {"ReflectionPadding2D": _read_reflection_padding}
+    spelled_elsewhere = {
+        "reflectionpad2d": '"type": "reflection_padding"',
+        "reflectionpadding2d": '"type": "reflection_padding"',
+        "reflectpad": '"type": "reflection_padding"',
+    }
+    keras_ops = {
+        "ReflectionPadding2D": KerasOp(
+            lambda op, read, _: f"tf.pad({read[0]}, {padding_list(op.amounts('padding'))}, mode='REFLECT')",
+            purpose="reflection padding",
+            keras_source=REFLECTION_PADDING_SOURCE,
+        )
+    }
+
+    def notation(self, window: Window | None) -> str:
+        return f"{super().notation(window)} reflect"
+
+    def caption(self) -> str:
+        return "reflect pad"
+
+    def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
+        top, bottom, left, right = self.padding
+        if max(top, bottom) < shape.height and max(left, right) < shape.width:
+            return None
+        most = min(shape.height, shape.width) - 1
+        return BuildProblem(
+            f"padding {top},{bottom},{left},{right} on {shape.height}×{shape.width}: a reflection mirrors rows and"
+            " columns inside the volume, so each side must be smaller than the side it mirrors (TensorFlow's REFLECT"
+            " and PyTorch's ReflectionPad2d refuse it)",
+            ({"padding": most},) if most >= 0 else (),
+        )
 
 
 def _tf_crop(op: Op, read: list[str], padding: str) -> str:

@@ -304,6 +304,7 @@ class Pool(WindowedLayer):
     keras_readers = {
         "MaxPooling2D": _read_pool("max"),
         "AveragePooling2D": _read_pool("avg"),
+        "L2Pooling2D": _read_pool("l2"),  # convcalc's own (registered as convcalc>L2Pooling2D)
         "AdaptiveMaxPooling2D": _read_adaptive("max"),
         "AdaptiveAveragePooling2D": _read_adaptive("avg"),
     }

@@ -311,6 +311,8 @@ def _plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, 
     if max(shape[0], shape[1]) > 2:
         kinds.append("cropping")
     kinds += ["split", "channel_shuffle"]
+    if min(shape[0], shape[1]) > 1:
+        kinds.append("reflection_padding")
     if _blocks(shape, "space_to_depth"):
         kinds.append("space_to_depth")
     if _blocks(shape, "depth_to_space"):
@@ -374,6 +376,9 @@ def _any_plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool, kind: str
         return {"type": kind, "center": draw(st.booleans()), "scale": draw(st.booleans())}
     if kind == "dropout":
         return {"type": kind, "rate": draw(st.sampled_from([0.0, 0.25, 0.5]))}
+    if kind == "reflection_padding":  # each side smaller than the side it mirrors
+        most = min(shape[0], shape[1]) - 1
+        return {"type": kind, "padding": [[draw(st.integers(0, min(2, most))) for _ in range(2)] for _ in range(2)]}
     if kind == "zero_padding":
         form = draw(st.sampled_from(["int", "pair", "sides"]))
         if form == "int":

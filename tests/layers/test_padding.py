@@ -1,0 +1,171 @@
+"""reflection_padding: shapes, fields, CC108 where a side is not smaller than the side it mirrors; numpy's
+``np.pad(mode="reflect")`` as the reference, which tf.pad's REFLECT and PyTorch's ReflectionPad2d confirm, for
+every export; the Keras import of convcalc's own registered layers (ReflectionPadding2D, L2Pooling2D); ONNX's
+Pad with mode reflect."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from convcalc.analysis import NetworkFacts, analyze
+from convcalc.checking import check_loaded
+from convcalc.loading import LoadedSpec, SourceMap, SpecError, validate
+from tests import optional
+
+SIDES = [1, [2, 1], [[1, 2], [3, 0]]]
+
+
+def analysed(spec: dict[str, Any]) -> NetworkFacts:
+    return analyze(validate("<t>", spec))
+
+
+def _spec(padding: Any, shape: list[int] | None = None) -> dict[str, Any]:
+    layers = [{"type": "reflection_padding", "padding": padding, "name": "mirror"}]
+    return {"input": shape or [5, 6, 2], "layers": layers}
+
+
+def test_shapes_fields_and_the_padding_the_next_conv_counts() -> None:
+    spec = _spec([[1, 2], [3, 0]])
+    spec["layers"].append({"type": "conv", "filters": 4, "kernel": 3, "name": "conv"})
+    net = analysed(spec)
+    mirror, _ = net.layers
+    assert str(mirror.output_shape) == "8×9×2" and mirror.params == 0
+    assert (mirror.rf_rows.start, mirror.rf_cols.start) == (-0.5, -2.5)  # the first centre moves up/left
+    assert mirror.spec.notation(None) == "P=1,2,3,0 reflect"
+    found = check_loaded(LoadedSpec("<t>", net.network, SourceMap())).findings
+    assert "CC302" not in {f.code for f in found}  # the first conv is padded, by the reflection
+
+
+def test_a_side_not_smaller_than_the_side_it_mirrors_is_cc108() -> None:
+    net = analysed(_spec([[5, 0], [0, 0]]))  # 5 rows mirror at most 4
+    found = [f for f in check_loaded(LoadedSpec("<t>", net.network, SourceMap())).findings if f.code == "CC108"]
+    assert len(found) == 1 and "each side must be smaller than the side it mirrors" in found[0].message
+    assert [fix.set for fix in found[0].fixes] == [{"padding": 4}]
+    fitting = check_loaded(LoadedSpec("<t>", analysed(_spec([[4, 4], [5, 5]])).network, SourceMap())).findings
+    assert "CC108" not in {f.code for f in fitting}
+
+
+def _batch(shape: list[int]) -> Any:
+    np = optional.module("numpy", "pip install -e '.[tensorflow]'")
+    return np.random.default_rng(0).normal(size=(2, *shape)).astype("float32")
+
+
+def _reference(x: Any, padding: Any) -> Any:
+    import numpy as np
+
+    facts = analysed(_spec(padding, list(x.shape[1:]))).layers[0]
+    top, bottom, left, right = facts.spec.padding
+    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), mode="reflect")
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("padding", SIDES)
+def test_the_keras_and_tf_nn_exports_reflect_as_tensorflow_does(padding: Any) -> None:
+    optional.keras()
+    import numpy as np
+    import tensorflow as tf
+
+    from convcalc.export.codegen import tfnn_source
+    from convcalc.export.keras_build import build_model
+    from convcalc.export.plan import plan_export
+    from tests.export.test_differential import load_module
+
+    x = _batch([5, 6, 2])
+    expected = _reference(x, padding)
+    top, bottom, left, right = analysed(_spec(padding)).layers[0].spec.padding
+    tf_pad = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], mode="REFLECT")
+    np.testing.assert_array_equal(np.asarray(tf_pad), expected)
+    plan = plan_export(analysed(_spec(padding)))
+    np.testing.assert_array_equal(np.asarray(build_model(plan)(x)), expected)
+    np.testing.assert_array_equal(np.asarray(load_module(tfnn_source(plan), "generated_nn").Network()(x)), expected)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("padding", SIDES)
+def test_the_pytorch_export_is_reflection_pad_2d(padding: Any) -> None:
+    torch = optional.torch()
+    import numpy as np
+
+    from convcalc.export.torch_plan import plan_torch
+    from convcalc.export.torch_verify import build_module
+
+    x = _batch([5, 6, 2])
+    nchw = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+    module = build_module(plan_torch(analysed(_spec(padding))))
+    np.testing.assert_array_equal(module(nchw).detach().numpy(), _reference(x, padding).transpose(0, 3, 1, 2))
+
+
+@pytest.mark.tensorflow
+def test_the_keras_import_reads_convcalcs_own_layers_back(tmp_path: Path) -> None:
+    optional.keras()
+    from convcalc.cli import app
+    from tests.test_keras_import_cli import runner
+
+    spec = {
+        "input": [8, 8, 3],
+        "layers": [
+            {"type": "reflection_padding", "padding": [[1, 1], [0, 2]], "name": "mirror"},
+            {"type": "conv", "filters": 4, "kernel": 3, "name": "conv"},
+            {"type": "pool", "mode": "l2", "kernel": 2, "name": "l2"},
+        ],
+    }
+    source, model = tmp_path / "spec.json", tmp_path / "model.keras"
+    source.write_text(json.dumps(spec), encoding="utf-8")
+    assert runner.invoke(app, ["export", str(source), "--to", "keras", "-o", str(model)]).exit_code == 0
+    result = runner.invoke(app, ["import", str(model), "-o", str(tmp_path / "back.json")])
+    assert result.exit_code == 0, result.output
+    back = json.loads((tmp_path / "back.json").read_text(encoding="utf-8"))
+    by_name = {layer["name"]: layer for layer in back["layers"]}
+    assert by_name["mirror"]["type"] == "reflection_padding"
+    assert by_name["mirror"]["padding"] == [[1, 1], [0, 2]]
+    assert by_name["l2"]["mode"] == "l2"
+    assert analysed(back).output_shape == analysed(spec).output_shape
+
+
+def test_a_class_claiming_to_be_convcalcs_that_convcalc_lacks_is_refused() -> None:
+    from convcalc.importers.keras import spec_from_keras_config
+
+    layer = {
+        "module": "builtins",
+        "class_name": "ShadowPadding2D",
+        "registered_name": "convcalc>ShadowPadding2D",
+        "name": "shadow",
+        "config": {"name": "shadow", "padding": 1},
+    }
+    model = {"class_name": "Sequential", "config": {"name": "m", "layers": [layer]}}
+    model["config"]["build_input_shape"] = [None, 8, 8, 3]
+    with pytest.raises(SpecError, match="layer 'shadow' \\(ShadowPadding2D\\)"):
+        spec_from_keras_config(model)
+
+
+@pytest.mark.parametrize(("mode", "pads"), [("reflect", [0, 0, 1, 2, 0, 0, 3, 0])])
+def test_onnx_pad_by_reflection(tmp_path: Path, mode: str, pads: list[int]) -> None:
+    optional.onnx()
+    from onnx import TensorProto, helper
+
+    from convcalc.importers.onnx import read_onnx_file
+
+    def model(pads: list[int], mode: str) -> str:
+        nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], name="pad", mode=mode)]
+        inits = [helper.make_tensor("pads", TensorProto.INT64, [8], pads)]
+        graph = helper.make_graph(
+            nodes,
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 6])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+            initializer=inits,
+        )
+        path = tmp_path / f"{mode}.onnx"
+        path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+        return str(path)
+
+    spec = read_onnx_file(model(pads, mode)).spec
+    assert spec["layers"] == [{"type": "reflection_padding", "padding": [[1, 3], [2, 0]], "name": "pad"}]
+    with pytest.raises(SpecError, match="node 'pad' \\(Pad\\): reflects with negative pads"):
+        read_onnx_file(model([0, 0, -1, 0, 0, 0, 0, 0], "reflect"))
+    with pytest.raises(SpecError, match="node 'pad' \\(Pad\\): mode 'edge'"):
+        read_onnx_file(model(pads, "edge"))
