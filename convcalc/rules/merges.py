@@ -246,13 +246,12 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     for layer in net.layers:
         if not layer.traits.merge or len(layer.inputs) < 2:
             continue
-        grid = [
-            (label, fields, source) for label, fields, source in _grid_fields(net, layer) if not _uniform(net, source)
-        ]
+        grid = _grid_fields(net, layer)
+        if len(grid) < 2 or _within_half_a_step([field for _, field, _ in grid]):
+            continue  # most merges: no walk upstream
+        grid = [entry for entry in grid if not _uniform(net, entry[2])]
         fields = [(label, field) for label, field, _ in grid]
-        if len(fields) < 2:
-            continue
-        if _within_half_a_step([field for _, field in fields]):
+        if len(fields) < 2 or _within_half_a_step([field for _, field in fields]):
             continue
         interpolated = _as_interpolated(net, grid)
         if interpolated is not None and _within_half_a_step(interpolated):
