@@ -1,5 +1,6 @@
-"""The tail every importer shares: the walk's problems, then validate the spec, then confirm it against what the
-model file records (each importer's own check), refusing rather than returning a spec that disagrees."""
+"""What every importer shares: the errors that refuse one layer or node, and the tail: the walk's problems, then
+validate the spec, then confirm it against what the model file records (each importer's own check), refusing
+rather than returning a spec that disagrees."""
 
 from __future__ import annotations
 
@@ -7,6 +8,19 @@ from typing import Any, Protocol
 
 from convcalc.analysis import NetworkFacts, analyze
 from convcalc.loading import Problem, SpecError, capped, validate
+
+UNFORESEEN = (ArithmeticError, AssertionError, IndexError, KeyError, TypeError, ValueError)
+"""What a reader raises on a layer or node it did not foresee (an index past a shape it lacks, a config value of
+another type): each importer refuses that layer or node by name instead of a traceback."""
+
+
+def rearranged_output(layout: str, steps: str) -> str:
+    """Why a model whose output is a step of a rearranging pattern (``layout``) is refused; ``steps`` are the
+    file's names for such steps."""
+    return (
+        f"the model's output is a step of a rearrangement ({layout}: a {steps} that convcalc reads only as part of"
+        " a pattern), not a volume or vector"
+    )
 
 
 class Importer(Protocol):

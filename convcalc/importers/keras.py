@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from convcalc.analysis import NetworkFacts, Shape
-from convcalc.importers.confirming import confirmed
+from convcalc.importers.confirming import UNFORESEEN, confirmed, rearranged_output
 from convcalc.importers.keras_operations import is_operation, read_operation
 from convcalc.importers.names import UniqueNames
 from convcalc.layers import REGISTRY
@@ -305,13 +305,7 @@ class _Importer:
             self.problems.append(Problem(path, f"the model makes more than {MAX_LAYERS:,} spec layers; {_LAYER_LIMIT}"))
             return None
         if output is not None and output.layout and not self.problems:
-            self.problems.append(
-                Problem(
-                    path,
-                    f"the model's output is a step of a rearrangement ({output.layout}: a Permute or Reshape that"
-                    " convcalc reads only as part of a pattern), not a volume or vector",
-                )
-            )
+            self.problems.append(Problem(path, rearranged_output(output.layout, "Permute or Reshape")))
         if self.problems:
             return None
         if self.input_shape is None or not self.layers:
@@ -505,8 +499,7 @@ class _Importer:
         except Refusal as refusal:
             self.problems.append(_problem(refusal))
             return sources[0]
-        except (ArithmeticError, AssertionError, IndexError, KeyError, TypeError, ValueError) as error:
-            # A config no reader foresaw: refused by name rather than a traceback.
+        except UNFORESEEN as error:
             message = (
                 f"convcalc cannot read this layer ({type(error).__name__}: its config is not what its reader expects)"
             )

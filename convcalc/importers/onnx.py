@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from convcalc.analysis import NetworkFacts, Shape
 from convcalc.extras import is_installed
-from convcalc.importers.confirming import confirmed
+from convcalc.importers.confirming import UNFORESEEN, confirmed, rearranged_output
 from convcalc.importers.names import UniqueNames
 from convcalc.layers import REGISTRY
 from convcalc.layers.keras import Refusal, Tensor
@@ -356,13 +356,7 @@ class _Importer:
             )
             return None
         if output.layout:
-            self.problems.append(
-                Problem(
-                    (),
-                    f"the model's output is a step of a rearrangement ({output.layout}: a Reshape or Transpose that"
-                    " convcalc reads only as part of a pattern), not a volume or vector",
-                )
-            )
+            self.problems.append(Problem((), rearranged_output(output.layout, "Reshape or Transpose")))
             return None
         self._describe(graph)
         name = Path(self.file).stem if graph.name in _EXPORTERS_GRAPH_NAMES else graph.name
@@ -516,8 +510,7 @@ class _Importer:
         except Refusal as refusal:
             self.problems.append(Problem(refusal.path, refusal.message))
             self._fail(raw)
-        except (ArithmeticError, AssertionError, IndexError, KeyError, TypeError, ValueError) as error:
-            # A node whose attributes or shapes no reader foresaw: refused by name rather than a traceback.
+        except UNFORESEEN as error:
             self.problems.append(
                 Problem(
                     ("graph", "node", index),

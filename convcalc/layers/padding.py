@@ -29,7 +29,17 @@ from convcalc.layers.base import (
 )
 from convcalc.layers.channels import channel_crop
 from convcalc.layers.fields import NON_NEGATIVE_PAIR_SCHEMA, strict_pair
-from convcalc.layers.keras import CHANNELS_FIRST, KerasLayer, KerasOps, Mapped, Op, Tensor, compact, volume_of
+from convcalc.layers.keras import (
+    CHANNELS_FIRST,
+    KerasLayer,
+    KerasOps,
+    Mapped,
+    Op,
+    Reader,
+    Tensor,
+    compact,
+    volume_of,
+)
 from convcalc.layers.onnx import OnnxMapped, OnnxNode, pad_sides
 from convcalc.layers.pytorch import TorchOps, TorchStep, chw
 from convcalc.layers.tfnn import KerasOp, padding_list
@@ -68,9 +78,14 @@ Sides = Annotated[
 right)."""
 
 
-def _read_zero_padding(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
-    layer.needs_volume(sources[0])
-    return Mapped([{"type": "zero_padding", "padding": layer.config.get("padding", 1)}], 4)
+def _read_padding(kind: str) -> Reader:
+    """ZeroPadding2D, or convcalc's ReflectionPadding2D: the ``kind`` of padding, its sides as Keras wrote them."""
+
+    def reader(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+        layer.needs_volume(sources[0])
+        return Mapped([{"type": kind, "padding": layer.config.get("padding", 1)}], 4)
+
+    return reader
 
 
 def onnx_window_padding(
@@ -200,7 +215,7 @@ class ZeroPadding(_Padding):
     example = {"type": "zero_padding", "padding": 1}
     keras_layer = "ZeroPadding2D"
     torch_module = "nn.ZeroPad2d"
-    keras_readers = {"ZeroPadding2D": _read_zero_padding}
+    keras_readers = {"ZeroPadding2D": _read_padding("zero_padding")}
     onnx_readers = {"Pad": _read_onnx_pad}
     spelled_elsewhere = {
         "zeropadding2d": '"type": "zero_padding"',
@@ -244,11 +259,6 @@ class ReflectionPadding2D(layers.Layer):
 for in-memory models; the Keras import reads its config as data."""
 
 
-def _read_reflection_padding(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
-    layer.needs_volume(sources[0])
-    return Mapped([{"type": "reflection_padding", "padding": layer.config.get("padding", 1)}], 4)
-
-
 class ReflectionPadding(_Padding):
     """Pads the volume with its mirror image, the edge row or column not repeated: each side must be smaller
     than the side it mirrors (TensorFlow and PyTorch refuse otherwise: CC108)."""
@@ -259,7 +269,7 @@ class ReflectionPadding(_Padding):
     example = {"type": "reflection_padding", "padding": 1}
     keras_layer = "ReflectionPadding2D"
     torch_module = "nn.ReflectionPad2d"
-    keras_readers = {"ReflectionPadding2D": _read_reflection_padding}
+    keras_readers = {"ReflectionPadding2D": _read_padding("reflection_padding")}
     spelled_elsewhere = {
         "reflectionpad2d": '"type": "reflection_padding"',
         "reflectionpadding2d": '"type": "reflection_padding"',

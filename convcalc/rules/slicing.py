@@ -177,7 +177,7 @@ def block_does_not_divide(net: NetworkFacts, layer: LayerFacts, settings: Settin
             layer.index,
             f"block r = {r} needs r² = {r * r} channels per output channel, and the input depth D = {shape.depth}"
             f" leaves {shape.depth % (r * r)} over",
-            _block_fixes(layer, [b for b in divisors(shape.depth) if b > 1 and shape.depth % (b * b) == 0]),
+            _block_fixes(layer, r, [b for b in divisors(shape.depth) if b > 1 and shape.depth % (b * b) == 0]),
         )
     if shape.height % r == 0 and shape.width % r == 0:
         return None
@@ -187,12 +187,11 @@ def block_does_not_divide(net: NetworkFacts, layer: LayerFacts, settings: Settin
     return Hit(
         layer.index,
         f"block r = {r} does not divide {sizes}: the last {left} left in no block",
-        _block_fixes(layer, [b for b in divisors(shape.height) if b > 1 and shape.width % b == 0]),
+        _block_fixes(layer, r, [b for b in divisors(shape.height) if b > 1 and shape.width % b == 0]),
     )
 
 
-def _block_fixes(layer: LayerFacts, blocks: list[int]) -> tuple[Fix, ...]:
-    """Up to two block sizes that divide, nearest the one given first."""
-    r = getattr(layer.spec, "block", 1)
+def _block_fixes(layer: LayerFacts, r: int, blocks: list[int]) -> tuple[Fix, ...]:
+    """Up to two of the block sizes that divide, nearest the block r given."""
     nearest = sorted(blocks, key=lambda b: (abs(b - r), b))[:2]
     return tuple(Fix(f"block={b}", layer.path, {"block": b}) for b in nearest)
