@@ -8,12 +8,13 @@ holds the facts and findings and renders them as the CLI does; in a notebook it 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from convcalc import spec
@@ -179,7 +180,8 @@ def _torch(module: Any, label: str, input_size: InputSize | None) -> LoadedSpec:
         path = os.path.join(folder, "model.onnx")
         module.eval()
         try:
-            failed = _export_onnx(torch, module, sample, path)
+            with _local_response_norm_as_lrn(torch, module):
+                failed = _export_onnx(torch, module, sample, path)
         finally:
             module.train(training)
         if failed:
@@ -192,6 +194,40 @@ def _torch(module: Any, label: str, input_size: InputSize | None) -> LoadedSpec:
         return LoadedSpec(label, validate(label, data), SourceMap())
     except SpecError as error:
         raise InvalidSpec.of(error) from None
+
+
+@contextlib.contextmanager
+def _local_response_norm_as_lrn(torch: Any, module: Any) -> Iterator[None]:
+    """PyTorch's ``LocalResponseNorm`` of an odd size exported as ONNX's one ``LRN`` node, the same definition
+    (α divided by the size, the window centred). Without this the TorchScript exporter traces
+    ``F.local_response_norm`` step by step (a Pad and an AveragePool over a 5-D view, an If on the rank), which
+    no reader follows. Only the module's own instances, for the export alone; an even size (which PyTorch and
+    ONNX centre differently) is left as PyTorch writes it, to be refused."""
+
+    class LocalResponseNorm(torch.autograd.Function):  # type: ignore[misc]  # torch is untyped here
+        @staticmethod
+        def forward(ctx: Any, x: Any, size: int, alpha: float, beta: float, k: float) -> Any:
+            return torch.nn.functional.local_response_norm(x, size, alpha, beta, k)
+
+        @staticmethod
+        def symbolic(g: Any, x: Any, size: int, alpha: float, beta: float, k: float) -> Any:
+            return g.op("LRN", x, size_i=size, alpha_f=alpha, beta_f=beta, bias_f=k)
+
+    def as_lrn(norm: Any) -> Any:
+        return lambda x: LocalResponseNorm.apply(x, norm.size, norm.alpha, norm.beta, norm.k)
+
+    norms = [
+        norm
+        for norm in module.modules()
+        if type(norm) is torch.nn.LocalResponseNorm and norm.size % 2 == 1 and "forward" not in vars(norm)
+    ]
+    for norm in norms:
+        norm.forward = as_lrn(norm)
+    try:
+        yield
+    finally:
+        for norm in norms:
+            del norm.forward
 
 
 def _export_onnx(torch: Any, module: Any, sample: Any, path: str) -> str:

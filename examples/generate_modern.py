@@ -190,12 +190,20 @@ def unet_small() -> dict[str, Any]:
 
 
 def alexnet_two_tower() -> dict[str, Any]:
-    """AlexNet as published: conv2, conv4 and conv5 split over two GPUs (groups = 2)."""
+    """AlexNet as published: conv2, conv4 and conv5 split over two GPUs (groups = 2), and local response
+    normalisation after the first two ReLUs (the paper's k = 2, n = 5, α = 10⁻⁴, β = 0.75, its α on the sum
+    itself: 5·10⁻⁴ divided by n, as convcalc writes it)."""
     spec: dict[str, Any] = json.loads((HERE / "alexnet.json").read_text(encoding="utf-8"))
+    layers: list[Layer] = []
     for layer in spec["layers"]:
         if layer.get("name") in ("conv2", "conv4", "conv5"):
             layer["groups"] = 2
+        if layer.get("name") in ("pool1", "pool2"):
+            norm = {"type": "local_response_norm", "size": 5, "alpha": 5e-4, "beta": 0.75, "bias": 2}
+            layers.append({**norm, "name": "norm" + layer["name"][-1]})
+        layers.append(layer)
     spec["name"] = "alexnet-two-tower"
+    spec["layers"] = layers
     return spec
 
 

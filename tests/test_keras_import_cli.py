@@ -16,6 +16,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 runner = CliRunner()
 
 
+def keras_round_trip(spec: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``spec`` exported by ``convcalc export --to keras`` and read back by ``convcalc import``, as a spec."""
+    source, model, back = folder / "spec.json", folder / "model.keras", folder / "back.json"
+    source.write_text(json.dumps(spec), encoding="utf-8")
+    exported = runner.invoke(app, ["export", str(source), "--to", "keras", "-o", str(model)])
+    assert exported.exit_code == 0, exported.output
+    imported = runner.invoke(app, ["import", str(model), "-o", str(back)])
+    assert imported.exit_code == 0, imported.output
+    loaded: dict[str, Any] = json.loads(back.read_text(encoding="utf-8"))
+    return loaded
+
+
 @pytest.fixture(scope="module")
 def model_files(keras: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     inputs = keras.Input((32, 32, 3))

@@ -26,7 +26,7 @@ from convcalc.layers.dense import FC, Flatten
 from convcalc.layers.elementwise import Activation, Dropout, PReLU, ReLU
 from convcalc.layers.keras import Reader
 from convcalc.layers.merge import Add, Concat, Multiply
-from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm, Scale
+from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm, LocalResponseNorm, Scale
 from convcalc.layers.onnx import OnnxReader
 from convcalc.layers.padding import Cropping, ReflectionPadding, ZeroPadding
 from convcalc.layers.pool import GlobalPool, Pool
@@ -92,6 +92,7 @@ REGISTRY = Registry(
         BatchNorm,
         LayerNorm,
         GroupNorm,
+        LocalResponseNorm,
         Scale,
         Rescaling,
         Normalization,
@@ -145,6 +146,7 @@ __all__ = [
     "IncompleteKindError",
     "LayerNorm",
     "LayerSpec",
+    "LocalResponseNorm",
     "Multiply",
     "Normalization",
     "PReLU",

@@ -62,6 +62,15 @@ def _positive_int(value: Any) -> int:
     return strict_int(value, 1)
 
 
+def _odd_size(value: Any) -> int:
+    size = strict_int(value, 1)
+    if size % 2 == 0:
+        raise PydanticCustomError(
+            "odd_size", "must be odd, a window centred on each channel (got {got})", {"got": size}
+        )
+    return size
+
+
 def _positive_pair(value: Any) -> Pair:
     return strict_pair(value, 1)
 
@@ -98,6 +107,9 @@ _PADDING_SCHEMA: dict[str, Any] = {
 
 PositiveInt = Annotated[int, PlainValidator(_positive_int), WithJsonSchema(INT_SCHEMA)]
 """A strict int in [1, 2^31 − 1]."""
+
+OddSize = Annotated[int, PlainValidator(_odd_size), WithJsonSchema({**INT_SCHEMA, "description": "odd"})]
+"""A window size that centres on its middle: odd, ≥ 1."""
 
 
 def _as_json(value: Any) -> Any:

@@ -1,10 +1,13 @@
-"""Normalisation and per-channel scaling: ``batchnorm``, ``layer_norm``, ``group_norm`` and ``scale``.
+"""Normalisation and per-channel scaling: ``batchnorm``, ``layer_norm``, ``group_norm``, ``local_response_norm``
+and ``scale``.
 
 The shape and the receptive field pass through and no MACs are counted (the convention for normalisation).
 batchnorm has 4·D parameters in Keras' count: γ and β trainable (D each, when ``scale``/``center``), the moving
-mean and variance not (D each). layer_norm and group_norm keep no statistics: γ and β, 2·D trainable. scale is
-a learned γ alone: D trainable. Keras: ``BatchNormalization``, ``LayerNormalization``, ``GroupNormalization``
-and keras.applications ConvNeXt's ``LayerScale``; tf.nn: ``tf.nn.moments`` and ``tf.nn.batch_normalization``.
+mean and variance not (D each). layer_norm and group_norm keep no statistics: γ and β, 2·D trainable.
+local_response_norm (AlexNet's) learns nothing. scale is a learned γ alone: D trainable. Keras:
+``BatchNormalization``, ``LayerNormalization``, ``GroupNormalization``, keras.applications ConvNeXt's
+``LayerScale``, and ``LocalResponseNormalization``, which Keras lacks and convcalc defines and registers once;
+tf.nn: ``tf.nn.moments``, ``tf.nn.batch_normalization`` and ``tf.nn.local_response_normalization``.
 """
 
 from collections.abc import Sequence
@@ -13,7 +16,7 @@ from typing import Literal
 from pydantic import Field
 
 from convcalc.layers.base import Computed, PerPosition
-from convcalc.layers.fields import Number, PositiveInt, StrictBool
+from convcalc.layers.fields import Number, OddSize, PositiveInt, StrictBool
 from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
 from convcalc.layers.onnx import CHANNELS_LAST, Constant, OnnxMapped, OnnxNode, keep_layout
 from convcalc.layers.pytorch import TorchOps, TorchRefusal, TorchStep
@@ -449,6 +452,120 @@ class GroupNorm(_Affine):
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
         args = f"{self.groups}, {ops.channels()}, eps={NORM_EPSILON!r}{self.torch_affine('GroupNorm')}"
         return ops.module(ops.base, f"nn.GroupNorm({args})", ops.shape)
+
+
+LOCAL_RESPONSE_NORMALIZATION_SOURCE = '''
+@keras.saving.register_keras_serializable(package="convcalc")
+class LocalResponseNormalization(layers.Layer):
+    """Local response normalisation across channels (AlexNet's; PyTorch's LocalResponseNorm, ONNX's LRN), which
+    Keras lacks: x / (bias + alpha/size · Σ x²)^beta, the sum over the size channels centred on each channel
+    (zeros past the first and last)."""
+
+    def __init__(self, size=5, alpha=1e-4, beta=0.75, bias=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.alpha, self.beta, self.bias = int(size), float(alpha), float(beta), float(bias)
+
+    def call(self, inputs):
+        radius, depth = self.size // 2, inputs.shape[-1]
+        squares = keras.ops.pad(keras.ops.square(inputs), ((0, 0), (0, 0), (0, 0), (radius, radius)))
+        total = squares[..., :depth]
+        for offset in range(1, self.size):
+            total = total + squares[..., offset : offset + depth]
+        return inputs / keras.ops.power(self.bias + (self.alpha / self.size) * total, self.beta)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = {"size": self.size, "alpha": self.alpha, "beta": self.beta, "bias": self.bias}
+        return {**super().get_config(), **config}
+'''
+"""The one definition of ``LocalResponseNormalization`` (a registered, serializable Keras layer,
+``convcalc>LocalResponseNormalization``): pasted into generated Keras code, executed by
+:mod:`convcalc.export.runtime` for in-memory models; the Keras import reads its config as data."""
+
+
+def _tf_local_response_norm(op: Op, read: list[str], padding: str) -> str:
+    # tf.nn's alpha multiplies the sum itself; convcalc's (PyTorch's, ONNX's, Caffe's) is divided by the size.
+    size = op.integer("size")
+    args = f"depth_radius={size // 2}, bias={literal(op.number('bias'))}, alpha={literal(op.number('alpha') / size)}"
+    return f"tf.nn.local_response_normalization({read[0]}, {args}, beta={literal(op.number('beta'))})"
+
+
+def _lrn_body(size: object, alpha: object, beta: object, bias: object) -> dict[str, object]:
+    return {"type": "local_response_norm", "size": size, "alpha": alpha, "beta": beta, "bias": bias}
+
+
+def _read_local_response_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    layer.needs_volume(sources[0])
+    config = layer.config
+    body = _lrn_body(
+        config.get("size", 5), config.get("alpha", 1e-4), config.get("beta", 0.75), config.get("bias", 1.0)
+    )
+    return Mapped([body], 4)
+
+
+def _read_onnx_lrn(node: OnnxNode) -> OnnxMapped:
+    """LRN across the channels of an (N, C, H, W) volume (the Caffe models of the ONNX model zoo: AlexNet,
+    CaffeNet, GoogLeNet, ZFNet). An even size is refused: ONNX centres it one way, PyTorch another, TensorFlow
+    not at all."""
+    node.needs_volume()
+    size = node.integer("size", 0)
+    if size < 1 or size % 2 == 0:
+        raise node.refuse(f"size {size}: convcalc's local_response_norm centres an odd window on each channel")
+    body = _lrn_body(size, node.number("alpha", 1e-4), node.number("beta", 0.75), node.number("bias", 1.0))
+    return OnnxMapped([body], 4)
+
+
+class LocalResponseNorm(PerPosition):
+    """Local response normalisation across channels (AlexNet's, GoogLeNet's first version): each value divided by
+    (k + α/n · Σ x²)^β, the sum over the n channels centred on its own at the same position (zeros past the
+    first and last). No parameters, no MACs (the normalisation convention); nonlinear. Batch normalisation has
+    replaced it: AlexNet's authors measured 1–2% of top-1 error, later work next to nothing.
+
+    α is divided by n as in Caffe, PyTorch's ``LocalResponseNorm(n, α, β, k)`` and ONNX's ``LRN``; the AlexNet
+    paper's α multiplies the sum itself, so its k=2, n=5, α=10⁻⁴, β=0.75 is ``"size": 5, "alpha": 5e-4, "beta":
+    0.75, "bias": 2`` here. Keras has no layer: the export defines and registers ``LocalResponseNormalization``
+    (see :data:`LOCAL_RESPONSE_NORMALIZATION_SOURCE`); tf.nn's ``local_response_normalization`` takes
+    ``depth_radius`` = (n − 1)/2 and α/n.
+    """
+
+    type: Literal["local_response_norm"]
+    size: OddSize = Field(default=5, description="n: the channels each sum spans, centred on its own (odd).")
+    alpha: Number = Field(default=1e-4, description="α, divided by n (Caffe's, PyTorch's and ONNX's convention).")
+    beta: Number = Field(default=0.75, description="β: the power of the divisor.")
+    bias: Number = Field(default=1.0, description="k: added before the power (AlexNet's 2, PyTorch's 1).")
+
+    kind_name = "local_response_norm"
+    example = {"type": "local_response_norm", "size": 5, "alpha": 1e-4, "beta": 0.75, "bias": 2}
+    keras_readers = {"LocalResponseNormalization": _read_local_response_norm}
+    onnx_readers = {"LRN": _read_onnx_lrn}
+    spelled_elsewhere = {
+        "lrn": '"type": "local_response_norm"',
+        "localresponsenormalization": '"type": "local_response_norm"',
+    }
+    keras_ops = {
+        "LocalResponseNormalization": KerasOp(_tf_local_response_norm, keras_source=LOCAL_RESPONSE_NORMALIZATION_SOURCE)
+    }
+
+    def is_nonlinear(self) -> bool:
+        return True  # it divides by its input's own energy
+
+    def notation(self, window: Window | None) -> str:
+        return f"n={self.size} α={self.alpha:g} β={self.beta:g} k={self.bias:g}"
+
+    def caption(self) -> str:
+        return "lrn"
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        ops.volume()
+        args = {"size": self.size, "alpha": self.alpha, "beta": self.beta, "bias": self.bias}
+        return ops.add("LocalResponseNormalization", ops.base, ops.shape, **args)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        ops.volume()
+        args = f"{self.size}, alpha={self.alpha!r}, beta={self.beta!r}, k={self.bias!r}"
+        return ops.module(ops.base, f"nn.LocalResponseNorm({args})", ops.shape)
 
 
 class Scale(PerPosition):

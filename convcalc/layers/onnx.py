@@ -119,6 +119,13 @@ class OnnxNode(NamedTuple):
             raise self.refuse(f"attribute {key} must be an integer (got {value!r})")
         return value
 
+    def number(self, key: str, default: float) -> float:
+        """A float attribute, as the shortest decimal of its float32 (ONNX stores 1e-4 as 9.99999974e-05)."""
+        value = self.attributes.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise self.refuse(f"attribute {key} must be a finite number (got {value!r})")
+        return shortest_float(float(value))
+
     def integers(self, key: str, default: Sequence[int] | None = None) -> list[int] | None:
         value = self.attributes.get(key, default)
         if value is None:

@@ -310,7 +310,7 @@ def _plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, 
         kinds += ["conv_transpose", "conv_transpose", "upsample"]
     if max(shape[0], shape[1]) > 2:
         kinds.append("cropping")
-    kinds += ["split", "channel_shuffle"]
+    kinds += ["split", "channel_shuffle", "local_response_norm"]
     if min(shape[0], shape[1]) > 1:
         kinds.append("reflection_padding")
     if _blocks(shape, "space_to_depth"):
@@ -376,6 +376,13 @@ def _any_plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool, kind: str
         return {"type": kind, "center": draw(st.booleans()), "scale": draw(st.booleans())}
     if kind == "dropout":
         return {"type": kind, "rate": draw(st.sampled_from([0.0, 0.25, 0.5]))}
+    if kind == "local_response_norm":  # sizes wider than the depth too: the sum sees zeros past the ends
+        numbers = {"alpha": [1e-4, 0.5, 2], "beta": [0.75, 0.5, 1], "bias": [1, 2, 0.5]}
+        layer = {"type": kind, "size": draw(st.sampled_from([1, 3, 5]))}
+        return {
+            **layer,
+            **{key: draw(st.sampled_from(values)) for key, values in numbers.items() if draw(st.booleans())},
+        }
     if kind == "reflection_padding":  # each side smaller than the side it mirrors
         most = min(shape[0], shape[1]) - 1
         return {"type": kind, "padding": [[draw(st.integers(0, min(2, most))) for _ in range(2)] for _ in range(2)]}

@@ -5,7 +5,6 @@ Pad with mode reflect."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +101,7 @@ def test_the_pytorch_export_is_reflection_pad_2d(padding: Any) -> None:
 @pytest.mark.tensorflow
 def test_the_keras_import_reads_convcalcs_own_layers_back(tmp_path: Path) -> None:
     optional.keras()
-    from convcalc.cli import app
-    from tests.test_keras_import_cli import runner
+    from tests.test_keras_import_cli import keras_round_trip
 
     spec = {
         "input": [8, 8, 3],
@@ -113,12 +111,7 @@ def test_the_keras_import_reads_convcalcs_own_layers_back(tmp_path: Path) -> Non
             {"type": "pool", "mode": "l2", "kernel": 2, "name": "l2"},
         ],
     }
-    source, model = tmp_path / "spec.json", tmp_path / "model.keras"
-    source.write_text(json.dumps(spec), encoding="utf-8")
-    assert runner.invoke(app, ["export", str(source), "--to", "keras", "-o", str(model)]).exit_code == 0
-    result = runner.invoke(app, ["import", str(model), "-o", str(tmp_path / "back.json")])
-    assert result.exit_code == 0, result.output
-    back = json.loads((tmp_path / "back.json").read_text(encoding="utf-8"))
+    back = keras_round_trip(spec, tmp_path)
     by_name = {layer["name"]: layer for layer in back["layers"]}
     assert by_name["mirror"]["type"] == "reflection_padding"
     assert by_name["mirror"]["padding"] == [[1, 1], [0, 2]]
