@@ -88,18 +88,27 @@ class _Inexactness(NamedTuple):
     """How far the strided windows are from dividing their inputs exactly, worst first (compared in order)."""
 
     unread: int
-    """Strided windows that leave rows or columns of real input unread (CC101's errors)."""
+    """Strided windows that leave rows or columns of real input unread (CC101's errors), and windowless layers
+    that step over a size their step does not divide (a space_to_depth's blocks: CC114's errors)."""
     inexact: int
     """Other strided windows whose output is not their input divided by their stride: a padded window (its
     own padding, "same", or explicit zero padding right before it) on a size S does not divide, or an
     unpadded one that does not fit. An unpadded window that fits is exact whatever the size (a valid 3×3,
     S=2 stem on 299 gives 149): so are the odd sizes such stems are designed for."""
+    blocks: int = 0
+    """How many of the unread are windowless layers (space_to_depth), for the message."""
 
 
 def _inexactness(net: NetworkFacts) -> _Inexactness:
-    unread = inexact = 0
+    unread = inexact = blocks = 0
     for layer in net.layers:
         window = layer.window
+        if window is None and not layer.input_shape.empty:
+            steps = layer.spec.grid_step(None)
+            if steps is not UNIT_STEP:
+                sizes = (layer.input_shape.height, layer.input_shape.width)
+                blocks += any(step > 1 and size % step != 0 for step, size in zip(steps, sizes, strict=True))
+            continue
         if window is None or max(window.stride) == 1 or layer.input_shape.empty or not window.has_output:
             continue
         lost, exact = False, True
@@ -112,7 +121,7 @@ def _inexactness(net: NetworkFacts) -> _Inexactness:
             exact = exact and (divides or (not padded and axis.result.fits))
         unread += lost
         inexact += not lost and not exact
-    return _Inexactness(unread, inexact)
+    return _Inexactness(unread + blocks, inexact, blocks)
 
 
 def _divisors(net: NetworkFacts) -> tuple[int, int]:
@@ -214,17 +223,17 @@ def _newly_unfit(before: NetworkFacts, after: NetworkFacts, layer: LayerFacts) -
 def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
-    Multiplies the strides of the conv and pool windows along each axis, following
-    each layer's inputs (a residual block's shortcut and main branch count once, not twice), until the
-    volume is 1 pixel wide, and checks that the product divides the input height and width. A strided
-    transposed conv upsamples: it divides the product, so an encoder–decoder (U-Net) needs its input
-    divisible by its deepest downsampling only. It fires only where the sizes show the problem and a multiple
-    helps: some strided window does not divide its input exactly — a padded one (its own padding, "same", or
-    zero padding right before it) whose output is not W/S, or an unpadded one that does not fit — and at the
-    nearest multiple below or above fewer windows leave input unread, or fewer do not divide. An unpadded
-    window that fits is exact at any size, so a network whose every strided layer fits unpadded (AlexNet at
-    227, Inception v3 at 299) is exempt; so is one where the multiples would leave a valid stem's last row
-    unread (Xception at 299, NASNetLarge at 331).
+    Multiplies the strides of the conv and pool windows (and the blocks of a space_to_depth) along each axis,
+    following each layer's inputs (a residual block's shortcut and main branch count once, not twice), until the
+    volume is 1 pixel wide, and checks that the product divides the input height and width. A strided transposed
+    conv upsamples: it divides the product, so an encoder–decoder (U-Net) needs its input divisible by its deepest
+    downsampling only. It fires only where the sizes show the problem and a multiple helps: some strided window does
+    not divide its input exactly — a padded one (its own padding, "same", or zero padding right before it) whose
+    output is not W/S, or an unpadded one that does not fit, or a space_to_depth whose blocks do not divide its
+    input (CC114's error, whose fixes change the block) — and at the nearest multiple below or above fewer windows
+    leave input unread, or fewer do not divide. An unpadded window that fits is exact at any size, so a network
+    whose every strided layer fits unpadded (AlexNet at 227, Inception v3 at 299) is exempt; so is one where the
+    multiples would leave a valid stem's last row unread (Xception at 299, NASNetLarge at 331).
 
     ## Why is this bad
     CS231n: "the input layer should be divisible by 2 many times" — 32, 64, 96, 224, 384, 512. Every
@@ -240,7 +249,7 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
     if height % ph == 0 and width % pw == 0:
         return
     now = _inexactness(net)
-    if now == (0, 0):
+    if now.unread == 0 and now.inexact == 0:
         return  # every strided window divides its input exactly (AlexNet at 227, Inception v3 at 299)
     # The multiples are advice only where they divide better: a valid 3×3, S=2 stem wants an odd size
     # (Xception's 299, NASNetLarge's 331), and a multiple of 32 would leave its last row unread.
@@ -270,7 +279,10 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
             if size % product
         ]
         text = "; ".join(parts)
-    if now.unread == 1:
+    if now.blocks:
+        layers = "a strided layer leaves" if now.unread == 1 else f"{now.unread:,} strided layers leave"
+        how_far = f"{layers} input unread (a space_to_depth's blocks do not divide its input)"
+    elif now.unread == 1:
         how_far = "a strided window leaves input unread"
     elif now.unread:
         how_far = f"{now.unread:,} strided windows leave input unread"

@@ -345,6 +345,29 @@ def test_cc301_counts_the_input_rows_left_unread() -> None:
     assert finding.message.endswith("The downsampling is not exact: a strided window leaves input unread")
 
 
+def test_cc301_counts_a_space_to_depth_whose_blocks_do_not_divide_as_a_stride() -> None:
+    # A 4×4 space-to-depth stem (TResNet's) on 226 leaves 2 rows and columns in no block (CC114's error, whose
+    # fixes change the block); CC301 offers the inputs that the blocks and the later stride divide.
+    spec = {
+        "input": [226, 226, 3],
+        "layers": [
+            {"type": "space_to_depth", "block": 4},
+            {"type": "conv", "filters": 8, "kernel": 3, "stride": 2, "padding": 1},
+            {"type": "relu"},
+        ],
+    }
+    (finding,) = only(spec, "CC301")
+    assert "226 = 2·113 is not divisible by 8 = 2^3 (strides 4·2)" in finding.message
+    assert finding.message.endswith(
+        "a strided layer leaves input unread (a space_to_depth's blocks do not divide its input)"
+    )
+    assert [fix.set for fix in finding.fixes] == [{"height": 224, "width": 224}, {"height": 232, "width": 232}]
+    assert assert_fixes_clear(spec, [REGISTRY["CC301"], REGISTRY["CC114"]]) == 4  # two inputs, two blocks
+    for size in (224, 232):  # either input clears CC114 too
+        assert only({**spec, "input": [size, size, 3]}, "CC301") == only({**spec, "input": [size, size, 3]}, "CC114")
+        assert only({**spec, "input": [size, size, 3]}, "CC301") == []
+
+
 def test_cc301_on_resnet50_at_230_offers_the_multiples_that_fit() -> None:
     # 230 → 115 → 58 (not 57.5) after the stem's pool; at 224 and 256 every stride halves exactly. There the
     # Keras stem pool drops a row of its zero padding (CC208's info), which is no misfit to name in the fix.
