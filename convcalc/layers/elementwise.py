@@ -39,12 +39,14 @@ ActivationKind = Literal[
     "selu",
     "softplus",
     "mish",
+    "hard_tanh",
 ]
 ACTIVATIONS: tuple[str, ...] = get_args(ActivationKind)
 """The elementwise functions an ``activation`` layer names (softmax and log_softmax = log(softmax(x)) normalise over
 the depth), with Keras 3's
 definitions: hard_sigmoid = relu6(x + 3)/6, hard_swish = x·hard_sigmoid(x) (Keras's hard_silu), elu with α = 1,
-selu with Keras's constants, softplus = log(1 + eˣ), mish = x·tanh(softplus(x))."""
+selu with Keras's constants, softplus = log(1 + eˣ), mish = x·tanh(softplus(x)), hard_tanh = x clipped to
+[−1, 1]."""
 ACTIVATION_ALIASES = {"silu": "swish"}
 """Other names a spec may write for an activation kind: normalised to the kind when read."""
 
@@ -71,6 +73,7 @@ _TFNN_ACTIVATIONS = {
     "selu": "tf.nn.selu({x})",
     "softplus": "tf.math.softplus({x})",
     "mish": "{x} * tf.tanh(tf.math.softplus({x}))",
+    "hard_tanh": "tf.clip_by_value({x}, -1.0, 1.0)",
 }
 
 TORCH_ACTIVATIONS = {
@@ -89,6 +92,7 @@ TORCH_ACTIVATIONS = {
     "selu": "nn.SELU()",
     "softplus": "nn.Softplus()",
     "mish": "nn.Mish()",
+    "hard_tanh": "nn.Hardtanh()",
 }
 """Each activation kind as the PyTorch module computing Keras 3's definition."""
 
@@ -178,7 +182,8 @@ def _read_onnx_hard_sigmoid(node: OnnxNode) -> OnnxMapped:
 
 
 def _read_onnx_clip(node: OnnxNode) -> OnnxMapped:
-    """Clip(0, 6) is PyTorch's ReLU6 and Clip(0) a ReLU; the bounds are attributes before opset 11, inputs after."""
+    """Clip(0, 6) is PyTorch's ReLU6, Clip(0) a ReLU and Clip(−1, 1) its Hardtanh; the bounds are attributes
+    before opset 11, inputs after."""
     node.source()
     if node.opset < 11:
         low, high = node.attributes.get("min"), node.attributes.get("max")
@@ -190,8 +195,12 @@ def _read_onnx_clip(node: OnnxNode) -> OnnxMapped:
         kind = "relu6"
     elif low == 0 and (high is None or high == float("inf")):
         kind = "relu"
+    elif low == -1 and high == 1:
+        kind = "hard_tanh"
     else:
-        raise node.refuse(f"clips to [{low}, {high}]: convcalc models Clip(0, 6) (relu6) and Clip(0) (relu)")
+        raise node.refuse(
+            f"clips to [{low}, {high}]: convcalc models Clip(0, 6) (relu6), Clip(0) (relu) and Clip(−1, 1) (hard_tanh)"
+        )
     return keep_layout(node, [activation_layer(kind)])
 
 

@@ -36,7 +36,7 @@ DEPTHWISE = ("depthwise", "separable")
 """Kinds TensorFlow cannot build with unequal strides (its depthwise kernels take one stride for both axes), so
 they are drawn with equal ones; a later issue makes ``convcalc check`` report such a layer."""
 ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish", "silu")
-ACTIVATIONS += ("hard_sigmoid", "hard_swish", "elu", "selu", "softplus", "mish", "log_softmax")
+ACTIVATIONS += ("hard_sigmoid", "hard_swish", "elu", "selu", "softplus", "mish", "log_softmax", "hard_tanh")
 PER_CHANNEL = ("layer_norm", "group_norm", "scale", "rescaling", "normalization", "prelu")
 """The kinds that keep the volume and act per channel (issue 13)."""
 
@@ -232,7 +232,7 @@ def output_shape(shape: Shape, layer: dict[str, Any], inputs: list[Shape] | None
                 default = max(stride[axis] - kernel[axis], 0)
                 sizes.append((size - 1) * stride[axis] + kernel[axis] - 2 * pad + (extra[axis] if extra else default))
         return (sizes[0], sizes[1], layer["filters"])
-    if kind == "zero_padding":
+    if kind in ("zero_padding", "reflection_padding"):
         padding = layer["padding"]
         if isinstance(padding, list) and isinstance(padding[0], list):
             (top, bottom), (left, right) = padding
@@ -245,6 +245,12 @@ def output_shape(shape: Shape, layer: dict[str, Any], inputs: list[Shape] | None
             return (layer["size"][0], layer["size"][1], depth)
         factor = _pair(layer["factor"])
         return (height * factor[0], width * factor[1], depth)
+    if kind == "space_to_depth":
+        r = layer["block"]
+        return (height // r, width // r, depth * r * r)
+    if kind == "depth_to_space":
+        r = layer["block"]
+        return (height * r, width * r, depth // (r * r))
     if kind == "cropping":
         (top, bottom), (left, right) = layer["crop"]
         return (height - top - bottom, width - left - right, depth)
@@ -264,7 +270,7 @@ def output_shape(shape: Shape, layer: dict[str, Any], inputs: list[Shape] | None
     if kind == "multiply":
         assert inputs is not None
         return tuple(max(s[axis] for s in inputs) for axis in range(3))  # type: ignore[return-value]
-    return shape  # relu, activation, batchnorm, dropout, add
+    return shape  # relu, activation, batchnorm, dropout, add, and the other kinds that keep the volume
 
 
 class _Spec:
@@ -302,7 +308,7 @@ class _Spec:
 
 
 @st.composite
-def _plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, Any]:
+def random_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, Any]:
     """Any one-input layer with an output on ``shape``."""
     kinds = ["conv", "conv", "depthwise", "separable", "pool", "pool", "global_pool", "fc", "dense", "relu"]
     kinds += ["activation", "batchnorm", "dropout", "zero_padding", "flatten", *PER_CHANNEL]
@@ -495,7 +501,7 @@ def buildable_specs(draw: st.DrawFn, *, fit_exactly: bool = True, max_steps: int
         if draw(st.integers(0, 4)) == 0:
             draw(_branch_block(spec))
         else:
-            spec.add(draw(_plain_layer(spec.shape, fit_exactly)))
+            spec.add(draw(random_layer(spec.shape, fit_exactly)))
     result: dict[str, Any] = {"input": list(shape), "layers": spec.layers}
     if draw(st.booleans()):
         # A classifier: end in fc, or in a conv over the whole volume (the FC ⇔ CONV equivalence).

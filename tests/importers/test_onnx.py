@@ -926,3 +926,35 @@ def test_a_channel_shuffle_of_a_symbolic_batch_is_checked(tmp_path: Path) -> Non
         helper.make_tensor("back", TensorProto.INT64, [4], [1, 8, 8, 12]),
     ]
     assert "node 'groups' (Reshape)" in _refusal(_save(_model(nodes, inits, ["N", 16, 4, 12]), tmp_path))
+
+
+@pytest.mark.parametrize("opset", [9, 13])
+def test_clip_to_minus_one_and_one_is_hard_tanh(tmp_path: Path, opset: int) -> None:
+    # PyTorch's Hardtanh() (and F.hardtanh): the bounds are attributes before opset 11, inputs after.
+    def clip(low: float, high: float) -> str:
+        if opset < 11:
+            nodes = [helper.make_node("Clip", ["x"], ["y"], name="clip", min=low, max=high)]
+            inits = []
+        else:
+            nodes = [helper.make_node("Clip", ["x", "lo", "hi"], ["y"], name="clip")]
+            inits = [helper.make_tensor(n, TensorProto.FLOAT, [], [v]) for n, v in (("lo", low), ("hi", high))]
+        model = _model(nodes, inits, [1, 4, 5, 5], opset_imports=[helper.make_opsetid("", opset)])
+        return _save(model, tmp_path, f"clip_{low}_{high}.onnx")
+
+    layers = read_onnx_file(clip(-1.0, 1.0)).spec["layers"]
+    assert layers == [{"type": "activation", "kind": "hard_tanh", "name": "clip"}]
+    assert "node 'clip' (Clip): clips to [-2.0, 2.0]" in _refusal(clip(-2.0, 2.0))
+
+
+def test_pytorch_s_hardtanh_reads_as_hard_tanh() -> None:
+    torch = optional.torch()
+    from convcalc import check
+
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Hardtanh(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    facts = check(model, input=(8, 8, 3)).checked.facts
+    assert [(layer.spec.type, getattr(layer.spec, "kind", None)) for layer in facts.layers][:2] == [
+        ("conv", None),
+        ("activation", "hard_tanh"),
+    ]
+    assert facts.total_params == sum(p.numel() for p in model.parameters())

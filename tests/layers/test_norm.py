@@ -217,7 +217,7 @@ def test_tf_nn_code_computes_what_keras_computes() -> None:
 
 @pytest.mark.tensorflow
 @pytest.mark.parametrize(
-    "kind", ["hard_sigmoid", "hard_swish", "elu", "selu", "softplus", "mish", "swish", "log_softmax"]
+    "kind", ["hard_sigmoid", "hard_swish", "elu", "selu", "softplus", "mish", "swish", "log_softmax", "hard_tanh"]
 )
 def test_each_activation_is_keras_s_function(kind: str) -> None:
     keras = optional.keras()
