@@ -210,21 +210,26 @@ def _scale_and_bias_size(node: OnnxNode) -> int:
 def _read_onnx_instance_norm(node: OnnxNode) -> OnnxMapped:
     """InstanceNormalization of an (N, C, H, W) volume (PyTorch's InstanceNorm2d, style transfer's and
     CycleGAN's): each channel normalised over H and W, then scaled and shifted per channel — a group_norm with
-    one group per channel. Its scale and bias count as parameters: an ``affine=False`` InstanceNorm2d is
-    exported by the dynamo exporter with ones and zeros stored as initializers, which the file cannot tell from
-    trained ones (the TorchScript exporter writes them as Constant nodes: those are no parameters). (Inside
-    PyTorch's GroupNorm, between two Reshapes, the importer fuses it into that group_norm first.)"""
+    one group per channel. Its scale and bias count as parameters where the file stores them (initializers);
+    an ``affine=False`` InstanceNorm2d's ones and zeros, which the TorchScript exporter writes as Constant nodes
+    and the dynamo exporter expands from one, are none. (Inside PyTorch's GroupNorm, between two Reshapes, the
+    importer fuses it into that group_norm first.)"""
     node.needs_volume()
     shape = node.input_shapes[0]
     channels = _scale_and_bias_size(node)
     if shape is None or channels != shape[1]:
         depth = None if shape is None else shape[1]
         raise node.refuse(f"a scale of {channels} values for {depth} channels: convcalc reads one per channel")
-    scale, bias = node.constant(1, "scale"), node.constant(2, "bias")
-    if _written_identity(scale, 1.0) and _written_identity(bias, 0.0):
-        # TorchScript writes an affine=False InstanceNorm2d's ones and zeros as Constant nodes: no parameters.
-        return OnnxMapped([{"type": "group_norm", "groups": channels, "center": False, "scale": False}], 4)
-    return OnnxMapped([{"type": "group_norm", "groups": channels}], 4, weights=(1, 2))
+    # An affine=False InstanceNorm2d's ones and zeros are no parameters: TorchScript writes them as Constant nodes,
+    # the dynamo exporter as an Expand of one (plumbing, no stored tensor).
+    learned = [
+        node.is_stored(position) and not _written_identity(node.constant(position, what), identity)
+        for position, what, identity in ((1, "scale", 1.0), (2, "bias", 0.0))
+    ]
+    body: dict[str, object] = {"type": "group_norm", "groups": channels}
+    body.update({key: False for key, kept in zip(("scale", "center"), learned, strict=True) if not kept})
+    weights = tuple(position for position, kept in zip((1, 2), learned, strict=True) if kept)
+    return OnnxMapped([body], 4, weights=weights)
 
 
 def _written_identity(item: Constant | None, value: float) -> bool:

@@ -734,9 +734,32 @@ def test_a_prelu_of_a_vector_has_one_slope_per_value(tmp_path: Path) -> None:
     assert analyze(validate("m", spec)).total_params == 12
 
 
+def test_an_instance_norm_without_affine_expanded_from_one_value_has_no_parameters(tmp_path: Path) -> None:
+    # The dynamo exporter (torch 2.14) writes InstanceNorm2d(8)'s (affine=False) ones and zeros as a Constant of
+    # one value, expanded to the depth and cast like the data: plumbing, no stored tensor.
+    def expanded(name: str, value: float) -> list[Any]:
+        one = helper.make_tensor(name + "_1", TensorProto.FLOAT, [1], [value])
+        return [
+            helper.make_node("Constant", [], [name + "_1"], value=one),
+            helper.make_node("Shape", ["a"], [name + "_shape"], start=1, end=2),
+            helper.make_node("Expand", [name + "_1", name + "_shape"], [name + "_x"]),
+            helper.make_node("CastLike", [name + "_x", "a"], [name]),
+        ]
+
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], name="conv"),
+        *expanded("ones", 1.0),
+        *expanded("zeros", 0.0),
+        helper.make_node("InstanceNormalization", ["a", "ones", "zeros"], ["y"], name="inorm"),
+    ]
+    spec = read_onnx_file(_save(_model(nodes, [_weight("w", [8, 3, 3, 3])], [1, 3, 8, 8]), tmp_path)).spec
+    assert spec["layers"][1] == {"type": "group_norm", "groups": 8, "scale": False, "center": False, "name": "inorm"}
+    assert analyze(validate("m", spec)).total_params == 8 * 3 * 3 * 3
+
+
 def test_an_instance_norm_without_affine_written_as_constant_nodes_has_no_parameters(tmp_path: Path) -> None:
-    # The TorchScript exporter writes InstanceNorm2d(8)'s (affine=False) ones and zeros as Constant nodes; the
-    # dynamo exporter stores them as initializers, which a model may train (counted, as test above).
+    # The TorchScript exporter writes InstanceNorm2d(8)'s (affine=False) ones and zeros as Constant nodes;
+    # initializers are stored values, which a model may train (counted, as in the test above).
     def constant(name: str, value: float) -> Any:
         return helper.make_node(
             "Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [8], [value] * 8)
@@ -749,7 +772,7 @@ def test_an_instance_norm_without_affine_written_as_constant_nodes_has_no_parame
         helper.make_node("InstanceNormalization", ["a", "ones", "zeros"], ["y"], name="inorm"),
     ]
     spec = read_onnx_file(_save(_model(nodes, [_weight("w", [8, 3, 3, 3])], [1, 3, 8, 8]), tmp_path)).spec
-    assert spec["layers"][1] == {"type": "group_norm", "groups": 8, "center": False, "scale": False, "name": "inorm"}
+    assert spec["layers"][1] == {"type": "group_norm", "groups": 8, "scale": False, "center": False, "name": "inorm"}
     assert analyze(validate("m", spec)).layers[1].params == 0
     # Ones and zeros as initializers are stored values, counted.
     stored = [helper.make_tensor(n, TensorProto.FLOAT, [8], [v] * 8) for n, v in (("ones", 1.0), ("zeros", 0.0))]
