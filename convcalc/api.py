@@ -187,7 +187,8 @@ def _torch(module: Any, label: str, input_size: InputSize | None) -> LoadedSpec:
         if failed:
             raise _refused(label, f"torch.onnx.export failed ({failed})")
         try:
-            data = spec_from_onnx_file(path)
+            # Its buffers (a blur pool's fixed filter) are stored as weights are: named, they import frozen.
+            data = spec_from_onnx_file(path, fixed=frozenset(name for name, _ in module.named_buffers()))
         except SpecError as error:
             raise InvalidSpec.of(SpecError(label, error.problems)) from None
     try:

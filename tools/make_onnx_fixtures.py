@@ -108,8 +108,13 @@ def inferred_shapes(model: Any) -> dict[str, list[int | str]]:
     return {node.name: known[node.output[0]] for node in graph.node if node.output and node.output[0] in known}
 
 
-def strip(model: Any) -> None:
-    """Float initializers of ≥ 2 values become external data in a file that is never written; dims stay."""
+FX_NODE = "pkg.torch.onnx.fx_node"
+"""The dynamo exporter's record of each node's PyTorch call: what tells a buffer (a fixed filter) from a weight."""
+
+
+def strip(model: Any, keep: tuple[str, ...] = (FX_NODE,)) -> None:
+    """Float initializers of ≥ 2 values become external data in a file that is never written; dims stay. Of the
+    nodes' metadata only the keys in ``keep`` stay."""
     from onnx import TensorProto
 
     for tensor in model.graph.initializer:
@@ -124,10 +129,15 @@ def strip(model: Any) -> None:
         for key, value in (("location", ABSENT), ("offset", "0"), ("length", str(size))):
             entry = tensor.external_data.add()
             entry.key, entry.value = key, value
-    # The dynamo exporter records stack traces and FX names on every node and value: not the architecture.
+    # The dynamo exporter records stack traces and FX names on every node and value: not the architecture, but
+    # for the call's record, whose lifted inputs say which weights are buffers.
     graph = model.graph
     for item in [*graph.node, *graph.value_info, *graph.input, *graph.output, *graph.initializer]:
+        kept = [(entry.key, entry.value) for entry in item.metadata_props if entry.key in keep]
         del item.metadata_props[:]
+        for key, value in kept:
+            entry = item.metadata_props.add()
+            entry.key, entry.value = key, value
         item.doc_string = ""
     del model.metadata_props[:]
     graph.doc_string = model.doc_string = ""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import operator
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -56,6 +57,11 @@ _WHAT = "ONNX model file"
 _FLOAT_TYPES = {1: 4, 10: 2, 11: 8, 16: 2}
 """FLOAT, FLOAT16, DOUBLE, BFLOAT16 and their sizes in bytes."""
 _DEFAULT_DOMAINS = ("", "ai.onnx")
+_FX_NODE = "pkg.torch.onnx.fx_node"
+"""The metadata key under which PyTorch's dynamo exporter records the call each node comes from."""
+_LIFTED = re.compile(r"%([pbc])_\w")
+"""An input torch.export lifted out of the module, in that record: a parameter (p_…), a buffer (b_…) or a tensor
+constant (c_…)."""
 _STATIC_OF_DATA = ("Shape", "Size")
 """Ops that read a data tensor's shape, not its values: their outputs are plumbing."""
 
@@ -79,10 +85,12 @@ def missing_onnx() -> str | None:
     return None if is_installed("onnx") else f"reading ONNX models needs the onnx package: {INSTALL_HINT}"
 
 
-def spec_from_onnx_file(path: str, input_size: InputSize | None = None) -> dict[str, Any]:
+def spec_from_onnx_file(
+    path: str, input_size: InputSize | None = None, fixed: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """The convcalc spec of an ONNX model file, as JSON data that validates; its name says what the export
     did (BatchNormalization folded into the convs, tensors shared). Raises :class:`SpecError`."""
-    return read_onnx_file(path, input_size).spec
+    return read_onnx_file(path, input_size, fixed).spec
 
 
 @dataclass
@@ -93,14 +101,16 @@ class OnnxImport:
     notes: list[str]
 
 
-def read_onnx_file(path: str, input_size: InputSize | None = None) -> OnnxImport:
+def read_onnx_file(path: str, input_size: InputSize | None = None, fixed: frozenset[str] = frozenset()) -> OnnxImport:
     """Read, convert and confirm an ONNX model file (see the module's docstring). ``input_size`` (H, W, D or
-    None) fills the sizes an export with dynamic axes leaves open, before shape inference."""
+    None) fills the sizes an export with dynamic axes leaves open, before shape inference. ``fixed`` names
+    initializers known to hold fixed values, not trained ones (the buffers of the module exported): a layer whose
+    stored weights are all among them is imported frozen."""
     reason = missing_onnx()
     if reason is not None:
         raise _file_error(path, reason)
     model = _parse(path)
-    importer = _Importer(path, model, input_size)
+    importer = _Importer(path, model, input_size, fixed)
     spec = confirmed(path, importer.run(), importer)
     return OnnxImport(spec, importer.notes)
 
@@ -308,6 +318,8 @@ class _Importer:
     file: str
     model: Any
     input_size: InputSize | None = None
+    fixed: frozenset[str] = frozenset()
+    """Initializers that hold fixed values (a module's buffers), by name."""
     layers: list[dict[str, Any]] = field(default_factory=list)
     origins: list[_Emitted] = field(default_factory=list)
     emitted: list[_Emitted] = field(default_factory=list)
@@ -605,6 +617,11 @@ class _Importer:
 
     def _emit(self, node: OnnxNode, raw: Any, mapped: OnnxMapped) -> None:
         stored = self._stored(node, mapped.weights)
+        if stored and (all(name in self.fixed for name, _ in stored) or _fixed_weights(raw)):
+            main = mapped.layers[mapped.main]
+            mapped = mapped._replace(
+                layers=[*mapped.layers[: mapped.main], {**main, "trainable": False}, *mapped.layers[mapped.main + 1 :]]
+            )
         if mapped.bias_for is not None:
             self._fold_bias(node, raw, mapped.bias_for, stored)
             return
@@ -720,7 +737,7 @@ class _Importer:
                     )
                 )
             layers = facts.layers[record.first : record.last + 1]
-            counted = sum(f.weights + f.biases + f.non_trainable for f in layers)
+            counted = sum(f.params for f in layers)
             held = sum(size for _, size in record.stored)
             if held != counted:
                 problems.append(
@@ -731,6 +748,19 @@ class _Importer:
                     )
                 )
         return problems
+
+
+def _fixed_weights(raw: Any) -> bool:
+    """Whether the dynamo exporter recorded the PyTorch call this node comes from as reading buffers or tensor
+    constants and no parameter: a fixed filter (a blur pool's), which ONNX stores as it stores trained weights.
+    Such a layer is imported frozen, so its values count as non-trainable, as PyTorch keeps them out of
+    ``parameters()``. Other exporters record nothing: their buffers count as weights."""
+    for prop in getattr(raw, "metadata_props", ()):
+        if prop.key == _FX_NODE:
+            _, _, arguments = prop.value.partition("args = ")
+            lifted = set(_LIFTED.findall(arguments))
+            return bool(lifted) and "p" not in lifted
+    return False
 
 
 def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | None = None) -> list[Any]:

@@ -1,0 +1,146 @@
+"""Fixed filters that ONNX stores as it stores weights: a layer whose stored weights are a module's buffers (a
+blur pool's) imports frozen, so convcalc's trainable count is PyTorch's ``parameters()``. The dynamo exporter
+records each node's PyTorch call (its buffers are torch.export's ``b_…`` inputs); ``convcalc.check(module)``
+knows the module's buffers by name."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from convcalc.analysis import analyze
+from convcalc.loading import validate
+from tests import optional
+from tests.helpers import ROOT
+
+BLUR = """
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Blur(nn.Module):
+    \"\"\"A fixed 3×3 box filter of stride 2 per channel, kept as a buffer (timm's BlurPool2d, antialiased-cnns).\"\"\"
+
+    def __init__(self, channels, persistent):
+        super().__init__()
+        self.register_buffer("filt", torch.ones(channels, 1, 3, 3) / 9, persistent=persistent)
+
+    def forward(self, x):
+        return F.conv2d(x, self.filt, stride=2, padding=1, groups=x.shape[1])
+
+
+def blurred(persistent):
+    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), Blur(8, persistent)).eval()
+"""
+
+
+def _conv_model(folder: Path, record: str | None) -> str:
+    optional.onnx()
+    from onnx import TensorProto, helper
+
+    conv = helper.make_node("Conv", ["x", "filt"], ["y"], name="blur", group=4, strides=[2, 2], pads=[1, 1, 1, 1])
+    if record is not None:
+        entry = conv.metadata_props.add()
+        entry.key, entry.value = "pkg.torch.onnx.fx_node", record
+    graph = helper.make_graph(
+        [conv],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_tensor("filt", TensorProto.FLOAT, [4, 1, 3, 3], [1 / 9] * 36)],
+    )
+    path = folder / "blur.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    return str(path)
+
+
+CALL = "%conv2d_1 : [num_users=1] = call_function[target=torch.ops.aten.conv2d.default](args = (%relu, {weight}, None, [2, 2], [1, 1], [1, 1], 4), kwargs = {{}})"  # noqa: E501
+
+
+@pytest.mark.parametrize(
+    ("record", "trainable"),
+    [
+        (CALL.format(weight="%b_3_filt"), 0),  # a buffer: fixed
+        (CALL.format(weight="%c_lifted_tensor_0"), 0),  # a tensor constant: fixed
+        (CALL.format(weight="%p_3_weight"), 36),  # a parameter
+        (None, 36),  # no record (TorchScript's exporter, other tools): counted as weights
+    ],
+)
+def test_a_conv_whose_recorded_call_reads_a_buffer_is_frozen(
+    tmp_path: Path, record: str | None, trainable: int
+) -> None:
+    from convcalc.importers.onnx import read_onnx_file
+
+    spec = read_onnx_file(_conv_model(tmp_path, record)).spec
+    facts = analyze(validate("m", spec))
+    assert (facts.total_params, facts.total_trainable_params) == (36, trainable)
+    assert spec["layers"][0].get("trainable", True) == bool(trainable)
+
+
+def test_initializers_named_as_fixed_import_frozen(tmp_path: Path) -> None:
+    from convcalc.importers.onnx import read_onnx_file
+
+    spec = read_onnx_file(_conv_model(tmp_path, None), fixed=frozenset({"filt"})).spec
+    assert analyze(validate("m", spec)).total_trainable_params == 0
+
+
+@pytest.mark.torch
+def test_check_of_a_module_freezes_its_persistent_buffers() -> None:
+    # The TorchScript exporter stores a persistent buffer as an initializer of its name (antialiased-cnns'
+    # Downsample); a non-persistent one it writes as a Constant node, which no name ties to the module: counted.
+    torch = optional.torch()
+    optional.onnx()
+    from convcalc import check
+
+    namespace: dict[str, Any] = {}
+    exec(compile(BLUR, "<blur>", "exec"), namespace)
+    parameters = 8 * 3 * 3 * 3 + 8 + 2 * 8
+    for persistent, trainable in ((True, parameters), (False, parameters + 72)):
+        model = namespace["blurred"](persistent)
+        assert sum(p.numel() for p in model.parameters()) == parameters
+        facts = check(model, input=(16, 16, 3)).checked.facts
+        assert facts.total_trainable_params == trainable
+        assert facts.total_params == parameters + 2 * 8 + 72  # the running statistics and the filter
+    assert torch.equal(model[3].filt, torch.ones(8, 1, 3, 3) / 9)  # the module is handed back untouched
+
+
+DYNAMO = (
+    BLUR
+    + """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+from convcalc.analysis import analyze
+from convcalc.importers.onnx import read_onnx_file
+from convcalc.loading import validate
+
+model = blurred(persistent=False)
+torch.onnx.export(model, (torch.zeros(1, 3, 16, 16),), sys.argv[1], dynamo=True, optimize=False, verbose=False)
+facts = analyze(validate("m", read_onnx_file(sys.argv[1]).spec))
+print(json.dumps({
+    "trainable": facts.total_trainable_params,
+    "total": facts.total_params,
+    "parameters": sum(p.numel() for p in model.parameters()),
+}))
+"""
+)
+
+
+def test_a_dynamo_export_s_buffer_imports_frozen(tmp_path: Path) -> None:
+    optional.torch()
+    optional.onnx()
+    optional.module("onnxscript", "pip install -e '.[torch]'")
+    # A process of its own: torch.export imports triton, which crashes a process that imported TensorFlow first.
+    path = tmp_path / "blur.onnx"
+    run = subprocess.run(
+        [sys.executable, "-c", DYNAMO, str(path)], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    outcome = json.loads(run.stdout.splitlines()[-1])
+    assert outcome["trainable"] == outcome["parameters"] == 8 * 3 * 3 * 3 + 8 + 2 * 8
+    assert outcome["total"] == outcome["parameters"] + 2 * 8 + 72
