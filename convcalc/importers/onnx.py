@@ -18,6 +18,7 @@ weighted node's stored values with convcalc's count: a disagreement is refused, 
 from __future__ import annotations
 
 import io
+import math
 import operator
 import os
 import re
@@ -564,10 +565,7 @@ class _Importer:
                 values = _tensor_values(tensor)
                 dims = tuple(int(d) for d in tensor.dims)
             else:
-                listed = next((attributes[k] for k in ("value_ints", "value_floats") if k in attributes), None)
-                single = next((attributes[k] for k in ("value_int", "value_float") if k in attributes), None)
-                values = tuple(listed) if listed is not None else (single,) if single is not None else None
-                dims = (len(listed),) if listed is not None else ()
+                values, dims = _listed_values(attributes)
             stored = frozenset({raw.output[0]})
             self.values[raw.output[0]] = Constant(raw.output[0], dims, values, stored)
             return
@@ -773,7 +771,7 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
     from onnx import helper
 
     nodes: list[Any] = list(graph.node)
-    consumers: Counter[str] = Counter(name for node in nodes for name in node.input if name)
+    consumers: Counter[str] = Counter(name for node in nodes for name in _value_inputs(node) if name)
     consumers.update(value.name for value in graph.output)
     made = {name: index for index, node in enumerate(nodes) for name in node.output if name}
     constants = _constant_values(graph)
@@ -949,7 +947,8 @@ def _group_norm_chain(
     nodes: list[Any], add: int, single: Any, constants: dict[str, tuple[float, ...]]
 ) -> tuple[str, str, str, int, list[int]] | None:
     """PyTorch's GroupNorm as both exporters write it, ending in ``add``: Add(Mul(Reshape(InstanceNormalization(
-    Reshape(x, (N, G, -1)), ones, zeros), shape of x), γ), β). x, γ, β, G and the nodes to drop, else None."""
+    Reshape(x, (N, G, -1)), ones, zeros), shape of x), γ), β), the dynamo exporter's γ and β as (C, 1, 1) by an
+    Unsqueeze and cast like the data. x, γ, β (as stored), G and the nodes to drop, else None."""
     node = nodes[add]
     if node.op_type != "Add" or len(node.input) != 2:
         return None
@@ -970,8 +969,37 @@ def _group_norm_chain(
             groups = int(shape[1])
             if len(ones) != groups or len(zeros) != groups or set(ones) != {1} or set(zeros) != {0}:
                 continue
-            return nodes[grouped].input[0], gamma, beta, groups, [grouped, instance, back, mul]
+            (gamma, gamma_steps), (beta, beta_steps) = (
+                _per_channel(t, nodes, single, constants) for t in (gamma, beta)
+            )
+            return (
+                nodes[grouped].input[0],
+                gamma,
+                beta,
+                groups,
+                [grouped, instance, back, mul, *gamma_steps, *beta_steps],
+            )
     return None
+
+
+def _per_channel(
+    tensor: str, nodes: list[Any], single: Any, constants: dict[str, tuple[float, ...]]
+) -> tuple[str, list[int]]:
+    """A per-channel γ or β as stored, through the steps the dynamo exporter puts before the Mul or Add that reads
+    it: a cast like the data, and an Unsqueeze of the (C,) vector to (C, 1, 1). The tensor and those steps."""
+    steps: list[int] = []
+    while True:
+        found = [(op, single(tensor, op)) for op in ("CastLike", "Cast", "Identity", "Unsqueeze")]
+        op, index = next(((op, index) for op, index in found if index is not None), ("", None))
+        if index is None:
+            return tensor, steps
+        node = nodes[index]
+        if op == "Unsqueeze":
+            axes = constants.get(node.input[1]) if len(node.input) > 1 else _attributes(node).get("axes")
+            if axes is None or sorted(int(a) for a in axes) not in ([1, 2], [-2, -1]):
+                return tensor, steps
+        steps.append(index)
+        tensor = node.input[0]
 
 
 def _erf_chain(
@@ -998,7 +1026,8 @@ def _erf_chain(
 
 
 def _constant_values(graph: Any) -> dict[str, tuple[float, ...]]:
-    """The values of the small initializers and Constant nodes (the constants of a fused pattern)."""
+    """The values of the small initializers and Constant nodes, and of what the graph computes from them alone
+    with ops that keep or gather values (see :func:`_folded`): the constants of a fused pattern."""
     values: dict[str, tuple[float, ...]] = {}
     for tensor in graph.initializer:
         found = _tensor_values(tensor)
@@ -1011,7 +1040,52 @@ def _constant_values(graph: Any) -> dict[str, tuple[float, ...]]:
                 found = _tensor_values(attribute)
                 if found is not None:
                     values[node.output[0]] = found
+            else:
+                listed, _ = _listed_values(_attributes(node))
+                if listed is not None:
+                    values[node.output[0]] = listed
+        elif node.output and node.input and all(name in values for name in _value_inputs(node) if name):
+            folded = _folded(node, [values[name] if name else None for name in _value_inputs(node)])
+            if folded is not None and len(folded) <= MAX_VALUES:
+                values[node.output[0]] = folded
     return values
+
+
+def _listed_values(attributes: dict[str, Any]) -> tuple[tuple[float, ...] | None, tuple[int, ...]]:
+    """A Constant node's values and dims written as value_ints, value_floats, value_int or value_float."""
+    listed = next((attributes[k] for k in ("value_ints", "value_floats") if k in attributes), None)
+    if listed is not None:
+        return tuple(listed), (len(listed),)
+    single = next((attributes[k] for k in ("value_int", "value_float") if k in attributes), None)
+    return ((single,) if single is not None else None), ()
+
+
+def _value_inputs(node: Any) -> list[str]:
+    """The inputs whose values a node reads: a CastLike's second input gives only its type."""
+    return list(node.input[:1] if node.op_type == "CastLike" else node.input)
+
+
+def _folded(node: Any, inputs: list[tuple[float, ...] | None]) -> tuple[float, ...] | None:
+    """A node's values, flat, from its inputs' flat values: ops that keep the values (Reshape, Cast, Unsqueeze …),
+    Concat (of vectors), Expand of one value to a shape, scalar arithmetic and Range: how the dynamo exporter
+    computes a GroupNorm's (N, G, −1) and its ones and zeros. None for anything else."""
+    op, first = node.op_type, inputs[0]
+    if first is None:
+        return None
+    if op in ("Identity", "Cast", "CastLike", "Reshape", "Unsqueeze", "Squeeze", "Flatten"):
+        return first
+    if op == "Concat" and all(item is not None for item in inputs):
+        return tuple(value for item in inputs if item is not None for value in item)
+    if op == "Expand" and len(first) == 1 and len(inputs) == 2 and inputs[1] is not None:
+        dims = [int(d) for d in inputs[1]]
+        return first * _numel(dims) if min(dims, default=1) >= 0 and _numel(dims) <= MAX_VALUES else None
+    if op in _ARITHMETIC and len(inputs) == 2 and inputs[1] is not None:
+        return _arithmetic(op, [first, inputs[1]])
+    if op == "Range" and len(inputs) == 3 and all(item is not None and len(item) == 1 for item in inputs):
+        start, limit, delta = (item[0] for item in inputs if item is not None)
+        count = math.ceil((limit - start) / delta) if delta else -1
+        return tuple(start + k * delta for k in range(count)) if 0 <= count <= MAX_VALUES else None
+    return None
 
 
 def _reshaped(data: Constant, shape: Input, allowzero: Any) -> tuple[int, ...] | None:

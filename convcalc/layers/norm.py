@@ -177,59 +177,57 @@ def _read_onnx_layer_norm(node: OnnxNode) -> OnnxMapped:
 def _read_onnx_group_norm(node: OnnxNode) -> OnnxMapped:
     """GroupNormalization (opset 21's: scale and bias per channel) of an (N, C, H, W) volume; also PyTorch's
     GroupNorm as the exporters spell it (Reshape, InstanceNormalization, Reshape, Mul by γ, Add β), which the
-    importer fuses into one, with γ and β of shape (C, 1, 1)."""
+    importer fuses into one, with γ and β as stored. γ and β as :func:`_affine` reads them."""
     node.needs_volume()
     groups = node.integer("num_groups", 0)
     shape = node.input_shapes[0]
-    channels = _scale_and_bias_size(node)
-    if groups < 1 or shape is None or channels != shape[1]:
+    if groups < 1 or shape is None or shape[1] is None:
         raise node.refuse(
-            f"num_groups {groups} with a scale of {channels} values: convcalc reads a scale and bias per channel"
-            " (opset 21's GroupNormalization)"
+            f"num_groups {groups} of an input of shape {shape}: convcalc reads a positive group count of a known"
+            " depth (opset 21's GroupNormalization)"
         )
-    return OnnxMapped([{"type": "group_norm", "groups": groups}], 4, weights=(1, 2))
+    flags, weights = _affine(node, shape[1])
+    return OnnxMapped([{"type": "group_norm", "groups": groups, **flags}], 4, weights=weights)
 
 
-def _scale_and_bias_size(node: OnnxNode) -> int:
-    """The length of a normalisation's scale (input 1) and bias (input 2): one stored value per channel, of
-    shape (C,) or (C, 1, 1)."""
-    sizes = []
-    for position, what in ((1, "scale"), (2, "bias")):
+def _affine(node: OnnxNode, channels: int | None) -> tuple[dict[str, object], tuple[int, ...]]:
+    """What a normalisation learns of its scale γ (input 1) and bias β (input 2). A stored tensor of one value per
+    channel, (C,) or (C, 1, 1), is learned (``channels`` = C). The ones and zeros the exporters write for an
+    ``affine=False`` norm are none: Constant nodes (TorchScript's exporter), or one value expanded, no stored
+    tensor (the dynamo exporter's). The body's flags for what it does not learn, and the inputs holding
+    parameters."""
+    flags: dict[str, object] = {}
+    learned: list[tuple[int, int]] = []
+    for position, what, identity, flag in ((1, "scale", 1.0, "scale"), (2, "bias", 0.0, "center")):
         item = node.constant(position, what)
+        if not node.is_stored(position) or _written_identity(item, identity):
+            flags[flag] = False
+            continue
         dims = item.dims if item is not None else None
         if dims is None or len(dims) not in (1, 3) or any(d != 1 for d in dims[1:]):
             raise node.refuse(f"its {what} (input {position}) has shape {dims}: convcalc reads one value per channel")
-        sizes.append(dims[0])
-    if sizes[0] != sizes[1]:
+        learned.append((position, dims[0]))
+    sizes = [size for _, size in learned]
+    if len(sizes) == 2 and sizes[0] != sizes[1]:
         raise node.refuse(
             f"a scale of {sizes[0]} values and a bias of {sizes[1]}: convcalc reads one of each per channel"
         )
-    return sizes[0]
+    if sizes and sizes[0] != channels:
+        raise node.refuse(f"a scale of {sizes[0]} values for {channels} channels: convcalc reads one per channel")
+    return flags, tuple(position for position, _ in learned)
 
 
 def _read_onnx_instance_norm(node: OnnxNode) -> OnnxMapped:
     """InstanceNormalization of an (N, C, H, W) volume (PyTorch's InstanceNorm2d, style transfer's and
     CycleGAN's): each channel normalised over H and W, then scaled and shifted per channel — a group_norm with
-    one group per channel. Its scale and bias count as parameters where the file stores them (initializers);
-    an ``affine=False`` InstanceNorm2d's ones and zeros, which the TorchScript exporter writes as Constant nodes
-    and the dynamo exporter expands from one, are none. (Inside PyTorch's GroupNorm, between two Reshapes, the
-    importer fuses it into that group_norm first.)"""
+    one group per channel, γ and β as :func:`_affine` reads them. (Inside PyTorch's GroupNorm, between two
+    Reshapes, the importer fuses it into that group_norm first.)"""
     node.needs_volume()
     shape = node.input_shapes[0]
-    channels = _scale_and_bias_size(node)
-    if shape is None or channels != shape[1]:
-        depth = None if shape is None else shape[1]
-        raise node.refuse(f"a scale of {channels} values for {depth} channels: convcalc reads one per channel")
-    # An affine=False InstanceNorm2d's ones and zeros are no parameters: TorchScript writes them as Constant nodes,
-    # the dynamo exporter as an Expand of one (plumbing, no stored tensor).
-    learned = [
-        node.is_stored(position) and not _written_identity(node.constant(position, what), identity)
-        for position, what, identity in ((1, "scale", 1.0), (2, "bias", 0.0))
-    ]
-    body: dict[str, object] = {"type": "group_norm", "groups": channels}
-    body.update({key: False for key, kept in zip(("scale", "center"), learned, strict=True) if not kept})
-    weights = tuple(position for position, kept in zip((1, 2), learned, strict=True) if kept)
-    return OnnxMapped([body], 4, weights=weights)
+    if shape is None or shape[1] is None:
+        raise node.refuse(f"an input of shape {shape}: convcalc needs its depth")
+    flags, weights = _affine(node, shape[1])
+    return OnnxMapped([{"type": "group_norm", "groups": shape[1], **flags}], 4, weights=weights)
 
 
 def _written_identity(item: Constant | None, value: float) -> bool:

@@ -981,3 +981,51 @@ def test_pytorch_s_hardtanh_reads_as_hard_tanh() -> None:
         ("activation", "hard_tanh"),
     ]
     assert facts.total_params == sum(p.numel() for p in model.parameters())
+
+
+GROUP_NORMS = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import torch
+from torch import nn
+from convcalc.analysis import analyze
+from convcalc.importers.onnx import read_onnx_file
+from convcalc.loading import validate
+
+results = []
+for groups, affine in ((1, True), (4, True), (2, False)):
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.GroupNorm(groups, 8, affine=affine), nn.ReLU()).eval()
+    for exporter, options in (("dynamo", {"dynamo": True, "optimize": False}), ("torchscript", {"dynamo": False})):
+        path = f"{sys.argv[1]}/gn_{groups}_{affine}_{exporter}.onnx"
+        torch.onnx.export(model, (torch.zeros(1, 3, 16, 16),), path, **options)
+        spec = read_onnx_file(path).spec
+        facts = analyze(validate("m", spec))
+        results.append({
+            "case": [groups, affine, exporter],
+            "layers": [layer["type"] for layer in spec["layers"]],
+            "groups": spec["layers"][1].get("groups"),
+            "trainable": facts.total_trainable_params,
+            "total": facts.total_params,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        })
+print(json.dumps(results))
+"""
+
+
+def test_pytorch_s_group_norm_as_both_exporters_write_it(tmp_path: Path) -> None:
+    # The dynamo exporter (PyTorch's default since 2.9) computes the (N, G, −1) reshape, the ones and zeros and
+    # γ's (C, 1, 1) from constants at run time, and casts them like the data; affine=False writes ones and zeros.
+    optional.torch()
+    optional.module("onnxscript", "pip install -e '.[torch]'")
+    # A process of its own: torch.export imports triton, which crashes a process that imported TensorFlow first.
+    run = subprocess.run(
+        [sys.executable, "-c", GROUP_NORMS, str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = json.loads(run.stdout.splitlines()[-1])
+    assert len(results) == 6
+    for result in results:
+        groups, affine, _ = result["case"]
+        assert result["layers"] == ["conv", "group_norm", "relu"], result
+        assert result["groups"] == groups, result
+        assert result["trainable"] == result["total"] == result["parameters"] == 224 + 16 * affine, result
