@@ -215,7 +215,9 @@ def _local_response_norm_as_lrn(torch: Any, module: Any) -> Iterator[None]:
             return g.op("LRN", x, size_i=size, alpha_f=alpha, beta_f=beta, bias_f=k)
 
     def as_lrn(norm: Any) -> Any:
-        return lambda x: LocalResponseNorm.apply(x, norm.size, norm.alpha, norm.beta, norm.k)
+        # Plain numbers: the exporter reads an int alpha as an int attribute, which LRN does not take.
+        numbers = (int(norm.size), float(norm.alpha), float(norm.beta), float(norm.k))
+        return lambda x: LocalResponseNorm.apply(x, *numbers)
 
     norms = [
         norm

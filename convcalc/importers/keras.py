@@ -619,18 +619,23 @@ def _keras_layer(raw: Any, path: JsonPath) -> KerasLayer:
     return KerasLayer(name, raw["class_name"], config, path, raw)
 
 
+_CONVCALC_PACKAGE = 'register_keras_serializable(package="convcalc")'
+"""In a kind's ``keras_source``: a class convcalc defines itself, which its export registers as ``convcalc>Name``."""
+
+
 def _is_keras_module(raw: dict[str, Any]) -> bool:
     # A class from another package may reuse a Keras name (a custom "Conv2D"); its weights are its own.
     module = raw.get("module")
     registered = raw.get("registered_name")
     class_name = raw.get("class_name")
+    op = REGISTRY.keras_ops.get(str(class_name))
+    defined_here = op is not None and _CONVCALC_PACKAGE in op.keras_source
     if registered == f"convcalc>{class_name}":
-        # A layer Keras lacks that convcalc's export defines (L2Pooling2D, ReflectionPadding2D): read from its
+        # A layer Keras lacks that convcalc's export defines (L2Pooling2D, ReflectionPadding2D …): read from its
         # config, as every layer is, never run.
-        op = REGISTRY.keras_ops.get(str(class_name))
-        return op is not None and bool(op.keras_source)
-    if registered not in (None, class_name):
-        return False
+        return defined_here
+    if registered not in (None, class_name) or defined_here:
+        return False  # another package's class, or one of the name of convcalc's own without its registration
     return module is None or (isinstance(module, str) and module.split(".")[0] in _KERAS_MODULES)
 
 
@@ -769,6 +774,12 @@ def _unsupported_reason(layer: KerasLayer) -> str:
         return (
             f"{name} layers are Python code stored in the file; convcalc reads models as data and never runs"
             " them, so it cannot import this layer"
+        )
+    op = REGISTRY.keras_ops.get(name)
+    if op is not None and _CONVCALC_PACKAGE in op.keras_source and not _is_keras_module(layer.raw):
+        return (
+            f"a custom layer with the name of convcalc's own {name} but not its registration (registered_name"
+            f" 'convcalc>{name}'): its settings are its own code's, which convcalc does not run"
         )
     if not _is_keras_module(layer.raw):
         return (

@@ -60,9 +60,9 @@ _FLOAT_TYPES = {1: 4, 10: 2, 11: 8, 16: 2}
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 _FX_NODE = "pkg.torch.onnx.fx_node"
 """The metadata key under which PyTorch's dynamo exporter records the call each node comes from."""
-_LIFTED = re.compile(r"%([pbc])_\w")
+_LIFTED = re.compile(r"%([pbc]_\w+)")
 """An input torch.export lifted out of the module, in that record: a parameter (p_…), a buffer (b_…) or a tensor
-constant (c_…)."""
+constant (c_…), each named after the tensor, its dots as underscores (the buffer ``3.filt`` is ``b_3_filt``)."""
 _STATIC_OF_DATA = ("Shape", "Size")
 """Ops that read a data tensor's shape, not its values: their outputs are plumbing."""
 
@@ -615,7 +615,7 @@ class _Importer:
 
     def _emit(self, node: OnnxNode, raw: Any, mapped: OnnxMapped) -> None:
         stored = self._stored(node, mapped.weights)
-        if stored and (all(name in self.fixed for name, _ in stored) or _fixed_weights(raw)):
+        if stored and all(self._is_fixed(raw, name) for name, _ in stored):
             main = mapped.layers[mapped.main]
             mapped = mapped._replace(
                 layers=[*mapped.layers[: mapped.main], {**main, "trainable": False}, *mapped.layers[mapped.main + 1 :]]
@@ -680,8 +680,20 @@ class _Importer:
                 " (MatMul + Add), which this is not"
             )
         del layer["bias"]
+        if layer.get("trainable") is False and not all(self._is_fixed(raw, name) for name, _ in stored):
+            del layer["trainable"]  # a trained bias: the layer is trained (its fixed weights counted with it)
         record.stored.extend(stored)
         self.values[raw.output[0]] = source
+
+    def _is_fixed(self, raw: Any, name: str) -> bool:
+        """Whether the stored tensor ``name`` that node ``raw`` reads holds fixed values, not trained ones: a buffer
+        of the module (named in ``fixed``, or recorded by the dynamo exporter as the call's ``b_…`` or ``c_…``
+        input of that name). ONNX stores such a tensor as it stores weights (a blur pool's filter)."""
+        if name in self.fixed:
+            return True
+        recorded = _recorded_inputs(raw)
+        lifted = name.replace(".", "_")
+        return f"b_{lifted}" in recorded or f"c_{lifted}" in recorded
 
     # -- notes and reports
 
@@ -748,17 +760,14 @@ class _Importer:
         return problems
 
 
-def _fixed_weights(raw: Any) -> bool:
-    """Whether the dynamo exporter recorded the PyTorch call this node comes from as reading buffers or tensor
-    constants and no parameter: a fixed filter (a blur pool's), which ONNX stores as it stores trained weights.
-    Such a layer is imported frozen, so its values count as non-trainable, as PyTorch keeps them out of
-    ``parameters()``. Other exporters record nothing: their buffers count as weights."""
+def _recorded_inputs(raw: Any) -> frozenset[str]:
+    """The lifted inputs (``p_…``, ``b_…``, ``c_…``) of the PyTorch call the dynamo exporter recorded for this
+    node; none where nothing is recorded (other exporters, or a node made by fusing a pattern)."""
     for prop in getattr(raw, "metadata_props", ()):
         if prop.key == _FX_NODE:
             _, _, arguments = prop.value.partition("args = ")
-            lifted = set(_LIFTED.findall(arguments))
-            return bool(lifted) and "p" not in lifted
-    return False
+            return frozenset(_LIFTED.findall(arguments))
+    return frozenset()
 
 
 def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | None = None) -> list[Any]:

@@ -195,9 +195,13 @@ NON_NEGATIVE_PAIR_SCHEMA: dict[str, Any] = {
 
 
 def _finite(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    try:  # an int past float's range (10**400 in the JSON) is no finite number either
+        number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    except OverflowError:
+        number = math.nan
+    if not math.isfinite(number):
         raise PydanticCustomError("number_type", "must be a finite number (got {got})", {"got": show_value(value)})
-    return float(value)
+    return number
 
 
 def _values(value: Any) -> float | tuple[float, ...]:

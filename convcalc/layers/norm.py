@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field
 
 from convcalc.layers.base import Computed, PerPosition
-from convcalc.layers.fields import Number, OddSize, PositiveInt, StrictBool
+from convcalc.layers.fields import MAX_SIZE, Number, OddSize, PositiveInt, StrictBool
 from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
 from convcalc.layers.onnx import CHANNELS_LAST, Constant, OnnxMapped, OnnxNode, keep_layout
 from convcalc.layers.pytorch import TorchOps, TorchRefusal, TorchStep
@@ -200,9 +200,14 @@ def _affine(node: OnnxNode, channels: int | None) -> tuple[dict[str, object], tu
     learned: list[tuple[int, int]] = []
     for position, what, identity, flag in ((1, "scale", 1.0, "scale"), (2, "bias", 0.0, "center")):
         item = node.constant(position, what)
-        if not node.is_stored(position) or _written_identity(item, identity):
-            flags[flag] = False
+        if item is None or _written_identity(item, identity) or not (node.is_stored(position) or item.initializer):
+            flags[flag] = False  # written by the exporter: no stored tensor, or ones and zeros as Constant nodes
             continue
+        if not node.is_stored(position):
+            raise node.refuse(
+                f"its {what} (input {position}) is computed from a stored tensor: convcalc reads a stored tensor of"
+                " one value per channel"
+            )
         dims = item.dims if item is not None else None
         if dims is None or len(dims) not in (1, 3) or any(d != 1 for d in dims[1:]):
             raise node.refuse(f"its {what} (input {position}) has shape {dims}: convcalc reads one value per channel")
@@ -469,10 +474,11 @@ class LocalResponseNormalization(layers.Layer):
         self.size, self.alpha, self.beta, self.bias = int(size), float(alpha), float(beta), float(bias)
 
     def call(self, inputs):
-        radius, depth = self.size // 2, inputs.shape[-1]
+        depth = inputs.shape[-1]
+        radius = min(self.size // 2, depth - 1)  # past the first and last channel the window sums only zeros
         squares = keras.ops.pad(keras.ops.square(inputs), ((0, 0), (0, 0), (0, 0), (radius, radius)))
         total = squares[..., :depth]
-        for offset in range(1, self.size):
+        for offset in range(1, 2 * radius + 1):
             total = total + squares[..., offset : offset + depth]
         return inputs / keras.ops.power(self.bias + (self.alpha / self.size) * total, self.beta)
 
@@ -488,11 +494,23 @@ class LocalResponseNormalization(layers.Layer):
 :mod:`convcalc.export.runtime` for in-memory models; the Keras import reads its config as data."""
 
 
+_TFNN_LOCAL_RESPONSE_NORM = '''
+
+def local_response_norm(x, size: int, alpha: float, beta: float, bias: float) -> tf.Tensor:
+    """x / (bias + alpha/size · Σ x²)^beta, the sum over the size channels centred on each (zeros past the ends):
+    tf.nn.local_response_normalization's values (its alpha is alpha/size), written out because its GPU kernel
+    takes only depth radii 1 to 7, beta ≥ 0.01 and bias ≥ 1e-5."""
+    depth = x.shape[-1]
+    radius = min(size // 2, depth - 1)  # past the first and last channel the window sums only zeros
+    squares = tf.pad(tf.square(x), [[0, 0], [0, 0], [0, 0], [radius, radius]])
+    total = tf.add_n([squares[..., offset : offset + depth] for offset in range(2 * radius + 1)])
+    return x / tf.pow(bias + alpha / size * total, beta)
+'''
+
+
 def _tf_local_response_norm(op: Op, read: list[str], padding: str) -> str:
-    # tf.nn's alpha multiplies the sum itself; convcalc's (PyTorch's, ONNX's, Caffe's) is divided by the size.
-    size = op.integer("size")
-    args = f"depth_radius={size // 2}, bias={literal(op.number('bias'))}, alpha={literal(op.number('alpha') / size)}"
-    return f"tf.nn.local_response_normalization({read[0]}, {args}, beta={literal(op.number('beta'))})"
+    numbers = ", ".join(literal(op.number(key)) for key in ("alpha", "beta", "bias"))
+    return f"local_response_norm({read[0]}, {op.integer('size')}, {numbers})"
 
 
 def _lrn_body(size: object, alpha: object, beta: object, bias: object) -> dict[str, object]:
@@ -513,9 +531,13 @@ def _read_onnx_lrn(node: OnnxNode) -> OnnxMapped:
     CaffeNet, GoogLeNet, ZFNet). An even size is refused: ONNX centres it one way, PyTorch another, TensorFlow
     not at all."""
     node.needs_volume()
+    if "size" not in node.attributes:
+        raise node.refuse("it has no size attribute, which LRN requires")
     size = node.integer("size", 0)
-    if size < 1 or size % 2 == 0:
-        raise node.refuse(f"size {size}: convcalc's local_response_norm centres an odd window on each channel")
+    if size < 1 or size % 2 == 0 or size > MAX_SIZE:
+        raise node.refuse(
+            f"size {size}: convcalc's local_response_norm centres an odd window of 1 to 2^31 − 1 channels on each"
+        )
     body = _lrn_body(size, node.number("alpha", 1e-4), node.number("beta", 0.75), node.number("bias", 1.0))
     return OnnxMapped([body], 4)
 
@@ -530,7 +552,8 @@ class LocalResponseNorm(PerPosition):
     paper's α multiplies the sum itself, so its k=2, n=5, α=10⁻⁴, β=0.75 is ``"size": 5, "alpha": 5e-4, "beta":
     0.75, "bias": 2`` here. Keras has no layer: the export defines and registers ``LocalResponseNormalization``
     (see :data:`LOCAL_RESPONSE_NORMALIZATION_SOURCE`); tf.nn's ``local_response_normalization`` takes
-    ``depth_radius`` = (n − 1)/2 and α/n.
+    ``depth_radius`` = (n − 1)/2 and α/n, the values the tf.nn export writes out (its GPU kernel takes only some
+    settings). A window wider than 2·D − 1 sums only zeros past the channels: the exports stop there.
     """
 
     type: Literal["local_response_norm"]
@@ -548,7 +571,11 @@ class LocalResponseNorm(PerPosition):
         "localresponsenormalization": '"type": "local_response_norm"',
     }
     keras_ops = {
-        "LocalResponseNormalization": KerasOp(_tf_local_response_norm, keras_source=LOCAL_RESPONSE_NORMALIZATION_SOURCE)
+        "LocalResponseNormalization": KerasOp(
+            _tf_local_response_norm,
+            tfnn_support=_TFNN_LOCAL_RESPONSE_NORM,
+            keras_source=LOCAL_RESPONSE_NORMALIZATION_SOURCE,
+        )
     }
 
     def is_nonlinear(self) -> bool:
@@ -566,8 +593,13 @@ class LocalResponseNorm(PerPosition):
         return ops.add("LocalResponseNormalization", ops.base, ops.shape, **args)
 
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
-        ops.volume()
-        args = f"{self.size}, alpha={self.alpha!r}, beta={self.beta!r}, k={self.bias!r}"
+        depth, _, _ = ops.volume()
+        # PyTorch pads size // 2 zero channels on each side; past 2·D − 1 the window sums only more zeros, so a
+        # wider one is that window with α scaled to keep α/n (nn.LocalResponseNorm(2**31 − 1) asks for 274 GB).
+        size, alpha = self.size, self.alpha
+        if size > 2 * depth - 1:
+            size, alpha = 2 * depth - 1, self.alpha * (2 * depth - 1) / self.size
+        args = f"{size}, alpha={alpha!r}, beta={self.beta!r}, k={self.bias!r}"
         return ops.module(ops.base, f"nn.LocalResponseNorm({args})", ops.shape)
 
 

@@ -254,7 +254,8 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
     # The multiples are advice only where they divide better: a valid 3×3, S=2 stem wants an odd size
     # (Xception's 299, NASNetLarge's 331), and a multiple of 32 would leave its last row unread.
     candidates = [found for found in (_input_fix(net, -1), _input_fix(net, +1)) if found is not None]
-    fixes = [fix for fix, fixed in candidates if _inexactness(fixed) < now]
+    # Better only by fewer misfits (a block's error traded for a window's is no better).
+    fixes = [fix for fix, fixed in candidates if _inexactness(fixed)[:2] < now[:2]]
     if not fixes:
         return
 
@@ -281,7 +282,13 @@ def input_not_divisible_by_strides(net: NetworkFacts, settings: Settings) -> Ite
         text = "; ".join(parts)
     if now.blocks:
         layers = "a strided layer leaves" if now.unread == 1 else f"{now.unread:,} strided layers leave"
-        how_far = f"{layers} input unread (a space_to_depth's blocks do not divide its input)"
+        if now.blocks == now.unread == 1:
+            why = "a space_to_depth's blocks do not divide its input"
+        elif now.blocks == now.unread:
+            why = "space_to_depths whose blocks do not divide their input"
+        else:
+            why = f"{now.blocks:,} of them space_to_depth{'s' if now.blocks > 1 else ''} whose blocks do not divide"
+        how_far = f"{layers} input unread ({why})"
     elif now.unread == 1:
         how_far = "a strided window leaves input unread"
     elif now.unread:

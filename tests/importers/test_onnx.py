@@ -755,6 +755,16 @@ def test_an_instance_norm_without_affine_expanded_from_one_value_has_no_paramete
     spec = read_onnx_file(_save(_model(nodes, [_weight("w", [8, 3, 3, 3])], [1, 3, 8, 8]), tmp_path)).spec
     assert spec["layers"][1] == {"type": "group_norm", "groups": 8, "scale": False, "center": False, "name": "inorm"}
     assert analyze(validate("m", spec)).total_params == 8 * 3 * 3 * 3
+    # A scale computed from a stored tensor (trained values, scaled or expanded) is no exporter's ones: refused.
+    derived = [
+        nodes[0],
+        helper.make_node("Mul", ["gamma", "two"], ["scale"]),
+        *expanded("zeros", 0.0),
+        helper.make_node("InstanceNormalization", ["a", "scale", "zeros"], ["y"], name="inorm"),
+    ]
+    inits = [_weight("w", [8, 3, 3, 3]), _weight("gamma", [8]), helper.make_tensor("two", TensorProto.FLOAT, [], [2.0])]
+    message = _refusal(_save(_model(derived, inits, [1, 3, 8, 8]), tmp_path, "derived.onnx"))
+    assert "node 'inorm' (InstanceNormalization): its scale (input 1) is computed from a stored tensor" in message
 
 
 def test_an_instance_norm_without_affine_written_as_constant_nodes_has_no_parameters(tmp_path: Path) -> None:

@@ -40,11 +40,11 @@ def blurred(persistent):
 """
 
 
-def _conv_model(folder: Path, record: str | None) -> str:
+def _conv_model(folder: Path, record: str | None, weight: str = "filt") -> str:
     optional.onnx()
     from onnx import TensorProto, helper
 
-    conv = helper.make_node("Conv", ["x", "filt"], ["y"], name="blur", group=4, strides=[2, 2], pads=[1, 1, 1, 1])
+    conv = helper.make_node("Conv", ["x", weight], ["y"], name="blur", group=4, strides=[2, 2], pads=[1, 1, 1, 1])
     if record is not None:
         entry = conv.metadata_props.add()
         entry.key, entry.value = "pkg.torch.onnx.fx_node", record
@@ -53,31 +53,33 @@ def _conv_model(folder: Path, record: str | None) -> str:
         "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        [helper.make_tensor("filt", TensorProto.FLOAT, [4, 1, 3, 3], [1 / 9] * 36)],
+        [helper.make_tensor(weight, TensorProto.FLOAT, [4, 1, 3, 3], [1 / 9] * 36)],
     )
     path = folder / "blur.onnx"
     path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
     return str(path)
 
 
-CALL = "%conv2d_1 : [num_users=1] = call_function[target=torch.ops.aten.conv2d.default](args = (%relu, {weight}, None, [2, 2], [1, 1], [1, 1], 4), kwargs = {{}})"  # noqa: E501
+CALL = "%conv2d_1 : [num_users=1] = call_function[target=torch.ops.aten.conv2d.default](args = ({data}, {weight}, None, [2, 2], [1, 1], [1, 1], 4), kwargs = {{}})"  # noqa: E501
 
 
 @pytest.mark.parametrize(
-    ("record", "trainable"),
+    ("weight", "record", "trainable"),
     [
-        (CALL.format(weight="%b_3_filt"), 0),  # a buffer: fixed
-        (CALL.format(weight="%c_lifted_tensor_0"), 0),  # a tensor constant: fixed
-        (CALL.format(weight="%p_3_weight"), 36),  # a parameter
-        (None, 36),  # no record (TorchScript's exporter, other tools): counted as weights
+        ("maxpool.1.filt", CALL.format(data="%relu", weight="%b_maxpool_1_filt"), 0),  # that buffer: fixed
+        ("lifted_tensor_0", CALL.format(data="%relu", weight="%c_lifted_tensor_0"), 0),  # a tensor constant
+        ("conv.weight", CALL.format(data="%relu", weight="%p_conv_weight"), 36),  # a parameter
+        ("conv.weight", CALL.format(data="%b_x", weight="%view"), 36),  # an input named b_x, a reshaped parameter
+        ("filt", CALL.format(data="%relu", weight="%b_other_filt"), 36),  # another tensor's name
+        ("filt", None, 36),  # no record (TorchScript's exporter, other tools): counted as weights
     ],
 )
-def test_a_conv_whose_recorded_call_reads_a_buffer_is_frozen(
-    tmp_path: Path, record: str | None, trainable: int
+def test_a_stored_weight_the_recorded_call_names_a_buffer_is_frozen(
+    tmp_path: Path, weight: str, record: str | None, trainable: int
 ) -> None:
     from convcalc.importers.onnx import read_onnx_file
 
-    spec = read_onnx_file(_conv_model(tmp_path, record)).spec
+    spec = read_onnx_file(_conv_model(tmp_path, record, weight)).spec
     facts = analyze(validate("m", spec))
     assert (facts.total_params, facts.total_trainable_params) == (36, trainable)
     assert spec["layers"][0].get("trainable", True) == bool(trainable)
@@ -144,3 +146,24 @@ def test_a_dynamo_export_s_buffer_imports_frozen(tmp_path: Path) -> None:
     outcome = json.loads(run.stdout.splitlines()[-1])
     assert outcome["trainable"] == outcome["parameters"] == 8 * 3 * 3 * 3 + 8 + 2 * 8
     assert outcome["total"] == outcome["parameters"] + 2 * 8 + 72
+
+
+@pytest.mark.torch
+def test_a_trained_bias_keeps_a_layer_with_a_fixed_weight_trained() -> None:
+    # x @ W.T + b with W a buffer and b a parameter: one fc, which convcalc cannot half-freeze; trained, the
+    # buffer counted with it (too many trainable, never too few).
+    torch = optional.torch()
+    optional.onnx()
+    from convcalc import check
+
+    class Fixed(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("weight", torch.ones(5, 48))
+            self.bias = torch.nn.Parameter(torch.zeros(5))
+
+        def forward(self, x: Any) -> Any:
+            return torch.flatten(x, 1) @ self.weight.T + self.bias
+
+    facts = check(Fixed(), input=(4, 4, 3)).checked.facts
+    assert (facts.total_params, facts.total_trainable_params) == (245, 245)

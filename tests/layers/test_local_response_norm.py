@@ -18,6 +18,7 @@ SETTINGS = [
     {"size": 5, "alpha": 1e-4, "beta": 0.75, "bias": 2},  # AlexNet's, in Caffe's convention
     {"size": 3, "alpha": 0.5, "beta": 0.5, "bias": 1},
     {"size": 7, "alpha": 2.0, "beta": 1.0, "bias": 0.5},  # wider than the depth: zeros past both ends
+    {"size": 2**31 - 1, "alpha": 3e8, "beta": 0.5, "bias": 0.25},  # the widest: only the depth's worth is summed
 ]
 
 
@@ -49,6 +50,7 @@ def test_shape_counts_field_and_notation() -> None:
         ({"size": 4}, "layers[0].size: must be odd, a window centred on each channel (got 4)"),
         ({"size": 0}, "layers[0].size: must be ≥ 1 (got 0)"),
         ({"alpha": "big"}, "layers[0].alpha: must be a finite number (got 'big')"),
+        ({"alpha": 10**400}, "layers[0].alpha: must be a finite number"),  # an int past float's range
     ],
 )
 def test_bad_settings_name_the_field(settings: dict[str, Any], message: str) -> None:
@@ -74,13 +76,15 @@ def _batch(shape: list[int]) -> Any:
 
 
 def _reference(x: Any, settings: dict[str, Any]) -> Any:
-    """b_c = a_c / (k + α/n · Σ a_j²)^β, j over the n channels centred on c (zeros past the ends), in float64."""
+    """b_c = a_c / (k + α/n · Σ a_j²)^β, j over the n channels centred on c (zeros past the ends), in float64; a
+    window past the depth on both sides sums only those zeros more."""
     import numpy as np
 
     spec = analysed(_spec(settings, list(x.shape[1:]))).layers[0].spec
-    radius, depth = spec.size // 2, x.shape[-1]
+    depth = x.shape[-1]
+    radius = min(spec.size // 2, depth)
     squares = np.pad(x**2, ((0, 0), (0, 0), (0, 0), (radius, radius)))
-    total = sum(squares[..., offset : offset + depth] for offset in range(spec.size))
+    total = sum(squares[..., offset : offset + depth] for offset in range(2 * radius + 1))
     return x / (spec.bias + spec.alpha / spec.size * total) ** spec.beta
 
 
@@ -101,7 +105,7 @@ def test_the_keras_and_tf_nn_exports_compute_the_definition_as_tensorflow_does(s
     size = settings["size"]
     tf_nn = tf.nn.local_response_normalization(
         x.astype("float32"),
-        depth_radius=size // 2,
+        depth_radius=min(size // 2, 6),  # past the depth: the same sums (TensorFlow's CPU kernel takes any radius)
         bias=settings["bias"],
         alpha=settings["alpha"] / size,
         beta=settings["beta"],
@@ -126,8 +130,9 @@ def test_the_pytorch_export_is_local_response_norm(settings: dict[str, Any]) -> 
     x = _batch([4, 5, 6])
     nchw = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
     expected = _reference(x, settings).transpose(0, 3, 1, 2)
-    native = torch.nn.LocalResponseNorm(settings["size"], settings["alpha"], settings["beta"], settings["bias"])
-    np.testing.assert_allclose(native(nchw).numpy(), expected, rtol=1e-9)  # the reference is PyTorch's
+    if settings["size"] < 2 * 6:  # PyTorch pads size // 2 channels on each side: 2^30 of them would be 274 GB
+        native = torch.nn.LocalResponseNorm(settings["size"], settings["alpha"], settings["beta"], settings["bias"])
+        np.testing.assert_allclose(native(nchw).numpy(), expected, rtol=1e-9)  # the reference is PyTorch's
     module = build_module(plan_torch(analysed(_spec(settings)))).double()
     np.testing.assert_allclose(module(nchw).detach().numpy(), expected, rtol=1e-9)
 
@@ -181,6 +186,10 @@ def test_onnx_lrn_as_the_caffe_models_of_the_zoo_write_it(tmp_path: Path) -> Non
     assert (defaults["alpha"], defaults["beta"], defaults["bias"]) == (1e-4, 0.75, 1.0)  # ONNX's defaults
     with pytest.raises(SpecError, match="node 'norm1' \\(LRN\\): size 4: convcalc's local_response_norm centres"):
         read_onnx_file(_lrn_model(tmp_path, [1, 8, 4, 4], size=4))
+    with pytest.raises(SpecError, match="node 'norm1' \\(LRN\\): size 2199023255553: "):
+        read_onnx_file(_lrn_model(tmp_path, [1, 8, 4, 4], size=2**41 + 1))
+    with pytest.raises(SpecError, match="node 'norm1' \\(LRN\\): it has no size attribute, which LRN requires"):
+        read_onnx_file(_lrn_model(tmp_path, [1, 8, 4, 4]))
     with pytest.raises(SpecError, match="node 'norm1' \\(LRN\\): reads a rank-2 tensor"):
         read_onnx_file(_lrn_model(tmp_path, [1, 8], size=3))
 
@@ -203,6 +212,9 @@ def test_a_pytorch_module_with_local_response_norm_is_read_through_onnx() -> Non
     assert "forward" not in vars(norm), "the module is handed back as it came"
     x = torch.randn(1, 3, 227, 227)
     assert torch.equal(norm(x), torch.nn.functional.local_response_norm(x, 5, 1e-4, 0.75, 2.0))
+    # Whole numbers as PyTorch allows them (an int alpha): the LRN node's attributes are floats all the same.
+    whole = check(nn.Sequential(nn.Conv2d(3, 8, 3), nn.LocalResponseNorm(3, alpha=1, beta=1, k=2)), input=(8, 8, 3))
+    assert whole.checked.facts.layers[1].spec.type == "local_response_norm"
     # An even size, which PyTorch centres one way and ONNX another, is left as PyTorch traces it: refused.
     with pytest.raises(InvalidSpec, match="node '"):
         check(nn.Sequential(nn.Conv2d(3, 8, 3), nn.LocalResponseNorm(4)), input=(16, 16, 3))
@@ -253,3 +265,20 @@ def test_a_caffe_converted_model_of_the_onnx_zoo_imports(tmp_path: Path) -> None
     net = analysed(spec)
     assert str(net.layers[3].output_shape) == "6×6×16"
     assert net.total_params == 16 * 3 * 5 * 5 + 16 + 10 * 576 + 10
+
+
+def test_a_keras_layer_of_the_name_but_not_convcalcs_is_refused() -> None:
+    # A tf.keras 2 tutorial's own LocalResponseNormalization (depth_radius in tf.nn's convention) carries no
+    # registration: its settings mean what its code says, which convcalc does not run.
+    from convcalc.importers.keras import spec_from_keras_config
+
+    layer = {
+        "class_name": "LocalResponseNormalization",
+        "config": {"name": "lrn", "depth_radius": 2, "alpha": 1e-4, "beta": 0.75, "bias": 1.0},
+    }
+    model = {
+        "class_name": "Sequential",
+        "config": {"name": "m", "layers": [layer], "build_input_shape": [None, 8, 8, 3]},
+    }
+    with pytest.raises(SpecError, match="layer 'lrn' \\(LocalResponseNormalization\\): a custom layer with the name"):
+        spec_from_keras_config(model)
