@@ -60,6 +60,8 @@ _FLOAT_TYPES = {1: 4, 10: 2, 11: 8, 16: 2}
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 _FX_NODE = "pkg.torch.onnx.fx_node"
 """The metadata key under which PyTorch's dynamo exporter records the call each node comes from."""
+_REFERENCE = re.compile(r"%\w+")
+"""A tensor the recorded call reads (``%conv2d``, ``%p_0_weight``); numbers and None are written as they are."""
 _LIFTED = re.compile(r"%([pbc]_\w+)")
 """An input torch.export lifted out of the module, in that record: a parameter (p_…), a buffer (b_…) or a tensor
 constant (c_…), each named after the tensor, its dots as underscores (the buffer ``3.filt`` is ``b_3_filt``)."""
@@ -460,6 +462,7 @@ class _Importer:
                 wanted.extend(name for name in nodes[index].input if name)
         for index in live:
             self.readers.update(name for name in nodes[index].input if name)
+        self.readers.update(output.name for output in graph.output[:1])  # read by the model's user
         return live
 
     # -- nodes
@@ -493,6 +496,7 @@ class _Importer:
             input_shapes=tuple(self._shape_of(t) for t in raw.input),
             output_shape=self.shapes.get(raw.output[0]) if raw.output else None,
             output_shapes=tuple(self.shapes.get(t) for t in raw.output),
+            written=_names_only_its_data(raw, sum(isinstance(item, Tensor) for item in inputs)),
         )
         try:
             if raw.domain not in _DEFAULT_DOMAINS:
@@ -760,14 +764,27 @@ class _Importer:
         return problems
 
 
+def _recorded_call(raw: Any) -> str | None:
+    """The arguments of the PyTorch call the dynamo exporter recorded for this node (``(%conv2d, 0.5), kwargs =
+    {}``); None where nothing is recorded (other exporters, or a node made by fusing a pattern)."""
+    for prop in getattr(raw, "metadata_props", ()):
+        if prop.key == _FX_NODE:
+            return str(prop.value).partition("args = ")[2]
+    return None
+
+
+def _names_only_its_data(raw: Any, data_inputs: int) -> bool:
+    """Whether the recorded call names as many tensors (``%…``) as the node has data inputs, and so none of its
+    stored inputs: those are numbers or stand-ins the exporter wrote (see ``OnnxNode.written``)."""
+    call = _recorded_call(raw)
+    return call is not None and data_inputs > 0 and len(_REFERENCE.findall(call)) == data_inputs
+
+
 def _recorded_inputs(raw: Any) -> frozenset[str]:
     """The lifted inputs (``p_…``, ``b_…``, ``c_…``) of the PyTorch call the dynamo exporter recorded for this
     node; none where nothing is recorded (other exporters, or a node made by fusing a pattern)."""
-    for prop in getattr(raw, "metadata_props", ()):
-        if prop.key == _FX_NODE:
-            _, _, arguments = prop.value.partition("args = ")
-            return frozenset(_LIFTED.findall(arguments))
-    return frozenset()
+    call = _recorded_call(raw)
+    return frozenset(_LIFTED.findall(call)) if call is not None else frozenset()
 
 
 def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | None = None) -> list[Any]:

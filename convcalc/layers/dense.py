@@ -25,7 +25,7 @@ from convcalc.layers.channels import grouped_reshape, read_onnx_shuffle_reshape
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import PositiveInt, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, short_json
-from convcalc.layers.onnx import CHANNELS_LAST, OnnxMapped, OnnxNode
+from convcalc.layers.onnx import CHANNELS_LAST, OnnxMapped, OnnxNode, keep_layout
 from convcalc.layers.pytorch import TorchOps, TorchStep
 from convcalc.layers.space_depth import read_blocks_reshape, read_onnx_blocks_reshape
 from convcalc.layers.tfnn import KerasOp, bias_variable, glorot, variable, weight
@@ -199,6 +199,8 @@ def _read_onnx_reshape(node: OnnxNode) -> OnnxMapped:
     source = node.source()
     before = node.input_shapes[0]
     after = node.output_shape
+    if before is not None and before == after and None not in before[1:]:
+        return keep_layout(node, [])  # to its own shape (the unoptimised dynamo exporter's, before a pixel unshuffle)
     if after is None:
         target = node.values(1, "target shape")
         if target is None:

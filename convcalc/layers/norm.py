@@ -200,9 +200,14 @@ def _affine(node: OnnxNode, channels: int | None) -> tuple[dict[str, object], tu
     learned: list[tuple[int, int]] = []
     for position, what, identity, flag in ((1, "scale", 1.0, "scale"), (2, "bias", 0.0, "center")):
         item = node.constant(position, what)
-        if item is None or _written_identity(item, identity) or not (node.is_stored(position) or item.initializer):
-            flags[flag] = False  # written by the exporter: no stored tensor, or ones and zeros as Constant nodes
-            continue
+        if (
+            item is None
+            or node.written
+            or _written_identity(item, identity)
+            or not (node.is_stored(position) or item.initializer)
+        ):
+            flags[flag] = False  # written by the exporter: no stored tensor, ones and zeros as Constant nodes, or
+            continue  # an initializer the dynamo exporter's optimiser made of them (the call has no weight)
         if not node.is_stored(position):
             raise node.refuse(
                 f"its {what} (input {position}) is computed from a stored tensor: convcalc reads a stored tensor of"

@@ -80,6 +80,11 @@ class OnnxNode(NamedTuple):
     """ONNX's inferred shape of the first output, when known."""
     output_shapes: tuple[Dims | None, ...] = ()
     """ONNX's inferred shape of every output (a Split has several)."""
+    written: bool = False
+    """The dynamo exporter's record of the PyTorch call this node comes from names no tensor but its data inputs:
+    a stored input is then the exporter's own, folded into an initializer by its optimiser — a number the code
+    wrote (``x * 0.5``) or a stand-in for a weight the call lacks (an affine-less norm's ones and zeros) — and no
+    parameter."""
 
     @property
     def label(self) -> str:
@@ -241,13 +246,14 @@ def pad_sides(pads: Sequence[float]) -> tuple[int, int, int, int] | None:
 
 def written_number(node: OnnxNode) -> tuple[int, float] | None:
     """For a node of one data input and one constant, the constant's position and value when it is one number
-    written into the graph (a Constant node), not an initializer: a stored one-value tensor may be trained
-    (HGNetV2's learnable affine), and a number is no parameter. None otherwise."""
+    written into the graph (a Constant node, or an initializer the dynamo exporter's record shows to be a number
+    in the call: ``written``), not a stored value: a stored one-value tensor may be trained (HGNetV2's learnable
+    affine), and a number is no parameter. None otherwise."""
     if len(node.inputs) != 2 or len(node.sources) != 1:
         return None
     position = 0 if isinstance(node.inputs[0], Constant) else 1
     constant = node.inputs[position]
-    if not isinstance(constant, Constant) or constant.initializer or constant.values is None:
+    if not isinstance(constant, Constant) or (constant.initializer and not node.written) or constant.values is None:
         return None
     if constant.dims is not None and len(constant.dims) > node.sources[0].rank:
         return None  # it would add axes to the data's shape

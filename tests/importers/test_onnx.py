@@ -1039,3 +1039,108 @@ def test_pytorch_s_group_norm_as_both_exporters_write_it(tmp_path: Path) -> None
         assert result["layers"] == ["conv", "group_norm", "relu"], result
         assert result["groups"] == groups, result
         assert result["trainable"] == result["total"] == result["parameters"] == 224 + 16 * affine, result
+
+
+def _recorded(node: Any, call: str) -> Any:
+    entry = node.metadata_props.add()
+    entry.key, entry.value = "pkg.torch.onnx.fx_node", f"%out : [num_users=1] = call_function[target=op](args = {call})"
+    return node
+
+
+@pytest.mark.parametrize(
+    ("call", "read"),
+    [
+        ("(%conv2d, 0.5), kwargs = {}", True),  # x * 0.5: the optimiser made the number an initializer
+        ("(%conv2d, %p_scale), kwargs = {}", False),  # a trained scalar (HGNetV2's): refused, not dropped
+        (None, False),  # no record: a stored value, which a model may train
+    ],
+)
+def test_a_number_the_dynamo_record_shows_in_the_call_is_no_parameter(
+    tmp_path: Path, call: str | None, read: bool
+) -> None:
+    mul = helper.make_node("Mul", ["a", "half"], ["y"], name="mul")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a"], name="conv"), _recorded(mul, call) if call else mul]
+    inits = [_weight("w", [4, 3, 3, 3]), helper.make_tensor("half", TensorProto.FLOAT, [], [0.5])]
+    path = _save(_model(nodes, inits, [1, 3, 8, 8]), tmp_path)
+    if read:
+        spec = read_onnx_file(path).spec
+        assert spec["layers"][1] == {"type": "rescaling", "scale": 0.5, "name": "mul"}
+        assert analyze(validate("m", spec)).total_params == 4 * 27
+    else:
+        assert "node 'mul' (Mul): multiplies by a constant tensor" in _refusal(path)
+
+
+def test_an_instance_norm_whose_recorded_call_has_no_weight_has_no_parameters(tmp_path: Path) -> None:
+    # The optimised dynamo export of InstanceNorm2d(8) (affine=False) stores its ones and zeros as initializers;
+    # the record shows the call without weight and bias.
+    call = "(%conv2d, None, None, None, None, True, 0.1, 1e-05, False), kwargs = {}"
+    norm = helper.make_node("InstanceNormalization", ["a", "ones", "zeros"], ["y"], name="inorm")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a"], name="conv"), _recorded(norm, call)]
+    stored = [helper.make_tensor(n, TensorProto.FLOAT, [8], [v] * 8) for n, v in (("ones", 1.0), ("zeros", 0.0))]
+    spec = read_onnx_file(_save(_model(nodes, [_weight("w", [8, 3, 3, 3]), *stored], [1, 3, 8, 8]), tmp_path)).spec
+    assert spec["layers"][1] == {"type": "group_norm", "groups": 8, "scale": False, "center": False, "name": "inorm"}
+
+
+def test_a_split_output_that_is_the_model_s_output_and_a_reshape_to_its_own_shape(tmp_path: Path) -> None:
+    # x.chunk(2, 1)[0] as the optimised dynamo export writes it: a Split whose first output is the model's; and
+    # a Reshape to the very shape it reads (the unoptimised dynamo exporter's), which is nothing.
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], name="conv"),
+        helper.make_node("Reshape", ["a", "same"], ["b"], name="same"),
+        helper.make_node("Split", ["b"], ["y", "rest"], name="chunk", axis=1, num_outputs=2),
+    ]
+    inits = [_weight("w", [8, 3, 3, 3]), helper.make_tensor("same", TensorProto.INT64, [4], [1, 8, 6, 6])]
+    model = _model(nodes, inits, [1, 3, 8, 8], opset_imports=[helper.make_opsetid("", 18)])
+    spec = read_onnx_file(_save(model, tmp_path)).spec
+    assert [layer["type"] for layer in spec["layers"]] == ["conv", "split"]
+    assert analyze(validate("m", spec)).output_shape == Shape(6, 6, 4)
+
+
+DEFAULT_EXPORT = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import torch
+from torch import nn
+from convcalc.analysis import analyze
+from convcalc.importers.onnx import read_onnx_file
+from convcalc.loading import validate
+
+
+class Small(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.norm = nn.InstanceNorm2d(8)
+        self.head = nn.Conv2d(4, 2, 1)
+
+    def forward(self, x):
+        x = self.norm(self.conv(x)) * 0.5 + 1.0
+        return self.head(x.chunk(2, 1)[0])
+
+
+model = Small().eval()
+torch.onnx.export(model, (torch.zeros(1, 3, 16, 16),), sys.argv[1])  # PyTorch's default: dynamo, optimised
+facts = analyze(validate("m", read_onnx_file(sys.argv[1]).spec))
+print(json.dumps({
+    "types": [layer.spec.type for layer in facts.layers],
+    "total": facts.total_params,
+    "parameters": sum(p.numel() for p in model.parameters()),
+}))
+"""
+
+
+def test_pytorch_s_default_export_of_numbers_an_affine_less_norm_and_a_chunk(tmp_path: Path) -> None:
+    optional.torch()
+    optional.module("onnxscript", "pip install -e '.[torch]'")
+    # A process of its own: torch.export imports triton, which crashes a process that imported TensorFlow first.
+    run = subprocess.run(
+        [sys.executable, "-c", DEFAULT_EXPORT, str(tmp_path / "small.onnx")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    outcome = json.loads(run.stdout.splitlines()[-1])
+    assert outcome["types"] == ["conv", "group_norm", "rescaling", "rescaling", "split", "conv"]
+    assert outcome["total"] == outcome["parameters"] == 8 * 27 + 8 + 2 * 4 + 2
