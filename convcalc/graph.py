@@ -88,6 +88,10 @@ def graph_problems(network: Network, most: int | None = None) -> list[GraphProbl
             problems.append(
                 (("layers", i, "inputs"), f"{layer.type} needs 'inputs' naming at least two layers (got {count})")
             )
+        elif layer.inputs_exactly is not None and count != layer.inputs_exactly:
+            problems.append(
+                (("layers", i, "inputs"), f"{layer.type} reads exactly {layer.inputs_exactly} inputs (got {count})")
+            )
         elif not layer.traits.merge and count != 1:
             problems.append(
                 (

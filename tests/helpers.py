@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -72,3 +74,18 @@ def examples(count: int, **more: Any) -> settings:
     """``@settings`` for a property that wants ``count`` examples in the default profile, scaled with the loaded
     profile (the ``explore`` profile's ten times as many), plus any other settings in ``more``."""
     return settings(max_examples=max(1, count * settings.default.max_examples // DEFAULT_EXAMPLES), **more)
+
+
+def exported_by_pytorch(script: str, *args: str) -> Any:
+    """Run ``script`` (it exports with PyTorch and prints one JSON line last) in a process of its own, and return
+    that JSON. torch.export, which the dynamo exporter runs, imports triton, and triton's first import after
+    TensorFlow's kills the process: this test session may have imported TensorFlow. Needs torch, onnx and
+    onnxscript (the caller asks for them, to skip with its reason)."""
+    from tests import optional
+
+    optional.torch()
+    optional.onnx()
+    optional.module("onnxscript", "pip install -e '.[torch]'")
+    run = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.splitlines()[-1])

@@ -584,9 +584,11 @@ def _node_svg(layout: _Layout, node: Node, facts: NetworkFacts, severity: str, t
         parts.append(f'<circle class="box" cx="{_num(cx)}" cy="{_num(ymid)}" r="{_num(r)}"/>')
         mark = facts.layers[node.head].spec.merge_mark()
         low, high = _num(ymid - 6), _num(ymid + 6)
-        # ⊕ for add, ⊗ for multiply, ‖ for concat, drawn (a glyph would depend on the viewer's fonts)
+        # ⊕ for add, ⊖ for subtract, ⊗ for multiply, ‖ for concat, drawn (a glyph would depend on the fonts)
         if mark == "plus":
             marks = f"M{_num(cx - 6)},{_num(ymid)}H{_num(cx + 6)}M{_num(cx)},{low}V{high}"
+        elif mark == "minus":
+            marks = f"M{_num(cx - 6)},{_num(ymid)}H{_num(cx + 6)}"
         elif mark == "times":
             marks = f"M{_num(cx - 4.2)},{_num(ymid - 4.2)}L{_num(cx + 4.2)},{_num(ymid + 4.2)}"
             marks += f"M{_num(cx - 4.2)},{_num(ymid + 4.2)}L{_num(cx + 4.2)},{_num(ymid - 4.2)}"

@@ -25,7 +25,7 @@ from convcalc.layers.conv import Conv, Depthwise, Separable
 from convcalc.layers.dense import FC, Flatten
 from convcalc.layers.elementwise import Activation, Dropout, PReLU, ReLU
 from convcalc.layers.keras import Reader
-from convcalc.layers.merge import Add, Concat, Multiply
+from convcalc.layers.merge import Add, Concat, Multiply, Subtract
 from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm, LocalResponseNorm, Scale
 from convcalc.layers.onnx import OnnxReader
 from convcalc.layers.padding import Cropping, ReflectionPadding, ZeroPadding
@@ -104,6 +104,7 @@ REGISTRY = Registry(
         PReLU,
         Flatten,
         Add,
+        Subtract,
         Concat,
         Multiply,
         Upsample,
@@ -161,6 +162,7 @@ __all__ = [
     "Shape",
     "SpaceToDepth",
     "Split",
+    "Subtract",
     "Traits",
     "Upsample",
     "Window",

@@ -30,8 +30,8 @@ from convcalc.layers.volume import Padding, Shape, Window
 
 FieldPair = tuple[ar.ReceptiveField, ar.ReceptiveField]
 """The receptive field along rows and along columns."""
-MergeMark = Literal["plus", "times", "stack"]
-"""The sign the diagram draws in a merge circle: ⊕ add, ⊗ multiply, ‖ concat."""
+MergeMark = Literal["plus", "minus", "times", "stack"]
+"""The sign the diagram draws in a merge circle: ⊕ add, ⊖ subtract, ⊗ multiply, ‖ concat."""
 
 Drawing = Literal["volume", "bar", "merge", "inside", "prefix"]
 """How the diagram draws a kind: its own box, a flat bar (fc, flatten, global pooling), a merge circle, inside
@@ -60,6 +60,8 @@ class Traits(NamedTuple):
     """Sees the whole H×W of its input at once and outputs a 1×1×n vector (fc, flatten, global pooling)."""
     pooling: bool
     """A pooling layer (no parameters; summarises windows or the whole input)."""
+    sums: bool = False
+    """A merge that adds or subtracts its inputs elementwise: a linear combination, one stream (a residual)."""
 
 
 PLUMBING_TRAITS = Traits(
@@ -163,6 +165,8 @@ class LayerSpec(BaseModel):
     """Optional: ``nn.Module`` classes PyTorch lacks that this kind's ``to_torch`` uses (``ChannelLayerNorm``),
     name → source (needs ``torch``, ``nn`` and ``F`` in scope): pasted into generated code and executed by
     ``verify``, so each is written once."""
+    inputs_exactly: ClassVar[int | None] = None
+    """Optional: for a merge that reads a fixed number of inputs (subtract's two), that number."""
     spelled_elsewhere: ClassVar[Mapping[str, str]] = {}
     """Optional: names other tools give this kind, folded (:func:`~convcalc.text.folded`: ``maxpooling2d``),
     with what to write in a spec instead (``"type": "pool", "mode": "max"``): a "did you mean" for them."""

@@ -1,11 +1,12 @@
-"""Merges of two or more volumes: ``add`` (equal shapes, a residual connection), ``concat`` (equal H×W,
-stacked along the depth) and ``multiply`` (equal shapes, or a 1×1×D gate broadcast over an H×W×D volume).
+"""Merges of two or more volumes: ``add`` (equal shapes, a residual connection), ``subtract`` (two of equal
+shape, a − b: PoolFormer's pool(x) − x), ``concat`` (equal H×W, stacked along the depth) and ``multiply`` (equal
+shapes, or a 1×1×D gate broadcast over an H×W×D volume).
 
 No parameters and no MACs (a multiply's H·W·D products count 0, like an add's sums); the receptive field
 follows the input that sees the most. A mismatch is an error finding (CC105, CC106, CC110), not a validation
-error: the analysis reports what a framework would build. Keras: ``Add``, ``Concatenate`` (axis −1),
-``Multiply``, and InceptionResNetV2's ``CustomScaleLayer`` (x + s·r: a rescaling of r, then an add); tf.nn:
-``tf.add_n``, ``tf.concat``, ``*``.
+error: the analysis reports what a framework would build. Keras: ``Add``, ``Subtract``, ``Concatenate`` (axis
+−1), ``Multiply``, and InceptionResNetV2's ``CustomScaleLayer`` (x + s·r: a rescaling of r, then an add); tf.nn:
+``tf.add_n``, ``-``, ``tf.concat``, ``*``.
 """
 
 import math
@@ -30,6 +31,8 @@ MERGE_TRAITS = Traits(
     whole_input=False,
     pooling=False,
 )
+SUM_TRAITS = MERGE_TRAITS._replace(sums=True)
+"""add and subtract: a linear combination of their inputs, one stream."""
 
 
 def _merge_inputs(ops: KerasOps | TorchOps) -> tuple[list[str], bool]:
@@ -125,7 +128,16 @@ def _read_scaled_add(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([rescale, {"type": "add"}], sources[0].rank, reads=[[Source(1)], [Source(0), Step(0)]])
 
 
-class Add(_Merge):
+class _Sum(_Merge):
+    """The family base of add and subtract: volumes of one shape, combined value by value (linear, one stream)."""
+
+    traits = SUM_TRAITS
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        return Computed(shape)  # mismatched shapes are CC105's
+
+
+class Add(_Sum):
     """Adds two or more volumes of the same shape (a residual connection)."""
 
     type: Literal["add"]
@@ -137,14 +149,55 @@ class Add(_Merge):
     onnx_readers = {"Add": _read_onnx_add, "Sum": _read_onnx_add}
     keras_ops = {"Add": KerasOp(lambda op, read, _: f"tf.add_n([{', '.join(read)}])")}
 
-    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
-        return Computed(shape)  # mismatched shapes are CC105's
-
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
         return self._merge(ops, "Add", output)
 
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
         return self._torch_merge(ops, " + ".join(f"{{{i}}}" for i in range(len(ops.sources))), output)
+
+
+def _read_subtract(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    if len(sources) != 2:
+        raise layer.refuse(f"reads {len(sources)} tensors; Subtract reads two (a − b)")
+    return Mapped([{"type": "subtract"}], max(source.rank for source in sources))
+
+
+def _read_onnx_sub(node: OnnxNode) -> OnnxMapped:
+    """Sub of two layer outputs is a subtract (PoolFormer's pool(x) − x, FastViT's difference of branches);
+    ``x − c`` or ``c − x`` for a number c written into the graph is a rescaling, x·1 − c or x·(−1) + c."""
+    sources = node.sources
+    if len(sources) == 2 and len(node.inputs) == 2:
+        return OnnxMapped([{"type": "subtract"}], max(s.rank for s in sources))
+    number = written_number(node)
+    if number is None:
+        raise node.refuse(
+            "subtracts a constant tensor: convcalc models a − b of layer outputs, and x − c or c − x for a number c"
+        )
+    position, value = number
+    return rescaled(node, scale=1.0, offset=-value) if position == 1 else rescaled(node, scale=-1.0, offset=value)
+
+
+class Subtract(_Sum):
+    """Subtracts one volume from another of the same shape, a − b (the first input minus the second): PoolFormer's
+    token mixer pool(x) − x, FastViT's difference of two branches. Two inputs; 0 params, 0 MACs; linear, like an
+    add."""
+
+    type: Literal["subtract"]
+
+    kind_name = "subtract"
+    mark = "minus"
+    inputs_exactly = 2
+    example = {"type": "subtract", "inputs": ["input", "input"]}
+    keras_readers = {"Subtract": _read_subtract}
+    onnx_readers = {"Sub": _read_onnx_sub}
+    spelled_elsewhere = {"sub": '"type": "subtract"', "subtraction": '"type": "subtract"'}
+    keras_ops = {"Subtract": KerasOp(lambda op, read, _: f"{read[0]} - {read[1]}")}
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        return self._merge(ops, "Subtract", output)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        return self._torch_merge(ops, "{0} - {1}", output)
 
 
 def _read_concat(layer: KerasLayer, sources: list[Tensor]) -> Mapped:

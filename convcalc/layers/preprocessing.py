@@ -71,15 +71,6 @@ def rescaled(node: OnnxNode, scale: float, offset: float) -> OnnxMapped:
     return OnnxMapped([body], source.rank, layout=source.layout, groups=source.groups, reads_layout=True)
 
 
-def _read_onnx_sub(node: OnnxNode) -> OnnxMapped:
-    """``x − c`` or ``c − x`` for a number c written into the graph: x·1 − c, or x·(−1) + c."""
-    number = written_number(node)
-    if number is None:
-        raise node.refuse("subtracts tensors: convcalc models x − c and c − x for a number c (a Constant node)")
-    position, value = number
-    return rescaled(node, scale=1.0, offset=-value) if position == 1 else rescaled(node, scale=-1.0, offset=value)
-
-
 def _read_onnx_div(node: OnnxNode) -> OnnxMapped:
     """``x / c`` for a nonzero number c written into the graph: x·(1/c)."""
     number = written_number(node)
@@ -175,7 +166,7 @@ class Rescaling(PerPosition):
     kind_name = "rescaling"
     example = {"type": "rescaling", "scale": 0.00392156862745098}
     keras_readers = {"Rescaling": _read_rescaling}
-    onnx_readers = {"Sub": _read_onnx_sub, "Div": _read_onnx_div}
+    onnx_readers = {"Div": _read_onnx_div}  # Sub: subtract's, a − b or a number's x − c
     spelled_elsewhere = {"rescale": '"type": "rescaling"'}
     torch_helpers = {"Rescaling": RESCALING_TORCH_SOURCE}
     keras_ops = {"Rescaling": KerasOp(_tf_rescaling)}

@@ -79,14 +79,20 @@ def _passes_on(layer: LayerFacts) -> bool:
     return len(layer.inputs) == 1 and not layer.traits.weighted and not is_nonlinear(layer)
 
 
+def _per_position(layer: LayerFacts) -> bool:
+    """A layer that keeps the volume and acts at each position (an activation, a normalisation), not a pool."""
+    return layer.traits.keeps_shape and not layer.traits.pooling and layer.window is None
+
+
 _BLOCK = 64
 """How many layers after a conv CC303 looks for the residual add that closes the block the conv starts."""
 
 
 class _Branches:
-    """What reads a layer's output through single-input layers without weights (normalisation, dropout,
-    padding): a live activation (a pre-activation branch) or product (a squeeze-and-excite gate), or an ``add``
-    (a residual sum). Each answer is worked out when first asked, from the readers, which are gathered once."""
+    """What reads a layer's output through single-input layers without weights (an affine normalisation, dropout,
+    padding): a live activation or nonlinear normalisation (a pre-activation or pre-norm branch) or product (a
+    squeeze-and-excite gate), or an ``add`` or ``subtract`` (a residual sum). Each answer is worked out when first
+    asked, from the readers, which are gathered once."""
 
     def __init__(self, net: NetworkFacts) -> None:
         self._net = net
@@ -108,7 +114,8 @@ class _Branches:
         return self._live
 
     def _answer(self, index: int) -> tuple[bool, bool, frozenset[int]]:
-        """Whether a live activation or product reads ``index``, whether an add does, and which adds."""
+        """Whether a live activation, nonlinear normalisation or product reads ``index``, whether an add (or a
+        subtract) does, and which."""
         answer = self._answers.get(index)
         if answer is None:
             net, readers = self._net, self._readers_of()
@@ -118,11 +125,15 @@ class _Branches:
             while stack:
                 for reader_index in readers.get(stack.pop(), ()):
                     reader = net.layers[reader_index]
-                    if reader.type == "add":
+                    if reader.traits.sums:
                         sums.add(reader_index)
-                    elif kind_of(reader) is not None or (reader.traits.merge and is_nonlinear(reader)):
-                        # an activation, or a product with another branch (a squeeze-and-excite gate); not a max
-                        # pool, which Inception's pool branch is, beside the convs a lost ReLU leaves linear
+                    elif kind_of(reader) is not None or (
+                        is_nonlinear(reader) and (reader.traits.merge or _per_position(reader))
+                    ):
+                        # an activation, a normalisation that divides by the input's own spread (a pre-norm
+                        # block's: PoolFormer's GroupNorm, a transformer's LayerNorm) or a product with another
+                        # branch (a squeeze-and-excite gate); not a max pool, which Inception's pool branch is,
+                        # beside the convs a lost ReLU leaves linear
                         activated = activated or reader_index in self._live_layers()
                     elif reader_index not in seen and _passes_on(reader):
                         seen.add(reader_index)
@@ -172,7 +183,7 @@ class _Branches:
         has the others (RepGhostNet's re-parameterisable sums inside a block may keep theirs)."""
         if self._linear_streams is None:
             net = self._net
-            streams = [self._answer(layer.index) for layer in net.layers if layer.type == "add"]
+            streams = [self._answer(layer.index) for layer in net.layers if layer.traits.sums]
             linear = sum(1 for activated, summed, _ in streams if summed and not activated)
             activated = sum(1 for answer in streams if answer[0])
             # and the blocks between the sums have their nonlinearity: a network without any is no design
@@ -208,7 +219,7 @@ class _Branches:
             if index in sums:
                 return True
             layer = net.layers[index]
-            if layer.type == "add" or _passes_on(layer):
+            if layer.traits.sums or _passes_on(layer):
                 for source in layer.inputs:
                     if source >= 0 and source not in seen:
                         seen.add(source)
@@ -244,8 +255,20 @@ class _Branches:
             ):
                 continue
             twins.append(other)
-        sums = self._answer(layer.index)[2]
-        return [twin for twin in twins if sums & self._answer(twin.index)[2]]
+        sums = self._sums_reached(layer.index)
+        return [twin for twin in twins if sums & self._sums_reached(twin.index)]
+
+    def _sums_reached(self, index: int) -> frozenset[int]:
+        """The adds that sum ``index``'s output, and the adds that sum those directly: a sum of three branches
+        written as two adds in a row (MobileOne's, as PyTorch exports it) is one sum."""
+        net, readers = self._net, self._readers_of()
+        reached, frontier = set(self._answer(index)[2]), list(self._answer(index)[2])
+        while frontier and len(reached) <= _BLOCK:
+            for reader in readers.get(frontier.pop(), ()):
+                if net.layers[reader].traits.sums and reader not in reached:
+                    reached.add(reader)
+                    frontier.append(reader)
+        return frozenset(reached)
 
 
 def _area(kernel: tuple[int, int]) -> int:
@@ -396,22 +419,21 @@ def _reached_avoiding(
 def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
-    For each layer with weights (every conv and fc layer), follows its inputs back
-    through linear layers — normalisation, dropout, zero padding, flatten, avg pooling, and `add`/`concat`,
-    which follow every input — and flags it when another layer with weights is reached before a
-    nonlinearity: a ReLU, any `activation` (relu6, gelu, softmax…), a max or L2 pool, global max pooling, a
-    `multiply` (a product of two branches: squeeze-and-excite). Upsampling, `split`, `channel_shuffle` and
-    `cropping` are linear.
-    Three designs are exempt: a factorised conv (a per-channel F×F conv feeding a 1×1 conv: a separable conv written
-    out; any conv feeding a conv that starts with a per-channel F×F: ConvNeXt's projection feeding the next block's
-    7×7 per-channel conv, Xception's shortcut feeding a separable conv), a linear bottleneck (a 1×1 projection that
-    does not widen feeding a 1×1 expansion, through a residual add or not: MobileNetV2/V3, MNASNet, EfficientNet; or
-    feeding a wider F×F conv when an add reads the projection, the narrow residual stream: EfficientNetV2's
-    Fused-MBConv; and in a network where most `add` layers feed no activation, so its sums are linear by design, any
-    1×1 writing into a sum that a 1×1 reads without narrowing it: GhostNet's projection shortcut, FBNet's
-    expansion-1 block, RepGhostNet's re-parameterisable branches), and a learned upsampling on either side (a
-    strided transposed conv; a sub-pixel conv, one a depth_to_space reads: ESPCN, EDSR). A narrow branch of a
-    re-parameterised block (a 1×1 added to a 3×3 of the same input: RepVGG, RepViT) is judged as the wider conv it
+    For each layer with weights (every conv and fc layer), follows its inputs back through linear layers — affine
+    normalisation, dropout, zero padding, flatten, avg pooling, and `add`/`subtract`/`concat`, which follow every
+    input — and flags it when another layer with weights is reached before a nonlinearity: a ReLU, any `activation`
+    (relu6, gelu, softmax…), a max or L2 pool, global max pooling, a `multiply` (a product of two branches:
+    squeeze-and-excite). Upsampling, `split`, `channel_shuffle` and `cropping` are linear. Three designs are exempt:
+    a factorised conv (a per-channel F×F conv feeding a 1×1 conv: a separable conv written out; any conv feeding a
+    conv that starts with a per-channel F×F: ConvNeXt's projection feeding the next block's 7×7 per-channel conv,
+    Xception's shortcut feeding a separable conv), a linear bottleneck (a 1×1 projection that does not widen feeding
+    a 1×1 expansion, through a residual add or not: MobileNetV2/V3, MNASNet, EfficientNet; or feeding a wider F×F
+    conv when an add reads the projection, the narrow residual stream: EfficientNetV2's Fused-MBConv; and in a
+    network where most `add` layers feed no activation, so its sums are linear by design, any 1×1 writing into a sum
+    that a 1×1 reads without narrowing it: GhostNet's projection shortcut, FBNet's expansion-1 block, RepGhostNet's
+    re-parameterisable branches), and a learned upsampling on either side (a strided transposed conv; a sub-pixel
+    conv, one a depth_to_space reads: ESPCN, EDSR). A narrow branch of a re-parameterised block (a 1×1 added to a
+    3×3 of the same input, in one add or a chain of them: RepVGG, RepViT, MobileOne) is judged as the wider conv it
     folds into. A partial conv (a conv on some channels of a split, concatenated with the rest untouched:
     FasterNet's PConv, InceptionNeXt's token mixer) then a 1×1 is a T-shaped conv, factorised by design, and a path
     through its untouched channels passes the partial conv, which stands between the two. A 1×1 conv that computes
@@ -419,13 +441,16 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     map the network also reads on is a linear readout of that map (LRASPP's low-level classifier on a MobileNetV3
     linear bottleneck); heads that are all a map's readers (an RPN's class and box 1×1s on a 3×3 that lost its ReLU)
     are judged as ever. A conv with one group per channel is a per-channel conv too; a per-channel 1×1 reaches
-    across no pixels and is not exempt. And a layer does not collapse where a live activation or a `multiply` reads
-    what flows between the two, directly or through normalisation, dropout or padding: a ReLU reads what it computes
-    (Xception's sum feeds both the next block's ReLU and its shortcut conv), or a gate multiplies it
-    (squeeze-and-excite on a conv without an activation: SE-ResNeXt's last conv, its squeeze path linear on its own;
-    so a ReLU lost right before a squeeze-and-excite block goes unreported, as that design looks the same). A max
-    pool beside the convs does not count (Inception's pool branch). A sum that reaches a ReLU only through a later
-    add (a ResNet that lost its ReLU after the add) still collapses.
+    across no pixels and is not exempt. And a layer does not collapse where a live activation, a normalisation that
+    divides by its input's own spread (`layer_norm`, `group_norm`, `local_response_norm`) or a `multiply` reads what
+    flows between the two, directly or through an affine normalisation, dropout or padding: a ReLU reads what it
+    computes (Xception's sum feeds both the next block's ReLU and its shortcut conv), a pre-norm block's norm reads
+    the residual stream it adds to (PoolFormer, a MetaFormer: the stream between two downsampling convs is linear by
+    design, every block reading it through a GroupNorm), or a gate multiplies it (squeeze-and-excite on a conv
+    without an activation: SE-ResNeXt's last conv, its squeeze path linear on its own; so a ReLU lost right before a
+    squeeze-and-excite block goes unreported, as that design looks the same). A max pool beside the convs does not
+    count (Inception's pool branch). A sum that reaches a ReLU only through a later add (a ResNet that lost its ReLU
+    after the add) still collapses.
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,

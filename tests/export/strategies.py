@@ -460,8 +460,9 @@ def _shape_keeping_layer(draw: st.DrawFn, shape: Shape, keep_depth: bool) -> dic
 
 @st.composite
 def _branch_block(draw: st.DrawFn, spec: _Spec) -> None:
-    """Two branches from the current tensor that meet again in an add (same shape) or a concat (same H×W)."""
-    merge = draw(st.sampled_from(["add", "concat", "multiply"]))
+    """Branches from the current tensor that meet again in an add, a subtract (two; same shape), a concat (same
+    H×W) or a multiply."""
+    merge = draw(st.sampled_from(["add", "subtract", "concat", "multiply"]))
     source_shape = spec.shape
     source = spec.name_last()
     ends = []
@@ -476,7 +477,7 @@ def _branch_block(draw: st.DrawFn, spec: _Spec) -> None:
             {"type": merge, "inputs": draw(st.permutations([source, gate]))}, [source_shape, (1, 1, source_shape[2])]
         )
         return
-    for branch in range(draw(st.integers(2, 3))):
+    for branch in range(2 if merge == "subtract" else draw(st.integers(2, 3))):
         length = draw(st.integers(0 if branch else 1, 2))
         if length == 0:
             ends.append((source, source_shape))

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests import optional
-from tests.helpers import ROOT
+from tests.helpers import ROOT, exported_by_pytorch
 
 onnx = optional.onnx()
 
@@ -436,8 +436,14 @@ def test_arithmetic_with_a_number_is_a_rescaling(tmp_path: Path) -> None:
     assert "node 'wider' (Mul)" in _refusal(_save(_model(five, [], [1, 3, 8, 8]), tmp_path))
     over = [number("one", 1.0), helper.make_node("Div", ["one", "x"], ["y"], name="reciprocal")]
     assert "node 'reciprocal' (Div): divides tensors" in _refusal(_save(_model(over, [], [1, 3, 8, 8]), tmp_path))
+    # x − x of two layer outputs is a subtract (a merge); x − a stored tensor is neither.
     both = [helper.make_node("Sub", ["x", "x"], ["y"], name="difference")]
-    assert "node 'difference' (Sub): subtracts tensors" in _refusal(_save(_model(both, [], [1, 3, 8, 8]), tmp_path))
+    layers = read_onnx_file(_save(_model(both, [], [1, 3, 8, 8]), tmp_path)).spec["layers"]
+    assert layers == [{"type": "subtract", "inputs": ["input", "input"], "name": "difference"}]
+    stored = [helper.make_node("Sub", ["x", "g"], ["y"], name="minus_stored")]
+    assert "node 'minus_stored' (Sub): subtracts a constant tensor" in _refusal(
+        _save(_model(stored, [_weight("g", [3, 1, 1])], [1, 3, 8, 8]), tmp_path)
+    )
 
 
 def test_external_data_outside_the_folder_is_refused(tmp_path: Path) -> None:
@@ -1025,14 +1031,7 @@ print(json.dumps(results))
 def test_pytorch_s_group_norm_as_both_exporters_write_it(tmp_path: Path) -> None:
     # The dynamo exporter (PyTorch's default since 2.9) computes the (N, G, −1) reshape, the ones and zeros and
     # γ's (C, 1, 1) from constants at run time, and casts them like the data; affine=False writes ones and zeros.
-    optional.torch()
-    optional.module("onnxscript", "pip install -e '.[torch]'")
-    # A process of its own: torch.export imports triton, which crashes a process that imported TensorFlow first.
-    run = subprocess.run(
-        [sys.executable, "-c", GROUP_NORMS, str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=300
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    results = json.loads(run.stdout.splitlines()[-1])
+    results = exported_by_pytorch(GROUP_NORMS, str(tmp_path))
     assert len(results) == 6
     for result in results:
         groups, affine, _ = result["case"]
@@ -1130,17 +1129,6 @@ print(json.dumps({
 
 
 def test_pytorch_s_default_export_of_numbers_an_affine_less_norm_and_a_chunk(tmp_path: Path) -> None:
-    optional.torch()
-    optional.module("onnxscript", "pip install -e '.[torch]'")
-    # A process of its own: torch.export imports triton, which crashes a process that imported TensorFlow first.
-    run = subprocess.run(
-        [sys.executable, "-c", DEFAULT_EXPORT, str(tmp_path / "small.onnx")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    outcome = json.loads(run.stdout.splitlines()[-1])
+    outcome = exported_by_pytorch(DEFAULT_EXPORT, str(tmp_path / "small.onnx"))
     assert outcome["types"] == ["conv", "group_norm", "rescaling", "rescaling", "split", "conv"]
     assert outcome["total"] == outcome["parameters"] == 8 * 27 + 8 + 2 * 4 + 2

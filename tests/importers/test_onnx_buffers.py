@@ -5,9 +5,6 @@ knows the module's buffers by name."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +13,7 @@ import pytest
 from convcalc.analysis import analyze
 from convcalc.loading import validate
 from tests import optional
-from tests.helpers import ROOT
+from tests.helpers import exported_by_pytorch
 
 BLUR = """
 import torch
@@ -134,16 +131,7 @@ print(json.dumps({
 
 
 def test_a_dynamo_export_s_buffer_imports_frozen(tmp_path: Path) -> None:
-    optional.torch()
-    optional.onnx()
-    optional.module("onnxscript", "pip install -e '.[torch]'")
-    # A process of its own: torch.export imports triton, which crashes a process that imported TensorFlow first.
-    path = tmp_path / "blur.onnx"
-    run = subprocess.run(
-        [sys.executable, "-c", DYNAMO, str(path)], capture_output=True, text=True, cwd=ROOT, timeout=300
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    outcome = json.loads(run.stdout.splitlines()[-1])
+    outcome = exported_by_pytorch(DYNAMO, str(tmp_path / "blur.onnx"))
     assert outcome["trainable"] == outcome["parameters"] == 8 * 3 * 3 * 3 + 8 + 2 * 8
     assert outcome["total"] == outcome["parameters"] + 2 * 8 + 72
 

@@ -118,6 +118,67 @@ def test_cc303_follows_the_add_back_to_the_conv_before_it() -> None:
     assert "through bn2 (batchnorm), add (add), no nonlinearity" in finding.message
 
 
+def _metaformer(norm: dict[str, Any], blocks: int = 2) -> dict[str, Any]:
+    """PoolFormer's stage: a downsampling conv, blocks of x + s·(pool(n(x)) − n(x)) on a linear residual stream,
+    and the next downsampling conv reading that stream."""
+    layers: list[dict[str, Any]] = [
+        {"type": "conv", "filters": 8, "kernel": 3, "stride": 2, "padding": 1, "name": "down1"}
+    ]
+    stream = "down1"
+    for b in range(blocks):
+        layers += [
+            {**norm, "name": f"norm{b}", "inputs": [stream]},
+            {"type": "pool", "mode": "avg", "kernel": 3, "stride": 1, "padding": "same", "name": f"pool{b}"},
+            {"type": "subtract", "inputs": [f"pool{b}", f"norm{b}"], "name": f"mixer{b}"},
+            {"type": "scale", "name": f"scale{b}"},
+            {"type": "add", "inputs": [stream, f"scale{b}"], "name": f"stream{b}"},
+        ]
+        stream = f"stream{b}"
+    layers.append({"type": "conv", "filters": 16, "kernel": 3, "stride": 2, "padding": 1, "name": "down2"})
+    return {"input": [16, 16, 3], "layers": layers}
+
+
+def test_cc303_a_pre_norm_stream_between_two_downsampling_convs_is_not_linear() -> None:
+    # Each block reads the stream through a GroupNorm, which divides by its spread: down2(down1(x) + f(down1(x)))
+    # is no linear map of down1's output. With a batchnorm (an affine map once trained) in its place, every
+    # block is linear and down1 does collapse into down2.
+    assert where(_metaformer({"type": "group_norm", "groups": 1}), "CC303") == []
+    assert where(_metaformer({"type": "layer_norm"}), "CC303") == []
+    (finding,) = run(_metaformer({"type": "batchnorm"}), "CC303")
+    assert "layers[0] down1" in finding.message
+
+
+def test_cc303_a_re_parameterised_branch_summed_through_a_chain_of_adds_is_its_wider_twin() -> None:
+    # MobileOne's block (FastViT's RepMixer) as PyTorch exports it: the skip, the 1×1 and the 3×3 per-channel
+    # branches summed by two adds in a row. The 1×1 is judged as the 3×3 it folds into, which a projection may
+    # feed (a factorised conv); alone, a per-channel 1×1 after a 1×1 projection is one linear map.
+    def block(twin: bool) -> dict[str, Any]:
+        layers: list[dict[str, Any]] = [
+            {"type": "conv", "filters": 8, "kernel": 1, "name": "proj"},
+            {"type": "batchnorm", "name": "skip"},
+            {"type": "depthwise", "kernel": 1, "bias": False, "inputs": ["proj"], "name": "scale_branch"},
+            {"type": "batchnorm", "name": "scale_bn"},
+            {"type": "add", "inputs": ["skip", "scale_bn"], "name": "sum1"},
+        ]
+        if twin:
+            layers += [
+                {
+                    "type": "depthwise",
+                    "kernel": 3,
+                    "padding": 1,
+                    "bias": False,
+                    "inputs": ["proj"],
+                    "name": "conv_branch",
+                },
+                {"type": "batchnorm", "name": "conv_bn"},
+                {"type": "add", "inputs": ["sum1", "conv_bn"], "name": "sum2"},
+            ]
+        return {"input": [8, 8, 4], "layers": [*layers, {"type": "relu"}]}
+
+    assert "scale_branch" not in str([f.message for f in run(block(twin=True), "CC303")])
+    assert any(f.layer == 2 for f in run(block(twin=False), "CC303"))
+
+
 def test_cc303_any_activation_kind_is_a_nonlinearity() -> None:
     for kind in ("relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish"):
         spec = {
