@@ -842,6 +842,12 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
         pooled = _padded_max_pool(nodes, index, single, constants) if node is not None else None
         if pooled is not None:
             nodes[index] = pooled
+        softplus = _thresholded_softplus(nodes, index, single, near) if node is not None else None
+        if softplus is not None:
+            source, inner = softplus
+            for step in inner:
+                nodes[step] = None
+            nodes[index] = helper.make_node("Softplus", [source], list(node.output), name=node.name)
     for index, node in enumerate(nodes):
         found = _group_norm_chain(nodes, index, single, constants) if node is not None else None
         if found is not None:
@@ -852,6 +858,42 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
                 "GroupNormalization", [source, gamma, beta], list(node.output), name=node.name, num_groups=groups
             )
     return nodes
+
+
+SOFTPLUS_THRESHOLD = 20.0
+"""PyTorch's Softplus threshold: above it, x itself (log(1 + eˣ) − x < 2·10⁻⁹ there, below float32's step)."""
+
+
+def _thresholded_softplus(nodes: list[Any], where: int, single: Any, near: Any) -> tuple[str, list[int]] | None:
+    """PyTorch's Softplus (β = 1, threshold 20) as the dynamo exporter writes it, ending in ``where``:
+    Where(Greater(x, 20), x, Softplus(x)), unoptimised with x·1 before and ÷1 after the Softplus. x and the nodes
+    to drop, else None."""
+    node = nodes[where]
+    if node.op_type != "Where" or len(node.input) != 3:
+        return None
+    condition, source, softened = node.input
+    greater = single(condition, "Greater")
+    if greater is None or not near(nodes[greater].input[1], SOFTPLUS_THRESHOLD):
+        return None
+    inner, tensor = [greater], softened
+    divided = single(tensor, "Div")
+    if divided is not None and near(nodes[divided].input[1], 1.0):
+        inner.append(divided)
+        tensor = nodes[divided].input[0]
+    softplus = single(tensor, "Softplus")
+    if softplus is None:
+        return None
+    inner.append(softplus)
+    scaled, compared = nodes[softplus].input[0], nodes[greater].input[0]
+    if scaled != compared:
+        return None
+    if scaled != source:  # unoptimised: x·β with β = 1, which the Greater reads too
+        times = next((i for i, n in enumerate(nodes) if n is not None and scaled in n.output), None)
+        if times is None or nodes[times].op_type != "Mul" or list(nodes[times].input[:1]) != [source]:
+            return None
+        if not near(nodes[times].input[1], 1.0):
+            return None
+    return source, inner
 
 
 def _padded_max_pool(nodes: list[Any], index: int, single: Any, constants: dict[str, tuple[float, ...]]) -> Any:

@@ -1132,3 +1132,23 @@ def test_pytorch_s_default_export_of_numbers_an_affine_less_norm_and_a_chunk(tmp
     outcome = exported_by_pytorch(DEFAULT_EXPORT, str(tmp_path / "small.onnx"))
     assert outcome["types"] == ["conv", "group_norm", "rescaling", "rescaling", "split", "conv"]
     assert outcome["total"] == outcome["parameters"] == 8 * 27 + 8 + 2 * 4 + 2
+
+
+@pytest.mark.parametrize(("threshold", "fused"), [(20.0, True), (5.0, False)])
+def test_softplus_with_pytorch_s_threshold_as_the_dynamo_exporter_writes_it(
+    tmp_path: Path, threshold: float, fused: bool
+) -> None:
+    # where(x > 20, x, softplus(x)): PyTorch's Softplus (β = 1, threshold 20), the very function in float32.
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], name="conv"),
+        helper.make_node("Softplus", ["a"], ["soft"], name="soft"),
+        helper.make_node("Greater", ["a", "limit"], ["large"], name="large"),
+        helper.make_node("Where", ["large", "a", "soft"], ["y"], name="softplus"),
+    ]
+    inits = [_weight("w", [4, 3, 3, 3]), helper.make_tensor("limit", TensorProto.FLOAT, [], [threshold])]
+    path = _save(_model(nodes, inits, [1, 3, 8, 8]), tmp_path)
+    if fused:
+        layers = read_onnx_file(path).spec["layers"]
+        assert layers[1] == {"type": "activation", "kind": "softplus", "name": "softplus"}
+    else:
+        assert "node 'large' (Greater): convcalc cannot model Greater" in _refusal(path)
