@@ -20,6 +20,7 @@ from convcalc.layers.base import (
     Traits,
     missing_capabilities,
 )
+from convcalc.layers.channel_conv import ChannelConv
 from convcalc.layers.channels import ChannelShuffle, Split
 from convcalc.layers.conv import Conv, Depthwise, Separable
 from convcalc.layers.dense import FC, Flatten
@@ -102,6 +103,7 @@ REGISTRY = Registry(
         Activation,
         ReLU,
         PReLU,
+        ChannelConv,
         Flatten,
         Add,
         Subtract,
@@ -130,6 +132,7 @@ __all__ = [
     "Activation",
     "Add",
     "BatchNorm",
+    "ChannelConv",
     "ChannelShuffle",
     "Computed",
     "Concat",

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from convcalc import arithmetic as ar
 from convcalc.layers.base import BuildProblem, Computed, PerChannel, Traits
+from convcalc.layers.channel_conv import CHANNEL_STEPS, read_onnx_channel_conv
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import Padding, PositiveInt, PositivePair, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Reader, Tensor, bias_args, compact, volume_of
@@ -150,7 +151,10 @@ def _conv2d_variables(op: Op, shape: Shape) -> list[str]:
 def _read_onnx_conv(node: OnnxNode) -> OnnxMapped:
     """ONNX Conv, weight [K, D/groups, F, F]: a conv, or a depthwise one when each group reads one channel;
     asymmetric pads become a padding layer in front. The bias counts only when the file stores one (the dynamo
-    exporter's unoptimised graphs compute an all-zero bias for a conv without one: no parameter)."""
+    exporter's unoptimised graphs compute an all-zero bias for a conv without one: no parameter). A 1-D Conv of
+    the channels as steps is ECA's channel_conv."""
+    if node.source().layout == CHANNEL_STEPS:
+        return read_onnx_channel_conv(node)
     node.needs_volume()
     filters, per_group, *kernel_dims = node.weight(1, "weight", 4)
     kernel = node.spatial("kernel_shape", 0) if "kernel_shape" in node.attributes else (kernel_dims[0], kernel_dims[1])

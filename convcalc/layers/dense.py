@@ -21,6 +21,7 @@ from convcalc.layers.base import (
     Traits,
     whole_input_field,
 )
+from convcalc.layers.channel_conv import read_onnx_channel_steps_reshape
 from convcalc.layers.channels import grouped_reshape, read_onnx_shuffle_reshape
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import PositiveInt, StrictBool
@@ -193,7 +194,9 @@ def _read_onnx_flatten(node: OnnxNode) -> OnnxMapped:
 def _read_onnx_reshape(node: OnnxNode) -> OnnxMapped:
     """A Reshape that flattens (N, C, H, W) to (N, C·H·W), or turns (N, n) into (N, n, 1, 1) and back: by the
     shape ONNX infers for its output, else by its target's values; or a step of a channel shuffle."""
-    rearranged = read_onnx_shuffle_reshape(node) or read_onnx_blocks_reshape(node)
+    rearranged = (
+        read_onnx_shuffle_reshape(node) or read_onnx_blocks_reshape(node) or read_onnx_channel_steps_reshape(node)
+    )
     if rearranged is not None:
         return rearranged
     source = node.source()

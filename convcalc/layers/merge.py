@@ -290,6 +290,21 @@ def _read_onnx_mul(node: OnnxNode) -> OnnxMapped:
     )
 
 
+def _read_onnx_expand(node: OnnxNode) -> OnnxMapped:
+    """Expand of a layer output to a shape it broadcasts to (timm's ECA expands its (N, C, 1, 1) gate to the
+    volume before the Mul): nothing, as a multiply broadcasts the 1×1×D gate itself; a later layer other than a
+    product would compute on the unexpanded gate, which the import's shape check against ONNX refuses."""
+    before, after = node.input_shapes[0], node.output_shape
+    if (
+        before is None
+        or after is None
+        or len(before) != len(after)
+        or any(b not in (1, a) for b, a in zip(before[1:], after[1:], strict=True))
+    ):
+        raise node.refuse(f"expands {before} to {after}: convcalc reads a broadcast of a 1×1×D gate")
+    return OnnxMapped([], node.source().rank)
+
+
 class Multiply(_Merge):
     """Multiplies volumes elementwise: equal shapes, or a 1×1×D gate scaling every position of an H×W×D volume
     (squeeze-and-excite); out = the broadcast shape (per axis the sizes agree or are 1). 0 params, 0 MACs."""
@@ -300,7 +315,7 @@ class Multiply(_Merge):
     mark = "times"
     example = {"type": "multiply", "inputs": ["input", "input"]}
     keras_readers = {"Multiply": _read_multiply}
-    onnx_readers = {"Mul": _read_onnx_mul}
+    onnx_readers = {"Mul": _read_onnx_mul, "Expand": _read_onnx_expand}
     spelled_elsewhere = {"mul": '"type": "multiply"', "multiplication": '"type": "multiply"'}
     keras_ops = {"Multiply": KerasOp(lambda op, read, _: " * ".join(read))}
 
