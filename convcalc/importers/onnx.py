@@ -824,7 +824,9 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             sigmoid = single(tensor, "Sigmoid")
             if sigmoid is not None and nodes[sigmoid].input[0] == partner:
                 nodes[sigmoid] = None
-                nodes[index] = helper.make_node("Swish", [partner], list(node.output), name=node.name)
+                nodes[index] = _recorded_as(
+                    node, helper.make_node("Swish", [partner], list(node.output), name=node.name)
+                )
                 break
             product = single(tensor, "Mul") if near(partner, 0.5) else None
             chain = _erf_chain(nodes, product, single, near, other)
@@ -832,12 +834,12 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
                 source, inner = chain
                 for step in inner:
                     nodes[step] = None
-                nodes[index] = helper.make_node("Gelu", [source], list(node.output), name=node.name)
+                nodes[index] = _recorded_as(node, helper.make_node("Gelu", [source], list(node.output), name=node.name))
                 break
     for index, node in enumerate(nodes):
         kept = _restrided(nodes, index, single, graph, shapes or {}, folder) if node is not None else None
         if kept is not None:
-            nodes[index] = helper.make_node("Identity", [kept], list(node.output), name=node.name)
+            nodes[index] = _recorded_as(node, helper.make_node("Identity", [kept], list(node.output), name=node.name))
     for index, node in enumerate(nodes):
         pooled = _padded_max_pool(nodes, index, single, constants) if node is not None else None
         if pooled is not None:
@@ -847,16 +849,17 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             source, inner = softplus
             for step in inner:
                 nodes[step] = None
-            nodes[index] = helper.make_node("Softplus", [source], list(node.output), name=node.name)
+            nodes[index] = _recorded_as(node, helper.make_node("Softplus", [source], list(node.output), name=node.name))
     for index, node in enumerate(nodes):
         found = _group_norm_chain(nodes, index, single, constants) if node is not None else None
         if found is not None:
             source, gamma, beta, groups, inner = found
             for step in inner:
                 nodes[step] = None
-            nodes[index] = helper.make_node(
+            fused = helper.make_node(
                 "GroupNormalization", [source, gamma, beta], list(node.output), name=node.name, num_groups=groups
             )
+            nodes[index] = _recorded_as(node, fused)
     return nodes
 
 
@@ -894,6 +897,13 @@ def _thresholded_softplus(nodes: list[Any], where: int, single: Any, near: Any) 
         if not near(nodes[times].input[1], 1.0):
             return None
     return source, inner
+
+
+def _recorded_as(last: Any, fused: Any) -> Any:
+    """``fused`` with the metadata of the pattern's ``last`` node, which it replaces: the dynamo exporter records
+    the one PyTorch call a pattern decomposes (an affine-less GroupNorm's, without weight and bias)."""
+    fused.metadata_props.extend(last.metadata_props)
+    return fused
 
 
 def _padded_max_pool(nodes: list[Any], index: int, single: Any, constants: dict[str, tuple[float, ...]]) -> Any:
@@ -1113,7 +1123,10 @@ def _constant_values(graph: Any) -> dict[str, tuple[float, ...]]:
                 if listed is not None:
                     values[node.output[0]] = listed
         elif node.output and node.input and all(name in values for name in _value_inputs(node) if name):
-            folded = _folded(node, [values[name] if name else None for name in _value_inputs(node)])
+            try:
+                folded = _folded(node, [values[name] if name else None for name in _value_inputs(node)])
+            except (OverflowError, ValueError):  # an infinite or NaN size or bound: nothing to fold
+                folded = None
             if folded is not None and len(folded) <= MAX_VALUES:
                 values[node.output[0]] = folded
     return values

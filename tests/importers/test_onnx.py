@@ -1011,7 +1011,8 @@ from convcalc.loading import validate
 results = []
 for groups, affine in ((1, True), (4, True), (2, False)):
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.GroupNorm(groups, 8, affine=affine), nn.ReLU()).eval()
-    for exporter, options in (("dynamo", {"dynamo": True, "optimize": False}), ("torchscript", {"dynamo": False})):
+    exporters = (("default", {}), ("dynamo", {"dynamo": True, "optimize": False}), ("torchscript", {"dynamo": False}))
+    for exporter, options in exporters:
         path = f"{sys.argv[1]}/gn_{groups}_{affine}_{exporter}.onnx"
         torch.onnx.export(model, (torch.zeros(1, 3, 16, 16),), path, **options)
         spec = read_onnx_file(path).spec
@@ -1030,9 +1031,10 @@ print(json.dumps(results))
 
 def test_pytorch_s_group_norm_as_both_exporters_write_it(tmp_path: Path) -> None:
     # The dynamo exporter (PyTorch's default since 2.9) computes the (N, G, −1) reshape, the ones and zeros and
-    # γ's (C, 1, 1) from constants at run time, and casts them like the data; affine=False writes ones and zeros.
+    # γ's (C, 1, 1) from constants at run time, and casts them like the data; affine=False writes ones and zeros,
+    # which its optimiser (the default export) stores as initializers: the call it records has no weight.
     results = exported_by_pytorch(GROUP_NORMS, str(tmp_path))
-    assert len(results) == 6
+    assert len(results) == 9
     for result in results:
         groups, affine, _ = result["case"]
         assert result["layers"] == ["conv", "group_norm", "relu"], result
@@ -1152,3 +1154,24 @@ def test_softplus_with_pytorch_s_threshold_as_the_dynamo_exporter_writes_it(
         assert layers[1] == {"type": "activation", "kind": "softplus", "name": "softplus"}
     else:
         assert "node 'large' (Greater): convcalc cannot model Greater" in _refusal(path)
+
+
+def test_constants_of_infinite_or_undefined_size_fold_to_nothing(tmp_path: Path) -> None:
+    # Range(0, ∞, 1) and Expand to an infinite size in a dead corner of the graph: no values, no traceback.
+    def scalar(name: str, value: float) -> Any:
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [], [value]))
+
+    nodes = [
+        scalar("zero", 0.0),
+        scalar("endless", float("inf")),
+        scalar("one", 1.0),
+        helper.make_node("Range", ["zero", "endless", "one"], ["r"]),
+        helper.make_node(
+            "Constant", [], ["size"], value=helper.make_tensor("size", TensorProto.FLOAT, [1], [float("nan")])
+        ),
+        helper.make_node("Expand", ["one", "size"], ["e"]),
+        helper.make_node("Relu", ["x"], ["y"], name="relu"),
+    ]
+    assert read_onnx_file(_save(_model(nodes, [], [1, 3, 8, 8]), tmp_path)).spec["layers"] == [
+        {"type": "relu", "name": "relu"}
+    ]
