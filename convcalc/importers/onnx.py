@@ -619,7 +619,7 @@ class _Importer:
 
     def _emit(self, node: OnnxNode, raw: Any, mapped: OnnxMapped) -> None:
         stored = self._stored(node, mapped.weights)
-        if stored and all(self._is_fixed(raw, name) for name, _ in stored):
+        if stored and self._all_fixed(raw, stored):
             main = mapped.layers[mapped.main]
             mapped = mapped._replace(
                 layers=[*mapped.layers[: mapped.main], {**main, "trainable": False}, *mapped.layers[mapped.main + 1 :]]
@@ -684,20 +684,22 @@ class _Importer:
                 " (MatMul + Add), which this is not"
             )
         del layer["bias"]
-        if layer.get("trainable") is False and not all(self._is_fixed(raw, name) for name, _ in stored):
+        if layer.get("trainable") is False and not self._all_fixed(raw, stored):
             del layer["trainable"]  # a trained bias: the layer is trained (its fixed weights counted with it)
         record.stored.extend(stored)
         self.values[raw.output[0]] = source
 
-    def _is_fixed(self, raw: Any, name: str) -> bool:
-        """Whether the stored tensor ``name`` that node ``raw`` reads holds fixed values, not trained ones: a buffer
-        of the module (named in ``fixed``, or recorded by the dynamo exporter as the call's ``b_…`` or ``c_…``
-        input of that name). ONNX stores such a tensor as it stores weights (a blur pool's filter)."""
-        if name in self.fixed:
-            return True
+    def _all_fixed(self, raw: Any, stored: list[tuple[str, int]]) -> bool:
+        """Whether every stored tensor node ``raw`` reads holds fixed values, not trained ones: a buffer of the
+        module (named in ``fixed``, or recorded by the dynamo exporter as the call's ``b_…`` or ``c_…`` input of
+        that name). ONNX stores such a tensor as it stores weights (a blur pool's filter)."""
         recorded = _recorded_inputs(raw)
-        lifted = name.replace(".", "_")
-        return f"b_{lifted}" in recorded or f"c_{lifted}" in recorded
+
+        def fixed(name: str) -> bool:
+            lifted = name.replace(".", "_")
+            return name in self.fixed or f"b_{lifted}" in recorded or f"c_{lifted}" in recorded
+
+        return all(fixed(name) for name, _ in stored)
 
     # -- notes and reports
 
@@ -844,7 +846,7 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
         pooled = _padded_max_pool(nodes, index, single, constants) if node is not None else None
         if pooled is not None:
             nodes[index] = pooled
-        softplus = _thresholded_softplus(nodes, index, single, near) if node is not None else None
+        softplus = _thresholded_softplus(nodes, index, made, single, near) if node is not None else None
         if softplus is not None:
             source, inner = softplus
             for step in inner:
@@ -867,7 +869,9 @@ SOFTPLUS_THRESHOLD = 20.0
 """PyTorch's Softplus threshold: above it, x itself (log(1 + eˣ) − x < 2·10⁻⁹ there, below float32's step)."""
 
 
-def _thresholded_softplus(nodes: list[Any], where: int, single: Any, near: Any) -> tuple[str, list[int]] | None:
+def _thresholded_softplus(
+    nodes: list[Any], where: int, made: dict[str, int], single: Any, near: Any
+) -> tuple[str, list[int]] | None:
     """PyTorch's Softplus (β = 1, threshold 20) as the dynamo exporter writes it, ending in ``where``:
     Where(Greater(x, 20), x, Softplus(x)), unoptimised with x·1 before and ÷1 after the Softplus. x and the nodes
     to drop, else None."""
@@ -891,8 +895,8 @@ def _thresholded_softplus(nodes: list[Any], where: int, single: Any, near: Any) 
     if scaled != compared:
         return None
     if scaled != source:  # unoptimised: x·β with β = 1, which the Greater reads too
-        times = next((i for i, n in enumerate(nodes) if n is not None and scaled in n.output), None)
-        if times is None or nodes[times].op_type != "Mul" or list(nodes[times].input[:1]) != [source]:
+        times = made.get(scaled)
+        if times is None or nodes[times] is None or nodes[times].op_type != "Mul" or nodes[times].input[0] != source:
             return None
         if not near(nodes[times].input[1], 1.0):
             return None

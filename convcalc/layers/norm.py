@@ -7,7 +7,8 @@ mean and variance not (D each). layer_norm and group_norm keep no statistics: γ
 local_response_norm (AlexNet's) learns nothing. scale is a learned γ alone: D trainable. Keras:
 ``BatchNormalization``, ``LayerNormalization``, ``GroupNormalization``, keras.applications ConvNeXt's
 ``LayerScale``, and ``LocalResponseNormalization``, which Keras lacks and convcalc defines and registers once;
-tf.nn: ``tf.nn.moments``, ``tf.nn.batch_normalization`` and ``tf.nn.local_response_normalization``.
+tf.nn: ``tf.nn.moments``, ``tf.nn.batch_normalization``, and local response normalisation written out
+(``tf.square``, ``tf.pad``, ``tf.add_n``).
 """
 
 from collections.abc import Sequence
