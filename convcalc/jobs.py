@@ -105,8 +105,31 @@ def _leave_signals_to_the_main() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # held since the fork (_interrupts_held): now ignored, let it in
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if signal.getsignal(signal.SIGTERM) is _END_WORKERS_FIRST:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold SIGINT back from this thread while it starts the workers, and deliver it after.
+
+    A worker is a fork of this process and starts with its SIGINT handler; a press before the worker's
+    initializer ignores SIGINT made it print a KeyboardInterrupt traceback. A fork inherits the held mask and
+    none of the pending signals, so the worker sees no press until it ignores them (its initializer lets them
+    in). A press held here is delivered when this ends, and stops the run as usual. Where the platform cannot
+    hold signals (no ``pthread_sigmask``), nothing is held."""
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 class _EndWorkersFirst:
@@ -188,7 +211,8 @@ def _outcomes_in_a_pool(tasks: list[_Task], jobs: int) -> Iterator[Outcome]:
     try:
         # Futures rather than executor.map, whose iterator cancels the rest when the run stops, and that races
         # with the executor failing them once the workers are gone (Python 3.11: InvalidStateError).
-        futures = [executor.submit(_chunk_outcomes, chunk) for chunk in chunks]
+        with _interrupts_held():  # the first submit forks the workers
+            futures = [executor.submit(_chunk_outcomes, chunk) for chunk in chunks]
         for future in futures:
             for outcome in future.result():
                 done += 1

@@ -486,6 +486,30 @@ def test_a_command_runs_with_the_collector_on_over_what_it_makes() -> None:
     assert "GC=True 10000 True" in process.stderr, process.stderr
 
 
+@pytest.mark.parametrize("pressed_while", ["convcalc.cli", "convcalc.checking"], ids=["importing", "checking"])
+def test_ctrl_c_exits_130_quietly_and_a_second_press_is_ignored(pressed_while: str) -> None:
+    # The first press comes while the named module is imported (the CLI itself, or what `check` imports as it
+    # runs); the second while Python exits, where it used to break into the exit with a traceback.
+    code = (
+        "import atexit, os, signal, sys\n"
+        "def press():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    sys.stderr.flush()\n"
+        "atexit.register(press)\n"
+        "class Press:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name == {pressed_while!r}:\n"
+        "            press()\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Press())\n"
+        "sys.argv = ['convcalc', 'check', 'examples/vgg16.json']\n"
+        "from convcalc.__main__ import main; main()\n"
+    )
+    process = run_python(code)
+    assert (process.returncode, process.stderr) == (130, "")
+    assert "138,357,544" not in process.stdout  # stopped before the report
+
+
 def test_a_missing_dependency_is_one_line_not_a_traceback() -> None:
     code = (
         "import sys; sys.modules['typer'] = None; sys.argv = ['convcalc', 'check', 'examples/vgg16.json']\n"

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from convcalc.cli import app
-from convcalc.jobs import default_jobs
+from convcalc.jobs import _interrupts_held, _leave_signals_to_the_main, default_jobs
 from convcalc.report import FORMATS
 from tests.helpers import EXAMPLES, sequential
 
@@ -157,10 +157,11 @@ MANY_FILES = [str(EXAMPLES / "resnet50.json")] * 400
 
 
 @LINUX_CHILDREN
-@pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_stops_the_workers_as_quietly_as_one_process(presses: int) -> None:
+@pytest.mark.parametrize(("presses", "apart"), [(1, 0.0), (2, 0.0), (2, 0.005), (2, 0.02)])
+def test_ctrl_c_stops_the_workers_as_quietly_as_one_process(presses: int, apart: float) -> None:
     # The terminal sends SIGINT to every process of the command; each worker used to print its traceback. A
-    # second press while the run stops must not interrupt the executor's shutdown (tracebacks, lost workers).
+    # second press while the run stops must not interrupt the executor's shutdown or Python's exit
+    # (tracebacks, lost workers; 14 runs in 60 printed one, when the presses came 0-80 ms apart).
     with subprocess.Popen(
         [sys.executable, "-m", "convcalc", "check", *MANY_FILES, "--jobs", "2"],
         stdout=subprocess.DEVNULL,
@@ -172,12 +173,38 @@ def test_ctrl_c_stops_the_workers_as_quietly_as_one_process(presses: int) -> Non
         workers = _started_with_two_workers(process)
         for _ in range(presses):
             os.killpg(process.pid, signal.SIGINT)
-            time.sleep(0.01)
+            time.sleep(apart)
         _, stderr = process.communicate(timeout=30)
     # A second press may find the exit under way: the process then ends by SIGINT itself (a shell says 130).
     assert process.returncode in ((130,) if presses == 1 else (130, -signal.SIGINT))
     assert stderr == ""
     assert _all_end(workers)
+
+
+def _a_worker_started_while_interrupts_are_held() -> None:
+    os.kill(os.getpid(), signal.SIGINT)  # as if the terminal's press came before the initializer
+    _leave_signals_to_the_main()
+    time.sleep(0.05)
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="this platform cannot hold signals back")
+def test_a_press_while_the_workers_start_waits_for_the_main_process_and_misses_the_workers() -> None:
+    # A worker forked while the main process holds SIGINT back inherits the hold: the press it gets before its
+    # initializer ignores SIGINT used to raise KeyboardInterrupt there (a traceback). The main process gets
+    # its own press when the hold ends.
+    import multiprocessing
+
+    fork = multiprocessing.get_context("fork")
+    with pytest.raises(KeyboardInterrupt):
+        with _interrupts_held():
+            worker = fork.Process(target=_a_worker_started_while_interrupts_are_held)
+            worker.start()
+            worker.join(30)
+            assert worker.exitcode == 0
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # held: nothing is raised here
+        pytest.fail("the held press was not delivered")  # pragma: no cover
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
 
 
 @LINUX_CHILDREN
