@@ -336,6 +336,8 @@ class _Importer:
     """Tensor name → how many live nodes read it."""
     shapes: dict[str, Dims] = field(default_factory=dict)
     unsupported: bool = False
+    standardised: int = 0
+    """The weight standardisations read as plain conv weights (see :func:`_standardised_weight`)."""
 
     def run(self) -> dict[str, Any] | None:
         graph = self.model.graph
@@ -351,6 +353,7 @@ class _Importer:
         self.shapes = _inferred(self.model)
         nodes = _fused(graph, self.shapes, folder)
         live = self._live(graph, nodes)
+        self.standardised = sum(1 for k in live if nodes[k] is not None and nodes[k].doc_string == STANDARDISED_WEIGHT)
         try:
             for index, node in enumerate(nodes):
                 if index in live and node is not None:
@@ -619,6 +622,14 @@ class _Importer:
 
     def _emit(self, node: OnnxNode, raw: Any, mapped: OnnxMapped) -> None:
         stored = self._stored(node, mapped.weights)
+        computed = _computed_in_forward(raw, node) if node.op_type in ("Conv", "ConvTranspose") else None
+        if computed:
+            raise node.refuse(
+                f"its stored {computed!r} is a value the module computes from its parameters in forward (a"
+                " standardised or normalised weight), which the exporter's optimiser folded into one tensor: the"
+                " parameters behind it are not in the file. Export with torch.onnx.export(..., optimize=False), or"
+                " check the module with convcalc.check(module)"
+            )
         if stored and self._all_fixed(raw, stored):
             main = mapped.layers[mapped.main]
             mapped = mapped._replace(
@@ -718,6 +729,8 @@ class _Importer:
             )
             if folded:
                 self.notes.append(f"BatchNormalization folded into {folded} convs")
+        if self.standardised:
+            self.notes.append(f"weight standardisation in {self.standardised} convs read as plain weights")
         shared = Counter(name for record in self.emitted for name in {name for name, _ in record.stored})
         many = sum(1 for count in shared.values() if count > 1)
         if many:
@@ -782,6 +795,21 @@ def _names_only_its_data(raw: Any, data_inputs: int) -> bool:
     return call is not None and data_inputs > 0 and len(_REFERENCE.findall(call)) == data_inputs
 
 
+def _computed_in_forward(raw: Any, node: OnnxNode) -> str | None:
+    """The stored weight of a conv (input 1) if the dynamo exporter's record names it as a value computed in
+    the module's forward (``%view_2``), not as a lifted parameter, buffer or constant (``%p_…``); else None. The
+    optimiser folds a computation of parameters alone into one initializer of the result's size: timm's
+    ``StdConv2d`` filters, or a ``weight_norm``'s g·v/‖v‖, which holds more numbers than the conv's weight.
+    (A layer scale reshaped from its parameter, PoolFormer's, is folded too, with the same numbers: only a
+    conv's weight is judged, which a module stores in its own shape.)"""
+    weight = node.inputs[1] if len(node.inputs) > 1 else None
+    call = _recorded_call(raw)
+    if call is None or not isinstance(weight, Constant) or not weight.stored:
+        return None
+    references = set(_REFERENCE.findall(call)) - {f"%{name}" for name in _LIFTED.findall(call)}
+    return next((name for name in sorted(weight.stored) if f"%{name}" in references), None)
+
+
 def _recorded_inputs(raw: Any) -> frozenset[str]:
     """The lifted inputs (``p_…``, ``b_…``, ``c_…``) of the PyTorch call the dynamo exporter recorded for this
     node; none where nothing is recorded (other exporters, or a node made by fusing a pattern)."""
@@ -803,6 +831,7 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
     consumers.update(value.name for value in graph.output)
     made = {name: index for index, node in enumerate(nodes) for name in node.output if name}
     constants = _constant_values(graph)
+    initializers = {tensor.name for tensor in graph.initializer}
 
     def single(tensor: str, op_type: str) -> int | None:
         index = made.get(tensor)
@@ -853,6 +882,22 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
                 nodes[step] = None
             nodes[index] = _recorded_as(node, helper.make_node("Softplus", [source], list(node.output), name=node.name))
     for index, node in enumerate(nodes):
+        standardised = _standardised_weight(nodes, index, made, consumers, constants, initializers) if node else None
+        if standardised is not None:
+            # The weight itself, as the conv's: its statistics (and, in a TorchScript export, the copy of the
+            # weight they are computed from) are left unread. A learned gain becomes the conv's fourth input.
+            weight, conv, gain = standardised
+            identity = helper.make_node("Identity", [weight], [node.output[0]], name=node.name)
+            identity.doc_string = STANDARDISED_WEIGHT
+            nodes[index] = _recorded_as(node, identity)
+            if gain is not None:
+                old = nodes[conv]
+                inputs = [*old.input[:3], *[""] * (3 - len(old.input)), gain]
+                attributes = {attribute.name: helper.get_attribute_value(attribute) for attribute in old.attribute}
+                nodes[conv] = _recorded_as(
+                    old, helper.make_node("Conv", inputs, list(old.output), old.name, **attributes)
+                )
+    for index, node in enumerate(nodes):
         found = _group_norm_chain(nodes, index, single, constants) if node is not None else None
         if found is not None:
             source, gamma, beta, groups, inner = found
@@ -863,6 +908,90 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             )
             nodes[index] = _recorded_as(node, fused)
     return nodes
+
+
+STANDARDISED_WEIGHT = "convcalc: a conv's weight standardisation, read as the weight"
+"""The doc string of the Identity that stands for a weight standardisation (see :func:`_standardised_weight`)."""
+
+
+def _standardised_weight(
+    nodes: list[Any],
+    index: int,
+    made: dict[str, int],
+    consumers: Counter[str],
+    constants: dict[str, tuple[float, ...]],
+    initializers: set[str],
+) -> tuple[str, int, str | None] | None:
+    """A weight standardisation at ``index``: the stored weight it reads, the Conv that reads the result, and
+    the stored gain it scales each filter by (None: no gain); else None.
+
+    timm's ``StdConv2d`` (BiT's ResNetV2) and ``StdConv2dSame`` standardise each filter before the conv:
+    ``batch_norm(W.reshape(1, K, -1), training=True)`` with no affine, reshaped back to W's shape.
+    ``ScaledStdConv2d`` (the NFNets) gives that batch_norm a weight, a learned gain per filter times a number.
+    Both PyTorch exporters write a BatchNormalization of the reshaped weight whose mean and variance ReduceMean
+    computes (batch statistics, not stored running ones), with a bias of zeros and a scale of ones or the gain,
+    its output reshaped into a Conv's weight. The conv holds W's parameters and computes what a conv computes
+    with standardised filters: its shape, parameters and MACs are a conv's; a gain g is K more, x ↦ g·conv(x)
+    per filter (a conv and a ``scale``)."""
+    node = nodes[index]
+    if node.op_type != "BatchNormalization" or len(node.input) != 5:
+        return None
+    data, scale, bias, mean, variance = node.input
+    if any(_made_by(nodes, made, name) != "ReduceMean" for name in (mean, variance)):
+        return None
+    if not _filled_with(nodes, made, constants, bias, 0.0):
+        return None
+    ones = scale not in initializers and _filled_with(nodes, made, constants, scale, 1.0)  # stored: a gain
+    gain = None if ones else _stored_source(nodes, made, constants, scale)
+    if _stored_source(nodes, made, {}, data) not in initializers or gain not in (None, *initializers):
+        return None
+    if any(name and consumers[name] for name in node.output[1:]):  # the running statistics, if read
+        return None
+    tensor, conv = node.output[0], None
+    while conv is None:  # through the Reshape back to W's shape, to the Conv that reads it (and what reads its shape)
+        readers = [k for k, n in enumerate(nodes) if n and tensor in n.input and n.op_type not in _STATIC_OF_DATA]
+        if len(readers) != 1 or nodes[readers[0]].op_type not in ("Reshape", "Conv"):
+            return None
+        if nodes[readers[0]].op_type == "Reshape":
+            tensor = nodes[readers[0]].output[0]
+        else:
+            conv = readers[0]
+    if list(nodes[conv].input).index(tensor) != 1 or list(nodes[conv].input).count(tensor) != 1:
+        return None
+    return data, conv, gain
+
+
+def _stored_source(nodes: list[Any], made: dict[str, int], constants: dict[str, tuple[float, ...]], tensor: str) -> str:
+    """The tensor ``tensor`` is reshaped from, or multiplied from by a number (in ``constants``): a gain's
+    initializer, times a constant, reshaped."""
+    while True:
+        node = nodes[made[tensor]] if _made_by(nodes, made, tensor) is not None else None
+        if node is None:
+            return tensor
+        numbers = [len(constants.get(name, ())) == 1 for name in node.input]
+        if node.op_type in ("Reshape", "Identity") or (node.op_type == "Div" and numbers == [False, True]):
+            tensor = node.input[0]
+        elif node.op_type == "Mul" and sorted(numbers) == [False, True]:
+            tensor = node.input[numbers.index(False)]
+        else:
+            return tensor
+
+
+def _made_by(nodes: list[Any], made: dict[str, int], tensor: str) -> str | None:
+    """The op type of the (live) node that makes ``tensor``; None for an initializer or an input."""
+    index = made.get(tensor)
+    return None if index is None or nodes[index] is None else str(nodes[index].op_type)
+
+
+def _filled_with(
+    nodes: list[Any], made: dict[str, int], constants: dict[str, tuple[float, ...]], tensor: str, value: float
+) -> bool:
+    """Whether ``tensor`` holds ``value`` everywhere: a constant of it, or an Expand of one (to a shape the
+    graph computes at run time, the dynamo exporter's ones and zeros)."""
+    values = constants.get(tensor)
+    if values is None and _made_by(nodes, made, tensor) == "Expand":
+        values = constants.get(nodes[made[tensor]].input[0])
+    return bool(values) and all(abs(v - value) <= 1e-6 for v in values or ())
 
 
 SOFTPLUS_THRESHOLD = 20.0

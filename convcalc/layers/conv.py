@@ -152,7 +152,8 @@ def _read_onnx_conv(node: OnnxNode) -> OnnxMapped:
     """ONNX Conv, weight [K, D/groups, F, F]: a conv, or a depthwise one when each group reads one channel;
     asymmetric pads become a padding layer in front. The bias counts only when the file stores one (the dynamo
     exporter's unoptimised graphs compute an all-zero bias for a conv without one: no parameter). A 1-D Conv of
-    the channels as steps is ECA's channel_conv."""
+    the channels as steps is ECA's channel_conv. A fourth input is a learned gain per filter, which convcalc's
+    ONNX import gives a Conv whose weight a weight standardisation scales (NFNets): a ``scale`` after it."""
     if node.source().layout == CHANNEL_STEPS:
         return read_onnx_channel_conv(node)
     node.needs_volume()
@@ -179,7 +180,10 @@ def _read_onnx_conv(node: OnnxNode) -> OnnxMapped:
     if not node.is_stored(2):
         body["bias"] = False
     layers = [body] if pad_layer is None else [pad_layer, body]
-    return OnnxMapped(layers, 4, weights=(1, 2), main=len(layers) - 1)
+    main = len(layers) - 1
+    if len(node.inputs) > 3 and node.inputs[3] is not None:
+        layers.append({"type": "scale", "init": 1.0})
+    return OnnxMapped(layers, 4, weights=(1, 2, 3), main=main)
 
 
 class Conv(_SlidingConv):
