@@ -682,19 +682,20 @@ class _Importer:
         assert isinstance(source, Tensor)
         record = self.producers.get(source.name)
         layer = self.layers[record.last] if record is not None else None
-        if (
-            record is None
-            or layer is None
-            or layer.get("type") not in ("fc", "conv")
-            or layer.get("bias", True)
-            or self.readers[record.output] > 1
-            or not stored
-        ):
+        # A bias an fc or conv lacks (MatMul + Add), or the β of a learned scale (HGNetV2's affine block).
+        lacks = layer is not None and (
+            (layer.get("type") in ("fc", "conv") and layer.get("bias", True) is False)
+            or (layer.get("type") == "scale" and not layer.get("center", False))
+        )
+        if record is None or layer is None or not lacks or self.readers[record.output] > 1 or not stored:
             raise node.refuse(
                 "adds a constant tensor: convcalc models that only as the bias of the fc or conv just before it"
-                " (MatMul + Add), which this is not"
+                " (MatMul + Add) or the offset of a learned scale, which this is not"
             )
-        del layer["bias"]
+        if layer["type"] == "scale":
+            layer["center"] = True
+        else:
+            del layer["bias"]
         if layer.get("trainable") is False and not self._all_fixed(raw, stored):
             del layer["trainable"]  # a trained bias: the layer is trained (its fixed weights counted with it)
         record.stored.extend(stored)

@@ -265,7 +265,8 @@ def _read_multiply(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
 
 def _read_onnx_mul(node: OnnxNode) -> OnnxMapped:
     """Mul of layer outputs (a squeeze-excite gate times the volume) is a multiply; Mul of a volume by a stored
-    per-channel tensor ([C, 1, 1]) is a learned scale (ConvNeXt's layer scale)."""
+    per-channel tensor ([C, 1, 1]) is a learned scale (ConvNeXt's layer scale), by a stored single value one
+    learned γ for the whole tensor (NFNet's skip-init gain, HGNetV2's learnable affine block)."""
     sources = node.sources
     constants = [i for i, item in enumerate(node.inputs) if isinstance(item, Constant)]
     if len(sources) >= 2 and not constants:
@@ -284,9 +285,15 @@ def _read_onnx_mul(node: OnnxNode) -> OnnxMapped:
         depth = channels[1] if channels is not None and len(channels) == 4 else None
         if node.is_stored(constants[0]) and per_channel and depth in (None, dims[-3]):
             return OnnxMapped([{"type": "scale"}], 4, weights=(constants[0],))
+    if len(sources) == 1 and len(constants) == 1 and not sources[0].layout and node.is_stored(constants[0]):
+        constant = node.inputs[constants[0]]
+        assert isinstance(constant, Constant)
+        single = constant.dims
+        if single is not None and len(single) <= sources[0].rank and all(d == 1 for d in single):
+            return OnnxMapped([{"type": "scale", "gammas": "one"}], sources[0].rank, weights=(constants[0],))
     raise node.refuse(
         "multiplies by a constant tensor: convcalc models a product of layer outputs (a gate) or of a volume and a"
-        " stored per-channel scale ([C, 1, 1])"
+        " stored per-channel scale ([C, 1, 1]) or single value"
     )
 
 

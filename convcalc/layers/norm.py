@@ -88,6 +88,36 @@ from keras.src.applications.convnext import LayerScale  # noqa: E402
 LAYER_SCALE_MODULE = "keras.src.applications.convnext"
 
 
+LEARNED_AFFINE_SOURCE = '''
+@keras.saving.register_keras_serializable(package="convcalc")
+class LearnedAffine(layers.Layer):
+    """x·γ (+ β) with γ, and β when centred, learned per channel or one for the whole volume (NFNet's skip-init
+    gain, HGNetV2's learnable affine block), which Keras lacks."""
+
+    def __init__(self, init=1.0, per_channel=True, center=False, **kwargs):
+        super().__init__(**kwargs)
+        self.init, self.per_channel, self.center = float(init), bool(per_channel), bool(center)
+
+    def build(self, input_shape):
+        size = (input_shape[-1] if self.per_channel else 1,)
+        self.gamma = self.add_weight(shape=size, initializer=keras.initializers.Constant(self.init), name="gamma")
+        self.beta = self.add_weight(shape=size, initializer="zeros", name="beta") if self.center else None
+
+    def call(self, inputs):
+        return inputs * self.gamma if self.beta is None else inputs * self.gamma + self.beta
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = {"init": self.init, "per_channel": self.per_channel, "center": self.center}
+        return {**super().get_config(), **config}
+'''
+"""The one definition of ``LearnedAffine`` (a registered, serializable Keras layer, ``convcalc>LearnedAffine``):
+the export of a ``scale`` that keras.applications' ``LayerScale`` cannot hold (one γ, or a β); the Keras import
+reads its config as data."""
+
+
 def _gamma_beta(op: Op) -> tuple[str, str]:
     name = identifier(op.name)
     beta = f"self.{name}_beta" if op.flag("center", True) else "None"
@@ -134,6 +164,20 @@ def _batch_norm_variables(op: Op, shape: Shape) -> list[str]:
 def _scale_variables(op: Op, shape: Shape) -> list[str]:
     initial = f"tf.fill([{op.integer('projection_dim')}], {literal(op.number('init_values'))})"
     return [variable(identifier(op.name), "variable", initial, "γ: Keras's LayerScale names its weight 'variable'")]
+
+
+def _learned_affine_variables(op: Op, shape: Shape) -> list[str]:
+    name, size = identifier(op.name), shape.depth if op.flag("per_channel", True) else 1
+    lines = [variable(name, "gamma", f"tf.fill([{size}], {literal(op.number('init'))})")]
+    if op.flag("center", False):
+        lines.append(variable(name, "beta", f"tf.zeros([{size}])"))
+    return lines
+
+
+def _tf_learned_affine(op: Op, read: list[str], padding: str) -> str:
+    name = identifier(op.name)
+    scaled = f"{read[0]} * self.{name}_gamma"
+    return f"{scaled} + self.{name}_beta" if op.flag("center", False) else scaled
 
 
 def _flags(layer: KerasLayer, body: dict[str, object]) -> dict[str, object]:
@@ -268,6 +312,18 @@ def _read_group_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([_flags(layer, {"type": "group_norm", "groups": groups})], 4)
 
 
+def _read_learned_affine(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    init = layer.config.get("init", 1.0)
+    if isinstance(init, bool) or not isinstance(init, int | float):
+        raise layer.refuse(f"init must be a number (got {short_json(init)})", "init")
+    body: dict[str, object] = {"type": "scale", "init": init}
+    if not layer.flag("per_channel"):
+        body["gammas"] = "one"
+    if layer.config.get("center", False) is True:
+        body["center"] = True
+    return Mapped([body], sources[0].rank)
+
+
 def _read_layer_scale(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     if layer.raw.get("module") != LAYER_SCALE_MODULE:
         raise layer.refuse(
@@ -301,6 +357,22 @@ class LayerScale(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gamma.view(-1, *[1] * (x.dim() - 2))
+'''
+
+
+LEARNED_AFFINE_TORCH_SOURCE = '''
+class LearnedAffine(nn.Module):
+    """x·γ (+ β) with γ, and β when centred, of size values: one per channel, or one for the whole volume."""
+
+    def __init__(self, size: int, init: float, center: bool) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((size,), float(init)))
+        self.beta = nn.Parameter(torch.zeros(size)) if center else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (-1, *[1] * (x.dim() - 2))
+        scaled = x * self.gamma.view(shape)
+        return scaled if self.beta is None else scaled + self.beta.view(shape)
 '''
 
 
@@ -610,44 +682,72 @@ class LocalResponseNorm(PerPosition):
 
 
 class Scale(PerPosition):
-    """A learned per-channel scale, x·γ (ConvNeXt's layer scale): D trainable parameters, counted as weights;
-    no MACs (the normalisation convention) and linear.
+    """A learned scale, x·γ (+ β): γ per channel (ConvNeXt's layer scale), or one γ for the whole volume (NFNet's
+    skip-init gain); β, when centred, of γ's size (HGNetV2's learnable affine block, one γ and one β). D or 1
+    trainable weights (and as many biases); no MACs (the normalisation convention) and linear.
 
-    Keras has no public layer for it: the export uses keras.applications' own ``LayerScale`` (the class
-    ConvNeXt saves; see :data:`LAYER_SCALE_SOURCE`) with ``init_values`` = ``init``, and the import reads it.
+    Keras has no public layer for it: the export of a per-channel γ alone uses keras.applications' own
+    ``LayerScale`` (the class ConvNeXt saves; see :data:`LAYER_SCALE_SOURCE`) with ``init_values`` = ``init``;
+    any other, the registered ``LearnedAffine`` (:data:`LEARNED_AFFINE_SOURCE`). The import reads both.
     """
 
     type: Literal["scale"]
     init: Number = Field(default=1e-6, description="γ's initial value (ConvNeXt's 1e-6 by default).")
+    gammas: Literal["channel", "one"] = Field(
+        default="channel", description="γ per channel (D values), or one for the whole volume."
+    )
+    center: StrictBool = Field(default=False, description="Learn β too, x·γ + β, β of γ's size.")
 
     kind_name = "scale"
     example = {"type": "scale"}
-    keras_readers = {"LayerScale": _read_layer_scale}
-    spelled_elsewhere = {"layerscale": '"type": "scale"'}
-    torch_helpers = {"LayerScale": LAYER_SCALE_TORCH_SOURCE}
+    keras_readers = {"LayerScale": _read_layer_scale, "LearnedAffine": _read_learned_affine}
+    spelled_elsewhere = {
+        "layerscale": '"type": "scale"',
+        "learnableaffineblock": '"type": "scale", "gammas": "one", "center": true',
+        "skipinit": '"type": "scale", "gammas": "one"',
+    }
+    torch_helpers = {"LayerScale": LAYER_SCALE_TORCH_SOURCE, "LearnedAffine": LEARNED_AFFINE_TORCH_SOURCE}
     keras_ops = {
         "LayerScale": KerasOp(
             lambda op, read, _: f"{read[0]} * self.{identifier(op.name)}_variable",
             _scale_variables,
             keras_source=LAYER_SCALE_SOURCE,
-        )
+        ),
+        "LearnedAffine": KerasOp(_tf_learned_affine, _learned_affine_variables, keras_source=LEARNED_AFFINE_SOURCE),
     }
 
+    def _size(self, shape: Shape) -> int:
+        return shape.depth if self.gammas == "channel" else 1
+
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
-        return Computed(shape, weights=shape.depth)
+        size = self._size(shape)
+        return Computed(shape, weights=size, biases=size if self.center else 0)
 
     def is_nonlinear(self) -> bool:
         return False
 
     def notation(self, window: Window | None) -> str:
-        return f"γ init={self.init:g}"
+        shared = "" if self.gammas == "channel" else " one"
+        return f"γ{shared} init={self.init:g}" + (" + β" if self.center else "")
 
     def caption(self) -> str:
         return "scale"
 
+    def _layer_scale(self) -> bool:
+        """Whether keras.applications' LayerScale holds this scale (a per-channel γ alone)."""
+        return self.gammas == "channel" and not self.center
+
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
-        return ops.add("LayerScale", ops.base, ops.shape, init_values=self.init, projection_dim=ops.shape[-1])
+        if self._layer_scale():
+            return ops.add("LayerScale", ops.base, ops.shape, init_values=self.init, projection_dim=ops.shape[-1])
+        args: dict[str, ArgValue] = {"init": float(self.init), "per_channel": self.gammas == "channel"}
+        return ops.add("LearnedAffine", ops.base, ops.shape, **args, center=self.center)
 
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
         channels = ops.channels()
-        return ops.module(ops.base, f"LayerScale({channels}, {float(self.init)!r})", ops.shape, ((channels,),))
+        if self._layer_scale():
+            return ops.module(ops.base, f"LayerScale({channels}, {float(self.init)!r})", ops.shape, ((channels,),))
+        size = channels if self.gammas == "channel" else 1
+        weights = ((size,), (size,)) if self.center else ((size,),)
+        constructor = f"LearnedAffine({size}, {float(self.init)!r}, center={self.center})"
+        return ops.module(ops.base, constructor, ops.shape, weights)

@@ -341,8 +341,13 @@ def _per_channel_layer(draw: st.DrawFn, depth: int, kind: str) -> dict[str, Any]
                 layer[key] = draw(st.booleans())
         if kind == "group_norm":
             layer["groups"] = draw(st.sampled_from([g for g in range(1, depth + 1) if depth % g == 0]))
-    elif kind == "scale" and draw(st.booleans()):
-        layer["init"] = draw(st.sampled_from([1e-6, 0.5, 1]))
+    elif kind == "scale":
+        if draw(st.booleans()):
+            layer["init"] = draw(st.sampled_from([1e-6, 0.5, 1]))
+        if draw(st.booleans()):
+            layer["gammas"] = draw(st.sampled_from(["channel", "one"]))
+        if draw(st.booleans()):
+            layer["center"] = draw(st.booleans())
     elif kind == "prelu" and draw(st.booleans()):
         layer["slopes"] = draw(st.sampled_from(["channel", "one", "position"]))
     elif kind == "rescaling":

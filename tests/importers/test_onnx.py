@@ -413,10 +413,11 @@ def test_arithmetic_with_a_number_is_a_rescaling(tmp_path: Path) -> None:
         ("rescaling", -1.0, 2.0),
         ("rescaling", 0.25, 0),
     ]
-    # A stored one-value tensor may be trained (HGNetV2's learnable affine); a number over the image is no layer.
+    # A stored one-value tensor is a trained one (HGNetV2's learnable affine, NFNet's skip-init gain): a scale.
     stored = [helper.make_node("Mul", ["x", "s"], ["y"], name="learned")]
-    message = _refusal(_save(_model(stored, [_weight("s", [])], [1, 3, 8, 8]), tmp_path))
-    assert "node 'learned' (Mul): multiplies by a constant tensor" in message
+    spec = read_onnx_file(_save(_model(stored, [_weight("s", [])], [1, 3, 8, 8]), tmp_path)).spec
+    assert spec["layers"] == [{"type": "scale", "gammas": "one", "name": "learned"}]
+    assert analyze(validate("m", spec)).total_trainable_params == 1
     # Nor is a number computed from one: x·(1 + γ), or a slice of a stored vector.
     plus = [
         number("one", 1.0),
@@ -1049,26 +1050,25 @@ def _recorded(node: Any, call: str) -> Any:
 
 
 @pytest.mark.parametrize(
-    ("call", "read"),
+    ("call", "number"),
     [
         ("(%conv2d, 0.5), kwargs = {}", True),  # x * 0.5: the optimiser made the number an initializer
-        ("(%conv2d, %p_scale), kwargs = {}", False),  # a trained scalar (HGNetV2's): refused, not dropped
+        ("(%conv2d, %p_scale), kwargs = {}", False),  # a trained scalar (HGNetV2's): a learned scale
         (None, False),  # no record: a stored value, which a model may train
     ],
 )
 def test_a_number_the_dynamo_record_shows_in_the_call_is_no_parameter(
-    tmp_path: Path, call: str | None, read: bool
+    tmp_path: Path, call: str | None, number: bool
 ) -> None:
     mul = helper.make_node("Mul", ["a", "half"], ["y"], name="mul")
     nodes = [helper.make_node("Conv", ["x", "w"], ["a"], name="conv"), _recorded(mul, call) if call else mul]
     inits = [_weight("w", [4, 3, 3, 3]), helper.make_tensor("half", TensorProto.FLOAT, [], [0.5])]
-    path = _save(_model(nodes, inits, [1, 3, 8, 8]), tmp_path)
-    if read:
-        spec = read_onnx_file(path).spec
+    spec = read_onnx_file(_save(_model(nodes, inits, [1, 3, 8, 8]), tmp_path)).spec
+    if number:
         assert spec["layers"][1] == {"type": "rescaling", "scale": 0.5, "name": "mul"}
-        assert analyze(validate("m", spec)).total_params == 4 * 27
     else:
-        assert "node 'mul' (Mul): multiplies by a constant tensor" in _refusal(path)
+        assert spec["layers"][1] == {"type": "scale", "gammas": "one", "name": "mul"}
+    assert analyze(validate("m", spec)).total_trainable_params == 4 * 27 + (0 if number else 1)
 
 
 def test_an_instance_norm_whose_recorded_call_has_no_weight_has_no_parameters(tmp_path: Path) -> None:

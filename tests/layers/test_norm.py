@@ -36,6 +36,10 @@ def one(layer: dict[str, Any], shape: list[int] | None = None) -> NetworkFacts:
         ({"type": "group_norm", "groups": 2, "scale": False}, 6, 0),
         ({"type": "scale"}, 6, 0),
         ({"type": "scale", "init": 0.1}, 6, 0),
+        ({"type": "scale", "gammas": "one"}, 1, 0),  # NFNet's skip-init gain
+        ({"type": "scale", "gammas": "one", "center": True}, 2, 0),  # HGNetV2's learnable affine block
+        ({"type": "scale", "center": True}, 12, 0),
+        ({"type": "scale", "gammas": "one", "trainable": False}, 0, 1),
         ({"type": "rescaling", "scale": 0.00392156862745098}, 0, 0),
         ({"type": "rescaling", "scale": [1, 2, 3, 4, 5, 6], "offset": [0, 0, 0, 1, 1, 1]}, 0, 0),
         ({"type": "normalization"}, 0, 13),  # mean 6, variance 6, count 1
@@ -160,6 +164,8 @@ MODERN = {
         {"type": "layer_norm", "center": False},
         {"type": "activation", "kind": "mish"},
         {"type": "scale", "init": 0.5},
+        {"type": "scale", "gammas": "one", "init": 0.25},
+        {"type": "scale", "center": True},
         {
             "type": "normalization",
             "mean": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
@@ -175,6 +181,7 @@ MODERN = {
         {"type": "prelu", "slopes": "one", "trainable": False},
         {"type": "global_pool", "mode": "avg"},
         {"type": "prelu"},  # on Keras's flat vector
+        {"type": "scale", "gammas": "one", "center": True, "init": 2},
         {"type": "layer_norm", "scale": False},
         {"type": "fc", "units": 4},
     ],
