@@ -899,6 +899,13 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
                     old, helper.make_node("Conv", inputs, list(old.output), old.name, **attributes)
                 )
     for index, node in enumerate(nodes):
+        response = _global_response_norm(nodes, index, made, constants, initializers) if node else None
+        if response is not None:
+            last, fused, steps = response
+            for step in steps:
+                nodes[step] = None
+            nodes[last] = _recorded_as(nodes[last], helper.make_node(**fused))
+    for index, node in enumerate(nodes):
         found = _group_norm_chain(nodes, index, single, constants) if node is not None else None
         if found is not None:
             source, gamma, beta, groups, inner = found
@@ -976,6 +983,105 @@ def _stored_source(nodes: list[Any], made: dict[str, int], constants: dict[str, 
             tensor = node.input[numbers.index(False)]
         else:
             return tensor
+
+
+def _global_response_norm(
+    nodes: list[Any],
+    index: int,
+    made: dict[str, int],
+    constants: dict[str, tuple[float, ...]],
+    initializers: set[str],
+) -> tuple[int, dict[str, Any], list[int]] | None:
+    """timm's ``GlobalResponseNorm`` (ConvNeXt-V2) starting at the ReduceL2 at ``index``: the index of its last
+    node, the fused node's arguments and the indices of the steps before it (to drop), else None.
+
+    x + β + γ·(x·N(x)), N(x) = G / (mean over the channels of G + ε), G = ReduceL2(x) over H and W (kept): on NCHW
+    (axes 2, 3; the mean over axis 1) or channels last (axes 1, 2; the mean over the last). PyTorch's exporters
+    write it as ReduceL2, ReduceMean, Add ε, Div, Mul by x, Mul by γ (reshaped, times a 1 the dynamo exporter
+    writes), Add β (torch.addcmul), Add x, each step read by the next alone; γ and β stored."""
+    node = nodes[index]
+    if node.op_type != "ReduceL2" or _attributes(node).get("keepdims", 1) != 1 or not node.input:
+        return None
+    x = node.input[0]
+    axes = _reduced_axes(node, constants)
+    if axes not in ((2, 3), (-2, -1), (1, 2), (-3, -2)):
+        return None
+    channels_last = axes in ((1, 2), (-3, -2))
+    steps = {"norms": index}
+    norms = node.output[0]
+    readers = _data_readers(nodes, norms)
+    mean = next((k for k in readers if nodes[k].op_type == "ReduceMean"), None)
+    divided = next((k for k in readers if nodes[k].op_type == "Div"), None)
+    if len(readers) != 2 or mean is None or divided is None or list(nodes[divided].input[:1]) != [norms]:
+        return None
+    wanted = ((-1,), (3,)) if channels_last else ((1,), (-3,))
+    if _reduced_axes(nodes[mean], constants) not in wanted or _attributes(nodes[mean]).get("keepdims", 1) != 1:
+        return None
+    steps.update(mean=mean, divided=divided)
+    plus = _only_reader(nodes, nodes[mean].output[0], "Add")
+    epsilon = constants.get(_other_input(nodes[plus], nodes[mean].output[0]) or "") if plus is not None else None
+    if plus is None or epsilon is None or len(epsilon) != 1 or nodes[divided].input[1] != nodes[plus].output[0]:
+        return None
+    steps["plus"] = plus
+    product = _only_reader(nodes, nodes[divided].output[0], "Mul")
+    if product is None or _other_input(nodes[product], nodes[divided].output[0]) != x:
+        return None
+    steps["product"] = product
+    parameters, inner = [], []
+    tensor = nodes[product].output[0]
+    for name, op in (("scaled", "Mul"), ("shifted", "Add")):
+        step = _only_reader(nodes, tensor, op)
+        other = _other_input(nodes[step], tensor) if step is not None else None
+        stored = _stored_source(nodes, made, constants, other) if other is not None else None
+        if step is None or stored not in initializers:
+            return None
+        steps[name], tensor = step, nodes[step].output[0]
+        parameters.append(stored)
+        while (one := _only_reader(nodes, tensor, "Mul")) is not None:  # TorchScript's addcmul: γ·t·1
+            if constants.get(_other_input(nodes[one], tensor) or "") != (1.0,):
+                break
+            inner.append(one)
+            tensor = nodes[one].output[0]
+    last = _only_reader(nodes, tensor, "Add")
+    if last is None or _other_input(nodes[last], tensor) != x:
+        return None
+    gamma, beta = parameters
+    fused = {
+        "op_type": "GlobalResponseNormalization",
+        "inputs": [x, gamma, beta],
+        "outputs": list(nodes[last].output),
+        "name": nodes[last].name,
+        "epsilon": float(epsilon[0]),
+        "channels_last": int(channels_last),
+    }
+    return last, fused, [*steps.values(), *inner]
+
+
+def _reduced_axes(node: Any, constants: dict[str, tuple[float, ...]]) -> tuple[int, ...] | None:
+    """The axes a Reduce node reduces: its attribute (before opset 18) or its second input, when known."""
+    listed = _attributes(node).get("axes")
+    if listed is None and len(node.input) > 1:
+        listed = constants.get(node.input[1])
+    return None if listed is None else tuple(int(axis) for axis in listed)
+
+
+def _data_readers(nodes: list[Any], tensor: str) -> list[int]:
+    """The nodes that read ``tensor``'s values (not only its shape)."""
+    return [k for k, n in enumerate(nodes) if n is not None and tensor in n.input and n.op_type not in _STATIC_OF_DATA]
+
+
+def _only_reader(nodes: list[Any], tensor: str, op_type: str) -> int | None:
+    """The one node that reads ``tensor``, if it is an ``op_type`` of two inputs; else None."""
+    readers = _data_readers(nodes, tensor)
+    if len(readers) != 1 or nodes[readers[0]].op_type != op_type or len(nodes[readers[0]].input) != 2:
+        return None
+    return readers[0]
+
+
+def _other_input(node: Any, tensor: str) -> str | None:
+    """The input of a two-input node that is not ``tensor`` (None where ``tensor`` is not one, or is both)."""
+    inputs = list(node.input)
+    return inputs[1 - inputs.index(tensor)] if len(inputs) == 2 and inputs.count(tensor) == 1 else None
 
 
 def _made_by(nodes: list[Any], made: dict[str, int], tensor: str) -> str | None:

@@ -32,6 +32,7 @@ from convcalc.layers.onnx import OnnxReader
 from convcalc.layers.padding import Cropping, ReflectionPadding, ZeroPadding
 from convcalc.layers.pool import GlobalPool, Pool
 from convcalc.layers.preprocessing import Normalization, Rescaling
+from convcalc.layers.response_norm import GlobalResponseNorm
 from convcalc.layers.space_depth import DepthToSpace, SpaceToDepth
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.transpose import ConvTranspose
@@ -94,6 +95,7 @@ REGISTRY = Registry(
         LayerNorm,
         GroupNorm,
         LocalResponseNorm,
+        GlobalResponseNorm,
         Scale,
         Rescaling,
         Normalization,

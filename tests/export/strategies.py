@@ -316,7 +316,7 @@ def random_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, 
         kinds += ["conv_transpose", "conv_transpose", "upsample"]
     if max(shape[0], shape[1]) > 2:
         kinds.append("cropping")
-    kinds += ["split", "channel_shuffle", "local_response_norm", "channel_conv"]
+    kinds += ["split", "channel_shuffle", "local_response_norm", "channel_conv", "global_response_norm"]
     if min(shape[0], shape[1]) > 1:
         kinds.append("reflection_padding")
     if _blocks(shape, "space_to_depth"):
@@ -389,6 +389,8 @@ def _any_plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool, kind: str
         return {"type": kind, "rate": draw(st.sampled_from([0.0, 0.25, 0.5]))}
     if kind == "channel_conv":  # kernels wider than the depth too: the zero padding past the ends
         return {"type": kind, "kernel": draw(st.sampled_from([1, 3, 5])), "bias": draw(st.booleans())}
+    if kind == "global_response_norm":
+        return {"type": kind, "epsilon": draw(st.sampled_from([1e-6, 0.5]))}
     if kind == "local_response_norm":  # sizes wider than the depth too: the sum sees zeros past the ends
         numbers = {"alpha": [1e-4, 0.5, 2], "beta": [0.75, 0.5, 1], "bias": [1, 2, 0.5]}
         layer = {"type": kind, "size": draw(st.sampled_from([1, 3, 5]))}
