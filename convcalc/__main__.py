@@ -4,7 +4,9 @@ import gc
 import os
 import signal
 import sys
+import time
 import types
+from collections.abc import Callable
 
 EXIT_USAGE = 2  # convcalc.findings' value; importing that module here would defeat the check below
 EXIT_INTERRUPTED = 130  # what a shell reports for a command Ctrl-C ended, and what typer exits with
@@ -19,20 +21,33 @@ def main() -> None:
 
 
 def _stop_at_the_first_interrupt() -> None:
-    """Ctrl-C stops the command; further presses are ignored while it stops.
+    """Ctrl-C stops the command; further presses in the next second are ignored while it stops.
 
     Python raises KeyboardInterrupt at every press, and one that comes while the command stops breaks into
     its clean-up: the workers of ``check --jobs`` being ended, or Python's own exit joining a thread, which
     then prints "Exception ignored in: <module 'threading'>" and a traceback (one run in four when two
-    presses came 5 ms apart). Stopping takes milliseconds, so the second press has nothing left to do.
-    Only where SIGINT has Python's own handler: an ignored SIGINT (a background job, ``nohup``) stays so."""
+    presses came 5 ms apart). Stopping takes milliseconds, so such a press has nothing left to do; one that
+    comes later stops the command again (a first one that some library swallowed, or a slow stop). Only where
+    SIGINT has Python's own handler: an ignored SIGINT (a background job, ``nohup``) stays so."""
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _interrupted)
+        signal.signal(signal.SIGINT, Interrupts())
 
 
-def _interrupted(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
+class Interrupts:
+    """The SIGINT handler of a command: KeyboardInterrupt, but not again within :data:`GRACE_SECONDS`."""
+
+    GRACE_SECONDS = 1.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.last: float | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        now = self.clock()
+        if self.last is not None and now - self.last < self.GRACE_SECONDS:
+            return  # the command is stopping
+        self.last = now
+        raise KeyboardInterrupt
 
 
 def _run() -> None:

@@ -510,6 +510,22 @@ def test_ctrl_c_exits_130_quietly_and_a_second_press_is_ignored(pressed_while: s
     assert "138,357,544" not in process.stdout  # stopped before the report
 
 
+def test_a_press_after_the_grace_second_stops_the_command_again() -> None:
+    # A first press that a library swallowed (a weakref callback's, a bare except) must not leave the command
+    # deaf to Ctrl-C: only presses within a second of the last one are ignored.
+    from convcalc.__main__ import Interrupts
+
+    now = [100.0]
+    handler = Interrupts(clock=lambda: now[0])
+    with pytest.raises(KeyboardInterrupt):
+        handler(2, None)
+    now[0] += 0.5
+    assert handler(2, None) is None  # stopping: ignored
+    now[0] += Interrupts.GRACE_SECONDS
+    with pytest.raises(KeyboardInterrupt):
+        handler(2, None)
+
+
 def test_a_missing_dependency_is_one_line_not_a_traceback() -> None:
     code = (
         "import sys; sys.modules['typer'] = None; sys.argv = ['convcalc', 'check', 'examples/vgg16.json']\n"

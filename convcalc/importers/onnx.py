@@ -23,9 +23,10 @@ import operator
 import os
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from convcalc.analysis import NetworkFacts, Shape
 from convcalc.extras import is_installed
@@ -33,7 +34,16 @@ from convcalc.importers.confirming import UNFORESEEN, confirmed, rearranged_outp
 from convcalc.importers.names import UniqueNames
 from convcalc.layers import REGISTRY
 from convcalc.layers.keras import Refusal, Tensor
-from convcalc.layers.onnx import CHANNELS_LAST, Constant, Dims, Input, OnnxMapped, OnnxNode, pad_sides
+from convcalc.layers.onnx import (
+    CHANNELS_LAST,
+    GAIN_INPUT,
+    Constant,
+    Dims,
+    Input,
+    OnnxMapped,
+    OnnxNode,
+    pad_sides,
+)
 from convcalc.loading import MAX_PROBLEMS, Problem, SpecError, capped, open_regular
 from convcalc.spec import INPUT_NAME, MAX_LAYERS
 
@@ -622,15 +632,20 @@ class _Importer:
 
     def _emit(self, node: OnnxNode, raw: Any, mapped: OnnxMapped) -> None:
         stored = self._stored(node, mapped.weights)
-        computed = _computed_in_forward(raw, node) if node.op_type in ("Conv", "ConvTranspose") else None
+        # A conv's weight, or a single learned value (a layer scale's per-channel γ reshaped from its parameter,
+        # PoolFormer's, is folded with the same numbers).
+        judged = node.op_type in ("Conv", "ConvTranspose") or any(
+            layer.get("gammas") == "one" for layer in mapped.layers
+        )
+        computed = _computed_in_forward(raw, node, mapped.weights) if judged else None
         if computed:
             raise node.refuse(
-                f"its stored {computed!r} is a value the module computes from its parameters in forward (a"
-                " standardised or normalised weight), which the exporter's optimiser folded into one tensor: the"
-                " parameters behind it are not in the file. Export with torch.onnx.export(..., optimize=False), or"
-                " check the module with convcalc.check(module)"
+                f"its stored {computed!r} is a value the module computes in forward (a standardised or normalised"
+                " weight, a function of constants), which the exporter's optimiser folded into one tensor: the"
+                " parameters behind it, if any, are not in the file. Export with torch.onnx.export(...,"
+                " optimize=False), or check the module with convcalc.check(module)"
             )
-        if stored and self._all_fixed(raw, stored):
+        if stored and mapped.layers and self._all_fixed(raw, stored):
             main = mapped.layers[mapped.main]
             mapped = mapped._replace(
                 layers=[*mapped.layers[: mapped.main], {**main, "trainable": False}, *mapped.layers[mapped.main + 1 :]]
@@ -796,19 +811,24 @@ def _names_only_its_data(raw: Any, data_inputs: int) -> bool:
     return call is not None and data_inputs > 0 and len(_REFERENCE.findall(call)) == data_inputs
 
 
-def _computed_in_forward(raw: Any, node: OnnxNode) -> str | None:
-    """The stored weight of a conv (input 1) if the dynamo exporter's record names it as a value computed in
-    the module's forward (``%view_2``), not as a lifted parameter, buffer or constant (``%p_…``); else None. The
+def _computed_in_forward(raw: Any, node: OnnxNode, positions: tuple[int, ...]) -> str | None:
+    """The first stored tensor at ``positions`` that the dynamo exporter's record names as a value computed in the
+    module's forward (``%view_2``), not as a lifted parameter, buffer or constant (``%p_…``); else None. The
     optimiser folds a computation of parameters alone into one initializer of the result's size: timm's
-    ``StdConv2d`` filters, or a ``weight_norm``'s g·v/‖v‖, which holds more numbers than the conv's weight.
-    (A layer scale reshaped from its parameter, PoolFormer's, is folded too, with the same numbers: only a
-    conv's weight is judged, which a module stores in its own shape.)"""
-    weight = node.inputs[1] if len(node.inputs) > 1 else None
+    ``StdConv2d`` filters, or a ``weight_norm``'s g·v/‖v‖, which holds more numbers than the conv's weight; or
+    of constants alone (``torch.tensor(0.5).sqrt()``, no parameter). (A layer scale reshaped from its parameter,
+    PoolFormer's, is folded too, with the same numbers: only a conv's weight and a single value are judged.)"""
     call = _recorded_call(raw)
-    if call is None or not isinstance(weight, Constant) or not weight.stored:
+    if call is None:
         return None
     references = set(_REFERENCE.findall(call)) - {f"%{name}" for name in _LIFTED.findall(call)}
-    return next((name for name in sorted(weight.stored) if f"%{name}" in references), None)
+    for position in positions:
+        item = node.inputs[position] if position < len(node.inputs) else None
+        if isinstance(item, Constant):
+            found = next((name for name in sorted(item.stored) if f"%{name}" in references), None)
+            if found is not None:
+                return found
+    return None
 
 
 def _recorded_inputs(raw: Any) -> frozenset[str]:
@@ -883,7 +903,7 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
                 nodes[step] = None
             nodes[index] = _recorded_as(node, helper.make_node("Softplus", [source], list(node.output), name=node.name))
     for index, node in enumerate(nodes):
-        standardised = _standardised_weight(nodes, index, made, consumers, constants, initializers) if node else None
+        standardised = _safely(_standardised_weight, nodes, index, made, consumers, constants, initializers)
         if standardised is not None:
             # The weight itself, as the conv's: its statistics (and, in a TorchScript export, the copy of the
             # weight they are computed from) are left unread. A learned gain becomes the conv's fourth input.
@@ -895,11 +915,12 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
                 old = nodes[conv]
                 inputs = [*old.input[:3], *[""] * (3 - len(old.input)), gain]
                 attributes = {attribute.name: helper.get_attribute_value(attribute) for attribute in old.attribute}
+                attributes[GAIN_INPUT] = 1
                 nodes[conv] = _recorded_as(
                     old, helper.make_node("Conv", inputs, list(old.output), old.name, **attributes)
                 )
-    for index, node in enumerate(nodes):
-        response = _global_response_norm(nodes, index, made, constants, initializers) if node else None
+    for index in range(len(nodes)):
+        response = _safely(_global_response_norm, nodes, index, made, constants, initializers)
         if response is not None:
             last, fused, steps = response
             for step in steps:
@@ -916,6 +937,21 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             )
             nodes[index] = _recorded_as(node, fused)
     return nodes
+
+
+_T = TypeVar("_T")
+
+
+def _safely(matcher: Callable[..., _T | None], nodes: list[Any], index: int, *args: Any) -> _T | None:
+    """A pattern ``matcher``'s answer at ``index``; None for a node fused away, or where the graph is malformed
+    in a way the matcher did not foresee (a node without the outputs or inputs its op has): the per-node readers
+    then refuse what they cannot read, by name."""
+    if nodes[index] is None:
+        return None
+    try:
+        return matcher(nodes, index, *args)
+    except UNFORESEEN:
+        return None
 
 
 STANDARDISED_WEIGHT = "convcalc: a conv's weight standardisation, read as the weight"
@@ -947,6 +983,8 @@ def _standardised_weight(
     data, scale, bias, mean, variance = node.input
     if any(_made_by(nodes, made, name) != "ReduceMean" for name in (mean, variance)):
         return None
+    if not all(_from_stored_only(nodes, made, name, initializers) for name in (mean, variance)):
+        return None  # statistics of the data: a batch normalisation in training mode, not a weight's
     if not _filled_with(nodes, made, constants, bias, 0.0):
         return None
     ones = scale not in initializers and _filled_with(nodes, made, constants, scale, 1.0)  # stored: a gain
@@ -955,11 +993,12 @@ def _standardised_weight(
         return None
     if any(name and consumers[name] for name in node.output[1:]):  # the running statistics, if read
         return None
-    tensor, conv = node.output[0], None
+    tensor, conv, step = node.output[0], None, index
     while conv is None:  # through the Reshape back to W's shape, to the Conv that reads it (and what reads its shape)
         readers = [k for k, n in enumerate(nodes) if n and tensor in n.input and n.op_type not in _STATIC_OF_DATA]
-        if len(readers) != 1 or nodes[readers[0]].op_type not in ("Reshape", "Conv"):
-            return None
+        if len(readers) != 1 or readers[0] <= step or nodes[readers[0]].op_type not in ("Reshape", "Conv"):
+            return None  # (a reader before its producer: a graph out of order, or a cycle)
+        step = readers[0]
         if nodes[readers[0]].op_type == "Reshape":
             tensor = nodes[readers[0]].output[0]
         else:
@@ -972,7 +1011,7 @@ def _standardised_weight(
 def _stored_source(nodes: list[Any], made: dict[str, int], constants: dict[str, tuple[float, ...]], tensor: str) -> str:
     """The tensor ``tensor`` is reshaped from, or multiplied from by a number (in ``constants``): a gain's
     initializer, times a constant, reshaped."""
-    while True:
+    for _ in range(len(nodes)):  # a graph with a cycle would go round it for ever
         node = nodes[made[tensor]] if _made_by(nodes, made, tensor) is not None else None
         if node is None:
             return tensor
@@ -983,6 +1022,24 @@ def _stored_source(nodes: list[Any], made: dict[str, int], constants: dict[str, 
             tensor = node.input[numbers.index(False)]
         else:
             return tensor
+    return tensor
+
+
+def _from_stored_only(nodes: list[Any], made: dict[str, int], tensor: str, initializers: set[str]) -> bool:
+    """Whether ``tensor`` is computed from initializers and constants alone, not from the graph's input."""
+    wanted, seen = [tensor], set()
+    while wanted:
+        name = wanted.pop()
+        if name in seen or not name:
+            continue
+        seen.add(name)
+        index = made.get(name)
+        if index is None:
+            if name not in initializers:
+                return False  # the graph's input
+        elif nodes[index] is not None:
+            wanted.extend(nodes[index].input)
+    return True
 
 
 def _global_response_norm(
@@ -1038,7 +1095,7 @@ def _global_response_norm(
         steps[name], tensor = step, nodes[step].output[0]
         parameters.append(stored)
         while (one := _only_reader(nodes, tensor, "Mul")) is not None:  # TorchScript's addcmul: γ·t·1
-            if constants.get(_other_input(nodes[one], tensor) or "") != (1.0,):
+            if constants.get(_other_input(nodes[one], tensor) or "") != (1.0,) or one in inner:
                 break
             inner.append(one)
             tensor = nodes[one].output[0]

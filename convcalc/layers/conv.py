@@ -17,7 +17,7 @@ from convcalc.layers.channel_conv import CHANNEL_STEPS, read_onnx_channel_conv
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import Padding, PositiveInt, PositivePair, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Reader, Tensor, bias_args, compact, volume_of
-from convcalc.layers.onnx import OnnxMapped, OnnxNode
+from convcalc.layers.onnx import GAIN_INPUT, OnnxMapped, OnnxNode
 from convcalc.layers.padding import onnx_window_padding
 from convcalc.layers.pytorch import TorchOps, TorchShape, TorchStep, chw, symmetric, tuple_text
 from convcalc.layers.tfnn import (
@@ -181,6 +181,8 @@ def _read_onnx_conv(node: OnnxNode) -> OnnxMapped:
         body["bias"] = False
     layers = [body] if pad_layer is None else [pad_layer, body]
     main = len(layers) - 1
+    if len(node.inputs) > 3 and (len(node.inputs) > 4 or node.integer(GAIN_INPUT, 0) != 1):
+        raise node.refuse(f"{len(node.inputs)} inputs: ONNX's Conv has an input, a weight and a bias")
     if len(node.inputs) > 3 and node.inputs[3] is not None:
         layers.append({"type": "scale", "init": 1.0})
     return OnnxMapped(layers, 4, weights=(1, 2, 3), main=main)

@@ -319,7 +319,7 @@ def _read_learned_affine(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     body: dict[str, object] = {"type": "scale", "init": init}
     if not layer.flag("per_channel"):
         body["gammas"] = "one"
-    if layer.config.get("center", False) is True:
+    if layer.flag("center", False):
         body["center"] = True
     return Mapped([body], sources[0].rank)
 

@@ -226,6 +226,11 @@ class OnnxMapped(NamedTuple):
     """A node with several outputs (Split): the spec layer bodies of each output, each reading the input."""
 
 
+GAIN_INPUT = "convcalc_gain_input"
+"""The attribute (1) of a Conv that convcalc's ONNX import gave a fourth input, the learned gain per filter of a
+weight standardisation it fused (NFNet's ``ScaledStdConv2d``): ONNX's Conv has at most three inputs."""
+
+
 def keep_layout(node: OnnxNode, layers: list[dict[str, Any]], weights: tuple[int, ...] = ()) -> OnnxMapped:
     """A per-position layer (an activation, a channels-last LayerNorm) on its input as it is laid out."""
     source = node.source()

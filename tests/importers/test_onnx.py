@@ -1071,6 +1071,16 @@ def test_a_number_the_dynamo_record_shows_in_the_call_is_no_parameter(
     assert analyze(validate("m", spec)).total_trainable_params == 4 * 27 + (0 if number else 1)
 
 
+def test_a_single_value_the_record_names_as_computed_in_forward_is_refused(tmp_path: Path) -> None:
+    # conv(x) * torch.tensor([0.5]).sqrt(): the optimiser stores the result as 'sqrt', which the record names as a
+    # value of the forward, not a parameter: a number, or a parameter's function, which the file cannot tell.
+    mul = _recorded(helper.make_node("Mul", ["a", "sqrt"], ["y"], name="mul"), "(%conv2d, %sqrt), kwargs = {}")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a"], name="conv"), mul]
+    inits = [_weight("w", [4, 3, 3, 3]), helper.make_tensor("sqrt", TensorProto.FLOAT, [1], [0.7])]
+    message = _refusal(_save(_model(nodes, inits, [1, 3, 8, 8]), tmp_path))
+    assert "node 'mul' (Mul): its stored 'sqrt' is a value the module computes" in message
+
+
 def test_an_instance_norm_whose_recorded_call_has_no_weight_has_no_parameters(tmp_path: Path) -> None:
     # The optimised dynamo export of InstanceNorm2d(8) (affine=False) stores its ones and zeros as initializers;
     # the record shows the call without weight and bias.

@@ -6,6 +6,7 @@ import is refused by name rather than counted from what is left."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,7 +106,7 @@ def test_standardised_convs_as_pytorch_exports_them(tmp_path: Path) -> None:
     # PyTorch's default export folds each standardised weight into one stored tensor, the gains with it.
     refusal = results["default"]
     assert isinstance(refusal, str), refusal
-    assert "(Conv): its stored 'view_1' is a value the module computes from its parameters in forward" in refusal
+    assert "(Conv): its stored 'view_1' is a value the module computes in forward" in refusal
     assert "optimize=False" in refusal
 
 
@@ -187,3 +188,84 @@ def test_a_conv_weight_the_record_names_as_computed_is_refused(tmp_path: Path) -
     with pytest.raises(SpecError) as raised:
         read_onnx_file(str(path))
     assert "node 'conv' (Conv): its stored 'mul' is a value the module computes" in str(raised.value)
+
+
+def _malformed(folder: Path, name: str, middle: list[Any]) -> str:
+    """W reshaped to (1, 8, −1) with ReduceMean statistics, then ``middle`` (a malformed pattern), then a Conv."""
+    optional.onnx()
+    from onnx import TensorProto, helper
+
+    stored = [
+        helper.make_tensor("W", TensorProto.FLOAT, [8, 3, 3, 3], [0.1] * 216),
+        helper.make_tensor("s1", TensorProto.INT64, [3], [1, 8, -1]),
+        helper.make_tensor("s2", TensorProto.INT64, [4], [8, 3, 3, 3]),
+        helper.make_tensor("zeros", TensorProto.FLOAT, [8], [0.0] * 8),
+        helper.make_tensor("ones", TensorProto.FLOAT, [8], [1.0] * 8),
+        helper.make_tensor("two", TensorProto.FLOAT, [1], [2.0]),
+    ]
+    head = [
+        helper.make_node("Reshape", ["W", "s1"], ["wr"]),
+        helper.make_node("ReduceMean", ["wr"], ["mean"], axes=[0, 2], keepdims=0),
+        helper.make_node("ReduceMean", ["wr"], ["var"], axes=[0, 2], keepdims=0),
+    ]
+    conv = helper.make_node("Conv", ["x", "ws"], ["y"], name="conv", kernel_shape=[3, 3])
+    graph = helper.make_graph(
+        [*head, *middle, conv],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        stored,
+    )
+    path = folder / f"{name}.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    return str(path)
+
+
+def test_malformed_standardisations_are_refused_by_name_not_looped_on_or_crashed(tmp_path: Path) -> None:
+    optional.onnx()
+    from onnx import helper
+
+    cases = {
+        # a gain whose producer reads its own output, and a Reshape back that writes what it reads: cycles
+        "gain_cycle": [
+            helper.make_node("Mul", ["gg", "two"], ["gg"]),
+            helper.make_node("BatchNormalization", ["wr", "gg", "zeros", "mean", "var"], ["bn"]),
+            helper.make_node("Reshape", ["bn", "s2"], ["ws"]),
+        ],
+        "reshape_cycle": [
+            helper.make_node("BatchNormalization", ["wr", "ones", "zeros", "mean", "var"], ["bn"]),
+            helper.make_node("Reshape", ["bn", "s2"], ["bn"]),
+            helper.make_node("Identity", ["bn"], ["ws"]),
+        ],
+        # nodes without the outputs or inputs their ops have
+        "no_output": [
+            helper.make_node("BatchNormalization", ["wr", "ones", "zeros", "mean", "var"], []),
+            helper.make_node("Reshape", ["W", "s2"], ["ws"]),
+        ],
+        "no_input": [
+            helper.make_node("Expand", [], ["zz"]),
+            helper.make_node("BatchNormalization", ["wr", "ones", "zz", "mean", "var"], ["bn"]),
+            helper.make_node("Reshape", ["bn", "s2"], ["ws"]),
+        ],
+    }
+    for name, middle in cases.items():
+        path = _malformed(tmp_path, name, middle)
+        try:
+            spec = read_onnx_file(path).spec
+        except SpecError as error:
+            assert "graph.node[" in str(error), (name, str(error))
+        else:  # a reading of what the file says, never the standardisation's
+            assert "weight standardisation" not in spec["name"], name
+
+
+def test_a_conv_of_more_than_three_inputs_is_refused(tmp_path: Path) -> None:
+    # Only the import's own fusion gives a Conv a fourth input (a standardisation's gain).
+    onnx = optional.onnx()
+    from onnx import helper
+
+    path = _malformed(tmp_path, "four", [helper.make_node("Reshape", ["W", "s2"], ["ws"])])
+    model = onnx.load(path)
+    model.graph.node[-1].input.extend(["zeros", "ones"])
+    Path(path).write_bytes(model.SerializeToString())
+    with pytest.raises(SpecError, match=r"node 'conv' \(Conv\): 4 inputs: ONNX's Conv has an input, a weight"):
+        read_onnx_file(path)
