@@ -139,6 +139,13 @@ def _standardisation(folder: Path, scale: str) -> str:
         nodes.insert(0, helper.make_node("Constant", [], ["gain"], value=floats("g", [1.0] * 4)))
     else:
         stored.append(floats("gain", [1.0] * 4))  # stored: a trained gain, whatever its values now
+    return _saved(folder / f"standardised_{scale}.onnx", nodes, stored)
+
+
+def _saved(path: Path, nodes: list[Any], stored: list[Any]) -> str:
+    """A model of ``nodes`` and the ``stored`` initializers, from an x of (1, 3, 8, 8) to y, saved at ``path``."""
+    from onnx import TensorProto, helper
+
     graph = helper.make_graph(
         nodes,
         "g",
@@ -146,7 +153,6 @@ def _standardisation(folder: Path, scale: str) -> str:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         stored,
     )
-    path = folder / f"standardised_{scale}.onnx"
     path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
     return str(path)
 
@@ -209,16 +215,7 @@ def _malformed(folder: Path, name: str, middle: list[Any]) -> str:
         helper.make_node("ReduceMean", ["wr"], ["var"], axes=[0, 2], keepdims=0),
     ]
     conv = helper.make_node("Conv", ["x", "ws"], ["y"], name="conv", kernel_shape=[3, 3])
-    graph = helper.make_graph(
-        [*head, *middle, conv],
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        stored,
-    )
-    path = folder / f"{name}.onnx"
-    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
-    return str(path)
+    return _saved(folder / f"{name}.onnx", [*head, *middle, conv], stored)
 
 
 def test_malformed_standardisations_are_refused_by_name_not_looped_on_or_crashed(tmp_path: Path) -> None:
