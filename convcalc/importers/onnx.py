@@ -864,10 +864,6 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
         values = constants.get(tensor)
         return values is not None and len(values) == 1 and abs(values[0] - value) <= 1e-6 * max(1.0, abs(value))
 
-    def other(node: Any, tensor: str) -> str | None:
-        inputs = list(node.input)
-        return inputs[1 - inputs.index(tensor)] if len(inputs) == 2 and tensor in inputs else None
-
     for index, node in enumerate(nodes):
         if node is None or node.op_type != "Mul" or len(node.input) != 2:
             continue
@@ -881,7 +877,7 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
                 )
                 break
             product = single(tensor, "Mul") if near(partner, 0.5) else None
-            chain = _erf_chain(nodes, product, single, near, other)
+            chain = _erf_chain(nodes, product, single, near)
             if product is not None and chain is not None:
                 source, inner = chain
                 for step in inner:
@@ -995,7 +991,7 @@ def _standardised_weight(
         return None
     tensor, conv, step = node.output[0], None, index
     while conv is None:  # through the Reshape back to W's shape, to the Conv that reads it (and what reads its shape)
-        readers = [k for k, n in enumerate(nodes) if n and tensor in n.input and n.op_type not in _STATIC_OF_DATA]
+        readers = _data_readers(nodes, tensor)
         if len(readers) != 1 or readers[0] <= step or nodes[readers[0]].op_type not in ("Reshape", "Conv"):
             return None  # (a reader before its producer: a graph out of order, or a cycle)
         step = readers[0]
@@ -1060,7 +1056,7 @@ def _global_response_norm(
     if node.op_type != "ReduceL2" or _attributes(node).get("keepdims", 1) != 1 or not node.input:
         return None
     x = node.input[0]
-    axes = _reduced_axes(node, constants)
+    axes = _axes_of(node, constants)
     if axes not in ((2, 3), (-2, -1), (1, 2), (-3, -2)):
         return None
     channels_last = axes in ((1, 2), (-3, -2))
@@ -1072,7 +1068,7 @@ def _global_response_norm(
     if len(readers) != 2 or mean is None or divided is None or list(nodes[divided].input[:1]) != [norms]:
         return None
     wanted = ((-1,), (3,)) if channels_last else ((1,), (-3,))
-    if _reduced_axes(nodes[mean], constants) not in wanted or _attributes(nodes[mean]).get("keepdims", 1) != 1:
+    if _axes_of(nodes[mean], constants) not in wanted or _attributes(nodes[mean]).get("keepdims", 1) != 1:
         return None
     steps.update(mean=mean, divided=divided)
     plus = _only_reader(nodes, nodes[mean].output[0], "Add")
@@ -1114,8 +1110,9 @@ def _global_response_norm(
     return last, fused, [*steps.values(), *inner]
 
 
-def _reduced_axes(node: Any, constants: dict[str, tuple[float, ...]]) -> tuple[int, ...] | None:
-    """The axes a Reduce node reduces: its attribute (before opset 18) or its second input, when known."""
+def _axes_of(node: Any, constants: dict[str, tuple[float, ...]]) -> tuple[int, ...] | None:
+    """The axes a Reduce, Unsqueeze or Squeeze node names: its attribute (in older opsets) or its second input,
+    when known."""
     listed = _attributes(node).get("axes")
     if listed is None and len(node.input) > 1:
         listed = constants.get(node.input[1])
@@ -1370,16 +1367,14 @@ def _per_channel(
             return tensor, steps
         node = nodes[index]
         if op == "Unsqueeze":
-            axes = constants.get(node.input[1]) if len(node.input) > 1 else _attributes(node).get("axes")
-            if axes is None or sorted(int(a) for a in axes) not in ([1, 2], [-2, -1]):
+            axes = _axes_of(node, constants)
+            if axes is None or sorted(axes) not in ([1, 2], [-2, -1]):
                 return tensor, steps
         steps.append(index)
         tensor = node.input[0]
 
 
-def _erf_chain(
-    nodes: list[Any], product: int | None, single: Any, near: Any, other: Any
-) -> tuple[str, list[int]] | None:
+def _erf_chain(nodes: list[Any], product: int | None, single: Any, near: Any) -> tuple[str, list[int]] | None:
     """Mul(x, Add(Erf(Div(x, √2)), 1)) at ``product``: x and the nodes to drop, else None."""
     if product is None:
         return None
@@ -1389,7 +1384,7 @@ def _erf_chain(
         add = single(added, "Add")
         if add is None:
             continue
-        erf_out = next((t for t in nodes[add].input if near(other(nodes[add], t), 1.0)), None)
+        erf_out = next((t for t in nodes[add].input if near(_other_input(nodes[add], t), 1.0)), None)
         erf = single(erf_out, "Erf") if erf_out is not None else None
         if erf is None:
             continue

@@ -223,6 +223,13 @@ class KerasLayer(NamedTuple):
             raise self.refuse(f"{key} must be true or false (got {short_json(value)})", key)
         return value
 
+    def number(self, key: str, default: float | None = None) -> float:
+        """The config's number at ``key`` as written (an int stays an int), ``default`` where it is absent."""
+        value = self.config.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.refuse(f"{key} must be a number (got {short_json(value)})", key)
+        return value
+
     def padding(self) -> str:
         padding = self.config.get("padding", "valid")
         if padding not in ("valid", "same"):

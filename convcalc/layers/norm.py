@@ -313,10 +313,7 @@ def _read_group_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
 
 
 def _read_learned_affine(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
-    init = layer.config.get("init", 1.0)
-    if isinstance(init, bool) or not isinstance(init, int | float):
-        raise layer.refuse(f"init must be a number (got {short_json(init)})", "init")
-    body: dict[str, object] = {"type": "scale", "init": init}
+    body: dict[str, object] = {"type": "scale", "init": layer.number("init", 1.0)}
     if not layer.flag("per_channel"):
         body["gammas"] = "one"
     if layer.flag("center", False):
@@ -329,10 +326,7 @@ def _read_layer_scale(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
         raise layer.refuse(
             f"a LayerScale from module {short_json(layer.raw.get('module'))}; convcalc reads {LAYER_SCALE_MODULE}'s"
         )
-    init = layer.config.get("init_values")
-    if isinstance(init, bool) or not isinstance(init, int | float):
-        raise layer.refuse(f"init_values must be a number (got {short_json(init)})", "init_values")
-    return Mapped([{"type": "scale", "init": init}], sources[0].rank)
+    return Mapped([{"type": "scale", "init": layer.number("init_values")}], sources[0].rank)
 
 
 CHANNEL_LAYER_NORM_SOURCE = '''

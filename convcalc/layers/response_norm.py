@@ -20,7 +20,7 @@ from pydantic import Field
 
 from convcalc.layers.base import Computed, PerPosition
 from convcalc.layers.fields import Number
-from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
+from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor
 from convcalc.layers.onnx import CHANNELS_LAST, OnnxMapped, OnnxNode, keep_layout
 from convcalc.layers.pytorch import TorchOps, TorchStep
 from convcalc.layers.tfnn import KerasOp, variable
@@ -95,10 +95,7 @@ def _global_response_norm_variables(op: Op, shape: Shape) -> list[str]:
 
 def _read_global_response_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     layer.needs_volume(sources[0])
-    epsilon = layer.config.get("epsilon", 1e-6)
-    if isinstance(epsilon, bool) or not isinstance(epsilon, int | float):
-        raise layer.refuse(f"epsilon must be a number (got {short_json(epsilon)})", "epsilon")
-    return Mapped([{"type": "global_response_norm", "epsilon": epsilon}], 4)
+    return Mapped([{"type": "global_response_norm", "epsilon": layer.number("epsilon", 1e-6)}], 4)
 
 
 FUSED_OP = "GlobalResponseNormalization"
