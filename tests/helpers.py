@@ -76,6 +76,28 @@ def examples(count: int, **more: Any) -> settings:
     return settings(max_examples=max(1, count * settings.default.max_examples // DEFAULT_EXAMPLES), **more)
 
 
+PYTORCH_EXPORTS = (
+    ("default", {}),
+    ("dynamo", {"dynamo": True, "optimize": False}),
+    ("torchscript", {"dynamo": False}),
+)
+"""PyTorch's three ONNX exports: its default (the dynamo exporter, optimised), the dynamo exporter unoptimised, and
+the TorchScript exporter."""
+
+
+def exported_three_ways(model: Any, sample: Any, folder: str, stem: str) -> list[tuple[str, str]]:
+    """``model`` exported on ``sample`` by each of :data:`PYTORCH_EXPORTS` into ``folder``: (exporter, path) pairs.
+    For the scripts :func:`exported_by_pytorch` runs (it needs torch)."""
+    import torch
+
+    exported = []
+    for exporter, options in PYTORCH_EXPORTS:
+        path = f"{folder}/{stem}.{exporter}.onnx"
+        torch.onnx.export(model, (sample,), path, **options)
+        exported.append((exporter, path))
+    return exported
+
+
 def exported_by_pytorch(script: str, *args: str) -> Any:
     """Run ``script`` (it exports with PyTorch and prints one JSON line last) in a process of its own, and return
     that JSON. torch.export, which the dynamo exporter runs, imports triton, and triton's first import after

@@ -1008,14 +1008,13 @@ from torch import nn
 from convcalc.analysis import analyze
 from convcalc.importers.onnx import read_onnx_file
 from convcalc.loading import validate
+from tests.helpers import exported_three_ways
 
 results = []
 for groups, affine in ((1, True), (4, True), (2, False)):
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.GroupNorm(groups, 8, affine=affine), nn.ReLU()).eval()
-    exporters = (("default", {}), ("dynamo", {"dynamo": True, "optimize": False}), ("torchscript", {"dynamo": False}))
-    for exporter, options in exporters:
-        path = f"{sys.argv[1]}/gn_{groups}_{affine}_{exporter}.onnx"
-        torch.onnx.export(model, (torch.zeros(1, 3, 16, 16),), path, **options)
+    sample = torch.zeros(1, 3, 16, 16)
+    for exporter, path in exported_three_ways(model, sample, sys.argv[1], f"gn_{groups}_{affine}"):
         spec = read_onnx_file(path).spec
         facts = analyze(validate("m", spec))
         results.append({

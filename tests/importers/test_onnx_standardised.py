@@ -27,6 +27,7 @@ from convcalc import check
 from convcalc.analysis import analyze
 from convcalc.importers.onnx import read_onnx_file
 from convcalc.loading import SpecError, validate
+from tests.helpers import exported_three_ways
 
 
 class StdConv2d(nn.Conv2d):
@@ -67,10 +68,7 @@ sample = torch.zeros(1, 3, 16, 16)
 with FlopCounterMode(display=False) as counter:
     model(sample)
 results = {"parameters": sum(p.numel() for p in model.parameters()), "macs": counter.get_total_flops() // 2}
-exporters = (("default", {}), ("dynamo", {"dynamo": True, "optimize": False}), ("torchscript", {"dynamo": False}))
-for exporter, options in exporters:
-    path = f"{sys.argv[1]}/standardised.{exporter}.onnx"
-    torch.onnx.export(model, (sample,), path, **options)
+for exporter, path in exported_three_ways(model, sample, sys.argv[1], "standardised"):
     try:
         spec = read_onnx_file(path).spec
     except SpecError as error:

@@ -118,6 +118,7 @@ from convcalc import check
 from convcalc.analysis import analyze
 from convcalc.importers.onnx import read_onnx_file
 from convcalc.loading import validate
+from tests.helpers import exported_three_ways
 
 
 class GlobalResponseNorm(nn.Module):
@@ -153,10 +154,7 @@ model = nn.Sequential(
     nn.Conv2d(32, 8, 1), LastBlock(8),
 ).eval()
 results = {"parameters": sum(p.numel() for p in model.parameters())}
-exporters = (("default", {}), ("dynamo", {"dynamo": True, "optimize": False}), ("torchscript", {"dynamo": False}))
-for exporter, options in exporters:
-    path = f"{sys.argv[1]}/grn.{exporter}.onnx"
-    torch.onnx.export(model, (torch.zeros(1, 3, 8, 8),), path, **options)
+for exporter, path in exported_three_ways(model, torch.zeros(1, 3, 8, 8), sys.argv[1], "grn"):
     spec = read_onnx_file(path).spec
     facts = analyze(validate("m", spec))
     results[exporter] = {

@@ -136,6 +136,7 @@ from convcalc import check
 from convcalc.analysis import analyze
 from convcalc.importers.onnx import read_onnx_file
 from convcalc.loading import validate
+from tests.helpers import exported_three_ways
 
 
 class LearnableAffineBlock(nn.Module):
@@ -162,10 +163,7 @@ class SkipInit(nn.Module):
 
 model = nn.Sequential(nn.Conv2d(3, 8, 3), LearnableAffineBlock(), nn.ReLU(), SkipInit()).eval()
 results = {"parameters": sum(p.numel() for p in model.parameters())}
-exporters = (("default", {}), ("dynamo", {"dynamo": True, "optimize": False}), ("torchscript", {"dynamo": False}))
-for exporter, options in exporters:
-    path = f"{sys.argv[1]}/affine.{exporter}.onnx"
-    torch.onnx.export(model, (torch.zeros(1, 3, 10, 10),), path, **options)
+for exporter, path in exported_three_ways(model, torch.zeros(1, 3, 10, 10), sys.argv[1], "affine"):
     spec = read_onnx_file(path).spec
     facts = analyze(validate("m", spec))
     scales = [layer for layer in spec["layers"] if layer["type"] == "scale"]
