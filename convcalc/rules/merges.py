@@ -229,7 +229,10 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     were: an upsampling with half-pixel centres (TensorFlow's, PyTorch's `align_corners=False`) moves the
     centres of strided features by a fraction of the coarse step, a shift of the interpolation that no kernel
     or padding of the spec changes, so the fusions of FPN, LRASPP and HRNet are quiet, while a branch off by
-    half a fine step either way still shows.
+    half a fine step either way still shows. A resize with the corners aligned (`align_corners`) keeps the first
+    centre and stretches the coarse grid to (in − 1)/(out − 1) of a coarse step: on DeepLab's 513×513 crop
+    (2^n·k + 1 rows) that is exactly the fine step and the decoder's concat is quiet; on 512×512 it is not,
+    and the far edge mixes features several pixels apart.
 
     ## Why is this bad
     Merging values whose fields are centred on different input pixels mixes features of neighbouring

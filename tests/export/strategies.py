@@ -423,7 +423,7 @@ def _blocks(shape: Shape, kind: str) -> list[int]:
 def _plumbing_layer(draw: st.DrawFn, shape: Shape, kind: str) -> dict[str, Any]:
     """An upsample, cropping, split or channel_shuffle that fits ``shape`` (no CC111, CC112, CC113)."""
     height, width, depth = shape
-    interpolation = draw(st.sampled_from(["nearest", "bilinear", None]))
+    interpolation = draw(st.sampled_from(["nearest", "bilinear", "corners", None]))
     if kind == "upsample":
         if draw(st.booleans()):
             layer: dict[str, Any] = {
@@ -432,6 +432,8 @@ def _plumbing_layer(draw: st.DrawFn, shape: Shape, kind: str) -> dict[str, Any]:
             }
         else:
             layer = {"type": kind, "size": [draw(st.integers(1, 16)), draw(st.integers(1, 16))]}
+        if interpolation == "corners":  # PyTorch's align_corners=True: convcalc's registered Keras layer
+            layer["align_corners"], interpolation = True, "bilinear"
         return layer if interpolation is None else {**layer, "interpolation": interpolation}
     if kind == "cropping":
         rows = [draw(st.integers(0, (height - 1) // 2)) for _ in range(2)]
