@@ -195,11 +195,13 @@ def _read_batchnorm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
 
 
 def _read_onnx_batchnorm(node: OnnxNode) -> OnnxMapped:
-    """BatchNormalization: scale γ and bias β trainable, the running mean and variance not (the spec's count)."""
+    """BatchNormalization: scale γ and bias β trainable, the running mean and variance not (the spec's count).
+    γ and β as :func:`_affine` reads them: PyTorch's ``BatchNorm2d(affine=False)`` learns neither, and its
+    exporters write ones and zeros in their place."""
     source = node.source()
-    for position, what in enumerate(("scale", "bias", "running mean", "running variance"), start=1):
-        node.weight(position, what, 1)
-    return OnnxMapped([{"type": "batchnorm"}], source.rank, weights=(1, 2, 3, 4))
+    channels = [node.weight(position, what, 1)[0] for position, what in ((3, "running mean"), (4, "running variance"))]
+    flags, learned = _affine(node, channels[0])
+    return OnnxMapped([{"type": "batchnorm", **flags}], source.rank, weights=(*learned, 3, 4))
 
 
 def _read_onnx_layer_norm(node: OnnxNode) -> OnnxMapped:

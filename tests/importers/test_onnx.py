@@ -1005,18 +1005,13 @@ import json, sys, warnings
 warnings.filterwarnings("ignore")
 import torch
 from torch import nn
-from convcalc.analysis import analyze
-from convcalc.importers.onnx import read_onnx_file
-from convcalc.loading import validate
-from tests.helpers import exported_three_ways
+from tests.helpers import imported_three_ways
 
 results = []
 for groups, affine in ((1, True), (4, True), (2, False)):
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.GroupNorm(groups, 8, affine=affine), nn.ReLU()).eval()
     sample = torch.zeros(1, 3, 16, 16)
-    for exporter, path in exported_three_ways(model, sample, sys.argv[1], f"gn_{groups}_{affine}"):
-        spec = read_onnx_file(path).spec
-        facts = analyze(validate("m", spec))
+    for exporter, spec, facts in imported_three_ways(model, sample, sys.argv[1], f"gn_{groups}_{affine}"):
         results.append({
             "case": [groups, affine, exporter],
             "layers": [layer["type"] for layer in spec["layers"]],
@@ -1040,6 +1035,65 @@ def test_pytorch_s_group_norm_as_both_exporters_write_it(tmp_path: Path) -> None
         assert result["layers"] == ["conv", "group_norm", "relu"], result
         assert result["groups"] == groups, result
         assert result["trainable"] == result["total"] == result["parameters"] == 224 + 16 * affine, result
+
+
+BATCH_NORMS = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import torch
+from torch import nn
+from convcalc import check
+from tests.helpers import imported_three_ways
+
+results = []
+for affine in (True, False):
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8, affine=affine), nn.ReLU()).eval()
+    for exporter, spec, facts in imported_three_ways(model, torch.zeros(1, 3, 16, 16), sys.argv[1], f"bn_{affine}"):
+        results.append({
+            "case": [affine, exporter],
+            "norms": [layer for layer in spec["layers"] if layer["type"] == "batchnorm"],
+            "trainable": facts.total_trainable_params,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        })
+    facts = check(model, input=(16, 16, 3)).checked.facts
+    norms = [layer.spec.model_dump(exclude_defaults=True) for layer in facts.layers if layer.type == "batchnorm"]
+    results.append({"case": [affine, "module"], "norms": norms, "trainable": facts.total_trainable_params,
+                    "parameters": sum(p.numel() for p in model.parameters())})
+print(json.dumps(results))
+"""
+
+
+def test_pytorch_s_batch_norm_without_affine_learns_nothing(tmp_path: Path) -> None:
+    # BatchNorm2d(affine=False) has no γ or β: TorchScript's exporter (convcalc.check's, unfolded) writes ones and
+    # zeros as Constant nodes, the unoptimised dynamo exporter expands one value of each; the folding exports fold
+    # the whole norm into the conv.
+    results = exported_by_pytorch(BATCH_NORMS, str(tmp_path))
+    assert len(results) == 8
+    for result in results:
+        affine, exporter = result["case"]
+        if exporter not in ("dynamo", "module"):  # folded into the conv's weights: what the file stores
+            assert (result["norms"], result["trainable"]) == ([], 224), result
+        else:
+            assert result["trainable"] == result["parameters"] == 224 + 16 * affine, result
+            flags = {} if affine else {"center": False, "scale": False}
+            assert [{k: v for k, v in norm.items() if k in ("center", "scale")} for norm in result["norms"]] == [
+                flags
+            ], result
+
+
+def test_a_batch_norm_s_written_ones_and_zeros_are_no_parameters(tmp_path: Path) -> None:
+    def norm(scale: list[float]) -> dict[str, Any]:
+        constants = [
+            helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [2], values))
+            for name, values in (("scale", scale), ("bias", [0.0, 0.0]))
+        ]
+        nodes = [*constants, helper.make_node("BatchNormalization", ["x", "scale", "bias", "mean", "var"], ["y"])]
+        inits = [helper.make_tensor(name, TensorProto.FLOAT, [2], [0.0, 1.0]) for name in ("mean", "var")]
+        return read_onnx_file(_save(_model(nodes, inits, [1, 2, 4, 4]), tmp_path)).spec["layers"][0]
+
+    assert norm([1.0, 1.0]) == {"type": "batchnorm", "center": False, "scale": False, "name": "y"}
+    # Other values written into the graph are a γ the file holds (some converters write weights so): learned.
+    assert norm([0.5, 2.0]) == {"type": "batchnorm", "center": False, "name": "y"}
 
 
 def _recorded(node: Any, call: str) -> Any:
