@@ -98,6 +98,20 @@ def exported_three_ways(model: Any, sample: Any, folder: str, stem: str) -> list
     return exported
 
 
+def imported_three_ways(model: Any, sample: Any, folder: str, stem: str) -> list[tuple[str, dict[str, Any], Any]]:
+    """``model`` exported as :func:`exported_three_ways` does, each file read by the ONNX import and analysed:
+    (exporter, spec, facts) triples. For the scripts :func:`exported_by_pytorch` runs."""
+    from convcalc.analysis import analyze
+    from convcalc.importers.onnx import read_onnx_file
+    from convcalc.loading import validate
+
+    imported = []
+    for exporter, path in exported_three_ways(model, sample, folder, stem):
+        spec = read_onnx_file(path).spec
+        imported.append((exporter, spec, analyze(validate("m", spec))))
+    return imported
+
+
 def exported_by_pytorch(script: str, *args: str) -> Any:
     """Run ``script`` (it exports with PyTorch and prints one JSON line last) in a process of its own, and return
     that JSON. torch.export, which the dynamo exporter runs, imports triton, and triton's first import after

@@ -48,6 +48,8 @@ GOLDEN = {
     "inception_block": (163_696, (28, 28, 256)),
     # worked by hand: the double 3×3 convs, two 2×2 transposed convs (2·2·64·32 + 32, 2·2·32·16 + 16), a 1×1 head
     "unet_small": (116_770, (64, 64, 2)),
+    # the TensorFlow DCGAN tutorial's generator, as its model.summary() totals it (25,472 batchnorm statistics)
+    "dcgan_generator": (2_330_944, (28, 28, 1)),
 }
 
 
@@ -76,6 +78,7 @@ def test_every_example_has_a_golden_figure() -> None:
         ("alexnet", []),
         ("vgg16", []),
         ("digits_cnn", []),
+        ("dcgan_generator", []),
     ],
 )
 def test_example_findings(example: str, findings: list[tuple[str, int]]) -> None:

@@ -1564,8 +1564,9 @@ def _transposed(data: Constant, perm: Any) -> tuple[tuple[float, ...], tuple[int
     return tuple(data.values[offset] for offset in offsets), tuple(data.dims[axis] for axis in order)
 
 
-_ARITHMETIC = ("Add", "Sub", "Mul", "Div")
-"""Ops the plumbing evaluates on small constants (a chunk's bounds computed from a Shape)."""
+_ARITHMETIC = ("Add", "Sub", "Mul", "Div", "Mod")
+"""Ops the plumbing evaluates on small constants (a chunk's bounds computed from a Shape; the axis TorchScript's
+exporter works out for ``nn.Unflatten`` with a Mod)."""
 
 
 def _arithmetic(op: str, operands: list[tuple[float, ...]]) -> tuple[float, ...] | None:
@@ -1580,6 +1581,11 @@ def _arithmetic(op: str, operands: list[tuple[float, ...]]) -> tuple[float, ...]
             return None
         whole = all(isinstance(v, int) for pair in pairs for v in pair)
         return tuple(int(a / b) if whole else a / b for a, b in pairs)
+    if op == "Mod":
+        # Whole numbers, none negative: where ONNX's two Mods (fmod 0 and 1) and Python's agree.
+        if not all(isinstance(a, int) and isinstance(b, int) and a >= 0 and b > 0 for a, b in pairs):
+            return None
+        return tuple(a % b for a, b in pairs)
     combine = {"Add": operator.add, "Sub": operator.sub, "Mul": operator.mul}[op]
     return tuple(combine(a, b) for a, b in pairs)
 

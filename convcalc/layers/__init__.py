@@ -23,7 +23,7 @@ from convcalc.layers.base import (
 from convcalc.layers.channel_conv import ChannelConv
 from convcalc.layers.channels import ChannelShuffle, Split
 from convcalc.layers.conv import Conv, Depthwise, Separable
-from convcalc.layers.dense import FC, Flatten
+from convcalc.layers.dense import FC, Flatten, Reshape
 from convcalc.layers.elementwise import Activation, Dropout, PReLU, ReLU
 from convcalc.layers.keras import Reader
 from convcalc.layers.merge import Add, Concat, Multiply, Subtract
@@ -107,6 +107,7 @@ REGISTRY = Registry(
         PReLU,
         ChannelConv,
         Flatten,
+        Reshape,
         Add,
         Subtract,
         Concat,
@@ -162,6 +163,7 @@ __all__ = [
     "ReflectionPadding",
     "Registry",
     "Rescaling",
+    "Reshape",
     "Scale",
     "Separable",
     "Shape",

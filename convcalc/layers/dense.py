@@ -1,21 +1,31 @@
-"""Layers that see the whole volume at once: ``fc`` (alias ``dense``) and ``flatten``.
+"""Layers that see the whole volume at once: ``fc`` (alias ``dense``), ``flatten`` and ``reshape``.
 
 fc: (H·W·D)·units weights + units biases (``arithmetic.fc_params``), MACs = weights; flatten reshapes
 H×W×D into 1×1×(H·W·D). Both output a 1×1×n vector, which Keras holds as ``(batch, n)``. Keras: ``Flatten``
 (when the input is a volume) + ``Dense``, ``Flatten`` (and the flattening ``Reshape``); tf.nn: ``tf.matmul``,
 ``tf.reshape``. A Keras Dense on a volume (not flat) works along the depth at each position: it imports as a
 1×1 conv.
+
+reshape rearranges the H·W·D values into a volume h×w×d of the same count (CC115 otherwise): a generator's or a
+decoder's vector made a volume to upsample (Keras's DCGAN and VAE examples: Dense → ``Reshape((7, 7, 128))``;
+PyTorch: Linear → ``view(N, 128, 7, 7)``). Each output value is one input value, from anywhere in the volume:
+its field is the whole input, as a flatten's. Keras: ``Reshape``; tf.nn: ``tf.reshape``.
 """
 
+import math
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Literal
+from typing import ClassVar, Literal
+
+from pydantic import Field
 
 from convcalc import arithmetic as ar
 from convcalc.layers.base import (
+    PLUMBING_TRAITS,
     UNIT_STEP,
     Computed,
     DiagramWindow,
+    Drawing,
     FieldPair,
     LayerSpec,
     Traits,
@@ -24,7 +34,7 @@ from convcalc.layers.base import (
 from convcalc.layers.channel_conv import read_onnx_channel_steps_reshape
 from convcalc.layers.channels import grouped_reshape, read_onnx_shuffle_reshape
 from convcalc.layers.elementwise import fused_activation
-from convcalc.layers.fields import PositiveInt, StrictBool
+from convcalc.layers.fields import PositiveInt, PositiveVolume, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, short_json
 from convcalc.layers.onnx import CHANNELS_LAST, OnnxMapped, OnnxNode, keep_layout
 from convcalc.layers.pytorch import TorchOps, TorchStep
@@ -35,9 +45,9 @@ from convcalc.pysource import identifier, literal
 
 
 class _WholeVolume(LayerSpec):
-    """The family base: reads every value of its input; drawn as a bar."""
+    """The family base: reads every value of its input; drawn as a bar (a reshape: as its volume)."""
 
-    drawing = "bar"
+    drawing: ClassVar[Drawing] = "bar"
 
     def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
         return whole_input_field(fields, shape)
@@ -175,9 +185,12 @@ def _read_reshape(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     rearranged = read_blocks_reshape(layer, sources[0], dims) or grouped_reshape(layer, sources[0], dims)
     if rearranged is not None:
         return rearranged
+    if len(dims) == 3 and dims[:2] != [1, 1] and min(dims) > 0:
+        return Mapped([{"type": "reshape", "shape": dims}], 4)  # a vector (or volume) made a volume
     if not (len(dims) == 1 or (len(dims) == 3 and dims[:2] == [1, 1])) or dims[-1] == 0:
         raise layer.refuse(
-            f"target_shape {short_json(target)}: convcalc imports only reshapes that flatten, to (n,) or (1, 1, n)",
+            f"target_shape {short_json(target)}: convcalc imports reshapes that flatten, to (n,) or (1, 1, n),"
+            " and reshapes to a volume (h, w, d) with every size written",
             "target_shape",
         )
     declared = None if dims[-1] == -1 else Shape(1, 1, dims[-1])
@@ -216,12 +229,31 @@ def _read_onnx_reshape(node: OnnxNode) -> OnnxMapped:
             values *= size or 1
         flat = flat and after[1] == values
     if not flat:
+        volume = _reshaped_volume(source.layout, before, after)
+        if volume is not None:
+            return OnnxMapped([{"type": "reshape", "shape": volume}], 4)
         raise node.refuse(
             f"reshapes {_dims(before)} to {_dims(after)}: convcalc imports reshapes that flatten, to (N, C·H·W)"
-            " or (N, C·H·W, 1, 1)"
+            " or (N, C·H·W, 1, 1), and reshapes of a vector or an NCHW volume to another, (N, C', H', W')"
         )
     # A flat (N, n) input stays convcalc's 1×1×n whatever its rank becomes: no layer.
     return OnnxMapped([{"type": "flatten"}] if source.rank == 4 else [], len(after))
+
+
+def _reshaped_volume(
+    layout: str, before: tuple[int | None, ...] | None, after: tuple[int | None, ...]
+) -> list[int] | None:
+    """[h, w, d] of a Reshape of a vector (N, n) or an NCHW volume into another NCHW volume (N, d, h, w) of as many
+    values (a generator's Linear → view(N, 128, 7, 7)); None for any other (a channels-last tensor, a rank other
+    than 4, a size not known)."""
+    if layout == CHANNELS_LAST or before is None or len(before) not in (2, 4) or len(after) != 4:
+        return None
+    sizes = [size for size in before[1:] if size is not None]
+    target = [size for size in after[1:] if size is not None]
+    if len(sizes) != len(before) - 1 or len(target) != 3 or min(target) < 1:
+        return None
+    depth, height, width = target
+    return [height, width, depth] if math.prod(sizes) == height * width * depth else None
 
 
 def _dims(shape: tuple[int | None, ...] | None) -> str:
@@ -248,12 +280,9 @@ class Flatten(_WholeVolume):
         whole_input=True,
         pooling=False,
     )
-    keras_readers = {"Flatten": _read_flatten, "Reshape": _read_reshape}
-    onnx_readers = {"Flatten": _read_onnx_flatten, "Reshape": _read_onnx_reshape}
-    keras_ops = {
-        "Flatten": KerasOp(_tf_reshape, purpose="flatten"),
-        "Reshape": KerasOp(_tf_reshape, purpose="reshape"),
-    }
+    keras_readers = {"Flatten": _read_flatten}
+    onnx_readers = {"Flatten": _read_onnx_flatten}
+    keras_ops = {"Flatten": KerasOp(_tf_reshape, purpose="flatten")}
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
         return Computed(Shape(1, 1, shape.values))
@@ -269,6 +298,52 @@ class Flatten(_WholeVolume):
 
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
         return ops.flatten(ops.base, "C, H, W order (Keras: H, W, D)")
+
+    def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
+        return ()
+
+
+# --- reshape -----------------------------------------------------------------------------------------------
+
+
+class Reshape(_WholeVolume):
+    """Rearranges the H·W·D input values into the volume h×w×d of ``shape`` (h·w·d = H·W·D: CC115). Keras's
+    Reshape (a vector made a volume, as in a generator), PyTorch's view; 0 params, 0 MACs.
+
+    Keras and TensorFlow lay the values out as H, W, D, PyTorch as C, H, W: the same volume, its values in
+    another order (as a flatten's)."""
+
+    type: Literal["reshape"]
+    shape: PositiveVolume = Field(description="[h, w, d]: the output volume, as many values as the input's.")
+
+    kind_name = "reshape"
+    example = {"type": "reshape", "shape": [4, 4, 16]}
+    drawing = "volume"
+    traits = PLUMBING_TRAITS  # moves values; its output is a volume (whole_input: a vector out)
+    keras_readers = {"Reshape": _read_reshape}
+    onnx_readers = {"Reshape": _read_onnx_reshape}
+    spelled_elsewhere = {
+        "unflatten": '"type": "reshape", "shape": [7, 7, 128]',
+        "view": '"type": "reshape", "shape": [7, 7, 128]',
+    }
+    keras_ops = {"Reshape": KerasOp(_tf_reshape, purpose="reshape")}
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        return Computed(Shape(*self.shape))
+
+    def notation(self, window: Window | None) -> str:
+        return "→" + "×".join(map(str, self.shape))
+
+    def caption(self) -> str:
+        return "reshape"
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        return ops.add("Reshape", ops.base, self.shape, target_shape=self.shape)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        height, width, depth = self.shape
+        code = f"{{0}}.reshape({{0}}.shape[0], {depth}, {height}, {width})"
+        return ops.expression(ops.base, code, (depth, height, width), purpose="C, H, W order (Keras: H, W, D)")
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()

@@ -121,6 +121,24 @@ JSON_ARRAY = PlainSerializer(_as_json, return_type=Any)
 
 PositivePair = Annotated[Pair, PlainValidator(_positive_pair), JSON_ARRAY, WithJsonSchema(_PAIR_SCHEMA)]
 """An int or [h, w], normalised to (h, w)."""
+
+
+def _positive_volume(value: Any) -> tuple[int, int, int]:
+    if not isinstance(value, list | tuple) or len(value) != 3:
+        raise PydanticCustomError(
+            "volume", "must be [h, w, d], three integers ≥ 1 (got {got})", {"got": show_value(value)}
+        )
+    height, width, depth = (strict_int(item, 1) for item in value)
+    return (height, width, depth)
+
+
+PositiveVolume = Annotated[
+    tuple[int, int, int],
+    PlainValidator(_positive_volume),
+    JSON_ARRAY,
+    WithJsonSchema({"type": "array", "items": INT_SCHEMA, "minItems": 3, "maxItems": 3, "description": "[h, w, d]"}),
+]
+"""A volume's [h, w, d], each a strict int in [1, 2^31 − 1]."""
 Padding = Annotated[Pair | Literal["same"], PlainValidator(_padding), JSON_ARRAY, WithJsonSchema(_PADDING_SCHEMA)]
 """P as (h, w), or ``"same"`` (TensorFlow's rule); ``"valid"`` normalises to (0, 0)."""
 

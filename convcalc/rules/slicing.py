@@ -1,12 +1,13 @@
 """Layers that slice or reorder a volume: CC111 (a split outside the depth), CC112 (shuffle groups that do not
-divide the depth), CC113 (a crop that leaves nothing), CC114 (blocks of pixels that do not divide the volume)."""
+divide the depth), CC113 (a crop that leaves nothing), CC114 (blocks of pixels that do not divide the volume),
+CC115 (a reshape to another count of values)."""
 
 from __future__ import annotations
 
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.arithmetic import divisors
 from convcalc.findings import Fix, Severity
-from convcalc.layers import ChannelShuffle, Cropping, DepthToSpace, SpaceToDepth, Split
+from convcalc.layers import ChannelShuffle, Cropping, DepthToSpace, Reshape, SpaceToDepth, Split
 from convcalc.rules.base import Hit, Settings, layer_rule
 from convcalc.rules.fixing import regroup_fixes
 from convcalc.text import plural
@@ -195,3 +196,46 @@ def _block_fixes(layer: LayerFacts, r: int, blocks: list[int]) -> tuple[Fix, ...
     """Up to two of the block sizes that divide, nearest the block r given."""
     nearest = sorted(blocks, key=lambda b: (abs(b - r), b))[:2]
     return tuple(Fix(f"block={b}", layer.path, {"block": b}) for b in nearest)
+
+
+@layer_rule(
+    "CC115",
+    "reshape-changes-size",
+    Severity.ERROR,
+    summary="A reshape to a volume h×w×d that does not hold as many values as its input, H·W·D.",
+    bad={"input": [1, 1, 64], "layers": [{"type": "fc", "units": 784}, {"type": "reshape", "shape": [7, 7, 32]}]},
+    good={"input": [1, 1, 64], "layers": [{"type": "fc", "units": 784}, {"type": "reshape", "shape": [7, 7, 16]}]},
+    tensorflow_refuses=True,
+)
+def reshape_changes_size(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
+    """
+    ## What it does
+    Checks that a `reshape` to `shape` [h, w, d] keeps the count of its input: h·w·d = H·W·D.
+
+    ## Why is this bad
+    A reshape only rearranges values. TensorFlow refuses another count ("Input to reshape is a tensor with 784
+    values, but the requested shape has 1568"), and so does PyTorch's `view`: the network cannot be built,
+    and what convcalc counts after it is a volume that cannot exist. It is most often a generator's Dense
+    sized for another volume (7·7·128 units for a [7, 7, 256] reshape).
+
+    ## Use instead
+    A shape whose product is the input's count: the depth H·W·D/(h·w) where h·w divides it, or the Dense's
+    units set to h·w·d.
+    """
+    spec = layer.spec
+    shape = layer.input_shape
+    if not isinstance(spec, Reshape) or shape.empty:
+        return None
+    height, width, depth = spec.shape
+    if height * width * depth == shape.values:
+        return None
+    fixes: tuple[Fix, ...] = ()
+    if shape.values % (height * width) == 0:
+        fitting = [height, width, shape.values // (height * width)]
+        fixes = (Fix(f"shape={fitting} → {'×'.join(map(str, fitting))}", layer.path, {"shape": fitting}),)
+    return Hit(
+        layer.index,
+        f"shape {height}×{width}×{depth} holds {height * width * depth:,} values, its input {shape}"
+        f" {shape.values:,}: a reshape keeps the count",
+        fixes,
+    )

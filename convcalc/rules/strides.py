@@ -42,14 +42,17 @@ def _descend(net: NetworkFacts) -> tuple[_Axis, _Axis]:
 
     Each layer's downsampling factor follows its producers (the deepest one at a merge); a conv or pool
     window with S > 1 multiplies it while the volume is more than 1 pixel wide on that axis, a layer that
-    upsamples (a strided transposed conv) divides it. Every intermediate size must be exact, so the input must be
-    divisible by the numerator of every factor reached: their least common multiple. Both axes are followed
-    in one walk; each is its own, as if walked alone.
+    upsamples (a strided transposed conv) divides it; a reshape starts a new volume, as the input does. Every
+    intermediate size must be exact, so the input must be divisible by the numerator of every factor reached:
+    their least common multiple. Both axes are followed in one walk; each is its own, as if walked alone.
     """
     top = (_TOP, _TOP)
     descents: list[tuple[_Descent, _Descent]] = []
     required = [1, 1]
     for layer in net.layers:
+        if layer.type == "reshape":
+            descents.append(top)  # a new volume (a generator's vector made 7×7): no path from the input's sizes
+            continue
         sources = layer.inputs
         if len(sources) == 1:  # most layers: no merge to take the deepest of
             before = top if sources[0] < 0 else descents[sources[0]]

@@ -189,6 +189,8 @@ def output_shape(shape: Shape, layer: dict[str, Any], inputs: list[Shape] | None
     """The textbook output volume of ``layer`` on ``shape`` (floored, as TensorFlow does)."""
     height, width, depth = shape
     kind = layer["type"]
+    if kind == "reshape":
+        return (layer["shape"][0], layer["shape"][1], layer["shape"][2])
     if kind == "pool" and "output" in layer:
         return (*_pair(layer["output"]), depth)
     if kind in ("conv", "depthwise", "separable", "pool"):
@@ -316,7 +318,7 @@ def random_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, 
         kinds += ["conv_transpose", "conv_transpose", "upsample"]
     if max(shape[0], shape[1]) > 2:
         kinds.append("cropping")
-    kinds += ["split", "channel_shuffle", "local_response_norm", "channel_conv", "global_response_norm"]
+    kinds += ["split", "channel_shuffle", "local_response_norm", "channel_conv", "global_response_norm", "reshape"]
     if min(shape[0], shape[1]) > 1:
         kinds.append("reflection_padding")
     if _blocks(shape, "space_to_depth"):
@@ -381,6 +383,14 @@ def _any_plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool, kind: str
         return layer
     if kind == "global_pool":
         return {"type": kind, "mode": draw(st.sampled_from(["avg", "max"]))}
+    if kind == "reshape":  # the same values rearranged: the sizes in another order, or all of H and W in one row
+        height, width, depth = shape
+        return {
+            "type": kind,
+            "shape": draw(
+                st.sampled_from([[width, height, depth], [depth, height, width], [1, height * width, depth]])
+            ),
+        }
     if kind == "activation":
         return {"type": kind, "kind": draw(st.sampled_from(ACTIVATIONS))}
     if kind == "batchnorm":

@@ -115,10 +115,7 @@ warnings.filterwarnings("ignore")
 import torch
 from torch import nn
 from convcalc import check
-from convcalc.analysis import analyze
-from convcalc.importers.onnx import read_onnx_file
-from convcalc.loading import validate
-from tests.helpers import exported_three_ways
+from tests.helpers import imported_three_ways
 
 
 class GlobalResponseNorm(nn.Module):
@@ -154,9 +151,7 @@ model = nn.Sequential(
     nn.Conv2d(32, 8, 1), LastBlock(8),
 ).eval()
 results = {"parameters": sum(p.numel() for p in model.parameters())}
-for exporter, path in exported_three_ways(model, torch.zeros(1, 3, 8, 8), sys.argv[1], "grn"):
-    spec = read_onnx_file(path).spec
-    facts = analyze(validate("m", spec))
+for exporter, spec, facts in imported_three_ways(model, torch.zeros(1, 3, 8, 8), sys.argv[1], "grn"):
     results[exporter] = {
         "grn": [layer["epsilon"] for layer in spec["layers"] if layer["type"] == "global_response_norm"],
         "trainable": facts.total_trainable_params,

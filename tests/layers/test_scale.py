@@ -133,10 +133,7 @@ warnings.filterwarnings("ignore")
 import torch
 from torch import nn
 from convcalc import check
-from convcalc.analysis import analyze
-from convcalc.importers.onnx import read_onnx_file
-from convcalc.loading import validate
-from tests.helpers import exported_three_ways
+from tests.helpers import imported_three_ways
 
 
 class LearnableAffineBlock(nn.Module):
@@ -163,9 +160,7 @@ class SkipInit(nn.Module):
 
 model = nn.Sequential(nn.Conv2d(3, 8, 3), LearnableAffineBlock(), nn.ReLU(), SkipInit()).eval()
 results = {"parameters": sum(p.numel() for p in model.parameters())}
-for exporter, path in exported_three_ways(model, torch.zeros(1, 3, 10, 10), sys.argv[1], "affine"):
-    spec = read_onnx_file(path).spec
-    facts = analyze(validate("m", spec))
+for exporter, spec, facts in imported_three_ways(model, torch.zeros(1, 3, 10, 10), sys.argv[1], "affine"):
     scales = [layer for layer in spec["layers"] if layer["type"] == "scale"]
     results[exporter] = {
         "scales": [[layer.get("gammas"), layer.get("center", False)] for layer in scales],

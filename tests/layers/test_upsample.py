@@ -241,10 +241,7 @@ warnings.filterwarnings("ignore")
 import torch
 from torch import nn
 from convcalc import check
-from convcalc.analysis import analyze
-from convcalc.importers.onnx import read_onnx_file
-from convcalc.loading import validate
-from tests.helpers import exported_three_ways
+from tests.helpers import imported_three_ways
 
 
 class Decoder(nn.Module):
@@ -263,9 +260,7 @@ class Decoder(nn.Module):
 
 model = Decoder().eval()
 results = {"parameters": sum(p.numel() for p in model.parameters())}
-for exporter, path in exported_three_ways(model, torch.zeros(1, 3, 16, 16), sys.argv[1], "aligned"):
-    spec = read_onnx_file(path).spec
-    facts = analyze(validate("m", spec))
+for exporter, spec, facts in imported_three_ways(model, torch.zeros(1, 3, 16, 16), sys.argv[1], "aligned"):
     results[exporter] = {
         "upsamples": [
             {key: layer.get(key) for key in ("factor", "size", "interpolation", "align_corners")}
