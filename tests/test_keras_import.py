@@ -368,8 +368,8 @@ def one_dimensional(keras: Any) -> Any:
     return keras.Sequential([keras.Input((16, 3)), keras.layers.Conv1D(4, 3)])
 
 
-def softsign_conv(keras: Any) -> Any:
-    return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, activation="softsign", name="c")])
+def exponential_conv(keras: Any) -> Any:
+    return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, activation="exponential", name="c")])
 
 
 def thresholded_relu(keras: Any) -> Any:
@@ -394,7 +394,7 @@ def reshape(keras: Any) -> Any:
         (unknown_size, "is not fixed"),
         (shared_layer, "'shared' (Conv2D): is called 2 times"),
         (one_dimensional, "convcalc imports images (batch, H, W, D) or flat vectors (batch, n)"),
-        (softsign_conv, "layer 'c' (Conv2D): activation \"softsign\" is not one convcalc models"),
+        (exponential_conv, "layer 'c' (Conv2D): activation \"exponential\" is not one convcalc models"),
         (thresholded_relu, "threshold=0.5"),
         (prelu, "layer 'learned_slope' (PReLU): shared_axes [3] on a rank-4 tensor: convcalc's prelu has one"),
         (reshape, "target_shape [6, 8]: convcalc imports reshapes that flatten, to (n,) or (1, 1, n), and reshapes to"),

@@ -33,6 +33,7 @@ from convcalc.extras import is_installed
 from convcalc.importers.confirming import UNFORESEEN, confirmed, rearranged_output
 from convcalc.importers.names import UniqueNames
 from convcalc.layers import REGISTRY
+from convcalc.layers.elementwise import LOG_SIGMOID
 from convcalc.layers.keras import Refusal, Tensor
 from convcalc.layers.onnx import (
     CHANNELS_LAST,
@@ -842,9 +843,10 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
     """The graph's nodes with the exporters' spellings of one function fused into that function's node, at the
     position of the pattern's last node (the others become None): the TorchScript exporter's erf GELU,
     x·½·(1 + erf(x/√2)) as Div, Erf, Add, Mul, Mul, becomes Gelu; PyTorch's SiLU, Sigmoid then Mul(x, σ(x)),
-    becomes Swish; the dynamo exporter's ``as_strided`` of a contiguous tensor, Reshape to one axis then Gather
-    of 0, 1, …, n − 1 back to the tensor's own shape (ConvNeXt's head), becomes Identity. Only where each inner
-    result feeds the next step alone and the constants are the function's."""
+    becomes Swish; its LogSigmoid, Sigmoid then Log, becomes LogSigmoid (convcalc's name); its Softsign,
+    Div(x, Add(Abs(x), 1)), becomes Softsign; the dynamo exporter's ``as_strided`` of a contiguous tensor, Reshape
+    to one axis then Gather of 0, 1, …, n − 1 back to the tensor's own shape (ConvNeXt's head), becomes Identity.
+    Only where each inner result feeds the next step alone and the constants are the function's."""
     from onnx import helper
 
     nodes: list[Any] = list(graph.node)
@@ -884,6 +886,21 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
                     nodes[step] = None
                 nodes[index] = _recorded_as(node, helper.make_node("Gelu", [source], list(node.output), name=node.name))
                 break
+    for index, node in enumerate(nodes):
+        if node is None or len(node.input) < 1:
+            continue
+        if node.op_type == "Log" and (sigmoid := single(node.input[0], "Sigmoid")) is not None:
+            source = nodes[sigmoid].input[0]
+            nodes[sigmoid] = None
+            log_sigmoid = helper.make_node(LOG_SIGMOID, [source], list(node.output), name=node.name)
+            nodes[index] = _recorded_as(node, log_sigmoid)
+        elif node.op_type == "Div" and len(node.input) == 2:
+            absolute = _softsign_steps(nodes, node, single, near)
+            if absolute is not None:
+                for step in absolute:
+                    nodes[step] = None
+                softsign = helper.make_node("Softsign", [node.input[0]], list(node.output), name=node.name)
+                nodes[index] = _recorded_as(node, softsign)
     for index, node in enumerate(nodes):
         kept = _restrided(nodes, index, single, graph, shapes or {}, folder) if node is not None else None
         if kept is not None:
@@ -933,6 +950,20 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             )
             nodes[index] = _recorded_as(node, fused)
     return nodes
+
+
+def _softsign_steps(
+    nodes: list[Any], node: Any, single: Callable[[str, str], int | None], near: Callable[[str, float], bool]
+) -> tuple[int, int] | None:
+    """The Add and Abs of a Div(x, Add(Abs(x), 1)) (PyTorch's Softsign as its exporters write it), or None."""
+    add = single(node.input[1], "Add")
+    if add is None or len(nodes[add].input) != 2:
+        return None
+    for position in (0, 1):
+        absolute = single(nodes[add].input[position], "Abs")
+        if absolute is not None and near(nodes[add].input[1 - position], 1.0):
+            return (add, absolute) if nodes[absolute].input[0] == node.input[0] else None
+    return None
 
 
 _T = TypeVar("_T")

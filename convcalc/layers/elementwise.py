@@ -40,21 +40,30 @@ ActivationKind = Literal[
     "softplus",
     "mish",
     "hard_tanh",
+    "softsign",
+    "log_sigmoid",
+    "hard_shrink",
+    "soft_shrink",
+    "tanh_shrink",
 ]
 ACTIVATIONS: tuple[str, ...] = get_args(ActivationKind)
 """The elementwise functions an ``activation`` layer names (softmax and log_softmax = log(softmax(x)) normalise over
 the depth), with Keras 3's
 definitions: hard_sigmoid = relu6(x + 3)/6, hard_swish = x·hard_sigmoid(x) (Keras's hard_silu), elu with α = 1,
 selu with Keras's constants, softplus = log(1 + eˣ), mish = x·tanh(softplus(x)), hard_tanh = x clipped to
-[−1, 1]."""
-ACTIVATION_ALIASES = {"silu": "swish"}
-"""Other names a spec may write for an activation kind: normalised to the kind when read."""
+[−1, 1], softsign = x/(1 + |x|), log_sigmoid = log(σ(x)) = −softplus(−x), hard_shrink = x where |x| > ½ else 0,
+soft_shrink = sign(x)·max(|x| − ½, 0), tanh_shrink = x − tanh(x) (the shrinks at Keras's and PyTorch's default
+threshold ½)."""
+ACTIVATION_ALIASES = {"silu": "swish", "celu": "elu"}
+"""Other names a spec may write for an activation kind: normalised to the kind when read (a CELU of α = 1, the
+default of Keras and PyTorch, is the ELU: max(0, x) + min(0, α(e^(x/α) − 1)))."""
 
 KERAS_ACTIVATIONS: dict[str, str | None] = {
     "linear": None,
     **{kind: kind for kind in ACTIVATIONS},
     "silu": "swish",  # Keras 3 serialises swish as silu: the same function
     "hard_silu": "hard_swish",  # and hard_swish as hard_silu
+    "celu": "elu",  # α = 1, Keras's default: the same function
 }
 """Keras activation names → spec activation kinds; None means "linear" (nothing to emit)."""
 
@@ -74,6 +83,11 @@ _TFNN_ACTIVATIONS = {
     "softplus": "tf.math.softplus({x})",
     "mish": "{x} * tf.tanh(tf.math.softplus({x}))",
     "hard_tanh": "tf.clip_by_value({x}, -1.0, 1.0)",
+    "softsign": "tf.nn.softsign({x})",
+    "log_sigmoid": "tf.math.log_sigmoid({x})",
+    "hard_shrink": "tf.where(tf.abs({x}) > 0.5, {x}, tf.zeros_like({x}))",
+    "soft_shrink": "tf.sign({x}) * tf.nn.relu(tf.abs({x}) - 0.5)",
+    "tanh_shrink": "{x} - tf.tanh({x})",
 }
 
 TORCH_ACTIVATIONS = {
@@ -93,6 +107,11 @@ TORCH_ACTIVATIONS = {
     "softplus": "nn.Softplus()",
     "mish": "nn.Mish()",
     "hard_tanh": "nn.Hardtanh()",
+    "softsign": "nn.Softsign()",
+    "log_sigmoid": "nn.LogSigmoid()",
+    "hard_shrink": "nn.Hardshrink(0.5)",
+    "soft_shrink": "nn.Softshrink(0.5)",
+    "tanh_shrink": "nn.Tanhshrink()",
 }
 """Each activation kind as the PyTorch module computing Keras 3's definition."""
 
@@ -204,6 +223,19 @@ def _read_onnx_clip(node: OnnxNode) -> OnnxMapped:
     return keep_layout(node, [activation_layer(kind)])
 
 
+def _read_onnx_shrink(node: OnnxNode) -> OnnxMapped:
+    """Shrink: x + bias where x < −λ, x − bias where x > λ, else 0. λ = ½ with no bias is PyTorch's and Keras's
+    hard shrink, λ = bias = ½ their soft shrink; other constants are other functions."""
+    lambd, bias = node.attributes.get("lambd", 0.5), node.attributes.get("bias", 0.0)
+    kinds = {(0.5, 0.0): "hard_shrink", (0.5, 0.5): "soft_shrink"}
+    kind = kinds.get((lambd, bias)) if isinstance(lambd, float) and isinstance(bias, float) else None
+    if kind is None:
+        raise node.refuse(
+            f"lambd={lambd!r}, bias={bias!r}: convcalc models the shrinks of threshold ½: hard (bias 0), soft (bias ½)"
+        )
+    return keep_layout(node, [activation_layer(kind)])
+
+
 def _read_onnx_softmax(kind: str) -> OnnxReader:
     """Softmax or LogSoftmax over the channels."""
 
@@ -219,6 +251,11 @@ def _read_onnx_softmax(kind: str) -> OnnxReader:
         return OnnxMapped([activation_layer(kind)], source.rank)
 
     return reader
+
+
+LOG_SIGMOID = "LogSigmoid"
+"""The node the ONNX import fuses a Sigmoid read by a Log alone into (PyTorch's LogSigmoid as all its exporters
+write it): no ONNX op of that name exists."""
 
 
 class Activation(PerPosition):
@@ -249,6 +286,10 @@ class Activation(PerPosition):
         "Selu": _read_onnx_activation("selu", alpha=1.6732632423543772, gamma=1.0507009873554805),
         "Softplus": _read_onnx_activation("softplus"),
         "Mish": _read_onnx_activation("mish"),
+        "Softsign": _read_onnx_activation("softsign"),
+        "Celu": _read_onnx_activation("elu", alpha=1.0),
+        "Shrink": _read_onnx_shrink,
+        LOG_SIGMOID: _read_onnx_activation("log_sigmoid"),
     }
     spelled_elsewhere = {
         folded(name): f'"type": "activation", "kind": "{kind}"'

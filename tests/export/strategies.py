@@ -37,6 +37,7 @@ DEPTHWISE = ("depthwise", "separable")
 they are drawn with equal ones; a later issue makes ``convcalc check`` report such a layer."""
 ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu", "swish", "silu")
 ACTIVATIONS += ("hard_sigmoid", "hard_swish", "elu", "selu", "softplus", "mish", "log_softmax", "hard_tanh")
+ACTIVATIONS += ("softsign", "log_sigmoid", "hard_shrink", "soft_shrink", "tanh_shrink", "celu")
 PER_CHANNEL = ("layer_norm", "group_norm", "scale", "rescaling", "normalization", "prelu")
 """The kinds that keep the volume and act per channel (issue 13)."""
 

@@ -224,7 +224,11 @@ def test_tf_nn_code_computes_what_keras_computes() -> None:
 
 @pytest.mark.tensorflow
 @pytest.mark.parametrize(
-    "kind", ["hard_sigmoid", "hard_swish", "elu", "selu", "softplus", "mish", "swish", "log_softmax", "hard_tanh"]
+    "kind",
+    [
+        *("hard_sigmoid", "hard_swish", "elu", "selu", "softplus", "mish", "swish", "log_softmax", "hard_tanh"),
+        *("softsign", "log_sigmoid", "hard_shrink", "soft_shrink", "tanh_shrink", "celu"),
+    ],
 )
 def test_each_activation_is_keras_s_function(kind: str) -> None:
     keras = optional.keras()

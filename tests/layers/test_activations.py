@@ -1,0 +1,143 @@
+"""The activations Keras 3 and PyTorch share beyond the usual ones: softsign, log_sigmoid, the three shrinks, and
+celu (α = 1: the elu). Each export computes Keras's function; the Keras import reads Keras's names; the ONNX import
+reads ONNX's ops and PyTorch's spellings of them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from convcalc.analysis import analyze
+from convcalc.loading import SpecError, validate
+from tests import optional
+from tests.helpers import exported_by_pytorch
+
+NEW = ["softsign", "log_sigmoid", "hard_shrink", "soft_shrink", "tanh_shrink"]
+
+
+def test_celu_is_read_as_the_elu_it_is() -> None:
+    spec = {"input": [2, 2, 1], "layers": [{"type": "activation", "kind": "celu"}]}
+    assert analyze(validate("<t>", spec)).layers[0].spec.kind == "elu"
+
+
+@pytest.mark.tensorflow
+@pytest.mark.torch
+@pytest.mark.parametrize("kind", NEW)
+def test_the_pytorch_module_computes_keras_s_function(kind: str) -> None:
+    keras = optional.keras()
+    torch = optional.torch()
+    import numpy as np
+
+    from convcalc.export.torch_plan import plan_torch
+    from convcalc.export.torch_verify import build_module
+
+    # Values on both sides of the shrinks' threshold ½, none on it.
+    x = np.linspace(-3.05, 3.05, 2 * 3 * 3 * 4).reshape(2, 3, 3, 4).astype("float32")
+    expected = np.asarray(keras.layers.Activation(kind)(x))
+    module = build_module(plan_torch(analyze(validate("<t>", {"input": [3, 3, 4], "layers": [_layer(kind)]}))))
+    out = module(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).detach().numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    keras.backend.clear_session()
+
+
+def _layer(kind: str) -> dict[str, Any]:
+    return {"type": "activation", "kind": kind}
+
+
+@pytest.mark.tensorflow
+def test_the_keras_import_reads_keras_s_names() -> None:
+    keras = optional.keras()
+    from convcalc.importers.keras import spec_from_keras_config
+
+    layers = [keras.layers.Activation(name) for name in [*NEW, "celu"]]
+    model = keras.Sequential([keras.Input((4, 4, 2)), keras.layers.Conv2D(3, 3, activation="softsign"), *layers])
+    kinds = [layer.get("kind") for layer in spec_from_keras_config(json.loads(model.to_json()))["layers"]]
+    assert kinds == [None, "softsign", *NEW, "elu"]
+
+
+# --- ONNX --------------------------------------------------------------------------------------------------
+
+
+def _onnx_node(tmp_path: Path, op_type: str, **attributes: Any) -> list[dict[str, Any]]:
+    optional.onnx()
+    from onnx import TensorProto, helper
+
+    from convcalc.importers.onnx import read_onnx_file
+
+    graph = helper.make_graph(
+        [helper.make_node(op_type, ["x"], ["y"], name="f", **attributes)],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    path = tmp_path / f"{op_type}.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    layers: list[dict[str, Any]] = read_onnx_file(str(path)).spec["layers"]
+    return layers
+
+
+@pytest.mark.parametrize(
+    ("op_type", "attributes", "kind"),
+    [
+        ("Softsign", {}, "softsign"),
+        ("Celu", {}, "elu"),
+        ("Celu", {"alpha": 1.0}, "elu"),
+        ("Shrink", {}, "hard_shrink"),
+        ("Shrink", {"lambd": 0.5, "bias": 0.5}, "soft_shrink"),
+    ],
+)
+def test_onnx_s_ops(tmp_path: Path, op_type: str, attributes: dict[str, Any], kind: str) -> None:
+    assert _onnx_node(tmp_path, op_type, **attributes) == [{"type": "activation", "kind": kind, "name": "f"}]
+
+
+@pytest.mark.parametrize(
+    ("op_type", "attributes", "message"),
+    [
+        ("Celu", {"alpha": 2.0}, "alpha=2.0: convcalc's elu is the one with alpha=1.0"),
+        ("Shrink", {"lambd": 1.0}, "lambd=1.0, bias=0.0: convcalc models the shrinks of threshold ½"),
+    ],
+)
+def test_onnx_s_ops_with_other_constants_are_refused(
+    tmp_path: Path, op_type: str, attributes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SpecError, match=message):
+        _onnx_node(tmp_path, op_type, **attributes)
+
+
+ACTIVATION_EXPORTS = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import torch
+from torch import nn
+from convcalc.importers.onnx import read_onnx_file
+from convcalc.loading import SpecError
+from tests.helpers import exported_three_ways, imported_three_ways
+
+model = nn.Sequential(
+    nn.Conv2d(3, 4, 3), nn.Softsign(), nn.Conv2d(4, 4, 1), nn.LogSigmoid(), nn.CELU(), nn.Tanhshrink()
+).eval()
+results = {}
+for exporter, spec, facts in imported_three_ways(model, torch.zeros(1, 3, 8, 8), sys.argv[1], "activations"):
+    results[exporter] = [layer.get("kind", layer["type"]) for layer in spec["layers"]]
+for exporter, path in exported_three_ways(nn.Sequential(nn.Hardshrink()).eval(), torch.zeros(1, 3, 8, 8),
+                                          sys.argv[1], "hardshrink"):
+    try:
+        read_onnx_file(path)
+        results[f"hardshrink {exporter}"] = "read"
+    except SpecError as error:
+        results[f"hardshrink {exporter}"] = str(error)
+print(json.dumps(results))
+"""
+
+
+def test_pytorch_s_activations_as_its_exporters_write_them(tmp_path: Path) -> None:
+    results = exported_by_pytorch(ACTIVATION_EXPORTS, str(tmp_path))
+    for exporter in ("default", "dynamo", "torchscript"):
+        # Tanhshrink is written x − tanh(x): a tanh, then a subtract of the two.
+        expected = ["conv", "softsign", "conv", "log_sigmoid", "elu", "tanh", "subtract"]
+        assert results[exporter] == expected, (exporter, results[exporter])
+        # Hardshrink is a Where of comparisons: refused by name, never read as something else.
+        assert "convcalc cannot model" in results[f"hardshrink {exporter}"], results
