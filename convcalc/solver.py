@@ -70,9 +70,12 @@ def solve_window(
 
 
 def network_fits(net: NetworkFacts) -> tuple[bool, bool]:
-    """(every layer fits along the height, along the width): exact windows with output, "same" exempt."""
+    """(every layer fits along the height, along the width): exact windows with output, "same" exempt; and no
+    reshape asks for another count of values than it gets (CC115: it ties both axes, so neither fits)."""
     rows = cols = True
     for layer in net.layers:
+        if layer.type == "reshape" and layer.output_shape.values != layer.input_shape.values:
+            return False, False
         window = layer.window
         if window is None or window.same:
             continue

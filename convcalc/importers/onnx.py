@@ -511,6 +511,7 @@ class _Importer:
             output_shape=self.shapes.get(raw.output[0]) if raw.output else None,
             output_shapes=tuple(self.shapes.get(t) for t in raw.output),
             written=_names_only_its_data(raw, sum(isinstance(item, Tensor) for item in inputs)),
+            recorded=_recorded_arguments(raw),
         )
         try:
             if raw.domain not in _DEFAULT_DOMAINS:
@@ -802,6 +803,27 @@ def _recorded_call(raw: Any) -> str | None:
     for prop in getattr(raw, "metadata_props", ()):
         if prop.key == _FX_NODE:
             return str(prop.value).partition("args = ")[2]
+    return None
+
+
+def _recorded_arguments(raw: Any) -> tuple[str, ...] | None:
+    """The positional arguments of the recorded call (``(%relu, None, None, %b_2_running_mean, …), kwargs = {}``),
+    split at its top-level commas; None where nothing is recorded or the record is not of that form."""
+    call = _recorded_call(raw)
+    if call is None or not call.startswith("("):
+        return None
+    depth, start, arguments = 0, 1, []
+    for position, char in enumerate(call):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+            if depth == 0:
+                arguments.append(call[start:position].strip())
+                return tuple(argument for argument in arguments if argument)
+        elif char == "," and depth == 1:
+            arguments.append(call[start:position].strip())
+            start = position + 1
     return None
 
 

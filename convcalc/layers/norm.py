@@ -197,10 +197,14 @@ def _read_batchnorm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
 def _read_onnx_batchnorm(node: OnnxNode) -> OnnxMapped:
     """BatchNormalization: scale γ and bias β trainable, the running mean and variance not (the spec's count).
     γ and β as :func:`_affine` reads them: PyTorch's ``BatchNorm2d(affine=False)`` learns neither, and its
-    exporters write ones and zeros in their place."""
+    exporters write ones and zeros in their place — Constant nodes beside stored statistics (TorchScript's), one
+    value expanded, or initializers the optimised dynamo export makes where its record of the call says None."""
     source = node.source()
     channels = [node.weight(position, what, 1)[0] for position, what in ((3, "running mean"), (4, "running variance"))]
-    flags, learned = _affine(node, channels[0])
+    lacking = frozenset(p for p in (1, 2) if node.recorded is not None and node.recorded[p : p + 1] == ("None",))
+    # A file that writes every tensor as a Constant node (statistics too) may hold an untrained γ of ones: learned.
+    statistics_stored = all(getattr(node.constant(p, "statistics"), "initializer", False) for p in (3, 4))
+    flags, learned = _affine(node, channels[0], lacking=lacking, written_identity=statistics_stored)
     return OnnxMapped([{"type": "batchnorm", **flags}], source.rank, weights=(*learned, 3, 4))
 
 
@@ -237,12 +241,15 @@ def _read_onnx_group_norm(node: OnnxNode) -> OnnxMapped:
     return OnnxMapped([{"type": "group_norm", "groups": groups, **flags}], 4, weights=weights)
 
 
-def _affine(node: OnnxNode, channels: int | None) -> tuple[dict[str, object], tuple[int, ...]]:
+def _affine(
+    node: OnnxNode, channels: int | None, lacking: frozenset[int] = frozenset(), written_identity: bool = True
+) -> tuple[dict[str, object], tuple[int, ...]]:
     """What a normalisation learns of its scale γ (input 1) and bias β (input 2). A stored tensor of one value per
     channel, (C,) or (C, 1, 1), is learned (``channels`` = C). The ones and zeros the exporters write for an
     ``affine=False`` norm are none: Constant nodes (TorchScript's exporter), or one value expanded, no stored
-    tensor (the dynamo exporter's). The body's flags for what it does not learn, and the inputs holding
-    parameters."""
+    tensor (the dynamo exporter's); so are the inputs at ``lacking`` (what the call itself lacks), and Constant
+    nodes of ones and zeros only where ``written_identity``. The body's flags for what it does not learn, and the
+    inputs holding parameters."""
     flags: dict[str, object] = {}
     learned: list[tuple[int, int]] = []
     for position, what, identity, flag in ((1, "scale", 1.0, "scale"), (2, "bias", 0.0, "center")):
@@ -250,7 +257,8 @@ def _affine(node: OnnxNode, channels: int | None) -> tuple[dict[str, object], tu
         if (
             item is None
             or node.written
-            or _written_identity(item, identity)
+            or position in lacking
+            or (written_identity and _written_identity(item, identity))
             or not (node.is_stored(position) or item.initializer)
         ):
             flags[flag] = False  # written by the exporter: no stored tensor, ones and zeros as Constant nodes, or

@@ -85,6 +85,9 @@ class OnnxNode(NamedTuple):
     a stored input is then the exporter's own, folded into an initializer by its optimiser — a number the code
     wrote (``x * 0.5``) or a stand-in for a weight the call lacks (an affine-less norm's ones and zeros) — and no
     parameter."""
+    recorded: tuple[str, ...] | None = None
+    """The arguments of that recorded call, as written (``%relu``, ``None``, ``%b_2_running_mean``, ``0.1``); None
+    where nothing is recorded. An argument ``None`` is a tensor the call lacks (the γ of a norm without one)."""
 
     @property
     def label(self) -> str:

@@ -225,11 +225,12 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     own start.
 
     An input that is the same at every position (a 1×1 volume upsampled: DeepLab's image pooling) has no grid
-    to align. An upsampled input (an upsample, a depth_to_space) is also judged where its coarse grid's centres
-    were: an upsampling with half-pixel centres (TensorFlow's, PyTorch's `align_corners=False`) moves the
-    centres of strided features by a fraction of the coarse step, a shift of the interpolation that no kernel
-    or padding of the spec changes, so the fusions of FPN, LRASPP and HRNet are quiet, while a branch off by
-    half a fine step either way still shows. A resize with the corners aligned (`align_corners`) keeps the first
+    to align, nor has one that went through a reshape (its values moved to new positions). An upsampled input
+    (an upsample, a depth_to_space) is also judged where its coarse grid's centres were: an upsampling with
+    half-pixel centres (TensorFlow's, PyTorch's `align_corners=False`) moves the centres of strided features by
+    a fraction of the coarse step, a shift of the interpolation that no kernel or padding of the spec changes,
+    so the fusions of FPN, LRASPP and HRNet are quiet, while a branch off by half a fine step either way still
+    shows. A resize with the corners aligned (`align_corners`) keeps the first
     centre and stretches the coarse grid to (in − 1)/(out − 1) of a coarse step: on DeepLab's 513×513 crop
     (2^n·k + 1 rows) that is exactly the fine step and the decoder's concat is quiet; on 512×512 it is not,
     and the far edge mixes features several pixels apart.
@@ -246,13 +247,15 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     Odd kernels with (F − 1)/2 padding on both branches, and the same total stride on each.
     """
     phases: _Phases | None = None  # made only when some merge's fields differ: most networks have none
+    reshaped: list[bool] | None = None
     for layer in net.layers:
         if not layer.traits.merge or len(layer.inputs) < 2:
             continue
         grid = _grid_fields(net, layer)
         if len(grid) < 2 or _within_half_a_step([field for _, field, _ in grid]):
             continue  # most merges: no walk upstream
-        grid = [entry for entry in grid if not _uniform(net, entry[2])]
+        reshaped = reshaped or _after_a_reshape(net)
+        grid = [entry for entry in grid if not _uniform(net, entry[2]) and not (entry[2] >= 0 and reshaped[entry[2]])]
         fields = [(label, field) for label, field, _ in grid]
         if len(fields) < 2 or _within_half_a_step([field for _, field in fields]):
             continue
@@ -272,6 +275,15 @@ def misaligned_merge(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
             f"{first_label} and {label} are centred differently: start {starts} input pixels, jump {jumps}:"
             " the merge mixes features of different locations",
         )
+
+
+def _after_a_reshape(net: NetworkFacts) -> list[bool]:
+    """Per layer: whether a reshape is upstream of it (or it is one). Its values were moved to new positions, so
+    its field's centres say nothing about where they came from: no grid to align."""
+    after: list[bool] = []
+    for layer in net.layers:
+        after.append(layer.type == "reshape" or any(source >= 0 and after[source] for source in layer.inputs))
+    return after
 
 
 def _within_half_a_step(fields: list[_Fields]) -> bool:

@@ -147,9 +147,13 @@ def _whole_volume_fix(layer: LayerFacts) -> Fix | None:
 
 
 def _resamples(net: NetworkFacts) -> bool:
-    """Whether a layer moves the volume to another grid (a stride, a pool, an upsampling): not padding, nor
-    a layer that sees the whole input (a squeeze-and-excite gate's global pool, an auxiliary head)."""
-    return any(not layer.traits.whole_input and layer.spec.grid_step(layer.window) != UNIT_STEP for layer in net.layers)
+    """Whether a layer moves the volume to another grid (a stride, a pool, an upsampling, a reshape to a new
+    volume: a generator's): not padding, nor a layer that sees the whole input (a squeeze-and-excite gate's
+    global pool, an auxiliary head)."""
+    return any(
+        layer.type == "reshape" or (not layer.traits.whole_input and layer.spec.grid_step(layer.window) != UNIT_STEP)
+        for layer in net.layers
+    )
 
 
 @rule(
@@ -164,10 +168,10 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
     When the spec does not declare `classes`, checks that the last volume is 1×1×n (CC103 checks the
-    count when `classes` is set). A network that moves to another grid (a stride, a pool, an upsampling; not
-    padding, nor a squeeze-and-excite gate) and comes back to the input's size or larger predicts densely by
-    design and is not flagged: an encoder-decoder (U-Net, DeepLab, LRASPP: a
-    score per pixel) or a super-resolution network (ESPCN's depth_to_space).
+    count when `classes` is set). A network that moves to another grid (a stride, a pool, an upsampling, a
+    reshape; not padding, nor a squeeze-and-excite gate) and comes back to the input's size or larger predicts
+    densely by design and is not flagged: an encoder-decoder (U-Net, DeepLab, LRASPP: a score per pixel), a
+    super-resolution network (ESPCN's depth_to_space) or a generator (a vector reshaped into an image).
 
     ## Why is this bad
     A classifier ends in one score per class, a 1×1×n volume. A network that ends in a smaller H×W×D volume

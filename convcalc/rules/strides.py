@@ -23,13 +23,16 @@ class _Descent(NamedTuple):
     """The product of the strides so far; a strided transposed conv divides it."""
     strides: tuple[int, ...]
     """The downsampling strides on that path, in order."""
+    from_input: bool = True
+    """False on a path that starts at a reshape (a new volume): its strides ask nothing of the input's size."""
 
 
 _TOP = _Descent(Fraction(1), ())
+_RESHAPED = _Descent(Fraction(1), (), from_input=False)
 
 
-def _factor(descent: _Descent) -> Fraction:
-    return descent.factor
+def _factor(descent: _Descent) -> tuple[bool, Fraction]:
+    return descent.from_input, descent.factor  # at a merge, a path from the input before one from a reshape
 
 
 _Axis = tuple[int, tuple[int, ...] | None]
@@ -51,7 +54,7 @@ def _descend(net: NetworkFacts) -> tuple[_Axis, _Axis]:
     required = [1, 1]
     for layer in net.layers:
         if layer.type == "reshape":
-            descents.append(top)  # a new volume (a generator's vector made 7×7): no path from the input's sizes
+            descents.append((_RESHAPED, _RESHAPED))  # a new volume (a generator's vector made 7×7)
             continue
         sources = layer.inputs
         if len(sources) == 1:  # most layers: no merge to take the deepest of
@@ -70,11 +73,12 @@ def _descend(net: NetworkFacts) -> tuple[_Axis, _Axis]:
                     continue
                 descent = after[axis]
                 if step > 1 and layer.input_shape[axis] > 1 and not layer.input_shape.empty:
-                    descent = _Descent(descent.factor * step, (*descent.strides, int(step)))
+                    descent = descent._replace(factor=descent.factor * step, strides=(*descent.strides, int(step)))
                 elif step < 1:
-                    descent = _Descent(descent.factor * step, descent.strides)
+                    descent = descent._replace(factor=descent.factor * step)
                 # A factor that a step did not change was folded in where it was reached.
-                required[axis] = lcm(required[axis], descent.factor.numerator)
+                if descent.from_input:
+                    required[axis] = lcm(required[axis], descent.factor.numerator)
                 after[axis] = descent
             before = (after[0], after[1])
         descents.append(before)
@@ -82,7 +86,8 @@ def _descend(net: NetworkFacts) -> tuple[_Axis, _Axis]:
 
 
 def _axis(descents: list[tuple[_Descent, _Descent]], axis: int, required: int) -> _Axis:
-    deepest = max((pair[axis] for pair in descents), key=lambda d: d.factor.numerator, default=_TOP)
+    reached = [pair[axis] for pair in descents if pair[axis].from_input]
+    deepest = max(reached, key=lambda d: d.factor.numerator, default=_TOP)
     strides = deepest.strides if prod(deepest.strides) == required else None
     return required, strides
 

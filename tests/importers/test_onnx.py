@@ -1046,18 +1046,20 @@ from convcalc import check
 from tests.helpers import imported_three_ways
 
 results = []
-for affine in (True, False):
-    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8, affine=affine), nn.ReLU()).eval()
-    for exporter, spec, facts in imported_three_ways(model, torch.zeros(1, 3, 16, 16), sys.argv[1], f"bn_{affine}"):
+for affine, after in ((True, "conv"), (False, "conv"), (True, "relu"), (False, "relu")):
+    norm = nn.BatchNorm2d(8, affine=affine)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), *([nn.ReLU()] if after == "relu" else []), norm).eval()
+    stem = f"bn_{affine}_{after}"
+    for exporter, spec, facts in imported_three_ways(model, torch.zeros(1, 3, 16, 16), sys.argv[1], stem):
         results.append({
-            "case": [affine, exporter],
+            "case": [affine, after, exporter],
             "norms": [layer for layer in spec["layers"] if layer["type"] == "batchnorm"],
             "trainable": facts.total_trainable_params,
             "parameters": sum(p.numel() for p in model.parameters()),
         })
     facts = check(model, input=(16, 16, 3)).checked.facts
     norms = [layer.spec.model_dump(exclude_defaults=True) for layer in facts.layers if layer.type == "batchnorm"]
-    results.append({"case": [affine, "module"], "norms": norms, "trainable": facts.total_trainable_params,
+    results.append({"case": [affine, after, "module"], "norms": norms, "trainable": facts.total_trainable_params,
                     "parameters": sum(p.numel() for p in model.parameters())})
 print(json.dumps(results))
 """
@@ -1065,13 +1067,14 @@ print(json.dumps(results))
 
 def test_pytorch_s_batch_norm_without_affine_learns_nothing(tmp_path: Path) -> None:
     # BatchNorm2d(affine=False) has no γ or β: TorchScript's exporter (convcalc.check's, unfolded) writes ones and
-    # zeros as Constant nodes, the unoptimised dynamo exporter expands one value of each; the folding exports fold
-    # the whole norm into the conv.
+    # zeros as Constant nodes, the unoptimised dynamo exporter expands one value of each, and the optimised one
+    # stores them as initializers where its record of the call says None. The folding exports fold a norm right
+    # after a conv into the conv.
     results = exported_by_pytorch(BATCH_NORMS, str(tmp_path))
-    assert len(results) == 8
+    assert len(results) == 16
     for result in results:
-        affine, exporter = result["case"]
-        if exporter not in ("dynamo", "module"):  # folded into the conv's weights: what the file stores
+        affine, after, exporter = result["case"]
+        if after == "conv" and exporter not in ("dynamo", "module"):  # folded into the conv: what the file stores
             assert (result["norms"], result["trainable"]) == ([], 224), result
         else:
             assert result["trainable"] == result["parameters"] == 224 + 16 * affine, result
@@ -1082,18 +1085,25 @@ def test_pytorch_s_batch_norm_without_affine_learns_nothing(tmp_path: Path) -> N
 
 
 def test_a_batch_norm_s_written_ones_and_zeros_are_no_parameters(tmp_path: Path) -> None:
-    def norm(scale: list[float]) -> dict[str, Any]:
+    def norm(scale: list[float], statistics_written: bool = False) -> dict[str, Any]:
+        written = [("scale", scale), ("bias", [0.0, 0.0])]
+        statistics = [helper.make_tensor(name, TensorProto.FLOAT, [2], [0.0, 1.0]) for name in ("mean", "var")]
+        if statistics_written:
+            written += [("mean", [0.0, 0.0]), ("var", [1.0, 1.0])]
+            statistics = []
         constants = [
             helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [2], values))
-            for name, values in (("scale", scale), ("bias", [0.0, 0.0]))
+            for name, values in written
         ]
         nodes = [*constants, helper.make_node("BatchNormalization", ["x", "scale", "bias", "mean", "var"], ["y"])]
-        inits = [helper.make_tensor(name, TensorProto.FLOAT, [2], [0.0, 1.0]) for name in ("mean", "var")]
+        inits = statistics
         return read_onnx_file(_save(_model(nodes, inits, [1, 2, 4, 4]), tmp_path)).spec["layers"][0]
 
     assert norm([1.0, 1.0]) == {"type": "batchnorm", "center": False, "scale": False, "name": "y"}
     # Other values written into the graph are a γ the file holds (some converters write weights so): learned.
     assert norm([0.5, 2.0]) == {"type": "batchnorm", "center": False, "name": "y"}
+    # A file that writes its statistics as Constant nodes too writes every weight so: an untrained γ is learned.
+    assert norm([1.0, 1.0], statistics_written=True) == {"type": "batchnorm", "name": "y"}
 
 
 def _recorded(node: Any, call: str) -> Any:

@@ -254,3 +254,61 @@ def test_the_import_s_constant_mod_is_where_onnx_s_two_mods_agree() -> None:
     assert _arithmetic("Mod", [(5, 7), (4,)]) == (1, 3)
     assert _arithmetic("Mod", [(-1,), (4,)]) is None  # fmod 0 gives 3, fmod 1 gives −1: not known here
     assert _arithmetic("Mod", [(1.5,), (1,)]) is None
+
+
+def test_strides_after_a_reshape_ask_nothing_of_the_input() -> None:
+    # Two stride-2 convs on the input, then a new 16×16 volume and three more: the input must divide by 4.
+    down = {"type": "conv", "filters": 4, "kernel": 3, "stride": 2, "padding": "same"}
+    halve = {"type": "conv", "filters": 4, "kernel": 2, "stride": 2}
+    spec = {
+        "input": [18, 18, 1],
+        "layers": [
+            *(down, down, {"type": "fc", "units": 256}, {"type": "reshape", "shape": [16, 16, 1]}),
+            *(halve, halve, halve, {"type": "global_pool"}, {"type": "fc", "units": 10}),
+        ],
+    }
+    [finding] = [f for f in findings(spec) if f.code == "CC301"]
+    assert "not divisible by 4 = 2^2 (strides 2·2)" in finding.message, finding.message
+    assert not [f for f in findings({**spec, "input": [20, 20, 1]}) if f.code == "CC301"]
+
+
+def test_a_generator_without_upsampling_is_no_unfinished_classifier() -> None:
+    spec = {
+        "input": [1, 1, 100],
+        "layers": [
+            {"type": "fc", "units": 784},
+            {"type": "relu"},
+            {"type": "reshape", "shape": [28, 28, 1]},
+            {"type": "conv", "filters": 1, "kernel": 3, "padding": "same"},
+        ],
+    }
+    assert "CC307" not in [f.code for f in findings(spec)]
+
+
+def test_a_merge_with_a_reshaped_volume_has_no_grid_to_align() -> None:
+    spec = {
+        "input": [8, 8, 4],
+        "layers": [
+            {"type": "reshape", "shape": [8, 8, 4], "name": "moved"},
+            {"type": "conv", "filters": 4, "kernel": 3, "padding": "same", "inputs": ["input"], "name": "conv"},
+            {"type": "add", "inputs": ["moved", "conv"]},
+        ],
+    }
+    assert "CC309" not in [f.code for f in findings(spec)]
+
+
+def test_solve_offers_only_sizes_the_reshape_takes(tmp_path: Path) -> None:
+    # (W − 3)/2 + 1 rows and columns of 4 channels reshaped to 8×8×1: only W = 9 gives the 64 values.
+    spec = {
+        "input": [10, 10, 1],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 3, "stride": 2},
+            {"type": "reshape", "shape": [8, 8, 1]},
+            {"type": "conv", "filters": 8, "kernel": 3, "padding": 1},
+        ],
+    }
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    result = CliRunner().invoke(app, ["solve", str(path)])
+    assert "every layer fits with height in [9] and width in [9]" in result.output, result.output
+    assert not [f for f in findings({**spec, "input": [9, 9, 1]}) if f.severity.value == "error"]
