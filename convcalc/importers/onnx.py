@@ -45,6 +45,7 @@ from convcalc.layers.onnx import (
     OnnxNode,
     pad_sides,
 )
+from convcalc.layers.response_norm import FUSED_OP as GRN_FUSED_OP
 from convcalc.loading import MAX_PROBLEMS, Problem, SpecError, capped, open_regular
 from convcalc.spec import INPUT_NAME, MAX_LAYERS
 
@@ -521,7 +522,7 @@ class _Importer:
                 self._plumbing(node, raw)
                 return
             reader = REGISTRY.onnx_readers.get(raw.op_type)
-            if reader is None:
+            if reader is None or (raw.op_type in _INVENTED_OPS and raw.doc_string != FUSED):
                 self.unsupported = True
                 raise node.refuse(_unsupported(raw.op_type))
             mapped = reader(node)
@@ -757,7 +758,8 @@ class _Importer:
     def report(self) -> list[Problem]:
         problems = capped(self.problems, most=MAX_PROBLEMS - 1 if self.unsupported else MAX_PROBLEMS)
         if self.unsupported:
-            problems.append(Problem((), f"convcalc imports these ONNX ops: {', '.join(sorted(REGISTRY.onnx_readers))}"))
+            ops = ", ".join(sorted(set(REGISTRY.onnx_readers) - _INVENTED_OPS))
+            problems.append(Problem((), f"convcalc imports these ONNX ops: {ops}"))
         return problems
 
     def translate(self, problem: Problem) -> Problem:
@@ -1153,7 +1155,7 @@ def _global_response_norm(
         return None
     gamma, beta = parameters
     fused = {
-        "op_type": "GlobalResponseNormalization",
+        "op_type": GRN_FUSED_OP,
         "inputs": [x, gamma, beta],
         "outputs": list(nodes[last].output),
         "name": nodes[last].name,
@@ -1246,10 +1248,20 @@ def _thresholded_softplus(
     return source, inner
 
 
+FUSED = "convcalc: a pattern fused into one node"
+"""The doc string of a node the import made of a pattern (unless it has its own, :data:`STANDARDISED_WEIGHT`): the
+one way to an op that exists only as convcalc's name for a pattern (:data:`_INVENTED_OPS`)."""
+_INVENTED_OPS = frozenset({LOG_SIGMOID, GRN_FUSED_OP})
+"""Names convcalc gives patterns of real ops it fuses: no ONNX op has them, so a file's own node of that name is
+refused like any op convcalc cannot model."""
+
+
 def _recorded_as(last: Any, fused: Any) -> Any:
     """``fused`` with the metadata of the pattern's ``last`` node, which it replaces: the dynamo exporter records
-    the one PyTorch call a pattern decomposes (an affine-less GroupNorm's, without weight and bias)."""
+    the one PyTorch call a pattern decomposes (an affine-less GroupNorm's, without weight and bias). Marked as
+    fused (:data:`FUSED`)."""
     fused.metadata_props.extend(last.metadata_props)
+    fused.doc_string = fused.doc_string or FUSED
     return fused
 
 

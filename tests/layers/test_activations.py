@@ -141,3 +141,15 @@ def test_pytorch_s_activations_as_its_exporters_write_them(tmp_path: Path) -> No
         assert results[exporter] == expected, (exporter, results[exporter])
         # Hardshrink is a Where of comparisons: refused by name, never read as something else.
         assert "convcalc cannot model" in results[f"hardshrink {exporter}"], results
+
+
+@pytest.mark.parametrize("op_type", ["LogSigmoid", "GlobalResponseNormalization"])
+def test_a_file_s_own_node_named_like_a_fused_pattern_is_refused(tmp_path: Path, op_type: str) -> None:
+    # convcalc's names for patterns of real ops it fuses: no ONNX op has them, so a file's node of that name
+    # is an op convcalc cannot model, and the list of ops it imports leaves them out.
+    with pytest.raises(SpecError) as refused:
+        _onnx_node(tmp_path, op_type)
+    text = "\n".join(problem.message for problem in refused.value.problems)
+    assert f"convcalc cannot model {op_type}" in text
+    listed = text.split("convcalc imports these ONNX ops: ")[1]
+    assert op_type not in listed.split(", ") and "Softsign" in listed.split(", ")
