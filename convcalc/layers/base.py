@@ -62,6 +62,9 @@ class Traits(NamedTuple):
     """A pooling layer (no parameters; summarises windows or the whole input)."""
     sums: bool = False
     """A merge that adds or subtracts its inputs elementwise: a linear combination, one stream (a residual)."""
+    new_grid: bool = False
+    """Lays its input's values out as a volume of its own (a reshape): no output position stands for an input
+    position, so no stride chain runs through it and no merge aligns it with another grid."""
 
 
 PLUMBING_TRAITS = Traits(

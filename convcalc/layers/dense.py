@@ -319,7 +319,7 @@ class Reshape(_WholeVolume):
     kind_name = "reshape"
     example = {"type": "reshape", "shape": [4, 4, 16]}
     drawing = "volume"
-    traits = PLUMBING_TRAITS  # moves values; its output is a volume (whole_input: a vector out)
+    traits = PLUMBING_TRAITS._replace(new_grid=True)  # its output is a volume (whole_input: a vector out)
     keras_readers = {"Reshape": _read_reshape}
     onnx_readers = {"Reshape": _read_onnx_reshape}
     spelled_elsewhere = {

@@ -282,7 +282,7 @@ def _after_a_reshape(net: NetworkFacts) -> list[bool]:
     its field's centres say nothing about where they came from: no grid to align."""
     after: list[bool] = []
     for layer in net.layers:
-        after.append(layer.type == "reshape" or any(source >= 0 and after[source] for source in layer.inputs))
+        after.append(layer.traits.new_grid or any(source >= 0 and after[source] for source in layer.inputs))
     return after
 
 

@@ -151,7 +151,7 @@ def _resamples(net: NetworkFacts) -> bool:
     volume: a generator's): not padding, nor a layer that sees the whole input (a squeeze-and-excite gate's
     global pool, an auxiliary head)."""
     return any(
-        layer.type == "reshape" or (not layer.traits.whole_input and layer.spec.grid_step(layer.window) != UNIT_STEP)
+        layer.traits.new_grid or (not layer.traits.whole_input and layer.spec.grid_step(layer.window) != UNIT_STEP)
         for layer in net.layers
     )
 

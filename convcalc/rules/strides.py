@@ -53,7 +53,7 @@ def _descend(net: NetworkFacts) -> tuple[_Axis, _Axis]:
     descents: list[tuple[_Descent, _Descent]] = []
     required = [1, 1]
     for layer in net.layers:
-        if layer.type == "reshape":
+        if layer.traits.new_grid:
             descents.append((_RESHAPED, _RESHAPED))  # a new volume (a generator's vector made 7×7)
             continue
         sources = layer.inputs
