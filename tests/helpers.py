@@ -15,7 +15,8 @@ from hypothesis import settings
 
 from convcalc.analysis import NetworkFacts, analyze
 from convcalc.checking import CheckedSpec, check_loaded
-from convcalc.loading import load_spec, validate
+from convcalc.findings import Finding
+from convcalc.loading import LoadedSpec, SourceMap, load_spec, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -37,6 +38,11 @@ def example_spec(name: str) -> dict[str, Any]:
 def analyze_spec(spec: dict[str, Any]) -> NetworkFacts:
     """The facts of a spec given as a dict, validated as a file is (fields and graph)."""
     return analyze(validate("<test>", spec))
+
+
+def spec_findings(spec: dict[str, Any]) -> list[Finding]:
+    """What ``convcalc check`` finds in a spec given as a dict (its enabled rules, the spec's ignores, the fixes)."""
+    return check_loaded(LoadedSpec("<test>", validate("<test>", spec), SourceMap())).findings
 
 
 def analyze_example(name: str) -> NetworkFacts:

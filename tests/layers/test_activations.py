@@ -10,17 +10,16 @@ from typing import Any
 
 import pytest
 
-from convcalc.analysis import analyze
-from convcalc.loading import SpecError, validate
+from convcalc.loading import SpecError
 from tests import optional
-from tests.helpers import exported_by_pytorch
+from tests.helpers import analyze_spec, exported_by_pytorch
 
 NEW = ["softsign", "log_sigmoid", "hard_shrink", "soft_shrink", "tanh_shrink"]
 
 
 def test_celu_is_read_as_the_elu_it_is() -> None:
     spec = {"input": [2, 2, 1], "layers": [{"type": "activation", "kind": "celu"}]}
-    assert analyze(validate("<t>", spec)).layers[0].spec.kind == "elu"
+    assert analyze_spec(spec).layers[0].spec.kind == "elu"
 
 
 @pytest.mark.tensorflow
@@ -37,7 +36,7 @@ def test_the_pytorch_module_computes_keras_s_function(kind: str) -> None:
     # Values on both sides of the shrinks' threshold ½, none on it.
     x = np.linspace(-3.05, 3.05, 2 * 3 * 3 * 4).reshape(2, 3, 3, 4).astype("float32")
     expected = np.asarray(keras.layers.Activation(kind)(x))
-    module = build_module(plan_torch(analyze(validate("<t>", {"input": [3, 3, 4], "layers": [_layer(kind)]}))))
+    module = build_module(plan_torch(analyze_spec({"input": [3, 3, 4], "layers": [_layer(kind)]})))
     out = module(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).detach().numpy().transpose(0, 2, 3, 1)
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
     keras.backend.clear_session()

@@ -11,22 +11,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from convcalc.analysis import NetworkFacts, analyze
-from convcalc.checking import check_loaded
 from convcalc.cli import app
-from convcalc.findings import Finding
-from convcalc.loading import LoadedSpec, SourceMap, validate
 from tests import optional
-from tests.helpers import exported_by_pytorch
-
-
-def analysed(spec: dict[str, Any]) -> NetworkFacts:
-    return analyze(validate("<t>", spec))
-
-
-def findings(spec: dict[str, Any]) -> list[Finding]:
-    return check_loaded(LoadedSpec("<t>", validate("<t>", spec), SourceMap())).findings
-
+from tests.helpers import analyze_spec, exported_by_pytorch, spec_findings
 
 GENERATOR = {
     "name": "DCGAN generator (Keras's example)",
@@ -46,7 +33,7 @@ GENERATOR = {
 
 
 def test_a_vector_made_a_volume() -> None:
-    net = analysed(GENERATOR)
+    net = analyze_spec(GENERATOR)
     volume = next(layer for layer in net.layers if layer.name == "volume")
     assert (str(volume.input_shape), str(volume.output_shape)) == ("1×1×6272", "7×7×128")
     assert (volume.params, volume.macs) == (0, 0)
@@ -60,17 +47,17 @@ def test_a_vector_made_a_volume() -> None:
 def test_the_generator_passes_the_linter_quietly() -> None:
     # Not a classifier: it goes to another grid and comes back larger than its input (no CC307); the reshape
     # starts a new volume (no CC301 from the strides after it against the 1×1 input).
-    assert [f.code for f in findings(GENERATOR) if f.severity.value != "info"] == []
+    assert [f.code for f in spec_findings(GENERATOR) if f.severity.value != "info"] == []
 
 
 def test_a_reshape_into_a_volume_of_another_count_is_cc115_with_its_fix() -> None:
     spec = {**GENERATOR, "layers": [{**layer} for layer in GENERATOR["layers"]]}
     spec["layers"][2]["shape"] = [7, 7, 256]
-    [finding] = [f for f in findings(spec) if f.code == "CC115"]
+    [finding] = [f for f in spec_findings(spec) if f.code == "CC115"]
     assert finding.severity.value == "error" and finding.layer == 2
     assert "12,544 values, its input 1×1×6272 6,272" in finding.message
     assert [fix.set for fix in finding.fixes] == [{"shape": [7, 7, 128]}]
-    assert [f.code for f in findings({**spec, "ignore": ["CC1"]}) if f.severity.value == "error"] == []
+    assert [f.code for f in spec_findings({**spec, "ignore": ["CC1"]}) if f.severity.value == "error"] == []
 
 
 @pytest.mark.parametrize(
@@ -113,7 +100,7 @@ def test_the_tf_nn_export_reshapes_as_keras_does() -> None:
     from tests.export.test_differential import load_module
 
     spec = {"input": [2, 3, 4], "layers": [{"type": "reshape", "shape": [4, 3, 2], "name": "r"}]}
-    plan = plan_export(analysed(spec))
+    plan = plan_export(analyze_spec(spec))
     x = np.arange(2 * 2 * 3 * 4, dtype="float32").reshape(2, 2, 3, 4)
     expected = x.reshape(2, 4, 3, 2)  # H, W, D order, as Keras's Reshape
     np.testing.assert_array_equal(np.asarray(build_model(plan)(x)), expected)
@@ -144,7 +131,7 @@ def test_keras_s_dcgan_generator_imports_as_keras_counts_it(tmp_path: Path) -> N
     spec = spec_from_keras_config(json.loads(model.to_json()))
     assert [layer["type"] for layer in spec["layers"]][:3] == ["fc", "activation", "reshape"]
     assert spec["layers"][2]["shape"] == [7, 7, 128]
-    facts = analysed(spec)
+    facts = analyze_spec(spec)
     assert facts.total_params == model.count_params()
     assert tuple(facts.output_shape) == tuple(model.output_shape[1:])
     # A flattening Reshape stays a flatten; a -1 Keras would work out is refused by name.
@@ -267,9 +254,9 @@ def test_strides_after_a_reshape_ask_nothing_of_the_input() -> None:
             *(halve, halve, halve, {"type": "global_pool"}, {"type": "fc", "units": 10}),
         ],
     }
-    [finding] = [f for f in findings(spec) if f.code == "CC301"]
+    [finding] = [f for f in spec_findings(spec) if f.code == "CC301"]
     assert "not divisible by 4 = 2^2 (strides 2·2)" in finding.message, finding.message
-    assert not [f for f in findings({**spec, "input": [20, 20, 1]}) if f.code == "CC301"]
+    assert not [f for f in spec_findings({**spec, "input": [20, 20, 1]}) if f.code == "CC301"]
 
 
 def test_a_generator_without_upsampling_is_no_unfinished_classifier() -> None:
@@ -282,7 +269,7 @@ def test_a_generator_without_upsampling_is_no_unfinished_classifier() -> None:
             {"type": "conv", "filters": 1, "kernel": 3, "padding": "same"},
         ],
     }
-    assert "CC307" not in [f.code for f in findings(spec)]
+    assert "CC307" not in [f.code for f in spec_findings(spec)]
 
 
 def test_a_merge_with_a_reshaped_volume_has_no_grid_to_align() -> None:
@@ -294,7 +281,7 @@ def test_a_merge_with_a_reshaped_volume_has_no_grid_to_align() -> None:
             {"type": "add", "inputs": ["moved", "conv"]},
         ],
     }
-    assert "CC309" not in [f.code for f in findings(spec)]
+    assert "CC309" not in [f.code for f in spec_findings(spec)]
 
 
 def test_solve_offers_only_sizes_the_reshape_takes(tmp_path: Path) -> None:
@@ -311,4 +298,4 @@ def test_solve_offers_only_sizes_the_reshape_takes(tmp_path: Path) -> None:
     path.write_text(json.dumps(spec))
     result = CliRunner().invoke(app, ["solve", str(path)])
     assert "every layer fits with height in [9] and width in [9]" in result.output, result.output
-    assert not [f for f in findings({**spec, "input": [9, 9, 1]}) if f.severity.value == "error"]
+    assert not [f for f in spec_findings({**spec, "input": [9, 9, 1]}) if f.severity.value == "error"]

@@ -12,11 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from convcalc.analysis import analyze
-from convcalc.checking import check_loaded
 from convcalc.cli import app
-from convcalc.loading import LoadedSpec, SourceMap, SpecError, validate
+from convcalc.loading import SpecError, validate
 from tests import optional
-from tests.helpers import analyze_spec
+from tests.helpers import analyze_spec, spec_findings
 
 SQUEEZE_EXCITE_SHUFFLE: dict[str, Any] = {
     "name": "squeeze-excite, shuffle, upsample",
@@ -43,11 +42,6 @@ SQUEEZE_EXCITE_SHUFFLE: dict[str, Any] = {
 }
 
 
-def findings(spec: dict[str, Any]) -> list[Any]:
-    facts = analyze(validate("<t>", spec))
-    return check_loaded(LoadedSpec("<t>", facts.network, SourceMap())).findings
-
-
 def one(layer: dict[str, Any], shape: list[int] | None = None) -> Any:
     return analyze_spec({"input": shape or [8, 8, 6], "layers": [layer]}).layers[0]
 
@@ -66,7 +60,7 @@ def test_the_worked_example_has_the_shapes_and_counts_of_each_kind() -> None:
             assert (layer.params, layer.macs) == (0, 0), layer.label
     assert net.total_params == 9_248 + 264 + 288 + 272
     # No false alarm on a squeeze-and-excite block or a ShuffleNetV2 unit.
-    assert [f.code for f in findings(SQUEEZE_EXCITE_SHUFFLE) if f.code != "CC307"] == []
+    assert [f.code for f in spec_findings(SQUEEZE_EXCITE_SHUFFLE) if f.code != "CC307"] == []
 
 
 def test_receptive_fields_of_resampling_and_gates() -> None:
@@ -114,7 +108,7 @@ def test_receptive_fields_of_resampling_and_gates() -> None:
 def test_impossible_combinations_are_error_findings_with_the_numbers(
     spec: dict[str, Any], code: str, words: list[str]
 ) -> None:
-    found = [f for f in findings(spec) if f.code == code]
+    found = [f for f in spec_findings(spec) if f.code == code]
     assert len(found) == 1 and found[0].severity.value == "error"
     for word in words:
         assert word in found[0].message, found[0].message
@@ -123,13 +117,13 @@ def test_impossible_combinations_are_error_findings_with_the_numbers(
 def test_fixes_are_checked_and_sensible() -> None:
     [shuffle] = [
         f
-        for f in findings({"input": [8, 8, 6], "layers": [{"type": "channel_shuffle", "groups": 4}]})
+        for f in spec_findings({"input": [8, 8, 6], "layers": [{"type": "channel_shuffle", "groups": 4}]})
         if f.code == "CC112"
     ]
     assert [fix.set for fix in shuffle.fixes] == [{"groups": 3}, {"groups": 2}]  # the nearest divisors of 6
     [split] = [
         f
-        for f in findings({"input": [8, 8, 6], "layers": [{"type": "split", "start": 2, "stop": 9}]})
+        for f in spec_findings({"input": [8, 8, 6], "layers": [{"type": "split", "start": 2, "stop": 9}]})
         if f.code == "CC111"
     ]
     assert [fix.set for fix in split.fixes] == [{"stop": 6}]

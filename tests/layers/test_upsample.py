@@ -13,17 +13,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from convcalc.analysis import LayerFacts, NetworkFacts, analyze
+from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.cli import app
-from convcalc.loading import validate
 from tests import optional
-from tests.helpers import exported_by_pytorch
+from tests.helpers import analyze_spec, exported_by_pytorch, spec_findings
 
 ALIGNED = {"interpolation": "bilinear", "align_corners": True}
-
-
-def analysed(spec: dict[str, Any]) -> NetworkFacts:
-    return analyze(validate("<t>", spec))
 
 
 def _resized(resize: dict[str, Any], shape: tuple[int, int, int] = (5, 7, 3)) -> dict[str, Any]:
@@ -42,7 +37,7 @@ def _layer(net: NetworkFacts, name: str) -> LayerFacts:
 
 
 def test_aligned_corners_keep_the_first_centre_and_stretch_the_grid() -> None:
-    net = analysed(_resized({"factor": 2}))
+    net = analyze_spec(_resized({"factor": 2}))
     conv, up = _layer(net, "conv"), _layer(net, "up")
     assert str(up.output_shape) == "10×14×3" and up.params == up.macs == 0
     # Output i sits at input i·(5 − 1)/(10 − 1) = 4i/9 on the rows, i·6/13 on the columns: not a whole pixel, so
@@ -51,22 +46,22 @@ def test_aligned_corners_keep_the_first_centre_and_stretch_the_grid() -> None:
     assert (up.rf_cols.size, up.rf_cols.jump, up.rf_cols.start) == (4, Fraction(6, 13), conv.rf_cols.start)
     # A factor multiplies the sizes by f whatever the centres (CC301's stride chain reads sizes); a size does not.
     assert up.spec.grid_step(None) == (Fraction(1, 2), Fraction(1, 2))
-    assert _layer(analysed(_resized({"size": [10, 14]})), "up").spec.grid_step(None) == (1, 1)
+    assert _layer(analyze_spec(_resized({"size": [10, 14]})), "up").spec.grid_step(None) == (1, 1)
     assert up.spec.notation(None) == "×2 bilinear align_corners"
 
 
 def test_aligned_corners_by_a_whole_step_read_one_pixel() -> None:
-    down = _layer(analysed(_resized({"size": [3, 4]}, (9, 7, 2))), "up")
+    down = _layer(analyze_spec(_resized({"size": [3, 4]}, (9, 7, 2))), "up")
     assert (down.rf_rows.size, down.rf_rows.jump) == (3, 4)  # x = 4i: every output on a pixel
     assert (down.rf_cols.size, down.rf_cols.jump) == (3, 2)
-    single = _layer(analysed(_resized({"size": [4, 4]}, (1, 1, 2))), "up")
+    single = _layer(analyze_spec(_resized({"size": [4, 4]}, (1, 1, 2))), "up")
     assert (single.rf_rows.size, single.rf_rows.jump) == (3, Fraction(1, 4))  # copies of one pixel, no zero step
 
 
 def test_a_half_pixel_bilinear_resize_by_an_odd_whole_factor_reads_one_pixel() -> None:
     def up(rows: int, out: int) -> LayerFacts:
         spec = _resized({"size": [out, out], "align_corners": False}, (rows, rows, 2))
-        return _layer(analysed(spec), "up")
+        return _layer(analyze_spec(spec), "up")
 
     # x = i·s + (s − 1)/2: whole for s = 3 (99 → 33), between two pixels for s = 2 (98 → 49) and s = 1/2.
     assert up(99, 33).rf_rows.size == 3
@@ -123,7 +118,7 @@ def test_the_keras_and_tf_nn_exports_are_tensorflow_s_resize_bilinear(
     from tests.export.test_differential import load_module
 
     spec = {"input": list(shape), "layers": [{**_resized(resize, shape)["layers"][1]}]}
-    facts = analysed(spec)
+    facts = analyze_spec(spec)
     height, width = facts.output_shape.height, facts.output_shape.width
     x = np.random.default_rng(0).normal(size=(2, *shape)).astype("float32")
     oracle = tf.raw_ops.ResizeBilinear(images=x, size=[height, width], align_corners=True, half_pixel_centers=False)
@@ -148,7 +143,7 @@ def test_the_pytorch_export_is_the_definition(shape: tuple[int, int, int], resiz
     from convcalc.export.torch_verify import build_module
 
     spec = {"input": list(shape), "layers": [{**_resized(resize, shape)["layers"][1]}]}
-    facts = analysed(spec)
+    facts = analyze_spec(spec)
     module = build_module(plan_torch(facts)).double()
     x = np.random.default_rng(0).normal(size=(2, *shape))
     out = module(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).detach().numpy().transpose(0, 2, 3, 1)
@@ -165,7 +160,7 @@ def test_the_keras_import_reads_the_registered_layer_back(tmp_path: Path) -> Non
     back = keras_round_trip(spec, tmp_path)
     up = {layer["name"]: layer for layer in back["layers"]}["up"]
     assert up == {"type": "upsample", "size": [12, 12], **ALIGNED, "name": "up"}
-    before, after = _layer(analysed(spec), "up"), _layer(analysed(back), "up")
+    before, after = _layer(analyze_spec(spec), "up"), _layer(analyze_spec(back), "up")
     assert (after.output_shape, after.rf_rows, after.rf_cols) == (before.output_shape, before.rf_rows, before.rf_cols)
 
 
@@ -177,7 +172,7 @@ def test_a_hand_edited_registered_layer_is_refused_by_its_field() -> None:
     from convcalc.importers.keras import spec_from_keras_config
     from convcalc.loading import SpecError
 
-    config = json.loads(build_model(plan_export(analysed(_resized({"factor": 2})))).to_json())
+    config = json.loads(build_model(plan_export(analyze_spec(_resized({"factor": 2})))).to_json())
     [resize] = [layer for layer in config["config"]["layers"] if layer["class_name"] == "CornerAlignedResizing"]
     resize["config"]["width"] = "abc"
     with pytest.raises(SpecError, match="width must be an integer ≥ 1"):
@@ -292,8 +287,6 @@ def test_pytorch_s_aligned_corners_as_its_exporters_write_them(tmp_path: Path) -
 def test_corner_aligned_decoders_align_on_deeplab_s_odd_crop_only(size: int, misaligned: bool) -> None:
     """DeepLab resizes with the corners aligned on 513×513 crops: 2^n·k + 1 rows, where (in − 1)/(out − 1) of
     the coarse step is exactly the fine step. On 512 the upsampled grid is stretched against the fine one."""
-    from convcalc.checking import check_loaded
-    from convcalc.loading import LoadedSpec, SourceMap
 
     def down(rows: int) -> int:
         return (rows - 3 + 2) // 2 + 1
@@ -310,8 +303,7 @@ def test_corner_aligned_decoders_align_on_deeplab_s_odd_crop_only(size: int, mis
             {"type": "concat", "inputs": ["fine", "up"], "name": "cat"},
         ],
     }
-    checked = check_loaded(LoadedSpec("<t>", validate("<t>", spec), SourceMap()))
-    found = [finding for finding in checked.findings if finding.code == "CC309"]
+    found = [finding for finding in spec_findings(spec) if finding.code == "CC309"]
     assert bool(found) == misaligned, found
     if misaligned:
         assert "jump 4×4 vs" in found[0].message
