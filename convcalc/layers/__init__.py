@@ -29,7 +29,7 @@ from convcalc.layers.keras import Reader
 from convcalc.layers.merge import Add, Concat, Multiply, Subtract
 from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm, LocalResponseNorm, Scale
 from convcalc.layers.onnx import OnnxReader
-from convcalc.layers.padding import Cropping, ReflectionPadding, ZeroPadding
+from convcalc.layers.padding import Cropping, ReflectionPadding, ReplicationPadding, ZeroPadding
 from convcalc.layers.pool import GlobalPool, Pool
 from convcalc.layers.preprocessing import Normalization, Rescaling
 from convcalc.layers.response_norm import GlobalResponseNorm
@@ -102,6 +102,7 @@ REGISTRY = Registry(
         Dropout,
         ZeroPadding,
         ReflectionPadding,
+        ReplicationPadding,
         Activation,
         ReLU,
         PReLU,
@@ -162,6 +163,7 @@ __all__ = [
     "ReLU",
     "ReflectionPadding",
     "Registry",
+    "ReplicationPadding",
     "Rescaling",
     "Reshape",
     "Scale",

@@ -1,14 +1,15 @@
 """Explicit padding and its inverse: ``zero_padding`` (Keras' ZeroPadding2D), ``reflection_padding`` (PyTorch's
-ReflectionPad2d) and ``cropping`` (Cropping2D).
+ReflectionPad2d), ``replication_padding`` (PyTorch's ReplicationPad2d) and ``cropping`` (Cropping2D).
 
 H×W×D → (H + top + bottom)×(W + left + right)×D for padding, (H − top − bottom)×(W − left − right)×D for
 cropping (both written P, [h, w] or [[top, bottom], [left, right]]); no parameters. The receptive field keeps
 its size and jump; its first centre moves up/left by the padding, down/right by the crop. Keras writes a
 padded conv as ZeroPadding2D then a "valid" conv: the diagram folds the two into one box and the rules count
 the padding as the conv's (a reflection padding too: the image-to-image networks of CycleGAN and fast style
-transfer pad so, to keep borders free of zeros). Keras: ``ZeroPadding2D``, ``Cropping2D``, and
-``ReflectionPadding2D``, which Keras lacks and convcalc defines and registers once; tf.nn: ``tf.pad`` (mode
-``REFLECT``), slicing.
+transfer pad so, to keep borders free of zeros; a replication, the edge repeated, likewise). Keras:
+``ZeroPadding2D``, ``Cropping2D``, and ``ReflectionPadding2D`` and ``ReplicationPadding2D``, which Keras lacks and
+convcalc defines and registers once; tf.nn: ``tf.pad`` (mode ``REFLECT``), the edges repeated and concatenated,
+slicing.
 """
 
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ from convcalc.layers.onnx import OnnxMapped, OnnxNode, pad_sides
 from convcalc.layers.pytorch import TorchOps, TorchStep, chw
 from convcalc.layers.tfnn import KerasOp, padding_list
 from convcalc.layers.volume import Padding, Shape, Window
+from convcalc.pysource import literal
 from convcalc.text import pair_text
 
 
@@ -79,7 +81,8 @@ right)."""
 
 
 def _read_padding(kind: str) -> Reader:
-    """ZeroPadding2D, or convcalc's ReflectionPadding2D: the ``kind`` of padding, its sides as Keras wrote them."""
+    """ZeroPadding2D, or convcalc's ReflectionPadding2D or ReplicationPadding2D: the ``kind`` of padding, its sides
+    as Keras wrote them."""
 
     def reader(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
         layer.needs_volume(sources[0])
@@ -119,12 +122,15 @@ def onnx_window_padding(
 
 
 def _read_onnx_pad(node: OnnxNode) -> OnnxMapped:
-    """Pad with zeros, or a reflection, around H and W: pads are [n, c, top, left, n, c, bottom, right] (an
-    attribute before opset 11, an input after)."""
+    """Pad with zeros, a reflection or the edge repeated around H and W: pads are [n, c, top, left, n, c, bottom,
+    right] (an attribute before opset 11, an input after)."""
     node.needs_volume()
     mode = node.text("mode", "constant")
-    if mode not in ("constant", "reflect"):
-        raise node.refuse(f"mode {mode!r}: convcalc pads with zeros (mode 'constant') or a reflection ('reflect')")
+    if mode not in ("constant", "reflect", "edge"):
+        raise node.refuse(
+            f"mode {mode!r}: convcalc pads with zeros (mode 'constant'), a reflection ('reflect') or the edge"
+            " repeated ('edge')"
+        )
     if node.opset < 11:
         pads: list[float] = list(node.integers("pads", []) or [])
         value = node.attributes.get("value", 0.0)
@@ -139,10 +145,11 @@ def _read_onnx_pad(node: OnnxNode) -> OnnxMapped:
     if sides is None:
         raise node.refuse(f"pads {[int(p) for p in pads]}: convcalc pads or crops H and W, not N or C")
     top, left, bottom, right = sides
-    if mode == "reflect":
+    if mode != "constant":
+        kind, verb = ("reflection_padding", "reflects") if mode == "reflect" else ("replication_padding", "repeats")
         if min(sides) < 0:
-            raise node.refuse(f"reflects with negative pads {list(sides)}: convcalc's reflection pads, never crops")
-        return OnnxMapped([{"type": "reflection_padding", "padding": [[top, bottom], [left, right]]}], 4)
+            raise node.refuse(f"{verb} the edge with negative pads {list(sides)}: convcalc's {kind} pads, never crops")
+        return OnnxMapped([{"type": kind, "padding": [[top, bottom], [left, right]]}], 4)
     # Negative pads crop (PyTorch's ZeroPad2d with negative sides; NASNet's pad-then-shift in one node)
     layers: list[dict[str, Any]] = []
     if min(sides) < 0:
@@ -300,6 +307,78 @@ class ReflectionPadding(_Padding):
             " and PyTorch's ReflectionPad2d refuse it)",
             ({"padding": most},) if most >= 0 else (),
         )
+
+
+REPLICATION_PADDING_SOURCE = '''
+@keras.saving.register_keras_serializable(package="convcalc")
+class ReplicationPadding2D(layers.Layer):
+    """Pads H and W by repeating the edge row or column (PyTorch's ReplicationPad2d, NumPy's mode "edge"), which
+    Keras lacks (and TensorFlow's pad has no such mode)."""
+
+    def __init__(self, padding=((1, 1), (1, 1)), **kwargs):
+        super().__init__(**kwargs)
+        self.padding = tuple(tuple(int(side) for side in axis) for axis in padding)
+
+    def call(self, inputs):
+        (top, bottom), (left, right) = self.padding
+        ops = keras.ops
+        x = ops.concatenate([ops.repeat(inputs[:, :1], top, 1), inputs, ops.repeat(inputs[:, -1:], bottom, 1)], 1)
+        return ops.concatenate([ops.repeat(x[:, :, :1], left, 2), x, ops.repeat(x[:, :, -1:], right, 2)], 2)
+
+    def compute_output_shape(self, input_shape):
+        (top, bottom), (left, right) = self.padding
+        batch, height, width, depth = input_shape
+        return (batch, height + top + bottom, width + left + right, depth)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding}
+'''
+"""The one definition of ``ReplicationPadding2D`` (``convcalc>ReplicationPadding2D``), as for
+:data:`REFLECTION_PADDING_SOURCE`."""
+
+_TFNN_REPLICATION_PAD = '''
+
+def replication_pad2d(x: tf.Tensor, padding) -> tf.Tensor:
+    """Pads H and W by repeating the edge row or column (PyTorch's ReplicationPad2d), padding ((top, bottom),
+    (left, right))."""
+    (top, bottom), (left, right) = padding
+    x = tf.concat([tf.repeat(x[:, :1], top, axis=1), x, tf.repeat(x[:, -1:], bottom, axis=1)], axis=1)
+    return tf.concat([tf.repeat(x[:, :, :1], left, axis=2), x, tf.repeat(x[:, :, -1:], right, axis=2)], axis=2)
+'''
+"""The tf.nn file's replication padding, written once when a model uses it."""
+
+
+class ReplicationPadding(_Padding):
+    """Pads the volume by repeating its edge row or column (PyTorch's ReplicationPad2d, a conv's
+    ``padding_mode="replicate"``): any size of side, as the edge repeats as often as asked."""
+
+    type: Literal["replication_padding"]
+
+    kind_name = "replication_padding"
+    example = {"type": "replication_padding", "padding": 1}
+    keras_layer = "ReplicationPadding2D"
+    torch_module = "nn.ReplicationPad2d"
+    keras_readers = {"ReplicationPadding2D": _read_padding("replication_padding")}
+    spelled_elsewhere = {
+        "replicationpad2d": '"type": "replication_padding"',
+        "replicationpadding2d": '"type": "replication_padding"',
+        "replicatepad": '"type": "replication_padding"',
+        "edgepadding": '"type": "replication_padding"',
+    }
+    keras_ops = {
+        "ReplicationPadding2D": KerasOp(
+            lambda op, read, _: f"replication_pad2d({read[0]}, {literal(op.amounts('padding'))})",
+            purpose="replication padding",
+            tfnn_support=_TFNN_REPLICATION_PAD,
+            keras_source=REPLICATION_PADDING_SOURCE,
+        )
+    }
+
+    def notation(self, window: Window | None) -> str:
+        return f"{super().notation(window)} replicate"
+
+    def caption(self) -> str:
+        return "edge pad"
 
 
 def _tf_crop(op: Op, read: list[str], padding: str) -> str:
