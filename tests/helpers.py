@@ -118,6 +118,30 @@ def imported_three_ways(model: Any, sample: Any, folder: str, stem: str) -> list
     return imported
 
 
+def pooled_then(folder: Path, op: str, reads: list[str], name: str) -> str:
+    """An ONNX file (opset 17) of an AveragePool ``pool`` (3×3, padded 1) of x [1, 4, 6, 6] into p, then one node
+    ``name`` of type ``op`` reading p and ``reads`` (x, p, or c: a stored [4, 1, 1] tensor); its path."""
+    from tests import optional
+
+    optional.onnx()
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("AveragePool", ["x"], ["p"], name="pool", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node(op, ["p", *reads], ["y"], name=name),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_tensor("c", TensorProto.FLOAT, [4, 1, 1], [1.0, 2.0, 3.0, 4.0])],
+    )
+    path = folder / f"{op}.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    return str(path)
+
+
 def exported_by_pytorch(script: str, *args: str) -> Any:
     """Run ``script`` (it exports with PyTorch and prints one JSON line last) in a process of its own, and return
     that JSON. torch.export, which the dynamo exporter runs, imports triton, and triton's first import after

@@ -584,7 +584,8 @@ def _node_svg(layout: _Layout, node: Node, facts: NetworkFacts, severity: str, t
         parts.append(f'<circle class="box" cx="{_num(cx)}" cy="{_num(ymid)}" r="{_num(r)}"/>')
         mark = facts.layers[node.head].spec.merge_mark()
         low, high = _num(ymid - 6), _num(ymid + 6)
-        # ⊕ for add, ⊖ for subtract, ⊗ for multiply, ‖ for concat, drawn (a glyph would depend on the fonts)
+        # ⊕ for add, ⊖ for subtract, ⊗ for multiply, ‖ for concat, ÷ for average, ∧ for maximum, ∨ for minimum,
+        # drawn (a glyph would depend on the fonts)
         if mark == "plus":
             marks = f"M{_num(cx - 6)},{_num(ymid)}H{_num(cx + 6)}M{_num(cx)},{low}V{high}"
         elif mark == "minus":
@@ -592,6 +593,12 @@ def _node_svg(layout: _Layout, node: Node, facts: NetworkFacts, severity: str, t
         elif mark == "times":
             marks = f"M{_num(cx - 4.2)},{_num(ymid - 4.2)}L{_num(cx + 4.2)},{_num(ymid + 4.2)}"
             marks += f"M{_num(cx - 4.2)},{_num(ymid + 4.2)}L{_num(cx + 4.2)},{_num(ymid - 4.2)}"
+        elif mark == "mean":
+            marks = f"M{_num(cx - 6)},{_num(ymid)}H{_num(cx + 6)}"
+            marks += f"M{_num(cx)},{low}V{_num(ymid - 4)}M{_num(cx)},{_num(ymid + 4)}V{high}"
+        elif mark in ("max", "min"):
+            tip, ends = (low, _num(ymid + 5)) if mark == "max" else (high, _num(ymid - 5))
+            marks = f"M{_num(cx - 5)},{ends}L{_num(cx)},{tip}L{_num(cx + 5)},{ends}"
         else:
             marks = f"M{_num(cx - 2.5)},{low}V{high}M{_num(cx + 2.5)},{low}V{high}"
         parts.append(f'<path class="box" d="{marks}" stroke-width="1.6"/>')

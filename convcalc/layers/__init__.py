@@ -26,7 +26,7 @@ from convcalc.layers.conv import Conv, Depthwise, Separable
 from convcalc.layers.dense import FC, Flatten, Reshape
 from convcalc.layers.elementwise import Activation, Dropout, PReLU, ReLU
 from convcalc.layers.keras import Reader
-from convcalc.layers.merge import Add, Concat, Multiply, Subtract
+from convcalc.layers.merge import Add, Average, Concat, Maximum, Minimum, Multiply, Subtract
 from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm, LocalResponseNorm, Scale
 from convcalc.layers.onnx import OnnxReader
 from convcalc.layers.padding import Cropping, ReflectionPadding, ReplicationPadding, ZeroPadding
@@ -111,6 +111,9 @@ REGISTRY = Registry(
         Reshape,
         Add,
         Subtract,
+        Average,
+        Maximum,
+        Minimum,
         Concat,
         Multiply,
         Upsample,
@@ -135,6 +138,7 @@ __all__ = [
     "REQUIRED_DECLARATIONS",
     "Activation",
     "Add",
+    "Average",
     "BatchNorm",
     "ChannelConv",
     "ChannelShuffle",
@@ -155,6 +159,8 @@ __all__ = [
     "LayerNorm",
     "LayerSpec",
     "LocalResponseNorm",
+    "Maximum",
+    "Minimum",
     "Multiply",
     "Normalization",
     "PReLU",

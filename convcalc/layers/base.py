@@ -30,7 +30,7 @@ from convcalc.layers.volume import Padding, Shape, Window
 
 FieldPair = tuple[ar.ReceptiveField, ar.ReceptiveField]
 """The receptive field along rows and along columns."""
-MergeMark = Literal["plus", "minus", "times", "stack"]
+MergeMark = Literal["plus", "minus", "times", "stack", "mean", "max", "min"]
 """The sign the diagram draws in a merge circle: ⊕ add, ⊖ subtract, ⊗ multiply, ‖ concat."""
 
 Drawing = Literal["volume", "bar", "merge", "inside", "prefix"]
@@ -61,7 +61,10 @@ class Traits(NamedTuple):
     pooling: bool
     """A pooling layer (no parameters; summarises windows or the whole input)."""
     sums: bool = False
-    """A merge that adds or subtracts its inputs elementwise: a linear combination, one stream (a residual)."""
+    """A merge that adds, subtracts or averages its inputs elementwise: a linear combination, one stream (a
+    residual)."""
+    equal_shapes: bool = False
+    """A merge of volumes of one shape, value by value (add, subtract, average, maximum, minimum): CC105's."""
     new_grid: bool = False
     """Lays its input's values out as a volume of its own (a reshape): no output position stands for an input
     position, so no stride chain runs through it and no merge aligns it with another grid."""

@@ -1,12 +1,14 @@
 """Merges of two or more volumes: ``add`` (equal shapes, a residual connection), ``subtract`` (two of equal
-shape, a − b: PoolFormer's pool(x) − x), ``concat`` (equal H×W, stacked along the depth) and ``multiply`` (equal
-shapes, or a 1×1×D gate broadcast over an H×W×D volume).
+shape, a − b: PoolFormer's pool(x) − x), ``average``, ``maximum`` and ``minimum`` (equal shapes, value by value),
+``concat`` (equal H×W, stacked along the depth) and ``multiply`` (equal shapes, or a 1×1×D gate broadcast over an
+H×W×D volume).
 
 No parameters and no MACs (a multiply's H·W·D products count 0, like an add's sums); the receptive field
 follows the input that sees the most. A mismatch is an error finding (CC105, CC106, CC110), not a validation
-error: the analysis reports what a framework would build. Keras: ``Add``, ``Subtract``, ``Concatenate`` (axis
-−1), ``Multiply``, and InceptionResNetV2's ``CustomScaleLayer`` (x + s·r: a rescaling of r, then an add); tf.nn:
-``tf.add_n``, ``-``, ``tf.concat``, ``*``.
+error: the analysis reports what a framework would build. Keras: ``Add``, ``Subtract``, ``Average``,
+``Maximum``, ``Minimum``, ``Concatenate`` (axis −1), ``Multiply``, and InceptionResNetV2's ``CustomScaleLayer``
+(x + s·r: a rescaling of r, then an add); tf.nn: ``tf.add_n``, ``-``, ``(a + b)/n``, ``tf.maximum``,
+``tf.minimum``, ``tf.concat``, ``*``.
 """
 
 import math
@@ -15,12 +17,25 @@ from fractions import Fraction
 from typing import ClassVar, Literal
 
 from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, MergeMark, Traits, widest
-from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Source, Step, Tensor, Volume, short_json, volume_of
-from convcalc.layers.onnx import Constant, OnnxMapped, OnnxNode, channel_axis, written_number
+from convcalc.layers.keras import (
+    KerasLayer,
+    KerasOps,
+    Mapped,
+    Op,
+    Reader,
+    Source,
+    Step,
+    Tensor,
+    Volume,
+    short_json,
+    volume_of,
+)
+from convcalc.layers.onnx import Constant, OnnxMapped, OnnxNode, OnnxReader, channel_axis, written_number
 from convcalc.layers.preprocessing import rescaled
 from convcalc.layers.pytorch import TorchOps, TorchShape, TorchStep, chw
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
+from convcalc.pysource import literal
 
 MERGE_TRAITS = Traits(
     weighted=False,
@@ -31,8 +46,10 @@ MERGE_TRAITS = Traits(
     whole_input=False,
     pooling=False,
 )
-SUM_TRAITS = MERGE_TRAITS._replace(sums=True)
-"""add and subtract: a linear combination of their inputs, one stream."""
+ELEMENTWISE_TRAITS = MERGE_TRAITS._replace(equal_shapes=True)
+"""maximum and minimum: volumes of one shape, value by value."""
+SUM_TRAITS = ELEMENTWISE_TRAITS._replace(sums=True)
+"""add, subtract and average: a linear combination of their inputs, one stream."""
 
 
 def _merge_inputs(ops: KerasOps | TorchOps) -> tuple[list[str], bool]:
@@ -128,13 +145,20 @@ def _read_scaled_add(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([rescale, {"type": "add"}], sources[0].rank, reads=[[Source(1)], [Source(0), Step(0)]])
 
 
-class _Sum(_Merge):
-    """The family base of add and subtract: volumes of one shape, combined value by value (linear, one stream)."""
+class _Elementwise(_Merge):
+    """The family base of the merges of volumes of one shape, combined value by value (add, subtract, average,
+    maximum, minimum)."""
 
-    traits = SUM_TRAITS
+    traits = ELEMENTWISE_TRAITS
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
         return Computed(shape)  # mismatched shapes are CC105's
+
+
+class _Sum(_Elementwise):
+    """The family base of add, subtract and average: a linear combination of the inputs (one stream)."""
+
+    traits = SUM_TRAITS
 
 
 class Add(_Sum):
@@ -198,6 +222,112 @@ class Subtract(_Sum):
 
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
         return self._torch_merge(ops, "{0} - {1}", output)
+
+
+def _read_elementwise(kind: str) -> Reader:
+    """Keras's Average, Maximum and Minimum: the merge ``kind`` of every input."""
+
+    def reader(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+        return Mapped([{"type": kind}], max(source.rank for source in sources))
+
+    return reader
+
+
+def _read_onnx_elementwise(kind: str, verb: str) -> OnnxReader:
+    """ONNX's Mean, Max and Min of layer outputs: the merge ``kind``; of one input, nothing (it is that input)."""
+
+    def reader(node: OnnxNode) -> OnnxMapped:
+        sources = node.sources
+        if len(sources) != len(node.inputs):
+            raise node.refuse(f"{verb} a constant tensor: convcalc models the {kind} of layer outputs")
+        if len(sources) == 1:
+            return OnnxMapped([], sources[0].rank)
+        return OnnxMapped([{"type": kind}], max(s.rank for s in sources))
+
+    return reader
+
+
+class Average(_Sum):
+    """Averages two or more volumes of the same shape, value by value: (a + b + …)/n (Keras's Average; the mean
+    of an ensemble's branches). 0 params, 0 MACs, like an add; linear."""
+
+    type: Literal["average"]
+
+    kind_name = "average"
+    mark = "mean"
+    example = {"type": "average", "inputs": ["input", "input"]}
+    keras_readers = {"Average": _read_elementwise("average")}
+    onnx_readers = {"Mean": _read_onnx_elementwise("average", "averages")}
+    spelled_elsewhere = {"mean": '"type": "average"'}
+    # Keras sums the inputs in order, then divides by their number: the same float operations here
+    keras_ops = {"Average": KerasOp(lambda op, read, _: f"({' + '.join(read)}) / {literal(float(len(read)))}")}
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        return self._merge(ops, "Average", output)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        count = len(ops.sources)
+        return self._torch_merge(ops, f"({' + '.join(f'{{{i}}}' for i in range(count))}) / {count}", output)
+
+
+def _nested(function: str, read: Sequence[str]) -> str:
+    """``function(function(a, b), c)``: a pairwise function over every input in order, as Keras applies it."""
+    code = read[0]
+    for other in read[1:]:
+        code = f"{function}({code}, {other})"
+    return code
+
+
+class _Extremum(_Elementwise):
+    """The family base of maximum and minimum: per value, the largest (or smallest) of the inputs."""
+
+    function: ClassVar[str]
+    """The name of the pairwise function in tf and in torch (``maximum``, ``minimum``)."""
+    keras_layer: ClassVar[str]
+
+    def is_nonlinear(self) -> bool:
+        return True  # max(x, f(x)) is an activation (the funnel ReLU's)
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        return self._merge(ops, self.keras_layer, output)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        code = _nested(f"torch.{self.function}", [f"{{{i}}}" for i in range(len(ops.sources))])
+        return self._torch_merge(ops, code, output)
+
+
+class Maximum(_Extremum):
+    """The largest of two or more volumes of the same shape, value by value (Keras's Maximum, ``torch.maximum``:
+    the funnel ReLU's max(x, T(x)), a maxout over branches). 0 params, 0 MACs; nonlinear."""
+
+    type: Literal["maximum"]
+
+    kind_name = "maximum"
+    mark = "max"
+    function = "maximum"
+    keras_layer = "Maximum"
+    example = {"type": "maximum", "inputs": ["input", "input"]}
+    keras_readers = {"Maximum": _read_elementwise("maximum")}
+    onnx_readers = {"Max": _read_onnx_elementwise("maximum", "takes the maximum with")}
+    spelled_elsewhere = {"max": '"type": "maximum"'}
+    keras_ops = {"Maximum": KerasOp(lambda op, read, _: _nested("tf.maximum", read))}
+
+
+class Minimum(_Extremum):
+    """The smallest of two or more volumes of the same shape, value by value (Keras's Minimum,
+    ``torch.minimum``). 0 params, 0 MACs; nonlinear."""
+
+    type: Literal["minimum"]
+
+    kind_name = "minimum"
+    mark = "min"
+    function = "minimum"
+    keras_layer = "Minimum"
+    example = {"type": "minimum", "inputs": ["input", "input"]}
+    keras_readers = {"Minimum": _read_elementwise("minimum")}
+    onnx_readers = {"Min": _read_onnx_elementwise("minimum", "takes the minimum with")}
+    spelled_elsewhere = {"min": '"type": "minimum"'}
+    keras_ops = {"Minimum": KerasOp(lambda op, read, _: _nested("tf.minimum", read))}
 
 
 def _read_concat(layer: KerasLayer, sources: list[Tensor]) -> Mapped:

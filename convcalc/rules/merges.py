@@ -1,5 +1,5 @@
-"""Merges: CC105 (add or subtract of different shapes), CC106 (concat of different H×W), CC110 (multiply of shapes
-that do not broadcast), CC309 (misaligned fields)."""
+"""Merges: CC105 (add, subtract, average, maximum or minimum of different shapes), CC106 (concat of different
+H×W), CC110 (multiply of shapes that do not broadcast), CC309 (misaligned fields)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _merge_hits(
 
 
 def _add_message(net: NetworkFacts, layer: LayerFacts) -> str | None:
-    if not layer.traits.sums or any(s.empty for s in layer.input_shapes) or len(set(layer.input_shapes)) <= 1:
+    if not layer.traits.equal_shapes or any(s.empty for s in layer.input_shapes) or len(set(layer.input_shapes)) <= 1:
         return None
     return (
         f"{layer.type} needs equal shapes but gets {_shown(net, layer)}; change the stride or filters of the branch"
@@ -73,7 +73,7 @@ def _multiply_message(net: NetworkFacts, layer: LayerFacts) -> str | None:
     "CC105",
     "add-shapes-differ",
     Severity.ERROR,
-    summary="An add merges volumes whose shapes differ.",
+    summary="An add (or another merge value by value) merges volumes whose shapes differ.",
     bad={
         "input": [8, 8, 4],
         "layers": [
@@ -94,11 +94,13 @@ def _multiply_message(net: NetworkFacts, layer: LayerFacts) -> str | None:
 def add_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     """
     ## What it does
-    Checks that every input of an `add` (or of a `subtract`) has the same H×W×D.
+    Checks that every input of an `add` (or of a `subtract`, `average`, `maximum` or `minimum`) has the same
+    H×W×D.
 
     ## Why is this bad
     A residual connection adds values position by position and channel by channel (a subtract takes them
-    away so); TensorFlow fails at build time ("Inputs have incompatible shapes"). Usually one branch downsamples
+    away so, an average or a maximum combines them so); TensorFlow fails at build time ("Inputs have
+    incompatible shapes"). Usually one branch downsamples
     (stride 2) or widens (more filters) and the shortcut does not.
 
     ## Use instead

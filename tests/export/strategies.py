@@ -4,12 +4,12 @@ Every layer kind appears (conv with groups, dilation and without bias; depthwise
 max/avg/l2 pools (ceil_mode and adaptive too) and global pools; fc/dense, batchnorm, dropout, zero_padding,
 activations, relu, flatten, reflection and replication padding; upsample, cropping, split, channel_shuffle;
 layer_norm, group_norm, scale, rescaling, normalization; sometimes frozen with "trainable": false) and branches
-that merge again through add, concat and multiply (equal shapes, or a squeeze-and-excite gate), with every way
-of writing a setting (int or [h, w]; padding as int, pair, "same" or "valid"; pool stride given or defaulted), on
-non-square inputs of at most 16×16×4. Shapes are tracked here with the textbook formulas, independently of
-convcalc.analysis, so that every layer has an output; with ``fit_exactly`` every stride divides (no CC101).
-Depthwise and separable convs get equal strides on both axes: TensorFlow cannot build them otherwise (see
-``DEPTHWISE``).
+that merge again through add, subtract, average, maximum, minimum, concat and multiply (equal shapes, or a
+squeeze-and-excite gate), with every way of writing a setting (int or [h, w]; padding as int, pair, "same" or
+"valid"; pool stride given or defaulted), on non-square inputs of at most 16×16×4. Shapes are tracked here with
+the textbook formulas, independently of convcalc.analysis, so that every layer has an output; with
+``fit_exactly`` every stride divides (no CC101). Depthwise and separable convs get equal strides on both axes:
+TensorFlow cannot build them otherwise (see ``DEPTHWISE``).
 """
 
 from __future__ import annotations
@@ -486,9 +486,9 @@ def _shape_keeping_layer(draw: st.DrawFn, shape: Shape, keep_depth: bool) -> dic
 
 @st.composite
 def _branch_block(draw: st.DrawFn, spec: _Spec) -> None:
-    """Branches from the current tensor that meet again in an add, a subtract (two; same shape), a concat (same
-    H×W) or a multiply."""
-    merge = draw(st.sampled_from(["add", "subtract", "concat", "multiply"]))
+    """Branches from the current tensor that meet again in an add, a subtract (two; same shape), an average, a
+    maximum or a minimum (same shape), a concat (same H×W) or a multiply."""
+    merge = draw(st.sampled_from(["add", "subtract", "average", "maximum", "minimum", "concat", "multiply"]))
     source_shape = spec.shape
     source = spec.name_last()
     ends = []

@@ -14,7 +14,7 @@ from convcalc.analysis import NetworkFacts, analyze
 from convcalc.checking import check_loaded
 from convcalc.loading import LoadedSpec, SourceMap, SpecError, validate
 from tests import optional
-from tests.helpers import exported_by_pytorch
+from tests.helpers import exported_by_pytorch, pooled_then
 
 
 def analysed(spec: dict[str, Any]) -> NetworkFacts:
@@ -102,33 +102,13 @@ def test_the_keras_import_reads_subtract_in_its_order() -> None:
     keras.backend.clear_session()
 
 
-def _sub_model(tmp_path: Path, second: str) -> str:
-    optional.onnx()
-    from onnx import TensorProto, helper
-
-    nodes = [
-        helper.make_node("AveragePool", ["x"], ["p"], name="pool", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
-        helper.make_node("Sub", ["p", second], ["y"], name="mixer"),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6, 6])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        [helper.make_tensor("c", TensorProto.FLOAT, [4, 1, 1], [1.0, 2.0, 3.0, 4.0])],
-    )
-    path = tmp_path / "sub.onnx"
-    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
-    return str(path)
-
-
 def test_onnx_sub_of_two_layer_outputs(tmp_path: Path) -> None:
     from convcalc.importers.onnx import read_onnx_file
 
-    spec = read_onnx_file(_sub_model(tmp_path, "x")).spec
+    spec = read_onnx_file(pooled_then(tmp_path, "Sub", ["x"], "mixer")).spec
     assert spec["layers"][-1] == {"type": "subtract", "inputs": ["pool", "input"], "name": "mixer"}
     with pytest.raises(SpecError, match="node 'mixer' \\(Sub\\): subtracts a constant tensor"):
-        read_onnx_file(_sub_model(tmp_path, "c"))
+        read_onnx_file(pooled_then(tmp_path, "Sub", ["c"], "mixer"))
 
 
 POOLFORMER = """
