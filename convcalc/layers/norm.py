@@ -29,6 +29,8 @@ PARAMS_CONVENTION = "Keras' count: batchnorm has 4·D params (γ, β trainable; 
 """How the table and ``total_params`` count normalisation statistics (the JSON's ``params_convention``)."""
 
 BATCHNORM_EPSILON = 1e-3
+VOLUME_AXES = (1, 2, 3)
+"""Keras's ``axis`` of a layer normalisation over H, W and D (NHWC's last three)."""
 BATCHNORM_MOMENTUM = 0.99
 """Keras's BatchNormalization defaults, written out so that the tf.nn code uses the same numbers."""
 NORM_EPSILON = 1e-3
@@ -56,9 +58,10 @@ _TFNN_LAYER_NORM = f'''
 LAYER_NORM_EPSILON = {NORM_EPSILON!r}  # Keras's default
 
 
-def layer_norm(x, beta, gamma) -> tf.Tensor:
-    """Keras's LayerNormalization over the depth: each position's D values to mean 0 and variance 1."""
-    mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+def layer_norm(x, beta, gamma, axes=(-1,)) -> tf.Tensor:
+    """Keras's LayerNormalization over the depth (each position's D values) or over H, W and D (axes (1, 2, 3):
+    all of an example's values) to mean 0 and variance 1."""
+    mean, variance = tf.nn.moments(x, axes=list(axes), keepdims=True)
     return tf.nn.batch_normalization(x, mean, variance, beta, gamma, LAYER_NORM_EPSILON)
 '''
 
@@ -134,7 +137,9 @@ def _tf_batch_norm(op: Op, read: list[str], padding: str) -> str:
 
 
 def _tf_layer_norm(op: Op, read: list[str], padding: str) -> str:
-    return f"layer_norm({read[0]}, {', '.join(_gamma_beta(op))})"
+    axes = op.kwargs.get("axis")
+    over = "" if axes is None else f", axes={literal(axes)}"
+    return f"layer_norm({read[0]}, {', '.join(_gamma_beta(op))}{over})"
 
 
 def _tf_group_norm(op: Op, read: list[str], padding: str) -> str:
@@ -142,13 +147,15 @@ def _tf_group_norm(op: Op, read: list[str], padding: str) -> str:
 
 
 def _affine_variables(op: Op, shape: Shape) -> list[str]:
-    """γ (ones) and β (zeros), each when the op learns it."""
-    name, depth = identifier(op.name), shape.depth
+    """γ (ones) and β (zeros), each when the op learns it: per channel, or per value of an H×W×D volume when the
+    op normalises over all three axes."""
+    name = identifier(op.name)
+    size = f"{shape.height}, {shape.width}, {shape.depth}" if op.kwargs.get("axis") == VOLUME_AXES else shape.depth
     lines = []
     if op.flag("scale", True):
-        lines.append(variable(name, "gamma", f"tf.ones([{depth}])"))
+        lines.append(variable(name, "gamma", f"tf.ones([{size}])"))
     if op.flag("center", True):
-        lines.append(variable(name, "beta", f"tf.zeros([{depth}])"))
+        lines.append(variable(name, "beta", f"tf.zeros([{size}])"))
     return lines
 
 
@@ -210,16 +217,22 @@ def _read_onnx_batchnorm(node: OnnxNode) -> OnnxMapped:
 
 def _read_onnx_layer_norm(node: OnnxNode) -> OnnxMapped:
     """LayerNormalization over the last axis of a channels-last volume (PyTorch's LayerNorm(C) between
-    Transposes, ConvNeXt's LayerNorm2d) or of an (N, n) vector: γ (and β, when there) per channel."""
+    Transposes, ConvNeXt's LayerNorm2d) or of an (N, n) vector: γ (and β, when there) per channel; or from axis 1
+    of an (N, C, H, W) volume (PyTorch's LayerNorm([C, H, W]), a WGAN-GP critic's): γ and β per value."""
     source = node.source()
     axis = node.integer("axis", -1)
-    if axis not in (-1, source.rank - 1) or not (source.layout == CHANNELS_LAST or source.rank == 2):
+    body: dict[str, object] = {"type": "layer_norm"}
+    if axis in (1, -3) and source.rank == 4 and not source.layout:
+        node.weight(1, "scale", 3)
+        body["over"] = "volume"
+    elif axis not in (-1, source.rank - 1) or not (source.layout == CHANNELS_LAST or source.rank == 2):
         raise node.refuse(
             f"normalises from axis {axis} of a rank-{source.rank} tensor: convcalc's layer_norm is over the channels"
-            " (the last axis after a Transpose to channels last, or of a vector)"
+            " (the last axis after a Transpose to channels last, or of a vector) or over C, H and W (from axis 1 of"
+            " an NCHW volume)"
         )
-    node.weight(1, "scale", 1)
-    body: dict[str, object] = {"type": "layer_norm"}
+    else:
+        node.weight(1, "scale", 1)
     if not node.is_stored(2):
         body["center"] = False
     return keep_layout(node, [body], weights=(1, 2))
@@ -301,10 +314,17 @@ def _written_identity(item: Constant | None, value: float) -> bool:
 
 
 def _read_layer_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
-    layer.last_axis(sources[0], "axis")
+    """LayerNormalization over the depth (axis −1), or over H, W and D of a volume (axis [1, 2, 3])."""
+    body: dict[str, object] = {"type": "layer_norm"}
+    axis = layer.config.get("axis", -1)
+    rank = sources[0].rank
+    if rank == 4 and isinstance(axis, list) and len(axis) == 3 and {a % 4 for a in axis if type(a) is int} == {1, 2, 3}:
+        body["over"] = "volume"
+    else:
+        layer.last_axis(sources[0], "axis")
     if layer.config.get("rms_scaling"):
         raise layer.refuse("RMS scaling (rms_scaling=true) is a normalisation convcalc does not model", "rms_scaling")
-    return Mapped([_flags(layer, {"type": "layer_norm"})], sources[0].rank)
+    return Mapped([_flags(layer, body)], rank)
 
 
 def _read_group_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
@@ -457,13 +477,20 @@ class BatchNorm(_Affine):
 
 class LayerNorm(_Affine):
     """Layer normalisation over the depth: each position's D values to mean 0 and variance 1 by their own
-    statistics, then γ·x̂ + β: 2·D trainable parameters (γ as weights, β as biases), no statistics kept.
+    statistics, then γ·x̂ + β: 2·D trainable parameters (γ as weights, β as biases), no statistics kept. Over the
+    volume: all H·W·D values of an example so, with γ and β per value: 2·H·W·D.
 
-    Keras ``LayerNormalization(axis=-1)``; PyTorch's ``LayerNorm(C)`` on a channels-last volume (ConvNeXt).
-    Nonlinear: it divides by the input's own spread.
+    Keras ``LayerNormalization(axis=-1)``; PyTorch's ``LayerNorm(C)`` on a channels-last volume (ConvNeXt). Over
+    the volume: Keras ``LayerNormalization(axis=[1, 2, 3])``, PyTorch's ``LayerNorm([C, H, W])`` (a WGAN-GP critic's,
+    where a batchnorm would break the gradient penalty). Nonlinear: it divides by the input's own spread.
     """
 
     type: Literal["layer_norm"]
+    over: Literal["depth", "volume"] = Field(
+        default="depth",
+        description="depth: each position's D values, γ and β per channel; volume: all H·W·D values of an example,"
+        " γ and β per value.",
+    )
 
     kind_name = "layer_norm"
     example = {"type": "layer_norm"}
@@ -477,25 +504,35 @@ class LayerNorm(_Affine):
     torch_helpers = {"ChannelLayerNorm": CHANNEL_LAYER_NORM_SOURCE}
 
     def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        if self.over == "volume":
+            values = shape.height * shape.width * shape.depth
+            return Computed(shape, weights=values if self.scale else 0, biases=values if self.center else 0)
         return self.affine(shape)
 
     def is_nonlinear(self) -> bool:
         return True
 
     def notation(self, window: Window | None) -> str:
-        return f"{self.affine_notation()} over D"
+        return f"{self.affine_notation()} over {'D' if self.over == 'depth' else 'H×W×D'}"
 
     def caption(self) -> str:
         return "ln"
 
+    def _over_volume(self, shape: tuple[int, ...]) -> bool:
+        return self.over == "volume" and len(shape) == 3  # over a flat vector the two are one
+
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
-        return ops.add("LayerNormalization", ops.base, ops.shape, epsilon=NORM_EPSILON, **self.affine_args())
+        axis: dict[str, ArgValue] = {"axis": VOLUME_AXES} if self._over_volume(ops.shape) else {}
+        return ops.add("LayerNormalization", ops.base, ops.shape, epsilon=NORM_EPSILON, **axis, **self.affine_args())
 
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
         if self.center and not self.scale:
             raise TorchRefusal("β without γ: PyTorch's LayerNorm has a bias only with elementwise_affine")
         flags = "" if self.scale else ", elementwise_affine=False"
         flags += "" if self.center or not self.scale else ", bias=False"
+        if self._over_volume(ops.shape):  # NCHW's last three axes: PyTorch's own LayerNorm([C, H, W])
+            constructor = f"nn.LayerNorm({literal(list(ops.shape))}, eps={NORM_EPSILON!r}{flags})"
+            return ops.module(ops.base, constructor, ops.shape, weights=(ops.shape,) if self.scale else ())
         return ops.module(ops.base, f"ChannelLayerNorm({ops.channels()}, eps={NORM_EPSILON!r}{flags})", ops.shape)
 
 

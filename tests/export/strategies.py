@@ -337,8 +337,8 @@ def random_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, 
 
 @st.composite
 def _per_channel_layer(draw: st.DrawFn, depth: int, kind: str) -> dict[str, Any]:
-    """A layer_norm, group_norm (groups dividing D), scale, rescaling, normalization or prelu on a depth of
-    ``depth``."""
+    """A layer_norm (over the depth or the volume), group_norm (groups dividing D), scale, rescaling,
+    normalization or prelu on a depth of ``depth``."""
     layer: dict[str, Any] = {"type": kind}
     if kind in ("layer_norm", "group_norm"):
         for key in ("center", "scale"):
@@ -346,6 +346,8 @@ def _per_channel_layer(draw: st.DrawFn, depth: int, kind: str) -> dict[str, Any]
                 layer[key] = draw(st.booleans())
         if kind == "group_norm":
             layer["groups"] = draw(st.sampled_from([g for g in range(1, depth + 1) if depth % g == 0]))
+        elif draw(st.booleans()):
+            layer["over"] = draw(st.sampled_from(["depth", "volume"]))
     elif kind == "scale":
         if draw(st.booleans()):
             layer["init"] = draw(st.sampled_from([1e-6, 0.5, 1]))

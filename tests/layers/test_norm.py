@@ -306,7 +306,7 @@ def math_prod(shape: Any) -> int:
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda layers: layers.LayerNormalization(axis=[1, 2, 3]), "axis"),
+        (lambda layers: layers.LayerNormalization(axis=[1, 2]), "axis"),  # over H and W, not D
         (lambda layers: layers.LayerNormalization(rms_scaling=True), "rms_scaling"),
         (lambda layers: layers.Normalization(invert=True, mean=0.0, variance=1.0), "invert"),
     ],
