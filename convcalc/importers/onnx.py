@@ -831,9 +831,13 @@ def _recorded_arguments(raw: Any) -> tuple[str, ...] | None:
 
 def _names_only_its_data(raw: Any, data_inputs: int) -> bool:
     """Whether the recorded call names as many tensors (``%…``) as the node has data inputs, and so none of its
-    stored inputs: those are numbers or stand-ins the exporter wrote (see ``OnnxNode.written``)."""
+    stored inputs: those are numbers or stand-ins the exporter wrote (see ``OnnxNode.written``). A number that
+    torch.export made a tensor (``%scalar_tensor_default``, aten.scalar_tensor of a Python number: ``x / 2``) is
+    such a number, not a tensor of the model."""
     call = _recorded_call(raw)
-    return call is not None and data_inputs > 0 and len(_REFERENCE.findall(call)) == data_inputs
+    if call is None or data_inputs == 0:
+        return False
+    return sum(not name.startswith("%scalar_tensor") for name in _REFERENCE.findall(call)) == data_inputs
 
 
 def _computed_in_forward(raw: Any, node: OnnxNode, positions: tuple[int, ...]) -> str | None:

@@ -31,7 +31,8 @@ from convcalc.layers.volume import Padding, Shape, Window
 FieldPair = tuple[ar.ReceptiveField, ar.ReceptiveField]
 """The receptive field along rows and along columns."""
 MergeMark = Literal["plus", "minus", "times", "stack", "mean", "max", "min"]
-"""The sign the diagram draws in a merge circle: ⊕ add, ⊖ subtract, ⊗ multiply, ‖ concat."""
+"""The sign the diagram draws in a merge circle: ⊕ add, ⊖ subtract, ⊗ multiply, ‖ concat, ÷ average, ∧ maximum,
+∨ minimum."""
 
 Drawing = Literal["volume", "bar", "merge", "inside", "prefix"]
 """How the diagram draws a kind: its own box, a flat bar (fc, flatten, global pooling), a merge circle, inside

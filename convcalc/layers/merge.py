@@ -47,7 +47,7 @@ MERGE_TRAITS = Traits(
     pooling=False,
 )
 ELEMENTWISE_TRAITS = MERGE_TRAITS._replace(equal_shapes=True)
-"""maximum and minimum: volumes of one shape, value by value."""
+"""Volumes of one shape, value by value (maximum and minimum; the sums below too)."""
 SUM_TRAITS = ELEMENTWISE_TRAITS._replace(sums=True)
 """add, subtract and average: a linear combination of their inputs, one stream."""
 
@@ -233,15 +233,21 @@ def _read_elementwise(kind: str) -> Reader:
     return reader
 
 
-def _read_onnx_elementwise(kind: str, verb: str) -> OnnxReader:
-    """ONNX's Mean, Max and Min of layer outputs: the merge ``kind``; of one input, nothing (it is that input)."""
+def _read_onnx_elementwise(kind: str) -> OnnxReader:
+    """ONNX's Mean, Max and Min of layer outputs of one shape: the merge ``kind``; of one input, nothing (it is
+    that input). Inputs that broadcast (a gate, a flat vector against a volume: ONNX lines up the last axes, W
+    not C) are refused, where shape inference shows them."""
 
     def reader(node: OnnxNode) -> OnnxMapped:
         sources = node.sources
         if len(sources) != len(node.inputs):
-            raise node.refuse(f"{verb} a constant tensor: convcalc models the {kind} of layer outputs")
+            raise node.refuse(f"reads a constant tensor: convcalc's {kind} takes layer outputs")
         if len(sources) == 1:
             return OnnxMapped([], sources[0].rank)
+        shapes = node.input_shapes
+        if len({tuple(s) for s in shapes if s is not None}) > 1:
+            shown = ", ".join(str(list(s)) if s is not None else "unknown" for s in shapes)
+            raise node.refuse(f"reads tensors of shapes {shown}: convcalc's {kind} takes layer outputs of one shape")
         return OnnxMapped([{"type": kind}], max(s.rank for s in sources))
 
     return reader
@@ -257,7 +263,7 @@ class Average(_Sum):
     mark = "mean"
     example = {"type": "average", "inputs": ["input", "input"]}
     keras_readers = {"Average": _read_elementwise("average")}
-    onnx_readers = {"Mean": _read_onnx_elementwise("average", "averages")}
+    onnx_readers = {"Mean": _read_onnx_elementwise("average")}
     spelled_elsewhere = {"mean": '"type": "average"'}
     # Keras sums the inputs in order, then divides by their number: the same float operations here
     keras_ops = {"Average": KerasOp(lambda op, read, _: f"({' + '.join(read)}) / {literal(float(len(read)))}")}
@@ -308,7 +314,7 @@ class Maximum(_Extremum):
     keras_layer = "Maximum"
     example = {"type": "maximum", "inputs": ["input", "input"]}
     keras_readers = {"Maximum": _read_elementwise("maximum")}
-    onnx_readers = {"Max": _read_onnx_elementwise("maximum", "takes the maximum with")}
+    onnx_readers = {"Max": _read_onnx_elementwise("maximum")}
     spelled_elsewhere = {"max": '"type": "maximum"'}
     keras_ops = {"Maximum": KerasOp(lambda op, read, _: _nested("tf.maximum", read))}
 
@@ -325,7 +331,7 @@ class Minimum(_Extremum):
     keras_layer = "Minimum"
     example = {"type": "minimum", "inputs": ["input", "input"]}
     keras_readers = {"Minimum": _read_elementwise("minimum")}
-    onnx_readers = {"Min": _read_onnx_elementwise("minimum", "takes the minimum with")}
+    onnx_readers = {"Min": _read_onnx_elementwise("minimum")}
     spelled_elsewhere = {"min": '"type": "minimum"'}
     keras_ops = {"Minimum": KerasOp(lambda op, read, _: _nested("tf.minimum", read))}
 

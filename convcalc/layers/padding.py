@@ -139,7 +139,7 @@ def _read_onnx_pad(node: OnnxNode) -> OnnxMapped:
         value = (node.values(2, "constant value") or (0.0,))[0]
         if len(node.inputs) > 3 and node.inputs[3] is not None:
             raise node.refuse("pads only some axes (the axes input): convcalc reads pads of all four")
-    if value != 0:
+    if value != 0 and mode == "constant":  # the other modes do not read the value
         raise node.refuse(f"pads with the value {value}: convcalc's zero_padding pads with zeros")
     sides = pad_sides(pads)
     if sides is None:
@@ -256,7 +256,8 @@ class ReflectionPadding2D(layers.Layer):
     def compute_output_shape(self, input_shape):
         (top, bottom), (left, right) = self.padding
         batch, height, width, depth = input_shape
-        return (batch, height + top + bottom, width + left + right, depth)
+        height = None if height is None else height + top + bottom
+        return (batch, height, None if width is None else width + left + right, depth)
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding}
@@ -328,7 +329,8 @@ class ReplicationPadding2D(layers.Layer):
     def compute_output_shape(self, input_shape):
         (top, bottom), (left, right) = self.padding
         batch, height, width, depth = input_shape
-        return (batch, height + top + bottom, width + left + right, depth)
+        height = None if height is None else height + top + bottom
+        return (batch, height, None if width is None else width + left + right, depth)
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding}

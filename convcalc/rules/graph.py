@@ -98,10 +98,12 @@ def kind_of(layer: LayerFacts) -> str | None:
 
 
 def is_nonlinear(layer: LayerFacts) -> bool:
-    """ReLU, any ``activation``, max and L2 pools, global max pooling (as each kind declares).
+    """ReLU, any ``activation``, max and L2 pools, global max pooling, a normalisation by the input's own spread,
+    and the merges that are no linear combination of their inputs, a product or the largest or smallest (as each
+    kind declares).
 
-    Avg pooling, normalisation (an affine map once trained), dropout, zero padding, flatten and the merges
-    are linear; so is every layer with weights.
+    Avg pooling, an affine normalisation (once trained), dropout, zero padding, flatten, the sums and stacking are
+    linear; so is every layer with weights.
     """
     return layer.spec.is_nonlinear()
 

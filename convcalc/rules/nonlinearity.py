@@ -91,8 +91,8 @@ _BLOCK = 64
 class _Branches:
     """What reads a layer's output through single-input layers without weights (an affine normalisation, dropout,
     padding): a live activation or nonlinear normalisation (a pre-activation or pre-norm branch) or product (a
-    squeeze-and-excite gate), or an ``add`` or ``subtract`` (a residual sum). Each answer is worked out when first
-    asked, from the readers, which are gathered once."""
+    squeeze-and-excite gate), or an ``add``, ``subtract`` or ``average`` (a residual sum). Each answer is worked
+    out when first asked, from the readers, which are gathered once."""
 
     def __init__(self, net: NetworkFacts) -> None:
         self._net = net
@@ -420,37 +420,37 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     """
     ## What it does
     For each layer with weights (every conv and fc layer), follows its inputs back through linear layers — affine
-    normalisation, dropout, zero padding, flatten, avg pooling, and `add`/`subtract`/`concat`, which follow every
-    input — and flags it when another layer with weights is reached before a nonlinearity: a ReLU, any `activation`
-    (relu6, gelu, softmax…), a max or L2 pool, global max pooling, a `multiply` (a product of two branches:
-    squeeze-and-excite). Upsampling, `split`, `channel_shuffle` and `cropping` are linear. Three designs are exempt:
-    a factorised conv (a per-channel F×F conv feeding a 1×1 conv: a separable conv written out; any conv feeding a
-    conv that starts with a per-channel F×F: ConvNeXt's projection feeding the next block's 7×7 per-channel conv,
-    Xception's shortcut feeding a separable conv), a linear bottleneck (a 1×1 projection that does not widen feeding
-    a 1×1 expansion, through a residual add or not: MobileNetV2/V3, MNASNet, EfficientNet; or feeding a wider F×F
-    conv when an add reads the projection, the narrow residual stream: EfficientNetV2's Fused-MBConv; and in a
-    network where most `add` layers feed no activation, so its sums are linear by design, any 1×1 writing into a sum
-    that a 1×1 reads without narrowing it: GhostNet's projection shortcut, FBNet's expansion-1 block, RepGhostNet's
-    re-parameterisable branches), and a learned upsampling on either side (a strided transposed conv; a sub-pixel
-    conv, one a depth_to_space reads: ESPCN, EDSR). A narrow branch of a re-parameterised block (a 1×1 added to a
-    3×3 of the same input, in one add or a chain of them: RepVGG, RepViT, MobileOne) is judged as the wider conv it
-    folds into. A partial conv (a conv on some channels of a split, concatenated with the rest untouched:
-    FasterNet's PConv, InceptionNeXt's token mixer) then a 1×1 is a T-shaped conv, factorised by design, and a path
-    through its untouched channels passes the partial conv, which stands between the two. A 1×1 conv that computes
-    the network's scores (only sums, upsampling and other linear layers without weights follow it) from a feature
-    map the network also reads on is a linear readout of that map (LRASPP's low-level classifier on a MobileNetV3
-    linear bottleneck); heads that are all a map's readers (an RPN's class and box 1×1s on a 3×3 that lost its ReLU)
-    are judged as ever. A conv with one group per channel is a per-channel conv too; a per-channel 1×1 reaches
-    across no pixels and is not exempt. And a layer does not collapse where a live activation, a normalisation that
-    divides by its input's own spread (`layer_norm`, `group_norm`, `local_response_norm`) or a `multiply` reads what
-    flows between the two, directly or through an affine normalisation, dropout or padding: a ReLU reads what it
-    computes (Xception's sum feeds both the next block's ReLU and its shortcut conv), a pre-norm block's norm reads
-    the residual stream it adds to (PoolFormer, a MetaFormer: the stream between two downsampling convs is linear by
-    design, every block reading it through a GroupNorm), or a gate multiplies it (squeeze-and-excite on a conv
-    without an activation: SE-ResNeXt's last conv, its squeeze path linear on its own; so a ReLU lost right before a
-    squeeze-and-excite block goes unreported, as that design looks the same). A max pool beside the convs does not
-    count (Inception's pool branch). A sum that reaches a ReLU only through a later add (a ResNet that lost its ReLU
-    after the add) still collapses.
+    normalisation, dropout, zero padding, flatten, avg pooling, and `add`/`subtract`/`average`/`concat`, which follow
+    every input — and flags it when another layer with weights is reached before a nonlinearity: a ReLU, any
+    `activation` (relu6, gelu, softmax…), a max or L2 pool, global max pooling, a `multiply` (a product of two branches:
+    squeeze-and-excite), a `maximum` or `minimum` (the funnel ReLU's max(x, T(x))). Upsampling, `split`,
+    `channel_shuffle` and `cropping` are linear. Three designs are exempt: a factorised conv (a per-channel F×F conv
+    feeding a 1×1 conv: a separable conv written out; any conv feeding a conv that starts with a per-channel F×F:
+    ConvNeXt's projection feeding the next block's 7×7 per-channel conv, Xception's shortcut feeding a separable conv),
+    a linear bottleneck (a 1×1 projection that does not widen feeding a 1×1 expansion, through a residual add or not:
+    MobileNetV2/V3, MNASNet, EfficientNet; or feeding a wider F×F conv when an add reads the projection, the narrow
+    residual stream: EfficientNetV2's Fused-MBConv; and in a network where most `add` layers feed no activation, so its
+    sums are linear by design, any 1×1 writing into a sum that a 1×1 reads without narrowing it: GhostNet's projection
+    shortcut, FBNet's expansion-1 block, RepGhostNet's re-parameterisable branches), and a learned upsampling on either
+    side (a strided transposed conv; a sub-pixel conv, one a depth_to_space reads: ESPCN, EDSR). A narrow branch of a
+    re-parameterised block (a 1×1 added to a 3×3 of the same input, in one add or a chain of them: RepVGG, RepViT,
+    MobileOne) is judged as the wider conv it folds into. A partial conv (a conv on some channels of a split,
+    concatenated with the rest untouched: FasterNet's PConv, InceptionNeXt's token mixer) then a 1×1 is a T-shaped conv,
+    factorised by design, and a path through its untouched channels passes the partial conv, which stands between the
+    two. A 1×1 conv that computes the network's scores (only sums, upsampling and other linear layers without weights
+    follow it) from a feature map the network also reads on is a linear readout of that map (LRASPP's low-level
+    classifier on a MobileNetV3 linear bottleneck); heads that are all a map's readers (an RPN's class and box 1×1s on a
+    3×3 that lost its ReLU) are judged as ever. A conv with one group per channel is a per-channel conv too; a
+    per-channel 1×1 reaches across no pixels and is not exempt. And a layer does not collapse where a live activation, a
+    normalisation that divides by its input's own spread (`layer_norm`, `group_norm`, `local_response_norm`) or a
+    `multiply`, `maximum` or `minimum` reads what flows between the two, directly or through an affine normalisation,
+    dropout or padding: a ReLU reads what it computes (Xception's sum feeds both the next block's ReLU and its shortcut
+    conv), a pre-norm block's norm reads the residual stream it adds to (PoolFormer, a MetaFormer: the stream between
+    two downsampling convs is linear by design, every block reading it through a GroupNorm), or a gate multiplies it
+    (squeeze-and-excite on a conv without an activation: SE-ResNeXt's last conv, its squeeze path linear on its own; so
+    a ReLU lost right before a squeeze-and-excite block goes unreported, as that design looks the same). A max pool
+    beside the convs does not count (Inception's pool branch). A sum that reaches a ReLU only through a later add (a
+    ResNet that lost its ReLU after the add) still collapses.
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,

@@ -165,9 +165,12 @@ def test_onnx_pad_by_reflection_or_the_edge(tmp_path: Path, mode: str, kind: str
 
     from convcalc.importers.onnx import read_onnx_file
 
-    def model(pads: list[int], mode: str) -> str:
-        nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], name="pad", mode=mode)]
-        inits = [helper.make_tensor("pads", TensorProto.INT64, [8], pads)]
+    def model(pads: list[int], mode: str, value: float = 0.0) -> str:
+        nodes = [helper.make_node("Pad", ["x", "pads", "value"], ["y"], name="pad", mode=mode)]
+        inits = [
+            helper.make_tensor("pads", TensorProto.INT64, [8], pads),
+            helper.make_tensor("value", TensorProto.FLOAT, [], [value]),
+        ]
         graph = helper.make_graph(
             nodes,
             "g",
@@ -182,6 +185,9 @@ def test_onnx_pad_by_reflection_or_the_edge(tmp_path: Path, mode: str, kind: str
     pads = [0, 0, 1, 2, 0, 0, 3, 0]
     spec = read_onnx_file(model(pads, mode)).spec
     assert spec["layers"] == [{"type": kind, "padding": [[1, 3], [2, 0]], "name": "pad"}]
+    assert read_onnx_file(model(pads, mode, value=5.0)).spec == spec  # only mode constant reads the value
+    with pytest.raises(SpecError, match=r"node 'pad' \(Pad\): pads with the value 5\.0"):
+        read_onnx_file(model(pads, "constant", value=5.0))
     with pytest.raises(SpecError, match=f"node 'pad' \\(Pad\\): .* with negative pads .*: convcalc's {kind} pads"):
         read_onnx_file(model([0, 0, -1, 0, 0, 0, 0, 0], mode))
     with pytest.raises(SpecError, match="node 'pad' \\(Pad\\): mode 'wrap'"):
