@@ -299,6 +299,31 @@ def test_training_only_layers_import_as_what_inference_computes(keras: Any, tmp_
     ]  # fmt: skip
 
 
+def test_a_center_crop_is_the_crop_keras_computes(keras: Any, tmp_path: Path) -> None:
+    # Rows (H − h)//2 off the top, the rest off the bottom: 11 → 8 cuts 1 and 2; checked against Keras's output.
+    crop = keras.layers.CenterCrop(8, 6, name="center")
+    model = keras.Sequential([keras.Input((11, 10, 3)), crop, keras.layers.Conv2D(4, 3, name="conv")])
+    spec = assert_matches_keras(save(model, tmp_path))
+    assert spec["layers"][0] == {"type": "cropping", "crop": [[1, 2], [2, 2]], "name": "center"}
+    x = keras.random.uniform((1, 11, 10, 3))
+    assert keras.ops.all(crop(x) == x[:, 1:9, 2:8, :])
+    smaller = keras.Sequential([keras.Input((6, 10, 3)), keras.layers.CenterCrop(8, 6, name="grow")])
+    message = refused(saved_model(keras, tmp_path, lambda _: smaller))
+    assert "layer 'grow' (CenterCrop): height 8 of an input of height 6: Keras resizes a smaller input" in message
+
+
+def test_an_elu_layer_is_the_elu_of_alpha_1(keras: Any, tmp_path: Path) -> None:
+    model = keras.Sequential([keras.Input((4, 4, 2)), keras.layers.Conv2D(3, 3), keras.layers.ELU(name="elu")])
+    assert assert_matches_keras(save(model, tmp_path))["layers"][-1] == {
+        "type": "activation",
+        "kind": "elu",
+        "name": "elu",
+    }
+    other = keras.Sequential([keras.Input((4, 4, 2)), keras.layers.ELU(alpha=0.5, name="half")])
+    message = refused(saved_model(keras, tmp_path, lambda _: other))
+    assert "layer 'half' (ELU): alpha 0.5: convcalc's elu has α = 1" in message
+
+
 def test_flat_inputs_become_1x1xn(zoo: dict[str, Saved]) -> None:
     spec = assert_matches_keras(zoo["vectors"])
     assert spec["input"] == [1, 1, 20]
@@ -411,13 +436,13 @@ def test_unsupported_layers_are_named_with_what_is_supported(keras: Any, tmp_pat
     model = keras.Sequential(
         [
             keras.Input((8, 8, 3)),
-            layers.CenterCrop(6, 6, name="center"),
+            layers.UnitNormalization(name="unit"),
             layers.Conv2D(4, 3),
             layers.RandomCrop(2, 2),
         ]
     )
     message = refused(saved_model(keras, tmp_path, lambda _: model))
-    assert "layer 'center' (CenterCrop): convcalc cannot import CenterCrop layers" in message
+    assert "layer 'unit' (UnitNormalization): convcalc cannot import UnitNormalization layers" in message
     assert "(RandomCrop)" in message  # every unsupported layer is named, not just the first
     assert "convcalc imports these Keras layers: Activation, ActivityRegularization, AdaptiveAvera" in message
 

@@ -8,13 +8,13 @@ slopes). Keras: ``ReLU``, ``Activation`` (and ``LeakyReLU``, ``Softmax``, fused 
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BeforeValidator, Field, PlainValidator, WithJsonSchema
+from pydantic import BeforeValidator, Field, PlainValidator, ValidationInfo, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
 from convcalc.layers.base import Computed, PerPosition
-from convcalc.layers.fields import show_value
+from convcalc.layers.fields import Number, show_value
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
-from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader, channel_axis, keep_layout
+from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader, channel_axis, keep_layout, shortest_float
 from convcalc.layers.pytorch import TorchOps, TorchStep
 from convcalc.layers.tfnn import KerasOp, variable
 from convcalc.layers.volume import Shape, Window
@@ -136,6 +136,16 @@ def activation_layer(kind: str) -> dict[str, Any]:
     return {"type": "relu"} if kind == "relu" else {"type": "activation", "kind": kind}
 
 
+LEAKY_SLOPE = 0.2
+"""A leaky_relu's slope below 0 when the spec gives none: Keras's leaky_relu activation default."""
+
+
+def leaky_relu_layer(slope: float) -> dict[str, Any]:
+    """The spec layer of max(x, slope·x), the slope written only where it is not the default 0.2."""
+    layer = activation_layer("leaky_relu")
+    return layer if slope == LEAKY_SLOPE else {**layer, "slope": slope}
+
+
 def fused_activation(layer: KerasLayer) -> list[dict[str, Any]]:
     """A Keras layer's ``activation=`` argument as a spec layer of its own (none for linear)."""
     kind = activation_kind(layer, layer.config.get("activation", "linear"), "activation")
@@ -148,7 +158,17 @@ def _read_activation(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
 
 
 def _read_leaky_relu(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
-    return Mapped([activation_layer("leaky_relu")], sources[0].rank)
+    """Keras's LeakyReLU layer: its negative_slope (Keras 2's alpha), 0.3 by default, unlike the activation's."""
+    key = "negative_slope" if "negative_slope" in layer.config or "alpha" not in layer.config else "alpha"
+    return Mapped([leaky_relu_layer(layer.number(key, 0.3))], sources[0].rank)
+
+
+def _read_elu(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    """Keras's ELU layer: the elu activation when α = 1 (its default); another α is another function."""
+    alpha = layer.config.get("alpha", 1.0)
+    if alpha != 1:
+        raise layer.refuse(f"alpha {short_json(alpha)}: convcalc's elu has α = 1", "alpha")
+    return Mapped([activation_layer("elu")], sources[0].rank)
 
 
 def _read_softmax(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
@@ -164,7 +184,7 @@ def _read_relu(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     elif threshold == 0 and slope == 0 and max_value == 6:
         kind = "relu6"
     elif threshold == 0 and max_value is None and isinstance(slope, (int, float)) and slope > 0:
-        kind = "leaky_relu"  # max(x, αx) is a leaky ReLU whatever α; the spec's kind does not carry α
+        return Mapped([leaky_relu_layer(slope)], sources[0].rank)
     else:
         raise layer.refuse(
             f"ReLU with max_value={max_value}, negative_slope={slope}, threshold={threshold}: convcalc models"
@@ -187,6 +207,14 @@ def _read_onnx_activation(kind: str, **defaults: float | str) -> OnnxReader:
         return keep_layout(node, [activation_layer(kind)])
 
     return reader
+
+
+def _read_onnx_leaky_relu(node: OnnxNode) -> OnnxMapped:
+    """LeakyRelu: its alpha (0.01 by default, PyTorch's too) as the slope."""
+    alpha = node.attributes.get("alpha", 0.01)
+    if not isinstance(alpha, float) or not 0 <= alpha < float("inf"):
+        raise node.refuse(f"alpha={alpha!r}: convcalc's leaky_relu has a slope ≥ 0")
+    return keep_layout(node, [leaky_relu_layer(shortest_float(alpha))])
 
 
 def _read_onnx_hard_sigmoid(node: OnnxNode) -> OnnxMapped:
@@ -267,13 +295,23 @@ class Activation(PerPosition):
         BeforeValidator(_activation_kind),
         WithJsonSchema({"enum": [*ACTIVATIONS, *ACTIVATION_ALIASES]}),
     ] = Field(description="The function (silu is read as swish).")
+    slope: Number | None = Field(
+        default=None,
+        description="leaky_relu only: f(x) = slope·x below 0 (default 0.2, Keras's leaky_relu; PyTorch's LeakyReLU"
+        " defaults to 0.01, Keras's LeakyReLU layer to 0.3).",
+    )
 
     kind_name = "activation"
     example = {"type": "activation", "kind": "sigmoid"}
-    keras_readers = {"Activation": _read_activation, "LeakyReLU": _read_leaky_relu, "Softmax": _read_softmax}
+    keras_readers = {
+        "Activation": _read_activation,
+        "LeakyReLU": _read_leaky_relu,
+        "ELU": _read_elu,
+        "Softmax": _read_softmax,
+    }
     onnx_readers = {
         "Clip": _read_onnx_clip,
-        "LeakyRelu": _read_onnx_activation("leaky_relu"),
+        "LeakyRelu": _read_onnx_leaky_relu,
         "Sigmoid": _read_onnx_activation("sigmoid"),
         "Tanh": _read_onnx_activation("tanh"),
         "Softmax": _read_onnx_softmax("softmax"),
@@ -297,8 +335,23 @@ class Activation(PerPosition):
         if kind is not None and kind != "relu"
     }
     keras_ops = {
-        "Activation": KerasOp(lambda op, read, _: _TFNN_ACTIVATIONS[op.text("activation", "")].format(x=read[0]))
+        "Activation": KerasOp(lambda op, read, _: _TFNN_ACTIVATIONS[op.text("activation", "")].format(x=read[0])),
+        "LeakyReLU": KerasOp(
+            lambda op, read, _: f"tf.nn.leaky_relu({read[0]}, alpha={literal(op.number('negative_slope'))})"
+        ),
     }
+
+    @field_validator("slope")
+    @classmethod
+    def _slope_of_a_leaky_relu(cls, slope: float | None, info: ValidationInfo) -> float | None:
+        kind = info.data.get("kind")
+        if slope is not None and kind != "leaky_relu":
+            raise PydanticCustomError("slope", "slope is a leaky_relu's (this activation is {kind})", {"kind": kind})
+        if slope is not None and slope < 0:
+            raise PydanticCustomError(
+                "slope", "a leaky_relu's slope must be ≥ 0 (got {got}; Keras refuses a negative one)", {"got": slope}
+            )
+        return slope
 
     def is_nonlinear(self) -> bool:
         return True
@@ -307,6 +360,8 @@ class Activation(PerPosition):
         return self.kind
 
     def notation(self, window: Window | None) -> str:
+        if self.slope is not None:
+            return f"{self.kind} slope={self.slope:g}"
         return self.kind
 
     def caption(self) -> str:
@@ -315,9 +370,13 @@ class Activation(PerPosition):
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
         if self.kind == "relu":
             return ops.add("ReLU", ops.base, ops.shape)
+        if self.slope is not None:
+            return ops.add("LeakyReLU", ops.base, ops.shape, negative_slope=self.slope)
         return ops.add("Activation", ops.base, ops.shape, activation=self.kind)
 
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        if self.slope is not None:
+            return ops.module(ops.base, f"nn.LeakyReLU({literal(self.slope)})", ops.shape)
         return ops.module(ops.base, TORCH_ACTIVATIONS[self.kind], ops.shape)
 
 
@@ -387,11 +446,17 @@ TRAINING_ONLY = (
     "RandomGaussianBlur",
     "RandomPerspective",
     "RandomElasticTransform",
+    "RandAugment",
+    "AugMix",
+    "MixUp",
+    "CutMix",
     "GaussianNoise",
     "ActivityRegularization",
+    "Identity",
 )
 """Keras layers whose output outside training is their input, unchanged, with no weights: data augmentation,
-noise, and an activity penalty that only adds to the loss (each checked against Keras 3.15 with training=False).
+noise, an activity penalty that only adds to the loss (each checked against Keras 3.15 with training=False), and
+Identity, which is its input always.
 RandomCrop is not one (its declared shape is the crop's), nor are the deterministic CenterCrop, AutoContrast,
 Solarization and Equalization."""
 

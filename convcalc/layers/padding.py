@@ -39,6 +39,7 @@ from convcalc.layers.keras import (
     Reader,
     Tensor,
     compact,
+    short_json,
     volume_of,
 )
 from convcalc.layers.onnx import OnnxMapped, OnnxNode, pad_sides
@@ -396,6 +397,32 @@ def _read_cropping(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "cropping", "crop": layer.config.get("cropping", 0)}], 4)
 
 
+def _read_center_crop(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    """Keras's CenterCrop of an input at least as large as height×width: rows (H − height)//2 off the top and the
+    rest off the bottom, columns likewise. A smaller input it resizes instead (Keras's smart_resize), which is
+    refused, as is an input whose size the file does not record."""
+    layer.needs_volume(sources[0])
+    if layer.config.get("data_format") not in (None, "channels_last"):
+        raise layer.refuse("data_format channels_first: convcalc reads channels-last volumes", "data_format")
+    height, width = layer.config.get("height"), layer.config.get("width")
+    dims = layer.input_dims()
+    if type(height) is not int or type(width) is not int or min(height, width) < 1 or dims is None or len(dims) != 3:
+        raise layer.refuse(
+            f"height {short_json(height)}, width {short_json(width)} of an input of shape {short_json(dims)}:"
+            " convcalc reads a crop to positive sizes of an input whose size is recorded"
+        )
+    crop = []
+    for size, wanted, key in zip(dims[:2], (height, width), ("height", "width"), strict=True):
+        if size < wanted:
+            raise layer.refuse(
+                f"{key} {wanted} of an input of {key} {size}: Keras resizes a smaller input (smart_resize), which"
+                " convcalc does not model; it models the crop",
+                key,
+            )
+        crop.append([(size - wanted) // 2, size - wanted - (size - wanted) // 2])
+    return Mapped([{"type": "cropping", "crop": crop}], 4)
+
+
 class Cropping(LayerSpec):
     """Cuts rows and columns off the borders: H − top − bottom, W − left − right (nothing left: CC113)."""
 
@@ -406,7 +433,7 @@ class Cropping(LayerSpec):
     example = {"type": "cropping", "crop": 1}
     traits = PLUMBING_TRAITS
     drawing = "volume"
-    keras_readers = {"Cropping2D": _read_cropping}
+    keras_readers = {"Cropping2D": _read_cropping, "CenterCrop": _read_center_crop}
     spelled_elsewhere = {"cropping2d": '"type": "cropping"', "crop": '"type": "cropping"'}
     keras_ops = {"Cropping2D": KerasOp(_tf_crop, purpose="crop")}
 

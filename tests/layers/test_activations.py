@@ -1,10 +1,11 @@
 """The activations Keras 3 and PyTorch share beyond the usual ones: softsign, log_sigmoid, the three shrinks, and
-celu (α = 1: the elu). Each export computes Keras's function; the Keras import reads Keras's names; the ONNX import
-reads ONNX's ops and PyTorch's spellings of them."""
+celu (α = 1: the elu); a leaky_relu's slope. Each export computes Keras's function; the Keras import reads Keras's
+names; the ONNX import reads ONNX's ops and PyTorch's spellings of them."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -116,11 +117,12 @@ from convcalc.loading import SpecError
 from tests.helpers import exported_three_ways, imported_three_ways
 
 model = nn.Sequential(
-    nn.Conv2d(3, 4, 3), nn.Softsign(), nn.Conv2d(4, 4, 1), nn.LogSigmoid(), nn.CELU(), nn.Tanhshrink()
+    nn.Conv2d(3, 4, 3), nn.Softsign(), nn.Conv2d(4, 4, 1), nn.LogSigmoid(), nn.CELU(), nn.Tanhshrink(),
+    nn.LeakyReLU(), nn.LeakyReLU(0.1),
 ).eval()
 results = {}
 for exporter, spec, facts in imported_three_ways(model, torch.zeros(1, 3, 8, 8), sys.argv[1], "activations"):
-    results[exporter] = [layer.get("kind", layer["type"]) for layer in spec["layers"]]
+    results[exporter] = [layer.get("kind", layer["type"]) + str(layer.get("slope", "")) for layer in spec["layers"]]
 for exporter, path in exported_three_ways(nn.Sequential(nn.Hardshrink()).eval(), torch.zeros(1, 3, 8, 8),
                                           sys.argv[1], "hardshrink"):
     try:
@@ -137,6 +139,7 @@ def test_pytorch_s_activations_as_its_exporters_write_them(tmp_path: Path) -> No
     for exporter in ("default", "dynamo", "torchscript"):
         # Tanhshrink is written x − tanh(x): a tanh, then a subtract of the two.
         expected = ["conv", "softsign", "conv", "log_sigmoid", "elu", "tanh", "subtract"]
+        expected += ["leaky_relu0.01", "leaky_relu0.1"]  # PyTorch's default slope, and one given
         assert results[exporter] == expected, (exporter, results[exporter])
         # Hardshrink is a Where of comparisons: refused by name, never read as something else.
         assert "convcalc cannot model" in results[f"hardshrink {exporter}"], results
@@ -152,3 +155,85 @@ def test_a_file_s_own_node_named_like_a_fused_pattern_is_refused(tmp_path: Path,
     assert f"convcalc cannot model {op_type}" in text
     listed = text.split("convcalc imports these ONNX ops: ")[1]
     assert op_type not in listed.split(", ") and "Softsign" in listed.split(", ")
+
+
+# --- a leaky_relu's slope ------------------------------------------------------------------------------------
+
+
+def _leaky(slope: float | None) -> dict[str, Any]:
+    layer: dict[str, Any] = {"type": "activation", "kind": "leaky_relu", "name": "leaky"}
+    if slope is not None:
+        layer["slope"] = slope
+    return {"input": [3, 4, 2], "layers": [layer]}
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        ({"type": "activation", "kind": "relu6", "slope": 0.1}, "slope is a leaky_relu's (this activation is relu6)"),
+        ({"type": "activation", "kind": "leaky_relu", "slope": -0.1}, "a leaky_relu's slope must be ≥ 0"),
+        ({"type": "activation", "kind": "leaky_relu", "slope": "0.1"}, "must be a finite number"),
+    ],
+)
+def test_a_slope_belongs_to_a_leaky_relu_and_is_not_negative(layer: dict[str, Any], message: str) -> None:
+    with pytest.raises(SpecError, match=re.escape(f"layers[0].slope: {message}")):
+        analyze_spec({"input": [2, 2, 1], "layers": [layer]})
+
+
+def test_the_slope_shows_in_the_notation_and_changes_no_count() -> None:
+    given, default = analyze_spec(_leaky(0.1)).layers[0], analyze_spec(_leaky(None)).layers[0]
+    assert (given.spec.notation(None), default.spec.notation(None)) == ("leaky_relu slope=0.1", "leaky_relu")
+    assert given.params == default.params == 0
+
+
+@pytest.mark.tensorflow
+@pytest.mark.torch
+@pytest.mark.parametrize(("slope", "expected"), [(None, 0.2), (0.1, 0.1), (0.0, 0.0)])
+def test_every_export_computes_max_x_slope_x(slope: float | None, expected: float) -> None:
+    optional.keras()
+    torch = optional.torch()
+    import numpy as np
+
+    from convcalc.export.codegen import tfnn_source
+    from convcalc.export.keras_build import build_model
+    from convcalc.export.plan import plan_export
+    from convcalc.export.torch_plan import plan_torch
+    from convcalc.export.torch_verify import build_module
+    from tests.export.test_differential import load_module
+
+    x = np.random.default_rng(0).normal(size=(2, 3, 4, 2)).astype("float32")
+    reference = np.where(x > 0, x, np.float32(expected) * x)
+    facts = analyze_spec(_leaky(slope))
+    plan = plan_export(facts)
+    np.testing.assert_allclose(np.asarray(build_model(plan)(x)), reference, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(load_module(tfnn_source(plan), "generated_nn").Network()(x)), reference)
+    with torch.no_grad():
+        out = build_module(plan_torch(facts))(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy()
+    np.testing.assert_allclose(out.transpose(0, 2, 3, 1), reference, rtol=1e-6)
+
+
+@pytest.mark.tensorflow
+def test_the_keras_import_reads_each_layer_s_own_default_slope() -> None:
+    keras = optional.keras()
+    from convcalc.importers.keras import spec_from_keras_config
+
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((4, 4, 2)),
+            layers.Conv2D(3, 3, activation="leaky_relu"),  # the activation: 0.2
+            layers.LeakyReLU(),  # the layer: 0.3
+            layers.LeakyReLU(0.2),
+            layers.ReLU(negative_slope=0.1),
+        ]
+    )
+    spec = spec_from_keras_config(json.loads(model.to_json()))
+    assert [layer.get("slope") for layer in spec["layers"] if layer.get("kind") == "leaky_relu"] == [
+        None, 0.3, None, 0.1,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("attributes", "slope"), [({}, 0.01), ({"alpha": 0.2}, None), ({"alpha": 0.1}, 0.1)])
+def test_onnx_leaky_relu_s_alpha_is_the_slope(tmp_path: Path, attributes: dict[str, Any], slope: float | None) -> None:
+    (layer,) = _onnx_node(tmp_path, "LeakyRelu", **attributes)
+    assert layer.get("slope") == slope and layer["kind"] == "leaky_relu"
