@@ -397,7 +397,7 @@ def _any_plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool, kind: str
             ),
         }
     if kind == "activation":
-        return {"type": kind, "kind": draw(st.sampled_from(ACTIVATIONS))}
+        return draw(_activation())
     if kind == "batchnorm":
         return {"type": kind, "center": draw(st.booleans()), "scale": draw(st.booleans())}
     if kind == "dropout":
@@ -480,10 +480,19 @@ def _shape_keeping_layer(draw: st.DrawFn, shape: Shape, keep_depth: bool) -> dic
     if kind == "fc":
         return {"type": "fc", "units": depth if keep_depth else draw(st.integers(1, 6))}
     if kind == "activation":
-        return {"type": kind, "kind": draw(st.sampled_from(ACTIVATIONS))}
+        return draw(_activation())
     if kind in PER_CHANNEL:
         return draw(_per_channel_layer(depth, kind))
     return {"type": kind}
+
+
+@st.composite
+def _activation(draw: st.DrawFn) -> dict[str, Any]:
+    """An activation of any kind; a leaky_relu sometimes with a slope of its own."""
+    layer = {"type": "activation", "kind": draw(st.sampled_from(ACTIVATIONS))}
+    if layer["kind"] == "leaky_relu" and draw(st.booleans()):
+        layer["slope"] = draw(st.sampled_from([0.0, 0.01, 0.3]))
+    return layer
 
 
 @st.composite
