@@ -32,6 +32,7 @@ ActivationKind = Literal[
     "softmax",
     "log_softmax",
     "gelu",
+    "gelu_tanh",
     "swish",
     "hard_sigmoid",
     "hard_swish",
@@ -48,19 +49,21 @@ ActivationKind = Literal[
 ]
 ACTIVATIONS: tuple[str, ...] = get_args(ActivationKind)
 """The elementwise functions an ``activation`` layer names (softmax and log_softmax = log(softmax(x)) normalise over
-the depth), with Keras 3's
-definitions: hard_sigmoid = relu6(x + 3)/6, hard_swish = x·hard_sigmoid(x) (Keras's hard_silu), elu with α = 1,
-selu with Keras's constants, softplus = log(1 + eˣ), mish = x·tanh(softplus(x)), hard_tanh = x clipped to
-[−1, 1], softsign = x/(1 + |x|), log_sigmoid = log(σ(x)) = −softplus(−x), hard_shrink = x where |x| > ½ else 0,
-soft_shrink = sign(x)·max(|x| − ½, 0), tanh_shrink = x − tanh(x) (the shrinks at Keras's and PyTorch's default
-threshold ½)."""
+the depth), with Keras 3's definitions: hard_sigmoid = relu6(x + 3)/6, hard_swish = x·hard_sigmoid(x) (Keras's
+hard_silu), elu with α = 1, selu with Keras's constants, softplus = log(1 + eˣ), mish = x·tanh(softplus(x)),
+hard_tanh = x clipped to [−1, 1], gelu_tanh = ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (GELU's tanh approximation,
+Keras's approximate=True, PyTorch's approximate='tanh'), softsign = x/(1 + |x|), log_sigmoid = log(σ(x)) =
+−softplus(−x), hard_shrink = x where |x| > ½ else 0, soft_shrink = sign(x)·max(|x| − ½, 0), tanh_shrink = x −
+tanh(x) (the shrinks at Keras's and PyTorch's default threshold ½)."""
 ACTIVATION_ALIASES = {"silu": "swish", "celu": "elu"}
 """Other names a spec may write for an activation kind: normalised to the kind when read (a CELU of α = 1, the
 default of Keras and PyTorch, is the ELU: max(0, x) + min(0, α(e^(x/α) − 1)))."""
 
+KERAS_ONLY_AS_A_LAYER = ("gelu_tanh",)
+"""Activation kinds Keras has no name for (``gelu(x, approximate=True)``): exported as a registered layer."""
 KERAS_ACTIVATIONS: dict[str, str | None] = {
     "linear": None,
-    **{kind: kind for kind in ACTIVATIONS},
+    **{kind: kind for kind in ACTIVATIONS if kind not in KERAS_ONLY_AS_A_LAYER},
     "silu": "swish",  # Keras 3 serialises swish as silu: the same function
     "hard_silu": "hard_swish",  # and hard_swish as hard_silu
     "celu": "elu",  # α = 1, Keras's default: the same function
@@ -75,6 +78,7 @@ _TFNN_ACTIVATIONS = {
     "softmax": "tf.nn.softmax({x}, axis=-1)",
     "log_softmax": "tf.nn.log_softmax({x}, axis=-1)",
     "gelu": "tf.nn.gelu({x}, approximate=False)",
+    "gelu_tanh": "tf.nn.gelu({x}, approximate=True)",
     "swish": "tf.nn.silu({x})",
     "hard_sigmoid": "tf.nn.relu6({x} + 3.0) / 6.0",
     "hard_swish": "{x} * (tf.nn.relu6({x} + 3.0) / 6.0)",
@@ -99,6 +103,7 @@ TORCH_ACTIVATIONS = {
     "softmax": "nn.Softmax(dim=1)",  # over the channels, convcalc's depth
     "log_softmax": "nn.LogSoftmax(dim=1)",
     "gelu": "nn.GELU(approximate='none')",
+    "gelu_tanh": "nn.GELU(approximate='tanh')",
     "swish": "nn.SiLU()",
     "hard_sigmoid": "nn.Hardsigmoid()",  # relu6(x + 3)/6, as Keras 3
     "hard_swish": "nn.Hardswish()",
@@ -217,6 +222,34 @@ def _read_onnx_leaky_relu(node: OnnxNode) -> OnnxMapped:
     return keep_layout(node, [leaky_relu_layer(shortest_float(alpha))])
 
 
+def _read_onnx_gelu(node: OnnxNode) -> OnnxMapped:
+    """Gelu (opset 20): exact (approximate 'none'), or its tanh approximation (PyTorch's approximate='tanh')."""
+    approximate = node.text("approximate", "none")
+    kinds = {"none": "gelu", "tanh": "gelu_tanh"}
+    if approximate not in kinds:
+        raise node.refuse(f"approximate={approximate!r}: ONNX's Gelu is approximate 'none' or 'tanh'")
+    return keep_layout(node, [activation_layer(kinds[approximate])])
+
+
+GELU_TANH_SOURCE = '''
+@keras.saving.register_keras_serializable(package="convcalc")
+class GeluTanh(layers.Layer):
+    """GELU's tanh approximation, keras.activations.gelu(x, approximate=True) (PyTorch's GELU(approximate='tanh')),
+    which Keras has no activation name for."""
+
+    def call(self, inputs):
+        return keras.activations.gelu(inputs, approximate=True)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+'''
+"""The one definition of ``GeluTanh`` (``convcalc>GeluTanh``): the export of an activation of kind gelu_tanh."""
+
+
+def _read_gelu_tanh(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    return Mapped([activation_layer("gelu_tanh")], sources[0].rank)
+
+
 def _read_onnx_hard_sigmoid(node: OnnxNode) -> OnnxMapped:
     """HardSigmoid max(0, min(1, αx + β)) with PyTorch's α = 1/6, β = ½: relu6(x + 3)/6, Keras's hard_sigmoid
     (ONNX's defaults, α = 0.2, are the older Keras one, another function)."""
@@ -308,6 +341,7 @@ class Activation(PerPosition):
         "LeakyReLU": _read_leaky_relu,
         "ELU": _read_elu,
         "Softmax": _read_softmax,
+        "GeluTanh": _read_gelu_tanh,
     }
     onnx_readers = {
         "Clip": _read_onnx_clip,
@@ -316,7 +350,7 @@ class Activation(PerPosition):
         "Tanh": _read_onnx_activation("tanh"),
         "Softmax": _read_onnx_softmax("softmax"),
         "LogSoftmax": _read_onnx_softmax("log_softmax"),
-        "Gelu": _read_onnx_activation("gelu", approximate="none"),
+        "Gelu": _read_onnx_gelu,
         "HardSigmoid": _read_onnx_hard_sigmoid,
         "HardSwish": _read_onnx_activation("hard_swish"),
         "Swish": _read_onnx_activation("swish", alpha=1.0),
@@ -338,6 +372,9 @@ class Activation(PerPosition):
         "Activation": KerasOp(lambda op, read, _: _TFNN_ACTIVATIONS[op.text("activation", "")].format(x=read[0])),
         "LeakyReLU": KerasOp(
             lambda op, read, _: f"tf.nn.leaky_relu({read[0]}, alpha={literal(op.number('negative_slope'))})"
+        ),
+        "GeluTanh": KerasOp(
+            lambda op, read, _: _TFNN_ACTIVATIONS["gelu_tanh"].format(x=read[0]), keras_source=GELU_TANH_SOURCE
         ),
     }
 
@@ -372,6 +409,8 @@ class Activation(PerPosition):
             return ops.add("ReLU", ops.base, ops.shape)
         if self.slope is not None:
             return ops.add("LeakyReLU", ops.base, ops.shape, negative_slope=self.slope)
+        if self.kind == "gelu_tanh":
+            return ops.add("GeluTanh", ops.base, ops.shape)
         return ops.add("Activation", ops.base, ops.shape, activation=self.kind)
 
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:

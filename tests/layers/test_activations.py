@@ -1,6 +1,6 @@
 """The activations Keras 3 and PyTorch share beyond the usual ones: softsign, log_sigmoid, the three shrinks, and
-celu (α = 1: the elu); a leaky_relu's slope. Each export computes Keras's function; the Keras import reads Keras's
-names; the ONNX import reads ONNX's ops and PyTorch's spellings of them."""
+celu (α = 1: the elu); GELU's tanh approximation; a leaky_relu's slope. Each export computes Keras's function; the
+Keras import reads Keras's names; the ONNX import reads ONNX's ops and PyTorch's spellings of them."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ from tests.helpers import exported_three_ways, imported_three_ways
 
 model = nn.Sequential(
     nn.Conv2d(3, 4, 3), nn.Softsign(), nn.Conv2d(4, 4, 1), nn.LogSigmoid(), nn.CELU(), nn.Tanhshrink(),
-    nn.LeakyReLU(), nn.LeakyReLU(0.1),
+    nn.LeakyReLU(), nn.LeakyReLU(0.1), nn.GELU(approximate="tanh"),
 ).eval()
 results = {}
 for exporter, spec, facts in imported_three_ways(model, torch.zeros(1, 3, 8, 8), sys.argv[1], "activations"):
@@ -139,7 +139,7 @@ def test_pytorch_s_activations_as_its_exporters_write_them(tmp_path: Path) -> No
     for exporter in ("default", "dynamo", "torchscript"):
         # Tanhshrink is written x − tanh(x): a tanh, then a subtract of the two.
         expected = ["conv", "softsign", "conv", "log_sigmoid", "elu", "tanh", "subtract"]
-        expected += ["leaky_relu0.01", "leaky_relu0.1"]  # PyTorch's default slope, and one given
+        expected += ["leaky_relu0.01", "leaky_relu0.1", "gelu_tanh"]  # PyTorch's default slope, and one given
         assert results[exporter] == expected, (exporter, results[exporter])
         # Hardshrink is a Where of comparisons: refused by name, never read as something else.
         assert "convcalc cannot model" in results[f"hardshrink {exporter}"], results
@@ -237,3 +237,57 @@ def test_the_keras_import_reads_each_layer_s_own_default_slope() -> None:
 def test_onnx_leaky_relu_s_alpha_is_the_slope(tmp_path: Path, attributes: dict[str, Any], slope: float | None) -> None:
     (layer,) = _onnx_node(tmp_path, "LeakyRelu", **attributes)
     assert layer.get("slope") == slope and layer["kind"] == "leaky_relu"
+
+
+# --- GELU's tanh approximation -------------------------------------------------------------------------------
+
+
+@pytest.mark.tensorflow
+@pytest.mark.torch
+def test_gelu_tanh_is_keras_s_approximate_gelu_in_every_export(tmp_path: Path) -> None:
+    keras = optional.keras()
+    torch = optional.torch()
+    import numpy as np
+
+    from convcalc.export.codegen import tfnn_source
+    from convcalc.export.keras_build import build_model
+    from convcalc.export.plan import plan_export
+    from convcalc.export.torch_plan import plan_torch
+    from convcalc.export.torch_verify import build_module
+    from tests.export.test_differential import load_module
+    from tests.test_keras_import_cli import keras_round_trip
+
+    spec = {"input": [3, 3, 4], "layers": [{**_layer("gelu_tanh"), "name": "g"}]}
+    x = np.linspace(-4, 4, 2 * 3 * 3 * 4).reshape(2, 3, 3, 4).astype("float32")
+    expected = np.asarray(keras.activations.gelu(x, approximate=True))
+    exact = np.asarray(keras.activations.gelu(x, approximate=False))
+    assert np.abs(expected - exact).max() > 1e-4  # the two functions differ: the test tells them apart
+    facts = analyze_spec(spec)
+    plan = plan_export(facts)
+    np.testing.assert_allclose(np.asarray(build_model(plan)(x)), expected, rtol=1e-6, atol=1e-6)
+    generated = load_module(tfnn_source(plan), "generated_nn").Network()
+    np.testing.assert_allclose(np.asarray(generated(x)), expected, rtol=1e-5, atol=1e-6)  # tf.nn's own formula
+    with torch.no_grad():
+        out = build_module(plan_torch(facts))(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy()
+    np.testing.assert_allclose(out.transpose(0, 2, 3, 1), expected, rtol=1e-5, atol=1e-6)
+    assert keras_round_trip(spec, tmp_path)["layers"] == spec["layers"]  # the registered GeluTanh, read back
+    keras.backend.clear_session()
+
+
+@pytest.mark.parametrize(("approximate", "kind"), [("none", "gelu"), ("tanh", "gelu_tanh")])
+def test_onnx_gelu_exact_or_tanh(tmp_path: Path, approximate: str, kind: str) -> None:
+    assert _onnx_node(tmp_path, "Gelu", approximate=approximate) == [{"type": "activation", "kind": kind, "name": "f"}]
+    with pytest.raises(SpecError, match="approximate='erf': ONNX's Gelu is approximate 'none' or 'tanh'"):
+        _onnx_node(tmp_path, "Gelu", approximate="erf")
+
+
+@pytest.mark.tensorflow
+def test_keras_has_no_activation_named_gelu_tanh() -> None:
+    keras = optional.keras()
+    from convcalc.importers.keras import spec_from_keras_config
+
+    model = keras.Sequential([keras.Input((4, 4, 2)), keras.layers.Activation("gelu", name="g")])
+    config = json.loads(model.to_json())
+    config["config"]["layers"][-1]["config"]["activation"] = "gelu_tanh"  # not a Keras name: not read as one
+    with pytest.raises(SpecError, match='activation "gelu_tanh" is not one convcalc models'):
+        spec_from_keras_config(config)
