@@ -118,6 +118,19 @@ def imported_three_ways(model: Any, sample: Any, folder: str, stem: str) -> list
     return imported
 
 
+def refusal_of(path: str) -> str:
+    """What the ONNX import says of the file at ``path``: ``"read"``, or its refusal's message. For the scripts
+    :func:`exported_by_pytorch` runs, on an export convcalc should refuse by name."""
+    from convcalc.importers.onnx import read_onnx_file
+    from convcalc.loading import SpecError
+
+    try:
+        read_onnx_file(path)
+    except SpecError as error:
+        return str(error)
+    return "read"
+
+
 def pooled_then(folder: Path, op: str, reads: list[str], name: str) -> str:
     """An ONNX file (opset 17) of an AveragePool ``pool`` (3×3, padded 1) of x [1, 4, 6, 6] into p, then one node
     ``name`` of type ``op`` reading p and ``reads`` (x, p, or c: a stored [4, 1, 1] tensor); its path."""

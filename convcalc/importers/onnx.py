@@ -872,7 +872,8 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
     position of the pattern's last node (the others become None): the TorchScript exporter's erf GELU,
     x·½·(1 + erf(x/√2)) as Div, Erf, Add, Mul, Mul, becomes Gelu; PyTorch's SiLU, Sigmoid then Mul(x, σ(x)),
     becomes Swish; its LogSigmoid, Sigmoid then Log, becomes LogSigmoid (convcalc's name); its Softsign,
-    Div(x, Add(Abs(x), 1)), becomes Softsign; the dynamo exporter's ``as_strided`` of a contiguous tensor, Reshape
+    Div(x, Add(Abs(x), 1)), becomes Softsign; its F.normalize(x, dim=1), Div(x, Expand(Clip(ReduceL2(x)))), becomes
+    LpNormalization; the dynamo exporter's ``as_strided`` of a contiguous tensor, Reshape
     to one axis then Gather of 0, 1, …, n − 1 back to the tensor's own shape (ConvNeXt's head), becomes Identity.
     Only where each inner result feeds the next step alone and the constants are the function's."""
     from onnx import helper
@@ -924,11 +925,19 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             nodes[index] = _recorded_as(node, log_sigmoid)
         elif node.op_type == "Div" and len(node.input) == 2:
             absolute = _softsign_steps(nodes, node, single, near)
+            normalised = None if absolute else _safely(_l2_normalize_steps, nodes, index, single, constants)
             if absolute is not None:
                 for step in absolute:
                     nodes[step] = None
                 softsign = helper.make_node("Softsign", [node.input[0]], list(node.output), name=node.name)
                 nodes[index] = _recorded_as(node, softsign)
+            elif normalised is not None:
+                for step in normalised:
+                    nodes[step] = None
+                lp = helper.make_node(
+                    "LpNormalization", [node.input[0]], list(node.output), name=node.name, axis=1, p=2
+                )
+                nodes[index] = _recorded_as(node, lp)
     for index, node in enumerate(nodes):
         kept = _restrided(nodes, index, single, graph, shapes or {}, folder) if node is not None else None
         if kept is not None:
@@ -992,6 +1001,41 @@ def _softsign_steps(
         if absolute is not None and near(nodes[add].input[1 - position], 1.0):
             return (add, absolute) if nodes[absolute].input[0] == node.input[0] else None
     return None
+
+
+def _l2_normalize_steps(
+    nodes: list[Any],
+    index: int,
+    single: Callable[[str, str], int | None],
+    constants: dict[str, tuple[float, ...]],
+) -> list[int] | None:
+    """The ReduceL2, Clip and (where there) Expand of a Div(x, Expand(Clip(ReduceL2(x, axes [1], keepdims), ε)))
+    with a small ε: PyTorch's F.normalize(x, dim=1) as both its exporters write it, or None."""
+    node = nodes[index]
+    if len(node.input) != 2:
+        return None
+    steps, divisor = [], node.input[1]
+    expand = single(divisor, "Expand")
+    if expand is not None:
+        steps.append(expand)
+        divisor = nodes[expand].input[0]
+    clip = single(divisor, "Clip")
+    if clip is None:
+        return None
+    floor = constants.get(nodes[clip].input[1]) if len(nodes[clip].input) > 1 else None
+    if floor is None or len(floor) != 1 or not 0 < floor[0] <= 1e-6 or any(nodes[clip].input[2:]):
+        return None
+    reduce = single(nodes[clip].input[0], "ReduceL2")
+    if reduce is None or nodes[reduce].input[0] != node.input[0]:
+        return None
+    attributes = {a.name: a for a in nodes[reduce].attribute}
+    keepdims = attributes["keepdims"].i if "keepdims" in attributes else 1
+    axes = tuple(attributes["axes"].ints) if "axes" in attributes else None
+    if axes is None and len(nodes[reduce].input) > 1:
+        axes = tuple(int(value) for value in constants.get(nodes[reduce].input[1], ()))
+    if keepdims != 1 or axes != (1,):
+        return None
+    return [*steps, clip, reduce]
 
 
 _T = TypeVar("_T")

@@ -27,7 +27,7 @@ from convcalc.layers.dense import FC, Flatten, Reshape
 from convcalc.layers.elementwise import Activation, Dropout, PReLU, ReLU
 from convcalc.layers.keras import Reader
 from convcalc.layers.merge import Add, Average, Concat, Maximum, Minimum, Multiply, Subtract
-from convcalc.layers.norm import BatchNorm, GroupNorm, LayerNorm, LocalResponseNorm, Scale
+from convcalc.layers.norm import BatchNorm, GroupNorm, L2Normalize, LayerNorm, LocalResponseNorm, Scale
 from convcalc.layers.onnx import OnnxReader
 from convcalc.layers.padding import Cropping, ReflectionPadding, ReplicationPadding, ZeroPadding
 from convcalc.layers.pool import GlobalPool, Pool
@@ -95,6 +95,7 @@ REGISTRY = Registry(
         LayerNorm,
         GroupNorm,
         LocalResponseNorm,
+        L2Normalize,
         GlobalResponseNorm,
         Scale,
         Rescaling,
@@ -156,6 +157,7 @@ __all__ = [
     "GlobalPool",
     "GroupNorm",
     "IncompleteKindError",
+    "L2Normalize",
     "LayerNorm",
     "LayerSpec",
     "LocalResponseNorm",

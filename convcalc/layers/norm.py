@@ -19,7 +19,7 @@ from pydantic import Field
 from convcalc.layers.base import Computed, PerPosition
 from convcalc.layers.fields import MAX_SIZE, Number, OddSize, PositiveInt, StrictBool
 from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
-from convcalc.layers.onnx import CHANNELS_LAST, Constant, OnnxMapped, OnnxNode, keep_layout
+from convcalc.layers.onnx import CHANNELS_LAST, Constant, OnnxMapped, OnnxNode, channel_axis, keep_layout
 from convcalc.layers.pytorch import TorchOps, TorchRefusal, TorchStep
 from convcalc.layers.tfnn import KerasOp, variable
 from convcalc.layers.volume import Shape, Window
@@ -792,3 +792,71 @@ class Scale(PerPosition):
         weights = ((size,), (size,)) if self.center else ((size,),)
         constructor = f"LearnedAffine({size}, {float(self.init)!r}, center={self.center})"
         return ops.module(ops.base, constructor, ops.shape, weights)
+
+
+L2_EPSILON = 1e-12
+"""The floor of the norm an L2 normalisation divides by: Keras's UnitNormalization and PyTorch's F.normalize."""
+
+
+def _read_unit_normalization(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    layer.last_axis(sources[0], "axis")
+    return Mapped([{"type": "l2_normalize"}], sources[0].rank)
+
+
+def _read_onnx_lp_normalization(node: OnnxNode) -> OnnxMapped:
+    """LpNormalization with p = 2 over the channels (axis 1 of NCHW or of a vector, or the last axis of a
+    channels-last volume); also PyTorch's F.normalize as its exporters write it, Div(x, Expand(Clip(ReduceL2(x))))
+    over axis 1, which the importer fuses into one. p = 1 is another function."""
+    source = node.source()
+    axis, p = node.integer("axis", -1), node.integer("p", 2)
+    over_channels = channel_axis(node, axis, source.rank) or (
+        source.layout == CHANNELS_LAST and axis in (-1, source.rank - 1)
+    )
+    if p != 2 or not over_channels:
+        raise node.refuse(
+            f"p={p} over axis {axis} of a rank-{source.rank} tensor: convcalc's l2_normalize is the L2 norm over the"
+            " channels"
+        )
+    return keep_layout(node, [{"type": "l2_normalize"}])
+
+
+class L2Normalize(PerPosition):
+    """Each position's D values divided by their L2 norm (at least 10⁻¹²), x / max(‖x‖, ε): unit-length feature
+    vectors (a face-recognition or contrastive embedding). No parameters, no MACs (as a normalisation's are not
+    counted); nonlinear: it divides by the input's own size.
+
+    Keras ``UnitNormalization``; PyTorch's ``F.normalize(x, dim=1)``; ONNX's ``LpNormalization`` (p = 2).
+    """
+
+    type: Literal["l2_normalize"]
+
+    kind_name = "l2_normalize"
+    example = {"type": "l2_normalize"}
+    keras_readers = {"UnitNormalization": _read_unit_normalization}
+    onnx_readers = {"LpNormalization": _read_onnx_lp_normalization}
+    spelled_elsewhere = {
+        "unitnormalization": '"type": "l2_normalize"',
+        "normalize": '"type": "l2_normalize"',
+        "l2norm": '"type": "l2_normalize"',
+    }
+    keras_ops = {
+        "UnitNormalization": KerasOp(
+            lambda op, read, _: f"{read[0]} / tf.maximum(tf.norm({read[0]}, axis=-1, keepdims=True), {L2_EPSILON!r})"
+        )
+    }
+
+    def is_nonlinear(self) -> bool:
+        return True
+
+    def notation(self, window: Window | None) -> str:
+        return "x/‖x‖ over D"
+
+    def caption(self) -> str:
+        return "l2 norm"
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        return ops.add("UnitNormalization", ops.base, ops.shape, axis=-1)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        code = f"torch.nn.functional.normalize({{0}}, dim=1, eps={L2_EPSILON!r})"
+        return ops.expression(ops.base, code, ops.shape)

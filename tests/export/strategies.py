@@ -321,6 +321,7 @@ def random_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, 
     if max(shape[0], shape[1]) > 2:
         kinds.append("cropping")
     kinds += ["split", "channel_shuffle", "local_response_norm", "channel_conv", "global_response_norm", "reshape"]
+    kinds.append("l2_normalize")
     if min(shape[0], shape[1]) > 1:
         kinds.append("reflection_padding")
     kinds.append("replication_padding")
