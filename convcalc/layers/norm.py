@@ -222,9 +222,12 @@ def _read_onnx_layer_norm(node: OnnxNode) -> OnnxMapped:
     source = node.source()
     axis = node.integer("axis", -1)
     body: dict[str, object] = {"type": "layer_norm"}
+    shape = node.input_shapes[0]
+    learned: tuple[int, ...] | None
     if axis in (1, -3) and source.rank == 4 and not source.layout:
-        node.weight(1, "scale", 3)
         body["over"] = "volume"
+        sizes = [size for size in (shape or ())[1:] if size is not None]  # the batch axis may be unknown
+        learned = tuple(sizes) if shape is not None and len(shape) == 4 and len(sizes) == 3 else None
     elif axis not in (-1, source.rank - 1) or not (source.layout == CHANNELS_LAST or source.rank == 2):
         raise node.refuse(
             f"normalises from axis {axis} of a rank-{source.rank} tensor: convcalc's layer_norm is over the channels"
@@ -232,10 +235,14 @@ def _read_onnx_layer_norm(node: OnnxNode) -> OnnxMapped:
             " an NCHW volume)"
         )
     else:
-        node.weight(1, "scale", 1)
-    if not node.is_stored(2):
-        body["center"] = False
-    return keep_layout(node, [body], weights=(1, 2))
+        learned = (shape[-1],) if shape is not None and shape and shape[-1] is not None else None
+    if learned is None:
+        raise node.refuse(f"normalises an input of shape {shape}: convcalc needs the sizes it normalises over")
+    # aten.layer_norm(input, normalized_shape, weight, bias, eps): the dynamo exporter's record of the call says
+    # None for a weight or bias the module lacks (elementwise_affine=False, bias=False)
+    lacking = frozenset(p for p in (1, 2) if node.recorded is not None and node.recorded[p + 1 : p + 2] == ("None",))
+    flags, weights = _affine(node, learned[0], lacking=lacking, learned_dims=learned)
+    return keep_layout(node, [{**body, **flags}], weights=weights)
 
 
 def _read_onnx_group_norm(node: OnnxNode) -> OnnxMapped:
@@ -255,10 +262,15 @@ def _read_onnx_group_norm(node: OnnxNode) -> OnnxMapped:
 
 
 def _affine(
-    node: OnnxNode, channels: int | None, lacking: frozenset[int] = frozenset(), written_identity: bool = True
+    node: OnnxNode,
+    channels: int | None,
+    lacking: frozenset[int] = frozenset(),
+    written_identity: bool = True,
+    learned_dims: tuple[int, ...] | None = None,
 ) -> tuple[dict[str, object], tuple[int, ...]]:
     """What a normalisation learns of its scale γ (input 1) and bias β (input 2). A stored tensor of one value per
-    channel, (C,) or (C, 1, 1), is learned (``channels`` = C). The ones and zeros the exporters write for an
+    channel, (C,) or (C, 1, 1), is learned (``channels`` = C); or, where ``learned_dims`` gives them, one of exactly
+    those dims (a layer norm's, one value per normalised value). The ones and zeros the exporters write for an
     ``affine=False`` norm are none: Constant nodes (TorchScript's exporter), or one value expanded, no stored
     tensor (the dynamo exporter's); so are the inputs at ``lacking`` (what the call itself lacks), and Constant
     nodes of ones and zeros only where ``written_identity``. The body's flags for what it does not learn, and the
@@ -282,7 +294,13 @@ def _affine(
                 " one value per channel"
             )
         dims = item.dims if item is not None else None
-        if dims is None or len(dims) not in (1, 3) or any(d != 1 for d in dims[1:]):
+        if learned_dims is not None:
+            if dims is None or tuple(dims) != learned_dims:
+                raise node.refuse(
+                    f"its {what} (input {position}) has shape {dims}: convcalc reads one value per normalised value,"
+                    f" {list(learned_dims)}"
+                )
+        elif dims is None or len(dims) not in (1, 3) or any(d != 1 for d in dims[1:]):
             raise node.refuse(f"its {what} (input {position}) has shape {dims}: convcalc reads one value per channel")
         learned.append((position, dims[0]))
     sizes = [size for _, size in learned]
@@ -318,7 +336,8 @@ def _read_layer_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     body: dict[str, object] = {"type": "layer_norm"}
     axis = layer.config.get("axis", -1)
     rank = sources[0].rank
-    if rank == 4 and isinstance(axis, list) and len(axis) == 3 and {a % 4 for a in axis if type(a) is int} == {1, 2, 3}:
+    volume_axes = isinstance(axis, list) and all(type(a) is int and 1 <= abs(a) <= 3 for a in axis)
+    if rank == 4 and volume_axes and len(axis) == 3 and {a % 4 for a in axis} == {1, 2, 3}:
         body["over"] = "volume"
     else:
         layer.last_axis(sources[0], "axis")

@@ -142,28 +142,33 @@ from convcalc.analysis import analyze
 from convcalc.importers.onnx import read_onnx_file
 from convcalc.loading import validate
 
-# A WGAN-GP critic: LayerNorm over C, H and W where a batchnorm would break the gradient penalty.
-model = nn.Sequential(
-    nn.Conv2d(3, 8, 4, 2, 1), nn.LeakyReLU(0.2),
-    nn.Conv2d(8, 16, 4, 2, 1), nn.LayerNorm([16, 4, 4]), nn.LeakyReLU(0.2),
-    nn.Flatten(), nn.Linear(16 * 4 * 4, 1),
-).eval()
-results = {"parameters": sum(p.numel() for p in model.parameters())}
-for exporter, options in (("dynamo", {"dynamo": True}), ("torchscript", {"dynamo": False})):
-    path = f"{sys.argv[1]}/critic.{exporter}.onnx"
-    torch.onnx.export(model, (torch.zeros(1, 3, 16, 16),), path, **options)
-    spec = read_onnx_file(path).spec
-    facts = analyze(validate("m", spec))
-    norms = [layer for layer in spec["layers"] if layer["type"] == "layer_norm"]
-    results[exporter] = [facts.total_params, [norm.get("over") for norm in norms]]
+# A WGAN-GP critic: LayerNorm over C, H and W where a batchnorm would break the gradient penalty; γ and β
+# learned, or not (elementwise_affine=False, bias=False), over the volume and over a vector.
+results = {}
+for affine in ("both", "neither", "no bias"):
+    flags = {"neither": {"elementwise_affine": False}, "no bias": {"bias": False}}.get(affine, {})
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(8, 16, 4, 2, 1), nn.LayerNorm([16, 4, 4], **flags), nn.LeakyReLU(0.2),
+        nn.Flatten(), nn.Linear(16 * 4 * 4, 8), nn.LayerNorm([8], **flags), nn.Linear(8, 1),
+    ).eval()
+    results[affine] = {"parameters": sum(p.numel() for p in model.parameters())}
+    for exporter, options in (("dynamo", {"dynamo": True}), ("torchscript", {"dynamo": False})):
+        path = f"{sys.argv[1]}/critic.{exporter}.onnx"
+        torch.onnx.export(model, (torch.zeros(1, 3, 16, 16),), path, **options)
+        spec = read_onnx_file(path).spec
+        facts = analyze(validate("m", spec))
+        norms = [layer for layer in spec["layers"] if layer["type"] == "layer_norm"]
+        results[affine][exporter] = [facts.total_params, [norm.get("over") for norm in norms]]
 print(json.dumps(results))
 """
 
 
 def test_pytorch_layer_norm_over_c_h_w_through_both_exporters(tmp_path: Path) -> None:
     outcome = exported_by_pytorch(CRITIC, str(tmp_path))
-    for exporter in ("dynamo", "torchscript"):
-        assert outcome[exporter] == [outcome["parameters"], ["volume"]], (exporter, outcome)
+    for affine, results in outcome.items():  # γ and β as PyTorch has them: the stand-ins an export writes are none
+        for exporter in ("dynamo", "torchscript"):
+            assert results[exporter] == [results["parameters"], ["volume", None]], (affine, exporter, results)
 
 
 @pytest.mark.parametrize(("axis", "refused"), [(1, False), (-3, False), (2, True)])
