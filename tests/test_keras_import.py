@@ -436,13 +436,13 @@ def test_unsupported_layers_are_named_with_what_is_supported(keras: Any, tmp_pat
     model = keras.Sequential(
         [
             keras.Input((8, 8, 3)),
-            layers.UnitNormalization(name="unit"),
+            layers.AutoContrast(name="contrast"),
             layers.Conv2D(4, 3),
             layers.RandomCrop(2, 2),
         ]
     )
     message = refused(saved_model(keras, tmp_path, lambda _: model))
-    assert "layer 'unit' (UnitNormalization): convcalc cannot import UnitNormalization layers" in message
+    assert "layer 'contrast' (AutoContrast): convcalc cannot import AutoContrast layers" in message
     assert "(RandomCrop)" in message  # every unsupported layer is named, not just the first
     assert "convcalc imports these Keras layers: Activation, ActivityRegularization, AdaptiveAvera" in message
 

@@ -328,7 +328,7 @@ class Activation(PerPosition):
         BeforeValidator(_activation_kind),
         WithJsonSchema({"enum": [*ACTIVATIONS, *ACTIVATION_ALIASES]}),
     ] = Field(description="The function (silu is read as swish).")
-    slope: Number | None = Field(
+    slope: Annotated[Number, WithJsonSchema({"type": "number", "minimum": 0})] | None = Field(
         default=None,
         description="leaky_relu only: f(x) = slope·x below 0 (default 0.2, Keras's leaky_relu; PyTorch's LeakyReLU"
         " defaults to 0.01, Keras's LeakyReLU layer to 0.3).",
@@ -365,7 +365,7 @@ class Activation(PerPosition):
     }
     spelled_elsewhere = {
         folded(name): f'"type": "activation", "kind": "{kind}"'
-        for name, kind in KERAS_ACTIVATIONS.items()
+        for name, kind in [*KERAS_ACTIVATIONS.items(), *((kind, kind) for kind in KERAS_ONLY_AS_A_LAYER)]
         if kind is not None and kind != "relu"
     }
     keras_ops = {
@@ -382,6 +382,8 @@ class Activation(PerPosition):
     @classmethod
     def _slope_of_a_leaky_relu(cls, slope: float | None, info: ValidationInfo) -> float | None:
         kind = info.data.get("kind")
+        if kind is None:
+            return slope  # the kind itself is wrong: that error is the one to read
         if slope is not None and kind != "leaky_relu":
             raise PydanticCustomError("slope", "slope is a leaky_relu's (this activation is {kind})", {"kind": kind})
         if slope is not None and slope < 0:
@@ -391,10 +393,10 @@ class Activation(PerPosition):
         return slope
 
     def is_nonlinear(self) -> bool:
-        return True
+        return self.slope != 1  # a leaky relu of slope 1 is x itself
 
     def activation_function(self) -> str:
-        return self.kind
+        return "relu" if self.slope == 0 else self.kind  # slope 0: max(x, 0)
 
     def notation(self, window: Window | None) -> str:
         if self.slope is not None:

@@ -406,10 +406,12 @@ def _read_center_crop(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
         raise layer.refuse("data_format channels_first: convcalc reads channels-last volumes", "data_format")
     height, width = layer.config.get("height"), layer.config.get("width")
     dims = layer.input_dims()
-    if type(height) is not int or type(width) is not int or min(height, width) < 1 or dims is None or len(dims) != 3:
+    if type(height) is not int or type(width) is not int or min(height, width) < 1:
+        raise layer.refuse(f"height {short_json(height)}, width {short_json(width)}: convcalc reads positive sizes")
+    if dims is None or len(dims) != 3:
         raise layer.refuse(
-            f"height {short_json(height)}, width {short_json(width)} of an input of shape {short_json(dims)}:"
-            " convcalc reads a crop to positive sizes of an input whose size is recorded"
+            "the file does not record the size of its input (a model of any input size): whether Keras crops or"
+            " resizes depends on it, so convcalc reads a CenterCrop only where the file records it"
         )
     crop = []
     for size, wanted, key in zip(dims[:2], (height, width), ("height", "width"), strict=True):

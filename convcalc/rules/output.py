@@ -169,9 +169,10 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     ## What it does
     When the spec does not declare `classes`, checks that the last volume is 1×1×n (CC103 checks the
     count when `classes` is set). A network that moves to another grid (a stride, a pool, an upsampling, a
-    reshape; not padding, nor a squeeze-and-excite gate) and comes back to the input's size or larger predicts
-    densely by design and is not flagged: an encoder-decoder (U-Net, DeepLab, LRASPP: a score per pixel), a
-    super-resolution network (ESPCN's depth_to_space) or a generator (a vector reshaped into an image).
+    reshape; not padding, nor a squeeze-and-excite gate) and comes back to the input's size or larger, or to its
+    grid (one output per input pixel, however many: the original U-Net's unpadded convs end smaller than its
+    input), predicts densely by design and is not flagged: an encoder-decoder (U-Net, DeepLab, LRASPP: a score per
+    pixel), a super-resolution network (ESPCN's depth_to_space) or a generator (a vector reshaped into an image).
 
     ## Why is this bad
     A classifier ends in one score per class, a 1×1×n volume. A network that ends in a smaller H×W×D volume
@@ -188,8 +189,9 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     if last.input_shape.empty or out.empty or (out.height, out.width) == (1, 1):
         return
     size = (net.input_shape.height, net.input_shape.width)
-    if out.height >= size[0] and out.width >= size[1] and _resamples(net):
-        return  # down and back up (or up): a dense prediction
+    back = (out.height >= size[0] and out.width >= size[1]) or max(last.rf_rows.jump, last.rf_cols.jump) <= 1
+    if back and _resamples(net):
+        return  # down and back up (or up), to the input's size or grid: a dense prediction
     fix = _whole_volume_fix(last)
     yield Hit(
         last.index,

@@ -285,3 +285,21 @@ def test_keras_has_no_activation_named_gelu_tanh() -> None:
     config["config"]["layers"][-1]["config"]["activation"] = "gelu_tanh"  # not a Keras name: not read as one
     with pytest.raises(SpecError, match='activation "gelu_tanh" is not one convcalc models'):
         spec_from_keras_config(config)
+
+
+def test_a_slope_of_0_is_a_relu_and_of_1_no_nonlinearity() -> None:
+    flat, identity = analyze_spec(_leaky(0.0)).layers[0].spec, analyze_spec(_leaky(1.0)).layers[0].spec
+    assert (flat.activation_function(), flat.is_nonlinear()) == ("relu", True)
+    assert (identity.activation_function(), identity.is_nonlinear()) == ("leaky_relu", False)
+
+
+def test_a_misspelled_kind_with_a_slope_is_one_error() -> None:
+    layer = {"type": "activation", "kind": "leaky_relux", "slope": 0.1}
+    with pytest.raises(SpecError) as caught:
+        analyze_spec({"input": [2, 2, 1], "layers": [layer]})
+    assert [problem.path for problem in caught.value.problems] == [("layers", 0, "kind")]
+
+
+def test_gelu_tanh_as_a_type_is_pointed_to_the_activation() -> None:
+    with pytest.raises(SpecError, match='did you mean "type": "activation", "kind": "gelu_tanh"'):
+        analyze_spec({"input": [2, 2, 1], "layers": [{"type": "gelu_tanh"}]})

@@ -1124,6 +1124,37 @@ def test_cc307_passes_dense_prediction_and_flags_a_network_that_stops_short() ->
     assert where({"input": [8, 8, 1], "layers": [conv("c", filters=4)]}, "CC307") == [0]
 
 
+def test_cc307_passes_the_original_u_net_whose_unpadded_convs_end_smaller_than_its_input() -> None:
+    # Ronneberger et al.'s U-Net: 3×3 convs without padding, skip connections cropped to the upsampled size; the
+    # scores are on the input's grid (one per input pixel) but 148×148 for 188×188.
+    def valid(name: str, filters: int) -> dict[str, Any]:
+        return conv(name, filters=filters, padding=0)
+
+    unet = {
+        "input": [188, 188, 1],
+        "layers": [
+            valid("a1", 16), {"type": "relu"}, valid("a2", 16), {"type": "relu", "name": "a"},
+            {"type": "pool", "kernel": 2},
+            valid("b1", 32), {"type": "relu"}, valid("b2", 32), {"type": "relu", "name": "b"},
+            {"type": "pool", "kernel": 2},
+            valid("c1", 64), {"type": "relu"}, valid("c2", 64), {"type": "relu"},
+            {"type": "conv_transpose", "filters": 32, "kernel": 2, "stride": 2, "name": "up2"},
+            {"type": "cropping", "crop": 4, "inputs": ["b"], "name": "skip2"},
+            {"type": "concat", "inputs": ["skip2", "up2"]},
+            valid("d1", 32), {"type": "relu"}, valid("d2", 32), {"type": "relu"},
+            {"type": "conv_transpose", "filters": 16, "kernel": 2, "stride": 2, "name": "up1"},
+            {"type": "cropping", "crop": 16, "inputs": ["a"], "name": "skip1"},
+            {"type": "concat", "inputs": ["skip1", "up1"]},
+            valid("e1", 16), {"type": "relu"}, valid("e2", 16), {"type": "relu"},
+            conv("scores", filters=2, kernel=1, padding=0),
+        ],
+    }  # fmt: skip
+    assert str(analyze_spec(unet).output_shape) == "148×148×2"
+    assert where(unet, "CC307") == []
+    # The same encoder stopped before its decoder is still unfinished: its grid is the pools' (a jump of 4).
+    assert where({**unet, "layers": unet["layers"][:14]}, "CC307") == [13]
+
+
 def test_cc401_no_pooling_advice_when_the_fc_reads_a_pooled_vector() -> None:
     pooled = {
         "input": [8, 8, 4],
