@@ -9,7 +9,7 @@ from convcalc.findings import Edit, Fix, Severity
 from convcalc.layers.base import UNIT_STEP
 from convcalc.rules.base import Hit, Settings, rule
 from convcalc.rules.fixing import pair_value, rewindow
-from convcalc.rules.graph import kind_of, output_head
+from convcalc.rules.graph import kind_of, output_head, reaching_output
 from convcalc.text import value_text
 
 
@@ -156,6 +156,13 @@ def _resamples(net: NetworkFacts) -> bool:
     )
 
 
+def _upsamples_into_output(net: NetworkFacts) -> bool:
+    """Whether a layer that makes the grid finer (an upsampling, a strided transposed conv, a depth_to_space)
+    feeds the output: a decoder, which a classifier does not have."""
+    reached = reaching_output(net)
+    return any(min(layer.spec.grid_step(layer.window)) < 1 for layer in net.layers if layer.index in reached)
+
+
 @rule(
     "CC307",
     "output-not-vector",
@@ -171,8 +178,10 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     count when `classes` is set). A network that moves to another grid (a stride, a pool, an upsampling, a
     reshape; not padding, nor a squeeze-and-excite gate) and comes back to the input's size or larger, or to its
     grid (one output per input pixel, however many: the original U-Net's unpadded convs end smaller than its
-    input), predicts densely by design and is not flagged: an encoder-decoder (U-Net, DeepLab, LRASPP: a score per
-    pixel), a super-resolution network (ESPCN's depth_to_space) or a generator (a vector reshaped into an image).
+    input), or that upsamples anything it outputs (a heatmap at a quarter of the input's size, fused from coarser
+    maps: HRNet, a stacked hourglass, CenterNet), predicts densely by design and is not flagged: an encoder-decoder
+    (U-Net, DeepLab, LRASPP: a score per pixel), a super-resolution network (ESPCN's depth_to_space), a pose or
+    keypoint network, or a generator (a vector reshaped into an image).
 
     ## Why is this bad
     A classifier ends in one score per class, a 1×1×n volume. A network that ends in a smaller H×W×D volume
@@ -190,8 +199,8 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
         return
     size = (net.input_shape.height, net.input_shape.width)
     back = (out.height >= size[0] and out.width >= size[1]) or max(last.rf_rows.jump, last.rf_cols.jump) <= 1
-    if back and _resamples(net):
-        return  # down and back up (or up), to the input's size or grid: a dense prediction
+    if (back and _resamples(net)) or _upsamples_into_output(net):
+        return  # down and back up (or up), to the input's size or grid, or partly: a dense prediction
     fix = _whole_volume_fix(last)
     yield Hit(
         last.index,

@@ -1155,6 +1155,25 @@ def test_cc307_passes_the_original_u_net_whose_unpadded_convs_end_smaller_than_i
     assert where({**unet, "layers": unet["layers"][:14]}, "CC307") == [13]
 
 
+def test_cc307_passes_a_heatmap_fused_from_an_upsampled_coarser_map() -> None:
+    # HRNet's fusion: a stride-2 stem, a branch at half of that, upsampled and added to the first; 17 keypoint
+    # heatmaps at half the input's size. Without the coarser branch it is an unfinished classifier again.
+    hrnet = {
+        "input": [64, 64, 3],
+        "layers": [
+            conv("stem", filters=16, stride=2), {"type": "relu", "name": "s"},
+            conv("high", filters=16), {"type": "relu", "name": "h"},
+            conv("low", filters=32, stride=2, inputs=["s"]), {"type": "relu"},
+            conv("to_high", filters=16, kernel=1, padding=0), {"type": "upsample", "factor": 2, "name": "up"},
+            {"type": "add", "inputs": ["h", "up"]}, {"type": "relu"},
+            conv("heatmaps", filters=17, kernel=1, padding=0),
+        ],
+    }  # fmt: skip
+    assert str(analyze_spec(hrnet).output_shape) == "32×32×17" and where(hrnet, "CC307") == []
+    alone = {**hrnet, "layers": [*hrnet["layers"][:4], conv("heatmaps", filters=17, kernel=1, padding=0)]}
+    assert where(alone, "CC307") == [4]
+
+
 def test_cc401_no_pooling_advice_when_the_fc_reads_a_pooled_vector() -> None:
     pooled = {
         "input": [8, 8, 4],
