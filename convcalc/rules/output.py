@@ -181,7 +181,9 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     input), or that upsamples anything it outputs (a heatmap at a quarter of the input's size, fused from coarser
     maps: HRNet, a stacked hourglass, CenterNet), predicts densely by design and is not flagged: an encoder-decoder
     (U-Net, DeepLab, LRASPP: a score per pixel), a super-resolution network (ESPCN's depth_to_space), a pose or
-    keypoint network, or a generator (a vector reshaped into an image).
+    keypoint network, or a generator (a vector reshaped into an image). Nor is a map of one score per position
+    (a depth of 1): a PatchGAN discriminator's real-or-fake per patch, a crowd counter's density map; a classifier's
+    features are never one channel deep.
 
     ## Why is this bad
     A classifier ends in one score per class, a 1×1×n volume. A network that ends in a smaller H×W×D volume
@@ -201,6 +203,8 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     back = (out.height >= size[0] and out.width >= size[1]) or max(last.rf_rows.jump, last.rf_cols.jump) <= 1
     if (back and _resamples(net)) or _upsamples_into_output(net):
         return  # down and back up (or up), to the input's size or grid, or partly: a dense prediction
+    if out.depth == 1:
+        return  # one score per position: a map of scores by design (PatchGAN, a density map)
     fix = _whole_volume_fix(last)
     yield Hit(
         last.index,

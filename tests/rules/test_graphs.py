@@ -1155,6 +1155,26 @@ def test_cc307_passes_the_original_u_net_whose_unpadded_convs_end_smaller_than_i
     assert where({**unet, "layers": unet["layers"][:14]}, "CC307") == [13]
 
 
+def test_cc307_passes_a_map_of_one_score_per_position() -> None:
+    # pix2pix's 70×70 PatchGAN: a real-or-fake score for each patch, 30×30×1 for 256×256 by design. The same
+    # network cut before its one-channel conv ends in 31×31×512 features: unfinished.
+    def patch(name: str, filters: int, stride: int) -> dict[str, Any]:
+        return conv(name, filters=filters, kernel=4, stride=stride, padding=1)
+
+    patchgan = {
+        "input": [256, 256, 6],
+        "layers": [
+            patch("c64", 64, 2), {"type": "activation", "kind": "leaky_relu"},
+            patch("c128", 128, 2), {"type": "batchnorm"}, {"type": "activation", "kind": "leaky_relu"},
+            patch("c256", 256, 2), {"type": "batchnorm"}, {"type": "activation", "kind": "leaky_relu"},
+            patch("c512", 512, 1), {"type": "batchnorm"}, {"type": "activation", "kind": "leaky_relu"},
+            patch("scores", 1, 1),
+        ],
+    }  # fmt: skip
+    assert str(analyze_spec(patchgan).output_shape) == "30×30×1" and where(patchgan, "CC307") == []
+    assert where({**patchgan, "layers": patchgan["layers"][:-1]}, "CC307") == [10]
+
+
 def test_cc307_passes_a_heatmap_fused_from_an_upsampled_coarser_map() -> None:
     # HRNet's fusion: a stride-2 stem, a branch at half of that, upsampled and added to the first; 17 keypoint
     # heatmaps at half the input's size. Without the coarser branch it is an unfinished classifier again.
