@@ -897,14 +897,15 @@ def _recorded_inputs(raw: Any) -> frozenset[str]:
 
 
 def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | None = None) -> list[Any]:
-    """The graph's nodes with the exporters' spellings of one function fused into that function's node, at the
-    position of the pattern's last node (the others become None): the TorchScript exporter's erf GELU,
-    x·½·(1 + erf(x/√2)) as Div, Erf, Add, Mul, Mul, becomes Gelu; PyTorch's SiLU, Sigmoid then Mul(x, σ(x)),
-    becomes Swish; its LogSigmoid, Sigmoid then Log, becomes LogSigmoid (convcalc's name); its Softsign,
-    Div(x, Add(Abs(x), 1)), becomes Softsign; its F.normalize(x, dim=1), Div(x, Expand(Clip(ReduceL2(x)))), becomes
-    LpNormalization; the dynamo exporter's ``as_strided`` of a contiguous tensor, Reshape
-    to one axis then Gather of 0, 1, …, n − 1 back to the tensor's own shape (ConvNeXt's head), becomes Identity.
-    Only where each inner result feeds the next step alone and the constants are the function's."""
+    """The graph's nodes with the exporters' spellings of one function fused into that function's node, at the position
+    of the pattern's last node (the others become None): the TorchScript exporter's erf GELU, x·½·(1 + erf(x/√2)) as
+    Div, Erf, Add, Mul, Mul, becomes Gelu; both exporters' tanh GELU below opset 20, x·½·(1 + tanh(√(2/π)(x +
+    0.044715x³))), becomes Gelu with approximate tanh; PyTorch's SiLU, Sigmoid then Mul(x, σ(x)), becomes Swish; its
+    LogSigmoid, Sigmoid then Log, becomes LogSigmoid (convcalc's name); its Softsign, Div(x, Add(Abs(x), 1)),
+    becomes Softsign; its F.normalize(x, dim=1), Div(x, Expand(Clip(ReduceL2(x)))), becomes LpNormalization; the
+    dynamo exporter's ``as_strided`` of a contiguous tensor, Reshape to one axis then Gather of 0, 1, …, n − 1 back
+    to the tensor's own shape (ConvNeXt's head), becomes Identity. Only where each inner result feeds the next step
+    alone and the constants are the function's."""
     from onnx import helper
 
     nodes: list[Any] = list(graph.node)
@@ -944,6 +945,28 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
                     nodes[step] = None
                 nodes[index] = _recorded_as(node, helper.make_node("Gelu", [source], list(node.output), name=node.name))
                 break
+    read_by = {
+        name: index for index, node in enumerate(nodes) if node is not None for name in _value_inputs(node) if name
+    }
+
+    def reader(tensor: str, op_type: str) -> int | None:
+        index = read_by.get(tensor)
+        if index is None or nodes[index] is None or nodes[index].op_type != op_type or consumers[tensor] != 1:
+            return None
+        return index
+
+    for index, node in enumerate(nodes):
+        if node is None or node.op_type != "Tanh":
+            continue
+        tanh_gelu = _safely(_gelu_tanh_chain, nodes, index, single, near, reader)
+        if tanh_gelu is not None:
+            source, inner, last = tanh_gelu
+            for step in inner:
+                nodes[step] = None
+            outputs, name = list(nodes[last].output), nodes[last].name
+            nodes[last] = _recorded_as(
+                nodes[last], helper.make_node("Gelu", [source], outputs, name=name, approximate="tanh")
+            )
     for index, node in enumerate(nodes):
         if node is None or len(node.input) < 1:
             continue
@@ -1514,6 +1537,73 @@ def _per_channel(
                 return tensor, steps
         steps.append(index)
         tensor = node.input[0]
+
+
+_GELU_TANH_CUBE = 0.044715
+"""The cube's coefficient in GELU's tanh approximation, ½x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
+
+
+def _scaled_by(nodes: list[Any], index: int | None, near: Any, value: float) -> str | None:
+    """The other input of the two-input Mul at ``index`` whose one input is ``value``, else None."""
+    if index is None or len(nodes[index].input) != 2:
+        return None
+    first, second = nodes[index].input
+    return second if near(first, value) else first if near(second, value) else None
+
+
+def _cubed(nodes: list[Any], tensor: str, source: str, single: Any, near: Any) -> list[int] | None:
+    """The nodes making x³ of ``source`` at ``tensor``: Pow(x, 3) (the dynamo exporter's), or Mul(x, Mul(x, x))
+    (TorchScript's); else None."""
+    power = single(tensor, "Pow")
+    if power is not None:
+        inputs = nodes[power].input
+        return [power] if inputs[0] == source and near(inputs[1], 3.0) else None
+    outer = single(tensor, "Mul")
+    if outer is None or source not in nodes[outer].input:
+        return None
+    square = single(_other_input(nodes[outer], source), "Mul")
+    if square is None or list(nodes[square].input) != [source, source]:
+        return None
+    return [outer, square]
+
+
+def _gelu_tanh_chain(
+    nodes: list[Any], index: int, single: Any, near: Any, reader: Callable[[str, str], int | None]
+) -> tuple[str, list[int], int] | None:
+    """At a Tanh: GELU's tanh approximation around it, x·½·(1 + tanh(√(2/π)(x + 0.044715x³))) as PyTorch's
+    exporters write GELU(approximate='tanh') below opset 20 (½ applied to the sum or to the product), as x, the
+    nodes to drop, and the last node; else None."""
+    tanh = nodes[index]
+    summed = _scaled_by(nodes, single(tanh.input[0], "Mul"), near, (2 / math.pi) ** 0.5)
+    add = single(summed, "Add") if summed is not None else None
+    if add is None:
+        return None
+    for source in nodes[add].input:
+        cubic = _scaled_by(nodes, single(_other_input(nodes[add], source), "Mul"), near, _GELU_TANH_CUBE)
+        cube = _cubed(nodes, cubic, source, single, near) if cubic is not None else None
+        if cube is None:
+            continue
+        inner = [add, single(summed, "Add"), single(tanh.input[0], "Mul"), *cube]
+        inner.append(single(_other_input(nodes[add], source), "Mul"))
+        plus_one = reader(tanh.output[0], "Add")
+        if plus_one is None or not near(_other_input(nodes[plus_one], tanh.output[0]), 1.0):
+            return None
+        after = reader(nodes[plus_one].output[0], "Mul")
+        if after is None:
+            return None
+        other = _other_input(nodes[after], nodes[plus_one].output[0])
+        last = reader(nodes[after].output[0], "Mul")
+        if last is None:
+            return None
+        if near(other, 0.5) and _other_input(nodes[last], nodes[after].output[0]) == source:
+            pass  # x · (½ · (1 + tanh …)): the dynamo exporter's
+        elif other == source and near(_other_input(nodes[last], nodes[after].output[0]), 0.5):
+            pass  # ½ · (x · (1 + tanh …)): TorchScript's
+        else:
+            return None
+        steps = [step for step in inner if step is not None]
+        return source, [*dict.fromkeys(steps), index, plus_one, after], last
+    return None
 
 
 def _erf_chain(nodes: list[Any], product: int | None, single: Any, near: Any) -> tuple[str, list[int]] | None:

@@ -303,3 +303,37 @@ def test_a_misspelled_kind_with_a_slope_is_one_error() -> None:
 def test_gelu_tanh_as_a_type_is_pointed_to_the_activation() -> None:
     with pytest.raises(SpecError, match='did you mean "type": "activation", "kind": "gelu_tanh"'):
         analyze_spec({"input": [2, 2, 1], "layers": [{"type": "gelu_tanh"}]})
+
+
+GELU_TANH_BELOW_OPSET_20 = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import torch
+from torch import nn
+from tests.helpers import refusal_of
+from convcalc.importers.onnx import read_onnx_file
+
+
+class AlmostGelu(nn.Module):
+    def forward(self, x):  # 0.05, not 0.044715: another function, not to be read as GELU
+        return 0.5 * x * (1 + torch.tanh(0.7978845608 * (x + 0.05 * x ** 3)))
+
+
+results = {}
+for label, tail in (("gelu", nn.GELU(approximate="tanh")), ("almost", AlmostGelu())):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), tail).eval()
+    for exporter, options in (("dynamo", {"dynamo": True, "opset_version": 18}),
+                              ("torchscript", {"dynamo": False, "opset_version": 17})):
+        path = f"{sys.argv[1]}/{label}.{exporter}.onnx"
+        torch.onnx.export(model, (torch.zeros(1, 3, 8, 8),), path, **options)
+        layers = read_onnx_file(path).spec["layers"] if refusal_of(path) == "read" else []
+        results[f"{label} {exporter}"] = [layer.get("kind", layer["type"]) for layer in layers]
+print(json.dumps(results))
+"""
+
+
+def test_gelu_tanh_as_the_exporters_write_it_below_opset_20(tmp_path: Path) -> None:
+    results = exported_by_pytorch(GELU_TANH_BELOW_OPSET_20, str(tmp_path))
+    for exporter in ("dynamo", "torchscript"):
+        assert results[f"gelu {exporter}"] == ["conv", "gelu_tanh"], results  # Pow or x·x·x, ½ before or after
+        assert "gelu_tanh" not in results[f"almost {exporter}"], results  # other constants: never read as GELU
