@@ -900,12 +900,13 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
     """The graph's nodes with the exporters' spellings of one function fused into that function's node, at the position
     of the pattern's last node (the others become None): the TorchScript exporter's erf GELU, x·½·(1 + erf(x/√2)) as
     Div, Erf, Add, Mul, Mul, becomes Gelu; both exporters' tanh GELU below opset 20, x·½·(1 + tanh(√(2/π)(x +
-    0.044715x³))), becomes Gelu with approximate tanh; PyTorch's SiLU, Sigmoid then Mul(x, σ(x)), becomes Swish; its
-    LogSigmoid, Sigmoid then Log, becomes LogSigmoid (convcalc's name); its Softsign, Div(x, Add(Abs(x), 1)),
-    becomes Softsign; its F.normalize(x, dim=1), Div(x, Expand(Clip(ReduceL2(x)))), becomes LpNormalization; the
-    dynamo exporter's ``as_strided`` of a contiguous tensor, Reshape to one axis then Gather of 0, 1, …, n − 1 back
-    to the tensor's own shape (ConvNeXt's head), becomes Identity. Only where each inner result feeds the next step
-    alone and the constants are the function's."""
+    0.044715x³))), becomes Gelu with approximate tanh; the unoptimised dynamo exporter's torch.clamp(x, 0, m),
+    Min(Max(x, 0), m), becomes Clip; PyTorch's SiLU, Sigmoid then Mul(x, σ(x)), becomes Swish; its LogSigmoid,
+    Sigmoid then Log, becomes LogSigmoid (convcalc's name); its Softsign, Div(x, Add(Abs(x), 1)), becomes Softsign;
+    its F.normalize(x, dim=1), Div(x, Expand(Clip(ReduceL2(x)))), becomes LpNormalization; the dynamo exporter's
+    ``as_strided`` of a contiguous tensor, Reshape to one axis then Gather of 0, 1, …, n − 1 back to the tensor's
+    own shape (ConvNeXt's head), becomes Identity. Only where each inner result feeds the next step alone and the
+    constants are the function's."""
     from onnx import helper
 
     nodes: list[Any] = list(graph.node)
@@ -955,6 +956,12 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             return None
         return index
 
+    for index, node in enumerate(nodes):
+        clamp = _safely(_clamp_bounds, nodes, index, single, near, constants)
+        if clamp is not None:
+            maximum, clip_inputs = clamp
+            nodes[maximum] = None
+            nodes[index] = _recorded_as(node, helper.make_node("Clip", clip_inputs, list(node.output), name=node.name))
     for index, node in enumerate(nodes):
         if node is None or node.op_type != "Tanh":
             continue
@@ -1537,6 +1544,26 @@ def _per_channel(
                 return tensor, steps
         steps.append(index)
         tensor = node.input[0]
+
+
+def _clamp_bounds(
+    nodes: list[Any], index: int, single: Any, near: Any, constants: dict[str, tuple[float, ...]]
+) -> tuple[int, list[str]] | None:
+    """At a Min(Max(x, 0), m) of numbers written into the graph (the unoptimised dynamo exporter's torch.clamp(x,
+    0, m)): the Max and the inputs of the Clip(x, 0, m) it is; else None."""
+    node = nodes[index]
+    if node.op_type != "Min" or len(node.input) != 2:
+        return None
+    for position in (0, 1):
+        ceiling, inner = node.input[position], node.input[1 - position]
+        maximum = single(inner, "Max")
+        if maximum is None or len(constants.get(ceiling, ())) != 1 or len(nodes[maximum].input) != 2:
+            continue
+        first, second = nodes[maximum].input
+        for floor, source in ((first, second), (second, first)):
+            if near(floor, 0.0) and len(constants.get(floor, ())) == 1 and source not in constants:
+                return maximum, [source, floor, ceiling]
+    return None
 
 
 _GELU_TANH_CUBE = 0.044715

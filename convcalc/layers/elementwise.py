@@ -141,6 +141,11 @@ def activation_layer(kind: str) -> dict[str, Any]:
     return {"type": "relu"} if kind == "relu" else {"type": "activation", "kind": kind}
 
 
+def clipped_relu_layer(max_value: float) -> dict[str, Any]:
+    """The spec layer of min(max(0, x), max_value): relu6 at 6, else a relu with its max_value."""
+    return activation_layer("relu6") if max_value == 6 else {"type": "relu", "max_value": max_value}
+
+
 LEAKY_SLOPE = 0.2
 """A leaky_relu's slope below 0 when the spec gives none: Keras's leaky_relu activation default."""
 
@@ -188,12 +193,14 @@ def _read_relu(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
         kind = "relu"
     elif threshold == 0 and slope == 0 and max_value == 6:
         kind = "relu6"
+    elif threshold == 0 and slope == 0 and isinstance(max_value, (int, float)) and 0 < max_value < float("inf"):
+        return Mapped([clipped_relu_layer(float(max_value))], sources[0].rank)
     elif threshold == 0 and max_value is None and isinstance(slope, (int, float)) and slope > 0:
         return Mapped([leaky_relu_layer(slope)], sources[0].rank)
     else:
         raise layer.refuse(
             f"ReLU with max_value={max_value}, negative_slope={slope}, threshold={threshold}: convcalc models"
-            " relu, relu6 (max_value 6) and leaky relu (a negative slope) only"
+            " relu (with a max_value), relu6 and leaky relu (a negative slope) only"
         )
     return Mapped([activation_layer(kind)], sources[0].rank)
 
@@ -262,8 +269,8 @@ def _read_onnx_hard_sigmoid(node: OnnxNode) -> OnnxMapped:
 
 
 def _read_onnx_clip(node: OnnxNode) -> OnnxMapped:
-    """Clip(0, 6) is PyTorch's ReLU6, Clip(0) a ReLU and Clip(−1, 1) its Hardtanh; the bounds are attributes
-    before opset 11, inputs after."""
+    """Clip(0, 6) is PyTorch's ReLU6, Clip(0) a ReLU, Clip(0, m) a ReLU with a max_value (PyTorch's clamp(x, 0, m),
+    Hardtanh(0, m)) and Clip(−1, 1) its Hardtanh; the bounds are attributes before opset 11, inputs after."""
     node.source()
     if node.opset < 11:
         low, high = node.attributes.get("min"), node.attributes.get("max")
@@ -271,15 +278,16 @@ def _read_onnx_clip(node: OnnxNode) -> OnnxMapped:
         lows, highs = node.values(1, "min"), node.values(2, "max")
         low = None if lows is None else lows[0] if len(lows) == 1 else lows
         high = None if highs is None else highs[0] if len(highs) == 1 else highs
-    if low == 0 and high == 6:
-        kind = "relu6"
-    elif low == 0 and (high is None or high == float("inf")):
+    if low == 0 and (high is None or high == float("inf")):
         kind = "relu"
+    elif low == 0 and isinstance(high, int | float) and 0 < high < float("inf"):
+        return keep_layout(node, [clipped_relu_layer(shortest_float(float(high)))])
     elif low == -1 and high == 1:
         kind = "hard_tanh"
     else:
         raise node.refuse(
-            f"clips to [{low}, {high}]: convcalc models Clip(0, 6) (relu6), Clip(0) (relu) and Clip(−1, 1) (hard_tanh)"
+            f"clips to [{low}, {high}]: convcalc models Clip(0, m) (relu, with a max_value m; relu6 at 6), Clip(0)"
+            " (relu) and Clip(−1, 1) (hard_tanh)"
         )
     return keep_layout(node, [activation_layer(kind)])
 
@@ -421,16 +429,34 @@ class Activation(PerPosition):
         return ops.module(ops.base, TORCH_ACTIVATIONS[self.kind], ops.shape)
 
 
+def _tf_relu(op: Op, read: list[str], padding: str) -> str:
+    ceiling = op.kwargs.get("max_value")
+    return f"tf.nn.relu({read[0]})" if ceiling is None else f"tf.minimum(tf.nn.relu({read[0]}), {literal(ceiling)})"
+
+
 class ReLU(PerPosition):
-    """Elementwise max(0, x) (the short form of an ``activation`` of kind relu)."""
+    """Elementwise max(0, x) (the short form of an ``activation`` of kind relu); with a ``max_value`` m,
+    min(max(0, x), m): Keras's ReLU(max_value=m), PyTorch's clamp(x, 0, m) and Hardtanh(0, m) (m = 6 is relu6)."""
 
     type: Literal["relu"]
+    max_value: Annotated[Number, WithJsonSchema({"type": "number", "exclusiveMinimum": 0})] | None = Field(
+        default=None, description="The ceiling m: min(max(0, x), m), as Keras's ReLU(max_value=m)."
+    )
 
     kind_name = "relu"
     example = {"type": "relu"}
     keras_readers = {"ReLU": _read_relu}
     onnx_readers = {"Relu": _read_onnx_activation("relu")}
-    keras_ops = {"ReLU": KerasOp(lambda op, read, _: f"tf.nn.relu({read[0]})")}
+    keras_ops = {"ReLU": KerasOp(_tf_relu)}
+
+    @field_validator("max_value")
+    @classmethod
+    def _positive(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise PydanticCustomError(
+                "max_value", "must be more than 0 (got {got}): the ceiling of max(0, x)", {"got": value}
+            )
+        return value
 
     def is_nonlinear(self) -> bool:
         return True
@@ -439,15 +465,19 @@ class ReLU(PerPosition):
         return "relu"
 
     def notation(self, window: Window | None) -> str:
-        return ""
+        return "" if self.max_value is None else f"max={self.max_value:g}"
 
     def caption(self) -> str:
         return "relu"
 
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        if self.max_value is not None:
+            return ops.add("ReLU", ops.base, ops.shape, max_value=self.max_value)
         return ops.add("ReLU", ops.base, ops.shape)
 
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        if self.max_value is not None:
+            return ops.module(ops.base, f"nn.Hardtanh(0.0, {literal(self.max_value)})", ops.shape)
         return ops.module(ops.base, TORCH_ACTIVATIONS["relu"], ops.shape)
 
 

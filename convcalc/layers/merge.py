@@ -234,12 +234,15 @@ def _read_elementwise(kind: str) -> Reader:
 
 
 def _read_onnx_elementwise(kind: str) -> OnnxReader:
-    """ONNX's Mean, Max and Min of layer outputs of one shape: the merge ``kind``; of one input, nothing (it is
-    that input). Inputs that broadcast (a gate, a flat vector against a volume: ONNX lines up the last axes, W
-    not C) are refused, where shape inference shows them."""
+    """ONNX's Mean, Max and Min of layer outputs of one shape: the merge ``kind``; of one input, nothing (it is that
+    input); Max(x, 0) of a number 0 written into the graph, a relu. Inputs that broadcast (a gate, a flat vector
+    against a volume: ONNX lines up the last axes, W not C) are refused, where shape inference shows them."""
 
     def reader(node: OnnxNode) -> OnnxMapped:
         sources = node.sources
+        number = written_number(node) if kind == "maximum" else None
+        if number is not None and number[1] == 0:  # max(x, 0): the unoptimised dynamo exporter's clamp(x, min=0)
+            return OnnxMapped([{"type": "relu"}], sources[0].rank, layout=sources[0].layout, reads_layout=True)
         if len(sources) != len(node.inputs):
             raise node.refuse(f"reads a constant tensor: convcalc's {kind} takes layer outputs")
         if len(sources) == 1:

@@ -371,6 +371,8 @@ def _per_channel_layer(draw: st.DrawFn, depth: int, kind: str) -> dict[str, Any]
 
 @st.composite
 def _any_plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool, kind: str) -> dict[str, Any]:
+    if kind == "relu" and draw(st.booleans()):
+        return {"type": "relu", "max_value": draw(st.sampled_from([0.5, 1, 6]))}
     if kind in PER_CHANNEL:
         return draw(_per_channel_layer(shape[2], kind))
     if kind in ("upsample", "cropping", "split", "channel_shuffle"):

@@ -337,3 +337,111 @@ def test_gelu_tanh_as_the_exporters_write_it_below_opset_20(tmp_path: Path) -> N
     for exporter in ("dynamo", "torchscript"):
         assert results[f"gelu {exporter}"] == ["conv", "gelu_tanh"], results  # Pow or x·x·x, ½ before or after
         assert "gelu_tanh" not in results[f"almost {exporter}"], results  # other constants: never read as GELU
+
+
+# --- a relu's ceiling --------------------------------------------------------------------------------------
+
+
+def test_a_relu_s_max_value_is_positive_and_6_stays_relu6() -> None:
+    facts = analyze_spec({"input": [2, 2, 1], "layers": [{"type": "relu", "max_value": 1}]}).layers[0]
+    assert (facts.spec.notation(None), facts.params, facts.spec.activation_function()) == ("max=1", 0, "relu")
+    with pytest.raises(SpecError, match=re.escape("layers[0].max_value: must be more than 0 (got 0.0)")):
+        analyze_spec({"input": [2, 2, 1], "layers": [{"type": "relu", "max_value": 0}]})
+    from convcalc.layers.elementwise import clipped_relu_layer
+
+    assert clipped_relu_layer(6.0) == {"type": "activation", "kind": "relu6"}
+
+
+@pytest.mark.tensorflow
+@pytest.mark.torch
+def test_every_export_clips_to_the_max_value() -> None:
+    optional.keras()
+    torch = optional.torch()
+    import numpy as np
+
+    from convcalc.export.codegen import tfnn_source
+    from convcalc.export.keras_build import build_model
+    from convcalc.export.plan import plan_export
+    from convcalc.export.torch_plan import plan_torch
+    from convcalc.export.torch_verify import build_module
+    from tests.export.test_differential import load_module
+
+    x = np.linspace(-2, 2, 2 * 3 * 4 * 2).reshape(2, 3, 4, 2).astype("float32")
+    expected = np.clip(x, 0, 0.5)
+    facts = analyze_spec({"input": [3, 4, 2], "layers": [{"type": "relu", "max_value": 0.5}]})
+    plan = plan_export(facts)
+    np.testing.assert_array_equal(np.asarray(build_model(plan)(x)), expected)
+    np.testing.assert_array_equal(np.asarray(load_module(tfnn_source(plan), "generated_nn").Network()(x)), expected)
+    with torch.no_grad():
+        out = build_module(plan_torch(facts))(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy()
+    np.testing.assert_array_equal(out.transpose(0, 2, 3, 1), expected)
+
+
+@pytest.mark.tensorflow
+def test_the_keras_import_reads_relu_s_max_value() -> None:
+    keras = optional.keras()
+    from convcalc.importers.keras import spec_from_keras_config
+
+    layers = [keras.layers.ReLU(max_value=1.0), keras.layers.ReLU(max_value=6.0), keras.layers.ReLU()]
+    model = keras.Sequential([keras.Input((4, 4, 2)), *layers])
+    spec = spec_from_keras_config(json.loads(model.to_json()))
+    assert [{k: v for k, v in layer.items() if k != "name"} for layer in spec["layers"]] == [
+        {"type": "relu", "max_value": 1.0}, {"type": "activation", "kind": "relu6"}, {"type": "relu"},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("bounds", "layer"),
+    [((0.0, 1.0), {"type": "relu", "max_value": 1.0}), ((0.0, 6.0), {"type": "activation", "kind": "relu6"})],
+)
+def test_onnx_clip_from_0_is_a_relu_with_its_ceiling(
+    tmp_path: Path, bounds: tuple[float, float], layer: dict[str, Any]
+) -> None:
+    optional.onnx()
+    from onnx import TensorProto, helper
+
+    from convcalc.importers.onnx import read_onnx_file
+
+    graph = helper.make_graph(
+        [helper.make_node("Clip", ["x", "low", "high"], ["y"], name="f")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [
+            helper.make_tensor(name, TensorProto.FLOAT, [], [value])
+            for name, value in zip(("low", "high"), bounds, strict=True)
+        ],
+    )
+    path = tmp_path / "clip.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    assert read_onnx_file(str(path)).spec["layers"] == [{**layer, "name": "f"}]
+
+
+CLAMPS = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import torch
+from torch import nn
+from tests.helpers import imported_three_ways
+
+
+class Clamped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.hard, self.mix = nn.Conv2d(3, 4, 3), nn.Hardtanh(0.0, 2.0), nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        return torch.clamp(self.mix(self.hard(self.conv(x))), 0, 1)
+
+
+results = {}
+for exporter, spec, facts in imported_three_ways(Clamped().eval(), torch.zeros(1, 3, 8, 8), sys.argv[1], "clamp"):
+    results[exporter] = [layer.get("max_value") for layer in spec["layers"] if layer["type"] == "relu"]
+print(json.dumps(results))
+"""
+
+
+def test_pytorch_s_clamp_and_hardtanh_from_0_as_its_exporters_write_them(tmp_path: Path) -> None:
+    results = exported_by_pytorch(CLAMPS, str(tmp_path))
+    for exporter in ("default", "dynamo", "torchscript"):
+        assert results[exporter] == [2.0, 1.0], (exporter, results)

@@ -155,7 +155,7 @@ def test_onnx_mean_max_and_min_of_layer_outputs(tmp_path: Path, kind: str) -> No
 def test_onnx_inputs_that_broadcast_are_refused(tmp_path: Path, kind: str, flat: bool) -> None:
     """A 1×1 gate, or a flat vector (which ONNX lines up with W, not C), against a volume."""
     optional.onnx()
-    from onnx import TensorProto, helper
+    from onnx import helper
 
     from convcalc.importers.onnx import read_onnx_file
 
@@ -164,17 +164,25 @@ def test_onnx_inputs_that_broadcast_are_refused(tmp_path: Path, kind: str, flat:
     if flat:
         nodes.append(helper.make_node("Flatten", ["g"], ["f"], name="flat"))
     nodes.append(helper.make_node(op, ["f" if flat else "g", "x"], ["y"], name="merged"))
+    path = _graph_of(tmp_path, nodes, [1, 4, 4, 4])
+    shown = "\\[1, 4\\]" if flat else "\\[1, 4, 1, 1\\]"
+    with pytest.raises(SpecError, match=f"node 'merged' \\({op}\\): reads tensors of shapes {shown}, \\[1, 4, 4, 4\\]"):
+        read_onnx_file(path)
+
+
+def _graph_of(folder: Path, nodes: list[Any], shape: list[int]) -> str:
+    """An ONNX file (opset 17) of ``nodes`` from an input x of ``shape`` to an output y; its path."""
+    from onnx import TensorProto, helper
+
     graph = helper.make_graph(
         nodes,
         "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 4, 4])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
     )
-    path = tmp_path / "broadcast.onnx"
+    path = folder / "graph.onnx"
     path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
-    shown = "\\[1, 4\\]" if flat else "\\[1, 4, 1, 1\\]"
-    with pytest.raises(SpecError, match=f"node 'merged' \\({op}\\): reads tensors of shapes {shown}, \\[1, 4, 4, 4\\]"):
-        read_onnx_file(str(path))
+    return str(path)
 
 
 FUNNEL = """
@@ -220,3 +228,18 @@ def test_torch_maximum_and_minimum_as_pytorch_exports_them(tmp_path: Path) -> No
     for exporter in ("dynamo", "torchscript"):
         params, counts = outcome[exporter]
         assert params == outcome["parameters"] and counts == [1, 1, 2, 1], (exporter, outcome)
+
+
+def test_onnx_max_of_a_layer_output_and_a_written_0_is_a_relu(tmp_path: Path) -> None:
+    optional.onnx()
+    from onnx import TensorProto, helper
+
+    from convcalc.importers.onnx import read_onnx_file
+
+    nodes = [
+        helper.make_node("Constant", [], ["zero"], value=helper.make_tensor("z", TensorProto.FLOAT, [], [0.0])),
+        helper.make_node("Max", ["x", "zero"], ["y"], name="clamped"),
+    ]
+    assert read_onnx_file(_graph_of(tmp_path, nodes, [1, 4, 6, 6])).spec["layers"] == [
+        {"type": "relu", "name": "clamped"}
+    ]
