@@ -386,7 +386,7 @@ class _Importer:
             return None
         _drop_weight_bytes(self.model)
         self.shapes = _inferred(self.model)
-        nodes = _fused(graph, self.shapes, folder)
+        nodes = _fused(graph, self.shapes, folder, opset)
         live = self._live(graph, nodes)
         self.standardised = sum(1 for k in live if nodes[k] is not None and nodes[k].doc_string == STANDARDISED_WEIGHT)
         try:
@@ -896,7 +896,7 @@ def _recorded_inputs(raw: Any) -> frozenset[str]:
     return frozenset(_LIFTED.findall(call)) if call is not None else frozenset()
 
 
-def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | None = None) -> list[Any]:
+def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | None = None, opset: int = 0) -> list[Any]:
     """The graph's nodes with the exporters' spellings of one function fused into that function's node, at the position
     of the pattern's last node (the others become None): the TorchScript exporter's erf GELU, x·½·(1 + erf(x/√2)) as
     Div, Erf, Add, Mul, Mul, becomes Gelu; both exporters' tanh GELU below opset 20, x·½·(1 + tanh(√(2/π)(x +
@@ -956,8 +956,10 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             return None
         return index
 
+    written = _written_numbers(nodes, made, initializers)
     for index, node in enumerate(nodes):
-        clamp = _safely(_clamp_bounds, nodes, index, single, near, constants)
+        # Clip's bounds are inputs from opset 11 (attributes before, read as such)
+        clamp = _safely(_clamp_bounds, nodes, index, single, near, constants, written) if opset >= 11 else None
         if clamp is not None:
             maximum, clip_inputs = clamp
             nodes[maximum] = None
@@ -1546,8 +1548,33 @@ def _per_channel(
         tensor = node.input[0]
 
 
+def _written_numbers(nodes: list[Any], made: dict[str, int], initializers: set[str]) -> Callable[[str], bool]:
+    """Whether a tensor is a number written into the graph: a Constant node's, or a Cast or CastLike of one; not an
+    initializer, which a module may train (a learnable clipping ceiling, PACT's α)."""
+
+    def written(tensor: str) -> bool:
+        for _ in range(4):  # a Constant through a Cast and a CastLike at most
+            if tensor in initializers:
+                return False
+            index = made.get(tensor)
+            node = nodes[index] if index is not None else None
+            if node is None or node.op_type not in ("Constant", "Cast", "CastLike"):
+                return False
+            if node.op_type == "Constant":
+                return True
+            tensor = node.input[0]
+        return False
+
+    return written
+
+
 def _clamp_bounds(
-    nodes: list[Any], index: int, single: Any, near: Any, constants: dict[str, tuple[float, ...]]
+    nodes: list[Any],
+    index: int,
+    single: Any,
+    near: Any,
+    constants: dict[str, tuple[float, ...]],
+    written: Callable[[str], bool],
 ) -> tuple[int, list[str]] | None:
     """At a Min(Max(x, 0), m) of numbers written into the graph (the unoptimised dynamo exporter's torch.clamp(x,
     0, m)): the Max and the inputs of the Clip(x, 0, m) it is; else None."""
@@ -1557,11 +1584,13 @@ def _clamp_bounds(
     for position in (0, 1):
         ceiling, inner = node.input[position], node.input[1 - position]
         maximum = single(inner, "Max")
-        if maximum is None or len(constants.get(ceiling, ())) != 1 or len(nodes[maximum].input) != 2:
+        if maximum is None or len(constants.get(ceiling, ())) != 1 or not written(ceiling):
+            continue
+        if len(nodes[maximum].input) != 2:
             continue
         first, second = nodes[maximum].input
         for floor, source in ((first, second), (second, first)):
-            if near(floor, 0.0) and len(constants.get(floor, ())) == 1 and source not in constants:
+            if near(floor, 0.0) and len(constants.get(floor, ())) == 1 and written(floor) and source not in constants:
                 return maximum, [source, floor, ceiling]
     return None
 

@@ -147,20 +147,32 @@ def _whole_volume_fix(layer: LayerFacts) -> Fix | None:
 
 
 def _resamples(net: NetworkFacts) -> bool:
-    """Whether a layer moves the volume to another grid (a stride, a pool, an upsampling, a reshape to a new
-    volume: a generator's): not padding, nor a layer that sees the whole input (a squeeze-and-excite gate's
-    global pool, an auxiliary head)."""
+    """Whether a layer on the way to the output moves the volume to another grid (a stride, a pool, an
+    upsampling, a reshape to a new volume: a generator's): not padding, nor a layer that sees the whole input (a
+    squeeze-and-excite gate's global pool, an auxiliary head), nor a dead end."""
+    reached = reaching_output(net)
     return any(
         layer.traits.new_grid or (not layer.traits.whole_input and layer.spec.grid_step(layer.window) != UNIT_STEP)
         for layer in net.layers
+        if layer.index in reached
     )
 
 
 def _upsamples_into_output(net: NetworkFacts) -> bool:
-    """Whether a layer that makes the grid finer (an upsampling, a strided transposed conv, a depth_to_space)
-    feeds the output: a decoder, which a classifier does not have."""
-    reached = reaching_output(net)
-    return any(min(layer.spec.grid_step(layer.window)) < 1 for layer in net.layers if layer.index in reached)
+    """Whether the output is finer than a map it is made from: a layer that makes the grid finer (an upsampling,
+    a strided transposed conv, a depth_to_space) and a map coarser than the output (not a 1×1 context vector: a
+    pooled global context broadcast back is no decoder) both on the way to the output; a decoder, which a
+    classifier does not have."""
+    reached = [layer for layer in net.layers if layer.index in reaching_output(net)]
+    out = net.layers[-1].output_shape
+    finer = any(min(layer.spec.grid_step(layer.window)) < 1 for layer in reached)
+    coarser = any(
+        (shape.height, shape.width) not in ((1, 1), (out.height, out.width))
+        and shape.height <= out.height
+        and shape.width <= out.width
+        for shape in (layer.output_shape for layer in reached)
+    )
+    return finer and coarser
 
 
 @rule(
@@ -182,8 +194,8 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     maps: HRNet, a stacked hourglass, CenterNet), predicts densely by design and is not flagged: an encoder-decoder
     (U-Net, DeepLab, LRASPP: a score per pixel), a super-resolution network (ESPCN's depth_to_space), a pose or
     keypoint network, or a generator (a vector reshaped into an image). Nor is a map of one score per position
-    (a depth of 1): a PatchGAN discriminator's real-or-fake per patch, a crowd counter's density map; a classifier's
-    features are never one channel deep.
+    (a depth of 1), taken for a score map by design: a PatchGAN discriminator's real-or-fake per patch, a crowd
+    counter's density map. (A binary classifier that lost its pooling looks the same and goes unreported.)
 
     ## Why is this bad
     A classifier ends in one score per class, a 1×1×n volume. A network that ends in a smaller H×W×D volume
@@ -200,7 +212,12 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     if last.input_shape.empty or out.empty or (out.height, out.width) == (1, 1):
         return
     size = (net.input_shape.height, net.input_shape.width)
-    back = (out.height >= size[0] and out.width >= size[1]) or max(last.rf_rows.jump, last.rf_cols.jump) <= 1
+    # On the input's grid by its field's jump, unless a whole-input context (a global pool broadcast back) is
+    # merged in, whose field stands for no grid
+    reached = reaching_output(net)
+    context = any(layer.traits.whole_input for layer in net.layers if layer.index in reached)
+    on_grid = not context and max(last.rf_rows.jump, last.rf_cols.jump) <= 1
+    back = (out.height >= size[0] and out.width >= size[1]) or on_grid
     if (back and _resamples(net)) or _upsamples_into_output(net):
         return  # down and back up (or up), to the input's size or grid, or partly: a dense prediction
     if out.depth == 1:

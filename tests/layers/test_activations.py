@@ -445,3 +445,31 @@ def test_pytorch_s_clamp_and_hardtanh_from_0_as_its_exporters_write_them(tmp_pat
     results = exported_by_pytorch(CLAMPS, str(tmp_path))
     for exporter in ("default", "dynamo", "torchscript"):
         assert results[exporter] == [2.0, 1.0], (exporter, results)
+
+
+@pytest.mark.parametrize(("stored", "opset"), [(True, 17), (False, 10)])
+def test_a_clamp_of_a_stored_ceiling_or_before_opset_11_is_not_fused(tmp_path: Path, stored: bool, opset: int) -> None:
+    # A stored ceiling may be trained (PACT's α): not a number to fold into a relu; before opset 11 Clip's bounds
+    # are attributes, which a fused Clip would lack. Either way the Min is refused by name, never misread.
+    optional.onnx()
+    from onnx import TensorProto, helper
+
+    from convcalc.importers.onnx import read_onnx_file
+
+    def number(name: str, value: float) -> Any:
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [], [value]))
+
+    nodes = [number("zero", 0.0), helper.make_node("Max", ["x", "zero"], ["r"], name="floor")]
+    nodes += [] if stored else [number("ceiling", 2.5)]
+    nodes.append(helper.make_node("Min", ["r", "ceiling"], ["y"], name="clamp"))
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_tensor("ceiling", TensorProto.FLOAT, [], [2.5])] if stored else [],
+    )
+    path = tmp_path / "clamp.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]).SerializeToString())
+    with pytest.raises(SpecError, match="node 'clamp' \\(Min\\): reads a constant tensor"):
+        read_onnx_file(str(path))

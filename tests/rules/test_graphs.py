@@ -1155,6 +1155,37 @@ def test_cc307_passes_the_original_u_net_whose_unpadded_convs_end_smaller_than_i
     assert where({**unet, "layers": unet["layers"][:14]}, "CC307") == [13]
 
 
+def test_cc307_still_flags_classifiers_that_only_look_like_decoders() -> None:
+    # An upsampling in front of a downsampling backbone (no coarser map feeds the output); a pooled global
+    # context broadcast back and added (a 1×1 vector is no coarser map, nor its field a grid); and a stride only
+    # on a dead branch (the output path never leaves the input's grid).
+    stride2 = {"kernel": 3, "stride": 2}
+    upsampled_backbone = {
+        "input": [32, 32, 3],
+        "layers": [{"type": "upsample", "factor": 4}]
+        + [layer for k in (32, 64, 128, 256, 512) for layer in (conv(f"c{k}", filters=k, **stride2), {"type": "relu"})],
+    }
+    context = {
+        "input": [32, 32, 3],
+        "layers": [
+            conv("c1", filters=32, **stride2), {"type": "relu"},
+            conv("c2", filters=64, **stride2), {"type": "relu", "name": "f"},
+            {"type": "global_pool", "inputs": ["f"]}, conv("c3", filters=64, kernel=1, padding=0),
+            {"type": "upsample", "factor": 8, "name": "ctx"}, {"type": "add", "inputs": ["f", "ctx"]},
+        ],
+    }  # fmt: skip
+    dead_stride = {
+        "input": [32, 32, 3],
+        "layers": [
+            conv("a", filters=16, padding=0), {"type": "relu"},
+            conv("dead", filters=16, stride=2, inputs=["a"]), conv("b", filters=16, padding=0, inputs=["a"]),
+            {"type": "relu"},
+        ],
+    }  # fmt: skip
+    for spec in (upsampled_backbone, context, dead_stride):
+        assert where(spec, "CC307") == [len(spec["layers"]) - 1], spec
+
+
 def test_cc307_passes_a_map_of_one_score_per_position() -> None:
     # pix2pix's 70×70 PatchGAN: a real-or-fake score for each patch, 30×30×1 for 256×256 by design. The same
     # network cut before its one-channel conv ends in 31×31×512 features: unfinished.
