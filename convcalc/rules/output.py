@@ -146,25 +146,22 @@ def _whole_volume_fix(layer: LayerFacts) -> Fix | None:
     )
 
 
-def _resamples(net: NetworkFacts) -> bool:
-    """Whether a layer on the way to the output moves the volume to another grid (a stride, a pool, an
-    upsampling, a reshape to a new volume: a generator's): not padding, nor a layer that sees the whole input (a
+def _resamples(reached: list[LayerFacts]) -> bool:
+    """Whether a layer on the way to the output (``reached``) moves the volume to another grid (a stride, a pool,
+    an upsampling, a reshape to a new volume: a generator's): not padding, nor a layer that sees the whole input (a
     squeeze-and-excite gate's global pool, an auxiliary head), nor a dead end."""
-    reached = reaching_output(net)
     return any(
         layer.traits.new_grid or (not layer.traits.whole_input and layer.spec.grid_step(layer.window) != UNIT_STEP)
-        for layer in net.layers
-        if layer.index in reached
+        for layer in reached
     )
 
 
-def _upsamples_into_output(net: NetworkFacts) -> bool:
+def _upsamples_into_output(reached: list[LayerFacts]) -> bool:
     """Whether the output is finer than a map it is made from: a layer that makes the grid finer (an upsampling,
     a strided transposed conv, a depth_to_space) and a map coarser than the output (not a 1×1 context vector: a
     pooled global context broadcast back is no decoder) both on the way to the output; a decoder, which a
     classifier does not have."""
-    reached = [layer for layer in net.layers if layer.index in reaching_output(net)]
-    out = net.layers[-1].output_shape
+    out = reached[-1].output_shape
     finer = any(min(layer.spec.grid_step(layer.window)) < 1 for layer in reached)
     coarser = any(
         (shape.height, shape.width) not in ((1, 1), (out.height, out.width))
@@ -214,11 +211,12 @@ def output_not_vector(net: NetworkFacts, settings: Settings) -> Iterator[Hit]:
     size = (net.input_shape.height, net.input_shape.width)
     # On the input's grid by its field's jump, unless a whole-input context (a global pool broadcast back) is
     # merged in, whose field stands for no grid
-    reached = reaching_output(net)
-    context = any(layer.traits.whole_input for layer in net.layers if layer.index in reached)
+    on_path = reaching_output(net)
+    reached = [layer for layer in net.layers if layer.index in on_path]  # in order, ending with the last
+    context = any(layer.traits.whole_input for layer in reached)
     on_grid = not context and max(last.rf_rows.jump, last.rf_cols.jump) <= 1
     back = (out.height >= size[0] and out.width >= size[1]) or on_grid
-    if (back and _resamples(net)) or _upsamples_into_output(net):
+    if (back and _resamples(reached)) or _upsamples_into_output(reached):
         return  # down and back up (or up), to the input's size or grid, or partly: a dense prediction
     if out.depth == 1:
         return  # one score per position: a map of scores by design (PatchGAN, a density map)
