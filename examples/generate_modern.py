@@ -185,8 +185,8 @@ def unet_small() -> dict[str, Any]:
         *double("dec1", 16),
         conv("logits", 2, 1, 1, 0),
     ]
-    # Segmentation: one score per pixel and class, so the output is a volume on purpose.
-    return {"name": "unet-small", "input": [64, 64, 1], "ignore": ["CC307"], "layers": layers}
+    # Segmentation: one score per pixel and class, a volume on purpose, which CC307 recognises (down and back up).
+    return {"name": "unet-small", "input": [64, 64, 1], "layers": layers}
 
 
 def alexnet_two_tower() -> dict[str, Any]:
