@@ -162,14 +162,14 @@ def _upsamples_into_output(reached: list[LayerFacts]) -> bool:
     pooled global context broadcast back is no decoder) both on the way to the output; a decoder, which a
     classifier does not have."""
     out = reached[-1].output_shape
-    finer = any(min(layer.spec.grid_step(layer.window)) < 1 for layer in reached)
     coarser = any(
         (shape.height, shape.width) not in ((1, 1), (out.height, out.width))
         and shape.height <= out.height
         and shape.width <= out.width
         for shape in (layer.output_shape for layer in reached)
     )
-    return finer and coarser
+    # the shapes first: they are plain numbers, and most networks have no coarser map on the way
+    return coarser and any(min(layer.spec.grid_step(layer.window)) < 1 for layer in reached)
 
 
 @rule(
