@@ -232,25 +232,6 @@ def _known(dims: Dims | None) -> bool:
     return dims is not None and None not in dims
 
 
-def _sliced_dims(node: OnnxNode) -> Dims | None:
-    """The dims of a step-1 Slice's output, from its input's and its constant starts, ends and axes (which its
-    reader has read), where the input's are known."""
-    shape, starts, ends = node.input_shapes[0], node.values(1, "starts"), node.values(2, "ends")
-    if not _known(shape) or starts is None or ends is None:
-        return None
-    assert shape is not None
-    dims = list(shape)
-    axes = node.values(3, "axes") or tuple(range(len(starts)))
-    for axis, first, last in zip(axes, starts, ends, strict=True):
-        index = int(axis) + (len(dims) if axis < 0 else 0)
-        size = dims[index]
-        assert size is not None
-        begin = min(max(int(first) + (size if first < 0 else 0), 0), size)
-        stop = min(max(int(min(last, size)) + (size if last < 0 else 0), 0), size)
-        dims[index] = max(stop - begin, 0)
-    return tuple(dims)
-
-
 def _attributes(node: Any) -> dict[str, Any]:
     from onnx import AttributeProto
 
@@ -563,12 +544,10 @@ class _Importer:
                 self._branches(node, raw, mapped.branches)
             else:
                 self._emit(node, raw, mapped)
-            if raw.op_type == "Slice" and raw.output and not _known(self.shapes.get(raw.output[0])):
-                # Starts and ends computed from shapes (a U-Net's crop of its skip connection, exported without
-                # constant folding) leave ONNX's shape inference without the slice's size; the reader has them.
-                sliced = _sliced_dims(node)
-                if sliced is not None:
-                    self.shapes[raw.output[0]] = sliced
+            if mapped.dims is not None and raw.output and not _known(self.shapes.get(raw.output[0])):
+                # Bounds computed from shapes (a U-Net's crop of its skip connection, exported without constant
+                # folding) leave ONNX's shape inference without the slice's size; its reader has it.
+                self.shapes[raw.output[0]] = mapped.dims
         except Refusal as refusal:
             self.problems.append(Problem(refusal.path, refusal.message))
             self._fail(raw)

@@ -187,6 +187,19 @@ _TO_THE_END = 2**31
 """An end at least this far is "to the end" (PyTorch writes INT64_MAX), whatever the axis's size."""
 
 
+def _slice_bounds(first: float, last: float, size: int | None) -> tuple[int, int | None]:
+    """ONNX's [first, last) of an axis of ``size`` (None where unknown), step 1: negative bounds count from the
+    end, and both are clamped to [0, size]; a stop of None is to the end (an end written INT64_MAX).
+
+    >>> _slice_bounds(-3, 2**63 - 1, 10), _slice_bounds(2, -1, 10), _slice_bounds(4, 2**63 - 1, None)
+    ((7, None), (2, 9), (4, None))
+    """
+    begin = int(first) + (size if first < 0 and size is not None else 0)
+    stop = None if last >= _TO_THE_END else int(last) + (size if last < 0 and size is not None else 0)
+    begin, stop = max(0, begin), stop if stop is None or size is None else max(0, min(stop, size))
+    return (begin if size is None else min(begin, size)), stop
+
+
 def _read_onnx_slice(node: OnnxNode) -> OnnxMapped:
     """Slice, step 1, of the channels (PyTorch's x[:, a:b]): channels [a, b) as a split; or of H and W (x[:, :,
     a:b, c:d], as convcalc's own cropping is written for PyTorch): a cropping. Ends past the axis (a slice to the
@@ -214,15 +227,17 @@ def _read_onnx_slice(node: OnnxNode) -> OnnxMapped:
                 f"slices axis {axis}, whose size ONNX's shape inference does not give: convcalc needs it for"
                 f" [{int(first)}:{int(last)}]"
             )
-        begin = int(first) + (size if first < 0 and size is not None else 0)
-        stop = None if last >= _TO_THE_END else int(last) + (size if last < 0 and size is not None else 0)
-        begin, stop = max(0, begin), stop if stop is None or size is None else max(0, min(stop, size))
-        if size is not None:
-            begin = min(begin, size)
+        begin, stop = _slice_bounds(first, last, size)
         if not (begin == 0 and (stop is None or stop == size)):
             ranges[axis] = (begin, stop)
+    dims = None
+    if shape is not None and None not in shape:  # the output's, which inference may lack (bounds from shapes)
+        sized = [size for size in shape if size is not None]
+        for axis, (begin, stop) in ranges.items():
+            sized[axis] = max((sized[axis] if stop is None else stop) - begin, 0)
+        dims = tuple(sized)
     if not ranges:
-        return OnnxMapped([], 4)
+        return OnnxMapped([], 4, dims=dims)
     for axis, (begin, stop) in ranges.items():
         if stop is not None and stop <= begin:
             raise node.refuse(f"slices [{begin}:{stop}] of axis {axis}: convcalc takes a non-empty range, step 1")
@@ -232,14 +247,14 @@ def _read_onnx_slice(node: OnnxNode) -> OnnxMapped:
             if shape is None or shape[1] is None:
                 raise node.refuse("convcalc needs its number of channels, which ONNX's shape inference does not give")
             stop = shape[1]
-        return OnnxMapped([{"type": "split", "start": begin, "stop": stop}], 4)
+        return OnnxMapped([{"type": "split", "start": begin, "stop": stop}], 4, dims=dims)
     if set(ranges) <= {2, 3}:
         crop = []
         for axis in (2, 3):
             begin, stop = ranges.get(axis, (0, None))
             size = shape[axis] if shape is not None else None
             crop.append([begin, 0 if stop is None else (size or 0) - stop])
-        return OnnxMapped([{"type": "cropping", "crop": crop}], 4)
+        return OnnxMapped([{"type": "cropping", "crop": crop}], 4, dims=dims)
     raise node.refuse(
         f"slices axes {sorted(ranges)}: convcalc slices the channels (axis 1) alone, or H and W (axes 2 and 3)"
     )

@@ -227,6 +227,9 @@ class OnnxMapped(NamedTuple):
     """The reader understood a rearranged input (one in a layout); other readers' are refused."""
     branches: list[list[dict[str, Any]]] | None = None
     """A node with several outputs (Split): the spec layer bodies of each output, each reading the input."""
+    dims: Dims | None = None
+    """The output's dims, where the reader knows them and ONNX's shape inference may not (a Slice whose bounds
+    the module computed from shapes); the import takes them where inference gives none."""
 
 
 GAIN_INPUT = "convcalc_gain_input"
