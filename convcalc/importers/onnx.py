@@ -1609,35 +1609,31 @@ def _gelu_tanh_chain(
     exporters write GELU(approximate='tanh') below opset 20 (½ applied to the sum or to the product), as x, the
     nodes to drop, and the last node; else None."""
     tanh = nodes[index]
-    summed = _scaled_by(nodes, single(tanh.input[0], "Mul"), near, (2 / math.pi) ** 0.5)
+    scaling = single(tanh.input[0], "Mul")
+    summed = _scaled_by(nodes, scaling, near, (2 / math.pi) ** 0.5)
     add = single(summed, "Add") if summed is not None else None
     if add is None:
         return None
     for source in nodes[add].input:
-        cubic = _scaled_by(nodes, single(_other_input(nodes[add], source), "Mul"), near, _GELU_TANH_CUBE)
+        term = single(_other_input(nodes[add], source), "Mul")
+        cubic = _scaled_by(nodes, term, near, _GELU_TANH_CUBE)
         cube = _cubed(nodes, cubic, source, single, near) if cubic is not None else None
         if cube is None:
             continue
-        inner = [add, single(summed, "Add"), single(tanh.input[0], "Mul"), *cube]
-        inner.append(single(_other_input(nodes[add], source), "Mul"))
         plus_one = reader(tanh.output[0], "Add")
         if plus_one is None or not near(_other_input(nodes[plus_one], tanh.output[0]), 1.0):
             return None
         after = reader(nodes[plus_one].output[0], "Mul")
-        if after is None:
+        last = reader(nodes[after].output[0], "Mul") if after is not None else None
+        if after is None or last is None:
             return None
         other = _other_input(nodes[after], nodes[plus_one].output[0])
-        last = reader(nodes[after].output[0], "Mul")
-        if last is None:
+        outer = _other_input(nodes[last], nodes[after].output[0])
+        # x · (½ · (1 + tanh …)), the dynamo exporter's; or ½ · (x · (1 + tanh …)), TorchScript's
+        if not ((near(other, 0.5) and outer == source) or (other == source and near(outer, 0.5))):
             return None
-        if near(other, 0.5) and _other_input(nodes[last], nodes[after].output[0]) == source:
-            pass  # x · (½ · (1 + tanh …)): the dynamo exporter's
-        elif other == source and near(_other_input(nodes[last], nodes[after].output[0]), 0.5):
-            pass  # ½ · (x · (1 + tanh …)): TorchScript's
-        else:
-            return None
-        steps = [step for step in inner if step is not None]
-        return source, [*dict.fromkeys(steps), index, plus_one, after], last
+        assert scaling is not None and term is not None  # a value was scaled, and a cube's coefficient found
+        return source, [scaling, add, term, *cube, index, plus_one, after], last
     return None
 
 
