@@ -240,11 +240,14 @@ class ZeroPadding(_Padding):
         return "pad"
 
 
-REFLECTION_PADDING_SOURCE = '''
+def _padding_layer_source(name: str, doc: str, call: str) -> str:
+    """The source of a registered Keras layer that pads H and W by ``padding=((top, bottom), (left, right))``:
+    ``doc`` its docstring's text, ``call`` the body of its ``call`` after the sides are unpacked; the
+    constructor, the output shape (an unknown size stays unknown) and the config are the same for each."""
+    return f'''
 @keras.saving.register_keras_serializable(package="convcalc")
-class ReflectionPadding2D(layers.Layer):
-    """Pads H and W with their mirror image, the edge not repeated (PyTorch's ReflectionPad2d, tf.pad's REFLECT),
-    which Keras lacks."""
+class {name}(layers.Layer):
+    """{doc}"""
 
     def __init__(self, padding=((1, 1), (1, 1)), **kwargs):
         super().__init__(**kwargs)
@@ -252,7 +255,7 @@ class ReflectionPadding2D(layers.Layer):
 
     def call(self, inputs):
         (top, bottom), (left, right) = self.padding
-        return keras.ops.pad(inputs, ((0, 0), (top, bottom), (left, right), (0, 0)), mode="reflect")
+{call}
 
     def compute_output_shape(self, input_shape):
         (top, bottom), (left, right) = self.padding
@@ -261,8 +264,16 @@ class ReflectionPadding2D(layers.Layer):
         return (batch, height, None if width is None else width + left + right, depth)
 
     def get_config(self):
-        return {**super().get_config(), "padding": self.padding}
+        return {{**super().get_config(), "padding": self.padding}}
 '''
+
+
+REFLECTION_PADDING_SOURCE = _padding_layer_source(
+    "ReflectionPadding2D",
+    "Pads H and W with their mirror image, the edge not repeated (PyTorch's ReflectionPad2d, tf.pad's REFLECT),\n"
+    "    which Keras lacks.",
+    '        return keras.ops.pad(inputs, ((0, 0), (top, bottom), (left, right), (0, 0)), mode="reflect")',
+)
 """The one definition of ``ReflectionPadding2D`` (a registered, serializable Keras layer,
 ``convcalc>ReflectionPadding2D``): pasted into generated Keras code, executed by :mod:`convcalc.export.runtime`
 for in-memory models; the Keras import reads its config as data."""
@@ -311,31 +322,15 @@ class ReflectionPadding(_Padding):
         )
 
 
-REPLICATION_PADDING_SOURCE = '''
-@keras.saving.register_keras_serializable(package="convcalc")
-class ReplicationPadding2D(layers.Layer):
-    """Pads H and W by repeating the edge row or column (PyTorch's ReplicationPad2d, NumPy's mode "edge"), which
-    Keras lacks (and TensorFlow's pad has no such mode)."""
-
-    def __init__(self, padding=((1, 1), (1, 1)), **kwargs):
-        super().__init__(**kwargs)
-        self.padding = tuple(tuple(int(side) for side in axis) for axis in padding)
-
-    def call(self, inputs):
-        (top, bottom), (left, right) = self.padding
-        ops = keras.ops
-        x = ops.concatenate([ops.repeat(inputs[:, :1], top, 1), inputs, ops.repeat(inputs[:, -1:], bottom, 1)], 1)
-        return ops.concatenate([ops.repeat(x[:, :, :1], left, 2), x, ops.repeat(x[:, :, -1:], right, 2)], 2)
-
-    def compute_output_shape(self, input_shape):
-        (top, bottom), (left, right) = self.padding
-        batch, height, width, depth = input_shape
-        height = None if height is None else height + top + bottom
-        return (batch, height, None if width is None else width + left + right, depth)
-
-    def get_config(self):
-        return {**super().get_config(), "padding": self.padding}
-'''
+REPLICATION_PADDING_SOURCE = _padding_layer_source(
+    "ReplicationPadding2D",
+    "Pads H and W by repeating the edge row or column (PyTorch's ReplicationPad2d, NumPy's mode \"edge\"), which\n"
+    "    Keras lacks (and TensorFlow's pad has no such mode).",
+    "        ops = keras.ops\n"
+    "        x = ops.concatenate([ops.repeat(inputs[:, :1], top, 1), inputs, "
+    "ops.repeat(inputs[:, -1:], bottom, 1)], 1)\n"
+    "        return ops.concatenate([ops.repeat(x[:, :, :1], left, 2), x, ops.repeat(x[:, :, -1:], right, 2)], 2)",
+)
 """The one definition of ``ReplicationPadding2D`` (``convcalc>ReplicationPadding2D``), as for
 :data:`REFLECTION_PADDING_SOURCE`."""
 
