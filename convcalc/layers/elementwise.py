@@ -59,8 +59,9 @@ ACTIVATION_ALIASES = {"silu": "swish", "celu": "elu"}
 """Other names a spec may write for an activation kind: normalised to the kind when read (a CELU of α = 1, the
 default of Keras and PyTorch, is the ELU: max(0, x) + min(0, α(e^(x/α) − 1)))."""
 
-KERAS_ONLY_AS_A_LAYER = ("gelu_tanh",)
-"""Activation kinds Keras has no name for (``gelu(x, approximate=True)``): exported as a registered layer."""
+KERAS_ONLY_AS_A_LAYER = {"gelu_tanh": "GeluTanh"}
+"""Activation kinds Keras has no name for (``gelu(x, approximate=True)``) → the registered layer each is exported
+as (and imported from)."""
 KERAS_ACTIVATIONS: dict[str, str | None] = {
     "linear": None,
     **{kind: kind for kind in ACTIVATIONS if kind not in KERAS_ONLY_AS_A_LAYER},
@@ -419,8 +420,8 @@ class Activation(PerPosition):
             return ops.add("ReLU", ops.base, ops.shape)
         if self.slope is not None:
             return ops.add("LeakyReLU", ops.base, ops.shape, negative_slope=self.slope)
-        if self.kind == "gelu_tanh":
-            return ops.add("GeluTanh", ops.base, ops.shape)
+        if self.kind in KERAS_ONLY_AS_A_LAYER:
+            return ops.add(KERAS_ONLY_AS_A_LAYER[self.kind], ops.base, ops.shape)
         return ops.add("Activation", ops.base, ops.shape, activation=self.kind)
 
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
