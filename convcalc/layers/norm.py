@@ -208,7 +208,7 @@ def _read_onnx_batchnorm(node: OnnxNode) -> OnnxMapped:
     value expanded, or initializers the optimised dynamo export makes where its record of the call says None."""
     source = node.source()
     channels = [node.weight(position, what, 1)[0] for position, what in ((3, "running mean"), (4, "running variance"))]
-    lacking = frozenset(p for p in (1, 2) if node.recorded is not None and node.recorded[p : p + 1] == ("None",))
+    lacking = _recorded_none(node, weight_argument=1)  # aten.batch_norm(input, weight, bias, …)
     # A file that writes every tensor as a Constant node (statistics too) may hold an untrained γ of ones: learned.
     statistics_stored = all(getattr(node.constant(p, "statistics"), "initializer", False) for p in (3, 4))
     flags, learned = _affine(node, channels[0], lacking=lacking, written_identity=statistics_stored)
@@ -238,9 +238,8 @@ def _read_onnx_layer_norm(node: OnnxNode) -> OnnxMapped:
         learned = (shape[-1],) if shape is not None and shape and shape[-1] is not None else None
     if learned is None:
         raise node.refuse(f"normalises an input of shape {shape}: convcalc needs the sizes it normalises over")
-    # aten.layer_norm(input, normalized_shape, weight, bias, eps): the dynamo exporter's record of the call says
-    # None for a weight or bias the module lacks (elementwise_affine=False, bias=False)
-    lacking = frozenset(p for p in (1, 2) if node.recorded is not None and node.recorded[p + 1 : p + 2] == ("None",))
+    # aten.layer_norm(input, normalized_shape, weight, bias, eps); elementwise_affine=False or bias=False: None
+    lacking = _recorded_none(node, weight_argument=2)
     flags, weights = _affine(node, learned[0], lacking=lacking, learned_dims=learned)
     return keep_layout(node, [{**body, **flags}], weights=weights)
 
@@ -259,6 +258,16 @@ def _read_onnx_group_norm(node: OnnxNode) -> OnnxMapped:
         )
     flags, weights = _affine(node, shape[1])
     return OnnxMapped([{"type": "group_norm", "groups": groups, **flags}], 4, weights=weights)
+
+
+def _recorded_none(node: OnnxNode, weight_argument: int) -> frozenset[int]:
+    """The γ and β inputs (1 and 2) that the dynamo exporter's record of the PyTorch call passes as None (a norm
+    without them), where the call's weight is its argument ``weight_argument`` and its bias the next."""
+    recorded = node.recorded
+    if recorded is None:
+        return frozenset()
+    shift = weight_argument - 1
+    return frozenset(p for p in (1, 2) if recorded[p + shift : p + shift + 1] == ("None",))
 
 
 def _affine(
