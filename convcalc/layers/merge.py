@@ -225,7 +225,7 @@ class Subtract(_Sum):
 
 
 def _read_elementwise(kind: str) -> Reader:
-    """Keras's Average, Maximum and Minimum: the merge ``kind`` of every input."""
+    """Keras's Average, Maximum, Minimum and Multiply: the merge ``kind`` of every input."""
 
     def reader(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
         return Mapped([{"type": kind}], max(source.rank for source in sources))
@@ -398,10 +398,6 @@ def broadcast_shape(inputs: Sequence[Shape]) -> Shape | None:
     return Shape(*sizes)
 
 
-def _read_multiply(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
-    return Mapped([{"type": "multiply"}], max(source.rank for source in sources))
-
-
 def _read_onnx_mul(node: OnnxNode) -> OnnxMapped:
     """Mul of layer outputs (a squeeze-excite gate times the volume) is a multiply; Mul of a volume by a stored
     per-channel tensor ([C, 1, 1]) is a learned scale (ConvNeXt's layer scale), by a stored single value one
@@ -460,7 +456,7 @@ class Multiply(_Merge):
     kind_name = "multiply"
     mark = "times"
     example = {"type": "multiply", "inputs": ["input", "input"]}
-    keras_readers = {"Multiply": _read_multiply}
+    keras_readers = {"Multiply": _read_elementwise("multiply")}
     onnx_readers = {"Mul": _read_onnx_mul, "Expand": _read_onnx_expand}
     spelled_elsewhere = {"mul": '"type": "multiply"', "multiplication": '"type": "multiply"'}
     keras_ops = {"Multiply": KerasOp(lambda op, read, _: " * ".join(read))}
