@@ -585,7 +585,7 @@ def _node_svg(layout: _Layout, node: Node, facts: NetworkFacts, severity: str, t
         mark = facts.layers[node.head].spec.merge_mark()
         low, high = _num(ymid - 6), _num(ymid + 6)
         # ⊕ for add, ⊖ for subtract, ⊗ for multiply, ‖ for concat, ÷ for average, ∧ for maximum, ∨ for minimum,
-        # drawn (a glyph would depend on the fonts)
+        # Σ for split attention (a weighted sum of branches), drawn (a glyph would depend on the fonts)
         if mark == "plus":
             marks = f"M{_num(cx - 6)},{_num(ymid)}H{_num(cx + 6)}M{_num(cx)},{low}V{high}"
         elif mark == "minus":
@@ -599,6 +599,10 @@ def _node_svg(layout: _Layout, node: Node, facts: NetworkFacts, severity: str, t
         elif mark in ("max", "min"):
             tip, ends = (low, _num(ymid + 5)) if mark == "max" else (high, _num(ymid - 5))
             marks = f"M{_num(cx - 5)},{ends}L{_num(cx)},{tip}L{_num(cx + 5)},{ends}"
+        elif mark == "select":
+            marks = (
+                f"M{_num(cx + 4)},{low}H{_num(cx - 4)}L{_num(cx + 1)},{_num(ymid)}L{_num(cx - 4)},{high}H{_num(cx + 4)}"
+            )
         else:
             marks = f"M{_num(cx - 2.5)},{low}V{high}M{_num(cx + 2.5)},{low}V{high}"
         parts.append(f'<path class="box" d="{marks}" stroke-width="1.6"/>')

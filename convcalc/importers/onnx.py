@@ -46,6 +46,7 @@ from convcalc.layers.onnx import (
     pad_sides,
 )
 from convcalc.layers.response_norm import FUSED_OP as GRN_FUSED_OP
+from convcalc.layers.split_attention import FUSED_OP as SPLIT_ATTENTION_OP
 from convcalc.loading import MAX_PROBLEMS, Problem, SpecError, capped, open_regular
 from convcalc.spec import INPUT_NAME, MAX_LAYERS
 
@@ -1016,6 +1017,16 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             for step in steps:
                 nodes[step] = None
             nodes[last] = _recorded_as(nodes[last], helper.make_node(**fused))
+    if shapes and any(node is not None and node.op_type == "ReduceSum" for node in nodes):
+        readers_of: dict[str, list[int]] = {}
+        for index, node in enumerate(nodes):
+            for name in node.input if node is not None else ():
+                readers_of.setdefault(name, []).append(index)
+        for index in range(len(nodes)):
+            rewrite = _safely(_split_attention, nodes, index, made, readers_of, constants, shapes, opset)
+            if rewrite is not None:
+                for position, replacement in rewrite.items():
+                    nodes[position] = None if replacement is None else _recorded_as(nodes[position], replacement)
     for index, node in enumerate(nodes):
         found = _group_norm_chain(nodes, index, single, constants) if node is not None else None
         if found is not None:
@@ -1027,6 +1038,168 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             )
             nodes[index] = _recorded_as(node, fused)
     return nodes
+
+
+def _sums_over_radix(node: Any, constants: dict[str, tuple[float, ...]]) -> bool:
+    """Whether ``node`` sums a stack of branches (N, r, C, H, W) over the branches: ReduceSum of axis 1, not kept."""
+    return (
+        node.op_type == "ReduceSum"
+        and _attributes(node).get("keepdims", 1) == 0
+        and _axes_of(node, constants) in ((1,), (-4,))
+    )
+
+
+def _split_attention(
+    nodes: list[Any],
+    index: int,
+    made: dict[str, int],
+    readers_of: dict[str, list[int]],
+    constants: dict[str, tuple[float, ...]],
+    shapes: dict[str, Dims],
+    opset: int,
+) -> dict[int, Any] | None:
+    """timm's ``SelectiveKernel`` (SKNet) or ``SplitAttn`` (ResNeSt) ending at the ReduceSum at ``index``, as both
+    PyTorch exporters write them: the nodes to put in place (None: to drop), else None.
+
+    out = ReduceSum(Mul(stacked, attention), axis 1): ``stacked`` (N, r, C, H, W) is a Concat on axis 1 of r
+    Unsqueezes on axis 1 (``torch.stack`` of SKNet's branches) or a Reshape of one (N, r·C, H, W) tensor
+    (ResNeSt's conv); ``attention`` (N, r, C, 1, 1) is a Softmax on axis 1, through Reshapes that keep the order,
+    of the logits (N, r·C, 1, 1) reshaped to (N, r, C, 1, 1) (groups 1), or reshaped to (N, g, r, C/g) and
+    transposed (0, 2, 1, 3) (ResNeSt's rSoftMax, groups g). The stack's other readers are its sums over axis 1
+    (what the attention pools). The ReduceSum becomes the fused op on the features (N, r·C, H, W) and the logits;
+    the stack becomes the Concat of the branches on axis 1 (or nothing, for a Reshape); each sum of the stack a
+    Sum of the branches (or of a Split's equal parts of the reshaped tensor)."""
+    from onnx import helper
+
+    node = nodes[index]
+    if not _sums_over_radix(node, constants):
+        return None
+    product = made.get(node.input[0])
+    if product is None or nodes[product] is None or nodes[product].op_type != "Mul" or len(nodes[product].input) != 2:
+        return None
+    if readers_of.get(node.input[0]) != [index]:
+        return None
+    for position in (0, 1):
+        stacked, attention = nodes[product].input[position], nodes[product].input[1 - position]
+        stack_shape, attention_shape = shapes.get(stacked), shapes.get(attention)
+        if stack_shape is None or attention_shape is None or len(stack_shape) != 5 or None in stack_shape[1:]:
+            continue
+        _, radix, channels, height, width = (int(size or 0) for size in stack_shape)
+        if tuple(attention_shape[1:]) != (radix, channels, 1, 1):
+            continue
+        weights = _radix_softmax(nodes, made, readers_of, attention, radix, channels, shapes, opset)
+        if weights is None:
+            continue
+        logits, groups, steps = weights
+        rewrite: dict[int, Any] = dict.fromkeys([product, *steps])
+        sums = [k for k in readers_of.get(stacked, []) if k != product]
+        if not all(nodes[k] is not None and _sums_over_radix(nodes[k], constants) for k in sums):
+            return None
+        maker = made.get(stacked)
+        if maker is None or nodes[maker] is None:
+            return None
+        source = nodes[maker]
+        part_shape: Dims = (stack_shape[0], channels, height, width)
+        if source.op_type == "Concat" and _attributes(source).get("axis") in (1, -4) and len(source.input) == radix:
+            branches = []
+            for tensor in source.input:
+                unsqueeze = made.get(tensor)
+                if (
+                    unsqueeze is None
+                    or nodes[unsqueeze] is None
+                    or nodes[unsqueeze].op_type != "Unsqueeze"
+                    or _axes_of(nodes[unsqueeze], constants) != (1,)
+                    or readers_of.get(tensor) != [maker]
+                ):
+                    return None
+                rewrite[unsqueeze] = None
+                branches.append(nodes[unsqueeze].input[0])
+            features = stacked
+            shapes[features] = (stack_shape[0], radix * channels, height, width)
+            rewrite[maker] = helper.make_node("Concat", branches, [features], name=source.name, axis=1)
+        elif source.op_type == "Reshape" and tuple(shapes.get(source.input[0]) or ())[1:] == (
+            radix * channels,
+            height,
+            width,
+        ):
+            features = source.input[0]
+            branches = [f"{stacked}/radix{k}" for k in range(radix)]
+            shapes.update(dict.fromkeys(branches, part_shape))
+            split = helper.make_node("Split", [features], branches, name=source.name, axis=1)
+            rewrite[maker] = split if sums else None
+        else:
+            return None
+        for k in sums:
+            rewrite[k] = helper.make_node("Sum", branches, list(nodes[k].output), name=nodes[k].name)
+        rewrite[index] = helper.make_node(
+            SPLIT_ATTENTION_OP, [features, logits], list(node.output), name=node.name, radix=radix, groups=groups
+        )
+        return rewrite
+    return None
+
+
+def _radix_softmax(
+    nodes: list[Any],
+    made: dict[str, int],
+    readers_of: dict[str, list[int]],
+    attention: str,
+    radix: int,
+    channels: int,
+    shapes: dict[str, Dims],
+    opset: int,
+) -> tuple[str, int, list[int]] | None:
+    """The logits, the groups of their layout and the nodes between them and ``attention`` (see
+    :func:`_split_attention`), each read by the next alone; None for anything else."""
+    steps: list[int] = []
+    tensor = attention
+    while True:
+        step = made.get(tensor)
+        if step is None or nodes[step] is None or len(readers_of.get(tensor, [])) != 1:
+            return None
+        steps.append(step)
+        if nodes[step].op_type != "Reshape":
+            break
+        tensor = nodes[step].input[0]
+    softmax = nodes[steps[-1]]
+    if softmax.op_type != "Softmax" or len(steps) > 4:
+        return None
+    before = softmax.input[0]
+    rank = len(shapes.get(before) or ())
+    axis = _attributes(softmax).get("axis", -1 if opset >= 13 else 1)  # the default moved to the last axis in 13
+    if rank == 0 or axis % rank != 1 or len(readers_of.get(before, [])) != 1:
+        return None
+    maker = made.get(before)
+    if maker is None or nodes[maker] is None:
+        return None
+    groups = 1
+    if nodes[maker].op_type == "Transpose":
+        if tuple(_attributes(nodes[maker]).get("perm", ())) != (0, 2, 1, 3):
+            return None
+        steps.append(maker)
+        before = nodes[maker].input[0]
+        maker = made.get(before)
+        grouped = shapes.get(before)
+        if maker is None or nodes[maker] is None or grouped is None or len(grouped) != 4 or None in grouped[1:]:
+            return None
+        groups = int(grouped[1] or 0)
+        if grouped[2] != radix or groups * int(grouped[3] or 0) != channels or len(readers_of.get(before, [])) != 1:
+            return None
+    elif tuple(shapes.get(before) or ())[1:] != (radix, channels, 1, 1):
+        return None
+    if nodes[maker].op_type != "Reshape":
+        return None
+    steps.append(maker)
+    logits = nodes[maker].input[0]
+    logits_shape = shapes.get(logits)
+    if (
+        logits_shape is None
+        or None in logits_shape[1:]
+        or math.prod(int(d or 0) for d in logits_shape[1:]) != radix * channels
+    ):
+        return None
+    if len(logits_shape) not in (2, 4) or any(d != 1 for d in logits_shape[2:]):
+        return None
+    return logits, groups, steps
 
 
 def _softsign_steps(
@@ -1339,7 +1512,7 @@ def _thresholded_softplus(
 FUSED = "convcalc: a pattern fused into one node"
 """The doc string of a node the import made of a pattern (unless it has its own, :data:`STANDARDISED_WEIGHT`): the
 one way to an op that exists only as convcalc's name for a pattern (:data:`_INVENTED_OPS`)."""
-_INVENTED_OPS = frozenset({LOG_SIGMOID, GRN_FUSED_OP})
+_INVENTED_OPS = frozenset({LOG_SIGMOID, GRN_FUSED_OP, SPLIT_ATTENTION_OP})
 """Names convcalc gives patterns of real ops it fuses: no ONNX op has them, so a file's own node of that name is
 refused like any op convcalc cannot model."""
 

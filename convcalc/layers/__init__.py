@@ -34,6 +34,7 @@ from convcalc.layers.pool import GlobalPool, Pool
 from convcalc.layers.preprocessing import Normalization, Rescaling
 from convcalc.layers.response_norm import GlobalResponseNorm
 from convcalc.layers.space_depth import DepthToSpace, SpaceToDepth
+from convcalc.layers.split_attention import SplitAttention
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.transpose import ConvTranspose
 from convcalc.layers.upsample import Upsample
@@ -117,6 +118,7 @@ REGISTRY = Registry(
         Minimum,
         Concat,
         Multiply,
+        SplitAttention,
         Upsample,
         Split,
         ChannelShuffle,
@@ -179,6 +181,7 @@ __all__ = [
     "Shape",
     "SpaceToDepth",
     "Split",
+    "SplitAttention",
     "Subtract",
     "Traits",
     "Upsample",

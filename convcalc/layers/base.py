@@ -30,9 +30,9 @@ from convcalc.layers.volume import Padding, Shape, Window
 
 FieldPair = tuple[ar.ReceptiveField, ar.ReceptiveField]
 """The receptive field along rows and along columns."""
-MergeMark = Literal["plus", "minus", "times", "stack", "mean", "max", "min"]
+MergeMark = Literal["plus", "minus", "times", "stack", "mean", "max", "min", "select"]
 """The sign the diagram draws in a merge circle: ⊕ add, ⊖ subtract, ⊗ multiply, ‖ concat, ÷ average, ∧ maximum,
-∨ minimum."""
+∨ minimum, Σ split attention (a weighted sum of branches)."""
 
 Drawing = Literal["volume", "bar", "merge", "inside", "prefix"]
 """How the diagram draws a kind: its own box, a flat bar (fc, flatten, global pooling), a merge circle, inside

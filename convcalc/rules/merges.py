@@ -1,5 +1,6 @@
 """Merges: CC105 (add, subtract, average, maximum or minimum of different shapes), CC106 (concat of different
-H×W), CC110 (multiply of shapes that do not broadcast), CC309 (misaligned fields)."""
+H×W), CC110 (multiply of shapes that do not broadcast), CC116 (split attention whose depths do not split), CC309
+(misaligned fields)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from fractions import Fraction
 
 from convcalc.analysis import LayerFacts, NetworkFacts, Shape
 from convcalc.arithmetic import INPUT_RECEPTIVE_FIELD, ReceptiveField
-from convcalc.findings import Severity
+from convcalc.findings import Fix, Severity
+from convcalc.layers import FC, Conv, SplitAttention
 from convcalc.layers.merge import broadcast_shape
-from convcalc.rules.base import Hit, Settings, message_check, rule
+from convcalc.rules.base import Hit, Settings, layer_rule, message_check, rule
 from convcalc.rules.fixing import MERGE_FIXES, merge_fixes
 from convcalc.text import fraction_text
 
@@ -190,6 +192,71 @@ def multiply_shapes_differ(net: NetworkFacts, settings: Settings) -> Iterator[Hi
     Give the gate's last layer as many filters or units as the gated volume has channels.
     """
     yield from _merge_hits(net, settings, _multiply_message, lambda shapes: broadcast_shape(shapes) is not None)
+
+
+@layer_rule(
+    "CC116",
+    "split-attention-shapes",
+    Severity.ERROR,
+    summary="A split_attention whose features do not split into r branches of the logits' layout.",
+    bad={
+        "input": [8, 8, 8],
+        "layers": [
+            {"type": "global_pool", "mode": "avg", "name": "squeeze"},
+            {"type": "conv", "filters": 4, "kernel": 1, "name": "logits"},
+            {"type": "split_attention", "radix": 2, "inputs": ["input", "logits"]},
+        ],
+    },
+    good={
+        "input": [8, 8, 8],
+        "layers": [
+            {"type": "global_pool", "mode": "avg", "name": "squeeze"},
+            {"type": "conv", "filters": 8, "kernel": 1, "name": "logits"},
+            {"type": "split_attention", "radix": 2, "inputs": ["input", "logits"]},
+        ],
+    },
+    tensorflow_refuses=True,
+)
+def split_attention_shapes(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
+    """
+    ## What it does
+    Checks that a `split_attention` can split its inputs: the features' depth D holds r branches of C channels
+    (r·g divides D, g the logits' groups), and the logits have D channels, r per channel, at 1×1 (one vector
+    per image) or at the features' H×W (per position).
+
+    ## Why is this bad
+    The layer reshapes the features to r × C and the logits to g × r × C/g before the softmax across the
+    branches; TensorFlow and PyTorch refuse a reshape to another count ("Input to reshape is a tensor with 96
+    values, but the requested shape has 128"), and logits of another H×W do not broadcast over the features.
+    Usually the last 1×1 conv of the attention has C filters instead of r·C.
+
+    ## Use instead
+    Give the logits' last conv (or fc) r·C filters (units), the features' depth, and a depth r·g divides.
+    """
+    spec = layer.spec
+    if not isinstance(spec, SplitAttention) or any(shape.empty for shape in layer.input_shapes):
+        return None
+    features, logits = layer.input_shapes
+    split = spec.radix * spec.groups
+    problems = []
+    if features.depth % split:
+        groups = f" × {spec.groups} groups" if spec.groups > 1 else ""
+        problems.append(f"the features' depth {features.depth} does not split into {spec.radix} branches{groups}")
+    per_image = (logits.height, logits.width) == (1, 1)
+    if not per_image and (logits.height, logits.width) != (features.height, features.width):
+        problems.append(f"the logits are {logits}, neither 1×1 nor the features' {features.height}×{features.width}")
+    if logits.depth != features.depth:
+        problems.append(f"the logits have {logits.depth} values for a depth of {features.depth}")
+    if not problems:
+        return None
+    fixes: tuple[Fix, ...] = ()
+    source = layer.inputs[1]
+    producer = net.layers[source] if source >= 0 else None
+    if producer is not None and features.depth % split == 0 and per_image:
+        key = "units" if isinstance(producer.spec, FC) else "filters" if isinstance(producer.spec, Conv) else None
+        if key is not None and logits.depth != features.depth:
+            fixes = (Fix(f"{producer.name}: {key}={features.depth}", producer.path, {key: features.depth}),)
+    return Hit(layer.index, f"split attention (r={spec.radix}): {'; '.join(problems)}", fixes)
 
 
 @rule(

@@ -1,15 +1,15 @@
 """Hypothesis strategies for the export tests: small specs that TensorFlow can build in a fraction of a second.
 
-Every layer kind appears (conv with groups, dilation and without bias; depthwise, separable, conv_transpose;
-max/avg/l2 pools (ceil_mode and adaptive too) and global pools; fc/dense, batchnorm, dropout, zero_padding,
-activations, relu, flatten, reflection and replication padding; upsample, cropping, split, channel_shuffle;
-layer_norm, group_norm, scale, rescaling, normalization; sometimes frozen with "trainable": false) and branches
-that merge again through add, subtract, average, maximum, minimum, concat and multiply (equal shapes, or a
-squeeze-and-excite gate), with every way of writing a setting (int or [h, w]; padding as int, pair, "same" or
-"valid"; pool stride given or defaulted), on non-square inputs of at most 16×16×4. Shapes are tracked here with
-the textbook formulas, independently of convcalc.analysis, so that every layer has an output; with
-``fit_exactly`` every stride divides (no CC101). Depthwise and separable convs get equal strides on both axes:
-TensorFlow cannot build them otherwise (see ``DEPTHWISE``).
+Every layer kind appears (conv with groups, dilation and without bias; depthwise, separable, conv_transpose; max/avg/l2
+pools (ceil_mode and adaptive too) and global pools; fc/dense, batchnorm, dropout, zero_padding, activations, relu,
+flatten, reflection and replication padding; upsample, cropping, split, channel_shuffle; layer_norm, group_norm, scale,
+rescaling, normalization; sometimes frozen with "trainable": false) and branches that merge again through add, subtract,
+average, maximum, minimum, concat and multiply (equal shapes, or a squeeze-and-excite gate), and SKNet's split
+attention, with every way of writing a setting (int or [h, w]; padding as int, pair, "same" or "valid"; pool stride
+given or defaulted), on non-square inputs of at most 16×16×4. Shapes are tracked here with the textbook formulas,
+independently of convcalc.analysis, so that every layer has an output; with ``fit_exactly`` every stride divides (no
+CC101). Depthwise and separable convs get equal strides on both axes: TensorFlow cannot build them otherwise (see
+``DEPTHWISE``).
 """
 
 from __future__ import annotations
@@ -502,10 +502,14 @@ def _activation(draw: st.DrawFn) -> dict[str, Any]:
 def _branch_block(draw: st.DrawFn, spec: _Spec) -> None:
     """Branches from the current tensor that meet again in an add, a subtract (two; same shape), an average, a
     maximum or a minimum (same shape), a concat (same H×W) or a multiply."""
-    merge = draw(st.sampled_from(["add", "subtract", "average", "maximum", "minimum", "concat", "multiply"]))
+    merges = ["add", "subtract", "average", "maximum", "minimum", "concat", "multiply", "split_attention"]
+    merge = draw(st.sampled_from(merges))
     source_shape = spec.shape
     source = spec.name_last()
     ends = []
+    if merge == "split_attention":
+        draw(_selective_kernel(spec, source, source_shape))
+        return
     if merge == "multiply" and draw(st.booleans()):
         # Squeeze-and-excite: a 1×1×D gate (flat in Keras) scales every position of the volume.
         spec.add({"type": "global_pool", "mode": "avg", "inputs": [source]})
@@ -531,6 +535,35 @@ def _branch_block(draw: st.DrawFn, spec: _Spec) -> None:
         ends.append((spec.name_last(), spec.shape))
     spec.shape = source_shape
     spec.add({"type": merge, "inputs": [name for name, _ in ends]}, [shape for _, shape in ends])
+
+
+@st.composite
+def _selective_kernel(draw: st.DrawFn, spec: _Spec, source: str, source_shape: Shape) -> None:
+    """SKNet's block: r branches of the source's shape, their sum pooled to r·D logits (an fc or a 1×1 conv), and
+    a split_attention of the branches side by side (a concat) in a layout of g groups."""
+    radix, depth = draw(st.integers(2, 3)), source_shape[2]
+    ends = []
+    for _ in range(radix):
+        spec.shape = source_shape
+        spec.add({**draw(_shape_keeping_layer(source_shape, keep_depth=True)), "inputs": [source]})
+        ends.append(spec.name_last())
+    spec.shape = source_shape
+    spec.add({"type": "add", "inputs": ends}, [source_shape] * radix)
+    spec.add({"type": "global_pool", "mode": "avg"})
+    spec.add(
+        draw(
+            st.sampled_from(
+                [{"type": "fc", "units": radix * depth}, {"type": "conv", "filters": radix * depth, "kernel": 1}]
+            )
+        )
+    )
+    logits = spec.name_last()
+    spec.shape = source_shape
+    spec.add({"type": "concat", "inputs": ends}, [source_shape] * radix)
+    features = spec.name_last()
+    groups = draw(st.sampled_from([g for g in range(1, depth + 1) if depth % g == 0]))
+    spec.shape = source_shape  # the split attention's output: the branches' shape
+    spec.add({"type": "split_attention", "radix": radix, "groups": groups, "inputs": [features, logits]})
 
 
 @st.composite
