@@ -1017,13 +1017,16 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             for step in steps:
                 nodes[step] = None
             nodes[last] = _recorded_as(nodes[last], helper.make_node(**fused))
-    if shapes and any(node is not None and node.op_type == "ReduceSum" for node in nodes):
+    # Before opset 13 a Softmax flattens every axis from its own on: never a softmax over the branches alone.
+    if shapes and opset >= 13 and any(node is not None and node.op_type == "ReduceSum" for node in nodes):
         readers_of: dict[str, list[int]] = {}
         for index, node in enumerate(nodes):
             for name in node.input if node is not None else ():
                 readers_of.setdefault(name, []).append(index)
+        for value in graph.output:
+            readers_of.setdefault(value.name, []).append(-1)  # read by the model's user
         for index in range(len(nodes)):
-            rewrite = _safely(_split_attention, nodes, index, made, readers_of, constants, shapes, opset)
+            rewrite = _safely(_split_attention, nodes, index, made, readers_of, constants, shapes)
             if rewrite is not None:
                 for position, replacement in rewrite.items():
                     nodes[position] = None if replacement is None else _recorded_as(nodes[position], replacement)
@@ -1056,7 +1059,6 @@ def _split_attention(
     readers_of: dict[str, list[int]],
     constants: dict[str, tuple[float, ...]],
     shapes: dict[str, Dims],
-    opset: int,
 ) -> dict[int, Any] | None:
     """timm's ``SelectiveKernel`` (SKNet) or ``SplitAttn`` (ResNeSt) ending at the ReduceSum at ``index``, as both
     PyTorch exporters write them: the nodes to put in place (None: to drop), else None.
@@ -1066,7 +1068,9 @@ def _split_attention(
     (ResNeSt's conv); ``attention`` (N, r, C, 1, 1) is a Softmax on axis 1, through Reshapes that keep the order,
     of the logits (N, r·C, 1, 1) reshaped to (N, r, C, 1, 1) (groups 1), or reshaped to (N, g, r, C/g) and
     transposed (0, 2, 1, 3) (ResNeSt's rSoftMax, groups g). The stack's other readers are its sums over axis 1
-    (what the attention pools). The ReduceSum becomes the fused op on the features (N, r·C, H, W) and the logits;
+    (what the attention pools), and nothing else reads the steps (not the graph's output either). Only from opset
+    13: before it a Softmax normalises over all the axes from its own on. The ReduceSum becomes the fused op on the
+    features (N, r·C, H, W) and the logits;
     the stack becomes the Concat of the branches on axis 1 (or nothing, for a Reshape); each sum of the stack a
     Sum of the branches (or of a Split's equal parts of the reshaped tensor)."""
     from onnx import helper
@@ -1087,13 +1091,13 @@ def _split_attention(
         _, radix, channels, height, width = (int(size or 0) for size in stack_shape)
         if tuple(attention_shape[1:]) != (radix, channels, 1, 1):
             continue
-        weights = _radix_softmax(nodes, made, readers_of, attention, radix, channels, shapes, opset)
+        weights = _radix_softmax(nodes, made, readers_of, attention, radix, channels, shapes)
         if weights is None:
             continue
         logits, groups, steps = weights
         rewrite: dict[int, Any] = dict.fromkeys([product, *steps])
         sums = [k for k in readers_of.get(stacked, []) if k != product]
-        if not all(nodes[k] is not None and _sums_over_radix(nodes[k], constants) for k in sums):
+        if not all(k >= 0 and nodes[k] is not None and _sums_over_radix(nodes[k], constants) for k in sums):
             return None
         maker = made.get(stacked)
         if maker is None or nodes[maker] is None:
@@ -1146,7 +1150,6 @@ def _radix_softmax(
     radix: int,
     channels: int,
     shapes: dict[str, Dims],
-    opset: int,
 ) -> tuple[str, int, list[int]] | None:
     """The logits, the groups of their layout and the nodes between them and ``attention`` (see
     :func:`_split_attention`), each read by the next alone; None for anything else."""
@@ -1165,7 +1168,7 @@ def _radix_softmax(
         return None
     before = softmax.input[0]
     rank = len(shapes.get(before) or ())
-    axis = _attributes(softmax).get("axis", -1 if opset >= 13 else 1)  # the default moved to the last axis in 13
+    axis = _attributes(softmax).get("axis", -1)  # opset 13's default (the fusion needs 13 or later)
     if rank == 0 or axis % rank != 1 or len(readers_of.get(before, [])) != 1:
         return None
     maker = made.get(before)

@@ -52,10 +52,11 @@ SUM_TRAITS = ELEMENTWISE_TRAITS._replace(sums=True)
 """add, subtract and average: a linear combination of their inputs, one stream."""
 
 
-def _merge_inputs(ops: KerasOps | TorchOps) -> tuple[list[str], bool]:
-    """The tensors a merge reads, a flat input reshaped to 1×1×n when another is a volume; whether all are flat."""
+def _merge_inputs(ops: KerasOps | TorchOps, volumes: bool = False) -> tuple[list[str], bool]:
+    """The tensors a merge reads, a flat input reshaped to 1×1×n when another is a volume (or always, with
+    ``volumes``); whether all are left flat."""
     inputs = []
-    all_flat = all(len(shape) == 1 for _, shape in ops.sources)
+    all_flat = not volumes and all(len(shape) == 1 for _, shape in ops.sources)
     for name, shape in ops.sources:
         if len(shape) == 1 and not all_flat:
             ops.current, ops.shape = name, shape

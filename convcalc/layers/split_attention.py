@@ -152,12 +152,12 @@ class SplitAttention(_Merge):
         return "split-attn"
 
     def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
-        inputs, _ = _merge_inputs(ops)
+        inputs, _ = _merge_inputs(ops, volumes=True)  # flat features (an fc's) too: the layer splits a volume
         args: dict[str, ArgValue] = {"radix": self.radix, "groups": self.groups}
         return ops.append("SplitAttention", ops.base, volume_of(output), tuple(inputs), args)
 
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
-        inputs, _ = _merge_inputs(ops)
+        inputs, _ = _merge_inputs(ops, volumes=True)
         r, g, c = self.radix, self.groups, output.depth
         # timm's SplitAttn: the logits as (N, g, r, C/g), a softmax over r, then (N, r, C, 1, 1) (or H, W).
         weights = f"torch.softmax({{1}}.unflatten(1, ({g}, {r}, {c // g})), dim=2).transpose(1, 2).flatten(2, 3)"

@@ -276,9 +276,9 @@ def test_sknet_and_resnest_as_both_pytorch_exporters_write_them(tmp_path: Path) 
         assert "softmax over axis 2 of a rank-5 tensor" in refused and "ReduceSum" in refused, refused
 
 
-def _selective_kernel_graph(opset: int) -> Any:
+def _selective_kernel_graph(opset: int, axis: int | None) -> Any:
     """SKNet's attention over two branches of an (1, 8, 6, 6) input, by hand: the stack, its sum, pooled
-    logits, a Softmax that names no axis, the weighted sum."""
+    logits, a Softmax over ``axis`` (None: naming none), the weighted sum."""
     from onnx import TensorProto, helper
 
     def axis_one(name: str, inputs: list[str], output: str) -> Any:
@@ -303,7 +303,7 @@ def _selective_kernel_graph(opset: int) -> Any:
         helper.make_node("GlobalAveragePool", ["sum"], ["pooled"], name="pool"),
         helper.make_node("Conv", ["pooled", "w"], ["logits"], name="select"),
         helper.make_node("Reshape", ["logits", "view_shape"], ["view"]),
-        helper.make_node("Softmax", ["view"], ["weights"]),
+        helper.make_node("Softmax", ["view"], ["weights"], **({} if axis is None else {"axis": axis})),
         helper.make_node("Mul", ["stack", "weights"], ["weighted"]),
         axis_one("ReduceSum", ["weighted"], "y"),
     ]
@@ -318,22 +318,75 @@ def _selective_kernel_graph(opset: int) -> Any:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
-def test_a_softmax_that_names_no_axis_is_over_the_branches_only_before_opset_13(tmp_path: Path) -> None:
+def test_a_softmax_over_the_branches_is_fused_only_where_onnx_normalises_over_that_axis_alone(tmp_path: Path) -> None:
     optional.onnx()
     from convcalc.importers.onnx import read_onnx_file
 
-    older = tmp_path / "opset12.onnx"
-    older.write_bytes(_selective_kernel_graph(12).SerializeToString())
-    layers = {layer["name"]: layer for layer in read_onnx_file(str(older)).spec["layers"]}
+    def imported(opset: int, axis: int | None) -> dict[str, Any]:
+        path = tmp_path / f"opset{opset}_{axis}.onnx"
+        path.write_bytes(_selective_kernel_graph(opset, axis).SerializeToString())
+        return read_onnx_file(str(path)).spec
+
+    layers = {layer["name"]: layer for layer in imported(13, 1)["layers"]}
     assert layers["attention"]["type"] == "split_attention" and layers["attention"]["radix"] == 2
-    assert layers["attention"]["inputs"] == [
-        next(n for n, layer in layers.items() if layer["type"] == "concat"),
-        "select",
-    ]
-    assert analysed(read_onnx_file(str(older)).spec).total_params == 16 * 8
-    # From opset 13 a Softmax without an axis is over the last one (W here): another function, refused.
-    newer = tmp_path / "opset13.onnx"
-    newer.write_bytes(_selective_kernel_graph(13).SerializeToString())
-    with pytest.raises(SpecError) as refused:
-        read_onnx_file(str(newer))
-    assert "ReduceSum" in str(refused.value) and "softmax over axis -1 of a rank-5 tensor" in str(refused.value)
+    concat = next(name for name, layer in layers.items() if layer["type"] == "concat")
+    assert layers["attention"]["inputs"] == [concat, "select"]
+    assert analysed(imported(13, 1)).total_params == 16 * 8
+    # From opset 13 a Softmax without an axis is over the last one (W here); before 13, Softmax(axis=1) flattens the
+    # branches and the channels into one axis and normalises over all of them: other functions, refused.
+    for opset, axis, shown in ((13, None, "-1"), (12, 1, "1"), (12, None, "1")):
+        with pytest.raises(SpecError) as refused:
+            imported(opset, axis)
+        assert "ReduceSum" in str(refused.value), (opset, axis)
+        assert f"softmax over axis {shown} of a rank-5 tensor" in str(refused.value), (opset, axis)
+
+
+def test_a_stack_the_model_returns_is_not_read_as_its_branches(tmp_path: Path) -> None:
+    optional.onnx()
+    from onnx import helper
+
+    from convcalc.importers.onnx import read_onnx_file
+
+    model = _selective_kernel_graph(13, 1)
+    del model.graph.output[:]
+    model.graph.output.append(helper.make_tensor_value_info("stack", 1, None))
+    path = tmp_path / "stack.onnx"
+    path.write_bytes(model.SerializeToString())
+    # The model returns the stacked (1, 2, 8, 6, 6) tensor (the attention behind it is dead): the stack is no
+    # concat of the branches, and its Unsqueezes are refused by name.
+    with pytest.raises(SpecError, match="Unsqueeze"):
+        read_onnx_file(str(path))
+
+
+@pytest.mark.tensorflow
+def test_flat_features_and_logits_export_as_a_1x1_volume() -> None:
+    optional.keras()
+    import numpy as np
+
+    from convcalc.export.codegen import tfnn_source
+    from convcalc.export.keras_build import build_model
+    from convcalc.export.plan import plan_export
+    from tests.export.test_differential import load_module
+
+    spec = {
+        "input": [3, 4, 2],
+        "layers": [
+            {"type": "global_pool", "name": "squeeze"},
+            {"type": "fc", "units": 8, "name": "features"},
+            {"type": "fc", "units": 8, "name": "logits"},
+            {"type": "split_attention", "radix": 2, "inputs": ["features", "logits"], "name": "attention"},
+        ],
+    }
+    x = np.random.default_rng(0).normal(size=(2, 3, 4, 2)).astype("float32")
+    plan = plan_export(analysed(spec))
+    model = build_model(plan)
+    weights = {name: model.get_layer(name).get_weights() for name in ("features", "logits")}
+    features = x.mean(axis=(1, 2)) @ weights["features"][0] + weights["features"][1]
+    logits = features @ weights["logits"][0] + weights["logits"][1]
+    expected = _reference(features.reshape(2, 1, 1, 8), logits.reshape(2, 1, 1, 8), 2, 1)
+    np.testing.assert_allclose(np.asarray(model(x)).reshape(2, 1, 1, 4), expected, rtol=1e-5, atol=1e-6)
+    generated = load_module(tfnn_source(plan), "generated_nn").Network()
+    for name in ("features", "logits"):
+        getattr(generated, f"{name}_kernel").assign(weights[name][0])
+        getattr(generated, f"{name}_bias").assign(weights[name][1])
+    np.testing.assert_allclose(np.asarray(generated(x)).reshape(2, 1, 1, 4), expected, rtol=1e-5, atol=1e-6)
