@@ -1017,6 +1017,12 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             for step in steps:
                 nodes[step] = None
             nodes[last] = _recorded_as(nodes[last], helper.make_node(**fused))
+    wraps: dict[str, tuple[int, int, list[int]]] = {}
+    for index in range(len(nodes)):
+        wrap = _safely(_circular_concat, nodes, index, made, consumers, constants, shapes or {}, wraps)
+        if wrap is not None:
+            for position, replacement in wrap.items():
+                nodes[position] = None if replacement is None else _recorded_as(nodes[position], replacement)
     # Before opset 13 a Softmax flattens every axis from its own on: never a softmax over the branches alone.
     if shapes and opset >= 13 and any(node is not None and node.op_type == "ReduceSum" for node in nodes):
         readers_of: dict[str, list[int]] = {}
@@ -1041,6 +1047,86 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             )
             nodes[index] = _recorded_as(node, fused)
     return nodes
+
+
+def _slice_of(node: Any, source: str, axis: int, constants: dict[str, tuple[float, ...]]) -> tuple[float, float] | None:
+    """A Slice of ``source`` along ``axis`` alone, step 1, by numbers written into the graph: (start, end)."""
+    if node.op_type != "Slice" or len(node.input) < 4 or node.input[0] != source:
+        return None
+    starts, ends, axes = (constants.get(name) for name in node.input[1:4])
+    steps = constants.get(node.input[4]) if len(node.input) > 4 and node.input[4] else (1.0,)
+    if starts is None or ends is None or axes is None or len(starts) != 1 or len(ends) != 1 or steps != (1.0,):
+        return None
+    return (starts[0], ends[0]) if axes in ((axis,), (axis - 4,)) else None
+
+
+def _circular_concat(
+    nodes: list[Any],
+    index: int,
+    made: dict[str, int],
+    consumers: Counter[str],
+    constants: dict[str, tuple[float, ...]],
+    shapes: dict[str, Dims],
+    wraps: dict[str, tuple[int, int, list[int]]],
+) -> dict[int, Any] | None:
+    """PyTorch's circular padding of one axis as its TorchScript exporter writes it, a Concat along H or W of the
+    last t rows (or columns) of x, x, and its first b (Slices of x read by the Concat alone; a side of 0 left out),
+    as a Pad of mode wrap (the nodes to put in place, None: to drop); a Pad of both axes where x is the other axis's
+    wrap, which nothing else reads. ``wraps``: the wraps made so far, by output: (Pad, its pads' Constant, pads)."""
+    from onnx import helper
+
+    node = nodes[index]
+    if node.op_type != "Concat" or not 2 <= len(node.input) <= 3:
+        return None
+    shape = shapes.get(node.input[0])
+    axis = _attributes(node).get("axis", 0) % 4 if shape is not None and len(shape) == 4 else None
+    if axis not in (2, 3):
+        return None
+    inputs = list(node.input)
+    # x: the input the others slice (itself perhaps a Slice's output, a part of the channels)
+    x = next(
+        (
+            t
+            for t in inputs
+            if all(_made_by(nodes, made, o) == "Slice" and nodes[made[o]].input[0] == t for o in inputs if o != t)
+        ),
+        None,
+    )
+    if x is None or inputs.count(x) != 1:
+        return None
+    size = int((shapes.get(x) or (0, 0, 0, 0))[axis] or 0)
+    before = after = 0
+    position = inputs.index(x)
+    slices = [made[tensor] for tensor in inputs if tensor != x]
+    for offset, tensor in enumerate(inputs):
+        if tensor == x:
+            continue
+        bounds = _slice_of(nodes[made[tensor]], x, axis, constants) if consumers[tensor] == 1 else None
+        if bounds is None:
+            return None
+        start, end = bounds
+        if offset < position and -size <= start < 0 and end >= size:  # the last rows (ends are clamped)
+            before = int(-start)
+        elif offset > position and start == 0 and 0 < end <= size:
+            after = int(end)
+        else:
+            return None
+    pads = [0] * 8
+    pads[axis], pads[axis + 4] = before, after
+    rewrite: dict[int, Any] = dict.fromkeys(slices)
+    constant, source = slices[0], x
+    earlier = wraps.get(x)
+    if earlier is not None and consumers[x] == len(node.input):  # read by this Concat and its Slices alone
+        pad, its_constant, earlier_pads = earlier
+        if not earlier_pads[axis] and not earlier_pads[axis + 4]:  # the other axis: one Pad of both
+            pads = [a + b for a, b in zip(pads, earlier_pads, strict=True)]
+            source, constant = nodes[pad].input[0], its_constant
+            rewrite[pad] = None
+    name = f"{node.output[0]}/pads"
+    rewrite[constant] = helper.make_node("Constant", [], [name], value=helper.make_tensor(name, 7, [8], pads))
+    rewrite[index] = helper.make_node("Pad", [source, name], list(node.output), name=node.name, mode="wrap")
+    wraps[node.output[0]] = (index, constant, pads)
+    return rewrite
 
 
 def _sums_over_radix(node: Any, constants: dict[str, tuple[float, ...]]) -> bool:

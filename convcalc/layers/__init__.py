@@ -29,7 +29,7 @@ from convcalc.layers.keras import Reader
 from convcalc.layers.merge import Add, Average, Concat, Maximum, Minimum, Multiply, Subtract
 from convcalc.layers.norm import BatchNorm, GroupNorm, L2Normalize, LayerNorm, LocalResponseNorm, Scale
 from convcalc.layers.onnx import OnnxReader
-from convcalc.layers.padding import Cropping, ReflectionPadding, ReplicationPadding, ZeroPadding
+from convcalc.layers.padding import CircularPadding, Cropping, ReflectionPadding, ReplicationPadding, ZeroPadding
 from convcalc.layers.pool import GlobalPool, Pool
 from convcalc.layers.preprocessing import Normalization, Rescaling
 from convcalc.layers.response_norm import GlobalResponseNorm
@@ -105,6 +105,7 @@ REGISTRY = Registry(
         ZeroPadding,
         ReflectionPadding,
         ReplicationPadding,
+        CircularPadding,
         Activation,
         ReLU,
         PReLU,
@@ -145,6 +146,7 @@ __all__ = [
     "BatchNorm",
     "ChannelConv",
     "ChannelShuffle",
+    "CircularPadding",
     "Computed",
     "Concat",
     "Conv",

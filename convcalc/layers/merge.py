@@ -350,11 +350,11 @@ def _read_onnx_concat(node: OnnxNode) -> OnnxMapped:
     if len(sources) != len(node.inputs):
         raise node.refuse("concatenates a constant tensor: convcalc concatenates layer outputs")
     rank = sources[0].rank
+    if len(sources) == 1:  # one input, along any axis: that input (PyTorch's circular padding of H alone)
+        return OnnxMapped([], rank)
     axis = node.integer("axis", 1)
     if not channel_axis(node, axis, rank) or any(s.rank != rank for s in sources):
         raise node.refuse(f"concatenates along axis {axis}: convcalc concatenates along the channels (axis 1)")
-    if len(sources) == 1:
-        return OnnxMapped([], rank)
     return OnnxMapped([{"type": "concat"}], rank)
 
 

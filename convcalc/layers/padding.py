@@ -1,15 +1,17 @@
 """Explicit padding and its inverse: ``zero_padding`` (Keras' ZeroPadding2D), ``reflection_padding`` (PyTorch's
-ReflectionPad2d), ``replication_padding`` (PyTorch's ReplicationPad2d) and ``cropping`` (Cropping2D).
+ReflectionPad2d), ``replication_padding`` (PyTorch's ReplicationPad2d), ``circular_padding`` (PyTorch's
+CircularPad2d) and ``cropping`` (Cropping2D).
 
 H×W×D → (H + top + bottom)×(W + left + right)×D for padding, (H − top − bottom)×(W − left − right)×D for
 cropping (both written P, [h, w] or [[top, bottom], [left, right]]); no parameters. The receptive field keeps
 its size and jump; its first centre moves up/left by the padding, down/right by the crop. Keras writes a
 padded conv as ZeroPadding2D then a "valid" conv: the diagram folds the two into one box and the rules count
 the padding as the conv's (a reflection padding too: the image-to-image networks of CycleGAN and fast style
-transfer pad so, to keep borders free of zeros; a replication, the edge repeated, likewise). Keras:
-``ZeroPadding2D``, ``Cropping2D``, and ``ReflectionPadding2D`` and ``ReplicationPadding2D``, which Keras lacks and
-convcalc defines and registers once; tf.nn: ``tf.pad`` (mode ``REFLECT``), the edges repeated and concatenated,
-slicing.
+transfer pad so, to keep borders free of zeros; a replication, the edge repeated, likewise; a circular padding, the
+opposite side's rows and columns, for data on a cylinder or a torus). Keras: ``ZeroPadding2D``, ``Cropping2D``, and
+``ReflectionPadding2D``, ``ReplicationPadding2D`` and ``CircularPadding2D``, which Keras lacks and convcalc defines
+and registers once; tf.nn: ``tf.pad`` (mode ``REFLECT``), the edges repeated and concatenated, the opposite sides
+concatenated, slicing.
 """
 
 from collections.abc import Sequence
@@ -82,8 +84,8 @@ right)."""
 
 
 def _read_padding(kind: str) -> Reader:
-    """ZeroPadding2D, or convcalc's ReflectionPadding2D or ReplicationPadding2D: the ``kind`` of padding, its sides
-    as Keras wrote them."""
+    """ZeroPadding2D, or convcalc's ReflectionPadding2D, ReplicationPadding2D or CircularPadding2D: the ``kind`` of
+    padding, its sides as Keras wrote them."""
 
     def reader(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
         layer.needs_volume(sources[0])
@@ -122,15 +124,19 @@ def onnx_window_padding(
     return 0, {"type": "zero_padding", "padding": [[top, bottom], [left, right]]}
 
 
+_MODES = {"reflect": ("reflection_padding", "reflects"), "edge": ("replication_padding", "repeats")}
+_MODES["wrap"] = ("circular_padding", "wraps")
+
+
 def _read_onnx_pad(node: OnnxNode) -> OnnxMapped:
-    """Pad with zeros, a reflection or the edge repeated around H and W: pads are [n, c, top, left, n, c, bottom,
-    right] (an attribute before opset 11, an input after)."""
+    """Pad with zeros, a reflection, the edge repeated or the opposite side (wrap, opset 19) around H and W: pads are
+    [n, c, top, left, n, c, bottom, right] (an attribute before opset 11, an input after)."""
     node.needs_volume()
     mode = node.text("mode", "constant")
-    if mode not in ("constant", "reflect", "edge"):
+    if mode not in ("constant", *_MODES):
         raise node.refuse(
-            f"mode {mode!r}: convcalc pads with zeros (mode 'constant'), a reflection ('reflect') or the edge"
-            " repeated ('edge')"
+            f"mode {mode!r}: convcalc pads with zeros (mode 'constant'), a reflection ('reflect'), the edge"
+            " repeated ('edge') or the opposite side ('wrap')"
         )
     if node.opset < 11:
         pads: list[float] = list(node.integers("pads", []) or [])
@@ -147,7 +153,7 @@ def _read_onnx_pad(node: OnnxNode) -> OnnxMapped:
         raise node.refuse(f"pads {[int(p) for p in pads]}: convcalc pads or crops H and W, not N or C")
     top, left, bottom, right = sides
     if mode != "constant":
-        kind, verb = ("reflection_padding", "reflects") if mode == "reflect" else ("replication_padding", "repeats")
+        kind, verb = _MODES[mode]
         if min(sides) < 0:
             raise node.refuse(f"{verb} the edge with negative pads {list(sides)}: convcalc's {kind} pads, never crops")
         return OnnxMapped([{"type": kind, "padding": [[top, bottom], [left, right]]}], 4)
@@ -212,6 +218,18 @@ class _Padding(LayerSpec):
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()
+
+    def _taken_from_inside(self, shape: Shape, spare: int, why: str) -> BuildProblem | None:
+        """CC108 for a padding made of the volume's own rows and columns (a reflection, a wrap): each side at most
+        the side it pads less ``spare``; the fix, the largest padding that fits."""
+        top, bottom, left, right = self.padding
+        if max(top, bottom) <= shape.height - spare and max(left, right) <= shape.width - spare:
+            return None
+        most = min(shape.height, shape.width) - spare
+        return BuildProblem(
+            f"padding {top},{bottom},{left},{right} on {shape.height}×{shape.width}: {why}",
+            ({"padding": most},) if most >= 0 else (),
+        )
 
 
 class ZeroPadding(_Padding):
@@ -310,15 +328,11 @@ class ReflectionPadding(_Padding):
         return "reflect pad"
 
     def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
-        top, bottom, left, right = self.padding
-        if max(top, bottom) < shape.height and max(left, right) < shape.width:
-            return None
-        most = min(shape.height, shape.width) - 1
-        return BuildProblem(
-            f"padding {top},{bottom},{left},{right} on {shape.height}×{shape.width}: a reflection mirrors rows and"
-            " columns inside the volume, so each side must be smaller than the side it mirrors (TensorFlow's REFLECT"
-            " and PyTorch's ReflectionPad2d refuse it)",
-            ({"padding": most},) if most >= 0 else (),
+        return self._taken_from_inside(
+            shape,
+            1,
+            "a reflection mirrors rows and columns inside the volume, so each side must be smaller than the side it"
+            " mirrors (TensorFlow's REFLECT and PyTorch's ReflectionPad2d refuse it)",
         )
 
 
@@ -475,3 +489,68 @@ class Cropping(LayerSpec):
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()
+
+
+CIRCULAR_PADDING_SOURCE = _padding_layer_source(
+    "CircularPadding2D",
+    "Pads H and W with the rows and columns of the opposite side, as on a torus (PyTorch's CircularPad2d and\n"
+    "    padding_mode='circular', NumPy's mode \"wrap\"), which Keras lacks; each side at most the side it wraps.",
+    "        ops = keras.ops\n"
+    "        x = ops.concatenate([inputs[:, -top:] if top else inputs[:, :0], inputs, inputs[:, :bottom]], 1)\n"
+    "        return ops.concatenate([x[:, :, -left:] if left else x[:, :, :0], x, x[:, :, :right]], 2)",
+)
+"""The one definition of ``CircularPadding2D`` (``convcalc>CircularPadding2D``), as for
+:data:`REFLECTION_PADDING_SOURCE`."""
+
+_TFNN_CIRCULAR_PAD = '''
+
+def circular_pad2d(x: tf.Tensor, padding) -> tf.Tensor:
+    """Pads H and W with the rows and columns of the opposite side (PyTorch's CircularPad2d), padding ((top,
+    bottom), (left, right)), each side at most the side it wraps."""
+    (top, bottom), (left, right) = padding
+    x = tf.concat([x[:, -top:] if top else x[:, :0], x, x[:, :bottom]], axis=1)
+    return tf.concat([x[:, :, -left:] if left else x[:, :, :0], x, x[:, :, :right]], axis=2)
+'''
+"""The tf.nn file's circular padding, written once when a model uses it."""
+
+
+class CircularPadding(_Padding):
+    """Pads the volume with the rows and columns of its opposite side, as if it were a torus (PyTorch's
+    CircularPad2d, a conv's ``padding_mode="circular"``): each side at most the side it wraps (PyTorch refuses more,
+    and the export wraps once: CC108)."""
+
+    type: Literal["circular_padding"]
+
+    kind_name = "circular_padding"
+    example = {"type": "circular_padding", "padding": 1}
+    keras_layer = "CircularPadding2D"
+    torch_module = "nn.CircularPad2d"
+    keras_readers = {"CircularPadding2D": _read_padding("circular_padding")}
+    spelled_elsewhere = {
+        "circularpad2d": '"type": "circular_padding"',
+        "circularpadding2d": '"type": "circular_padding"',
+        "circularpad": '"type": "circular_padding"',
+        "wrappadding": '"type": "circular_padding"',
+    }
+    keras_ops = {
+        "CircularPadding2D": KerasOp(
+            lambda op, read, _: f"circular_pad2d({read[0]}, {literal(op.amounts('padding'))})",
+            purpose="circular padding",
+            tfnn_support=_TFNN_CIRCULAR_PAD,
+            keras_source=CIRCULAR_PADDING_SOURCE,
+        )
+    }
+
+    def notation(self, window: Window | None) -> str:
+        return f"{super().notation(window)} circular"
+
+    def caption(self) -> str:
+        return "wrap pad"
+
+    def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
+        return self._taken_from_inside(
+            shape,
+            0,
+            "a circular padding takes each side from the opposite one, so it may be at most the side it wraps"
+            " (PyTorch's circular padding refuses more, and convcalc's export wraps once)",
+        )

@@ -2,14 +2,14 @@
 
 Every layer kind appears (conv with groups, dilation and without bias; depthwise, separable, conv_transpose; max/avg/l2
 pools (ceil_mode and adaptive too) and global pools; fc/dense, batchnorm, dropout, zero_padding, activations, relu,
-flatten, reflection and replication padding; upsample, cropping, split, channel_shuffle; layer_norm, group_norm, scale,
-rescaling, normalization; sometimes frozen with "trainable": false) and branches that merge again through add, subtract,
-average, maximum, minimum, concat and multiply (equal shapes, or a squeeze-and-excite gate), and SKNet's split
-attention, with every way of writing a setting (int or [h, w]; padding as int, pair, "same" or "valid"; pool stride
-given or defaulted), on non-square inputs of at most 16×16×4. Shapes are tracked here with the textbook formulas,
-independently of convcalc.analysis, so that every layer has an output; with ``fit_exactly`` every stride divides (no
-CC101). Depthwise and separable convs get equal strides on both axes: TensorFlow cannot build them otherwise (see
-``DEPTHWISE``).
+flatten, reflection, replication and circular padding; upsample, cropping, split, channel_shuffle; layer_norm,
+group_norm, scale, rescaling, normalization; sometimes frozen with "trainable": false) and branches that merge again
+through add, subtract, average, maximum, minimum, concat and multiply (equal shapes, or a squeeze-and-excite gate), and
+SKNet's split attention, with every way of writing a setting (int or [h, w]; padding as int, pair, "same" or "valid";
+pool stride given or defaulted), on non-square inputs of at most 16×16×4. Shapes are tracked here with the textbook
+formulas, independently of convcalc.analysis, so that every layer has an output; with ``fit_exactly`` every stride
+divides (no CC101). Depthwise and separable convs get equal strides on both axes: TensorFlow cannot build them otherwise
+(see ``DEPTHWISE``).
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ def output_shape(shape: Shape, layer: dict[str, Any], inputs: list[Shape] | None
                 default = max(stride[axis] - kernel[axis], 0)
                 sizes.append((size - 1) * stride[axis] + kernel[axis] - 2 * pad + (extra[axis] if extra else default))
         return (sizes[0], sizes[1], layer["filters"])
-    if kind in ("zero_padding", "reflection_padding", "replication_padding"):
+    if kind in ("zero_padding", "reflection_padding", "replication_padding", "circular_padding"):
         padding = layer["padding"]
         if isinstance(padding, list) and isinstance(padding[0], list):
             (top, bottom), (left, right) = padding
@@ -324,7 +324,7 @@ def random_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool) -> dict[str, 
     kinds.append("l2_normalize")
     if min(shape[0], shape[1]) > 1:
         kinds.append("reflection_padding")
-    kinds.append("replication_padding")
+    kinds += ["replication_padding", "circular_padding"]
     if _blocks(shape, "space_to_depth"):
         kinds.append("space_to_depth")
     if _blocks(shape, "depth_to_space"):
@@ -421,6 +421,9 @@ def _any_plain_layer(draw: st.DrawFn, shape: Shape, fit_exactly: bool, kind: str
         return {"type": kind, "padding": [[draw(st.integers(0, min(2, most))) for _ in range(2)] for _ in range(2)]}
     if kind == "replication_padding":  # any side, wider than the volume too
         return {"type": kind, "padding": [[draw(st.integers(0, 3)) for _ in range(2)] for _ in range(2)]}
+    if kind == "circular_padding":  # each side at most the side it wraps (the whole side too)
+        sides = [[draw(st.integers(0, min(3, size))) for _ in range(2)] for size in shape[:2]]
+        return {"type": kind, "padding": sides}
     if kind == "zero_padding":
         form = draw(st.sampled_from(["int", "pair", "sides"]))
         if form == "int":

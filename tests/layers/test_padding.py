@@ -1,8 +1,9 @@
-"""reflection_padding and replication_padding: shapes, fields, CC108 where a side is not smaller than the side it
-mirrors (a reflection only); numpy's ``np.pad`` (modes "reflect" and "edge") as the reference, which tf.pad's
-REFLECT and PyTorch's ReflectionPad2d and ReplicationPad2d confirm, for every export; the Keras import of
-convcalc's own registered layers (ReflectionPadding2D, ReplicationPadding2D, L2Pooling2D); ONNX's Pad with modes
-reflect and edge, and PyTorch's replicate padding as both exporters write it."""
+"""reflection_padding, replication_padding and circular_padding: shapes, fields, CC108 where a side is not smaller
+than the side it mirrors (a reflection) or larger than the side it wraps (a circular padding); numpy's ``np.pad``
+(modes "reflect", "edge" and "wrap") as the reference, which tf.pad's REFLECT and PyTorch's ReflectionPad2d,
+ReplicationPad2d and CircularPad2d confirm, for every export; the Keras import of convcalc's own registered layers
+(ReflectionPadding2D, ReplicationPadding2D, CircularPadding2D, L2Pooling2D); ONNX's Pad with modes reflect, edge and
+wrap, and PyTorch's replicate and circular paddings as both exporters write them."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tests import optional
 from tests.helpers import exported_by_pytorch
 
 SIDES = [1, [2, 1], [[1, 2], [3, 0]]]
-NUMPY_MODES = {"reflection_padding": "reflect", "replication_padding": "edge"}
+NUMPY_MODES = {"reflection_padding": "reflect", "replication_padding": "edge", "circular_padding": "wrap"}
 KINDS = list(NUMPY_MODES)
 
 
@@ -31,7 +32,7 @@ def _spec(padding: Any, shape: list[int] | None = None, kind: str = "reflection_
     return {"input": shape or [5, 6, 2], "layers": layers}
 
 
-NOTATIONS = [("reflection_padding", "reflect"), ("replication_padding", "replicate")]
+NOTATIONS = [("reflection_padding", "reflect"), ("replication_padding", "replicate"), ("circular_padding", "circular")]
 
 
 @pytest.mark.parametrize(("kind", "notation"), NOTATIONS)
@@ -62,6 +63,16 @@ def test_a_side_not_smaller_than_the_side_it_mirrors_is_cc108() -> None:
     assert "CC108" not in {f.code for f in fitting}
 
 
+def test_a_circular_side_larger_than_the_side_it_wraps_is_cc108() -> None:
+    def cc108(padding: Any) -> list[Any]:
+        net = analysed(_spec(padding, kind="circular_padding"))
+        return [f for f in check_loaded(LoadedSpec("<t>", net.network, SourceMap())).findings if f.code == "CC108"]
+
+    [found] = cc108([[6, 0], [0, 0]])  # 5 rows wrap at most 5
+    assert "at most the side it wraps" in found.message and [fix.set for fix in found.fixes] == [{"padding": 5}]
+    assert not cc108([[5, 5], [6, 6]])  # the whole side, from the opposite one: PyTorch's limit too
+
+
 def _batch(shape: list[int]) -> Any:
     np = optional.module("numpy", "pip install -e '.[tensorflow]'")
     return np.random.default_rng(0).normal(size=(2, *shape)).astype("float32")
@@ -77,6 +88,7 @@ def _reference(x: Any, padding: Any, kind: str) -> Any:
 
 EXPORTED = [(kind, padding, [8, 7, 2]) for kind in KINDS for padding in [*SIDES, [[0, 6], [5, 0]]]]
 EXPORTED.append(("replication_padding", [[3, 4], [5, 0]], [2, 1, 2]))  # sides wider than the volume
+EXPORTED.append(("circular_padding", [[3, 3], [0, 2]], [3, 2, 2]))  # the whole side wrapped
 
 
 @pytest.mark.tensorflow
@@ -131,6 +143,7 @@ def test_the_keras_import_reads_convcalcs_own_layers_back(tmp_path: Path) -> Non
             {"type": "conv", "filters": 4, "kernel": 3, "name": "conv"},
             {"type": "replication_padding", "padding": [[0, 4], [1, 1]], "name": "edge"},
             {"type": "pool", "mode": "l2", "kernel": 2, "name": "l2"},
+            {"type": "circular_padding", "padding": [[2, 0], [1, 3]], "name": "wrap"},
         ],
     }
     back = keras_round_trip(spec, tmp_path)
@@ -139,6 +152,7 @@ def test_the_keras_import_reads_convcalcs_own_layers_back(tmp_path: Path) -> Non
     assert by_name["mirror"]["padding"] == [[1, 1], [0, 2]]
     assert by_name["edge"] == {"type": "replication_padding", "padding": [[0, 4], [1, 1]], "name": "edge"}
     assert by_name["l2"]["mode"] == "l2"
+    assert by_name["wrap"] == {"type": "circular_padding", "padding": [[2, 0], [1, 3]], "name": "wrap"}
     assert analysed(back).output_shape == analysed(spec).output_shape
 
 
@@ -158,8 +172,10 @@ def test_a_class_claiming_to_be_convcalcs_that_convcalc_lacks_is_refused() -> No
         spec_from_keras_config(model)
 
 
-@pytest.mark.parametrize(("mode", "kind"), [("reflect", "reflection_padding"), ("edge", "replication_padding")])
-def test_onnx_pad_by_reflection_or_the_edge(tmp_path: Path, mode: str, kind: str) -> None:
+@pytest.mark.parametrize(
+    ("mode", "kind"), [("reflect", "reflection_padding"), ("edge", "replication_padding"), ("wrap", "circular_padding")]
+)
+def test_onnx_pad_by_reflection_the_edge_or_the_opposite_side(tmp_path: Path, mode: str, kind: str) -> None:
     optional.onnx()
     from onnx import TensorProto, helper
 
@@ -179,7 +195,7 @@ def test_onnx_pad_by_reflection_or_the_edge(tmp_path: Path, mode: str, kind: str
             initializer=inits,
         )
         path = tmp_path / f"{mode}.onnx"
-        path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+        path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)]).SerializeToString())
         return str(path)
 
     pads = [0, 0, 1, 2, 0, 0, 3, 0]
@@ -190,8 +206,8 @@ def test_onnx_pad_by_reflection_or_the_edge(tmp_path: Path, mode: str, kind: str
         read_onnx_file(model(pads, "constant", value=5.0))
     with pytest.raises(SpecError, match=f"node 'pad' \\(Pad\\): .* with negative pads .*: convcalc's {kind} pads"):
         read_onnx_file(model([0, 0, -1, 0, 0, 0, 0, 0], mode))
-    with pytest.raises(SpecError, match="node 'pad' \\(Pad\\): mode 'wrap'"):
-        read_onnx_file(model(pads, "wrap"))
+    with pytest.raises(SpecError, match="node 'pad' \\(Pad\\): mode 'mirror'"):
+        read_onnx_file(model(pads, "mirror"))
 
 
 REPLICATE = """
@@ -228,3 +244,123 @@ def test_pytorch_replicate_padding_as_both_exporters_write_it(tmp_path: Path) ->
         assert trainable == outcome["parameters"] and [1, *shape] == outcome["shape"], exporter
         # The conv's padding_mode, then ReplicationPad2d's (left, right, top, bottom) = (2, 0, 1, 3)
         assert pads == [[[1, 1], [1, 1]], [[1, 3], [2, 0]]], exporter
+
+
+CIRCULAR = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import torch
+from torch import nn
+from convcalc.analysis import analyze
+from convcalc.importers.onnx import read_onnx_file
+from convcalc.loading import validate
+
+model = nn.Sequential(
+    nn.Conv2d(3, 8, 3, padding=(1, 2), padding_mode="circular"), nn.ReLU(),
+    nn.CircularPad2d((1, 0, 2, 1)), nn.Conv2d(8, 4, 3), nn.CircularPad2d((0, 0, 3, 3)),
+).eval()
+x = torch.randn(1, 3, 10, 12)
+results = {"parameters": sum(p.numel() for p in model.parameters()), "shape": list(model(x).shape)}
+exporters = {
+    "dynamo": {"dynamo": True, "optimize": False},
+    "torchscript": {"dynamo": False, "do_constant_folding": False},
+    "torchscript folded": {"dynamo": False},
+}
+for exporter, options in exporters.items():
+    path = f"{sys.argv[1]}/circular.{exporter.replace(' ', '_')}.onnx"
+    torch.onnx.export(model, (x,), path, **options)
+    spec = read_onnx_file(path).spec
+    facts = analyze(validate("m", spec))
+    kinds = [layer["type"] for layer in spec["layers"]]
+    pads = [layer["padding"] for layer in spec["layers"] if layer["type"] == "circular_padding"]
+    out = facts.output_shape
+    results[exporter] = [facts.total_trainable_params, [out.depth, out.height, out.width], kinds, pads]
+print(json.dumps(results))
+"""
+
+
+def test_pytorch_circular_padding_as_both_exporters_write_it(tmp_path: Path) -> None:
+    # The dynamo exporter writes Pad mode wrap; the TorchScript exporter a Concat of Slices per axis, H then W,
+    # read as one circular padding of both.
+    outcome = exported_by_pytorch(CIRCULAR, str(tmp_path))
+    for exporter in ("dynamo", "torchscript", "torchscript folded"):
+        trainable, shape, kinds, pads = outcome[exporter]
+        assert trainable == outcome["parameters"] and [1, *shape] == outcome["shape"], exporter
+        assert kinds.count("circular_padding") == 3 and "concat" not in kinds, (exporter, kinds)
+        # The conv's padding (1, 2), CircularPad2d's (left, right, top, bottom) = (1, 0, 2, 1), then H alone.
+        assert pads == [[[1, 1], [2, 2]], [[2, 1], [1, 0]], [[3, 3], [0, 0]]], exporter
+
+
+def _wrap_graph(steps: list[tuple[int, int, int, int | None]], source: str = "x") -> Any:
+    """Concats of Slices along an axis, as PyTorch's TorchScript exporter writes a circular padding: for each step
+    (axis, last rows taken before, first rows taken after, the end of the first Slice (None: to the end)) on a
+    (1, 4, 5, 6) input."""
+    from onnx import TensorProto, helper
+
+    nodes, tensor = [], source
+    for k, (axis, before, after, end) in enumerate(steps):
+        parts = []
+        if before:
+            stop = 2**63 - 1 if end is None else end
+            nodes.append(helper.make_node("Slice", [tensor, f"s{k}a", f"e{k}a", f"ax{k}"], [f"top{k}"]))
+            nodes += [
+                helper.make_node("Constant", [], [f"s{k}a"], value_ints=[-before]),
+                helper.make_node("Constant", [], [f"e{k}a"], value_ints=[stop]),
+            ]
+            parts.append(f"top{k}")
+        parts.append(tensor)
+        if after:
+            nodes.append(helper.make_node("Slice", [tensor, f"s{k}b", f"e{k}b", f"ax{k}"], [f"bottom{k}"]))
+            nodes += [
+                helper.make_node("Constant", [], [f"s{k}b"], value_ints=[0]),
+                helper.make_node("Constant", [], [f"e{k}b"], value_ints=[after]),
+            ]
+            parts.append(f"bottom{k}")
+        nodes.insert(0, helper.make_node("Constant", [], [f"ax{k}"], value_ints=[axis]))
+        tensor = "y" if k == len(steps) - 1 else f"wrapped{k}"
+        nodes.append(helper.make_node("Concat", parts, [tensor], name=f"wrap{k}", axis=axis))
+    # Constants first: each node after what it reads
+    nodes.sort(key=lambda node: node.op_type != "Constant")
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 5, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize(
+    ("steps", "paddings"),
+    [
+        ([(2, 2, 1, None), (3, 1, 0, None)], [[[2, 1], [1, 0]]]),  # H then W: one padding of both
+        ([(3, 0, 3, None), (2, 5, 5, None)], [[[5, 5], [0, 3]]]),  # W then H, the whole height on each side
+        ([(2, 1, 1, None), (2, 2, 0, None)], [[[1, 1], [0, 0]], [[2, 0], [0, 0]]]),  # H twice: two paddings
+    ],
+)
+def test_the_torchscript_spelling_of_a_circular_padding(
+    tmp_path: Path, steps: list[tuple[int, int, int, int | None]], paddings: list[Any]
+) -> None:
+    optional.onnx()
+    from convcalc.importers.onnx import read_onnx_file
+
+    path = tmp_path / "wrap.onnx"
+    path.write_bytes(_wrap_graph(steps).SerializeToString())
+    spec = read_onnx_file(str(path)).spec
+    assert [layer["padding"] for layer in spec["layers"]] == paddings
+    assert {layer["type"] for layer in spec["layers"]} == {"circular_padding"}
+
+
+def test_a_concat_of_other_slices_is_no_circular_padding(tmp_path: Path) -> None:
+    optional.onnx()
+    from convcalc.importers.onnx import read_onnx_file
+
+    # The last two rows written [-2, 5) on 5 rows (PyTorch writes INT64_MAX: both are "to the end") are a wrap;
+    # rows [-2, 4) are not the last two rows at all.
+    path = tmp_path / "slices5.onnx"
+    path.write_bytes(_wrap_graph([(2, 2, 0, 5)]).SerializeToString())
+    assert read_onnx_file(str(path)).spec["layers"][0]["padding"] == [[2, 0], [0, 0]]
+    path = tmp_path / "slices4.onnx"
+    path.write_bytes(_wrap_graph([(2, 2, 0, 4)]).SerializeToString())
+    with pytest.raises(SpecError, match="concatenates along axis 2"):
+        read_onnx_file(str(path))
