@@ -444,7 +444,21 @@ def test_unsupported_layers_are_named_with_what_is_supported(keras: Any, tmp_pat
     message = refused(saved_model(keras, tmp_path, lambda _: model))
     assert "layer 'contrast' (AutoContrast): convcalc cannot import AutoContrast layers" in message
     assert "(RandomCrop)" in message  # every unsupported layer is named, not just the first
+    assert "at inference the layer returns its input uncropped" in message  # and why, where convcalc knows
     assert "convcalc imports these Keras layers: Activation, ActivityRegularization, AdaptiveAvera" in message
+
+
+def test_random_crop_is_refused_because_keras_does_not_crop_at_inference(keras: Any) -> None:
+    # The reason the refusal gives, checked on this Keras: a model built for the crop, run on the whole input.
+    import numpy as np
+
+    inputs = keras.Input((8, 6, 3))
+    cropped = keras.layers.RandomCrop(4, 5)(inputs)
+    assert tuple(cropped.shape) == (None, 4, 5, 3)
+    model = keras.Model(inputs, cropped)
+    batch = np.zeros((1, 8, 6, 3), dtype="float32")
+    assert tuple(model(batch, training=False).shape) == (1, 8, 6, 3)
+    assert tuple(model(batch, training=True).shape) == (1, 4, 5, 3)
 
 
 def test_a_lambda_is_refused_without_running_it(keras: Any, tmp_path: Path) -> None:

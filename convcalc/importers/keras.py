@@ -788,7 +788,18 @@ def _unsupported_reason(layer: KerasLayer) -> str:
         )
     if name.endswith(("1D", "3D")):
         return f"convcalc models 2-D networks (H×W×D volumes); {name} is not supported"
-    return f"convcalc cannot import {name} layers"
+    return _KNOWN_REFUSALS.get(name, f"convcalc cannot import {name} layers")
+
+
+_KNOWN_REFUSALS = {
+    "RandomCrop": (
+        "Keras 3 builds the layers after a RandomCrop for the crop's size, but at inference the layer returns its"
+        " input uncropped (checked on Keras 3.15), so the model computes another network than it declares;"
+        " convcalc cannot say which you mean: a CenterCrop crops at inference too, and data augmentation belongs"
+        " in the input pipeline"
+    ),
+}
+"""Keras layers convcalc refuses for a stated reason rather than for lack of a reader."""
 
 
 def _refuse_changed_weights(layer: KerasLayer) -> None:
