@@ -1019,7 +1019,7 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             nodes[last] = _recorded_as(nodes[last], helper.make_node(**fused))
     wraps: dict[str, tuple[int, int, list[int]]] = {}
     for index in range(len(nodes)):
-        wrap = _safely(_circular_concat, nodes, index, made, consumers, constants, shapes or {}, wraps)
+        wrap = _safely(_circular_concat, nodes, index, made, consumers, constants, shapes or {}, wraps, opset)
         if wrap is not None:
             for position, replacement in wrap.items():
                 nodes[position] = None if replacement is None else _recorded_as(nodes[position], replacement)
@@ -1068,11 +1068,13 @@ def _circular_concat(
     constants: dict[str, tuple[float, ...]],
     shapes: dict[str, Dims],
     wraps: dict[str, tuple[int, int, list[int]]],
+    opset: int,
 ) -> dict[int, Any] | None:
     """PyTorch's circular padding of one axis as its TorchScript exporter writes it, a Concat along H or W of the
-    last t rows (or columns) of x, x, and its first b (Slices of x read by the Concat alone; a side of 0 left out),
-    as a Pad of mode wrap (the nodes to put in place, None: to drop); a Pad of both axes where x is the other axis's
-    wrap, which nothing else reads. ``wraps``: the wraps made so far, by output: (Pad, its pads' Constant, pads)."""
+    last t rows (or columns) of x, x, and its first b (Slices of x read by the Concat alone, one on each side at
+    most; a side of 0 left out), as a Pad of mode wrap (the nodes to put in place, None: to drop); a Pad of both
+    axes where x is the other axis's wrap, which nothing else reads. ``wraps``: the wraps made so far, by output:
+    (Pad, its pads' Constant, pads), which also give x's size where shape inference does not (opset 10)."""
     from onnx import helper
 
     node = nodes[index]
@@ -1092,9 +1094,13 @@ def _circular_concat(
         ),
         None,
     )
-    if x is None or inputs.count(x) != 1:
+    if x is None or inputs.count(x) != 1 or (len(inputs) == 3 and inputs[1] != x):  # one Slice on each side at most
         return None
     size = int((shapes.get(x) or (0, 0, 0, 0))[axis] or 0)
+    if not size and x in wraps:
+        pad, _, earlier_pads = wraps[x]
+        size = int((shapes.get(nodes[pad].input[0]) or (0, 0, 0, 0))[axis] or 0)
+        size = size and size + earlier_pads[axis] + earlier_pads[axis + 4]
     before = after = 0
     position = inputs.index(x)
     slices = [made[tensor] for tensor in inputs if tensor != x]
@@ -1122,9 +1128,12 @@ def _circular_concat(
             pads = [a + b for a, b in zip(pads, earlier_pads, strict=True)]
             source, constant = nodes[pad].input[0], its_constant
             rewrite[pad] = None
-    name = f"{node.output[0]}/pads"
-    rewrite[constant] = helper.make_node("Constant", [], [name], value=helper.make_tensor(name, 7, [8], pads))
-    rewrite[index] = helper.make_node("Pad", [source, name], list(node.output), name=node.name, mode="wrap")
+    if opset < 11:  # Pad's pads are an attribute there (Slice's bounds are inputs from opset 10)
+        rewrite[index] = helper.make_node("Pad", [source], list(node.output), name=node.name, mode="wrap", pads=pads)
+    else:
+        name = f"{node.output[0]}/pads"
+        rewrite[constant] = helper.make_node("Constant", [], [name], value=helper.make_tensor(name, 7, [8], pads))
+        rewrite[index] = helper.make_node("Pad", [source, name], list(node.output), name=node.name, mode="wrap")
     wraps[node.output[0]] = (index, constant, pads)
     return rewrite
 

@@ -45,7 +45,7 @@ from convcalc.layers.keras import (
     volume_of,
 )
 from convcalc.layers.onnx import OnnxMapped, OnnxNode, pad_sides
-from convcalc.layers.pytorch import TorchOps, TorchStep, chw
+from convcalc.layers.pytorch import TorchOps, TorchRefusal, TorchStep, chw
 from convcalc.layers.tfnn import KerasOp, padding_list
 from convcalc.layers.volume import Padding, Shape, Window
 from convcalc.pysource import literal
@@ -219,6 +219,15 @@ class _Padding(LayerSpec):
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()
 
+    def _torch_from_inside(self, ops: TorchOps, output: Shape, spare: int, why: str) -> TorchStep:
+        """:meth:`to_torch` of a padding made of the volume's own rows and columns, refused where PyTorch refuses
+        it: a side larger than the side it pads less ``spare`` (CC108, which PyTorch's export otherwise skips)."""
+        _, height, width = ops.volume()
+        problem = self._taken_from_inside(Shape(height, width, 1), spare, why)
+        if problem is not None:
+            raise TorchRefusal(problem.reason)
+        return _Padding.to_torch(self, ops, None, output)
+
     def _taken_from_inside(self, shape: Shape, spare: int, why: str) -> BuildProblem | None:
         """CC108 for a padding made of the volume's own rows and columns (a reflection, a wrap): each side at most
         the side it pads less ``spare``; the fix, the largest padding that fits."""
@@ -230,6 +239,16 @@ class _Padding(LayerSpec):
             f"padding {top},{bottom},{left},{right} on {shape.height}×{shape.width}: {why}",
             ({"padding": most},) if most >= 0 else (),
         )
+
+
+_MIRRORED = (
+    "a reflection mirrors rows and columns inside the volume, so each side must be smaller than the side it mirrors"
+    " (TensorFlow's REFLECT and PyTorch's ReflectionPad2d refuse it)"
+)
+_WRAPPED = (
+    "a circular padding takes each side from the opposite one, so it may be at most the side it wraps (PyTorch's"
+    " circular padding refuses more, and convcalc's export wraps once)"
+)
 
 
 class ZeroPadding(_Padding):
@@ -328,12 +347,10 @@ class ReflectionPadding(_Padding):
         return "reflect pad"
 
     def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
-        return self._taken_from_inside(
-            shape,
-            1,
-            "a reflection mirrors rows and columns inside the volume, so each side must be smaller than the side it"
-            " mirrors (TensorFlow's REFLECT and PyTorch's ReflectionPad2d refuse it)",
-        )
+        return self._taken_from_inside(shape, 1, _MIRRORED)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        return self._torch_from_inside(ops, output, 1, _MIRRORED)
 
 
 REPLICATION_PADDING_SOURCE = _padding_layer_source(
@@ -548,9 +565,7 @@ class CircularPadding(_Padding):
         return "wrap pad"
 
     def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
-        return self._taken_from_inside(
-            shape,
-            0,
-            "a circular padding takes each side from the opposite one, so it may be at most the side it wraps"
-            " (PyTorch's circular padding refuses more, and convcalc's export wraps once)",
-        )
+        return self._taken_from_inside(shape, 0, _WRAPPED)
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        return self._torch_from_inside(ops, output, 0, _WRAPPED)

@@ -291,13 +291,13 @@ def test_pytorch_circular_padding_as_both_exporters_write_it(tmp_path: Path) -> 
         assert pads == [[[1, 1], [2, 2]], [[2, 1], [1, 0]], [[3, 3], [0, 0]]], exporter
 
 
-def _wrap_graph(steps: list[tuple[int, int, int, int | None]], source: str = "x") -> Any:
+def _wrap_graph(steps: list[tuple[int, int, int, int | None]], opset: int = 17) -> Any:
     """Concats of Slices along an axis, as PyTorch's TorchScript exporter writes a circular padding: for each step
     (axis, last rows taken before, first rows taken after, the end of the first Slice (None: to the end)) on a
     (1, 4, 5, 6) input."""
     from onnx import TensorProto, helper
 
-    nodes, tensor = [], source
+    nodes, tensor = [], "x"
     for k, (axis, before, after, end) in enumerate(steps):
         parts = []
         if before:
@@ -327,9 +327,10 @@ def _wrap_graph(steps: list[tuple[int, int, int, int | None]], source: str = "x"
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 5, 6])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
+@pytest.mark.parametrize("opset", [10, 17])  # Pad's pads an attribute before 11, an input after
 @pytest.mark.parametrize(
     ("steps", "paddings"),
     [
@@ -339,20 +340,20 @@ def _wrap_graph(steps: list[tuple[int, int, int, int | None]], source: str = "x"
     ],
 )
 def test_the_torchscript_spelling_of_a_circular_padding(
-    tmp_path: Path, steps: list[tuple[int, int, int, int | None]], paddings: list[Any]
+    tmp_path: Path, steps: list[tuple[int, int, int, int | None]], paddings: list[Any], opset: int
 ) -> None:
     optional.onnx()
     from convcalc.importers.onnx import read_onnx_file
 
     path = tmp_path / "wrap.onnx"
-    path.write_bytes(_wrap_graph(steps).SerializeToString())
+    path.write_bytes(_wrap_graph(steps, opset).SerializeToString())
     spec = read_onnx_file(str(path)).spec
     assert [layer["padding"] for layer in spec["layers"]] == paddings
     assert {layer["type"] for layer in spec["layers"]} == {"circular_padding"}
 
 
 def test_a_concat_of_other_slices_is_no_circular_padding(tmp_path: Path) -> None:
-    optional.onnx()
+    onnx = optional.onnx()
     from convcalc.importers.onnx import read_onnx_file
 
     # The last two rows written [-2, 5) on 5 rows (PyTorch writes INT64_MAX: both are "to the end") are a wrap;
@@ -364,3 +365,25 @@ def test_a_concat_of_other_slices_is_no_circular_padding(tmp_path: Path) -> None
     path.write_bytes(_wrap_graph([(2, 2, 0, 4)]).SerializeToString())
     with pytest.raises(SpecError, match="concatenates along axis 2"):
         read_onnx_file(str(path))
+    # Two Slices before x (its last two rows, twice): no circular padding reads its rows so.
+    model = _wrap_graph([(2, 2, 0, None)])
+    concat = next(node for node in model.graph.node if node.op_type == "Concat")
+    concat.input.insert(0, "top0")
+    model.graph.node.insert(0, onnx.helper.make_node("Slice", ["x", "s0a", "e0a", "ax0"], ["one_row"]))
+    concat.input[0] = "one_row"
+    model.graph.node.sort(key=lambda node: (node.op_type != "Constant", node.op_type == "Concat"))
+    path = tmp_path / "two_before.onnx"
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(SpecError, match=r"'wrap0' \(Concat\): concatenates along axis 2"):
+        read_onnx_file(str(path))
+
+
+@pytest.mark.parametrize(("kind", "most"), [("reflection_padding", "smaller than"), ("circular_padding", "at most")])
+def test_the_pytorch_export_refuses_a_side_pytorch_refuses(kind: str, most: str) -> None:
+    # CC108 names TensorFlow's refusals, which the PyTorch export skips; these two PyTorch refuses as well.
+    from convcalc.export.plan import UnbuildableError
+    from convcalc.export.torch_plan import plan_torch
+
+    with pytest.raises(UnbuildableError, match=f"layers\\[0\\] mirror: padding 5,5,5,5 on 4×4: .*{most} the side"):
+        plan_torch(analysed(_spec(5, [4, 4, 2], kind)))
+    plan_torch(analysed(_spec(3 if kind == "reflection_padding" else 4, [4, 4, 2], kind)))  # the most that fits
