@@ -126,7 +126,6 @@ class SplitAttention(_Merge):
     spelled_elsewhere = {
         "selectivekernel": '"type": "split_attention"',
         "splitattn": '"type": "split_attention"',
-        "splitattention": '"type": "split_attention"',
         "rsoftmax": '"type": "split_attention"',
     }
     keras_ops = {"SplitAttention": KerasOp(_tf_split_attention, keras_source=SPLIT_ATTENTION_SOURCE)}
