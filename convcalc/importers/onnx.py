@@ -885,7 +885,9 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
     Sigmoid then Log, becomes LogSigmoid (convcalc's name); its Softsign, Div(x, Add(Abs(x), 1)), becomes Softsign;
     its F.normalize(x, dim=1), Div(x, Expand(Clip(ReduceL2(x)))), becomes LpNormalization; the dynamo exporter's
     ``as_strided`` of a contiguous tensor, Reshape to one axis then Gather of 0, 1, …, n − 1 back to the tensor's
-    own shape (ConvNeXt's head), becomes Identity. Only where each inner result feeds the next step alone and the
+    own shape (ConvNeXt's head), becomes Identity; the TorchScript exporter's circular padding, Concats of Slices,
+    becomes Pad of mode wrap (:func:`_circular_concat`); SKNet's and ResNeSt's attention becomes SplitAttention
+    (convcalc's name, :func:`_split_attention`). Only where each inner result feeds the next step alone and the
     constants are the function's."""
     from onnx import helper
 
@@ -1019,10 +1021,7 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             nodes[last] = _recorded_as(nodes[last], helper.make_node(**fused))
     wraps: dict[str, tuple[int, int, list[int]]] = {}
     for index in range(len(nodes)):
-        wrap = _safely(_circular_concat, nodes, index, made, consumers, constants, shapes or {}, wraps, opset)
-        if wrap is not None:
-            for position, replacement in wrap.items():
-                nodes[position] = None if replacement is None else _recorded_as(nodes[position], replacement)
+        _rewrite(nodes, _safely(_circular_concat, nodes, index, made, consumers, constants, shapes or {}, wraps, opset))
     # Before opset 13 a Softmax flattens every axis from its own on: never a softmax over the branches alone.
     if shapes and opset >= 13 and any(node is not None and node.op_type == "ReduceSum" for node in nodes):
         readers_of: dict[str, list[int]] = {}
@@ -1032,10 +1031,7 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
         for value in graph.output:
             readers_of.setdefault(value.name, []).append(-1)  # read by the model's user
         for index in range(len(nodes)):
-            rewrite = _safely(_split_attention, nodes, index, made, readers_of, constants, shapes)
-            if rewrite is not None:
-                for position, replacement in rewrite.items():
-                    nodes[position] = None if replacement is None else _recorded_as(nodes[position], replacement)
+            _rewrite(nodes, _safely(_split_attention, nodes, index, made, readers_of, constants, shapes))
     for index, node in enumerate(nodes):
         found = _group_norm_chain(nodes, index, single, constants) if node is not None else None
         if found is not None:
@@ -1047,6 +1043,12 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
             )
             nodes[index] = _recorded_as(node, fused)
     return nodes
+
+
+def _rewrite(nodes: list[Any], rewrite: dict[int, Any] | None) -> None:
+    """A matcher's answer applied: each position's new node (recorded as the node it replaces), or None to drop it."""
+    for position, replacement in (rewrite or {}).items():
+        nodes[position] = None if replacement is None else _recorded_as(nodes[position], replacement)
 
 
 def _slice_of(node: Any, source: str, axis: int, constants: dict[str, tuple[float, ...]]) -> tuple[float, float] | None:
@@ -1165,9 +1167,8 @@ def _split_attention(
     transposed (0, 2, 1, 3) (ResNeSt's rSoftMax, groups g). The stack's other readers are its sums over axis 1
     (what the attention pools), and nothing else reads the steps (not the graph's output either). Only from opset
     13: before it a Softmax normalises over all the axes from its own on. The ReduceSum becomes the fused op on the
-    features (N, r·C, H, W) and the logits;
-    the stack becomes the Concat of the branches on axis 1 (or nothing, for a Reshape); each sum of the stack a
-    Sum of the branches (or of a Split's equal parts of the reshaped tensor)."""
+    features (N, r·C, H, W) and the logits; the stack becomes the Concat of the branches on axis 1 (or nothing, for
+    a Reshape); each sum of the stack a Sum of the branches (or of a Split's equal parts of the reshaped tensor)."""
     from onnx import helper
 
     node = nodes[index]
