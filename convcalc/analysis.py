@@ -105,9 +105,11 @@ class LayerFacts(NamedTuple):
 def _macs_convention() -> str:
     weighted = [kind.kind_name for kind in KINDS if kind.traits.weighted]
     counted = ", ".join(weighted[:-1]) + f" and {weighted[-1]}"
+    weighing = " and ".join(kind.kind_name for kind in KINDS if kind.macs_of_activations)
     return (
-        f"1 MAC = one multiply-accumulate, FLOPs = 2·MACs; counted for {counted} layers (weights only);"
-        " biases, pooling, normalisation, activations and merges count 0"
+        f"1 MAC = one multiply-accumulate, FLOPs = 2·MACs; counted for {counted} layers (weights only) and for"
+        f" {weighing} (its weighted sum, a matmul of activations); biases, pooling, normalisation, activations and"
+        " other merges count 0"
     )
 
 

@@ -33,8 +33,10 @@ from convcalc.extras import is_installed
 from convcalc.importers.confirming import UNFORESEEN, confirmed, rearranged_output
 from convcalc.importers.names import UniqueNames
 from convcalc.layers import REGISTRY
+from convcalc.layers.attention import FUSED_OP as SPLIT_ATTENTION_OP
+from convcalc.layers.attention import POOL_FUSED_OP as ATTENTION_POOL_OP
 from convcalc.layers.elementwise import LOG_SIGMOID
-from convcalc.layers.keras import Refusal, Tensor
+from convcalc.layers.keras import Refusal, Source, Tensor
 from convcalc.layers.onnx import (
     CHANNELS_LAST,
     GAIN_INPUT,
@@ -46,7 +48,6 @@ from convcalc.layers.onnx import (
     pad_sides,
 )
 from convcalc.layers.response_norm import FUSED_OP as GRN_FUSED_OP
-from convcalc.layers.split_attention import FUSED_OP as SPLIT_ATTENTION_OP
 from convcalc.loading import MAX_PROBLEMS, Problem, SpecError, capped, open_regular
 from convcalc.spec import INPUT_NAME, MAX_LAYERS
 
@@ -675,9 +676,12 @@ class _Importer:
         record = _Emitted(node, raw.output[0], start, end, mapped.layout, stored)
         base = self.names.take(node.name[:180])
         previous = node.sources
+        made: list[Tensor] = []
         for k, body in enumerate(mapped.layers):
             name = base if k == mapped.main else self.names.take(f"{base}/{body.get('kind', body['type'])}")
             layer = {**body, "name": name}
+            if mapped.reads is not None:
+                previous = [node.sources[r.index] if isinstance(r, Source) else made[r.index] for r in mapped.reads[k]]
             reads = [s.name for s in previous]
             last = self.layers[-1]["name"] if self.layers else INPUT_NAME
             if REGISTRY.kind(body["type"]).traits.merge or reads != [last]:
@@ -686,6 +690,7 @@ class _Importer:
             self.origins.append(record)
             self.producers[name] = record
             previous = [Tensor(name, mapped.rank, mapped.layout, mapped.groups, mapped.parts)]
+            made.append(previous[0])
         self.emitted.append(record)
         self.values[raw.output[0]] = previous[0]
 
@@ -1022,8 +1027,7 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
     wraps: dict[str, tuple[int, int, list[int]]] = {}
     for index in range(len(nodes)):
         _rewrite(nodes, _safely(_circular_concat, nodes, index, made, consumers, constants, shapes or {}, wraps, opset))
-    # Before opset 13 a Softmax flattens every axis from its own on: never a softmax over the branches alone.
-    if shapes and opset >= 13 and any(node is not None and node.op_type == "ReduceSum" for node in nodes):
+    if shapes and any(node is not None and node.op_type in ("ReduceSum", "MatMul") for node in nodes):
         readers_of: dict[str, list[int]] = {}
         for index, node in enumerate(nodes):
             for name in node.input if node is not None else ():
@@ -1031,7 +1035,10 @@ def _fused(graph: Any, shapes: dict[str, Dims] | None = None, folder: Path | Non
         for value in graph.output:
             readers_of.setdefault(value.name, []).append(-1)  # read by the model's user
         for index in range(len(nodes)):
-            _rewrite(nodes, _safely(_split_attention, nodes, index, made, readers_of, constants, shapes))
+            # Before opset 13 a Softmax flattens every axis from its own on: never a softmax over the branches alone.
+            if opset >= 13:
+                _rewrite(nodes, _safely(_split_attention, nodes, index, made, readers_of, constants, shapes))
+            _rewrite(nodes, _safely(_attention_pool, nodes, index, made, readers_of, constants, shapes))
     for index, node in enumerate(nodes):
         found = _group_norm_chain(nodes, index, single, constants) if node is not None else None
         if found is not None:
@@ -1137,6 +1144,74 @@ def _circular_concat(
         rewrite[constant] = helper.make_node("Constant", [], [name], value=helper.make_tensor(name, 7, [8], pads))
         rewrite[index] = helper.make_node("Pad", [source, name], list(node.output), name=node.name, mode="wrap")
     wraps[node.output[0]] = (index, constant, pads)
+    return rewrite
+
+
+def _attention_pool(
+    nodes: list[Any],
+    index: int,
+    made: dict[str, int],
+    readers_of: dict[str, list[int]],
+    constants: dict[str, tuple[float, ...]],
+    shapes: dict[str, Dims],
+) -> dict[int, Any] | None:
+    """timm's ``GlobalContext`` (GCNet) attention pooling ending at the Reshape at ``index``, as both PyTorch
+    exporters write it: the nodes to put in place (None: to drop), else None.
+
+    Reshape(MatMul(Unsqueeze(Reshape(x, (N, C, H·W)), 1), Unsqueeze(Softmax(Reshape(s, (N, 1, H·W)), last), 3)),
+    (N, C, 1, 1)), x (N, C, H, W), s (N, 1, H, W) its scores: each step read by the next alone. The Reshape
+    becomes the fused op on x and s."""
+    from onnx import helper
+
+    node = nodes[index]
+    if node.op_type != "Reshape" or tuple((shapes.get(node.output[0]) or ())[2:]) != (1, 1):
+        return None
+
+    def step(tensor: str, op_type: str) -> int | None:
+        k = made.get(tensor)
+        if k is None or nodes[k] is None or nodes[k].op_type != op_type or readers_of.get(tensor) != [reader[tensor]]:
+            return None
+        return k
+
+    product = made.get(node.input[0])
+    if product is None or nodes[product] is None or nodes[product].op_type != "MatMul":
+        return None
+    reader = {node.input[0]: index, **{name: product for name in nodes[product].input}}
+    if step(node.input[0], "MatMul") is None or len(nodes[product].input) != 2:
+        return None
+    values, weights = (step(name, "Unsqueeze") for name in nodes[product].input)
+    if values is None or weights is None:
+        return None
+    if _axes_of(nodes[values], constants) != (1,) or _axes_of(nodes[weights], constants) not in ((3,), (-1,)):
+        return None
+    flat_x, softmax_out = nodes[values].input[0], nodes[weights].input[0]
+    reader.update({flat_x: values, softmax_out: weights})
+    reshape_x, softmax = step(flat_x, "Reshape"), step(softmax_out, "Softmax")
+    if reshape_x is None or softmax is None or _attributes(nodes[softmax]).get("axis", -1) not in (-1, 2):
+        return None
+    flat_s = nodes[softmax].input[0]
+    reader[flat_s] = softmax
+    reshape_s = step(flat_s, "Reshape")
+    if reshape_s is None:
+        return None
+    x, s = nodes[reshape_x].input[0], nodes[reshape_s].input[0]
+    x_shape, s_shape = shapes.get(x), shapes.get(s)
+    if x_shape is None or s_shape is None or len(x_shape) != 4 or len(s_shape) != 4 or None in x_shape[1:]:
+        return None
+    _, depth, height, width = (int(size or 0) for size in x_shape)
+    positions = height * width
+    wanted = {
+        flat_x: (depth, positions),
+        flat_s: (1, positions),
+        node.input[0]: (1, depth, 1),
+        node.output[0]: (depth, 1, 1),
+    }
+    if tuple(s_shape[1:]) != (1, height, width) or any(
+        tuple((shapes.get(tensor) or ())[1:]) != dims for tensor, dims in wanted.items()
+    ):
+        return None
+    rewrite: dict[int, Any] = dict.fromkeys([product, values, weights, reshape_x, softmax, reshape_s])
+    rewrite[index] = helper.make_node(ATTENTION_POOL_OP, [x, s], list(node.output), name=node.name)
     return rewrite
 
 
@@ -1611,7 +1686,7 @@ def _thresholded_softplus(
 FUSED = "convcalc: a pattern fused into one node"
 """The doc string of a node the import made of a pattern (unless it has its own, :data:`STANDARDISED_WEIGHT`): the
 one way to an op that exists only as convcalc's name for a pattern (:data:`_INVENTED_OPS`)."""
-_INVENTED_OPS = frozenset({LOG_SIGMOID, GRN_FUSED_OP, SPLIT_ATTENTION_OP})
+_INVENTED_OPS = frozenset({LOG_SIGMOID, GRN_FUSED_OP, SPLIT_ATTENTION_OP, ATTENTION_POOL_OP})
 """Names convcalc gives patterns of real ops it fuses: no ONNX op has them, so a file's own node of that name is
 refused like any op convcalc cannot model."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
+from convcalc.layers.attention import AttentionPool, SplitAttention
 from convcalc.layers.base import (
     REQUIRED_CAPABILITIES,
     REQUIRED_DECLARATIONS,
@@ -34,7 +35,6 @@ from convcalc.layers.pool import GlobalPool, Pool
 from convcalc.layers.preprocessing import Normalization, Rescaling
 from convcalc.layers.response_norm import GlobalResponseNorm
 from convcalc.layers.space_depth import DepthToSpace, SpaceToDepth
-from convcalc.layers.split_attention import SplitAttention
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.transpose import ConvTranspose
 from convcalc.layers.upsample import Upsample
@@ -120,6 +120,7 @@ REGISTRY = Registry(
         Concat,
         Multiply,
         SplitAttention,
+        AttentionPool,
         Upsample,
         Split,
         ChannelShuffle,
@@ -142,6 +143,7 @@ __all__ = [
     "REQUIRED_DECLARATIONS",
     "Activation",
     "Add",
+    "AttentionPool",
     "Average",
     "BatchNorm",
     "ChannelConv",

@@ -110,6 +110,20 @@ class DiagramWindow(NamedTuple):
     dilation: tuple[int, int] = (1, 1)
 
 
+def merged_field(fields: Sequence[FieldPair]) -> FieldPair:
+    """Through a merge of volumes of one H×W: the largest field, on the grid of the coarsest input (per axis, the
+    largest jump; among those, the widest). A 1×1 volume upsampled to H×W (GCNet's context, DeepLab's image pooling)
+    is the same at every position, and its finer jump is no grid: the sum keeps its other input's."""
+    if len(fields) == 1:
+        return fields[0]
+    pair = []
+    for axis in (0, 1):
+        coarsest = max(f[axis].jump for f in fields)
+        grid = max((f[axis] for f in fields if f[axis].jump == coarsest), key=lambda f: f.size)
+        pair.append(grid._replace(size=max(f[axis].size for f in fields)))
+    return pair[0], pair[1]
+
+
 def widest(fields: Sequence[FieldPair]) -> FieldPair:
     """Through a merge the largest field wins (the path that sees the most); one input: its field."""
     if len(fields) == 1:
@@ -172,6 +186,9 @@ class LayerSpec(BaseModel):
     """Optional: ``nn.Module`` classes PyTorch lacks that this kind's ``to_torch`` uses (``ChannelLayerNorm``),
     name → source (needs ``torch``, ``nn`` and ``F`` in scope): pasted into generated code and executed by
     ``verify``, so each is written once."""
+    macs_of_activations: ClassVar[bool] = False
+    """Optional: a kind without weights whose output contracts its inputs with each other, a multiply-add per
+    term (attention pooling's weighted sum: a matmul, which PyTorch's FLOP counter counts); its MACs count them."""
     inputs_exactly: ClassVar[int | None] = None
     """Optional: for a merge that reads a fixed number of inputs (subtract's two), that number."""
     spelled_elsewhere: ClassVar[Mapping[str, str]] = {}

@@ -16,7 +16,17 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import ClassVar, Literal
 
-from convcalc.layers.base import UNIT_STEP, Computed, DiagramWindow, FieldPair, LayerSpec, MergeMark, Traits, widest
+from convcalc.layers.base import (
+    UNIT_STEP,
+    Computed,
+    DiagramWindow,
+    FieldPair,
+    LayerSpec,
+    MergeMark,
+    Traits,
+    merged_field,
+    widest,
+)
 from convcalc.layers.keras import (
     KerasLayer,
     KerasOps,
@@ -74,7 +84,7 @@ class _Merge(LayerSpec):
     mark: ClassVar[MergeMark]
 
     def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
-        return widest(fields)
+        return merged_field(fields)
 
     def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:
         return UNIT_STEP
@@ -127,7 +137,26 @@ def _read_onnx_add(node: OnnxNode) -> OnnxMapped:
         return OnnxMapped([], rank, weights=(constants[0],), bias_for=position, reads_layout=True)
     if constants or len(sources) < 2:
         raise node.refuse("adds a constant tensor: convcalc models an add of layer outputs, or a bias after an fc")
-    return OnnxMapped([{"type": "add"}], max(s.rank for s in sources))
+    return _broadcast_vector(node) or OnnxMapped([{"type": "add"}], max(s.rank for s in sources))
+
+
+def _broadcast_vector(node: OnnxNode) -> OnnxMapped | None:
+    """An Add of an (N, C, H, W) volume and an (N, C, 1, 1) vector (GCNet's context, added at every position): the
+    vector upsampled to H×W (nearest: every position its one value), then an add of equal shapes; None otherwise."""
+    shapes = node.input_shapes
+    if len(node.sources) != 2 or any(source.rank != 4 or source.layout for source in node.sources):
+        return None
+    if any(shape is None or len(shape) != 4 or None in shape[1:] for shape in shapes):
+        return None
+    for wide, narrow in ((0, 1), (1, 0)):
+        _, depth, height, width = (int(size or 0) for size in shapes[wide] or ())
+        if tuple((shapes[narrow] or ())[1:]) == (depth, 1, 1) and height * width > 1:
+            reads: list[list[Source | Step]] = [[Source(narrow)], [Source(wide), Step(0)]]
+            if wide == 1:
+                reads[1].reverse()
+            upsample = {"type": "upsample", "factor": [height, width]}
+            return OnnxMapped([upsample, {"type": "add"}], 4, main=1, reads=reads)
+    return None
 
 
 SCALED_ADD_MODULE = "keras.src.applications.inception_resnet_v2"

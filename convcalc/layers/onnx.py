@@ -17,7 +17,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from convcalc.layers.keras import BLOCKS, BLOCKS_MOVED, GROUPED, SHUFFLED, Refusal, Tensor
+from convcalc.layers.keras import BLOCKS, BLOCKS_MOVED, GROUPED, SHUFFLED, Refusal, Source, Step, Tensor
 
 CHANNELS_LAST = "channels_last"
 """A layout: a Transpose (0, 2, 3, 1) made the volume (N, H, W, C), as PyTorch's channels-last LayerNorm and
@@ -230,6 +230,9 @@ class OnnxMapped(NamedTuple):
     dims: Dims | None = None
     """The output's dims, where the reader knows them and ONNX's shape inference may not (a Slice whose bounds
     the module computed from shapes); the import takes them where inference gives none."""
+    reads: list[list[Source | Step]] | None = None
+    """What each body reads, for a node that is not a chain (an Add that broadcasts a 1×1 input: upsample it,
+    then add); None: the first body reads every data input and each later one the body before it."""
 
 
 GAIN_INPUT = "convcalc_gain_input"

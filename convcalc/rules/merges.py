@@ -1,6 +1,6 @@
 """Merges: CC105 (add, subtract, average, maximum or minimum of different shapes), CC106 (concat of different
-H×W), CC110 (multiply of shapes that do not broadcast), CC116 (split attention whose depths do not split), CC309
-(misaligned fields)."""
+H×W), CC110 (multiply of shapes that do not broadcast), CC116 (split attention whose depths do not split), CC117
+(attention pooling by scores that do not fit), CC309 (misaligned fields)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fractions import Fraction
 from convcalc.analysis import LayerFacts, NetworkFacts, Shape
 from convcalc.arithmetic import INPUT_RECEPTIVE_FIELD, ReceptiveField
 from convcalc.findings import Fix, Severity
-from convcalc.layers import FC, Conv, SplitAttention
+from convcalc.layers import FC, AttentionPool, Conv, SplitAttention
 from convcalc.layers.merge import broadcast_shape
 from convcalc.rules.base import Hit, Settings, layer_rule, message_check, rule
 from convcalc.rules.fixing import MERGE_FIXES, merge_fixes
@@ -257,6 +257,62 @@ def split_attention_shapes(net: NetworkFacts, layer: LayerFacts, settings: Setti
         if key is not None and logits.depth != features.depth:
             fixes = (Fix(f"{producer.name}: {key}={features.depth}", producer.path, {key: features.depth}),)
     return Hit(layer.index, f"split attention (r={spec.radix}): {'; '.join(problems)}", fixes)
+
+
+@layer_rule(
+    "CC117",
+    "attention-pool-scores",
+    Severity.ERROR,
+    summary="An attention_pool whose scores are not H×W×k over its H×W×C features, k dividing C.",
+    bad={
+        "input": [8, 8, 6],
+        "layers": [
+            {"type": "conv", "filters": 4, "kernel": 1, "name": "scores"},
+            {"type": "attention_pool", "inputs": ["input", "scores"]},
+        ],
+    },
+    good={
+        "input": [8, 8, 6],
+        "layers": [
+            {"type": "conv", "filters": 1, "kernel": 1, "name": "scores"},
+            {"type": "attention_pool", "inputs": ["input", "scores"]},
+        ],
+    },
+    tensorflow_refuses=True,
+)
+def attention_pool_scores(net: NetworkFacts, layer: LayerFacts, settings: Settings) -> Hit | None:
+    """
+    ## What it does
+    Checks that an `attention_pool` has one score per position of its features for each of its heads: the
+    scores H×W×k at the features' H×W, and k dividing the features' depth C (each head weighs C/k channels).
+
+    ## Why is this bad
+    The layer takes a softmax of each head's scores over the positions and sums the features with those
+    weights; scores of another H×W leave positions without a weight, and heads that do not divide C leave
+    channels without a head. TensorFlow and PyTorch refuse the reshapes. Usually the scores' 1×1 conv has C
+    filters instead of one (GCNet's context modelling has a single head).
+
+    ## Use instead
+    A 1×1 conv with one filter (or k dividing C) on the features themselves, before any stride.
+    """
+    spec = layer.spec
+    if not isinstance(spec, AttentionPool) or any(shape.empty for shape in layer.input_shapes):
+        return None
+    features, scores = layer.input_shapes
+    problems = []
+    same_grid = (scores.height, scores.width) == (features.height, features.width)
+    if not same_grid:
+        problems.append(f"the scores are {scores}, not at the features' {features.height}×{features.width}")
+    if features.depth % scores.depth:
+        problems.append(f"{scores.depth} heads do not divide the features' depth {features.depth}")
+    if not problems:
+        return None
+    source = layer.inputs[1]
+    producer = net.layers[source] if source >= 0 else None
+    fixes: tuple[Fix, ...] = ()
+    if producer is not None and same_grid and isinstance(producer.spec, Conv):
+        fixes = (Fix(f"{producer.name}: filters=1", producer.path, {"filters": 1}),)
+    return Hit(layer.index, f"attention pooling: {'; '.join(problems)}", fixes)
 
 
 @rule(

@@ -39,10 +39,24 @@ def _linear_sources(net: NetworkFacts) -> list[frozenset[int]]:
         elif is_nonlinear(layer):
             sources.append(empty)
         else:
-            reached = [sources[source] for source in layer.inputs if source >= 0 and sources[source]]
+            read = [source for source in layer.inputs if source >= 0]
+            if layer.traits.sums and len(read) == len(layer.inputs):
+                # A context vector added at every position (GCNet's) is a bias per channel to the other addends:
+                # what reads the sum cannot absorb the context's layers without a copy for them.
+                kept = [source for source in read if not _broadcast(net.layers[source])]
+                read = kept or read
+            reached = [sources[source] for source in read if sources[source]]
             union = reached[0] if len(reached) == 1 else empty.union(*reached)
             sources.append(union if len(union) <= SOURCES_KEPT else frozenset(heapq.nlargest(SOURCES_KEPT, union)))
     return sources
+
+
+def _broadcast(layer: LayerFacts) -> bool:
+    """A 1×1 volume upsampled to H×W: the same vector at every position."""
+    shape = layer.input_shape
+    return (
+        layer.type == "upsample" and (shape.height, shape.width) == (1, 1) and layer.output_shape.values > shape.values
+    )
 
 
 def _reaches(sources: list[frozenset[int]], source: int, target: int) -> bool:
@@ -449,8 +463,10 @@ def missing_nonlinearity(net: NetworkFacts, settings: Settings) -> Iterator[Hit]
     two downsampling convs is linear by design, every block reading it through a GroupNorm), or a gate multiplies it
     (squeeze-and-excite on a conv without an activation: SE-ResNeXt's last conv, its squeeze path linear on its own; so
     a ReLU lost right before a squeeze-and-excite block goes unreported, as that design looks the same). A max pool
-    beside the convs does not count (Inception's pool branch). A sum that reaches a ReLU only through a later add (a
-    ResNet that lost its ReLU after the add) still collapses.
+    beside the convs does not count (Inception's pool branch). A context vector added at every position (a 1×1 volume
+    upsampled into an add: GCNet's global context) is a bias per channel to the other addends, which the layer reading
+    the sum cannot take in without a copy of its weights for it: the context's layers are not followed through that
+    add. A sum that reaches a ReLU only through a later add (a ResNet that lost its ReLU after the add) still collapses.
 
     ## Why is this bad
     A composition of linear maps is a linear map: the two layers compute nothing a single layer could not,

@@ -1,7 +1,7 @@
-"""Split attention: ``split_attention``, a softmax across r branches that weighs them channel by channel (SKNet's
-selective kernel, ResNeSt's split attention).
+"""Attention that weighs values by a softmax: ``split_attention`` across r branches, channel by channel (SKNet's
+selective kernel, ResNeSt's split attention), and ``attention_pool`` across the positions (GCNet's global context).
 
-It reads two inputs. The features, H×W×(r·C): the r branches side by side along the depth, branch i in
+split_attention reads two inputs. The features, H×W×(r·C): the r branches side by side along the depth, branch i in
 channels i·C … (i + 1)·C − 1 (a ``concat`` of SKNet's branch convs, or ResNeSt's one conv of r·C filters). The
 logits, 1×1×(r·C): a vector per image, computed from the branches' sum (global pooling, a reducing 1×1 conv
 with its normalisation and activation, a 1×1 conv to r·C); or H×W×(r·C), logits per position, which weigh the
@@ -19,6 +19,15 @@ reshapes, softmax and sum; PyTorch: ``unflatten``, ``softmax`` and ``sum``, as t
 the logits reshaped to (N, r, C, 1, 1), or to (N, g, r, C/g) and transposed, a Softmax over the branches, Mul,
 ReduceSum), which the importer fuses into one node; the sum of the branches that feeds the pooling becomes an
 ``add`` of the branches, or of ``split`` parts.
+
+attention_pool reads the features H×W×C and the scores H×W×k (GCNet's 1×1 conv to one channel, k = 1; k heads
+where k divides C): out[c] = Σ_p softmax_p(score of c's head at p)·x[p, c], channel c in head c·k // C, a 1×1×C
+vector that sees the whole input (CC117 where the scores do not fit). 0 parameters; H·W·C MACs, the weighted sum
+being a contraction of the volume with the weights (a matmul, which PyTorch's FLOP counter counts). Keras: the
+registered ``AttentionPooling2D``; tf.nn: ``tf.nn.softmax`` and ``tf.reduce_sum``; PyTorch: the same in an
+expression; ONNX: timm's ``GlobalContext`` as PyTorch's exporters write it (the scores reshaped to (N, 1, H·W), a
+Softmax over the positions, Unsqueeze; the features reshaped to (N, C, H·W), Unsqueeze; MatMul; a Reshape to (N,
+C, 1, 1)), fused into one node.
 """
 
 from collections.abc import Sequence
@@ -26,7 +35,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainValidator, WithJsonSchema
 
-from convcalc.layers.base import Computed, FieldPair, widest
+from convcalc.layers.base import Computed, FieldPair, whole_input_field, widest
 from convcalc.layers.fields import PositiveInt, strict_int
 from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, volume_of
 from convcalc.layers.merge import MERGE_TRAITS, _Merge, _merge_inputs
@@ -43,7 +52,9 @@ def _radix(value: Any) -> int:
 Radix = Annotated[int, PlainValidator(_radix), WithJsonSchema({"type": "integer", "minimum": 2})]
 
 FUSED_OP = "SplitAttention"
-"""The name the ONNX import gives the fused pattern (no ONNX op has it)."""
+"""The name the ONNX import gives the fused split attention (no ONNX op has it)."""
+POOL_FUSED_OP = "AttentionPool"
+"""The name the ONNX import gives the fused attention pooling (no ONNX op has it)."""
 
 SPLIT_ATTENTION_SOURCE = '''
 @keras.saving.register_keras_serializable(package="convcalc")
@@ -161,4 +172,106 @@ class SplitAttention(_Merge):
         # timm's SplitAttn: the logits as (N, g, r, C/g), a softmax over r, then (N, r, C, 1, 1) (or H, W).
         weights = f"torch.softmax({{1}}.unflatten(1, ({g}, {r}, {c // g})), dim=2).transpose(1, 2).flatten(2, 3)"
         code = f"({{0}}.unflatten(1, ({r}, {c})) * {weights}).sum(1)"
+        return ops.expression(ops.base, code, chw(output), tuple(inputs))
+
+
+ATTENTION_POOLING_SOURCE = '''
+@keras.saving.register_keras_serializable(package="convcalc")
+class AttentionPooling2D(layers.Layer):
+    """Attention pooling, which Keras lacks: a softmax over the positions of each head's scores weighs the
+    features, summed over H and W to a 1x1xD vector (GCNet's global context; one head, or k, each for D/k
+    channels)."""
+
+    def __init__(self, heads=1, **kwargs):
+        super().__init__(**kwargs)
+        self.heads = int(heads)
+
+    def call(self, inputs):
+        features, scores = inputs
+        size, depth = keras.ops.shape(features), features.shape[-1]
+        weights = keras.ops.softmax(keras.ops.reshape(scores, (-1, size[1] * size[2], self.heads, 1)), axis=1)
+        values = keras.ops.reshape(features, (-1, size[1] * size[2], self.heads, depth // self.heads))
+        return keras.ops.reshape(keras.ops.sum(values * weights, axis=1), (-1, 1, 1, depth))
+
+    def compute_output_shape(self, input_shape):
+        features = input_shape[0]
+        return (features[0], 1, 1, features[3])
+
+    def get_config(self):
+        return {**super().get_config(), "heads": self.heads}
+'''
+"""The one definition of ``AttentionPooling2D`` (``convcalc>AttentionPooling2D``): pasted into generated Keras code,
+executed by :mod:`convcalc.export.runtime` for in-memory models; the Keras import reads it as data."""
+
+
+def _tf_attention_pool(op: Op, read: list[str], padding: str) -> str:
+    depth, heads = op.output[2], op.integer("heads")
+    positions = f"tf.shape({read[0]})[1] * tf.shape({read[0]})[2]"
+    weights = f"tf.nn.softmax(tf.reshape({read[1]}, [-1, {positions}, {heads}, 1]), axis=1)"
+    values = f"tf.reshape({read[0]}, [-1, {positions}, {heads}, {depth // heads}])"
+    return f"tf.reshape(tf.reduce_sum({values} * {weights}, axis=1), [-1, 1, 1, {depth}])"
+
+
+def _read_attention_pool(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    layer.needs_volume(sources[0])
+    return Mapped([{"type": "attention_pool"}], 4)
+
+
+def _read_onnx_attention_pool(node: OnnxNode) -> OnnxMapped:
+    """The import's fused GCNet context: the features (N, C, H, W), then the scores (N, k, H, W)."""
+    if len(node.sources) != 2 or len(node.inputs) != 2:
+        raise node.refuse("convcalc's attention pooling reads the features and the scores")
+    return OnnxMapped([{"type": "attention_pool"}], 4)
+
+
+class AttentionPool(_Merge):
+    """Pools a volume by attention: the features H×W×C and the scores H×W×k (one head for GCNet, k dividing C);
+    out[c] = Σ_p softmax_p(score of c's head)·x[p, c], 1×1×C; 0 params, H·W·C MACs (the weighted sum)."""
+
+    type: Literal["attention_pool"]
+
+    kind_name = "attention_pool"
+    mark = "select"
+    traits = MERGE_TRAITS._replace(whole_input=True)
+    inputs_exactly = 2
+    macs_of_activations = True
+    example = {"type": "attention_pool", "inputs": ["input", "input"]}
+    keras_readers = {"AttentionPooling2D": _read_attention_pool}
+    onnx_readers = {POOL_FUSED_OP: _read_onnx_attention_pool}
+    spelled_elsewhere = {
+        "globalcontext": '"type": "attention_pool"',
+        "contextblock": '"type": "attention_pool"',
+        "attentionpooling": '"type": "attention_pool"',
+        "attentionpooling2d": '"type": "attention_pool"',
+    }
+    keras_ops = {"AttentionPooling2D": KerasOp(_tf_attention_pool, keras_source=ATTENTION_POOLING_SOURCE)}
+
+    def compute(self, shape: Shape, inputs: Sequence[Shape]) -> Computed:
+        features = inputs[0]  # scores of another H×W, or heads that do not divide the depth, are CC117's
+        return Computed(Shape(1, 1, features.depth), macs=features.values)
+
+    def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
+        return whole_input_field(fields, shape)
+
+    def is_nonlinear(self) -> bool:
+        return True  # a softmax of the scores weighs the features
+
+    def notation(self, window: Window | None) -> str:
+        return "softmax over H×W"
+
+    def caption(self) -> str:
+        return "attn pool"
+
+    def to_keras(self, ops: KerasOps, window: Window | None, output: Shape) -> Op:
+        heads = ops.sources[1][1][-1]
+        inputs, _ = _merge_inputs(ops, volumes=True)
+        return ops.append("AttentionPooling2D", ops.base, volume_of(output), tuple(inputs), {"heads": heads})
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        heads = ops.sources[1][1][0]
+        inputs, _ = _merge_inputs(ops, volumes=True)
+        depth = output.depth
+        values = f"{{0}}.unflatten(1, ({heads}, {depth // heads})).flatten(3)"  # (N, k, C/k, H·W)
+        weights = "torch.softmax({1}.flatten(2), dim=-1).unsqueeze(2)"  # (N, k, 1, H·W)
+        code = f"({values} * {weights}).sum(-1).flatten(1)[:, :, None, None]"
         return ops.expression(ops.base, code, chw(output), tuple(inputs))
