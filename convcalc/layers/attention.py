@@ -213,7 +213,16 @@ def _tf_attention_pool(op: Op, read: list[str], padding: str) -> str:
 
 
 def _read_attention_pool(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
+    """convcalc's AttentionPooling2D: its heads are the scores' depth, which the spec's attention_pool reads; a
+    layer whose ``heads`` says otherwise (Keras builds it, and mixes the batch up) is refused where the file
+    records the scores' shape."""
     layer.needs_volume(sources[0])
+    heads = layer.config.get("heads", 1)
+    build = layer.raw.get("build_config")
+    shapes = build.get("input_shape") if isinstance(build, dict) else None
+    scores = shapes[1] if isinstance(shapes, list) and len(shapes) == 2 else None
+    if isinstance(scores, list) and len(scores) == 4 and scores[-1] != heads:
+        raise layer.refuse(f"heads {heads!r} on scores of depth {scores[-1]!r}: one head per score", "heads")
     return Mapped([{"type": "attention_pool"}], 4)
 
 

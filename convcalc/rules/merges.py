@@ -421,6 +421,11 @@ _UPSTREAM = 64
 """How far back (single-input layers) the rule looks for the upsampling an input went through."""
 
 
+def _grid(rows: ReceptiveField, cols: ReceptiveField) -> tuple[Fraction, ...]:
+    """A field's grid: its jumps and starts, without its size."""
+    return rows.jump, cols.jump, rows.start, cols.start
+
+
 def _upsampled_from(net: NetworkFacts, source: int) -> LayerFacts | None:
     """The upsampling without weights (an upsample, a depth_to_space) an input was last resampled by, through
     layers that keep its grid (a 3×3 conv after it, a relu, a merge through the input whose field it takes);
@@ -433,8 +438,9 @@ def _upsampled_from(net: NetworkFacts, source: int) -> LayerFacts | None:
             return layer
         own = (layer.rf_rows, layer.rf_cols)
         if len(layer.inputs) > 1:
-            # A merge's field is its widest input's (HRNet's x0 + up(x1), added to up(x2) next): follow that one.
-            source = next((s for s in layer.inputs if _fields_of(net, s) == own), -1)
+            # A merge keeps an input's grid (HRNet's x0 + up(x1), added to up(x2) next; a context vector added at
+            # every position widens only the size): follow the input whose jumps and starts it has.
+            source = next((s for s in layer.inputs if _grid(*_fields_of(net, s)) == _grid(*own)), -1)
             continue
         if not layer.inputs or _jumps(*_fields_of(net, layer.inputs[0])) != _jumps(*own):
             return None

@@ -40,11 +40,11 @@ def _linear_sources(net: NetworkFacts) -> list[frozenset[int]]:
             sources.append(empty)
         else:
             read = [source for source in layer.inputs if source >= 0]
-            if layer.traits.sums and len(read) == len(layer.inputs):
-                # A context vector added at every position (GCNet's) is a bias per channel to the other addends:
-                # what reads the sum cannot absorb the context's layers without a copy for them.
-                kept = [source for source in read if not _broadcast(net.layers[source])]
-                read = kept or read
+            if layer.traits.sums and any(source < 0 or not _broadcast(net.layers[source]) for source in layer.inputs):
+                # A context vector added at every position (GCNet's) is a bias per channel to the other addends
+                # (the network input among them): what reads the sum cannot absorb the context's layers without a
+                # copy for them.
+                read = [source for source in read if not _broadcast(net.layers[source])]
             reached = [sources[source] for source in read if sources[source]]
             union = reached[0] if len(reached) == 1 else empty.union(*reached)
             sources.append(union if len(union) <= SOURCES_KEPT else frozenset(heapq.nlargest(SOURCES_KEPT, union)))

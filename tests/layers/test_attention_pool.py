@@ -244,3 +244,51 @@ def test_timms_global_context_as_both_pytorch_exporters_write_it(tmp_path: Path)
         assert "CC303" not in imported["codes"] and "CC309" not in imported["codes"], (exporter, imported["codes"])
         # A softmax over the one score channel (all ones) instead of the positions: another function, refused.
         assert "MatMul" in outcome[f"softmax_over_one.{exporter}"]["refused"], exporter
+
+
+def test_a_context_block_on_the_network_input_is_no_missing_nonlinearity() -> None:
+    spec = _gc_block()
+    for layer in spec["layers"]:  # the block reads the input itself, not a ReLU's output
+        layer["inputs"] = ["input" if name == "act2" else name for name in layer.get("inputs", [])] or None
+        if layer["inputs"] is None:
+            del layer["inputs"]
+    spec["layers"] = [layer for layer in spec["layers"] if layer.get("name") not in ("conv2", "act2")]
+    spec["layers"][0]["inputs"] = ["input"]
+    assert "CC303" not in {f.code for f in spec_findings(spec)}
+
+
+def test_a_context_added_after_a_half_pixel_upsampling_keeps_the_sum_aligned() -> None:
+    # FPN's top-down sum (a coarse map upsampled, plus a lateral 1×1), a context block on it, then a merge with a
+    # branch of the input: the upsampling's half-pixel shift is judged through the context's sum too.
+    layers = [
+        {"type": "conv", "filters": 8, "kernel": 3, "stride": 2, "padding": 1, "name": "c5"},
+        {"type": "relu"},
+        {"type": "upsample", "factor": 2, "interpolation": "bilinear", "name": "up"},
+        {"type": "conv", "filters": 8, "kernel": 1, "name": "lateral", "inputs": ["input"]},
+        {"type": "add", "inputs": ["up", "lateral"], "name": "top_down"},
+        {"type": "conv", "filters": 1, "kernel": 1, "name": "scores"},
+        {"type": "attention_pool", "inputs": ["top_down", "scores"], "name": "context"},
+        {"type": "conv", "filters": 8, "kernel": 1, "name": "transform"},
+        {"type": "upsample", "factor": 32, "name": "broadcast"},
+        {"type": "add", "inputs": ["top_down", "broadcast"], "name": "with_context"},
+        {"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "name": "smooth"},
+        {"type": "relu", "name": "smoothed"},
+        {"type": "conv", "filters": 8, "kernel": 3, "padding": 1, "name": "branch", "inputs": ["input"]},
+        {"type": "relu", "name": "branched"},
+        {"type": "add", "inputs": ["smoothed", "branched"], "name": "merged"},
+    ]
+    assert "CC309" not in {f.code for f in spec_findings({"input": [32, 32, 8], "layers": layers})}
+
+
+@pytest.mark.tensorflow
+def test_a_keras_layer_whose_heads_are_not_its_scores_depth_is_refused(tmp_path: Path) -> None:
+    keras = optional.keras()
+    from convcalc.export.runtime import custom_layer_class
+    from tests.test_keras_import import refused
+
+    inputs = keras.Input((6, 5, 8))
+    scores = keras.layers.Conv2D(2, 1, name="scores")(inputs)
+    pooled = custom_layer_class("AttentionPooling2D")(heads=1, name="context")([inputs, scores])
+    path = tmp_path / "heads.keras"
+    keras.Model(inputs, pooled).save(path)
+    assert "layer 'context' (AttentionPooling2D): heads 1 on scores of depth 2" in refused(path)
