@@ -219,37 +219,6 @@ class _Padding(LayerSpec):
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()
 
-    def _torch_from_inside(self, ops: TorchOps, output: Shape, spare: int, why: str) -> TorchStep:
-        """:meth:`to_torch` of a padding made of the volume's own rows and columns, refused where PyTorch refuses
-        it: a side larger than the side it pads less ``spare`` (CC108, which PyTorch's export otherwise skips)."""
-        _, height, width = ops.volume()
-        problem = self._taken_from_inside(Shape(height, width, 1), spare, why)
-        if problem is not None:
-            raise TorchRefusal(problem.reason)
-        return _Padding.to_torch(self, ops, None, output)
-
-    def _taken_from_inside(self, shape: Shape, spare: int, why: str) -> BuildProblem | None:
-        """CC108 for a padding made of the volume's own rows and columns (a reflection, a wrap): each side at most
-        the side it pads less ``spare``; the fix, the largest padding that fits."""
-        top, bottom, left, right = self.padding
-        if max(top, bottom) <= shape.height - spare and max(left, right) <= shape.width - spare:
-            return None
-        most = min(shape.height, shape.width) - spare
-        return BuildProblem(
-            f"padding {top},{bottom},{left},{right} on {shape.height}×{shape.width}: {why}",
-            ({"padding": most},) if most >= 0 else (),
-        )
-
-
-_MIRRORED = (
-    "a reflection mirrors rows and columns inside the volume, so each side must be smaller than the side it mirrors"
-    " (TensorFlow's REFLECT and PyTorch's ReflectionPad2d refuse it)"
-)
-_WRAPPED = (
-    "a circular padding takes each side from the opposite one, so it may be at most the side it wraps (PyTorch's"
-    " circular padding refuses more, and convcalc's export wraps once)"
-)
-
 
 class ZeroPadding(_Padding):
     """Pads the volume with zeros: H + top + bottom, W + left + right."""
@@ -305,6 +274,34 @@ class {name}(layers.Layer):
 '''
 
 
+class _FromInside(_Padding):
+    """The base of paddings made of the volume's own rows and columns (a reflection, a wrap): each side at most the
+    side it pads less ``spare``, else CC108 (whose fix is the largest padding that fits), and the PyTorch export
+    refuses it too (CC108 is TensorFlow's, which that export otherwise skips)."""
+
+    spare: ClassVar[int]
+    """Rows (and columns) of each side a padding cannot take: 1 for a reflection (the edge is not repeated)."""
+    why: ClassVar[str]
+    """The reason, after the sides and the size, in the finding and the refusal."""
+
+    def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
+        top, bottom, left, right = self.padding
+        if max(top, bottom) <= shape.height - self.spare and max(left, right) <= shape.width - self.spare:
+            return None
+        most = min(shape.height, shape.width) - self.spare
+        return BuildProblem(
+            f"padding {top},{bottom},{left},{right} on {shape.height}×{shape.width}: {self.why}",
+            ({"padding": most},) if most >= 0 else (),
+        )
+
+    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
+        _, height, width = ops.volume()
+        problem = self.tensorflow_problem(Shape(height, width, 1), output)
+        if problem is not None:
+            raise TorchRefusal(problem.reason)
+        return super().to_torch(ops, window, output)
+
+
 REFLECTION_PADDING_SOURCE = _padding_layer_source(
     "ReflectionPadding2D",
     "Pads H and W with their mirror image, the edge not repeated (PyTorch's ReflectionPad2d, tf.pad's REFLECT),\n"
@@ -316,13 +313,18 @@ REFLECTION_PADDING_SOURCE = _padding_layer_source(
 for in-memory models; the Keras import reads its config as data."""
 
 
-class ReflectionPadding(_Padding):
+class ReflectionPadding(_FromInside):
     """Pads the volume with its mirror image, the edge row or column not repeated: each side must be smaller
     than the side it mirrors (TensorFlow and PyTorch refuse otherwise: CC108)."""
 
     type: Literal["reflection_padding"]
 
     kind_name = "reflection_padding"
+    spare = 1
+    why = (
+        "a reflection mirrors rows and columns inside the volume, so each side must be smaller than the side it"
+        " mirrors (TensorFlow's REFLECT and PyTorch's ReflectionPad2d refuse it)"
+    )
     example = {"type": "reflection_padding", "padding": 1}
     keras_layer = "ReflectionPadding2D"
     torch_module = "nn.ReflectionPad2d"
@@ -345,12 +347,6 @@ class ReflectionPadding(_Padding):
 
     def caption(self) -> str:
         return "reflect pad"
-
-    def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
-        return self._taken_from_inside(shape, 1, _MIRRORED)
-
-    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
-        return self._torch_from_inside(ops, output, 1, _MIRRORED)
 
 
 REPLICATION_PADDING_SOURCE = _padding_layer_source(
@@ -531,7 +527,7 @@ def circular_pad2d(x: tf.Tensor, padding) -> tf.Tensor:
 """The tf.nn file's circular padding, written once when a model uses it."""
 
 
-class CircularPadding(_Padding):
+class CircularPadding(_FromInside):
     """Pads the volume with the rows and columns of its opposite side, as if it were a torus (PyTorch's
     CircularPad2d, a conv's ``padding_mode="circular"``): each side at most the side it wraps (PyTorch refuses more,
     and the export wraps once: CC108)."""
@@ -539,6 +535,11 @@ class CircularPadding(_Padding):
     type: Literal["circular_padding"]
 
     kind_name = "circular_padding"
+    spare = 0
+    why = (
+        "a circular padding takes each side from the opposite one, so it may be at most the side it wraps (PyTorch's"
+        " circular padding refuses more, and convcalc's export wraps once)"
+    )
     example = {"type": "circular_padding", "padding": 1}
     keras_layer = "CircularPadding2D"
     torch_module = "nn.CircularPad2d"
@@ -563,9 +564,3 @@ class CircularPadding(_Padding):
 
     def caption(self) -> str:
         return "wrap pad"
-
-    def tensorflow_problem(self, shape: Shape, output: Shape) -> BuildProblem | None:
-        return self._taken_from_inside(shape, 0, _WRAPPED)
-
-    def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
-        return self._torch_from_inside(ops, output, 0, _WRAPPED)
