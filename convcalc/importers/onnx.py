@@ -1167,31 +1167,27 @@ def _attention_pool(
     if node.op_type != "Reshape" or tuple((shapes.get(node.output[0]) or ())[2:]) != (1, 1):
         return None
 
-    def step(tensor: str, op_type: str) -> int | None:
+    def step(tensor: str, op_type: str, by: int) -> int | None:
+        """The node making ``tensor``, where it is an ``op_type`` that node ``by`` alone reads."""
         k = made.get(tensor)
-        if k is None or nodes[k] is None or nodes[k].op_type != op_type or readers_of.get(tensor) != [reader[tensor]]:
+        if k is None or nodes[k] is None or nodes[k].op_type != op_type or readers_of.get(tensor) != [by]:
             return None
         return k
 
-    product = made.get(node.input[0])
-    if product is None or nodes[product] is None or nodes[product].op_type != "MatMul":
+    product = step(node.input[0], "MatMul", index)
+    if product is None or len(nodes[product].input) != 2:
         return None
-    reader = {node.input[0]: index, **{name: product for name in nodes[product].input}}
-    if step(node.input[0], "MatMul") is None or len(nodes[product].input) != 2:
-        return None
-    values, weights = (step(name, "Unsqueeze") for name in nodes[product].input)
+    values, weights = (step(name, "Unsqueeze", product) for name in nodes[product].input)
     if values is None or weights is None:
         return None
     if _axes_of(nodes[values], constants) != (1,) or _axes_of(nodes[weights], constants) not in ((3,), (-1,)):
         return None
     flat_x, softmax_out = nodes[values].input[0], nodes[weights].input[0]
-    reader.update({flat_x: values, softmax_out: weights})
-    reshape_x, softmax = step(flat_x, "Reshape"), step(softmax_out, "Softmax")
+    reshape_x, softmax = step(flat_x, "Reshape", values), step(softmax_out, "Softmax", weights)
     if reshape_x is None or softmax is None or _attributes(nodes[softmax]).get("axis", -1) not in (-1, 2):
         return None
     flat_s = nodes[softmax].input[0]
-    reader[flat_s] = softmax
-    reshape_s = step(flat_s, "Reshape")
+    reshape_s = step(flat_s, "Reshape", softmax)
     if reshape_s is None:
         return None
     x, s = nodes[reshape_x].input[0], nodes[reshape_s].input[0]

@@ -106,12 +106,18 @@ def _read_split_attention(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "split_attention", "radix": radix, "groups": groups}], 4)
 
 
+def _fused_of_two(node: OnnxNode, body: dict[str, Any], reads: str) -> OnnxMapped:
+    """A node the import fused (one of this module's ops) as the layer ``body`` of its two data inputs, which the
+    layer ``reads`` (named in the refusal of any other inputs)."""
+    if len(node.sources) != 2 or len(node.inputs) != 2:
+        raise node.refuse(f"convcalc's {reads}")
+    return OnnxMapped([body], 4)
+
+
 def _read_onnx_split_attention(node: OnnxNode) -> OnnxMapped:
     """The import's fused SKNet or ResNeSt attention: the features (N, r·C, H, W), then the logits."""
-    if len(node.sources) != 2 or len(node.inputs) != 2:
-        raise node.refuse("convcalc's split attention reads the features and the logits")
-    radix, groups = node.integer("radix", 2), node.integer("groups", 1)
-    return OnnxMapped([{"type": "split_attention", "radix": radix, "groups": groups}], 4)
+    body = {"type": "split_attention", "radix": node.integer("radix", 2), "groups": node.integer("groups", 1)}
+    return _fused_of_two(node, body, "split attention reads the features and the logits")
 
 
 class SplitAttention(_Merge):
@@ -228,9 +234,7 @@ def _read_attention_pool(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
 
 def _read_onnx_attention_pool(node: OnnxNode) -> OnnxMapped:
     """The import's fused GCNet context: the features (N, C, H, W), then the scores (N, k, H, W)."""
-    if len(node.sources) != 2 or len(node.inputs) != 2:
-        raise node.refuse("convcalc's attention pooling reads the features and the scores")
-    return OnnxMapped([{"type": "attention_pool"}], 4)
+    return _fused_of_two(node, {"type": "attention_pool"}, "attention pooling reads the features and the scores")
 
 
 class AttentionPool(_Merge):
