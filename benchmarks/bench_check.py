@@ -11,6 +11,12 @@ The goals (issue 16), each a ratio, since the machines here are shared and noisy
   100,000 layers. 100,000 is past the spec limit (10,000 layers), so that row is measured in one process
   through the pipeline's API: the layers validated, then analysis, rules, fix checks and the JSON report.
 
+Beside the floor, a least program (``LEAST_PROGRAM``) does what a cold check cannot skip with these dependencies:
+a typer command that validates VGG16's layers with four small pydantic models and prints a line for each. It
+imports no convcalc code, so its ratio to the floor is what the dependencies cost once they are used (pydantic
+imports its model machinery only when a first model is defined, so the floor leaves it out); convcalc's ratio
+to it is what convcalc's own code costs.
+
 Every process runs this tree's code (`python -m convcalc`, PYTHONPATH set to it) with the bytecode cache on.
 The quick commands (the floor and the two cold checks) are run in turn, round after round, so that a burst of
 load hits them alike; each figure is the median of its rounds. The heavy ones (the 500 specs, the 10,000
@@ -47,6 +53,62 @@ ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRIT
 ENV["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
 CONVCALC = [sys.executable, "-m", "convcalc"]
 MANY = 500
+LEAST_PROGRAM = """\
+import json
+from typing import Literal, Optional
+
+import typer
+from pydantic import BaseModel, ConfigDict
+
+
+class Layer(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: Optional[str] = None
+
+
+class Conv(Layer):
+    type: Literal["conv"]
+    filters: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+
+
+class Relu(Layer):
+    type: Literal["relu"]
+
+
+class Pool(Layer):
+    type: Literal["pool"]
+    kernel: int = 2
+    stride: Optional[int] = None
+
+
+class FC(Layer):
+    type: Literal["fc"]
+    units: int
+
+
+app = typer.Typer()
+
+
+@app.command()
+def check(file: str) -> None:
+    kinds = {"conv": Conv, "relu": Relu, "pool": Pool, "fc": FC}
+    with open(file) as handle:
+        layers = [kinds[layer["type"]].model_validate(layer) for layer in json.load(handle)["layers"]]
+    for index, layer in enumerate(layers):
+        print(f"{index:>3} {layer.type:<5} {layer.name or ''}")
+
+
+@app.callback()
+def main() -> None:
+    pass
+
+
+app()
+"""
+"""The least a cold check of examples/vgg16.json can do with typer and pydantic (see the module's docstring)."""
 
 
 def deep_spec(n_layers: int) -> dict[str, object]:
@@ -211,8 +273,11 @@ def main() -> None:
     try:
         deep = tmp / "deep10000.json"
         deep.write_text(json.dumps(deep_spec(10_000)))
+        least = tmp / "least.py"
+        least.write_text(LEAST_PROGRAM)
         quick = {
             "floor": [sys.executable, "-c", "import pydantic, rich, typer"],
+            "least": [sys.executable, str(least), "check", "examples/vgg16.json"],
             "vgg": [*CONVCALC, "check", "examples/vgg16.json"],
             "resnet": [*CONVCALC, "check", "examples/resnet50.json"],
         }
@@ -245,6 +310,13 @@ def main() -> None:
             "≤ 2.0×",
         )
         row("  its peak memory", f"{timed['vgg'].peak_bytes / 2**20:.0f} MiB", "", "", "≤ 40 MiB")
+        row(
+            "least program: typer + 4 pydantic models",
+            f"{t['least']:.3f}",
+            c["least"],
+            ratio_text(timed, "least", "floor", "floor"),
+        )
+        row("  cold check vgg16 over it", "", "", ratio_text(timed, "vgg", "least", "least"))
         if keras is None:
             why = "TensorFlow not installed" if args.keras else "--no-keras"
             row("Keras VGG16 + summary()", "skipped", "", why, "≥ 25×")
