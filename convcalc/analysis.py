@@ -5,18 +5,22 @@ Rules and renderers read these facts; nothing downstream recomputes a shape or a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from convcalc import arithmetic as ar
 from convcalc.graph import producers
-from convcalc.layers import KINDS, Computed, Padding, Shape, Traits, Window, resolve_window
-from convcalc.spec import AnyLayer, Network
+from convcalc.layers import Computed, Padding, Shape, Traits, Window, resolve_window
+from convcalc.spec import Network
+
+if TYPE_CHECKING:
+    from convcalc.spec import AnyLayer
 
 __all__ = [
     "BYTES_PER_FLOAT32",
     "FIGURE_LIMIT",
-    "MACS_CONVENTION",
+    "PARAMS_CONVENTION",
     "FigureLimitError",
     "LayerFacts",
     "NetworkFacts",
@@ -24,6 +28,7 @@ __all__ = [
     "Shape",
     "Window",
     "analyze",
+    "macs_convention",
     "reanalyze",
     "resolve_window",
 ]
@@ -102,7 +107,12 @@ class LayerFacts(NamedTuple):
         return f"layers[{self.index}] {self.name}"
 
 
-def _macs_convention() -> str:
+@functools.cache
+def macs_convention() -> str:
+    """How MACs are counted, as the JSON's ``macs_convention`` says it: the kinds with weights, and those that
+    weigh activations, from the registry (which this imports whole: the JSON report asks when it writes)."""
+    from convcalc.layers import KINDS
+
     weighted = [kind.kind_name for kind in KINDS if kind.traits.weighted]
     counted = ", ".join(weighted[:-1]) + f" and {weighted[-1]}"
     weighing = " and ".join(kind.kind_name for kind in KINDS if kind.macs_of_activations)
@@ -113,8 +123,8 @@ def _macs_convention() -> str:
     )
 
 
-MACS_CONVENTION = _macs_convention()
-"""How MACs are counted, as the JSON's ``macs_convention`` says it: the kinds with weights, from the registry."""
+PARAMS_CONVENTION = "Keras' count: batchnorm has 4·D params (γ, β trainable; moving mean and variance not)"
+"""How the table and ``total_params`` count normalisation statistics (the JSON's ``params_convention``)."""
 
 
 class NetworkFacts(NamedTuple):

@@ -18,14 +18,17 @@ import os
 import re
 import stat
 from collections.abc import Iterator, Mapping
-from typing import Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from pydantic import TypeAdapter, ValidationError
 
+from convcalc import layers as layer_kinds
 from convcalc.graph import graph_problems
-from convcalc.layers import KINDS
-from convcalc.spec import LAYER_MODELS, MAX_LAYERS, AnyLayer, InputShape, Network, validate_by_kind
+from convcalc.spec import MAX_LAYERS, InputShape, Network, validate_by_kind
 from convcalc.text import did_you_mean, folded
+
+if TYPE_CHECKING:
+    from convcalc.spec import AnyLayer
 
 MAX_SPEC_BYTES = 4 * 1024 * 1024
 """Larger files are refused before reading (a 10,000-layer spec is under 1 MiB: ResNet-50's takes 84 bytes
@@ -46,9 +49,6 @@ MAX_PROBLEMS = 50
 _POSITION_DEPTH = 3
 """Positions are kept for paths up to layers[i].field: enough to point at any field of a spec."""
 _LONGEST = "no spec field takes more than 200 (a name)"
-_MOST_FIELDS = max(
-    map(len, [Network.model_fields, InputShape.model_fields, *(m.model_fields for m in LAYER_MODELS.values())])
-)
 
 JsonPath = tuple[str | int, ...]
 
@@ -347,7 +347,7 @@ def _too_many(path: JsonPath, most: int, what: str = "items") -> str:
     if path == ("layers",):
         return f"more than {most:,} layers; convcalc checks at most {most:,}"
     if what == "keys":
-        return f"an object with more than {most:,} keys; a spec object has at most {_MOST_FIELDS} fields"
+        return f"an object with more than {most:,} keys; a spec object has at most {_most_fields()} fields"
     return f"a list of more than {most:,} items; the limit is {most:,} (the inputs of a merge, rule codes)"
 
 
@@ -514,7 +514,7 @@ def _strip_union_tags(loc: tuple[Any, ...]) -> JsonPath:
     # pydantic puts the discriminator's tag in the path (layers.3.conv.stride); users wrote layers[3].stride.
     cleaned: list[str | int] = []
     for i, part in enumerate(loc):
-        if isinstance(part, str) and i > 0 and isinstance(loc[i - 1], int) and part in LAYER_MODELS:
+        if isinstance(part, str) and i > 0 and isinstance(loc[i - 1], int) and part in layer_kinds.TYPE_NAMES:
             continue
         cleaned.append(part)
     return tuple(cleaned)
@@ -528,10 +528,18 @@ def _allowed_fields(data: Any, path: JsonPath) -> list[str]:
         index = path[1]
         if isinstance(layers, list) and isinstance(index, int) and index < len(layers):
             layer = layers[index]
-            model = LAYER_MODELS.get(str(layer.get("type"))) if isinstance(layer, dict) else None
+            model = layer_kinds.kind_of_type(str(layer.get("type"))) if isinstance(layer, dict) else None
             if model is not None:
                 return list(model.model_fields)
     return list(Network.model_fields) if len(path) == 1 else []
+
+
+@functools.cache
+def _most_fields() -> int:
+    """The most fields of any spec object (a message's figure: it imports every kind)."""
+    return max(
+        map(len, [Network.model_fields, InputShape.model_fields, *(kind.model_fields for kind in layer_kinds.KINDS)])
+    )
 
 
 def _type_hint(tag: object) -> str:
@@ -539,11 +547,11 @@ def _type_hint(tag: object) -> str:
     name for a kind (``MaxPooling2D``: ``"type": "pool", "mode": "max"``), or the closest spelling."""
     if not isinstance(tag, str):
         return ""
-    if folded(tag) not in {folded(name) for name in LAYER_MODELS}:
-        for kind in KINDS:
+    if folded(tag) not in {folded(name) for name in layer_kinds.TYPE_NAMES}:
+        for kind in layer_kinds.KINDS:
             if folded(tag) in kind.spelled_elsewhere:
                 return f" (did you mean {kind.spelled_elsewhere[folded(tag)]}?)"
-    return did_you_mean(tag, list(LAYER_MODELS))
+    return did_you_mean(tag, list(layer_kinds.TYPE_NAMES))
 
 
 def _friendly(error: dict[str, Any], data: Any) -> tuple[JsonPath, str]:
@@ -560,9 +568,10 @@ def _friendly(error: dict[str, Any], data: Any) -> tuple[JsonPath, str]:
         return path, "required field is missing"
     if kind == "union_tag_invalid":
         tag = ctx.get("tag")
-        return (*path, "type"), f"unknown layer type {tag!r}{_type_hint(tag)}; allowed: {', '.join(LAYER_MODELS)}"
+        allowed_types = ", ".join(layer_kinds.TYPE_NAMES)
+        return (*path, "type"), f"unknown layer type {tag!r}{_type_hint(tag)}; allowed: {allowed_types}"
     if kind == "union_tag_not_found":
-        return (*path, "type"), f"missing 'type'; allowed: {', '.join(LAYER_MODELS)}"
+        return (*path, "type"), f"missing 'type'; allowed: {', '.join(layer_kinds.TYPE_NAMES)}"
     if kind == "model_attributes_type" or kind == "model_type" or kind == "dict_type":
         return path, "must be an object"
     if kind == "list_type":
@@ -585,6 +594,8 @@ every layer is validated only until ``MAX_PROBLEMS`` are found (all of them woul
 def _layer_list() -> TypeAdapter[list[AnyLayer]]:
     # Built on first use: compiling the union of every kind again costs a cold start milliseconds, and a spec
     # of at most _CHUNK layers that is valid never needs it.
+    from convcalc.spec import AnyLayer
+
     return TypeAdapter(list[AnyLayer])
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
-from convcalc.layers import LAYER_MODELS, REGISTRY, LayerSpec
+from convcalc.layers import LayerSpec, kind_of_type
 from convcalc.layers.fields import INT_SCHEMA, MAX_SIZE, Codes, Name, PositiveInt
 
 __all__ = [
@@ -40,10 +40,32 @@ INPUT_NAME = "input"
 """What ``inputs`` calls the network's input volume (so no layer may be named that)."""
 
 if TYPE_CHECKING:
+    from convcalc.layers import LAYER_MODELS
+
     AnyLayer = LayerSpec
-else:
-    # The union of every registered kind, discriminated by "type" (pydantic picks the model by its value).
-    AnyLayer = Annotated[Union[tuple(REGISTRY.kinds)], Field(discriminator="type")]  # noqa: UP007
+
+
+def __getattr__(name: str) -> Any:
+    """``AnyLayer``, the union of every kind, made when first asked for (it imports every kind's module: see
+    :class:`Network`); ``LAYER_MODELS``, the registry's ``type`` table."""
+    if name == "AnyLayer":
+        return _any_layer()
+    if name == "LAYER_MODELS":
+        from convcalc.layers import LAYER_MODELS
+
+        return LAYER_MODELS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _any_layer() -> Any:
+    # The union of every registered kind, discriminated by "type" (pydantic picks the model by its value). Kept
+    # in this module's namespace once made, where pydantic resolves Network's annotation of ``layers``.
+    union = globals().get("AnyLayer")
+    if union is None:
+        from convcalc.layers import KINDS
+
+        union = globals()["AnyLayer"] = Annotated[Union[tuple(KINDS)], Field(discriminator="type")]  # noqa: UP007
+    return union
 
 
 class _Model(BaseModel):
@@ -76,7 +98,10 @@ class Network(_Model):
 
     Its own validator and serializer compile the schema of every kind (the union of ``layers``), which costs
     a cold start more than all the rest of a check: they are built on first use (``defer_build``), and
-    :func:`validate_network` and :func:`network_data` get by with the schemas of the kinds a spec uses.
+    :func:`validate_network` and :func:`network_data` get by with the schemas of the kinds a spec uses. The
+    union itself (``AnyLayer``) is made on first use too, since it imports every kind: until then ``layers`` is
+    a forward reference, and pydantic's first use of the validator, serializer or schema rebuilds the model
+    through :meth:`model_rebuild`, which makes the union first.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -86,6 +111,16 @@ class Network(_Model):
     classes: PositiveInt | None = Field(default=None, description="The network must end in a 1×1×classes volume.")
     layers: list[AnyLayer] = Field(min_length=1, max_length=MAX_LAYERS)
     ignore: Codes = Field(default=(), description="Rule codes or prefixes silenced for the whole spec.")
+
+    @classmethod
+    def model_rebuild(cls, **options: Any) -> bool | None:
+        """pydantic's ``model_rebuild``, with the kinds' union made first (see the class)."""
+        # Named for pydantic here: a subclass defined elsewhere (convcalc.building's) resolves its inherited
+        # annotation in its own module, which has no AnyLayer.
+        options["_types_namespace"] = {"AnyLayer": _any_layer(), **(options.get("_types_namespace") or {})}
+        # One frame more between pydantic and the caller whose namespace it may read.
+        options["_parent_namespace_depth"] = options.get("_parent_namespace_depth", 2) + 1
+        return super().model_rebuild(**options)
 
 
 def validate_layer(data: Any) -> AnyLayer:
@@ -135,7 +170,7 @@ def layers_by_object(data: dict[str, Any], network: Network) -> dict[int, AnyLay
 
 def _kind_of(data: Any) -> type[LayerSpec] | None:
     tag = data.get("type") if isinstance(data, dict) else None
-    return LAYER_MODELS.get(tag) if type(tag) is str else None  # a str subclass may not even hash: the union's
+    return kind_of_type(tag) if type(tag) is str else None  # a str subclass may not even hash: the union's
 
 
 @functools.cache

@@ -1,16 +1,20 @@
 """The registry of layer kinds: one module per family, each kind one class that declares everything about it.
 
-Adding a kind means its module (or a class in a family's module), a line in :data:`KINDS`, its tests and a
-README row. The registry is checked when it is built: a kind that leaves a capability undeclared, or a
-``type``, Keras class name or ONNX op type that two kinds claim, stops the import with the culprit named.
+Adding a kind means its module (or a class in a family's module), a line in :data:`KIND_HOMES`, its tests and
+a README row. A kind's module is imported when something first asks for the kind (a spec's ``type``, its class
+by name) or for the whole registry: a check imports only the kinds its spec uses, since making a kind's
+pydantic class costs a cold start about half a millisecond. The registry is checked when it is built: a kind
+that leaves a capability undeclared, a ``type``, Keras class name or ONNX op type that two kinds claim, or a
+line of :data:`KIND_HOMES` that its class contradicts, stops it with the culprit named.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from convcalc.layers.attention import AttentionPool, SplitAttention
 from convcalc.layers.base import (
     REQUIRED_CAPABILITIES,
     REQUIRED_DECLARATIONS,
@@ -21,24 +25,27 @@ from convcalc.layers.base import (
     Traits,
     missing_capabilities,
 )
-from convcalc.layers.channel_conv import ChannelConv
-from convcalc.layers.channels import ChannelShuffle, Split
-from convcalc.layers.conv import Conv, Depthwise, Separable
-from convcalc.layers.dense import FC, Flatten, Reshape
-from convcalc.layers.elementwise import Activation, Dropout, PReLU, ReLU
 from convcalc.layers.keras import Reader
-from convcalc.layers.merge import Add, Average, Concat, Maximum, Minimum, Multiply, Subtract
-from convcalc.layers.norm import BatchNorm, GroupNorm, L2Normalize, LayerNorm, LocalResponseNorm, Scale
 from convcalc.layers.onnx import OnnxReader
-from convcalc.layers.padding import CircularPadding, Cropping, ReflectionPadding, ReplicationPadding, ZeroPadding
-from convcalc.layers.pool import GlobalPool, Pool
-from convcalc.layers.preprocessing import Normalization, Rescaling
-from convcalc.layers.response_norm import GlobalResponseNorm
-from convcalc.layers.space_depth import DepthToSpace, SpaceToDepth
 from convcalc.layers.tfnn import KerasOp
-from convcalc.layers.transpose import ConvTranspose
-from convcalc.layers.upsample import Upsample
-from convcalc.layers.volume import Padding, Shape, Window, WindowAxis, resolve_window
+from convcalc.layers.volume import Padding, Shape, Window, WindowAxis, broadcast_shape, resolve_window
+
+if TYPE_CHECKING:
+    from convcalc.layers.attention import AttentionPool, SplitAttention
+    from convcalc.layers.channel_conv import ChannelConv
+    from convcalc.layers.channels import ChannelShuffle, Split
+    from convcalc.layers.conv import Conv, Depthwise, Separable
+    from convcalc.layers.dense import FC, Flatten, Reshape
+    from convcalc.layers.elementwise import Activation, Dropout, PReLU, ReLU
+    from convcalc.layers.merge import Add, Average, Concat, Maximum, Minimum, Multiply, Subtract
+    from convcalc.layers.norm import BatchNorm, GroupNorm, L2Normalize, LayerNorm, LocalResponseNorm, Scale
+    from convcalc.layers.padding import CircularPadding, Cropping, ReflectionPadding, ReplicationPadding, ZeroPadding
+    from convcalc.layers.pool import GlobalPool, Pool
+    from convcalc.layers.preprocessing import Normalization, Rescaling
+    from convcalc.layers.response_norm import GlobalResponseNorm
+    from convcalc.layers.space_depth import DepthToSpace, SpaceToDepth
+    from convcalc.layers.transpose import ConvTranspose
+    from convcalc.layers.upsample import Upsample
 
 _V = TypeVar("_V")
 
@@ -83,64 +90,129 @@ class Registry:
         return self.by_type[type_name]
 
 
-REGISTRY = Registry(
-    [
-        Conv,
-        Depthwise,
-        Separable,
-        ConvTranspose,
-        Pool,
-        GlobalPool,
-        FC,
-        BatchNorm,
-        LayerNorm,
-        GroupNorm,
-        LocalResponseNorm,
-        L2Normalize,
-        GlobalResponseNorm,
-        Scale,
-        Rescaling,
-        Normalization,
-        Dropout,
-        ZeroPadding,
-        ReflectionPadding,
-        ReplicationPadding,
-        CircularPadding,
-        Activation,
-        ReLU,
-        PReLU,
-        ChannelConv,
-        Flatten,
-        Reshape,
-        Add,
-        Subtract,
-        Average,
-        Maximum,
-        Minimum,
-        Concat,
-        Multiply,
-        SplitAttention,
-        AttentionPool,
-        Upsample,
-        Split,
-        ChannelShuffle,
-        DepthToSpace,
-        SpaceToDepth,
-        Cropping,
-    ]
+class KindHome(NamedTuple):
+    """Where a kind lives: its module under ``convcalc.layers``, its class, and the ``type`` values that select it
+    (the class's own ``type`` literal, checked when the registry is built)."""
+
+    module: str
+    name: str
+    types: tuple[str, ...]
+
+
+KIND_HOMES: tuple[KindHome, ...] = (
+    KindHome("conv", "Conv", ("conv",)),
+    KindHome("conv", "Depthwise", ("depthwise",)),
+    KindHome("conv", "Separable", ("separable",)),
+    KindHome("transpose", "ConvTranspose", ("conv_transpose",)),
+    KindHome("pool", "Pool", ("pool",)),
+    KindHome("pool", "GlobalPool", ("global_pool",)),
+    KindHome("dense", "FC", ("fc", "dense")),
+    KindHome("norm", "BatchNorm", ("batchnorm",)),
+    KindHome("norm", "LayerNorm", ("layer_norm",)),
+    KindHome("norm", "GroupNorm", ("group_norm",)),
+    KindHome("norm", "LocalResponseNorm", ("local_response_norm",)),
+    KindHome("norm", "L2Normalize", ("l2_normalize",)),
+    KindHome("response_norm", "GlobalResponseNorm", ("global_response_norm",)),
+    KindHome("norm", "Scale", ("scale",)),
+    KindHome("preprocessing", "Rescaling", ("rescaling",)),
+    KindHome("preprocessing", "Normalization", ("normalization",)),
+    KindHome("elementwise", "Dropout", ("dropout",)),
+    KindHome("padding", "ZeroPadding", ("zero_padding",)),
+    KindHome("padding", "ReflectionPadding", ("reflection_padding",)),
+    KindHome("padding", "ReplicationPadding", ("replication_padding",)),
+    KindHome("padding", "CircularPadding", ("circular_padding",)),
+    KindHome("elementwise", "Activation", ("activation",)),
+    KindHome("elementwise", "ReLU", ("relu",)),
+    KindHome("elementwise", "PReLU", ("prelu",)),
+    KindHome("channel_conv", "ChannelConv", ("channel_conv",)),
+    KindHome("dense", "Flatten", ("flatten",)),
+    KindHome("dense", "Reshape", ("reshape",)),
+    KindHome("merge", "Add", ("add",)),
+    KindHome("merge", "Subtract", ("subtract",)),
+    KindHome("merge", "Average", ("average",)),
+    KindHome("merge", "Maximum", ("maximum",)),
+    KindHome("merge", "Minimum", ("minimum",)),
+    KindHome("merge", "Concat", ("concat",)),
+    KindHome("merge", "Multiply", ("multiply",)),
+    KindHome("attention", "SplitAttention", ("split_attention",)),
+    KindHome("attention", "AttentionPool", ("attention_pool",)),
+    KindHome("upsample", "Upsample", ("upsample",)),
+    KindHome("channels", "Split", ("split",)),
+    KindHome("channels", "ChannelShuffle", ("channel_shuffle",)),
+    KindHome("space_depth", "DepthToSpace", ("depth_to_space",)),
+    KindHome("space_depth", "SpaceToDepth", ("space_to_depth",)),
+    KindHome("padding", "Cropping", ("cropping",)),
 )
-"""Every layer kind convcalc models."""
-KINDS: tuple[type[LayerSpec], ...] = REGISTRY.kinds
-LAYER_MODELS: Mapping[str, type[LayerSpec]] = REGISTRY.by_type
-"""``type`` value → the kind's model (``fc`` and ``dense`` → FC)."""
+"""Every layer kind convcalc models, in the order of the spec's union (and its JSON Schema)."""
+_HOME_OF_NAME: dict[str, KindHome] = {home.name: home for home in KIND_HOMES}
+_HOME_OF_TYPE: dict[str, KindHome] = {type_name: home for home in KIND_HOMES for type_name in home.types}
+TYPE_NAMES: tuple[str, ...] = tuple(_HOME_OF_TYPE)
+"""Every ``type`` value a spec may use, in the registry's order (``fc`` and ``dense`` both)."""
+
+
+def _kind_class(home: KindHome) -> type[LayerSpec]:
+    try:
+        kind: type[LayerSpec] = getattr(importlib.import_module(f"convcalc.layers.{home.module}"), home.name)
+    except (ModuleNotFoundError, AttributeError):
+        raise IncompleteKindError(f"{home}: convcalc.layers.{home.module} defines no {home.name}") from None
+    return kind
+
+
+def kind_of_type(type_name: str) -> type[LayerSpec] | None:
+    """The kind a ``type`` value selects, importing only its module; None for an unknown value."""
+    home = _HOME_OF_TYPE.get(type_name)
+    return None if home is None else _kind_class(home)
+
+
+def registry_of(homes: Iterable[KindHome]) -> Registry:
+    """The registry of the kinds ``homes`` name, each imported from its module; IncompleteKindError for a kind its
+    line contradicts (another module or other ``type`` values) and for what :class:`Registry` refuses."""
+    homes = tuple(homes)
+    registry = Registry(_kind_class(home) for home in homes)
+    for home, kind in zip(homes, registry.kinds, strict=True):
+        module = f"convcalc.layers.{home.module}"
+        if kind.type_names() != home.types or kind.__module__ != module:
+            raise IncompleteKindError(
+                f"{home} does not match {kind.__name__}, which lives in {kind.__module__}"
+                f" with types {kind.type_names()}"
+            )
+    return registry
+
+
+@functools.cache
+def _registry() -> Registry:
+    return registry_of(KIND_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    """The kinds' classes by name, and the whole registry, made on first use (PEP 562)."""
+    if name in _HOME_OF_NAME:
+        return _kind_class(_HOME_OF_NAME[name])
+    if name == "REGISTRY":
+        return _registry()
+    if name == "KINDS":
+        return _registry().kinds
+    if name == "LAYER_MODELS":
+        return _registry().by_type
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    REGISTRY: Registry
+    """Every layer kind convcalc models."""
+    KINDS: tuple[type[LayerSpec], ...]
+    LAYER_MODELS: Mapping[str, type[LayerSpec]]
+    """``type`` value → the kind's model (``fc`` and ``dense`` → FC)."""
 
 __all__ = [
     "FC",
     "KINDS",
+    "KIND_HOMES",
     "LAYER_MODELS",
     "REGISTRY",
     "REQUIRED_CAPABILITIES",
     "REQUIRED_DECLARATIONS",
+    "TYPE_NAMES",
     "Activation",
     "Add",
     "AttentionPool",
@@ -161,8 +233,10 @@ __all__ = [
     "FieldPair",
     "Flatten",
     "GlobalPool",
+    "GlobalResponseNorm",
     "GroupNorm",
     "IncompleteKindError",
+    "KindHome",
     "L2Normalize",
     "LayerNorm",
     "LayerSpec",
@@ -192,6 +266,9 @@ __all__ = [
     "Window",
     "WindowAxis",
     "ZeroPadding",
+    "broadcast_shape",
+    "kind_of_type",
     "missing_capabilities",
+    "registry_of",
     "resolve_window",
 ]

@@ -4,7 +4,7 @@ A kind is one pydantic model (the JSON object in a spec) that also answers every
 convcalc asks about it — shape and counts, receptive field, traits, course notation, how the diagram draws
 it, its Keras layers both ways, its tf.nn code, the ONNX ops it reads and its PyTorch modules — the way a
 Keras layer class owns its ``compute_output_shape`` and ``get_config``. The registry (:mod:`convcalc.layers`)
-lists the kinds and refuses, at import, a kind that leaves a capability undeclared: there is no default that
+lists the kinds and refuses, when it is built, a kind that leaves a capability undeclared: there is no default that
 would silently treat an unknown kind as an identity.
 """
 
@@ -145,8 +145,8 @@ UNIT_STEP = (Fraction(1), Fraction(1))
 class LayerSpec(BaseModel):
     """The fields every layer object has, and the capabilities every kind must declare.
 
-    The methods below raise when a kind has not declared them; the registry refuses such a kind at import
-    (see :func:`convcalc.layers.missing_capabilities`).
+    The methods below raise when a kind has not declared them; the registry refuses such a kind when it is
+    built (see :func:`convcalc.layers.missing_capabilities`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)

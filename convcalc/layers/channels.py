@@ -48,7 +48,6 @@ from convcalc.layers.keras import (
 )
 from convcalc.layers.onnx import CHANNELS_LAST, SEQUENCE, OnnxMapped, OnnxNode, channel_axis
 from convcalc.layers.pytorch import TorchOps, TorchStep, chw
-from convcalc.layers.space_depth import read_blocks_permute, read_onnx_blocks_transpose
 from convcalc.layers.tfnn import KerasOp
 from convcalc.layers.volume import Shape, Window
 
@@ -94,6 +93,9 @@ def _read_permute_for_split_or_channel_shuffle(layer: KerasLayer, sources: list[
     source = sources[0]
     dims = layer.config.get("dims")
     if source.layout == BLOCKS:
+        # Imported on use: a check imports only the kinds its spec uses (see convcalc.layers).
+        from convcalc.layers.space_depth import read_blocks_permute
+
         return read_blocks_permute(layer, source, dims)
     if source.rank == 4 and source.layout == "" and dims == [3, 1, 2]:
         return Mapped([], 4, layout=CHANNELS_FIRST)
@@ -391,6 +393,9 @@ def _read_onnx_transpose(node: OnnxNode) -> OnnxMapped:
     channel shuffle."""
     source = node.source()
     if source.layout == BLOCKS:
+        # Imported on use: a check imports only the kinds its spec uses (see convcalc.layers).
+        from convcalc.layers.space_depth import read_onnx_blocks_transpose
+
         return read_onnx_blocks_transpose(node)
     perm = node.integers("perm")
     if source.rank == 4 and not source.layout and perm == [0, 2, 3, 1]:

@@ -13,12 +13,10 @@ from pydantic import Field
 
 from convcalc import arithmetic as ar
 from convcalc.layers.base import BuildProblem, Computed, PerChannel, Traits
-from convcalc.layers.channel_conv import CHANNEL_STEPS, read_onnx_channel_conv
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import Padding, PositiveInt, PositivePair, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Reader, Tensor, bias_args, compact, volume_of
 from convcalc.layers.onnx import GAIN_INPUT, OnnxMapped, OnnxNode
-from convcalc.layers.padding import onnx_window_padding
 from convcalc.layers.pytorch import TorchOps, TorchShape, TorchStep, chw, symmetric, tuple_text
 from convcalc.layers.tfnn import (
     KerasOp,
@@ -154,6 +152,10 @@ def _read_onnx_conv(node: OnnxNode) -> OnnxMapped:
     exporter's unoptimised graphs compute an all-zero bias for a conv without one: no parameter). A 1-D Conv of
     the channels as steps is ECA's channel_conv. A fourth input is a learned gain per filter, which convcalc's
     ONNX import gives a Conv whose weight a weight standardisation scales (NFNets): a ``scale`` after it."""
+    # Imported on use: a check imports only the kinds its spec uses (see convcalc.layers).
+    from convcalc.layers.channel_conv import CHANNEL_STEPS, read_onnx_channel_conv
+    from convcalc.layers.padding import onnx_window_padding
+
     if node.source().layout == CHANNEL_STEPS:
         return read_onnx_channel_conv(node)
     node.needs_volume()

@@ -31,14 +31,11 @@ from convcalc.layers.base import (
     Traits,
     whole_input_field,
 )
-from convcalc.layers.channel_conv import read_onnx_channel_steps_reshape
-from convcalc.layers.channels import grouped_reshape, read_onnx_shuffle_reshape
 from convcalc.layers.elementwise import fused_activation
 from convcalc.layers.fields import PositiveInt, PositiveVolume, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, short_json
 from convcalc.layers.onnx import CHANNELS_LAST, OnnxMapped, OnnxNode, keep_layout
 from convcalc.layers.pytorch import TorchOps, TorchStep
-from convcalc.layers.space_depth import read_blocks_reshape, read_onnx_blocks_reshape
 from convcalc.layers.tfnn import KerasOp, bias_variable, glorot, variable, weight
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import identifier, literal
@@ -182,6 +179,10 @@ def _read_reshape(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     # Only the reshapes that are a flatten: (n,) or (1, 1, n), n = H·W·D (or -1), which convcalc shows as 1×1×n.
     target = layer.config.get("target_shape")
     dims: list[int] = target if isinstance(target, list) and all(type(d) is int for d in target) else []
+    # Imported on use: a check imports only the kinds its spec uses (see convcalc.layers).
+    from convcalc.layers.channels import grouped_reshape
+    from convcalc.layers.space_depth import read_blocks_reshape
+
     rearranged = read_blocks_reshape(layer, sources[0], dims) or grouped_reshape(layer, sources[0], dims)
     if rearranged is not None:
         return rearranged
@@ -207,6 +208,11 @@ def _read_onnx_flatten(node: OnnxNode) -> OnnxMapped:
 def _read_onnx_reshape(node: OnnxNode) -> OnnxMapped:
     """A Reshape that flattens (N, C, H, W) to (N, C·H·W), or turns (N, n) into (N, n, 1, 1) and back: by the
     shape ONNX infers for its output, else by its target's values; or a step of a channel shuffle."""
+    # Imported on use: a check imports only the kinds its spec uses (see convcalc.layers).
+    from convcalc.layers.channel_conv import read_onnx_channel_steps_reshape
+    from convcalc.layers.channels import read_onnx_shuffle_reshape
+    from convcalc.layers.space_depth import read_onnx_blocks_reshape
+
     rearranged = (
         read_onnx_shuffle_reshape(node) or read_onnx_blocks_reshape(node) or read_onnx_channel_steps_reshape(node)
     )

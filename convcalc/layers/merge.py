@@ -41,10 +41,9 @@ from convcalc.layers.keras import (
     volume_of,
 )
 from convcalc.layers.onnx import Constant, OnnxMapped, OnnxNode, OnnxReader, channel_axis, written_number
-from convcalc.layers.preprocessing import rescaled
 from convcalc.layers.pytorch import TorchOps, TorchShape, TorchStep, chw
 from convcalc.layers.tfnn import KerasOp
-from convcalc.layers.volume import Shape, Window
+from convcalc.layers.volume import Shape, Window, broadcast_shape
 from convcalc.pysource import literal
 
 MERGE_TRAITS = Traits(
@@ -126,6 +125,9 @@ def _read_add(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
 def _read_onnx_add(node: OnnxNode) -> OnnxMapped:
     """Add or Sum of data inputs is a merge; an Add of one data input and a stored constant is the bias of the
     conv or fc before it (MatMul + Add), which the importer checks."""
+    # Imported on use: a check imports only the kinds its spec uses (see convcalc.layers).
+    from convcalc.layers.preprocessing import rescaled
+
     sources = node.sources
     constants = [i for i, item in enumerate(node.inputs) if isinstance(item, Constant)]
     number = written_number(node) if node.op_type == "Add" else None
@@ -219,6 +221,9 @@ def _read_subtract(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
 def _read_onnx_sub(node: OnnxNode) -> OnnxMapped:
     """Sub of two layer outputs is a subtract (PoolFormer's pool(x) − x, FastViT's difference of branches);
     ``x − c`` or ``c − x`` for a number c written into the graph is a rescaling, x·1 − c or x·(−1) + c."""
+    # Imported on use: a check imports only the kinds its spec uses (see convcalc.layers).
+    from convcalc.layers.preprocessing import rescaled
+
     sources = node.sources
     if len(sources) == 2 and len(node.inputs) == 2:
         return OnnxMapped([{"type": "subtract"}], max(s.rank for s in sources))
@@ -410,28 +415,13 @@ class Concat(_Merge):
         return self._torch_merge(ops, "torch.cat([{all}], dim=1)", output)
 
 
-def broadcast_shape(inputs: Sequence[Shape]) -> Shape | None:
-    """The volume an elementwise product of ``inputs`` has, or None where they do not broadcast.
-
-    Per axis the sizes must agree or be 1 (TensorFlow's broadcasting): a 1×1×D gate times an H×W×D volume
-    gives H×W×D; 7×7×32 times 1×1×64 does not broadcast.
-
-    >>> broadcast_shape([Shape(7, 7, 32), Shape(1, 1, 32)]), broadcast_shape([Shape(7, 7, 32), Shape(1, 1, 64)])
-    (Shape(height=7, width=7, depth=32), None)
-    """
-    sizes = []
-    for axis in range(3):
-        wanted = {shape[axis] for shape in inputs} - {1}
-        if len(wanted) > 1:
-            return None
-        sizes.append(wanted.pop() if wanted else 1)
-    return Shape(*sizes)
-
-
 def _read_onnx_mul(node: OnnxNode) -> OnnxMapped:
     """Mul of layer outputs (a squeeze-excite gate times the volume) is a multiply; Mul of a volume by a stored
     per-channel tensor ([C, 1, 1]) is a learned scale (ConvNeXt's layer scale), by a stored single value one
     learned γ for the whole tensor (NFNet's skip-init gain, HGNetV2's learnable affine block)."""
+    # Imported on use: a check imports only the kinds its spec uses (see convcalc.layers).
+    from convcalc.layers.preprocessing import rescaled
+
     sources = node.sources
     constants = [i for i, item in enumerate(node.inputs) if isinstance(item, Constant)]
     if len(sources) >= 2 and not constants:

@@ -25,9 +25,6 @@ from convcalc.layers.tfnn import KerasOp, variable
 from convcalc.layers.volume import Shape, Window
 from convcalc.pysource import identifier, literal
 
-PARAMS_CONVENTION = "Keras' count: batchnorm has 4·D params (γ, β trainable; moving mean and variance not)"
-"""How the table and ``total_params`` count normalisation statistics (the JSON's ``params_convention``)."""
-
 BATCHNORM_EPSILON = 1e-3
 VOLUME_AXES = (1, 2, 3)
 """Keras's ``axis`` of a layer normalisation over H, W and D (NHWC's last three)."""

@@ -30,7 +30,6 @@ from convcalc.layers.base import (
     LayerSpec,
     widest,
 )
-from convcalc.layers.channels import channel_crop
 from convcalc.layers.fields import NON_NEGATIVE_PAIR_SCHEMA, strict_pair
 from convcalc.layers.keras import (
     CHANNELS_FIRST,
@@ -414,6 +413,9 @@ def _tf_crop(op: Op, read: list[str], padding: str) -> str:
 
 def _read_cropping(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     if sources[0].layout == CHANNELS_FIRST:
+        # Imported on use: a check imports only the kinds its spec uses (see convcalc.layers).
+        from convcalc.layers.channels import channel_crop
+
         return channel_crop(layer)
     layer.needs_volume(sources[0])
     return Mapped([{"type": "cropping", "crop": layer.config.get("cropping", 0)}], 4)

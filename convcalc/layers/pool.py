@@ -39,7 +39,6 @@ from convcalc.layers.base import (
 from convcalc.layers.fields import Padding, PositivePair, StrictBool
 from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, compact, volume_of
 from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader
-from convcalc.layers.padding import onnx_window_padding
 from convcalc.layers.pytorch import TorchOps, TorchRefusal, TorchStep, chw, pool_output_size, symmetric, tuple_text
 from convcalc.layers.tfnn import KerasOp, list_notation, nhwc
 from convcalc.layers.volume import Shape, Window, resolve_window
@@ -175,6 +174,9 @@ def _read_onnx_pool(mode: str) -> OnnxReader:
             raise node.refuse("its kernel_shape is missing")
         if node.spatial("dilations", 1) != (1, 1):
             raise node.refuse(f"dilations {list(node.spatial('dilations', 1))}: convcalc's pool is not dilated")
+        # Imported on use: a check imports only the kinds its spec uses (see convcalc.layers).
+        from convcalc.layers.padding import onnx_window_padding
+
         padding, pad_layer = onnx_window_padding(node, kernel, stride, (1, 1))
 
         # TensorFlow's "same" leaves its padding out of a max and an average, as ONNX's MaxPool does, and its

@@ -34,7 +34,6 @@ from convcalc.layers.fields import PositiveInt
 from convcalc.layers.keras import BLOCKS, BLOCKS_MOVED, KerasLayer, KerasOps, Mapped, Op, Tensor, short_json
 from convcalc.layers.onnx import OnnxMapped, OnnxNode
 from convcalc.layers.pytorch import TorchOps, TorchStep
-from convcalc.layers.upsample import resampled_field
 from convcalc.layers.volume import Shape, Window
 
 Order = Literal["dcr", "crd"]
@@ -122,6 +121,9 @@ class DepthToSpace(_Blocks):
     def receptive_field(self, computed: Computed, shape: Shape, fields: Sequence[FieldPair]) -> FieldPair:
         rows, cols = widest(fields)
         scale = Fraction(1, self.block)
+        # Imported on use: a check imports only the kinds its spec uses (see convcalc.layers).
+        from convcalc.layers.upsample import resampled_field
+
         return resampled_field(rows, scale, "nearest"), resampled_field(cols, scale, "nearest")
 
     def grid_step(self, window: Window | None) -> tuple[Fraction, Fraction]:

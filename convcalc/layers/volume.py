@@ -7,6 +7,7 @@ the output size per axis); ``WindowAxis`` one spatial axis of it with the number
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from convcalc import arithmetic as ar
@@ -202,3 +203,21 @@ def resolve_window(
         rows = rows._replace(size=ar.same_output_size(shape.height, stride[0]))
         cols = cols._replace(size=ar.same_output_size(shape.width, stride[1]))
     return Window(kernel, stride, Padding(top, bottom, left, right), same, rows, cols, dilation, ceil_mode)
+
+
+def broadcast_shape(inputs: Sequence[Shape]) -> Shape | None:
+    """The volume an elementwise product of ``inputs`` has, or None where they do not broadcast.
+
+    Per axis the sizes must agree or be 1 (TensorFlow's broadcasting): a 1×1×D gate times an H×W×D volume
+    gives H×W×D; 7×7×32 times 1×1×64 does not broadcast.
+
+    >>> broadcast_shape([Shape(7, 7, 32), Shape(1, 1, 32)]), broadcast_shape([Shape(7, 7, 32), Shape(1, 1, 64)])
+    (Shape(height=7, width=7, depth=32), None)
+    """
+    sizes = []
+    for axis in range(3):
+        wanted = {shape[axis] for shape in inputs} - {1}
+        if len(wanted) > 1:
+            return None
+        sizes.append(wanted.pop() if wanted else 1)
+    return Shape(*sizes)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
+from convcalc.analysis import PARAMS_CONVENTION
 from convcalc.checked import CheckedSpec
-from convcalc.layers.norm import PARAMS_CONVENTION
 from convcalc.loading import SpecError, format_path
 from convcalc.text import human_bytes, human_count, printable
 

@@ -6,10 +6,9 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from convcalc.analysis import MACS_CONVENTION, LayerFacts
+from convcalc.analysis import PARAMS_CONVENTION, LayerFacts, macs_convention
 from convcalc.checked import CheckedSpec
 from convcalc.findings import Finding
-from convcalc.layers.norm import PARAMS_CONVENTION
 from convcalc.loading import format_path
 from convcalc.memory import TrainingMemory
 from convcalc.report.common import DEFAULT_OPTIONS, PerField, RenderOptions
@@ -161,7 +160,7 @@ def _spec_fields(checked: CheckedSpec, layers: list[Any]) -> dict[str, Any]:
         "total_non_trainable_params": facts.total_non_trainable,
         "total_macs": facts.total_macs,
         "total_flops": 2 * facts.total_macs,
-        "macs_convention": MACS_CONVENTION,
+        "macs_convention": macs_convention(),
         "params_convention": PARAMS_CONVENTION,
         "total_weights": facts.total_weights,
         "total_biases": facts.total_biases,

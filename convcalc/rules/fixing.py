@@ -10,15 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from itertools import chain
 from math import gcd
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from convcalc.analysis import FigureLimitError, LayerFacts, NetworkFacts, Shape, Window, analyze, resolve_window
 from convcalc.arithmetic import congruence_solutions, divisors, nearest_solutions
 from convcalc.findings import Fix
 from convcalc.fixes import apply_fix
-from convcalc.layers import Conv, Pool, WindowAxis
-from convcalc.spec import MAX_SIZE, AnyLayer, InputShape, layers_by_object, network_data, validate_by_kind
+from convcalc.layers import WindowAxis
+from convcalc.spec import MAX_SIZE, InputShape, layers_by_object, network_data, validate_by_kind
 from convcalc.text import value_text
+
+if TYPE_CHECKING:
+    from convcalc.layers import Pool
+    from convcalc.spec import AnyLayer
 
 
 def pair_value(height: int, width: int) -> int | list[int]:
@@ -58,8 +62,8 @@ def rewindow(
 def window_changes(layer: LayerFacts, changes: dict[str, Any]) -> dict[str, Any]:
     """The ``set`` of a fix that changes a window: a pool whose stride defaults to its kernel keeps its
     current stride explicitly when only the kernel changes (else the stride would silently follow)."""
-    spec = layer.spec
-    if "kernel" in changes and "stride" not in changes and isinstance(spec, Pool) and spec.stride is None:
+    default_stride = layer.type == "pool" and cast("Pool", layer.spec).stride is None
+    if "kernel" in changes and "stride" not in changes and default_stride:
         assert layer.window is not None
         return {**changes, "stride": pair_value(*layer.window.stride)}
     return changes
@@ -175,7 +179,7 @@ def _ceil_fit(layer: LayerFacts) -> Iterator[Candidate]:
     """A pool that floors: PyTorch's ceil_mode reads the rows the floor drops with one more window."""
     window = layer.window
     assert window is not None
-    if isinstance(layer.spec, Pool) and not window.ceil_mode and not window.same:
+    if layer.type == "pool" and not window.ceil_mode and not window.same:
         new = rewindow(layer, ceil_mode=True)
         ceil = layer.spec.model_copy(update={"ceil_mode": True})
         if ceil.tensorflow_problem(layer.input_shape, new.output(layer.output_shape.depth)) is None:
@@ -327,7 +331,7 @@ def merge_fixes(net: NetworkFacts, layer: LayerFacts, same: Callable[[list[Shape
     known: dict[int, AnyLayer] | None = None  # its layers, not validated again where a candidate leaves them
     for source, shape in zip(layer.inputs, shapes, strict=True):
         producer = None if source < 0 else net.layers[source]
-        if producer is None or not isinstance(producer.spec, Conv | Pool) or producer.window is None:
+        if producer is None or producer.type not in ("conv", "pool") or producer.window is None:
             continue
         for target in dict.fromkeys(s for s in shapes if s != shape):
             changes: dict[str, Any] = {}
@@ -338,7 +342,7 @@ def merge_fixes(net: NetworkFacts, layer: LayerFacts, same: Callable[[list[Shape
                 strides.append(scaled // wanted if wanted and scaled % wanted == 0 else 0)
             if (shape.height, shape.width) != (target.height, target.width) and all(strides):
                 changes["stride"] = pair_value(strides[0], strides[1])
-            if isinstance(producer.spec, Conv) and shape.depth != target.depth:
+            if producer.type == "conv" and shape.depth != target.depth:
                 changes["filters"] = target.depth
             if not changes:
                 continue

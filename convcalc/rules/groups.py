@@ -4,13 +4,16 @@ do not divide its depth."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, cast
 
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.arithmetic import divisors
 from convcalc.findings import Fix, Severity
-from convcalc.layers import Conv, GroupNorm
 from convcalc.rules.base import Hit, Settings, layer_rule
 from convcalc.rules.fixing import regroup_fixes
+
+if TYPE_CHECKING:
+    from convcalc.layers import Conv, GroupNorm
 
 
 @layer_rule(
@@ -35,8 +38,10 @@ def groups_do_not_divide(net: NetworkFacts, layer: LayerFacts, settings: Setting
     ## Use instead
     A group count that divides both (AlexNet's two towers: groups = 2 with D = 96 and K = 256).
     """
-    spec = layer.spec
-    if not isinstance(spec, Conv) or spec.groups == 1 or layer.input_shape.empty:
+    if layer.type != "conv" or layer.input_shape.empty:
+        return None
+    spec = cast("Conv", layer.spec)
+    if spec.groups == 1:
         return None
     depth, filters, groups = layer.input_shape.depth, spec.filters, spec.groups
     if depth % groups == 0 and filters % groups == 0:
@@ -78,9 +83,9 @@ def norm_groups_do_not_divide(net: NetworkFacts, layer: LayerFacts, settings: Se
     A group count that divides D (32 groups for 64, 128 … channels, as in the paper; 1 is layer normalisation
     over H, W and D, D is instance normalisation).
     """
-    spec = layer.spec
-    if not isinstance(spec, GroupNorm) or layer.input_shape.empty:
+    if layer.type != "group_norm" or layer.input_shape.empty:
         return None
+    spec = cast("GroupNorm", layer.spec)
     depth, groups = layer.input_shape.depth, spec.groups
     if depth % groups == 0:
         return None

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from fractions import Fraction
+from typing import TYPE_CHECKING, cast
 
 from convcalc.analysis import LayerFacts, NetworkFacts, Shape
 from convcalc.arithmetic import INPUT_RECEPTIVE_FIELD, ReceptiveField
 from convcalc.findings import Fix, Severity
-from convcalc.layers import FC, AttentionPool, Conv, SplitAttention
-from convcalc.layers.merge import broadcast_shape
+from convcalc.layers import broadcast_shape
 from convcalc.rules.base import Hit, Settings, layer_rule, message_check, rule
 from convcalc.rules.fixing import MERGE_FIXES, merge_fixes
 from convcalc.text import fraction_text
+
+if TYPE_CHECKING:
+    from convcalc.layers import SplitAttention
 
 
 def _merge_inputs(net: NetworkFacts, layer: LayerFacts) -> list[tuple[str, Shape]]:
@@ -233,9 +236,9 @@ def split_attention_shapes(net: NetworkFacts, layer: LayerFacts, settings: Setti
     ## Use instead
     Give the logits' last conv (or fc) r·C filters (units), the features' depth, and a depth r·g divides.
     """
-    spec = layer.spec
-    if not isinstance(spec, SplitAttention) or any(shape.empty for shape in layer.input_shapes):
+    if layer.type != "split_attention" or any(shape.empty for shape in layer.input_shapes):
         return None
+    spec = cast("SplitAttention", layer.spec)
     features, logits = layer.input_shapes
     split = spec.radix * spec.groups
     problems = []
@@ -253,7 +256,7 @@ def split_attention_shapes(net: NetworkFacts, layer: LayerFacts, settings: Setti
     source = layer.inputs[1]
     producer = net.layers[source] if source >= 0 else None
     if producer is not None and features.depth % split == 0 and per_image:
-        key = "units" if isinstance(producer.spec, FC) else "filters" if isinstance(producer.spec, Conv) else None
+        key = {"fc": "units", "conv": "filters"}.get(producer.type)
         if key is not None and logits.depth != features.depth:
             fixes = (Fix(f"{producer.name}: {key}={features.depth}", producer.path, {key: features.depth}),)
     return Hit(layer.index, f"split attention (r={spec.radix}): {'; '.join(problems)}", fixes)
@@ -295,8 +298,7 @@ def attention_pool_scores(net: NetworkFacts, layer: LayerFacts, settings: Settin
     ## Use instead
     A 1×1 conv with one filter (or k dividing C) on the features themselves, before any stride.
     """
-    spec = layer.spec
-    if not isinstance(spec, AttentionPool) or any(shape.empty for shape in layer.input_shapes):
+    if layer.type != "attention_pool" or any(shape.empty for shape in layer.input_shapes):
         return None
     features, scores = layer.input_shapes
     problems = []
@@ -310,7 +312,7 @@ def attention_pool_scores(net: NetworkFacts, layer: LayerFacts, settings: Settin
     source = layer.inputs[1]
     producer = net.layers[source] if source >= 0 else None
     fixes: tuple[Fix, ...] = ()
-    if producer is not None and same_grid and isinstance(producer.spec, Conv):
+    if producer is not None and same_grid and producer.type == "conv":
         fixes = (Fix(f"{producer.name}: filters=1", producer.path, {"filters": 1}),)
     return Hit(layer.index, f"attention pooling: {'; '.join(problems)}", fixes)
 

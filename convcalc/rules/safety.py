@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -21,7 +21,10 @@ from convcalc.findings import Edit, Finding, Fix, Severity
 from convcalc.fixes import apply_fix, layer_index
 from convcalc.rules.base import REGISTRY, Rule, Settings, run_rules
 from convcalc.rules.graph import padding_after, reaching_output, readers_of
-from convcalc.spec import AnyLayer, Network, layers_by_object, network_data, validate_by_kind, validate_layer
+from convcalc.spec import Network, layers_by_object, network_data, validate_by_kind, validate_layer
+
+if TYPE_CHECKING:
+    from convcalc.spec import AnyLayer
 
 ErrorSite = tuple[str, int | None]
 """An error finding's identity: its code and its layer (None: the whole network)."""

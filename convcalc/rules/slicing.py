@@ -4,13 +4,17 @@ CC115 (a reshape to another count of values)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.arithmetic import divisors
 from convcalc.findings import Fix, Severity
-from convcalc.layers import ChannelShuffle, Cropping, DepthToSpace, Reshape, SpaceToDepth, Split
 from convcalc.rules.base import Hit, Settings, layer_rule
 from convcalc.rules.fixing import regroup_fixes
 from convcalc.text import plural
+
+if TYPE_CHECKING:
+    from convcalc.layers import ChannelShuffle, Cropping, DepthToSpace, Reshape, SpaceToDepth, Split
 
 
 @layer_rule(
@@ -36,9 +40,9 @@ def split_outside_depth(net: NetworkFacts, layer: LayerFacts, settings: Settings
     ## Use instead
     A part count that divides D (ShuffleNetV2 splits in two), or a stop ≤ D.
     """
-    spec = layer.spec
-    if not isinstance(spec, Split) or layer.input_shape.empty:
+    if layer.type != "split" or layer.input_shape.empty:
         return None
+    spec = cast("Split", layer.spec)
     depth = layer.input_shape.depth
     if spec.parts is not None and spec.part is not None:
         if depth % spec.parts == 0:
@@ -86,9 +90,9 @@ def shuffle_groups_do_not_divide(net: NetworkFacts, layer: LayerFacts, settings:
     ## Use instead
     The group count of the grouped convs around it (ShuffleNet v1), or 2 (ShuffleNetV2), dividing D.
     """
-    spec = layer.spec
-    if not isinstance(spec, ChannelShuffle) or layer.input_shape.empty:
+    if layer.type != "channel_shuffle" or layer.input_shape.empty:
         return None
+    spec = cast("ChannelShuffle", layer.spec)
     depth, groups = layer.input_shape.depth, spec.groups
     if depth % groups == 0:
         return None
@@ -125,9 +129,9 @@ def crop_leaves_nothing(net: NetworkFacts, layer: LayerFacts, settings: Settings
     ## Use instead
     A crop of the difference between the two sizes that must meet, half on each side.
     """
-    spec = layer.spec
-    if not isinstance(spec, Cropping) or layer.input_shape.empty:
+    if layer.type != "cropping" or layer.input_shape.empty:
         return None
+    spec = cast("Cropping", layer.spec)
     top, bottom, left, right = spec.crop
     shape = layer.input_shape
     problems = []
@@ -166,12 +170,12 @@ def block_does_not_divide(net: NetworkFacts, layer: LayerFacts, settings: Settin
     For sub-pixel upsampling by r, a conv with r²·C filters before the depth_to_space (ESPCN); for a
     space_to_depth, an input whose H and W the block divides, or a block that divides them.
     """
-    spec = layer.spec
     shape = layer.input_shape
-    if not isinstance(spec, DepthToSpace | SpaceToDepth) or shape.empty:
+    if layer.type not in ("depth_to_space", "space_to_depth") or shape.empty:
         return None
+    spec = cast("DepthToSpace | SpaceToDepth", layer.spec)
     r = spec.block
-    if isinstance(spec, DepthToSpace):
+    if layer.type == "depth_to_space":
         if shape.depth % (r * r) == 0:
             return None
         return Hit(
@@ -222,10 +226,10 @@ def reshape_changes_size(net: NetworkFacts, layer: LayerFacts, settings: Setting
     A shape whose product is the input's count: the depth H·W·D/(h·w) where h·w divides it, or the Dense's
     units set to h·w·d.
     """
-    spec = layer.spec
     shape = layer.input_shape
-    if not isinstance(spec, Reshape) or shape.empty:
+    if layer.type != "reshape" or shape.empty:
         return None
+    spec = cast("Reshape", layer.spec)
     height, width, depth = spec.shape
     if height * width * depth == shape.values:
         return None

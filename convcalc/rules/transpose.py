@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from convcalc.analysis import LayerFacts, NetworkFacts
 from convcalc.findings import Fix, Severity
-from convcalc.layers import ConvTranspose
 from convcalc.rules.base import Hit, Settings, layer_rule
 from convcalc.rules.fixing import pair_value
+
+if TYPE_CHECKING:
+    from convcalc.layers import ConvTranspose
 
 
 @layer_rule(
@@ -37,9 +41,9 @@ def transpose_output_padding(net: NetworkFacts, layer: LayerFacts, settings: Set
     ## Use instead
     output_padding in 0…S − 1 (usually 0 or 1 for S = 2), or `"same"` padding, which gives W·S.
     """
-    spec = layer.spec
-    if not isinstance(spec, ConvTranspose) or layer.input_shape.empty:
+    if layer.type != "conv_transpose" or layer.input_shape.empty:
         return None
+    spec = cast("ConvTranspose", layer.spec)
     if spec.output_padding is not None and any(o >= s for o, s in zip(spec.output_padding, spec.stride, strict=True)):
         limit = pair_value(*(max(s - 1, 0) for s in spec.stride))
         return Hit(

@@ -5,8 +5,11 @@ One walk over the registry, so a new kind is tested as soon as it is listed.
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,17 +18,22 @@ import pytest
 from convcalc.analysis import LayerFacts, analyze
 from convcalc.export.plan import plan_export
 from convcalc.layers import (
+    KIND_HOMES,
     KINDS,
     LAYER_MODELS,
     REGISTRY,
+    TYPE_NAMES,
     Computed,
     Conv,
     IncompleteKindError,
+    KindHome,
     LayerSpec,
     Registry,
     Shape,
     Traits,
+    kind_of_type,
     missing_capabilities,
+    registry_of,
 )
 from convcalc.spec import Network
 
@@ -186,3 +194,93 @@ def test_a_conv_with_one_group_per_channel_filters_per_channel() -> None:
     assert answer({"type": "conv", "filters": 8, "kernel": 3}) == "none"
     assert answer({"type": "depthwise", "kernel": 3, "multiplier": 2}) == "all"
     assert answer({"type": "separable", "filters": 8, "kernel": 3}) == "first"
+
+
+def test_kind_homes_say_where_every_kind_lives() -> None:
+    # The registry is made from KIND_HOMES, and each line is held to its class: the module it lives in and the
+    # `type` values its literal admits, in the union's order.
+    assert registry_of(KIND_HOMES).kinds == KINDS
+    assert [(kind.__module__.rsplit(".", 1)[1], kind.__name__) for kind in KINDS] == [
+        (home.module, home.name) for home in KIND_HOMES
+    ]
+    assert tuple(LAYER_MODELS) == TYPE_NAMES
+    assert all(kind_of_type(name) is LAYER_MODELS[name] for name in TYPE_NAMES)
+    assert kind_of_type("Conv") is None and kind_of_type("nope") is None
+
+
+@pytest.mark.parametrize(
+    ("home", "message"),
+    [
+        (KindHome("conv", "Conv", ("conv", "conv2d")), r"does not match Conv, which lives in convcalc\.layers\.conv"),
+        (KindHome("dense", "Conv", ("conv",)), r"convcalc\.layers\.dense defines no Conv"),
+        (KindHome("convs", "Conv", ("conv",)), r"convcalc\.layers\.convs defines no Conv"),
+    ],
+)
+def test_a_home_that_contradicts_its_kind_is_refused(home: KindHome, message: str) -> None:
+    with pytest.raises(IncompleteKindError, match=message):
+        registry_of([home])
+
+
+LAZY_PROBE = """
+import json, sys
+from convcalc.checking import check_file
+from convcalc.report import table
+from convcalc.report.common import RenderOptions
+
+table.render([check_file(sys.argv[1]).spec], RenderOptions())
+print(json.dumps(sorted(name.rsplit(".", 1)[1] for name in sys.modules if name.startswith("convcalc.layers."))))
+"""
+INFRASTRUCTURE = {"base", "fields", "keras", "onnx", "pytorch", "tfnn", "volume", "windowed"}
+
+
+@pytest.mark.parametrize(
+    ("example", "families"),
+    [
+        ("vgg16.json", {"conv", "dense", "elementwise", "pool"}),
+        ("resnet50.json", {"conv", "dense", "elementwise", "pool", "norm", "merge", "padding"}),
+    ],
+)
+def test_a_check_imports_only_the_kinds_its_spec_uses(example: str, families: set[str]) -> None:
+    # Each kind's pydantic class costs a cold start ~0.5 ms: a check and its table import only the modules of
+    # the spec's kinds (a module-level import of another kind's module would undo that; the JSON report's
+    # `macs_convention`, which names every weighted kind, imports them all).
+    done = subprocess.run(
+        [sys.executable, "-c", LAZY_PROBE, str(PACKAGE.parent / "examples" / example)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert set(json.loads(done.stdout.splitlines()[-1])) == INFRASTRUCTURE | families
+
+
+NETWORK_PROBES = [
+    # convcalc.building's subclass first: it resolves the inherited annotation in its own module.
+    """
+from convcalc import Conv, Network
+assert Network(input=(8, 8, 3), layers=[Conv(filters=4, kernel=3)]).layers[0].filters == 4
+""",
+    """
+from convcalc.spec import Network, json_schema
+network = Network.model_validate({"input": [8, 8, 3], "layers": [{"type": "conv", "filters": 4, "kernel": 3}]})
+dumped = network.model_dump(mode="json", exclude_defaults=True)
+assert dumped["layers"] == [{"type": "conv", "filters": 4, "kernel": [3, 3]}], dumped
+from convcalc import Conv, Network as Built
+assert Built(input=(8, 8, 3), layers=[Conv(filters=4, kernel=3)]).layers[0].filters == 4
+""",
+    """
+from convcalc.spec import json_schema
+assert len(json_schema()["$defs"]) > 40
+""",
+    """
+from convcalc.spec import Network
+Network(input=[8, 8, 3], layers=[{"type": "relu"}]).model_dump()
+""",
+]
+
+
+@pytest.mark.parametrize("probe", NETWORK_PROBES)
+def test_the_network_model_completes_itself_in_a_fresh_process(probe: str) -> None:
+    # Until something asks for the union of every kind, Network's `layers` is a forward reference; pydantic's
+    # first validation, dump or schema makes the union (Network.model_rebuild), whatever comes first.
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
