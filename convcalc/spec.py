@@ -58,14 +58,28 @@ def __getattr__(name: str) -> Any:
 
 
 def _any_layer() -> Any:
-    # The union of every registered kind, discriminated by "type" (pydantic picks the model by its value). Kept
-    # in this module's namespace once made, where pydantic resolves Network's annotation of ``layers``.
+    # The union of every registered kind, discriminated by "type" (pydantic picks the model by its value), made
+    # once and kept as this module's AnyLayer.
     union = globals().get("AnyLayer")
     if union is None:
         from convcalc.layers import KINDS
 
         union = globals()["AnyLayer"] = Annotated[Union[tuple(KINDS)], Field(discriminator="type")]  # noqa: UP007
     return union
+
+
+if TYPE_CHECKING:
+    _LazyAnyLayer = LayerSpec
+else:
+
+    class _LazyAnyLayer:
+        """Network's annotation of a layer: pydantic asks it for a schema when it first builds one (a validation,
+        a dump, a JSON Schema, a TypeAdapter or a model that holds a Network), and it answers with the union's,
+        which it makes then (importing every kind)."""
+
+        @classmethod
+        def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+            return handler.generate_schema(_any_layer())
 
 
 class _Model(BaseModel):
@@ -94,33 +108,20 @@ class InputShape(_Model):
 
 
 class Network(_Model):
-    """A whole network: the input volume, the layers in order, and optionally the class count.
+    """A whole network: the input volume, the layers in order, and optionally the class count."""
 
-    Its own validator and serializer compile the schema of every kind (the union of ``layers``), which costs
-    a cold start more than all the rest of a check: they are built on first use (``defer_build``), and
-    :func:`validate_network` and :func:`network_data` get by with the schemas of the kinds a spec uses. The
-    union itself (``AnyLayer``) is made on first use too, since it imports every kind: until then ``layers`` is
-    a forward reference, and pydantic's first use of the validator, serializer or schema rebuilds the model
-    through :meth:`model_rebuild`, which makes the union first.
-    """
-
+    # Its own validator and serializer compile the schema of every kind (the union of ``layers``), which costs
+    # a cold start more than all the rest of a check: they are built on first use (``defer_build``), and
+    # validate_network and network_data get by with the schemas of the kinds a spec uses. (A comment, not the
+    # docstring, which is the JSON Schema's description that editors show.)
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: Name | None = None
     input: InputShape
     classes: PositiveInt | None = Field(default=None, description="The network must end in a 1×1×classes volume.")
-    layers: list[AnyLayer] = Field(min_length=1, max_length=MAX_LAYERS)
+    # The union of every kind, made (importing every kind) when pydantic first builds a schema with it.
+    layers: list[_LazyAnyLayer] = Field(min_length=1, max_length=MAX_LAYERS)
     ignore: Codes = Field(default=(), description="Rule codes or prefixes silenced for the whole spec.")
-
-    @classmethod
-    def model_rebuild(cls, **options: Any) -> bool | None:
-        """pydantic's ``model_rebuild``, with the kinds' union made first (see the class)."""
-        # Named for pydantic here: a subclass defined elsewhere (convcalc.building's) resolves its inherited
-        # annotation in its own module, which has no AnyLayer.
-        options["_types_namespace"] = {"AnyLayer": _any_layer(), **(options.get("_types_namespace") or {})}
-        # One frame more between pydantic and the caller whose namespace it may read.
-        options["_parent_namespace_depth"] = options.get("_parent_namespace_depth", 2) + 1
-        return super().model_rebuild(**options)
 
 
 def validate_layer(data: Any) -> AnyLayer:

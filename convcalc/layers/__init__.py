@@ -150,11 +150,18 @@ TYPE_NAMES: tuple[str, ...] = tuple(_HOME_OF_TYPE)
 """Every ``type`` value a spec may use, in the registry's order (``fc`` and ``dense`` both)."""
 
 
+@functools.cache
 def _kind_class(home: KindHome) -> type[LayerSpec]:
+    name = f"convcalc.layers.{home.module}"
     try:
-        kind: type[LayerSpec] = getattr(importlib.import_module(f"convcalc.layers.{home.module}"), home.name)
-    except (ModuleNotFoundError, AttributeError):
-        raise IncompleteKindError(f"{home}: convcalc.layers.{home.module} defines no {home.name}") from None
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as missing:
+        if missing.name != name:
+            raise  # a broken import inside the kind's module: its own traceback
+        raise IncompleteKindError(f"{home}: there is no module {name}") from None
+    kind = getattr(module, home.name, None)
+    if not isinstance(kind, type) or not issubclass(kind, LayerSpec):
+        raise IncompleteKindError(f"{home}: {name} defines no {home.name}")
     return kind
 
 

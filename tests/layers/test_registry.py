@@ -5,11 +5,13 @@ One walk over the registry, so a new kind is tested as soon as it is listed.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -213,7 +215,7 @@ def test_kind_homes_say_where_every_kind_lives() -> None:
     [
         (KindHome("conv", "Conv", ("conv", "conv2d")), r"does not match Conv, which lives in convcalc\.layers\.conv"),
         (KindHome("dense", "Conv", ("conv",)), r"convcalc\.layers\.dense defines no Conv"),
-        (KindHome("convs", "Conv", ("conv",)), r"convcalc\.layers\.convs defines no Conv"),
+        (KindHome("convs", "Conv", ("conv",)), r"there is no module convcalc\.layers\.convs"),
     ],
 )
 def test_a_home_that_contradicts_its_kind_is_refused(home: KindHome, message: str) -> None:
@@ -233,23 +235,30 @@ print(json.dumps(sorted(name.rsplit(".", 1)[1] for name in sys.modules if name.s
 INFRASTRUCTURE = {"base", "fields", "keras", "onnx", "pytorch", "tfnn", "volume", "windowed"}
 
 
+CONV_ONLY = {"input": [8, 8, 3], "layers": [{"type": "conv", "filters": 4, "kernel": 3}]}
+
+
 @pytest.mark.parametrize(
     ("example", "families"),
     [
         ("vgg16.json", {"conv", "dense", "elementwise", "pool"}),
         ("resnet50.json", {"conv", "dense", "elementwise", "pool", "norm", "merge", "padding"}),
+        # A conv's module builds on the activations' (the activation a Keras conv carries is read as one).
+        (CONV_ONLY, {"conv", "elementwise"}),
     ],
 )
-def test_a_check_imports_only_the_kinds_its_spec_uses(example: str, families: set[str]) -> None:
+def test_a_check_imports_only_the_kinds_its_spec_uses(
+    example: str | dict[str, Any], families: set[str], tmp_path: Path
+) -> None:
     # Each kind's pydantic class costs a cold start ~0.5 ms: a check and its table import only the modules of
-    # the spec's kinds (a module-level import of another kind's module would undo that; the JSON report's
-    # `macs_convention`, which names every weighted kind, imports them all).
-    done = subprocess.run(
-        [sys.executable, "-c", LAZY_PROBE, str(PACKAGE.parent / "examples" / example)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    # the spec's kinds and of those they build on (a module-level import of another kind's module would undo
+    # that; the JSON report's `macs_convention`, which names every weighted kind, imports them all).
+    if isinstance(example, str):
+        file = PACKAGE.parent / "examples" / example
+    else:
+        file = tmp_path / "spec.json"
+        file.write_text(json.dumps(example))
+    done = subprocess.run([sys.executable, "-c", LAZY_PROBE, str(file)], capture_output=True, text=True, check=True)
     assert set(json.loads(done.stdout.splitlines()[-1])) == INFRASTRUCTURE | families
 
 
@@ -275,6 +284,34 @@ assert len(json_schema()["$defs"]) > 40
 from convcalc.spec import Network
 Network(input=[8, 8, 3], layers=[{"type": "relu"}]).model_dump()
 """,
+    # Inside other schemas, where pydantic builds Network's inline: a TypeAdapter, a model's field.
+    """
+from pydantic import BaseModel, TypeAdapter
+import convcalc
+data = {"input": [8, 8, 3], "layers": [{"type": "relu"}]}
+assert TypeAdapter(convcalc.Network).validate_python(data).layers[0].type == "relu"
+class Job(BaseModel):
+    network: convcalc.Network
+assert Job.model_validate({"network": data}).network.layers[0].type == "relu"
+""",
+    """
+from pydantic import TypeAdapter
+from convcalc.spec import Network
+TypeAdapter(list[Network]).validate_python([{"input": [8, 8, 3], "layers": [{"type": "relu"}]}])
+""",
+    # pydantic's own idiom: a subclass's forward reference, defined in the caller's scope, then model_rebuild().
+    """
+from pydantic import BaseModel
+from convcalc.spec import Network
+def build():
+    class Mine(Network):
+        extra: "Extra"
+    class Extra(BaseModel):
+        x: int
+    Mine.model_rebuild()
+    return Mine.model_validate({"input": [8, 8, 3], "layers": [{"type": "relu"}], "extra": {"x": 1}})
+assert build().extra.x == 1
+""",
 ]
 
 
@@ -284,3 +321,39 @@ def test_the_network_model_completes_itself_in_a_fresh_process(probe: str) -> No
     # first validation, dump or schema makes the union (Network.model_rebuild), whatever comes first.
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def _type_literals(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """(line, literal) of every string compared with ``….type`` or looked up by it (``{"fc": …}.get(x.type)``)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(isinstance(side, ast.Attribute) and side.attr == "type" for side in sides):
+                for side in sides:
+                    items = side.elts if isinstance(side, (ast.Tuple, ast.List, ast.Set)) else [side]
+                    for item in items:
+                        if isinstance(item, ast.Constant) and isinstance(item.value, str):
+                            yield node.lineno, item.value
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and isinstance(node.func.value, ast.Dict)
+            and any(isinstance(arg, ast.Attribute) and arg.attr == "type" for arg in node.args)
+        ):
+            for key in node.func.value.keys:
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    yield node.lineno, key.value
+
+
+def test_the_rules_name_kinds_that_exist() -> None:
+    # Rules tell kinds apart by `layer.type` (a string, so that a check imports only its spec's kinds): a
+    # misspelt kind would silently turn a rule off.
+    names = {kind.kind_name for kind in KINDS}
+    found = {
+        (str(path.relative_to(PACKAGE)), line, literal)
+        for path in sorted((PACKAGE / "rules").glob("*.py"))
+        for line, literal in _type_literals(ast.parse(path.read_text()))
+    }
+    assert len(found) > 20  # the walk sees them
+    assert [site for site in found if site[2] not in names] == []
