@@ -10,16 +10,17 @@ problem with its path (``layers[3].stride``) at once.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from convcalc import spec
-from convcalc.layers import REGISTRY, LayerSpec
+from convcalc.layers import LayerSpec, kind_of_type
 from convcalc.loading import Problem, SpecError, validate
 from convcalc.text import did_you_mean, printable
 
@@ -70,7 +71,8 @@ class Layer(dict[str, Any]):
     constructors return, and what a spec file's ``layers`` list holds. A plain dict works the same."""
 
     def __repr__(self) -> str:
-        kind = REGISTRY.by_type.get(self.get("type", ""))
+        tag = self.get("type")
+        kind = kind_of_type(tag) if isinstance(tag, str) else None
         fields = ", ".join(f"{key}={value!r}" for key, value in self.items() if key != "type")
         return f"{kind.__name__}({fields})" if kind is not None else f"Layer({dict.__repr__(self)})"
 
@@ -123,8 +125,23 @@ def constructor(kind: type[LayerSpec]) -> Callable[..., Layer]:
     return build
 
 
-CONSTRUCTORS: dict[str, Callable[..., Layer]] = {kind.__name__: constructor(kind) for kind in REGISTRY.kinds}
-"""Every kind's constructor by its class name (``Conv``, ``Pool``, ``FC`` …), generated from the registry."""
+if TYPE_CHECKING:
+    CONSTRUCTORS: dict[str, Callable[..., Layer]]
+    """Every kind's constructor by its class name (``Conv``, ``Pool``, ``FC`` …), generated from the registry."""
+
+
+@functools.cache
+def _constructors() -> dict[str, Callable[..., Layer]]:
+    from convcalc.layers import KINDS
+
+    return {kind.__name__: constructor(kind) for kind in KINDS}
+
+
+def __getattr__(name: str) -> Any:
+    # CONSTRUCTORS, made on first use (PEP 562): it imports every kind, which checking a spec need not.
+    if name == "CONSTRUCTORS":
+        return _constructors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def as_data(value: Any) -> Any:

@@ -128,6 +128,10 @@ def test_constructors_build_spec_json() -> None:
         "name": "logits",
     }
     assert repr(Conv(32, 5)) == "Conv(filters=32, kernel=5)"
+    # A layer dict of no known kind shows as a dict, whatever its "type" holds (a list once raised TypeError).
+    assert repr(Layer({"type": "dense", "units": 3})) == "FC(units=3)"
+    assert repr(Layer({"type": "nope"})) == "Layer({'type': 'nope'})"
+    assert repr(Layer({"type": ["conv"]})) == "Layer({'type': ['conv']})"
     assert json.loads(json.dumps(Conv(8, (1, 3)))) == {"type": "conv", "filters": 8, "kernel": [1, 3]}
     with pytest.raises(
         TypeError, match=r"Conv\(\): got an unexpected keyword argument 'strides' \(did you mean 'stride'\?\)"

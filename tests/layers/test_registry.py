@@ -262,6 +262,21 @@ def test_a_check_imports_only_the_kinds_its_spec_uses(
     assert set(json.loads(done.stdout.splitlines()[-1])) == INFRASTRUCTURE | families
 
 
+API_PROBE = """
+import json, sys
+import convcalc
+convcalc.check(sys.argv[1]).table()
+print(json.dumps(sorted(name.rsplit(".", 1)[1] for name in sys.modules if name.startswith("convcalc.layers."))))
+"""
+
+
+def test_the_python_api_imports_only_the_kinds_its_spec_uses_too() -> None:
+    # convcalc.check and its Report: the constructors (convcalc.Conv …), which need every kind, are made on first use.
+    file = PACKAGE.parent / "examples" / "vgg16.json"
+    done = subprocess.run([sys.executable, "-c", API_PROBE, str(file)], capture_output=True, text=True, check=True)
+    assert set(json.loads(done.stdout.splitlines()[-1])) == INFRASTRUCTURE | {"conv", "dense", "elementwise", "pool"}
+
+
 NETWORK_PROBES = [
     # convcalc.building's subclass first: it resolves the inherited annotation in its own module.
     """
