@@ -17,6 +17,7 @@ weighted node's stored values with convcalc's count: a disagreement is refused, 
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import operator
@@ -1167,13 +1168,7 @@ def _attention_pool(
     if node.op_type != "Reshape" or tuple((shapes.get(node.output[0]) or ())[2:]) != (1, 1):
         return None
 
-    def step(tensor: str, op_type: str, by: int) -> int | None:
-        """The node making ``tensor``, where it is an ``op_type`` that node ``by`` alone reads."""
-        k = made.get(tensor)
-        if k is None or nodes[k] is None or nodes[k].op_type != op_type or readers_of.get(tensor) != [by]:
-            return None
-        return k
-
+    step = functools.partial(_step_read_by, nodes, made, readers_of)
     product = step(node.input[0], "MatMul", index)
     if product is None or len(nodes[product].input) != 2:
         return None
@@ -1245,10 +1240,8 @@ def _split_attention(
     node = nodes[index]
     if not _sums_over_radix(node, constants):
         return None
-    product = made.get(node.input[0])
-    if product is None or nodes[product] is None or nodes[product].op_type != "Mul" or len(nodes[product].input) != 2:
-        return None
-    if readers_of.get(node.input[0]) != [index]:
+    product = _step_read_by(nodes, made, readers_of, node.input[0], "Mul", index)
+    if product is None or len(nodes[product].input) != 2:
         return None
     for position in (0, 1):
         stacked, attention = nodes[product].input[position], nodes[product].input[1 - position]
@@ -1274,14 +1267,8 @@ def _split_attention(
         if source.op_type == "Concat" and _attributes(source).get("axis") in (1, -4) and len(source.input) == radix:
             branches = []
             for tensor in source.input:
-                unsqueeze = made.get(tensor)
-                if (
-                    unsqueeze is None
-                    or nodes[unsqueeze] is None
-                    or nodes[unsqueeze].op_type != "Unsqueeze"
-                    or _axes_of(nodes[unsqueeze], constants) != (1,)
-                    or readers_of.get(tensor) != [maker]
-                ):
+                unsqueeze = _step_read_by(nodes, made, readers_of, tensor, "Unsqueeze", maker)
+                if unsqueeze is None or _axes_of(nodes[unsqueeze], constants) != (1,):
                     return None
                 rewrite[unsqueeze] = None
                 branches.append(nodes[unsqueeze].input[0])
@@ -1628,6 +1615,14 @@ def _made_by(nodes: list[Any], made: dict[str, int], tensor: str) -> str | None:
     """The op type of the (live) node that makes ``tensor``; None for an initializer or an input."""
     index = made.get(tensor)
     return None if index is None or nodes[index] is None else str(nodes[index].op_type)
+
+
+def _step_read_by(
+    nodes: list[Any], made: dict[str, int], readers_of: dict[str, list[int]], tensor: str, op_type: str, by: int
+) -> int | None:
+    """The (live) node that makes ``tensor``, where it is an ``op_type`` whose output node ``by`` alone reads (a
+    step of a fused pattern); else None."""
+    return made[tensor] if _made_by(nodes, made, tensor) == op_type and readers_of.get(tensor) == [by] else None
 
 
 def _filled_with(
