@@ -122,17 +122,22 @@ def _read_add(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
     return Mapped([{"type": "add"}], sources[0].rank)
 
 
-def _read_onnx_add(node: OnnxNode) -> OnnxMapped:
-    """Add or Sum of data inputs is a merge; an Add of one data input and a stored constant is the bias of the
-    conv or fc before it (MatMul + Add), which the importer checks."""
+def _rescaled(node: OnnxNode, scale: float, offset: float) -> OnnxMapped:
+    """A node that is x·scale + offset of one input, as a rescaling (preprocessing's reader)."""
     # Imported on use: a check imports only the kinds its spec uses (see convcalc.layers).
     from convcalc.layers.preprocessing import rescaled
 
+    return rescaled(node, scale=scale, offset=offset)
+
+
+def _read_onnx_add(node: OnnxNode) -> OnnxMapped:
+    """Add or Sum of data inputs is a merge; an Add of one data input and a stored constant is the bias of the
+    conv or fc before it (MatMul + Add), which the importer checks."""
     sources = node.sources
     constants = [i for i, item in enumerate(node.inputs) if isinstance(item, Constant)]
     number = written_number(node) if node.op_type == "Add" else None
     if number is not None:
-        return rescaled(node, scale=1.0, offset=number[1])
+        return _rescaled(node, scale=1.0, offset=number[1])
     if len(sources) == 1 and len(constants) == 1 and node.op_type == "Add":
         position = next(i for i, item in enumerate(node.inputs) if isinstance(item, Tensor))
         rank = sources[0].rank  # a bias keeps the layout of what it follows (a channels-last Linear's)
@@ -221,9 +226,6 @@ def _read_subtract(layer: KerasLayer, sources: list[Tensor]) -> Mapped:
 def _read_onnx_sub(node: OnnxNode) -> OnnxMapped:
     """Sub of two layer outputs is a subtract (PoolFormer's pool(x) − x, FastViT's difference of branches);
     ``x − c`` or ``c − x`` for a number c written into the graph is a rescaling, x·1 − c or x·(−1) + c."""
-    # Imported on use: a check imports only the kinds its spec uses (see convcalc.layers).
-    from convcalc.layers.preprocessing import rescaled
-
     sources = node.sources
     if len(sources) == 2 and len(node.inputs) == 2:
         return OnnxMapped([{"type": "subtract"}], max(s.rank for s in sources))
@@ -233,7 +235,7 @@ def _read_onnx_sub(node: OnnxNode) -> OnnxMapped:
             "subtracts a constant tensor: convcalc models a − b of layer outputs, and x − c or c − x for a number c"
         )
     position, value = number
-    return rescaled(node, scale=1.0, offset=-value) if position == 1 else rescaled(node, scale=-1.0, offset=value)
+    return _rescaled(node, scale=1.0, offset=-value) if position == 1 else _rescaled(node, scale=-1.0, offset=value)
 
 
 class Subtract(_Sum):
@@ -419,16 +421,13 @@ def _read_onnx_mul(node: OnnxNode) -> OnnxMapped:
     """Mul of layer outputs (a squeeze-excite gate times the volume) is a multiply; Mul of a volume by a stored
     per-channel tensor ([C, 1, 1]) is a learned scale (ConvNeXt's layer scale), by a stored single value one
     learned γ for the whole tensor (NFNet's skip-init gain, HGNetV2's learnable affine block)."""
-    # Imported on use: a check imports only the kinds its spec uses (see convcalc.layers).
-    from convcalc.layers.preprocessing import rescaled
-
     sources = node.sources
     constants = [i for i, item in enumerate(node.inputs) if isinstance(item, Constant)]
     if len(sources) >= 2 and not constants:
         return OnnxMapped([{"type": "multiply"}], max(s.rank for s in sources))
     number = written_number(node)
     if number is not None:
-        return rescaled(node, scale=number[1], offset=0.0)
+        return _rescaled(node, scale=number[1], offset=0.0)
     if len(sources) == 1 and len(constants) == 1 and sources[0].rank == 4 and not sources[0].layout:
         constant = node.inputs[constants[0]]
         assert isinstance(constant, Constant)

@@ -245,6 +245,17 @@ class ZeroPadding(_Padding):
         return "pad"
 
 
+def _helper_padding_op(function: str, purpose: str, tfnn_support: str, keras_source: str) -> KerasOp:
+    """The op of a padding TensorFlow's pad lacks: the tf.nn file calls ``function(x, ((top, bottom), (left,
+    right)))``, written once from ``tfnn_support``; Keras builds its custom layer from ``keras_source``."""
+    return KerasOp(
+        lambda op, read, _: f"{function}({read[0]}, {literal(op.amounts('padding'))})",
+        purpose=purpose,
+        tfnn_support=tfnn_support,
+        keras_source=keras_source,
+    )
+
+
 def _padding_layer_source(name: str, doc: str, call: str) -> str:
     """The source of a registered Keras layer that pads H and W by ``padding=((top, bottom), (left, right))``:
     ``doc`` its docstring's text, ``call`` the body of its ``call`` after the sides are unpacked; the
@@ -390,11 +401,8 @@ class ReplicationPadding(_Padding):
         "edgepadding": '"type": "replication_padding"',
     }
     keras_ops = {
-        "ReplicationPadding2D": KerasOp(
-            lambda op, read, _: f"replication_pad2d({read[0]}, {literal(op.amounts('padding'))})",
-            purpose="replication padding",
-            tfnn_support=_TFNN_REPLICATION_PAD,
-            keras_source=REPLICATION_PADDING_SOURCE,
+        "ReplicationPadding2D": _helper_padding_op(
+            "replication_pad2d", "replication padding", _TFNN_REPLICATION_PAD, REPLICATION_PADDING_SOURCE
         )
     }
 
@@ -553,11 +561,8 @@ class CircularPadding(_FromInside):
         "wrappadding": '"type": "circular_padding"',
     }
     keras_ops = {
-        "CircularPadding2D": KerasOp(
-            lambda op, read, _: f"circular_pad2d({read[0]}, {literal(op.amounts('padding'))})",
-            purpose="circular padding",
-            tfnn_support=_TFNN_CIRCULAR_PAD,
-            keras_source=CIRCULAR_PADDING_SOURCE,
+        "CircularPadding2D": _helper_padding_op(
+            "circular_pad2d", "circular padding", _TFNN_CIRCULAR_PAD, CIRCULAR_PADDING_SOURCE
         )
     }
 
