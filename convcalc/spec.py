@@ -57,15 +57,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+@functools.cache
 def _any_layer() -> Any:
-    # The union of every registered kind, discriminated by "type" (pydantic picks the model by its value), made
-    # once and kept as this module's AnyLayer.
-    union = globals().get("AnyLayer")
-    if union is None:
-        from convcalc.layers import KINDS
+    # The union of every registered kind, discriminated by "type" (pydantic picks the model by its value).
+    from convcalc.layers import KINDS
 
-        union = globals()["AnyLayer"] = Annotated[Union[tuple(KINDS)], Field(discriminator="type")]  # noqa: UP007
-    return union
+    return Annotated[Union[tuple(KINDS)], Field(discriminator="type")]  # noqa: UP007
 
 
 if TYPE_CHECKING:
