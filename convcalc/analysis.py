@@ -110,12 +110,13 @@ class LayerFacts(NamedTuple):
 @functools.cache
 def macs_convention() -> str:
     """How MACs are counted, as the JSON's ``macs_convention`` says it: the kinds with weights, and those that
-    weigh activations, from the registry (which this imports whole: the JSON report asks when it writes)."""
-    from convcalc.layers import KINDS
+    weigh activations, as :data:`~convcalc.layers.KIND_HOMES` declares them (held to the classes when the
+    registry is built), so that the JSON report imports no kind its spec does not use."""
+    from convcalc.layers import KIND_HOMES
 
-    weighted = [kind.kind_name for kind in KINDS if kind.traits.weighted]
+    weighted = [home.kind_name for home in KIND_HOMES if home.weighted]
     counted = ", ".join(weighted[:-1]) + f" and {weighted[-1]}"
-    weighing = " and ".join(kind.kind_name for kind in KINDS if kind.macs_of_activations)
+    weighing = " and ".join(home.kind_name for home in KIND_HOMES if home.macs_of_activations)
     return (
         f"1 MAC = one multiply-accumulate, FLOPs = 2·MACs; counted for {counted} layers (weights only) and for"
         f" {weighing} (its weighted sum, a matmul of activations); biases, pooling, normalisation, activations and"

@@ -92,21 +92,31 @@ class Registry:
 
 class KindHome(NamedTuple):
     """Where a kind lives: its module under ``convcalc.layers``, its class, and the ``type`` values that select it
-    (the class's own ``type`` literal, checked when the registry is built)."""
+    (the class's own ``type`` literal; the first is its ``kind_name``). Also the two facts the JSON report's
+    ``macs_convention`` states of every kind, its class's ``traits.weighted`` and ``macs_of_activations``, so
+    that the report need not import every kind to say them. All of it is held to the class when the registry
+    is built."""
 
     module: str
     name: str
     types: tuple[str, ...]
+    weighted: bool = False
+    macs_of_activations: bool = False
+
+    @property
+    def kind_name(self) -> str:
+        """The kind's name: its first ``type`` value (``fc``, not its alias ``dense``)."""
+        return self.types[0]
 
 
 KIND_HOMES: tuple[KindHome, ...] = (
-    KindHome("conv", "Conv", ("conv",)),
-    KindHome("conv", "Depthwise", ("depthwise",)),
-    KindHome("conv", "Separable", ("separable",)),
-    KindHome("transpose", "ConvTranspose", ("conv_transpose",)),
+    KindHome("conv", "Conv", ("conv",), weighted=True),
+    KindHome("conv", "Depthwise", ("depthwise",), weighted=True),
+    KindHome("conv", "Separable", ("separable",), weighted=True),
+    KindHome("transpose", "ConvTranspose", ("conv_transpose",), weighted=True),
     KindHome("pool", "Pool", ("pool",)),
     KindHome("pool", "GlobalPool", ("global_pool",)),
-    KindHome("dense", "FC", ("fc", "dense")),
+    KindHome("dense", "FC", ("fc", "dense"), weighted=True),
     KindHome("norm", "BatchNorm", ("batchnorm",)),
     KindHome("norm", "LayerNorm", ("layer_norm",)),
     KindHome("norm", "GroupNorm", ("group_norm",)),
@@ -124,7 +134,7 @@ KIND_HOMES: tuple[KindHome, ...] = (
     KindHome("elementwise", "Activation", ("activation",)),
     KindHome("elementwise", "ReLU", ("relu",)),
     KindHome("elementwise", "PReLU", ("prelu",)),
-    KindHome("channel_conv", "ChannelConv", ("channel_conv",)),
+    KindHome("channel_conv", "ChannelConv", ("channel_conv",), weighted=True),
     KindHome("dense", "Flatten", ("flatten",)),
     KindHome("dense", "Reshape", ("reshape",)),
     KindHome("merge", "Add", ("add",)),
@@ -135,7 +145,7 @@ KIND_HOMES: tuple[KindHome, ...] = (
     KindHome("merge", "Concat", ("concat",)),
     KindHome("merge", "Multiply", ("multiply",)),
     KindHome("attention", "SplitAttention", ("split_attention",)),
-    KindHome("attention", "AttentionPool", ("attention_pool",)),
+    KindHome("attention", "AttentionPool", ("attention_pool",), macs_of_activations=True),
     KindHome("upsample", "Upsample", ("upsample",)),
     KindHome("channels", "Split", ("split",)),
     KindHome("channels", "ChannelShuffle", ("channel_shuffle",)),
@@ -178,10 +188,12 @@ def registry_of(homes: Iterable[KindHome]) -> Registry:
     registry = Registry(_kind_class(home) for home in homes)
     for home, kind in zip(homes, registry.kinds, strict=True):
         module = f"convcalc.layers.{home.module}"
-        if kind.type_names() != home.types or kind.__module__ != module:
+        declared = (kind.__module__, kind.type_names(), kind.kind_name, kind.traits.weighted, kind.macs_of_activations)
+        if declared != (module, home.types, home.kind_name, home.weighted, home.macs_of_activations):
             raise IncompleteKindError(
-                f"{home} does not match {kind.__name__}, which lives in {kind.__module__}"
-                f" with types {kind.type_names()}"
+                f"{home} does not match {kind.__name__}, which lives in {kind.__module__} with types"
+                f" {kind.type_names()} (kind_name {kind.kind_name!r}), weighted={kind.traits.weighted},"
+                f" macs_of_activations={kind.macs_of_activations}"
             )
     return registry
 

@@ -199,11 +199,14 @@ def test_a_conv_with_one_group_per_channel_filters_per_channel() -> None:
 
 
 def test_kind_homes_say_where_every_kind_lives() -> None:
-    # The registry is made from KIND_HOMES, and each line is held to its class: the module it lives in and the
-    # `type` values its literal admits, in the union's order.
+    # The registry is made from KIND_HOMES, and each line is held to its class: the module it lives in, the
+    # `type` values its literal admits (in the union's order) and what the MACs convention says of it.
     assert registry_of(KIND_HOMES).kinds == KINDS
     assert [(kind.__module__.rsplit(".", 1)[1], kind.__name__) for kind in KINDS] == [
         (home.module, home.name) for home in KIND_HOMES
+    ]
+    assert [(kind.kind_name, kind.traits.weighted, kind.macs_of_activations) for kind in KINDS] == [
+        (home.kind_name, home.weighted, home.macs_of_activations) for home in KIND_HOMES
     ]
     assert tuple(LAYER_MODELS) == TYPE_NAMES
     assert all(kind_of_type(name) is LAYER_MODELS[name] for name in TYPE_NAMES)
@@ -214,6 +217,10 @@ def test_kind_homes_say_where_every_kind_lives() -> None:
     ("home", "message"),
     [
         (KindHome("conv", "Conv", ("conv", "conv2d")), r"does not match Conv, which lives in convcalc\.layers\.conv"),
+        # What the JSON's macs_convention says of a kind without importing it is the class's, too.
+        (KindHome("conv", "Conv", ("conv",)), r"does not match Conv.* weighted=True"),
+        (KindHome("attention", "AttentionPool", ("attention_pool",)), r"macs_of_activations=True"),
+        (KindHome("pool", "Pool", ("pool",), weighted=True), r"does not match Pool.* weighted=False"),
         (KindHome("dense", "Conv", ("conv",)), r"convcalc\.layers\.dense defines no Conv"),
         (KindHome("convs", "Conv", ("conv",)), r"there is no module convcalc\.layers\.convs"),
     ],
@@ -226,10 +233,12 @@ def test_a_home_that_contradicts_its_kind_is_refused(home: KindHome, message: st
 LAZY_PROBE = """
 import json, sys
 from convcalc.checking import check_file
-from convcalc.report import table
+from convcalc.report import json_report, table
 from convcalc.report.common import RenderOptions
 
-table.render([check_file(sys.argv[1]).spec], RenderOptions())
+spec = check_file(sys.argv[1]).spec
+table.render([spec], RenderOptions())
+json_report.render([spec], RenderOptions())
 print(json.dumps(sorted(name.rsplit(".", 1)[1] for name in sys.modules if name.startswith("convcalc.layers."))))
 """
 INFRASTRUCTURE = {"base", "fields", "keras", "onnx", "pytorch", "tfnn", "volume", "windowed"}
@@ -250,9 +259,9 @@ CONV_ONLY = {"input": [8, 8, 3], "layers": [{"type": "conv", "filters": 4, "kern
 def test_a_check_imports_only_the_kinds_its_spec_uses(
     example: str | dict[str, Any], families: set[str], tmp_path: Path
 ) -> None:
-    # Each kind's pydantic class costs a cold start ~0.5 ms: a check and its table import only the modules of
-    # the spec's kinds and of those they build on (a module-level import of another kind's module would undo
-    # that; the JSON report's `macs_convention`, which names every weighted kind, imports them all).
+    # Each kind's pydantic class costs a cold start ~0.5 ms: a check, its table and its JSON import only the
+    # modules of the spec's kinds and of those they build on (a module-level import of another kind's module
+    # would undo that; the JSON's `macs_convention`, which names every weighted kind, reads KIND_HOMES).
     if isinstance(example, str):
         file = PACKAGE.parent / "examples" / example
     else:
