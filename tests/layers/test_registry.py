@@ -233,12 +233,12 @@ def test_a_home_that_contradicts_its_kind_is_refused(home: KindHome, message: st
 LAZY_PROBE = """
 import json, sys
 from convcalc.checking import check_file
-from convcalc.report import json_report, table
+from convcalc.report import FORMATS, renderer
 from convcalc.report.common import RenderOptions
 
 spec = check_file(sys.argv[1]).spec
-table.render([spec], RenderOptions())
-json_report.render([spec], RenderOptions())
+for name in FORMATS:
+    renderer(name)([spec], RenderOptions())
 print(json.dumps(sorted(name.rsplit(".", 1)[1] for name in sys.modules if name.startswith("convcalc.layers."))))
 """
 INFRASTRUCTURE = {"base", "fields", "keras", "onnx", "pytorch", "tfnn", "volume", "windowed"}
@@ -259,9 +259,9 @@ CONV_ONLY = {"input": [8, 8, 3], "layers": [{"type": "conv", "filters": 4, "kern
 def test_a_check_imports_only_the_kinds_its_spec_uses(
     example: str | dict[str, Any], families: set[str], tmp_path: Path
 ) -> None:
-    # Each kind's pydantic class costs a cold start ~0.5 ms: a check, its table and its JSON import only the
-    # modules of the spec's kinds and of those they build on (a module-level import of another kind's module
-    # would undo that; the JSON's `macs_convention`, which names every weighted kind, reads KIND_HOMES).
+    # Each kind's pydantic class costs a cold start ~0.5 ms: a check and its report, in every format, import
+    # only the modules of the spec's kinds and of those they build on (a module-level import of another kind's
+    # module would undo that; the JSON's `macs_convention`, which names every weighted kind, reads KIND_HOMES).
     if isinstance(example, str):
         file = PACKAGE.parent / "examples" / example
     else:
