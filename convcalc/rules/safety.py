@@ -21,7 +21,7 @@ from convcalc.findings import Edit, Finding, Fix, Severity
 from convcalc.fixes import apply_fix, layer_index
 from convcalc.rules.base import REGISTRY, Rule, Settings, run_rules
 from convcalc.rules.graph import padding_after, reaching_output, readers_of
-from convcalc.spec import Network, layers_by_object, network_data, validate_by_kind, validate_layer
+from convcalc.spec import MAX_LAYERS, Network, layers_by_object, network_data, validate_by_kind, validate_layer
 
 if TYPE_CHECKING:
     from convcalc.spec import AnyLayer
@@ -104,14 +104,22 @@ class FixChecker:
         self._whole = [rule for rule in rules if rule.layer_check is None]
         local = {rule.code for rule in self._local}
         self._before_local = {site for site in self.before if site[0] in local}
-        # A fix checked incrementally keeps every layer's kind and inputs: the graph, and so who reads whom and
-        # which layers reach the output, stays the base's.
-        self._readers = readers_of(facts)
-        self._live = reaching_output(facts)
         self.verdicts: dict[str, Fix | None] = {}
         self.layers = len(facts.layers)
         self.spent = 0
         """Layers re-analysed so far (each check and each pair counts the whole network)."""
+
+    # A fix checked incrementally keeps every layer's kind and inputs: the graph, and so who reads whom and which
+    # layers reach the output, stays the base's. Found when a first fix is checked so (not for a checker whose
+    # fixes are all refused or checked whole: a walk of every layer each).
+
+    @functools.cached_property
+    def _readers(self) -> dict[int, list[int]]:
+        return readers_of(self._base)
+
+    @functools.cached_property
+    def _live(self) -> set[int]:
+        return reaching_output(self._base)
 
     @functools.cached_property
     def spec(self) -> dict[str, Any]:
@@ -181,7 +189,12 @@ class FixChecker:
         return reanalyze(self._base, self.network.model_copy(update={"layers": layers}), edited), True
 
     def _analyse_whole(self, fix: Fix) -> NetworkFacts:
-        """The facts of the whole spec with the fix applied, validated and analysed again."""
+        """The facts of the whole spec with the fix applied, validated and analysed again. A fix that would take
+        the spec past :data:`~convcalc.spec.MAX_LAYERS` does not validate: it is refused before the whole spec is
+        dumped for it (a spec at the limit, where the dump is the costliest)."""
+        grown = sum((edit.insert is not None) - edit.remove for edit in fix.edits)
+        if len(self.network.layers) + grown > MAX_LAYERS:
+            raise ValueError(f"the fixed spec would have more than {MAX_LAYERS:,} layers")
         return analyze(_validated(apply_fix(self.spec, fix), self._known), receptive_fields=False)
 
     def new_errors(self, fix: Fix) -> tuple[NetworkFacts, set[ErrorSite]] | None:

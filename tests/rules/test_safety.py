@@ -154,3 +154,21 @@ def test_the_error_sites_read_off_a_run_are_a_quiet_runs_on_random_specs(spec: d
 @given(buildable_specs(fit_exactly=False, max_steps=8))
 def test_the_error_sites_read_off_a_run_are_a_quiet_runs_on_random_graphs(spec: dict[str, Any]) -> None:
     _known_sites_match(validate("<test>", spec), SETTINGS)
+
+
+def test_a_fix_that_passes_the_layer_limit_is_refused_without_dumping_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CC303's fix inserts a ReLU: on a spec at the layer limit the fixed spec could not validate, so the checker
+    # refuses it before dumping the whole spec (the costliest step on a spec of 10,000 layers); one layer short
+    # of the limit, the same fix is checked and kept.
+    spec = {
+        "input": [8, 8, 3],
+        "layers": [{"type": "conv", "filters": 4, "kernel": 3, "padding": 1}, {"type": "fc", "units": 10}],
+    }
+    network = validate("<test>", spec)
+    facts = analyze(network)
+    insert = next(fix for finding in run_rules(facts, [REGISTRY["CC303"]]) for fix in finding.fixes if fix.insert)
+    for limit, kept in ((2, False), (3, True)):
+        monkeypatch.setattr("convcalc.rules.safety.MAX_LAYERS", limit)
+        checker = FixChecker(network, facts, SETTINGS)
+        assert (checker.check(insert) == insert) is kept
+        assert ("spec" in checker.__dict__) is kept  # the whole spec's dump (a cached property)
