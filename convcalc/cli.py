@@ -45,7 +45,8 @@ def _typer() -> typer.Typer:
     )
 
 
-app = _typer()
+_app = _typer()
+"""The app, its export and verify commands registered when first needed (:func:`app_for`, or ``app``)."""
 
 
 class OutputFormat(str, Enum):
@@ -89,7 +90,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -98,7 +99,7 @@ def _root(
     """CNN shape and parameter calculator with static analysis."""
 
 
-@app.command()
+@_app.command()
 @lint_options
 def check(
     specs: Annotated[list[str], typer.Argument(metavar="FILE", help="Spec files (JSON) or Keras model files.")],
@@ -177,7 +178,7 @@ def check(
     raise typer.Exit(EXIT_FINDINGS if over_threshold and not exit_zero else EXIT_OK)
 
 
-@app.command()
+@_app.command()
 def rules(
     code: Annotated[
         str | None, typer.Argument(metavar="CODE", help="A rule code (CC201) to explain; omit to list every rule.")
@@ -220,7 +221,7 @@ def _parse_pair(text: str, option: str) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-@app.command()
+@_app.command()
 def calc(
     input_volume: Annotated[
         str, typer.Option("--input", "-i", metavar="HxWxD", help="The input volume, e.g. 227x227x3.")
@@ -276,7 +277,7 @@ def calc(
     raise typer.Exit(EXIT_FINDINGS if fails(checked.findings, Severity.ERROR) else EXIT_OK)
 
 
-@app.command()
+@_app.command()
 def solve(
     spec: Annotated[
         str | None,
@@ -349,7 +350,7 @@ def solve(
     raise typer.Exit(EXIT_OK if found else EXIT_FINDINGS)
 
 
-@app.command()
+@_app.command()
 @lint_options
 def draw(
     spec: Annotated[str, typer.Argument(metavar="FILE", help="A spec file (JSON) or Keras model file.")],
@@ -376,7 +377,7 @@ def draw(
     write_output(draw_svg(checked.spec), output)
 
 
-@app.command("import")
+@_app.command("import")
 def import_model(
     model: Annotated[
         str,
@@ -427,7 +428,7 @@ def import_model(
     write_output(spec_json(spec), output_file(output))
 
 
-@app.command()
+@_app.command()
 def schema() -> None:
     """Print the JSON Schema of spec files (for editors: completion and validation)."""
     from convcalc.spec import json_schema
@@ -436,16 +437,32 @@ def schema() -> None:
 
 
 def _register_optional_commands() -> None:
-    from convcalc.export.commands import register
+    """Add the export and verify commands, once: their module builds its commands' options when imported (a few
+    ms), which a run of another command does not need."""
+    if not any(_command_name(command) in OPTIONAL_COMMANDS for command in _app.registered_commands):
+        from convcalc.export.commands import register
 
-    register(app)
+        register(_app)
 
 
-_register_optional_commands()
+OPTIONAL_COMMANDS = ("export", "verify")
+"""The commands :mod:`convcalc.export.commands` registers, after every other."""
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the whole app, every command registered (PEP 562; for tests and programs that invoke it)."""
+    if name == "app":
+        _register_optional_commands()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _command_name(command: typer.models.CommandInfo) -> str:
     return command.name or typer.main.get_command_name(getattr(command.callback, "__name__", ""))
+
+
+def _named(args: list[str]) -> list[typer.models.CommandInfo]:
+    return [command for command in _app.registered_commands if args and _command_name(command) == args[0]]
 
 
 def app_for(args: list[str]) -> typer.Typer:
@@ -453,13 +470,17 @@ def app_for(args: list[str]) -> typer.Typer:
 
     Typer turns every command's options into click parameters on each run (about 15 ms for all of them, 2 for
     ``check``); a run uses one. Help, usage errors and output are the same, since they name the command alone.
-    Without a command name (``--help``, ``--version``, a typo) the whole app runs, listing every command.
+    Without a command name (``--help``, ``--version``, a typo) the whole app runs, listing every command. The
+    export and verify commands are registered only for a run that names one of them or needs the whole app.
     """
-    named = [command for command in app.registered_commands if args and _command_name(command) == args[0]]
+    named = _named(args)
     if len(named) != 1:
-        return app
+        _register_optional_commands()  # export or verify, or the whole app (which lists every command)
+        named = _named(args)
+        if len(named) != 1:
+            return _app
     one = _typer()
-    one.registered_callback = app.registered_callback
+    one.registered_callback = _app.registered_callback
     one.registered_commands = named
     return one
 

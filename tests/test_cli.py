@@ -555,3 +555,35 @@ def test_output_dash_is_standard_output(
     assert dash.exit_code == default.exit_code == 0
     assert dash.stdout == default.stdout and dash.stdout.startswith(start) and "lenet" in dash.stdout
     assert list(tmp_path.iterdir()) == []  # no file called "-"
+
+
+@pytest.mark.parametrize(
+    ("args", "registered"),
+    [
+        (["check", "examples/lenet5.json"], False),
+        (["rules", "CC101"], False),
+        (["export", "--help"], True),
+        (["verify", "--help"], True),
+        (["--help"], True),
+        (["exprot"], True),  # a typo: the whole app, whose "did you mean" knows every command
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else str(value),
+)
+def test_only_a_run_that_needs_them_registers_the_export_commands(args: list[str], registered: bool) -> None:
+    # convcalc.export.commands builds its two commands' options when imported (a few ms of every cold start):
+    # main() imports it for export and verify, and for the whole app's help and errors, never for a check.
+    code = (
+        "import sys, runpy\n"
+        f"sys.argv = ['convcalc', *{args!r}]\n"
+        "try:\n"
+        "    runpy.run_module('convcalc', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write('REGISTERED=' + repr('convcalc.export.commands' in sys.modules) + '\\n')\n"
+    )
+    process = run_python(code)
+    assert f"REGISTERED={registered}" in process.stderr, process.stderr
+    if args == ["--help"]:
+        assert "export" in process.stdout and "verify" in process.stdout
+    if args == ["exprot"]:
+        assert "export" in process.stderr  # click's "Did you mean 'export'?"
