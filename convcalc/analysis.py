@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from convcalc import arithmetic as ar
 from convcalc.graph import producers
-from convcalc.layers import Computed, Padding, Shape, Traits, Window, resolve_window
+from convcalc.layers import KIND_HOMES, Computed, Padding, Shape, Traits, Window, resolve_window
 from convcalc.spec import Network
 
 if TYPE_CHECKING:
@@ -112,8 +112,6 @@ def macs_convention() -> str:
     """How MACs are counted, as the JSON's ``macs_convention`` says it: the kinds with weights, and those that
     weigh activations, as :data:`~convcalc.layers.KIND_HOMES` declares them (held to the classes when the
     registry is built), so that the JSON report imports no kind its spec does not use."""
-    from convcalc.layers import KIND_HOMES
-
     weighted = [home.kind_name for home in KIND_HOMES if home.weighted]
     counted = ", ".join(weighted[:-1]) + f" and {weighted[-1]}"
     weighing = " and ".join(home.kind_name for home in KIND_HOMES if home.macs_of_activations)

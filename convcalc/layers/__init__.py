@@ -183,7 +183,8 @@ def kind_of_type(type_name: str) -> type[LayerSpec] | None:
 
 def registry_of(homes: Iterable[KindHome]) -> Registry:
     """The registry of the kinds ``homes`` name, each imported from its module; IncompleteKindError for a kind its
-    line contradicts (another module or other ``type`` values) and for what :class:`Registry` refuses."""
+    line contradicts (another module, other ``type`` values, or another weight or MACs fact) and for what
+    :class:`Registry` refuses."""
     homes = tuple(homes)
     registry = Registry(_kind_class(home) for home in homes)
     for home, kind in zip(homes, registry.kinds, strict=True):

@@ -192,7 +192,7 @@ class FixChecker:
         """The facts of the whole spec with the fix applied, validated and analysed again. A fix that would take
         the spec past :data:`~convcalc.spec.MAX_LAYERS` does not validate: it is refused before the whole spec is
         dumped for it (a spec at the limit, where the dump is the costliest)."""
-        grown = sum((edit.insert is not None) - edit.remove for edit in fix.edits)
+        grown = sum(step for _, step in _shift(fix))
         if len(self.network.layers) + grown > MAX_LAYERS:
             raise ValueError(f"the fixed spec would have more than {MAX_LAYERS:,} layers")
         return analyze(_validated(apply_fix(self.spec, fix), self._known), receptive_fields=False)
