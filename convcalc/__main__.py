@@ -14,6 +14,7 @@ EXIT_INTERRUPTED = 130  # what a shell reports for a command Ctrl-C ended, and w
 
 def main() -> None:
     _stop_at_the_first_interrupt()
+    _stand_in_for_a_closed_stderr()
     try:
         _run()
     except KeyboardInterrupt:  # before typer's command runs (it exits 130 itself): while importing, say
@@ -31,6 +32,15 @@ def _stop_at_the_first_interrupt() -> None:
     SIGINT has Python's own handler: an ignored SIGINT (a background job, ``nohup``) stays so."""
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, Interrupts())
+
+
+def _stand_in_for_a_closed_stderr() -> None:
+    """Python sets ``sys.stderr`` to None when it starts with descriptor 2 closed (``2>&-``): a message then
+    raised AttributeError, which had nowhere to go either, and a spec error exited 1, not 2. The messages go to
+    the null device instead, and the exit code still tells. (A closed stdout is refused where output is written:
+    ``convcalc.cli_options.write_output``.)"""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115  # the process's stderr, left open
 
 
 class Interrupts:

@@ -22,6 +22,7 @@ from convcalc.cli_options import (
     output_width,
     print_spec_error,
     progress,
+    stdout_is_terminal,
     usage_error,
     wants_color,
     write_output,
@@ -150,7 +151,7 @@ def check(
     settings = dict(settings or {})
     input_size = model_input_size(settings.pop(MODEL_INPUT, None))
     output = output_file(output)
-    terminal = output is None and sys.stdout.isatty()
+    terminal = output is None and stdout_is_terminal()
     options = RenderOptions(
         fold=not show_all,
         width=output_width(width, terminal),
@@ -190,7 +191,7 @@ def rules(
     """List the lint rules, or explain one: rationale and a bad and a good example."""
     from convcalc.report import rule_docs
 
-    width = output_width(None, sys.stdout.isatty())
+    width = output_width(None, stdout_is_terminal())
     if code is None:
         write_output(rule_docs.render_list(output_format.value, width))
         return

@@ -62,6 +62,8 @@ def write_output(text: str, output: str | None = None) -> None:
     backslash escape (``\\udcff``) rather than failing; a file that cannot be written is a usage error (exit 2).
     """
     if output is None:
+        if sys.stdout is None:  # started with descriptor 1 closed (``>&-``): Python's stand-in is None
+            usage_error("standard output is closed: there is nowhere to write to (redirect it, or give -o FILE)")
         write_stream(sys.stdout, text)
         return
     data = text.encode("utf-8", "backslashreplace")
@@ -147,6 +149,11 @@ def output_width(requested: int | None, terminal: bool) -> int:
     if terminal:
         return max(MIN_WIDTH, shutil.get_terminal_size().columns)
     return DEFAULT_WIDTH
+
+
+def stdout_is_terminal() -> bool:
+    """Whether standard output is a terminal (not where it is closed: :func:`write_output` refuses that)."""
+    return sys.stdout is not None and sys.stdout.isatty()
 
 
 def wants_color(terminal: bool) -> bool:

@@ -3,7 +3,8 @@
 Every format writes a file name's undecodable bytes without a UnicodeEncodeError, to a strict UTF-8 pipe and
 to ``-o``; a stream that cannot encode a character gets its backslash escape; ``-o`` (check, draw, export,
 ``.keras``) replaces the target whole or not at all: a failed write leaves the old file and no temporary file,
-and two writers never splice their documents.
+and two writers never splice their documents. A closed stdout is a usage error where output goes there (exit
+2), and a closed stderr changes no exit code.
 """
 
 from __future__ import annotations
@@ -103,6 +104,51 @@ def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path: Path) -> None:
         assert process.returncode == code and b"Traceback" not in process.stderr, process.stderr.decode()
         process.stdout.decode("ascii")
     assert b"\\u2192" in convcalc("check", UNDECODABLE, cwd=tmp_path, encoding="ascii").stdout  # the arrow
+
+
+def closing(descriptor: int) -> Any:
+    """A ``preexec_fn`` that starts the child with ``descriptor`` closed, as a shell's ``1>&-`` or ``2>&-``."""
+    return lambda: os.close(descriptor)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "stride_mismatch.json"],
+        ["check", "-f", "json", "stride_mismatch.json"],
+        ["rules"],
+        ["calc", "-i", "7x7x1", "-F", "3", "-K", "1"],
+    ],
+    ids=["check", "check-json", "rules", "calc"],
+)
+def test_a_closed_stdout_is_a_usage_error_not_a_traceback(tmp_path: Path, args: list[str]) -> None:
+    # Python starts with sys.stdout None where descriptor 1 is closed: asking it whether it is a terminal was an
+    # AttributeError's traceback (exit 1), though the report could not be written at all.
+    (tmp_path / "stride_mismatch.json").write_text(MISMATCH, encoding="utf-8")
+    process = convcalc(*args, cwd=tmp_path, preexec_fn=closing(1))
+    assert process.returncode == 2, process.stderr.decode()
+    assert process.stderr.decode() == (
+        "error: standard output is closed: there is nowhere to write to (redirect it, or give -o FILE)\n"
+    )
+
+
+def test_a_closed_stdout_is_no_matter_when_the_report_goes_to_a_file(tmp_path: Path) -> None:
+    (tmp_path / "stride_mismatch.json").write_text(MISMATCH, encoding="utf-8")
+    process = convcalc("check", "-o", "report.txt", "stride_mismatch.json", cwd=tmp_path, preexec_fn=closing(1))
+    assert (process.returncode, process.stderr) == (1, b"")  # CC101's error, reported in the file
+    assert "CC101" in (tmp_path / "report.txt").read_text(encoding="utf-8")
+
+
+def test_a_closed_stderr_keeps_the_exit_codes_and_the_report(tmp_path: Path) -> None:
+    # With sys.stderr None, writing a message was an AttributeError with nowhere to go: a spec error exited 1.
+    (tmp_path / "stride_mismatch.json").write_text(MISMATCH, encoding="utf-8")
+    (tmp_path / "broken.json").write_text('{"input": [8, 8, 1], "layers": [{"type": "conv"}]}', encoding="utf-8")
+    process = convcalc("check", "stride_mismatch.json", cwd=tmp_path, preexec_fn=closing(2))
+    assert process.returncode == 1 and b"CC101" in process.stdout
+    process = convcalc("check", "broken.json", cwd=tmp_path, preexec_fn=closing(2))
+    assert (process.returncode, process.stdout) == (2, b"")
+    process = convcalc("check", "stride_mismatch.json", "broken.json", cwd=tmp_path, preexec_fn=closing(2))
+    assert process.returncode == 2 and b"CC101" in process.stdout  # the readable spec's report, then exit 2
 
 
 class StrictAscii:

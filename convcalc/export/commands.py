@@ -18,6 +18,7 @@ from convcalc.cli_options import (
     output_width,
     progress,
     replace_file,
+    stdout_is_terminal,
     wants_color,
     write_output,
     write_stream,
@@ -328,7 +329,7 @@ def verify(
             assert isinstance(plan, ExportPlanType)
             with progress(f"verifying {printable(file)}: building and running it in TensorFlow…"):
                 table = keras_table(verify_plan(plan, batch=batch_size, seed=seed))
-        terminal = sys.stdout.isatty()
+        terminal = stdout_is_terminal()
         write_output(render(file, table, output_width(width, terminal), wants_color(terminal)))
         if table.mismatches:
             worst = max(worst, EXIT_FINDINGS)
