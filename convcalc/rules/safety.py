@@ -1,6 +1,6 @@
 """Fixes that never break the network: each is applied to the whole spec, the network re-analysed, and the
 error rules run again; a fix that would bring a new error anywhere is dropped, or paired with the one change
-that clears that error too, and then offered as one fix.
+that clears that error too, and then offered as one fix if the pair still clears the fix's own finding.
 
 Rules compute their fixes locally (the layer's own window, its own merge); only this pass sees what a change
 does further down (a new stride that leaves the next layer a fractional size, a kernel that no longer fits
@@ -104,7 +104,8 @@ class FixChecker:
         self._whole = [rule for rule in rules if rule.layer_check is None]
         local = {rule.code for rule in self._local}
         self._before_local = {site for site in self.before if site[0] in local}
-        self.verdicts: dict[str, Fix | None] = {}
+        self.verdicts: dict[tuple[str, str, int | None], Fix | None] = {}
+        """Each fix's verdict, by its record and the finding it is offered for (a pair must clear that one)."""
         self.layers = len(facts.layers)
         self.spent = 0
         """Layers re-analysed so far (each check and each pair counts the whole network)."""
@@ -206,28 +207,28 @@ class FixChecker:
         shifts = _shift(fix)
         return changed, sites - {_moved(site, shifts) for site in self.before}
 
-    def check(self, fix: Fix) -> Fix | None:
-        """The fix as it may be offered: itself, paired with a second change, or None."""
-        key = repr(fix.record())
+    def check(self, fix: Fix, finding: Finding) -> Fix | None:
+        """The fix of ``finding`` as it may be offered: itself, paired with a second change, or None."""
+        key = (repr(fix.record()), finding.code, finding.layer)
         if key not in self.verdicts:
-            self.verdicts[key] = self._verdict(fix)
+            self.verdicts[key] = self._verdict(fix, finding)
         return self.verdicts[key]
 
-    def _verdict(self, fix: Fix) -> Fix | None:
+    def _verdict(self, fix: Fix, finding: Finding) -> Fix | None:
         result = self.new_errors(fix)
         if result is None:
             return None
         changed, new = result
         if not new:
-            return fix
+            return fix  # a rule offers a fix that clears its finding (computed on the layer's own figures)
         if len(new) != 1 or fix.insert is not None or fix.remove:
             return None
         # One new error further down: offer the pair when one of that error's own fixes clears it.
         code, layer = next(iter(new))
         rule = REGISTRY[code]
         partners = [f for f in rule.run(changed, self.settings) if f.layer == layer]
-        for partner in (p for finding in partners for p in finding.fixes[:PARTNERS]):
-            if partner.insert is not None or partner.remove or partner.also:
+        for partner in (p for found in partners for p in found.fixes[:PARTNERS]):
+            if partner.insert is not None or partner.remove or partner.also or _undoes(partner, fix):
                 continue
             pair = Fix(
                 f"{fix.title}, and {changed.layers[layer].name if layer is not None else 'then'}: {partner.title}",
@@ -236,9 +237,24 @@ class FixChecker:
                 also=(*fix.also, Edit(partner.path, partner.set)),
             )
             paired = self.new_errors(pair)
-            if paired is not None and not paired[1]:
+            if paired is not None and not paired[1] and self._clears(paired[0], finding):
                 return pair
         return None
+
+    def _clears(self, changed: NetworkFacts, finding: Finding) -> bool:
+        """Whether the network a pair made (``changed``) is rid of ``finding``. The second change works on what
+        the first left, and may bring the finding back: a conv's new input size that its own stride no longer
+        divides. Pairs are few, so the network is analysed whole, receptive fields included (a warning's rule
+        may read them), and the finding's rule run on it."""
+        facts = analyze(changed.network)
+        return all(found.layer != finding.layer for found in run_rules(facts, [REGISTRY[finding.code]], self._quiet))
+
+
+def _undoes(partner: Fix, fix: Fix) -> bool:
+    """Whether ``partner`` sets a key that ``fix`` sets on the same object: as the second change of a pair it
+    would overwrite the first (a depthwise conv's S=1×2 set back to 2, the stride TensorFlow asks for)."""
+    keys = {(edit.path, key) for edit in fix.edits for key in edit.set}
+    return any((partner.path, key) in keys for key in partner.set)
 
 
 class CheckedFixes(NamedTuple):
@@ -276,7 +292,7 @@ def safe_fixes(
             continue
         fixes: dict[str, Fix] = {}
         for offered in finding.fixes:
-            fix = checker.check(offered)
+            fix = checker.check(offered, finding)
             if fix is not None:
                 fixes.setdefault(repr(fix.record()), fix)  # a pair may equal another offer
         kept.append(dataclasses.replace(finding, fixes=tuple(fixes.values())))

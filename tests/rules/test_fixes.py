@@ -439,7 +439,8 @@ def error_sites(spec: dict[str, Any]) -> set[tuple[str, int | None]]:
 
 
 def assert_no_fix_breaks(spec: dict[str, Any]) -> int:
-    """Every fix ``convcalc check`` offers, applied to the whole spec: no error appears that was not there."""
+    """Every fix ``convcalc check`` offers (pairs included), applied to the whole spec: no error appears that was
+    not there, and the fix's own finding is gone."""
     checked = check_loaded(LoadedSpec("<test>", validate("<test>", spec), SourceMap()))
     before = error_sites(spec)
     original = copy.deepcopy(spec)
@@ -452,6 +453,9 @@ def assert_no_fix_breaks(spec: dict[str, Any]) -> int:
             # The errors that were there, where they are now (an error on a removed layer moves to the one before).
             moved = {(code, moved_index(layer, fix)) for code, layer in before}
             assert after <= moved, f"{fix.title!r} ({fix.record()}) brings {after - moved}: {json.dumps(fixed)}"
+            rule = [REGISTRY[finding.code]]
+            left = {original_index(f.layer, fix) for f in run_rules(analyze_spec(fixed), rule, Settings(fixes=False))}
+            assert finding.layer not in left, f"{finding.code} survives {fix.title!r}: {json.dumps(fixed)}"
             applied += 1
     return applied
 
@@ -489,6 +493,31 @@ def test_a_fix_that_needs_a_second_change_is_offered_as_a_pair() -> None:
     assert stride_one.title == "S=1 → 26×26×8, and pool2: F=3, S=2, P=0 → 6×6×16"
     assert [edit.path for edit in stride_one.also] == ["layers[5]"]
     assert_no_fix_breaks(spec)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        # Depthwise S=1×2 brings CC108 (TensorFlow's depthwise conv takes one stride), whose fix sets it back to 2.
+        {"input": [7, 12, 1], "layers": [{"type": "depthwise", "kernel": 4, "stride": 2}]},
+        # Input 30×18 brings a misfit at depthwise1, whose fix "F=3, S=1, P=1" makes conv1's input 30×18: its own
+        # stride (30 − 5)/2 no longer fits.
+        {
+            "input": [31, 19, 2],
+            "layers": [
+                {"type": "depthwise", "kernel": 4, "stride": 3},
+                {"type": "conv", "filters": 6, "kernel": 5, "stride": 2},
+            ],
+            "classes": 10,
+        },
+    ],
+    ids=["partner-undoes-the-fix", "partner-brings-the-finding-back"],
+)
+def test_a_pair_is_offered_only_when_it_clears_its_finding(spec: dict[str, Any]) -> None:
+    checked = check_loaded(LoadedSpec("<test>", validate("<test>", spec), SourceMap()))
+    pairs = [fix for finding in checked.findings for fix in finding.fixes if fix.also]
+    assert all(fix.also[-1].path != fix.path or not fix.also[-1].set.keys() & fix.set.keys() for fix in pairs)
+    assert assert_no_fix_breaks(spec) > 0
 
 
 @given(buildable_specs(fit_exactly=False, max_steps=8))

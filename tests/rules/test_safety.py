@@ -51,7 +51,7 @@ def compare(network: Network, settings: Settings = SETTINGS) -> FullRerun:
     checker = FullRerun(network, facts, settings)
     for finding in findings:
         for fix in finding.fixes:
-            checker.check(fix)
+            checker.check(fix, finding)
     assert not checker.differences, checker.differences
     return checker
 
@@ -166,9 +166,11 @@ def test_a_fix_that_passes_the_layer_limit_is_refused_without_dumping_the_spec(m
     }
     network = validate("<test>", spec)
     facts = analyze(network)
-    insert = next(fix for finding in run_rules(facts, [REGISTRY["CC303"]]) for fix in finding.fixes if fix.insert)
+    finding, insert = next(
+        (finding, fix) for finding in run_rules(facts, [REGISTRY["CC303"]]) for fix in finding.fixes if fix.insert
+    )
     for limit, kept in ((2, False), (3, True)):
         monkeypatch.setattr("convcalc.rules.safety.MAX_LAYERS", limit)
         checker = FixChecker(network, facts, SETTINGS)
-        assert (checker.check(insert) == insert) is kept
+        assert (checker.check(insert, finding) == insert) is kept
         assert ("spec" in checker.__dict__) is kept  # the whole spec's dump (a cached property)
