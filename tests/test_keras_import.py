@@ -24,7 +24,7 @@ from convcalc.importers import keras as keras_import
 from convcalc.importers.keras import is_keras_file, spec_from_keras_config, spec_from_keras_file
 from convcalc.layers.keras import Refusal, Source, Step, Tensor
 from convcalc.loading import SpecError, validate
-from tests.helpers import EXAMPLES, ROOT
+from tests.helpers import EXAMPLES, ROOT, sequential
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Keras' own saving code trips NumPy 2's copy= deprecation on every weight; it is not ours to fix.
@@ -348,6 +348,45 @@ def test_to_json_of_a_sequential_without_input_layer(keras: Any, tmp_path: Path)
     assert facts.total_params == model.count_params() == 28
 
 
+def frozen_model(keras: Any, how: str) -> Any:
+    """A model of two convs (224 and 292 weights) frozen one of the ways Keras allows."""
+    inputs = keras.Input((12, 12, 3))
+    if how == "sequential constructor":
+        return keras.Sequential([inputs, keras.layers.Conv2D(8, 3), keras.layers.Conv2D(4, 3)], trainable=False)
+    first = keras.layers.Conv2D(8, 3)(inputs)
+    if not how.startswith("nested"):
+        model = keras.Model(inputs, keras.layers.Conv2D(4, 3)(first), trainable=how != "model constructor")
+        if how == "setter, then the last layer unfrozen":
+            model.trainable = False
+            model.layers[-1].trainable = True
+        return model
+    inner = keras.Model(inputs, first, trainable=how != "nested, frozen in its constructor")
+    if how == "nested, frozen by the setter":
+        inner.trainable = False
+    outer_inputs = keras.Input((12, 12, 3))
+    second = keras.layers.Conv2D(4, 3)(inner(outer_inputs))
+    return keras.Model(outer_inputs, second, trainable=how != "nested, in a frozen outer model")
+
+
+@pytest.mark.parametrize(
+    ("how", "trained"),
+    [
+        ("model constructor", 0),
+        ("sequential constructor", 0),
+        ("setter, then the last layer unfrozen", 0),  # the model itself is frozen: its flag wins
+        ("nested, frozen in its constructor", 224 + 292),  # the outer model collects the inner one's weights
+        ("nested, frozen by the setter", 292),  # the setter writes False into the inner model's layers
+        ("nested, in a frozen outer model", 0),
+    ],
+)
+def test_a_frozen_model_trains_what_keras_trains(keras: Any, tmp_path: Path, how: str, trained: int) -> None:
+    # Keras trains a weight when its layer's flag and the outermost model's both say so; convcalc used to read
+    # the layers' flags alone.
+    model = frozen_model(keras, how)
+    assert trainable_count(model) == trained
+    assert_matches_keras(save(model, tmp_path))
+
+
 # ---------------------------------------------------------------- refusals of models convcalc cannot express
 
 
@@ -491,6 +530,27 @@ CONV: dict[str, Any] = {
     "class_name": "Conv2D",
     "config": {"name": "c", "filters": 4, "kernel_size": [3, 3], "activation": "relu"},
 }
+
+
+@pytest.mark.parametrize("value", ["", 1.5, [1], None, 0])
+def test_the_models_own_trainable_flag_must_be_a_boolean(value: Any) -> None:
+    config = sequential([{"class_name": "ReLU", "config": {"name": "r"}}])
+    config["config"]["trainable"] = value
+    with pytest.raises(SpecError) as caught:
+        spec_from_keras_config(config, "m.json")
+    (problem,) = caught.value.problems
+    assert problem.path == ("config", "trainable")
+    assert problem.message == f"must be true or false (got {json.dumps(value)})"
+
+
+def test_a_model_that_is_not_trainable_freezes_every_layer() -> None:
+    config = sequential([CONV, {"class_name": "Dense", "config": {"name": "d", "units": 3}}])
+    layers = spec_from_keras_config(config)["layers"]
+    assert len(layers) > 2 and all(layer.get("trainable", True) for layer in layers)
+    config["config"]["trainable"] = False
+    spec = spec_from_keras_config(config)
+    assert [layer.get("trainable") for layer in spec["layers"]] == [False] * len(layers)
+    assert analyze(validate("<test>", spec)).total_trainable_params == 0
 
 
 def tensor(layer: str, shape: list[Any] | None = None) -> dict[str, Any]:

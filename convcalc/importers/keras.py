@@ -295,10 +295,20 @@ class _Importer:
     unsupported: bool = False
     input_size: InputSize | None = None
     """The size to fill the model's open input sizes with (None: they must be fixed)."""
+    frozen: bool = False
+    """The model itself is not trainable: Keras then trains none of its weights, whatever its layers say."""
 
     def run(self, model: dict[str, Any]) -> dict[str, Any] | None:
         path: JsonPath = ()
-        name = model.get("config", {}).get("name") if isinstance(model.get("config"), dict) else None
+        config = model.get("config")
+        name = config.get("name") if isinstance(config, dict) else None
+        trainable = config.get("trainable", True) if isinstance(config, dict) else True
+        if type(trainable) is not bool:
+            self.problems.append(
+                Problem(("config", "trainable"), f"must be true or false (got {short_json(trainable)})")
+            )
+            return None
+        self.frozen = not trainable
         try:
             output = self._model(model, path, "", None, 0)
         except _TooManyLayers:
@@ -493,9 +503,11 @@ class _Importer:
                 output = self._model(layer.raw, layer.path, f"{prefix}{layer.name}/", sources[0], depth + 1)
                 return output if output is not None else sources[0]
             mapped = self._map(layer, sources)
-            # Keras trains a layer's weights by its own flag alone: a model frozen in its constructor leaves its
-            # layers trainable, and `model.trainable = False` writes False into every layer's config.
-            frozen = not layer.flag("trainable")
+            # Keras trains a layer's weights by its own flag and the outermost model's: a nested model frozen in
+            # its constructor leaves its layers trainable (the outer model collects their weights), the outermost
+            # one trains none (Model(..., trainable=False)); `model.trainable = False` writes False into every
+            # layer's config.
+            frozen = self.frozen or not layer.flag("trainable")
         except Refusal as refusal:
             self.problems.append(_problem(refusal))
             return sources[0]
