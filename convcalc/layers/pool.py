@@ -460,10 +460,14 @@ class Pool(WindowedLayer):
             adaptive = "nn.AdaptiveMaxPool2d" if self.mode == "max" else "nn.AdaptiveAvgPool2d"
             return ops.module(ops.base, f"{adaptive}({tuple_text(self.output)})", chw(output))
         assert window is not None
+        if window.same and self.mode != "l2":
+            return _torch_same_pool(ops, window, self.mode, output)
         pads = symmetric(window.padding)
-        # PyTorch's max and average pools take a padding of at most F/2 per side; LPPool2d takes none: any
-        # other padding is an nn.ZeroPad2d in front (zeros, as the Keras export pads).
-        native = pads is not None and self.mode != "l2"
+        # An explicit padding is zeros (an average counts them, a max reads them), as the Keras export pads.
+        # PyTorch's average pool pads zeros itself, by at most F/2 a side, and counts them (count_include_pad);
+        # its max pool leaves its padding out, and LPPool2d takes none: any other padding is an nn.ZeroPad2d in
+        # front (an L2 pool's "same" too, whose zeros add nothing to the sum of squares).
+        native = pads is not None and (self.mode == "avg" or pads == (0, 0))
         native = native and all(2 * p <= k for p, k in zip(pads or (0, 0), window.kernel, strict=True))
         if not native:
             ops.zero_pad(window.padding)
@@ -491,6 +495,49 @@ class Pool(WindowedLayer):
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()
+
+
+def _torch_same_pool(ops: TorchOps, window: Window, mode: str, output: Shape) -> TorchStep:
+    """A max or average pool with TensorFlow's "same" padding in PyTorch, padding left out as TensorFlow leaves it
+    (a max ignores it, an average divides by the values inside), which a zero padding in front would not.
+
+    PyTorch pads both sides alike, by at most F/2, and its max ignores that padding, as does its average with
+    ``count_include_pad=False``. "same" pads each axis by P before and P or P + 1 after, P ≤ (F − 1)/2. The
+    extra pixel after: at S ≥ 2, ceil mode's overhang (the last window hangs one pixel past the padded input,
+    and PyTorch's divisor counts only the input's values); at S = 1 (an even F), padding P + 1 on both sides
+    gives one more window before the first, which a slice drops.
+    """
+    pads = (window.padding.top, window.padding.left)
+    extra = (window.padding.bottom - window.padding.top, window.padding.right - window.padding.left)
+    strides = window.stride
+    shifted = tuple(more == 1 and stride == 1 for more, stride in zip(extra, strides, strict=True))
+    ceil_mode = any(more == 1 and stride > 1 for more, stride in zip(extra, strides, strict=True))
+    padding = (pads[0] + shifted[0], pads[1] + shifted[1])
+    _, height, width = ops.volume()
+    sizes = tuple(
+        pool_output_size(size, kernel, stride, pad, ceil_mode)
+        for size, kernel, stride, pad in zip((height, width), window.kernel, strides, padding, strict=True)
+    )
+    if sizes != (output.height + shifted[0], output.width + shifted[1]):  # the arithmetic above, held to PyTorch's
+        raise TorchRefusal(
+            f'PyTorch\'s pool gives {sizes[0]}×{sizes[1]} where "same" gives {output.height}×{output.width}'
+        )
+    args = [f"kernel_size={tuple_text(window.kernel)}"]
+    if strides != window.kernel:
+        args.append(f"stride={tuple_text(strides)}")
+    if padding != (0, 0):
+        args.append(f"padding={tuple_text(padding)}")
+    if ceil_mode:
+        args.append("ceil_mode=True")
+    if mode == "avg" and padding != (0, 0):
+        args.append("count_include_pad=False")
+    if not any(shifted):
+        return ops.module(ops.base, f"{TORCH_POOLS[mode]}({', '.join(args)})", chw(output))
+    ops.module(ops.helper("pool"), f"{TORCH_POOLS[mode]}({', '.join(args)})", (output.depth, *sizes))
+    rows, cols = ("1:" if shifted[0] else ":"), ("1:" if shifted[1] else ":")
+    return ops.expression(
+        ops.base, f"{{0}}[:, :, {rows}, {cols}]", chw(output), purpose='the window before "same"\'s first'
+    )
 
 
 TORCH_POOLS = {"max": "nn.MaxPool2d", "avg": "nn.AvgPool2d", "l2": "nn.LPPool2d"}

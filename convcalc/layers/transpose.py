@@ -30,7 +30,7 @@ from convcalc.layers.fields import (
 )
 from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, compact, volume_of
 from convcalc.layers.onnx import OnnxMapped, OnnxNode
-from convcalc.layers.pytorch import TorchOps, TorchStep, tuple_text
+from convcalc.layers.pytorch import TorchOps, TorchStep, chw, tuple_text
 from convcalc.layers.tfnn import KerasOp, bias_variable, glorot, list_notation, nhwc, variable, weight
 from convcalc.layers.volume import Padding as Sides
 from convcalc.layers.volume import Shape, Window
@@ -270,20 +270,25 @@ class ConvTranspose(LayerSpec):
         return main
 
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
-        # PyTorch: (W − 1)·S − 2P + F + output_padding, output_padding < max(S, d). Per axis: the P and
-        # output_padding that give convcalc's size; what output_padding cannot add is zero-padded after.
+        # The uncropped output is (W − 1)·S + E rows; convcalc (and Keras) crop T of them before and B after:
+        # "same" crops T = TensorFlow's padding before, for a conv from the output back to W (⌊(E − S)/2⌋
+        # when the output is W·S), so B = T or T + 1; an explicit P crops T = P and B = P − output_padding.
+        # PyTorch crops P = T before and P − output_padding after, output_padding < max(S, d): a B over T is
+        # a slice after, and what output_padding cannot add is zero-padded after.
         depth, height, width = ops.volume()
-        pads, extras, rests = [], [], []
-        for size, out, stride, kernel, dilation in zip(
-            (height, width), (output.height, output.width), self.stride, self.kernel, self.dilation, strict=True
+        pads, extras, rests, cuts = [], [], [], []
+        for axis, (size, out, stride, kernel, dilation) in enumerate(
+            zip((height, width), (output.height, output.width), self.stride, self.kernel, self.dilation, strict=True)
         ):
-            needed = (size - 1) * stride + ar.effective_kernel(kernel, dilation) - out  # = 2P − output_padding
-            pad = max(-(-needed // 2), 0)
-            extra = 2 * pad - needed
+            extent = ar.effective_kernel(kernel, dilation)
+            cropped = (size - 1) * stride + extent - out  # T + B
+            before = ar.same_padding(out, extent, stride)[0] if self.padding == "same" else self.padding[axis]
+            added = before - (cropped - before)  # T − B: PyTorch's output_padding, if it may
             limit = max(stride, dilation) - 1
-            pads.append(pad)
-            extras.append(min(extra, limit))
-            rests.append(extra - min(extra, limit))
+            pads.append(before)
+            extras.append(min(max(added, 0), limit))
+            rests.append(max(added, 0) - extras[-1])
+            cuts.append(max(-added, 0))
         args = [f"{depth}", f"{self.filters}", f"kernel_size={tuple_text(self.kernel)}"]
         if self.stride != (1, 1):
             args.append(f"stride={tuple_text(self.stride)}")
@@ -295,9 +300,17 @@ class ConvTranspose(LayerSpec):
             args.append(f"dilation={tuple_text(self.dilation)}")
         if not self.bias:
             args.append("bias=False")
-        uncut = (self.filters, output.height - rests[0], output.width - rests[1])
+        uncut = (self.filters, output.height - rests[0] + cuts[0], output.width - rests[1] + cuts[1])
         weight = (depth, self.filters, *self.kernel)
-        main = ops.module(ops.base, f"nn.ConvTranspose2d({', '.join(args)})", uncut, (weight,))
+        constructor = f"nn.ConvTranspose2d({', '.join(args)})"
+        if any(cuts):
+            ops.module(ops.helper("full"), constructor, uncut, (weight,))
+            rows, cols = (f":-{cut}" if cut else ":" for cut in cuts)
+            main = ops.expression(
+                ops.base, f"{{0}}[:, :, {rows}, {cols}]", chw(output), purpose='the last row/column "same" crops'
+            )
+        else:
+            main = ops.module(ops.base, constructor, uncut, (weight,))
         ops.zero_pad(Sides(0, rests[0], 0, rests[1]), "rows/columns past PyTorch's output_padding < max(S, d)")
         return main
 
