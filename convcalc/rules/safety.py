@@ -252,7 +252,7 @@ class FixChecker:
 
 def _undoes(partner: Fix, fix: Fix) -> bool:
     """Whether ``partner`` sets a key that ``fix`` sets on the same object: as the second change of a pair it
-    would overwrite the first (a depthwise conv's S=1×2 set back to 2, the stride TensorFlow asks for)."""
+    would overwrite the first (S=1×2 set back to 2, where TensorFlow takes only equal strides)."""
     keys = {(edit.path, key) for edit in fix.edits for key in edit.set}
     return any((partner.path, key) in keys for key in partner.set)
 
