@@ -335,9 +335,13 @@ def parse_gate(value: Any, where: str, byte_units: bool) -> int:
     return parsed
 
 
+MAX_BATCH = 2**31 - 1
+"""The largest ``batch``: a tensor's dimension in TensorFlow is an int32 (and no estimate needs more)."""
+
+
 def parse_batch(value: Any, where: str) -> int:
-    if type(value) is not int or value < 1:
-        raise ConfigError(f"{where}: must be a positive integer (got {value!r})")
+    if type(value) is not int or not 1 <= value <= MAX_BATCH:
+        raise ConfigError(f"{where}: must be a positive integer of at most {MAX_BATCH:,} (got {value!r})")
     return value
 
 

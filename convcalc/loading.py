@@ -372,11 +372,37 @@ def _reject_constant(name: str) -> Any:
     raise _NonFinite(f"{name} is not a JSON number; use a finite number")
 
 
+class _TooLarge(ValueError):
+    """A number past a float's range (``1e400``), which Python's json would read as infinity."""
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"{text} is too large for a number")
+        raise _TooLarge(f"{text} is too large for a number; use a finite number (at most about 1.8e308)")
     return value
+
+
+def _too_large(text: str, source: SourceMap, message: str) -> Problem:
+    """The problem of the first number past a float's range, placed: the text (which the scan passed, and
+    json.loads read up to that number) parsed again with such numbers marked, and the first mark's path found.
+    Only a text that holds one pays for it."""
+    mark = object()
+    data = json.loads(text, parse_float=lambda number: mark if math.isinf(float(number)) else 0.0)
+    path = _path_of(data, mark) or ()
+    return Problem(path, message, *(source.locate(path) or (None, None)))
+
+
+def _path_of(value: Any, mark: object, path: JsonPath = ()) -> JsonPath | None:
+    """The path of ``mark`` in parsed JSON (nested at most MAX_NESTING deep: the scan saw to that)."""
+    if value is mark:
+        return path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _path_of(item, mark, (*path, key))
+        if found is not None:
+            return found
+    return None
 
 
 def _strict_loads(text: str) -> Any:
@@ -503,6 +529,8 @@ def parse_json(file: str, text: str) -> tuple[Any, SourceMap]:
         raise SpecError(file, scan.problems or [Problem((), f"duplicate key {str(exc)!r} in one object")]) from None
     except _NonFinite as exc:
         raise SpecError(file, scan.problems or [Problem((), str(exc))]) from None
+    except _TooLarge as exc:
+        raise SpecError(file, [_too_large(text, scan.source, str(exc))]) from None
     except json.JSONDecodeError as exc:
         raise SpecError(file, [Problem((), f"malformed JSON: {exc.msg}", line=exc.lineno, column=exc.colno)]) from None
     except (ValueError, RecursionError) as exc:

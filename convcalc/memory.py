@@ -96,6 +96,9 @@ def parse_quantity(text: str, *, byte_units: bool = False) -> int:
     # The value is at least 10^(digits − 1): past 10^40 it is far beyond MAX_QUANTITY whatever the unit, and
     # 10^exponent is never computed (1e999999999 would take minutes and gigabytes).
     digits = len(significant) + exponent - len(fraction)
-    if digits > 40 or (value := int(Fraction(match.group(1)) * units[match.group(5).upper()])) > MAX_QUANTITY:
+    if digits > 40 or (exact := Fraction(match.group(1)) * units[match.group(5).upper()]) > MAX_QUANTITY:
         raise ValueError(f"{text.strip()!r} is past 2^63 − 1 ({MAX_QUANTITY:,}), more than any network's figure")
-    return value
+    if exact.denominator != 1:  # 1.5 parameters, or half a byte: a count or a size is a whole number
+        whole = "1.5KiB, 1,536 bytes, is" if byte_units else "1.5K, 1,500, is"
+        raise ValueError(f"{text.strip()!r} is not a whole number ({whole})")
+    return int(exact)

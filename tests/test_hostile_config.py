@@ -235,6 +235,28 @@ def test_an_absurd_gate_in_a_config_is_refused_by_file_and_key(repo: Path, line:
     usage_error(result, f"{repo / 'convcalc.toml'}: {key}")
 
 
+@pytest.mark.parametrize(("text", "byte_units"), [("1.5", False), ("0.5", False), ("2.25e0", False), ("1.5B", True)])
+def test_a_quantity_is_a_whole_number(text: str, byte_units: bool) -> None:
+    # 1.5 parameters was taken as 1, and 0.5 refused as "must be positive".
+    with pytest.raises(ValueError, match="not a whole number"):
+        parse_quantity(text, byte_units=byte_units)
+    assert parse_quantity("1.5K") == 1_500 and parse_quantity("0.5KiB", byte_units=True) == 512
+    assert parse_quantity("2.5e1") == 25
+
+
+@pytest.mark.parametrize("where", ["option", "config"])
+def test_the_batch_is_at_most_tensorflows_largest_dimension(repo: Path, where: str) -> None:
+    # A batch of 10^20 made a training-memory total past 2^63 in the JSON report.
+    def check_at(batch: int) -> Any:
+        if where == "config":
+            (repo / "convcalc.toml").write_text(f"batch = {batch}\n")
+            return run("check", spec_in(repo))
+        return run("check", spec_in(repo), "--batch", str(batch))
+
+    usage_error(check_at(2**31), "batch", "at most 2,147,483,647")
+    assert check_at(2**31 - 1).exit_code == 1  # accepted: the misfit's error finding
+
+
 def test_a_quantity_text_is_bounded() -> None:
     with pytest.raises(ValueError, match="at most 64"):
         parse_quantity("1" * 65 + "e9")

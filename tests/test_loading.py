@@ -198,6 +198,20 @@ def test_numbers_too_large_for_python(write_spec: WriteSpec, number: str) -> Non
 
 
 @pytest.mark.parametrize(
+    ("value", "path"),
+    [("1e400", "layers[1].rate"), ("-2.5e999", "layers[1].rate"), ("[1, 1e400]", "layers[1].rate[1]")],
+)
+def test_a_float_past_its_range_is_placed_like_nan(write_spec: WriteSpec, value: str, path: str) -> None:
+    # json reads 1e400 as infinity; it was refused as "malformed JSON" with no place. The name holds the same
+    # digits as a string, which must not be taken for the number.
+    text = '{"name": "1e400", "input": [8, 8, 1],\n "layers": [{"type": "relu"},\n {"type": "dropout", "rate": ' + value
+    problems = problems_of(write_spec(text + "}]}"))
+    assert [format_path(p.path) for p in problems] == [path]
+    assert "too large for a number" in problems[0].message
+    assert problems[0].line == 3 and problems[0].column is not None
+
+
+@pytest.mark.parametrize(
     ("text", "path"),
     [
         pytest.param('{"input": [1, 1, 1], "input": [2, 2, 2], "layers": [{"type": "relu"}]}', "input", id="top"),
