@@ -14,7 +14,7 @@ EXIT_INTERRUPTED = 130  # what a shell reports for a command Ctrl-C ended, and w
 
 def main() -> None:
     _stop_at_the_first_interrupt()
-    _stand_in_for_a_closed_stderr()
+    _stand_in_for_closed_streams()
     try:
         _run()
     except KeyboardInterrupt:  # before typer's command runs (it exits 130 itself): while importing, say
@@ -34,13 +34,29 @@ def _stop_at_the_first_interrupt() -> None:
         signal.signal(signal.SIGINT, Interrupts())
 
 
-def _stand_in_for_a_closed_stderr() -> None:
-    """Python sets ``sys.stderr`` to None when it starts with descriptor 2 closed (``2>&-``): a message then
-    raised AttributeError, which had nowhere to go either, and a spec error exited 1, not 2. The messages go to
-    the null device instead, and the exit code still tells. (A closed stdout is refused where output is written:
-    ``convcalc.cli_options.write_output``.)"""
+def _stand_in_for_closed_streams() -> None:
+    """Python sets ``sys.stdout`` or ``sys.stderr`` to None when it starts with descriptor 1 or 2 closed (``>&-``,
+    ``2>&-``), and that descriptor goes to the next file opened: an ``-o`` report's temporary file would take what
+    a library writes to descriptor 1. Each closed one is held on the null device. A closed stderr then takes
+    messages there (writing them raised AttributeError, with nowhere to go, and a spec error exited 1, not 2);
+    a closed stdout stays None, and output meant for it is refused where it is written
+    (``convcalc.cli_options.write_output``)."""
+    for descriptor, stream in ((1, sys.stdout), (2, sys.stderr)):
+        if stream is None and not _is_open(descriptor):
+            null = os.open(os.devnull, os.O_WRONLY)
+            if null != descriptor:
+                os.dup2(null, descriptor)
+                os.close(null)
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115  # the process's stderr, left open
+
+
+def _is_open(descriptor: int) -> bool:
+    try:
+        os.fstat(descriptor)
+    except OSError:
+        return False
+    return True
 
 
 class Interrupts:

@@ -87,7 +87,7 @@ typer.core.TyperArgument.display_type_rich = _argument_metavar_only  # type: ign
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"convcalc {__version__}")
+        write_output(f"convcalc {__version__}\n")
         raise typer.Exit()
 
 

@@ -383,12 +383,25 @@ def _finite_float(text: str) -> float:
     return value
 
 
+class _Pairs(list[tuple[str, Any]]):
+    """An object's key-value pairs in order, duplicates kept (a later key must not hide the mark)."""
+
+
 def _too_large(text: str, source: SourceMap, message: str) -> Problem:
-    """The problem of the first number past a float's range, placed: the text (which the scan passed, and
-    json.loads read up to that number) parsed again with such numbers marked, and the first mark's path found.
-    Only a text that holds one pays for it."""
+    """The problem of the first number past a float's range, placed: the text (which the scan passed) parsed
+    again with such numbers marked and nothing else converted, and the first mark's path found. Only a text
+    that holds one pays for it; where the text cannot be parsed so, the problem has no place."""
     mark = object()
-    data = json.loads(text, parse_float=lambda number: mark if math.isinf(float(number)) else 0.0)
+    try:
+        data = json.loads(
+            text,
+            parse_float=lambda number: mark if math.isinf(float(number)) else 0.0,
+            parse_int=lambda number: 0,  # never int(): past 4,300 digits Python refuses it
+            parse_constant=lambda name: 0.0,
+            object_pairs_hook=_Pairs,
+        )
+    except (ValueError, RecursionError):
+        return Problem((), message)
     path = _path_of(data, mark) or ()
     return Problem(path, message, *(source.locate(path) or (None, None)))
 
@@ -397,7 +410,7 @@ def _path_of(value: Any, mark: object, path: JsonPath = ()) -> JsonPath | None:
     """The path of ``mark`` in parsed JSON (nested at most MAX_NESTING deep: the scan saw to that)."""
     if value is mark:
         return path
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    items = value if isinstance(value, _Pairs) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
         found = _path_of(item, mark, (*path, key))
         if found is not None:

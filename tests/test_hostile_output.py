@@ -118,8 +118,9 @@ def closing(descriptor: int) -> Any:
         ["check", "-f", "json", "stride_mismatch.json"],
         ["rules"],
         ["calc", "-i", "7x7x1", "-F", "3", "-K", "1"],
+        ["--version"],
     ],
-    ids=["check", "check-json", "rules", "calc"],
+    ids=["check", "check-json", "rules", "calc", "version"],
 )
 def test_a_closed_stdout_is_a_usage_error_not_a_traceback(tmp_path: Path, args: list[str]) -> None:
     # Python starts with sys.stdout None where descriptor 1 is closed: asking it whether it is a terminal was an
@@ -137,6 +138,24 @@ def test_a_closed_stdout_is_no_matter_when_the_report_goes_to_a_file(tmp_path: P
     process = convcalc("check", "-o", "report.txt", "stride_mismatch.json", cwd=tmp_path, preexec_fn=closing(1))
     assert (process.returncode, process.stderr) == (1, b"")  # CC101's error, reported in the file
     assert "CC101" in (tmp_path / "report.txt").read_text(encoding="utf-8")
+
+
+def test_a_closed_descriptor_is_held_on_the_null_device(tmp_path: Path) -> None:
+    # Descriptor 1 closed would go to the next file opened (an -o report's temporary file), and what a library
+    # writes to descriptor 1 would land in the report.
+    code = (
+        "import os, sys\n"
+        "from convcalc.__main__ import _stand_in_for_closed_streams\n"
+        "assert sys.stdout is None\n"
+        "_stand_in_for_closed_streams()\n"
+        "assert sys.stdout is None and os.write(1, b'lost') == 4\n"
+        "with open('report.txt', 'w') as report:\n"
+        "    assert report.fileno() > 2, report.fileno()\n"
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, timeout=60, preexec_fn=closing(1)
+    )
+    assert process.returncode == 0, process.stderr.decode()
 
 
 def test_a_closed_stderr_keeps_the_exit_codes_and_the_report(tmp_path: Path) -> None:

@@ -199,7 +199,13 @@ def test_numbers_too_large_for_python(write_spec: WriteSpec, number: str) -> Non
 
 @pytest.mark.parametrize(
     ("value", "path"),
-    [("1e400", "layers[1].rate"), ("-2.5e999", "layers[1].rate"), ("[1, 1e400]", "layers[1].rate[1]")],
+    [
+        ("1e400", "layers[1].rate"),
+        ("-2.5e999", "layers[1].rate"),
+        ("[1, 1e400]", "layers[1].rate[1]"),
+        ('1e400, "rate": 0.5', "layers[1].rate"),  # a duplicate key after it must not hide it
+        ('1e400, "units": ' + "9" * 5000, "layers[1].rate"),  # an int Python will not convert, after it
+    ],
 )
 def test_a_float_past_its_range_is_placed_like_nan(write_spec: WriteSpec, value: str, path: str) -> None:
     # json reads 1e400 as infinity; it was refused as "malformed JSON" with no place. The name holds the same

@@ -478,10 +478,13 @@ class Pool(WindowedLayer):
             pool_output_size(size, kernel, stride, pad, window.ceil_mode)
             for size, kernel, stride, pad in zip((height, width), window.kernel, window.stride, pads, strict=True)
         )
-        if sizes != (output.height, output.width):
+        # On the zero-padded input, ceil mode may start a last window in the right padding, which PyTorch's
+        # own padding (convcalc's rule) does not: the windows before it are the same, and it is sliced off.
+        extra = (sizes[0] - output.height, sizes[1] - output.width)
+        if min(extra) < 0 or (any(extra) and not window.ceil_mode):
             raise TorchRefusal(
-                f"PyTorch's ceil mode gives {sizes[0]}×{sizes[1]} on the zero-padded input, convcalc"
-                f" {output.height}×{output.width} (PyTorch pools pad natively only up to F/2)"
+                f"PyTorch's pool gives {sizes[0]}×{sizes[1]} on the zero-padded input, convcalc"
+                f" {output.height}×{output.width}"
             )
         args = ["2"] if self.mode == "l2" else []
         args.append(f"kernel_size={tuple_text(window.kernel)}")
@@ -491,7 +494,16 @@ class Pool(WindowedLayer):
             args.append(f"padding={tuple_text(pads)}")
         if window.ceil_mode:
             args.append("ceil_mode=True")
-        return ops.module(ops.base, f"{TORCH_POOLS[self.mode]}({', '.join(args)})", chw(output))
+        constructor = f"{TORCH_POOLS[self.mode]}({', '.join(args)})"
+        if not any(extra):
+            return ops.module(ops.base, constructor, chw(output))
+        ops.module(ops.helper("pool"), constructor, (output.depth, *sizes))
+        return ops.expression(
+            ops.base,
+            f"{{0}}[:, :, :{output.height}, :{output.width}]",
+            chw(output),
+            purpose="the last window ceil mode starts in the right padding",
+        )
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()

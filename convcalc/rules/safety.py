@@ -245,7 +245,8 @@ class FixChecker:
         """Whether the network a pair made (``changed``) is rid of ``finding``. The second change works on what
         the first left, and may bring the finding back: a conv's new input size that its own stride no longer
         divides. Pairs are few, so the network is analysed whole, receptive fields included (a warning's rule
-        may read them), and the finding's rule run on it."""
+        may read them), and the finding's rule run on it (counted against the budget as a check)."""
+        self.spent += self.layers
         facts = analyze(changed.network)
         return all(found.layer != finding.layer for found in run_rules(facts, [REGISTRY[finding.code]], self._quiet))
 

@@ -78,6 +78,9 @@ CASES = {
     "max P=1 3/2 on 7x8": pool("max", 3, 2, 1, (7, 8)),
     "max P=1 3/1 ceil on 6x7": pool("max", 3, 1, 1, (6, 7), ceil_mode=True),
     "avg P=1 3/2 on 7x8": pool("avg", 3, 2, 1, (7, 8)),
+    # Zeros in front, where ceil mode then starts one more window in the right padding: sliced off.
+    "max P=0x1 5x4/2x4 ceil on 5x7": pool("max", [5, 4], [2, 4], [0, 1], (5, 7), ceil_mode=True),
+    "avg P=3 4/2 ceil on 6x7": pool("avg", 4, 2, 3, (6, 7), ceil_mode=True),
     # A "same" transposed conv crops ⌊(F − S)/2⌋ before, the rest after (TensorFlow's gradient of a "same" conv).
     "transpose same F=3 S=2": transpose(3, 2, "same", (5, 6)),
     "transpose same F=5 S=2": transpose(5, 2, "same", (4, 5), bias=False),
