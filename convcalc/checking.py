@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from convcalc.analysis import FIGURE_LIMIT, FigureLimitError, analyze
+from convcalc.analysis import FigureLimitError, analyze
 from convcalc.checked import CheckedSpec
 from convcalc.config import ConfigFiles, LintConfig, matches, names_a_rule, resolve_config
 from convcalc.findings import Finding, Severity, sort_findings
@@ -110,11 +110,6 @@ def check_loaded(loaded: LoadedSpec, config: LintConfig | None = None) -> Checke
     kept.sort(key=lambda f: -f.severity.rank)
     checked = safe_fixes(network, facts, kept, config.settings, before=known_error_sites(found, rules))
     memory = training_memory(facts, config.settings.batch, config.settings.dtype)
-    if memory.total > FIGURE_LIMIT:  # each layer is within it; the batch, the bytes and the sum may not be
-        smaller = "; check it at a smaller --batch" if memory.batch > 1 else ""
-        examples = f"{memory.batch:,} example{'s' if memory.batch > 1 else ''}"
-        what = f"the training memory of {examples} in {memory.dtype} passes 2^63 bytes, convcalc's limit{smaller}"
-        raise SpecError(loaded.file, [Problem((), what)])
     return CheckedSpec(
         file=loaded.file,
         facts=facts,
