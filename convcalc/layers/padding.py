@@ -506,9 +506,7 @@ class Cropping(LayerSpec):
         return ops.add("Cropping2D", ops.base, volume_of(output), cropping=((top, bottom), (left, right)))
 
     def to_torch(self, ops: TorchOps, window: Window | None, output: Shape) -> TorchStep:
-        _, height, width = ops.volume()
-        top, bottom, left, right = self.crop
-        return ops.expression(ops.base, f"{{0}}[:, :, {top}:{height - bottom}, {left}:{width - right}]", chw(output))
+        return ops.crop(ops.base, Padding(*self.crop))
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()

@@ -41,6 +41,7 @@ from convcalc.layers.keras import KerasLayer, KerasOps, Mapped, Op, Tensor, comp
 from convcalc.layers.onnx import OnnxMapped, OnnxNode, OnnxReader
 from convcalc.layers.pytorch import TorchOps, TorchRefusal, TorchStep, chw, pool_output_size, symmetric, tuple_text
 from convcalc.layers.tfnn import KerasOp, list_notation, nhwc
+from convcalc.layers.volume import Padding as Sides
 from convcalc.layers.volume import Shape, Window, resolve_window
 from convcalc.layers.windowed import WindowedLayer, keras_padding, window_notation
 
@@ -474,10 +475,7 @@ class Pool(WindowedLayer):
             _, height, width = ops.shape
             pads = (0, 0)
         assert pads is not None
-        sizes = tuple(
-            pool_output_size(size, kernel, stride, pad, window.ceil_mode)
-            for size, kernel, stride, pad in zip((height, width), window.kernel, window.stride, pads, strict=True)
-        )
+        sizes = _torch_pool_sizes((height, width), window, pads, window.ceil_mode)
         # On the zero-padded input, ceil mode may start a last window in the right padding, which PyTorch's
         # own padding (convcalc's rule) does not: the windows before it are the same, and it is sliced off.
         extra = (sizes[0] - output.height, sizes[1] - output.width)
@@ -486,24 +484,9 @@ class Pool(WindowedLayer):
                 f"PyTorch's pool gives {sizes[0]}×{sizes[1]} on the zero-padded input, convcalc"
                 f" {output.height}×{output.width}"
             )
-        args = ["2"] if self.mode == "l2" else []
-        args.append(f"kernel_size={tuple_text(window.kernel)}")
-        if window.stride != window.kernel:
-            args.append(f"stride={tuple_text(window.stride)}")
-        if pads != (0, 0):
-            args.append(f"padding={tuple_text(pads)}")
-        if window.ceil_mode:
-            args.append("ceil_mode=True")
-        constructor = f"{TORCH_POOLS[self.mode]}({', '.join(args)})"
-        if not any(extra):
-            return ops.module(ops.base, constructor, chw(output))
-        ops.module(ops.helper("pool"), constructor, (output.depth, *sizes))
-        return ops.expression(
-            ops.base,
-            f"{{0}}[:, :, :{output.height}, :{output.width}]",
-            chw(output),
-            purpose="the last window ceil mode starts in the right padding",
-        )
+        constructor = _torch_pool(self.mode, window, pads, window.ceil_mode)
+        purpose = "the last window ceil mode starts in the right padding"
+        return ops.cropped_module(constructor, (output.depth, *sizes), Sides(0, extra[0], 0, extra[1]), purpose=purpose)
 
     def weight_shapes(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         return ()
@@ -521,35 +504,47 @@ def _torch_same_pool(ops: TorchOps, window: Window, mode: str, output: Shape) ->
     """
     pads = (window.padding.top, window.padding.left)
     extra = (window.padding.bottom - window.padding.top, window.padding.right - window.padding.left)
-    strides = window.stride
-    shifted = tuple(more == 1 and stride == 1 for more, stride in zip(extra, strides, strict=True))
-    ceil_mode = any(more == 1 and stride > 1 for more, stride in zip(extra, strides, strict=True))
+    shifted = tuple(more == 1 and stride == 1 for more, stride in zip(extra, window.stride, strict=True))
+    ceil_mode = any(more == 1 and stride > 1 for more, stride in zip(extra, window.stride, strict=True))
     padding = (pads[0] + shifted[0], pads[1] + shifted[1])
-    _, height, width = ops.volume()
-    sizes = tuple(
-        pool_output_size(size, kernel, stride, pad, ceil_mode)
-        for size, kernel, stride, pad in zip((height, width), window.kernel, strides, padding, strict=True)
-    )
+    _, height, width = ops.shape  # a volume: Pool.to_torch made it one
+    sizes = _torch_pool_sizes((height, width), window, padding, ceil_mode)
     if sizes != (output.height + shifted[0], output.width + shifted[1]):  # the arithmetic above, held to PyTorch's
         raise TorchRefusal(
             f'PyTorch\'s pool gives {sizes[0]}×{sizes[1]} where "same" gives {output.height}×{output.width}'
         )
-    args = [f"kernel_size={tuple_text(window.kernel)}"]
-    if strides != window.kernel:
-        args.append(f"stride={tuple_text(strides)}")
+    constructor = _torch_pool(mode, window, padding, ceil_mode, exclude_padding=mode == "avg")
+    first = Sides(int(shifted[0]), 0, int(shifted[1]), 0)
+    return ops.cropped_module(constructor, (output.depth, *sizes), first, purpose='the window before "same"\'s first')
+
+
+def _torch_pool_sizes(
+    sizes: tuple[int, int], window: Window, padding: tuple[int, int], ceil_mode: bool
+) -> tuple[int, int]:
+    """PyTorch's output H×W of the window's pool over ``sizes`` with its own ``padding`` on each side."""
+    rows, cols = (
+        pool_output_size(size, kernel, stride, pad, ceil_mode)
+        for size, kernel, stride, pad in zip(sizes, window.kernel, window.stride, padding, strict=True)
+    )
+    return rows, cols
+
+
+def _torch_pool(
+    mode: str, window: Window, padding: tuple[int, int], ceil_mode: bool, exclude_padding: bool = False
+) -> str:
+    """The window's PyTorch pool, padded ``padding`` on each side (left out of an average with
+    ``exclude_padding``: ``count_include_pad=False``)."""
+    args = ["2"] if mode == "l2" else []
+    args.append(f"kernel_size={tuple_text(window.kernel)}")
+    if window.stride != window.kernel:
+        args.append(f"stride={tuple_text(window.stride)}")
     if padding != (0, 0):
         args.append(f"padding={tuple_text(padding)}")
     if ceil_mode:
         args.append("ceil_mode=True")
-    if mode == "avg" and padding != (0, 0):
+    if exclude_padding and padding != (0, 0):
         args.append("count_include_pad=False")
-    if not any(shifted):
-        return ops.module(ops.base, f"{TORCH_POOLS[mode]}({', '.join(args)})", chw(output))
-    ops.module(ops.helper("pool"), f"{TORCH_POOLS[mode]}({', '.join(args)})", (output.depth, *sizes))
-    rows, cols = ("1:" if shifted[0] else ":"), ("1:" if shifted[1] else ":")
-    return ops.expression(
-        ops.base, f"{{0}}[:, :, {rows}, {cols}]", chw(output), purpose='the window before "same"\'s first'
-    )
+    return f"{TORCH_POOLS[mode]}({', '.join(args)})"
 
 
 TORCH_POOLS = {"max": "nn.MaxPool2d", "avg": "nn.AvgPool2d", "l2": "nn.LPPool2d"}

@@ -96,6 +96,28 @@ class TorchOps:
     def flatten(self, name: str, purpose: str = "") -> TorchStep:
         return self.expression(name, "torch.flatten({0}, 1)", (volume_values(self.shape),), purpose=purpose)
 
+    def crop(self, name: str, sides: Padding, purpose: str = "") -> TorchStep:
+        """``x[:, :, top:H − bottom, left:W − right]``: the current volume with ``sides`` cut off."""
+        channels, height, width = self.volume()
+        top, bottom, left, right = sides
+        code = f"{{0}}[:, :, {top}:{height - bottom}, {left}:{width - right}]"
+        return self.expression(name, code, (channels, height - top - bottom, width - left - right), purpose=purpose)
+
+    def cropped_module(
+        self,
+        constructor: str,
+        output: TorchShape,
+        sides: Padding,
+        weights: tuple[TorchShape, ...] = (),
+        purpose: str = "",
+    ) -> TorchStep:
+        """The layer's module, whose output (``output``) ``sides`` crop: where they cut anything, the module is a
+        helper (``<layer>_full``) and the crop is the layer's step."""
+        if not any(sides):
+            return self.module(self.base, constructor, output, weights)
+        self.module(self.helper("full"), constructor, output, weights)
+        return self.crop(self.base, sides, purpose)
+
     def zero_pad(self, padding: Padding, purpose: str = "asymmetric padding, as convcalc computes it") -> None:
         """An ``nn.ZeroPad2d`` in front of the next step, when any side is padded."""
         if any(padding):

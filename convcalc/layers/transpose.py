@@ -30,7 +30,7 @@ from convcalc.layers.fields import (
 )
 from convcalc.layers.keras import ArgValue, KerasLayer, KerasOps, Mapped, Op, Tensor, bias_args, compact, volume_of
 from convcalc.layers.onnx import OnnxMapped, OnnxNode
-from convcalc.layers.pytorch import TorchOps, TorchStep, chw, tuple_text
+from convcalc.layers.pytorch import TorchOps, TorchStep, tuple_text
 from convcalc.layers.tfnn import KerasOp, bias_variable, glorot, list_notation, nhwc, variable, weight
 from convcalc.layers.volume import Padding as Sides
 from convcalc.layers.volume import Shape, Window
@@ -303,14 +303,8 @@ class ConvTranspose(LayerSpec):
         uncut = (self.filters, output.height - rests[0] + cuts[0], output.width - rests[1] + cuts[1])
         weight = (depth, self.filters, *self.kernel)
         constructor = f"nn.ConvTranspose2d({', '.join(args)})"
-        if any(cuts):
-            ops.module(ops.helper("full"), constructor, uncut, (weight,))
-            rows, cols = (f":-{cut}" if cut else ":" for cut in cuts)
-            main = ops.expression(
-                ops.base, f"{{0}}[:, :, {rows}, {cols}]", chw(output), purpose='the last row/column "same" crops'
-            )
-        else:
-            main = ops.module(ops.base, constructor, uncut, (weight,))
+        last = Sides(0, cuts[0], 0, cuts[1])
+        main = ops.cropped_module(constructor, uncut, last, (weight,), purpose='the last row/column "same" crops')
         ops.zero_pad(Sides(0, rests[0], 0, rests[1]), "rows/columns past PyTorch's output_padding < max(S, d)")
         return main
 
