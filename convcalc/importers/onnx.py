@@ -273,6 +273,23 @@ def _tensor_values(tensor: Any) -> tuple[float, ...] | None:
     return tuple(v.item() for v in array.reshape(-1))
 
 
+def _uniform_value(tensor: Any) -> float | None:
+    """The one value of a Constant node's tensor written in the file when every value is equal (None: they
+    differ, or it is external or unreadable). Its size is bounded by the file's: the file was read whole."""
+    from onnx import TensorProto, numpy_helper
+
+    if tensor.data_location == TensorProto.EXTERNAL:
+        return None
+    try:
+        array = numpy_helper.to_array(tensor)
+    except Exception:
+        return None
+    if array.size == 0 or array.dtype.kind not in "iufb":
+        return None
+    first = array.reshape(-1)[0]
+    return float(first.item()) if bool((array == first).all()) else None
+
+
 def _external_escape(tensor: Any, folder: Path) -> str | None:
     """The external-data location of an initializer when it points outside the model's folder."""
     for entry in tensor.external_data:
@@ -592,13 +609,15 @@ class _Importer:
         op = raw.op_type
         if op == "Constant":
             tensor = attributes.get("value")
+            uniform = None
             if tensor is not None and not isinstance(tensor, (int, float, str, list)):
                 values = _tensor_values(tensor)
                 dims = tuple(int(d) for d in tensor.dims)
+                uniform = _uniform_value(tensor) if values is None else None
             else:
                 values, dims = _listed_values(attributes)
             stored = frozenset({raw.output[0]})
-            self.values[raw.output[0]] = Constant(raw.output[0], dims, values, stored)
+            self.values[raw.output[0]] = Constant(raw.output[0], dims, values, stored, uniform=uniform)
             return
         if op == "Identity" and isinstance(first, Constant):
             self.values[raw.output[0]] = first._replace(name=raw.output[0])

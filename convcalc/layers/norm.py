@@ -334,7 +334,9 @@ def _read_onnx_instance_norm(node: OnnxNode) -> OnnxMapped:
 
 def _written_identity(item: Constant | None, value: float) -> bool:
     """A Constant node's value (no initializer, which a model may train) that is ``value`` throughout."""
-    return item is not None and not item.initializer and bool(item.values) and set(item.values or ()) == {value}
+    if item is None or item.initializer:
+        return False
+    return set(item.values) == {value} if item.values else item.uniform == value
 
 
 def _read_layer_norm(layer: KerasLayer, sources: list[Tensor]) -> Mapped:

@@ -45,6 +45,9 @@ class Constant(NamedTuple):
     stored: frozenset[str] = frozenset()
     """The initializers (or Constant nodes) it is, through Identity: what a layer reading it as a weight
     holds. Empty for a tensor computed by plumbing (an Expand of zeros), which is no parameter."""
+    uniform: float | None = None
+    """A Constant node's one value when it holds more than it keeps (``values`` None) and they are all equal: the
+    ones and zeros an exporter writes for a norm without affine parameters over more than a thousand values."""
     initializer: bool = False
     """An initializer of the graph, or a tensor computed from one (through Identity, Reshape, Slice, arithmetic …):
     a stored value, which a model may train. A Constant node's value is a number written into the graph (a Python

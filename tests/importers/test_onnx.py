@@ -26,7 +26,7 @@ from onnx import TensorProto, helper  # noqa: E402 - after the skip that explain
 from convcalc.analysis import NetworkFacts, Shape, analyze  # noqa: E402
 from convcalc.cli import app  # noqa: E402
 from convcalc.importers import onnx as onnx_import  # noqa: E402
-from convcalc.importers.onnx import read_onnx_file  # noqa: E402
+from convcalc.importers.onnx import MAX_VALUES, read_onnx_file  # noqa: E402
 from convcalc.loading import SpecError, validate  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "onnx"
@@ -774,29 +774,36 @@ def test_an_instance_norm_without_affine_expanded_from_one_value_has_no_paramete
     assert "node 'inorm' (InstanceNormalization): its scale (input 1) is computed from a stored tensor" in message
 
 
-def test_an_instance_norm_without_affine_written_as_constant_nodes_has_no_parameters(tmp_path: Path) -> None:
-    # The TorchScript exporter writes InstanceNorm2d(8)'s (affine=False) ones and zeros as Constant nodes;
-    # initializers are stored values, which a model may train (counted, as in the test above).
-    def constant(name: str, value: float) -> Any:
+@pytest.mark.parametrize("depth", [8, MAX_VALUES + 1])
+def test_an_instance_norm_without_affine_written_as_constant_nodes_has_no_parameters(
+    tmp_path: Path, depth: int
+) -> None:
+    # The TorchScript exporter writes InstanceNorm2d(C)'s (affine=False) ones and zeros as Constant nodes;
+    # initializers are stored values, which a model may train (counted, as in the test above). Past the values a
+    # constant keeps (C = 1,025), the ones were counted as a trained γ and β: 2,050 parameters where PyTorch has 0.
+    def constant(name: str, values: list[float]) -> Any:
         return helper.make_node(
-            "Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [8], [value] * 8)
+            "Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [depth], values)
         )
 
-    nodes = [
-        helper.make_node("Conv", ["x", "w"], ["a"], name="conv"),
-        constant("ones", 1.0),
-        constant("zeros", 0.0),
-        helper.make_node("InstanceNormalization", ["a", "ones", "zeros"], ["y"], name="inorm"),
-    ]
-    spec = read_onnx_file(_save(_model(nodes, [_weight("w", [8, 3, 3, 3])], [1, 3, 8, 8]), tmp_path)).spec
-    assert spec["layers"][1] == {"type": "group_norm", "groups": 8, "scale": False, "center": False, "name": "inorm"}
-    assert analyze(validate("m", spec)).layers[1].params == 0
+    def read(scale: list[float], inits: list[Any]) -> int:
+        nodes = [
+            helper.make_node("Conv", ["x", "w"], ["a"], name="conv"),
+            *([] if inits[1:] else [constant("ones", scale), constant("zeros", [0.0] * depth)]),
+            helper.make_node("InstanceNormalization", ["a", "ones", "zeros"], ["y"], name="inorm"),
+        ]
+        spec = read_onnx_file(_save(_model(nodes, inits, [1, 3, 4, 4]), tmp_path)).spec
+        return analyze(validate("m", spec)).layers[1].params
+
+    conv = _weight("w", [depth, 3, 3, 3])
+    assert read([1.0] * depth, [conv]) == 0
+    # A scale that is not ones throughout is a γ (however many values it has); β's zeros alone are no bias.
+    assert read([1.0] * (depth - 1) + [2.0], [conv]) == depth
     # Ones and zeros as initializers are stored values, counted.
-    stored = [helper.make_tensor(n, TensorProto.FLOAT, [8], [v] * 8) for n, v in (("ones", 1.0), ("zeros", 0.0))]
-    spec = read_onnx_file(
-        _save(_model([nodes[0], nodes[3]], [_weight("w", [8, 3, 3, 3]), *stored], [1, 3, 8, 8]), tmp_path)
-    ).spec
-    assert analyze(validate("m", spec)).layers[1].params == 16
+    stored = [
+        helper.make_tensor(n, TensorProto.FLOAT, [depth], [v] * depth) for n, v in (("ones", 1.0), ("zeros", 0.0))
+    ]
+    assert read([], [conv, *stored]) == 2 * depth
 
 
 @pytest.mark.parametrize(("axis", "opset"), [(1, 13), (-3, 13), (1, 11)])
