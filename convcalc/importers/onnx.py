@@ -769,8 +769,7 @@ class _Importer:
 
     def _describe(self, graph: Any) -> None:
         """What a default torch.onnx.export did to the model, as far as the graph shows it."""
-        ops = Counter(node.op_type for node in graph.node)
-        if self.model.producer_name == "pytorch" and not ops["BatchNormalization"]:
+        if self.model.producer_name == "pytorch":
             folded = sum(
                 1
                 for node in graph.node
