@@ -260,15 +260,10 @@ def _attributes(node: Any) -> dict[str, Any]:
 
 def _tensor_values(tensor: Any) -> tuple[float, ...] | None:
     """The values of a small tensor stored in the file; None for large, external or unreadable ones."""
-    from onnx import TensorProto, numpy_helper
-
-    if tensor.data_location == TensorProto.EXTERNAL or _numel(tensor.dims) > MAX_VALUES:
+    if _numel(tensor.dims) > MAX_VALUES:
         return None
-    try:
-        array = numpy_helper.to_array(tensor)
-    except Exception:
-        return None
-    if array.size > MAX_VALUES or array.dtype.kind not in "iufb":
+    array = _written_array(tensor)
+    if array is None or array.size > MAX_VALUES:
         return None
     return tuple(v.item() for v in array.reshape(-1))
 
@@ -276,6 +271,15 @@ def _tensor_values(tensor: Any) -> tuple[float, ...] | None:
 def _uniform_value(tensor: Any) -> float | None:
     """The one value of a Constant node's tensor written in the file when every value is equal (None: they
     differ, or it is external or unreadable). Its size is bounded by the file's: the file was read whole."""
+    array = _written_array(tensor)
+    if array is None or array.size == 0:
+        return None
+    first = array.reshape(-1)[0]
+    return float(first.item()) if bool((array == first).all()) else None
+
+
+def _written_array(tensor: Any) -> Any:
+    """A tensor written in the file as a numeric array; None when it is external, unreadable or not numbers."""
     from onnx import TensorProto, numpy_helper
 
     if tensor.data_location == TensorProto.EXTERNAL:
@@ -284,10 +288,7 @@ def _uniform_value(tensor: Any) -> float | None:
         array = numpy_helper.to_array(tensor)
     except Exception:
         return None
-    if array.size == 0 or array.dtype.kind not in "iufb":
-        return None
-    first = array.reshape(-1)[0]
-    return float(first.item()) if bool((array == first).all()) else None
+    return array if array.dtype.kind in "iufb" else None
 
 
 def _external_escape(tensor: Any, folder: Path) -> str | None:
